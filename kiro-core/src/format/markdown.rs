@@ -1,0 +1,441 @@
+//! Block structure of a markdown file, from `pulldown-cmark` source offsets.
+//!
+//! The Kiro parsers work on top-level blocks (headings, lists, everything
+//! else) and on the item tree of lists. Using a real CommonMark parser means
+//! a `#` line inside a fenced code block is never taken for a heading and a
+//! `- [ ]` inside a code sample is never taken for a task.
+
+use std::ops::Range;
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+/// A source text normalised to `\n` line endings, with a line index.
+#[derive(Debug, Clone)]
+pub(crate) struct Source {
+    /// The text with `\r\n` replaced by `\n`.
+    pub text: String,
+    /// The input used `\r\n` line endings.
+    pub crlf: bool,
+    line_starts: Vec<usize>,
+}
+
+impl Source {
+    /// Normalises line endings and indexes lines.
+    pub fn new(src: &str) -> Source {
+        let crlf = src.contains("\r\n");
+        let text = if crlf {
+            src.replace("\r\n", "\n")
+        } else {
+            src.to_owned()
+        };
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Source {
+            text,
+            crlf,
+            line_starts,
+        }
+    }
+
+    /// 1-based line and 1-based column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (u32, u32) {
+        let offset = offset.min(self.text.len());
+        let line = match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        };
+        let start = self.line_starts.get(line).copied().unwrap_or(0);
+        let col = self
+            .text
+            .get(start..offset)
+            .map(|s| s.chars().count())
+            .unwrap_or(0);
+        (line as u32 + 1, col as u32 + 1)
+    }
+
+    /// The source slice for a range (empty if the range is not on char boundaries).
+    pub fn slice(&self, range: Range<usize>) -> &str {
+        self.text.get(range).unwrap_or("")
+    }
+}
+
+/// What a top-level block is.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum BlockKind {
+    /// An ATX or setext heading with its level and plain heading text.
+    Heading {
+        /// 1-6.
+        level: u8,
+        /// The heading text as written, without `#` marks.
+        text: String,
+    },
+    /// A list with its items.
+    List(Vec<Item>),
+    /// Anything else (paragraph, code block, table, rule, HTML, quote,
+    /// link reference definitions).
+    Other,
+}
+
+/// A top-level block and its source range (trailing newline excluded).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Block {
+    /// The kind.
+    pub kind: BlockKind,
+    /// Byte range in [`Source::text`].
+    pub range: Range<usize>,
+}
+
+/// A list item with the nested lists found directly inside it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Item {
+    /// The whole item, marker included, trailing blank lines excluded.
+    pub range: Range<usize>,
+    /// The list marker as written: `-`, `*`, `+`, `1.`, `1)`.
+    pub marker: String,
+    /// Byte offset where the item's content starts (after marker and spaces).
+    pub content_start: usize,
+    /// Column (0-based, in bytes from line start) of the content start;
+    /// continuation lines are indented at least this much.
+    pub content_indent: usize,
+    /// Nested lists directly inside this item, each with its items.
+    pub lists: Vec<(Range<usize>, Vec<Item>)>,
+}
+
+fn trim_end_range(text: &str, mut range: Range<usize>) -> Range<usize> {
+    while range.end > range.start {
+        match text.as_bytes().get(range.end - 1) {
+            Some(b'\n' | b' ' | b'\t' | b'\r') => range.end -= 1,
+            _ => break,
+        }
+    }
+    range
+}
+
+fn line_start(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .and_then(|s| s.rfind('\n'))
+        .map_or(0, |i| i + 1)
+}
+
+/// Reads the marker of the item starting at `start` and where its content begins.
+fn item_marker(text: &str, start: usize) -> (String, usize) {
+    let bytes = text.as_bytes();
+    let mut i = start;
+    while matches!(bytes.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    let marker_start = i;
+    match bytes.get(i) {
+        Some(b'-' | b'*' | b'+') => i += 1,
+        Some(b'0'..=b'9') => {
+            while matches!(bytes.get(i), Some(b'0'..=b'9')) {
+                i += 1;
+            }
+            if matches!(bytes.get(i), Some(b'.' | b')')) {
+                i += 1;
+            }
+        }
+        _ => {}
+    }
+    let marker = text.get(marker_start..i).unwrap_or("").to_owned();
+    // CommonMark: 1-4 spaces after the marker belong to it; 5 or more mean
+    // indented code, of which only one space is the marker's.
+    let mut j = i;
+    while matches!(bytes.get(j), Some(b' ')) && j - i < 5 {
+        j += 1;
+    }
+    if j - i >= 5 {
+        j = i + 1;
+    }
+    if matches!(bytes.get(j), Some(b'\n') | None) {
+        j = i.min(text.len());
+    }
+    (marker, j.min(text.len()))
+}
+
+struct ListFrame {
+    range: Range<usize>,
+    items: Vec<Item>,
+}
+
+/// Splits a document into top-level blocks.
+pub(crate) fn blocks(text: &str) -> Vec<Block> {
+    let parser = Parser::new_ext(text, Options::ENABLE_TABLES).into_offset_iter();
+    let mut out: Vec<Block> = Vec::new();
+    let mut depth = 0usize;
+    // Open lists and items while inside a top-level list.
+    let mut lists: Vec<ListFrame> = Vec::new();
+    let mut items: Vec<Item> = Vec::new();
+    let mut top_start: Option<(usize, BlockKind)> = None;
+    let mut heading_text = String::new();
+
+    for (event, range) in parser {
+        match event {
+            Event::Start(tag) => {
+                if depth == 0 {
+                    let kind = match &tag {
+                        Tag::Heading { level, .. } => {
+                            heading_text.clear();
+                            BlockKind::Heading {
+                                level: *level as u8,
+                                text: String::new(),
+                            }
+                        }
+                        Tag::List(_) => BlockKind::List(Vec::new()),
+                        _ => BlockKind::Other,
+                    };
+                    top_start = Some((range.start, kind));
+                }
+                match &tag {
+                    Tag::List(_) if matches!(top_start, Some((_, BlockKind::List(_)))) => {
+                        lists.push(ListFrame {
+                            range: range.clone(),
+                            items: Vec::new(),
+                        });
+                    }
+                    Tag::Item if !lists.is_empty() => {
+                        let (marker, content_start) = item_marker(text, range.start);
+                        let content_indent = content_start - line_start(text, content_start);
+                        items.push(Item {
+                            range: trim_end_range(text, range.clone()),
+                            marker,
+                            content_start,
+                            content_indent,
+                            lists: Vec::new(),
+                        });
+                    }
+                    _ => {}
+                }
+                depth += 1;
+            }
+            Event::End(tag_end) => {
+                depth = depth.saturating_sub(1);
+                match tag_end {
+                    TagEnd::Item if !lists.is_empty() => {
+                        if let (Some(item), Some(list)) = (items.pop(), lists.last_mut()) {
+                            list.items.push(item);
+                        }
+                    }
+                    TagEnd::List(_) if !lists.is_empty() => {
+                        if let Some(done) = lists.pop() {
+                            let list_range = trim_end_range(text, done.range);
+                            match items.last_mut() {
+                                Some(parent) => parent.lists.push((list_range, done.items)),
+                                None => {
+                                    if let Some((_, kind)) = top_start.as_mut() {
+                                        *kind = BlockKind::List(done.items);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                if depth == 0 {
+                    if let Some((start, mut kind)) = top_start.take() {
+                        if let BlockKind::Heading { text: t, .. } = &mut kind {
+                            *t = heading_source_text(text, start..range.end)
+                                .unwrap_or_else(|| heading_text.trim().to_owned());
+                        }
+                        out.push(Block {
+                            kind,
+                            range: trim_end_range(text, start..range.end),
+                        });
+                    }
+                }
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if matches!(top_start, Some((_, BlockKind::Heading { .. }))) {
+                    heading_text.push_str(&t);
+                }
+            }
+            _ => {
+                if depth == 0 {
+                    // Rules and HTML at top level come as single events.
+                    out.push(Block {
+                        kind: BlockKind::Other,
+                        range: trim_end_range(text, range),
+                    });
+                }
+            }
+        }
+    }
+    add_gaps(text, out)
+}
+
+/// Text pulldown-cmark emits no event for (link reference definitions)
+/// would otherwise vanish; keep any non-blank gap as an `Other` block.
+fn add_gaps(text: &str, blocks: Vec<Block>) -> Vec<Block> {
+    let mut out = Vec::with_capacity(blocks.len());
+    let mut pos = 0;
+    for b in blocks {
+        if b.range.start > pos {
+            push_gap(text, pos..b.range.start, &mut out);
+        }
+        pos = pos.max(b.range.end);
+        out.push(b);
+    }
+    if pos < text.len() {
+        push_gap(text, pos..text.len(), &mut out);
+    }
+    out
+}
+
+fn push_gap(text: &str, range: Range<usize>, out: &mut Vec<Block>) {
+    let gap = text.get(range.clone()).unwrap_or("");
+    if gap.trim().is_empty() {
+        return;
+    }
+    let lead = gap.len() - gap.trim_start().len();
+    let start = line_start(text, range.start + lead);
+    let range = trim_end_range(text, start.max(range.start)..range.end);
+    out.push(Block {
+        kind: BlockKind::Other,
+        range,
+    });
+}
+
+/// The text of an ATX heading line as written (inline markup kept), so that
+/// `### Property 1: \`foo\` bar` keeps its backticks.
+fn heading_source_text(text: &str, range: Range<usize>) -> Option<String> {
+    let src = text.get(range)?;
+    let first = src.lines().next()?;
+    let trimmed = first.trim_start();
+    if !trimmed.starts_with('#') {
+        // Setext heading: the text is every line but the underline.
+        let lines: Vec<&str> = src.lines().collect();
+        let body = lines.get(..lines.len().saturating_sub(1))?;
+        return Some(body.join(" ").trim().to_owned());
+    }
+    let after = trimmed.trim_start_matches('#');
+    let mut t = after.trim();
+    // A closing sequence of `#` preceded by a space is not part of the text.
+    let stripped = t.trim_end_matches('#');
+    if stripped.len() != t.len() && (stripped.is_empty() || stripped.ends_with(' ')) {
+        t = stripped.trim_end();
+    }
+    Some(t.to_owned())
+}
+
+/// Removes up to `n` leading spaces from every line but the first.
+pub(crate) fn dedent_rest(s: &str, n: usize) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            let spaces = line.len() - line.trim_start_matches(' ').len();
+            out.push_str(line.get(spaces.min(n)..).unwrap_or(""));
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// Indents every line but the first by `n` spaces (blank lines stay empty).
+pub(crate) fn indent_rest(s: &str, n: usize) -> String {
+    let pad = " ".repeat(n);
+    let mut out = String::with_capacity(s.len() + n * 4);
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if !line.is_empty() {
+                out.push_str(&pad);
+            }
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// Trims blank lines at both ends and trailing spaces at the very end,
+/// keeping the first line's indentation.
+pub(crate) fn trim_blank_lines(s: &str) -> &str {
+    let mut start = 0;
+    for (i, line) in s.split_inclusive('\n').scan(0, |pos, l| {
+        let p = *pos;
+        *pos += l.len();
+        Some((p, l))
+    }) {
+        if line.trim().is_empty() {
+            start = i + line.len();
+        } else {
+            break;
+        }
+    }
+    s.get(start..).unwrap_or("").trim_end()
+}
+
+/// Restores `\r\n` line endings when the source used them.
+pub(crate) fn finish(mut out: String, crlf: bool) -> String {
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    if crlf {
+        out.replace('\n', "\r\n")
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_fence_hash_is_not_a_heading() {
+        let text = "# T\n\n```\n# not a heading\n```\n\n## Real\n";
+        let b = blocks(text);
+        let headings: Vec<_> = b
+            .iter()
+            .filter_map(|b| match &b.kind {
+                BlockKind::Heading { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(headings, vec!["T", "Real"]);
+    }
+
+    #[test]
+    fn nested_list_items_and_markers() {
+        let text = "- [ ] 1. Top\n  - detail\n  - [ ] 1.1 Sub\n    - deeper\n\n1. one\n2. two\n";
+        let b = blocks(text);
+        let BlockKind::List(items) = &b[0].kind else {
+            panic!("expected list, got {b:?}")
+        };
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].marker, "-");
+        assert_eq!(&text[items[0].content_start..items[0].content_start + 5], "[ ] 1");
+        assert_eq!(items[0].lists[0].1.len(), 2);
+        assert_eq!(items[0].lists[0].1[1].lists[0].1.len(), 1);
+        assert_eq!(items[0].lists[0].1[1].content_indent, 4);
+        // pulldown-cmark keeps a bullet list and an ordered list separate.
+        assert_eq!(b.len(), 2);
+    }
+
+    #[test]
+    fn link_reference_definitions_are_kept() {
+        let text = "# T\n\n[a]: http://example.com\n\n## B\n";
+        let b = blocks(text);
+        assert!(b
+            .iter()
+            .any(|b| &text[b.range.clone()] == "[a]: http://example.com"));
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        let s = Source::new("ab\r\n需求x\n");
+        assert!(s.crlf);
+        assert_eq!(s.line_col(3), (2, 1));
+        assert_eq!(s.line_col(3 + "需求".len()), (2, 3));
+    }
+
+    #[test]
+    fn dedent_and_indent_are_inverse() {
+        let s = "first\n  - a\n\n    b";
+        assert_eq!(dedent_rest(&indent_rest(s, 4), 4), s);
+    }
+}

@@ -1,0 +1,179 @@
+//! The Kiro markdown format: parse and render `requirements.md`, `bugfix.md`,
+//! `design.md` and `tasks.md` as Kiro (and cc-sdd) write them.
+//!
+//! Parsing never fails: each `parse_*` function returns the document it could
+//! build, a [`SourceMap`] locating every recognised element, and
+//! [`FormatDiagnostic`]s for what it could not read. Nothing is dropped:
+//! content the parser does not understand is kept verbatim in the model and
+//! rendered back in place. [`Parsed::strict`] turns diagnostics into an error.
+//!
+//! Rendering is canonical and stable: `render(parse(x))` parses to the same
+//! model, a second round trip changes nothing, and a file already in
+//! canonical form renders byte for byte as it was. CRLF files stay CRLF.
+//!
+//! ```
+//! use kiro_core::format::{parse_tasks, render_tasks};
+//!
+//! let src = "# Implementation Plan\n\n- [ ] 1. Build the parser\n  - Use pulldown-cmark\n  - _Requirements: 1.1, 1.2_\n";
+//! let parsed = parse_tasks(src);
+//! let task = &parsed.value.tasks[0];
+//! assert_eq!(task.title, "Build the parser");
+//! assert_eq!(task.requirements.len(), 2);
+//! assert_eq!(render_tasks(&parsed.value), src);
+//! ```
+
+mod bugfix;
+mod design;
+pub(crate) mod markdown;
+pub(crate) mod refs;
+mod requirements;
+mod tasks;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+pub use bugfix::{parse_bugfix, render_bugfix};
+pub use design::{parse_design, render_design};
+pub use refs::{format_id_list, parse_id_list};
+pub use requirements::{parse_requirements, render_requirements};
+pub use tasks::{parse_tasks, render_tasks};
+
+/// A 1-based position in a source file (column counted in characters).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Position {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+}
+
+/// Which element of a parsed document a [`Position`] belongs to. Indexes are
+/// positions in the model's vectors (so duplicate ids stay distinguishable).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Locator {
+    /// The `#` title line.
+    Title,
+    /// A glossary entry, by index.
+    GlossaryEntry {
+        /// Index in `RequirementsDoc::glossary`.
+        index: usize,
+    },
+    /// A requirement heading, by index.
+    Requirement {
+        /// Index in `RequirementsDoc::requirements`.
+        index: usize,
+    },
+    /// An acceptance criterion line.
+    Criterion {
+        /// Index of the requirement.
+        requirement: usize,
+        /// Index of the criterion in it.
+        index: usize,
+    },
+    /// A bugfix clause line.
+    Clause {
+        /// Index in `BugfixDoc::groups`.
+        group: usize,
+        /// Index of the clause in the group.
+        index: usize,
+    },
+    /// A correctness property heading.
+    Property {
+        /// Index in `DesignDoc::properties`.
+        index: usize,
+    },
+    /// A property's `Validates:` line.
+    PropertyValidates {
+        /// Index in `DesignDoc::properties`.
+        index: usize,
+    },
+    /// A task line; the path indexes top-level tasks then sub-tasks.
+    Task {
+        /// `[top, sub, subsub...]`.
+        path: Vec<usize>,
+    },
+    /// A task's `_Requirements:_` line.
+    TaskRequirements {
+        /// Task path.
+        path: Vec<usize>,
+    },
+    /// A task's `_Depends:_` line.
+    TaskDepends {
+        /// Task path.
+        path: Vec<usize>,
+    },
+}
+
+/// Where each recognised element of a document was found.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct SourceMap {
+    /// Element positions in document order.
+    pub entries: Vec<(Locator, Position)>,
+}
+
+impl SourceMap {
+    /// Records an element's position.
+    pub fn insert(&mut self, locator: Locator, position: Position) {
+        self.entries.push((locator, position));
+    }
+
+    /// The position of an element, if it was recorded.
+    pub fn get(&self, locator: &Locator) -> Option<Position> {
+        self.entries
+            .iter()
+            .find(|(l, _)| l == locator)
+            .map(|(_, p)| *p)
+    }
+}
+
+/// Something the parser could not read as the Kiro format expects. The
+/// content is still kept verbatim in the model.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+pub struct FormatDiagnostic {
+    /// Where.
+    pub position: Position,
+    /// What was found, lower-case, e.g. `requirement heading has no number`.
+    pub message: String,
+    /// What was expected, e.g. `### Requirement <N>: <title>`.
+    pub expected: String,
+}
+
+/// A parse result: the document, where its parts are, and what could not be read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parsed<T> {
+    /// The document.
+    pub value: T,
+    /// Element positions, for diagnostics.
+    pub source_map: SourceMap,
+    /// What could not be read as expected (kept verbatim in `value`).
+    pub diagnostics: Vec<FormatDiagnostic>,
+}
+
+impl<T> Parsed<T> {
+    /// Strict mode: the document if nothing was reported, else the first
+    /// diagnostic as an error naming `file`.
+    pub fn strict(self, file: impl Into<PathBuf>) -> Result<T, Error> {
+        match self.diagnostics.into_iter().next() {
+            None => Ok(self.value),
+            Some(d) => Err(Error::Syntax {
+                file: file.into(),
+                line: d.position.line,
+                column: d.position.column,
+                message: d.message,
+                expected: d.expected,
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}

@@ -1,0 +1,44 @@
+//! Spec-driven development as a library: the Kiro spec model, its markdown
+//! format, EARS parsing and linting.
+//!
+//! ```
+//! use kiro_core::format::parse_requirements;
+//! use kiro_core::spec::EarsPattern;
+//!
+//! let src = "\
+//! # Requirements Document
+//!
+//! ## Requirements
+//!
+//! ### Requirement 1: Login
+//!
+//! **User Story:** As a user, I want to sign in, so that I see my data.
+//!
+//! #### Acceptance Criteria
+//!
+//! 1. WHEN a user submits valid credentials, THE Auth_Service SHALL create a session
+//! ";
+//! let doc = parse_requirements(src).value;
+//! let c = &doc.requirements[0].criteria[0];
+//! assert_eq!(c.id.as_str(), "1.1");
+//! assert_eq!(c.ears.as_ref().map(|e| e.pattern), Some(EarsPattern::EventDriven));
+//! ```
+//!
+//! # Modules
+//! - [`spec`]: the model: [`spec::Spec`] and its documents, plain serde/schemars data.
+//! - [`format`]: parse and render `requirements.md`, `bugfix.md`, `design.md`, `tasks.md`.
+//! - [`ears`]: classify acceptance criteria into EARS patterns.
+//! - [`lint`]: diagnostics (stable `K0001`... codes) as human text, JSON and SARIF 2.1.0.
+//! - [`store`]: load and save `.kiro/specs/<name>/` folders atomically.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod ears;
+mod error;
+pub mod format;
+pub mod lint;
+pub mod spec;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use spec::Spec;

@@ -1,0 +1,688 @@
+//! The spec model: plain data for a Kiro spec and its documents.
+//!
+//! A [`Spec`] is one folder under `.kiro/specs/<name>/`. Its documents are
+//! [`RequirementsDoc`] (`requirements.md`), [`BugfixDoc`] (`bugfix.md`, for
+//! bugfix specs), [`DesignDoc`] (`design.md`) and [`TaskList`] (`tasks.md`).
+//! Every type is plain data with public fields, `serde` and `schemars`
+//! derives and no hidden behaviour; parsing and rendering live in
+//! [`crate::format`], loading and saving in [`crate::store`].
+//!
+//! # Verbatim fields
+//!
+//! Real Kiro files vary in wording (localised headings such as `### 需求 1：…`,
+//! `**验证：需求 1.1**`, `_Requisitos: 2.2_`) and in link spelling (ranges like
+//! `1.1–1.7`). The model keeps the meaning in typed fields (ids, titles, link
+//! lists) and, only where the source line differs from what the canonical
+//! renderer would write, the original line in a `*_source` field. The
+//! renderer writes the original line back as long as it still parses to the
+//! same typed values, so editing a typed field always wins and unedited
+//! files keep their wording. Content the parser does not understand is kept
+//! verbatim as markdown in `body`/`notes`/`before` fields, in place.
+//!
+//! ```
+//! use kiro_core::spec::{CriterionId, RequirementId};
+//!
+//! let id = CriterionId::new("2.3");
+//! assert_eq!(id.requirement(), RequirementId::new("2"));
+//! assert_eq!(id.to_string(), "2.3");
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(
+            Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// Wraps a string as this id.
+            pub fn new(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
+            /// The id as written, e.g. `"1.2"`.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+    };
+}
+
+id_newtype!(
+    /// A requirement number as written in its heading: `"1"`, `"12"`.
+    RequirementId
+);
+id_newtype!(
+    /// An acceptance criterion: `"<requirement>.<n>"`, e.g. `"1.2"`.
+    ///
+    /// Links in tasks may also name a whole requirement (`"6"`), which is
+    /// represented by a `CriterionId` without a dot.
+    CriterionId
+);
+id_newtype!(
+    /// A correctness property number: `"1"`.
+    PropertyId
+);
+id_newtype!(
+    /// A task number as written: `"2"`, `"2.1"`, `"1.1.4"`.
+    TaskId
+);
+
+impl CriterionId {
+    /// The requirement this criterion belongs to (the part before the last dot).
+    ///
+    /// A requirement-level link (`"6"`) is its own requirement.
+    pub fn requirement(&self) -> RequirementId {
+        match self.0.rsplit_once('.') {
+            Some((req, _)) => RequirementId::new(req),
+            None => RequirementId::new(self.0.clone()),
+        }
+    }
+
+    /// `true` when this id names a whole requirement rather than one criterion.
+    pub fn is_requirement_level(&self) -> bool {
+        !self.0.contains('.')
+    }
+}
+
+impl TaskId {
+    /// The parent task id (`"2.1"` -> `"2"`), if any.
+    pub fn parent(&self) -> Option<TaskId> {
+        self.0.rsplit_once('.').map(|(p, _)| TaskId::new(p))
+    }
+}
+
+/// Whether a spec builds a feature or fixes a bug (Kiro's `specType`).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecKind {
+    /// `requirements.md` + `design.md` + `tasks.md`.
+    #[default]
+    Feature,
+    /// `bugfix.md` + `design.md` + `tasks.md`.
+    Bugfix,
+}
+
+/// Which tool wrote the spec folder. Both share the `.kiro/specs` layout.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    /// AWS Kiro (optional `.config.kiro`).
+    #[default]
+    Kiro,
+    /// cc-sdd (`spec.json` with phase approvals, `research.md`, `(P)` markers).
+    CcSdd,
+}
+
+/// One spec folder: `.kiro/specs/<name>/`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct Spec {
+    /// Folder name, e.g. `"user-authentication"`.
+    pub name: String,
+    /// Feature or bugfix spec.
+    #[serde(default)]
+    pub kind: SpecKind,
+    /// Kiro or cc-sdd.
+    #[serde(default)]
+    pub dialect: Dialect,
+    /// `requirements.md` (feature specs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirements: Option<RequirementsDoc>,
+    /// `bugfix.md` (bugfix specs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bugfix: Option<BugfixDoc>,
+    /// `design.md`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub design: Option<DesignDoc>,
+    /// `tasks.md`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<TaskList>,
+    /// Kiro's `.config.kiro`, kept byte for byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<KiroConfig>,
+    /// Other files of the folder that kiro does not model (`spec.json`,
+    /// `research.md`, ...), by file name, kept byte for byte.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_files: BTreeMap<String, String>,
+}
+
+/// Kiro's `.config.kiro` JSON file.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct KiroConfig {
+    /// `specId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_id: Option<String>,
+    /// `workflowType`, e.g. `"requirements-first"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_type: Option<String>,
+    /// `specType`, e.g. `"feature"` or `"bugfix"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_type: Option<String>,
+    /// The file exactly as read; written back unchanged on save.
+    pub raw: String,
+}
+
+/// Line-ending and final-newline conventions of a source file, kept so that
+/// a CRLF file stays CRLF when rendered.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TextStyle {
+    /// The file used `\r\n` line endings.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub crlf: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A markdown section the parser keeps as it is.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct Section {
+    /// Heading text without the `#` marks.
+    pub title: String,
+    /// Heading level (1-6).
+    pub level: u8,
+    /// Markdown between this heading and the next section, verbatim,
+    /// without leading or trailing blank lines.
+    pub body: String,
+}
+
+/// `requirements.md`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct RequirementsDoc {
+    /// The `#` title, e.g. `"Requirements Document"`.
+    pub title: String,
+    /// Markdown between the title and the first `##` section.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub preamble: String,
+    /// The introduction section's body (markdown), when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduction: Option<String>,
+    /// Glossary terms, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub glossary: Vec<GlossaryEntry>,
+    /// The requirements, in order.
+    pub requirements: Vec<Requirement>,
+    /// Other sections, each placed after the part it followed in the source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sections: Vec<PlacedSection>,
+    /// Heading spellings when they differ from the English defaults.
+    #[serde(default, skip_serializing_if = "RequirementsHeadings::is_default")]
+    pub headings: RequirementsHeadings,
+    /// Line endings of the source.
+    #[serde(default)]
+    pub style: TextStyle,
+}
+
+/// Heading spellings of a requirements document (`## 术语表`, `## Requisitos`, ...).
+///
+/// `None` means the English default (`Introduction`, `Glossary`,
+/// `Requirements`, `Acceptance Criteria`).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct RequirementsHeadings {
+    /// The introduction heading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduction: Option<String>,
+    /// The glossary heading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glossary: Option<String>,
+    /// The heading above all requirements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirements: Option<String>,
+}
+
+impl RequirementsHeadings {
+    /// `true` when every heading is the English default.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Where an unrecognised section sat in a requirements document.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Anchor {
+    /// Right after the title and preamble.
+    #[default]
+    Start,
+    /// After the introduction.
+    Introduction,
+    /// After the glossary.
+    Glossary,
+    /// After the requirements.
+    Requirements,
+}
+
+/// A section kept verbatim, with the part of the document it followed.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct PlacedSection {
+    /// The section.
+    #[serde(flatten)]
+    pub section: Section,
+    /// The known part it follows.
+    #[serde(default)]
+    pub after: Anchor,
+}
+
+/// One glossary term: `- **Term**: definition`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct GlossaryEntry {
+    /// The term, without emphasis marks.
+    pub term: String,
+    /// Its definition (markdown).
+    pub definition: String,
+}
+
+/// One requirement: `### Requirement 1: Title`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct Requirement {
+    /// The number in the heading.
+    pub id: RequirementId,
+    /// The heading title after the number; empty for `### Requirement 1`.
+    #[serde(default)]
+    pub title: String,
+    /// The heading line as written, when it differs from the canonical
+    /// `### Requirement <id>: <title>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heading_source: Option<String>,
+    /// `**User Story:** As a ..., I want ..., so that ...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_story: Option<UserStory>,
+    /// The acceptance criteria heading as written, when not `Acceptance Criteria`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criteria_heading: Option<String>,
+    /// The acceptance criteria.
+    pub criteria: Vec<AcceptanceCriterion>,
+    /// Markdown of the requirement section that is neither story nor
+    /// criteria, kept verbatim after the criteria.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+}
+
+/// A user story. `role`, `capability` and `benefit` are filled when the text
+/// follows `As a <role>, I want <capability>, so that <benefit>`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct UserStory {
+    /// The whole story text after the label.
+    pub text: String,
+    /// The story label as written (`User Story`, `Objective`, `用户故事`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Who wants it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// What they want.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benefit: Option<String>,
+}
+
+/// One acceptance criterion.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct AcceptanceCriterion {
+    /// `"<requirement>.<n>"`.
+    pub id: CriterionId,
+    /// The criterion text; hard-wrapped criteria keep their line breaks.
+    pub text: String,
+    /// The EARS reading of `text`, when it follows an EARS pattern.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ears: Option<Ears>,
+}
+
+/// An EARS (Easy Approach to Requirements Syntax) reading of a criterion.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+pub struct Ears {
+    /// Which pattern the sentence follows.
+    pub pattern: EarsPattern,
+    /// Preconditions, triggers and features, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Clause>,
+    /// The system that shall respond (`the Edit_Lambda`, `the system`).
+    pub system: String,
+    /// What the system shall do (text after `SHALL`).
+    pub response: String,
+}
+
+/// The EARS patterns.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum EarsPattern {
+    /// `The <system> shall <response>`.
+    Ubiquitous,
+    /// `When <trigger>, the <system> shall <response>`.
+    EventDriven,
+    /// `While <state>, the <system> shall <response>`.
+    StateDriven,
+    /// `If <condition>, then the <system> shall <response>`.
+    Unwanted,
+    /// `Where <feature>, the <system> shall <response>`.
+    Optional,
+    /// More than one kind of condition.
+    Complex,
+}
+
+/// One EARS condition clause.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+pub struct Clause {
+    /// The keyword that opens the clause.
+    pub keyword: ClauseKeyword,
+    /// The clause text without the keyword.
+    pub text: String,
+}
+
+/// EARS condition keywords.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ClauseKeyword {
+    /// Optional feature.
+    Where,
+    /// State.
+    While,
+    /// Event trigger.
+    When,
+    /// Unwanted behaviour.
+    If,
+}
+
+/// `bugfix.md`: current, expected and unchanged behaviour, as Kiro writes it.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct BugfixDoc {
+    /// The `#` title, e.g. `"Bugfix Requirements Document"`.
+    pub title: String,
+    /// Markdown between the title and the first `##` section.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub preamble: String,
+    /// The introduction body, when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduction: Option<String>,
+    /// The behaviour groups (`### Current Behavior (Defect)` ...), in order.
+    pub groups: Vec<BehaviorGroup>,
+    /// Other sections, kept verbatim after the part they followed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sections: Vec<PlacedSection>,
+    /// The heading above the groups as written (default `Bug Analysis`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis_heading: Option<String>,
+    /// The introduction heading as written, when not `Introduction`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduction_heading: Option<String>,
+    /// Line endings of the source.
+    #[serde(default)]
+    pub style: TextStyle,
+}
+
+/// What a group of bugfix clauses describes.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BehaviorKind {
+    /// The defect as it happens today.
+    Current,
+    /// What should happen instead.
+    Expected,
+    /// Behaviour the fix must not change.
+    Unchanged,
+    /// A group whose heading kiro does not recognise.
+    Other,
+}
+
+/// One behaviour group: a heading and numbered clauses (`1.1 WHEN ...`).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct BehaviorGroup {
+    /// Current, expected or unchanged.
+    pub kind: BehaviorKind,
+    /// The heading text, e.g. `"Current Behavior (Defect)"`.
+    pub title: String,
+    /// The clauses; ids are criterion ids (`"2.1"`).
+    pub clauses: Vec<AcceptanceCriterion>,
+    /// Markdown in the group that is not a clause, kept verbatim after them.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+}
+
+/// `design.md`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct DesignDoc {
+    /// The `#` title, e.g. `"Design Document: Project Edit & Delete"`.
+    pub title: String,
+    /// Markdown between the title and the first section.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub preamble: String,
+    /// Every section in document order (any heading level), bodies verbatim.
+    /// Correctness properties are not sections: they live in `properties`
+    /// and are rendered after the section named by `properties_after`.
+    pub sections: Vec<Section>,
+    /// The correctness properties.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<CorrectnessProperty>,
+    /// Index into `sections` of the section the properties follow
+    /// (usually `## Correctness Properties`). `None` with properties present
+    /// renders a new `## Correctness Properties` section at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties_after: Option<usize>,
+    /// Line endings of the source.
+    #[serde(default)]
+    pub style: TextStyle,
+}
+
+/// A correctness property: a statement that must hold for all inputs, linked
+/// to the criteria it validates.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct CorrectnessProperty {
+    /// The property number.
+    pub id: PropertyId,
+    /// The title after `Property N:`.
+    pub title: String,
+    /// The heading line as written, when it differs from the canonical
+    /// `### Property <id>: <title>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heading_source: Option<String>,
+    /// The statement (markdown), e.g. `*For any* ... SHALL ...`.
+    pub statement: String,
+    /// Criteria it validates (`**Validates: Requirements 1.1, 2.3**`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validates: Vec<CriterionId>,
+    /// The validates line as written, when it differs from the canonical form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validates_source: Option<String>,
+    /// Markdown after the validates line, kept verbatim.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+    /// The machine-checkable form that `kiro-proptest` runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formal: Option<PropertySpec>,
+}
+
+/// The machine-checkable form of a correctness property.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct PropertySpec {
+    /// Property kind, e.g. `"round_trip"`, `"invariant"`.
+    pub kind: String,
+    /// JSON Schema of the generated inputs.
+    #[serde(default)]
+    pub input: serde_json::Value,
+    /// What is tested (a function path, command or URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+/// `tasks.md`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct TaskList {
+    /// The `#` title, e.g. `"Implementation Plan"`. Empty when the file has none.
+    #[serde(default)]
+    pub title: String,
+    /// Markdown between the title and the first task (overview, `## Tasks`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub preamble: String,
+    /// Top-level tasks in order; sub-tasks nest.
+    pub tasks: Vec<Task>,
+    /// Markdown after the last task (notes), verbatim.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub epilogue: String,
+    /// Line endings of the source.
+    #[serde(default)]
+    pub style: TextStyle,
+}
+
+/// Task progress, Kiro's checkbox marks.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    /// `[ ]`
+    #[default]
+    NotStarted,
+    /// `[-]`
+    InProgress,
+    /// `[~]` (queued or partially done; some Kiro versions write it).
+    Queued,
+    /// `[x]`
+    Done,
+}
+
+impl TaskStatus {
+    /// The character between the brackets.
+    pub fn mark(self) -> char {
+        match self {
+            TaskStatus::NotStarted => ' ',
+            TaskStatus::InProgress => '-',
+            TaskStatus::Queued => '~',
+            TaskStatus::Done => 'x',
+        }
+    }
+
+    /// Reads a checkbox character; `X` is accepted as done.
+    pub fn from_mark(c: char) -> Option<TaskStatus> {
+        match c {
+            ' ' => Some(TaskStatus::NotStarted),
+            '-' => Some(TaskStatus::InProgress),
+            '~' => Some(TaskStatus::Queued),
+            'x' | 'X' => Some(TaskStatus::Done),
+            _ => None,
+        }
+    }
+}
+
+/// One task: `- [ ] 2.1 Title` with detail bullets and links.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct Task {
+    /// The task number; `None` for an unnumbered checkbox (`- [ ] Checkpoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<TaskId>,
+    /// The title after the number (markdown, one line or more).
+    pub title: String,
+    /// Detail bullets, each verbatim (nested bullets included, dedented).
+    /// `_Requirements:_` and `_Depends:_` lines are not details.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+    /// Criteria (or whole requirements) this task implements,
+    /// from `_Requirements: 1.1, 1.2_` (ranges expanded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requirements: Vec<CriterionId>,
+    /// The requirements line as written, when it differs from the canonical
+    /// `_Requirements: <ids>_` (ranges, `All`, localised labels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirements_source: Option<String>,
+    /// Correctness properties this task tests, read from `Property N` in
+    /// the details; a property not named in any detail is rendered as
+    /// an extra `**Property N**` detail so that it is never lost.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<PropertyId>,
+    /// `- [ ]*`: optional (tests, docs) and skipped unless asked for.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub optional: bool,
+    /// cc-sdd's `(P)`: may run alongside its predecessor.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub parallel: bool,
+    /// Checkbox state.
+    #[serde(default)]
+    pub status: TaskStatus,
+    /// Explicit dependencies from `_Depends: 4.1, 5_`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<TaskId>,
+    /// The depends line as written, when it differs from the canonical form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depends_source: Option<String>,
+    /// Sub-tasks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subtasks: Vec<Task>,
+    /// Markdown that stood between the previous task and this one
+    /// (group headings, prose), kept verbatim in place.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub before: String,
+}
+
+impl Task {
+    /// `true` for Kiro's "Checkpoint - ..." gate tasks, which are not commands.
+    pub fn is_checkpoint(&self) -> bool {
+        let t = self.title.trim_start();
+        let lower = t.to_lowercase();
+        lower.starts_with("checkpoint") || t.starts_with("检查点") || t.starts_with("チェックポイント")
+    }
+
+    /// This task and all sub-tasks, depth first.
+    pub fn walk(&self) -> Vec<&Task> {
+        let mut out = vec![self];
+        for s in &self.subtasks {
+            out.extend(s.walk());
+        }
+        out
+    }
+}
+
+impl TaskList {
+    /// Every task, depth first, in document order.
+    pub fn all_tasks(&self) -> Vec<&Task> {
+        self.tasks.iter().flat_map(Task::walk).collect()
+    }
+}
+
+impl RequirementsDoc {
+    /// Every acceptance criterion, in document order.
+    pub fn criteria(&self) -> impl Iterator<Item = &AcceptanceCriterion> {
+        self.requirements.iter().flat_map(|r| r.criteria.iter())
+    }
+}
+
+impl BugfixDoc {
+    /// Every clause of every group, in document order.
+    pub fn clauses(&self) -> impl Iterator<Item = &AcceptanceCriterion> {
+        self.groups.iter().flat_map(|g| g.clauses.iter())
+    }
+}
+
+impl Spec {
+    /// Every criterion the spec defines: requirements' criteria, or the
+    /// bugfix clauses for a bugfix spec.
+    pub fn criteria(&self) -> Vec<&AcceptanceCriterion> {
+        let mut out: Vec<&AcceptanceCriterion> = Vec::new();
+        if let Some(r) = &self.requirements {
+            out.extend(r.criteria());
+        }
+        if let Some(b) = &self.bugfix {
+            out.extend(b.clauses());
+        }
+        out
+    }
+}
