@@ -1,0 +1,190 @@
+//! Parsing never panics, and rendering is stable after one round trip, for
+//! arbitrary text and for mutated Kiro markdown (the fixture corpus when
+//! `../shared` is present, plus small built-in documents).
+
+use std::path::Path;
+
+use kiro_core::format::{
+    parse_bugfix, parse_design, parse_requirements, parse_tasks, render_bugfix, render_design,
+    render_requirements, render_tasks,
+};
+use proptest::prelude::*;
+
+/// Parses and renders `src` with every parser; checks that a second round
+/// trip changes nothing.
+fn check_all(src: &str) {
+    let r1 = render_requirements(&parse_requirements(src).value);
+    let r2 = render_requirements(&parse_requirements(&r1).value);
+    assert_eq!(r1, r2, "requirements round trip not stable for {src:?}");
+
+    let b1 = render_bugfix(&parse_bugfix(src).value);
+    let b2 = render_bugfix(&parse_bugfix(&b1).value);
+    assert_eq!(b1, b2, "bugfix round trip not stable for {src:?}");
+
+    let d1 = render_design(&parse_design(src).value);
+    let d2 = render_design(&parse_design(&d1).value);
+    assert_eq!(d1, d2, "design round trip not stable for {src:?}");
+
+    let t1 = render_tasks(&parse_tasks(src).value);
+    let t2 = render_tasks(&parse_tasks(&t1).value);
+    assert_eq!(t1, t2, "tasks round trip not stable for {src:?}");
+}
+
+const SEEDS: &[&str] = &[
+    "# Requirements Document\n\n## Introduction\n\nText.\n\n## Glossary\n\n- **Store**: a store\n\n## Requirements\n\n### Requirement 1: Save\n\n**User Story:** As a user, I want to save, so that I keep data.\n\n#### Acceptance Criteria\n\n1. WHEN the user saves, THE Store SHALL persist the data\n2. THE Store SHALL reject empty keys\n",
+    "# Design Document\n\n## Overview\n\nText.\n\n## Correctness Properties\n\n### Property 1: Round trip\n\n*For any* value, save then load SHALL return it.\n\n**Validates: Requirements 1.1, 1.2**\n\n## Testing\n\nMore.\n",
+    "# Implementation Plan\n\n- [ ] 1. Build it\n  - Detail\n  - _Requirements: 1.1_\n\n  - [x]* 1.1 Test it\n    - **Property 1: Round trip**\n    - _Depends: 1_\n\n- [-] 2. Ship (P)\n",
+    "# Bugfix Requirements Document\n\n## Introduction\n\nBug.\n\n## Bug Analysis\n\n### Current Behavior (Defect)\n\n1.1 WHEN x THEN the system crashes\n\n### Expected Behavior (Correct)\n\n2.1 WHEN x THEN the system SHALL not crash\n\n### Unchanged Behavior (Regression Prevention)\n\n3.1 WHEN y THEN the system SHALL CONTINUE TO work\n",
+];
+
+/// The seed documents, read once per test binary.
+fn corpus() -> &'static [String] {
+    static CORPUS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    CORPUS.get_or_init(load_corpus)
+}
+
+fn load_corpus() -> Vec<String> {
+    let mut docs: Vec<String> = SEEDS.iter().map(|s| (*s).to_owned()).collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/kiro-specs");
+    match std::fs::read_dir(&dir) {
+        Ok(entries) => {
+            let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+            paths.sort();
+            for spec in paths {
+                for name in ["requirements.md", "bugfix.md", "design.md", "tasks.md"] {
+                    if let Ok(text) = std::fs::read_to_string(spec.join(name)) {
+                        // Large files make each case slow; a window keeps the
+                        // structure while bounding the cost.
+                        let cut = text
+                            .char_indices()
+                            .map(|(i, _)| i)
+                            .take_while(|i| *i <= 6000)
+                            .last()
+                            .unwrap_or(0);
+                        docs.push(if text.len() > 6000 { text[..cut].to_owned() } else { text });
+                    }
+                }
+            }
+        }
+        Err(_) => eprintln!(
+            "skipped: fixture corpus for mutation fuzzing ({} not found); using built-in seeds only",
+            dir.display()
+        ),
+    }
+    docs
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Delete { at: usize, len: usize },
+    Insert { at: usize, text: String },
+    DuplicateLine { line: usize },
+    SwapLines { a: usize, b: usize },
+    Indent { line: usize, spaces: usize },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let fragment = prop_oneof![
+        Just("\n".to_owned()),
+        Just("\r\n".to_owned()),
+        Just("- [ ] ".to_owned()),
+        Just("- [x]* 1.2 ".to_owned()),
+        Just("### Requirement 7: ".to_owned()),
+        Just("### Property 3: ".to_owned()),
+        Just("**Validates: Requirements 1.1–1.9**".to_owned()),
+        Just("_Requirements: 2.1, 3_".to_owned()),
+        Just("_Depends: 1.1_".to_owned()),
+        Just("```\n".to_owned()),
+        Just("#### Acceptance Criteria\n".to_owned()),
+        Just("1. ".to_owned()),
+        Just("  ".to_owned()),
+        Just("需求：".to_owned()),
+        "[#*_`\\[\\]x0-9. \n:|>-]{1,12}",
+    ];
+    prop_oneof![
+        (any::<usize>(), 0usize..40).prop_map(|(at, len)| Mutation::Delete { at, len }),
+        (any::<usize>(), fragment).prop_map(|(at, text)| Mutation::Insert { at, text }),
+        any::<usize>().prop_map(|line| Mutation::DuplicateLine { line }),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::SwapLines { a, b }),
+        (any::<usize>(), 1usize..9).prop_map(|(line, spaces)| Mutation::Indent { line, spaces }),
+    ]
+}
+
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    let mut at = at.min(s.len());
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn apply(mut doc: String, m: &Mutation) -> String {
+    match m {
+        Mutation::Delete { at, len } => {
+            if doc.is_empty() {
+                return doc;
+            }
+            let start = floor_char_boundary(&doc, at % doc.len());
+            let end = floor_char_boundary(&doc, start + len);
+            doc.replace_range(start..end, "");
+            doc
+        }
+        Mutation::Insert { at, text } => {
+            let at = floor_char_boundary(&doc, at % (doc.len() + 1));
+            doc.insert_str(at, text);
+            doc
+        }
+        Mutation::DuplicateLine { line } => {
+            let mut lines: Vec<&str> = doc.split('\n').collect();
+            let i = line % lines.len();
+            lines.insert(i, lines[i]);
+            lines.join("\n")
+        }
+        Mutation::SwapLines { a, b } => {
+            let mut lines: Vec<&str> = doc.split('\n').collect();
+            let n = lines.len();
+            lines.swap(a % n, b % n);
+            lines.join("\n")
+        }
+        Mutation::Indent { line, spaces } => {
+            let mut lines: Vec<String> = doc.split('\n').map(str::to_owned).collect();
+            let i = line % lines.len();
+            lines[i] = format!("{}{}", " ".repeat(*spaces), lines[i]);
+            lines.join("\n")
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_text_never_panics(src in any::<String>()) {
+        check_all(&src);
+    }
+
+    #[test]
+    fn markdown_alphabet_never_panics(src in "[#*_`\\[\\]xX0-9.: \n\r\t|>~-]{0,300}") {
+        check_all(&src);
+    }
+
+    #[test]
+    fn mutated_kiro_markdown_never_panics(
+        pick in any::<usize>(),
+        mutations in proptest::collection::vec(mutation(), 1..8),
+    ) {
+        let docs = corpus();
+        let mut doc = docs[pick % docs.len()].clone();
+        for m in &mutations {
+            doc = apply(doc, m);
+        }
+        check_all(&doc);
+    }
+}
+
+#[test]
+fn every_seed_is_stable() {
+    for doc in corpus() {
+        check_all(doc);
+    }
+}
