@@ -15,7 +15,7 @@ Exit status:
 
 /// Spec-driven development with Kiro specs (`.kiro/specs/<feature>/`).
 #[derive(Debug, Parser)]
-#[command(name = "kiro", version, about, after_help = AFTER_HELP)]
+#[command(name = "kiro", version, after_help = AFTER_HELP)]
 pub(crate) struct Cli {
     /// Workspace root (the folder holding `.kiro/`). Default: the nearest
     /// ancestor of the current directory that holds a `.kiro/` folder.
@@ -103,6 +103,7 @@ pub(crate) struct ShowArgs {
 #[derive(Debug, Args)]
 pub(crate) struct FmtArgs {
     /// Spec names or folders; none means every spec of the workspace.
+    #[arg(value_name = "SPEC")]
     pub(crate) specs: Vec<String>,
     /// Write nothing; print the files that are not canonical and exit 1 if any.
     #[arg(long)]
@@ -137,6 +138,7 @@ pub(crate) enum DenyLevel {
 #[derive(Debug, Args)]
 pub(crate) struct LintArgs {
     /// Spec names or folders; none means every spec of the workspace.
+    #[arg(value_name = "SPEC")]
     pub(crate) specs: Vec<String>,
     /// How to print the findings.
     #[arg(long, value_enum, default_value_t)]

@@ -63,6 +63,12 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// A task path (`[top, sub, ...]` indexes) names no task of a `tasks.md`.
+    #[error("no task at path {path:?}")]
+    TaskNotFound {
+        /// The path that was looked up.
+        path: Vec<usize>,
+    },
     /// An integrator's error.
     #[error(transparent)]
     Backend(Box<dyn std::error::Error + Send + Sync>),

@@ -26,7 +26,7 @@
 //!
 //! # Modules
 //! - [`spec`]: the model: [`spec::Spec`] and its documents, plain serde/schemars data.
-//! - [`format`]: parse and render `requirements.md`, `bugfix.md`, `design.md`, `tasks.md`.
+//! - [`format`](mod@format): parse and render `requirements.md`, `bugfix.md`, `design.md`, `tasks.md`.
 //! - [`ears`]: classify acceptance criteria into EARS patterns.
 //! - [`lint`]: diagnostics (stable `K0001`... codes) as human text, JSON and SARIF 2.1.0.
 //! - [`store`]: load and save `.kiro/specs/<name>/` folders atomically.

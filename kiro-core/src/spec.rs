@@ -221,6 +221,14 @@ pub struct RequirementsDoc {
     /// Glossary terms, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub glossary: Vec<GlossaryEntry>,
+    /// Markdown of the glossary section that is not a term entry (prose,
+    /// a closing `---`), kept verbatim after the entries.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub glossary_notes: String,
+    /// Markdown between the requirements heading and the first requirement,
+    /// kept verbatim.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub requirements_preface: String,
     /// The requirements, in order.
     pub requirements: Vec<Requirement>,
     /// Other sections, each placed after the part it followed in the source.
@@ -249,6 +257,10 @@ pub struct RequirementsHeadings {
     /// The heading above all requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requirements: Option<String>,
+    /// What separates a glossary term from its definition, when not `": "`
+    /// (Chinese files write a full-width `"："`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glossary_separator: Option<String>,
 }
 
 impl RequirementsHeadings {
@@ -308,15 +320,33 @@ pub struct Requirement {
     /// `**User Story:** As a ..., I want ..., so that ...`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_story: Option<UserStory>,
+    /// Markdown between the heading and the acceptance criteria heading that
+    /// is not the story (context paragraphs), kept verbatim after the story.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub preface: String,
     /// The acceptance criteria heading as written, when not `Acceptance Criteria`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub criteria_heading: Option<String>,
     /// The acceptance criteria.
     pub criteria: Vec<AcceptanceCriterion>,
-    /// Markdown of the requirement section that is neither story nor
-    /// criteria, kept verbatim after the criteria.
+    /// Markdown that stood between acceptance criteria (`##### Unit tests`
+    /// sub-headings, prose between numbered lists), kept verbatim in place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interludes: Vec<Interlude>,
+    /// Markdown of the requirement section after the criteria (a closing
+    /// `---`, other `####` sections), kept verbatim after the criteria.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
+}
+
+/// Markdown kept in place among a requirement's acceptance criteria.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct Interlude {
+    /// Index in [`Requirement::criteria`] of the criterion the markdown
+    /// stands before.
+    pub before: usize,
+    /// The markdown, verbatim.
+    pub markdown: String,
 }
 
 /// A user story. `role`, `capability` and `benefit` are filled when the text
@@ -325,7 +355,8 @@ pub struct Requirement {
 pub struct UserStory {
     /// The whole story text after the label.
     pub text: String,
-    /// The story label as written (`User Story`, `Objective`, `用户故事`).
+    /// The story label as written between the `**` marks, colon included
+    /// (`Objective:`, `用户故事：`); `None` for the default `User Story:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// Who wants it.
@@ -417,6 +448,9 @@ pub struct BugfixDoc {
     /// The introduction body, when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introduction: Option<String>,
+    /// Markdown between the analysis heading and the first group, kept verbatim.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub analysis_preface: String,
     /// The behaviour groups (`### Current Behavior (Defect)` ...), in order.
     pub groups: Vec<BehaviorGroup>,
     /// Other sections, kept verbatim after the part they followed.
@@ -638,7 +672,9 @@ impl Task {
     pub fn is_checkpoint(&self) -> bool {
         let t = self.title.trim_start();
         let lower = t.to_lowercase();
-        lower.starts_with("checkpoint") || t.starts_with("检查点") || t.starts_with("チェックポイント")
+        lower.starts_with("checkpoint")
+            || t.starts_with("检查点")
+            || t.starts_with("チェックポイント")
     }
 
     /// This task and all sub-tasks, depth first.

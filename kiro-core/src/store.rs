@@ -108,10 +108,12 @@ impl LoadedSpec {
 
 fn read_text(path: &Path) -> Result<Option<String>> {
     match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|e| Error::NotUtf8 {
-            path: path.to_owned(),
-            offset: e.utf8_error().valid_up_to(),
-        }),
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| Error::NotUtf8 {
+                path: path.to_owned(),
+                offset: e.utf8_error().valid_up_to(),
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(Error::Io {
             path: path.to_owned(),
@@ -438,7 +440,11 @@ pub fn list_specs(root: &Path) -> Result<Vec<PathBuf>> {
             source,
         })?;
         let path = entry.path();
-        if path.is_dir() && DocKind::ALL.iter().any(|k| path.join(k.file_name()).is_file()) {
+        if path.is_dir()
+            && DocKind::ALL
+                .iter()
+                .any(|k| path.join(k.file_name()).is_file())
+        {
             out.push(path);
         }
     }
@@ -468,7 +474,10 @@ mod tests {
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 
@@ -519,7 +528,11 @@ mod tests {
     #[test]
     fn bugfix_kind_is_inferred_from_files() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("bugfix.md"), "# Bugfix Requirements Document\n").unwrap();
+        fs::write(
+            dir.path().join("bugfix.md"),
+            "# Bugfix Requirements Document\n",
+        )
+        .unwrap();
         assert_eq!(Spec::load(dir.path()).unwrap().kind, SpecKind::Bugfix);
     }
 

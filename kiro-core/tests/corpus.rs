@@ -31,7 +31,11 @@ fn fixture_specs() -> Option<Vec<PathBuf>> {
 #[test]
 fn every_fixture_spec_loads_and_round_trips() {
     let Some(specs) = fixture_specs() else { return };
-    assert!(specs.len() >= 30, "expected the full corpus, found {}", specs.len());
+    assert!(
+        specs.len() >= 30,
+        "expected the full corpus, found {}",
+        specs.len()
+    );
     let mut rows = Vec::new();
     for dir in &specs {
         let loaded = load_spec(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
@@ -41,11 +45,20 @@ fn every_fixture_spec_loads_and_round_trips() {
         let target = out.path().join(&spec.name);
         spec.save(&target).unwrap();
         let again = load_spec(&target).unwrap();
-        assert_eq!(&again.spec, spec, "{}: save + load changed the model", dir.display());
+        assert_eq!(
+            &again.spec,
+            spec,
+            "{}: save + load changed the model",
+            dir.display()
+        );
 
         // A second save of the reloaded model writes nothing new.
         let written = again.spec.save(&target).unwrap();
-        assert!(written.is_empty(), "{}: second save rewrote {written:?}", dir.display());
+        assert!(
+            written.is_empty(),
+            "{}: second save rewrote {written:?}",
+            dir.display()
+        );
 
         // Dialect files stay byte for byte.
         for name in spec.extra_files.keys() {
@@ -61,7 +74,13 @@ fn every_fixture_spec_loads_and_round_trips() {
         for file in &loaded.files {
             let saved = fs::read_to_string(target.join(file.kind.file_name())).unwrap();
             let resaved = kiro_core::store::render_document(&again.spec, file.kind).unwrap();
-            assert_eq!(saved, resaved, "{}: {:?} not stable", dir.display(), file.kind);
+            assert_eq!(
+                saved,
+                resaved,
+                "{}: {:?} not stable",
+                dir.display(),
+                file.kind
+            );
         }
 
         let criteria = spec.criteria().len();
@@ -83,7 +102,9 @@ fn every_fixture_spec_loads_and_round_trips() {
         rows.push(format!(
             "{:<48} {:>3} req {:>4} crit {:>3} prop {:>4} task {:>4} link  {}/{} canonical",
             dir.file_name().unwrap().to_string_lossy(),
-            spec.requirements.as_ref().map_or(0, |r| r.requirements.len()),
+            spec.requirements
+                .as_ref()
+                .map_or(0, |r| r.requirements.len()),
             criteria,
             properties,
             tasks,

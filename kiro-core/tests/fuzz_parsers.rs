@@ -10,24 +10,43 @@ use kiro_core::format::{
 };
 use proptest::prelude::*;
 
+/// Asserts that a second render equals the first, naming the first line
+/// that differs so that a failure is readable.
+fn assert_stable(kind: &str, src: &str, first: &str, second: &str) {
+    if first == second {
+        return;
+    }
+    let line = first
+        .lines()
+        .zip(second.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or_else(|| first.lines().count().min(second.lines().count()));
+    panic!(
+        "{kind} round trip not stable at line {}:\n first: {:?}\nsecond: {:?}\ninput: {src:?}",
+        line + 1,
+        first.lines().nth(line),
+        second.lines().nth(line),
+    );
+}
+
 /// Parses and renders `src` with every parser; checks that a second round
 /// trip changes nothing.
 fn check_all(src: &str) {
     let r1 = render_requirements(&parse_requirements(src).value);
     let r2 = render_requirements(&parse_requirements(&r1).value);
-    assert_eq!(r1, r2, "requirements round trip not stable for {src:?}");
+    assert_stable("requirements", src, &r1, &r2);
 
     let b1 = render_bugfix(&parse_bugfix(src).value);
     let b2 = render_bugfix(&parse_bugfix(&b1).value);
-    assert_eq!(b1, b2, "bugfix round trip not stable for {src:?}");
+    assert_stable("bugfix", src, &b1, &b2);
 
     let d1 = render_design(&parse_design(src).value);
     let d2 = render_design(&parse_design(&d1).value);
-    assert_eq!(d1, d2, "design round trip not stable for {src:?}");
+    assert_stable("design", src, &d1, &d2);
 
     let t1 = render_tasks(&parse_tasks(src).value);
     let t2 = render_tasks(&parse_tasks(&t1).value);
-    assert_eq!(t1, t2, "tasks round trip not stable for {src:?}");
+    assert_stable("tasks", src, &t1, &t2);
 }
 
 const SEEDS: &[&str] = &[

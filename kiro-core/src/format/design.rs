@@ -1,15 +1,962 @@
-//! TEMPORARY STUB: replaced by the real parser.
-use super::{Parsed, SourceMap};
-use crate::spec::DesignDoc;
+//! `design.md`: free-form sections plus correctness properties.
+//!
+//! A Kiro design document is mostly prose that kiro keeps verbatim: every
+//! heading becomes a [`Section`] with its body as written. The one part kiro
+//! understands is the list of correctness properties, which it lifts into
+//! [`CorrectnessProperty`] values so that lint, planning and property-based
+//! testing can use them.
+//!
+//! # Property shapes
+//!
+//! A property starts with a keyword (`Property`, `属性`, `Propriedade`,
+//! `Propiedad`, `プロパティ`, ...), a number (`3`, `1.2`) and, after `:` or
+//! `：`, its title, written as
+//!
+//! - a heading at any level: `### Property 3: Title`, `### 属性1：Title`
+//!   (here the colon and title may be missing);
+//! - a bold paragraph line: `**Property 3: Title**`, `**Property 3:** Title`,
+//!   `**Property 3**: Title`;
+//! - a plain paragraph line, colon required: `Property 1: Bug Condition -
+//!   Title` (Kiro's bugfix designs write this).
+//!
+//! The number is required: `### Property-Based Tests` is an ordinary section.
+//! A heading such as `### Property A: Title` or `### 属性：Title`, whose
+//! number cannot be read, is kept as a section and reported.
+//!
+//! The first validates line of a property, a paragraph line on its own
+//! (`**Validates: Requirements 1.1, 2.3**`, `_Validates: 1.1_`,
+//! `**Validates:** Requirements 1.1`, `**验证：需求 1.1**`,
+//! `**验证需求**: 需求1.1`), splits it: what stands before the line is the
+//! statement, what follows it up to the next property the notes. Ids are read
+//! with [`parse_id_list`], so ranges expand. A validates line naming no id
+//! (`**Validates: All requirements**`) is kept and reported. Without a
+//! validates line, a paragraph line that ends with a bold fragment
+//! (`... to pin it. **Validates: Requirements 6.4.**`) links the property;
+//! the fragment stays in the statement, and the renderer writes no separate
+//! line while the fragment still names the same ids. A property with no
+//! validates line at all keeps everything in its statement and renders no
+//! validates line.
+//!
+//! Property and validates lines may sit inside a longer paragraph (Kiro
+//! writes `**Property 1: X**`, the statement and `**Validates: ...**` as one
+//! paragraph); the renderer then separates them with blank lines. Such a line
+//! is only recognised when the paragraph lines after it, standing alone,
+//! still read as a paragraph (and no earlier such line of the paragraph was
+//! refused), and a property's validates line is looked for in
+//! the property's text read on its own, as it stands once rendered: this is
+//! what makes a second reading find exactly the same parts.
+//!
+//! # Where properties live
+//!
+//! Properties are the run that starts at the first property inside a
+//! correctness-properties section (`## Correctness Properties`,
+//! `## 正确性属性`, ...), or else at the first property that follows any
+//! section. The run is rendered after the section that holds its first
+//! property (`properties_after`); a property before every section stays in
+//! the preamble. The run ends at the first heading that is not a property,
+//! except a group heading (`### 搜索和过滤属性`): one nested deeper than the
+//! correctness-properties heading (without one, than the section the run
+//! starts in) and followed by more properties before the next heading at that
+//! level or above. Group headings stay in place, in the notes of the property
+//! before them.
+//!
+//! # Canonical form and verbatim lines
+//!
+//! A property renders as its heading one level below the section it follows
+//! (`### Property N: Title` under a `##` section), a blank line, the
+//! statement, a blank line, `**Validates: Requirements <ids>**` and its
+//! notes. The heading level is not stored: a heading at another level, a bold
+//! or plain line, or localised wording is kept in `heading_source`, and a
+//! differently spelled validates line in `validates_source`; each is written
+//! back only while it still reads as the property's id and title (or ids), so
+//! editing the typed fields wins. Ids must be numbers for a property to read
+//! back as one.
+//!
+//! For a model built in code, two rules make the round trip consistent: when
+//! `properties_after` is `None` (or out of range) but properties exist, they
+//! render at the end under a new `## Correctness Properties` section, which
+//! reads back as that section with an empty body and `properties_after`
+//! pointing at it; and the notes of a property with no validates line are
+//! written after its statement and read back as part of it.
 
-/// Parses `design.md`.
+use std::ops::Range;
+
+use pulldown_cmark::{Event, Options, Parser, Tag};
+
+use super::markdown::{blocks, finish, trim_blank_lines, Block, BlockKind, Source};
+use super::refs::{format_id_list, parse_id_list};
+use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
+use crate::spec::{CorrectnessProperty, CriterionId, DesignDoc, PropertyId, Section, TextStyle};
+
+/// Words that open a property (`Property 3: ...`), in the languages of the
+/// corpus. ASCII words match case-insensitively.
+const PROPERTY_WORDS: &[&str] = &[
+    "Property",
+    "Propriedade",
+    "Propiedad",
+    "Propriété",
+    "Eigenschaft",
+    "属性",
+    "性质",
+    "プロパティ",
+    "性質",
+];
+
+/// Labels of a validates line (`**Validates: ...**`), longest first so that a
+/// shorter label never shadows a longer one.
+const VALIDATES_LABELS: &[&str] = &[
+    "Validiert",
+    "Validates",
+    "Validate",
+    "Valida",
+    "Valide",
+    "验证",
+    "驗證",
+    "検証",
+];
+
+/// Words that may stand between a validates label and its colon
+/// (`**验证需求**:`, `Validates Requirements:`).
+const VALIDATES_SUFFIXES: &[&str] = &[
+    "",
+    "需求",
+    "要件",
+    "requirements",
+    "requirement",
+    "requisitos",
+    "requisito",
+];
+
+/// Parts of a heading title that mark a correctness-properties section.
+const PROPERTIES_SECTION_WORDS: &[&str] = &[
+    "correctness",
+    "正确性",
+    "正確性",
+    "corretude",
+    "correção",
+    "corrección",
+    "exactitud",
+    "korrektheit",
+];
+
+/// The heading of the section the renderer adds when properties have no
+/// section to follow.
+const DEFAULT_PROPERTIES_HEADING: &str = "Correctness Properties";
+
+/// Parses `design.md`. Never fails: what cannot be read as a property stays
+/// in the sections, verbatim, and unreadable property headings or validates
+/// lines are reported as diagnostics.
+///
+/// ```
+/// use kiro_core::format::{parse_design, render_design};
+///
+/// let src = "# Design Document\n\n## Correctness Properties\n\n### Property 1: Round trip\n\n*For any* value, save then load SHALL return it.\n\n**Validates: Requirements 1.1–1.3**\n";
+/// let parsed = parse_design(src);
+/// let p = &parsed.value.properties[0];
+/// assert_eq!(p.title, "Round trip");
+/// assert_eq!(p.validates.len(), 3);
+/// assert_eq!(parsed.value.properties_after, Some(0));
+/// // The range is kept as written.
+/// assert_eq!(render_design(&parsed.value), src);
+/// ```
 pub fn parse_design(src: &str) -> Parsed<DesignDoc> {
-    let _ = src;
-    Parsed { value: DesignDoc::default(), source_map: SourceMap::default(), diagnostics: Vec::new() }
+    // CommonMark also ends lines with a lone `\r`; making it `\n` keeps the
+    // line splitting here in step with pulldown-cmark's.
+    let crlf = src.contains("\r\n");
+    let source = if src.contains('\r') {
+        Source::new(&src.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        Source::new(src)
+    };
+    let mut reader = Reader {
+        source: &source,
+        source_map: SourceMap::default(),
+        diagnostics: Vec::new(),
+    };
+    let mut doc = reader.read();
+    doc.style = TextStyle { crlf };
+    Parsed {
+        value: doc,
+        source_map: reader.source_map,
+        diagnostics: reader.diagnostics,
+    }
 }
 
-/// Renders `design.md`.
+/// One parse: the normalised source and what has been recorded so far.
+struct Reader<'a> {
+    source: &'a Source,
+    source_map: SourceMap,
+    diagnostics: Vec<FormatDiagnostic>,
+}
+
+impl Reader<'_> {
+    fn position(&self, offset: usize) -> Position {
+        let (line, column) = self.source.line_col(offset);
+        Position { line, column }
+    }
+
+    fn report(&mut self, offset: usize, message: &str, expected: &str) {
+        let position = self.position(offset);
+        self.diagnostics.push(FormatDiagnostic {
+            position,
+            message: message.to_owned(),
+            expected: expected.to_owned(),
+        });
+    }
+
+    fn read(&mut self) -> DesignDoc {
+        let text = self.source.text.as_str();
+        let all = blocks(text);
+        let mut doc = DesignDoc::default();
+
+        // The title is the first block when it is a non-empty `#` heading; an
+        // empty or later H1 is an ordinary section, so that rendering no
+        // title line never turns a section into the title.
+        let mut body_start = 0;
+        let mut rest: &[Block] = &all;
+        if let Some((first, tail)) = all.split_first() {
+            if let BlockKind::Heading { level: 1, text: t } = &first.kind {
+                if !t.is_empty() {
+                    doc.title = t.clone();
+                    let at = self.position(first.range.start);
+                    self.source_map.insert(Locator::Title, at);
+                    body_start = first.range.end;
+                    rest = tail;
+                }
+            }
+        }
+
+        let events = collect_events(text, rest, &paragraph_starts(text));
+        for ev in &events {
+            if let EventKind::Heading {
+                text: t,
+                start: None,
+                ..
+            } = &ev.kind
+            {
+                if has_unreadable_number(t) {
+                    self.report(
+                        ev.range.start,
+                        "property heading has no number",
+                        "### Property <N>: <title>",
+                    );
+                }
+            }
+        }
+
+        let region = find_region(&events);
+        // Byte range of the property run (empty when there is none).
+        let run = region.as_ref().map_or(text.len()..text.len(), |r| {
+            events.get(r.first).map_or(text.len(), |e| e.range.start)..r.end.min(text.len())
+        });
+
+        // Sections: every heading outside the property run. The section
+        // before the run ends where the run starts.
+        let heads: Vec<&Ev> = events
+            .iter()
+            .filter(|e| {
+                matches!(e.kind, EventKind::Heading { .. }) && !run.contains(&e.range.start)
+            })
+            .collect();
+        let preamble_end = heads
+            .first()
+            .map_or(text.len(), |h| h.range.start)
+            .min(run.start);
+        doc.preamble = slice(text, body_start, preamble_end);
+        for (k, h) in heads.iter().enumerate() {
+            let mut next = heads.get(k + 1).map_or(text.len(), |n| n.range.start);
+            if region.is_some() && run.start > h.range.start && run.start < next {
+                next = run.start;
+                doc.properties_after = Some(k);
+            }
+            if let EventKind::Heading { level, text: t, .. } = &h.kind {
+                doc.sections.push(Section {
+                    title: t.clone(),
+                    level: *level,
+                    body: slice(text, h.range.end, next),
+                });
+            }
+        }
+
+        let Some(region) = region else {
+            return doc;
+        };
+        let owner_level = doc
+            .properties_after
+            .and_then(|i| doc.sections.get(i))
+            .map_or(2, |s| s.level);
+        for (index, at) in region.starts.iter().enumerate() {
+            let end = region
+                .starts
+                .get(index + 1)
+                .and_then(|i| events.get(*i))
+                .map_or(run.end, |e| e.range.start);
+            let Some(start) = events.get(*at) else {
+                continue;
+            };
+            if let Some(p) = self.read_property(index, start, end, owner_level) {
+                doc.properties.push(p);
+            }
+        }
+        doc
+    }
+
+    /// Reads the property that starts at `start` and runs to `end`.
+    fn read_property(
+        &mut self,
+        index: usize,
+        start: &Ev,
+        end: usize,
+        owner_level: u8,
+    ) -> Option<CorrectnessProperty> {
+        let text = self.source.text.as_str();
+        let info = match &start.kind {
+            EventKind::Heading {
+                start: Some(info), ..
+            }
+            | EventKind::Start(info) => info.clone(),
+            EventKind::Heading { start: None, .. } => return None,
+        };
+        let raw = text
+            .get(start.range.clone())
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        let at = self.position(start.range.start);
+        self.source_map.insert(Locator::Property { index }, at);
+        let canonical = canonical_heading(property_level(owner_level), &info.id, &info.title);
+        let mut property = CorrectnessProperty {
+            id: PropertyId::new(info.id),
+            title: info.title,
+            heading_source: (raw != canonical).then_some(raw),
+            ..CorrectnessProperty::default()
+        };
+
+        // The validates line is looked for in the property's text read on
+        // its own, as it stands once rendered, so that a second reading
+        // finds the same line.
+        let base = start.range.end;
+        let content = text.get(base..end).unwrap_or("");
+        let Some(marker) = find_marker(content) else {
+            property.statement = slice(content, 0, content.len());
+            return Some(property);
+        };
+        let line = content.get(marker.range.clone()).unwrap_or("");
+        let offset = base + marker.range.start + (line.len() - line.trim_start().len());
+        self.source_map
+            .insert(Locator::PropertyValidates { index }, self.position(offset));
+        property.validates = marker.ids.iter().map(CriterionId::new).collect();
+        property.notes = slice(content, marker.range.end, content.len());
+        if marker.inline {
+            // The fragment stays in the statement it ends.
+            property.statement = slice(content, 0, marker.range.end);
+            return Some(property);
+        }
+        property.statement = slice(content, 0, marker.range.start);
+        let line = line.trim();
+        if line != canonical_validates(&marker.ids) {
+            property.validates_source = Some(line.to_owned());
+        }
+        if marker.ids.is_empty() {
+            self.report(
+                offset,
+                "validates line names no requirement",
+                "**Validates: Requirements <ids>**",
+            );
+        }
+        Some(property)
+    }
+}
+
+/// Renders `design.md` in Kiro's layout: `# Title`, the preamble, then every
+/// section with one blank line between blocks, the correctness properties
+/// after the section named by `properties_after`, and one final newline
+/// (`\r\n` line endings when the source used them).
+///
+/// ```
+/// use kiro_core::format::render_design;
+/// use kiro_core::spec::{CorrectnessProperty, CriterionId, DesignDoc, PropertyId};
+///
+/// let doc = DesignDoc {
+///     title: "Design Document".into(),
+///     properties: vec![CorrectnessProperty {
+///         id: PropertyId::new("1"),
+///         title: "Round trip".into(),
+///         statement: "*For any* value, load(save(v)) SHALL equal v.".into(),
+///         validates: vec![CriterionId::new("1.1")],
+///         ..Default::default()
+///     }],
+///     ..Default::default()
+/// };
+/// assert_eq!(
+///     render_design(&doc),
+///     "# Design Document\n\n## Correctness Properties\n\n### Property 1: Round trip\n\n*For any* value, load(save(v)) SHALL equal v.\n\n**Validates: Requirements 1.1**\n"
+/// );
+/// ```
 pub fn render_design(doc: &DesignDoc) -> String {
-    let _ = doc;
-    String::new()
+    let mut parts: Vec<String> = Vec::new();
+    if !doc.title.is_empty() {
+        parts.push(heading_line(1, &doc.title));
+    }
+    push_text(&mut parts, &doc.preamble);
+    let after = doc
+        .properties_after
+        .filter(|i| *i < doc.sections.len() && !doc.properties.is_empty());
+    for (i, section) in doc.sections.iter().enumerate() {
+        parts.push(heading_line(section.level, &section.title));
+        push_text(&mut parts, &section.body);
+        if after == Some(i) {
+            render_properties(&mut parts, &doc.properties, section.level);
+        }
+    }
+    if after.is_none() && !doc.properties.is_empty() {
+        parts.push(heading_line(2, DEFAULT_PROPERTIES_HEADING));
+        render_properties(&mut parts, &doc.properties, 2);
+    }
+    finish(parts.join("\n\n"), doc.style.crlf)
+}
+
+fn render_properties(parts: &mut Vec<String>, properties: &[CorrectnessProperty], owner_level: u8) {
+    let level = property_level(owner_level);
+    for p in properties {
+        let ids: Vec<String> = p.validates.iter().map(|c| c.0.clone()).collect();
+        let heading = p
+            .heading_source
+            .as_deref()
+            .filter(|h| reparse_start(h).is_some_and(|s| s.id == p.id.0 && s.title == p.title))
+            .map_or_else(
+                || canonical_heading(level, &p.id.0, &p.title),
+                str::to_owned,
+            );
+        parts.push(heading);
+        push_text(parts, &p.statement);
+        let source = p
+            .validates_source
+            .as_deref()
+            .filter(|v| !v.contains('\n') && validates_line(v).is_some_and(|got| got == ids));
+        if let Some(line) = source {
+            parts.push(line.trim().to_owned());
+        } else if !ids.is_empty() && !inline_validates_holds(p, &ids) {
+            parts.push(canonical_validates(&ids));
+        }
+        push_text(parts, &p.notes);
+    }
+}
+
+/// `true` when the statement's last line carries the property's validates
+/// fragment and a reader would find it again: no earlier fragment and no
+/// validates line anywhere in the property could be read first.
+fn inline_validates_holds(p: &CorrectnessProperty, ids: &[String]) -> bool {
+    let statement = trim_blank_lines(&p.statement);
+    let mut lines: Vec<&str> = statement.split('\n').collect();
+    let Some(last) = lines.pop() else {
+        return false;
+    };
+    let last_matches = inline_validates(last).is_some_and(|(got, _)| got == ids);
+    let earlier_fragment = lines.iter().any(|l| inline_validates(l).is_some());
+    let any_line = statement
+        .split('\n')
+        .chain(p.notes.split('\n'))
+        .any(|l| validates_line(l).is_some());
+    last_matches && !earlier_fragment && !any_line
+}
+
+fn push_text(parts: &mut Vec<String>, text: &str) {
+    let t = trim_blank_lines(text);
+    if !t.is_empty() {
+        parts.push(t.to_owned());
+    }
+}
+
+/// An ATX heading line. A title ending in `#` gets a closing `#` so that the
+/// trailing marks stay part of the title when read back.
+fn heading_line(level: u8, title: &str) -> String {
+    let marks = "#".repeat(usize::from(level.clamp(1, 6)));
+    let title = title.trim();
+    if title.is_empty() {
+        return marks;
+    }
+    let stem = title.trim_end_matches('#');
+    if stem.len() != title.len() && (stem.is_empty() || stem.ends_with([' ', '\t'])) {
+        format!("{marks} {title} #")
+    } else {
+        format!("{marks} {title}")
+    }
+}
+
+fn property_level(owner_level: u8) -> u8 {
+    owner_level.clamp(1, 6).saturating_add(1).min(6)
+}
+
+fn canonical_heading(level: u8, id: &str, title: &str) -> String {
+    let marks = "#".repeat(usize::from(level.clamp(1, 6)));
+    if title.is_empty() {
+        format!("{marks} Property {id}")
+    } else {
+        format!("{marks} Property {id}: {title}")
+    }
+}
+
+fn canonical_validates<S: AsRef<str>>(ids: &[S]) -> String {
+    format!(
+        "**Validates: Requirements {}**",
+        format_id_list(ids.iter().map(AsRef::as_ref))
+    )
+}
+
+fn slice(text: &str, from: usize, to: usize) -> String {
+    if from >= to {
+        return String::new();
+    }
+    trim_blank_lines(text.get(from..to).unwrap_or("")).to_owned()
+}
+
+/// The id and title a property start names.
+#[derive(Clone, Debug, PartialEq)]
+struct StartInfo {
+    id: String,
+    title: String,
+}
+
+/// What kiro recognises in the block structure, in document order.
+#[derive(Clone, Debug)]
+enum EventKind {
+    /// A heading (not the title), possibly a property heading.
+    Heading {
+        level: u8,
+        text: String,
+        start: Option<StartInfo>,
+    },
+    /// A paragraph line that starts a property (`**Property 1: X**`).
+    Start(StartInfo),
+}
+
+#[derive(Clone, Debug)]
+struct Ev {
+    kind: EventKind,
+    /// The heading block, or the line (without its newline).
+    range: Range<usize>,
+}
+
+/// Offsets where top-level paragraphs start, so that property and validates
+/// lines are only read from paragraphs, never from code, lists or tables.
+fn paragraph_starts(text: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    for (event, range) in Parser::new_ext(text, Options::ENABLE_TABLES).into_offset_iter() {
+        match event {
+            Event::Start(tag) => {
+                if depth == 0 && matches!(tag, Tag::Paragraph) {
+                    out.push(range.start);
+                }
+                depth += 1;
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn collect_events(text: &str, blocks: &[Block], paragraphs: &[usize]) -> Vec<Ev> {
+    let mut out = Vec::new();
+    for block in blocks {
+        match &block.kind {
+            BlockKind::Heading { level, text: t } => out.push(Ev {
+                kind: EventKind::Heading {
+                    level: *level,
+                    text: t.clone(),
+                    start: property_start(t, false),
+                },
+                range: block.range.clone(),
+            }),
+            BlockKind::Other if paragraphs.binary_search(&block.range.start).is_ok() => {
+                for range in split_points(text, block.range.clone()) {
+                    let line = text.get(range.clone()).unwrap_or("");
+                    if let Some(info) = property_start(line, true) {
+                        out.push(Ev {
+                            kind: EventKind::Start(info),
+                            range,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[derive(Debug)]
+struct Region {
+    /// Event index of the first property.
+    first: usize,
+    /// Byte offset where the run ends (`usize::MAX`: at the end of the text).
+    end: usize,
+    /// Event indexes of the properties' starts, in order.
+    starts: Vec<usize>,
+}
+
+fn is_start(ev: &Ev) -> bool {
+    matches!(
+        ev.kind,
+        EventKind::Start(_) | EventKind::Heading { start: Some(_), .. }
+    )
+}
+
+fn heading_level(ev: &Ev) -> Option<u8> {
+    match ev.kind {
+        EventKind::Heading { level, .. } => Some(level),
+        _ => None,
+    }
+}
+
+/// Finds the run of properties and the level of the heading that encloses
+/// it (headings at or above that level end the run).
+fn find_region(events: &[Ev]) -> Option<Region> {
+    let mut fallback: Option<(usize, u8)> = None;
+    let mut chosen: Option<(usize, u8)> = None;
+    for (i, ev) in events.iter().enumerate() {
+        if !is_start(ev) {
+            continue;
+        }
+        let before = events.get(..i).unwrap_or(&[]);
+        let Some(owner) = before.iter().rev().find_map(heading_level) else {
+            continue;
+        };
+        if let Some(root) = properties_heading_level(before) {
+            chosen = Some((i, root));
+            break;
+        }
+        if fallback.is_none() {
+            let root = match heading_level(ev) {
+                Some(own) => owner.min(own.saturating_sub(1)),
+                None => owner,
+            };
+            fallback = Some((i, root));
+        }
+    }
+    let (first, root) = chosen.or(fallback)?;
+
+    let mut starts: Vec<usize> = Vec::new();
+    let mut end = None;
+    let mut i = first;
+    while let Some(ev) = events.get(i) {
+        if is_start(ev) {
+            starts.push(i);
+        } else if let EventKind::Heading { level, .. } = &ev.kind {
+            if !(*level > root && more_properties_follow(events, i + 1, root)) {
+                end = Some(ev.range.start);
+                break;
+            }
+        }
+        i += 1;
+    }
+    Some(Region {
+        first,
+        end: end.unwrap_or(usize::MAX),
+        starts,
+    })
+}
+
+/// `true` when a property starts after event `from` before any heading at
+/// `root` level or above.
+fn more_properties_follow(events: &[Ev], from: usize, root: u8) -> bool {
+    for ev in events.get(from..).unwrap_or(&[]) {
+        if is_start(ev) {
+            return true;
+        }
+        if let EventKind::Heading { level, .. } = ev.kind {
+            if level <= root {
+                return false;
+            }
+        }
+    }
+    false
+}
+
+/// The level of the nearest enclosing correctness-properties heading among
+/// `before` (the events preceding a property): a heading whose title names
+/// correctness and which no heading at its level or above follows.
+fn properties_heading_level(before: &[Ev]) -> Option<u8> {
+    let mut shallowest = u8::MAX;
+    for ev in before.iter().rev() {
+        if let EventKind::Heading { level, text, .. } = &ev.kind {
+            if *level < shallowest && is_properties_title(text) {
+                return Some(*level);
+            }
+            shallowest = shallowest.min(*level);
+        }
+    }
+    None
+}
+
+fn is_properties_title(title: &str) -> bool {
+    let lower = title.to_lowercase();
+    PROPERTIES_SECTION_WORDS.iter().any(|w| lower.contains(w))
+}
+
+/// Strips a keyword from the start of `s`: ASCII words case-insensitively
+/// and only when no letter or `-` follows (`Property-Based` is no property).
+fn strip_word<'a>(s: &'a str, words: &[&str]) -> Option<&'a str> {
+    for w in words {
+        let Some(head) = s.get(..w.len()) else {
+            continue;
+        };
+        let matches = if w.is_ascii() {
+            head.eq_ignore_ascii_case(w)
+        } else {
+            head == *w
+        };
+        if !matches {
+            continue;
+        }
+        let rest = s.get(w.len()..).unwrap_or("");
+        if w.is_ascii() && rest.starts_with(|c: char| c.is_alphabetic() || c == '-' || c == '_') {
+            continue;
+        }
+        return Some(rest);
+    }
+    None
+}
+
+fn is_colon(c: char) -> bool {
+    c == ':' || c == '：'
+}
+
+/// Reads `Property 3: Title` (colon and title optional): the id, the
+/// title, and whether a colon was present.
+fn start_core(s: &str) -> Option<(String, String, bool)> {
+    let rest = strip_word(s.trim(), PROPERTY_WORDS)?;
+    let rest = rest.trim_start_matches([' ', '\t', '\u{3000}']);
+    let mut end = 0;
+    let bytes = rest.as_bytes();
+    while let Some(b) = bytes.get(end) {
+        let dot_then_digit =
+            *b == b'.' && end > 0 && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
+        if b.is_ascii_digit() || dot_then_digit {
+            end += 1;
+        } else {
+            break;
+        }
+    }
+    if end == 0 {
+        return None;
+    }
+    let id = rest.get(..end)?.to_owned();
+    let after = rest.get(end..)?.trim_start_matches([' ', '\t', '\u{3000}']);
+    if after.is_empty() {
+        return Some((id, String::new(), false));
+    }
+    let mut chars = after.chars();
+    match chars.next() {
+        Some(c) if is_colon(c) => Some((id, chars.as_str().trim().to_owned(), true)),
+        _ => None,
+    }
+}
+
+/// Reads a property start from a heading's text (`line == false`) or from a
+/// paragraph line. Bold wrapping is accepted in both; a plain paragraph line
+/// needs the colon so that prose such as `Property 1 holds` is no start.
+fn property_start(s: &str, line: bool) -> Option<StartInfo> {
+    let t = s.trim();
+    for marker in ["**", "__"] {
+        let Some(inner_and_rest) = t.strip_prefix(marker) else {
+            continue;
+        };
+        let close = inner_and_rest.find(marker)?;
+        let inner = inner_and_rest.get(..close)?;
+        let rest = inner_and_rest.get(close + marker.len()..)?.trim();
+        let (id, title, colon) = start_core(inner)?;
+        if rest.is_empty() {
+            return Some(StartInfo { id, title });
+        }
+        if !title.is_empty() {
+            return None;
+        }
+        if colon {
+            return Some(StartInfo {
+                id,
+                title: rest.to_owned(),
+            });
+        }
+        let mut chars = rest.chars();
+        return match chars.next() {
+            Some(c) if is_colon(c) => Some(StartInfo {
+                id,
+                title: chars.as_str().trim().to_owned(),
+            }),
+            _ => None,
+        };
+    }
+    let (id, title, colon) = start_core(t)?;
+    (colon || !line).then_some(StartInfo { id, title })
+}
+
+/// Re-reads a stored heading line (an ATX or setext heading, or a paragraph
+/// line) the way the parser would.
+fn reparse_start(s: &str) -> Option<StartInfo> {
+    let found = blocks(s);
+    match found.as_slice() {
+        [Block {
+            kind: BlockKind::Heading { text, .. },
+            ..
+        }] => property_start(text, false),
+        [Block {
+            kind: BlockKind::Other,
+            ..
+        }] if !s.trim().contains('\n') && paragraph_starts(s).len() == 1 => property_start(s, true),
+        _ => None,
+    }
+}
+
+/// A heading that names a property without a readable number:
+/// `Property A: Title`, `Property: Title`, `属性：Title`.
+fn has_unreadable_number(title: &str) -> bool {
+    let t = title.trim().trim_matches(|c| c == '*' || c == '_');
+    let Some(rest) = strip_word(t, PROPERTY_WORDS) else {
+        return false;
+    };
+    let spaced = rest.trim_start_matches([' ', '\t', '\u{3000}']);
+    let token_end = spaced
+        .find(|c: char| c.is_whitespace() || is_colon(c))
+        .unwrap_or(spaced.len());
+    let token = spaced.get(..token_end).unwrap_or("");
+    // A placeholder such as `A`, `N`, `#` or `<N>` where the number belongs;
+    // longer words (`Property Reflection:`, `属性测试：`) are headings of
+    // their own.
+    let placeholder =
+        token.is_ascii() && token.len() <= 3 && !token.starts_with(|c: char| c.is_ascii_digit());
+    if !placeholder {
+        return false;
+    }
+    let after = spaced.get(token_end..).unwrap_or("").trim_start();
+    let mut chars = after.chars();
+    matches!(chars.next(), Some(c) if is_colon(c)) && !chars.as_str().trim().is_empty()
+}
+
+/// Where a property's validates link is, relative to its text.
+#[derive(Debug)]
+struct Marker {
+    /// The whole line, or for an inline fragment the fragment to the line end.
+    range: Range<usize>,
+    ids: Vec<String>,
+    /// `true` for a bold fragment at the end of a prose line.
+    inline: bool,
+}
+
+/// The first validates line among the paragraph lines of `content`, or else
+/// the first paragraph line that ends with a validates fragment.
+fn find_marker(content: &str) -> Option<Marker> {
+    let paragraphs = paragraph_starts(content);
+    let mut inline: Option<Marker> = None;
+    for block in blocks(content) {
+        if !matches!(block.kind, BlockKind::Other)
+            || paragraphs.binary_search(&block.range.start).is_err()
+        {
+            continue;
+        }
+        for range in split_points(content, block.range.clone()) {
+            let line = content.get(range.clone()).unwrap_or("");
+            if let Some(ids) = validates_line(line) {
+                return Some(Marker {
+                    range,
+                    ids,
+                    inline: false,
+                });
+            }
+            if inline.is_none() {
+                if let Some((ids, at)) = inline_validates(line) {
+                    inline = Some(Marker {
+                        range: range.start + at..range.end,
+                        ids,
+                        inline: true,
+                    });
+                }
+            }
+        }
+    }
+    inline
+}
+
+/// The lines of the paragraph at `range` where it may be split: property
+/// starts and validates lines (and lines ending in a validates fragment)
+/// whose following lines, standing alone, still read as one paragraph.
+/// Lines such as `2. step`, `<tag>` or an indented line continue a
+/// paragraph but would open a list, an HTML block or code on their own, so
+/// a line they follow is not split off; nor is any later line of that
+/// paragraph, since splitting there would shorten what follows the refused
+/// line and change the decision on a second reading.
+fn split_points(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
+    let body = text.get(range.clone()).unwrap_or("");
+    let mut out = Vec::new();
+    let mut offset = range.start;
+    for line in body.split('\n') {
+        let line_range = offset..offset + line.len();
+        offset = line_range.end + 1;
+        let candidate = property_start(line, true).is_some()
+            || validates_line(line).is_some()
+            || inline_validates(line).is_some();
+        if !candidate {
+            continue;
+        }
+        let rest = text.get(offset.min(range.end)..range.end).unwrap_or("");
+        if !stands_as_paragraph(rest) {
+            break;
+        }
+        out.push(line_range);
+    }
+    out
+}
+
+/// `true` when `rest` is empty or reads, on its own, as one paragraph.
+fn stands_as_paragraph(rest: &str) -> bool {
+    if rest.trim().is_empty() {
+        return true;
+    }
+    let found = blocks(rest);
+    found.len() == 1
+        && matches!(found.first(), Some(b) if matches!(b.kind, BlockKind::Other))
+        && paragraph_starts(rest).len() == 1
+}
+
+/// Reads a validates line (`**Validates: Requirements 1.1, 2.3**` and its
+/// spellings) and returns its ids, possibly none.
+fn validates_line(line: &str) -> Option<Vec<String>> {
+    let t = line.trim();
+    let unwrapped = t.trim_start_matches(['*', '_']);
+    if t.len() - unwrapped.len() > 3 {
+        return None;
+    }
+    let rest = strip_word(unwrapped, VALIDATES_LABELS)?;
+    let colon = rest.find(is_colon)?;
+    let suffix = rest.get(..colon)?;
+    let word = suffix.trim_matches(|c: char| c == '*' || c == '_' || c.is_whitespace());
+    if !VALIDATES_SUFFIXES
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(word))
+    {
+        return None;
+    }
+    let after = rest.get(colon..)?;
+    let ids_text = after
+        .trim_start_matches(is_colon)
+        .trim_matches(|c: char| c == '*' || c == '_' || c.is_whitespace());
+    Some(parse_id_list(ids_text))
+}
+
+/// Finds a bold validates fragment that ends a line after other text
+/// (`... to pin it. **Validates: Requirements 6.4.**`): its ids (at least
+/// one) and its byte offset in the line.
+fn inline_validates(line: &str) -> Option<(Vec<String>, usize)> {
+    let end = line.trim_end();
+    let body = end.strip_suffix("**")?;
+    let open = body.rfind("**")?;
+    let before = body.get(..open)?;
+    if before.trim().is_empty() || !before.ends_with([' ', '\t', '\u{3000}']) {
+        return None;
+    }
+    let fragment = end.get(open..)?;
+    let ids = validates_line(fragment)?;
+    (!ids.is_empty()).then_some((ids, open))
 }

@@ -121,7 +121,9 @@ fn line_start(text: &str, offset: usize) -> usize {
 fn item_marker(text: &str, start: usize) -> (String, usize) {
     let bytes = text.as_bytes();
     let mut i = start;
-    while matches!(bytes.get(i), Some(b' ' | b'\t')) {
+    // pulldown-cmark starts an item nested after a tab-indented line at the
+    // line break before it, so line breaks are skipped along with blanks.
+    while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n')) {
         i += 1;
     }
     let marker_start = i;
@@ -408,7 +410,10 @@ mod tests {
         };
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].marker, "-");
-        assert_eq!(&text[items[0].content_start..items[0].content_start + 5], "[ ] 1");
+        assert_eq!(
+            &text[items[0].content_start..items[0].content_start + 5],
+            "[ ] 1"
+        );
         assert_eq!(items[0].lists[0].1.len(), 2);
         assert_eq!(items[0].lists[0].1[1].lists[0].1.len(), 1);
         assert_eq!(items[0].lists[0].1[1].content_indent, 4);

@@ -41,7 +41,7 @@ pub use bugfix::{parse_bugfix, render_bugfix};
 pub use design::{parse_design, render_design};
 pub use refs::{format_id_list, parse_id_list};
 pub use requirements::{parse_requirements, render_requirements};
-pub use tasks::{parse_tasks, render_tasks};
+pub use tasks::{parse_tasks, render_tasks, set_task_status};
 
 /// A 1-based position in a source file (column counted in characters).
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -54,7 +54,9 @@ pub struct Position {
 
 /// Which element of a parsed document a [`Position`] belongs to. Indexes are
 /// positions in the model's vectors (so duplicate ids stay distinguishable).
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Locator {
     /// The `#` title line.

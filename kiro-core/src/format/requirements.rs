@@ -1,15 +1,1722 @@
-//! TEMPORARY STUB: replaced by the real parser.
-use super::{Parsed, SourceMap};
-use crate::spec::RequirementsDoc;
+//! `requirements.md` as Kiro (and cc-sdd) write it; see [`parse_requirements`].
 
-/// Parses `requirements.md`.
+use std::ops::Range;
+
+use pulldown_cmark::{Event, Options, Parser, Tag};
+
+use super::markdown::{self, Block, BlockKind, Item, Source};
+use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
+use crate::spec::{
+    AcceptanceCriterion, Anchor, CriterionId, Ears, GlossaryEntry, Interlude, PlacedSection,
+    Requirement, RequirementId, RequirementsDoc, Section, TextStyle, UserStory,
+};
+
+/// Spellings of the introduction heading (lower-case).
+const INTRODUCTION: &[&str] = &[
+    "introduction",
+    "overview",
+    "简介",
+    "介绍",
+    "引言",
+    "概述",
+    "簡介",
+    "介紹",
+    "はじめに",
+    "導入",
+    "概要",
+    "introducción",
+    "introduccion",
+    "introdução",
+    "introducao",
+];
+
+/// Spellings of the glossary heading (lower-case).
+const GLOSSARY: &[&str] = &[
+    "glossary",
+    "terminology",
+    "definitions",
+    "术语表",
+    "术语",
+    "術語表",
+    "词汇表",
+    "名词解释",
+    "用語集",
+    "用語",
+    "用語定義",
+    "glosario",
+    "glossário",
+    "glossario",
+    "terminología",
+    "terminologia",
+];
+
+/// Spellings of the heading above all requirements (lower-case).
+const REQUIREMENTS: &[&str] = &[
+    "requirements",
+    "需求",
+    "需求列表",
+    "要件",
+    "要求",
+    "要求事項",
+    "requisitos",
+    "requerimientos",
+];
+
+/// Words that may stand before a requirement number without a space
+/// (`要件1`) or as the whole label (lower-case).
+const REQUIREMENT_LABELS: &[&str] = &[
+    "requirement",
+    "req",
+    "需求",
+    "要件",
+    "要求",
+    "requisito",
+    "requerimiento",
+];
+
+/// Spellings of the acceptance criteria heading (lower-case).
+const ACCEPTANCE: &[&str] = &[
+    "acceptance criteria",
+    "验收标准",
+    "驗收標準",
+    "验收准则",
+    "受け入れ基準",
+    "受入基準",
+    "受け入れ条件",
+    "受入条件",
+    "criterios de aceptación",
+    "criterios de aceptacion",
+    "critérios de aceitação",
+    "criterios de aceitacao",
+    "critérios de aceite",
+];
+
+/// Bold labels that open a user story paragraph (lower-case, no colon).
+const STORY_LABELS: &[&str] = &[
+    "user story",
+    "objective",
+    "story",
+    "用户故事",
+    "用戶故事",
+    "ユーザーストーリー",
+    "historia de usuario",
+    "historia del usuario",
+    "história do usuário",
+    "história de usuário",
+    "historia de usuário",
+];
+
+const DEFAULT_INTRODUCTION: &str = "Introduction";
+const DEFAULT_GLOSSARY: &str = "Glossary";
+const DEFAULT_REQUIREMENTS: &str = "Requirements";
+const DEFAULT_ACCEPTANCE: &str = "Acceptance Criteria";
+const DEFAULT_STORY_LABEL: &str = "User Story:";
+const DEFAULT_GLOSSARY_SEPARATOR: &str = ": ";
+
+/// Parses `requirements.md`. Never fails: what cannot be read as the Kiro
+/// format is kept verbatim in the document and reported as a diagnostic.
+///
+/// # Canonical form
+///
+/// ```text
+/// # Requirements Document
+///
+/// <preamble>
+///
+/// ## Introduction
+///
+/// <introduction, verbatim>
+///
+/// ## Glossary
+///
+/// - **Term**: definition
+///
+/// ## Requirements
+///
+/// ### Requirement 1: Title
+///
+/// **User Story:** As a <role>, I want <capability>, so that <benefit>
+///
+/// #### Acceptance Criteria
+///
+/// 1. WHEN <trigger>, THE <system> SHALL <response>
+/// 2. ...
+/// ```
+///
+/// # How sections are recognised
+///
+/// Top-level sections start at `#` and `##` headings. A `##` section is the
+/// introduction, glossary or requirements container when its title is one of
+/// the known spellings (English, Chinese, Japanese, Spanish, Portuguese; see
+/// the keyword tables below), compared case-insensitively after leading
+/// symbols such as emoji; the first such section of each kind wins. Failing a
+/// keyword, structure decides among sections whose title names no known
+/// part: the first `##` section whose `###` headings all carry a number
+/// (`### 要件1: …`, `### 1. …`) is the requirements container, and the first
+/// `##` section made only of `- **Term**: definition` bullets is the
+/// glossary. Any other section is kept verbatim in
+/// [`RequirementsDoc::sections`], anchored to the latest known part (in
+/// rendering order) that came before it, so rendering never moves a section
+/// above a part it followed.
+///
+/// Inside the container every `###` heading starts a requirement. Its first
+/// paragraph opening with a known bold label (`**User Story:**`,
+/// `**Objective:**`, `**用户故事：**`, ...) before any `####` heading is the
+/// user story; other content there is the requirement's `preface`. The first
+/// `####` heading with a known acceptance-criteria spelling opens the
+/// criteria: every numbered list up to the next `####` heading is read as
+/// criteria (so are numbered lists before that heading, with a diagnostic).
+/// Content between criteria (`##### Unit tests` sub-headings, prose between
+/// numbered lists) is kept in place as [`Interlude`]s; content after the last
+/// criterion and other `####` sections are the requirement's `notes`.
+///
+/// # Verbatim text
+///
+/// Text kiro keeps verbatim is cut at block boundaries and trimmed of blank
+/// lines. Text rendered in a new place (after a list) starts at column 0: an
+/// indented block loses its first line's indentation and indented code
+/// becomes fenced code, since either would otherwise join the list. A code
+/// fence or HTML block left open at the end of the file is closed.
+///
+/// # Criterion numbers
+///
+/// A criterion's id is `<requirement id>.<n>` where `n` is the number written
+/// in front of it, not its position: authors and tasks refer to criteria by
+/// the number they see, and a list that restarts or repeats a number (`8.`
+/// twice) keeps both items, with equal ids that lint reports as duplicates.
+/// A number that does not follow the previous one is a diagnostic. The
+/// renderer writes the number back from the id (the position when the id has
+/// no numeric last part).
+///
+/// # Verbatim spellings
+///
+/// Localised headings are kept in [`RequirementsDoc::headings`] (with the
+/// glossary's `：` separator), [`Requirement::heading_source`],
+/// [`Requirement::criteria_heading`] and [`UserStory::label`], so a Kiro file
+/// in Chinese renders byte for byte as it was. A heading spelling is also
+/// kept when the renderer would otherwise drop the heading (an empty
+/// glossary or criteria section). Editing a localised requirement's number
+/// or title keeps the source's wording around the new values.
+///
+/// # Example
+///
+/// ```
+/// use kiro_core::format::{parse_requirements, render_requirements};
+///
+/// let src = "# Requirements Document\n\n## Requirements\n\n### Requirement 1: Login\n\n\
+///            **User Story:** As a user, I want to sign in, so that I see my data\n\n#### \
+///            Acceptance Criteria\n\n1. THE Auth_Service SHALL create a session\n";
+/// let parsed = parse_requirements(src);
+/// let req = &parsed.value.requirements[0];
+/// assert_eq!(req.title, "Login");
+/// assert_eq!(req.user_story.as_ref().and_then(|s| s.role.as_deref()), Some("user"));
+/// assert_eq!(req.criteria[0].id.as_str(), "1.1");
+/// assert_eq!(render_requirements(&parsed.value), src);
+/// ```
 pub fn parse_requirements(src: &str) -> Parsed<RequirementsDoc> {
-    let _ = src;
-    Parsed { value: RequirementsDoc::default(), source_map: SourceMap::default(), diagnostics: Vec::new() }
+    let doc = Doc::new(src);
+    let mut sink = Sink::default();
+    let outline = doc.outline();
+    let mut out = RequirementsDoc {
+        // A blank file renders as an empty one, which has no line endings.
+        style: TextStyle {
+            crlf: doc.source.crlf && !doc.blocks.is_empty(),
+        },
+        ..RequirementsDoc::default()
+    };
+    out.title = doc.read_title(&outline, &mut sink);
+    out.preamble = doc.raw(outline.preamble.clone());
+
+    let roles = classify(&doc, &outline.sections);
+    let has_container = roles.contains(&Role::Requirements);
+    let mut anchor = Anchor::Start;
+    for (section, role) in outline.sections.iter().zip(roles) {
+        match role {
+            Role::Introduction => {
+                out.introduction = Some(doc.raw(section.body.clone()));
+                if section.title != DEFAULT_INTRODUCTION {
+                    out.headings.introduction = Some(section.title.clone());
+                }
+                anchor = later(anchor, Anchor::Introduction);
+            }
+            Role::Glossary => {
+                read_glossary(&doc, &mut sink, section, &mut out);
+                anchor = later(anchor, Anchor::Glossary);
+            }
+            Role::Requirements => {
+                read_container(&doc, &mut sink, section, &mut out);
+                anchor = later(anchor, Anchor::Requirements);
+            }
+            Role::Other => out.sections.push(PlacedSection {
+                section: doc.section(section),
+                after: anchor,
+            }),
+        }
+    }
+    if !has_container && !doc.blocks.is_empty() {
+        sink.report(
+            doc.position(0),
+            "no requirements section",
+            "`## Requirements` with `### Requirement <N>: <title>` headings",
+        );
+    }
+    sink.finish(out)
 }
 
-/// Renders `requirements.md`.
+/// Renders `requirements.md` in canonical form (see [`parse_requirements`]). CRLF
+/// documents render with CRLF; an empty document renders as an empty file.
 pub fn render_requirements(doc: &RequirementsDoc) -> String {
-    let _ = doc;
-    String::new()
+    let mut parts: Vec<String> = Vec::new();
+    if !doc.title.is_empty() {
+        parts.push(atx(1, &doc.title));
+    }
+    push_text(&mut parts, &doc.preamble);
+    push_sections(&mut parts, &doc.sections, Anchor::Start);
+    if let Some(intro) = &doc.introduction {
+        let heading = doc
+            .headings
+            .introduction
+            .as_deref()
+            .unwrap_or(DEFAULT_INTRODUCTION);
+        parts.push(atx(2, heading));
+        push_text(&mut parts, intro);
+    }
+    push_sections(&mut parts, &doc.sections, Anchor::Introduction);
+    if !doc.glossary.is_empty() || !doc.glossary_notes.is_empty() || doc.headings.glossary.is_some()
+    {
+        let heading = doc.headings.glossary.as_deref().unwrap_or(DEFAULT_GLOSSARY);
+        parts.push(atx(2, heading));
+        let separator = doc
+            .headings
+            .glossary_separator
+            .as_deref()
+            .unwrap_or(DEFAULT_GLOSSARY_SEPARATOR);
+        let entries: Vec<String> = doc
+            .glossary
+            .iter()
+            .map(|e| render_entry(e, separator))
+            .collect();
+        if !entries.is_empty() {
+            parts.push(entries.join("\n"));
+        }
+        push_text(&mut parts, &doc.glossary_notes);
+    }
+    push_sections(&mut parts, &doc.sections, Anchor::Glossary);
+    if !doc.requirements.is_empty()
+        || !doc.requirements_preface.is_empty()
+        || doc.headings.requirements.is_some()
+    {
+        let heading = doc
+            .headings
+            .requirements
+            .as_deref()
+            .unwrap_or(DEFAULT_REQUIREMENTS);
+        parts.push(atx(2, heading));
+        push_text(&mut parts, &doc.requirements_preface);
+        for r in &doc.requirements {
+            parts.push(render_requirement(r));
+        }
+    }
+    push_sections(&mut parts, &doc.sections, Anchor::Requirements);
+    finish_document(parts, doc.style.crlf)
+}
+
+// ---------------------------------------------------------------------------
+// Shared reading helpers (also used by `bugfix.rs`).
+// ---------------------------------------------------------------------------
+
+/// A source text and its top-level blocks.
+pub(super) struct Doc {
+    /// The normalised text.
+    pub(super) source: Source,
+    /// Its top-level blocks.
+    pub(super) blocks: Vec<Block>,
+}
+
+/// Where parsed elements are and what could not be read.
+#[derive(Default)]
+pub(super) struct Sink {
+    source_map: SourceMap,
+    diagnostics: Vec<FormatDiagnostic>,
+}
+
+impl Sink {
+    /// Records the position of an element.
+    pub(super) fn locate(&mut self, locator: Locator, position: Position) {
+        self.source_map.insert(locator, position);
+    }
+
+    /// Records a diagnostic.
+    pub(super) fn report(&mut self, position: Position, message: &str, expected: &str) {
+        self.diagnostics.push(FormatDiagnostic {
+            position,
+            message: message.to_owned(),
+            expected: expected.to_owned(),
+        });
+    }
+
+    /// Wraps a document with what was recorded while reading it.
+    pub(super) fn finish<T>(self, value: T) -> Parsed<T> {
+        Parsed {
+            value,
+            source_map: self.source_map,
+            diagnostics: self.diagnostics,
+        }
+    }
+}
+
+/// A document split at its `#` and `##` headings.
+pub(super) struct Outline {
+    /// Block index of the `#` title, when the document starts with one.
+    pub(super) title: Option<usize>,
+    /// Blocks between the title and the first section.
+    pub(super) preamble: Range<usize>,
+    /// The sections, in order.
+    pub(super) sections: Vec<OutlineSection>,
+}
+
+/// A section of an [`Outline`]: its heading and body blocks.
+pub(super) struct OutlineSection {
+    /// Heading level (1 or 2).
+    pub(super) level: u8,
+    /// Heading text as written.
+    pub(super) title: String,
+    /// Block indexes of the body.
+    pub(super) body: Range<usize>,
+}
+
+impl Doc {
+    /// Normalises line endings and splits the text into blocks.
+    pub(super) fn new(src: &str) -> Doc {
+        // CommonMark also ends a line at a lone `\r`; pulldown-cmark does, so
+        // the line-based helpers must too.
+        let bytes = src.as_bytes();
+        let lone_cr = bytes
+            .iter()
+            .enumerate()
+            .any(|(i, b)| *b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+        let source = if lone_cr {
+            let crlf = src.contains("\r\n");
+            let lf = src.replace("\r\n", "\n").replace('\r', "\n");
+            let mut s = Source::new(&lf);
+            s.crlf = crlf;
+            s
+        } else {
+            Source::new(src)
+        };
+        let blocks = markdown::blocks(&source.text);
+        Doc { source, blocks }
+    }
+
+    /// The normalised text.
+    pub(super) fn text(&self) -> &str {
+        &self.source.text
+    }
+
+    /// 1-based line and column of a byte offset.
+    pub(super) fn position(&self, offset: usize) -> Position {
+        let (line, column) = self.source.line_col(offset);
+        Position { line, column }
+    }
+
+    /// The block at an index.
+    pub(super) fn block(&self, index: usize) -> Option<&Block> {
+        self.blocks.get(index)
+    }
+
+    /// Splits the document at headings of level 1 and 2 (after the title).
+    pub(super) fn outline(&self) -> Outline {
+        let n = self.blocks.len();
+        // An empty `#` line is not a title: the model could not tell it
+        // from a missing one, so it is kept as a section.
+        let title = match self.blocks.first() {
+            Some(Block {
+                kind: BlockKind::Heading { level: 1, text },
+                ..
+            }) if !text.is_empty() => Some(0),
+            _ => None,
+        };
+        let start = if title.is_some() { 1 } else { 0 };
+        let heads: Vec<usize> = (start..n)
+            .filter(|&i| heading_level(self.blocks.get(i)).is_some_and(|l| l <= 2))
+            .collect();
+        let preamble = start..heads.first().copied().unwrap_or(n);
+        let sections = heads
+            .iter()
+            .enumerate()
+            .map(|(k, &h)| {
+                let end = heads.get(k + 1).copied().unwrap_or(n);
+                let (level, title) = match self.blocks.get(h).map(|b| &b.kind) {
+                    Some(BlockKind::Heading { level, text }) => (*level, text.clone()),
+                    _ => (2, String::new()),
+                };
+                OutlineSection {
+                    level,
+                    title,
+                    body: h + 1..end,
+                }
+            })
+            .collect();
+        Outline {
+            title,
+            preamble,
+            sections,
+        }
+    }
+
+    /// Reads the title and records its position (or reports its absence).
+    pub(super) fn read_title(&self, outline: &Outline, sink: &mut Sink) -> String {
+        match outline.title.and_then(|i| self.blocks.get(i)) {
+            Some(Block {
+                kind: BlockKind::Heading { text, .. },
+                range,
+            }) => {
+                sink.locate(Locator::Title, self.position(range.start));
+                text.clone()
+            }
+            _ => {
+                if let Some(first) = self.blocks.first() {
+                    sink.report(
+                        self.position(first.range.start),
+                        "document has no `#` title",
+                        "`# <title>` on the first line",
+                    );
+                }
+                String::new()
+            }
+        }
+    }
+
+    /// The source of a block range, verbatim from the start of its first
+    /// line, without surrounding blank lines.
+    pub(super) fn raw(&self, blocks: Range<usize>) -> String {
+        let (Some(first), Some(last)) = (
+            self.blocks.get(blocks.start),
+            blocks
+                .end
+                .checked_sub(1)
+                .filter(|&l| l >= blocks.start)
+                .and_then(|l| self.blocks.get(l)),
+        ) else {
+            return String::new();
+        };
+        let start = line_start(self.text(), first.range.start);
+        let text = self.text().get(start..last.range.end).unwrap_or("");
+        seal(markdown::trim_blank_lines(text).to_owned())
+    }
+
+    /// The source of a byte range, empty when it is not on char boundaries.
+    pub(super) fn slice(&self, range: Range<usize>) -> &str {
+        self.source.slice(range)
+    }
+
+    /// An unrecognised section, kept verbatim.
+    pub(super) fn section(&self, s: &OutlineSection) -> Section {
+        Section {
+            title: s.title.clone(),
+            level: s.level,
+            body: self.raw(s.body.clone()),
+        }
+    }
+
+    /// Offset of a list item's marker (its range may start with indentation).
+    pub(super) fn item_start(&self, item: &Item) -> usize {
+        let rest = self.slice(item.range.clone());
+        item.range.start + (rest.len() - rest.trim_start_matches([' ', '\t']).len())
+    }
+
+    /// Text of a list item after its marker, with continuation lines
+    /// dedented to the item's content column and blank lines trimmed.
+    pub(super) fn item_text(&self, item: &Item) -> String {
+        let body = if item.content_start < item.range.end {
+            self.slice(item.content_start..item.range.end)
+        } else {
+            ""
+        };
+        let dedented = markdown::dedent_rest(body, item.content_indent);
+        markdown::trim_blank_lines(&dedented)
+            .trim_start()
+            .to_owned()
+    }
+}
+
+/// Source a list block covers after its last item. pulldown-cmark extends a
+/// list over a link reference definition that follows it; that text belongs
+/// to no item and would otherwise be lost.
+pub(super) fn list_tail(doc: &Doc, block: &Block, items: &[Item]) -> Option<Range<usize>> {
+    let end = items.last().map_or(block.range.start, |i| i.range.end);
+    let tail = doc.slice(end..block.range.end);
+    let lead = tail.len() - tail.trim_start().len();
+    (!tail.trim().is_empty()).then(|| end + lead..block.range.end)
+}
+
+/// Collects markdown that the parser keeps verbatim ("notes") in runs of
+/// adjacent source: a recognised element between two pieces ends a run.
+#[derive(Default)]
+pub(super) struct Notes {
+    runs: Vec<Range<usize>>,
+    open: bool,
+}
+
+impl Notes {
+    /// Adds a byte range that follows the previous one with nothing
+    /// recognised in between.
+    pub(super) fn add(&mut self, range: Range<usize>) {
+        match self.runs.last_mut() {
+            Some(last) if self.open => last.end = range.end.max(last.end),
+            _ => {
+                self.runs.push(range);
+                self.open = true;
+            }
+        }
+    }
+
+    /// Ends the current run (a recognised element was read).
+    pub(super) fn split(&mut self) {
+        self.open = false;
+    }
+
+    /// Adds the runs of `other`, which follow this one's in the source.
+    pub(super) fn append(&mut self, other: Notes) {
+        self.runs.extend(other.runs);
+        self.open = other.open;
+    }
+
+    /// The runs, each verbatim (dedented to its first line), joined by
+    /// blank lines.
+    pub(super) fn finish(self, text: &str) -> String {
+        let pieces: Vec<String> = self
+            .runs
+            .into_iter()
+            .map(|r| seal(verbatim_run(text, r)))
+            .filter(|s| !s.is_empty())
+            .collect();
+        pieces.join("\n\n")
+    }
+}
+
+/// A run of source from the start of its first line, each top-level block
+/// starting at column 0: the run is rendered at a new place, after a list,
+/// where leading spaces could attach it to the list's last item. Only what
+/// cannot change the block structure is moved (see [`to_column_zero`]).
+fn verbatim_run(text: &str, range: Range<usize>) -> String {
+    let start = line_start(text, range.start);
+    let mut run = markdown::trim_blank_lines(text.get(start..range.end).unwrap_or("")).to_owned();
+    // Each pass only removes leading spaces (or turns indented code into
+    // fenced code), so a few passes reach a text that no longer changes,
+    // which is what reading the rendered run back will find.
+    for _ in 0..4 {
+        let next = shift_blocks(&run);
+        if next == run {
+            break;
+        }
+        run = next;
+    }
+    run
+}
+
+fn shift_blocks(run: &str) -> String {
+    let blocks = markdown::blocks(run);
+    let indented = |b: &Block| {
+        let line = run.get(line_start(run, b.range.start)..).unwrap_or("");
+        indent_width(line) > 0
+    };
+    if !blocks.iter().any(indented) {
+        return run.to_owned();
+    }
+    let mut out = String::with_capacity(run.len() + 16);
+    let mut pos = 0;
+    for b in &blocks {
+        let begin = line_start(run, b.range.start).max(pos);
+        let end = b.range.end.max(begin);
+        out.push_str(run.get(pos..begin).unwrap_or(""));
+        out.push_str(&to_column_zero(run, b, begin..end));
+        pos = end;
+    }
+    out.push_str(run.get(pos..).unwrap_or(""));
+    markdown::trim_blank_lines(&out).to_owned()
+}
+
+/// A top-level block moved to column 0. Block starts are recognised at any
+/// indentation up to three spaces and paragraph continuation lines at any
+/// indentation, so removing the first line's indentation keeps the block
+/// as it was. A list item also moves the lines that belong to it by
+/// indentation, to keep their place relative to its marker; indented code
+/// becomes fenced code.
+fn to_column_zero(run: &str, block: &Block, range: Range<usize>) -> String {
+    let text = run.get(range.clone()).unwrap_or("");
+    match &block.kind {
+        BlockKind::List(items) => {
+            let mut out = String::with_capacity(text.len());
+            let mut pos = range.start;
+            for item in items {
+                let begin = line_start(run, item.range.start).max(pos);
+                let end = item.range.end.max(begin);
+                out.push_str(run.get(pos..begin).unwrap_or(""));
+                let item_text = run.get(begin..end).unwrap_or("");
+                out.push_str(&shift_item(item_text, item.content_indent));
+                pos = end;
+            }
+            out.push_str(&strip_first_line(
+                run.get(pos..range.end.max(pos)).unwrap_or(""),
+            ));
+            out
+        }
+        _ if indent_width(text) >= 4 => {
+            let body: Vec<&str> = text.split('\n').map(strip_code_indent).collect();
+            let body = body.join("\n");
+            let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+            let fence = "`".repeat(longest.max(2) + 1);
+            format!("{fence}\n{body}\n{fence}")
+        }
+        _ => strip_first_line(text),
+    }
+}
+
+/// Removes the leading spaces of the first non-blank line.
+fn strip_first_line(text: &str) -> String {
+    let blank = text.len() - text.trim_start_matches(['\n', ' ']).len();
+    let begin = text
+        .get(..blank)
+        .map_or(0, |b| b.rfind('\n').map_or(0, |i| i + 1));
+    let (head, rest) = (
+        text.get(..begin).unwrap_or(""),
+        text.get(begin..).unwrap_or(""),
+    );
+    format!("{head}{}", rest.trim_start_matches(' '))
+}
+
+/// A list item moved left by its marker's indentation, with the lines
+/// indented as its content (not lazy continuation lines).
+fn shift_item(text: &str, content_indent: usize) -> String {
+    let n = text.len() - text.trim_start_matches(' ').len();
+    if n == 0 {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let spaces = line.len() - line.trim_start_matches(' ').len();
+        if i == 0 || spaces >= content_indent {
+            out.push_str(line.get(n.min(spaces)..).unwrap_or(line));
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// `true` when `src` (a top-level block from the start of its line) is a
+/// paragraph, not indented code, a table or HTML that starts alike.
+pub(super) fn is_paragraph(src: &str) -> bool {
+    matches!(
+        Parser::new_ext(src, Options::ENABLE_TABLES).next(),
+        Some(Event::Start(Tag::Paragraph))
+    )
+}
+
+/// Width of a line's leading whitespace, a tab reaching the next multiple of 4.
+fn indent_width(line: &str) -> usize {
+    let mut width = 0;
+    for c in line.chars() {
+        match c {
+            ' ' => width += 1,
+            '\t' => width += 4 - width % 4,
+            _ => break,
+        }
+    }
+    width
+}
+
+/// A line of indented code without its four columns of indentation.
+fn strip_code_indent(line: &str) -> &str {
+    let mut width = 0;
+    for (i, c) in line.char_indices() {
+        if width >= 4 {
+            return line.get(i..).unwrap_or("");
+        }
+        match c {
+            ' ' => width += 1,
+            '\t' => width += 4 - width % 4,
+            _ => return line.get(i..).unwrap_or(""),
+        }
+    }
+    ""
+}
+
+/// Offset of the start of the line holding `offset`.
+pub(super) fn line_start(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .and_then(|s| s.rfind('\n'))
+        .map_or(0, |i| i + 1)
+}
+
+/// The heading level of a block, if it is a heading.
+pub(super) fn heading_level(block: Option<&Block>) -> Option<u8> {
+    match block.map(|b| &b.kind) {
+        Some(BlockKind::Heading { level, .. }) => Some(*level),
+        _ => None,
+    }
+}
+
+/// A heading title reduced for keyword comparison: lower-case, without
+/// leading symbols (emoji, numbering dots) and trailing colons.
+pub(super) fn keyword(title: &str) -> String {
+    let t = title.trim_start_matches(|c: char| !c.is_alphanumeric());
+    t.trim().trim_end_matches([':', '：']).trim().to_lowercase()
+}
+
+/// `true` when a heading title is one of the spellings in `table`.
+pub(super) fn is_one_of(title: &str, table: &[&str]) -> bool {
+    let k = keyword(title);
+    table.iter().any(|t| *t == k)
+}
+
+/// `true` for a list whose items are numbered (`1.` or `1)`).
+pub(super) fn is_ordered(items: &[Item]) -> bool {
+    items
+        .first()
+        .is_some_and(|i| i.marker.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// The number of an ordered list item's marker.
+pub(super) fn marker_number(item: &Item) -> Option<String> {
+    let digits: String = item
+        .marker
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (!digits.is_empty()).then_some(digits)
+}
+
+/// `true` for a thematic break line (`---`, `***`, `___`).
+pub(super) fn is_thematic_break(s: &str) -> bool {
+    let t = s.trim();
+    let Some(c) = t.chars().next() else {
+        return false;
+    };
+    matches!(c, '-' | '*' | '_')
+        && t.chars().all(|x| x == c || x == ' ' || x == '\t')
+        && t.chars().filter(|&x| x == c).count() >= 3
+}
+
+/// The later of two anchors in rendering order. An unknown section is
+/// anchored to the latest known part (in rendering order) seen before it,
+/// so that rendering, which puts known parts in canonical order, never moves
+/// a section before a known part it followed; this keeps the choice of
+/// "first section with this title" stable across round trips.
+pub(super) fn later(a: Anchor, b: Anchor) -> Anchor {
+    let rank = |x: Anchor| match x {
+        Anchor::Start => 0,
+        Anchor::Introduction => 1,
+        Anchor::Glossary => 2,
+        Anchor::Requirements => 3,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// Adds `text` as a part unless it is empty.
+pub(super) fn push_text(parts: &mut Vec<String>, text: &str) {
+    let t = markdown::trim_blank_lines(text);
+    if !t.is_empty() {
+        parts.push(t.to_owned());
+    }
+}
+
+/// Adds the sections placed after `anchor`.
+pub(super) fn push_sections(parts: &mut Vec<String>, sections: &[PlacedSection], anchor: Anchor) {
+    for s in sections.iter().filter(|s| s.after == anchor) {
+        parts.push(render_section(&s.section));
+    }
+}
+
+/// An ATX heading line. Text ending in a `#` run after a space (or made of
+/// `#` only) gets a closing `#`, since a reader drops a trailing `#` run as
+/// the optional closing sequence.
+pub(super) fn atx(level: usize, text: &str) -> String {
+    let hashes = "#".repeat(level.clamp(1, 6));
+    if text.is_empty() {
+        return hashes;
+    }
+    let stripped = text.trim_end_matches('#');
+    if stripped.len() != text.len() && (stripped.is_empty() || stripped.ends_with([' ', '\t'])) {
+        format!("{hashes} {text} #")
+    } else {
+        format!("{hashes} {text}")
+    }
+}
+
+/// The text of an ATX heading line, without the closing sequence.
+fn atx_text(line: &str) -> &str {
+    let t = line.trim_start_matches('#').trim();
+    let stripped = t.trim_end_matches('#');
+    if stripped.len() != t.len() && (stripped.is_empty() || stripped.ends_with([' ', '\t'])) {
+        stripped.trim_end()
+    } else {
+        t
+    }
+}
+
+/// Closes a code fence or HTML block left open at the end of a verbatim
+/// chunk. Such a block ran to the end of the source; rendered in a new
+/// place it would swallow what follows, so it gets its closing line.
+pub(super) fn seal(chunk: String) -> String {
+    if chunk.is_empty() || !(chunk.contains("```") || chunk.contains("~~~") || chunk.contains('<'))
+    {
+        return chunk;
+    }
+    const PROBE: &str = "kiro-seal-probe";
+    let probe = format!("{chunk}\n\n# {PROBE}\n");
+    let blocks = markdown::blocks(&probe);
+    let Some(last) = blocks.last() else {
+        return chunk;
+    };
+    if matches!(&last.kind, BlockKind::Heading { level: 1, text } if text == PROBE) {
+        return chunk;
+    }
+    let opening = probe
+        .get(last.range.start..)
+        .and_then(|s| s.lines().next())
+        .unwrap_or("")
+        .trim_start();
+    let lower = opening.to_ascii_lowercase();
+    let fence: String = opening
+        .chars()
+        .take_while(|c| *c == '`' || *c == '~')
+        .collect();
+    let closer = if fence.len() >= 3 {
+        let c = fence.chars().next().unwrap_or('`');
+        c.to_string()
+            .repeat(fence.chars().take_while(|x| *x == c).count())
+    } else if lower.starts_with("<!--") {
+        "-->".to_owned()
+    } else if lower.starts_with("<?") {
+        "?>".to_owned()
+    } else if lower.starts_with("<![cdata[") {
+        "]]>".to_owned()
+    } else if lower.starts_with("<!") {
+        ">".to_owned()
+    } else if let Some(tag) = ["script", "pre", "style", "textarea"]
+        .iter()
+        .find(|t| lower.starts_with(&format!("<{t}")))
+    {
+        format!("</{tag}>")
+    } else {
+        return chunk;
+    };
+    format!("{chunk}\n{closer}")
+}
+
+/// A verbatim section: its heading and body.
+pub(super) fn render_section(s: &Section) -> String {
+    let heading = atx(usize::from(s.level), &s.title);
+    let body = markdown::trim_blank_lines(&s.body);
+    if body.is_empty() {
+        heading
+    } else {
+        format!("{heading}\n\n{body}")
+    }
+}
+
+/// Joins the parts of a document with blank lines and applies its line
+/// endings; a document with no parts is an empty file.
+pub(super) fn finish_document(parts: Vec<String>, crlf: bool) -> String {
+    let out = parts.join("\n\n");
+    if out.trim().is_empty() {
+        return String::new();
+    }
+    markdown::finish(out, crlf)
+}
+
+// ---------------------------------------------------------------------------
+// Requirements-specific reading.
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Role {
+    Introduction,
+    Glossary,
+    Requirements,
+    Other,
+}
+
+/// Decides which top-level section is the introduction, the glossary and
+/// the requirements container: keywords first, then structure.
+fn classify(doc: &Doc, sections: &[OutlineSection]) -> Vec<Role> {
+    let mut roles = vec![Role::Other; sections.len()];
+    let (mut intro, mut glossary, mut container) = (false, false, false);
+    for (s, role) in sections.iter().zip(roles.iter_mut()) {
+        if s.level != 2 {
+            continue;
+        }
+        if !intro && is_one_of(&s.title, INTRODUCTION) {
+            *role = Role::Introduction;
+            intro = true;
+        } else if !glossary && is_one_of(&s.title, GLOSSARY) {
+            *role = Role::Glossary;
+            glossary = true;
+        } else if !container && is_one_of(&s.title, REQUIREMENTS) {
+            *role = Role::Requirements;
+            container = true;
+        }
+    }
+    if !container {
+        if let Some((_, role)) = sections
+            .iter()
+            .zip(roles.iter_mut())
+            .find(|(s, role)| **role == Role::Other && unnamed(s) && looks_like_container(doc, s))
+        {
+            *role = Role::Requirements;
+        }
+    }
+    if !glossary {
+        if let Some((_, role)) = sections
+            .iter()
+            .zip(roles.iter_mut())
+            .find(|(s, role)| **role == Role::Other && unnamed(s) && looks_like_glossary(doc, s))
+        {
+            *role = Role::Glossary;
+        }
+    }
+    roles
+}
+
+/// A `##` section whose title names no known part. Only such sections are
+/// recognised by structure: a second `## Requirements` is never read as a
+/// glossary, which would make the choice flip once rendering moves it.
+fn unnamed(s: &OutlineSection) -> bool {
+    s.level == 2
+        && !is_one_of(&s.title, INTRODUCTION)
+        && !is_one_of(&s.title, GLOSSARY)
+        && !is_one_of(&s.title, REQUIREMENTS)
+}
+
+/// A section whose `###` headings all carry a requirement number.
+fn looks_like_container(doc: &Doc, s: &OutlineSection) -> bool {
+    let mut any = false;
+    for i in s.body.clone() {
+        if let Some(BlockKind::Heading { level: 3, text }) = doc.block(i).map(|b| &b.kind) {
+            if parse_requirement_heading(text).is_none() {
+                return false;
+            }
+            any = true;
+        }
+    }
+    any
+}
+
+/// A section made only of `- **Term**: definition` bullet lists (and
+/// thematic breaks).
+fn looks_like_glossary(doc: &Doc, s: &OutlineSection) -> bool {
+    let mut any = false;
+    for i in s.body.clone() {
+        let Some(b) = doc.block(i) else {
+            return false;
+        };
+        match &b.kind {
+            BlockKind::List(items) if !is_ordered(items) => {
+                if !items
+                    .iter()
+                    .all(|it| parse_entry(&doc.item_text(it)).is_some())
+                {
+                    return false;
+                }
+                any = true;
+            }
+            BlockKind::Other if is_thematic_break(doc.slice(b.range.clone())) => {}
+            _ => return false,
+        }
+    }
+    any
+}
+
+fn read_glossary(doc: &Doc, sink: &mut Sink, s: &OutlineSection, out: &mut RequirementsDoc) {
+    let mut notes = Notes::default();
+    let mut separator: Option<String> = None;
+    for i in s.body.clone() {
+        let Some(b) = doc.block(i) else { continue };
+        match &b.kind {
+            BlockKind::List(items) if !is_ordered(items) => {
+                for item in items {
+                    match parse_entry(&doc.item_text(item)) {
+                        Some(entry) => {
+                            notes.split();
+                            sink.locate(
+                                Locator::GlossaryEntry {
+                                    index: out.glossary.len(),
+                                },
+                                doc.position(doc.item_start(item)),
+                            );
+                            if separator.is_none() && !entry.definition.is_empty() {
+                                separator = Some(entry.separator.clone());
+                            }
+                            out.glossary.push(GlossaryEntry {
+                                term: entry.term,
+                                definition: entry.definition,
+                            });
+                        }
+                        None => {
+                            sink.report(
+                                doc.position(doc.item_start(item)),
+                                "glossary item is not a term entry",
+                                "`- **Term**: definition`",
+                            );
+                            notes.add(item.range.clone());
+                        }
+                    }
+                }
+                if let Some(tail) = list_tail(doc, b, items) {
+                    notes.add(tail);
+                }
+            }
+            _ => notes.add(b.range.clone()),
+        }
+    }
+    out.glossary_notes = notes.finish(doc.text());
+    if s.title != DEFAULT_GLOSSARY || (out.glossary.is_empty() && out.glossary_notes.is_empty()) {
+        out.headings.glossary = Some(s.title.clone());
+    }
+    if let Some(sep) = separator.filter(|s| s != DEFAULT_GLOSSARY_SEPARATOR) {
+        out.headings.glossary_separator = Some(sep);
+    }
+}
+
+/// A glossary entry read from a list item.
+struct Entry {
+    term: String,
+    separator: String,
+    definition: String,
+}
+
+/// Reads `**Term**: definition` (also `**Term**：definition` and
+/// `**Term:** definition`), when the entry renders back as itself with any
+/// of the separators a document may use.
+fn parse_entry(content: &str) -> Option<Entry> {
+    let e = parse_entry_markup(content)?;
+    let reads_back = |sep: &str| {
+        parse_entry_markup(&entry_markup(&e.term, sep, &e.definition))
+            .is_some_and(|x| x.term == e.term && x.definition == e.definition)
+    };
+    (reads_back(&e.separator) && reads_back(DEFAULT_GLOSSARY_SEPARATOR) && reads_back("："))
+        .then_some(e)
+}
+
+fn parse_entry_markup(content: &str) -> Option<Entry> {
+    let rest = content.strip_prefix("**")?;
+    let close = rest.find("**")?;
+    let inner = rest.get(..close)?;
+    let after = rest.get(close + 2..)?;
+    let (term, separator, definition) = if let Some(t) = inner.strip_suffix([':', '：']) {
+        // `**Term:** definition`: the colon sits inside the emphasis; the
+        // canonical form moves it out.
+        if !(after.is_empty() || after.starts_with([' ', '\n', '\t'])) {
+            return None;
+        }
+        (t, DEFAULT_GLOSSARY_SEPARATOR.to_owned(), after)
+    } else {
+        let colon = after.chars().next().filter(|c| *c == ':' || *c == '：')?;
+        let after_colon = after.get(colon.len_utf8()..)?;
+        let spaces = after_colon.len() - after_colon.trim_start_matches([' ', '\t']).len();
+        let separator = format!("{colon}{}", " ".repeat(spaces.min(1)));
+        (inner, separator, after_colon)
+    };
+    let term = term.trim();
+    if term.is_empty() || term.contains('\n') {
+        return None;
+    }
+    let definition = markdown::trim_blank_lines(definition)
+        .trim_start()
+        .to_owned();
+    Some(Entry {
+        term: term.to_owned(),
+        separator,
+        definition,
+    })
+}
+
+fn entry_markup(term: &str, separator: &str, definition: &str) -> String {
+    if definition.is_empty() {
+        format!("**{term}**{}", separator.trim_end())
+    } else {
+        format!("**{term}**{separator}{definition}")
+    }
+}
+
+fn render_entry(e: &GlossaryEntry, separator: &str) -> String {
+    let markup = entry_markup(&e.term, separator, &e.definition);
+    format!("- {}", markdown::indent_rest(&markup, 2))
+}
+
+fn read_container(doc: &Doc, sink: &mut Sink, s: &OutlineSection, out: &mut RequirementsDoc) {
+    let heads: Vec<usize> = s
+        .body
+        .clone()
+        .filter(|&i| heading_level(doc.block(i)) == Some(3))
+        .collect();
+    let first = heads.first().copied().unwrap_or(s.body.end);
+    out.requirements_preface = doc.raw(s.body.start..first);
+    for (k, &h) in heads.iter().enumerate() {
+        let end = heads.get(k + 1).copied().unwrap_or(s.body.end);
+        let index = out.requirements.len();
+        let requirement = read_requirement(doc, sink, h, h + 1..end, index);
+        out.requirements.push(requirement);
+    }
+    if s.title != DEFAULT_REQUIREMENTS
+        || (out.requirements.is_empty() && out.requirements_preface.is_empty())
+    {
+        out.headings.requirements = Some(s.title.clone());
+    }
+}
+
+/// The parts of a requirement heading: `<label><id><separator><title>`.
+#[derive(Debug, PartialEq)]
+struct HeadingParts {
+    label: String,
+    id: String,
+    separator: String,
+    title: String,
+}
+
+/// Reads `Requirement 1: Title`, `需求 1：Title`, `要件1: Title`,
+/// `Requisito 2`, `1. Title`. `None` when the heading carries no number.
+fn parse_requirement_heading(text: &str) -> Option<HeadingParts> {
+    let text = text.trim();
+    let digit = text.find(|c: char| c.is_ascii_digit())?;
+    let label = text.get(..digit)?;
+    let after_label = text.get(digit..)?;
+    // The id: digits, optionally `.digits` repeated (`2.1`).
+    let mut end = 0;
+    let bytes = after_label.as_bytes();
+    while end < bytes.len() {
+        match bytes.get(end) {
+            Some(b'0'..=b'9') => end += 1,
+            Some(b'.') if bytes.get(end + 1).is_some_and(u8::is_ascii_digit) && end > 0 => end += 1,
+            _ => break,
+        }
+    }
+    let id = after_label.get(..end)?;
+    let rest = after_label.get(end..)?;
+    // The separator: optional spaces, at most one punctuation mark, spaces.
+    let lead = rest.len() - rest.trim_start().len();
+    let after_lead = rest.get(lead..)?;
+    let punct = after_lead
+        .chars()
+        .next()
+        .filter(|c| matches!(c, ':' | '：' | '.' | '-' | '–' | '—' | ')' | '、'))
+        .map_or(0, char::len_utf8);
+    let after_punct = after_lead.get(punct..)?;
+    let trail = after_punct.len() - after_punct.trim_start().len();
+    let sep_len = lead + punct + trail;
+    let separator = rest.get(..sep_len)?;
+    let title = rest.get(sep_len..)?.trim();
+    if !title.is_empty() && separator.is_empty() {
+        // `v2x`: the number is glued to the following word.
+        return None;
+    }
+    if !label_ok(label, punct > 0 || title.is_empty()) {
+        return None;
+    }
+    Some(HeadingParts {
+        label: label.to_owned(),
+        id: id.to_owned(),
+        separator: separator.to_owned(),
+        title: title.to_owned(),
+    })
+}
+
+/// Whether the text before a number may label a requirement: nothing (then
+/// the number must be followed by punctuation or end the heading, as in
+/// `1. Title`), a known label (`要件1`), or words ending in a space
+/// (`Requirement 1`) or a CJK character (`故事1`).
+fn label_ok(label: &str, punctuated: bool) -> bool {
+    if label.is_empty() {
+        return punctuated;
+    }
+    if label
+        .chars()
+        .any(|c| !(c.is_alphabetic() || c == ' ' || c == '-' || c == '.' || c == '_'))
+    {
+        return false;
+    }
+    let trimmed = label.trim().to_lowercase();
+    if REQUIREMENT_LABELS.contains(&trimmed.as_str()) {
+        return true;
+    }
+    label.ends_with(' ') || label.chars().last().is_some_and(|c| !c.is_ascii())
+}
+
+fn canonical_heading(id: &str, title: &str) -> String {
+    match (id.is_empty(), title.is_empty()) {
+        (true, _) => atx(3, title),
+        (false, true) => atx(3, &format!("Requirement {id}")),
+        (false, false) => atx(3, &format!("Requirement {id}: {title}")),
+    }
+}
+
+fn render_requirement_heading(r: &Requirement) -> String {
+    let canonical = canonical_heading(r.id.as_str(), &r.title);
+    let Some(source) = &r.heading_source else {
+        return canonical;
+    };
+    let text = atx_text(source);
+    match parse_requirement_heading(text) {
+        Some(h) if h.id == r.id.as_str() && h.title == r.title => source.clone(),
+        // An edited requirement keeps the source's wording around its new
+        // number and title.
+        Some(h) if !r.id.as_str().is_empty() => {
+            if r.title.is_empty() {
+                atx(3, &format!("{}{}", h.label, r.id))
+            } else {
+                let sep = if h.separator.trim().is_empty() {
+                    ": ".to_owned()
+                } else {
+                    h.separator
+                };
+                atx(3, &format!("{}{}{}{}", h.label, r.id, sep, r.title))
+            }
+        }
+        None if r.id.as_str().is_empty() && text == r.title => source.clone(),
+        _ => canonical,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Before any `####` heading: story and notes.
+    Pre,
+    /// Inside the acceptance criteria section.
+    Criteria,
+    /// Inside another `####` section.
+    Other,
+}
+
+fn read_requirement(
+    doc: &Doc,
+    sink: &mut Sink,
+    heading: usize,
+    body: Range<usize>,
+    index: usize,
+) -> Requirement {
+    let (text, start) = match doc.block(heading) {
+        Some(Block {
+            kind: BlockKind::Heading { text, .. },
+            range,
+        }) => (text.clone(), range.start),
+        _ => (String::new(), 0),
+    };
+    sink.locate(Locator::Requirement { index }, doc.position(start));
+    let mut r = Requirement::default();
+    match parse_requirement_heading(&text) {
+        Some(h) => {
+            r.id = RequirementId::new(h.id);
+            r.title = h.title;
+        }
+        None => {
+            sink.report(
+                doc.position(start),
+                "requirement heading has no number",
+                "`### Requirement <N>: <title>`",
+            );
+            r.title = text.trim().to_owned();
+        }
+    }
+    let line = atx(3, &text);
+    if line != canonical_heading(r.id.as_str(), &r.title) {
+        r.heading_source = Some(line);
+    }
+
+    let mut part = Part::Pre;
+    let mut seen_criteria = false;
+    // Prose before the criteria heading, prose since the last criterion
+    // (an interlude if another criterion follows, else notes), and notes.
+    let mut preface = Notes::default();
+    let mut pending = Notes::default();
+    let mut notes = Notes::default();
+    let mut previous_number: Option<u64> = None;
+    for i in body {
+        let Some(b) = doc.block(i) else { continue };
+        match &b.kind {
+            BlockKind::Heading { level: 4, text }
+                if !seen_criteria && is_one_of(text, ACCEPTANCE) =>
+            {
+                seen_criteria = true;
+                part = Part::Criteria;
+                if text != DEFAULT_ACCEPTANCE {
+                    r.criteria_heading = Some(text.clone());
+                }
+                preface.split();
+            }
+            BlockKind::Heading { level, .. } if *level <= 4 => {
+                if part == Part::Criteria {
+                    notes.append(std::mem::take(&mut pending));
+                }
+                part = Part::Other;
+                notes.add(b.range.clone());
+            }
+            BlockKind::List(items) if is_ordered(items) && part != Part::Other => {
+                if part == Part::Pre {
+                    sink.report(
+                        doc.position(b.range.start),
+                        "numbered list before the acceptance criteria heading is read as criteria",
+                        "`#### Acceptance Criteria` above the numbered criteria",
+                    );
+                }
+                let markdown = std::mem::take(&mut pending).finish(doc.text());
+                if !markdown.is_empty() {
+                    r.interludes.push(Interlude {
+                        before: r.criteria.len(),
+                        markdown,
+                    });
+                }
+                for item in items {
+                    read_criterion(doc, sink, item, index, &mut r, &mut previous_number);
+                }
+                preface.split();
+                if let Some(tail) = list_tail(doc, b, items) {
+                    match part {
+                        Part::Pre => preface.add(tail),
+                        _ => pending.add(tail),
+                    }
+                }
+            }
+            BlockKind::List(items) if !is_ordered(items) && part == Part::Criteria => {
+                sink.report(
+                    doc.position(b.range.start),
+                    "bullet list in acceptance criteria is kept as notes",
+                    "numbered criteria `1. <criterion>`",
+                );
+                pending.add(b.range.clone());
+            }
+            BlockKind::Other if part == Part::Pre && r.user_story.is_none() => {
+                let src = doc.slice(line_start(doc.text(), b.range.start)..b.range.end);
+                match parse_story(src).filter(|_| is_paragraph(src)) {
+                    Some(story) => {
+                        r.user_story = Some(story);
+                        preface.split();
+                    }
+                    None => preface.add(b.range.clone()),
+                }
+            }
+            _ => match part {
+                Part::Pre => preface.add(b.range.clone()),
+                Part::Criteria => pending.add(b.range.clone()),
+                Part::Other => notes.add(b.range.clone()),
+            },
+        }
+    }
+    if part == Part::Criteria {
+        notes.append(pending);
+    }
+    r.preface = preface.finish(doc.text());
+    r.notes = notes.finish(doc.text());
+    if seen_criteria && r.criteria.is_empty() && r.criteria_heading.is_none() {
+        // The renderer writes no heading for an empty criteria section;
+        // keeping the spelling keeps the heading.
+        r.criteria_heading = Some(DEFAULT_ACCEPTANCE.to_owned());
+    }
+    r
+}
+
+fn read_criterion(
+    doc: &Doc,
+    sink: &mut Sink,
+    item: &Item,
+    requirement: usize,
+    r: &mut Requirement,
+    previous: &mut Option<u64>,
+) {
+    let position = doc.position(doc.item_start(item));
+    let index = r.criteria.len();
+    let number = marker_number(item).unwrap_or_else(|| (index + 1).to_string());
+    let value: Option<u64> = number.parse().ok();
+    let expected = previous.map_or(1, |p| p.saturating_add(1));
+    if value != Some(expected) {
+        let message = match previous {
+            Some(p) => format!("criterion number {number} does not follow {p}"),
+            None => format!("criteria start at {number}, not 1"),
+        };
+        sink.report(
+            position,
+            &message,
+            "criteria numbered 1, 2, 3, ... in order",
+        );
+    }
+    *previous = value.or(Some(expected));
+    let text = doc.item_text(item);
+    if text.is_empty() {
+        sink.report(
+            position,
+            "acceptance criterion is empty",
+            "`<N>. <criterion text>`",
+        );
+    }
+    sink.locate(Locator::Criterion { requirement, index }, position);
+    let ears = Ears::parse(&text);
+    r.criteria.push(AcceptanceCriterion {
+        id: CriterionId::new(format!("{}.{number}", r.id)),
+        text,
+        ears,
+    });
+}
+
+/// Reads a user story paragraph: `**<label>** <text>` where the label is a
+/// known story label followed by a colon (inside or outside the emphasis),
+/// when the story renders back as itself.
+fn parse_story(paragraph: &str) -> Option<UserStory> {
+    let story = parse_story_markup(paragraph)?;
+    (parse_story_markup(&render_story(&story)).as_ref() == Some(&story)).then_some(story)
+}
+
+fn parse_story_markup(paragraph: &str) -> Option<UserStory> {
+    let p = paragraph.trim_start();
+    let rest = p.strip_prefix("**")?;
+    let close = rest.find("**")?;
+    let inner = rest.get(..close)?;
+    let after = rest.get(close + 2..)?;
+    let (label, after) = if inner.ends_with([':', '：']) {
+        (inner.to_owned(), after)
+    } else if let Some(a) = after.strip_prefix(':') {
+        (format!("{inner}:"), a)
+    } else if let Some(a) = after.strip_prefix('：') {
+        (format!("{inner}："), a)
+    } else {
+        (inner.to_owned(), after)
+    };
+    let bare = label.trim_end_matches([':', '：']).trim().to_lowercase();
+    if bare.is_empty() || !STORY_LABELS.contains(&bare.as_str()) {
+        return None;
+    }
+    if !(after.is_empty() || after.starts_with(char::is_whitespace)) {
+        return None;
+    }
+    let text = after.trim().to_owned();
+    let mut story = UserStory {
+        label: (label != DEFAULT_STORY_LABEL).then_some(label),
+        ..UserStory::default()
+    };
+    if let Some((role, capability, benefit)) = story_parts(&text) {
+        story.role = Some(role);
+        story.capability = Some(capability);
+        story.benefit = Some(benefit);
+    }
+    story.text = text;
+    Some(story)
+}
+
+/// Splits `As a <role>, I want <capability>, so that <benefit>` (English
+/// shape, case-insensitive, also `I need`, across line breaks).
+fn story_parts(text: &str) -> Option<(String, String, String)> {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    // ASCII lower-casing keeps byte offsets, so positions found in `lower`
+    // are valid (char boundaries included) in `flat`.
+    let lower = flat.to_ascii_lowercase();
+    let start = ["as an ", "as a "]
+        .iter()
+        .find(|p| lower.starts_with(*p))
+        .map(|p| p.len())?;
+    let (want_at, want_len) = [", i want ", " i want ", ", i need ", " i need "]
+        .iter()
+        .filter_map(|k| lower.get(start..)?.find(k).map(|i| (start + i, k.len())))
+        .min()?;
+    let cap_start = want_at + want_len;
+    let (so_at, so_len) = [", so that ", " so that "]
+        .iter()
+        .filter_map(|k| {
+            lower
+                .get(cap_start..)?
+                .find(k)
+                .map(|i| (cap_start + i, k.len()))
+        })
+        .min()?;
+    let role = flat
+        .get(start..want_at)?
+        .trim()
+        .trim_end_matches(',')
+        .trim();
+    let capability = flat
+        .get(cap_start..so_at)?
+        .trim()
+        .trim_end_matches(',')
+        .trim();
+    let benefit = flat
+        .get(so_at + so_len..)?
+        .trim()
+        .trim_end_matches(['.', '。'])
+        .trim();
+    if role.is_empty() || capability.is_empty() || benefit.is_empty() {
+        return None;
+    }
+    Some((role.to_owned(), capability.to_owned(), benefit.to_owned()))
+}
+
+fn render_story(s: &UserStory) -> String {
+    let label = s.label.as_deref().unwrap_or(DEFAULT_STORY_LABEL);
+    if s.text.is_empty() {
+        format!("**{label}**")
+    } else {
+        format!("**{label}** {}", s.text)
+    }
+}
+
+/// The number written for a criterion: the last part of its id when it is
+/// a number, else its position.
+pub(super) fn criterion_number(id: &CriterionId, position: usize) -> String {
+    let last = id.as_str().rsplit('.').next().unwrap_or("");
+    if !last.is_empty() && last.chars().all(|c| c.is_ascii_digit()) {
+        last.to_owned()
+    } else {
+        (position + 1).to_string()
+    }
+}
+
+/// One list of criteria, numbered from their ids.
+fn render_criteria(criteria: &[AcceptanceCriterion], first: usize) -> String {
+    // A criterion holding a blank line (a table, a second paragraph) makes
+    // the list loose; blank lines between all items keep it readable.
+    let loose = criteria.iter().any(|c| c.text.contains("\n\n"));
+    let items: Vec<String> = criteria
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let n = criterion_number(&c.id, first + k);
+            if c.text.is_empty() {
+                format!("{n}.")
+            } else {
+                let marker = format!("{n}. ");
+                let body = markdown::indent_rest(&c.text, marker.len());
+                format!("{marker}{body}")
+            }
+        })
+        .collect();
+    items.join(if loose { "\n\n" } else { "\n" })
+}
+
+fn render_requirement(r: &Requirement) -> String {
+    let mut parts = vec![render_requirement_heading(r)];
+    if let Some(story) = &r.user_story {
+        parts.push(render_story(story));
+    }
+    push_text(&mut parts, &r.preface);
+    if !r.criteria.is_empty() || r.criteria_heading.is_some() {
+        let heading = r.criteria_heading.as_deref().unwrap_or(DEFAULT_ACCEPTANCE);
+        parts.push(atx(4, heading));
+    }
+    // Criteria run as lists, broken where an interlude stood.
+    let mut start = 0;
+    for k in 0..=r.criteria.len() {
+        let breaks: Vec<&Interlude> = r.interludes.iter().filter(|i| i.before == k).collect();
+        if (!breaks.is_empty() || k == r.criteria.len()) && k > start {
+            if let Some(run) = r.criteria.get(start..k) {
+                parts.push(render_criteria(run, start));
+            }
+            start = k;
+        }
+        for i in breaks {
+            push_text(&mut parts, &i.markdown);
+        }
+    }
+    // Interludes past the last criterion (not produced by the parser) stay
+    // in the document.
+    for i in r.interludes.iter().filter(|i| i.before > r.criteria.len()) {
+        push_text(&mut parts, &i.markdown);
+    }
+    push_text(&mut parts, &r.notes);
+    parts.join("\n\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Four<'a> = (&'a str, &'a str, &'a str, &'a str);
+    type Three<'a> = (&'a str, &'a str, &'a str);
+
+    fn heading(text: &str) -> Option<(String, String, String, String)> {
+        parse_requirement_heading(text).map(|h| (h.label, h.id, h.separator, h.title))
+    }
+
+    #[test]
+    fn requirement_headings() {
+        let cases: &[(&str, Option<Four>)] = &[
+            (
+                "Requirement 1: Edit",
+                Some(("Requirement ", "1", ": ", "Edit")),
+            ),
+            ("Requirement 12", Some(("Requirement ", "12", "", ""))),
+            ("需求 1：重复事件", Some(("需求 ", "1", "：", "重复事件"))),
+            ("要件1: ChatUI", Some(("要件", "1", ": ", "ChatUI"))),
+            ("Requisito 3", Some(("Requisito ", "3", "", ""))),
+            ("1. 缺失行测试补全", Some(("", "1", ". ", "缺失行测试补全"))),
+            ("故事1: 缺失", Some(("故事", "1", ": ", "缺失"))),
+            (
+                "Requirement 3: `x` Config",
+                Some(("Requirement ", "3", ": ", "`x` Config")),
+            ),
+            ("Notes for v2", None),
+            ("2024 Roadmap", None),
+            ("🎯 产品愿景", None),
+            ("P0 (最高优先级) - 第1周", None),
+            ("Requirement", None),
+        ];
+        for (text, expected) in cases {
+            let expected = expected.map(|(a, b, c, d)| (a.into(), b.into(), c.into(), d.into()));
+            assert_eq!(heading(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn story_shapes() {
+        let cases: &[(&str, Option<Three>)] = &[
+            (
+                "As an employee, I want to edit, so that I can fix mistakes.",
+                Some(("employee", "to edit", "I can fix mistakes")),
+            ),
+            (
+                "As a developer, I need tests\nfor both, so that\nthey run.",
+                Some(("developer", "tests for both", "they run")),
+            ),
+            ("As a user, I want X.", None),
+            ("作为用户，我想创建重复事件，以便我可以添加。", None),
+        ];
+        for (text, expected) in cases {
+            let got = story_parts(text);
+            let expected = expected.map(|(a, b, c)| (a.into(), b.into(), c.into()));
+            assert_eq!(got, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn glossary_entries() {
+        let cases: &[(&str, Option<Three>)] = &[
+            ("**Term**: A thing", Some(("Term", ": ", "A thing"))),
+            ("**Term**：一个东西", Some(("Term", "：", "一个东西"))),
+            ("**Term:** A thing", Some(("Term", ": ", "A thing"))),
+            ("**Term**:", Some(("Term", ":", ""))),
+            ("**Term** A thing", None),
+            ("Term: A thing", None),
+        ];
+        for (text, expected) in cases {
+            let got = parse_entry(text).map(|e| (e.term, e.separator, e.definition));
+            let expected = expected.map(|(a, b, c)| (a.into(), b.into(), c.into()));
+            assert_eq!(got, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn thematic_breaks() {
+        for (s, expected) in [
+            ("---", true),
+            ("* * *", true),
+            ("--", false),
+            ("- a", false),
+        ] {
+            assert_eq!(is_thematic_break(s), expected, "{s}");
+        }
+    }
 }

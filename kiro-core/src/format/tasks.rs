@@ -1,15 +1,1170 @@
-//! TEMPORARY STUB: replaced by the real parser.
-use super::{Parsed, SourceMap};
-use crate::spec::TaskList;
+//! `tasks.md`: the implementation plan as Kiro and cc-sdd write it.
+//!
+//! The canonical form and what rendering normalises are described on
+//! [`render_tasks`], how the markdown maps to the model on [`parse_tasks`];
+//! `crate::format` re-exports both, and [`set_task_status`] for in-place
+//! status edits.
 
-/// Parses `tasks.md`.
+use std::ops::Range;
+
+use super::markdown::{
+    blocks, dedent_rest, finish, indent_rest, trim_blank_lines, BlockKind, Item, Source,
+};
+use super::refs::{format_id_list, parse_id_list};
+use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
+use crate::spec::{CriterionId, PropertyId, Task, TaskId, TaskList, TaskStatus, TextStyle};
+use crate::Error;
+
+/// Labels of the requirements link line, as Kiro writes them in various
+/// languages (compared case-insensitively for ASCII).
+const REQUIREMENT_LABELS: &[&str] = &[
+    "Requirements",
+    "Requirement",
+    "Reqs",
+    "需求",
+    "要求",
+    "要件",
+    "Requisitos",
+    "Requisito",
+    "Requerimientos",
+];
+
+/// Labels of cc-sdd's dependency line.
+const DEPENDS_LABELS: &[&str] = &["Depends", "Depends on", "Dependencies", "依存", "依赖"];
+
+/// Words that name a correctness property when followed by a number.
+const PROPERTY_WORDS: &[&str] = &["Property", "属性", "プロパティ", "Propriedade", "Propiedad"];
+
+/// Parses `tasks.md`. How the markdown maps to the model:
+///
+/// - Parsing follows the CommonMark block structure (pulldown-cmark), so a
+///   `- [ ]` inside a code block is never a task. One correction follows the
+///   visual indentation instead: CommonMark lets sibling items start 0-3
+///   spaces in, so ` - [x] 1. Title` followed by `  - detail` makes the
+///   detail a sibling. An item indented deeper than the task item before it
+///   in the same list is read as belonging to that task (a task item only
+///   when its id is numbered under that task's, so ` - [x] 5.` after
+///   `- [x] 4.` stays a sibling).
+/// - A bullet item under a task is a detail (its text without the `- `,
+///   nested bullets kept and dedented), the requirements line
+///   (`_Requirements: ..._`, `_需求: ..._`, `_Requisitos: ..._`, ...), the
+///   depends line (`_Depends: ..._`) or, with a checkbox, a sub-task. When a
+///   task has several requirements (or depends) lines, the last one is the
+///   link and the others stay details, so rendering (which writes the link
+///   line after the details) reads back the same way.
+/// - Markdown directly inside a task item that is not a bullet list (a
+///   paragraph, a code block, a table, a numbered list) is kept as a
+///   detail too, in order: such a detail starts with a line break (`"\nSome
+///   paragraph"`) and renders without a `- ` marker, as its own block
+///   indented under the task. Bullet details never start with a line break.
+///   Blocks that end up next to each other are one detail (rendered with a
+///   blank line between them they would read back as one), and a code fence
+///   left open at the end of a task item is closed, since the item's end
+///   closed it and the requirements line and sub-tasks are written after
+///   the details.
+/// - `Property N` (also `属性 N`, `プロパティ N`, `Propriedade N`,
+///   `Propiedad N`) in the title or a detail fills `properties`, in order of
+///   first mention. A property in `properties` that the title and details do
+///   not mention renders as an extra `- **Property N**` detail after the
+///   others, and such a marker line, when it is the only mention of its
+///   property, is read back into `properties` rather than `details`.
+/// - Headings, prose, rules and lists without checkboxes between tasks go
+///   verbatim into the next task's `before`, or into the list's `epilogue`
+///   after the last task; before the first task they are the `preamble`.
+///   Non-task content between sub-tasks is part of the parent task item and
+///   therefore becomes a detail of the parent (a sub-task's `before`, which
+///   parsing never fills, renders as such a block and reads back as one).
+///   Text after a task that starts indented two or more spaces (possible
+///   after an indented task item) is shifted left by that much, so that it
+///   does not move into the task when the task is written at column 0; a
+///   paragraph continuation line in it that looks like a list item may then
+///   read as one (a known limit of keeping such text verbatim).
+/// - Checkbox items inside a list item that is not a task (`- Phase 1` with
+///   `  - [ ] 1.1 Setup` under it, or a checklist in a detail) stay text and
+///   are reported.
+/// - A file whose tasks are headings rather than checkboxes
+///   (`### Task 1.1: Setup ✅` with `**Status**: COMPLETED`) has no tasks in
+///   this model: everything after the title is kept verbatim in `preamble`.
+///
+/// Never fails: unreadable parts are kept verbatim and reported as
+/// diagnostics: a checkbox with a mark Kiro does not write (`[?]`, kept as
+/// text), a sub-task whose id is not numbered under its parent's (`2.1` under
+/// `1.`, kept as written) and a checkbox task inside a list item that is not a
+/// task (kept as text).
+///
+/// ```
+/// use kiro_core::format::parse_tasks;
+/// use kiro_core::spec::TaskStatus;
+///
+/// let src = "# Plan\n\n- [x] 1. Models\n  - [ ]* 1.1 Test models (Property 2)\n    - _Requirements: 1.1–1.3_\n";
+/// let doc = parse_tasks(src).value;
+/// let sub = &doc.tasks[0].subtasks[0];
+/// assert_eq!(doc.tasks[0].status, TaskStatus::Done);
+/// assert!(sub.optional);
+/// assert_eq!(sub.requirements.len(), 3);
+/// assert_eq!(sub.requirements_source.as_deref(), Some("_Requirements: 1.1–1.3_"));
+/// assert_eq!(sub.properties[0].as_str(), "2");
+/// ```
 pub fn parse_tasks(src: &str) -> Parsed<TaskList> {
-    let _ = src;
-    Parsed { value: TaskList::default(), source_map: SourceMap::default(), diagnostics: Vec::new() }
+    parse_with_marks(src).0
 }
 
-/// Renders `tasks.md`.
+/// Renders `tasks.md` in the canonical form. Re-parsing the result gives
+/// back the same model, and a file already in this form renders byte for
+/// byte as it was.
+///
+/// ```text
+/// # Implementation Plan
+///
+/// <preamble: overview, `## Tasks`, ...>
+///
+/// - [ ] 1. Top-level task
+///   - [ ] 1.1 Sub-task
+///     - Detail bullet
+///     - _Requirements: 1.1, 1.2_
+///
+///   - [ ]* 1.2 Optional sub-task
+///     - _Requirements: 2.1_
+///
+/// - [x] 2. Task with details and sub-tasks
+///   - Detail bullet
+///   - _Requirements: 3.1_
+///   - _Depends: 1_
+///
+///   - [ ] 2.1 (P) Parallel sub-task (cc-sdd)
+///
+/// <epilogue: `## Notes`, ...>
+/// ```
+///
+/// A task line is `- [m]` with the mark (`[ ]`, `[-]`, `[~]`, `[x]`), `*`
+/// right after the box for an optional task, then the id (a single number
+/// gets a trailing dot, `1.`; a dotted id does not, `1.1`), then `(P)` for
+/// cc-sdd's parallel marker, then the title. Details are `- ` bullets two
+/// spaces deeper than the task's marker, then the requirements line, then
+/// the depends line. Sub-tasks sit two spaces deeper again. Sibling tasks
+/// are separated by one blank line; a task's details and its first
+/// sub-task too, but a task without details is followed by its first
+/// sub-task directly, as Kiro writes it. Old Kiro and cc-sdd files write
+/// sub-tasks flat (`- [ ] 4. Group` directly followed by `- [ ] 4.1 ...` at
+/// the same indentation); such lists stay flat in the model and a task
+/// without details followed by a sibling numbered under it is written
+/// without the blank line, so those files keep their shape too.
+///
+/// Normalised on rendering (the model does not change): `*` and `+`
+/// bullets become `-`, `[X]` becomes `[x]`, cc-sdd's `7.9*` optional marker
+/// moves to `- [ ]*`, a trailing `(P)` moves after the id, `1.1.` loses its
+/// dot, blank-line runs and whitespace-only lines collapse, tight lists of
+/// tasks get their blank lines (and the blank line Kiro's bugfix specs put
+/// before a first sub-task goes), the requirements and depends lines move
+/// after the other details, and details written after a task's sub-tasks
+/// move before them. Status updates during a run do not re-render the file:
+/// [`set_task_status`] changes the mark character of one task in place.
 pub fn render_tasks(doc: &TaskList) -> String {
-    let _ = doc;
-    String::new()
+    let mut out = String::new();
+    if !doc.title.is_empty() {
+        out.push_str("# ");
+        out.push_str(&doc.title);
+    }
+    push_part(&mut out, "\n\n", &doc.preamble);
+    let mut prev: Option<&Task> = None;
+    for task in &doc.tasks {
+        push_part(&mut out, "\n\n", &before_text(task, 0));
+        let sep = if follows_tightly(prev, task) {
+            "\n"
+        } else {
+            "\n\n"
+        };
+        push_part(&mut out, sep, &render_task(task, 0));
+        prev = Some(task);
+    }
+    push_part(&mut out, "\n\n", &doc.epilogue);
+    finish(out, doc.style.crlf)
+}
+
+/// Changes the checkbox mark of one task in `src` and nothing else.
+///
+/// `path` indexes top-level tasks, then sub-tasks (`[1, 0]` is the first
+/// sub-task of the second task), as in [`Locator::Task`]. Only the mark
+/// character between the brackets changes: line endings (CRLF included),
+/// spacing and every other byte stay as they were, so a person editing the
+/// file at the same time loses nothing. A `[X]` that is already done stays
+/// `[X]`.
+///
+/// # Errors
+///
+/// [`Error::TaskNotFound`] when `path` names no task of the parsed file.
+///
+/// ```
+/// use kiro_core::format::set_task_status;
+/// use kiro_core::spec::TaskStatus;
+///
+/// let src = "# Plan\r\n\r\n- [ ] 1. Build\r\n  - [ ] 1.1 Parse\r\n";
+/// let out = set_task_status(src, &[0, 0], TaskStatus::InProgress).unwrap();
+/// assert_eq!(out, "# Plan\r\n\r\n- [ ] 1. Build\r\n  - [-] 1.1 Parse\r\n");
+/// assert!(set_task_status(src, &[0, 5], TaskStatus::Done).is_err());
+/// ```
+pub fn set_task_status(src: &str, path: &[usize], status: TaskStatus) -> Result<String, Error> {
+    let not_found = || Error::TaskNotFound {
+        path: path.to_vec(),
+    };
+    let (_, marks) = parse_with_marks(src);
+    let offset = marks
+        .iter()
+        .find(|(p, _)| p.as_slice() == path)
+        .map(|(_, o)| *o)
+        .ok_or_else(not_found)?;
+    // The marks were found in the LF-normalised text; a CRLF source has one
+    // more byte per earlier line. Normalisation only drops the `\r` of
+    // `\r\n`, so the offset within the line is the same in both.
+    let norm = Source::new(src);
+    let line_begin = norm
+        .text
+        .get(..offset)
+        .and_then(|s| s.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let line_no = norm
+        .text
+        .get(..line_begin)
+        .map_or(0, |s| s.matches('\n').count());
+    let orig_line_begin = if line_no == 0 {
+        0
+    } else {
+        src.match_indices('\n')
+            .nth(line_no - 1)
+            .map(|(i, _)| i + 1)
+            .ok_or_else(not_found)?
+    };
+    let orig = orig_line_begin + (offset - line_begin);
+    let old = src.get(orig..).and_then(|s| s.chars().next());
+    let current = old.and_then(TaskStatus::from_mark).ok_or_else(not_found)?;
+    if current == status {
+        return Ok(src.to_owned());
+    }
+    let mut out = String::with_capacity(src.len());
+    out.push_str(src.get(..orig).unwrap_or(""));
+    out.push(status.mark());
+    out.push_str(src.get(orig + 1..).unwrap_or(""));
+    Ok(out)
+}
+
+/// Parses and also returns, for every task path, the byte offset of its
+/// mark character in the LF-normalised text.
+fn parse_with_marks(src: &str) -> (Parsed<TaskList>, Vec<(Vec<usize>, usize)>) {
+    let source = Source::new(src);
+    let mut p = Parser {
+        source: &source,
+        text: &source.text,
+        source_map: SourceMap::default(),
+        diagnostics: Vec::new(),
+        marks: Vec::new(),
+    };
+    let value = p.document();
+    let parsed = Parsed {
+        value,
+        source_map: p.source_map,
+        diagnostics: p.diagnostics,
+    };
+    (parsed, p.marks)
+}
+
+struct Parser<'a> {
+    source: &'a Source,
+    text: &'a str,
+    source_map: SourceMap,
+    diagnostics: Vec<FormatDiagnostic>,
+    marks: Vec<(Vec<usize>, usize)>,
+}
+
+/// A list item grouped by visual indentation: a task with the sibling items
+/// indented under it, or any other item; inside a task item also a block.
+enum Node<'a> {
+    Task(&'a Item, Vec<&'a Item>),
+    Other(&'a Item),
+    Block(String),
+}
+
+/// Content directly inside a task item, in document order.
+enum Child<'a> {
+    /// Non-list markdown, already dedented.
+    Block(String),
+    /// A bullet list item.
+    Item(&'a Item),
+}
+
+/// The task line's parts before the title.
+struct Head {
+    status: TaskStatus,
+    optional: bool,
+    id: Option<String>,
+    parallel: bool,
+    title_start: usize,
+    mark_offset: usize,
+}
+
+impl Parser<'_> {
+    fn document(&mut self) -> TaskList {
+        let text = self.text;
+        let all = blocks(text);
+        let mut rest = all.as_slice();
+        let mut title = String::new();
+        let mut pending = 0;
+        if let Some((first, tail)) = all.split_first() {
+            if let BlockKind::Heading { level: 1, text: t } = &first.kind {
+                title = t.clone();
+                self.source_map
+                    .insert(Locator::Title, self.position(first.range.start));
+                pending = first.range.end;
+                rest = tail;
+            }
+        }
+        let mut preamble = String::new();
+        let mut tasks: Vec<Task> = Vec::new();
+        for block in rest {
+            let BlockKind::List(items) = &block.kind else {
+                continue;
+            };
+            if !items.iter().any(|i| self.is_task(i)) {
+                continue;
+            }
+            let refs: Vec<&Item> = items.iter().collect();
+            for node in self.group(&refs) {
+                match node {
+                    Node::Block(_) => {}
+                    Node::Other(item) => {
+                        self.check_mark(item);
+                        self.check_nested_tasks(item);
+                    }
+                    Node::Task(item, attached) => {
+                        let start = line_start(text, self.marker_offset(item));
+                        let mut before = self.verbatim(pending..start);
+                        if !tasks.is_empty() {
+                            before = outdent(before);
+                        }
+                        let path = vec![tasks.len()];
+                        let mut task = self.task(item, &attached, path, None);
+                        if tasks.is_empty() {
+                            preamble = before;
+                        } else {
+                            task.before = before;
+                        }
+                        pending = attached
+                            .last()
+                            .map_or(item.range.end, |a| a.range.end.max(item.range.end));
+                        tasks.push(task);
+                    }
+                }
+            }
+        }
+        let mut epilogue = self.verbatim(pending..text.len());
+        if tasks.is_empty() {
+            // No checkbox tasks (for instance `### Task 1.1: ...` headings):
+            // the whole body is kept as the preamble.
+            preamble = std::mem::take(&mut epilogue);
+        } else {
+            epilogue = outdent(epilogue);
+        }
+        TaskList {
+            title,
+            preamble,
+            tasks,
+            epilogue,
+            style: TextStyle {
+                crlf: self.source.crlf,
+            },
+        }
+    }
+
+    fn verbatim(&self, range: Range<usize>) -> String {
+        if range.start >= range.end {
+            return String::new();
+        }
+        trim_blank_lines(self.source.slice(range)).to_owned()
+    }
+
+    fn position(&self, offset: usize) -> Position {
+        let (line, column) = self.source.line_col(offset);
+        Position { line, column }
+    }
+
+    /// Offset of the list marker (the first non-blank byte of the item).
+    fn marker_offset(&self, item: &Item) -> usize {
+        self.visible(item.range.start)
+    }
+
+    /// The first byte at or after `offset` that is not blank. pulldown-cmark
+    /// may start a nested list or item at the line break before its line.
+    fn visible(&self, offset: usize) -> usize {
+        let mut i = offset;
+        let bytes = self.text.as_bytes();
+        while matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n')) {
+            i += 1;
+        }
+        i
+    }
+
+    /// The start of the line where a nested list begins.
+    fn list_line(&self, range: &Range<usize>) -> usize {
+        line_start(self.text, self.visible(range.start))
+    }
+
+    fn marker_column(&self, item: &Item) -> usize {
+        let at = self.marker_offset(item);
+        at - line_start(self.text, at)
+    }
+
+    fn is_bullet(item: &Item) -> bool {
+        matches!(item.marker.as_str(), "-" | "*" | "+")
+    }
+
+    fn is_task(&self, item: &Item) -> bool {
+        self.head(item).is_some()
+    }
+
+    /// Reports a bullet item whose checkbox holds a mark Kiro never writes.
+    fn check_mark(&mut self, item: &Item) {
+        if !Self::is_bullet(item) {
+            return;
+        }
+        if let Some((mark, _)) = checkbox(self.text, item.content_start) {
+            if TaskStatus::from_mark(mark).is_none() {
+                let position = self.position(item.content_start);
+                self.diagnostics.push(FormatDiagnostic {
+                    position,
+                    message: format!("unknown task mark `[{mark}]`, kept as text"),
+                    expected: "one of `[ ]`, `[-]`, `[~]`, `[x]`".to_owned(),
+                });
+            }
+        }
+    }
+
+    /// Reports checkbox tasks nested in a list item that is not a task
+    /// (`- Phase 1` with `  - [ ] 1.1 ...` under it): they stay text.
+    fn check_nested_tasks(&mut self, item: &Item) {
+        for (_, items) in &item.lists {
+            for nested in items {
+                if self.is_task(nested) {
+                    let position = self.position(self.marker_offset(nested));
+                    self.diagnostics.push(FormatDiagnostic {
+                        position,
+                        message: "task inside a list item that is not a task, kept as text"
+                            .to_owned(),
+                        expected: "tasks at the top level or under another task".to_owned(),
+                    });
+                } else {
+                    self.check_nested_tasks(nested);
+                }
+            }
+        }
+    }
+
+    /// Groups items so that an item indented deeper than the task item
+    /// before it belongs to that task (see the module documentation).
+    fn group<'i>(&self, items: &[&'i Item]) -> Vec<Node<'i>> {
+        let mut out: Vec<Node<'i>> = Vec::new();
+        let mut task_column = None;
+        for &item in items {
+            let column = self.marker_column(item);
+            if let (Some(tc), Some(Node::Task(task, attached))) = (task_column, out.last_mut()) {
+                if column > tc && self.belongs_under(task, item, column - tc) {
+                    attached.push(item);
+                    continue;
+                }
+            }
+            if self.is_task(item) {
+                task_column = Some(column);
+                out.push(Node::Task(item, Vec::new()));
+            } else {
+                task_column = None;
+                out.push(Node::Other(item));
+            }
+        }
+        out
+    }
+
+    /// Whether `item`, indented `deeper` columns more than the sibling task
+    /// item `task`, belongs under it. Any non-task item does; a task item
+    /// does when its id is numbered under the task's id (so ` - [x] 5.`
+    /// after `- [x] 4.` stays a sibling), or, without ids to compare, when
+    /// it is indented by a whole nesting step.
+    fn belongs_under(&self, task: &Item, item: &Item, deeper: usize) -> bool {
+        let Some(sub) = self.head(item) else {
+            return true;
+        };
+        match (self.head(task).and_then(|h| h.id), sub.id) {
+            (Some(parent), Some(id)) => id.starts_with(&format!("{parent}.")),
+            _ => deeper >= 2,
+        }
+    }
+
+    /// Reads the checkbox, optional star, id and `(P)` of a task item.
+    fn head(&self, item: &Item) -> Option<Head> {
+        if !Self::is_bullet(item) {
+            return None;
+        }
+        let text = self.text;
+        let bytes = text.as_bytes();
+        let (mark, mut pos) = checkbox(text, item.content_start)?;
+        let status = TaskStatus::from_mark(mark)?;
+        let is_gap = |b: Option<&u8>| matches!(b, None | Some(b' ' | b'\t' | b'\n'));
+        let mut optional = false;
+        if bytes.get(pos) == Some(&b'*') && is_gap(bytes.get(pos + 1)) {
+            optional = true;
+            pos += 1;
+        }
+        let skip_spaces = |mut p: usize| {
+            while matches!(bytes.get(p), Some(b' ' | b'\t')) {
+                p += 1;
+            }
+            p
+        };
+        pos = skip_spaces(pos);
+        let id_start = pos;
+        let mut p = pos;
+        while bytes.get(p).is_some_and(u8::is_ascii_digit)
+            || (bytes.get(p) == Some(&b'.')
+                && p > id_start
+                && bytes.get(p + 1).is_some_and(u8::is_ascii_digit))
+        {
+            p += 1;
+        }
+        let mut id = None;
+        if p > id_start {
+            let id_end = p;
+            if bytes.get(p) == Some(&b'.') {
+                p += 1;
+            }
+            let star = bytes.get(p) == Some(&b'*');
+            if star {
+                p += 1;
+            }
+            if is_gap(bytes.get(p)) {
+                id = text.get(id_start..id_end).map(str::to_owned);
+                optional |= star;
+                pos = skip_spaces(p);
+            }
+        }
+        let mut parallel = false;
+        if text.get(pos..).is_some_and(|s| s.starts_with("(P)")) && is_gap(bytes.get(pos + 3)) {
+            parallel = true;
+            pos = skip_spaces(pos + 3);
+        }
+        Some(Head {
+            status,
+            optional,
+            id,
+            parallel,
+            title_start: pos,
+            mark_offset: item.content_start + 1,
+        })
+    }
+
+    /// Builds the task of `item`, with the sibling items `attached` to it.
+    fn task(
+        &mut self,
+        item: &Item,
+        attached: &[&Item],
+        path: Vec<usize>,
+        parent: Option<&str>,
+    ) -> Task {
+        let mut task = Task::default();
+        let Some(head) = self.head(item) else {
+            return task;
+        };
+        let at = self.marker_offset(item);
+        self.source_map
+            .insert(Locator::Task { path: path.clone() }, self.position(at));
+        self.marks.push((path.clone(), head.mark_offset));
+        task.status = head.status;
+        task.optional = head.optional;
+        task.parallel = head.parallel;
+        task.id = head.id.map(TaskId::new);
+        if let (Some(parent), Some(id)) = (parent, &task.id) {
+            let prefix = format!("{parent}.");
+            if !id.as_str().starts_with(&prefix) {
+                self.diagnostics.push(FormatDiagnostic {
+                    position: self.position(at),
+                    message: format!(
+                        "sub-task `{id}` is not numbered under its parent task `{parent}`, kept as written"
+                    ),
+                    expected: format!("a sub-task id starting with `{prefix}`"),
+                });
+            }
+        }
+
+        // The title is the item's first paragraph, which any nested list ends.
+        let limit = item
+            .lists
+            .first()
+            .map_or(item.range.end, |(r, _)| self.list_line(r))
+            .max(head.title_start);
+        let title_end = self.title_end(head.title_start, limit, item.content_indent);
+        let raw_title = self.source.slice(head.title_start..title_end);
+        let mut title = dedent_rest(raw_title, item.content_indent)
+            .trim()
+            .to_owned();
+        if !task.parallel {
+            if let Some(t) = title.strip_suffix(" (P)") {
+                title = t.trim_end().to_owned();
+                task.parallel = true;
+            }
+        }
+        task.title = title;
+
+        let children = self.children(item, attached, title_end);
+        let own_id = task.id.as_ref().map(|i| i.as_str().to_owned());
+        // Blocks separate runs of items; each run is grouped by indentation.
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut run: Vec<&Item> = Vec::new();
+        for child in children {
+            match child {
+                Child::Item(i) => run.push(i),
+                Child::Block(b) => {
+                    nodes.extend(self.group(&run));
+                    run.clear();
+                    nodes.push(Node::Block(b));
+                }
+            }
+        }
+        nodes.extend(self.group(&run));
+        // Details in order, with the marker offset of bullet ones.
+        let mut lines: Vec<(String, Option<usize>)> = Vec::new();
+        for node in nodes {
+            match node {
+                Node::Block(b) => lines.push((format!("\n{b}"), None)),
+                Node::Task(sub, sub_attached) => {
+                    let mut sub_path = path.clone();
+                    sub_path.push(task.subtasks.len());
+                    let subtask = self.task(sub, &sub_attached, sub_path, own_id.as_deref());
+                    task.subtasks.push(subtask);
+                }
+                Node::Other(other) => {
+                    self.check_mark(other);
+                    self.check_nested_tasks(other);
+                    lines.push((self.item_text(other), Some(self.marker_offset(other))));
+                }
+            }
+        }
+        // The last link line of each kind is the link; earlier ones stay details.
+        let mut take_last = |labels: &[&str]| {
+            let i = lines
+                .iter()
+                .rposition(|(t, at)| at.is_some() && link_ids(t, labels).is_some())?;
+            let (text, at) = lines.remove(i);
+            Some((text, at.unwrap_or(0)))
+        };
+        let requirements = take_last(REQUIREMENT_LABELS);
+        let depends = take_last(DEPENDS_LABELS);
+        let details: Vec<String> = lines.into_iter().map(|(t, _)| t).collect();
+        if let Some((line, at)) = requirements {
+            let ids = link_ids(&line, REQUIREMENT_LABELS).unwrap_or_default();
+            task.requirements = ids.into_iter().map(CriterionId::new).collect();
+            let ids: Vec<&str> = task.requirements.iter().map(CriterionId::as_str).collect();
+            if line != canonical_link("Requirements", &ids) {
+                task.requirements_source = Some(line);
+            }
+            self.source_map.insert(
+                Locator::TaskRequirements { path: path.clone() },
+                self.position(at),
+            );
+        }
+        if let Some((line, at)) = depends {
+            let ids = link_ids(&line, DEPENDS_LABELS).unwrap_or_default();
+            task.depends_on = ids.into_iter().map(TaskId::new).collect();
+            let ids: Vec<&str> = task.depends_on.iter().map(TaskId::as_str).collect();
+            if line != canonical_link("Depends", &ids) {
+                task.depends_source = Some(line);
+            }
+            self.source_map
+                .insert(Locator::TaskDepends { path }, self.position(at));
+        }
+        let (details, properties) = split_properties(&task.title, details);
+        task.details = merge_blocks(details);
+        task.properties = properties;
+        task
+    }
+
+    /// A nested list whose items are read one by one (bullets outside a
+    /// block quote); numbered lists and quoted lists stay blocks.
+    fn list_is_children(&self, range: &Range<usize>, items: &[Item]) -> bool {
+        let indent = self
+            .text
+            .get(self.list_line(range)..self.visible(range.start))
+            .unwrap_or("");
+        indent.chars().all(|c| c == ' ' || c == '\t') && items.first().is_some_and(Self::is_bullet)
+    }
+
+    /// Where the paragraph starting at `from` ends (before its line break).
+    fn title_end(&self, from: usize, limit: usize, content_indent: usize) -> usize {
+        let text = self.text;
+        let Some(window) = text.get(from..limit) else {
+            return from;
+        };
+        let Some(first_break) = window.find('\n') else {
+            return limit;
+        };
+        let mut end = from + first_break;
+        loop {
+            let begin = end + 1;
+            if begin >= limit {
+                break;
+            }
+            let line_end = text
+                .get(begin..limit)
+                .and_then(|s| s.find('\n'))
+                .map_or(limit, |i| begin + i);
+            let line = text.get(begin..line_end).unwrap_or("");
+            if line.trim().is_empty() || interrupts_paragraph(line, content_indent) {
+                break;
+            }
+            end = line_end;
+        }
+        end
+    }
+
+    /// The content of a task item after its title, plus attached items.
+    fn children<'i>(
+        &self,
+        item: &'i Item,
+        attached: &[&'i Item],
+        title_end: usize,
+    ) -> Vec<Child<'i>> {
+        let mut out = Vec::new();
+        let mut cursor = title_end;
+        for (range, items) in &item.lists {
+            if !self.list_is_children(range, items) {
+                continue;
+            }
+            let start = self.list_line(range);
+            if start > cursor {
+                self.push_block(&mut out, cursor..start, item.content_indent);
+            }
+            out.extend(items.iter().map(Child::Item));
+            cursor = cursor.max(range.end);
+        }
+        if item.range.end > cursor {
+            self.push_block(&mut out, cursor..item.range.end, item.content_indent);
+        }
+        out.extend(attached.iter().copied().map(Child::Item));
+        out
+    }
+
+    fn push_block<'i>(&self, out: &mut Vec<Child<'i>>, range: Range<usize>, indent: usize) {
+        let raw = self.source.slice(range);
+        let dedented = dedent_all(raw, indent);
+        let block = trim_blank_lines(&dedented);
+        if !block.is_empty() {
+            out.push(Child::Block(close_fence(block)));
+        }
+    }
+
+    /// A bullet item's text without its marker, continuation lines dedented.
+    fn item_text(&self, item: &Item) -> String {
+        let raw = self.source.slice(item.content_start..item.range.end);
+        let mut text = dedent_rest(raw, item.content_indent);
+        if text.starts_with('\n') {
+            // Content that starts on the line after the marker.
+            text = text.trim_start_matches(['\n', ' ']).to_owned();
+        }
+        text.trim_end().to_owned()
+    }
+}
+
+/// Reads `[c]` at `at`, followed by a blank, `*` or the end of the line;
+/// returns the mark and the offset after `]`.
+fn checkbox(text: &str, at: usize) -> Option<(char, usize)> {
+    let rest = text.get(at..)?;
+    let mut chars = rest.char_indices();
+    if chars.next()?.1 != '[' {
+        return None;
+    }
+    let (_, mark) = chars.next()?;
+    if mark != ' ' && mark.is_whitespace() {
+        return None;
+    }
+    let (close, c) = chars.next()?;
+    if c != ']' {
+        return None;
+    }
+    let after = close + 1;
+    match rest.get(after..).and_then(|s| s.chars().next()) {
+        None | Some(' ' | '\t' | '\n' | '*') => Some((mark, at + after)),
+        _ => None,
+    }
+}
+
+fn line_start(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .and_then(|s| s.rfind('\n'))
+        .map_or(0, |i| i + 1)
+}
+
+/// `true` when `line` starts a block that ends a paragraph (a fence, an ATX
+/// heading, a block quote, an HTML comment or a thematic break), judged relative to the
+/// item's content indentation.
+fn interrupts_paragraph(line: &str, content_indent: usize) -> bool {
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    if indent >= content_indent + 4 {
+        return false;
+    }
+    let t = line.trim();
+    if t.starts_with("```") || t.starts_with("~~~") || t.starts_with('>') {
+        return true;
+    }
+    let hashes = t.len() - t.trim_start_matches('#').len();
+    if (1..=6).contains(&hashes)
+        && t.get(hashes..)
+            .is_some_and(|r| r.is_empty() || r.starts_with(' '))
+    {
+        return true;
+    }
+    if t.starts_with("<!--") {
+        return true;
+    }
+    // A thematic break: three or more `*`, `-` or `_`, spaces allowed.
+    let compact: Vec<char> = t.chars().filter(|c| *c != ' ').collect();
+    match compact.first() {
+        Some(&m @ ('*' | '-' | '_')) => compact.len() >= 3 && compact.iter().all(|c| *c == m),
+        _ => false,
+    }
+}
+
+/// Text that followed a task item without belonging to it was indented
+/// less than that item's content. Written after a canonical task (content
+/// two spaces in), text indented two spaces or more would become part of
+/// the task, so it is shifted left by the indentation of its first line.
+fn outdent(text: String) -> String {
+    let first = text.len() - text.trim_start_matches(' ').len();
+    if first < 2 {
+        return text;
+    }
+    dedent_all(&text, first)
+}
+
+/// A code fence left open in a task item ends with the item. Rendered as
+/// a detail, which comes before the requirements line and sub-tasks, it
+/// would swallow them, so the fence is closed.
+fn close_fence(block: &str) -> String {
+    let mut open: Option<(char, usize)> = None;
+    for line in block.lines() {
+        let t = line.trim_start_matches(' ');
+        if line.len() - t.len() > 3 {
+            continue;
+        }
+        let Some(c @ ('`' | '~')) = t.chars().next() else {
+            continue;
+        };
+        let run = t.len() - t.trim_start_matches(c).len();
+        match open {
+            None if run >= 3 => open = Some((c, run)),
+            Some((o, n))
+                if o == c && run >= n && t.get(run..).is_some_and(|r| r.trim().is_empty()) =>
+            {
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    match open {
+        Some((c, n)) => format!("{block}\n{}", c.to_string().repeat(n)),
+        None => block.to_owned(),
+    }
+}
+
+/// Removes up to `n` leading spaces from every line.
+fn dedent_all(s: &str, n: usize) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let spaces = line.len() - line.trim_start_matches(' ').len();
+        out.push_str(line.get(spaces.min(n)..).unwrap_or(""));
+    }
+    out
+}
+
+/// Indents every non-empty line by `n` spaces.
+fn indent_all(s: &str, n: usize) -> String {
+    let pad = " ".repeat(n);
+    let mut out = String::with_capacity(s.len() + n * 4);
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if !line.is_empty() {
+            out.push_str(&pad);
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// The ids of a link line `_<label>: <ids>_` whose label is one of
+/// `labels`, or `None` when `line` is not such a line.
+fn link_ids(line: &str, labels: &[&str]) -> Option<Vec<String>> {
+    let inner = line.trim().strip_prefix('_')?.strip_suffix('_')?;
+    let colon = inner.find([':', '：'])?;
+    let label = inner.get(..colon)?.trim();
+    let rest = inner.get(colon..)?;
+    let rest = rest.get(rest.chars().next()?.len_utf8()..)?;
+    labels
+        .iter()
+        .any(|l| l.eq_ignore_ascii_case(label))
+        .then(|| parse_id_list(rest))
+}
+
+fn canonical_link(label: &str, ids: &[&str]) -> String {
+    format!("_{label}: {}_", format_id_list(ids))
+}
+
+/// The requirements line to write: the source line while it still reads as
+/// the same ids, else the canonical line (none without ids).
+fn requirements_line(task: &Task) -> Option<String> {
+    link_line(
+        "Requirements",
+        REQUIREMENT_LABELS,
+        &task
+            .requirements
+            .iter()
+            .map(CriterionId::as_str)
+            .collect::<Vec<_>>(),
+        task.requirements_source.as_deref(),
+    )
+}
+
+fn depends_line(task: &Task) -> Option<String> {
+    link_line(
+        "Depends",
+        DEPENDS_LABELS,
+        &task
+            .depends_on
+            .iter()
+            .map(TaskId::as_str)
+            .collect::<Vec<_>>(),
+        task.depends_source.as_deref(),
+    )
+}
+
+fn link_line(label: &str, labels: &[&str], ids: &[&str], source: Option<&str>) -> Option<String> {
+    if let Some(src) = source {
+        if let Some(read) = link_ids(src, labels) {
+            if read.iter().map(String::as_str).eq(ids.iter().copied()) {
+                return Some(src.to_owned());
+            }
+        }
+    }
+    (!ids.is_empty()).then(|| canonical_link(label, ids))
+}
+
+/// Joins block details that end up next to each other (once link lines
+/// and property markers are taken out): rendered with a blank line between
+/// them they read back as one block, so they are one block.
+fn merge_blocks(details: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(details.len());
+    for d in details {
+        match out.last_mut() {
+            Some(prev) if prev.starts_with('\n') && d.starts_with('\n') => {
+                prev.push('\n');
+                prev.push_str(&d);
+            }
+            _ => out.push(d),
+        }
+    }
+    out
+}
+
+/// Property ids mentioned in `text`, in order (duplicates kept).
+fn property_mentions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for word in PROPERTY_WORDS {
+        for (at, _) in text.match_indices(word) {
+            let glued = text
+                .get(..at)
+                .and_then(|s| s.chars().next_back())
+                .is_some_and(|c| c.is_ascii_alphanumeric());
+            if glued {
+                continue;
+            }
+            let after = text.get(at + word.len()..).unwrap_or("");
+            let digits_at = after.trim_start_matches(' ');
+            let digits: String = digits_at.chars().take_while(char::is_ascii_digit).collect();
+            if !digits.is_empty() {
+                out.push((at, digits));
+            }
+        }
+    }
+    out.sort();
+    out.into_iter().map(|(_, d)| d).collect()
+}
+
+/// The property of a detail that is exactly `**Property N**`.
+fn marker_property(detail: &str) -> Option<String> {
+    let n = detail
+        .trim()
+        .strip_prefix("**Property ")?
+        .strip_suffix("**")?;
+    (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then(|| n.to_owned())
+}
+
+/// Separates marker-only property details from the others and collects
+/// the task's properties: mentioned ones in order, then marker-only ones.
+fn split_properties(title: &str, details: Vec<String>) -> (Vec<String>, Vec<PropertyId>) {
+    let mut all = property_mentions(title);
+    for d in &details {
+        all.extend(property_mentions(d));
+    }
+    let count = |id: &str| all.iter().filter(|m| m.as_str() == id).count();
+    let mut kept = Vec::with_capacity(details.len());
+    let mut markers: Vec<String> = Vec::new();
+    for d in details {
+        match marker_property(&d) {
+            Some(id) if count(&id) == 1 => markers.push(id),
+            _ => kept.push(d),
+        }
+    }
+    let mut ids: Vec<String> = Vec::new();
+    let mut mentioned = property_mentions(title);
+    for d in &kept {
+        mentioned.extend(property_mentions(d));
+    }
+    for id in mentioned.into_iter().chain(markers) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    (kept, ids.into_iter().map(PropertyId::new).collect())
+}
+
+fn push_part(out: &mut String, sep: &str, part: &str) {
+    if part.is_empty() {
+        return;
+    }
+    if !out.is_empty() {
+        out.push_str(sep);
+    }
+    out.push_str(part);
+}
+
+/// The verbatim text before a task, indented for its depth.
+fn before_text(task: &Task, depth: usize) -> String {
+    if task.before.is_empty() || depth == 0 {
+        return task.before.clone();
+    }
+    indent_all(&task.before, depth * 2)
+}
+
+/// `true` when a task has no lines under its title.
+fn has_body(task: &Task) -> bool {
+    !task.details.is_empty()
+        || !task.subtasks.is_empty()
+        || requirements_line(task).is_some()
+        || depends_line(task).is_some()
+        || !unmentioned_properties(task).is_empty()
+}
+
+/// Kiro and cc-sdd write a group task without details directly followed by
+/// its first (flat) sub-task: `- [ ] 4. Group\n- [ ] 4.1 First`.
+fn follows_tightly(prev: Option<&Task>, task: &Task) -> bool {
+    let (Some(prev), Some(id)) = (prev, &task.id) else {
+        return false;
+    };
+    task.before.is_empty()
+        && !has_body(prev)
+        && prev.id.is_some()
+        && id.parent().as_ref() == prev.id.as_ref()
+}
+
+fn unmentioned_properties(task: &Task) -> Vec<&PropertyId> {
+    let mut mentioned = property_mentions(&task.title);
+    for d in &task.details {
+        mentioned.extend(property_mentions(d));
+    }
+    let mut out: Vec<&PropertyId> = Vec::new();
+    for p in &task.properties {
+        if !mentioned.iter().any(|m| m == p.as_str()) && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn bullet(text: &str, indent: usize) -> String {
+    let mut s = " ".repeat(indent);
+    if text.is_empty() {
+        s.push('-');
+    } else {
+        s.push_str("- ");
+        s.push_str(&indent_rest(text, indent + 2));
+    }
+    s
+}
+
+fn render_task(task: &Task, depth: usize) -> String {
+    let pad = depth * 2;
+    let content = pad + 2;
+    let mut out = " ".repeat(pad);
+    out.push_str("- [");
+    out.push(task.status.mark());
+    out.push(']');
+    if task.optional {
+        out.push('*');
+    }
+    out.push(' ');
+    if let Some(id) = &task.id {
+        out.push_str(id.as_str());
+        if !id.as_str().contains('.') {
+            out.push('.');
+        }
+        out.push(' ');
+    }
+    if task.parallel {
+        out.push_str("(P) ");
+    }
+    out.push_str(&indent_rest(&task.title, content));
+    let trimmed = out.trim_end().len();
+    out.truncate(trimmed);
+
+    // Body parts: (text, is_block). Blocks are set off by blank lines.
+    let mut parts: Vec<(String, bool)> = Vec::new();
+    for d in &task.details {
+        match d.strip_prefix('\n') {
+            Some(block) => parts.push((indent_all(block, content), true)),
+            None => parts.push((bullet(d, content), false)),
+        }
+    }
+    for p in unmentioned_properties(task) {
+        parts.push((bullet(&format!("**Property {p}**"), content), false));
+    }
+    if let Some(line) = requirements_line(task) {
+        parts.push((bullet(&line, content), false));
+    }
+    if let Some(line) = depends_line(task) {
+        parts.push((bullet(&line, content), false));
+    }
+    let mut prev_block = false;
+    for (text, block) in &parts {
+        out.push_str(if prev_block || *block { "\n\n" } else { "\n" });
+        out.push_str(text);
+        prev_block = *block;
+    }
+    let mut prev: Option<&Task> = None;
+    for sub in &task.subtasks {
+        let before = before_text(sub, depth + 1);
+        let sep = match prev {
+            None if parts.is_empty() && before.is_empty() => "\n",
+            None => "\n\n",
+            Some(_) if follows_tightly(prev, sub) => "\n",
+            Some(_) => "\n\n",
+        };
+        if !before.is_empty() {
+            out.push_str("\n\n");
+            out.push_str(&before);
+            out.push_str("\n\n");
+        } else {
+            out.push_str(sep);
+        }
+        out.push_str(&render_task(sub, depth + 1));
+        prev = Some(sub);
+    }
+    out
 }

@@ -1,0 +1,47 @@
+//! One module per command; each returns the exit status it wants, or an
+//! error that `main` prints and turns into exit status 2.
+
+mod fmt;
+mod init;
+mod lint;
+mod list;
+mod new;
+mod schema;
+mod show;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, SpecCommand};
+use crate::workspace::Workspace;
+
+/// Exit status for findings: lint problems at the deny level, unformatted files.
+const EXIT_FINDINGS: u8 = 1;
+
+/// Runs a parsed command line.
+pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Init => init::run(cli.workspace.as_deref()),
+        Command::Schema(args) => schema::run(args.kind),
+        Command::Spec(command) => {
+            let ws = Workspace::locate(cli.workspace.as_deref())?;
+            match command {
+                SpecCommand::List(args) => list::run(&ws, args.format),
+                SpecCommand::New(args) => new::run(&ws, &args),
+                SpecCommand::Show(args) => show::run(&ws, &args),
+                SpecCommand::Fmt(args) => fmt::run(&ws, &args),
+                SpecCommand::Lint(args) => lint::run(&ws, &args),
+            }
+        }
+    }
+}
+
+/// `SUCCESS` when `ok`, else the findings status.
+fn status(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FINDINGS)
+    }
+}

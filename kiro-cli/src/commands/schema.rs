@@ -1,0 +1,24 @@
+//! `kiro schema`: JSON Schemas of the documents and of lint output.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use kiro_core::spec::{BugfixDoc, DesignDoc, RequirementsDoc, Spec, TaskList};
+use schemars::schema_for;
+
+use crate::cli::SchemaKind;
+use crate::output;
+
+/// Prints the schema as pretty JSON.
+pub(super) fn run(kind: SchemaKind) -> Result<ExitCode> {
+    let schema = match kind {
+        SchemaKind::Spec => schema_for!(Spec),
+        SchemaKind::Requirements => schema_for!(RequirementsDoc),
+        SchemaKind::Bugfix => schema_for!(BugfixDoc),
+        SchemaKind::Design => schema_for!(DesignDoc),
+        SchemaKind::Tasks => schema_for!(TaskList),
+        SchemaKind::Diagnostics => schema_for!(Vec<kiro_core::lint::Diagnostic>),
+    };
+    output::println(&serde_json::to_string_pretty(&schema)?)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,33 @@
+//! `kiro`: the command line for Kiro specs (`.kiro/specs/<feature>/`).
+//!
+//! The binary is deliberately thin: it parses arguments, finds the
+//! workspace, calls `kiro-core` and prints. Every behaviour worth testing
+//! on its own lives in the library.
+//!
+//! Exit status is a contract: 0 success, 1 findings (`spec lint` at or above
+//! the `--deny` level, `spec fmt --check` with files to reformat), 2 usage,
+//! workspace or I/O errors, printed to stderr as `error: ...`.
+
+mod cli;
+mod commands;
+mod output;
+mod workspace;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit status for usage, workspace and I/O errors (clap uses it for usage errors too).
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    // On bad usage clap prints its message and exits with status 2 itself.
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

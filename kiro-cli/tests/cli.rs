@@ -1,0 +1,704 @@
+//! End-to-end tests: each spawns the real `kiro` binary in a temporary
+//! workspace and checks its output and exit status, which are a contract.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use kiro_core::Spec;
+use tempfile::TempDir;
+
+/// Runs `kiro` in `dir`, feeding `stdin` if given.
+fn run_with(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiro"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn kiro(dir: &Path, args: &[&str]) -> Output {
+    run_with(dir, args, None)
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+/// Asserts the exit status, showing both streams when it differs.
+#[track_caller]
+fn expect_code(out: &Output, expected: i32) {
+    assert_eq!(
+        code(out),
+        expected,
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// A temporary directory with `kiro init` already run in it.
+fn workspace() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    expect_code(&kiro(dir.path(), &["init"]), 0);
+    dir
+}
+
+/// Writes `files` (name, content) into `.kiro/specs/<name>/`.
+fn write_spec(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = root.join(".kiro/specs").join(name);
+    fs::create_dir_all(&dir).unwrap();
+    for (file, text) in files {
+        fs::write(dir.join(file), text).unwrap();
+    }
+    dir
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(out))
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", stdout(out)))
+}
+
+const REQUIREMENTS: &str = "\
+# Requirements Document
+
+## Introduction
+
+A small calculator.
+
+## Requirements
+
+### Requirement 1: Addition
+
+**User Story:** As a user, I want to add numbers, so that I get their sum.
+
+#### Acceptance Criteria
+
+1. WHEN the user enters two numbers, THE Calculator SHALL display their sum
+2. IF an operand is not a number, THEN THE Calculator SHALL show an error message
+
+### Requirement 2: History
+
+**User Story:** As a user, I want to see past results, so that I can reuse them.
+
+#### Acceptance Criteria
+
+1. THE Calculator SHALL keep the last 10 results
+";
+
+const TASKS: &str = "\
+# Implementation Plan
+
+- [x] 1. Implement addition
+  - _Requirements: 1.1, 1.2_
+
+- [ ] 2. Implement history
+  - [x] 2.1 Store results
+    - _Requirements: 2.1_
+";
+
+/// A spec with no problem worth an error: EARS criteria, every one covered by a task.
+fn clean_spec(root: &Path) -> PathBuf {
+    write_spec(
+        root,
+        "calc",
+        &[("requirements.md", REQUIREMENTS), ("tasks.md", TASKS)],
+    )
+}
+
+/// A spec with findings: vague, non-EARS criteria with TBD and no SHALL,
+/// a task linking a criterion that does not exist and a dependency cycle.
+fn bad_spec(root: &Path) -> PathBuf {
+    write_spec(
+        root,
+        "messy",
+        &[
+            (
+                "requirements.md",
+                "# Requirements Document\n\n## Requirements\n\n### Requirement 1: Speed\n\n\
+                 #### Acceptance Criteria\n\n1. The page should be fast and user-friendly if possible, etc.\n\
+                 2. TBD\n",
+            ),
+            (
+                "tasks.md",
+                "# Implementation Plan\n\n- [ ] 1. Do it\n  - _Requirements: 9.9_\n  - _Depends: 2_\n\n\
+                 - [ ] 2. Do more\n  - _Depends: 1_\n",
+            ),
+        ],
+    )
+}
+
+#[test]
+fn init_creates_layout_and_never_overwrites_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = kiro(dir.path(), &["init"]);
+    expect_code(&first, 0);
+    assert!(stdout(&first).contains("created .kiro/config.toml"));
+    assert!(dir.path().join(".kiro/specs").is_dir());
+    assert!(dir.path().join(".kiro/steering").is_dir());
+    let config_path = dir.path().join(".kiro/config.toml");
+    let config = fs::read_to_string(&config_path).unwrap();
+    for section in [
+        "[pipeline]",
+        "jobs = 4",
+        "fail_fast = false",
+        "[executor]",
+        "[verifier]",
+        "junit",
+        "[policy]",
+        "writable",
+        "commands",
+        "timeout_secs",
+    ] {
+        assert!(
+            config.contains(section),
+            "config lacks {section}:\n{config}"
+        );
+    }
+    // Every setting is documentation until someone opts in.
+    assert!(
+        config.lines().all(|l| l.is_empty() || l.starts_with('#')),
+        "{config}"
+    );
+
+    fs::write(&config_path, "[pipeline]\njobs = 8\n").unwrap();
+    let second = kiro(dir.path(), &["init"]);
+    expect_code(&second, 0);
+    assert!(
+        stdout(&second).contains("already exists"),
+        "{}",
+        stdout(&second)
+    );
+    assert_eq!(
+        fs::read_to_string(&config_path).unwrap(),
+        "[pipeline]\njobs = 8\n"
+    );
+}
+
+#[test]
+fn init_honours_workspace_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kiro(dir.path(), &["init", "--workspace", "nested/ws"]);
+    expect_code(&out, 0);
+    assert!(dir.path().join("nested/ws/.kiro/config.toml").is_file());
+}
+
+#[test]
+fn new_without_input_writes_a_lintable_template() {
+    let ws = workspace();
+    let out = kiro(ws.path(), &["spec", "new", "checkout"]);
+    expect_code(&out, 0);
+    assert_eq!(stdout(&out).trim(), ".kiro/specs/checkout/requirements.md");
+    let spec = Spec::load(ws.path().join(".kiro/specs/checkout")).unwrap();
+    let doc = spec.requirements.unwrap();
+    assert_eq!(doc.requirements.len(), 1);
+    assert_eq!(doc.requirements[0].criteria.len(), 1);
+    assert!(doc.requirements[0].user_story.is_some());
+    // The template is already canonical.
+    expect_code(&kiro(ws.path(), &["spec", "fmt", "--check"]), 0);
+}
+
+#[test]
+fn new_refuses_existing_spec_and_bad_names() {
+    let ws = workspace();
+    expect_code(&kiro(ws.path(), &["spec", "new", "dup"]), 0);
+    let again = kiro(ws.path(), &["spec", "new", "dup"]);
+    expect_code(&again, 2);
+    assert!(stderr(&again).starts_with("error: "), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+
+    for bad in ["a b", ".hidden", "../escape"] {
+        let out = kiro(ws.path(), &["spec", "new", bad]);
+        expect_code(&out, 2);
+        assert!(
+            stderr(&out).contains("invalid spec name"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+const EARS_TEXT: &str = "\
+- WHEN a user uploads a photo, THE Album_Service SHALL store it
+- IF the photo is larger than 20 MB, THEN THE Album_Service SHALL reject it
+- WHILE an upload is in progress, THE Album_Service SHALL show its progress
+";
+
+#[test]
+fn new_from_file_and_from_stdin_agree() {
+    let ws = workspace();
+    fs::write(ws.path().join("reqs.txt"), EARS_TEXT).unwrap();
+    expect_code(
+        &kiro(
+            ws.path(),
+            &["spec", "new", "from-file", "--from", "reqs.txt"],
+        ),
+        0,
+    );
+    let piped = run_with(
+        ws.path(),
+        &["spec", "new", "from-stdin", "--from", "-"],
+        Some(EARS_TEXT),
+    );
+    expect_code(&piped, 0);
+    assert_eq!(
+        stdout(&piped).trim(),
+        ".kiro/specs/from-stdin/requirements.md"
+    );
+
+    let from_file = Spec::load(ws.path().join(".kiro/specs/from-file")).unwrap();
+    let from_stdin = Spec::load(ws.path().join(".kiro/specs/from-stdin")).unwrap();
+    let (file_doc, stdin_doc) = (
+        from_file.requirements.clone().unwrap(),
+        from_stdin.requirements.unwrap(),
+    );
+    // The spec name becomes the document title; the rest depends on the text only.
+    assert_eq!(
+        (file_doc.title.as_str(), stdin_doc.title.as_str()),
+        ("from-file", "from-stdin")
+    );
+    assert_eq!(file_doc.requirements, stdin_doc.requirements);
+    let criteria: Vec<String> = from_file
+        .criteria()
+        .iter()
+        .map(|c| c.text.clone())
+        .collect();
+    for sentence in [
+        "uploads a photo",
+        "larger than 20 MB",
+        "upload is in progress",
+    ] {
+        assert!(
+            criteria.iter().any(|c| c.contains(sentence)),
+            "{sentence} missing from {criteria:?}"
+        );
+    }
+
+    let missing = kiro(ws.path(), &["spec", "new", "nope", "--from", "missing.txt"]);
+    expect_code(&missing, 2);
+    assert!(
+        stderr(&missing).contains("missing.txt"),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(!ws.path().join(".kiro/specs/nope").exists());
+}
+
+#[test]
+fn list_text_and_json() {
+    let ws = workspace();
+    clean_spec(ws.path());
+    write_spec(
+        ws.path(),
+        "another",
+        &[("tasks.md", "# Plan\n\n- [ ] 1. Only task\n")],
+    );
+
+    let text = kiro(ws.path(), &["spec", "list"]);
+    expect_code(&text, 0);
+    let text = stdout(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("NAME"), "{text}");
+    assert!(
+        lines[1].starts_with("another") && lines[1].ends_with("0/1"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("calc") && lines[2].contains("feature"),
+        "{text}"
+    );
+    assert!(lines[2].ends_with("2/3"), "{text}");
+
+    let out = kiro(ws.path(), &["spec", "list", "--format", "json"]);
+    expect_code(&out, 0);
+    let rows = json(&out);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let calc = &rows[1];
+    assert_eq!(calc["name"], "calc");
+    assert_eq!(calc["path"], ".kiro/specs/calc");
+    assert_eq!(calc["kind"], "feature");
+    assert_eq!(calc["dialect"], "kiro");
+    assert_eq!(
+        calc["documents"],
+        serde_json::json!(["requirements", "tasks"])
+    );
+    assert_eq!(calc["requirements"], 2);
+    assert_eq!(calc["criteria"], 3);
+    assert_eq!(calc["properties"], 0);
+    assert_eq!(calc["tasks_done"], 2);
+    assert_eq!(calc["tasks_total"], 3);
+}
+
+#[test]
+fn list_of_empty_workspace_is_an_empty_array() {
+    let ws = workspace();
+    let out = kiro(ws.path(), &["spec", "list", "--format", "json"]);
+    expect_code(&out, 0);
+    assert_eq!(json(&out), serde_json::json!([]));
+}
+
+#[test]
+fn show_json_round_trips_into_the_model() {
+    let ws = workspace();
+    let dir = clean_spec(ws.path());
+    let out = kiro(ws.path(), &["spec", "show", "calc", "--format", "json"]);
+    expect_code(&out, 0);
+    let shown: Spec = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(shown, Spec::load(&dir).unwrap());
+
+    // A path to the folder works as well as the name.
+    let by_path = kiro(
+        ws.path(),
+        &["spec", "show", ".kiro/specs/calc", "--format", "json"],
+    );
+    expect_code(&by_path, 0);
+    assert_eq!(stdout(&by_path), stdout(&out));
+}
+
+#[test]
+fn show_text_outline() {
+    let ws = workspace();
+    clean_spec(ws.path());
+    let out = kiro(ws.path(), &["spec", "show", "calc"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    for expected in [
+        "calc (feature, kiro) .kiro/specs/calc",
+        "Requirement 1: Addition",
+        "1.1 [event-driven] WHEN the user enters two numbers",
+        "1.2 [unwanted] IF an operand",
+        "2.1 [ubiquitous] THE Calculator SHALL keep",
+        "Implementation Plan (2/3 done)",
+        "[x] 1 Implement addition  (requirements 1.1, 1.2)",
+        "    [x] 2.1 Store results  (requirements 2.1)",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn fmt_check_reports_then_fmt_fixes() {
+    let ws = workspace();
+    let dir = write_spec(
+        ws.path(),
+        "untidy",
+        &[(
+            "tasks.md",
+            "# Implementation Plan\n\n\n- [ ] 1. Do it\n- [x] 2. Done it",
+        )],
+    );
+    let before = fs::read_to_string(dir.join("tasks.md")).unwrap();
+
+    let check = kiro(ws.path(), &["spec", "fmt", "--check"]);
+    expect_code(&check, 1);
+    assert_eq!(stdout(&check).trim(), ".kiro/specs/untidy/tasks.md");
+    assert_eq!(fs::read_to_string(dir.join("tasks.md")).unwrap(), before);
+
+    let fmt = kiro(ws.path(), &["spec", "fmt", "untidy"]);
+    expect_code(&fmt, 0);
+    assert!(
+        stdout(&fmt).contains("formatted .kiro/specs/untidy/tasks.md"),
+        "{}",
+        stdout(&fmt)
+    );
+    let after = fs::read_to_string(dir.join("tasks.md")).unwrap();
+    assert!(after.ends_with("Done it\n"), "{after:?}");
+
+    let recheck = kiro(ws.path(), &["spec", "fmt", "--check"]);
+    expect_code(&recheck, 0);
+    assert_eq!(stdout(&recheck), "");
+    // Nothing to do: no output, nothing rewritten.
+    let again = kiro(ws.path(), &["spec", "fmt"]);
+    expect_code(&again, 0);
+    assert_eq!(stdout(&again), "");
+}
+
+#[test]
+fn lint_exit_codes_follow_deny_level() {
+    let ws = workspace();
+    clean_spec(ws.path());
+    bad_spec(ws.path());
+
+    expect_code(&kiro(ws.path(), &["spec", "lint", "calc"]), 0);
+    expect_code(
+        &kiro(ws.path(), &["spec", "lint", "messy", "--deny", "notes"]),
+        1,
+    );
+
+    // The exit status for each level matches the severities actually reported.
+    let out = kiro(
+        ws.path(),
+        &[
+            "spec", "lint", "messy", "--format", "json", "--deny", "notes",
+        ],
+    );
+    expect_code(&out, 1);
+    let diagnostics = json(&out);
+    let severities: Vec<String> = diagnostics
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["severity"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!severities.is_empty());
+    let has = |s: &str| severities.iter().any(|x| x == s);
+    for (level, fails) in [
+        ("errors", has("error")),
+        ("warnings", has("error") || has("warning")),
+        ("notes", true),
+    ] {
+        let out = kiro(ws.path(), &["spec", "lint", "messy", "--deny", level]);
+        expect_code(&out, i32::from(fails));
+    }
+    // Files are named relative to the workspace root.
+    assert!(
+        diagnostics
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["file"].as_str())
+            .all(|f| f.starts_with(".kiro/specs/messy/")),
+        "{diagnostics:#}"
+    );
+
+    // Usage and I/O errors are 2.
+    expect_code(
+        &kiro(ws.path(), &["spec", "lint", "--deny", "everything"]),
+        2,
+    );
+    expect_code(&kiro(ws.path(), &["spec", "lint", "--format", "xml"]), 2);
+    expect_code(&kiro(ws.path(), &["spec", "lint", "no-such-spec"]), 2);
+    write_spec(
+        ws.path(),
+        "broken",
+        &[("tasks.md", "- [ ] 1. x\n"), (".config.kiro", "{ not json")],
+    );
+    let broken = kiro(ws.path(), &["spec", "lint"]);
+    expect_code(&broken, 2);
+    assert!(
+        stderr(&broken).contains(".config.kiro"),
+        "{}",
+        stderr(&broken)
+    );
+}
+
+#[test]
+fn lint_human_output_has_no_colour_when_piped() {
+    let ws = workspace();
+    bad_spec(ws.path());
+    let out = kiro(ws.path(), &["spec", "lint"]);
+    let text = stdout(&out);
+    assert!(!text.is_empty());
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(text.contains(".kiro/specs/messy/"), "{text}");
+}
+
+#[test]
+fn lint_sarif_is_version_2_1_0() {
+    let ws = workspace();
+    bad_spec(ws.path());
+    let out = kiro(ws.path(), &["spec", "lint", "--format", "sarif"]);
+    assert_ne!(code(&out), 2, "{}", stderr(&out));
+    let sarif = json(&out);
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = &sarif["runs"][0]["results"];
+    assert!(!results.as_array().unwrap().is_empty(), "{sarif:#}");
+}
+
+#[test]
+fn schema_prints_json_for_every_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in [
+        "spec",
+        "requirements",
+        "bugfix",
+        "design",
+        "tasks",
+        "diagnostics",
+    ] {
+        // No workspace is needed to print a schema.
+        let out = kiro(dir.path(), &["schema", kind]);
+        expect_code(&out, 0);
+        let schema = json(&out);
+        assert!(schema.is_object(), "{kind}: {schema}");
+        assert!(schema.get("$schema").is_some(), "{kind}: {schema}");
+    }
+    expect_code(&kiro(dir.path(), &["schema", "nonsense"]), 2);
+}
+
+#[test]
+fn workspace_is_found_from_a_subdirectory() {
+    let ws = workspace();
+    clean_spec(ws.path());
+    let sub = ws.path().join("src/deep/down");
+    fs::create_dir_all(&sub).unwrap();
+    let out = kiro(&sub, &["spec", "list", "--format", "json"]);
+    expect_code(&out, 0);
+    assert_eq!(json(&out)[0]["path"], ".kiro/specs/calc");
+
+    // --workspace points elsewhere explicitly.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let ws_arg = ws.path().to_str().unwrap();
+    let out = kiro(
+        elsewhere.path(),
+        &[
+            "--workspace",
+            ws_arg,
+            "spec",
+            "show",
+            "calc",
+            "--format",
+            "json",
+        ],
+    );
+    expect_code(&out, 0);
+    let out = kiro(elsewhere.path(), &["spec", "list", "--workspace", ws_arg]);
+    expect_code(&out, 0);
+}
+
+#[test]
+fn missing_workspace_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kiro(dir.path(), &["spec", "list"]);
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).starts_with("error: no kiro workspace"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = kiro(dir.path(), &["--workspace", ".", "spec", "list"]);
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("kiro init"), "{}", stderr(&out));
+}
+
+#[test]
+fn unknown_spec_is_named_in_the_error() {
+    let ws = workspace();
+    clean_spec(ws.path());
+    for args in [
+        &["spec", "show", "ghost"][..],
+        &["spec", "fmt", "ghost"],
+        &["spec", "lint", "ghost"],
+    ] {
+        let out = kiro(ws.path(), args);
+        expect_code(&out, 2);
+        let err = stderr(&out);
+        assert!(err.starts_with("error: unknown spec `ghost`"), "{err}");
+        assert!(err.contains("calc"), "known specs should be listed: {err}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    expect_code(&kiro(dir.path(), &["frobnicate"]), 2);
+    expect_code(&kiro(dir.path(), &["spec", "show"]), 2);
+    let help = kiro(dir.path(), &["--help"]);
+    expect_code(&help, 0);
+    assert!(stdout(&help).contains("Exit status"), "{}", stdout(&help));
+}
+
+/// Every real-world fixture loads, shows as JSON that round-trips, lints
+/// without an I/O error, and is stable under `fmt`: after one `fmt`,
+/// `fmt --check` finds nothing, and files kiro does not model are untouched.
+#[test]
+fn fixtures_survive_every_command() {
+    let fixtures = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/kiro-specs"
+    ));
+    if !fixtures.is_dir() {
+        eprintln!("skipped: fixtures not found at {}", fixtures.display());
+        return;
+    }
+    let ws = workspace();
+    let mut names = Vec::new();
+    for entry in fs::read_dir(fixtures).unwrap() {
+        let src = entry.unwrap().path();
+        if !src.is_dir() {
+            continue;
+        }
+        let name = src.file_name().unwrap().to_str().unwrap().to_owned();
+        let dst = ws.path().join(".kiro/specs").join(&name);
+        fs::create_dir_all(&dst).unwrap();
+        for file in fs::read_dir(&src).unwrap() {
+            let file = file.unwrap().path();
+            if file.is_file() {
+                fs::copy(&file, dst.join(file.file_name().unwrap())).unwrap();
+            }
+        }
+        names.push(name);
+    }
+    names.sort();
+
+    let list = kiro(ws.path(), &["spec", "list", "--format", "json"]);
+    expect_code(&list, 0);
+    assert_eq!(json(&list).as_array().unwrap().len(), names.len());
+
+    for name in &names {
+        let out = kiro(ws.path(), &["spec", "show", name, "--format", "json"]);
+        expect_code(&out, 0);
+        let shown: Spec = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(
+            shown,
+            Spec::load(ws.path().join(".kiro/specs").join(name)).unwrap(),
+            "{name}"
+        );
+        expect_code(&kiro(ws.path(), &["spec", "show", name]), 0);
+    }
+
+    let lint = kiro(ws.path(), &["spec", "lint", "--format", "sarif"]);
+    assert_ne!(code(&lint), 2, "{}", stderr(&lint));
+    assert_eq!(json(&lint)["version"], "2.1.0");
+
+    let extra =
+        |name: &str| fs::read(ws.path().join(".kiro/specs").join(name).join("spec.json")).ok();
+    let extra_before: Vec<_> = names.iter().map(|n| extra(n)).collect();
+    expect_code(&kiro(ws.path(), &["spec", "fmt"]), 0);
+    let recheck = kiro(ws.path(), &["spec", "fmt", "--check"]);
+    expect_code(&recheck, 0);
+    let extra_after: Vec<_> = names.iter().map(|n| extra(n)).collect();
+    assert_eq!(extra_before, extra_after);
+}

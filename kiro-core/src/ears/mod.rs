@@ -1,0 +1,521 @@
+//! EARS: reading acceptance criteria as *Easy Approach to Requirements
+//! Syntax* sentences.
+//!
+//! [`Ears::parse`] classifies one criterion into an [`EarsPattern`] and
+//! splits it into condition clauses, the responding system and the
+//! response. Keywords are matched case-insensitively as whole words, so the
+//! spellings Kiro writes, cc-sdd's lower-case sentences and English keywords
+//! inside Chinese, Japanese or Portuguese prose all read the same way:
+//!
+//! | Pattern | Example |
+//! |---|---|
+//! | Ubiquitous | `THE <system> SHALL <response>` |
+//! | Event-driven | `WHEN <trigger>, THE <system> SHALL ...`, `WHEN <trigger> THEN the <system> SHALL ...` |
+//! | State-driven | `WHILE <state>, THE <system> SHALL ...` |
+//! | Unwanted | `IF <condition>, THEN THE <system> SHALL ...` |
+//! | Optional | `WHERE <feature>, THE <system> SHALL ...` |
+//! | Complex | `WHILE <state>, WHEN <trigger>, THE <system> SHALL ...` |
+//!
+//! ```
+//! use kiro_core::spec::{ClauseKeyword, Ears, EarsPattern};
+//!
+//! let ears = Ears::parse("IF the token has expired, THEN THE Auth_Service SHALL reject the request").unwrap();
+//! assert_eq!(ears.pattern, EarsPattern::Unwanted);
+//! assert_eq!(ears.conditions[0].keyword, ClauseKeyword::If);
+//! assert_eq!(ears.conditions[0].text, "the token has expired");
+//! assert_eq!(ears.system, "THE Auth_Service");
+//! assert_eq!(ears.response, "reject the request");
+//!
+//! // Kiro's older spelling, in Chinese prose.
+//! let ears = Ears::parse("WHEN 用户点击登录 THEN 系统 SHALL 显示主页").unwrap();
+//! assert_eq!(ears.pattern, EarsPattern::EventDriven);
+//! assert_eq!((ears.system.as_str(), ears.response.as_str()), ("系统", "显示主页"));
+//!
+//! assert!(Ears::parse("The page loads fast").is_none());
+//! ```
+//!
+//! [`requirements_from_text`] turns plain text or bullet lists of EARS
+//! sentences into a [`crate::spec::RequirementsDoc`].
+
+mod text;
+
+use std::ops::Range;
+
+use crate::spec::{Clause, ClauseKeyword, Ears, EarsPattern};
+
+pub use text::requirements_from_text;
+
+/// The words the EARS reader cares about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keyword {
+    When,
+    While,
+    Where,
+    If,
+    Then,
+    The,
+    Shall,
+}
+
+impl Keyword {
+    fn from_word(word: &str) -> Option<Keyword> {
+        let k = match word.to_ascii_lowercase().as_str() {
+            "when" => Keyword::When,
+            "while" => Keyword::While,
+            "where" => Keyword::Where,
+            "if" => Keyword::If,
+            "then" => Keyword::Then,
+            "the" => Keyword::The,
+            "shall" => Keyword::Shall,
+            _ => return None,
+        };
+        Some(k)
+    }
+
+    fn clause(self) -> Option<ClauseKeyword> {
+        match self {
+            Keyword::When => Some(ClauseKeyword::When),
+            Keyword::While => Some(ClauseKeyword::While),
+            Keyword::Where => Some(ClauseKeyword::Where),
+            Keyword::If => Some(ClauseKeyword::If),
+            Keyword::Then | Keyword::The | Keyword::Shall => None,
+        }
+    }
+}
+
+/// One keyword occurrence in the normalised sentence.
+#[derive(Clone, Debug)]
+struct Token {
+    keyword: Keyword,
+    /// The word plus any emphasis marks around it (`**WHEN**`).
+    range: Range<usize>,
+    /// Written in capitals (`WHEN`, `THE`): Kiro's keyword spelling.
+    upper: bool,
+}
+
+/// Characters that continue a word for keyword matching. Hyphens and
+/// underscores count, so `if-statement` and `Edit_Lambda` hold no keyword,
+/// while CJK characters do not, so `があるTHEN` holds `THEN`.
+pub(crate) fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+/// Characters that end a clause: commas (ASCII, full-width, ideographic) and semicolons.
+fn is_separator(c: char) -> bool {
+    matches!(c, ',' | '，' | '、' | ';' | '；')
+}
+
+/// Byte ranges of inline code spans (`` `code` ``), whose words are never keywords.
+pub(crate) fn code_spans(s: &str) -> Vec<Range<usize>> {
+    let bytes = s.as_bytes();
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes.get(i) != Some(&b'`') {
+            i += 1;
+            continue;
+        }
+        let open_start = i;
+        while bytes.get(i) == Some(&b'`') {
+            i += 1;
+        }
+        let width = i - open_start;
+        // Look for a closing run of exactly the same width.
+        let mut j = i;
+        let mut closed = None;
+        while j < bytes.len() {
+            if bytes.get(j) == Some(&b'`') {
+                let run_start = j;
+                while bytes.get(j) == Some(&b'`') {
+                    j += 1;
+                }
+                if j - run_start == width {
+                    closed = Some(j);
+                    break;
+                }
+            } else {
+                j += 1;
+            }
+        }
+        match closed {
+            Some(end) => {
+                spans.push(open_start..end);
+                i = end;
+            }
+            None => i = open_start + width,
+        }
+    }
+    spans
+}
+
+fn in_spans(spans: &[Range<usize>], pos: usize) -> bool {
+    spans.iter().any(|r| r.contains(&pos))
+}
+
+/// Finds the EARS keywords of `s` (whole ASCII words, outside code spans).
+fn tokenize(s: &str) -> Vec<Token> {
+    let spans = code_spans(s);
+    let mut out = Vec::new();
+    let mut iter = s.char_indices().peekable();
+    let mut prev: Option<char> = None;
+    while let Some((start, c)) = iter.next() {
+        if !c.is_ascii_alphabetic() || prev.is_some_and(is_word_char) {
+            prev = Some(c);
+            continue;
+        }
+        let mut end = start + c.len_utf8();
+        let mut last = c;
+        while let Some(&(i, d)) = iter.peek() {
+            if !d.is_ascii_alphabetic() {
+                break;
+            }
+            end = i + d.len_utf8();
+            last = d;
+            iter.next();
+        }
+        prev = Some(last);
+        let next = s.get(end..).and_then(|r| r.chars().next());
+        if next.is_some_and(is_word_char) || in_spans(&spans, start) {
+            continue;
+        }
+        let Some(word) = s.get(start..end) else {
+            continue;
+        };
+        let Some(keyword) = Keyword::from_word(word) else {
+            continue;
+        };
+        // `**WHEN**`: the emphasis belongs to the keyword, not to the clause.
+        let before = s.get(..start).unwrap_or("");
+        let after = s.get(end..).unwrap_or("");
+        let stars = (before.len() - before.trim_end_matches('*').len())
+            .min(after.len() - after.trim_start_matches('*').len());
+        out.push(Token {
+            keyword,
+            range: start - stars..end + stars,
+            upper: word.bytes().all(|b| b.is_ascii_uppercase()),
+        });
+    }
+    out
+}
+
+/// The last non-whitespace character before `pos`.
+fn char_before(s: &str, pos: usize) -> Option<char> {
+    s.get(..pos).and_then(|p| p.trim_end().chars().next_back())
+}
+
+fn preceded_by_separator(s: &str, pos: usize) -> bool {
+    char_before(s, pos).is_some_and(is_separator)
+}
+
+/// Trims whitespace and clause separators at both ends.
+fn trim_clause(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || is_separator(c))
+}
+
+/// Removes a trailing conjunction that joined this clause to the next one
+/// (`WHILE x AND WHEN y`).
+fn strip_trailing_conjunction(s: &str) -> &str {
+    let t = trim_clause(s);
+    for word in ["and", "or"] {
+        if t.len() > word.len() {
+            let cut = t.len() - word.len();
+            let tail_matches = t.get(cut..).is_some_and(|w| w.eq_ignore_ascii_case(word));
+            let boundary = t
+                .get(..cut)
+                .is_some_and(|h| h.ends_with(char::is_whitespace));
+            if tail_matches && boundary {
+                return trim_clause(t.get(..cut).unwrap_or(t));
+            }
+        }
+    }
+    t
+}
+
+/// Words that open a condition EARS spells differently (`AFTER x` is `WHEN x`,
+/// `UNLESS x` is `IF NOT x`, `DURING x` is `WHILE x`). A sentence starting with
+/// one of them is not an EARS sentence, even though it has a SHALL.
+const NON_EARS_OPENERS: &[&str] = &[
+    "after",
+    "as soon as",
+    "before",
+    "during",
+    "in case",
+    "once",
+    "provided",
+    "unless",
+    "until",
+    "upon",
+    "whenever",
+];
+
+fn starts_with_non_ears_opener(s: &str) -> bool {
+    NON_EARS_OPENERS.iter().any(|w| {
+        s.get(..w.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(w))
+            && !s
+                .get(w.len()..)
+                .and_then(|r| r.chars().next())
+                .is_some_and(is_word_char)
+    })
+}
+
+/// Depth-aware search for the last separator in `s[range]`, ignoring
+/// commas inside brackets (`(name, tags, or readme)`) and code spans.
+fn last_top_level_separator(s: &str, range: Range<usize>, spans: &[Range<usize>]) -> Option<usize> {
+    let mut depth: i32 = 0;
+    let mut found = None;
+    for (i, c) in s.get(range.clone())?.char_indices() {
+        let at = range.start + i;
+        if in_spans(spans, at) {
+            continue;
+        }
+        match c {
+            '(' | '[' | '{' | '（' | '【' | '「' => depth += 1,
+            ')' | ']' | '}' | '）' | '】' | '」' => depth = (depth - 1).max(0),
+            c if depth == 0 && is_separator(c) => found = Some(at),
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Splits the last clause (`<condition> [THEN|,] <system>`) into the
+/// condition's end and the system's start. The separators are tried from
+/// the most explicit to the least:
+/// 1. `THEN` in capitals, or `then` after a comma;
+/// 2. the last comma directly followed by `the`/`THE`;
+/// 3. the last `THE` in capitals;
+/// 4. the last `then` in any case;
+/// 5. the last comma outside brackets;
+/// 6. the last `the` in any case that does not open the clause.
+fn split_condition_system(
+    s: &str,
+    region: Range<usize>,
+    tokens: &[Token],
+    spans: &[Range<usize>],
+) -> Option<(usize, usize)> {
+    let inside: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| t.range.start >= region.start && t.range.end <= region.end)
+        .collect();
+    let opens_region = |t: &Token| {
+        s.get(region.start..t.range.start)
+            .is_some_and(|g| g.trim().is_empty())
+    };
+    if let Some(t) = inside.iter().find(|t| {
+        t.keyword == Keyword::Then
+            && (t.upper || preceded_by_separator(s, t.range.start))
+            && !opens_region(t)
+    }) {
+        return Some((t.range.start, t.range.end));
+    }
+    if let Some(t) = inside.iter().rev().find(|t| {
+        t.keyword == Keyword::The && preceded_by_separator(s, t.range.start) && !opens_region(t)
+    }) {
+        return Some((t.range.start, t.range.start));
+    }
+    if let Some(t) = inside
+        .iter()
+        .rev()
+        .find(|t| t.keyword == Keyword::The && t.upper && !opens_region(t))
+    {
+        return Some((t.range.start, t.range.start));
+    }
+    if let Some(t) = inside
+        .iter()
+        .rev()
+        .find(|t| t.keyword == Keyword::Then && !opens_region(t))
+    {
+        return Some((t.range.start, t.range.end));
+    }
+    if let Some(at) = last_top_level_separator(s, region.clone(), spans) {
+        let sep_len = s
+            .get(at..)
+            .and_then(|r| r.chars().next())
+            .map_or(1, char::len_utf8);
+        return Some((at, at + sep_len));
+    }
+    inside
+        .iter()
+        .rev()
+        .find(|t| t.keyword == Keyword::The && !opens_region(t))
+        .map(|t| (t.range.start, t.range.start))
+}
+
+/// Splits a subject-object-verb segment written before a final `SHALL`
+/// (`システムは…を表示する SHALL`) at the Japanese topic particle `は`.
+fn split_sov(segment: &str) -> Option<(String, String)> {
+    let (system, response) = segment.split_once('は')?;
+    let (system, response) = (system.trim(), trim_clause(response));
+    if system.is_empty() || response.is_empty() {
+        return None;
+    }
+    Some((system.to_owned(), response.to_owned()))
+}
+
+/// Trailing punctuation that may follow a sentence-final `SHALL`.
+fn is_final_punctuation(c: char) -> bool {
+    matches!(c, '.' | '。' | '!' | '！' | ';' | '；')
+}
+
+impl Ears {
+    /// Reads a criterion as an EARS sentence.
+    ///
+    /// Returns `None` when the text has no `SHALL` (in any case) or no
+    /// recognisable structure: nothing before `SHALL`, a condition keyword
+    /// with no condition or no system after it, or a sentence opened by a
+    /// condition word EARS spells differently (`After ...`, `Unless ...`).
+    ///
+    /// The reading:
+    /// - `response` is the text after the first `SHALL` (`SHALL NOT x` gives
+    ///   `NOT x`). When nothing follows `SHALL` (Japanese word order,
+    ///   `THEN システムは…を表示する SHALL`), the segment before it is split at
+    ///   the topic particle `は` into system and response.
+    /// - A sentence starting with `WHEN`, `WHILE`, `WHERE` or `IF` has
+    ///   condition clauses. A further clause starts at one of these keywords
+    ///   written in capitals, or in any case right after a comma. The last
+    ///   clause ends at `THEN`, at a comma before `THE`, at a capital `THE`,
+    ///   or at its last comma; the rest up to `SHALL` is the `system`.
+    /// - Otherwise the sentence is ubiquitous and everything before `SHALL`
+    ///   is the `system`.
+    /// - The pattern follows the condition keywords: none is
+    ///   [`EarsPattern::Ubiquitous`], all `WHEN` is
+    ///   [`EarsPattern::EventDriven`], all `WHILE` is
+    ///   [`EarsPattern::StateDriven`], all `IF` is [`EarsPattern::Unwanted`],
+    ///   all `WHERE` is [`EarsPattern::Optional`], a mix is
+    ///   [`EarsPattern::Complex`].
+    ///
+    /// Runs of whitespace (hard-wrapped lines) read as one space.
+    ///
+    /// ```
+    /// use kiro_core::spec::{ClauseKeyword, Ears, EarsPattern};
+    ///
+    /// let e = Ears::parse("WHILE offline, WHEN the user saves, THE Editor SHALL queue the change").unwrap();
+    /// assert_eq!(e.pattern, EarsPattern::Complex);
+    /// let kinds: Vec<_> = e.conditions.iter().map(|c| c.keyword).collect();
+    /// assert_eq!(kinds, [ClauseKeyword::While, ClauseKeyword::When]);
+    ///
+    /// let e = Ears::parse("the API shall not log secrets").unwrap();
+    /// assert_eq!((e.pattern, e.response.as_str()), (EarsPattern::Ubiquitous, "not log secrets"));
+    /// ```
+    pub fn parse(text: &str) -> Option<Ears> {
+        let s = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let tokens = tokenize(&s);
+        let spans = code_spans(&s);
+        let shall_at = tokens.iter().position(|t| t.keyword == Keyword::Shall)?;
+        let shall = tokens.get(shall_at)?;
+        let head: &[Token] = tokens.get(..shall_at)?;
+        let response = s.get(shall.range.end..)?.trim();
+        let sov = response
+            .trim_end_matches(is_final_punctuation)
+            .trim()
+            .is_empty();
+
+        // The condition clauses and where the system segment starts.
+        let mut conditions: Vec<Clause> = Vec::new();
+        let system_start = match head.first() {
+            Some(first)
+                if first.keyword.clause().is_some()
+                    && s.get(..first.range.start)
+                        .is_some_and(|g| g.trim().is_empty()) =>
+            {
+                let starts: Vec<&Token> = head
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, t)| {
+                        t.keyword.clause().is_some()
+                            && (*i == 0 || t.upper || preceded_by_separator(&s, t.range.start))
+                    })
+                    .map(|(_, t)| t)
+                    .collect();
+                let mut system_start = None;
+                for (i, start) in starts.iter().enumerate() {
+                    let keyword = start.keyword.clause()?;
+                    let text = match starts.get(i + 1) {
+                        Some(next) => {
+                            strip_trailing_conjunction(s.get(start.range.end..next.range.start)?)
+                        }
+                        None => {
+                            let region = start.range.end..shall.range.start;
+                            let (cond_end, sys_start) =
+                                split_condition_system(&s, region.clone(), &tokens, &spans)?;
+                            system_start = Some(sys_start);
+                            trim_clause(s.get(region.start..cond_end)?)
+                        }
+                    };
+                    if text.is_empty() {
+                        return None;
+                    }
+                    conditions.push(Clause {
+                        keyword,
+                        text: text.to_owned(),
+                    });
+                }
+                system_start?
+            }
+            _ => {
+                if starts_with_non_ears_opener(&s) {
+                    return None;
+                }
+                0
+            }
+        };
+
+        let segment = trim_clause(s.get(system_start..shall.range.start)?);
+        let (system, response) = if sov {
+            split_sov(segment)?
+        } else {
+            (segment.to_owned(), response.to_owned())
+        };
+        if system.is_empty() {
+            return None;
+        }
+        let pattern = pattern_of(&conditions);
+        Some(Ears {
+            pattern,
+            conditions,
+            system,
+            response,
+        })
+    }
+}
+
+fn pattern_of(conditions: &[Clause]) -> EarsPattern {
+    let Some(first) = conditions.first() else {
+        return EarsPattern::Ubiquitous;
+    };
+    if conditions.iter().any(|c| c.keyword != first.keyword) {
+        return EarsPattern::Complex;
+    }
+    match first.keyword {
+        ClauseKeyword::When => EarsPattern::EventDriven,
+        ClauseKeyword::While => EarsPattern::StateDriven,
+        ClauseKeyword::If => EarsPattern::Unwanted,
+        ClauseKeyword::Where => EarsPattern::Optional,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_spans_pair_backtick_runs() {
+        let s = "a `b` c ``d ` e`` `open";
+        let spans: Vec<&str> = code_spans(s).into_iter().map(|r| &s[r]).collect();
+        assert_eq!(spans, ["`b`", "``d ` e``"]);
+    }
+
+    #[test]
+    fn keywords_need_word_boundaries() {
+        let kws = |s: &str| {
+            tokenize(s)
+                .into_iter()
+                .map(|t| t.keyword)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kws("whenever theme shallow"), []);
+        assert_eq!(kws("があるTHEN システム"), [Keyword::Then]);
+        assert_eq!(kws("`when` **WHEN** if-x"), [Keyword::When]);
+    }
+}

@@ -1,1 +1,0 @@
-//! TEMPORARY STUB: lint.

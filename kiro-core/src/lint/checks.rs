@@ -1,0 +1,846 @@
+//! The checks: a spec model in, findings (not yet placed in files) out.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::terms::{self, Case, ESCAPE_CLAUSES, PLACEHOLDERS, PLACEHOLDER_PHRASES, VAGUE_TERMS};
+use super::{At, Finding, Needle};
+use crate::format::Locator;
+use crate::spec::{AcceptanceCriterion, BehaviorKind, Ears, Spec, Task};
+use crate::store::DocKind;
+
+/// Every finding of every check, in document order.
+pub(crate) fn findings(spec: &Spec) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let index = Index::new(spec);
+    requirements(spec, &mut out);
+    bugfix(spec, &mut out);
+    design(spec, &index, &mut out);
+    tasks(spec, &index, &mut out);
+    coverage(spec, &index, &mut out);
+    out
+}
+
+/// What the spec defines, for link checks.
+struct Index<'a> {
+    /// `true` when the spec's requirements or bugfix document defines at
+    /// least one requirement, so that links can be checked at all.
+    has_criteria_doc: bool,
+    criteria: HashSet<&'a str>,
+    requirements: HashSet<String>,
+    has_design: bool,
+    properties: HashSet<&'a str>,
+    /// Property id -> criteria it validates.
+    validates: HashMap<&'a str, Vec<&'a str>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(spec: &'a Spec) -> Self {
+        let mut criteria = HashSet::new();
+        let mut requirements = HashSet::new();
+        if let Some(doc) = &spec.requirements {
+            for r in &doc.requirements {
+                requirements.insert(r.id.as_str().to_owned());
+            }
+        }
+        for c in spec.criteria() {
+            criteria.insert(c.id.as_str());
+            requirements.insert(c.id.requirement().as_str().to_owned());
+        }
+        let mut properties = HashSet::new();
+        let mut validates: HashMap<&str, Vec<&str>> = HashMap::new();
+        if let Some(design) = &spec.design {
+            for p in &design.properties {
+                properties.insert(p.id.as_str());
+                validates
+                    .entry(p.id.as_str())
+                    .or_default()
+                    .extend(p.validates.iter().map(|c| c.as_str()));
+            }
+        }
+        // An empty or unreadable requirements file defines nothing, and
+        // reporting every link against it would bury the one real problem.
+        let has_criteria_doc = !requirements.is_empty();
+        Index {
+            has_criteria_doc,
+            criteria,
+            requirements,
+            has_design: spec.design.is_some(),
+            properties,
+            validates,
+        }
+    }
+
+    /// A link names a defined criterion, or (without a dot) a defined requirement.
+    fn defines(&self, id: &str) -> bool {
+        if id.contains('.') {
+            self.criteria.contains(id)
+        } else {
+            self.requirements.contains(id)
+        }
+    }
+}
+
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A lines budget for an element whose text is `text`: its own lines plus
+/// some slack for the markup around it.
+fn span_lines(text: &str) -> usize {
+    text.lines().count().max(1) + 2
+}
+
+fn at(doc: DocKind, locators: Vec<Locator>, lines: usize) -> Option<At> {
+    Some(At {
+        doc,
+        locators,
+        lines,
+    })
+}
+
+fn term(text: &str, case: Case) -> Needle {
+    Needle::Term {
+        text: text.to_owned(),
+        case,
+        nth: 0,
+    }
+}
+
+/// Checks one acceptance criterion. `quality` is off for bugfix clauses
+/// that describe the defect: only placeholders are reported there.
+fn criterion(c: &AcceptanceCriterion, place: Option<At>, quality: bool, out: &mut Vec<Finding>) {
+    let text = collapse(&c.text);
+    let id = c.id.as_str();
+    if quality {
+        let shalls = terms::find_term(&text, "shall", Case::Insensitive).len();
+        if shalls == 0 {
+            if !terms::has_localised_modal(&text) {
+                out.push(Finding {
+                    code: "K0002",
+                    message: format!("criterion {id} has no SHALL"),
+                    help: Some(
+                        "state what the system must do as `THE <system> SHALL <response>`, \
+                         with a WHEN/WHILE/IF/WHERE condition in front if it has one"
+                            .into(),
+                    ),
+                    at: place.clone(),
+                    needle: Needle::Line(c.text.clone()),
+                });
+            }
+        } else {
+            if Ears::parse(&text).is_none() {
+                out.push(Finding {
+                    code: "K0001",
+                    message: format!("criterion {id} does not follow an EARS pattern"),
+                    help: Some(
+                        "write `WHEN <trigger>, THE <system> SHALL <response>` (or WHILE <state>, \
+                         IF <condition> THEN, WHERE <feature>), or `THE <system> SHALL <response>`"
+                            .into(),
+                    ),
+                    at: place.clone(),
+                    needle: Needle::Line(c.text.clone()),
+                });
+            }
+            if shalls > 1 {
+                out.push(Finding {
+                    code: "K0003",
+                    message: format!("criterion {id} has {shalls} SHALLs"),
+                    help: Some("split it into one criterion per SHALL so that each can be tested on its own".into()),
+                    at: place.clone(),
+                    needle: Needle::Term {
+                        text: "shall".into(),
+                        case: Case::Insensitive,
+                        nth: 1,
+                    },
+                });
+            }
+        }
+        for vague in VAGUE_TERMS {
+            if !terms::find_term(&text, vague, Case::Insensitive).is_empty() {
+                out.push(Finding {
+                    code: "K0004",
+                    message: format!("vague term \"{vague}\" in criterion {id}"),
+                    help: Some(
+                        "replace it with something a test can check: a number, a limit, a list, a named standard"
+                            .into(),
+                    ),
+                    at: place.clone(),
+                    needle: term(vague, Case::Insensitive),
+                });
+            }
+        }
+        for escape in ESCAPE_CLAUSES {
+            if is_escape_clause(&text, escape) {
+                out.push(Finding {
+                    code: "K0005",
+                    message: format!("escape clause \"{escape}\" in criterion {id}"),
+                    help: Some(
+                        "an escape clause lets an implementation skip the requirement: \
+                         say exactly when the behaviour is required, or drop the clause"
+                            .into(),
+                    ),
+                    at: place.clone(),
+                    needle: term(escape, Case::Insensitive),
+                });
+            }
+        }
+    }
+    placeholders(&text, &format!("criterion {id}"), place, out);
+}
+
+/// Words that may follow an escape clause without changing its meaning
+/// (`where possible the system ...`).
+const AFTER_ESCAPE: &[&str] = &["a", "an", "and", "or", "the", "then"];
+
+/// Whether `escape` occurs as a clause of its own: followed by the end,
+/// punctuation, a capitalised word or an article, not by a lower-case word
+/// it qualifies (`IF possible duplicates exist` is a real condition).
+fn is_escape_clause(text: &str, escape: &str) -> bool {
+    terms::find_term(text, escape, Case::Insensitive)
+        .into_iter()
+        .any(|r| {
+            let rest = text.get(r.end..).unwrap_or("");
+            if !rest.starts_with(char::is_whitespace) {
+                return true;
+            }
+            let word: String = rest
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_alphanumeric())
+                .collect();
+            let lower_word = word.chars().next().is_some_and(char::is_lowercase);
+            !lower_word || AFTER_ESCAPE.contains(&word.as_str())
+        })
+}
+
+/// Reports TBD/TODO-like placeholders in `text`, naming `what` holds them.
+fn placeholders(text: &str, what: &str, place: Option<At>, out: &mut Vec<Finding>) {
+    let hits = PLACEHOLDERS
+        .iter()
+        .map(|p| (*p, Case::Sensitive))
+        .chain(PLACEHOLDER_PHRASES.iter().map(|p| (*p, Case::Insensitive)));
+    for (p, case) in hits {
+        if !terms::find_term(text, p, case).is_empty() {
+            out.push(Finding {
+                code: "K0006",
+                message: format!("placeholder \"{p}\" in {what}"),
+                help: Some("finish this text before the spec is implemented".into()),
+                at: place.clone(),
+                needle: term(p, case),
+            });
+        }
+    }
+}
+
+/// Reports ids seen before. `items` yields (id, locator) in document order.
+fn duplicates<'a>(
+    kind: &str,
+    doc: DocKind,
+    items: impl IntoIterator<Item = (&'a str, Locator)>,
+    skip: &HashSet<String>,
+    out: &mut Vec<Finding>,
+) -> HashSet<String> {
+    let mut seen = HashSet::new();
+    let mut reported = HashSet::new();
+    for (id, locator) in items {
+        if id.is_empty() || skip.contains(id) {
+            continue;
+        }
+        if !seen.insert(id.to_owned()) {
+            reported.insert(id.to_owned());
+            out.push(Finding {
+                code: "K0007",
+                message: format!("duplicate {kind} id \"{id}\""),
+                help: Some(format!("{kind} ids must be unique: renumber one of them")),
+                at: at(doc, vec![locator], 1),
+                needle: Needle::Id(id.to_owned()),
+            });
+        }
+    }
+    reported
+}
+
+fn requirements(spec: &Spec, out: &mut Vec<Finding>) {
+    let Some(doc) = &spec.requirements else {
+        return;
+    };
+    let doc_kind = DocKind::Requirements;
+    let dup_requirements = duplicates(
+        "requirement",
+        doc_kind,
+        doc.requirements
+            .iter()
+            .enumerate()
+            .map(|(index, r)| (r.id.as_str(), Locator::Requirement { index })),
+        &HashSet::new(),
+        out,
+    );
+    // Criteria of a duplicated requirement repeat its ids; that is one finding, not many.
+    duplicates(
+        "criterion",
+        doc_kind,
+        doc.requirements
+            .iter()
+            .enumerate()
+            .flat_map(|(requirement, r)| {
+                r.criteria.iter().enumerate().map(move |(index, c)| {
+                    (c.id.as_str(), Locator::Criterion { requirement, index })
+                })
+            }),
+        &doc.requirements
+            .iter()
+            .flat_map(|r| r.criteria.iter())
+            .filter(|c| dup_requirements.contains(c.id.requirement().as_str()))
+            .map(|c| c.id.as_str().to_owned())
+            .collect(),
+        out,
+    );
+
+    let mut terms_seen: HashMap<String, ()> = HashMap::new();
+    for (index, entry) in doc.glossary.iter().enumerate() {
+        let key = collapse(&entry.term).to_lowercase();
+        let place = at(
+            doc_kind,
+            vec![Locator::GlossaryEntry { index }],
+            span_lines(&entry.definition),
+        );
+        if terms_seen.insert(key, ()).is_some() {
+            out.push(Finding {
+                code: "K0008",
+                message: format!("glossary term \"{}\" is defined more than once", entry.term),
+                help: Some("keep one definition and merge the other into it".into()),
+                at: place.clone(),
+                needle: term(&entry.term, Case::Insensitive),
+            });
+        }
+        placeholders(
+            &entry.definition,
+            &format!("the glossary entry \"{}\"", entry.term),
+            place,
+            out,
+        );
+    }
+
+    for (ri, r) in doc.requirements.iter().enumerate() {
+        let heading = at(doc_kind, vec![Locator::Requirement { index: ri }], 1);
+        placeholders(
+            &r.title,
+            &format!("the title of requirement {}", r.id),
+            heading,
+            out,
+        );
+        if let Some(story) = &r.user_story {
+            let place = at(
+                doc_kind,
+                vec![Locator::Requirement { index: ri }],
+                span_lines(&story.text) + 4,
+            );
+            placeholders(
+                &story.text,
+                &format!("the user story of requirement {}", r.id),
+                place,
+                out,
+            );
+        }
+        for (ci, c) in r.criteria.iter().enumerate() {
+            let place = at(
+                doc_kind,
+                vec![Locator::Criterion {
+                    requirement: ri,
+                    index: ci,
+                }],
+                span_lines(&c.text),
+            );
+            criterion(c, place, true, out);
+        }
+    }
+}
+
+/// Whether a bugfix group's clauses are criteria (what the fix must do or keep).
+fn is_criteria_group(kind: BehaviorKind) -> bool {
+    matches!(kind, BehaviorKind::Expected | BehaviorKind::Unchanged)
+}
+
+fn bugfix(spec: &Spec, out: &mut Vec<Finding>) {
+    let Some(doc) = &spec.bugfix else {
+        return;
+    };
+    duplicates(
+        "criterion",
+        DocKind::Bugfix,
+        doc.groups.iter().enumerate().flat_map(|(group, g)| {
+            g.clauses
+                .iter()
+                .enumerate()
+                .map(move |(index, c)| (c.id.as_str(), Locator::Clause { group, index }))
+        }),
+        &HashSet::new(),
+        out,
+    );
+    for (gi, g) in doc.groups.iter().enumerate() {
+        for (ci, c) in g.clauses.iter().enumerate() {
+            let place = at(
+                DocKind::Bugfix,
+                vec![Locator::Clause {
+                    group: gi,
+                    index: ci,
+                }],
+                span_lines(&c.text),
+            );
+            criterion(c, place, is_criteria_group(g.kind), out);
+        }
+    }
+}
+
+fn design(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
+    let Some(doc) = &spec.design else {
+        return;
+    };
+    duplicates(
+        "property",
+        DocKind::Design,
+        doc.properties
+            .iter()
+            .enumerate()
+            .map(|(index, p)| (p.id.as_str(), Locator::Property { index })),
+        &HashSet::new(),
+        out,
+    );
+    for (pi, p) in doc.properties.iter().enumerate() {
+        let heading = vec![Locator::Property { index: pi }];
+        let validates_line = vec![
+            Locator::PropertyValidates { index: pi },
+            Locator::Property { index: pi },
+        ];
+        if p.validates.is_empty() {
+            out.push(Finding {
+                code: "K0011",
+                message: format!("property {} validates no criterion", p.id),
+                help: Some(
+                    "name the criteria it checks: `**Validates: Requirements 1.1, 2.3**`".into(),
+                ),
+                at: at(DocKind::Design, heading.clone(), 1),
+                needle: Needle::Line(p.heading_source.clone().unwrap_or_default()),
+            });
+        } else if index.has_criteria_doc {
+            for c in &p.validates {
+                if !index.defines(c.as_str()) {
+                    out.push(Finding {
+                        code: "K0012",
+                        message: format!(
+                            "property {} validates {}, which is not defined",
+                            p.id,
+                            describe_link(c.as_str())
+                        ),
+                        help: Some(
+                            "fix the `Validates:` line or add the criterion to the requirements"
+                                .into(),
+                        ),
+                        at: at(DocKind::Design, validates_line.clone(), 1),
+                        needle: Needle::Id(c.as_str().to_owned()),
+                    });
+                }
+            }
+        }
+        let text = format!("{}\n{}", p.title, p.statement);
+        placeholders(
+            &text,
+            &format!("property {}", p.id),
+            at(DocKind::Design, heading, span_lines(&text) + 2),
+            out,
+        );
+    }
+}
+
+/// `criterion 1.2` or, for a requirement-level link, `requirement 6`.
+fn describe_link(id: &str) -> String {
+    if id.contains('.') {
+        format!("criterion {id}")
+    } else {
+        format!("requirement {id}")
+    }
+}
+
+/// Every task with its locator path, depth first.
+fn walk_tasks<'a>(tasks: &'a [Task], prefix: &[usize], out: &mut Vec<(Vec<usize>, &'a Task)>) {
+    for (i, task) in tasks.iter().enumerate() {
+        let mut path = prefix.to_vec();
+        path.push(i);
+        out.push((path.clone(), task));
+        walk_tasks(&task.subtasks, &path, out);
+    }
+}
+
+fn task_name(task: &Task) -> String {
+    match &task.id {
+        Some(id) => format!("task {id}"),
+        None => format!("task \"{}\"", collapse(&task.title)),
+    }
+}
+
+fn tasks(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
+    let Some(list) = &spec.tasks else {
+        return;
+    };
+    let mut all = Vec::new();
+    walk_tasks(&list.tasks, &[], &mut all);
+    let doc = DocKind::Tasks;
+    duplicates(
+        "task",
+        doc,
+        all.iter().filter_map(|(path, t)| {
+            t.id.as_ref()
+                .map(|id| (id.as_str(), Locator::Task { path: path.clone() }))
+        }),
+        &HashSet::new(),
+        out,
+    );
+    let task_ids: HashSet<&str> = all
+        .iter()
+        .filter_map(|(_, t)| t.id.as_ref().map(|i| i.as_str()))
+        .collect();
+    for (path, task) in &all {
+        let name = task_name(task);
+        let line = vec![Locator::Task { path: path.clone() }];
+        let body = format!("{}\n{}", task.title, task.details.join("\n"));
+        placeholders(
+            &body,
+            &name,
+            at(doc, line.clone(), span_lines(&body) + 2),
+            out,
+        );
+        let requirements_line = vec![
+            Locator::TaskRequirements { path: path.clone() },
+            Locator::Task { path: path.clone() },
+        ];
+        if index.has_criteria_doc {
+            for c in &task.requirements {
+                if !index.defines(c.as_str()) {
+                    out.push(Finding {
+                        code: "K0009",
+                        message: format!("{name} references {}, which is not defined", describe_link(c.as_str())),
+                        help: Some("fix the `_Requirements:` link or add the criterion to the requirements".into()),
+                        at: at(doc, requirements_line.clone(), 1),
+                        needle: Needle::Id(c.as_str().to_owned()),
+                    });
+                }
+            }
+        }
+        if index.has_design {
+            for p in &task.properties {
+                if !index.properties.contains(p.as_str()) {
+                    out.push(Finding {
+                        code: "K0016",
+                        message: format!(
+                            "{name} tests property {p}, which the design does not define"
+                        ),
+                        help: Some(
+                            "fix the property number or add the property to design.md".into(),
+                        ),
+                        at: at(doc, line.clone(), span_lines(&body) + 2),
+                        needle: term(&format!("Property {p}"), Case::Insensitive),
+                    });
+                }
+            }
+        }
+        let depends_line = vec![
+            Locator::TaskDepends { path: path.clone() },
+            Locator::Task { path: path.clone() },
+        ];
+        for dep in &task.depends_on {
+            if !task_ids.contains(dep.as_str()) {
+                out.push(Finding {
+                    code: "K0013",
+                    message: format!("{name} depends on task {dep}, which does not exist"),
+                    help: Some("fix the `_Depends:` link or add the task".into()),
+                    at: at(doc, depends_line.clone(), 1),
+                    needle: Needle::Id(dep.as_str().to_owned()),
+                });
+            }
+        }
+    }
+    cycles(&all, out);
+}
+
+/// Reports each strongly connected group of `_Depends:` links once, naming
+/// one cycle through its first task in document order.
+fn cycles(all: &[(Vec<usize>, &Task)], out: &mut Vec<Finding>) {
+    // Node per distinct task id, in document order; the first task with an id owns it.
+    let mut node_of: HashMap<&str, usize> = HashMap::new();
+    let mut nodes: Vec<(&Vec<usize>, &Task)> = Vec::new();
+    for (path, task) in all {
+        if let Some(id) = &task.id {
+            if !node_of.contains_key(id.as_str()) {
+                node_of.insert(id.as_str(), nodes.len());
+                nodes.push((path, task));
+            }
+        }
+    }
+    let adjacency: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|(_, t)| {
+            let mut next: Vec<usize> = t
+                .depends_on
+                .iter()
+                .filter_map(|d| node_of.get(d.as_str()).copied())
+                .collect();
+            next.dedup();
+            next
+        })
+        .collect();
+    for component in strongly_connected(&adjacency) {
+        let Some(&start) = component.iter().min() else {
+            continue;
+        };
+        let members: BTreeSet<usize> = component.iter().copied().collect();
+        let self_loop = adjacency.get(start).is_some_and(|a| a.contains(&start));
+        if members.len() < 2 && !self_loop {
+            continue;
+        }
+        let Some(cycle) = cycle_through(start, &adjacency, &members) else {
+            continue;
+        };
+        let names: Vec<String> = cycle
+            .iter()
+            .filter_map(|&n| {
+                nodes
+                    .get(n)
+                    .and_then(|(_, t)| t.id.as_ref())
+                    .map(|id| id.to_string())
+            })
+            .collect();
+        let Some((path, _)) = nodes.get(start) else {
+            continue;
+        };
+        out.push(Finding {
+            code: "K0014",
+            message: format!("dependency cycle: {}", names.join(" -> ")),
+            help: Some("remove one `_Depends:` link of the cycle".into()),
+            at: at(
+                DocKind::Tasks,
+                vec![
+                    Locator::TaskDepends {
+                        path: (*path).clone(),
+                    },
+                    Locator::Task {
+                        path: (*path).clone(),
+                    },
+                ],
+                1,
+            ),
+            needle: names
+                .get(1)
+                .map_or(Needle::None, |next| Needle::Id(next.clone())),
+        });
+    }
+}
+
+/// The shortest cycle `start -> ... -> start` inside `members` (breadth first).
+fn cycle_through(
+    start: usize,
+    adjacency: &[Vec<usize>],
+    members: &BTreeSet<usize>,
+) -> Option<Vec<usize>> {
+    let mut previous: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(node) = queue.pop_front() {
+        for &next in adjacency.get(node)? {
+            if !members.contains(&next) {
+                continue;
+            }
+            if next == start {
+                let mut path = vec![start];
+                let mut at = node;
+                while at != start {
+                    path.push(at);
+                    at = *previous.get(&at)?;
+                }
+                path.push(start);
+                // The walk went backwards from the last node; the middle reads forwards once reversed.
+                let last = path.len() - 1;
+                if let Some(middle) = path.get_mut(1..last) {
+                    middle.reverse();
+                }
+                return Some(path);
+            }
+            if next != start && !previous.contains_key(&next) {
+                previous.insert(next, node);
+                queue.push_back(next);
+            }
+        }
+    }
+    None
+}
+
+/// Tarjan's strongly connected components, iterative so that a long chain
+/// of dependencies cannot overflow the stack.
+fn strongly_connected(adjacency: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    const UNSEEN: usize = usize::MAX;
+    let n = adjacency.len();
+    let mut order = vec![UNSEEN; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<usize> = Vec::new();
+    let mut components = Vec::new();
+    let mut counter = 0;
+    // Every index below comes from `0..n` or from `adjacency`, whose entries
+    // are node numbers `< n` by construction, so indexing cannot fail.
+    for root in 0..n {
+        if order[root] != UNSEEN {
+            continue;
+        }
+        let mut calls: Vec<(usize, usize)> = vec![(root, 0)];
+        order[root] = counter;
+        low[root] = counter;
+        counter += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&(v, edge)) = calls.last() {
+            if let Some(&w) = adjacency[v].get(edge) {
+                if let Some(top) = calls.last_mut() {
+                    top.1 += 1;
+                }
+                if order[w] == UNSEEN {
+                    order[w] = counter;
+                    low[w] = counter;
+                    counter += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    calls.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(order[w]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(parent, _)) = calls.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == order[v] {
+                let mut component = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                components.push(component);
+            }
+        }
+    }
+    components
+}
+
+fn coverage(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
+    let Some(list) = &spec.tasks else {
+        return;
+    };
+    let all = list.all_tasks();
+    if all.is_empty() {
+        return;
+    }
+    let mut covered: HashSet<&str> = HashSet::new();
+    let mut covers_all = false;
+    for task in &all {
+        covered.extend(task.requirements.iter().map(|c| c.as_str()));
+        for p in &task.properties {
+            if let Some(criteria) = index.validates.get(p.as_str()) {
+                covered.extend(criteria.iter().copied());
+            }
+        }
+        let says_all = task.requirements.is_empty()
+            && task.requirements_source.as_deref().is_some_and(|s| {
+                s.split(|c: char| !c.is_alphanumeric())
+                    .any(|w| w.eq_ignore_ascii_case("all"))
+            });
+        covers_all |= says_all;
+    }
+    if covers_all {
+        return;
+    }
+    let is_covered = |c: &AcceptanceCriterion| {
+        covered.contains(c.id.as_str()) || covered.contains(c.id.requirement().as_str())
+    };
+    let mut report = |c: &AcceptanceCriterion, place: Option<At>| {
+        if !is_covered(c) {
+            out.push(Finding {
+                code: "K0010",
+                message: format!("criterion {} is not covered by any task", c.id),
+                help: Some(format!(
+                    "link it from the task that implements it: `_Requirements: {}_`",
+                    c.id
+                )),
+                at: place,
+                needle: Needle::Line(c.text.clone()),
+            });
+        }
+    };
+    if let Some(doc) = &spec.requirements {
+        for (ri, r) in doc.requirements.iter().enumerate() {
+            for (ci, c) in r.criteria.iter().enumerate() {
+                let locator = Locator::Criterion {
+                    requirement: ri,
+                    index: ci,
+                };
+                report(c, at(DocKind::Requirements, vec![locator], 1));
+            }
+        }
+    }
+    if let Some(doc) = &spec.bugfix {
+        for (gi, g) in doc.groups.iter().enumerate() {
+            if !is_criteria_group(g.kind) {
+                continue;
+            }
+            for (ci, c) in g.clauses.iter().enumerate() {
+                report(
+                    c,
+                    at(
+                        DocKind::Bugfix,
+                        vec![Locator::Clause {
+                            group: gi,
+                            index: ci,
+                        }],
+                        1,
+                    ),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_and_cycles() {
+        // 0 -> 1 -> 2 -> 0, 3 -> 3, 4 -> 0
+        let adjacency = vec![vec![1], vec![2], vec![0], vec![3], vec![0]];
+        let mut comps: Vec<Vec<usize>> = strongly_connected(&adjacency)
+            .into_iter()
+            .map(|mut c| {
+                c.sort_unstable();
+                c
+            })
+            .collect();
+        comps.sort();
+        assert_eq!(comps, vec![vec![0, 1, 2], vec![3], vec![4]]);
+        let members: BTreeSet<usize> = [0, 1, 2].into();
+        assert_eq!(
+            cycle_through(0, &adjacency, &members),
+            Some(vec![0, 1, 2, 0])
+        );
+        assert_eq!(cycle_through(3, &adjacency, &[3].into()), Some(vec![3, 3]));
+    }
+
+    #[test]
+    fn long_chains_do_not_overflow() {
+        let n = 200_000;
+        let adjacency: Vec<Vec<usize>> = (0..n)
+            .map(|i| if i + 1 < n { vec![i + 1] } else { vec![0] })
+            .collect();
+        let comps = strongly_connected(&adjacency);
+        assert_eq!(comps.len(), 1);
+    }
+}

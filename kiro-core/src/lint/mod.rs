@@ -1,0 +1,594 @@
+//! Spec lint: diagnostics with stable codes, rendered as rustc-like text,
+//! JSON or SARIF 2.1.0.
+//!
+//! [`lint`] checks a spec folder as loaded by [`crate::store::load_spec`]
+//! and points each finding at a file, line and column; [`lint_spec`] checks
+//! a model built in memory (no positions). Both return diagnostics sorted by
+//! file, line, column and code. [`render_human`], [`render_json`] and
+//! [`render_sarif`] turn them into output.
+//!
+//! # Rules
+//!
+//! Codes are stable: a rule keeps its code forever and a retired code is
+//! never reused. [`RULES`] is the table, in code order:
+//!
+//! | Code | Name | Severity | Fires when |
+//! |---|---|---|---|
+//! | K0001 | `not-ears` | warning | a criterion has a SHALL but follows no EARS pattern |
+//! | K0002 | `missing-shall` | warning | a criterion has no SHALL (nor a localised modal such as `DEVE`, `必须`) |
+//! | K0003 | `multiple-shall` | warning | a criterion has more than one SHALL |
+//! | K0004 | `vague-term` | warning | a criterion uses a vague term ([`VAGUE_TERMS`]) |
+//! | K0005 | `escape-clause` | warning | a criterion has an escape clause ([`ESCAPE_CLAUSES`]) |
+//! | K0006 | `placeholder` | warning | text holds TBD, TODO, TBC, FIXME, XXX or "to be determined" |
+//! | K0007 | `duplicate-id` | error | two requirements, criteria, properties or tasks share an id |
+//! | K0008 | `duplicate-glossary-term` | warning | the glossary defines a term twice |
+//! | K0009 | `undefined-criterion` | error | a task links a criterion or requirement that is not defined |
+//! | K0010 | `uncovered-criterion` | warning | no task covers a criterion (only when the spec has tasks) |
+//! | K0011 | `property-validates-nothing` | warning | a correctness property names no criterion |
+//! | K0012 | `property-undefined-criterion` | error | a property validates a criterion that is not defined |
+//! | K0013 | `missing-dependency` | error | a task depends on a task that does not exist |
+//! | K0014 | `dependency-cycle` | error | `_Depends:` links form a cycle |
+//! | K0015 | `format` | warning | the parser could not read part of a file as the Kiro format |
+//! | K0016 | `undefined-property` | error | a task tests a property that design.md does not define |
+//!
+//! Criteria are the acceptance criteria of `requirements.md` and, in a
+//! bugfix spec, the clauses of the *Expected* and *Unchanged* behaviour
+//! groups. *Current behaviour* clauses describe the defect, so only K0006
+//! applies to them. A criterion is covered (K0010) when a task links it, its
+//! whole requirement (`_Requirements: 6_`), or a property that validates it,
+//! or when a task's link reads `All`. Link checks (K0009, K0012) run only
+//! when the spec defines at least one requirement, and K0016 only when it
+//! has a design: against an empty or missing document every link would be
+//! reported.
+//!
+//! ```
+//! use kiro_core::lint::{lint_spec, Severity};
+//! use kiro_core::spec::{AcceptanceCriterion, CriterionId, Requirement, RequirementId, RequirementsDoc, Spec};
+//!
+//! let criterion = AcceptanceCriterion {
+//!     id: CriterionId::new("1.1"),
+//!     text: "THE App SHALL start fast".into(),
+//!     ears: None,
+//! };
+//! let spec = Spec {
+//!     requirements: Some(RequirementsDoc {
+//!         requirements: vec![Requirement { id: RequirementId::new("1"), criteria: vec![criterion], ..Requirement::default() }],
+//!         ..RequirementsDoc::default()
+//!     }),
+//!     ..Spec::default()
+//! };
+//! let diagnostics = lint_spec(&spec);
+//! assert_eq!(diagnostics.len(), 1);
+//! assert_eq!(diagnostics[0].code, "K0004");
+//! assert_eq!(diagnostics[0].severity, Severity::Warning);
+//! assert_eq!(diagnostics[0].message, "vague term \"fast\" in criterion 1.1");
+//! ```
+
+mod checks;
+mod render;
+mod terms;
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::format::Locator;
+use crate::spec::Spec;
+use crate::store::{DocKind, LoadedSpec, SourceFile};
+
+pub use render::{render_human, render_json, render_sarif};
+pub use terms::{ESCAPE_CLAUSES, PLACEHOLDERS, PLACEHOLDER_PHRASES, VAGUE_TERMS};
+
+/// How serious a diagnostic is. Ordered `Note < Warning < Error`, so that
+/// `--deny warnings` can keep every diagnostic `>= Severity::Warning`.
+///
+/// ```
+/// use kiro_core::lint::Severity;
+///
+/// assert!(Severity::Note < Severity::Warning && Severity::Warning < Severity::Error);
+/// assert_eq!(serde_json::to_string(&Severity::Warning).unwrap(), "\"warning\"");
+/// ```
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The spec is wrong: a broken link, a duplicate id, a cycle.
+    Error,
+    /// The spec is weak: a criterion that is hard to test or not traced.
+    Warning,
+    /// Worth knowing, nothing to fix.
+    Note,
+}
+
+impl Severity {
+    /// The lower-case name: `error`, `warning`, `note` (also SARIF's level).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            Severity::Note => 0,
+            Severity::Warning => 1,
+            Severity::Error => 2,
+        }
+    }
+}
+
+impl PartialOrd for Severity {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Severity {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One lint rule: its stable code, a kebab-case name, the severity its
+/// diagnostics carry, and a one-line summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// `K0001`...; never renumbered.
+    pub code: &'static str,
+    /// Kebab-case name, e.g. `vague-term`.
+    pub name: &'static str,
+    /// Severity of its diagnostics.
+    pub severity: Severity,
+    /// What the rule checks, one sentence.
+    pub summary: &'static str,
+}
+
+/// Every rule, in code order (see the [module documentation](self) for the table).
+///
+/// ```
+/// use kiro_core::lint::{Severity, RULES};
+///
+/// let errors: Vec<&str> = RULES.iter().filter(|r| r.severity == Severity::Error).map(|r| r.code).collect();
+/// assert!(errors.contains(&"K0014"));
+/// ```
+pub const RULES: &[Rule] = &[
+    Rule {
+        code: "K0001",
+        name: "not-ears",
+        severity: Severity::Warning,
+        summary: "An acceptance criterion has a SHALL but follows no EARS pattern.",
+    },
+    Rule {
+        code: "K0002",
+        name: "missing-shall",
+        severity: Severity::Warning,
+        summary: "An acceptance criterion states no obligation with SHALL.",
+    },
+    Rule {
+        code: "K0003",
+        name: "multiple-shall",
+        severity: Severity::Warning,
+        summary:
+            "An acceptance criterion has more than one SHALL; each should be testable on its own.",
+    },
+    Rule {
+        code: "K0004",
+        name: "vague-term",
+        severity: Severity::Warning,
+        summary: "An acceptance criterion uses a vague or unmeasurable term.",
+    },
+    Rule {
+        code: "K0005",
+        name: "escape-clause",
+        severity: Severity::Warning,
+        summary: "An acceptance criterion has an escape clause such as \"if possible\".",
+    },
+    Rule {
+        code: "K0006",
+        name: "placeholder",
+        severity: Severity::Warning,
+        summary: "Text holds a placeholder such as TBD or TODO.",
+    },
+    Rule {
+        code: "K0007",
+        name: "duplicate-id",
+        severity: Severity::Error,
+        summary: "Two requirements, criteria, properties or tasks share an id.",
+    },
+    Rule {
+        code: "K0008",
+        name: "duplicate-glossary-term",
+        severity: Severity::Warning,
+        summary: "The glossary defines a term more than once.",
+    },
+    Rule {
+        code: "K0009",
+        name: "undefined-criterion",
+        severity: Severity::Error,
+        summary: "A task links a criterion or requirement that is not defined.",
+    },
+    Rule {
+        code: "K0010",
+        name: "uncovered-criterion",
+        severity: Severity::Warning,
+        summary: "No task covers an acceptance criterion.",
+    },
+    Rule {
+        code: "K0011",
+        name: "property-validates-nothing",
+        severity: Severity::Warning,
+        summary: "A correctness property validates no criterion.",
+    },
+    Rule {
+        code: "K0012",
+        name: "property-undefined-criterion",
+        severity: Severity::Error,
+        summary: "A correctness property validates a criterion that is not defined.",
+    },
+    Rule {
+        code: "K0013",
+        name: "missing-dependency",
+        severity: Severity::Error,
+        summary: "A task depends on a task that does not exist.",
+    },
+    Rule {
+        code: "K0014",
+        name: "dependency-cycle",
+        severity: Severity::Error,
+        summary: "Task dependencies form a cycle.",
+    },
+    Rule {
+        code: "K0015",
+        name: "format",
+        severity: Severity::Warning,
+        summary: "Part of a file could not be read as the Kiro format; it is kept verbatim.",
+    },
+    Rule {
+        code: "K0016",
+        name: "undefined-property",
+        severity: Severity::Error,
+        summary: "A task tests a correctness property that the design does not define.",
+    },
+];
+
+/// The rule with this code.
+///
+/// ```
+/// assert_eq!(kiro_core::lint::rule("K0004").map(|r| r.name), Some("vague-term"));
+/// ```
+pub fn rule(code: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.code == code)
+}
+
+/// One finding.
+///
+/// The serde form (used by [`render_json`]) is an object with every field
+/// present: `code`, `severity` (`"error"`, `"warning"` or `"note"`),
+/// `message`, `help` (string or `null`), `file` (string or `null`), `line`
+/// and `column` (1-based, `0` when unknown) and `end_column` (the column
+/// just past the span, or `null`).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    /// The rule's code, e.g. `K0004`.
+    pub code: String,
+    /// The rule's severity.
+    pub severity: Severity,
+    /// What is wrong, lower-case, no trailing period.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+    /// The file, when known.
+    #[serde(serialize_with = "serialize_path")]
+    pub file: Option<PathBuf>,
+    /// 1-based line; 0 when unknown.
+    pub line: u32,
+    /// 1-based column in characters; 0 when unknown.
+    pub column: u32,
+    /// The column just past the end of the span, on the same line.
+    pub end_column: Option<u32>,
+}
+
+/// Paths are written as (lossy) UTF-8 text so that serialisation never fails.
+fn serialize_path<S: Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    match path {
+        Some(p) => s.serialize_str(&p.to_string_lossy()),
+        None => s.serialize_none(),
+    }
+}
+
+/// What to underline, searched in the source from the element's line on.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Needle {
+    /// Nothing: point at the element.
+    None,
+    /// The element's text from its start to the end of its first line.
+    Line(String),
+    /// The `nth` (0-based) whole-word occurrence of a term.
+    Term {
+        /// The term.
+        text: String,
+        /// Compare case-insensitively.
+        case: terms::Case,
+        /// Which occurrence.
+        nth: usize,
+    },
+    /// An id (`1.2`), which must not be part of a longer id.
+    Id(String),
+}
+
+/// Where a finding belongs: a document and the elements to look up in its
+/// source map (the first one recorded wins).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct At {
+    pub doc: DocKind,
+    pub locators: Vec<Locator>,
+    /// How many lines from the element's line the needle may be on.
+    pub lines: usize,
+}
+
+/// A finding before it is placed in a file.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Finding {
+    pub code: &'static str,
+    pub message: String,
+    pub help: Option<String>,
+    pub at: Option<At>,
+    pub needle: Needle,
+}
+
+impl Finding {
+    fn diagnostic(&self) -> Diagnostic {
+        Diagnostic {
+            code: self.code.to_owned(),
+            severity: rule(self.code).map_or(Severity::Warning, |r| r.severity),
+            message: self.message.clone(),
+            help: self.help.clone(),
+            file: None,
+            line: 0,
+            column: 0,
+            end_column: None,
+        }
+    }
+}
+
+/// Lints a spec model without source positions: every diagnostic has
+/// `file: None` and line and column `0`. Format diagnostics (K0015) need the
+/// source and come only from [`lint`].
+///
+/// ```
+/// use kiro_core::lint::lint_spec;
+/// use kiro_core::spec::{Spec, Task, TaskId, TaskList};
+///
+/// let task = |id: &str, dep: &str| Task {
+///     id: Some(TaskId::new(id)),
+///     title: "Step".into(),
+///     depends_on: vec![TaskId::new(dep)],
+///     ..Task::default()
+/// };
+/// let spec = Spec {
+///     tasks: Some(TaskList { tasks: vec![task("1", "2"), task("2", "1")], ..TaskList::default() }),
+///     ..Spec::default()
+/// };
+/// let found = lint_spec(&spec);
+/// assert_eq!(found[0].code, "K0014");
+/// assert_eq!(found[0].message, "dependency cycle: 1 -> 2 -> 1");
+/// ```
+pub fn lint_spec(spec: &Spec) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = checks::findings(spec)
+        .iter()
+        .map(Finding::diagnostic)
+        .collect();
+    sort(&mut out);
+    out
+}
+
+/// Lints a loaded spec folder, pointing each diagnostic at its file, line and
+/// column (at the offending word where it can be found in the source line).
+///
+/// ```
+/// use kiro_core::lint::lint;
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("tasks.md"), "- [ ] 1. Build it\n  - _Depends: 7_\n")?;
+/// let spec = kiro_core::store::load_spec(dir.path())?;
+/// for d in lint(&spec) {
+///     println!("{}:{}:{}: {} {}", d.file.unwrap_or_default().display(), d.line, d.column, d.code, d.message);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn lint(spec: &LoadedSpec) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for finding in checks::findings(&spec.spec) {
+        out.push(place(&finding, spec));
+    }
+    for file in &spec.files {
+        for d in &file.diagnostics {
+            let mut diagnostic = Finding {
+                code: "K0015",
+                message: d.message.clone(),
+                help: (!d.expected.is_empty()).then(|| format!("expected {}", d.expected)),
+                at: None,
+                needle: Needle::None,
+            }
+            .diagnostic();
+            diagnostic.file = Some(file.path.clone());
+            diagnostic.line = d.position.line;
+            diagnostic.column = d.position.column;
+            out.push(diagnostic);
+        }
+    }
+    sort(&mut out);
+    out
+}
+
+fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|a, b| {
+        (&a.file, a.line, a.column, &a.code).cmp(&(&b.file, b.line, b.column, &b.code))
+    });
+}
+
+/// Gives a finding its file and position.
+fn place(finding: &Finding, spec: &LoadedSpec) -> Diagnostic {
+    let mut d = finding.diagnostic();
+    let Some(at) = &finding.at else {
+        return d;
+    };
+    let Some(file) = spec.file(at.doc) else {
+        return d;
+    };
+    d.file = Some(file.path.clone());
+    let Some(position) = at.locators.iter().find_map(|l| file.source_map.get(l)) else {
+        return d;
+    };
+    d.line = position.line;
+    d.column = position.column;
+    if let Some((line, column, end)) = locate(file, position.line, at.lines, &finding.needle) {
+        d.line = line;
+        d.column = column;
+        d.end_column = Some(end);
+    }
+    d
+}
+
+/// The source lines of a file without line terminators.
+fn source_lines(file: &SourceFile) -> Vec<&str> {
+    file.text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect()
+}
+
+fn char_column(line: &str, byte: usize) -> u32 {
+    line.get(..byte).map_or(0, |s| s.chars().count()) as u32 + 1
+}
+
+/// Finds the needle from `first_line` on (at most `lines` lines) and returns
+/// its line, column and end column.
+fn locate(
+    file: &SourceFile,
+    first_line: u32,
+    lines: usize,
+    needle: &Needle,
+) -> Option<(u32, u32, u32)> {
+    let all = source_lines(file);
+    let start = (first_line as usize).checked_sub(1)?;
+    let window = all.get(start..(start + lines.max(1)).min(all.len()))?;
+    let found = |offset: usize, line: &str, r: Range<usize>| {
+        let number = (start + offset + 1) as u32;
+        Some((number, char_column(line, r.start), char_column(line, r.end)))
+    };
+    match needle {
+        Needle::None => None,
+        Needle::Line(text) => {
+            let line = *window.first()?;
+            let probe: String = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .chars()
+                .take(16)
+                .collect();
+            let from = if probe.is_empty() {
+                None
+            } else {
+                line.find(probe.as_str())
+            };
+            let from = from.unwrap_or_else(|| line.len() - line.trim_start().len());
+            let end = line.trim_end().len().max(from);
+            found(0, line, from..end)
+        }
+        Needle::Term { text, case, nth } => {
+            let mut seen = 0;
+            for (offset, line) in window.iter().enumerate() {
+                for r in terms::find_term(line, text, *case) {
+                    if seen == *nth {
+                        return found(offset, line, r);
+                    }
+                    seen += 1;
+                }
+            }
+            None
+        }
+        Needle::Id(id) => {
+            for (offset, line) in window.iter().enumerate() {
+                if let Some(r) = find_id(line, id) {
+                    return found(offset, line, r);
+                }
+            }
+            None
+        }
+    }
+}
+
+/// The first occurrence of `id` in `line` that is not part of a longer id
+/// or word (`1.1` is not found in `1.12` or `v1.1`).
+fn find_id(line: &str, id: &str) -> Option<Range<usize>> {
+    let mut from = 0;
+    while let Some(rel) = line.get(from..)?.find(id) {
+        let at = from + rel;
+        let end = at + id.len();
+        let before = line.get(..at).and_then(|s| s.chars().next_back());
+        let rest = line.get(end..).unwrap_or("");
+        let mut after = rest.chars();
+        let next = after.next();
+        // `_` is markdown emphasis around links (`_Requirements: 1.1_`), not part of an id.
+        let continues = next.is_some_and(char::is_alphanumeric)
+            || (next == Some('.') && after.next().is_some_and(|c| c.is_ascii_digit()));
+        let glued = before.is_some_and(|c| c.is_alphanumeric() || c == '.');
+        if !continues && !glued {
+            return Some(at..end);
+        }
+        from = at + id.len().max(1);
+    }
+    None
+}
+
+/// Reads a file for [`render_human`]'s snippets: a helper for callers that
+/// render diagnostics of files on disk.
+///
+/// ```
+/// use kiro_core::lint::{read_source, render_human};
+///
+/// let text = render_human(&[], &read_source, false);
+/// assert_eq!(text, "0 errors, 0 warnings\n");
+/// ```
+pub fn read_source(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_are_numbered_in_order_and_unique() {
+        for (i, r) in RULES.iter().enumerate() {
+            assert_eq!(r.code, format!("K{:04}", i + 1));
+            assert!(r.summary.ends_with('.'), "{}", r.code);
+        }
+        let mut names: Vec<_> = RULES.iter().map(|r| r.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), RULES.len());
+    }
+
+    #[test]
+    fn ids_are_found_whole() {
+        assert_eq!(find_id("_Requirements: 1.12, 1.1_", "1.1"), Some(21..24));
+        assert_eq!(find_id("v1.1 and 11", "1"), None);
+        assert_eq!(find_id("- [ ] 2. Build", "2"), Some(6..7));
+        assert_eq!(find_id("needs 2.1.3", "2.1"), None);
+    }
+}

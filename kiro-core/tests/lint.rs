@@ -1,0 +1,899 @@
+//! Lint rules on small inline specs: every rule has cases that fire it and
+//! cases that must not, plus position, rendering and SARIF schema tests.
+//!
+//! A fixture is the text of a spec folder: `//- <file name>` lines start a
+//! file; text before the first marker is `requirements.md`.
+
+// Tests state their expectations with unwrap/panic; a failure is the test
+// failing, which is what these lints guard against in library code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use kiro_core::lint::{
+    lint, lint_spec, render_human, render_json, render_sarif, Diagnostic, Severity, ESCAPE_CLAUSES,
+    RULES, VAGUE_TERMS,
+};
+use kiro_core::store::{load_spec, LoadedSpec};
+
+/// Writes a fixture into a temporary spec folder and loads it.
+fn load(fixture: &str) -> (tempfile::TempDir, LoadedSpec) {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_dir = dir.path().join("demo");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    let mut name = "requirements.md".to_owned();
+    let mut text = String::new();
+    let mut files: Vec<(String, String)> = Vec::new();
+    for line in fixture.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("//- ") {
+            if !text.trim().is_empty() {
+                files.push((name.clone(), std::mem::take(&mut text)));
+            }
+            text.clear();
+            name = rest.trim().to_owned();
+        } else {
+            text.push_str(line);
+        }
+    }
+    if !text.trim().is_empty() {
+        files.push((name, text));
+    }
+    for (name, text) in files {
+        std::fs::write(spec_dir.join(name), text).unwrap();
+    }
+    let spec = load_spec(&spec_dir).unwrap();
+    (dir, spec)
+}
+
+fn diagnostics(fixture: &str) -> Vec<Diagnostic> {
+    let (_dir, spec) = load(fixture);
+    lint(&spec)
+}
+
+fn show(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|d| format!("{} {}:{} {}", d.code, d.line, d.column, d.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Asserts that `code` fires on the fixture.
+#[track_caller]
+fn check_fires(fixture: &str, code: &str) {
+    let found = diagnostics(fixture);
+    assert!(
+        found.iter().any(|d| d.code == code),
+        "{code} did not fire on\n{fixture}\nfound:\n{}",
+        show(&found)
+    );
+}
+
+/// Asserts that `code` does not fire on the fixture.
+#[track_caller]
+fn check_clean(fixture: &str, code: &str) {
+    let found = diagnostics(fixture);
+    assert!(
+        !found.iter().any(|d| d.code == code),
+        "{code} fired on\n{fixture}\nfound:\n{}",
+        show(&found)
+    );
+}
+
+/// Asserts the one diagnostic with `code`: its message, line, column and end column.
+#[track_caller]
+fn check_at(
+    fixture: &str,
+    code: &str,
+    message: &str,
+    line: u32,
+    column: u32,
+    end_column: Option<u32>,
+) {
+    let found = diagnostics(fixture);
+    let hits: Vec<&Diagnostic> = found.iter().filter(|d| d.code == code).collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "expected one {code}, found:\n{}",
+        show(&found)
+    );
+    let d = hits[0];
+    assert_eq!(
+        (d.message.as_str(), d.line, d.column, d.end_column),
+        (message, line, column, end_column),
+        "{code} on\n{fixture}"
+    );
+    assert!(d.file.as_ref().is_some_and(|f| f.is_absolute()));
+}
+
+/// A requirements document with one requirement whose criteria are the
+/// lines of `criteria` (numbered `1.`, `2.`, ...). Criterion `n` is on line `8 + n`.
+fn req(criteria: &str) -> String {
+    let mut out = String::from(
+        "# Requirements Document\n\n## Requirements\n\n### Requirement 1: Demo\n\n#### Acceptance Criteria\n\n",
+    );
+    for (i, line) in criteria.lines().enumerate() {
+        out.push_str(&format!("{}. {line}\n", i + 1));
+    }
+    out
+}
+
+/// A bugfix document with one clause per group.
+fn bugfix(current: &str, expected: &str, unchanged: &str) -> String {
+    format!(
+        "//- bugfix.md\n# Bugfix Requirements Document\n\n## Bug Analysis\n\n### Current Behavior (Defect)\n\n\
+         1.1 {current}\n\n### Expected Behavior (Correct)\n\n2.1 {expected}\n\n\
+         ### Unchanged Behavior (Regression Prevention)\n\n3.1 {unchanged}\n"
+    )
+}
+
+/// A fixture with two requirements (1.1, 1.2, 2.1) and the given extra files.
+fn two_reqs(rest: &str) -> String {
+    format!(
+        "{}\n### Requirement 2: More\n\n#### Acceptance Criteria\n\n1. THE App SHALL stop\n{rest}",
+        req("THE App SHALL start\nTHE App SHALL log")
+    )
+}
+
+const GOOD: &str = "WHEN a user signs in, THE Auth_Service SHALL create a session";
+
+#[test]
+fn k0001_not_ears() {
+    check_fires(
+        &req("After login, the app SHALL show the home page"),
+        "K0001",
+    );
+    check_fires(&req("WHEN the user clicks SHALL open"), "K0001");
+    check_fires(&req("SHALL do it"), "K0001");
+    check_fires(
+        &bugfix("the app crashes", "Once saved, the app SHALL close", GOOD),
+        "K0001",
+    );
+    check_clean(&req(GOOD), "K0001");
+    check_clean(&req("THE App SHALL start"), "K0001");
+    check_clean(
+        &req("While offline, when the user saves, the editor shall queue the change"),
+        "K0001",
+    );
+    check_clean(&req("WHEN 用户点击 THEN 系统 SHALL 显示主页"), "K0001");
+    check_clean(&req("The page loads in 2 s"), "K0001");
+    check_clean(&bugfix("After login SHALL crash", GOOD, GOOD), "K0001");
+}
+
+#[test]
+fn k0002_missing_shall() {
+    check_fires(&req("The page loads in 2 s"), "K0002");
+    check_fires(&req("WHEN x THEN the page is shown"), "K0002");
+    check_fires(&req("The system must log every request"), "K0002");
+    check_fires(
+        &req("WHEN ユーザーが検索を実行 THEN 結果ページに遷移する"),
+        "K0002",
+    );
+    check_fires(
+        &bugfix("the app crashes", "the app does not crash", GOOD),
+        "K0002",
+    );
+    check_clean(&req(GOOD), "K0002");
+    check_clean(&req("the app shall start"), "K0002");
+    check_clean(
+        &req("QUANDO o usuário acessa o painel ENTÃO o sistema DEVE exibir as especialidades"),
+        "K0002",
+    );
+    check_clean(
+        &req("CUANDO el usuario inicie sesión ENTONCES el sistema DEBERÁ mostrar la página"),
+        "K0002",
+    );
+    check_clean(&req("WHEN 用户点击 THEN 系统必须显示主页"), "K0002");
+    check_clean(
+        &req("RAGバックエンドAPIは、POSTエンドポイントを提供すること"),
+        "K0002",
+    );
+    check_clean(
+        &bugfix("WHEN a user saves THEN the app crashes", GOOD, GOOD),
+        "K0002",
+    );
+}
+
+#[test]
+fn k0003_multiple_shall() {
+    check_fires(&req("THE App SHALL start and SHALL log"), "K0003");
+    check_fires(
+        &req("WHEN x THEN the system SHALL a; the option SHALL be removed"),
+        "K0003",
+    );
+    check_fires(
+        &bugfix("x", "WHEN x THEN the system SHALL a and SHALL b", GOOD),
+        "K0003",
+    );
+    check_clean(&req(GOOD), "K0003");
+    check_clean(&req("THE App SHALL NOT crash"), "K0003");
+    check_clean(&req("THE App SHALL print `shall`"), "K0003");
+    check_clean(&req("THE Marshall_Service SHALL run"), "K0003");
+    check_clean(&bugfix("the app SHALL a and SHALL b", GOOD, GOOD), "K0003");
+}
+
+#[test]
+fn k0004_vague_terms() {
+    for term in VAGUE_TERMS {
+        check_fires(
+            &req(&format!("THE App SHALL be {term} for all users")),
+            "K0004",
+        );
+    }
+    check_fires(&req("THE App SHALL be FAST"), "K0004");
+    check_fires(&req("THE App SHALL be **fast**"), "K0004");
+    check_fires(&bugfix("x", GOOD, "THE App SHALL stay fast"), "K0004");
+    check_clean(&req(GOOD), "K0004");
+    check_clean(&req("THE App SHALL respond within 200 ms"), "K0004");
+    check_clean(&req("THE App SHALL serve breakfast menus"), "K0004");
+    check_clean(&req("THE Player SHALL fast-forward by 10 s"), "K0004");
+    check_clean(
+        &req("THE App SHALL call `fast_path()` and `simple`"),
+        "K0004",
+    );
+    check_clean(&req("THE App SHALL list colours, sizes, etcetera"), "K0004");
+    check_clean(
+        &bugfix("the app is slow and not user-friendly", GOOD, GOOD),
+        "K0004",
+    );
+}
+
+#[test]
+fn k0005_escape_clauses() {
+    for clause in ESCAPE_CLAUSES {
+        check_fires(
+            &req(&format!("THE App SHALL cache results {clause}")),
+            "K0005",
+        );
+    }
+    check_fires(&req("Where possible, THE App SHALL cache results"), "K0005");
+    check_fires(&req("THE App SHALL, if possible, retry"), "K0005");
+    check_fires(&req("THE App SHALL retry (if possible)."), "K0005");
+    check_clean(&req(GOOD), "K0005");
+    check_clean(
+        &req("IF possible duplicates exist, THEN THE App SHALL merge them"),
+        "K0005",
+    );
+    check_clean(
+        &req("WHERE the feature is enabled, THE App SHALL cache results"),
+        "K0005",
+    );
+    check_clean(&bugfix("the app retries if possible", GOOD, GOOD), "K0005");
+}
+
+#[test]
+fn k0006_placeholders() {
+    check_fires(&req("THE App SHALL store TBD"), "K0006");
+    check_fires(&req("TODO: decide what THE App SHALL do"), "K0006");
+    check_fires(&req("THE App SHALL use a format to be determined"), "K0006");
+    check_fires(&req("THE App SHALL do X (FIXME)"), "K0006");
+    check_fires(&req(GOOD).replace("Demo", "Demo TBD"), "K0006");
+    check_fires(&bugfix("TBC", GOOD, GOOD), "K0006");
+    check_fires(
+        &format!(
+            "{}//- tasks.md\n- [ ] 1. TODO write it\n  - _Requirements: 1.1_\n",
+            req(GOOD)
+        ),
+        "K0006",
+    );
+    check_fires(
+        &format!("{}//- design.md\n# Design\n\n## Correctness Properties\n\n### Property 1: Sessions\n\nTBD\n\n**Validates: Requirements 1.1**\n", req(GOOD)),
+        "K0006",
+    );
+    check_clean(&req(GOOD), "K0006");
+    check_clean(
+        &req("WHEN a user adds a todo, THE App SHALL save it"),
+        "K0006",
+    );
+    check_clean(&req("THE App SHALL list the TBDs"), "K0006");
+}
+
+#[test]
+fn k0007_duplicate_ids() {
+    let dup_req = format!(
+        "{}\n### Requirement 1: Again\n\n#### Acceptance Criteria\n\n1. {GOOD}\n",
+        req(GOOD)
+    );
+    check_fires(&dup_req, "K0007");
+    // One finding for the duplicated requirement, none for its criteria.
+    assert_eq!(
+        diagnostics(&dup_req)
+            .iter()
+            .filter(|d| d.code == "K0007")
+            .count(),
+        1
+    );
+    check_fires(
+        &format!("{}//- tasks.md\n- [ ] 1. A\n- [ ] 1. B\n", req(GOOD)),
+        "K0007",
+    );
+    check_fires(
+        &format!(
+            "{}//- tasks.md\n- [ ] 1. A\n  - [ ] 1.1 B\n  - [ ] 1.1 C\n",
+            req(GOOD)
+        ),
+        "K0007",
+    );
+    check_fires(
+        "//- design.md\n# Design\n\n## Correctness Properties\n\n### Property 1: A\n\nx\n\n### Property 1: B\n\ny\n",
+        "K0007",
+    );
+    check_fires(&bugfix("x", GOOD, GOOD).replace("3.1 ", "2.1 "), "K0007");
+    check_clean(&two_reqs(""), "K0007");
+    check_clean(
+        &format!(
+            "{}//- tasks.md\n- [ ] 1. A\n  - [ ] 1.1 B\n- [ ] 2. C\n",
+            req(GOOD)
+        ),
+        "K0007",
+    );
+    check_clean(&bugfix("x", GOOD, GOOD), "K0007");
+}
+
+#[test]
+fn k0008_duplicate_glossary_terms() {
+    let glossary = |entries: &str| {
+        format!("# Requirements Document\n\n## Glossary\n\n{entries}\n## Requirements\n\n### Requirement 1: Demo\n\n#### Acceptance Criteria\n\n1. {GOOD}\n")
+    };
+    check_fires(
+        &glossary("- **Auth_Service**: signs users in\n- **Auth_Service**: again\n"),
+        "K0008",
+    );
+    check_fires(&glossary("- **Session**: a\n- **session**: b\n"), "K0008");
+    check_clean(
+        &glossary("- **Auth_Service**: signs users in\n- **Session**: a login\n"),
+        "K0008",
+    );
+}
+
+#[test]
+fn k0009_undefined_criterion() {
+    let tasks = |links: &str| {
+        format!(
+            "{}//- tasks.md\n- [ ] 1. Build\n  - _Requirements: {links}_\n",
+            two_reqs("")
+        )
+    };
+    check_fires(&tasks("9.9"), "K0009");
+    check_fires(&tasks("1.1, 1.3"), "K0009");
+    check_fires(&tasks("3"), "K0009");
+    check_clean(&tasks("1.1, 1.2, 2.1"), "K0009");
+    check_clean(&tasks("1.1–1.2"), "K0009");
+    check_clean(&tasks("2"), "K0009");
+    check_clean(
+        "//- tasks.md\n- [ ] 1. Build\n  - _Requirements: 9.9_\n",
+        "K0009",
+    );
+    check_clean(
+        "# Requirements Document\n//- tasks.md\n- [ ] 1. Build\n  - _Requirements: 9.9_\n",
+        "K0009",
+    );
+    check_clean(
+        &format!(
+            "{}//- tasks.md\n- [ ] 1. Fix\n  - _Requirements: 2.1, 1.1_\n",
+            bugfix("x", GOOD, GOOD)
+        ),
+        "K0009",
+    );
+}
+
+#[test]
+fn k0010_uncovered_criterion() {
+    let with_tasks = |links: &str| {
+        format!(
+            "{}//- tasks.md\n- [ ] 1. Build\n  - _Requirements: {links}_\n",
+            two_reqs("")
+        )
+    };
+    check_fires(&with_tasks("1.1, 2.1"), "K0010");
+    check_fires(&with_tasks("2"), "K0010");
+    check_clean(&with_tasks("1.1, 1.2, 2.1"), "K0010");
+    check_clean(&with_tasks("1, 2"), "K0010");
+    check_clean(&with_tasks("All"), "K0010");
+    check_clean(&two_reqs(""), "K0010");
+    // Covered through a property the task tests.
+    check_clean(
+        &two_reqs(
+            "//- design.md\n# Design\n\n## Correctness Properties\n\n### Property 1: P\n\nx\n\n**Validates: Requirements 1.1, 1.2**\n\
+             //- tasks.md\n- [ ] 1. Build\n  - _Requirements: 2.1_\n- [ ] 2. Test\n  - **Property 1: P**\n",
+        ),
+        "K0010",
+    );
+    // Bugfix: expected and unchanged clauses need a task, the defect does not.
+    let fix = |links: &str| {
+        format!(
+            "{}//- tasks.md\n- [ ] 1. Fix\n  - _Requirements: {links}_\n",
+            bugfix("x", GOOD, GOOD)
+        )
+    };
+    check_fires(&fix("2.1"), "K0010");
+    check_clean(&fix("2.1, 3.1"), "K0010");
+}
+
+#[test]
+fn k0011_property_validates_nothing() {
+    let design = |validates: &str| {
+        format!("{}//- design.md\n# Design\n\n## Correctness Properties\n\n### Property 1: P\n\n*For any* x, THE App SHALL y.\n\n{validates}", req(GOOD))
+    };
+    check_fires(&design(""), "K0011");
+    check_clean(&design("**Validates: Requirements 1.1**\n"), "K0011");
+}
+
+#[test]
+fn k0012_property_undefined_criterion() {
+    let design = |ids: &str| {
+        format!("{}//- design.md\n# Design\n\n## Correctness Properties\n\n### Property 1: P\n\nx\n\n**Validates: Requirements {ids}**\n", req(GOOD))
+    };
+    check_fires(&design("9.9"), "K0012");
+    check_fires(&design("1.1, 4"), "K0012");
+    check_clean(&design("1.1"), "K0012");
+    check_clean(&design("1"), "K0012");
+    check_clean("//- design.md\n# Design\n\n## Correctness Properties\n\n### Property 1: P\n\nx\n\n**Validates: Requirements 9.9**\n", "K0012");
+}
+
+#[test]
+fn k0013_missing_dependency() {
+    let tasks = |deps: &str| {
+        format!("//- tasks.md\n- [ ] 1. A\n- [ ] 2. B\n  - [ ] 2.1 C\n  - _Depends: {deps}_\n")
+    };
+    check_fires(&tasks("9"), "K0013");
+    check_fires(&tasks("1, 2.7"), "K0013");
+    check_clean(&tasks("1"), "K0013");
+    check_clean(&tasks("2.1"), "K0013");
+}
+
+#[test]
+fn k0014_dependency_cycle() {
+    check_at(
+        "//- tasks.md\n- [ ] 1. A\n  - _Depends: 2_\n- [ ] 2. B\n  - _Depends: 1_\n",
+        "K0014",
+        "dependency cycle: 1 -> 2 -> 1",
+        2,
+        15,
+        Some(16),
+    );
+    check_fires("//- tasks.md\n- [ ] 1. A\n  - _Depends: 1_\n", "K0014");
+    let three = "//- tasks.md\n- [ ] 1. A\n  - _Depends: 3_\n- [ ] 2. B\n  - _Depends: 1_\n- [ ] 3. C\n  - _Depends: 2_\n";
+    let found = diagnostics(three);
+    let cycles: Vec<&str> = found
+        .iter()
+        .filter(|d| d.code == "K0014")
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(cycles, ["dependency cycle: 1 -> 3 -> 2 -> 1"]);
+    check_clean(
+        "//- tasks.md\n- [ ] 1. A\n- [ ] 2. B\n  - _Depends: 1_\n- [ ] 3. C\n  - _Depends: 1, 2_\n",
+        "K0014",
+    );
+    check_clean("//- tasks.md\n- [ ] 1. A\n  - _Depends: 9_\n", "K0014");
+}
+
+#[test]
+fn k0015_format() {
+    check_fires(
+        "//- tasks.md\n# Implementation Plan\n\n- [ ] 1. A\n- [?] 2. B\n",
+        "K0015",
+    );
+    check_clean(
+        "//- tasks.md\n# Implementation Plan\n\n- [ ] 1. A\n",
+        "K0015",
+    );
+}
+
+#[test]
+fn k0016_undefined_property() {
+    let spec = |design: bool| {
+        let mut s = req(GOOD);
+        if design {
+            s.push_str("//- design.md\n# Design\n\n## Correctness Properties\n\n### Property 1: P\n\nx\n\n**Validates: Requirements 1.1**\n");
+        }
+        s.push_str("//- tasks.md\n- [ ] 1. Test\n  - **Property 3: Q**\n  - _Requirements: 1.1_\n- [ ] 2. Test\n  - **Property 1: P**\n");
+        s
+    };
+    check_fires(&spec(true), "K0016");
+    check_clean(&spec(false), "K0016");
+    assert_eq!(
+        diagnostics(&spec(true))
+            .iter()
+            .filter(|d| d.code == "K0016")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_clean_spec_has_no_findings() {
+    let fixture = format!(
+        "{}//- design.md\n# Design\n\n## Overview\n\nText.\n\n## Correctness Properties\n\n### Property 1: Sessions\n\n*For any* valid credentials, THE Auth_Service SHALL create one session.\n\n**Validates: Requirements 1.1**\n\
+         //- tasks.md\n# Implementation Plan\n\n- [ ] 1. Build sign-in\n  - _Requirements: 1.1_\n- [ ] 2. Test sessions\n  - **Property 1: Sessions**\n  - _Depends: 1_\n",
+        req(GOOD)
+    );
+    let found = diagnostics(&fixture);
+    assert!(found.is_empty(), "{}", show(&found));
+}
+
+#[test]
+fn positions_point_at_the_offending_word() {
+    check_at(
+        &req("THE App SHALL be fast"),
+        "K0004",
+        "vague term \"fast\" in criterion 1.1",
+        9,
+        21,
+        Some(25),
+    );
+    // Hard-wrapped criterion: the clause is on the continuation line.
+    check_at(
+        &req("THE App SHALL log").replace("log\n", "log\n   every attempt if possible\n"),
+        "K0005",
+        "escape clause \"if possible\" in criterion 1.1",
+        10,
+        18,
+        Some(29),
+    );
+    check_at(
+        &req("THE App SHALL a and SHALL b"),
+        "K0003",
+        "criterion 1.1 has 2 SHALLs",
+        9,
+        24,
+        Some(29),
+    );
+    check_at(
+        &req("The page loads in 2 s"),
+        "K0002",
+        "criterion 1.1 has no SHALL",
+        9,
+        4,
+        Some(25),
+    );
+    // Columns count characters, not bytes.
+    check_at(
+        &req("WHEN 用户点击 THEN 系统 SHALL 快速 and fast"),
+        "K0004",
+        "vague term \"fast\" in criterion 1.1",
+        9,
+        35,
+        Some(39),
+    );
+    check_at(
+        &format!(
+            "{}//- tasks.md\n- [ ] 1. Build\n  - _Requirements: 1.12, 1.1_\n",
+            req(GOOD)
+        ),
+        "K0009",
+        "task 1 references criterion 1.12, which is not defined",
+        2,
+        20,
+        Some(24),
+    );
+}
+
+#[test]
+fn lint_spec_has_no_positions() {
+    let (_dir, loaded) = load(&format!(
+        "{}//- tasks.md\n- [ ] 1. A\n  - _Depends: 9_\n",
+        req("THE App SHALL be fast")
+    ));
+    let found = lint_spec(&loaded.spec);
+    let codes: Vec<&str> = found.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["K0004", "K0010", "K0013"]);
+    assert!(found
+        .iter()
+        .all(|d| d.file.is_none() && d.line == 0 && d.column == 0 && d.end_column.is_none()));
+}
+
+#[test]
+fn diagnostics_are_sorted_and_severities_follow_the_rules() {
+    let found = diagnostics(&format!(
+        "{}//- tasks.md\n- [ ] 1. A\n  - _Depends: 9_\n  - _Requirements: 9.9_\n",
+        req("THE App SHALL be fast\nWHEN x THEN y\nTHE App SHALL a and SHALL b etc.")
+    ));
+    let keys: Vec<_> = found
+        .iter()
+        .map(|d| (d.file.clone(), d.line, d.column, d.code.clone()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    for d in &found {
+        let rule = RULES.iter().find(|r| r.code == d.code).unwrap();
+        assert_eq!(d.severity, rule.severity, "{}", d.code);
+    }
+    assert!(found.iter().any(|d| d.severity == Severity::Error));
+}
+
+/// Makes file paths relative to `base`, as a CLI run from the workspace root would.
+fn relative(diagnostics: Vec<Diagnostic>, base: &Path) -> Vec<Diagnostic> {
+    diagnostics
+        .into_iter()
+        .map(|mut d| {
+            d.file = d
+                .file
+                .map(|f| f.strip_prefix(base).map(Path::to_path_buf).unwrap_or(f));
+            d
+        })
+        .collect()
+}
+
+#[test]
+fn human_output_snapshot() {
+    let (dir, spec) = load(&format!(
+        "{}//- tasks.md\n# Implementation Plan\n\n- [ ] 1. Build\n  - _Requirements: 1.1, 1.9_\n",
+        req("WHEN a user signs in, THE Auth_Service SHALL respond fast\nTHE 系统 SHALL 显示 etc.")
+    ));
+    let base = dir.path().to_path_buf();
+    let found = relative(lint(&spec), &base);
+    let source = move |p: &Path| std::fs::read_to_string(base.join(p)).ok();
+    let text = render_human(&found, &source, false);
+    let expected = "\
+warning[K0004]: vague term \"fast\" in criterion 1.1
+ --> demo/requirements.md:9:57
+  |
+9 | 1. WHEN a user signs in, THE Auth_Service SHALL respond fast
+  |                                                         ^^^^
+  |
+  = help: replace it with something a test can check: a number, a limit, a list, a named standard
+
+warning[K0010]: criterion 1.2 is not covered by any task
+  --> demo/requirements.md:10:4
+   |
+10 | 2. THE 系统 SHALL 显示 etc.
+   |    ^^^^^^^^^^^^^^^^^^^^^^^^
+   |
+   = help: link it from the task that implements it: `_Requirements: 1.2_`
+
+warning[K0004]: vague term \"etc.\" in criterion 1.2
+  --> demo/requirements.md:10:20
+   |
+10 | 2. THE 系统 SHALL 显示 etc.
+   |                        ^^^^
+   |
+   = help: replace it with something a test can check: a number, a limit, a list, a named standard
+
+error[K0009]: task 1 references criterion 1.9, which is not defined
+ --> demo/tasks.md:4:25
+  |
+4 |   - _Requirements: 1.1, 1.9_
+  |                         ^^^
+  |
+  = help: fix the `_Requirements:` link or add the criterion to the requirements
+
+1 error, 3 warnings
+";
+    assert_eq!(text, expected, "got:\n{text}");
+    // Colour wraps the same text in ANSI escapes.
+    let coloured = render_human(&found, &|_| None, true);
+    assert!(
+        coloured.contains("\x1b[1;33mwarning[K0004]\x1b[0m"),
+        "{coloured}"
+    );
+    assert!(
+        coloured.contains("\x1b[1;31merror[K0009]\x1b[0m"),
+        "{coloured}"
+    );
+}
+
+#[test]
+fn human_output_without_positions() {
+    let d = Diagnostic {
+        code: "K0014".into(),
+        severity: Severity::Error,
+        message: "dependency cycle: 1 -> 2 -> 1".into(),
+        help: Some("remove one `_Depends:` link of the cycle".into()),
+        file: None,
+        line: 0,
+        column: 0,
+        end_column: None,
+    };
+    let text = render_human(
+        &[
+            d.clone(),
+            Diagnostic {
+                file: Some(PathBuf::from("tasks.md")),
+                ..d
+            },
+        ],
+        &|_| None,
+        false,
+    );
+    assert_eq!(
+        text,
+        "error[K0014]: dependency cycle: 1 -> 2 -> 1\n  = help: remove one `_Depends:` link of the cycle\n\n\
+         error[K0014]: dependency cycle: 1 -> 2 -> 1\n --> tasks.md\n  = help: remove one `_Depends:` link of the cycle\n\n\
+         2 errors, 0 warnings\n"
+    );
+}
+
+fn several_findings() -> (tempfile::TempDir, Vec<Diagnostic>) {
+    let (dir, spec) = load(&format!(
+        "{}//- design.md\n# Design\n\n## Correctness Properties\n\n### Property 1: P\n\nx\n\n\
+         //- tasks.md\n- [ ] 1. A\n  - _Depends: 2_\n  - _Requirements: 7.1_\n- [ ] 2. B\n  - _Depends: 1_\n- [?] 3. C\n",
+        req("THE App SHALL be fast if possible\nWHEN x THEN y\nTHE App SHALL a and SHALL b TBD\nAfter x, the App SHALL y")
+    ));
+    let base = dir.path().to_path_buf();
+    let found = relative(lint(&spec), &base);
+    (dir, found)
+}
+
+#[test]
+fn json_output_round_trips() {
+    let (_dir, found) = several_findings();
+    let json = render_json(&found);
+    let back: Vec<Diagnostic> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, found);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let first = &value[0];
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in [
+        "code",
+        "severity",
+        "message",
+        "help",
+        "file",
+        "line",
+        "column",
+        "end_column",
+    ] {
+        assert!(keys.contains(&key), "{key} missing in {first}");
+    }
+    assert_eq!(render_json(&[]), "[]");
+}
+
+#[test]
+fn sarif_output_validates_against_the_schema() {
+    let (_dir, found) = several_findings();
+    let codes: std::collections::BTreeSet<&str> = found.iter().map(|d| d.code.as_str()).collect();
+    assert!(codes.len() >= 8, "{codes:?}");
+    let log = render_sarif(&found, "1.2.3");
+    let schema_text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/sarif-2.1.0.json"
+    ))
+    .unwrap();
+    // The published schema's `language` pattern has a stray `]` that the regex
+    // check rejects; use its evident intent (see schemas/README.md).
+    let stray = r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#;
+    assert!(schema_text.contains(stray));
+    let schema_text = schema_text.replace(stray, r#""^[a-zA-Z]{2}(-[a-zA-Z]{2})?$""#);
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
+    let validator = jsonschema::draft7::new(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+
+    let run = &log["runs"][0];
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(run["tool"]["driver"]["version"], "1.2.3");
+    assert_eq!(
+        run["tool"]["driver"]["rules"].as_array().unwrap().len(),
+        RULES.len()
+    );
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), found.len());
+    for (result, d) in results.iter().zip(&found) {
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(RULES[index].code, d.code);
+        assert_eq!(result["ruleId"], d.code.as_str());
+        assert_eq!(result["level"], d.severity.as_str());
+        let location = &result["locations"][0]["physicalLocation"];
+        let uri = location["artifactLocation"]["uri"].as_str().unwrap();
+        assert!(uri.starts_with("demo/") && !uri.contains('\\'), "{uri}");
+        assert_eq!(location["region"]["startLine"], d.line);
+    }
+    // A deliberately broken log is rejected, so the validation above means something.
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(!validator.is_valid(&broken));
+}
+
+#[test]
+fn corpus_lints_without_panics_and_with_sane_positions() {
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/kiro-specs"
+    ));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        eprintln!("skipped: fixtures not found at {}", dir.display());
+        return;
+    };
+    let mut total = 0;
+    for entry in entries.flatten() {
+        if !entry.path().is_dir() {
+            continue;
+        }
+        let Ok(spec) = load_spec(&entry.path()) else {
+            continue;
+        };
+        let found = lint(&spec);
+        for d in &found {
+            assert!(RULES.iter().any(|r| r.code == d.code));
+            let file = d.file.as_ref().expect("corpus diagnostics have files");
+            let text = std::fs::read_to_string(file).unwrap();
+            let lines = text.split('\n').count() as u32;
+            assert!(d.line <= lines, "{d:?}");
+            if let Some(end) = d.end_column {
+                assert!(end >= d.column && d.column >= 1, "{d:?}");
+            }
+        }
+        let rendered = render_human(&found, &kiro_core::lint::read_source, false);
+        assert!(rendered.ends_with("warnings\n") || rendered.ends_with("warning\n"));
+        let sarif = render_sarif(&found, "0.0.0");
+        assert_eq!(
+            sarif["runs"][0]["results"].as_array().unwrap().len(),
+            found.len()
+        );
+        total += found.len();
+    }
+    assert!(total > 0);
+}
+
+mod never_panics {
+    use kiro_core::lint::{lint_spec, render_human, render_sarif};
+    use kiro_core::spec::{
+        AcceptanceCriterion, CriterionId, Requirement, RequirementId, RequirementsDoc, Spec, Task,
+        TaskId, TaskList,
+    };
+    use proptest::prelude::*;
+
+    fn words() -> impl Strategy<Value = String> {
+        let atoms = prop::sample::select(vec![
+            "WHEN ",
+            "THE ",
+            "SHALL ",
+            "shall ",
+            "fast ",
+            "etc.",
+            "if possible",
+            "TBD ",
+            "`",
+            "，",
+            "用户",
+            " ",
+            "\n",
+            "1.1",
+            "-",
+            "_",
+        ]);
+        prop::collection::vec(atoms, 0..20).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn lint_spec_never_panics(
+            texts in prop::collection::vec(words(), 0..6),
+            deps in prop::collection::vec((0u8..6, 0u8..6), 0..10),
+        ) {
+            let criteria = texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| AcceptanceCriterion { id: CriterionId::new(format!("1.{}", i % 3)), text: t.clone(), ears: None })
+                .collect();
+            let mut tasks: Vec<Task> = (0..6)
+                .map(|i| Task { id: Some(TaskId::new(i.to_string())), title: "t".into(), ..Task::default() })
+                .collect();
+            for (from, to) in deps {
+                tasks[from as usize].depends_on.push(TaskId::new(to.to_string()));
+            }
+            let spec = Spec {
+                requirements: Some(RequirementsDoc {
+                    requirements: vec![Requirement { id: RequirementId::new("1"), criteria, ..Requirement::default() }],
+                    ..RequirementsDoc::default()
+                }),
+                tasks: Some(TaskList { tasks, ..TaskList::default() }),
+                ..Spec::default()
+            };
+            let found = lint_spec(&spec);
+            let _ = render_human(&found, &|_| None, true);
+            let _ = render_sarif(&found, "0");
+        }
+    }
+}
