@@ -63,7 +63,9 @@ fn generated(target: usize) -> Doc {
     let mut requirements = String::from(
         "# Requirements Document\n\n## Introduction\n\nA generated spec for benchmarks.\n\n## Glossary\n\n- **Store**: the key-value store\n- **Client**: a caller of the store\n\n## Requirements\n",
     );
-    let mut design = String::from("# Design Document\n\n## Overview\n\nGenerated.\n\n## Correctness Properties\n");
+    let mut design = String::from(
+        "# Design Document\n\n## Overview\n\nGenerated.\n\n## Correctness Properties\n",
+    );
     let mut tasks = String::from("# Implementation Plan\n\n## Tasks\n");
     let mut n = 0;
     while requirements.len() + design.len() + tasks.len() < target {

@@ -1,7 +1,7 @@
 //! Writing to standard output without panicking when the reader goes away.
 //!
 //! `println!` panics on a closed pipe (`kiro spec list | head -1`), so every
-//! command writes through [`print`], which treats a broken pipe as the
+//! command writes through [`print`](fn@print), which treats a broken pipe as the
 //! reader's wish to stop rather than as an error.
 
 use std::io::{ErrorKind, Write};

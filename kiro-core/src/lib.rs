@@ -5,19 +5,14 @@
 //! use kiro_core::format::parse_requirements;
 //! use kiro_core::spec::EarsPattern;
 //!
-//! let src = "\
-//! # Requirements Document
-//!
-//! ## Requirements
-//!
-//! ### Requirement 1: Login
-//!
-//! **User Story:** As a user, I want to sign in, so that I see my data.
-//!
-//! #### Acceptance Criteria
-//!
-//! 1. WHEN a user submits valid credentials, THE Auth_Service SHALL create a session
-//! ";
+//! let src = concat!(
+//!     "# Requirements Document\n\n",
+//!     "## Requirements\n\n",
+//!     "### Requirement 1: Login\n\n",
+//!     "**User Story:** As a user, I want to sign in, so that I see my data.\n\n",
+//!     "#### Acceptance Criteria\n\n",
+//!     "1. WHEN a user submits valid credentials, THE Auth_Service SHALL create a session\n",
+//! );
 //! let doc = parse_requirements(src).value;
 //! let c = &doc.requirements[0].criteria[0];
 //! assert_eq!(c.id.as_str(), "1.1");
@@ -42,3 +37,8 @@ pub mod store;
 
 pub use error::{Error, Result};
 pub use spec::Spec;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

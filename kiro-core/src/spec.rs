@@ -257,10 +257,6 @@ pub struct RequirementsHeadings {
     /// The heading above all requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requirements: Option<String>,
-    /// What separates a glossary term from its definition, when not `": "`
-    /// (Chinese files write a full-width `"："`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub glossary_separator: Option<String>,
 }
 
 impl RequirementsHeadings {
@@ -303,6 +299,10 @@ pub struct GlossaryEntry {
     pub term: String,
     /// Its definition (markdown).
     pub definition: String,
+    /// What separates the term from the definition as written, when not
+    /// `": "` (Chinese files write a full-width `"："`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub separator: Option<String>,
 }
 
 /// One requirement: `### Requirement 1: Title`.

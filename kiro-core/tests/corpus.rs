@@ -4,6 +4,9 @@
 //!
 //! Skipped, with a message, when `../shared` is not checked out beside the repo.
 
+// Tests assert by panicking; the library-code lints do not apply here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

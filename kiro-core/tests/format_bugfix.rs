@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use kiro_core::format::{parse_bugfix, render_bugfix, Locator, Position};
 use kiro_core::spec::{Anchor, BehaviorKind, BugfixDoc, Ears};
+use proptest::prelude::*;
 
 fn parse(src: &str) -> BugfixDoc {
     parse_bugfix(src).value
@@ -263,6 +264,62 @@ fn edits_render() {
     let out = render_bugfix(&doc);
     assert!(out.contains("\n2.1 WHEN a download stalls THEN the system SHALL retry\n"));
     assert_eq!(parse(&out), doc);
+}
+
+fn fragment() -> impl Strategy<Value = String> {
+    let lines: &[&str] = &[
+        "\n",
+        "\n\n",
+        "\r\n",
+        "# B\n",
+        "## Introduction\n",
+        "## Bug Analysis\n",
+        "## 缺陷分析\n",
+        "## Findings\n",
+        "## Other\n",
+        "### Current Behavior (Defect)\n",
+        "### Expected Behavior (Correct)\n",
+        "### Unchanged Behavior (Regression Prevention)\n",
+        "### Root Cause\n",
+        "#### Sub\n",
+        "1.1 WHEN x THEN y\n",
+        "1.2 WHEN z\n",
+        "2.5 seconds\n",
+        "**2.1** WHEN a\n",
+        "3.1: WHEN b\n",
+        "1.1\n",
+        "- 1.1 WHEN a\n",
+        "- note\n",
+        "1. WHEN c\n",
+        "  - nested\n",
+        "    code\n",
+        "```\n",
+        "Para\n",
+        "T\n===\n",
+        "---\n",
+        "<!-- c\n",
+        "[r]: http://x\n",
+    ];
+    prop_oneof![
+        proptest::sample::select(lines).prop_map(str::to_owned),
+        "[#*_`\\[\\]x0-9. \n:|>\t-]{1,8}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The round-trip contract holds for any arrangement of bugfix-ish
+    /// lines, and no word is lost.
+    #[test]
+    fn contract_holds_for_generated_documents(parts in proptest::collection::vec(fragment(), 0..24)) {
+        let src = parts.concat();
+        let out = round_trip(&src);
+        let have = words(&out);
+        for (w, n) in words(&src) {
+            assert!(have.get(&w).copied().unwrap_or(0) >= n, "word {w:?} lost from {src:?}");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 //! arbitrary text and for mutated Kiro markdown (the fixture corpus when
 //! `../shared` is present, plus small built-in documents).
 
+// Tests assert by panicking; the library-code lints do not apply here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
 use kiro_core::format::{

@@ -59,17 +59,23 @@ enum Keyword {
 
 impl Keyword {
     fn from_word(word: &str) -> Option<Keyword> {
-        let k = match word.to_ascii_lowercase().as_str() {
-            "when" => Keyword::When,
-            "while" => Keyword::While,
-            "where" => Keyword::Where,
-            "if" => Keyword::If,
-            "then" => Keyword::Then,
-            "the" => Keyword::The,
-            "shall" => Keyword::Shall,
-            _ => return None,
-        };
-        Some(k)
+        // Compared without allocating: this runs for every word of every criterion.
+        const WORDS: [(&str, Keyword); 7] = [
+            ("when", Keyword::When),
+            ("while", Keyword::While),
+            ("where", Keyword::Where),
+            ("if", Keyword::If),
+            ("then", Keyword::Then),
+            ("the", Keyword::The),
+            ("shall", Keyword::Shall),
+        ];
+        if !(2..=5).contains(&word.len()) {
+            return None;
+        }
+        WORDS
+            .iter()
+            .find(|(w, _)| w.eq_ignore_ascii_case(word))
+            .map(|(_, k)| *k)
     }
 
     fn clause(self) -> Option<ClauseKeyword> {
@@ -152,30 +158,72 @@ fn in_spans(spans: &[Range<usize>], pos: usize) -> bool {
     spans.iter().any(|r| r.contains(&pos))
 }
 
+/// Collapses whitespace runs to one space and trims both ends (hard-wrapped
+/// criteria become one line). Unicode whitespace counts, as in
+/// `split_whitespace`; the common all-ASCII case avoids decoding characters.
+fn normalize_whitespace(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    if !text.is_ascii() {
+        for word in text.split_whitespace() {
+            if !s.is_empty() {
+                s.push(' ');
+            }
+            s.push_str(word);
+        }
+        return s;
+    }
+    for word in text.split_ascii_whitespace() {
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s.push_str(word);
+    }
+    s
+}
+
 /// Finds the EARS keywords of `s` (whole ASCII words, outside code spans).
-fn tokenize(s: &str) -> Vec<Token> {
-    let spans = code_spans(s);
+fn tokenize(s: &str, spans: &[Range<usize>]) -> Vec<Token> {
+    let bytes = s.as_bytes();
     let mut out = Vec::new();
-    let mut iter = s.char_indices().peekable();
-    let mut prev: Option<char> = None;
-    while let Some((start, c)) = iter.next() {
-        if !c.is_ascii_alphabetic() || prev.is_some_and(is_word_char) {
-            prev = Some(c);
+    let is_word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let mut i = 0;
+    let mut next_span = 0;
+    // Scans maximal runs of word bytes; a run is a keyword candidate when it
+    // is all letters. Every keyword is ASCII and a non-ASCII byte (part of a
+    // CJK character, say) never continues an ASCII word, so byte-level runs
+    // give the same words as `is_word_char` on characters.
+    // Every keyword starts with one of these letters; jumping from one to the
+    // next skips most of the text without looking at word boundaries.
+    let starts_keyword =
+        |b: &u8| matches!(b, b'w' | b'W' | b'i' | b'I' | b't' | b'T' | b's' | b'S');
+    while i < bytes.len() {
+        let Some(offset) = bytes[i..].iter().position(starts_keyword) else {
+            break;
+        };
+        i += offset;
+        if i > 0 && is_word_byte(bytes[i - 1]) {
+            // Inside a longer word: move past the rest of it.
+            while i < bytes.len() && is_word_byte(bytes[i]) {
+                i += 1;
+            }
             continue;
         }
-        let mut end = start + c.len_utf8();
-        let mut last = c;
-        while let Some(&(i, d)) = iter.peek() {
-            if !d.is_ascii_alphabetic() {
-                break;
-            }
-            end = i + d.len_utf8();
-            last = d;
-            iter.next();
+        let start = i;
+        let mut letters = true;
+        while i < bytes.len() && is_word_byte(bytes[i]) {
+            letters &= bytes[i].is_ascii_alphabetic();
+            i += 1;
         }
-        prev = Some(last);
-        let next = s.get(end..).and_then(|r| r.chars().next());
-        if next.is_some_and(is_word_char) || in_spans(&spans, start) {
+        let end = i;
+        if !letters || !(2..=5).contains(&(end - start)) {
+            continue;
+        }
+        // Spans are sorted and words come in order, so a cursor replaces a
+        // scan of every span per word (long criteria hold many code spans).
+        while next_span < spans.len() && spans[next_span].end <= start {
+            next_span += 1;
+        }
+        if spans.get(next_span).is_some_and(|r| r.contains(&start)) {
             continue;
         }
         let Some(word) = s.get(start..end) else {
@@ -185,10 +233,13 @@ fn tokenize(s: &str) -> Vec<Token> {
             continue;
         };
         // `**WHEN**`: the emphasis belongs to the keyword, not to the clause.
-        let before = s.get(..start).unwrap_or("");
-        let after = s.get(end..).unwrap_or("");
-        let stars = (before.len() - before.trim_end_matches('*').len())
-            .min(after.len() - after.trim_start_matches('*').len());
+        let stars_before = bytes[..start]
+            .iter()
+            .rev()
+            .take_while(|b| **b == b'*')
+            .count();
+        let stars_after = bytes[end..].iter().take_while(|b| **b == b'*').count();
+        let stars = stars_before.min(stars_after);
         out.push(Token {
             keyword,
             range: start - stars..end + stars,
@@ -399,9 +450,9 @@ impl Ears {
     /// assert_eq!((e.pattern, e.response.as_str()), (EarsPattern::Ubiquitous, "not log secrets"));
     /// ```
     pub fn parse(text: &str) -> Option<Ears> {
-        let s = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        let tokens = tokenize(&s);
+        let s = normalize_whitespace(text);
         let spans = code_spans(&s);
+        let tokens = tokenize(&s, &spans);
         let shall_at = tokens.iter().position(|t| t.keyword == Keyword::Shall)?;
         let shall = tokens.get(shall_at)?;
         let head: &[Token] = tokens.get(..shall_at)?;
@@ -509,7 +560,7 @@ mod tests {
     #[test]
     fn keywords_need_word_boundaries() {
         let kws = |s: &str| {
-            tokenize(s)
+            tokenize(s, &code_spans(s))
                 .into_iter()
                 .map(|t| t.keyword)
                 .collect::<Vec<_>>()

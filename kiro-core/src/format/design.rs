@@ -81,9 +81,7 @@
 
 use std::ops::Range;
 
-use pulldown_cmark::{Event, Options, Parser, Tag};
-
-use super::markdown::{blocks, finish, trim_blank_lines, Block, BlockKind, Source};
+use super::markdown::{blocks_and_paragraphs, finish, trim_blank_lines, Block, BlockKind, Source};
 use super::refs::{format_id_list, parse_id_list};
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
 use crate::spec::{CorrectnessProperty, CriterionId, DesignDoc, PropertyId, Section, TextStyle};
@@ -206,7 +204,7 @@ impl Reader<'_> {
 
     fn read(&mut self) -> DesignDoc {
         let text = self.source.text.as_str();
-        let all = blocks(text);
+        let (all, paragraphs) = blocks_and_paragraphs(text);
         let mut doc = DesignDoc::default();
 
         // The title is the first block when it is a non-empty `#` heading; an
@@ -226,7 +224,7 @@ impl Reader<'_> {
             }
         }
 
-        let events = collect_events(text, rest, &paragraph_starts(text));
+        let events = collect_events(text, rest, &paragraphs);
         for ev in &events {
             if let EventKind::Heading {
                 text: t,
@@ -538,26 +536,6 @@ struct Ev {
     range: Range<usize>,
 }
 
-/// Offsets where top-level paragraphs start, so that property and validates
-/// lines are only read from paragraphs, never from code, lists or tables.
-fn paragraph_starts(text: &str) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut depth = 0usize;
-    for (event, range) in Parser::new_ext(text, Options::ENABLE_TABLES).into_offset_iter() {
-        match event {
-            Event::Start(tag) => {
-                if depth == 0 && matches!(tag, Tag::Paragraph) {
-                    out.push(range.start);
-                }
-                depth += 1;
-            }
-            Event::End(_) => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    out
-}
-
 fn collect_events(text: &str, blocks: &[Block], paragraphs: &[usize]) -> Vec<Ev> {
     let mut out = Vec::new();
     for block in blocks {
@@ -796,7 +774,7 @@ fn property_start(s: &str, line: bool) -> Option<StartInfo> {
 /// Re-reads a stored heading line (an ATX or setext heading, or a paragraph
 /// line) the way the parser would.
 fn reparse_start(s: &str) -> Option<StartInfo> {
-    let found = blocks(s);
+    let (found, paragraphs) = blocks_and_paragraphs(s);
     match found.as_slice() {
         [Block {
             kind: BlockKind::Heading { text, .. },
@@ -805,7 +783,7 @@ fn reparse_start(s: &str) -> Option<StartInfo> {
         [Block {
             kind: BlockKind::Other,
             ..
-        }] if !s.trim().contains('\n') && paragraph_starts(s).len() == 1 => property_start(s, true),
+        }] if !s.trim().contains('\n') && paragraphs.len() == 1 => property_start(s, true),
         _ => None,
     }
 }
@@ -848,9 +826,9 @@ struct Marker {
 /// The first validates line among the paragraph lines of `content`, or else
 /// the first paragraph line that ends with a validates fragment.
 fn find_marker(content: &str) -> Option<Marker> {
-    let paragraphs = paragraph_starts(content);
+    let (found, paragraphs) = blocks_and_paragraphs(content);
     let mut inline: Option<Marker> = None;
-    for block in blocks(content) {
+    for block in found {
         if !matches!(block.kind, BlockKind::Other)
             || paragraphs.binary_search(&block.range.start).is_err()
         {
@@ -914,10 +892,10 @@ fn stands_as_paragraph(rest: &str) -> bool {
     if rest.trim().is_empty() {
         return true;
     }
-    let found = blocks(rest);
+    let (found, paragraphs) = blocks_and_paragraphs(rest);
     found.len() == 1
         && matches!(found.first(), Some(b) if matches!(b.kind, BlockKind::Other))
-        && paragraph_starts(rest).len() == 1
+        && paragraphs.len() == 1
 }
 
 /// Reads a validates line (`**Validates: Requirements 1.1, 2.3**` and its

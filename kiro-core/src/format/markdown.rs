@@ -23,8 +23,10 @@ impl Source {
     /// Normalises line endings and indexes lines.
     pub fn new(src: &str) -> Source {
         let crlf = src.contains("\r\n");
-        let text = if crlf {
-            src.replace("\r\n", "\n")
+        // CommonMark treats a lone `\r` as a line ending too; normalising it
+        // here keeps every parser's idea of a line the same as pulldown-cmark's.
+        let text = if src.contains('\r') {
+            src.replace("\r\n", "\n").replace('\r', "\n")
         } else {
             src.to_owned()
         };
@@ -162,6 +164,13 @@ struct ListFrame {
 
 /// Splits a document into top-level blocks.
 pub(crate) fn blocks(text: &str) -> Vec<Block> {
+    blocks_and_paragraphs(text).0
+}
+
+/// [`blocks`] plus the start offsets of the top-level blocks that are
+/// paragraphs (sorted), from the same single pulldown-cmark pass.
+pub(crate) fn blocks_and_paragraphs(text: &str) -> (Vec<Block>, Vec<usize>) {
+    let mut paragraphs = Vec::new();
     let parser = Parser::new_ext(text, Options::ENABLE_TABLES).into_offset_iter();
     let mut out: Vec<Block> = Vec::new();
     let mut depth = 0usize;
@@ -175,6 +184,9 @@ pub(crate) fn blocks(text: &str) -> Vec<Block> {
         match event {
             Event::Start(tag) => {
                 if depth == 0 {
+                    if matches!(tag, Tag::Paragraph) {
+                        paragraphs.push(range.start);
+                    }
                     let kind = match &tag {
                         Tag::Heading { level, .. } => {
                             heading_text.clear();
@@ -262,7 +274,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block> {
             }
         }
     }
-    add_gaps(text, out)
+    (add_gaps(text, out), paragraphs)
 }
 
 /// Text pulldown-cmark emits no event for (link reference definitions)
@@ -303,13 +315,20 @@ fn heading_source_text(text: &str, range: Range<usize>) -> Option<String> {
     let src = text.get(range)?;
     let first = src.lines().next()?;
     let trimmed = first.trim_start();
-    if !trimmed.starts_with('#') {
+    // An ATX opening is 1-6 `#` followed by a space, a tab or the line end; a
+    // setext heading's text may itself start with `#` (`#T` over `===`).
+    let hashes = trimmed.len() - trimmed.trim_start_matches('#').len();
+    let atx = (1..=6).contains(&hashes)
+        && trimmed
+            .get(hashes..)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']));
+    if !atx {
         // Setext heading: the text is every line but the underline.
         let lines: Vec<&str> = src.lines().collect();
         let body = lines.get(..lines.len().saturating_sub(1))?;
         return Some(body.join(" ").trim().to_owned());
     }
-    let after = trimmed.trim_start_matches('#');
+    let after = trimmed.get(hashes..).unwrap_or("");
     let mut t = after.trim();
     // A closing sequence of `#` preceded by a space is not part of the text.
     let stripped = t.trim_end_matches('#');

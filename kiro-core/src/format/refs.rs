@@ -13,7 +13,8 @@ const MAX_RANGE: u64 = 1000;
 /// use kiro_core::format::parse_id_list;
 ///
 /// assert_eq!(parse_id_list("1.1–1.3, 2"), ["1.1", "1.2", "1.3", "2"]);
-/// assert_eq!(parse_id_list("需求1-2, 需求12"), ["1", "2", "12"]);
+/// assert_eq!(parse_id_list("需求2-6, 需求12"), ["2.6", "12"]); // criterion 2.6
+/// assert_eq!(parse_id_list("1-3"), ["1", "2", "3"]);
 /// assert_eq!(parse_id_list("All"), Vec::<String>::new());
 /// ```
 pub fn parse_id_list(text: &str) -> Vec<String> {
@@ -41,6 +42,31 @@ pub fn parse_id_list(text: &str) -> Vec<String> {
             if glued_before || glued_after {
                 pending_range_start = None;
                 continue;
+            }
+            // Chinese specs write criterion 2.6 as `需求2-6`: a dotless number
+            // glued to a non-ASCII prefix, a bare hyphen, and another dotless
+            // number. Read that as one criterion id, not a range.
+            let prefixed =
+                start > 0 && !chars[start - 1].is_ascii() && !chars[start - 1].is_whitespace();
+            if prefixed
+                && !id.contains('.')
+                && chars.get(i) == Some(&'-')
+                && chars.get(i + 1).is_some_and(char::is_ascii_digit)
+            {
+                let mut k = i + 1;
+                while k < chars.len() && chars[k].is_ascii_digit() {
+                    k += 1;
+                }
+                let glued = chars
+                    .get(k)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_');
+                if !glued {
+                    let minor: String = chars[i + 1..k].iter().collect();
+                    push_unique(&mut out, format!("{id}.{minor}"));
+                    pending_range_start = None;
+                    i = k;
+                    continue;
+                }
             }
             if let Some(first) = pending_range_start.take() {
                 for expanded in expand_range(&first, &id) {
@@ -141,7 +167,10 @@ mod tests {
         check("6, 7", &["6", "7"]);
         check("12 (descope record)", &["12"]);
         check("需求3", &["3"]);
-        check("需求1-2, 需求12", &["1", "2", "12"]);
+        check("需求1-2, 需求12", &["1.2", "12"]);
+        check("需求16-3, 需求20-1", &["16.3", "20.1"]);
+        check("需求1-需求3", &["1", "2", "3"]);
+        check("1-3", &["1", "2", "3"]);
         check("All requirements validation", &[]);
         check("无", &[]);
         check("1.1, 1.1", &["1.1"]);

@@ -190,8 +190,8 @@ const DEFAULT_GLOSSARY_SEPARATOR: &str = ": ";
 ///
 /// # Verbatim spellings
 ///
-/// Localised headings are kept in [`RequirementsDoc::headings`] (with the
-/// glossary's `：` separator), [`Requirement::heading_source`],
+/// Localised headings are kept in [`RequirementsDoc::headings`],
+/// [`GlossaryEntry::separator`] (`：`), [`Requirement::heading_source`],
 /// [`Requirement::criteria_heading`] and [`UserStory::label`], so a Kiro file
 /// in Chinese renders byte for byte as it was. A heading spelling is also
 /// kept when the renderer would otherwise drop the heading (an empty
@@ -286,16 +286,7 @@ pub fn render_requirements(doc: &RequirementsDoc) -> String {
     {
         let heading = doc.headings.glossary.as_deref().unwrap_or(DEFAULT_GLOSSARY);
         parts.push(atx(2, heading));
-        let separator = doc
-            .headings
-            .glossary_separator
-            .as_deref()
-            .unwrap_or(DEFAULT_GLOSSARY_SEPARATOR);
-        let entries: Vec<String> = doc
-            .glossary
-            .iter()
-            .map(|e| render_entry(e, separator))
-            .collect();
+        let entries: Vec<String> = doc.glossary.iter().map(render_entry).collect();
         if !entries.is_empty() {
             parts.push(entries.join("\n"));
         }
@@ -1021,10 +1012,10 @@ fn looks_like_glossary(doc: &Doc, s: &OutlineSection) -> bool {
         };
         match &b.kind {
             BlockKind::List(items) if !is_ordered(items) => {
-                if !items
+                let entries = items
                     .iter()
-                    .all(|it| parse_entry(&doc.item_text(it)).is_some())
-                {
+                    .all(|it| parse_entry(&doc.item_text(it)).is_some());
+                if !entries || list_tail(doc, b, items).is_some() {
                     return false;
                 }
                 any = true;
@@ -1038,7 +1029,6 @@ fn looks_like_glossary(doc: &Doc, s: &OutlineSection) -> bool {
 
 fn read_glossary(doc: &Doc, sink: &mut Sink, s: &OutlineSection, out: &mut RequirementsDoc) {
     let mut notes = Notes::default();
-    let mut separator: Option<String> = None;
     for i in s.body.clone() {
         let Some(b) = doc.block(i) else { continue };
         match &b.kind {
@@ -1053,10 +1043,9 @@ fn read_glossary(doc: &Doc, sink: &mut Sink, s: &OutlineSection, out: &mut Requi
                                 },
                                 doc.position(doc.item_start(item)),
                             );
-                            if separator.is_none() && !entry.definition.is_empty() {
-                                separator = Some(entry.separator.clone());
-                            }
                             out.glossary.push(GlossaryEntry {
+                                separator: (entry.separator != DEFAULT_GLOSSARY_SEPARATOR)
+                                    .then_some(entry.separator),
                                 term: entry.term,
                                 definition: entry.definition,
                             });
@@ -1081,9 +1070,6 @@ fn read_glossary(doc: &Doc, sink: &mut Sink, s: &OutlineSection, out: &mut Requi
     out.glossary_notes = notes.finish(doc.text());
     if s.title != DEFAULT_GLOSSARY || (out.glossary.is_empty() && out.glossary_notes.is_empty()) {
         out.headings.glossary = Some(s.title.clone());
-    }
-    if let Some(sep) = separator.filter(|s| s != DEFAULT_GLOSSARY_SEPARATOR) {
-        out.headings.glossary_separator = Some(sep);
     }
 }
 
@@ -1126,13 +1112,21 @@ fn parse_entry_markup(content: &str) -> Option<Entry> {
         let separator = format!("{colon}{}", " ".repeat(spaces.min(1)));
         (inner, separator, after_colon)
     };
-    let term = term.trim();
-    if term.is_empty() || term.contains('\n') {
+    // `** Term **` is not strong emphasis in markdown, and trimming it would
+    // change the text: such an item is not an entry.
+    if term.is_empty() || term.trim() != term || term.contains('\n') {
         return None;
     }
     let definition = markdown::trim_blank_lines(definition)
         .trim_start()
         .to_owned();
+    // Without a definition only the colon shows, so `:` and `: ` are one
+    // spelling (the default).
+    let separator = match separator.trim_end() {
+        ":" if definition.is_empty() => DEFAULT_GLOSSARY_SEPARATOR.to_owned(),
+        colon if definition.is_empty() => colon.to_owned(),
+        _ => separator,
+    };
     Some(Entry {
         term: term.to_owned(),
         separator,
@@ -1148,7 +1142,8 @@ fn entry_markup(term: &str, separator: &str, definition: &str) -> String {
     }
 }
 
-fn render_entry(e: &GlossaryEntry, separator: &str) -> String {
+fn render_entry(e: &GlossaryEntry) -> String {
+    let separator = e.separator.as_deref().unwrap_or(DEFAULT_GLOSSARY_SEPARATOR);
     let markup = entry_markup(&e.term, separator, &e.definition);
     format!("- {}", markdown::indent_rest(&markup, 2))
 }
@@ -1697,7 +1692,8 @@ mod tests {
             ("**Term**: A thing", Some(("Term", ": ", "A thing"))),
             ("**Term**：一个东西", Some(("Term", "：", "一个东西"))),
             ("**Term:** A thing", Some(("Term", ": ", "A thing"))),
-            ("**Term**:", Some(("Term", ":", ""))),
+            ("**Term**:", Some(("Term", ": ", ""))),
+            ("**Term**：", Some(("Term", "：", ""))),
             ("**Term** A thing", None),
             ("Term: A thing", None),
         ];

@@ -975,6 +975,11 @@ fn merge_blocks(details: Vec<String>) -> Vec<String> {
 
 /// Property ids mentioned in `text`, in order (duplicates kept).
 fn property_mentions(text: &str) -> Vec<String> {
+    // Every ASCII spelling starts with "Prop", and the others are non-ASCII:
+    // most detail lines mention no property, and this check keeps them cheap.
+    if !text.contains("Prop") && text.is_ascii() {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     for word in PROPERTY_WORDS {
         for (at, _) in text.match_indices(word) {
