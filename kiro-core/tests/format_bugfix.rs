@@ -337,10 +337,21 @@ fn words(text: &str) -> HashMap<String, usize> {
     let mut out = HashMap::new();
     for token in text.split_whitespace() {
         let t: String = token.chars().filter(|c| *c != '*').collect();
-        let marker = t.chars().all(|c| "-+#>|:=_".contains(c));
-        if !t.is_empty() && !marker {
-            *out.entry(t).or_insert(0) += 1;
+        let digits = t.trim_end_matches(['.', ')']);
+        let marker = t.chars().all(|c| "-+#>|:=_".contains(c))
+            || (digits.len() + 1 == t.len() && digits.chars().all(|c| c.is_ascii_digit()));
+        if t.is_empty() || marker {
+            continue;
         }
+        // Clause ids render without the punctuation some authors put after
+        // them (`1.1:` and `1.1.` become `1.1`).
+        let id = t.trim_end_matches([':', '.']);
+        let t = if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            id.to_owned()
+        } else {
+            t
+        };
+        *out.entry(t).or_insert(0) += 1;
     }
     out
 }

@@ -677,23 +677,33 @@ fn strip_first_line(text: &str) -> String {
     format!("{head}{}", rest.trim_start_matches(' '))
 }
 
-/// A list item moved left by its marker's indentation, with the lines
-/// indented as its content (not lazy continuation lines).
+/// A list item moved left by its marker's indentation. Lines indented as
+/// its content move with it. The other lines are lazy paragraph
+/// continuations, whose indentation only matters for what they could start:
+/// one indented up to three spaces starts the same blocks at column 0 (and
+/// did not start one, being lazy), one indented four or more starts none and
+/// keeps four spaces beyond the new content column so it still starts none.
 fn shift_item(text: &str, content_indent: usize) -> String {
-    let n = text.len() - text.trim_start_matches(' ').len();
+    let spaces = |line: &str| line.len() - line.trim_start_matches(' ').len();
+    let n = spaces(text);
     if n == 0 {
         return text.to_owned();
     }
+    let new_indent = content_indent.saturating_sub(n);
     let mut out = String::with_capacity(text.len());
     for (i, line) in text.split('\n').enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        let spaces = line.len() - line.trim_start_matches(' ').len();
-        if i == 0 || spaces >= content_indent {
-            out.push_str(line.get(n.min(spaces)..).unwrap_or(line));
+        let s = spaces(line);
+        let rest = line.get(s..).unwrap_or(line);
+        if i == 0 || s >= content_indent {
+            out.push_str(line.get(n.min(s)..).unwrap_or(line));
+        } else if rest.is_empty() || s <= 3 {
+            out.push_str(rest);
         } else {
-            out.push_str(line);
+            out.push_str(&" ".repeat(new_indent + 4));
+            out.push_str(rest);
         }
     }
     out
@@ -1108,7 +1118,8 @@ fn parse_entry_markup(content: &str) -> Option<Entry> {
     } else {
         let colon = after.chars().next().filter(|c| *c == ':' || *c == '：')?;
         let after_colon = after.get(colon.len_utf8()..)?;
-        let spaces = after_colon.len() - after_colon.trim_start_matches([' ', '\t']).len();
+        // A definition on the next line reads as one after a space.
+        let spaces = after_colon.len() - after_colon.trim_start().len();
         let separator = format!("{colon}{}", " ".repeat(spaces.min(1)));
         (inner, separator, after_colon)
     };
