@@ -6,19 +6,36 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use kiro_core::format::{
-    parse_design, parse_requirements, parse_tasks, render_design, render_requirements,
-    render_tasks,
+    parse_design, parse_requirements, parse_tasks, render_design, render_requirements, render_tasks,
 };
 use kiro_core::spec::{
     AcceptanceCriterion, CorrectnessProperty, CriterionId, DesignDoc, Ears, GlossaryEntry,
-    PropertyId, Requirement, RequirementId, RequirementsDoc, Section, Spec, Task, TaskId,
-    TaskList, TaskStatus, TextStyle, UserStory,
+    PropertyId, Requirement, RequirementId, RequirementsDoc, Section, Spec, Task, TaskId, TaskList,
+    TaskStatus, TextStyle, UserStory,
 };
 use proptest::prelude::*;
 
 const WORDS: &[&str] = &[
-    "store", "client", "value", "key", "request", "index", "cache", "user", "report", "token",
-    "session", "page", "数据", "缓存", "データ", "valor", "página", "`put()`", "200", "ms",
+    "store",
+    "client",
+    "value",
+    "key",
+    "request",
+    "index",
+    "cache",
+    "user",
+    "report",
+    "token",
+    "session",
+    "page",
+    "数据",
+    "缓存",
+    "データ",
+    "valor",
+    "página",
+    "`put()`",
+    "200",
+    "ms",
 ];
 
 fn sentence(max: usize) -> impl Strategy<Value = String> {
@@ -177,39 +194,45 @@ fn task_list(criteria: Vec<CriterionId>, properties: usize) -> impl Strategy<Val
         let tasks = tops
             .into_iter()
             .enumerate()
-            .map(|(i, (title, details, requirements, status, subs, depends))| {
-                let id = (i + 1).to_string();
-                Task {
-                    id: Some(TaskId::new(id.clone())),
-                    title,
-                    details,
-                    requirements,
-                    status,
-                    depends_on: if depends && i > 0 {
-                        vec![TaskId::new(i.to_string())]
-                    } else {
-                        Vec::new()
-                    },
-                    subtasks: subs
-                        .into_iter()
-                        .enumerate()
-                        .map(|(j, (title, details, requirements, optional, status, prop))| Task {
-                            id: Some(TaskId::new(format!("{id}.{}", j + 1))),
-                            title,
-                            details,
-                            requirements,
-                            optional,
-                            status,
-                            properties: prop
-                                .filter(|_| properties > 0)
-                                .map(|p| vec![PropertyId::new(p.to_string())])
-                                .unwrap_or_default(),
-                            ..Task::default()
-                        })
-                        .collect(),
-                    ..Task::default()
-                }
-            })
+            .map(
+                |(i, (title, details, requirements, status, subs, depends))| {
+                    let id = (i + 1).to_string();
+                    Task {
+                        id: Some(TaskId::new(id.clone())),
+                        title,
+                        details,
+                        requirements,
+                        status,
+                        depends_on: if depends && i > 0 {
+                            vec![TaskId::new(i.to_string())]
+                        } else {
+                            Vec::new()
+                        },
+                        subtasks: subs
+                            .into_iter()
+                            .enumerate()
+                            .map(
+                                |(j, (title, details, requirements, optional, status, prop))| {
+                                    Task {
+                                        id: Some(TaskId::new(format!("{id}.{}", j + 1))),
+                                        title,
+                                        details,
+                                        requirements,
+                                        optional,
+                                        status,
+                                        properties: prop
+                                            .filter(|_| properties > 0)
+                                            .map(|p| vec![PropertyId::new(p.to_string())])
+                                            .unwrap_or_default(),
+                                        ..Task::default()
+                                    }
+                                },
+                            )
+                            .collect(),
+                        ..Task::default()
+                    }
+                },
+            )
             .collect();
         TaskList {
             title: "Implementation Plan".into(),
