@@ -210,3 +210,14 @@ fn every_seed_is_stable() {
         check_all(doc);
     }
 }
+
+/// Found by the mutation fuzzer: a numbered line indented 3 spaces after a
+/// bullet detail was read as a block, rendered under the bullet, and then
+/// read back as part of it.
+#[test]
+fn indented_block_after_bullet_detail_is_stable() {
+    check_all(concat!(
+        "# P\n\n- [x] 2. Write\n  - Write tests:\n    1. For all a\n    5. For all b\n",
+        "   - 6. Mantle c\n    7. S3 d\n  - Run tests\n  - _Requirements: 3.1_\n"
+    ));
+}

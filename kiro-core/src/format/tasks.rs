@@ -751,7 +751,20 @@ impl Parser<'_> {
     fn push_block<'i>(&self, out: &mut Vec<Child<'i>>, range: Range<usize>, indent: usize) {
         let raw = self.source.slice(range);
         let dedented = dedent_all(raw, indent);
-        let block = trim_blank_lines(&dedented);
+        let mut block = trim_blank_lines(&dedented).to_owned();
+        // One to three spaces of indentation do not change what a paragraph
+        // or list means, but rendered under a bullet detail they would put
+        // the block inside that bullet on the next parse. Drop them.
+        let min_indent = block
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.len() - l.trim_start_matches(' ').len())
+            .min()
+            .unwrap_or(0);
+        if (1..=3).contains(&min_indent) {
+            block = dedent_all(&block, min_indent);
+        }
+        let block = block.as_str();
         if !block.is_empty() {
             out.push(Child::Block(close_fence(block)));
         }
