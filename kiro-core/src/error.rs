@@ -69,6 +69,118 @@ pub enum Error {
         /// The path that was looked up.
         path: Vec<usize>,
     },
+    /// A workspace was given no repository, the same repository name twice, or a root that is not a directory.
+    #[error("invalid workspace: {reason}")]
+    InvalidWorkspace {
+        /// Why the workspace could not be built.
+        reason: String,
+    },
+    /// A workspace has no repository with this name.
+    #[error("unknown repository {repo:?}")]
+    UnknownRepo {
+        /// The name that was looked up.
+        repo: String,
+    },
+    /// A path given to a workspace would lead outside its repository root.
+    #[error("{repo}: {}: path outside the repository: {reason}", path.display())]
+    PathEscape {
+        /// The repository.
+        repo: String,
+        /// The path as given.
+        path: PathBuf,
+        /// Why it was refused (`..` escape, absolute path, symlink pointing out).
+        reason: String,
+    },
+    /// The workspace policy does not allow writing this path.
+    #[error("{repo}: {}: not writable under the workspace policy", path.display())]
+    NotWritable {
+        /// The repository.
+        repo: String,
+        /// The path, relative to the repository root.
+        path: PathBuf,
+    },
+    /// The workspace policy does not allow running this command.
+    #[error("command {command:?} is not allowed by the workspace policy")]
+    CommandDenied {
+        /// The command line, arguments joined by spaces.
+        command: String,
+    },
+    /// A writable glob of a workspace policy is not a valid glob.
+    #[error("invalid glob {pattern:?}: {message}")]
+    InvalidGlob {
+        /// The glob as given.
+        pattern: String,
+        /// What the glob parser said.
+        message: String,
+    },
+    /// `.kiro/config.toml` is not valid TOML, has an unknown key or a value of the wrong type.
+    #[error("{}:{line}:{column}: {message}{}", path.display(), expected.as_ref().map(|e| format!(" (expected {e})")).unwrap_or_default())]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What was found.
+        message: String,
+        /// What was expected there, when the parser says.
+        expected: Option<String>,
+    },
+    /// A checkpoint store has no run with this id.
+    #[error("no run {run:?} in the checkpoint store")]
+    RunNotFound {
+        /// The run id.
+        run: String,
+    },
+    /// A run has no checkpoint with this id.
+    #[error("no checkpoint {id:?} in run {run:?}")]
+    CheckpointNotFound {
+        /// The run id.
+        run: String,
+        /// The checkpoint id.
+        id: String,
+    },
+    /// A checkpoint with this id already exists in the run.
+    #[error("checkpoint {id:?} already exists in run {run:?}")]
+    DuplicateCheckpoint {
+        /// The run id.
+        run: String,
+        /// The checkpoint id.
+        id: String,
+    },
+    /// A run, checkpoint or blob id is not usable as a file name.
+    #[error("invalid id {id:?}: {reason}")]
+    InvalidId {
+        /// The id given.
+        id: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A blob referenced by a checkpoint is missing from the store.
+    #[error("blob {blob} is not in the checkpoint store")]
+    BlobNotFound {
+        /// The blob's sha256 (hex).
+        blob: String,
+    },
+    /// A stored blob's content does not hash to its id.
+    #[error("{}: blob content does not match its hash {blob}", path.display())]
+    CorruptBlob {
+        /// The blob's sha256 (hex).
+        blob: String,
+        /// The blob file.
+        path: PathBuf,
+    },
+    /// A committed line of a checkpoint log cannot be read.
+    #[error("{}:{line}: corrupt checkpoint record: {message}", path.display())]
+    CorruptCheckpoint {
+        /// The log file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What the JSON parser said.
+        message: String,
+    },
     /// An integrator's error.
     #[error(transparent)]
     Backend(Box<dyn std::error::Error + Send + Sync>),

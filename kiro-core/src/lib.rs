@@ -25,15 +25,21 @@
 //! - [`ears`]: classify acceptance criteria into EARS patterns.
 //! - [`lint`]: diagnostics (stable `K0001`... codes) as human text, JSON and SARIF 2.1.0.
 //! - [`store`]: load and save `.kiro/specs/<name>/` folders atomically.
+//! - [`config`]: `.kiro/config.toml`, typed, with errors that point at the line.
+//! - [`checkpoint`]: crash-safe checkpoints of runs, content-addressed blobs, rollback and fork.
+//! - [`workspace`]: sandboxed, journaled file access to named repositories, policy, change scans.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod checkpoint;
+pub mod config;
 pub mod ears;
 mod error;
 pub mod format;
 pub mod lint;
 pub mod spec;
 pub mod store;
+pub mod workspace;
 
 pub use error::{Error, Result};
 pub use spec::Spec;

@@ -1,0 +1,477 @@
+//! The default [`CheckpointStore`]: JSON and blobs under `.kiro/runs/`.
+//!
+//! Layout:
+//!
+//! ```text
+//! .kiro/runs/
+//!   blobs/ab/cdef...         one file per content, named by its sha256
+//!   <run-id>/log.jsonl       one line per checkpoint, in put order: the record
+//!   <run-id>/<id>.json       a pretty copy of each checkpoint, for people and tools
+//! ```
+//!
+//! # Durability and the fsync policy
+//!
+//! The commit point of a checkpoint is its line in `log.jsonl`: the whole
+//! checkpoint as one line of JSON, appended with a single `write` and made
+//! durable with one `fdatasync` before [`put`](CheckpointStore::put) returns.
+//! That is one sync per node, the minimum for a store that survives power
+//! loss, and the cheapest one (an append + `fdatasync` costs about a third of
+//! a temp file + `fsync` + `rename` + directory `fsync`; see
+//! `shared/bench/README.md`). A crash can only tear the last line; readers
+//! ignore a last line without its newline, and the next writer cuts it off
+//! before appending.
+//!
+//! [`put_many`](CheckpointStore::put_many) is group commit: the nodes that
+//! finished together are appended to their run's log with one `write` and
+//! one `fdatasync`, so an engine that checkpoints a batch of ready nodes at
+//! once pays one sync per batch.
+//!
+//! Everything a log line points to is durable before the line is written:
+//! blobs are written to a temporary file, `fsync`ed, renamed into place and
+//! their directory `fsync`ed (only for contents not yet stored, so unchanged
+//! files cost nothing), and a run's directory and log are synced into their
+//! parent directories when they are created.
+//!
+//! The per-checkpoint `<id>.json` copy is written *after* the commit through
+//! a temporary file and a rename, without a sync: the rename makes it whole
+//! or absent (which is all a `SIGKILL` can observe), and after a power loss a
+//! missing copy is harmless because [`get`](CheckpointStore::get) falls back
+//! to the log. Syncing it too would double the cost of every node for data
+//! the log already holds durably.
+//!
+//! One process writes a run at a time (the store keeps the log open and the
+//! run's ids in memory); any number of readers may read concurrently and see
+//! a prefix of the log.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use super::{check_id, BlobId, Checkpoint, CheckpointId, CheckpointStore, RunId};
+use crate::error::{Error, Result};
+
+/// The directory of the blob store inside `.kiro/runs/`.
+pub(super) const BLOBS_DIR: &str = "blobs";
+const LOG_FILE: &str = "log.jsonl";
+/// How many fresh run ids are drawn before giving up on a clash.
+const RUN_ID_ATTEMPTS: usize = 32;
+
+/// Checkpoints and blobs as files under `<workspace>/.kiro/runs/`.
+#[derive(Debug)]
+pub struct FileCheckpointStore {
+    dir: PathBuf,
+    writers: Mutex<HashMap<RunId, RunWriter>>,
+}
+
+/// The open log of a run this store writes, and the ids already in it.
+#[derive(Debug)]
+struct RunWriter {
+    log: File,
+    ids: HashSet<CheckpointId>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> Result<()> {
+    // Directory handles cannot be synced on this platform; renames are
+    // still atomic.
+    Ok(())
+}
+
+impl FileCheckpointStore {
+    /// The store of a workspace: `<root>/.kiro/runs/`. Nothing is created
+    /// until something is written.
+    pub fn new(workspace_root: impl AsRef<Path>) -> FileCheckpointStore {
+        FileCheckpointStore::at(workspace_root.as_ref().join(".kiro").join("runs"))
+    }
+
+    /// A store in an explicit directory (the `.kiro/runs/` equivalent).
+    pub fn at(dir: impl Into<PathBuf>) -> FileCheckpointStore {
+        FileCheckpointStore {
+            dir: dir.into(),
+            writers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The directory holding the runs and the blobs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The directory of a run.
+    pub fn run_dir(&self, run: &RunId) -> Result<PathBuf> {
+        check_id(run.as_str())?;
+        Ok(self.dir.join(run.as_str()))
+    }
+
+    /// The file of a blob (`blobs/ab/cdef...`).
+    pub fn blob_path(&self, id: &BlobId) -> PathBuf {
+        let hex = id.as_str();
+        let (shard, rest) = hex.split_at(2.min(hex.len()));
+        self.dir.join(BLOBS_DIR).join(shard).join(rest)
+    }
+
+    fn writers(&self) -> MutexGuard<'_, HashMap<RunId, RunWriter>> {
+        // A panic in another thread while holding the lock cannot leave the
+        // map inconsistent (entries are inserted whole), so poisoning is
+        // ignored rather than turned into a panic here.
+        self.writers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Opens a run's log for appending: cuts off a torn last line left by a
+    /// crash and reads the ids already committed.
+    fn open_writer(&self, run: &RunId) -> Result<RunWriter> {
+        let run_dir = self.run_dir(run)?;
+        if !run_dir.is_dir() {
+            fs::create_dir_all(&run_dir).map_err(io_err(&run_dir))?;
+            sync_dir(&self.dir)?;
+        }
+        let path = run_dir.join(LOG_FILE);
+        let existed = path.exists();
+        let mut log = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        if !existed {
+            sync_dir(&run_dir)?;
+        }
+        let mut bytes = Vec::new();
+        log.read_to_end(&mut bytes).map_err(io_err(&path))?;
+        let committed = committed_len(&bytes);
+        if committed < bytes.len() {
+            log.set_len(u64::try_from(committed).unwrap_or(u64::MAX))
+                .and_then(|()| log.sync_data())
+                .map_err(io_err(&path))?;
+        }
+        remove_stale_temp_files(&run_dir);
+        let ids = parse_log(&path, bytes.get(..committed).unwrap_or_default())?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        Ok(RunWriter { log, ids })
+    }
+
+    fn read_log(&self, run: &RunId) -> Result<Vec<Checkpoint>> {
+        let run_dir = self.run_dir(run)?;
+        let path = run_dir.join(LOG_FILE);
+        match fs::read(&path) {
+            Ok(bytes) => parse_log(
+                &path,
+                bytes.get(..committed_len(&bytes)).unwrap_or_default(),
+            ),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                if run_dir.is_dir() {
+                    Ok(Vec::new())
+                } else {
+                    Err(Error::RunNotFound {
+                        run: run.to_string(),
+                    })
+                }
+            }
+            Err(source) => Err(Error::Io { path, source }),
+        }
+    }
+}
+
+/// The length of the committed part of a log: everything up to its last
+/// newline. Bytes after it are a line torn by a crash.
+fn committed_len(bytes: &[u8]) -> usize {
+    bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+}
+
+fn parse_log(path: &Path, committed: &[u8]) -> Result<Vec<Checkpoint>> {
+    let mut out = Vec::new();
+    for (i, line) in committed.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let cp =
+            serde_json::from_slice::<Checkpoint>(line).map_err(|e| Error::CorruptCheckpoint {
+                path: path.to_owned(),
+                line: i + 1,
+                message: e.to_string(),
+            })?;
+        out.push(cp);
+    }
+    Ok(out)
+}
+
+/// Removes the temporary files a killed writer left in a run's directory.
+/// Only the run's single writer calls this, before its first write, so no
+/// temporary file in use can be removed. Failing to remove one is harmless.
+fn remove_stale_temp_files(run_dir: &Path) {
+    if let Ok(entries) = fs::read_dir(run_dir) {
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".kiro-tmp-")
+            {
+                let _ignored = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Replaces a file through a temporary file and a rename, without syncing:
+/// whole or absent after a process crash. See the module doc for why.
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kiro-tmp-")
+        .tempfile_in(dir)
+        .map_err(io_err(path))?;
+    tmp.write_all(bytes).map_err(io_err(path))?;
+    tmp.persist(path).map_err(|e| Error::Io {
+        path: path.to_owned(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+impl CheckpointStore for FileCheckpointStore {
+    fn create_run(&self) -> Result<RunId> {
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let mut last_err = None;
+        for _ in 0..RUN_ID_ATTEMPTS {
+            let run = RunId::generate();
+            let dir = self.dir.join(run.as_str());
+            // `create_dir` (not `create_dir_all`) fails if another process
+            // took the same id, which makes ids unique without any lock.
+            match fs::create_dir(&dir) {
+                Ok(()) => {
+                    sync_dir(&self.dir)?;
+                    return Ok(run);
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => last_err = Some(e),
+                Err(source) => return Err(Error::Io { path: dir, source }),
+            }
+        }
+        Err(Error::Io {
+            path: self.dir.clone(),
+            source: last_err
+                .unwrap_or_else(|| std::io::Error::other("could not draw a fresh run id")),
+        })
+    }
+
+    fn put(&self, checkpoint: &Checkpoint) -> Result<()> {
+        self.put_many(std::slice::from_ref(checkpoint))
+    }
+
+    /// Group commit: the lines of each run are appended with one `write`
+    /// and made durable with one `fdatasync`, so a batch of nodes that
+    /// finished together costs one sync per run instead of one per node.
+    fn put_many(&self, checkpoints: &[Checkpoint]) -> Result<()> {
+        // Everything that can be checked is checked before anything is
+        // written, so a refused batch leaves the store unchanged.
+        let mut batches: Vec<(RunId, Vec<u8>, Vec<CheckpointId>)> = Vec::new();
+        for checkpoint in checkpoints {
+            check_id(checkpoint.id.as_str())?;
+            self.run_dir(&checkpoint.run_id)?;
+            for change in &checkpoint.files {
+                for state in [&change.state, &change.before] {
+                    if let super::FileState::Present { blob, .. } = state {
+                        if !self.blob_path(blob).is_file() {
+                            return Err(Error::BlobNotFound {
+                                blob: blob.to_string(),
+                            });
+                        }
+                    }
+                }
+            }
+            let line = serde_json::to_vec(checkpoint).map_err(|e| Error::Backend(Box::new(e)))?;
+            let index = match batches.iter().position(|b| b.0 == checkpoint.run_id) {
+                Some(i) => i,
+                None => {
+                    batches.push((checkpoint.run_id.clone(), Vec::new(), Vec::new()));
+                    batches.len() - 1
+                }
+            };
+            if let Some((run, bytes, ids)) = batches.get_mut(index) {
+                if ids.contains(&checkpoint.id) {
+                    return Err(Error::DuplicateCheckpoint {
+                        run: run.to_string(),
+                        id: checkpoint.id.to_string(),
+                    });
+                }
+                bytes.extend_from_slice(&line);
+                bytes.push(b'\n');
+                ids.push(checkpoint.id.clone());
+            }
+        }
+
+        let mut writers = self.writers();
+        for (run, _, ids) in &batches {
+            if !writers.contains_key(run) {
+                let writer = self.open_writer(run)?;
+                writers.insert(run.clone(), writer);
+            }
+            if let Some(writer) = writers.get(run) {
+                if let Some(id) = ids.iter().find(|id| writer.ids.contains(*id)) {
+                    return Err(Error::DuplicateCheckpoint {
+                        run: run.to_string(),
+                        id: id.to_string(),
+                    });
+                }
+            }
+        }
+        for (run, bytes, ids) in batches {
+            let Some(writer) = writers.get_mut(&run) else {
+                return Err(Error::RunNotFound {
+                    run: run.to_string(),
+                });
+            };
+            let written = writer
+                .log
+                .write_all(&bytes)
+                .and_then(|()| writer.log.sync_data());
+            if let Err(source) = written {
+                // The log may now end in a partial line; reopening cuts it
+                // off (and rereads which whole lines made it).
+                writers.remove(&run);
+                return Err(Error::Io {
+                    path: self.dir.join(run.as_str()).join(LOG_FILE),
+                    source,
+                });
+            }
+            writer.ids.extend(ids);
+        }
+        drop(writers);
+
+        // The checkpoints are committed; the pretty copies are a convenience
+        // that `get` does without, so failing to write one must not report
+        // the put as failed (a retry would then hit DuplicateCheckpoint).
+        for checkpoint in checkpoints {
+            if let Ok(pretty) = serde_json::to_vec_pretty(checkpoint) {
+                let copy = self
+                    .dir
+                    .join(checkpoint.run_id.as_str())
+                    .join(format!("{}.json", checkpoint.id));
+                let _ignored = replace_file(&copy, &pretty);
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, run: &RunId, id: &CheckpointId) -> Result<Checkpoint> {
+        check_id(id.as_str())?;
+        let copy = self.run_dir(run)?.join(format!("{id}.json"));
+        // The copy exists only for committed checkpoints (it is written after
+        // the log line), so it can be trusted when it parses and matches.
+        if let Ok(bytes) = fs::read(&copy) {
+            if let Ok(cp) = serde_json::from_slice::<Checkpoint>(&bytes) {
+                if &cp.run_id == run && &cp.id == id {
+                    return Ok(cp);
+                }
+            }
+        }
+        self.read_log(run)?
+            .into_iter()
+            .find(|c| &c.id == id)
+            .ok_or_else(|| Error::CheckpointNotFound {
+                run: run.to_string(),
+                id: id.to_string(),
+            })
+    }
+
+    fn list(&self, run: &RunId) -> Result<Vec<Checkpoint>> {
+        self.read_log(run)
+    }
+
+    fn runs(&self) -> Result<Vec<RunId>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: self.dir.clone(),
+                    source,
+                })
+            }
+        };
+        let mut runs = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_err(&self.dir))?;
+            if !entry.file_type().map_err(io_err(&entry.path()))?.is_dir() {
+                continue;
+            }
+            if let Some(name) = entry.file_name().to_str() {
+                if let Ok(run) = RunId::new(name) {
+                    runs.push(run);
+                }
+            }
+        }
+        runs.sort();
+        Ok(runs)
+    }
+
+    fn put_blob(&self, bytes: &[u8]) -> Result<BlobId> {
+        let id = BlobId::of(bytes);
+        let path = self.blob_path(&id);
+        // Blobs are renamed into place whole, so an existing file is the
+        // complete content and need not be written again.
+        if path.is_file() {
+            return Ok(id);
+        }
+        let shard = path.parent().unwrap_or(&self.dir).to_owned();
+        if !shard.is_dir() {
+            fs::create_dir_all(&shard).map_err(io_err(&shard))?;
+            if let Some(blobs) = shard.parent() {
+                sync_dir(blobs)?;
+            }
+            sync_dir(&self.dir)?;
+        }
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".kiro-tmp-")
+            .tempfile_in(&shard)
+            .map_err(io_err(&path))?;
+        tmp.write_all(bytes)
+            .and_then(|()| tmp.as_file().sync_data())
+            .map_err(io_err(&path))?;
+        tmp.persist(&path).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        sync_dir(&shard)?;
+        Ok(id)
+    }
+
+    fn get_blob(&self, id: &BlobId) -> Result<Vec<u8>> {
+        let path = self.blob_path(id);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(Error::BlobNotFound {
+                    blob: id.to_string(),
+                })
+            }
+            Err(source) => return Err(Error::Io { path, source }),
+        };
+        if BlobId::of(&bytes) != *id {
+            return Err(Error::CorruptBlob {
+                blob: id.to_string(),
+                path,
+            });
+        }
+        Ok(bytes)
+    }
+}

@@ -1,0 +1,241 @@
+//! The workspace configuration file, `.kiro/config.toml`.
+//!
+//! Every key is optional and has a default, so a missing file, an empty file
+//! and the fully commented template that `kiro init` writes all mean
+//! [`Config::default()`]. Anything the file says must be understood: an
+//! unknown key (at any level) or a value of the wrong type is an
+//! [`Error::Config`] naming the file, line and column and what was expected,
+//! because a silently ignored typo (`fail-fast = true`) would change what a
+//! run does without anyone noticing.
+//!
+//! ```
+//! use kiro_core::config::{Config, TaskOrder};
+//!
+//! let text = "[pipeline]\njobs = 8\norder = \"declared\"\n\n[executor]\ncommand = [\"my-agent\", \"-\"]\n";
+//! let config = Config::parse(text, ".kiro/config.toml")?;
+//! assert_eq!(config.pipeline.jobs, 8);
+//! assert_eq!(config.pipeline.order, TaskOrder::Declared);
+//! assert_eq!(config.executor.command, Some(vec!["my-agent".to_string(), "-".to_string()]));
+//!
+//! let err = Config::parse("[pipeline]\nfail-fast = true\n", ".kiro/config.toml").unwrap_err();
+//! assert!(err.to_string().starts_with(".kiro/config.toml:2:1: unknown field `fail-fast`"));
+//! # Ok::<(), kiro_core::Error>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Where the config file lives, relative to the workspace root.
+pub const CONFIG_PATH: &str = ".kiro/config.toml";
+
+/// The whole `.kiro/config.toml`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[pipeline]`: how the engine schedules nodes.
+    pub pipeline: PipelineConfig,
+    /// `[executor]`: the command run once per task.
+    pub executor: ExecutorConfig,
+    /// `[verifier]`: the test command run after the tasks.
+    pub verifier: VerifierConfig,
+    /// `[policy]`: what tasks may write and run.
+    pub policy: PolicyConfig,
+}
+
+/// `[pipeline]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// How many nodes may run at the same time (at least 1; default 4).
+    #[serde(deserialize_with = "at_least_one")]
+    #[schemars(range(min = 1))]
+    pub jobs: usize,
+    /// Stop the whole run at the first failed task (default `false`: only the
+    /// failed task's dependents are skipped).
+    pub fail_fast: bool,
+    /// How task dependencies are derived (default [`TaskOrder::Document`]).
+    pub order: TaskOrder,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            jobs: 4,
+            fail_fast: false,
+            order: TaskOrder::Document,
+        }
+    }
+}
+
+/// How the engine orders the tasks of a `tasks.md`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskOrder {
+    /// Each task waits for the one written before it, unless it declares its
+    /// own dependencies; safe for specs written for Kiro.
+    #[default]
+    Document,
+    /// Only explicit `_Depends:_` links order tasks.
+    Declared,
+}
+
+/// `[executor]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExecutorConfig {
+    /// The program and its arguments (no shell), run once per task with the
+    /// task brief on standard input; `None` when no executor is configured.
+    #[serde(deserialize_with = "non_empty_argv")]
+    pub command: Option<Vec<String>>,
+    /// Seconds before a task is stopped and counted as failed (default 1800).
+    pub timeout_secs: u64,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        ExecutorConfig {
+            command: None,
+            timeout_secs: 1800,
+        }
+    }
+}
+
+/// `[verifier]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct VerifierConfig {
+    /// The test command (program and arguments, no shell); `None` when no
+    /// verifier is configured.
+    #[serde(deserialize_with = "non_empty_argv")]
+    pub command: Option<Vec<String>>,
+    /// A JUnit XML report written by the test command, relative to the
+    /// workspace root; when absent, only the exit status counts.
+    pub junit: Option<PathBuf>,
+    /// Seconds before the test command is stopped (default 900).
+    pub timeout_secs: u64,
+}
+
+impl Default for VerifierConfig {
+    fn default() -> Self {
+        VerifierConfig {
+            command: None,
+            junit: None,
+            timeout_secs: 900,
+        }
+    }
+}
+
+/// `[policy]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Globs (relative to the workspace root) of the paths tasks may write;
+    /// `None` when the file does not restrict them.
+    pub writable: Option<Vec<String>>,
+    /// Names of the programs tasks may run; `None` when the file does not
+    /// restrict them.
+    pub commands: Option<Vec<String>>,
+}
+
+/// Rejects `jobs = 0`, which would make a run wait forever.
+fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
+    let n = usize::deserialize(d)?;
+    if n == 0 {
+        return Err(serde::de::Error::invalid_value(
+            serde::de::Unexpected::Unsigned(0),
+            &"an integer of at least 1",
+        ));
+    }
+    Ok(n)
+}
+
+/// Rejects `command = []`, which names no program to run.
+fn non_empty_argv<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Vec<String>>, D::Error> {
+    let argv = Vec::<String>::deserialize(d)?;
+    if argv.is_empty() || argv.first().is_some_and(String::is_empty) {
+        return Err(serde::de::Error::invalid_length(
+            0,
+            &"a non-empty array of strings whose first element names a program",
+        ));
+    }
+    Ok(Some(argv))
+}
+
+impl Config {
+    /// Reads a config file; a missing file means the defaults.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config> {
+        let path = path.as_ref();
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
+                    path: path.to_owned(),
+                    offset: e.utf8_error().valid_up_to(),
+                })?;
+                Config::parse(&text, path)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(source) => Err(Error::Io {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Reads `<root>/.kiro/config.toml`; a missing file means the defaults.
+    pub fn load_workspace(root: impl AsRef<Path>) -> Result<Config> {
+        Config::load(root.as_ref().join(CONFIG_PATH))
+    }
+
+    /// Parses the text of a config file; `path` only names the file in errors.
+    pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<Config> {
+        toml::from_str(text).map_err(|e| config_error(text, path.as_ref(), &e))
+    }
+
+    /// Renders the configuration as TOML (every key, defaults included).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::Backend(Box::new(e)))
+    }
+}
+
+/// Turns a TOML error into [`Error::Config`], locating its span in `text`.
+fn config_error(text: &str, path: &Path, e: &toml::de::Error) -> Error {
+    let offset = e.span().map_or(0, |span| span.start);
+    let (line, column) = line_col(text, offset);
+    // The toml crate joins "what was found" and "what was expected" in one
+    // message: serde's form is "..., expected X", the TOML parser's form puts
+    // "expected X" on its own line. Splitting them lets callers show each.
+    let raw = e.message().trim();
+    let (message, expected) = if let Some((found, expected)) = raw.split_once(", expected ") {
+        (found.trim().to_owned(), Some(expected.trim().to_owned()))
+    } else if let Some((found, expected)) = raw.split_once("\nexpected ") {
+        (found.trim().to_owned(), Some(expected.trim().to_owned()))
+    } else {
+        (raw.to_owned(), None)
+    };
+    Error::Config {
+        path: path.to_owned(),
+        line,
+        column,
+        message: message.replace('\n', "; "),
+        expected,
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = text.get(..end).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    (line, column)
+}

@@ -1,0 +1,315 @@
+//! `.kiro/config.toml`: defaults, the `kiro init` template, typed errors.
+// Test helpers outside `#[test]` functions assert by unwrapping too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use kiro_core::config::{Config, ExecutorConfig, PipelineConfig, TaskOrder};
+use kiro_core::Error;
+
+/// The `CONFIG_TEMPLATE` constant of `kiro init`, read from its source so that
+/// this test follows the template when it changes.
+fn init_template() -> String {
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../kiro-cli/src/commands/init.rs"
+    ))
+    .unwrap();
+    let start = src.find("CONFIG_TEMPLATE: &str = r#\"").unwrap();
+    let rest = &src[start..];
+    let open = rest.find("r#\"").unwrap() + 3;
+    let close = rest.find("\"#;").unwrap();
+    rest[open..close].to_owned()
+}
+
+/// The template with every setting uncommented: `# [table]`, `# key = ...`
+/// and `# # comment` lines lose their first `# `; prose stays commented.
+fn uncomment(template: &str) -> String {
+    let mut out = String::new();
+    for line in template.lines() {
+        let setting = line.strip_prefix("# ").filter(|rest| {
+            rest.starts_with('[')
+                || rest.starts_with('#')
+                || rest
+                    .split_once(" = ")
+                    .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        });
+        out.push_str(setting.unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+fn check_err(text: &str, line: usize, column: usize, message_part: &str, expected_part: &str) {
+    match Config::parse(text, ".kiro/config.toml") {
+        Err(Error::Config {
+            path,
+            line: l,
+            column: c,
+            message,
+            expected,
+        }) => {
+            assert_eq!(path, std::path::Path::new(".kiro/config.toml"));
+            assert_eq!((l, c), (line, column), "position for {text:?}: {message}");
+            assert!(
+                message.contains(message_part),
+                "{message:?} lacks {message_part:?}"
+            );
+            let expected = expected.unwrap_or_default();
+            assert!(
+                expected.contains(expected_part),
+                "{expected:?} lacks {expected_part:?}"
+            );
+        }
+        other => panic!("expected a config error for {text:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn empty_and_missing_files_are_defaults() {
+    assert_eq!(Config::parse("", "c.toml").unwrap(), Config::default());
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        Config::load(dir.path().join("none.toml")).unwrap(),
+        Config::default()
+    );
+    assert_eq!(
+        Config::load_workspace(dir.path()).unwrap(),
+        Config::default()
+    );
+    let d = Config::default();
+    assert_eq!(d.pipeline.jobs, 4);
+    assert!(!d.pipeline.fail_fast);
+    assert_eq!(d.pipeline.order, TaskOrder::Document);
+    assert_eq!(d.executor.timeout_secs, 1800);
+    assert_eq!(d.verifier.timeout_secs, 900);
+    assert_eq!(d.executor.command, None);
+    assert_eq!(d.policy.writable, None);
+}
+
+#[test]
+fn init_template_is_the_defaults() {
+    let template = init_template();
+    assert!(template.contains("[pipeline]"));
+    assert_eq!(
+        Config::parse(&template, "c.toml").unwrap(),
+        Config::default()
+    );
+}
+
+#[test]
+fn uncommented_init_template_parses_every_setting() {
+    let text = uncomment(&init_template());
+    let config = Config::parse(&text, "c.toml").unwrap();
+    assert_eq!(config.pipeline, PipelineConfig::default());
+    assert_eq!(
+        config.executor,
+        ExecutorConfig {
+            command: Some(vec!["my-agent".into(), "--task".into(), "-".into()]),
+            timeout_secs: 1800,
+        }
+    );
+    assert_eq!(
+        config.verifier.command,
+        Some(vec!["cargo".to_string(), "test".to_string()])
+    );
+    assert_eq!(
+        config.verifier.junit.as_deref(),
+        Some(std::path::Path::new("target/junit.xml"))
+    );
+    assert_eq!(config.verifier.timeout_secs, 900);
+    assert_eq!(
+        config.policy.writable,
+        Some(vec!["src/**".to_string(), "tests/**".to_string()])
+    );
+    assert_eq!(
+        config.policy.commands,
+        Some(vec!["cargo".to_string(), "git".to_string()])
+    );
+}
+
+#[test]
+fn settings_round_trip_through_toml() {
+    let mut config = Config::default();
+    config.pipeline.jobs = 2;
+    config.pipeline.fail_fast = true;
+    config.pipeline.order = TaskOrder::Declared;
+    config.executor.command = Some(vec!["agent".into()]);
+    config.policy.commands = Some(vec!["cargo".into()]);
+    let text = config.to_toml().unwrap();
+    assert_eq!(Config::parse(&text, "c.toml").unwrap(), config);
+}
+
+#[test]
+fn load_reads_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".kiro/config.toml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "[pipeline]\njobs = 1\n").unwrap();
+    assert_eq!(Config::load(&path).unwrap().pipeline.jobs, 1);
+    std::fs::write(&path, "[pipeline]\njobz = 1\n").unwrap();
+    let err = Config::load_workspace(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains(".kiro/config.toml:2:1: unknown field `jobz`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_keys_are_errors_with_their_position() {
+    check_err(
+        "[pipeline]\nfail-fast = true\n",
+        2,
+        1,
+        "unknown field `fail-fast`",
+        "fail_fast",
+    );
+    check_err(
+        "[pipelin]\njobs = 2\n",
+        1,
+        2,
+        "unknown field `pipelin`",
+        "pipeline",
+    );
+    check_err(
+        "\n[executor]\ntimeout_secs = 1\n  shell = \"sh\"\n",
+        4,
+        3,
+        "unknown field `shell`",
+        "command",
+    );
+    check_err("top = 1\n", 1, 1, "unknown field `top`", "executor");
+    check_err(
+        "[policy]\nwritable = []\nnetwork = true\n",
+        3,
+        1,
+        "unknown field `network`",
+        "commands",
+    );
+    check_err(
+        "[verifier]\njunit = \"x\"\nreport = \"x\"\n",
+        3,
+        1,
+        "unknown field `report`",
+        "junit",
+    );
+}
+
+#[test]
+fn wrong_types_are_errors_with_what_was_expected() {
+    check_err(
+        "[pipeline]\njobs = \"four\"\n",
+        2,
+        8,
+        "invalid type: string \"four\"",
+        "",
+    );
+    check_err(
+        "[pipeline]\njobs = 0\n",
+        2,
+        8,
+        "invalid value",
+        "at least 1",
+    );
+    check_err(
+        "[pipeline]\nfail_fast = 1\n",
+        2,
+        13,
+        "invalid type: integer",
+        "bool",
+    );
+    check_err(
+        "[pipeline]\norder = \"random\"\n",
+        2,
+        9,
+        "unknown variant `random`",
+        "document",
+    );
+    check_err(
+        "[executor]\ncommand = \"my-agent --task\"\n",
+        2,
+        11,
+        "invalid type: string",
+        "sequence",
+    );
+    check_err(
+        "[executor]\ncommand = []\n",
+        2,
+        11,
+        "invalid length 0",
+        "non-empty array",
+    );
+    check_err(
+        "[executor]\ntimeout_secs = -5\n",
+        2,
+        16,
+        "invalid value",
+        "u64",
+    );
+    check_err(
+        "pipeline = 3\n",
+        1,
+        12,
+        "invalid type: integer",
+        "struct PipelineConfig",
+    );
+}
+
+#[test]
+fn syntax_errors_have_a_position() {
+    match Config::parse("[pipeline]\njobs = \n", "c.toml") {
+        Err(Error::Config { line, .. }) => assert_eq!(line, 2),
+        other => panic!("{other:?}"),
+    }
+    match Config::parse("[pipeline\n", "c.toml") {
+        Err(Error::Config { line, .. }) => assert_eq!(line, 1),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn columns_count_characters_not_bytes() {
+    check_err(
+        "# héllo wörld\n[pipeline]\nx = 1 \n",
+        3,
+        1,
+        "unknown field `x`",
+        "jobs",
+    );
+    check_err(
+        "[pipeline]\njobs = 1 # ö\n  \"jöbs\" = 1\n",
+        3,
+        3,
+        "unknown field `jöbs`",
+        "jobs",
+    );
+    check_err(
+        "[pipeline] # ö\njobs = 1\nfail_fast = \"ö\" \n",
+        3,
+        13,
+        "invalid type",
+        "bool",
+    );
+    check_err(
+        "[policy]\nwritable = [\"ö\", 1]\n",
+        2,
+        18,
+        "invalid type: integer",
+        "string",
+    );
+}
+
+#[test]
+fn schema_names_every_table() {
+    let schema = serde_json::to_value(schemars::schema_for!(Config)).unwrap();
+    let text = schema.to_string();
+    for key in [
+        "pipeline",
+        "executor",
+        "verifier",
+        "policy",
+        "fail_fast",
+        "junit",
+        "writable",
+    ] {
+        assert!(text.contains(key), "schema lacks {key}");
+    }
+}
