@@ -221,3 +221,11 @@ fn indented_block_after_bullet_detail_is_stable() {
         "   - 6. Mantle c\n    7. S3 d\n  - Run tests\n  - _Requirements: 3.1_\n"
     ));
 }
+
+/// Found by the mutation fuzzer: text indented one space after a task that
+/// was itself indented one space was kept with its space, and once the task
+/// rendered at column 0 it read back as part of that task.
+#[test]
+fn one_space_indented_text_between_tasks_is_stable() {
+    check_all(" - [x] 1. A\n  - d\n  - _Requirements: 6.3_\n\n - \n[x] 2. B\n  - [x] 2.1 C\n");
+}

@@ -846,8 +846,10 @@ fn interrupts_paragraph(line: &str, content_indent: usize) -> bool {
 /// two spaces in), text indented two spaces or more would become part of
 /// the task, so it is shifted left by the indentation of its first line.
 fn outdent(text: String) -> String {
+    // Any indentation counts: tasks render at column 0, so even one space
+    // would make the text look deeper than the task before it on re-parse.
     let first = text.len() - text.trim_start_matches(' ').len();
-    if first < 2 {
+    if first == 0 {
         return text;
     }
     dedent_all(&text, first)
