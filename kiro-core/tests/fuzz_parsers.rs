@@ -12,6 +12,7 @@ use kiro_core::format::{
     render_requirements, render_tasks,
 };
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 
 /// Asserts that a second render equals the first, naming the first line
 /// that differs so that a failure is readable.
@@ -177,8 +178,27 @@ fn apply(mut doc: String, m: &Mutation) -> String {
     }
 }
 
+/// The default seed: CI explores the same 256 cases per property every run,
+/// so a failure it reports reproduces. `KIRO_FUZZ_SEED=random` (or another
+/// number) explores other inputs locally; failures found that way are saved
+/// in `fuzz_parsers.proptest-regressions` and replayed first on every run.
+const DEFAULT_SEED: u64 = 0x6b69_726f;
+
+fn fuzz_config() -> ProptestConfig {
+    let rng_seed = match std::env::var("KIRO_FUZZ_SEED").as_deref() {
+        Ok("random") => RngSeed::Random,
+        Ok(n) => RngSeed::Fixed(n.parse().unwrap_or(DEFAULT_SEED)),
+        Err(_) => RngSeed::Fixed(DEFAULT_SEED),
+    };
+    ProptestConfig {
+        cases: 256,
+        rng_seed,
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(fuzz_config())]
 
     #[test]
     fn arbitrary_text_never_panics(src in any::<String>()) {
@@ -228,4 +248,24 @@ fn indented_block_after_bullet_detail_is_stable() {
 #[test]
 fn one_space_indented_text_between_tasks_is_stable() {
     check_all(" - [x] 1. A\n  - d\n  - _Requirements: 6.3_\n\n - \n[x] 2. B\n  - [x] 2.1 C\n");
+}
+
+/// Known open bug, found by `KIRO_FUZZ_SEED=random`: a `#` line inserted in
+/// a fenced code block inside a task's details (fixture 08) ends the list
+/// item and leaves the fence open to the end of the file; the tasks renderer
+/// then writes the following details one space off. Run with
+/// `cargo test --test fuzz_parsers -- --ignored` once it is fixed.
+#[test]
+#[ignore = "known tasks round-trip instability, see the doc comment"]
+fn heading_inside_fenced_detail_is_stable() {
+    let docs = corpus();
+    let doc = docs[15_807_459_487_707_362_727 % docs.len()].clone();
+    let doc = apply(
+        doc,
+        &Mutation::Insert {
+            at: 269_153_739_131_237_997,
+            text: "#\n".into(),
+        },
+    );
+    check_all(&doc);
 }
