@@ -357,7 +357,7 @@ fn read_group(
         let Some(b) = doc.block(i) else { continue };
         match &b.kind {
             BlockKind::Other => {
-                let line_start = super::requirements::line_start(doc.text(), b.range.start);
+                let line_start = super::markdown::line_start(doc.text(), b.range.start);
                 let src = doc.slice(line_start..b.range.end);
                 match split_clauses(src).filter(|_| is_paragraph(src)) {
                     Some(found) => {

@@ -113,7 +113,8 @@ fn trim_end_range(text: &str, mut range: Range<usize>) -> Range<usize> {
     range
 }
 
-fn line_start(text: &str, offset: usize) -> usize {
+/// Offset of the start of the line holding `offset`.
+pub(crate) fn line_start(text: &str, offset: usize) -> usize {
     text.get(..offset)
         .and_then(|s| s.rfind('\n'))
         .map_or(0, |i| i + 1)
@@ -363,6 +364,35 @@ pub(crate) fn indent_rest(s: &str, n: usize) -> String {
             if !line.is_empty() {
                 out.push_str(&pad);
             }
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// Removes up to `n` leading spaces from every line.
+pub(crate) fn dedent_all(s: &str, n: usize) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let spaces = line.len() - line.trim_start_matches(' ').len();
+        out.push_str(line.get(spaces.min(n)..).unwrap_or(""));
+    }
+    out
+}
+
+/// Indents every non-empty line by `n` spaces.
+pub(crate) fn indent_all(s: &str, n: usize) -> String {
+    let pad = " ".repeat(n);
+    let mut out = String::with_capacity(s.len() + n * 4);
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if !line.is_empty() {
+            out.push_str(&pad);
         }
         out.push_str(line);
     }

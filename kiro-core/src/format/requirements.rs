@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use pulldown_cmark::{Event, Options, Parser, Tag};
 
-use super::markdown::{self, Block, BlockKind, Item, Source};
+use super::markdown::{self, line_start, Block, BlockKind, Item, Source};
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
 use crate::spec::{
     AcceptanceCriterion, Anchor, CriterionId, Ears, GlossaryEntry, Interlude, PlacedSection,
@@ -745,13 +745,6 @@ fn strip_code_indent(line: &str) -> &str {
         }
     }
     ""
-}
-
-/// Offset of the start of the line holding `offset`.
-pub(super) fn line_start(text: &str, offset: usize) -> usize {
-    text.get(..offset)
-        .and_then(|s| s.rfind('\n'))
-        .map_or(0, |i| i + 1)
 }
 
 /// The heading level of a block, if it is a heading.

@@ -8,7 +8,8 @@
 use std::ops::Range;
 
 use super::markdown::{
-    blocks, dedent_rest, finish, indent_rest, trim_blank_lines, BlockKind, Item, Source,
+    blocks, dedent_all, dedent_rest, finish, indent_all, indent_rest, line_start, trim_blank_lines,
+    BlockKind, Item, Source,
 };
 use super::refs::{format_id_list, parse_id_list};
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
@@ -805,12 +806,6 @@ fn checkbox(text: &str, at: usize) -> Option<(char, usize)> {
     }
 }
 
-fn line_start(text: &str, offset: usize) -> usize {
-    text.get(..offset)
-        .and_then(|s| s.rfind('\n'))
-        .map_or(0, |i| i + 1)
-}
-
 /// `true` when `line` starts a block that ends a paragraph (a fence, an ATX
 /// heading, a block quote, an HTML comment or a thematic break), judged relative to the
 /// item's content indentation.
@@ -883,35 +878,6 @@ fn close_fence(block: &str) -> String {
         Some((c, n)) => format!("{block}\n{}", c.to_string().repeat(n)),
         None => block.to_owned(),
     }
-}
-
-/// Removes up to `n` leading spaces from every line.
-fn dedent_all(s: &str, n: usize) -> String {
-    let mut out = String::with_capacity(s.len());
-    for (i, line) in s.split('\n').enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        let spaces = line.len() - line.trim_start_matches(' ').len();
-        out.push_str(line.get(spaces.min(n)..).unwrap_or(""));
-    }
-    out
-}
-
-/// Indents every non-empty line by `n` spaces.
-fn indent_all(s: &str, n: usize) -> String {
-    let pad = " ".repeat(n);
-    let mut out = String::with_capacity(s.len() + n * 4);
-    for (i, line) in s.split('\n').enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        if !line.is_empty() {
-            out.push_str(&pad);
-        }
-        out.push_str(line);
-    }
-    out
 }
 
 /// The ids of a link line `_<label>: <ids>_` whose label is one of
