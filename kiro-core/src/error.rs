@@ -181,6 +181,46 @@ pub enum Error {
         /// What the JSON parser said.
         message: String,
     },
+    /// A task's `_Depends` names a task that does not exist.
+    #[error("task {task} depends on task {dependency}, which does not exist")]
+    UnknownDependency {
+        /// The task with the dependency.
+        task: String,
+        /// The missing task.
+        dependency: String,
+    },
+    /// Task dependencies form a cycle; `cycle` is a closed path of task ids.
+    #[error("task dependencies form a cycle: {} (each task waits for the one before it)", cycle.join(" -> "))]
+    TaskCycle {
+        /// The tasks, first and last equal (`2.1 -> 3 -> 2.1`).
+        cycle: Vec<String>,
+    },
+    /// A run cannot start or continue as asked (no input, nothing to resume).
+    #[error("{message}")]
+    Pipeline {
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A JUnit XML test report is not well-formed XML or not a JUnit report.
+    #[error("{}:{line}: invalid JUnit XML: {message}", path.display())]
+    Junit {
+        /// The report file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// What the XML reader said.
+        message: String,
+    },
+    /// An external program (an executor or test command) could not be
+    /// started: not found, not executable, or an empty command line.
+    #[error("cannot run {program:?}: {source}")]
+    Spawn {
+        /// The program, as given in `argv[0]`.
+        program: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// An integrator's error.
     #[error(transparent)]
     Backend(Box<dyn std::error::Error + Send + Sync>),

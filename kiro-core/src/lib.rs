@@ -37,8 +37,13 @@ pub mod ears;
 mod error;
 pub mod format;
 pub mod lint;
+pub mod pipeline;
+pub mod process;
 pub mod spec;
+pub mod stage;
+pub mod stages;
 pub mod store;
+pub mod verify;
 pub mod workspace;
 
 pub use error::{Error, Result};

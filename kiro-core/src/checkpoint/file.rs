@@ -424,6 +424,11 @@ impl CheckpointStore for FileCheckpointStore {
         Ok(runs)
     }
 
+    fn has_blob(&self, id: &BlobId) -> bool {
+        // Blobs are renamed into place whole, so an existing file is complete.
+        self.blob_path(id).is_file()
+    }
+
     fn put_blob(&self, bytes: &[u8]) -> Result<BlobId> {
         let id = BlobId::of(bytes);
         let path = self.blob_path(&id);

@@ -431,6 +431,11 @@ pub trait CheckpointStore: Send + Sync {
     /// Stores a content once and returns its id.
     fn put_blob(&self, bytes: &[u8]) -> Result<BlobId>;
 
+    /// Whether a content is stored, without reading it.
+    fn has_blob(&self, id: &BlobId) -> bool {
+        self.get_blob(id).is_ok()
+    }
+
     /// A stored content, checked against its hash ([`Error::BlobNotFound`],
     /// [`Error::CorruptBlob`]).
     fn get_blob(&self, id: &BlobId) -> Result<Vec<u8>>;
@@ -522,6 +527,9 @@ macro_rules! forward_store {
             }
             fn get_blob(&self, id: &BlobId) -> Result<Vec<u8>> {
                 (**self).get_blob(id)
+            }
+            fn has_blob(&self, id: &BlobId) -> bool {
+                (**self).has_blob(id)
             }
             fn materialize(&self, run: &RunId, id: &CheckpointId) -> Result<Manifest> {
                 (**self).materialize(run, id)

@@ -293,6 +293,12 @@ impl Workspace {
         scan::snapshot(&r.name, &r.root, &self.cache)
     }
 
+    /// How many writes and removals were made through this workspace; a
+    /// cheap way to learn whether anything was written since a given moment.
+    pub fn journal_len(&self) -> usize {
+        self.lock_journal().len()
+    }
+
     /// The writes and removals made through this workspace, oldest first.
     pub fn journal(&self) -> Vec<JournalEntry> {
         self.lock_journal().clone()

@@ -1,0 +1,316 @@
+//! What a run writes into its checkpoints, and how a run's state is read
+//! back from them: resume, rollback and fork.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{
+    rollback_files, BlobId, Checkpoint, CheckpointId, CheckpointRef, CheckpointStore, FileChange,
+    FileState, RollbackReport, RunId,
+};
+use crate::error::{Error, Result};
+use crate::stage::{Artifacts, TaskOutcome};
+use crate::workspace::{Snapshot, Workspace};
+
+/// The artifacts part of a checkpoint. Phases store the whole [`Artifacts`];
+/// task nodes store only their outcome, so that a checkpoint's size does not
+/// grow with the number of tasks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Recorded {
+    /// Everything, as after a phase, a custom node, a rollback or a fork.
+    Full {
+        /// The artifacts.
+        artifacts: Box<Artifacts>,
+    },
+    /// One task's outcome, to be applied to the last full artifacts.
+    Outcome {
+        /// The outcome.
+        outcome: TaskOutcome,
+    },
+    /// An approved gate.
+    Gate,
+}
+
+impl Recorded {
+    pub(crate) fn to_value(&self) -> Result<serde_json::Value> {
+        serde_json::to_value(self).map_err(|e| Error::Pipeline {
+            message: format!("cannot encode checkpoint artifacts: {e}"),
+        })
+    }
+}
+
+/// A run's state as of one checkpoint.
+#[derive(Clone, Debug)]
+pub(crate) struct RunState {
+    /// The artifacts: the last full ones with later outcomes applied.
+    pub artifacts: Artifacts,
+    /// Every node that completed along the checkpoint's chain.
+    pub completed: HashSet<String>,
+}
+
+/// Reads the state at a checkpoint by walking its parent chain back to the
+/// last full artifacts.
+pub(crate) fn state_at<S: CheckpointStore + ?Sized>(
+    store: &S,
+    at: &CheckpointRef,
+) -> Result<RunState> {
+    let mut runs: HashMap<RunId, HashMap<CheckpointId, Checkpoint>> = HashMap::new();
+    let mut chain = Vec::new();
+    let mut next = Some(at.clone());
+    while let Some(r) = next {
+        if !runs.contains_key(&r.run_id) {
+            let all = store.list(&r.run_id)?;
+            runs.insert(
+                r.run_id.clone(),
+                all.into_iter().map(|c| (c.id.clone(), c)).collect(),
+            );
+        }
+        let cp = runs
+            .get_mut(&r.run_id)
+            .and_then(|m| m.remove(&r.id))
+            .ok_or_else(|| Error::CheckpointNotFound {
+                run: r.run_id.to_string(),
+                id: r.id.to_string(),
+            })?;
+        next = cp.parent.clone();
+        chain.push(cp);
+    }
+    let mut state = RunState {
+        artifacts: Artifacts::default(),
+        completed: HashSet::new(),
+    };
+    let mut outcomes = Vec::new();
+    let mut found_full = false;
+    for cp in &chain {
+        state.completed.insert(cp.node.clone());
+        if found_full {
+            continue;
+        }
+        match decode(cp)? {
+            Recorded::Full { artifacts } => {
+                state.artifacts = *artifacts;
+                found_full = true;
+            }
+            Recorded::Outcome { outcome } => outcomes.push(outcome),
+            Recorded::Gate => {}
+        }
+    }
+    for outcome in outcomes.into_iter().rev() {
+        state
+            .artifacts
+            .outcomes
+            .insert(outcome.task.to_string(), outcome);
+    }
+    Ok(state)
+}
+
+fn decode(cp: &Checkpoint) -> Result<Recorded> {
+    serde_json::from_value(cp.artifacts.clone()).map_err(|e| Error::Pipeline {
+        message: format!(
+            "checkpoint {}@{} was not written by a kiro pipeline: {e}",
+            cp.run_id, cp.id
+        ),
+    })
+}
+
+/// The spec name a run works on, from its first checkpoint.
+pub(crate) fn run_spec<S: CheckpointStore + ?Sized>(
+    store: &S,
+    run: &RunId,
+) -> Result<Option<String>> {
+    let Some(first) = store.list(run)?.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok(match decode(&first) {
+        Ok(Recorded::Full { artifacts }) => Some(artifacts.spec.name),
+        _ => None,
+    })
+}
+
+/// Detects workspace changes between checkpoints with snapshots, and keeps
+/// the content of every file a checkpoint may have to restore.
+#[derive(Debug)]
+pub(crate) struct ChangeTracker {
+    snaps: Vec<Snapshot>,
+    journal_len: usize,
+}
+
+impl ChangeTracker {
+    /// Snapshots every repository and stores the blob of every file not yet
+    /// in the store, so that a rollback can restore any file the run goes on
+    /// to change. Files already stored (by an earlier run) are not read.
+    pub(crate) fn baseline<S: CheckpointStore + ?Sized>(
+        ws: &Workspace,
+        store: &S,
+    ) -> Result<ChangeTracker> {
+        let mut snaps = Vec::new();
+        for repo in ws.repos() {
+            let snap = ws.snapshot(repo)?;
+            let root = ws.root(repo)?.to_owned();
+            for (path, stat) in &snap.files {
+                let id = BlobId::new(stat.sha256.clone())?;
+                if !store.has_blob(&id) {
+                    let abs = root.join(path);
+                    let bytes = std::fs::read(&abs).map_err(|source| Error::Io {
+                        path: abs.clone(),
+                        source,
+                    })?;
+                    store.put_blob(&bytes)?;
+                }
+            }
+            snaps.push(snap);
+        }
+        Ok(ChangeTracker {
+            snaps,
+            journal_len: ws.journal_len(),
+        })
+    }
+
+    /// Whether files may have changed since the last scan: an executor that
+    /// runs external processes ran, or the workspace journal grew.
+    pub(crate) fn journal_grew(&self, ws: &Workspace) -> bool {
+        ws.journal_len() != self.journal_len
+    }
+
+    /// Rescans and returns what changed since the last scan, with the new
+    /// contents stored as blobs.
+    pub(crate) fn changes<S: CheckpointStore + ?Sized>(
+        &mut self,
+        ws: &Workspace,
+        store: &S,
+    ) -> Result<Vec<FileChange>> {
+        let mut out = Vec::new();
+        for old in &mut self.snaps {
+            let repo = old.repo.clone();
+            let root = ws.root(&repo)?.to_owned();
+            let new = ws.snapshot(&repo)?;
+            let diff = old.diff(&new);
+            let present = |path: &PathBuf, snap: &Snapshot, exec: bool| -> Result<FileState> {
+                match snap.files.get(path) {
+                    Some(stat) => Ok(FileState::Present {
+                        blob: BlobId::new(stat.sha256.clone())?,
+                        executable: exec,
+                    }),
+                    None => Ok(FileState::Deleted),
+                }
+            };
+            for path in diff.created.iter().chain(&diff.modified) {
+                let abs = root.join(path);
+                let bytes = std::fs::read(&abs).map_err(|source| Error::Io {
+                    path: abs.clone(),
+                    source,
+                })?;
+                let exec = is_executable(&abs);
+                store.put_blob(&bytes)?;
+                let state = FileState::Present {
+                    blob: crate::checkpoint::BlobId::of(&bytes),
+                    executable: exec,
+                };
+                let before = present(path, old, exec)?;
+                out.push(FileChange::new(repo.clone(), slash(path), state).with_before(before));
+            }
+            for path in &diff.deleted {
+                let before = present(path, old, false)?;
+                out.push(
+                    FileChange::new(repo.clone(), slash(path), FileState::Deleted)
+                        .with_before(before),
+                );
+            }
+            *old = new;
+        }
+        self.journal_len = ws.journal_len();
+        Ok(out)
+    }
+}
+
+fn slash(path: &std::path::Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(unix)]
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_path: &std::path::Path) -> bool {
+    false
+}
+
+/// The repository roots of a workspace, for [`rollback_files`].
+pub(crate) fn roots(ws: &Workspace) -> Result<HashMap<String, PathBuf>> {
+    ws.repos()
+        .map(|r| Ok((r.to_owned(), ws.root(r)?.to_owned())))
+        .collect()
+}
+
+/// The next checkpoint id of a run.
+pub(crate) fn next_id<S: CheckpointStore + ?Sized>(store: &S, run: &RunId) -> Result<u64> {
+    Ok(store.list(run)?.len() as u64 + 1)
+}
+
+/// Restores the workspace files and the run's state to a checkpoint, and
+/// records the rollback as a new checkpoint of the same run whose parent is
+/// the target, so that resuming the run continues from there.
+pub(crate) fn rollback<S: CheckpointStore + ?Sized>(
+    store: &S,
+    ws: &Workspace,
+    to: &CheckpointRef,
+) -> Result<(RollbackReport, CheckpointRef)> {
+    let latest = store
+        .latest(&to.run_id)?
+        .ok_or_else(|| Error::RunNotFound {
+            run: to.run_id.to_string(),
+        })?;
+    let current = store.materialize(&latest.run_id, &latest.id)?;
+    let target = store.materialize(&to.run_id, &to.id)?;
+    let report = rollback_files(store, &current, &target, &roots(ws)?)?;
+    let state = state_at(store, to)?;
+    let mut cp = Checkpoint::new(
+        to.run_id.clone(),
+        CheckpointId::from_seq(next_id(store, &to.run_id)?),
+        format!("rollback to {}", to.id),
+    );
+    cp.parent = Some(to.clone());
+    cp.artifacts = Recorded::Full {
+        artifacts: Box::new(state.artifacts),
+    }
+    .to_value()?;
+    store.put(&cp)?;
+    Ok((report, cp.reference()))
+}
+
+/// Starts a new run from a checkpoint: workspace files are restored to it
+/// (from the latest checkpoint of its run), and the new run's first
+/// checkpoint carries its full state. The old run is kept as it is.
+pub(crate) fn fork<S: CheckpointStore + ?Sized>(
+    store: &S,
+    ws: &Workspace,
+    from: &CheckpointRef,
+) -> Result<(RollbackReport, CheckpointRef)> {
+    let latest = store
+        .latest(&from.run_id)?
+        .ok_or_else(|| Error::RunNotFound {
+            run: from.run_id.to_string(),
+        })?;
+    let current = store.materialize(&latest.run_id, &latest.id)?;
+    let target = store.materialize(&from.run_id, &from.id)?;
+    let report = rollback_files(store, &current, &target, &roots(ws)?)?;
+    let state = state_at(store, from)?;
+    let run = store.create_run()?;
+    let mut cp = Checkpoint::new(run, CheckpointId::from_seq(1), "fork");
+    cp.parent = Some(from.clone());
+    cp.artifacts = Recorded::Full {
+        artifacts: Box::new(state.artifacts),
+    }
+    .to_value()?;
+    store.put(&cp)?;
+    Ok((report, cp.reference()))
+}

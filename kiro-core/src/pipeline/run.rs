@@ -1,0 +1,1084 @@
+//! One run of a [`Pipeline`]: the state machine behind [`Pipeline::run`].
+
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use petgraph::stable_graph::NodeIndex;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::event::{NodeStatus, PipelineEvent};
+use super::graph::{TaskGraph, TaskKind};
+use super::record::{self, ChangeTracker, Recorded};
+use super::{NodePolicy, Pipeline, Placement, RunOptions, RunStatus, RunSummary};
+use crate::checkpoint::{Checkpoint, CheckpointId, CheckpointRef, RunId};
+use crate::error::{Error, Result};
+use crate::format::set_task_status;
+use crate::spec::{Spec, Task, TaskStatus};
+use crate::store::DocKind;
+use crate::stage::{
+    Approval, Artifacts, Gate, OutcomeStatus, Phase, StageContext, StageError, TaskOutcome,
+};
+use crate::store::{render_document, write_atomic};
+use crate::verify::{CriterionResult, CriterionStatus, VerificationReport};
+
+/// How long running nodes get to stop after a cancellation before they are
+/// dropped (which kills their processes).
+const CANCEL_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the phases stopped early.
+enum Halt {
+    Status(RunStatus),
+}
+
+pub(super) struct Run<'p> {
+    p: &'p Pipeline,
+    o: RunOptions,
+    run_id: RunId,
+    seq: u64,
+    parent: Option<CheckpointRef>,
+    completed: HashSet<String>,
+    artifacts: Artifacts,
+    tracker: Option<ChangeTracker>,
+    cx: StageContext,
+    spec_dir: Option<PathBuf>,
+    tasks_text: Option<String>,
+    cancel: CancellationToken,
+}
+
+impl<'p> Run<'p> {
+    pub(super) async fn start(p: &'p Pipeline, o: RunOptions) -> Result<Run<'p>> {
+        let spec_dir = o.spec_dir.clone();
+        let mut completed = HashSet::new();
+        let mut seq = 1;
+        let mut parent = None;
+        let resumed = o.resume.is_some();
+        let (run_id, mut artifacts) = match (&o.resume, &p.store) {
+            (Some(run), Some(store)) => {
+                let latest = store.latest(run)?.ok_or_else(|| Error::Pipeline {
+                    message: format!("run {run} has no checkpoint to resume from"),
+                })?;
+                let state = record::state_at(store.as_ref(), &latest.reference())?;
+                completed = state.completed;
+                seq = record::next_id(store.as_ref(), run)?;
+                parent = Some(latest.reference());
+                (run.clone(), state.artifacts)
+            }
+            (Some(_), None) => {
+                return Err(Error::Pipeline {
+                    message: "cannot resume without a checkpoint store".into(),
+                })
+            }
+            (None, Some(store)) => (store.create_run()?, Artifacts::default()),
+            (None, None) => (RunId::generate(), Artifacts::default()),
+        };
+        // The documents on disk are the truth for the spec: after a resume
+        // they hold the task marks of the nodes that completed.
+        let spec = match (&spec_dir, &o.spec) {
+            (Some(dir), _) => load_or_new(dir)?,
+            (None, Some(spec)) => spec.clone(),
+            (None, None) if resumed => artifacts.spec.clone(),
+            (None, None) => Spec::default(),
+        };
+        artifacts.spec = spec;
+        let tasks_text = match &spec_dir {
+            Some(dir) => read_optional(&dir.join(DocKind::Tasks.file_name()))?,
+            None => None,
+        };
+        let tracker = match &p.store {
+            Some(store) => Some(ChangeTracker::baseline(&o.workspace, store.as_ref())?),
+            None => None,
+        };
+        let cancel = o.cancel.clone();
+        let cx = StageContext::builder(o.workspace.clone())
+            .config(p.config.clone())
+            .memory(o.memory.clone())
+            .events(o.events.clone())
+            .cancel(cancel.clone())
+            .run_id(run_id.clone())
+            .spec_name(artifacts.spec.name.clone())
+            .spec_dir(spec_dir.clone().unwrap_or_default())
+            .build();
+        o.events.send(PipelineEvent::RunStarted {
+            run_id: run_id.to_string(),
+            spec: artifacts.spec.name.clone(),
+            resumed,
+        });
+        Ok(Run {
+            p,
+            o,
+            run_id,
+            seq,
+            parent,
+            completed,
+            artifacts,
+            tracker,
+            cx,
+            spec_dir,
+            tasks_text,
+            cancel,
+        })
+    }
+
+    pub(super) async fn finish(mut self) -> Result<RunSummary> {
+        let status = match self.phases().await? {
+            Ok(()) => self.final_status(),
+            Err(Halt::Status(s)) => s,
+        };
+        Ok(RunSummary {
+            run_id: self.run_id.clone(),
+            status,
+            artifacts: self.artifacts,
+            checkpoint: self.parent,
+        })
+    }
+
+    fn final_status(&self) -> RunStatus {
+        if let Some(failed) = self
+            .artifacts
+            .outcomes
+            .values()
+            .find(|o| o.status == OutcomeStatus::Failed)
+        {
+            return RunStatus::Failed {
+                reason: format!("task {} failed: {}", failed.task, failed.summary),
+            };
+        }
+        if let Some(report) = &self.artifacts.report {
+            let failed: Vec<&str> = report
+                .criteria
+                .iter()
+                .filter(|c| c.status == CriterionStatus::Failed)
+                .map(|c| c.criterion.as_str())
+                .collect();
+            if !failed.is_empty() {
+                return RunStatus::Failed {
+                    reason: format!("criteria failed verification: {}", failed.join(", ")),
+                };
+            }
+        }
+        RunStatus::Completed
+    }
+
+    async fn phases(&mut self) -> Result<std::result::Result<(), Halt>> {
+        for phase in Phase::ALL {
+            if phase > self.o.until {
+                break;
+            }
+            if let Err(h) = self.custom_nodes(Placement::Before(phase)).await? {
+                return Ok(Err(h));
+            }
+            let r = match phase {
+                Phase::Requirements | Phase::Design | Phase::Tasks => self.document(phase).await?,
+                Phase::Execute => self.execute().await?,
+                Phase::Verify => self.verify().await?,
+            };
+            if let Err(h) = r {
+                return Ok(Err(h));
+            }
+            if let Err(h) = self.custom_nodes(Placement::After(phase)).await? {
+                return Ok(Err(h));
+            }
+            if phase < Phase::Execute && phase < self.o.until {
+                if let Err(h) = self.gate(Gate::Phase { phase }).await? {
+                    return Ok(Err(h));
+                }
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn cancelled(&self) -> std::result::Result<(), Halt> {
+        if self.cancel.is_cancelled() {
+            Err(Halt::Status(RunStatus::Cancelled))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs an approver decision for a gate and records an approval.
+    async fn gate(&mut self, gate: Gate) -> Result<std::result::Result<(), Halt>> {
+        let name = gate_node(&gate);
+        if self.completed.contains(&name) {
+            return Ok(Ok(()));
+        }
+        if let Err(h) = self.cancelled() {
+            return Ok(Err(h));
+        }
+        let approval = match self.p.approver.approve(&gate, &self.artifacts).await {
+            Ok(a) => a,
+            Err(e) => Approval::Rejected {
+                reason: format!("approver failed: {e}"),
+            },
+        };
+        self.o.events.send(PipelineEvent::GateDecided {
+            gate: gate.clone(),
+            approval: approval.clone(),
+        });
+        match approval {
+            Approval::Approved => {
+                self.record(vec![(name, Recorded::Gate)], false)?;
+                Ok(Ok(()))
+            }
+            Approval::Rejected { reason } => {
+                Ok(Err(Halt::Status(RunStatus::Stopped { gate, reason })))
+            }
+        }
+    }
+
+    async fn custom_nodes(&mut self, at: Placement) -> Result<std::result::Result<(), Halt>> {
+        let nodes: Vec<_> = self
+            .p
+            .nodes
+            .iter()
+            .filter(|(p, _)| *p == at)
+            .map(|(_, n)| n.clone())
+            .collect();
+        for node in nodes {
+            let name = format!("node {}", node.name());
+            if self.completed.contains(&name) {
+                continue;
+            }
+            if let Err(h) = self.cancelled() {
+                return Ok(Err(h));
+            }
+            let started = Instant::now();
+            let mut artifacts = self.artifacts.clone();
+            let cx = self
+                .cx
+                .for_node(&name, 1, Arc::new(self.artifacts.clone()));
+            self.o.events.send(PipelineEvent::NodeStarted {
+                node: name.clone(),
+                attempt: 1,
+            });
+            let r = guarded(
+                self.p.phase_policy,
+                &self.cancel,
+                node.run(&mut artifacts, &cx),
+            )
+            .await;
+            match r {
+                Ok(()) => {
+                    self.artifacts = artifacts;
+                    self.finished(&name, NodeStatus::Done, "done".into(), started);
+                    self.save_spec()?;
+                    let rec = self.full();
+                    self.record(vec![(name, rec)], true)?;
+                }
+                Err(e) => return Ok(Err(self.stage_failed(&name, &e, started))),
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn full(&self) -> Recorded {
+        Recorded::Full {
+            artifacts: Box::new(self.artifacts.clone()),
+        }
+    }
+
+    fn finished(&self, node: &str, status: NodeStatus, summary: String, started: Instant) {
+        self.o.events.send(PipelineEvent::NodeFinished {
+            node: node.to_owned(),
+            status,
+            summary,
+            duration_ms: millis(started.elapsed()),
+        });
+    }
+
+    fn stage_failed(&self, node: &str, e: &StageError, started: Instant) -> Halt {
+        if matches!(e, StageError::Cancelled) {
+            return Halt::Status(RunStatus::Cancelled);
+        }
+        self.finished(node, NodeStatus::Failed, e.to_string(), started);
+        Halt::Status(RunStatus::Failed {
+            reason: format!("{node}: {e}"),
+        })
+    }
+
+    /// Requirements, design or tasks: reuse the document or produce it.
+    async fn document(&mut self, phase: Phase) -> Result<std::result::Result<(), Halt>> {
+        let name = phase.as_str().to_owned();
+        if self.completed.contains(&name) {
+            return Ok(Ok(()));
+        }
+        if let Err(h) = self.cancelled() {
+            return Ok(Err(h));
+        }
+        let spec = &self.artifacts.spec;
+        let has_requirements = spec.requirements.is_some() || spec.bugfix.is_some();
+        let (exists, later_exists) = match phase {
+            Phase::Requirements => (
+                has_requirements,
+                spec.design.is_some() || spec.tasks.is_some(),
+            ),
+            Phase::Design => (spec.design.is_some(), spec.tasks.is_some()),
+            _ => (spec.tasks.is_some(), false),
+        };
+        let regenerate = self.o.regenerate.contains(&phase);
+        // A spec that starts later in the chain (a hand-written tasks.md)
+        // runs from there: a missing earlier document is not generated.
+        if (exists || later_exists) && !regenerate {
+            if exists {
+                self.o.events.send(PipelineEvent::PhaseReused { phase });
+            }
+            let rec = self.full();
+            self.record(vec![(name, rec)], false)?;
+            return Ok(Ok(()));
+        }
+        let reqs = spec.requirements.clone().unwrap_or_default();
+        let design = spec.design.clone().unwrap_or_default();
+        let started = Instant::now();
+        self.o.events.send(PipelineEvent::NodeStarted {
+            node: name.clone(),
+            attempt: 1,
+        });
+        let cx = self
+            .cx
+            .for_node(&name, 1, Arc::new(self.artifacts.clone()));
+        let policy = self.p.phase_policy;
+        let r: std::result::Result<(), StageError> = match phase {
+            Phase::Requirements => {
+                let Some(input) = self.o.input.clone() else {
+                    return Err(Error::Pipeline {
+                        message: format!(
+                            "the spec {:?} has no requirements.md and no requirements input was given",
+                            self.artifacts.spec.name
+                        ),
+                    });
+                };
+                let parser = self.p.requirements.clone();
+                retrying(policy, &self.cancel, &self.o.events, &name, || {
+                    parser.parse(&input, &cx)
+                })
+                .await
+                .map(|doc| self.artifacts.spec.requirements = Some(doc))
+            }
+            Phase::Design => {
+                let designer = self.p.designer.clone();
+                retrying(policy, &self.cancel, &self.o.events, &name, || {
+                    designer.design(&reqs, &cx)
+                })
+                .await
+                .map(|doc| self.artifacts.spec.design = Some(doc))
+            }
+            _ => {
+                let planner = self.p.planner.clone();
+                retrying(policy, &self.cancel, &self.o.events, &name, || {
+                    planner.plan(&reqs, &design, &cx)
+                })
+                .await
+                .map(|doc| self.artifacts.spec.tasks = Some(doc))
+            }
+        };
+        if let Err(e) = r {
+            return Ok(Err(self.stage_failed(&name, &e, started)));
+        }
+        let kind = match phase {
+            Phase::Requirements => DocKind::Requirements,
+            Phase::Design => DocKind::Design,
+            _ => DocKind::Tasks,
+        };
+        self.save_doc(kind)?;
+        self.finished(&name, NodeStatus::Done, "written".into(), started);
+        let rec = self.full();
+        self.record(vec![(name, rec)], true)?;
+        Ok(Ok(()))
+    }
+
+    /// Writes one document of the spec to its folder, when it has one.
+    fn save_doc(&mut self, kind: DocKind) -> Result<()> {
+        let Some(dir) = &self.spec_dir else {
+            return Ok(());
+        };
+        if self.artifacts.spec.name.is_empty() {
+            self.artifacts.spec.name = spec_name(dir);
+        }
+        if let Some(text) = render_document(&self.artifacts.spec, kind) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            write_atomic(&dir.join(kind.file_name()), text.as_bytes())?;
+            if kind == DocKind::Tasks {
+                self.tasks_text = Some(text);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every document of the spec after a custom node changed it.
+    fn save_spec(&mut self) -> Result<()> {
+        if let Some(dir) = &self.spec_dir {
+            self.artifacts.spec.save(dir)?;
+            self.tasks_text = read_optional(&dir.join(DocKind::Tasks.file_name()))?;
+        }
+        Ok(())
+    }
+
+    /// Writes a checkpoint per node (one sync for the batch) with the files
+    /// changed since the last one.
+    fn record(&mut self, nodes: Vec<(String, Recorded)>, scan: bool) -> Result<()> {
+        for (node, _) in &nodes {
+            self.completed.insert(node.clone());
+        }
+        let Some(store) = self.p.store.clone() else {
+            return Ok(());
+        };
+        let mut files = Vec::new();
+        if let Some(tracker) = &mut self.tracker {
+            if scan || tracker.journal_grew(&self.o.workspace) {
+                files = tracker.changes(&self.o.workspace, store.as_ref())?;
+            }
+        }
+        let mut cps = Vec::with_capacity(nodes.len());
+        let last = nodes.len().saturating_sub(1);
+        for (i, (node, rec)) in nodes.into_iter().enumerate() {
+            let mut cp = Checkpoint::new(
+                self.run_id.clone(),
+                CheckpointId::from_seq(self.seq),
+                node,
+            );
+            self.seq += 1;
+            cp.parent = self.parent.clone();
+            cp.artifacts = rec.to_value()?;
+            if i == last {
+                cp.files = std::mem::take(&mut files);
+            }
+            self.parent = Some(cp.reference());
+            cps.push(cp);
+        }
+        store.put_many(&cps)?;
+        for cp in cps {
+            self.o.events.send(PipelineEvent::CheckpointWritten {
+                checkpoint: cp.reference(),
+                node: cp.node,
+            });
+        }
+        Ok(())
+    }
+
+    fn set_mark(&mut self, path: &[usize], status: TaskStatus) -> Result<()> {
+        let (Some(dir), Some(text)) = (&self.spec_dir, &self.tasks_text) else {
+            return Ok(());
+        };
+        let new = set_task_status(text, path, status)?;
+        if &new != text {
+            write_atomic(&dir.join(DocKind::Tasks.file_name()), new.as_bytes())?;
+            self.tasks_text = Some(new);
+        }
+        Ok(())
+    }
+
+    async fn verify(&mut self) -> Result<std::result::Result<(), Halt>> {
+        let name = Phase::Verify.as_str().to_owned();
+        if self.completed.contains(&name) {
+            return Ok(Ok(()));
+        }
+        if let Err(h) = self.cancelled() {
+            return Ok(Err(h));
+        }
+        let started = Instant::now();
+        self.o.events.send(PipelineEvent::NodeStarted {
+            node: name.clone(),
+            attempt: 1,
+        });
+        let outcomes: Vec<TaskOutcome> = self.artifacts.outcomes.values().cloned().collect();
+        let report = match &self.p.verifier {
+            Some(v) => {
+                let cx = self
+                    .cx
+                    .for_node(&name, 1, Arc::new(self.artifacts.clone()));
+                let spec = self.artifacts.spec.clone();
+                let v = v.clone();
+                match retrying(
+                    self.p.phase_policy,
+                    &self.cancel,
+                    &self.o.events,
+                    &name,
+                    || v.verify(&spec, &outcomes, &cx),
+                )
+                .await
+                {
+                    Ok(r) => r,
+                    Err(e) => return Ok(Err(self.stage_failed(&name, &e, started))),
+                }
+            }
+            None => {
+                self.o.events.send(PipelineEvent::Message {
+                    node: name.clone(),
+                    text: "no verifier configured: every criterion is untested".into(),
+                });
+                VerificationReport {
+                    criteria: self
+                        .artifacts
+                        .spec
+                        .criteria()
+                        .into_iter()
+                        .map(|c| CriterionResult {
+                            criterion: c.id.clone(),
+                            status: CriterionStatus::Untested,
+                            ..CriterionResult::default()
+                        })
+                        .collect(),
+                    ..VerificationReport::default()
+                }
+            }
+        };
+        let status = if report.is_success() {
+            NodeStatus::Done
+        } else {
+            NodeStatus::Failed
+        };
+        let failed = report
+            .criteria
+            .iter()
+            .filter(|c| c.status == CriterionStatus::Failed)
+            .count();
+        self.artifacts.report = Some(report);
+        self.finished(
+            &name,
+            status,
+            format!("{failed} criteria failed"),
+            started,
+        );
+        let rec = self.full();
+        self.record(vec![(name, rec)], true)?;
+        Ok(Ok(()))
+    }
+
+    async fn execute(&mut self) -> Result<std::result::Result<(), Halt>> {
+        let Some(list) = self.artifacts.spec.tasks.clone() else {
+            return Ok(Ok(()));
+        };
+        let graph = TaskGraph::build(&list, self.p.config.pipeline.order)?;
+        let include_optional = self.o.include_optional;
+        let needs_executor = graph.order.iter().any(|n| {
+            let t = &graph.graph[*n];
+            t.kind == TaskKind::Leaf
+                && t.task.status != TaskStatus::Done
+                && !self.completed.contains(&t.name())
+                && (include_optional || !t.task.optional)
+        });
+        let executor = match (&self.p.executor, needs_executor) {
+            (Some(e), _) => Some(e.clone()),
+            (None, false) => None,
+            (None, true) => {
+                return Err(Error::Pipeline {
+                    message: "tasks are left to run but no executor is configured (set [executor] command in .kiro/config.toml)".into(),
+                })
+            }
+        };
+        Scheduler::new(self, graph, executor).run().await
+    }
+}
+
+/// Per-node bookkeeping of the task phase.
+struct Scheduler<'r, 'p> {
+    run: &'r mut Run<'p>,
+    graph: TaskGraph,
+    executor: Option<Arc<dyn crate::stage::Executor>>,
+    spec: Arc<Spec>,
+    artifacts: Arc<Artifacts>,
+    indegree: Vec<usize>,
+    blocked: Vec<Option<String>>,
+    settled: Vec<Option<NodeStatus>>,
+    settled_count: usize,
+    ready: VecDeque<NodeIndex>,
+    running: JoinSet<(NodeIndex, Finish)>,
+    starts: Vec<Option<Instant>>,
+    stop: Option<RunStatus>,
+    pending: Vec<(String, Recorded)>,
+    scan_pending: bool,
+}
+
+/// How a spawned node ended.
+enum Finish {
+    Task(TaskOutcome),
+    Gate(Approval),
+    /// Stopped by cancellation: neither done nor failed, run again on resume.
+    Interrupted,
+}
+
+impl<'r, 'p> Scheduler<'r, 'p> {
+    fn new(
+        run: &'r mut Run<'p>,
+        graph: TaskGraph,
+        executor: Option<Arc<dyn crate::stage::Executor>>,
+    ) -> Self {
+        let n = graph
+            .order
+            .iter()
+            .map(|i| i.index() + 1)
+            .max()
+            .unwrap_or(0);
+        let mut indegree = vec![0; n];
+        for &i in &graph.order {
+            indegree[i.index()] = graph.dependencies(i).count();
+        }
+        let spec = Arc::new(run.artifacts.spec.clone());
+        let artifacts = Arc::new(run.artifacts.clone());
+        Scheduler {
+            run,
+            executor,
+            spec,
+            artifacts,
+            indegree,
+            blocked: vec![None; n],
+            settled: vec![None; n],
+            settled_count: 0,
+            ready: VecDeque::new(),
+            running: JoinSet::new(),
+            starts: vec![None; n],
+            stop: None,
+            pending: Vec::new(),
+            scan_pending: false,
+            graph,
+        }
+    }
+
+    async fn run(mut self) -> Result<std::result::Result<(), Halt>> {
+        let total = self.graph.len();
+        let pre_settled = self
+            .graph
+            .order
+            .iter()
+            .filter(|n| self.is_already_done(**n))
+            .count();
+        self.run.o.events.send(PipelineEvent::GraphBuilt {
+            tasks: total,
+            settled: pre_settled,
+        });
+        for &n in &self.graph.order {
+            if self.indegree[n.index()] == 0 {
+                self.ready.push_back(n);
+            }
+        }
+        let jobs = self.run.p.config.pipeline.jobs.max(1);
+        loop {
+            self.dispatch(jobs)?;
+            self.flush()?;
+            if self.running.is_empty() {
+                break;
+            }
+            let cancel = self.run.cancel.clone();
+            tokio::select! {
+                joined = self.running.join_next() => {
+                    if let Some(j) = joined {
+                        self.joined(j)?;
+                    }
+                    // Nodes that finished together share one checkpoint sync.
+                    while let Some(j) = self.running.try_join_next() {
+                        self.joined(j)?;
+                    }
+                }
+                () = cancel.cancelled(), if self.stop.is_none() => {
+                    self.stop = Some(RunStatus::Cancelled);
+                    self.drain_after_cancel().await?;
+                }
+            }
+        }
+        self.flush()?;
+        let (settled, total) = (self.settled_count, total);
+        if let Some(stop) = self.stop.take() {
+            return Ok(Err(Halt::Status(stop)));
+        }
+        if settled < total {
+            return Err(Error::Pipeline {
+                message: format!("{} of {total} tasks could not be scheduled", total - settled),
+            });
+        }
+        Ok(Ok(()))
+    }
+
+    fn joined(
+        &mut self,
+        j: std::result::Result<(NodeIndex, Finish), tokio::task::JoinError>,
+    ) -> Result<()> {
+        match j {
+            Ok((n, finish)) => self.on_finish(n, finish),
+            // A panicking stage is the integrator's bug; the node it ran
+            // cannot be identified from the error, so the run stops.
+            Err(e) => Err(Error::Pipeline {
+                message: format!("a task stage panicked or was aborted: {e}"),
+            }),
+        }
+    }
+
+    async fn drain_after_cancel(&mut self) -> Result<()> {
+        let deadline = tokio::time::sleep(CANCEL_GRACE);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                j = self.running.join_next() => match j {
+                    Some(j) => self.joined(j)?,
+                    None => break,
+                },
+                () = &mut deadline => {
+                    // Dropping the futures kills their process groups.
+                    self.running.shutdown().await;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn is_already_done(&self, n: NodeIndex) -> bool {
+        let t = &self.graph.graph[n];
+        t.task.status == TaskStatus::Done || self.run.completed.contains(&t.name())
+    }
+
+    /// Settles what needs no work and starts what does, up to `jobs`.
+    fn dispatch(&mut self, jobs: usize) -> Result<()> {
+        while let Some(&n) = self.ready.front() {
+            if self.stop.is_some() {
+                break;
+            }
+            let kind = self.graph.graph[n].kind;
+            if let Some(reason) = self.blocked[n.index()].clone() {
+                self.ready.pop_front();
+                self.settle(n, NodeStatus::Skipped, reason, None)?;
+                continue;
+            }
+            if self.is_already_done(n) {
+                self.ready.pop_front();
+                self.settle(n, NodeStatus::Done, "already done".into(), None)?;
+                continue;
+            }
+            match kind {
+                TaskKind::Parent => {
+                    self.ready.pop_front();
+                    let id = self.graph.graph[n].id.clone();
+                    let outcome = TaskOutcome::done(id, "all sub-tasks done");
+                    self.settle(n, NodeStatus::Done, outcome.summary.clone(), Some(outcome))?;
+                }
+                TaskKind::Leaf
+                    if self.graph.graph[n].task.optional && !self.run.o.include_optional =>
+                {
+                    self.ready.pop_front();
+                    self.settle(n, NodeStatus::Skipped, "optional".into(), None)?;
+                }
+                _ if self.running.len() >= jobs => break,
+                TaskKind::Leaf => {
+                    self.ready.pop_front();
+                    self.spawn_leaf(n)?;
+                }
+                TaskKind::Gate => {
+                    self.ready.pop_front();
+                    self.spawn_gate(n);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn_leaf(&mut self, n: NodeIndex) -> Result<()> {
+        let node = &self.graph.graph[n];
+        let name = node.name();
+        let path = node.path.clone();
+        let task: Task = node.task.clone();
+        let id = node.id.clone();
+        self.starts[n.index()] = Some(Instant::now());
+        self.run.set_mark(&path, TaskStatus::InProgress)?;
+        let Some(executor) = self.executor.clone() else {
+            return Err(Error::Pipeline {
+                message: "no executor configured".into(),
+            });
+        };
+        let spec = self.spec.clone();
+        let policy = self.run.p.task_policy;
+        let cancel = self.run.cancel.clone();
+        let events = self.run.o.events.clone();
+        let base = self.run.cx.clone();
+        let artifacts = self.artifacts.clone();
+        self.running.spawn(async move {
+            let mut attempt = 1;
+            loop {
+                events.send(PipelineEvent::NodeStarted {
+                    node: name.clone(),
+                    attempt,
+                });
+                let cx = base.for_node(&name, attempt, artifacts.clone());
+                let started = Instant::now();
+                let r = guarded(policy, &cancel, executor.execute(&task, &spec, &cx)).await;
+                let elapsed = millis(started.elapsed());
+                match r {
+                    Ok(mut outcome) => {
+                        outcome.attempts = attempt;
+                        outcome.duration_ms = elapsed;
+                        return (n, Finish::Task(outcome));
+                    }
+                    Err(StageError::Cancelled) => return (n, Finish::Interrupted),
+                    Err(e) if e.is_retryable() && attempt <= policy.retries => {
+                        events.send(PipelineEvent::NodeRetrying {
+                            node: name.clone(),
+                            attempt,
+                            error: e.to_string(),
+                        });
+                        tokio::time::sleep(policy.backoff * attempt).await;
+                        attempt += 1;
+                    }
+                    Err(e) => {
+                        let evidence = match &e {
+                            StageError::Failed { evidence, .. } => evidence.clone(),
+                            _ => String::new(),
+                        };
+                        let mut outcome = TaskOutcome::failed(id, e.to_string(), evidence);
+                        outcome.attempts = attempt;
+                        outcome.duration_ms = elapsed;
+                        return (n, Finish::Task(outcome));
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn spawn_gate(&mut self, n: NodeIndex) {
+        let node = &self.graph.graph[n];
+        let gate = Gate::Checkpoint {
+            task: node.id.clone(),
+            title: node.task.title.clone(),
+        };
+        self.starts[n.index()] = Some(Instant::now());
+        let approver = self.run.p.approver.clone();
+        let artifacts = self.artifacts.clone();
+        let events = self.run.o.events.clone();
+        self.running.spawn(async move {
+            let approval = match approver.approve(&gate, &artifacts).await {
+                Ok(a) => a,
+                Err(e) => Approval::Rejected {
+                    reason: format!("approver failed: {e}"),
+                },
+            };
+            events.send(PipelineEvent::GateDecided {
+                gate,
+                approval: approval.clone(),
+            });
+            (n, Finish::Gate(approval))
+        });
+    }
+
+    fn on_finish(&mut self, n: NodeIndex, finish: Finish) -> Result<()> {
+        match finish {
+            Finish::Task(outcome) => {
+                if self.run.p.external_changes {
+                    self.scan_pending = true;
+                }
+                let status = match outcome.status {
+                    OutcomeStatus::Done => NodeStatus::Done,
+                    OutcomeStatus::Failed => NodeStatus::Failed,
+                    OutcomeStatus::Skipped => NodeStatus::Skipped,
+                };
+                let summary = outcome.summary.clone();
+                self.settle(n, status, summary, Some(outcome))?;
+                if status == NodeStatus::Failed && self.run.p.config.pipeline.fail_fast {
+                    let id = self.graph.graph[n].id.clone();
+                    self.stop = Some(RunStatus::Failed {
+                        reason: format!("task {id} failed (fail-fast)"),
+                    });
+                    self.run.cancel.cancel();
+                }
+            }
+            Finish::Gate(Approval::Approved) => {
+                let id = self.graph.graph[n].id.clone();
+                let outcome = TaskOutcome::done(id, "approved");
+                self.settle(n, NodeStatus::Done, "approved".into(), Some(outcome))?;
+            }
+            Finish::Gate(Approval::Rejected { reason }) => {
+                let node = &self.graph.graph[n];
+                self.stop.get_or_insert(RunStatus::Stopped {
+                    gate: Gate::Checkpoint {
+                        task: node.id.clone(),
+                        title: node.task.title.clone(),
+                    },
+                    reason,
+                });
+            }
+            Finish::Interrupted => {
+                let path = self.graph.graph[n].path.clone();
+                self.run.set_mark(&path, TaskStatus::NotStarted)?;
+                self.stop.get_or_insert(RunStatus::Cancelled);
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks a node ended, records it, and releases its dependents.
+    fn settle(
+        &mut self,
+        n: NodeIndex,
+        status: NodeStatus,
+        summary: String,
+        outcome: Option<TaskOutcome>,
+    ) -> Result<()> {
+        let i = n.index();
+        if self.settled[i].is_some() {
+            return Ok(());
+        }
+        self.settled[i] = Some(status);
+        self.settled_count += 1;
+        let node = &self.graph.graph[n];
+        let name = node.name();
+        let id = node.id.clone();
+        let path = node.path.clone();
+        let started = self.starts[i].unwrap_or_else(Instant::now);
+        self.run.finished(&name, status, summary.clone(), started);
+        self.run.o.events.send(PipelineEvent::Progress {
+            settled: self.settled_count,
+            total: self.graph.len(),
+        });
+        match status {
+            NodeStatus::Done => self.run.set_mark(&path, TaskStatus::Done)?,
+            NodeStatus::Failed => self.run.set_mark(&path, TaskStatus::NotStarted)?,
+            NodeStatus::Skipped => {}
+        }
+        // Outcomes of work done in this run are recorded; skips are not, so
+        // that a resumed run reconsiders them.
+        if let Some(outcome) = outcome {
+            self.run
+                .artifacts
+                .outcomes
+                .insert(id.to_string(), outcome.clone());
+            if status != NodeStatus::Skipped {
+                self.pending.push((name, Recorded::Outcome { outcome }));
+            }
+        } else if status == NodeStatus::Skipped && summary != "optional" {
+            self.run
+                .artifacts
+                .outcomes
+                .insert(id.to_string(), TaskOutcome::skipped(id.clone(), summary));
+        }
+        let blocks = match status {
+            NodeStatus::Failed => Some(format!("dependency {id} failed")),
+            NodeStatus::Skipped if self.blocked[i].is_some() => {
+                Some(format!("dependency {id} was skipped"))
+            }
+            _ => None,
+        };
+        let dependents: Vec<NodeIndex> = self.graph.dependents(n).collect();
+        for d in dependents {
+            let j = d.index();
+            if let Some(reason) = &blocks {
+                self.blocked[j].get_or_insert_with(|| reason.clone());
+            }
+            self.indegree[j] = self.indegree[j].saturating_sub(1);
+            if self.indegree[j] == 0 {
+                self.ready.push_back(d);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the checkpoints of the nodes settled since the last flush.
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.pending);
+        let scan = std::mem::take(&mut self.scan_pending);
+        self.run.record(batch, scan)
+    }
+}
+
+/// Runs one attempt under the policy's timeout and the run's cancellation.
+async fn guarded<T, F>(
+    policy: NodePolicy,
+    cancel: &CancellationToken,
+    fut: F,
+) -> std::result::Result<T, StageError>
+where
+    F: Future<Output = std::result::Result<T, StageError>>,
+{
+    let timed = async {
+        match policy.timeout {
+            Some(t) => tokio::time::timeout(t, fut)
+                .await
+                .unwrap_or(Err(StageError::Timeout(t))),
+            None => fut.await,
+        }
+    };
+    tokio::select! {
+        r = timed => r,
+        () = cancel.cancelled() => Err(StageError::Cancelled),
+    }
+}
+
+/// Runs a stage with the policy's retries.
+async fn retrying<T, F, Fut>(
+    policy: NodePolicy,
+    cancel: &CancellationToken,
+    events: &crate::stage::EventSink,
+    node: &str,
+    mut f: F,
+) -> std::result::Result<T, StageError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, StageError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match guarded(policy, cancel, f()).await {
+            Err(e) if e.is_retryable() && attempt <= policy.retries => {
+                events.send(PipelineEvent::NodeRetrying {
+                    node: node.to_owned(),
+                    attempt,
+                    error: e.to_string(),
+                });
+                tokio::time::sleep(policy.backoff * attempt).await;
+                attempt += 1;
+            }
+            r => return r,
+        }
+    }
+}
+
+fn gate_node(gate: &Gate) -> String {
+    match gate {
+        Gate::Phase { phase } => format!("gate {phase}"),
+        Gate::Checkpoint { task, .. } => format!("task {task}"),
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn spec_name(dir: &std::path::Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The spec in a folder, or an empty one named after the folder.
+fn load_or_new(dir: &std::path::Path) -> Result<Spec> {
+    match Spec::load(dir) {
+        Ok(spec) => Ok(spec),
+        Err(Error::NotASpec { .. }) => Ok(Spec {
+            name: spec_name(dir),
+            ..Spec::default()
+        }),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Spec {
+                name: spec_name(dir),
+                ..Spec::default()
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn read_optional(path: &std::path::Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}

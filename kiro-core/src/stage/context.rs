@@ -1,0 +1,282 @@
+//! What a stage is given: [`StageContext`] and the run's [`Artifacts`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use super::{StageError, TaskOutcome};
+use crate::checkpoint::RunId;
+use crate::config::Config;
+use crate::pipeline::PipelineEvent;
+use crate::spec::Spec;
+use crate::verify::VerificationReport;
+use crate::workspace::Workspace;
+
+/// Everything a run has produced so far; stored in every checkpoint.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Artifacts {
+    /// The spec as the phases so far left it.
+    pub spec: Spec,
+    /// The outcome of every task that ended, by task id.
+    #[serde(default)]
+    pub outcomes: BTreeMap<String, TaskOutcome>,
+    /// The verification report, once the verify phase ran.
+    #[serde(default)]
+    pub report: Option<VerificationReport>,
+    /// Values that custom [`Node`](super::Node)s keep for each other, by name.
+    #[serde(default)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl Artifacts {
+    /// Artifacts holding only a spec.
+    pub fn new(spec: Spec) -> Artifacts {
+        Artifacts {
+            spec,
+            ..Artifacts::default()
+        }
+    }
+
+    /// A value a node stored under `key`, or `None`; [`StageError::Invalid`]
+    /// when it is there but not a `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StageError> {
+        self.extra
+            .get(key)
+            .map(|v| {
+                serde_json::from_value(v.clone())
+                    .map_err(|e| StageError::invalid(format!("artifact {key:?}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Stores a value under `key`, replacing any earlier one.
+    pub fn set<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), StageError> {
+        let v = serde_json::to_value(value)
+            .map_err(|e| StageError::invalid(format!("artifact {key:?}: {e}")))?;
+        self.extra.insert(key.to_owned(), v);
+        Ok(())
+    }
+}
+
+/// Where a stage sends progress; dropping events when nobody listens.
+#[derive(Clone, Debug, Default)]
+pub struct EventSink {
+    tx: Option<UnboundedSender<PipelineEvent>>,
+}
+
+impl EventSink {
+    /// A sink that sends into a channel.
+    pub fn new(tx: UnboundedSender<PipelineEvent>) -> EventSink {
+        EventSink { tx: Some(tx) }
+    }
+
+    /// A sink that drops every event.
+    pub fn none() -> EventSink {
+        EventSink { tx: None }
+    }
+
+    /// Sends an event; a closed or absent receiver is not an error, because
+    /// progress reporting must never fail a run.
+    pub fn send(&self, event: PipelineEvent) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(event);
+        }
+    }
+}
+
+/// What a stage works with.
+///
+/// Cheap to clone (shared parts are behind `Arc`). The engine makes one per
+/// node; stages called directly (in tests, or by an integrator's own loop)
+/// get one from [`StageContext::builder`].
+///
+/// ```
+/// use kiro_core::stage::StageContext;
+/// use kiro_core::workspace::Workspace;
+///
+/// let dir = tempfile::tempdir()?;
+/// let cx = StageContext::builder(Workspace::single(dir.path())?).spec_name("login").build();
+/// assert_eq!(cx.spec_name(), "login");
+/// assert!(!cx.cancel().is_cancelled());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct StageContext {
+    workspace: Arc<Workspace>,
+    config: Arc<Config>,
+    artifacts: Arc<Artifacts>,
+    memory: Arc<[String]>,
+    events: EventSink,
+    cancel: CancellationToken,
+    run_id: Option<RunId>,
+    spec_name: String,
+    spec_dir: PathBuf,
+    node: String,
+    attempt: u32,
+}
+
+impl StageContext {
+    /// Starts a context over a workspace, with default config and nothing else.
+    pub fn builder(workspace: impl Into<Arc<Workspace>>) -> StageContextBuilder {
+        StageContextBuilder {
+            cx: StageContext {
+                workspace: workspace.into(),
+                config: Arc::new(Config::default()),
+                artifacts: Arc::new(Artifacts::default()),
+                memory: Arc::from(Vec::new()),
+                events: EventSink::none(),
+                cancel: CancellationToken::new(),
+                run_id: None,
+                spec_name: String::new(),
+                spec_dir: PathBuf::new(),
+                node: String::new(),
+                attempt: 1,
+            },
+        }
+    }
+
+    /// The workspace: the only way a stage reads or writes files.
+    pub fn workspace(&self) -> &Arc<Workspace> {
+        &self.workspace
+    }
+
+    /// The run's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The run's artifacts as of the start of this node.
+    pub fn artifacts(&self) -> &Artifacts {
+        &self.artifacts
+    }
+
+    /// Lessons recalled from earlier work (review feedback), most relevant first.
+    pub fn memory(&self) -> &[String] {
+        &self.memory
+    }
+
+    /// Where progress events go.
+    pub fn events(&self) -> &EventSink {
+        &self.events
+    }
+
+    /// Fires when the run is cancelled; long stages should select on
+    /// [`CancellationToken::cancelled`] and return [`StageError::Cancelled`].
+    pub fn cancel(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// The run's id, when running under the engine.
+    pub fn run_id(&self) -> Option<&RunId> {
+        self.run_id.as_ref()
+    }
+
+    /// The spec's name (its folder name).
+    pub fn spec_name(&self) -> &str {
+        &self.spec_name
+    }
+
+    /// The spec's folder.
+    pub fn spec_dir(&self) -> &Path {
+        &self.spec_dir
+    }
+
+    /// The running node's name (`task 2.1`).
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Which attempt this is, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// This context for another node and attempt, sharing everything else.
+    pub(crate) fn for_node(
+        &self,
+        node: &str,
+        attempt: u32,
+        artifacts: Arc<Artifacts>,
+    ) -> StageContext {
+        StageContext {
+            node: node.to_owned(),
+            attempt,
+            artifacts,
+            ..self.clone()
+        }
+    }
+}
+
+/// Builds a [`StageContext`].
+#[derive(Debug)]
+#[must_use]
+pub struct StageContextBuilder {
+    cx: StageContext,
+}
+
+impl StageContextBuilder {
+    /// Sets the configuration.
+    pub fn config(mut self, config: impl Into<Arc<Config>>) -> Self {
+        self.cx.config = config.into();
+        self
+    }
+
+    /// Sets the artifacts.
+    pub fn artifacts(mut self, artifacts: impl Into<Arc<Artifacts>>) -> Self {
+        self.cx.artifacts = artifacts.into();
+        self
+    }
+
+    /// Sets the recalled memory.
+    pub fn memory(mut self, memory: Vec<String>) -> Self {
+        self.cx.memory = Arc::from(memory);
+        self
+    }
+
+    /// Sets the event sink.
+    pub fn events(mut self, events: EventSink) -> Self {
+        self.cx.events = events;
+        self
+    }
+
+    /// Sets the cancellation token.
+    pub fn cancel(mut self, cancel: CancellationToken) -> Self {
+        self.cx.cancel = cancel;
+        self
+    }
+
+    /// Sets the run id.
+    pub fn run_id(mut self, run_id: RunId) -> Self {
+        self.cx.run_id = Some(run_id);
+        self
+    }
+
+    /// Sets the spec's name.
+    pub fn spec_name(mut self, name: impl Into<String>) -> Self {
+        self.cx.spec_name = name.into();
+        self
+    }
+
+    /// Sets the spec's folder.
+    pub fn spec_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cx.spec_dir = dir.into();
+        self
+    }
+
+    /// Sets the node name.
+    pub fn node(mut self, node: impl Into<String>) -> Self {
+        self.cx.node = node.into();
+        self
+    }
+
+    /// The context.
+    pub fn build(self) -> StageContext {
+        self.cx
+    }
+}

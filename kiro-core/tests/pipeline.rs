@@ -1,0 +1,697 @@
+//! The engine: scheduling, failures, gates, cancellation, checkpoints,
+//! resume, rollback and fork, with in-process stages.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use kiro_core::checkpoint::{CheckpointStore, FileCheckpointStore};
+use kiro_core::config::TaskOrder;
+use kiro_core::pipeline::{
+    fork, rollback, NodePolicy, Pipeline, PipelineEvent, RunOptions, RunStatus,
+};
+use kiro_core::spec::{Spec, Task, TaskStatus};
+use kiro_core::stage::{
+    Approval, Approver, Artifacts, EventSink, Executor, Gate, Node, OutcomeStatus, Phase,
+    RequirementsInput, StageContext, StageError, TaskOutcome,
+};
+use kiro_core::workspace::{Policy, Workspace};
+use kiro_core::Error;
+use tokio_util::sync::CancellationToken;
+
+/// What the test executor does for one task id.
+#[derive(Clone, Debug)]
+enum Act {
+    Sleep(u64),
+    Fail,
+    /// Fails with a retryable error this many times, then succeeds.
+    Flaky(u32),
+    /// Writes a file through the workspace.
+    Write(&'static str, &'static str),
+    /// Waits until the run is cancelled.
+    Block,
+}
+
+#[derive(Default)]
+struct Log {
+    spans: Vec<(String, Instant, Instant)>,
+    calls: HashMap<String, u32>,
+}
+
+#[derive(Clone, Default)]
+struct TestExecutor {
+    acts: HashMap<String, Act>,
+    log: Arc<Mutex<Log>>,
+}
+
+impl TestExecutor {
+    fn with(acts: &[(&str, Act)]) -> TestExecutor {
+        TestExecutor {
+            acts: acts.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            log: Arc::default(),
+        }
+    }
+    fn calls(&self, id: &str) -> u32 {
+        self.log.lock().unwrap().calls.get(id).copied().unwrap_or(0)
+    }
+    fn spans(&self) -> BTreeMap<String, (Instant, Instant)> {
+        self.log
+            .lock()
+            .unwrap()
+            .spans
+            .iter()
+            .map(|(k, a, b)| (k.clone(), (*a, *b)))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Executor for TestExecutor {
+    async fn execute(
+        &self,
+        task: &Task,
+        _spec: &Spec,
+        cx: &StageContext,
+    ) -> Result<TaskOutcome, StageError> {
+        let id = task.id.clone().unwrap();
+        let n = {
+            let mut log = self.log.lock().unwrap();
+            let c = log.calls.entry(id.to_string()).or_default();
+            *c += 1;
+            *c
+        };
+        let start = Instant::now();
+        let r = match self.acts.get(id.as_str()).cloned().unwrap_or(Act::Sleep(0)) {
+            Act::Sleep(ms) => {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(TaskOutcome::done(id.clone(), "ok"))
+            }
+            Act::Fail => Ok(TaskOutcome::failed(id.clone(), "exit 1", "boom")),
+            Act::Flaky(k) if n <= k => Err(StageError::transient("busy")),
+            Act::Flaky(_) => Ok(TaskOutcome::done(id.clone(), "ok")),
+            Act::Write(path, text) => {
+                cx.workspace().write("main", path, text.as_bytes())?;
+                Ok(TaskOutcome::done(id.clone(), "written"))
+            }
+            Act::Block => {
+                cx.cancel().cancelled().await;
+                Err(StageError::Cancelled)
+            }
+        };
+        self.log
+            .lock()
+            .unwrap()
+            .spans
+            .push((id.to_string(), start, Instant::now()));
+        r
+    }
+}
+
+fn spec_with_tasks(tasks_md: &str) -> Spec {
+    Spec {
+        name: "demo".into(),
+        tasks: Some(kiro_core::format::parse_tasks(tasks_md).value),
+        ..Spec::default()
+    }
+}
+
+fn workspace(dir: &Path) -> Arc<Workspace> {
+    Arc::new(
+        Workspace::builder()
+            .repo("main", dir)
+            .policy(Policy::permissive())
+            .build()
+            .unwrap(),
+    )
+}
+
+fn overlap(a: (Instant, Instant), b: (Instant, Instant)) -> bool {
+    a.0 < b.1 && b.0 < a.1
+}
+
+const FLAT: &str = "# Plan\n\n- [ ] 1. One\n- [ ] 2. Two\n- [ ] 3. Three\n";
+
+#[tokio::test]
+async fn independent_tasks_overlap_and_dependent_ones_never_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let acts = [
+        ("1", Act::Sleep(150)),
+        ("2", Act::Sleep(150)),
+        ("3", Act::Sleep(150)),
+    ];
+    // Declared order: no dependencies, all three run at once.
+    let ex = TestExecutor::with(&acts);
+    let p = Pipeline::builder()
+        .executor(ex.clone())
+        .order(TaskOrder::Declared)
+        .jobs(4)
+        .build();
+    let s = p
+        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(FLAT)).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    let spans = ex.spans();
+    assert!(overlap(spans["1"], spans["2"]) && overlap(spans["2"], spans["3"]));
+
+    // Document order: each waits for the one before.
+    let ex = TestExecutor::with(&acts);
+    let p = Pipeline::builder().executor(ex.clone()).jobs(4).build();
+    p.run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(FLAT)).until(Phase::Execute))
+        .await
+        .unwrap();
+    let spans = ex.spans();
+    assert!(spans["1"].1 <= spans["2"].0 && spans["2"].1 <= spans["3"].0);
+}
+
+#[tokio::test]
+async fn jobs_limit_concurrency_and_depends_and_parallel_markers_shape_the_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2 and 3 depend only on 1; 4 (P) runs beside 3; 5 waits for all.
+    let md = "# Plan\n\n- [ ] 1. Base\n- [ ] 2. Left\n  - _Depends: 1_\n- [ ] 3. Right\n  - _Depends: 1_\n- [ ] 4. Side (P)\n- [ ] 5. Join\n  - _Depends: 2, 3, 4_\n";
+    let spec = spec_with_tasks(md);
+    assert!(spec.tasks.as_ref().unwrap().tasks[3].parallel, "(P) is parsed");
+    let acts: Vec<(&str, Act)> = ["1", "2", "3", "4", "5"]
+        .iter()
+        .map(|id| (*id, Act::Sleep(120)))
+        .collect();
+    let ex = TestExecutor::with(&acts);
+    let p = Pipeline::builder().executor(ex.clone()).jobs(3).build();
+    let s = p
+        .run(RunOptions::in_memory(workspace(dir.path()), spec).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    let sp = ex.spans();
+    for later in ["2", "3", "4"] {
+        assert!(sp["1"].1 <= sp[later].0, "{later} waits for 1");
+        assert!(sp[later].1 <= sp["5"].0, "5 waits for {later}");
+    }
+    assert!(overlap(sp["2"], sp["3"]) && overlap(sp["3"], sp["4"]));
+
+    // With one job nothing overlaps.
+    let ex = TestExecutor::with(&acts);
+    let p = Pipeline::builder().executor(ex.clone()).jobs(1).build();
+    p.run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)).until(Phase::Execute))
+        .await
+        .unwrap();
+    let sp: Vec<_> = ex.spans().into_values().collect();
+    for (i, a) in sp.iter().enumerate() {
+        for b in &sp[i + 1..] {
+            assert!(!overlap(*a, *b));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cycle_is_an_error_that_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = "# Plan\n\n- [ ] 1. A\n  - _Depends: 3_\n- [ ] 2. B\n  - _Depends: 1_\n- [ ] 3. C\n  - _Depends: 2_\n";
+    let p = Pipeline::builder().executor(TestExecutor::default()).build();
+    let err = p
+        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::TaskCycle { cycle } => {
+            // 1 waits for 3, 3 for 2, 2 for 1: the path follows the edges.
+            assert_eq!(cycle, &["1", "2", "3", "1"]);
+        }
+        other => panic!("expected a cycle, got {other:?}"),
+    }
+    assert!(err.to_string().contains("->"), "{err}");
+
+    let md = "# Plan\n\n- [ ] 1. A\n  - _Depends: 9_\n";
+    let err = p
+        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UnknownDependency { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_failed_task_skips_its_dependents_and_the_rest_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = "# Plan\n\n- [ ] 1. Fails\n- [ ] 2. Needs 1\n  - _Depends: 1_\n- [ ] 3. Needs 2\n  - _Depends: 2_\n- [ ] 4. Independent\n  - _Depends: _\n";
+    let ex = TestExecutor::with(&[("1", Act::Fail)]);
+    let p = Pipeline::builder()
+        .executor(ex.clone())
+        .order(TaskOrder::Declared)
+        .build();
+    let s = p
+        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert!(matches!(s.status, RunStatus::Failed { .. }), "{:?}", s.status);
+    let o = &s.artifacts.outcomes;
+    assert_eq!(o["1"].status, OutcomeStatus::Failed);
+    assert_eq!(o["1"].evidence, "boom");
+    assert_eq!(o["2"].status, OutcomeStatus::Skipped);
+    assert_eq!(o["3"].status, OutcomeStatus::Skipped);
+    assert_eq!(o["4"].status, OutcomeStatus::Done);
+    assert_eq!((ex.calls("2"), ex.calls("3"), ex.calls("4")), (0, 0, 1));
+
+    // Fail-fast: nothing after the failure starts.
+    let md = "# Plan\n\n- [ ] 1. Fails\n- [ ] 2. Next\n";
+    let ex = TestExecutor::with(&[("1", Act::Fail)]);
+    let p = Pipeline::builder()
+        .executor(ex.clone())
+        .order(TaskOrder::Declared)
+        .jobs(1)
+        .fail_fast(true)
+        .build();
+    let s = p
+        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert!(matches!(s.status, RunStatus::Failed { ref reason } if reason.contains("fail-fast")));
+    assert_eq!(ex.calls("2"), 0);
+}
+
+#[tokio::test]
+async fn timeouts_fail_and_retries_recover() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = "# Plan\n\n- [ ] 1. Slow\n- [ ] 2. Flaky\n  - _Depends: _\n";
+    let ex = TestExecutor::with(&[("1", Act::Sleep(5_000)), ("2", Act::Flaky(2))]);
+    let p = Pipeline::builder()
+        .executor(ex.clone())
+        .order(TaskOrder::Declared)
+        .task_policy(NodePolicy {
+            timeout: Some(Duration::from_millis(200)),
+            retries: 2,
+            backoff: Duration::from_millis(1),
+        })
+        .build();
+    let started = Instant::now();
+    let s = p
+        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(4));
+    let o = &s.artifacts.outcomes;
+    assert_eq!(o["1"].status, OutcomeStatus::Failed);
+    assert!(o["1"].summary.contains("timed out"), "{}", o["1"].summary);
+    assert_eq!(o["1"].attempts, 3, "timeouts are retried");
+    assert_eq!(o["2"].status, OutcomeStatus::Done);
+    assert_eq!(o["2"].attempts, 3);
+    assert_eq!(ex.calls("2"), 3);
+}
+
+struct RejectAt(Phase);
+
+#[async_trait]
+impl Approver for RejectAt {
+    async fn approve(&self, gate: &Gate, _a: &Artifacts) -> Result<Approval, StageError> {
+        Ok(match gate {
+            Gate::Phase { phase } if *phase == self.0 => Approval::Rejected {
+                reason: "needs review".into(),
+            },
+            Gate::Checkpoint { .. } if self.0 == Phase::Execute => Approval::Rejected {
+                reason: "tests red".into(),
+            },
+            _ => Approval::Approved,
+        })
+    }
+}
+
+const TEXT: &str = "- WHEN a user saves a note, THE Notes_App SHALL store the note.\n- THE Notes_App SHALL keep notes for 30 days.\n";
+
+#[tokio::test]
+async fn gates_stop_the_run_and_resume_continues_after_approval() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = workspace(dir.path());
+    let spec_dir = dir.path().join(".kiro/specs/notes");
+    let store = Arc::new(FileCheckpointStore::new(dir.path()));
+    let p = Pipeline::builder()
+        .approver(RejectAt(Phase::Design))
+        .shared_store(store.clone())
+        .build();
+    let s = p
+        .run(
+            RunOptions::new(ws.clone(), &spec_dir)
+                .input(RequirementsInput::Text(TEXT.into()))
+                .until(Phase::Tasks),
+        )
+        .await
+        .unwrap();
+    match &s.status {
+        RunStatus::Stopped { gate, reason } => {
+            assert_eq!(gate, &Gate::Phase { phase: Phase::Design });
+            assert_eq!(reason, "needs review");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(spec_dir.join("requirements.md").is_file());
+    assert!(spec_dir.join("design.md").is_file());
+    assert!(!spec_dir.join("tasks.md").exists(), "stopped before planning");
+
+    // Approved now: resuming plans the tasks and reuses the design.
+    let p = Pipeline::builder().shared_store(store.clone()).build();
+    let design_before = std::fs::read(spec_dir.join("design.md")).unwrap();
+    let s = p
+        .run(RunOptions::new(ws, &spec_dir).until(Phase::Tasks).resume(s.run_id))
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    assert!(spec_dir.join("tasks.md").is_file());
+    assert_eq!(std::fs::read(spec_dir.join("design.md")).unwrap(), design_before);
+    let tasks = Spec::load(&spec_dir).unwrap().tasks.unwrap();
+    let covered: Vec<String> = tasks
+        .all_tasks()
+        .iter()
+        .flat_map(|t| t.requirements.iter().map(|c| c.to_string()))
+        .collect();
+    assert!(covered.contains(&"1.1".to_string()) && covered.contains(&"1.2".to_string()));
+}
+
+#[tokio::test]
+async fn checkpoint_tasks_are_gates_and_marks_follow_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_dir = dir.path().join(".kiro/specs/demo");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    let md = "# Implementation Plan\n\n- [x] 1. Done before\n- [ ] 2. Build\n  - [ ] 2.1 Part\n  - [ ]* 2.2 Optional test\n- [ ] 3. Checkpoint - Ensure all tests pass\n- [ ] 4. After\n";
+    std::fs::write(spec_dir.join("tasks.md"), md).unwrap();
+    let ex = TestExecutor::default();
+    let p = Pipeline::builder()
+        .executor(ex.clone())
+        .approver(RejectAt(Phase::Execute))
+        .build();
+    let s = p
+        .run(RunOptions::new(workspace(dir.path()), &spec_dir).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert!(matches!(s.status, RunStatus::Stopped { gate: Gate::Checkpoint { .. }, .. }));
+    assert_eq!(ex.calls("1"), 0, "[x] tasks are not re-run");
+    assert_eq!(ex.calls("2.1"), 1);
+    assert_eq!(ex.calls("2.2"), 0, "optional tasks are skipped");
+    assert_eq!(ex.calls("3"), 0, "checkpoints are not commands");
+    assert_eq!(ex.calls("4"), 0, "nothing runs past a rejected gate");
+    let after = std::fs::read_to_string(spec_dir.join("tasks.md")).unwrap();
+    assert_eq!(
+        after,
+        "# Implementation Plan\n\n- [x] 1. Done before\n- [x] 2. Build\n  - [x] 2.1 Part\n  - [ ]* 2.2 Optional test\n- [ ] 3. Checkpoint - Ensure all tests pass\n- [ ] 4. After\n"
+    );
+
+    // Approving everything, with optional tasks included, finishes the plan.
+    let ex = TestExecutor::default();
+    let p = Pipeline::builder().executor(ex.clone()).build();
+    let s = p
+        .run(
+            RunOptions::new(workspace(dir.path()), &spec_dir)
+                .until(Phase::Execute)
+                .include_optional(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    assert_eq!((ex.calls("2.1"), ex.calls("2.2"), ex.calls("4")), (0, 1, 1));
+    let after = std::fs::read_to_string(spec_dir.join("tasks.md")).unwrap();
+    assert!(!after.contains("[ ]"), "{after}");
+}
+
+/// Writes the tasks' marks as seen while running, to prove `[-]` is written.
+struct MarkSpy {
+    dir: PathBuf,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+#[async_trait]
+impl Executor for MarkSpy {
+    async fn execute(&self, task: &Task, _s: &Spec, _cx: &StageContext) -> Result<TaskOutcome, StageError> {
+        let text = std::fs::read_to_string(self.dir.join("tasks.md")).unwrap();
+        self.seen.lock().unwrap().push(text);
+        Ok(TaskOutcome::done(task.id.clone().unwrap(), "ok"))
+    }
+}
+
+#[tokio::test]
+async fn a_running_task_is_marked_in_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_dir = dir.path().join("spec");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    std::fs::write(spec_dir.join("tasks.md"), "# Plan\n\n- [ ] 1. Only\n").unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let p = Pipeline::builder()
+        .executor(MarkSpy { dir: spec_dir.clone(), seen: seen.clone() })
+        .build();
+    p.run(RunOptions::new(workspace(dir.path()), &spec_dir).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert_eq!(seen.lock().unwrap()[0], "# Plan\n\n- [-] 1. Only\n");
+    assert_eq!(std::fs::read_to_string(spec_dir.join("tasks.md")).unwrap(), "# Plan\n\n- [x] 1. Only\n");
+}
+
+#[tokio::test]
+async fn cancellation_stops_cleanly_and_resume_runs_only_what_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileCheckpointStore::new(dir.path()));
+    let md = "# Plan\n\n- [ ] 1. Quick\n- [ ] 2. Blocks until cancelled\n- [ ] 3. Later\n";
+    let ex = TestExecutor::with(&[("2", Act::Block)]);
+    let p = Pipeline::builder()
+        .executor(ex.clone())
+        .shared_store(store.clone())
+        .build();
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            if matches!(&e, PipelineEvent::NodeStarted { node, .. } if node == "task 2") {
+                c2.cancel();
+            }
+        }
+    });
+    let s = p
+        .run(
+            RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md))
+                .until(Phase::Execute)
+                .events(EventSink::new(tx))
+                .cancel(cancel),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Cancelled);
+    assert_eq!(ex.calls("3"), 0);
+
+    let ex2 = TestExecutor::default();
+    let p = Pipeline::builder()
+        .executor(ex2.clone())
+        .shared_store(store.clone())
+        .build();
+    let s = p
+        .run(
+            RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md))
+                .until(Phase::Execute)
+                .resume(s.run_id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    assert_eq!((ex2.calls("1"), ex2.calls("2"), ex2.calls("3")), (0, 1, 1));
+}
+
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if rel.starts_with(".kiro") {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Makes one external-looking change per task, outside the workspace API.
+struct Mutator;
+
+#[async_trait]
+impl Executor for Mutator {
+    async fn execute(&self, task: &Task, _s: &Spec, cx: &StageContext) -> Result<TaskOutcome, StageError> {
+        let root = cx.workspace().root("main")?.to_owned();
+        match task.id.as_ref().unwrap().as_str() {
+            "1" => std::fs::write(root.join("src/new.rs"), "// created\n").unwrap(),
+            "2" => std::fs::write(root.join("src/lib.rs"), "// edited\n").unwrap(),
+            "3" => std::fs::remove_file(root.join("README")).unwrap(),
+            _ => {}
+        }
+        Ok(TaskOutcome::done(task.id.clone().unwrap(), "ok"))
+    }
+}
+
+#[tokio::test]
+async fn rollback_restores_files_exactly_and_fork_keeps_the_old_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/lib.rs"), "// original\n").unwrap();
+    std::fs::write(root.join("README"), "readme\n").unwrap();
+    let before = tree(root);
+    let store = Arc::new(FileCheckpointStore::new(root));
+    let ws = workspace(root);
+    let p = Pipeline::builder()
+        .executor(Mutator)
+        .shared_store(store.clone())
+        .build();
+    let md = "# Plan\n\n- [ ] 1. Create\n- [ ] 2. Edit\n- [ ] 3. Delete\n";
+    let s = p
+        .run(RunOptions::in_memory(ws.clone(), spec_with_tasks(md)).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    let after = tree(root);
+    assert_ne!(before, after);
+
+    let cps = store.list(&s.run_id).unwrap();
+    let at = |node: &str| cps.iter().find(|c| c.node == node).unwrap().reference();
+    // Back to the state after task 1: the file it created stays, the edit
+    // and the deletion are undone.
+    let (_, rb) = rollback(store.as_ref(), &ws, &at("task 1")).unwrap();
+    let mut expected = before.clone();
+    expected.insert("src/new.rs".into(), b"// created\n".to_vec());
+    assert_eq!(tree(root), expected);
+
+    // Resuming after the rollback redoes tasks 2 and 3 only.
+    let s2 = p
+        .run(
+            RunOptions::in_memory(ws.clone(), spec_with_tasks(md))
+                .until(Phase::Execute)
+                .resume(rb.run_id.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s2.status, RunStatus::Completed);
+    assert_eq!(tree(root), after);
+
+    // Fork from the very first checkpoint: everything undone, a new run,
+    // and the old run's checkpoints untouched.
+    let old = store.list(&s.run_id).unwrap();
+    let first = old
+        .iter()
+        .find(|c| c.node == "task 1")
+        .unwrap()
+        .parent
+        .clone()
+        .unwrap();
+    let (_, f) = fork(store.as_ref(), &ws, &first).unwrap();
+    assert_ne!(f.run_id, s.run_id);
+    assert_eq!(tree(root), before);
+    assert_eq!(store.list(&s.run_id).unwrap(), old);
+    let s3 = p
+        .run(
+            RunOptions::in_memory(ws.clone(), spec_with_tasks(md))
+                .until(Phase::Execute)
+                .resume(f.run_id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s3.status, RunStatus::Completed);
+    assert_eq!(tree(root), after);
+}
+
+struct Counter {
+    name: &'static str,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+#[async_trait]
+impl Node for Counter {
+    fn name(&self) -> &str {
+        self.name
+    }
+    async fn run(&self, artifacts: &mut Artifacts, _cx: &StageContext) -> Result<(), StageError> {
+        let n = artifacts.spec.tasks.as_ref().map_or(0, |t| t.tasks.len());
+        self.seen.lock().unwrap().push(format!("{}:{n}", self.name));
+        artifacts.set(self.name, &n)
+    }
+}
+
+#[tokio::test]
+async fn custom_nodes_run_around_phases_and_keep_typed_artifacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let p = Pipeline::builder()
+        .node_before(Phase::Tasks, Counter { name: "before-tasks", seen: seen.clone() })
+        .node_after(Phase::Tasks, Counter { name: "after-tasks", seen: seen.clone() })
+        .build();
+    let s = p
+        .run(
+            RunOptions::new(workspace(dir.path()), dir.path().join("spec"))
+                .input(RequirementsInput::Text(TEXT.into()))
+                .until(Phase::Tasks),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen[0], "before-tasks:0");
+    assert!(seen[1].starts_with("after-tasks:") && seen[1] != "after-tasks:0");
+    assert_eq!(s.artifacts.get::<usize>("before-tasks").unwrap(), Some(0));
+}
+
+#[tokio::test]
+async fn existing_documents_are_reused_unless_regenerated() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_dir = dir.path().join("spec");
+    let ws = workspace(dir.path());
+    let p = Pipeline::builder().build();
+    p.run(
+        RunOptions::new(ws.clone(), &spec_dir)
+            .input(RequirementsInput::Text(TEXT.into()))
+            .until(Phase::Design),
+    )
+    .await
+    .unwrap();
+    let custom = "# Design Document\n\n## Overview\n\nHand written.\n";
+    std::fs::write(spec_dir.join("design.md"), custom).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    p.run(RunOptions::new(ws.clone(), &spec_dir).until(Phase::Design).events(EventSink::new(tx)))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(spec_dir.join("design.md")).unwrap(), custom);
+    let mut reused = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if let PipelineEvent::PhaseReused { phase } = e {
+            reused.push(phase);
+        }
+    }
+    assert_eq!(reused, [Phase::Requirements, Phase::Design]);
+    p.run(RunOptions::new(ws, &spec_dir).until(Phase::Design).regenerate(Phase::Design))
+        .await
+        .unwrap();
+    assert!(std::fs::read_to_string(spec_dir.join("design.md")).unwrap().contains("Correctness Properties"));
+}
+
+#[tokio::test]
+async fn checkpoints_record_files_written_through_the_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileCheckpointStore::new(dir.path()));
+    let ex = TestExecutor::with(&[("1", Act::Write("out/a.txt", "A"))]);
+    let p = Pipeline::builder()
+        .executor(ex)
+        .external_changes(false)
+        .shared_store(store.clone())
+        .build();
+    let s = p
+        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks("# P\n\n- [ ] 1. Write\n- [ ] 2. Nothing\n")).until(Phase::Execute))
+        .await
+        .unwrap();
+    let cps = store.list(&s.run_id).unwrap();
+    let t1 = cps.iter().find(|c| c.node == "task 1").unwrap();
+    assert_eq!(t1.files.len(), 1);
+    assert_eq!(t1.files[0].path, "out/a.txt");
+    let t2 = cps.iter().find(|c| c.node == "task 2").unwrap();
+    assert!(t2.files.is_empty());
+    assert_eq!(s.checkpoint.unwrap(), t2.reference());
+    let _ = TaskStatus::Done;
+}
