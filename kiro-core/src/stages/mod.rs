@@ -12,6 +12,7 @@
 
 pub mod command;
 pub mod template;
+mod verifier;
 
 use async_trait::async_trait;
 
@@ -24,6 +25,7 @@ use crate::stage::{
 
 pub use command::{task_brief, CommandExecutor};
 pub use template::{is_testable, template_design, trace_plan};
+pub use verifier::CommandVerifier;
 
 /// Fails with [`StageError::Invalid`] when a document holds no requirement.
 fn non_empty(doc: RequirementsDoc) -> Result<RequirementsDoc, StageError> {
