@@ -26,11 +26,25 @@
 //! - [`lint`]: diagnostics (stable `K0001`... codes) as human text, JSON and SARIF 2.1.0.
 //! - [`store`]: load and save `.kiro/specs/<name>/` folders atomically.
 //! - [`config`]: `.kiro/config.toml`, typed, with errors that point at the line.
+//! - [`stage`]: one async trait per stage (`RequirementsParser`, `Designer`, `TaskPlanner`,
+//!   `Executor`, `Verifier`), plus `Node` and `Approver`, and the `StageContext` they get.
+//! - [`stages`]: the default, deterministic stages, and `CommandExecutor`/`CommandVerifier`
+//!   that plug in any agent CLI and test runner.
+//! - [`pipeline`]: the engine: phases, gates, a petgraph task DAG run concurrently on tokio,
+//!   checkpoints, resume, rollback and fork.
+//! - [`process`]: external commands with timeouts that kill the whole process group.
+//! - [`verify`]: test annotations, JUnit and `cargo test` results, per-criterion verdicts.
+//! - [`trace`]: the requirement → criterion → property → task → file → test graph and coverage.
+//! - [`audit`]: the append-only, hash-chained audit log.
 //! - [`checkpoint`]: crash-safe checkpoints of runs, content-addressed blobs, rollback and fork.
 //! - [`workspace`]: sandboxed, journaled file access to named repositories, policy, change scans.
+//!
+//! kiro-core performs no network I/O; stages touch files only through
+//! [`workspace::Workspace`] or commands its policy allows.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod checkpoint;
 pub mod config;
 pub mod ears;
@@ -43,6 +57,7 @@ pub mod spec;
 pub mod stage;
 pub mod stages;
 pub mod store;
+pub mod trace;
 pub mod verify;
 pub mod workspace;
 
