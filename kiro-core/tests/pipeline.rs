@@ -695,3 +695,38 @@ async fn checkpoints_record_files_written_through_the_workspace() {
     assert_eq!(s.checkpoint.unwrap(), t2.reference());
     let _ = TaskStatus::Done;
 }
+
+#[tokio::test]
+async fn resume_reruns_failed_tasks_and_their_skipped_dependents_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileCheckpointStore::new(dir.path()));
+    let md = "# Plan\n\n- [ ] 1. Fine\n- [ ] 2. Fails once\n- [ ] 3. After\n";
+    let ex = TestExecutor::with(&[("2", Act::Fail)]);
+    let p = Pipeline::builder()
+        .executor(ex.clone())
+        .shared_store(store.clone())
+        .build();
+    let s = p
+        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert!(matches!(s.status, RunStatus::Failed { .. }));
+    assert_eq!(s.artifacts.outcomes["3"].status, OutcomeStatus::Skipped);
+
+    let ex2 = TestExecutor::default();
+    let p = Pipeline::builder()
+        .executor(ex2.clone())
+        .shared_store(store.clone())
+        .build();
+    let s = p
+        .run(
+            RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md))
+                .until(Phase::Execute)
+                .resume(s.run_id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    assert_eq!((ex2.calls("1"), ex2.calls("2"), ex2.calls("3")), (0, 1, 1));
+    assert_eq!(s.artifacts.outcomes["2"].status, OutcomeStatus::Done);
+}

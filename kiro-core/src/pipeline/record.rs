@@ -11,7 +11,7 @@ use crate::checkpoint::{
     FileState, RollbackReport, RunId,
 };
 use crate::error::{Error, Result};
-use crate::stage::{Artifacts, TaskOutcome};
+use crate::stage::{Artifacts, OutcomeStatus, TaskOutcome};
 use crate::workspace::{Snapshot, Workspace};
 
 /// The artifacts part of a checkpoint. Phases store the whole [`Artifacts`];
@@ -82,14 +82,29 @@ pub(crate) fn state_at<S: CheckpointStore + ?Sized>(
         artifacts: Artifacts::default(),
         completed: HashSet::new(),
     };
+    // Newest first: the first record of a node is its latest. A task whose
+    // latest outcome failed, and a verification that found failures, are
+    // not complete, so that resuming runs them again.
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut outcomes = Vec::new();
     let mut found_full = false;
     for cp in &chain {
-        state.completed.insert(cp.node.clone());
+        let rec = decode(cp)?;
+        let first = seen.insert(cp.node.as_str());
+        let complete = match &rec {
+            Recorded::Outcome { outcome } => outcome.status == OutcomeStatus::Done,
+            Recorded::Full { artifacts } if cp.node == "verify" => {
+                artifacts.report.as_ref().is_none_or(|r| r.is_success())
+            }
+            _ => true,
+        };
+        if first && complete {
+            state.completed.insert(cp.node.clone());
+        }
         if found_full {
             continue;
         }
-        match decode(cp)? {
+        match rec {
             Recorded::Full { artifacts } => {
                 state.artifacts = *artifacts;
                 found_full = true;

@@ -92,7 +92,9 @@ impl<'p> Run<'p> {
             Some(store) => Some(ChangeTracker::baseline(&o.workspace, store.as_ref())?),
             None => None,
         };
-        let cancel = o.cancel.clone();
+        // A child token, so that fail-fast can stop this run's nodes without
+        // cancelling the caller's token.
+        let cancel = o.cancel.child_token();
         let cx = StageContext::builder(o.workspace.clone())
             .config(p.config.clone())
             .memory(o.memory.clone())
