@@ -1,0 +1,605 @@
+//! `CommandExecutor` running real `sh -c` scripts, and `task_brief` on a small inline spec.
+#![cfg(unix)]
+// Test helpers outside `#[test]` functions assert by unwrapping too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kiro_core::checkpoint::RunId;
+use kiro_core::config::ExecutorConfig;
+use kiro_core::format::{parse_bugfix, parse_design, parse_requirements, parse_tasks};
+use kiro_core::spec::{Spec, SpecKind, Task, TaskId};
+use kiro_core::stage::{Executor, OutcomeStatus, StageContext, StageError, TaskOutcome};
+use kiro_core::stages::{task_brief, CommandExecutor};
+use kiro_core::workspace::{Policy, Workspace};
+use kiro_core::Error;
+use tokio_util::sync::CancellationToken;
+
+const REQUIREMENTS: &str = "\
+# Requirements Document
+
+## Introduction
+
+A notes app.
+
+## Requirements
+
+### Requirement 1: Note storage
+
+**User Story:** As a writer, I want my notes stored, so that I can read them later.
+
+#### Acceptance Criteria
+
+1. WHEN a user saves a note, THE Note_Store SHALL persist it
+2. WHEN a user deletes a note, THE Note_Store SHALL remove it
+
+### Requirement 2: Search
+
+**User Story:** As a writer, I want to search notes, so that I find them fast.
+
+#### Acceptance Criteria
+
+1. WHEN a user types a query, THE Search_Index SHALL list matching notes
+2. THE Search_Index SHALL rank exact matches first
+";
+
+const DESIGN: &str = "\
+# Design Document
+
+## Overview
+
+Notes live in SQLite behind a small store.
+
+## Architecture
+
+Layered, nothing special.
+
+## Note Store
+
+Deletion (criterion 1.2) is a soft delete.
+
+## Ranking
+
+Uses BM25, no criterion named here but 1.23 and 11.2 appear.
+
+## Search Pipeline
+
+The whole Search feature goes here.
+
+## Correctness Properties
+
+### Property 1: Deleted notes stay gone
+
+*For any* note, after delete it SHALL not be listed.
+
+**Validates: Requirements 1.2**
+
+### Property 2: Exact matches rank first
+
+*For any* query, exact matches SHALL come first.
+
+**Validates: Requirements 2.2**
+";
+
+const TASKS: &str = "\
+# Implementation Plan
+
+- [ ] 1. Storage
+  - [ ] 1.1 Create the note table
+    - Write the migration
+    - _Requirements: 1.1_
+  - [ ] 1.2 Implement soft delete
+    - Add a deleted_at column
+    - Filter deleted notes in queries
+    - _Requirements: 1.2, 9.9_
+    - _Depends: 1.1_
+
+- [ ] 2. Build search
+  - _Requirements: 2_
+";
+
+fn spec() -> Spec {
+    Spec {
+        name: "notes".into(),
+        requirements: Some(parse_requirements(REQUIREMENTS).value),
+        design: Some(parse_design(DESIGN).value),
+        tasks: Some(parse_tasks(TASKS).value),
+        ..Spec::default()
+    }
+}
+
+fn find_task<'a>(spec: &'a Spec, id: &str) -> &'a Task {
+    spec.tasks
+        .as_ref()
+        .unwrap()
+        .all_tasks()
+        .into_iter()
+        .find(|t| t.id.as_ref().is_some_and(|i| i.as_str() == id))
+        .unwrap()
+}
+
+fn task(id: &str, title: &str) -> Task {
+    Task {
+        id: Some(TaskId::new(id)),
+        title: title.into(),
+        ..Task::default()
+    }
+}
+
+fn workspace(root: &Path, commands: &[&str]) -> Workspace {
+    Workspace::builder()
+        .repo("main", root)
+        .policy(Policy {
+            commands: commands.iter().map(|c| c.to_string()).collect(),
+            ..Policy::default()
+        })
+        .build()
+        .unwrap()
+}
+
+fn sh(script: &str) -> CommandExecutor {
+    CommandExecutor::new(["sh", "-c", script])
+}
+
+async fn run(
+    exec: &CommandExecutor,
+    task: &Task,
+    spec: &Spec,
+    cx: &StageContext,
+) -> Result<TaskOutcome, StageError> {
+    tokio::time::timeout(Duration::from_secs(20), exec.execute(task, spec, cx))
+        .await
+        .expect("executor hung")
+}
+
+/// Whether a process exists and is not a zombie (an exited process nobody
+/// has reaped yet counts as gone).
+fn alive(pid: i32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return std::process::Command::new("kill")
+            .args(["-0", &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => {
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.trim().chars().next());
+            !matches!(state, Some('Z' | 'X'))
+        }
+    }
+}
+
+#[tokio::test]
+async fn runs_in_the_repo_root_with_env_and_the_brief_on_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(workspace(dir.path(), &["sh"]))
+        .spec_name("ignored-when-the-spec-has-a-name")
+        .run_id(RunId::new("run-7").unwrap())
+        .build();
+    let spec = spec();
+    let t = find_task(&spec, "1.2");
+    let script = "printf '%s|%s|%s|%s|%s\\n' \"$KIRO_WORKSPACE\" \"$KIRO_SPEC\" \"$KIRO_TASK_ID\" \
+                  \"$KIRO_TASK_TITLE\" \"$KIRO_RUN_ID\" > env.txt; cat > brief.md; pwd -P > pwd.txt; \
+                  echo working; echo; echo '  all done  '; echo";
+    let outcome = run(&sh(script), t, &spec, &cx).await.unwrap();
+
+    assert_eq!(outcome.status, OutcomeStatus::Done);
+    assert_eq!(outcome.task, TaskId::new("1.2"));
+    assert_eq!(outcome.summary, "all done");
+    assert_eq!(outcome.evidence, "");
+
+    let root = dir.path().canonicalize().unwrap();
+    let env = std::fs::read_to_string(dir.path().join("env.txt")).unwrap();
+    assert_eq!(
+        env,
+        format!("{}|notes|1.2|Implement soft delete|run-7\n", root.display())
+    );
+    let pwd = std::fs::read_to_string(dir.path().join("pwd.txt")).unwrap();
+    assert_eq!(pwd.trim_end(), root.display().to_string());
+    let brief = std::fs::read_to_string(dir.path().join("brief.md")).unwrap();
+    assert_eq!(brief, task_brief(t, &spec));
+}
+
+#[tokio::test]
+async fn without_a_run_id_kiro_run_id_is_empty_and_the_context_names_the_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(workspace(dir.path(), &["sh"]))
+        .spec_name("from-context")
+        .build();
+    let script = "printf '[%s][%s]' \"$KIRO_RUN_ID\" \"$KIRO_SPEC\"";
+    let outcome = run(&sh(script), &task("3", "Anything"), &Spec::default(), &cx)
+        .await
+        .unwrap();
+    assert_eq!(outcome.summary, "[][from-context]");
+}
+
+#[tokio::test]
+async fn extra_env_is_passed_but_kiro_variables_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(workspace(dir.path(), &["sh"])).build();
+    let exec = sh("echo \"$AGENT_MODE/$KIRO_TASK_ID\"")
+        .env("AGENT_MODE", "fast")
+        .env("KIRO_TASK_ID", "spoofed");
+    let outcome = run(&exec, &task("4.2", "X"), &Spec::default(), &cx)
+        .await
+        .unwrap();
+    assert_eq!(outcome.summary, "fast/4.2");
+}
+
+#[tokio::test]
+async fn silent_success_is_summarised_as_exit_0_and_duration_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(workspace(dir.path(), &["sh"])).build();
+    let outcome = run(&sh("sleep 0.2"), &task("1", "Wait"), &Spec::default(), &cx)
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, OutcomeStatus::Done);
+    assert_eq!(outcome.summary, "exit 0");
+    assert!(outcome.duration_ms >= 200, "{}", outcome.duration_ms);
+    assert!(outcome.duration_ms < 10_000);
+}
+
+#[tokio::test]
+async fn long_last_lines_are_shortened() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(workspace(dir.path(), &["sh"])).build();
+    let script = "i=0; while [ $i -lt 300 ]; do printf é; i=$((i+1)); done; echo";
+    let outcome = run(&sh(script), &task("1", "Long"), &Spec::default(), &cx)
+        .await
+        .unwrap();
+    assert_eq!(outcome.summary.chars().count(), 201);
+    assert!(outcome.summary.ends_with('…'));
+}
+
+#[tokio::test]
+async fn a_non_zero_exit_is_a_failed_outcome_with_stderr_as_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(workspace(dir.path(), &["sh"])).build();
+    let outcome = run(
+        &sh("echo progress; echo 'compile error: x' >&2; exit 4"),
+        &task("2.1", "Break"),
+        &Spec::default(),
+        &cx,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, OutcomeStatus::Failed);
+    assert_eq!(outcome.summary, "exit 4");
+    assert_eq!(outcome.evidence, "compile error: x");
+    assert_eq!(outcome.task, TaskId::new("2.1"));
+
+    // Without standard error, the end of standard output is the evidence.
+    let outcome = run(
+        &sh("echo only stdout; exit 1"),
+        &task("2.2", "B"),
+        &Spec::default(),
+        &cx,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.evidence, "only stdout");
+}
+
+#[tokio::test]
+async fn evidence_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(workspace(dir.path(), &["sh"])).build();
+    let script =
+        "i=0; while [ $i -lt 3000 ]; do echo \"error line $i\" >&2; i=$((i+1)); done; exit 2";
+    let outcome = run(&sh(script), &task("1", "Noisy"), &Spec::default(), &cx)
+        .await
+        .unwrap();
+    assert!(
+        outcome.evidence.len() <= 17 * 1024,
+        "{}",
+        outcome.evidence.len()
+    );
+    assert!(outcome.evidence.ends_with("error line 2999"));
+    assert!(outcome.evidence.starts_with("[kiro: "));
+}
+
+#[tokio::test]
+async fn a_timeout_is_an_error_and_kills_the_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(workspace(dir.path(), &["sh"])).build();
+    let exec = sh("sleep 30 & echo $! > pidfile; wait").timeout(Duration::from_millis(500));
+    let started = Instant::now();
+    let err = run(&exec, &task("1", "Hang"), &Spec::default(), &cx)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StageError::Timeout(d) if d == Duration::from_millis(500)),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let pid: i32 = std::fs::read_to_string(dir.path().join("pidfile"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while alive(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!alive(pid), "grandchild {pid} survived the timeout");
+}
+
+#[tokio::test]
+async fn cancellation_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cancel = CancellationToken::new();
+    let cx = StageContext::builder(workspace(dir.path(), &["sh"]))
+        .cancel(cancel.clone())
+        .build();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        trigger.cancel();
+    });
+    let err = run(&sh("sleep 30"), &task("1", "Hang"), &Spec::default(), &cx)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StageError::Cancelled), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_command_the_policy_denies_does_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for commands in [&[][..], &["cargo"][..], &["sh -x"][..]] {
+        let cx = StageContext::builder(workspace(dir.path(), commands)).build();
+        let err = run(
+            &sh("touch ran"),
+            &task("1", "Denied"),
+            &Spec::default(),
+            &cx,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, StageError::Core(Error::CommandDenied { ref command }) if command == "sh -c touch ran"),
+            "{err:?}"
+        );
+        assert!(!dir.path().join("ran").exists());
+    }
+}
+
+#[tokio::test]
+async fn a_missing_program_is_a_core_spawn_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(workspace(dir.path(), &["*"])).build();
+    let exec = CommandExecutor::new(["kiro-no-such-agent-xyz"]);
+    let err = run(&exec, &task("1", "X"), &Spec::default(), &cx)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StageError::Core(Error::Spawn { ref program, .. }) if program == "kiro-no-such-agent-xyz"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_repo_option_picks_the_working_folder() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let ws = Workspace::builder()
+        .repo("app", a.path())
+        .repo("docs", b.path())
+        .policy(Policy {
+            commands: vec!["sh".into()],
+            ..Policy::default()
+        })
+        .build()
+        .unwrap();
+    let cx = StageContext::builder(ws).build();
+    let pwd = "pwd -P";
+
+    let first = run(&sh(pwd), &task("1", "X"), &Spec::default(), &cx)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.summary,
+        a.path().canonicalize().unwrap().display().to_string()
+    );
+
+    let docs = run(
+        &sh(pwd).repo("docs"),
+        &task("1", "X"),
+        &Spec::default(),
+        &cx,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        docs.summary,
+        b.path().canonicalize().unwrap().display().to_string()
+    );
+
+    let err = run(
+        &sh(pwd).repo("nope"),
+        &task("1", "X"),
+        &Spec::default(),
+        &cx,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, StageError::Core(Error::UnknownRepo { .. })),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_task_without_an_id_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(workspace(dir.path(), &["sh"])).build();
+    let t = Task {
+        title: "Unnumbered".into(),
+        ..Task::default()
+    };
+    let err = run(&sh("true"), &t, &Spec::default(), &cx)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StageError::Invalid(_)), "{err:?}");
+}
+
+#[test]
+fn from_config_reads_command_and_timeout() {
+    assert!(CommandExecutor::from_config(&ExecutorConfig::default()).is_none());
+    let cfg = ExecutorConfig {
+        command: Some(vec!["my-agent".into(), "-".into()]),
+        timeout_secs: 42,
+    };
+    let exec = CommandExecutor::from_config(&cfg).unwrap();
+    assert_eq!(exec.argv(), ["my-agent", "-"]);
+    let dbg = format!("{exec:?}");
+    assert!(dbg.contains("42s"), "{dbg}");
+}
+
+#[test]
+fn the_brief_holds_the_task_its_criteria_properties_and_design() {
+    let spec = spec();
+    let brief = task_brief(find_task(&spec, "1.2"), &spec);
+
+    // The task and its context.
+    assert!(
+        brief.starts_with("# Task 1.2: Implement soft delete\n\n"),
+        "{brief}"
+    );
+    assert!(brief.contains("- Spec: notes (feature)\n"), "{brief}");
+    assert!(brief.contains("- Part of: task 1 (Storage)\n"), "{brief}");
+    assert!(
+        brief.contains("- Depends on: 1.1 (Create the note table)\n"),
+        "{brief}"
+    );
+    assert!(brief.contains("- Requirements: 1.2, 9.9\n"), "{brief}");
+    assert!(brief.contains("- Add a deleted_at column\n- Filter deleted notes in queries\n"));
+
+    // The linked criterion with its requirement and story, and nothing else.
+    assert!(
+        brief.contains("### Requirement 1: Note storage\n"),
+        "{brief}"
+    );
+    assert!(brief.contains("**User Story:** As a writer, I want my notes stored"));
+    assert!(brief.contains("- 1.2: WHEN a user deletes a note, THE Note_Store SHALL remove it\n"));
+    assert!(!brief.contains("1.1: WHEN a user saves"), "{brief}");
+    assert!(!brief.contains("Requirement 2"), "{brief}");
+    assert!(brief.contains("Not defined in the spec: 9.9\n"), "{brief}");
+
+    // The property validating 1.2, not the one validating 2.2.
+    assert!(
+        brief.contains("### Property 1: Deleted notes stay gone\n"),
+        "{brief}"
+    );
+    assert!(brief.contains("_Validates: Requirements 1.2_"), "{brief}");
+    assert!(!brief.contains("Property 2"), "{brief}");
+
+    // The overview and the section naming 1.2; not unrelated ones, nor a
+    // section where 1.2 only appears inside other numbers.
+    assert!(
+        brief.contains("### Overview\n\nNotes live in SQLite"),
+        "{brief}"
+    );
+    assert!(
+        brief.contains("### Note Store\n\nDeletion (criterion 1.2)"),
+        "{brief}"
+    );
+    assert!(!brief.contains("Architecture"), "{brief}");
+    assert!(!brief.contains("Ranking"), "{brief}");
+    assert!(!brief.contains("Search Pipeline"), "{brief}");
+
+    // Sections come in a fixed order.
+    let order = [
+        "## Task\n",
+        "## Requirements\n",
+        "## Correctness properties\n",
+        "## Design\n",
+    ];
+    let at: Vec<usize> = order.iter().map(|h| brief.find(h).unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{brief}");
+
+    // Deterministic.
+    assert_eq!(brief, task_brief(find_task(&spec, "1.2"), &spec));
+}
+
+#[test]
+fn a_whole_requirement_link_brings_all_its_criteria_and_sections_naming_it() {
+    let spec = spec();
+    let brief = task_brief(find_task(&spec, "2"), &spec);
+    assert!(brief.starts_with("# Task 2: Build search\n"), "{brief}");
+    assert!(!brief.contains("Part of:"), "{brief}");
+    assert!(brief.contains("### Requirement 2: Search\n"));
+    assert!(brief.contains("- 2.1: WHEN a user types a query"));
+    assert!(brief.contains("- 2.2: THE Search_Index SHALL rank exact matches first"));
+    assert!(!brief.contains("Not defined"), "{brief}");
+    assert!(
+        brief.contains("### Property 2: Exact matches rank first"),
+        "{brief}"
+    );
+    assert!(!brief.contains("Property 1"), "{brief}");
+    // "Search" is the requirement's title, and this section mentions it.
+    assert!(brief.contains("### Search Pipeline\n"), "{brief}");
+    assert!(!brief.contains("### Ranking"), "{brief}");
+}
+
+#[test]
+fn a_requirement_title_mentioned_in_a_section_makes_it_relevant() {
+    let mut spec = spec();
+    let design = DESIGN.replace("The whole Search feature", "All of Note storage");
+    spec.design = Some(parse_design(&design).value);
+    let brief = task_brief(find_task(&spec, "1.1"), &spec);
+    assert!(
+        brief.contains("### Search Pipeline\n\nAll of Note storage"),
+        "{brief}"
+    );
+    assert!(!brief.contains("## Correctness properties"), "{brief}");
+}
+
+#[test]
+fn the_brief_of_a_bare_task_has_only_the_task() {
+    let t = Task {
+        details: vec!["Do the thing".into(), "\n```sh\nmake\n```".into()],
+        ..task("7", "Lonely  task\ncontinued")
+    };
+    let brief = task_brief(&t, &Spec::default());
+    assert_eq!(
+        brief,
+        "# Task 7: Lonely task continued\n\n## Task\n\nLonely  task\ncontinued\n\n- Do the thing\n\n```sh\nmake\n```\n"
+    );
+}
+
+#[test]
+fn a_bugfix_brief_quotes_the_linked_clauses() {
+    let bugfix = "# Bugfix Requirements Document\n\n## Bug Analysis\n\n### Current Behavior (Defect)\n\n\
+                  1.1 WHEN the cache hangs THEN the server stops\n\n### Expected Behavior (Correct)\n\n\
+                  2.1 WHEN the cache hangs THEN the system SHALL time out\n";
+    let spec = Spec {
+        name: "cache-hang".into(),
+        kind: SpecKind::Bugfix,
+        bugfix: Some(parse_bugfix(bugfix).value),
+        ..Spec::default()
+    };
+    let t = Task {
+        requirements: vec!["2.1".into()],
+        ..task("1", "Add a timeout")
+    };
+    let brief = task_brief(&t, &spec);
+    assert!(brief.contains("- Spec: cache-hang (bugfix)\n"), "{brief}");
+    assert!(brief.contains("### Expected Behavior (Correct)\n\n- 2.1: WHEN the cache hangs THEN the system SHALL time out\n"), "{brief}");
+    assert!(!brief.contains("Current Behavior"), "{brief}");
+
+    let t = Task {
+        requirements: vec!["1".into()],
+        ..task("2", "Reproduce")
+    };
+    let brief = task_brief(&t, &spec);
+    assert!(
+        brief.contains("- 1.1: WHEN the cache hangs THEN the server stops\n"),
+        "{brief}"
+    );
+    assert!(!brief.contains("Not defined"), "{brief}");
+}
