@@ -53,7 +53,10 @@ struct TestExecutor {
 impl TestExecutor {
     fn with(acts: &[(&str, Act)]) -> TestExecutor {
         TestExecutor {
-            acts: acts.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            acts: acts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
             log: Arc::default(),
         }
     }
@@ -153,7 +156,10 @@ async fn independent_tasks_overlap_and_dependent_ones_never_do() {
         .jobs(4)
         .build();
     let s = p
-        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(FLAT)).until(Phase::Execute))
+        .run(
+            RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(FLAT))
+                .until(Phase::Execute),
+        )
         .await
         .unwrap();
     assert_eq!(s.status, RunStatus::Completed);
@@ -163,9 +169,11 @@ async fn independent_tasks_overlap_and_dependent_ones_never_do() {
     // Document order: each waits for the one before.
     let ex = TestExecutor::with(&acts);
     let p = Pipeline::builder().executor(ex.clone()).jobs(4).build();
-    p.run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(FLAT)).until(Phase::Execute))
-        .await
-        .unwrap();
+    p.run(
+        RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(FLAT)).until(Phase::Execute),
+    )
+    .await
+    .unwrap();
     let spans = ex.spans();
     assert!(spans["1"].1 <= spans["2"].0 && spans["2"].1 <= spans["3"].0);
 }
@@ -176,7 +184,10 @@ async fn jobs_limit_concurrency_and_depends_and_parallel_markers_shape_the_graph
     // 2 and 3 depend only on 1; 4 (P) runs beside 3; 5 waits for all.
     let md = "# Plan\n\n- [ ] 1. Base\n- [ ] 2. Left\n  - _Depends: 1_\n- [ ] 3. Right\n  - _Depends: 1_\n- [ ] 4. Side (P)\n- [ ] 5. Join\n  - _Depends: 2, 3, 4_\n";
     let spec = spec_with_tasks(md);
-    assert!(spec.tasks.as_ref().unwrap().tasks[3].parallel, "(P) is parsed");
+    assert!(
+        spec.tasks.as_ref().unwrap().tasks[3].parallel,
+        "(P) is parsed"
+    );
     let acts: Vec<(&str, Act)> = ["1", "2", "3", "4", "5"]
         .iter()
         .map(|id| (*id, Act::Sleep(120)))
@@ -213,9 +224,14 @@ async fn jobs_limit_concurrency_and_depends_and_parallel_markers_shape_the_graph
 async fn a_cycle_is_an_error_that_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let md = "# Plan\n\n- [ ] 1. A\n  - _Depends: 3_\n- [ ] 2. B\n  - _Depends: 1_\n- [ ] 3. C\n  - _Depends: 2_\n";
-    let p = Pipeline::builder().executor(TestExecutor::default()).build();
+    let p = Pipeline::builder()
+        .executor(TestExecutor::default())
+        .build();
     let err = p
-        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)))
+        .run(RunOptions::in_memory(
+            workspace(dir.path()),
+            spec_with_tasks(md),
+        ))
         .await
         .unwrap_err();
     match &err {
@@ -229,7 +245,10 @@ async fn a_cycle_is_an_error_that_names_it() {
 
     let md = "# Plan\n\n- [ ] 1. A\n  - _Depends: 9_\n";
     let err = p
-        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)))
+        .run(RunOptions::in_memory(
+            workspace(dir.path()),
+            spec_with_tasks(md),
+        ))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::UnknownDependency { .. }), "{err}");
@@ -245,10 +264,16 @@ async fn a_failed_task_skips_its_dependents_and_the_rest_goes_on() {
         .order(TaskOrder::Declared)
         .build();
     let s = p
-        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)).until(Phase::Execute))
+        .run(
+            RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)).until(Phase::Execute),
+        )
         .await
         .unwrap();
-    assert!(matches!(s.status, RunStatus::Failed { .. }), "{:?}", s.status);
+    assert!(
+        matches!(s.status, RunStatus::Failed { .. }),
+        "{:?}",
+        s.status
+    );
     let o = &s.artifacts.outcomes;
     assert_eq!(o["1"].status, OutcomeStatus::Failed);
     assert_eq!(o["1"].evidence, "boom");
@@ -267,7 +292,9 @@ async fn a_failed_task_skips_its_dependents_and_the_rest_goes_on() {
         .fail_fast(true)
         .build();
     let s = p
-        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)).until(Phase::Execute))
+        .run(
+            RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)).until(Phase::Execute),
+        )
         .await
         .unwrap();
     assert!(matches!(s.status, RunStatus::Failed { ref reason } if reason.contains("fail-fast")));
@@ -290,7 +317,9 @@ async fn timeouts_fail_and_retries_recover() {
         .build();
     let started = Instant::now();
     let s = p
-        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)).until(Phase::Execute))
+        .run(
+            RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)).until(Phase::Execute),
+        )
         .await
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(4));
@@ -342,25 +371,40 @@ async fn gates_stop_the_run_and_resume_continues_after_approval() {
         .unwrap();
     match &s.status {
         RunStatus::Stopped { gate, reason } => {
-            assert_eq!(gate, &Gate::Phase { phase: Phase::Design });
+            assert_eq!(
+                gate,
+                &Gate::Phase {
+                    phase: Phase::Design
+                }
+            );
             assert_eq!(reason, "needs review");
         }
         other => panic!("{other:?}"),
     }
     assert!(spec_dir.join("requirements.md").is_file());
     assert!(spec_dir.join("design.md").is_file());
-    assert!(!spec_dir.join("tasks.md").exists(), "stopped before planning");
+    assert!(
+        !spec_dir.join("tasks.md").exists(),
+        "stopped before planning"
+    );
 
     // Approved now: resuming plans the tasks and reuses the design.
     let p = Pipeline::builder().shared_store(store.clone()).build();
     let design_before = std::fs::read(spec_dir.join("design.md")).unwrap();
     let s = p
-        .run(RunOptions::new(ws, &spec_dir).until(Phase::Tasks).resume(s.run_id))
+        .run(
+            RunOptions::new(ws, &spec_dir)
+                .until(Phase::Tasks)
+                .resume(s.run_id),
+        )
         .await
         .unwrap();
     assert_eq!(s.status, RunStatus::Completed);
     assert!(spec_dir.join("tasks.md").is_file());
-    assert_eq!(std::fs::read(spec_dir.join("design.md")).unwrap(), design_before);
+    assert_eq!(
+        std::fs::read(spec_dir.join("design.md")).unwrap(),
+        design_before
+    );
     let tasks = Spec::load(&spec_dir).unwrap().tasks.unwrap();
     let covered: Vec<String> = tasks
         .all_tasks()
@@ -386,7 +430,13 @@ async fn checkpoint_tasks_are_gates_and_marks_follow_the_run() {
         .run(RunOptions::new(workspace(dir.path()), &spec_dir).until(Phase::Execute))
         .await
         .unwrap();
-    assert!(matches!(s.status, RunStatus::Stopped { gate: Gate::Checkpoint { .. }, .. }));
+    assert!(matches!(
+        s.status,
+        RunStatus::Stopped {
+            gate: Gate::Checkpoint { .. },
+            ..
+        }
+    ));
     assert_eq!(ex.calls("1"), 0, "[x] tasks are not re-run");
     assert_eq!(ex.calls("2.1"), 1);
     assert_eq!(ex.calls("2.2"), 0, "optional tasks are skipped");
@@ -423,7 +473,12 @@ struct MarkSpy {
 
 #[async_trait]
 impl Executor for MarkSpy {
-    async fn execute(&self, task: &Task, _s: &Spec, _cx: &StageContext) -> Result<TaskOutcome, StageError> {
+    async fn execute(
+        &self,
+        task: &Task,
+        _s: &Spec,
+        _cx: &StageContext,
+    ) -> Result<TaskOutcome, StageError> {
         let text = std::fs::read_to_string(self.dir.join("tasks.md")).unwrap();
         self.seen.lock().unwrap().push(text);
         Ok(TaskOutcome::done(task.id.clone().unwrap(), "ok"))
@@ -438,13 +493,19 @@ async fn a_running_task_is_marked_in_progress() {
     std::fs::write(spec_dir.join("tasks.md"), "# Plan\n\n- [ ] 1. Only\n").unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let p = Pipeline::builder()
-        .executor(MarkSpy { dir: spec_dir.clone(), seen: seen.clone() })
+        .executor(MarkSpy {
+            dir: spec_dir.clone(),
+            seen: seen.clone(),
+        })
         .build();
     p.run(RunOptions::new(workspace(dir.path()), &spec_dir).until(Phase::Execute))
         .await
         .unwrap();
     assert_eq!(seen.lock().unwrap()[0], "# Plan\n\n- [-] 1. Only\n");
-    assert_eq!(std::fs::read_to_string(spec_dir.join("tasks.md")).unwrap(), "# Plan\n\n- [x] 1. Only\n");
+    assert_eq!(
+        std::fs::read_to_string(spec_dir.join("tasks.md")).unwrap(),
+        "# Plan\n\n- [x] 1. Only\n"
+    );
 }
 
 #[tokio::test]
@@ -521,7 +582,12 @@ struct Mutator;
 
 #[async_trait]
 impl Executor for Mutator {
-    async fn execute(&self, task: &Task, _s: &Spec, cx: &StageContext) -> Result<TaskOutcome, StageError> {
+    async fn execute(
+        &self,
+        task: &Task,
+        _s: &Spec,
+        cx: &StageContext,
+    ) -> Result<TaskOutcome, StageError> {
         let root = cx.workspace().root("main")?.to_owned();
         match task.id.as_ref().unwrap().as_str() {
             "1" => std::fs::write(root.join("src/new.rs"), "// created\n").unwrap(),
@@ -625,8 +691,20 @@ async fn custom_nodes_run_around_phases_and_keep_typed_artifacts() {
     let dir = tempfile::tempdir().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let p = Pipeline::builder()
-        .node_before(Phase::Tasks, Counter { name: "before-tasks", seen: seen.clone() })
-        .node_after(Phase::Tasks, Counter { name: "after-tasks", seen: seen.clone() })
+        .node_before(
+            Phase::Tasks,
+            Counter {
+                name: "before-tasks",
+                seen: seen.clone(),
+            },
+        )
+        .node_after(
+            Phase::Tasks,
+            Counter {
+                name: "after-tasks",
+                seen: seen.clone(),
+            },
+        )
         .build();
     let s = p
         .run(
@@ -659,10 +737,17 @@ async fn existing_documents_are_reused_unless_regenerated() {
     let custom = "# Design Document\n\n## Overview\n\nHand written.\n";
     std::fs::write(spec_dir.join("design.md"), custom).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    p.run(RunOptions::new(ws.clone(), &spec_dir).until(Phase::Design).events(EventSink::new(tx)))
-        .await
-        .unwrap();
-    assert_eq!(std::fs::read_to_string(spec_dir.join("design.md")).unwrap(), custom);
+    p.run(
+        RunOptions::new(ws.clone(), &spec_dir)
+            .until(Phase::Design)
+            .events(EventSink::new(tx)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(spec_dir.join("design.md")).unwrap(),
+        custom
+    );
     let mut reused = Vec::new();
     while let Ok(e) = rx.try_recv() {
         if let PipelineEvent::PhaseReused { phase } = e {
@@ -670,10 +755,16 @@ async fn existing_documents_are_reused_unless_regenerated() {
         }
     }
     assert_eq!(reused, [Phase::Requirements, Phase::Design]);
-    p.run(RunOptions::new(ws, &spec_dir).until(Phase::Design).regenerate(Phase::Design))
-        .await
-        .unwrap();
-    assert!(std::fs::read_to_string(spec_dir.join("design.md")).unwrap().contains("Correctness Properties"));
+    p.run(
+        RunOptions::new(ws, &spec_dir)
+            .until(Phase::Design)
+            .regenerate(Phase::Design),
+    )
+    .await
+    .unwrap();
+    assert!(std::fs::read_to_string(spec_dir.join("design.md"))
+        .unwrap()
+        .contains("Correctness Properties"));
 }
 
 #[tokio::test]
@@ -687,7 +778,13 @@ async fn checkpoints_record_files_written_through_the_workspace() {
         .shared_store(store.clone())
         .build();
     let s = p
-        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks("# P\n\n- [ ] 1. Write\n- [ ] 2. Nothing\n")).until(Phase::Execute))
+        .run(
+            RunOptions::in_memory(
+                workspace(dir.path()),
+                spec_with_tasks("# P\n\n- [ ] 1. Write\n- [ ] 2. Nothing\n"),
+            )
+            .until(Phase::Execute),
+        )
         .await
         .unwrap();
     let cps = store.list(&s.run_id).unwrap();
@@ -711,7 +808,9 @@ async fn resume_reruns_failed_tasks_and_their_skipped_dependents_only() {
         .shared_store(store.clone())
         .build();
     let s = p
-        .run(RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)).until(Phase::Execute))
+        .run(
+            RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md)).until(Phase::Execute),
+        )
         .await
         .unwrap();
     assert!(matches!(s.status, RunStatus::Failed { .. }));

@@ -87,13 +87,14 @@ impl TaskGraph {
         for (node, explicit, parallel) in pending {
             let mut deps = Vec::with_capacity(explicit.len());
             for dep in &explicit {
-                let d = by_id
-                    .get(dep.as_str())
-                    .copied()
-                    .ok_or_else(|| Error::UnknownDependency {
-                        task: g.graph[node].id.to_string(),
-                        dependency: dep.to_string(),
-                    })?;
+                let d =
+                    by_id
+                        .get(dep.as_str())
+                        .copied()
+                        .ok_or_else(|| Error::UnknownDependency {
+                            task: g.graph[node].id.to_string(),
+                            dependency: dep.to_string(),
+                        })?;
                 deps.push(d);
             }
             let kind = g.graph[node].kind;

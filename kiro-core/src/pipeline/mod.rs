@@ -222,7 +222,9 @@ impl PipelineBuilder {
 
     /// Runs a custom node just before a phase.
     pub fn node_before(mut self, phase: Phase, node: impl Node + 'static) -> Self {
-        self.p.nodes.push((Placement::Before(phase), Arc::new(node)));
+        self.p
+            .nodes
+            .push((Placement::Before(phase), Arc::new(node)));
         self
     }
 

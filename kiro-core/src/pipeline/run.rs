@@ -18,10 +18,10 @@ use crate::checkpoint::{Checkpoint, CheckpointId, CheckpointRef, RunId};
 use crate::error::{Error, Result};
 use crate::format::set_task_status;
 use crate::spec::{Spec, Task, TaskStatus};
-use crate::store::DocKind;
 use crate::stage::{
     Approval, Artifacts, Gate, OutcomeStatus, Phase, StageContext, StageError, TaskOutcome,
 };
+use crate::store::DocKind;
 use crate::store::{render_document, write_atomic};
 use crate::verify::{CriterionResult, CriterionStatus, VerificationReport};
 
@@ -249,9 +249,7 @@ impl<'p> Run<'p> {
             }
             let started = Instant::now();
             let mut artifacts = self.artifacts.clone();
-            let cx = self
-                .cx
-                .for_node(&name, 1, Arc::new(self.artifacts.clone()));
+            let cx = self.cx.for_node(&name, 1, Arc::new(self.artifacts.clone()));
             self.o.events.send(PipelineEvent::NodeStarted {
                 node: name.clone(),
                 attempt: 1,
@@ -338,9 +336,7 @@ impl<'p> Run<'p> {
             node: name.clone(),
             attempt: 1,
         });
-        let cx = self
-            .cx
-            .for_node(&name, 1, Arc::new(self.artifacts.clone()));
+        let cx = self.cx.for_node(&name, 1, Arc::new(self.artifacts.clone()));
         let policy = self.p.phase_policy;
         let r: std::result::Result<(), StageError> = match phase {
             Phase::Requirements => {
@@ -439,11 +435,8 @@ impl<'p> Run<'p> {
         let mut cps = Vec::with_capacity(nodes.len());
         let last = nodes.len().saturating_sub(1);
         for (i, (node, rec)) in nodes.into_iter().enumerate() {
-            let mut cp = Checkpoint::new(
-                self.run_id.clone(),
-                CheckpointId::from_seq(self.seq),
-                node,
-            );
+            let mut cp =
+                Checkpoint::new(self.run_id.clone(), CheckpointId::from_seq(self.seq), node);
             self.seq += 1;
             cp.parent = self.parent.clone();
             cp.artifacts = rec.to_value()?;
@@ -491,9 +484,7 @@ impl<'p> Run<'p> {
         let outcomes: Vec<TaskOutcome> = self.artifacts.outcomes.values().cloned().collect();
         let report = match &self.p.verifier {
             Some(v) => {
-                let cx = self
-                    .cx
-                    .for_node(&name, 1, Arc::new(self.artifacts.clone()));
+                let cx = self.cx.for_node(&name, 1, Arc::new(self.artifacts.clone()));
                 let spec = self.artifacts.spec.clone();
                 let v = v.clone();
                 match retrying(
@@ -541,12 +532,7 @@ impl<'p> Run<'p> {
             .filter(|c| c.status == CriterionStatus::Failed)
             .count();
         self.artifacts.report = Some(report);
-        self.finished(
-            &name,
-            status,
-            format!("{failed} criteria failed"),
-            started,
-        );
+        self.finished(&name, status, format!("{failed} criteria failed"), started);
         let rec = self.full();
         self.record(vec![(name, rec)], true)?;
         Ok(Ok(()))
@@ -611,12 +597,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         graph: TaskGraph,
         executor: Option<Arc<dyn crate::stage::Executor>>,
     ) -> Self {
-        let n = graph
-            .order
-            .iter()
-            .map(|i| i.index() + 1)
-            .max()
-            .unwrap_or(0);
+        let n = graph.order.iter().map(|i| i.index() + 1).max().unwrap_or(0);
         let mut indegree = vec![0; n];
         for &i in &graph.order {
             indegree[i.index()] = graph.dependencies(i).count();
@@ -690,7 +671,10 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         }
         if settled < total {
             return Err(Error::Pipeline {
-                message: format!("{} of {total} tasks could not be scheduled", total - settled),
+                message: format!(
+                    "{} of {total} tasks could not be scheduled",
+                    total - settled
+                ),
             });
         }
         Ok(Ok(()))
