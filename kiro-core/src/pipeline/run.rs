@@ -161,6 +161,13 @@ impl<'p> Run<'p> {
                     reason: format!("criteria failed verification: {}", failed.join(", ")),
                 };
             }
+            // A failing test run counts even when no failing test is linked
+            // to a criterion: something the spec does not name is broken.
+            if let Some(code) = report.exit_code.filter(|c| *c != 0) {
+                return RunStatus::Failed {
+                    reason: format!("the test command exited with status {code}"),
+                };
+            }
         }
         RunStatus::Completed
     }
