@@ -7,11 +7,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Exit status:
-  0  success (for `spec lint`: no finding at or above the --deny level;
-     for `spec fmt --check`: every file already canonical)
-  1  `spec lint` found a problem at or above the --deny level,
-     or `spec fmt --check` found a file that is not canonical
-  2  usage error, unknown spec, no workspace, or an I/O or parse error";
+  0    success (for `spec lint`: no finding at or above the --deny level;
+       for `spec fmt --check`: every file already canonical;
+       for `run`: the run completed)
+  1    `spec lint` found a problem at or above the --deny level,
+       `spec fmt --check` found a file that is not canonical,
+       or `run` ended with a failed task, stage or criterion
+  2    usage error, unknown spec, no workspace, or an I/O or parse error
+  3    `run` stopped at a gate that was not approved (resume it later)
+  130  `run` was interrupted (Ctrl-C); finished tasks are checkpointed";
 
 /// Spec-driven development with Kiro specs (`.kiro/specs/<feature>/`).
 #[derive(Debug, Parser)]
@@ -39,6 +43,118 @@ pub(crate) enum Command {
     Spec(SpecCommand),
     /// Print the JSON Schema of a document type or of `spec lint --format json` output.
     Schema(SchemaArgs),
+    /// Run a spec through the pipeline: requirements, design, tasks, execute,
+    /// verify, with a checkpoint after every step (under `.kiro/runs/`).
+    Run(RunArgs),
+    /// Show a spec's tasks and progress, and the outcomes of its latest run.
+    Status(StatusArgs),
+    /// Inspect the checkpoints of pipeline runs.
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
+    /// Restore the workspace files and the run's state to a checkpoint
+    /// (files created later are removed, edited ones restored).
+    Rollback(CheckpointArg),
+    /// Start a new run from a checkpoint, keeping the old run as it is.
+    Fork(CheckpointArg),
+}
+
+/// A phase of the pipeline, as named on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub(crate) enum PhaseArg {
+    /// Requirements text or markdown becomes `requirements.md`.
+    Requirements,
+    /// The requirements become `design.md`.
+    Design,
+    /// Requirements and design become `tasks.md`.
+    Tasks,
+    /// Each task runs through the configured executor.
+    Execute,
+    /// The verifier checks every acceptance criterion.
+    Verify,
+}
+
+/// `kiro run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`) or path to a spec folder. The folder
+    /// may be new when `--from` gives the requirements.
+    pub(crate) spec: String,
+    /// Stop after this phase.
+    #[arg(long, value_enum, value_name = "PHASE", default_value = "verify")]
+    pub(crate) until: PhaseArg,
+    /// Continue a run after its last checkpoint instead of starting a new one:
+    /// the given run id, or without a value the latest run of the spec.
+    #[arg(long, value_name = "RUN", num_args = 0..=1, default_missing_value = "")]
+    pub(crate) resume: Option<String>,
+    /// How many tasks may run at once (default: `[pipeline] jobs`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) jobs: Option<u16>,
+    /// Approve every gate without asking (for CI and scripts).
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+    /// The requirements, when the spec has none yet: a file of plain text,
+    /// EARS bullet lines, or Kiro markdown (starting with `#`); `-` reads
+    /// standard input.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) from: Option<PathBuf>,
+    /// Regenerate this phase's document even if it exists (repeatable).
+    #[arg(long, value_enum, value_name = "PHASE")]
+    pub(crate) regenerate: Vec<PhaseArg>,
+    /// Run optional tasks (`- [ ]*`) too.
+    #[arg(long)]
+    pub(crate) include_optional: bool,
+    /// Print the task graph (each task, its kind and what it waits for)
+    /// without running anything.
+    #[arg(long, conflicts_with_all = ["resume", "from", "regenerate", "yes"])]
+    pub(crate) plan: bool,
+}
+
+/// `kiro status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`) or path to a spec folder.
+    pub(crate) spec: String,
+    /// `text`: a readable report. `json`: one object (documented in the README).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// `kiro checkpoint ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CheckpointCommand {
+    /// List the runs (of one spec, or all) and their checkpoints.
+    List(CheckpointListArgs),
+    /// Show one checkpoint: node, parent, time, files changed, artifacts.
+    Show(CheckpointShowArgs),
+}
+
+/// `kiro checkpoint list`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckpointListArgs {
+    /// Only the runs of this spec (a name or a spec folder).
+    pub(crate) spec: Option<String>,
+    /// `text`: one block per run. `json`: an array of runs with their checkpoints.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// `kiro checkpoint show`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckpointShowArgs {
+    /// The checkpoint, written `RUN@ID` (as `kiro checkpoint list` prints it).
+    #[arg(value_name = "RUN@ID")]
+    pub(crate) checkpoint: String,
+    /// `text`: a summary. `json`: the stored checkpoint record.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// A checkpoint argument of `rollback` and `fork`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckpointArg {
+    /// The checkpoint, written `RUN@ID` (as `kiro checkpoint list` prints it).
+    #[arg(value_name = "RUN@ID")]
+    pub(crate) checkpoint: String,
 }
 
 /// `kiro spec ...`.
@@ -58,7 +174,7 @@ pub(crate) enum SpecCommand {
     Lint(LintArgs),
 }
 
-/// Output format of `spec list` and `spec show`.
+/// Output format of `spec list`, `spec show`, `status` and `checkpoint`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub(crate) enum TextOrJson {
     /// Human-readable text.

@@ -5,11 +5,14 @@
 //! on its own lives in the library.
 //!
 //! Exit status is a contract: 0 success, 1 findings (`spec lint` at or above
-//! the `--deny` level, `spec fmt --check` with files to reformat), 2 usage,
-//! workspace or I/O errors, printed to stderr as `error: ...`.
+//! the `--deny` level, `spec fmt --check` with files to reformat, a `run`
+//! that failed), 2 usage, workspace or I/O errors, printed to stderr as
+//! `error: ...`, 3 a `run` stopped at an unapproved gate, 130 a `run`
+//! interrupted by Ctrl-C.
 
 mod cli;
 mod commands;
+mod engine;
 mod output;
 mod workspace;
 

@@ -1,19 +1,22 @@
 //! One module per command; each returns the exit status it wants, or an
 //! error that `main` prints and turns into exit status 2.
 
+mod checkpoint;
 mod fmt;
 mod init;
 mod lint;
 mod list;
 mod new;
+mod run;
 mod schema;
 mod show;
+mod status;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, SpecCommand};
+use crate::cli::{CheckpointCommand, Cli, Command, SpecCommand};
 use crate::workspace::Workspace;
 
 /// Exit status for findings: lint problems at the deny level, unformatted files.
@@ -33,6 +36,21 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
                 SpecCommand::Fmt(args) => fmt::run(&ws, &args),
                 SpecCommand::Lint(args) => lint::run(&ws, &args),
             }
+        }
+        Command::Run(args) => run::run(&Workspace::locate(cli.workspace.as_deref())?, &args),
+        Command::Status(args) => status::run(&Workspace::locate(cli.workspace.as_deref())?, &args),
+        Command::Checkpoint(command) => {
+            let ws = Workspace::locate(cli.workspace.as_deref())?;
+            match command {
+                CheckpointCommand::List(args) => checkpoint::list(&ws, &args),
+                CheckpointCommand::Show(args) => checkpoint::show(&ws, &args),
+            }
+        }
+        Command::Rollback(args) => {
+            checkpoint::rollback(&Workspace::locate(cli.workspace.as_deref())?, &args)
+        }
+        Command::Fork(args) => {
+            checkpoint::fork(&Workspace::locate(cli.workspace.as_deref())?, &args)
         }
     }
 }

@@ -201,7 +201,7 @@ impl ChangeTracker {
         for old in &mut self.snaps {
             let repo = old.repo.clone();
             let root = ws.root(&repo)?.to_owned();
-            let new = ws.snapshot(&repo)?;
+            let mut new = ws.snapshot(&repo)?;
             let diff = old.diff(&new);
             let present = |path: &PathBuf, snap: &Snapshot, exec: bool| -> Result<FileState> {
                 match snap.files.get(path) {
@@ -214,17 +214,40 @@ impl ChangeTracker {
             };
             for path in diff.created.iter().chain(&diff.modified) {
                 let abs = root.join(path);
-                let bytes = std::fs::read(&abs).map_err(|source| Error::Io {
-                    path: abs.clone(),
-                    source,
-                })?;
+                // A task still running may change the file after the scan:
+                // what is stored is what is read now, and the kept snapshot
+                // says the same, so that the next checkpoint's "before"
+                // names a stored blob.
+                let bytes = match std::fs::read(&abs) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        new.files.remove(path);
+                        let before = present(path, old, false)?;
+                        if before != FileState::Deleted {
+                            out.push(
+                                FileChange::new(repo.clone(), slash(path), FileState::Deleted)
+                                    .with_before(before),
+                            );
+                        }
+                        continue;
+                    }
+                    Err(source) => {
+                        return Err(Error::Io {
+                            path: abs.clone(),
+                            source,
+                        })
+                    }
+                };
                 let exec = is_executable(&abs);
-                store.put_blob(&bytes)?;
+                let blob = store.put_blob(&bytes)?;
+                if let Some(stat) = new.files.get_mut(path) {
+                    stat.sha256 = blob.as_str().to_owned();
+                }
+                let before = present(path, old, exec)?;
                 let state = FileState::Present {
-                    blob: crate::checkpoint::BlobId::of(&bytes),
+                    blob,
                     executable: exec,
                 };
-                let before = present(path, old, exec)?;
                 out.push(FileChange::new(repo.clone(), slash(path), state).with_before(before));
             }
             for path in &diff.deleted {

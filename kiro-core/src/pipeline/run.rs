@@ -649,6 +649,9 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         }
         let jobs = self.run.p.config.pipeline.jobs.max(1);
         loop {
+            // Checkpoint what finished before starting more work, so that a
+            // checkpoint holds as few changes of still-running tasks as can be.
+            self.flush()?;
             self.dispatch(jobs)?;
             self.flush()?;
             if self.running.is_empty() {

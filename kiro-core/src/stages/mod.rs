@@ -7,8 +7,8 @@
 //! | [`StandardRequirementsParser`] | [`RequirementsParser`] | either of the two, by input kind |
 //! | [`TemplateDesigner`] | [`Designer`] | design skeleton, one property per testable criterion |
 //! | [`TracePlanner`] | [`TaskPlanner`] | tasks per requirement, a test task per property |
-//! | [`CommandExecutor`] | [`Executor`] | runs a configured command per task |
-//! | [`CommandVerifier`] | [`Verifier`] | runs the test command and maps results to criteria |
+//! | [`CommandExecutor`] | [`Executor`](crate::stage::Executor) | runs a configured command per task |
+//! | [`CommandVerifier`] | [`Verifier`](crate::stage::Verifier) | runs the test command and maps results to criteria |
 
 pub mod command;
 pub mod template;

@@ -1,0 +1,493 @@
+//! `kiro run`: a spec through the pipeline, with progress, approval gates,
+//! Ctrl-C handling and an exit status per outcome; `--plan` prints the task
+//! graph instead.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use async_trait::async_trait;
+use indicatif::{ProgressBar, ProgressStyle};
+use kiro_core::checkpoint::{CheckpointStore, RunId};
+use kiro_core::config::Config;
+use kiro_core::pipeline::{
+    self, NodeStatus, Pipeline, PipelineEvent, RunOptions, RunStatus, RunSummary, TaskGraph,
+    TaskKind,
+};
+use kiro_core::spec::Task;
+use kiro_core::stage::{
+    Approval, Approver, Artifacts, AutoApprove, EventSink, Gate, OutcomeStatus, Phase,
+    RequirementsInput, StageError,
+};
+use kiro_core::stages::{CommandExecutor, CommandVerifier};
+use petgraph::Direction;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::RunArgs;
+use crate::engine;
+use crate::output;
+use crate::workspace::Workspace;
+
+/// Exit status when a task, stage or criterion failed.
+const EXIT_FAILED: u8 = 1;
+/// Exit status when the run stopped at a gate that was not approved.
+const EXIT_STOPPED: u8 = 3;
+/// Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+const EXIT_CANCELLED: u8 = 130;
+
+/// Runs `kiro run`.
+pub(super) fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
+    let config = engine::config(ws)?;
+    if args.plan {
+        return plan(ws, args, &config);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_pipeline(ws, args, config))
+}
+
+async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<ExitCode> {
+    let spec_dir = engine::spec_dir_for_run(ws, &args.spec, args.from.is_some())?;
+    let name = engine::spec_name(&spec_dir);
+    let store = Arc::new(engine::checkpoint_store(ws));
+    let until = engine::phase(args.until);
+
+    let resume = match args.resume.as_deref() {
+        None => None,
+        Some("") => {
+            let latest = pipeline::latest_run(store.as_ref(), &name)
+                .context("cannot read the checkpoint store")?;
+            if latest.is_none() {
+                eprintln!("no earlier run of spec `{name}` to resume; starting a new run");
+            }
+            latest
+        }
+        Some(id) => {
+            let run = RunId::new(id).with_context(|| format!("`{id}` is not a run id"))?;
+            store
+                .list(&run)
+                .with_context(|| format!("cannot resume run {run}"))?;
+            if let Some(other) = pipeline::run_spec(store.as_ref(), &run)? {
+                if other != name {
+                    bail!("run {run} works on spec `{other}`, not `{name}`");
+                }
+            }
+            Some(run)
+        }
+    };
+
+    let mut builder = Pipeline::builder()
+        .config(config.clone())
+        .shared_store(store.clone());
+    if let Some(jobs) = args.jobs {
+        builder = builder.jobs(usize::from(jobs));
+    }
+    match CommandExecutor::from_config(&config.executor) {
+        Some(executor) => builder = builder.executor(executor),
+        None if until >= Phase::Execute => bail!(
+            "no executor configured: set `[executor] command = [\"program\", \"arg\"]` in \
+             .kiro/config.toml (it runs once per task with the task brief on standard input), \
+             or stop before execution with `--until tasks`"
+        ),
+        None => {}
+    }
+    // Without `[verifier] command`, the engine reports every criterion untested.
+    if let Some(verifier) = CommandVerifier::from_config(&config.verifier) {
+        builder = builder.verifier(verifier);
+    }
+
+    let bar: SharedBar = Arc::default();
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    builder = if args.yes {
+        builder.approver(AutoApprove)
+    } else if interactive {
+        builder.approver(PromptApprover {
+            bar: bar.clone(),
+            spec_dir: ws.display(&spec_dir).display().to_string(),
+        })
+    } else {
+        builder.approver(NonInteractive)
+    };
+    let engine = builder.build();
+
+    let workspace = engine::workspace(ws, &config)?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    let mut options = RunOptions::new(workspace, spec_dir.clone())
+        .until(until)
+        .include_optional(args.include_optional)
+        .events(EventSink::new(tx))
+        .cancel(cancel.clone());
+    if let Some(path) = &args.from {
+        options = options.input(requirements_input(&read_input(path)?));
+    }
+    for phase in &args.regenerate {
+        options = options.regenerate(engine::phase(*phase));
+    }
+    if let Some(run) = resume {
+        options = options.resume(run);
+    }
+
+    let reporter = tokio::spawn(report(rx, bar.clone(), std::io::stderr().is_terminal()));
+    let interrupts = tokio::spawn(interrupts(cancel.clone()));
+    let result = engine.run(options).await;
+    interrupts.abort();
+    // The engine drops its event senders when the run ends, which ends the
+    // reporter; the timeout only guards against a sender kept elsewhere.
+    let _ = tokio::time::timeout(Duration::from_secs(2), reporter).await;
+    if let Ok(mut bar) = bar.lock() {
+        if let Some(b) = bar.take() {
+            b.finish_and_clear();
+        }
+    }
+    let summary = result.with_context(|| format!("cannot run spec `{name}`"))?;
+    conclude(&summary, &args.spec)
+}
+
+/// Prints the summary line and what to do next; returns the exit status.
+fn conclude(summary: &RunSummary, spec: &str) -> Result<ExitCode> {
+    let run = &summary.run_id;
+    let checkpoint = summary
+        .checkpoint
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), ToString::to_string);
+    let counts = outcome_counts(&summary.artifacts);
+    let (status, code) = match &summary.status {
+        RunStatus::Completed => ("completed".to_owned(), ExitCode::SUCCESS),
+        RunStatus::Failed { reason } => {
+            eprintln!("error: {reason}");
+            eprintln!(
+                "fix the cause, then continue with `kiro run {spec} --resume {run}` \
+                 (finished tasks are not run again)"
+            );
+            ("failed".to_owned(), ExitCode::from(EXIT_FAILED))
+        }
+        RunStatus::Stopped { gate, reason } => {
+            eprintln!("stopped at {gate}: {reason}");
+            eprintln!(
+                "to approve it and continue, run `kiro run {spec} --resume --yes`, \
+                 or `kiro run {spec} --resume` in a terminal to be asked at each gate"
+            );
+            (format!("stopped at {gate}"), ExitCode::from(EXIT_STOPPED))
+        }
+        RunStatus::Cancelled => {
+            eprintln!(
+                "interrupted; finished tasks are checkpointed. \
+                 Continue with `kiro run {spec} --resume {run}`"
+            );
+            ("interrupted".to_owned(), ExitCode::from(EXIT_CANCELLED))
+        }
+    };
+    output::println(&format!(
+        "run {run} {status}: {counts}; last checkpoint {checkpoint}"
+    ))?;
+    Ok(code)
+}
+
+/// `N done, N failed, N skipped` over the run's task outcomes.
+fn outcome_counts(artifacts: &Artifacts) -> String {
+    let count = |s: OutcomeStatus| {
+        artifacts
+            .outcomes
+            .values()
+            .filter(|o| o.status == s)
+            .count()
+    };
+    format!(
+        "{} tasks done, {} failed, {} skipped",
+        count(OutcomeStatus::Done),
+        count(OutcomeStatus::Failed),
+        count(OutcomeStatus::Skipped)
+    )
+}
+
+/// Reads `--from FILE`, or standard input for `-`.
+fn read_input(path: &Path) -> Result<String> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read standard input")?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    }
+}
+
+/// Kiro markdown when the text starts with a heading, else plain text or
+/// EARS bullet lines.
+fn requirements_input(text: &str) -> RequirementsInput {
+    if text.trim_start().starts_with('#') {
+        RequirementsInput::Markdown(text.to_owned())
+    } else {
+        RequirementsInput::Text(text.to_owned())
+    }
+}
+
+/// Cancels the run on the first Ctrl-C, so that the engine stops after
+/// checkpointing what finished; a second Ctrl-C quits at once.
+async fn interrupts(cancel: CancellationToken) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    cancel.cancel();
+    eprintln!(
+        "\ninterrupted: stopping after checkpointing the finished tasks \
+         (press Ctrl-C again to quit at once)"
+    );
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(i32::from(EXIT_CANCELLED));
+    }
+}
+
+/// The progress bar, shared with the approver so that a prompt can hide it.
+type SharedBar = Arc<Mutex<Option<ProgressBar>>>;
+
+/// Prints the event stream: a progress bar of the tasks on a terminal (with
+/// the notable events above it), plain lines otherwise.
+async fn report(mut rx: UnboundedReceiver<PipelineEvent>, bar: SharedBar, tty: bool) {
+    while let Some(event) = rx.recv().await {
+        if tty {
+            if let PipelineEvent::GraphBuilt { tasks, settled } = &event {
+                let b = ProgressBar::new(*tasks as u64);
+                if let Ok(style) = ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} tasks {wide_msg}",
+                ) {
+                    b.set_style(style);
+                }
+                b.set_position(*settled as u64);
+                b.enable_steady_tick(Duration::from_millis(120));
+                if let Ok(mut slot) = bar.lock() {
+                    *slot = Some(b);
+                }
+                continue;
+            }
+            let current = bar.lock().ok().and_then(|b| b.clone());
+            if let Some(b) = &current {
+                match &event {
+                    PipelineEvent::Progress { settled, total } => {
+                        b.set_length(*total as u64);
+                        b.set_position(*settled as u64);
+                        continue;
+                    }
+                    PipelineEvent::NodeStarted { node, .. } => {
+                        b.set_message(node.clone());
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(line) = describe(&event) {
+                match &current {
+                    Some(b) => b.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
+        } else if let Some(line) = describe(&event) {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// One line for an event, or `None` for events too frequent to print
+/// (checkpoints, progress counts).
+fn describe(event: &PipelineEvent) -> Option<String> {
+    Some(match event {
+        PipelineEvent::RunStarted {
+            run_id,
+            spec,
+            resumed,
+        } => {
+            let verb = if *resumed { "resumed" } else { "started" };
+            format!("run {run_id} {verb} (spec {spec})")
+        }
+        PipelineEvent::GraphBuilt { tasks, settled } => {
+            format!("{tasks} task nodes, {settled} already settled")
+        }
+        PipelineEvent::NodeStarted { node, attempt } if *attempt > 1 => {
+            format!("{node} started (attempt {attempt})")
+        }
+        PipelineEvent::NodeStarted { node, .. } => format!("{node} started"),
+        PipelineEvent::NodeRetrying {
+            node,
+            attempt,
+            error,
+        } => format!("{node} attempt {attempt} failed, retrying: {error}"),
+        PipelineEvent::NodeFinished {
+            node,
+            status,
+            summary,
+            duration_ms,
+        } => {
+            let secs = *duration_ms as f64 / 1000.0;
+            match status {
+                NodeStatus::Done => format!("{node} done ({secs:.1}s)"),
+                NodeStatus::Failed => format!("{node} failed ({secs:.1}s): {summary}"),
+                NodeStatus::Skipped => format!("{node} skipped: {summary}"),
+            }
+        }
+        PipelineEvent::PhaseReused { phase } => {
+            format!("{phase}: using the existing document")
+        }
+        PipelineEvent::GateDecided { gate, approval } => match approval {
+            Approval::Approved => format!("{gate}: approved"),
+            Approval::Rejected { reason } => format!("{gate}: not approved ({reason})"),
+        },
+        PipelineEvent::Message { node, text } => format!("{node}: {text}"),
+        _ => return None,
+    })
+}
+
+/// Rejects every gate: without `--yes` and without a terminal to ask in,
+/// nobody has approved anything.
+struct NonInteractive;
+
+#[async_trait]
+impl Approver for NonInteractive {
+    async fn approve(&self, _gate: &Gate, _artifacts: &Artifacts) -> Result<Approval, StageError> {
+        Ok(Approval::Rejected {
+            reason: "no terminal to ask in and --yes not given".into(),
+        })
+    }
+}
+
+/// Asks on the terminal at each gate.
+struct PromptApprover {
+    bar: SharedBar,
+    /// The spec folder, relative to the workspace, to name the document.
+    spec_dir: String,
+}
+
+impl PromptApprover {
+    fn question(&self, gate: &Gate) -> String {
+        match gate {
+            Gate::Phase { phase } => {
+                let file = match phase {
+                    Phase::Requirements => "requirements.md",
+                    Phase::Design => "design.md",
+                    _ => "tasks.md",
+                };
+                format!("Approve {phase} ({}/{file})? [y/N] ", self.spec_dir)
+            }
+            Gate::Checkpoint { task, title } => {
+                format!("Continue past task {task} ({title})? [y/N] ")
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Approver for PromptApprover {
+    async fn approve(&self, gate: &Gate, _artifacts: &Artifacts) -> Result<Approval, StageError> {
+        // The events sent before the gate are printed by another task; a
+        // moment's wait lets them appear above the question, not below it.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let question = self.question(gate);
+        let bar = self.bar.lock().ok().and_then(|b| b.clone());
+        let answer = tokio::task::spawn_blocking(move || {
+            let ask = || {
+                eprint!("{question}");
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map(|_| line)
+            };
+            match bar {
+                Some(b) => b.suspend(ask),
+                None => ask(),
+            }
+        })
+        .await
+        .map_err(|e| StageError::failed(format!("cannot ask for approval: {e}")))?
+        .map_err(|e| StageError::failed(format!("cannot read the answer: {e}")))?;
+        let answer = answer.trim().to_ascii_lowercase();
+        Ok(if answer == "y" || answer == "yes" {
+            Approval::Approved
+        } else {
+            Approval::Rejected {
+                reason: "declined at the prompt".into(),
+            }
+        })
+    }
+}
+
+/// Prints the task graph of the spec's `tasks.md` without running anything.
+fn plan(ws: &Workspace, args: &RunArgs, config: &Config) -> Result<ExitCode> {
+    let dir = ws.spec_dir(&args.spec)?;
+    let loaded = ws.load(&dir)?;
+    let Some(tasks) = &loaded.spec.tasks else {
+        bail!(
+            "spec `{}` has no tasks.md yet; create it with `kiro run {} --until tasks`",
+            loaded.spec.name,
+            args.spec
+        );
+    };
+    let graph = TaskGraph::build(tasks, config.pipeline.order).with_context(|| {
+        format!(
+            "the tasks of spec `{}` do not form a graph",
+            loaded.spec.name
+        )
+    })?;
+    let order = match config.pipeline.order {
+        kiro_core::config::TaskOrder::Document => "document",
+        kiro_core::config::TaskOrder::Declared => "declared",
+    };
+    let mut out = format!(
+        "{}: {} task nodes ({order} order; a task waits for the ones listed)\n",
+        loaded.spec.name,
+        graph.order.len()
+    );
+    for &n in &graph.order {
+        let node = &graph.graph[n];
+        // An edge `a -> b` means that `b` waits for `a`.
+        let mut waits: Vec<&str> = graph
+            .graph
+            .neighbors_directed(n, Direction::Incoming)
+            .map(|d| graph.graph[d].id.as_str())
+            .collect();
+        waits.sort_by_key(|id| natural(id));
+        waits.dedup();
+        let waits = if waits.is_empty() {
+            "nothing".to_owned()
+        } else {
+            waits.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "{}[{}]{} {} {}: {}; waits for {waits}",
+            "  ".repeat(node.path.len()),
+            node.task.status.mark(),
+            if node.task.optional { "*" } else { "" },
+            node.id,
+            kind_name(node.kind, &node.task),
+            one_line(&node.task.title),
+        );
+    }
+    output::print(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn kind_name(kind: TaskKind, task: &Task) -> &'static str {
+    match kind {
+        TaskKind::Leaf if task.optional => "optional task",
+        TaskKind::Leaf => "task",
+        TaskKind::Parent => "parent",
+        TaskKind::Gate => "gate",
+    }
+}
+
+/// Sort key that orders `2.10` after `2.9`.
+fn natural(id: &str) -> Vec<(u64, String)> {
+    id.split('.')
+        .map(|part| (part.parse().unwrap_or(u64::MAX), part.to_owned()))
+        .collect()
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,95 @@
+//! The parts of kiro-core's engine that the pipeline commands share, built
+//! from the workspace and its `.kiro/config.toml`: the [`Workspace`] with
+//! its [`Policy`], the checkpoint store, and checkpoint references.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use kiro_core::checkpoint::{CheckpointRef, FileCheckpointStore};
+use kiro_core::config::{Config, PolicyConfig};
+use kiro_core::stage::Phase;
+use kiro_core::store;
+use kiro_core::workspace::{Policy, Workspace, DEFAULT_REPO};
+
+use crate::cli::PhaseArg;
+use crate::workspace::Workspace as CliWorkspace;
+
+/// Reads `<root>/.kiro/config.toml` (defaults when absent).
+pub(crate) fn config(ws: &CliWorkspace) -> Result<Config> {
+    Ok(Config::load_workspace(ws.root())?)
+}
+
+/// The policy `[policy]` describes. A list the file leaves out does not
+/// restrict anything: a workspace whose owner wrote no policy trusts the
+/// executor it configured, as it trusts any program it runs by hand.
+pub(crate) fn policy(config: &PolicyConfig) -> Policy {
+    let open = Policy::permissive();
+    Policy {
+        writable: config.writable.clone().unwrap_or(open.writable),
+        commands: config.commands.clone().unwrap_or(open.commands),
+    }
+}
+
+/// The workspace the engine works in: one repository at the root, under the
+/// configured policy.
+pub(crate) fn workspace(ws: &CliWorkspace, config: &Config) -> Result<Workspace> {
+    Workspace::builder()
+        .repo(DEFAULT_REPO, ws.root())
+        .policy(policy(&config.policy))
+        .build()
+        .with_context(|| format!("cannot open the workspace {}", ws.root().display()))
+}
+
+/// The checkpoint store under `<root>/.kiro/runs/`.
+pub(crate) fn checkpoint_store(ws: &CliWorkspace) -> FileCheckpointStore {
+    FileCheckpointStore::new(ws.root())
+}
+
+/// Parses a `RUN@ID` argument, saying what was expected when it is not one.
+pub(crate) fn checkpoint_ref(arg: &str) -> Result<CheckpointRef> {
+    arg.parse().with_context(|| {
+        format!("`{arg}` is not a checkpoint; expected RUN@ID as `kiro checkpoint list` prints it")
+    })
+}
+
+/// The engine's phase for a command-line phase.
+pub(crate) fn phase(arg: PhaseArg) -> Phase {
+    match arg {
+        PhaseArg::Requirements => Phase::Requirements,
+        PhaseArg::Design => Phase::Design,
+        PhaseArg::Tasks => Phase::Tasks,
+        PhaseArg::Execute => Phase::Execute,
+        PhaseArg::Verify => Phase::Verify,
+    }
+}
+
+/// The folder of a `<SPEC>` argument that may not exist yet: an existing
+/// spec folder, or `.kiro/specs/<name>` for a new spec when `may_create`.
+pub(crate) fn spec_dir_for_run(ws: &CliWorkspace, arg: &str, may_create: bool) -> Result<PathBuf> {
+    let resolved = store::resolve_spec(ws.root(), arg);
+    if resolved.is_dir() || !may_create {
+        return ws.spec_dir(arg);
+    }
+    if arg.contains('/') || arg.contains(std::path::MAIN_SEPARATOR) {
+        bail!("no spec folder {arg}; name a new spec by its name to create it under .kiro/specs/");
+    }
+    store::validate_spec_name(arg)?;
+    Ok(store::specs_dir(ws.root()).join(arg))
+}
+
+/// The spec name of a spec folder (its folder name), as the engine records it.
+pub(crate) fn spec_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The name of the spec a `<SPEC>` filter means: the folder name of an
+/// existing spec, else the argument itself (the runs of a removed spec can
+/// still be listed).
+pub(crate) fn spec_filter(ws: &CliWorkspace, arg: &str) -> String {
+    match ws.spec_dir(arg) {
+        Ok(dir) => spec_name(&dir),
+        Err(_) => arg.to_owned(),
+    }
+}

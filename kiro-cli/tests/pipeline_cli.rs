@@ -1,0 +1,696 @@
+//! End-to-end tests of the pipeline commands (`run`, `status`, `checkpoint`,
+//! `rollback`, `fork`): each spawns the real `kiro` binary in a temporary
+//! workspace whose executor is a small `sh` script, and checks exit status,
+//! output and the files the run leaves. The crash test kills `kiro run` with
+//! SIGKILL at random instants and checks that a resumed run finishes every
+//! task without running checkpointed ones again.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use kiro_core::checkpoint::Checkpoint;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Three requirements' worth of EARS bullets: 4 leaf tasks and 3 optional
+/// property tests with the default planner.
+const REQUIREMENTS: &str = "\
+- WHEN a user saves a note, THE Notes_App SHALL store it.
+- THE Notes_App SHALL list notes by date.
+- WHEN a user deletes a note, THE Notes_App SHALL remove it.
+";
+
+fn kiro_cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiro"));
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn kiro(dir: &Path, args: &[&str]) -> Output {
+    kiro_cmd(dir, args).output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+/// Asserts the exit status, showing both streams when it differs.
+#[track_caller]
+fn expect_code(out: &Output, expected: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(expected),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// A workspace after `kiro init`, whose executor runs `script` with `sh -c`
+/// once per task, and a `req.txt` holding the requirements text.
+fn workspace(script: &str) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    expect_code(&kiro(dir.path(), &["init"]), 0);
+    let config = dir.path().join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    let script = serde_json::to_string(script).unwrap();
+    text.push_str(&format!(
+        "\n[executor]\ncommand = [\"sh\", \"-c\", {script}]\n"
+    ));
+    fs::write(&config, text).unwrap();
+    fs::write(dir.path().join("req.txt"), REQUIREMENTS).unwrap();
+    dir
+}
+
+/// Writes `out/<task id>.txt` per task.
+const MARKER_SCRIPT: &str = "mkdir -p out && echo \"$KIRO_TASK_ID\" > \"out/$KIRO_TASK_ID.txt\"";
+
+/// The run id in `run <id> <status>: ...`, the summary line on stdout.
+fn run_id(out: &Output) -> String {
+    let text = stdout(out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("run "))
+        .unwrap_or_else(|| panic!("no summary line in {text:?}"));
+    line.split_whitespace().nth(1).unwrap().to_owned()
+}
+
+/// `kiro checkpoint list --format json`, parsed.
+fn checkpoint_list(dir: &Path) -> Vec<Value> {
+    let out = kiro(dir, &["checkpoint", "list", "--format", "json"]);
+    expect_code(&out, 0);
+    serde_json::from_str::<Value>(&stdout(&out))
+        .unwrap_or_else(|e| panic!("checkpoint list is not JSON ({e}): {}", stdout(&out)))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The `run@id` of the checkpoint `node` wrote in `run`.
+fn checkpoint_of(dir: &Path, run: &str, node: &str) -> String {
+    let runs = checkpoint_list(dir);
+    let r = runs.iter().find(|r| r["run_id"] == run).unwrap();
+    let cp = r["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["node"] == node)
+        .unwrap_or_else(|| panic!("no checkpoint of {node} in {r}"));
+    cp["reference"].as_str().unwrap().to_owned()
+}
+
+/// Every file under `root` except the checkpoint store, with its bytes.
+fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path.strip_prefix(root).unwrap().to_owned();
+            if rel == Path::new(".kiro/runs") {
+                continue;
+            }
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.insert(rel, fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+#[test]
+fn run_with_yes_executes_every_task_and_marks_it_done() {
+    let ws = workspace(MARKER_SCRIPT);
+    let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&out, 0);
+    let summary = stdout(&out);
+    assert!(summary.contains(" completed: "), "{summary}");
+    assert!(
+        summary.contains(&format!("last checkpoint {}@", run_id(&out))),
+        "{summary}"
+    );
+    // Plain progress lines on a non-terminal stderr.
+    let progress = stderr(&out);
+    assert!(progress.contains("task 2.1 done ("), "{progress}");
+    for id in ["1", "2.1", "2.2", "2.3"] {
+        let file = ws.path().join(format!("out/{id}.txt"));
+        assert_eq!(fs::read_to_string(&file).unwrap().trim(), id);
+    }
+    // Optional tasks are skipped unless asked for.
+    assert!(!ws.path().join("out/2.4.txt").exists());
+    let tasks = fs::read_to_string(ws.path().join(".kiro/specs/notes/tasks.md")).unwrap();
+    assert!(tasks.contains("- [x] 2.1 "), "{tasks}");
+    assert!(tasks.contains("- [ ]* 2.4 "), "{tasks}");
+}
+
+#[test]
+fn include_optional_runs_optional_tasks() {
+    let ws = workspace(MARKER_SCRIPT);
+    let out = kiro(
+        ws.path(),
+        &[
+            "run",
+            "notes",
+            "--from",
+            "req.txt",
+            "--yes",
+            "--include-optional",
+            "--jobs",
+            "2",
+        ],
+    );
+    expect_code(&out, 0);
+    assert!(ws.path().join("out/2.4.txt").is_file());
+}
+
+#[test]
+fn without_yes_and_without_a_terminal_the_run_stops_at_the_first_gate() {
+    let ws = workspace(MARKER_SCRIPT);
+    let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt"]);
+    expect_code(&out, 3);
+    let err = stderr(&out);
+    assert!(err.contains("stopped at requirements approval"), "{err}");
+    assert!(err.contains("kiro run notes --resume --yes"), "{err}");
+    assert!(stdout(&out).contains("stopped at requirements approval"));
+    assert!(ws
+        .path()
+        .join(".kiro/specs/notes/requirements.md")
+        .is_file());
+    assert!(!ws.path().join(".kiro/specs/notes/design.md").exists());
+    let first = run_id(&out);
+
+    // Resuming with --yes continues the same run.
+    let out = kiro(ws.path(), &["run", "notes", "--resume", "--yes"]);
+    expect_code(&out, 0);
+    assert_eq!(run_id(&out), first);
+    assert!(ws.path().join("out/2.3.txt").is_file());
+}
+
+#[test]
+fn until_stops_after_the_phase_and_plan_prints_the_graph_without_running() {
+    let ws = workspace(MARKER_SCRIPT);
+    let out = kiro(
+        ws.path(),
+        &[
+            "run", "notes", "--from", "req.txt", "--yes", "--until", "tasks",
+        ],
+    );
+    expect_code(&out, 0);
+    assert!(ws.path().join(".kiro/specs/notes/tasks.md").is_file());
+    assert!(!ws.path().join("out").exists());
+    let before = checkpoint_list(ws.path());
+
+    let out = kiro(ws.path(), &["run", "notes", "--plan"]);
+    expect_code(&out, 0);
+    let plan = stdout(&out);
+    assert!(plan.contains("[ ] 1 task: "), "{plan}");
+    assert!(plan.contains("2.1 task: "), "{plan}");
+    assert!(plan.contains("2 parent: "), "{plan}");
+    assert!(plan.contains("2.4 optional task: "), "{plan}");
+    assert!(plan.contains("3 gate: Checkpoint"), "{plan}");
+    let line = plan.lines().find(|l| l.contains(" 2.2 task: ")).unwrap();
+    assert!(line.ends_with("waits for 1, 2.1"), "{line}");
+    // Nothing ran and nothing was recorded.
+    assert!(!ws.path().join("out").exists());
+    assert_eq!(checkpoint_list(ws.path()), before);
+}
+
+#[test]
+fn plan_without_tasks_is_an_error() {
+    let ws = workspace(MARKER_SCRIPT);
+    let out = kiro(
+        ws.path(),
+        &[
+            "run", "notes", "--from", "req.txt", "--yes", "--until", "design",
+        ],
+    );
+    expect_code(&out, 0);
+    let out = kiro(ws.path(), &["run", "notes", "--plan"]);
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("--until tasks"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_failing_task_exits_1_and_names_it() {
+    let ws = workspace("if [ \"$KIRO_TASK_ID\" = 2.2 ]; then echo broken >&2; exit 4; fi");
+    let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("task 2.2 failed"), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    assert!(stdout(&out).contains(" failed: "), "{}", stdout(&out));
+}
+
+#[test]
+fn missing_executor_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    expect_code(&kiro(dir.path(), &["init"]), 0);
+    fs::write(dir.path().join("req.txt"), REQUIREMENTS).unwrap();
+    let out = kiro(dir.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("[executor]"), "{}", stderr(&out));
+}
+
+#[test]
+fn status_json_reports_tasks_progress_and_the_latest_run() {
+    let ws = workspace(MARKER_SCRIPT);
+    let out = kiro(ws.path(), &["status", "notes", "--format", "json"]);
+    expect_code(&out, 2); // no such spec yet
+
+    let run = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&run, 0);
+    let out = kiro(ws.path(), &["status", "notes", "--format", "json"]);
+    expect_code(&out, 0);
+    let status: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(status["spec"], "notes");
+    assert_eq!(status["path"], ".kiro/specs/notes");
+    assert_eq!(
+        status["documents"],
+        serde_json::json!(["requirements", "design", "tasks"])
+    );
+    assert_eq!(status["progress"]["total"], 9);
+    assert_eq!(status["progress"]["done"], 6);
+    assert_eq!(status["progress"]["not_started"], 3);
+    let task = status["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "2.1")
+        .unwrap();
+    assert_eq!(task["status"], "done");
+    assert_eq!(task["depth"], 1);
+    assert_eq!(task["outcome"], "done");
+    let r = &status["run"];
+    assert_eq!(r["id"], run_id(&run).as_str());
+    assert!(r["checkpoint"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{}@", run_id(&run))));
+    assert_eq!(r["node"], "verify");
+    assert!(r["completed"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("task 2.1")));
+    assert_eq!(r["verification"]["untested"], 3);
+    assert!(r["outcomes"].as_array().unwrap().len() >= 4);
+
+    let text = kiro(ws.path(), &["status", "notes"]);
+    expect_code(&text, 0);
+    let text = stdout(&text);
+    assert!(text.contains("tasks: 6/9 done"), "{text}");
+    assert!(text.contains("[x] 2.1 "), "{text}");
+    assert!(text.contains("latest run: "), "{text}");
+}
+
+#[test]
+fn checkpoint_list_and_show() {
+    let ws = workspace(MARKER_SCRIPT);
+    let out = kiro(ws.path(), &["checkpoint", "list"]);
+    expect_code(&out, 0);
+    assert!(stderr(&out).contains("no runs yet"));
+
+    let run = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&run, 0);
+    let id = run_id(&run);
+
+    let runs = checkpoint_list(ws.path());
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["run_id"], id.as_str());
+    assert_eq!(runs[0]["spec"], "notes");
+    let cps = runs[0]["checkpoints"].as_array().unwrap();
+    assert_eq!(cps[0]["node"], "requirements");
+    assert_eq!(cps[0]["parent"], Value::Null);
+    assert_eq!(cps[1]["parent"], cps[0]["reference"]);
+    let nodes: Vec<&str> = cps.iter().map(|c| c["node"].as_str().unwrap()).collect();
+    for node in ["design", "tasks", "gate tasks", "task 2.1", "verify"] {
+        assert!(nodes.contains(&node), "{nodes:?}");
+    }
+    // The last checkpoint is the one the run summary named.
+    let last = cps.last().unwrap()["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(stdout(&run).contains(&format!("last checkpoint {last}")));
+
+    // Filtering by spec.
+    let other = kiro(
+        ws.path(),
+        &["checkpoint", "list", "elsewhere", "--format", "json"],
+    );
+    expect_code(&other, 0);
+    assert_eq!(stdout(&other).trim(), "[]");
+    let text = kiro(ws.path(), &["checkpoint", "list", "notes"]);
+    expect_code(&text, 0);
+    assert!(stdout(&text).contains(&format!("run {id} (spec notes")));
+
+    // Show: text and the stored record as JSON.
+    let task = checkpoint_of(ws.path(), &id, "task 2.1");
+    let show = kiro(ws.path(), &["checkpoint", "show", &task]);
+    expect_code(&show, 0);
+    let text = stdout(&show);
+    assert!(text.contains("node: task 2.1"), "{text}");
+    assert!(text.contains("out/2.1.txt  present "), "{text}");
+    assert!(text.contains("record: outcome"), "{text}");
+    let json = kiro(
+        ws.path(),
+        &["checkpoint", "show", &task, "--format", "json"],
+    );
+    expect_code(&json, 0);
+    let cp: Checkpoint = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(cp.node, "task 2.1");
+    assert_eq!(cp.reference().to_string(), task);
+
+    let bad = kiro(ws.path(), &["checkpoint", "show", "nonsense"]);
+    expect_code(&bad, 2);
+    assert!(stderr(&bad).contains("RUN@ID"), "{}", stderr(&bad));
+}
+
+/// Creates `out/<id>.txt`, appends to `journal.txt` (which exists before the
+/// run) and removes `doomed.txt`, so that a rollback must remove, restore
+/// and recreate files.
+const EDITING_SCRIPT: &str = "mkdir -p out && echo \"$KIRO_TASK_ID\" > \"out/$KIRO_TASK_ID.txt\" \
+    && echo \"$KIRO_TASK_ID\" >> journal.txt && rm -f doomed.txt";
+
+#[test]
+fn rollback_restores_the_workspace_files_exactly() {
+    let ws = workspace(EDITING_SCRIPT);
+    fs::write(ws.path().join("journal.txt"), "before the run\n").unwrap();
+    fs::write(ws.path().join("doomed.txt"), "keep me\n").unwrap();
+    let first = kiro(
+        ws.path(),
+        &[
+            "run", "notes", "--from", "req.txt", "--yes", "--until", "tasks",
+        ],
+    );
+    expect_code(&first, 0);
+    let id = run_id(&first);
+    let at_tasks = tree(ws.path());
+
+    let out = kiro(ws.path(), &["run", "notes", "--resume", "--yes"]);
+    expect_code(&out, 0);
+    assert_eq!(run_id(&out), id);
+    assert!(!ws.path().join("doomed.txt").exists());
+    assert_ne!(tree(ws.path()), at_tasks);
+
+    let target = checkpoint_of(ws.path(), &id, "tasks");
+    let out = kiro(ws.path(), &["rollback", &target]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("removed out/2.1.txt"), "{text}");
+    assert!(text.contains("restored journal.txt"), "{text}");
+    assert!(text.contains("restored doomed.txt"), "{text}");
+    assert!(
+        text.contains(&format!("rolled back to {target}; new checkpoint {id}@")),
+        "{text}"
+    );
+    assert_eq!(tree(ws.path()), at_tasks);
+
+    // The rolled-back run resumes from the checkpoint: the tasks run again.
+    let out = kiro(ws.path(), &["run", "notes", "--resume", &id, "--yes"]);
+    expect_code(&out, 0);
+    assert!(ws.path().join("out/2.3.txt").is_file());
+}
+
+#[test]
+fn fork_starts_a_new_run_from_a_checkpoint_and_keeps_the_old_one() {
+    let ws = workspace(MARKER_SCRIPT);
+    let first = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&first, 0);
+    let old = run_id(&first);
+    let old_count = checkpoint_list(ws.path())[0]["checkpoints"]
+        .as_array()
+        .unwrap()
+        .len();
+
+    let from = checkpoint_of(ws.path(), &old, "task 1");
+    let out = kiro(ws.path(), &["fork", &from]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("removed out/2.1.txt"), "{text}");
+    let new = text
+        .lines()
+        .find_map(|l| l.strip_prefix("forked run "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert_ne!(new, old);
+    assert!(
+        text.contains(&format!("kiro run notes --resume {new}")),
+        "{text}"
+    );
+    assert!(ws.path().join("out/1.txt").is_file());
+    assert!(!ws.path().join("out/2.1.txt").exists());
+
+    let runs = checkpoint_list(ws.path());
+    assert_eq!(runs.len(), 2);
+    let old_run = runs.iter().find(|r| r["run_id"] == old.as_str()).unwrap();
+    assert_eq!(old_run["checkpoints"].as_array().unwrap().len(), old_count);
+    let new_run = runs.iter().find(|r| r["run_id"] == new.as_str()).unwrap();
+    assert_eq!(new_run["spec"], "notes");
+    assert_eq!(new_run["checkpoints"][0]["node"], "fork");
+    assert_eq!(new_run["checkpoints"][0]["parent"], from.as_str());
+
+    // `--resume` without a value now picks the fork, the latest run.
+    let out = kiro(ws.path(), &["run", "notes", "--resume", "--yes"]);
+    expect_code(&out, 0);
+    assert_eq!(run_id(&out), new);
+    assert!(ws.path().join("out/2.3.txt").is_file());
+}
+
+/// A small deterministic generator, so that a failing crash test can be
+/// reproduced from the seed it prints.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// The end lines per task in the executor's log.
+fn ends(log: &Path) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for line in fs::read_to_string(log).unwrap_or_default().lines() {
+        if let Some(id) = line.strip_prefix("end ") {
+            *out.entry(id.to_owned()).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// The task nodes with a checkpoint, over every run of the workspace.
+fn checkpointed_tasks(dir: &Path) -> BTreeSet<String> {
+    checkpoint_list(dir)
+        .iter()
+        .flat_map(|r| r["checkpoints"].as_array().unwrap().clone())
+        .filter_map(|c| {
+            c["node"]
+                .as_str()
+                .and_then(|n| n.strip_prefix("task "))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// Starts `kiro run` and kills it with SIGKILL after `delay`.
+fn run_and_kill(dir: &Path, args: &[&str], delay: Duration) {
+    let mut child = kiro_cmd(dir, args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    // `Child::kill` sends SIGKILL on Unix: no handler runs, no cleanup.
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn killed_runs_resume_and_finish_without_rerunning_checkpointed_tasks() {
+    let logs = tempfile::tempdir().unwrap();
+    let script_for = |log: &Path| {
+        format!(
+            "echo \"start $KIRO_TASK_ID\" >> '{log}'; sleep 0.05; mkdir -p out; \
+             echo \"$KIRO_TASK_ID\" > \"out/$KIRO_TASK_ID.txt\"; echo \"end $KIRO_TASK_ID\" >> '{log}'",
+            log = log.display()
+        )
+    };
+    let run_args = ["run", "notes", "--from", "req.txt", "--yes"];
+    let resume_args = ["run", "notes", "--from", "req.txt", "--resume", "--yes"];
+
+    // How long an undisturbed run takes, to spread the kills over it.
+    let calibration = workspace(&script_for(&logs.path().join("calibration.log")));
+    let started = Instant::now();
+    expect_code(&kiro(calibration.path(), &run_args), 0);
+    let full = started.elapsed();
+    let leaves: BTreeSet<String> = ends(&logs.path().join("calibration.log"))
+        .into_keys()
+        .collect();
+    assert_eq!(leaves.len(), 4, "{leaves:?}");
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("crash test seed {seed}, undisturbed run {full:?}");
+    let mut rng = XorShift(seed);
+    let span = u64::try_from(full.as_millis()).unwrap().max(10);
+
+    for i in 0..15 {
+        let log = logs.path().join(format!("run-{i}.log"));
+        let ws = workspace(&script_for(&log));
+        // After each kill: the tasks checkpointed so far and how often each
+        // had finished then. A killed run leaves its running task command
+        // behind (it has its own process group) and that orphan may still
+        // finish, so a task can end twice before being checkpointed; what
+        // must never happen is a checkpointed task ending again later.
+        let mut observed: Vec<(BTreeSet<String>, BTreeMap<String, usize>)> = Vec::new();
+        let mut kill = |args: &[&str], delay: Duration| {
+            run_and_kill(ws.path(), args, delay);
+            // Let orphaned task commands finish (each sleeps 50 ms) so that
+            // their lines are in the log before it is read.
+            std::thread::sleep(Duration::from_millis(150));
+            // The store must be readable after any crash.
+            observed.push((checkpointed_tasks(ws.path()), ends(&log)));
+        };
+        let delay = Duration::from_millis(rng.below(span));
+        kill(&run_args, delay);
+        // Every other time, kill the first resume too.
+        if i % 2 == 1 {
+            kill(&resume_args, Duration::from_millis(rng.below(span)));
+        }
+
+        let out = kiro(ws.path(), &resume_args);
+        expect_code(&out, 0);
+        assert!(stdout(&out).contains(" completed: "), "{}", stdout(&out));
+
+        let ends = ends(&log);
+        for leaf in &leaves {
+            let n = ends.get(leaf).copied().unwrap_or(0);
+            assert!(
+                n >= 1,
+                "iteration {i} (seed {seed}): task {leaf} never finished: {ends:?}"
+            );
+            for (k, (done, then)) in observed.iter().enumerate() {
+                if done.contains(leaf) {
+                    assert_eq!(
+                        Some(&n),
+                        then.get(leaf),
+                        "iteration {i} (seed {seed}, first delay {delay:?}): task {leaf} was \
+                         checkpointed after kill {k} but ran again: {ends:?}"
+                    );
+                }
+            }
+            // With a single kill, a checkpointed task ran exactly once.
+            if observed.len() == 1 && observed[0].0.contains(leaf) {
+                assert_eq!(n, 1, "iteration {i} (seed {seed}): {ends:?}");
+            }
+            assert!(ws.path().join(format!("out/{leaf}.txt")).is_file());
+        }
+        let tasks = fs::read_to_string(ws.path().join(".kiro/specs/notes/tasks.md")).unwrap();
+        for leaf in &leaves {
+            assert!(
+                tasks.contains(&format!("- [x] {leaf} "))
+                    || tasks.contains(&format!("- [x] {leaf}. ")),
+                "iteration {i}: task {leaf} not marked done:\n{tasks}"
+            );
+        }
+        // Still readable after the resumed run.
+        let runs = checkpoint_list(ws.path());
+        assert!(!runs.is_empty());
+    }
+}
+
+#[test]
+fn ctrl_c_stops_the_run_with_exit_130_and_the_run_resumes() {
+    let ws =
+        workspace("sleep 0.3; mkdir -p out && echo \"$KIRO_TASK_ID\" > \"out/$KIRO_TASK_ID.txt\"");
+    let child = kiro_cmd(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"])
+        .spawn()
+        .unwrap();
+    // Wait until the first task is under way, then interrupt as a terminal would.
+    let started = Instant::now();
+    while !ws.path().join(".kiro/specs/notes/tasks.md").is_file() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no tasks.md");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    expect_code(&out, 130);
+    let err = stderr(&out);
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    assert!(stdout(&out).contains(" interrupted: "), "{}", stdout(&out));
+
+    let out = kiro(ws.path(), &["run", "notes", "--resume", "--yes"]);
+    expect_code(&out, 0);
+    assert!(ws.path().join("out/2.3.txt").is_file());
+}
+
+#[test]
+fn the_configured_verifier_decides_the_annotated_criteria() {
+    let ws = workspace(MARKER_SCRIPT);
+    fs::create_dir_all(ws.path().join("tests")).unwrap();
+    fs::write(
+        ws.path().join("tests/notes.rs"),
+        "/// Validates: Requirements 1.1\n#[test]\nfn stores_a_saved_note() {}\n",
+    )
+    .unwrap();
+    let config = ws.path().join(".kiro/config.toml");
+    let base = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        format!("{base}\n[verifier]\ncommand = [\"sh\", \"-c\", \"exit 1\"]\n"),
+    )
+    .unwrap();
+    let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&out, 1);
+    assert!(stderr(&out).contains("1.1"), "{}", stderr(&out));
+
+    // A passing test command: resuming runs verification again, not the tasks.
+    fs::write(
+        &config,
+        format!("{base}\n[verifier]\ncommand = [\"sh\", \"-c\", \"exit 0\"]\n"),
+    )
+    .unwrap();
+    let out = kiro(ws.path(), &["run", "notes", "--resume", "--yes"]);
+    expect_code(&out, 0);
+    assert!(stdout(&out).contains(" completed: "), "{}", stdout(&out));
+    let status = kiro(ws.path(), &["status", "notes", "--format", "json"]);
+    let status: Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert_eq!(status["run"]["verification"]["passed"], 1);
+    assert_eq!(status["run"]["verification"]["failed"], 0);
+}
