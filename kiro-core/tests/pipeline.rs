@@ -833,3 +833,48 @@ async fn resume_reruns_failed_tasks_and_their_skipped_dependents_only() {
     assert_eq!((ex2.calls("1"), ex2.calls("2"), ex2.calls("3")), (0, 1, 1));
     assert_eq!(s.artifacts.outcomes["2"].status, OutcomeStatus::Done);
 }
+
+#[tokio::test]
+async fn the_audit_log_records_gates_phases_and_verdicts() {
+    use kiro_core::audit::{AuditKind, AuditLog};
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(dir.path()).unwrap();
+    let p = Pipeline::builder()
+        .approver(RejectAt(Phase::Tasks))
+        .audit(log.clone())
+        .build();
+    let s = p
+        .run(
+            RunOptions::new(workspace(dir.path()), dir.path().join("spec"))
+                .input(RequirementsInput::Text(TEXT.into())),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(s.status, RunStatus::Stopped { .. }));
+    let kinds: Vec<AuditKind> = log.entries().unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            AuditKind::Phase,
+            AuditKind::Approval,
+            AuditKind::Phase,
+            AuditKind::Approval,
+            AuditKind::Phase,
+            AuditKind::Rejection,
+        ]
+    );
+    assert!(log.verify().unwrap().is_intact());
+
+    // Approving and finishing records the verdict.
+    let p = Pipeline::builder()
+        .executor(TestExecutor::default())
+        .audit(log.clone())
+        .build();
+    p.run(RunOptions::new(workspace(dir.path()), dir.path().join("spec")).until(Phase::Verify))
+        .await
+        .unwrap();
+    let last = log.entries().unwrap().pop().unwrap();
+    assert_eq!(last.kind, AuditKind::Verification);
+    assert_eq!(last.data["untested"], 2);
+    assert!(log.verify().unwrap().is_intact());
+}

@@ -49,6 +49,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::AuditLog;
 use crate::checkpoint::{CheckpointRef, CheckpointStore, RollbackReport, RunId};
 use crate::config::{Config, TaskOrder};
 use crate::error::Result;
@@ -110,6 +111,7 @@ pub struct Pipeline {
     task_policy: NodePolicy,
     phase_policy: NodePolicy,
     external_changes: bool,
+    audit: Option<AuditLog>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -124,6 +126,7 @@ impl std::fmt::Debug for Pipeline {
             )
             .field("config", &self.config.pipeline)
             .field("task_policy", &self.task_policy)
+            .field("audit", &self.audit.as_ref().map(AuditLog::path))
             .finish_non_exhaustive()
     }
 }
@@ -152,6 +155,7 @@ impl Pipeline {
                 task_policy: NodePolicy::default(),
                 phase_policy: NodePolicy::default(),
                 external_changes: true,
+                audit: None,
             },
         }
     }
@@ -278,6 +282,13 @@ impl PipelineBuilder {
     /// through the workspace.
     pub fn external_changes(mut self, external: bool) -> Self {
         self.p.external_changes = external;
+        self
+    }
+
+    /// Records gate decisions, phase results and verification verdicts in
+    /// this audit log (see [`crate::audit`]).
+    pub fn audit(mut self, log: AuditLog) -> Self {
+        self.p.audit = Some(log);
         self
     }
 

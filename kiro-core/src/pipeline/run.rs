@@ -14,6 +14,7 @@ use super::event::{NodeStatus, PipelineEvent};
 use super::graph::{TaskGraph, TaskKind};
 use super::record::{self, ChangeTracker, Recorded};
 use super::{NodePolicy, Pipeline, Placement, RunOptions, RunStatus, RunSummary};
+use crate::audit::{AuditKind, NewEntry};
 use crate::checkpoint::{Checkpoint, CheckpointId, CheckpointRef, RunId};
 use crate::error::{Error, Result};
 use crate::format::set_task_status;
@@ -227,6 +228,7 @@ impl<'p> Run<'p> {
             gate: gate.clone(),
             approval: approval.clone(),
         });
+        self.audit_gate(&gate, &approval)?;
         match approval {
             Approval::Approved => {
                 self.record(vec![(name, Recorded::Gate)], false)?;
@@ -281,6 +283,27 @@ impl<'p> Run<'p> {
         Ok(Ok(()))
     }
 
+    fn audit_gate(&self, gate: &Gate, approval: &Approval) -> Result<()> {
+        let (kind, reason) = match approval {
+            Approval::Approved => (AuditKind::Approval, None),
+            Approval::Rejected { reason } => (AuditKind::Rejection, Some(reason.clone())),
+        };
+        self.audit(kind, serde_json::json!({ "gate": gate, "reason": reason }))
+    }
+
+    /// Appends an audit entry when the pipeline keeps an audit log.
+    fn audit(&self, kind: AuditKind, data: serde_json::Value) -> Result<()> {
+        if let Some(log) = &self.p.audit {
+            log.append(
+                NewEntry::new(kind)
+                    .with_spec(self.artifacts.spec.name.clone())
+                    .with_run(self.run_id.to_string())
+                    .with_data(data),
+            )?;
+        }
+        Ok(())
+    }
+
     fn full(&self) -> Recorded {
         Recorded::Full {
             artifacts: Box::new(self.artifacts.clone()),
@@ -331,6 +354,10 @@ impl<'p> Run<'p> {
         if (exists || later_exists) && !regenerate {
             if exists {
                 self.o.events.send(PipelineEvent::PhaseReused { phase });
+                self.audit(
+                    AuditKind::Phase,
+                    serde_json::json!({ "phase": phase, "result": "reused" }),
+                )?;
             }
             let rec = self.full();
             self.record(vec![(name, rec)], false)?;
@@ -380,6 +407,12 @@ impl<'p> Run<'p> {
             }
         };
         if let Err(e) = r {
+            if !matches!(e, StageError::Cancelled) {
+                self.audit(
+                    AuditKind::Phase,
+                    serde_json::json!({ "phase": phase, "result": "failed", "error": e.to_string() }),
+                )?;
+            }
             return Ok(Err(self.stage_failed(&name, &e, started)));
         }
         let kind = match phase {
@@ -388,6 +421,10 @@ impl<'p> Run<'p> {
             _ => DocKind::Tasks,
         };
         self.save_doc(kind)?;
+        self.audit(
+            AuditKind::Phase,
+            serde_json::json!({ "phase": phase, "result": "written" }),
+        )?;
         self.finished(&name, NodeStatus::Done, "written".into(), started);
         let rec = self.full();
         self.record(vec![(name, rec)], true)?;
@@ -538,6 +575,23 @@ impl<'p> Run<'p> {
             .iter()
             .filter(|c| c.status == CriterionStatus::Failed)
             .count();
+        let (passed, failed_n, untested) = report.counts();
+        self.audit(
+            AuditKind::Verification,
+            serde_json::json!({
+                "passed": passed,
+                "failed": failed_n,
+                "untested": untested,
+                "failed_criteria": report
+                    .criteria
+                    .iter()
+                    .filter(|c| c.status == CriterionStatus::Failed)
+                    .map(|c| c.criterion.as_str())
+                    .collect::<Vec<_>>(),
+                "command": report.command,
+                "exit_code": report.exit_code,
+            }),
+        )?;
         self.artifacts.report = Some(report);
         self.finished(&name, status, format!("{failed} criteria failed"), started);
         let rec = self.full();
@@ -880,12 +934,32 @@ impl<'r, 'p> Scheduler<'r, 'p> {
                     self.run.cancel.cancel();
                 }
             }
-            Finish::Gate(Approval::Approved) => {
+            Finish::Gate(approval) => {
+                let node = &self.graph.graph[n];
+                let gate = Gate::Checkpoint {
+                    task: node.id.clone(),
+                    title: node.task.title.clone(),
+                };
+                self.run.audit_gate(&gate, &approval)?;
+                return self.on_finish_gate(n, approval);
+            }
+            Finish::Interrupted => {
+                let path = self.graph.graph[n].path.clone();
+                self.run.set_mark(&path, TaskStatus::NotStarted)?;
+                self.stop.get_or_insert(RunStatus::Cancelled);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_finish_gate(&mut self, n: NodeIndex, approval: Approval) -> Result<()> {
+        match approval {
+            Approval::Approved => {
                 let id = self.graph.graph[n].id.clone();
                 let outcome = TaskOutcome::done(id, "approved");
                 self.settle(n, NodeStatus::Done, "approved".into(), Some(outcome))?;
             }
-            Finish::Gate(Approval::Rejected { reason }) => {
+            Approval::Rejected { reason } => {
                 let node = &self.graph.graph[n];
                 self.stop.get_or_insert(RunStatus::Stopped {
                     gate: Gate::Checkpoint {
@@ -894,11 +968,6 @@ impl<'r, 'p> Scheduler<'r, 'p> {
                     },
                     reason,
                 });
-            }
-            Finish::Interrupted => {
-                let path = self.graph.graph[n].path.clone();
-                self.run.set_mark(&path, TaskStatus::NotStarted)?;
-                self.stop.get_or_insert(RunStatus::Cancelled);
             }
         }
         Ok(())
