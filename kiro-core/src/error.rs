@@ -221,6 +221,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An audit log line cannot be read, or the log's last entry is broken
+    /// so the chain is not extended (`kiro audit verify` shows the details).
+    #[error("{}:{line}: corrupt audit log entry: {message}", path.display())]
+    CorruptAudit {
+        /// The log file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong with the line.
+        message: String,
+    },
     /// An integrator's error.
     #[error(transparent)]
     Backend(Box<dyn std::error::Error + Send + Sync>),

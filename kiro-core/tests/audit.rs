@@ -1,0 +1,588 @@
+//! The hash-chained audit log: format, chain, crash behaviour, concurrent
+//! writers (threads and processes) and tamper detection.
+// Test helpers outside `#[test]` functions assert by unwrapping too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use kiro_core::audit::{
+    actor_from, verify, verify_anchored, AuditHead, AuditKind, AuditLog, AuditProblem, AuditReport,
+    Entry, NewEntry, AUDIT_PATH, GENESIS,
+};
+use kiro_core::workspace::sha256_hex;
+use kiro_core::Error;
+use proptest::prelude::*;
+use serde_json::json;
+
+fn log_in(dir: &Path) -> AuditLog {
+    AuditLog::open(dir).unwrap()
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn intact(report: &AuditReport) -> u64 {
+    match report {
+        AuditReport::Intact { entries, .. } => *entries,
+        AuditReport::Broken(b) => panic!("expected an intact log, got {b}"),
+    }
+}
+
+fn broken_at(report: &AuditReport) -> (usize, AuditProblem) {
+    let b = report
+        .broken()
+        .unwrap_or_else(|| panic!("expected a broken log, got {report}"));
+    (b.line, b.problem.clone())
+}
+
+#[test]
+fn append_read_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_in(dir.path());
+    assert_eq!(log.path(), dir.path().join(AUDIT_PATH));
+    let a = log
+        .append(
+            NewEntry::new(AuditKind::Approval)
+                .with_actor("alice")
+                .with_spec("login")
+                .with_data(json!({ "phase": "requirements" })),
+        )
+        .unwrap();
+    let b = log
+        .append(
+            NewEntry::new(AuditKind::Phase)
+                .with_actor("kiro")
+                .with_spec("login")
+                .with_run("run-1")
+                .with_data(json!({ "phase": "design", "ok": true })),
+        )
+        .unwrap();
+    let c = log
+        .append(NewEntry::new("custom-event").with_actor("bob"))
+        .unwrap();
+
+    assert_eq!((a.seq, b.seq, c.seq), (1, 2, 3));
+    assert_eq!(a.prev, GENESIS);
+    assert_eq!(c.kind, AuditKind::Other("custom-event".into()));
+    assert_eq!(a.spec.as_deref(), Some("login"));
+    assert_eq!(a.run, None);
+    assert!(a.time.ends_with('Z') && a.time.contains('T'), "{}", a.time);
+
+    let written = lines(log.path());
+    assert_eq!(written.len(), 3);
+    assert_eq!(b.prev, sha256_hex(written[0].as_bytes()));
+    assert_eq!(c.prev, sha256_hex(written[1].as_bytes()));
+    // The returned entry serializes back to exactly its line.
+    for (entry, line) in [&a, &b, &c].into_iter().zip(&written) {
+        assert_eq!(&serde_json::to_string(entry).unwrap(), line);
+    }
+    assert!(
+        !written[0].contains("\"run\""),
+        "absent fields are left out"
+    );
+    assert!(written[2].ends_with(&format!(",\"hash\":\"{}\"}}", c.hash)));
+
+    assert_eq!(log.entries().unwrap(), vec![a, b, c.clone()]);
+    let report = log.verify().unwrap();
+    assert_eq!(intact(&report), 3);
+    let head = log.head().unwrap();
+    assert_eq!(
+        head,
+        AuditHead {
+            seq: 3,
+            line_hash: sha256_hex(written[2].as_bytes())
+        }
+    );
+    assert_eq!(
+        report,
+        AuditReport::Intact {
+            entries: 3,
+            head: Some(head.clone())
+        }
+    );
+    assert_eq!(intact(&verify_anchored(log.path(), &head).unwrap()), 3);
+    assert_eq!(report.to_string(), "audit log intact: 3 entries");
+
+    // Another handle on the same file continues the same chain.
+    let d = log_in(dir.path())
+        .append(NewEntry::new(AuditKind::Rollback).with_actor("carol"))
+        .unwrap();
+    assert_eq!(d.seq, 4);
+    assert_eq!(d.prev, head.line_hash);
+    assert_eq!(intact(&verify(log.path()).unwrap()), 4);
+    // The log grew past the anchor: still fine.
+    assert_eq!(intact(&log.verify_anchored(&head).unwrap()), 4);
+}
+
+#[test]
+fn missing_log_is_empty_and_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_in(dir.path());
+    assert_eq!(log.entries().unwrap(), Vec::<Entry>::new());
+    assert_eq!(
+        log.verify().unwrap(),
+        AuditReport::Intact {
+            entries: 0,
+            head: None
+        }
+    );
+    assert_eq!(
+        log.head().unwrap(),
+        AuditHead {
+            seq: 0,
+            line_hash: GENESIS.into()
+        }
+    );
+    assert!(!log.path().exists(), "reading creates nothing");
+}
+
+#[test]
+fn open_refuses_a_missing_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = AuditLog::open(dir.path().join("nope")).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    let file = dir.path().join("file");
+    fs::write(&file, "x").unwrap();
+    assert!(matches!(AuditLog::open(&file), Err(Error::Io { .. })));
+}
+
+#[test]
+fn kinds_serialize_as_snake_case_names() {
+    let cases = [
+        (AuditKind::Approval, "approval"),
+        (AuditKind::Rejection, "rejection"),
+        (AuditKind::Phase, "phase"),
+        (AuditKind::Task, "task"),
+        (AuditKind::Rollback, "rollback"),
+        (AuditKind::Fork, "fork"),
+        (AuditKind::Verification, "verification"),
+        (AuditKind::Other("deploy".into()), "deploy"),
+    ];
+    for (kind, name) in cases {
+        assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{name}\""));
+        assert_eq!(
+            serde_json::from_str::<AuditKind>(&format!("\"{name}\"")).unwrap(),
+            kind
+        );
+        assert_eq!(kind.to_string(), name);
+    }
+    assert_eq!(AuditKind::from("approval"), AuditKind::Approval);
+}
+
+#[test]
+fn actor_comes_from_kiro_actor_then_the_os_user() {
+    fn check(env: &[(&str, &str)], expected: &str) {
+        let lookup = |k: &str| {
+            env.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        assert_eq!(actor_from(lookup), expected, "env {env:?}");
+    }
+    check(&[("KIRO_ACTOR", "ci-bot"), ("USER", "alice")], "ci-bot");
+    check(&[("USER", "alice"), ("USERNAME", "ALICE")], "alice");
+    check(&[("USERNAME", "bob")], "bob");
+    check(&[("KIRO_ACTOR", "  "), ("USER", "alice")], "alice");
+    check(&[("KIRO_ACTOR", " carol ")], "carol");
+    check(&[], "unknown");
+}
+
+#[test]
+fn data_is_written_with_sorted_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_in(dir.path());
+    let e = log
+        .append(
+            NewEntry::new(AuditKind::Verification)
+                .with_actor("a")
+                .with_data(
+                    json!({ "z": 1, "a": { "y": [ { "d": 1, "c": 2 } ], "b": null }, "ü": "日本" }),
+                ),
+        )
+        .unwrap();
+    let line = &lines(log.path())[0];
+    assert!(
+        line.contains(r#""data":{"a":{"b":null,"y":[{"c":2,"d":1}]},"z":1,"ü":"日本"}"#),
+        "{line}"
+    );
+    assert_eq!(log.entries().unwrap(), vec![e]);
+    assert_eq!(intact(&log.verify().unwrap()), 1);
+}
+
+#[test]
+fn torn_last_line_is_reported_then_cut_off_by_the_next_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_in(dir.path());
+    for i in 0..3 {
+        log.append(NewEntry::new(AuditKind::Task).with_data(json!({ "i": i })))
+            .unwrap();
+    }
+    let whole = fs::read(log.path()).unwrap();
+    // What a crash in the middle of the fourth append leaves behind.
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(log.path())
+        .unwrap();
+    f.write_all(br#"{"seq":4,"time":"2026-"#).unwrap();
+    drop(f);
+
+    let report = log.verify().unwrap();
+    assert_eq!(broken_at(&report), (4, AuditProblem::Incomplete));
+    assert_eq!(report.broken().unwrap().valid_entries, 3);
+    assert_eq!(
+        report.to_string(),
+        "audit log broken at line 4: incomplete line (no newline)"
+    );
+    assert_eq!(log.entries().unwrap().len(), 3, "readers skip a torn line");
+    assert_eq!(log.head().unwrap().seq, 3);
+
+    let e = log.append(NewEntry::new(AuditKind::Task)).unwrap();
+    assert_eq!(e.seq, 4);
+    assert!(fs::read(log.path()).unwrap().starts_with(&whole));
+    assert_eq!(intact(&log.verify().unwrap()), 4);
+}
+
+#[test]
+fn append_refuses_to_extend_a_broken_last_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_in(dir.path());
+    for _ in 0..3 {
+        log.append(NewEntry::new(AuditKind::Approval).with_actor("alice"))
+            .unwrap();
+    }
+    let text = fs::read_to_string(log.path()).unwrap();
+    // Rewrite the actor of the last entry only.
+    let cut = text.trim_end().rfind('\n').unwrap() + 1;
+    let (head, last) = text.split_at(cut);
+    fs::write(
+        log.path(),
+        format!("{head}{}", last.replace("alice", "mallory")),
+    )
+    .unwrap();
+
+    let err = log.append(NewEntry::new(AuditKind::Task)).unwrap_err();
+    match &err {
+        Error::CorruptAudit { line, message, .. } => {
+            assert_eq!(*line, 3);
+            assert!(message.contains("hash mismatch"), "{message}");
+        }
+        other => panic!("unexpected error {other}"),
+    }
+    assert_eq!(lines(log.path()).len(), 3, "nothing was appended");
+    let (line, problem) = broken_at(&log.verify().unwrap());
+    assert_eq!(line, 3);
+    assert!(matches!(problem, AuditProblem::HashMismatch { .. }));
+
+    // A last line that is not JSON at all.
+    fs::write(log.path(), format!("{head}not json\n")).unwrap();
+    let err = log.append(NewEntry::new(AuditKind::Task)).unwrap_err();
+    assert!(matches!(err, Error::CorruptAudit { line: 3, .. }), "{err}");
+    assert!(matches!(
+        log.entries().unwrap_err(),
+        Error::CorruptAudit { line: 3, .. }
+    ));
+}
+
+#[test]
+fn report_serializes_for_tools() {
+    let report = AuditReport::Broken(kiro_core::audit::BrokenEntry {
+        line: 7,
+        valid_entries: 6,
+        problem: AuditProblem::SeqMismatch {
+            found: 9,
+            expected: 7,
+        },
+    });
+    let value = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        value,
+        json!({ "status": "broken", "line": 7, "valid_entries": 6,
+                "problem": { "problem": "seq_mismatch", "found": 9, "expected": 7 } })
+    );
+    assert_eq!(
+        serde_json::from_value::<AuditReport>(value).unwrap(),
+        report
+    );
+}
+
+/// Checks that a log written by several writers at once is one unbroken
+/// chain holding every writer's entries, each writer's in its own order.
+fn check_concurrent_log(log: &AuditLog, writers: &[String], per_writer: u64) {
+    let total = writers.len() as u64 * per_writer;
+    assert_eq!(intact(&log.verify().unwrap()), total);
+    let entries = log.entries().unwrap();
+    let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=total).collect::<Vec<_>>());
+    for writer in writers {
+        let mine: Vec<u64> = entries
+            .iter()
+            .filter(|e| &e.actor == writer)
+            .map(|e| e.data["i"].as_u64().unwrap())
+            .collect();
+        assert_eq!(mine, (0..per_writer).collect::<Vec<_>>(), "{writer}");
+    }
+}
+
+#[test]
+fn concurrent_threads_never_fork_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_in(dir.path());
+    let writers: Vec<String> = (0..8).map(|t| format!("thread-{t}")).collect();
+    std::thread::scope(|s| {
+        for writer in &writers {
+            // Each thread its own handle, as separate components would have.
+            let log = log_in(dir.path());
+            s.spawn(move || {
+                for i in 0..50 {
+                    log.append(
+                        NewEntry::new(AuditKind::Task)
+                            .with_actor(writer.clone())
+                            .with_data(json!({ "i": i, "pad": "x".repeat(i * 37) })),
+                    )
+                    .unwrap();
+                }
+            });
+        }
+    });
+    check_concurrent_log(&log, &writers, 50);
+}
+
+const CHILD_LOG_ENV: &str = "KIRO_AUDIT_TEST_CHILD_LOG";
+const CHILD_NAME_ENV: &str = "KIRO_AUDIT_TEST_CHILD_NAME";
+const CHILD_APPENDS: u64 = 30;
+
+/// Not a test on its own: when `concurrent_processes_never_fork_the_chain`
+/// runs this test binary again with the environment set, this is the
+/// writer process. Without the environment it does nothing.
+#[test]
+fn audit_writer_child() {
+    let (Ok(path), Ok(name)) = (std::env::var(CHILD_LOG_ENV), std::env::var(CHILD_NAME_ENV)) else {
+        return;
+    };
+    let log = AuditLog::at(path);
+    for i in 0..CHILD_APPENDS {
+        log.append(
+            NewEntry::new(AuditKind::Phase)
+                .with_actor(name.clone())
+                .with_data(json!({ "i": i })),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn concurrent_processes_never_fork_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_in(dir.path());
+    let exe = std::env::current_exe().unwrap();
+    let mut writers = Vec::new();
+    let mut children = Vec::new();
+    for p in 0..4 {
+        let name = format!("process-{p}");
+        children.push(
+            Command::new(&exe)
+                .args(["--exact", "audit_writer_child", "--nocapture"])
+                .env(CHILD_LOG_ENV, log.path())
+                .env(CHILD_NAME_ENV, &name)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        writers.push(name);
+    }
+    // This process writes at the same time.
+    for i in 0..CHILD_APPENDS {
+        log.append(
+            NewEntry::new(AuditKind::Phase)
+                .with_actor("parent")
+                .with_data(json!({ "i": i })),
+        )
+        .unwrap();
+    }
+    writers.push("parent".into());
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    check_concurrent_log(&log, &writers, CHILD_APPENDS);
+}
+
+/// A way to damage a log.
+#[derive(Clone, Debug)]
+enum Tamper {
+    /// Replace one byte of a line (never its newline) with another byte.
+    Edit {
+        line: usize,
+        at: usize,
+        byte: u8,
+    },
+    Delete(usize),
+    Swap(usize, usize),
+    Duplicate(usize),
+    Truncate(usize),
+}
+
+fn tamper() -> impl Strategy<Value = Tamper> {
+    prop_oneof![
+        (any::<usize>(), any::<usize>(), any::<u8>()).prop_map(|(line, at, byte)| Tamper::Edit {
+            line,
+            at,
+            byte
+        }),
+        any::<usize>().prop_map(Tamper::Delete),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Tamper::Swap(a, b)),
+        any::<usize>().prop_map(Tamper::Duplicate),
+        any::<usize>().prop_map(Tamper::Truncate),
+    ]
+}
+
+fn new_entry() -> impl Strategy<Value = NewEntry> {
+    let kind = prop_oneof![
+        Just(AuditKind::Approval),
+        Just(AuditKind::Rejection),
+        Just(AuditKind::Phase),
+        Just(AuditKind::Task),
+        Just(AuditKind::Rollback),
+        Just(AuditKind::Fork),
+        Just(AuditKind::Verification),
+        "[a-z_]{1,8}".prop_map(AuditKind::from),
+    ];
+    (
+        kind,
+        "\\PC{1,8}",
+        proptest::option::of("[a-z0-9-]{1,12}"),
+        proptest::option::of("[a-z0-9-]{1,12}"),
+        "\\PC{0,24}",
+        any::<i64>(),
+    )
+        .prop_map(|(kind, actor, spec, run, text, n)| NewEntry {
+            kind,
+            actor: Some(actor),
+            spec,
+            run,
+            data: json!({ "text": text, "n": n, "list": [n, text] }),
+        })
+}
+
+/// Applies a tampering to the lines of a log (each with its newline) and
+/// returns the damaged file and the first damaged line (1-based): the line
+/// `verify_anchored` must report.
+fn apply(lines: &[Vec<u8>], t: &Tamper) -> (Vec<u8>, usize) {
+    let n = lines.len();
+    let mut out: Vec<Vec<u8>> = lines.to_vec();
+    let first = match *t {
+        Tamper::Edit { line, at, byte } => {
+            let i = line % n;
+            let bytes = &mut out[i];
+            let at = at % (bytes.len() - 1);
+            let old = bytes[at];
+            let choices: Vec<u8> = (0..=255u8).filter(|&b| b != old && b != b'\n').collect();
+            bytes[at] = choices[usize::from(byte) % choices.len()];
+            i + 1
+        }
+        Tamper::Delete(i) => {
+            let i = i % n;
+            out.remove(i);
+            i + 1
+        }
+        Tamper::Swap(a, b) => {
+            if n == 1 {
+                // Nothing to swap with: delete the line instead.
+                out.remove(0);
+                return (out.concat(), 1);
+            }
+            // Two different lines.
+            let a = a % n;
+            let b = (a + 1 + b % (n - 1)) % n;
+            out.swap(a, b);
+            a.min(b) + 1
+        }
+        Tamper::Duplicate(i) => {
+            let i = i % n;
+            out.insert(i + 1, out[i].clone());
+            i + 2
+        }
+        Tamper::Truncate(t) => {
+            let whole = out.concat();
+            let t = t % whole.len();
+            // Which line the cut falls in, and whether it falls between lines.
+            let mut end = 0;
+            let mut first = n + 1;
+            for (k, line) in out.iter().enumerate() {
+                if t == end {
+                    first = k + 1;
+                    break;
+                }
+                end += line.len();
+                if t < end {
+                    first = k + 1;
+                    break;
+                }
+            }
+            return (whole[..t].to_vec(), first);
+        }
+    };
+    (out.concat(), first)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Any single edit, deletion, swap, duplication or truncation of a log
+    /// is detected at the first line it damages (with an anchor), and an
+    /// untouched log always verifies.
+    #[test]
+    fn tampering_is_detected_at_the_first_damaged_line(
+        entries in proptest::collection::vec(new_entry(), 1..10),
+        t in tamper(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = log_in(dir.path());
+        let mut appended = Vec::new();
+        for e in entries {
+            appended.push(log.append(e).unwrap());
+        }
+        let n = appended.len();
+        let anchor = log.head().unwrap();
+        prop_assert_eq!(
+            log.verify().unwrap(),
+            AuditReport::Intact { entries: n as u64, head: Some(anchor.clone()) }
+        );
+        prop_assert_eq!(log.entries().unwrap(), appended);
+
+        let bytes = fs::read(log.path()).unwrap();
+        let lines: Vec<Vec<u8>> = bytes.split_inclusive(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+        prop_assert_eq!(lines.len(), n);
+        let (damaged, first) = apply(&lines, &t);
+        fs::write(log.path(), &damaged).unwrap();
+
+        let anchored = log.verify_anchored(&anchor).unwrap();
+        let b = anchored.broken();
+        prop_assert!(b.is_some(), "{:?} not detected with an anchor", t);
+        prop_assert_eq!(b.map(|b| b.line), Some(first), "{:?}: {}", t, anchored);
+        prop_assert_eq!(b.map(|b| b.valid_entries), Some(first as u64 - 1));
+
+        // Without an anchor, only lines cut off at the end go unnoticed.
+        let plain = log.verify().unwrap();
+        match plain.broken() {
+            Some(b) => prop_assert_eq!(b.line, first, "{:?}: {}", t, plain),
+            None => {
+                let complete = damaged.is_empty() || damaged.ends_with(b"\n");
+                prop_assert!(complete, "{:?}", t);
+                prop_assert_eq!(intact(&plain), first as u64 - 1, "{:?}", t);
+                let missing = matches!(
+                    anchored.broken().map(|b| &b.problem),
+                    Some(AuditProblem::Missing { .. })
+                );
+                prop_assert!(missing, "{:?}: {}", t, anchored);
+            }
+        }
+    }
+}
