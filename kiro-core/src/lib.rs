@@ -53,6 +53,7 @@ pub mod format;
 pub mod lint;
 pub mod pipeline;
 pub mod process;
+pub mod report;
 pub mod spec;
 pub mod stage;
 pub mod stages;
