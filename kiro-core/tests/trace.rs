@@ -1,0 +1,744 @@
+//! The trace graph and coverage on a fixture workspace built in a temp dir,
+//! with tests in Rust, Python and TypeScript covering every link type and
+//! every coverage finding; plus the Kiro fixture corpus
+//! (`../shared/fixtures/kiro-specs`, skipped when absent).
+
+// Tests assert by panicking; the library-code lints do not apply here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::time::Instant;
+
+use kiro_core::checkpoint::{
+    Checkpoint, CheckpointId, CheckpointStore, FileChange, FileCheckpointStore, FileState,
+};
+use kiro_core::format::{parse_design, parse_requirements, parse_tasks};
+use kiro_core::lint::Severity;
+use kiro_core::spec::{CriterionId, PropertyId, Spec, TaskId};
+use kiro_core::store::load_spec;
+use kiro_core::trace::{
+    task_files_from_checkpoints, Coverage, Finding, FindingKind, LinkLock, TestKey, TraceGraph,
+    TraceMatrix,
+};
+use kiro_core::verify::annotations::{scan_dir, scan_file, Annotation};
+use kiro_core::verify::{build_report, CriterionStatus, RunInfo, TestResult, TestStatus};
+
+const REQUIREMENTS: &str = "# Requirements Document
+
+## Requirements
+
+### Requirement 1: Cart
+
+**User Story:** As a shopper, I want a cart, so that I can buy several things.
+
+#### Acceptance Criteria
+
+1. WHEN a shopper adds an item, THE Cart SHALL list the item
+2. WHEN a shopper removes an item, THE Cart SHALL drop the item
+3. THE Cart SHALL show the total
+
+### Requirement 2: Payment
+
+#### Acceptance Criteria
+
+1. WHEN a shopper pays, THE Checkout SHALL charge the card once
+2. IF the card is declined, THEN THE Checkout SHALL keep the cart
+
+### Requirement 3: Receipts
+
+#### Acceptance Criteria
+
+1. THE Shop SHALL email a receipt
+";
+
+const DESIGN: &str = "# Design Document
+
+## Overview
+
+A shop.
+
+## Correctness Properties
+
+### Property 1: Cart total is the sum
+
+*For any* cart, the total SHALL be the sum of its items.
+
+**Validates: Requirements 1.1, 1.2**
+
+### Property 2: Payment is idempotent
+
+*For any* payment, paying twice SHALL charge once.
+
+**Validates: Requirements 2.2**
+
+### Property 3: Receipts are sent
+
+*For any* order, a receipt SHALL be sent.
+
+**Validates: Requirements 3.1**
+";
+
+const TASKS: &str = "# Implementation Plan
+
+- [ ] 1. Build the cart
+  - _Requirements: 1.1, 1.2_
+
+- [ ] 2. Build the checkout
+  - _Requirements: 2_
+
+- [ ] 3. Build the ledger
+  - Test Property 7
+  - _Requirements: 9.9_
+";
+
+const RUST_TESTS: &str = "use shop::cart;
+
+/// Validates: Requirements 1.1
+#[test]
+fn adds_item() {}
+
+// **Validates: Requirements 1.2-1.3**
+#[test]
+fn removes_item() {}
+
+// Feature: shop, Property 1: Cart total is the sum
+#[test]
+fn prop_total() {}
+";
+
+const PYTHON_TESTS: &str = "import shop
+
+# Requirements: 2.1
+def test_pay():
+    assert shop.pay()
+
+
+# **Validates: Requirements 8.1**
+def test_ghost():
+    pass
+
+
+# Feature: shop, Property 9: Nobody wrote this property
+def test_missing_property():
+    pass
+
+
+# Feature: other-spec, Property 1: Foreign
+# Validates: Requirements 3.1
+def test_foreign():
+    pass
+
+
+def test_refund():
+    \"\"\"Validates: Requirements 2.2\"\"\"
+    assert shop.refund()
+";
+
+const TS_TESTS: &str = "import { checkout } from '../src/checkout';
+
+describe('checkout', () => {
+  // **Validates: Requirements 2.1–2.2**
+  it('charges the card', () => {
+    expect(checkout()).toBe(true);
+  });
+
+  // Feature: shop, Property 2: Payment is idempotent
+  test('pays once', () => {
+    expect(checkout()).toBe(true);
+  });
+});
+";
+
+fn result(name: &str, status: TestStatus) -> TestResult {
+    TestResult {
+        name: name.into(),
+        classname: None,
+        file: None,
+        line: None,
+        status,
+        message: (status == TestStatus::Failed).then(|| "assertion failed".to_owned()),
+        output: String::new(),
+        duration_ms: None,
+    }
+}
+
+fn results() -> Vec<TestResult> {
+    vec![
+        result("cart::adds_item", TestStatus::Passed),
+        result("cart::removes_item", TestStatus::Failed),
+        result("cart::prop_total", TestStatus::Passed),
+        result("tests/test_pay.py::test_pay", TestStatus::Passed),
+        result("tests/test_pay.py::test_refund", TestStatus::Passed),
+        result("checkout charges the card", TestStatus::Passed),
+        result("checkout pays once", TestStatus::Passed),
+    ]
+}
+
+/// A workspace with the `shop` spec and tests in three languages.
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let spec = root.join(".kiro/specs/shop");
+    fs::create_dir_all(&spec).unwrap();
+    fs::write(spec.join("requirements.md"), REQUIREMENTS).unwrap();
+    fs::write(spec.join("design.md"), DESIGN).unwrap();
+    fs::write(spec.join("tasks.md"), TASKS).unwrap();
+    fs::create_dir_all(root.join("tests")).unwrap();
+    fs::create_dir_all(root.join("web")).unwrap();
+    fs::write(root.join("tests/cart.rs"), RUST_TESTS).unwrap();
+    fs::write(root.join("tests/test_pay.py"), PYTHON_TESTS).unwrap();
+    fs::write(root.join("web/checkout.test.ts"), TS_TESTS).unwrap();
+    dir
+}
+
+fn load(root: &Path) -> (Spec, Vec<Annotation>) {
+    let spec = load_spec(&root.join(".kiro/specs/shop")).unwrap().spec;
+    let anns = scan_dir(root).unwrap();
+    (spec, anns)
+}
+
+fn c(id: &str) -> CriterionId {
+    CriterionId::new(id)
+}
+
+fn key(file: &str, line: u32) -> TestKey {
+    TestKey {
+        file: file.into(),
+        line,
+    }
+}
+
+fn names(graph: &TraceGraph, id: &str) -> Vec<String> {
+    graph
+        .tests_of(&c(id))
+        .iter()
+        .map(|t| t.name.clone().unwrap_or_default())
+        .collect()
+}
+
+fn kinds_for(findings: &[Finding], kind: FindingKind) -> Vec<&Finding> {
+    findings.iter().filter(|f| f.kind == kind).collect()
+}
+
+#[test]
+fn every_link_type_is_traced() {
+    let ws = workspace();
+    let (spec, anns) = load(ws.path());
+    let mut files = BTreeMap::new();
+    files.insert(
+        TaskId::new("1"),
+        vec![("app".to_owned(), "src/cart.rs".to_owned())],
+    );
+    files.insert(
+        TaskId::new("42"),
+        vec![("app".to_owned(), "src/ignored.rs".to_owned())],
+    );
+    let graph = TraceGraph::build(&spec, &anns, &results(), &files);
+
+    // `Validates:` in a Rust doc comment, with `**` and a hyphen range.
+    assert_eq!(names(&graph, "1.1"), ["adds_item", "prop_total"]);
+    assert_eq!(names(&graph, "1.2"), ["removes_item", "prop_total"]);
+    assert_eq!(names(&graph, "1.3"), ["removes_item"]);
+    // `Requirements: 2.1` in Python, an en dash range in TypeScript.
+    assert_eq!(names(&graph, "2.1"), ["test_pay", "charges the card"]);
+    // A Python docstring, the TypeScript range and a property annotation.
+    assert_eq!(
+        names(&graph, "2.2"),
+        ["test_refund", "charges the card", "pays once"]
+    );
+    // The test tied to another spec is not linked.
+    assert!(graph.tests_of(&c("3.1")).is_empty());
+    assert!(graph
+        .tests()
+        .all(|t| t.name.as_deref() != Some("test_foreign")));
+
+    // Property annotations link the property and, through it, its criteria.
+    let links = graph.test_links(&c("1.1"));
+    assert_eq!(links[0].1, None);
+    assert_eq!(links[1].1, Some(&PropertyId::new("1")));
+    let prop_tests: Vec<_> = graph
+        .tests_of_property(&PropertyId::new("2"))
+        .iter()
+        .map(|t| t.name.clone().unwrap())
+        .collect();
+    assert_eq!(prop_tests, ["pays once"]);
+
+    // Tasks: criterion ids, a requirement-level link.
+    assert_eq!(graph.tasks_of(&c("1.1")), [&TaskId::new("1")]);
+    assert_eq!(graph.tasks_of(&c("2.1")), [&TaskId::new("2")]);
+    assert_eq!(graph.tasks_of(&c("2.2")), [&TaskId::new("2")]);
+    assert!(graph.tasks_of(&c("1.3")).is_empty());
+    assert_eq!(
+        graph.files_of(&TaskId::new("1")),
+        [&("app".to_owned(), "src/cart.rs".to_owned())]
+    );
+    assert!(graph.files_of(&TaskId::new("2")).is_empty());
+    assert!(graph.files_of(&TaskId::new("42")).is_empty());
+
+    // From a test back to its criteria, and to its results.
+    let adds = graph
+        .tests()
+        .find(|t| t.name.as_deref() == Some("adds_item"))
+        .unwrap();
+    assert_eq!(adds.key, key("tests/cart.rs", 5));
+    assert_eq!(graph.criteria_of_test(&adds.key), [&c("1.1")]);
+    let prop = key("tests/cart.rs", 13);
+    assert_eq!(graph.criteria_of_test(&prop), [&c("1.1"), &c("1.2")]);
+    assert_eq!(
+        graph.results_of(&adds.key)[0].name,
+        "cart::adds_item".to_owned()
+    );
+    let charges = graph
+        .tests()
+        .find(|t| t.name.as_deref() == Some("charges the card"))
+        .unwrap();
+    assert_eq!(graph.criteria_of_test(&charges.key), [&c("2.1"), &c("2.2")]);
+    assert_eq!(graph.results_of(&charges.key).len(), 1);
+
+    // Statuses agree with verify::build_report.
+    let report = build_report(
+        &spec,
+        &anns,
+        &results(),
+        RunInfo {
+            command: "test".into(),
+            exit_code: Some(1),
+            per_test_results: true,
+        },
+    );
+    for row in &report.criteria {
+        assert_eq!(
+            graph.status_of(&row.criterion),
+            row.status,
+            "criterion {}",
+            row.criterion
+        );
+    }
+    assert_eq!(graph.status_of(&c("1.2")), CriterionStatus::Failed);
+    assert_eq!(graph.status_of(&c("3.1")), CriterionStatus::Untested);
+}
+
+#[test]
+fn matrix_has_one_row_per_criterion_and_a_schema() {
+    let ws = workspace();
+    let (spec, anns) = load(ws.path());
+    let graph = TraceGraph::build(&spec, &anns, &results(), &BTreeMap::new());
+    let m = graph.matrix();
+    assert_eq!(m.spec, "shop");
+    let ids: Vec<&str> = m.rows.iter().map(|r| r.criterion.as_str()).collect();
+    assert_eq!(ids, ["1.1", "1.2", "1.3", "2.1", "2.2", "3.1"]);
+    let r12 = &m.rows[1];
+    assert_eq!(r12.requirement.as_str(), "1");
+    assert!(r12.text.contains("drop the item"));
+    assert!(r12.pattern.is_some());
+    assert_eq!(r12.tasks, [TaskId::new("1")]);
+    assert_eq!(r12.properties, [PropertyId::new("1")]);
+    assert_eq!(r12.status, CriterionStatus::Failed);
+    assert_eq!(r12.tests[0].file, "tests/cart.rs");
+    assert_eq!(r12.tests[0].line, 9);
+    assert_eq!(r12.tests[0].status, Some(TestStatus::Failed));
+    assert_eq!(r12.tests[1].via, Some(PropertyId::new("1")));
+    // Property 3 is linked to 3.1 and its task via nothing: no task, no test.
+    assert!(m.rows[5].tasks.is_empty() && m.rows[5].tests.is_empty());
+
+    let json = serde_json::to_value(&m).unwrap();
+    let back: TraceMatrix = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back, m);
+    let schema = serde_json::to_value(schemars::schema_for!(TraceMatrix)).unwrap();
+    assert!(jsonschema::is_valid(&schema, &json));
+}
+
+#[test]
+fn every_coverage_finding() {
+    let ws = workspace();
+    let (spec, anns) = load(ws.path());
+    let graph = TraceGraph::build(&spec, &anns, &results(), &BTreeMap::new());
+    let findings = Coverage::compute(&spec, &graph, None, None);
+
+    let no_task = kinds_for(&findings, FindingKind::CriterionWithoutTask);
+    let ids: Vec<_> = no_task
+        .iter()
+        .map(|f| f.criterion.clone().unwrap())
+        .collect();
+    assert_eq!(ids, [c("1.3"), c("3.1")]);
+    assert_eq!(no_task[0].severity, Severity::Warning);
+    assert_eq!(
+        no_task[0].location.as_ref().unwrap().file,
+        ".kiro/specs/shop/requirements.md"
+    );
+
+    let no_test = kinds_for(&findings, FindingKind::CriterionWithoutTest);
+    assert_eq!(no_test.len(), 1);
+    assert_eq!(no_test[0].criterion, Some(c("3.1")));
+
+    let unknown = kinds_for(&findings, FindingKind::UnknownCriterionInTest);
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0].criterion, Some(c("8.1")));
+    assert_eq!(unknown[0].severity, Severity::Error);
+    assert_eq!(
+        unknown[0].location.as_ref().unwrap().to_string(),
+        "tests/test_pay.py:8"
+    );
+
+    let unknown_p = kinds_for(&findings, FindingKind::UnknownPropertyInTest);
+    assert_eq!(unknown_p.len(), 1);
+    assert_eq!(unknown_p[0].property, Some(PropertyId::new("9")));
+    assert_eq!(
+        unknown_p[0].location.as_ref().unwrap().to_string(),
+        "tests/test_pay.py:13"
+    );
+
+    let in_task = kinds_for(&findings, FindingKind::UnknownCriterionInTask);
+    assert_eq!(in_task.len(), 1);
+    assert_eq!(in_task[0].task, Some(TaskId::new("3")));
+    assert_eq!(in_task[0].criterion, Some(c("9.9")));
+    assert!(
+        in_task[0].message.contains("task 3"),
+        "{}",
+        in_task[0].message
+    );
+
+    let in_task_p = kinds_for(&findings, FindingKind::UnknownPropertyInTask);
+    assert_eq!(in_task_p.len(), 1);
+    assert_eq!(in_task_p[0].property, Some(PropertyId::new("7")));
+
+    let no_prop_test = kinds_for(&findings, FindingKind::PropertyWithoutTest);
+    assert_eq!(no_prop_test.len(), 1);
+    assert_eq!(no_prop_test[0].property, Some(PropertyId::new("3")));
+
+    let failing = kinds_for(&findings, FindingKind::FailingCriterion);
+    let ids: Vec<_> = failing
+        .iter()
+        .map(|f| f.criterion.clone().unwrap())
+        .collect();
+    assert_eq!(ids, [c("1.2"), c("1.3")]);
+    assert_eq!(
+        failing[0].location.as_ref().unwrap().to_string(),
+        "tests/cart.rs:9"
+    );
+    assert!(failing[0].message.contains("removes_item"));
+
+    // The same failures come from a verification report.
+    let report = build_report(
+        &spec,
+        &anns,
+        &results(),
+        RunInfo {
+            command: "test".into(),
+            exit_code: Some(1),
+            per_test_results: true,
+        },
+    );
+    let from_report = Coverage::compute(&spec, &graph, Some(&report), None);
+    let failing2 = kinds_for(&from_report, FindingKind::FailingCriterion);
+    assert_eq!(failing2.len(), 2);
+    assert_eq!(
+        failing2[0].location.as_ref().unwrap().to_string(),
+        "tests/cart.rs:9"
+    );
+
+    // No lock, no stale links.
+    assert!(kinds_for(&findings, FindingKind::StaleLink).is_empty());
+    // The findings serialise.
+    let json = serde_json::to_value(&findings).unwrap();
+    let back: Vec<Finding> = serde_json::from_value(json).unwrap();
+    assert_eq!(back, findings);
+}
+
+#[test]
+fn stale_links_from_the_lock() {
+    let ws = workspace();
+    let root = ws.path();
+    let (spec, anns) = load(root);
+    let graph = TraceGraph::build(&spec, &anns, &[], &BTreeMap::new());
+
+    // Absent lock: empty. Record, save, load back.
+    let mut lock = LinkLock::load(root, "shop").unwrap();
+    assert!(lock.links.is_empty());
+    lock.record(&graph);
+    lock.save(root).unwrap();
+    let path = root.join(".kiro/trace/shop.lock.json");
+    assert!(path.is_file());
+    let lock = LinkLock::load(root, "shop").unwrap();
+    assert_eq!(lock.links["tests/cart.rs#adds_item"].len(), 1);
+    assert_eq!(
+        lock.is_stale(
+            "tests/cart.rs#adds_item",
+            &c("1.1"),
+            &spec.criteria()[0].text
+        ),
+        Some(false)
+    );
+    let fresh = Coverage::compute(&spec, &graph, None, Some(&lock));
+    assert!(kinds_for(&fresh, FindingKind::StaleLink).is_empty());
+
+    // Re-wrapping the text does not make a link stale; rewording does.
+    let mut rewrapped = spec.clone();
+    let req = rewrapped.requirements.as_mut().unwrap();
+    req.requirements[0].criteria[0].text = req.requirements[0].criteria[0]
+        .text
+        .replace(" THE ", "\n   THE ");
+    let g2 = TraceGraph::build(&rewrapped, &anns, &[], &BTreeMap::new());
+    assert!(kinds_for(
+        &Coverage::compute(&rewrapped, &g2, None, Some(&lock)),
+        FindingKind::StaleLink
+    )
+    .is_empty());
+
+    let mut edited = spec.clone();
+    edited.requirements.as_mut().unwrap().requirements[0].criteria[0].text =
+        "WHEN a shopper adds an item, THE Cart SHALL list it twice".into();
+    let g3 = TraceGraph::build(&edited, &anns, &[], &BTreeMap::new());
+    let findings = Coverage::compute(&edited, &g3, None, Some(&lock));
+    let stale = kinds_for(&findings, FindingKind::StaleLink);
+    let at: Vec<String> = stale
+        .iter()
+        .map(|f| f.location.as_ref().unwrap().to_string())
+        .collect();
+    // The direct link and the link through property 1.
+    assert_eq!(at, ["tests/cart.rs:5", "tests/cart.rs:13"]);
+    assert!(stale.iter().all(|f| f.criterion == Some(c("1.1"))));
+    assert_eq!(stale[0].severity, Severity::Warning);
+
+    // Recording again clears them.
+    let mut lock = lock;
+    lock.record(&g3);
+    lock.save(root).unwrap();
+    let lock = LinkLock::load(root, "shop").unwrap();
+    assert!(kinds_for(
+        &Coverage::compute(&edited, &g3, None, Some(&lock)),
+        FindingKind::StaleLink
+    )
+    .is_empty());
+
+    // A corrupt lock is a JSON error; a bad spec name is refused.
+    fs::write(&path, "{ not json").unwrap();
+    assert!(matches!(
+        LinkLock::load(root, "shop"),
+        Err(kiro_core::Error::Json { .. })
+    ));
+    assert!(LinkLock::load(root, "../x").is_err());
+}
+
+#[test]
+fn task_files_follow_the_parent_chain_across_a_fork() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileCheckpointStore::new(dir.path());
+    let run = store.create_run().unwrap();
+    let blob = store.put_blob(b"x\n").unwrap();
+    let present = FileState::Present {
+        blob,
+        executable: false,
+    };
+    let put = |run: &kiro_core::checkpoint::RunId,
+               seq: u64,
+               node: &str,
+               files: &[&str],
+               parent: Option<&Checkpoint>| {
+        let mut cp = Checkpoint::new(run.clone(), CheckpointId::from_seq(seq), node);
+        cp.parent = parent.map(Checkpoint::reference);
+        for f in files {
+            cp.files.push(FileChange::new("app", *f, present.clone()));
+        }
+        store.put(&cp).unwrap();
+        cp
+    };
+    let c1 = put(&run, 1, "requirements", &[], None);
+    let c2 = put(&run, 2, "task 1", &["src/cart.rs", "src/lib.rs"], Some(&c1));
+    let c3 = put(&run, 3, "task 2", &["src/pay.rs", "src/cart.rs"], Some(&c2));
+    let _c4 = put(&run, 4, "task 2", &["src/pay.rs"], Some(&c3));
+
+    let files = task_files_from_checkpoints(&store, &run).unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(
+        files[&TaskId::new("1")],
+        [
+            ("app".to_owned(), "src/cart.rs".to_owned()),
+            ("app".to_owned(), "src/lib.rs".to_owned())
+        ]
+    );
+    assert_eq!(
+        files[&TaskId::new("2")],
+        [
+            ("app".to_owned(), "src/pay.rs".to_owned()),
+            ("app".to_owned(), "src/cart.rs".to_owned())
+        ]
+    );
+
+    // A fork from task 1 inherits its files but not task 2's.
+    let forked = store.fork(&run, &c2.id).unwrap();
+    let first = store.latest(&forked).unwrap().unwrap();
+    put(&forked, 2, "task 3", &["src/ledger.rs"], Some(&first));
+    let files = task_files_from_checkpoints(&store, &forked).unwrap();
+    let tasks: Vec<&str> = files.keys().map(TaskId::as_str).collect();
+    assert_eq!(tasks, ["1", "3"]);
+    assert_eq!(
+        files[&TaskId::new("3")],
+        [("app".to_owned(), "src/ledger.rs".to_owned())]
+    );
+
+    // An empty run has no files; an unknown run is an error.
+    let empty = store.create_run().unwrap();
+    assert!(task_files_from_checkpoints(&store, &empty)
+        .unwrap()
+        .is_empty());
+    let unknown = kiro_core::checkpoint::RunId::new("nope").unwrap();
+    assert!(task_files_from_checkpoints(&store, &unknown).is_err());
+}
+
+#[test]
+fn a_spec_without_tasks_or_criteria_reports_no_link_noise() {
+    // Without tasks.md no criterion lacks a task; without criteria no link
+    // is unknown.
+    let spec = Spec {
+        name: "shop".into(),
+        requirements: Some(parse_requirements(REQUIREMENTS).value),
+        ..Spec::default()
+    };
+    let anns = scan_file("tests/cart.rs", RUST_TESTS);
+    let graph = TraceGraph::build(&spec, &anns, &[], &BTreeMap::new());
+    let findings = Coverage::compute(&spec, &graph, None, None);
+    assert!(kinds_for(&findings, FindingKind::CriterionWithoutTask).is_empty());
+    // Property annotations find no design: no link, no unknown property.
+    assert!(kinds_for(&findings, FindingKind::UnknownPropertyInTest).is_empty());
+
+    let empty = Spec {
+        name: "shop".into(),
+        tasks: Some(parse_tasks(TASKS).value),
+        design: Some(parse_design(DESIGN).value),
+        ..Spec::default()
+    };
+    let graph = TraceGraph::build(&empty, &anns, &[], &BTreeMap::new());
+    let findings = Coverage::compute(&empty, &graph, None, None);
+    assert!(kinds_for(&findings, FindingKind::UnknownCriterionInTest).is_empty());
+    assert!(kinds_for(&findings, FindingKind::UnknownCriterionInTask).is_empty());
+}
+
+#[test]
+fn fixture_specs_build_graphs() {
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/kiro-specs"
+    ));
+    let Ok(entries) = fs::read_dir(dir) else {
+        eprintln!("skipped: fixtures not found at {}", dir.display());
+        return;
+    };
+    let anns = scan_dir(dir).unwrap();
+    let mut built = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let spec = load_spec(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .spec;
+        let graph = TraceGraph::build(&spec, &anns, &[], &BTreeMap::new());
+        let matrix = graph.matrix();
+        assert_eq!(matrix.rows.len(), graph.criteria().count());
+        let findings = Coverage::compute(&spec, &graph, None, None);
+        serde_json::to_string(&findings).unwrap();
+        built += 1;
+    }
+    assert!(built >= 30, "built {built} graphs");
+}
+
+/// Synthesises a workload like `gen_trace_workload.py` in memory: many
+/// criteria, tests named through ranges and properties.
+fn synthetic(requirements: usize, per: usize, files: usize) -> (Spec, Vec<Annotation>) {
+    let mut req = String::from("# Requirements Document\n\n## Requirements\n\n");
+    let mut design = String::from("# Design Document\n\n## Correctness Properties\n\n");
+    let mut tasks = String::from("# Implementation Plan\n\n");
+    for r in 1..=requirements {
+        req.push_str(&format!(
+            "### Requirement {r}: Capability {r}\n\n#### Acceptance Criteria\n\n"
+        ));
+        for k in 1..=per {
+            req.push_str(&format!(
+                "{k}. WHEN event {r}.{k} happens, THE Service SHALL produce outcome {r}.{k}\n"
+            ));
+        }
+        req.push('\n');
+        design.push_str(&format!(
+            "### Property {r}: Outcome {r}\n\n*For any* event, it holds.\n\n**Validates: Requirements {r}.1, {r}.2**\n\n"
+        ));
+        tasks.push_str(&format!(
+            "- [ ] {r}. Implement {r}\n  - _Requirements: {r}.1–{r}.{per}_\n\n"
+        ));
+    }
+    let spec = Spec {
+        name: "big".into(),
+        requirements: Some(parse_requirements(&req).value),
+        design: Some(parse_design(&design).value),
+        tasks: Some(parse_tasks(&tasks).value),
+        ..Spec::default()
+    };
+    let mut anns = Vec::new();
+    for i in 0..files {
+        let r = i % requirements + 1;
+        let k = (i / requirements) % per + 1;
+        let src = format!(
+            "// **Feature: big, Property {r}: Outcome {r}**\n// **Validates: Requirements {r}.{k}-{r}.{}**\n#[test]\nfn t{i}() {{}}\n",
+            (k + 2).min(per)
+        );
+        anns.extend(scan_file(&format!("tests/f{i}.rs"), &src));
+    }
+    (spec, anns)
+}
+
+#[test]
+fn large_workload_is_linear() {
+    let (spec, anns) = synthetic(200, 10, 5_000);
+    let results: Vec<TestResult> = (0..5_000)
+        .map(|i| result(&format!("f{i}::t{i}"), TestStatus::Passed))
+        .collect();
+    let start = Instant::now();
+    let graph = TraceGraph::build(&spec, &anns, &results, &BTreeMap::new());
+    let findings = Coverage::compute(&spec, &graph, None, None);
+    let matrix = graph.matrix();
+    let took = start.elapsed();
+    assert_eq!(matrix.rows.len(), 2000);
+    assert!(kinds_for(&findings, FindingKind::CriterionWithoutTest).is_empty());
+    assert_eq!(graph.status_of(&c("1.1")), CriterionStatus::Passed);
+    // A quarter of the benchmark's size, with a bound generous enough for
+    // unoptimised builds on a busy machine: an O(criteria x tests) loop
+    // would still blow it. The full workload in release takes well under
+    // a second (see `generated_workload_timing`).
+    assert!(took.as_secs_f64() < 10.0, "trace took {took:?}");
+}
+
+/// Times the trace over `gen_trace_workload.py`'s output, named by
+/// `KIRO_TRACE_WORKLOAD`. Run with
+/// `KIRO_TRACE_WORKLOAD=/tmp/trace-wl cargo test --release --test trace -- --ignored --nocapture`.
+#[test]
+#[ignore = "needs a generated workload"]
+fn generated_workload_timing() {
+    let Ok(root) = std::env::var("KIRO_TRACE_WORKLOAD") else {
+        eprintln!("skipped: KIRO_TRACE_WORKLOAD is not set");
+        return;
+    };
+    let root = Path::new(&root);
+    let spec = load_spec(&root.join(".kiro/specs/big")).unwrap().spec;
+    let t0 = Instant::now();
+    let anns = scan_dir(root).unwrap();
+    let scan = t0.elapsed();
+    let t1 = Instant::now();
+    let graph = TraceGraph::build(&spec, &anns, &[], &BTreeMap::new());
+    let build = t1.elapsed();
+    let t2 = Instant::now();
+    let findings = Coverage::compute(&spec, &graph, None, None);
+    let cov = t2.elapsed();
+    let t3 = Instant::now();
+    let matrix = graph.matrix();
+    let mat = t3.elapsed();
+    eprintln!(
+        "annotations {} criteria {} tests {} findings {} | scan {scan:?} build {build:?} coverage {cov:?} matrix {mat:?}",
+        anns.len(),
+        matrix.rows.len(),
+        graph.tests().count(),
+        findings.len()
+    );
+}
