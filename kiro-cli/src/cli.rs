@@ -9,10 +9,13 @@ const AFTER_HELP: &str = "\
 Exit status:
   0    success (for `spec lint`: no finding at or above the --deny level;
        for `spec fmt --check`: every file already canonical;
-       for `run`: the run completed)
+       for `run`: the run completed; for `verify`: no criterion failed;
+       for `audit verify`: the chain is intact)
   1    `spec lint` found a problem at or above the --deny level,
        `spec fmt --check` found a file that is not canonical,
-       or `run` ended with a failed task, stage or criterion
+       `run` ended with a failed task, stage or criterion,
+       `verify` found a failed criterion (or, with --require-coverage,
+       an untested one), or `audit verify` found the chain broken
   2    usage error, unknown spec, no workspace, or an I/O or parse error
   3    `run` stopped at a gate that was not approved (resume it later)
   130  `run` was interrupted (Ctrl-C); finished tasks are checkpointed";
@@ -56,6 +59,87 @@ pub(crate) enum Command {
     Rollback(CheckpointArg),
     /// Start a new run from a checkpoint, keeping the old run as it is.
     Fork(CheckpointArg),
+    /// Run the configured test command (`[verifier] command`) and report
+    /// every acceptance criterion as passed, failed or untested.
+    Verify(VerifyArgs),
+    /// Show what links each acceptance criterion to tasks, properties,
+    /// tests and results, and the coverage gaps (informational: exits 0).
+    Trace(TraceArgs),
+    /// Inspect the hash-chained audit log `.kiro/audit.jsonl`.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// Output format of `verify` and `trace`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// An aligned table (coloured on a terminal unless `NO_COLOR` is set
+    /// or `--output` is given).
+    #[default]
+    Text,
+    /// A GitHub-flavoured markdown table.
+    Md,
+    /// JSON (shape documented in the README).
+    Json,
+    /// JUnit XML, one test case per criterion.
+    Junit,
+    /// CSV, one row per criterion.
+    Csv,
+    /// One self-contained HTML page with sorting and filters.
+    Html,
+}
+
+/// `kiro verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`) or path to a spec folder.
+    pub(crate) spec: String,
+    /// How to print the verification matrix.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: ReportFormat,
+    /// Write the report to this file instead of standard output (a summary
+    /// line still goes to standard output).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Exit 1 when a criterion is untested, not only when one failed.
+    #[arg(long)]
+    pub(crate) require_coverage: bool,
+    /// Do not run the test command: report from the configured JUnit file
+    /// if it exists, else from the latest stored verification.
+    #[arg(long)]
+    pub(crate) no_run: bool,
+}
+
+/// `kiro trace`.
+#[derive(Debug, Args)]
+pub(crate) struct TraceArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`) or path to a spec folder.
+    pub(crate) spec: String,
+    /// How to print the trace matrix (text, md and json add the coverage findings).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: ReportFormat,
+    /// Write the output to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+/// `kiro audit ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check the hash chain: exit 0 when intact, 1 naming the first broken
+    /// line otherwise.
+    Verify(AuditArgs),
+    /// Print the entries of the log.
+    List(AuditArgs),
+}
+
+/// `kiro audit verify|list`.
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// `text`: readable lines. `json`: the report (`verify`) or the array
+    /// of entries (`list`).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
 }
 
 /// A phase of the pipeline, as named on the command line.
@@ -279,6 +363,9 @@ pub(crate) enum SchemaKind {
     Tasks,
     /// The output of `spec lint --format json`.
     Diagnostics,
+    /// The verification matrix of `verify --format json` (also the
+    /// `matrix` field of `trace --format json`).
+    Matrix,
 }
 
 /// `kiro schema`.

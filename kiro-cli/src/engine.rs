@@ -93,3 +93,17 @@ pub(crate) fn spec_filter(ws: &CliWorkspace, arg: &str) -> String {
         Err(_) => arg.to_owned(),
     }
 }
+
+/// The report renderer for a command-line format.
+pub(crate) fn report_format(arg: crate::cli::ReportFormat) -> kiro_core::report::Format {
+    use crate::cli::ReportFormat;
+    use kiro_core::report::Format;
+    match arg {
+        ReportFormat::Text => Format::Terminal,
+        ReportFormat::Md => Format::Markdown,
+        ReportFormat::Json => Format::Json,
+        ReportFormat::Junit => Format::Junit,
+        ReportFormat::Csv => Format::Csv,
+        ReportFormat::Html => Format::Html,
+    }
+}

@@ -6,7 +6,9 @@
 //!
 //! Exit status is a contract: 0 success, 1 findings (`spec lint` at or above
 //! the `--deny` level, `spec fmt --check` with files to reformat, a `run`
-//! that failed), 2 usage, workspace or I/O errors, printed to stderr as
+//! that failed, a `verify` with a failed criterion or, under
+//! `--require-coverage`, an untested one, an `audit verify` that found the
+//! chain broken), 2 usage, workspace or I/O errors, printed to stderr as
 //! `error: ...`, 3 a `run` stopped at an unapproved gate, 130 a `run`
 //! interrupted by Ctrl-C.
 
@@ -14,6 +16,7 @@ mod cli;
 mod commands;
 mod engine;
 mod output;
+mod results;
 mod workspace;
 
 use std::process::ExitCode;

@@ -21,3 +21,27 @@ pub(crate) fn print(text: &str) -> Result<()> {
 pub(crate) fn println(text: &str) -> Result<()> {
     print(&format!("{text}\n"))
 }
+
+/// Writes `text` to the file `path` when given (creating its parent
+/// folders), else to standard output.
+pub(crate) fn emit(path: Option<&std::path::Path>, text: &str) -> Result<()> {
+    match path {
+        Some(path) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => print(text),
+    }
+}
+
+/// Whether the terminal format should use colour: standard output is a
+/// terminal, nothing is written to a file, and `NO_COLOR` is unset.
+pub(crate) fn color(to_file: bool) -> bool {
+    use std::io::IsTerminal;
+    !to_file
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}

@@ -556,6 +556,7 @@ fn schema_prints_json_for_every_kind() {
         "design",
         "tasks",
         "diagnostics",
+        "matrix",
     ] {
         // No workspace is needed to print a schema.
         let out = kiro(dir.path(), &["schema", kind]);

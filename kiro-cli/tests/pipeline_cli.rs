@@ -123,7 +123,9 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         for entry in fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let rel = path.strip_prefix(root).unwrap().to_owned();
-            if rel == Path::new(".kiro/runs") {
+            // The checkpoint store and the audit log record history; a
+            // rollback adds to them rather than restoring them.
+            if rel == Path::new(".kiro/runs") || rel == Path::new(".kiro/audit.jsonl") {
                 continue;
             }
             if path.is_dir() {

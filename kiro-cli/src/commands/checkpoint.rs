@@ -5,11 +5,13 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use kiro_core::audit::{AuditKind, AuditLog, NewEntry};
 use kiro_core::checkpoint::{Checkpoint, CheckpointStore, FileKey, FileState, RollbackReport};
 use kiro_core::pipeline;
 use kiro_core::stage::OutcomeStatus;
 use kiro_core::workspace::DEFAULT_REPO;
 use serde::Serialize;
+use serde_json::json;
 
 use crate::cli::{CheckpointArg, CheckpointListArgs, CheckpointShowArgs, TextOrJson};
 use crate::engine;
@@ -223,10 +225,24 @@ pub(super) fn rollback(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode>
     let config = engine::config(ws)?;
     let workspace = engine::workspace(ws, &config)?;
     let store = engine::checkpoint_store(ws);
+    let log = AuditLog::open(ws.root())?;
     let (report, new) = pipeline::rollback(&store, &workspace, &at)
         .with_context(|| format!("cannot roll back to {at}"))?;
     let mut out = changes(&report);
-    let spec = pipeline::run_spec(&store, &at.run_id)?.unwrap_or_else(|| "<SPEC>".into());
+    let known = pipeline::run_spec(&store, &at.run_id)?;
+    record(
+        &log,
+        AuditKind::Rollback,
+        known.as_deref(),
+        &at.run_id.to_string(),
+        json!({
+            "checkpoint": at.to_string(),
+            "new_checkpoint": new.to_string(),
+            "written": labels(&report.written),
+            "removed": labels(&report.removed),
+        }),
+    )?;
+    let spec = known.unwrap_or_else(|| "<SPEC>".into());
     let _ = writeln!(
         out,
         "rolled back to {at}; new checkpoint {new}\n\
@@ -243,12 +259,26 @@ pub(super) fn fork(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode> {
     let config = engine::config(ws)?;
     let workspace = engine::workspace(ws, &config)?;
     let store = engine::checkpoint_store(ws);
+    let log = AuditLog::open(ws.root())?;
     let (report, new) = pipeline::fork(&store, &workspace, &at)
         .with_context(|| format!("cannot fork from {at}"))?;
     let mut out = changes(&report);
-    let spec = pipeline::run_spec(&store, &new.run_id)?
-        .or(pipeline::run_spec(&store, &at.run_id)?)
-        .unwrap_or_else(|| "<SPEC>".into());
+    let known =
+        pipeline::run_spec(&store, &new.run_id)?.or(pipeline::run_spec(&store, &at.run_id)?);
+    record(
+        &log,
+        AuditKind::Fork,
+        known.as_deref(),
+        &new.run_id.to_string(),
+        json!({
+            "from": at.to_string(),
+            "new_run": new.run_id.to_string(),
+            "new_checkpoint": new.to_string(),
+            "written": labels(&report.written),
+            "removed": labels(&report.removed),
+        }),
+    )?;
+    let spec = known.unwrap_or_else(|| "<SPEC>".into());
     let _ = writeln!(
         out,
         "forked run {} from {at} (its first checkpoint is {new}); run {} is unchanged\n\
@@ -257,6 +287,32 @@ pub(super) fn fork(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode> {
     );
     output::print(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Appends an entry for a rollback or fork that already happened; the
+/// error says so, since the workspace has changed either way.
+fn record(
+    log: &AuditLog,
+    kind: AuditKind,
+    spec: Option<&str>,
+    run: &str,
+    data: serde_json::Value,
+) -> Result<()> {
+    let what = kind.to_string();
+    let mut entry = NewEntry::new(kind).with_run(run).with_data(data);
+    if let Some(spec) = spec {
+        entry = entry.with_spec(spec);
+    }
+    log.append(entry).map(drop).with_context(|| {
+        format!(
+            "the {what} is done, but it could not be recorded in the audit log {}",
+            log.path().display()
+        )
+    })
+}
+
+fn labels(keys: &[FileKey]) -> Vec<String> {
+    keys.iter().map(file_label).collect()
 }
 
 /// One line per file written or removed.

@@ -1,6 +1,7 @@
 //! One module per command; each returns the exit status it wants, or an
 //! error that `main` prints and turns into exit status 2.
 
+mod audit;
 mod checkpoint;
 mod fmt;
 mod init;
@@ -11,12 +12,14 @@ mod run;
 mod schema;
 mod show;
 mod status;
+mod trace;
+mod verify;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{CheckpointCommand, Cli, Command, SpecCommand};
+use crate::cli::{AuditCommand, CheckpointCommand, Cli, Command, SpecCommand};
 use crate::workspace::Workspace;
 
 /// Exit status for findings: lint problems at the deny level, unformatted files.
@@ -51,6 +54,15 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Fork(args) => {
             checkpoint::fork(&Workspace::locate(cli.workspace.as_deref())?, &args)
+        }
+        Command::Verify(args) => verify::run(&Workspace::locate(cli.workspace.as_deref())?, &args),
+        Command::Trace(args) => trace::run(&Workspace::locate(cli.workspace.as_deref())?, &args),
+        Command::Audit(command) => {
+            let ws = Workspace::locate(cli.workspace.as_deref())?;
+            match command {
+                AuditCommand::Verify(args) => audit::verify(&ws, &args),
+                AuditCommand::List(args) => audit::list(&ws, &args),
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use async_trait::async_trait;
 use indicatif::{ProgressBar, ProgressStyle};
+use kiro_core::audit::AuditLog;
 use kiro_core::checkpoint::{CheckpointStore, RunId};
 use kiro_core::config::Config;
 use kiro_core::pipeline::{
@@ -83,9 +84,12 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
         }
     };
 
+    let audit = AuditLog::open(ws.root())
+        .with_context(|| format!("cannot open the audit log of {}", ws.root().display()))?;
     let mut builder = Pipeline::builder()
         .config(config.clone())
-        .shared_store(store.clone());
+        .shared_store(store.clone())
+        .audit(audit);
     if let Some(jobs) = args.jobs {
         builder = builder.jobs(usize::from(jobs));
     }

@@ -1,4 +1,5 @@
-//! `kiro schema`: JSON Schemas of the documents and of lint output.
+//! `kiro schema`: JSON Schemas of the documents, of lint output and of
+//! the verification matrix.
 
 use std::process::ExitCode;
 
@@ -18,6 +19,7 @@ pub(super) fn run(kind: SchemaKind) -> Result<ExitCode> {
         SchemaKind::Design => schema_for!(DesignDoc),
         SchemaKind::Tasks => schema_for!(TaskList),
         SchemaKind::Diagnostics => schema_for!(Vec<kiro_core::lint::Diagnostic>),
+        SchemaKind::Matrix => kiro_core::report::matrix_schema(),
     };
     output::println(&serde_json::to_string_pretty(&schema)?)?;
     Ok(ExitCode::SUCCESS)

@@ -286,7 +286,9 @@ impl Workspace {
     /// Every file of `repo` with size, mtime and SHA-256, using the workspace's [`HashCache`].
     ///
     /// Honours `.gitignore` (and `.ignore`, `.git/info/exclude`), and always
-    /// skips `.git/`, `target/`, `node_modules/` and `.kiro/runs/`. Files
+    /// skips `.git/`, `target/`, `node_modules/`, `.kiro/runs/`, `.kiro/trace/`
+    /// and `.kiro/audit.jsonl` (kiro's own records, which a rollback must not
+    /// rewind). Files
     /// whose size and mtime match the cache are not read.
     pub fn snapshot(&self, repo: &str) -> Result<Snapshot> {
         let r = self.repo(repo)?;

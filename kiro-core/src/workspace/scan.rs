@@ -1,7 +1,8 @@
 //! Detecting changes made by external processes: snapshots, a hash cache, diffs.
 //!
 //! A snapshot walks a repository (respecting `.gitignore`, always skipping
-//! `.git/`, `target/`, `node_modules/` and `.kiro/runs/`) and records each
+//! `.git/`, `target/`, `node_modules/`, `.kiro/runs/`, `.kiro/trace/` and
+//! `.kiro/audit.jsonl`) and records each
 //! file's size, modification time and SHA-256. The [`HashCache`] remembers the
 //! hash of every `(path, size, mtime)` it saw, so a re-scan of an unchanged
 //! tree costs one `stat` per file and no reads.
@@ -25,6 +26,13 @@ const SKIPPED_DIRS: [&str; 3] = [".git", "target", "node_modules"];
 
 /// Kiro's own run store, skipped so checkpoints never scan themselves.
 const RUNS_DIR: &str = ".kiro/runs";
+
+/// Kiro's records about the work rather than the work itself: the trace
+/// lock and stored reports. A rollback must not rewind them.
+const TRACE_DIR: &str = ".kiro/trace";
+
+/// The audit log: append-only, so a rollback must never restore an older copy.
+const AUDIT_FILE: &str = ".kiro/audit.jsonl";
 
 /// Files modified this close to the scan are hashed but not cached: a later
 /// write within the file system's timestamp granularity could keep size and
@@ -314,6 +322,8 @@ pub(crate) fn hash_file(path: &Path) -> Result<String> {
 /// nor listed; what they point to inside the repository is listed at its own path.
 pub(crate) fn walk(root: &Path, dir: &Path) -> Result<Vec<(PathBuf, fs::Metadata)>> {
     let runs = root.join(RUNS_DIR);
+    let trace = root.join(TRACE_DIR);
+    let audit = root.join(AUDIT_FILE);
     let whole = dir == root;
     let wanted = dir.to_owned();
     let mut builder = ignore::WalkBuilder::new(root);
@@ -327,11 +337,14 @@ pub(crate) fn walk(root: &Path, dir: &Path) -> Result<Vec<(PathBuf, fs::Metadata
         // needs no sort and a `BTreeMap` builds from it in linear time.
         .sort_by_file_name(|a, b| a.cmp(b))
         .filter_entry(move |e| {
-            if e.depth() == 0 || !e.file_type().is_some_and(|t| t.is_dir()) {
+            if e.depth() == 0 {
                 return true;
             }
+            if !e.file_type().is_some_and(|t| t.is_dir()) {
+                return e.path() != audit;
+            }
             let name = e.file_name();
-            if SKIPPED_DIRS.iter().any(|d| name == *d) || (name == "runs" && e.path() == runs) {
+            if SKIPPED_DIRS.iter().any(|d| name == *d) || e.path() == runs || e.path() == trace {
                 return false;
             }
             // The walk starts at the root even for a sub-folder so the

@@ -1,0 +1,651 @@
+//! End-to-end tests of `kiro verify`, `kiro trace` and `kiro audit`: each
+//! spawns the real `kiro` binary in a temporary workspace holding a spec
+//! and annotated test sources in Rust, Python and TypeScript (comments
+//! only; nothing compiles them), with a verifier command that is a small
+//! `sh` script writing a JUnit report.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+const REQUIREMENTS: &str = "\
+# Requirements Document
+
+## Introduction
+
+Sessions for the notes app.
+
+## Requirements
+
+### Requirement 1: Login
+
+#### Acceptance Criteria
+
+1. WHEN a user logs in, THE system SHALL create a session
+2. WHEN a user logs out, THE system SHALL end the session
+
+### Requirement 2: Sessions
+
+#### Acceptance Criteria
+
+1. THE system SHALL keep a session for one hour
+2. THE system SHALL list the active sessions
+";
+
+/// Links 1.1 (Rust), 1.2 (Python), 2.1 and the undefined 9.9 (TypeScript);
+/// 2.2 stays untested.
+const SOURCES: [(&str, &str); 3] = [
+    (
+        "tests/login.rs",
+        "// Validates: Requirements 1.1\n#[test]\nfn login_works() {}\n",
+    ),
+    (
+        "tests/test_logout.py",
+        "# **Validates: Requirements 1.2**\ndef test_logout():\n    assert False\n",
+    ),
+    (
+        "web/session.test.ts",
+        "// Validates: Requirements 2.1, 9.9\nit(\"keeps a session\", () => {});\n",
+    ),
+];
+
+/// JUnit test cases: `login_works` and `keeps a session` pass, `test_logout` fails.
+const JUNIT_MIXED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+  <testsuite name="all" tests="3" failures="1">
+    <testcase name="login_works" classname="tests::login"/>
+    <testcase name="test_logout" classname="tests.test_logout">
+      <failure message="assert False">AssertionError: session still open</failure>
+    </testcase>
+    <testcase name="keeps a session" classname="web/session.test.ts"/>
+  </testsuite>
+</testsuites>"#;
+
+/// The same tests, all passing.
+const JUNIT_PASSING: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+  <testsuite name="all" tests="3">
+    <testcase name="login_works" classname="tests::login"/>
+    <testcase name="test_logout" classname="tests.test_logout"/>
+    <testcase name="keeps a session" classname="web/session.test.ts"/>
+  </testsuite>
+</testsuites>"#;
+
+fn kiro(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiro"))
+        .args(args)
+        .current_dir(dir)
+        .env("KIRO_ACTOR", "tester")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+/// Asserts the exit status, showing both streams when it differs.
+#[track_caller]
+fn expect_code(out: &Output, expected: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(expected),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// The verifier script: writes `junit` to `junit.xml`, leaves a marker
+/// file (to tell whether it ran), and exits 1 like a failing test run
+/// when the report has a failure.
+fn script(junit: &str) -> String {
+    let code = if junit.contains("<failure") { 1 } else { 0 };
+    format!("touch ran.marker\ncat > junit.xml <<'EOF'\n{junit}\nEOF\nexit {code}\n")
+}
+
+/// A workspace after `kiro init` with spec `auth`, the annotated sources,
+/// and (with `Some(junit)`) a verifier command writing that JUnit report.
+fn workspace(junit: Option<&str>) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    expect_code(&kiro(dir.path(), &["init"]), 0);
+    let spec = dir.path().join(".kiro/specs/auth");
+    fs::create_dir_all(&spec).unwrap();
+    fs::write(spec.join("requirements.md"), REQUIREMENTS).unwrap();
+    for (path, text) in SOURCES {
+        let path = dir.path().join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    if let Some(junit) = junit {
+        set_verifier(dir.path(), junit);
+    }
+    dir
+}
+
+fn set_verifier(root: &Path, junit: &str) {
+    let config = root.join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    if let Some(at) = text.find("\n[verifier]") {
+        text.truncate(at);
+    }
+    let script = serde_json::to_string(&script(junit)).unwrap();
+    text.push_str(&format!(
+        "\n[verifier]\ncommand = [\"sh\", \"-c\", {script}]\njunit = \"junit.xml\"\n"
+    ));
+    fs::write(&config, text).unwrap();
+}
+
+/// Criterion id → status, from `verify --format json` or the trace matrix.
+fn statuses(matrix: &Value) -> BTreeMap<String, String> {
+    matrix["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["criterion"].as_str().unwrap().to_owned(),
+                r["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn expected_mixed() -> BTreeMap<String, String> {
+    [
+        ("1.1", "passed"),
+        ("1.2", "failed"),
+        ("2.1", "passed"),
+        ("2.2", "untested"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    .collect()
+}
+
+fn audit_entries(root: &Path) -> Vec<Value> {
+    let out = kiro(root, &["audit", "list", "--format", "json"]);
+    expect_code(&out, 0);
+    serde_json::from_str::<Value>(&stdout(&out))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn verify_runs_the_command_and_exits_1_when_a_criterion_fails() {
+    let ws = workspace(Some(JUNIT_MIXED));
+    let out = kiro(ws.path(), &["verify", "auth"]);
+    expect_code(&out, 1);
+    assert!(ws.path().join("ran.marker").exists());
+    let text = stdout(&out);
+    assert!(
+        text.contains("4 criteria, 2 passed, 1 failed, 1 untested"),
+        "{text}"
+    );
+    assert!(text.contains("session still open"), "{text}");
+    // Not a terminal: no colour.
+    assert!(!text.contains('\u{1b}'), "{text}");
+
+    let entries = audit_entries(ws.path());
+    assert_eq!(entries.len(), 1);
+    let e = &entries[0];
+    assert_eq!(e["kind"], "verification");
+    assert_eq!(e["actor"], "tester");
+    assert_eq!(e["spec"], "auth");
+    assert_eq!(e["data"]["passed"], 2);
+    assert_eq!(e["data"]["failed"], 1);
+    assert_eq!(e["data"]["untested"], 1);
+    assert_eq!(e["data"]["failed_criteria"], serde_json::json!(["1.2"]));
+    assert_eq!(e["data"]["exit_code"], 1);
+    assert!(e["data"]["command"].as_str().unwrap().starts_with("sh -c"));
+
+    let lock = fs::read_to_string(ws.path().join(".kiro/trace/auth.lock.json")).unwrap();
+    assert!(lock.contains("tests/login.rs#login_works"), "{lock}");
+}
+
+#[test]
+fn verify_json_has_a_status_per_criterion() {
+    let ws = workspace(Some(JUNIT_MIXED));
+    let out = kiro(ws.path(), &["verify", "auth", "--format", "json"]);
+    expect_code(&out, 1);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["spec"], "auth");
+    assert_eq!(statuses(&json), expected_mixed());
+    assert_eq!(json["totals"]["failed"], 1);
+    let row = &json["rows"][1];
+    assert_eq!(row["tests"][0]["name"], "test_logout");
+    assert_eq!(row["tests"][0]["file"], "tests/test_logout.py");
+    assert_eq!(row["tests"][0]["status"], "failed");
+    // The summary goes to stderr so that stdout stays valid JSON.
+    assert!(stderr(&out).contains("2 passed, 1 failed, 1 untested"));
+}
+
+#[test]
+fn verify_junit_output_is_well_formed_with_a_case_per_criterion() {
+    let ws = workspace(Some(JUNIT_MIXED));
+    let out = kiro(ws.path(), &["verify", "auth", "--format", "junit"]);
+    expect_code(&out, 1);
+    let xml = stdout(&out);
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    let cases = kiro_core::verify::junit::parse_junit(&xml, Path::new("out.xml")).unwrap();
+    assert_eq!(cases.len(), 4, "{xml}");
+    let failed: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.status == kiro_core::verify::TestStatus::Failed)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(failed.len(), 1, "{xml}");
+    assert!(failed[0].contains("1.2"), "{xml}");
+}
+
+#[test]
+fn verify_markdown_is_a_table() {
+    let ws = workspace(Some(JUNIT_MIXED));
+    let out = kiro(ws.path(), &["verify", "auth", "--format", "md"]);
+    expect_code(&out, 1);
+    let md = stdout(&out);
+    assert!(md.contains("| Status | Criterion |"), "{md}");
+    assert!(md.contains("| failed | 1.2 |"), "{md}");
+    assert!(md.contains("| untested | 2.2 |"), "{md}");
+}
+
+#[test]
+fn verify_html_to_a_file_is_self_contained() {
+    let ws = workspace(Some(JUNIT_MIXED));
+    let out = kiro(
+        ws.path(),
+        &[
+            "verify",
+            "auth",
+            "--format",
+            "html",
+            "--output",
+            "reports/auth.html",
+        ],
+    );
+    expect_code(&out, 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains("2 passed, 1 failed, 1 untested; report written to reports/auth.html"),
+        "{text}"
+    );
+    let html = fs::read_to_string(ws.path().join("reports/auth.html")).unwrap();
+    assert!(html.to_ascii_lowercase().starts_with("<!doctype html"));
+    for id in ["1.1", "1.2", "2.1", "2.2"] {
+        assert!(html.contains(id), "{id} missing");
+    }
+    for external in ["src=\"http", "href=\"http", "<link ", "@import", "url(http"] {
+        assert!(!html.contains(external), "{external} in the page");
+    }
+}
+
+#[test]
+fn require_coverage_fails_on_untested_criteria() {
+    let ws = workspace(Some(JUNIT_PASSING));
+    let out = kiro(ws.path(), &["verify", "auth"]);
+    expect_code(&out, 0);
+    let out = kiro(ws.path(), &["verify", "auth", "--require-coverage"]);
+    expect_code(&out, 1);
+    assert!(stderr(&out).contains("2.2"), "{}", stderr(&out));
+}
+
+#[test]
+fn no_run_reads_the_junit_file_without_running_the_command() {
+    let ws = workspace(Some(JUNIT_MIXED));
+    fs::write(ws.path().join("junit.xml"), JUNIT_PASSING).unwrap();
+    let out = kiro(
+        ws.path(),
+        &["verify", "auth", "--no-run", "--format", "json"],
+    );
+    expect_code(&out, 0);
+    assert!(!ws.path().join("ran.marker").exists());
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(statuses(&json)["1.2"], "passed");
+    // Reading results does not record links as reviewed.
+    assert!(!ws.path().join(".kiro/trace/auth.lock.json").exists());
+    let entries = audit_entries(ws.path());
+    assert_eq!(entries[0]["data"]["source"], "junit junit.xml");
+}
+
+#[test]
+fn no_run_falls_back_to_the_last_stored_report() {
+    let ws = workspace(Some(JUNIT_MIXED));
+    expect_code(&kiro(ws.path(), &["verify", "auth"]), 1);
+    fs::remove_file(ws.path().join("junit.xml")).unwrap();
+    fs::remove_file(ws.path().join("ran.marker")).unwrap();
+    let out = kiro(
+        ws.path(),
+        &["verify", "auth", "--no-run", "--format", "json"],
+    );
+    expect_code(&out, 1);
+    assert!(!ws.path().join("ran.marker").exists());
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(statuses(&json), expected_mixed());
+}
+
+#[test]
+fn no_run_without_any_results_is_an_error() {
+    let ws = workspace(Some(JUNIT_MIXED));
+    let out = kiro(ws.path(), &["verify", "auth", "--no-run"]);
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("no results to report"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!ws.path().join("ran.marker").exists());
+}
+
+#[test]
+fn verify_without_a_verifier_command_is_a_usage_error() {
+    let ws = workspace(None);
+    let out = kiro(ws.path(), &["verify", "auth"]);
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("[verifier] command"),
+        "{}",
+        stderr(&out)
+    );
+    let out = kiro(ws.path(), &["verify", "nope"]);
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("unknown spec"), "{}", stderr(&out));
+}
+
+/// Kinds and criteria of the findings of `kiro trace --format json`.
+fn findings(json: &Value) -> Vec<(String, String)> {
+    json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_owned(),
+                f["criterion"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn trace_json_has_the_matrix_and_coverage_findings() {
+    let ws = workspace(Some(JUNIT_MIXED));
+    // Before any verification: links from annotations, no results.
+    let out = kiro(ws.path(), &["trace", "auth", "--format", "json"]);
+    expect_code(&out, 0);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["results"], Value::Null);
+    assert_eq!(json["matrix"]["rows"][0]["tests"][0]["name"], "login_works");
+    assert!(statuses(&json["matrix"]).values().all(|s| s == "untested"));
+    let found = findings(&json);
+    assert!(found.contains(&("criterion_without_test".into(), "2.2".into())));
+    assert!(found.contains(&("unknown_criterion_in_test".into(), "9.9".into())));
+
+    // After a verification: results and the failing criterion.
+    expect_code(&kiro(ws.path(), &["verify", "auth"]), 1);
+    let out = kiro(ws.path(), &["trace", "auth", "--format", "json"]);
+    expect_code(&out, 0);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["results"], "kiro verify");
+    assert_eq!(statuses(&json["matrix"]), expected_mixed());
+    let found = findings(&json);
+    assert!(found.contains(&("failing_criterion".into(), "1.2".into())));
+    assert!(!found.iter().any(|(k, _)| k == "stale_link"));
+
+    // A criterion reworded after its test was linked: a stale link.
+    let req = ws.path().join(".kiro/specs/auth/requirements.md");
+    let text = fs::read_to_string(&req)
+        .unwrap()
+        .replace("create a session", "create a session token");
+    fs::write(&req, text).unwrap();
+    let out = kiro(ws.path(), &["trace", "auth", "--format", "json"]);
+    expect_code(&out, 0);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let stale = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "stale_link")
+        .unwrap();
+    assert_eq!(stale["criterion"], "1.1");
+    assert_eq!(stale["location"]["file"], "tests/login.rs");
+
+    // The text format shows the same findings below the matrix.
+    let out = kiro(ws.path(), &["trace", "auth"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("Coverage findings"), "{text}");
+    assert!(text.contains("warning[stale_link]"), "{text}");
+    assert!(text.contains("error[failing_criterion]"), "{text}");
+
+    // The next verification reports the stale link, then records the new text.
+    let out = kiro(ws.path(), &["verify", "auth"]);
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("criterion 1.1 changed"),
+        "{}",
+        stderr(&out)
+    );
+    let out = kiro(ws.path(), &["trace", "auth", "--format", "json"]);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(!findings(&json).iter().any(|(k, _)| k == "stale_link"));
+}
+
+#[test]
+fn trace_renders_markdown_csv_and_html() {
+    let ws = workspace(Some(JUNIT_MIXED));
+    expect_code(&kiro(ws.path(), &["verify", "auth"]), 1);
+    let md = stdout(&kiro(ws.path(), &["trace", "auth", "--format", "md"]));
+    assert!(md.contains("| failed | 1.2 |"), "{md}");
+    assert!(md.contains("## Coverage findings"), "{md}");
+    let csv = stdout(&kiro(ws.path(), &["trace", "auth", "--format", "csv"]));
+    assert!(csv.starts_with("requirement,"), "{csv}");
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    let out = kiro(
+        ws.path(),
+        &[
+            "trace",
+            "auth",
+            "--format",
+            "html",
+            "--output",
+            "trace.html",
+        ],
+    );
+    expect_code(&out, 0);
+    let html = fs::read_to_string(ws.path().join("trace.html")).unwrap();
+    assert!(html.contains("login_works"));
+}
+
+#[test]
+fn audit_verify_detects_a_tampered_line() {
+    let ws = workspace(Some(JUNIT_MIXED));
+    let out = kiro(ws.path(), &["audit", "verify"]);
+    expect_code(&out, 0);
+    assert!(stdout(&out).contains("0 entries, chain intact"));
+    for _ in 0..3 {
+        expect_code(&kiro(ws.path(), &["verify", "auth"]), 1);
+    }
+    let out = kiro(ws.path(), &["audit", "verify"]);
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("3 entries, chain intact"),
+        "{}",
+        stdout(&out)
+    );
+
+    let log = ws.path().join(".kiro/audit.jsonl");
+    let text = fs::read_to_string(&log).unwrap();
+    let tampered: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 1 {
+                l.replace("\"failed\":1", "\"failed\":0")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    assert_ne!(tampered.join("\n") + "\n", text);
+    fs::write(&log, tampered.join("\n") + "\n").unwrap();
+    let out = kiro(ws.path(), &["audit", "verify"]);
+    expect_code(&out, 1);
+    let text = stdout(&out);
+    assert!(text.contains("broken at line 2"), "{text}");
+    assert!(text.contains("hash mismatch"), "{text}");
+
+    let out = kiro(ws.path(), &["audit", "verify", "--format", "json"]);
+    expect_code(&out, 1);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["status"], "broken");
+    assert_eq!(json["line"], 2);
+
+    // Removing a line breaks the chain at the line after it.
+    let without_first: String = text_lines(&log)
+        .iter()
+        .skip(1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(&log, without_first).unwrap();
+    let out = kiro(ws.path(), &["audit", "verify"]);
+    expect_code(&out, 1);
+    assert!(stdout(&out).contains("line 1"), "{}", stdout(&out));
+}
+
+fn text_lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn audit_verify_on_an_unreadable_log_is_an_io_error() {
+    let ws = workspace(None);
+    // A directory where the log file should be cannot be read as a file.
+    fs::create_dir_all(ws.path().join(".kiro/audit.jsonl")).unwrap();
+    let out = kiro(ws.path(), &["audit", "verify"]);
+    expect_code(&out, 2);
+}
+
+/// The `RUN@ID` of the first checkpoint of `node` in the spec's runs.
+fn checkpoint_of(root: &Path, node: &str) -> String {
+    let out = kiro(root, &["checkpoint", "list", "--format", "json"]);
+    expect_code(&out, 0);
+    let runs: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    runs.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["checkpoints"].as_array().unwrap().iter())
+        .find(|c| c["node"] == node)
+        .map(|c| c["reference"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+/// A workspace with an executor that writes `out/<task>.txt`, after a
+/// completed `kiro run notes`.
+fn run_workspace() -> TempDir {
+    let ws = workspace(None);
+    let config = ws.path().join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[executor]\ncommand = [\"sh\", \"-c\", \"mkdir -p out && echo done > out/$KIRO_TASK_ID.txt\"]\n",
+    );
+    fs::write(&config, text).unwrap();
+    fs::remove_dir_all(ws.path().join(".kiro/specs/auth")).unwrap();
+    fs::write(
+        ws.path().join("req.txt"),
+        "- WHEN a user saves a note, THE Notes_App SHALL store it.\n",
+    )
+    .unwrap();
+    let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&out, 0);
+    ws
+}
+
+#[test]
+fn run_rollback_and_fork_write_audit_entries() {
+    let ws = run_workspace();
+    let entries = audit_entries(ws.path());
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"approval"), "{kinds:?}");
+    assert!(kinds.contains(&"phase"), "{kinds:?}");
+
+    // The trace shows the files each task changed.
+    let out = kiro(ws.path(), &["trace", "notes", "--format", "json"]);
+    expect_code(&out, 0);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let files = json["task_files"].as_object().unwrap();
+    assert!(
+        files
+            .values()
+            .any(|f| f[0].as_str().unwrap().starts_with("out/")),
+        "{json}"
+    );
+
+    let target = checkpoint_of(ws.path(), "tasks");
+    expect_code(&kiro(ws.path(), &["rollback", &target]), 0);
+    let entries = audit_entries(ws.path());
+    let e = entries.last().unwrap();
+    assert_eq!(e["kind"], "rollback");
+    assert_eq!(e["actor"], "tester");
+    assert_eq!(e["spec"], "notes");
+    assert_eq!(e["data"]["checkpoint"], target.as_str());
+    assert!(
+        e["data"]["removed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f.as_str().unwrap().starts_with("out/")),
+        "{e}"
+    );
+
+    expect_code(&kiro(ws.path(), &["fork", &target]), 0);
+    let entries = audit_entries(ws.path());
+    let e = entries.last().unwrap();
+    assert_eq!(e["kind"], "fork");
+    assert_eq!(e["data"]["from"], target.as_str());
+    assert_eq!(e["run"], e["data"]["new_run"]);
+
+    let out = kiro(ws.path(), &["audit", "verify"]);
+    expect_code(&out, 0);
+    let out = kiro(ws.path(), &["audit", "list"]);
+    expect_code(&out, 0);
+    assert!(stdout(&out).contains("  fork  "), "{}", stdout(&out));
+}
+
+#[test]
+fn rollback_keeps_every_earlier_audit_entry() {
+    let ws = run_workspace();
+    let before = audit_entries(ws.path());
+    let target = checkpoint_of(ws.path(), "tasks");
+    expect_code(&kiro(ws.path(), &["rollback", &target]), 0);
+    let after = audit_entries(ws.path());
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(after[..before.len()], before[..]);
+}
