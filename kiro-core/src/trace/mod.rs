@@ -51,7 +51,7 @@
 //! ```
 
 pub mod coverage;
-mod results;
+pub(crate) mod results;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -1,6 +1,6 @@
 //! Matching test results to annotated tests by name.
 //!
-//! The rules are those of [`crate::verify::build_report`]: a function test
+//! Shared by [`crate::verify::build_report`] and the trace graph: a function test
 //! matches a result one of whose name segments (`a::b::c`, `pkg.Class.m`,
 //! `TestX/sub`, `test_x[param]`) is the function name; an `it`/`test` case
 //! matches a result whose name ends with its title after a word boundary; a

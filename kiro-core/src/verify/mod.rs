@@ -36,14 +36,14 @@ pub mod annotations;
 pub mod cargo_test;
 pub mod junit;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::spec::{CriterionId, Spec};
 
-use annotations::{Annotation, AnnotationKind, TestDeclKind};
+use annotations::{Annotation, AnnotationKind};
 
 /// The most bytes kept of one test's output or one evidence excerpt: the
 /// start and the end are kept, the middle is cut.
@@ -218,14 +218,17 @@ pub fn build_report(
 ) -> VerificationReport {
     let criteria = spec.criteria();
     let own = own_annotations(spec, annotations);
-    let index = ResultIndex::new(results);
+    let index = crate::trace::results::ResultIndex::new(results);
 
     // criterion -> evidence keys already recorded, to list a test once even
     // when several annotations on it name the same criterion.
     let mut links: HashMap<&str, Vec<Link<'_>>> = HashMap::new();
     for ann in &own {
         let matched = if run.per_test_results {
-            index.matches(ann)
+            ann.test
+                .as_ref()
+                .map(|t| index.matches(&t.name, t.kind, &ann.file))
+                .unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -472,138 +475,6 @@ fn linked_criteria<'s>(
         }
     }
     out
-}
-
-/// Results by name segment, for matching annotated functions quickly.
-struct ResultIndex<'r> {
-    results: &'r [TestResult],
-    by_segment: HashMap<&'r str, Vec<usize>>,
-}
-
-impl<'r> ResultIndex<'r> {
-    fn new(results: &'r [TestResult]) -> Self {
-        let mut by_segment: HashMap<&'r str, Vec<usize>> = HashMap::new();
-        for (i, r) in results.iter().enumerate() {
-            let mut seen: HashSet<&str> = HashSet::new();
-            for seg in segments(&r.name) {
-                if seen.insert(seg) {
-                    by_segment.entry(seg).or_default().push(i);
-                }
-            }
-        }
-        Self {
-            results,
-            by_segment,
-        }
-    }
-
-    /// The results of the test an annotation belongs to.
-    fn matches(&self, ann: &Annotation) -> Vec<usize> {
-        let Some(test) = &ann.test else {
-            return Vec::new();
-        };
-        let candidates: Vec<usize> = match test.kind {
-            TestDeclKind::Function => self
-                .by_segment
-                .get(test.name.as_str())
-                .cloned()
-                .unwrap_or_default(),
-            TestDeclKind::Case => (0..self.results.len())
-                .filter(|&i| {
-                    self.results
-                        .get(i)
-                        .is_some_and(|r| ends_with_title(&r.name, &test.name))
-                })
-                .collect(),
-            TestDeclKind::Suite => (0..self.results.len())
-                .filter(|&i| {
-                    self.results.get(i).is_some_and(|r| {
-                        contains_title(&r.name, &test.name)
-                            || r.classname
-                                .as_deref()
-                                .is_some_and(|c| contains_title(c, &test.name))
-                    })
-                })
-                .collect(),
-        };
-        if candidates.len() <= 1 {
-            return candidates;
-        }
-        // Several tests share the name: prefer those whose file, class or
-        // module path matches the annotation's file.
-        let near: Vec<usize> = candidates
-            .iter()
-            .copied()
-            .filter(|&i| {
-                self.results
-                    .get(i)
-                    .is_some_and(|r| same_place(r, &ann.file))
-            })
-            .collect();
-        if near.is_empty() {
-            candidates
-        } else {
-            near
-        }
-    }
-}
-
-/// The parts of a runner's test name that may be a function name:
-/// `a::b::c`, `pkg.Class.method()`, `TestX/sub`, `test_x[param]`.
-fn segments(name: &str) -> impl Iterator<Item = &str> {
-    name.split([':', '.', '/', '#', '(', '[', ')', ']', '\\'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
-/// `Auth logs in` ends with the title `logs in` (after a word boundary).
-fn ends_with_title(name: &str, title: &str) -> bool {
-    if title.is_empty() {
-        return false;
-    }
-    if name == title {
-        return true;
-    }
-    name.strip_suffix(title).is_some_and(|head| {
-        head.ends_with(|c: char| {
-            c.is_whitespace() || matches!(c, '>' | '›' | '/' | ':' | '.' | '#' | '|')
-        })
-    })
-}
-
-/// `Auth logs in` contains the title `Auth` as whole words.
-fn contains_title(name: &str, title: &str) -> bool {
-    if title.is_empty() {
-        return false;
-    }
-    name.match_indices(title).any(|(at, _)| {
-        let before = name.get(..at).and_then(|s| s.chars().next_back());
-        let after = name.get(at + title.len()..).and_then(|s| s.chars().next());
-        before.is_none_or(|c| !c.is_alphanumeric()) && after.is_none_or(|c| !c.is_alphanumeric())
-    })
-}
-
-/// Whether a result comes from the annotation's file: same file, or the
-/// file's stem (`test_auth`, `auth`, `verify`) is part of its class or name.
-fn same_place(r: &TestResult, ann_file: &str) -> bool {
-    if let Some(f) = &r.file {
-        let f = f.replace('\\', "/");
-        let f = f.trim_start_matches("./");
-        if ann_file.ends_with(f) || f.ends_with(ann_file) {
-            return true;
-        }
-    }
-    let file_name = ann_file.rsplit('/').next().unwrap_or(ann_file);
-    let stem = file_name.split('.').next().unwrap_or(file_name);
-    if stem.is_empty() {
-        return false;
-    }
-    let in_name = segments(&r.name).any(|s| s == stem);
-    let in_class = r
-        .classname
-        .as_deref()
-        .is_some_and(|c| segments(c).any(|s| s == stem));
-    in_name || in_class
 }
 
 /// Cuts `text` to at most `max` bytes, keeping its start and end (on char
