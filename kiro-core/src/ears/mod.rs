@@ -39,6 +39,7 @@
 
 mod text;
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::spec::{Clause, ClauseKeyword, Ears, EarsPattern};
@@ -160,8 +161,13 @@ fn in_spans(spans: &[Range<usize>], pos: usize) -> bool {
 
 /// Collapses whitespace runs to one space and trims both ends (hard-wrapped
 /// criteria become one line). Unicode whitespace counts, as in
-/// `split_whitespace`; the common all-ASCII case avoids decoding characters.
-fn normalize_whitespace(text: &str) -> String {
+/// `split_whitespace`; the common all-ASCII case avoids decoding characters,
+/// and text that is already normalised (one line, single spaces) is
+/// borrowed rather than copied, since this runs for every criterion.
+fn normalize_whitespace(text: &str) -> Cow<'_, str> {
+    if is_normalized(text) {
+        return Cow::Borrowed(text);
+    }
     let mut s = String::with_capacity(text.len());
     if !text.is_ascii() {
         for word in text.split_whitespace() {
@@ -170,7 +176,7 @@ fn normalize_whitespace(text: &str) -> String {
             }
             s.push_str(word);
         }
-        return s;
+        return Cow::Owned(s);
     }
     for word in text.split_ascii_whitespace() {
         if !s.is_empty() {
@@ -178,7 +184,27 @@ fn normalize_whitespace(text: &str) -> String {
         }
         s.push_str(word);
     }
-    s
+    Cow::Owned(s)
+}
+
+/// `true` when [`normalize_whitespace`] would return `text` unchanged: no
+/// whitespace but single ASCII spaces between other characters.
+fn is_normalized(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
+        return false;
+    }
+    let mut prev_space = false;
+    for &b in bytes {
+        match b {
+            b' ' if prev_space => return false,
+            b' ' => prev_space = true,
+            b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => return false,
+            _ => prev_space = false,
+        }
+    }
+    // Non-ASCII whitespace (an ideographic space, say) needs decoding.
+    text.is_ascii() || !text.chars().any(|c| c != ' ' && c.is_whitespace())
 }
 
 /// Finds the EARS keywords of `s` (whole ASCII words, outside code spans).

@@ -873,7 +873,7 @@ fn split_points(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
         let line_range = offset..offset + line.len();
         offset = line_range.end + 1;
         let candidate = property_start(line, true).is_some()
-            || validates_line(line).is_some()
+            || validates_ids_text(line).is_some()
             || inline_validates(line).is_some();
         if !candidate {
             continue;
@@ -901,6 +901,13 @@ fn stands_as_paragraph(rest: &str) -> bool {
 /// Reads a validates line (`**Validates: Requirements 1.1, 2.3**` and its
 /// spellings) and returns its ids, possibly none.
 fn validates_line(line: &str) -> Option<Vec<String>> {
+    validates_ids_text(line).map(parse_id_list)
+}
+
+/// The id list text of a validates line, or `None` when `line` is not one.
+/// Split from [`validates_line`] so that checks that only ask whether a line
+/// is a validates line do not read its ids.
+fn validates_ids_text(line: &str) -> Option<&str> {
     let t = line.trim();
     let unwrapped = t.trim_start_matches(['*', '_']);
     if t.len() - unwrapped.len() > 3 {
@@ -920,7 +927,7 @@ fn validates_line(line: &str) -> Option<Vec<String>> {
     let ids_text = after
         .trim_start_matches(is_colon)
         .trim_matches(|c: char| c == '*' || c == '_' || c.is_whitespace());
-    Some(parse_id_list(ids_text))
+    Some(ids_text)
 }
 
 /// Finds a bold validates fragment that ends a line after other text

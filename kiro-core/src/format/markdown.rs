@@ -30,7 +30,10 @@ impl Source {
         } else {
             src.to_owned()
         };
-        let mut line_starts = vec![0];
+        // Sized for typical markdown lines so that large files do not copy
+        // the index over and over while it grows.
+        let mut line_starts = Vec::with_capacity(text.len() / 32 + 1);
+        line_starts.push(0);
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         Source {
             text,
@@ -281,6 +284,20 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> (Vec<Block>, Vec<usize>) {
 /// Text pulldown-cmark emits no event for (link reference definitions)
 /// would otherwise vanish; keep any non-blank gap as an `Other` block.
 fn add_gaps(text: &str, blocks: Vec<Block>) -> Vec<Block> {
+    // Usually every gap is blank; then the blocks are returned as they are
+    // rather than copied into a new vector.
+    let mut pos = 0;
+    let mut any = false;
+    for b in &blocks {
+        if b.range.start > pos && !text.get(pos..b.range.start).unwrap_or("").trim().is_empty() {
+            any = true;
+            break;
+        }
+        pos = pos.max(b.range.end);
+    }
+    if !any && text.get(pos..).unwrap_or("").trim().is_empty() {
+        return blocks;
+    }
     let mut out = Vec::with_capacity(blocks.len());
     let mut pos = 0;
     for b in blocks {

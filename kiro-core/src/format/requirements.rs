@@ -382,10 +382,13 @@ impl Doc {
         // CommonMark also ends a line at a lone `\r`; pulldown-cmark does, so
         // the line-based helpers must too.
         let bytes = src.as_bytes();
-        let lone_cr = bytes
-            .iter()
-            .enumerate()
-            .any(|(i, b)| *b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+        // Most files have no `\r` at all; `contains` finds that with a fast
+        // byte search before the byte-by-byte look at what follows each one.
+        let lone_cr = src.contains('\r')
+            && bytes
+                .iter()
+                .enumerate()
+                .any(|(i, b)| *b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
         let source = if lone_cr {
             let crlf = src.contains("\r\n");
             let lf = src.replace("\r\n", "\n").replace('\r', "\n");
@@ -592,7 +595,14 @@ impl Notes {
 /// cannot change the block structure is moved (see [`to_column_zero`]).
 fn verbatim_run(text: &str, range: Range<usize>) -> String {
     let start = line_start(text, range.start);
-    let mut run = markdown::trim_blank_lines(text.get(start..range.end).unwrap_or("")).to_owned();
+    let run = markdown::trim_blank_lines(text.get(start..range.end).unwrap_or("")).to_owned();
+    blocks_to_column_zero(run)
+}
+
+/// Moves every top-level block of `run` to column 0 without changing the
+/// block structure (see [`to_column_zero`]), for verbatim text rendered at a
+/// new place where leading spaces could attach it to a list item before it.
+pub(super) fn blocks_to_column_zero(mut run: String) -> String {
     // Each pass only removes leading spaces (or turns indented code into
     // fenced code), so a few passes reach a text that no longer changes,
     // which is what reading the rendered run back will find.
@@ -716,6 +726,14 @@ pub(super) fn is_paragraph(src: &str) -> bool {
         Parser::new_ext(src, Options::ENABLE_TABLES).next(),
         Some(Event::Start(Tag::Paragraph))
     )
+}
+
+/// [`is_paragraph`] for a block that reads as a user story (it starts with
+/// `**` once leading spaces are skipped). On one line starting at column 0
+/// such a block is a paragraph: it cannot be indented code, HTML, or a
+/// table (which needs a delimiter row); the full check runs otherwise.
+fn story_is_paragraph(src: &str) -> bool {
+    (src.starts_with("**") && !src.contains('\n')) || is_paragraph(src)
 }
 
 /// Width of a line's leading whitespace, a tab reaching the next multiple of 4.
@@ -1158,6 +1176,7 @@ fn read_container(doc: &Doc, sink: &mut Sink, s: &OutlineSection, out: &mut Requ
         .clone()
         .filter(|&i| heading_level(doc.block(i)) == Some(3))
         .collect();
+    out.requirements.reserve(heads.len());
     let first = heads.first().copied().unwrap_or(s.body.end);
     out.requirements_preface = doc.raw(s.body.start..first);
     for (k, &h) in heads.iter().enumerate() {
@@ -1394,7 +1413,7 @@ fn read_requirement(
             }
             BlockKind::Other if part == Part::Pre && r.user_story.is_none() => {
                 let src = doc.slice(line_start(doc.text(), b.range.start)..b.range.end);
-                match parse_story(src).filter(|_| is_paragraph(src)) {
+                match parse_story(src).filter(|_| story_is_paragraph(src)) {
                     Some(story) => {
                         r.user_story = Some(story);
                         preface.split();
@@ -1457,8 +1476,13 @@ fn read_criterion(
     }
     sink.locate(Locator::Criterion { requirement, index }, position);
     let ears = Ears::parse(&text);
+    // Built by hand: `format!` costs more than the copy, once per criterion.
+    let mut id = String::with_capacity(r.id.as_str().len() + 1 + number.len());
+    id.push_str(r.id.as_str());
+    id.push('.');
+    id.push_str(&number);
     r.criteria.push(AcceptanceCriterion {
-        id: CriterionId::new(format!("{}.{number}", r.id)),
+        id: CriterionId::new(id),
         text,
         ears,
     });
@@ -1469,7 +1493,13 @@ fn read_criterion(
 /// when the story renders back as itself.
 fn parse_story(paragraph: &str) -> Option<UserStory> {
     let story = parse_story_markup(paragraph)?;
-    (parse_story_markup(&render_story(&story)).as_ref() == Some(&story)).then_some(story)
+    let rendered = render_story(&story);
+    // A paragraph already written as it renders reads back as itself; only
+    // other spellings need the second reading.
+    if rendered == paragraph.trim() {
+        return Some(story);
+    }
+    (parse_story_markup(&rendered).as_ref() == Some(&story)).then_some(story)
 }
 
 fn parse_story_markup(paragraph: &str) -> Option<UserStory> {
@@ -1511,7 +1541,7 @@ fn parse_story_markup(paragraph: &str) -> Option<UserStory> {
 /// Splits `As a <role>, I want <capability>, so that <benefit>` (English
 /// shape, case-insensitive, also `I need`, across line breaks).
 fn story_parts(text: &str) -> Option<(String, String, String)> {
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = flatten(text);
     // ASCII lower-casing keeps byte offsets, so positions found in `lower`
     // are valid (char boundaries included) in `flat`.
     let lower = flat.to_ascii_lowercase();
@@ -1552,6 +1582,21 @@ fn story_parts(text: &str) -> Option<(String, String, String)> {
         return None;
     }
     Some((role.to_owned(), capability.to_owned(), benefit.to_owned()))
+}
+
+/// `text` with whitespace runs read as single spaces, borrowed when it has
+/// none to collapse.
+fn flatten(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let simple = bytes.first() != Some(&b' ')
+        && bytes.last() != Some(&b' ')
+        && !bytes.windows(2).any(|w| w == b"  ")
+        && !text.contains(|c: char| c != ' ' && c.is_whitespace());
+    if simple {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
 }
 
 fn render_story(s: &UserStory) -> String {

@@ -12,6 +12,7 @@ use super::markdown::{
     BlockKind, Item, Source,
 };
 use super::refs::{format_id_list, parse_id_list};
+use super::requirements::blocks_to_column_zero;
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
 use crate::spec::{CriterionId, PropertyId, Task, TaskId, TaskList, TaskStatus, TextStyle};
 use crate::Error;
@@ -75,11 +76,12 @@ const PROPERTY_WORDS: &[&str] = &["Property", "属性", "プロパティ", "Prop
 ///   Non-task content between sub-tasks is part of the parent task item and
 ///   therefore becomes a detail of the parent (a sub-task's `before`, which
 ///   parsing never fills, renders as such a block and reads back as one).
-///   Text after a task that starts indented two or more spaces (possible
-///   after an indented task item) is shifted left by that much, so that it
-///   does not move into the task when the task is written at column 0; a
-///   paragraph continuation line in it that looks like a list item may then
-///   read as one (a known limit of keeping such text verbatim).
+///   Text after a task that starts indented (possible after an indented
+///   task item) has each of its top-level blocks moved to column 0 (a
+///   block's first line loses its indentation, a list item's lines move
+///   with it, indented code becomes fenced code), so that it does not move
+///   into the task when the task is written at column 0 and still reads as
+///   the same blocks.
 /// - Checkbox items inside a list item that is not a task (`- Phase 1` with
 ///   `  - [ ] 1.1 Setup` under it, or a checklist in a detail) stay text and
 ///   are reported.
@@ -292,17 +294,19 @@ enum Child<'a> {
     Item(&'a Item),
 }
 
-/// The task line's parts before the title.
-struct Head {
+/// The task line's parts before the title. The id borrows the source:
+/// heads are read several times per item (grouping, nesting checks, the
+/// task itself), and most readings only look at it.
+struct Head<'t> {
     status: TaskStatus,
     optional: bool,
-    id: Option<String>,
+    id: Option<&'t str>,
     parallel: bool,
     title_start: usize,
     mark_offset: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn document(&mut self) -> TaskList {
         let text = self.text;
         let all = blocks(text);
@@ -492,13 +496,13 @@ impl Parser<'_> {
             return true;
         };
         match (self.head(task).and_then(|h| h.id), sub.id) {
-            (Some(parent), Some(id)) => id.starts_with(&format!("{parent}.")),
+            (Some(parent), Some(id)) => is_numbered_under(id, parent),
             _ => deeper >= 2,
         }
     }
 
     /// Reads the checkbox, optional star, id and `(P)` of a task item.
-    fn head(&self, item: &Item) -> Option<Head> {
+    fn head(&self, item: &Item) -> Option<Head<'a>> {
         if !Self::is_bullet(item) {
             return None;
         }
@@ -539,7 +543,7 @@ impl Parser<'_> {
                 p += 1;
             }
             if is_gap(bytes.get(p)) {
-                id = text.get(id_start..id_end).map(str::to_owned);
+                id = text.get(id_start..id_end);
                 optional |= star;
                 pos = skip_spaces(p);
             }
@@ -580,8 +584,8 @@ impl Parser<'_> {
         task.parallel = head.parallel;
         task.id = head.id.map(TaskId::new);
         if let (Some(parent), Some(id)) = (parent, &task.id) {
-            let prefix = format!("{parent}.");
-            if !id.as_str().starts_with(&prefix) {
+            if !is_numbered_under(id.as_str(), parent) {
+                let prefix = format!("{parent}.");
                 self.diagnostics.push(FormatDiagnostic {
                     position: self.position(at),
                     message: format!(
@@ -783,6 +787,12 @@ impl Parser<'_> {
     }
 }
 
+/// `true` when `id` starts with `parent` followed by a dot (`1.2` under `1`).
+fn is_numbered_under(id: &str, parent: &str) -> bool {
+    id.strip_prefix(parent)
+        .is_some_and(|rest| rest.starts_with('.'))
+}
+
 /// Reads `[c]` at `at`, followed by a blank, `*` or the end of the line;
 /// returns the mark and the offset after `]`.
 fn checkbox(text: &str, at: usize) -> Option<(char, usize)> {
@@ -838,8 +848,12 @@ fn interrupts_paragraph(line: &str, content_indent: usize) -> bool {
 
 /// Text that followed a task item without belonging to it was indented
 /// less than that item's content. Written after a canonical task (content
-/// two spaces in), text indented two spaces or more would become part of
-/// the task, so it is shifted left by the indentation of its first line.
+/// two spaces in), indented text could become part of the task, so each of
+/// its top-level blocks moves to column 0 the way verbatim text after a list
+/// does in `requirements.md`. Shifting every line by the first line's
+/// indentation instead would change what some lines mean: inside a fence
+/// opened one space in, a closing fence indented four spaces is code, but
+/// shifted one space to the left it closes the fence.
 fn outdent(text: String) -> String {
     // Any indentation counts: tasks render at column 0, so even one space
     // would make the text look deeper than the task before it on re-parse.
@@ -847,7 +861,7 @@ fn outdent(text: String) -> String {
     if first == 0 {
         return text;
     }
-    dedent_all(&text, first)
+    blocks_to_column_zero(text)
 }
 
 /// A code fence left open in a task item ends with the item. Rendered as
@@ -958,29 +972,49 @@ fn merge_blocks(details: Vec<String>) -> Vec<String> {
 fn property_mentions(text: &str) -> Vec<String> {
     // Every ASCII spelling starts with "Prop", and the others are non-ASCII:
     // most detail lines mention no property, and this check keeps them cheap.
-    if !text.contains("Prop") && text.is_ascii() {
+    let ascii = text.is_ascii();
+    if ascii && !text.contains("Prop") {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for word in PROPERTY_WORDS {
-        for (at, _) in text.match_indices(word) {
-            let glued = text
-                .get(..at)
-                .and_then(|s| s.chars().next_back())
-                .is_some_and(|c| c.is_ascii_alphanumeric());
-            if glued {
-                continue;
-            }
-            let after = text.get(at + word.len()..).unwrap_or("");
-            let digits_at = after.trim_start_matches(' ');
-            let digits: String = digits_at.chars().take_while(char::is_ascii_digit).collect();
-            if !digits.is_empty() {
-                out.push((at, digits));
+    // The ASCII spellings differ after "Prop", so one search for the common
+    // prefix finds each of their occurrences once.
+    for (at, _) in text.match_indices("Prop") {
+        let rest = text.get(at..).unwrap_or("");
+        if let Some(word) = PROPERTY_WORDS
+            .iter()
+            .find(|w| w.starts_with("Prop") && rest.starts_with(**w))
+        {
+            push_mention(text, at, word, &mut out);
+        }
+    }
+    if !ascii {
+        for word in PROPERTY_WORDS.iter().filter(|w| !w.starts_with("Prop")) {
+            for (at, _) in text.match_indices(word) {
+                push_mention(text, at, word, &mut out);
             }
         }
     }
     out.sort();
     out.into_iter().map(|(_, d)| d).collect()
+}
+
+/// Records the number after the property word `word` at `at`, unless the
+/// word is glued to a preceding letter or digit or no number follows.
+fn push_mention(text: &str, at: usize, word: &str, out: &mut Vec<(usize, String)>) {
+    let glued = text
+        .get(..at)
+        .and_then(|s| s.chars().next_back())
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    if glued {
+        return;
+    }
+    let after = text.get(at + word.len()..).unwrap_or("");
+    let digits_at = after.trim_start_matches(' ');
+    let digits: String = digits_at.chars().take_while(char::is_ascii_digit).collect();
+    if !digits.is_empty() {
+        out.push((at, digits));
+    }
 }
 
 /// The property of a detail that is exactly `**Property N**`.
@@ -995,25 +1029,28 @@ fn marker_property(detail: &str) -> Option<String> {
 /// Separates marker-only property details from the others and collects
 /// the task's properties: mentioned ones in order, then marker-only ones.
 fn split_properties(title: &str, details: Vec<String>) -> (Vec<String>, Vec<PropertyId>) {
-    let mut all = property_mentions(title);
-    for d in &details {
-        all.extend(property_mentions(d));
-    }
+    // Each text is scanned once; the mentions are reused for both counts.
+    let title_mentions = property_mentions(title);
+    let detail_mentions: Vec<Vec<String>> = details.iter().map(|d| property_mentions(d)).collect();
+    let all: Vec<&String> = title_mentions
+        .iter()
+        .chain(detail_mentions.iter().flatten())
+        .collect();
     let count = |id: &str| all.iter().filter(|m| m.as_str() == id).count();
     let mut kept = Vec::with_capacity(details.len());
     let mut markers: Vec<String> = Vec::new();
-    for d in details {
+    let mut mentioned: Vec<&String> = title_mentions.iter().collect();
+    for (d, mentions) in details.into_iter().zip(&detail_mentions) {
         match marker_property(&d) {
             Some(id) if count(&id) == 1 => markers.push(id),
-            _ => kept.push(d),
+            _ => {
+                mentioned.extend(mentions);
+                kept.push(d);
+            }
         }
     }
     let mut ids: Vec<String> = Vec::new();
-    let mut mentioned = property_mentions(title);
-    for d in &kept {
-        mentioned.extend(property_mentions(d));
-    }
-    for id in mentioned.into_iter().chain(markers) {
+    for id in mentioned.into_iter().cloned().chain(markers) {
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -1128,8 +1165,15 @@ fn render_task(task: &Task, depth: usize) -> String {
         parts.push((bullet(&line, content), false));
     }
     let mut prev_block = false;
-    for (text, block) in &parts {
-        out.push_str(if prev_block || *block { "\n\n" } else { "\n" });
+    for (i, (text, block)) in parts.iter().enumerate() {
+        // An empty bullet right under the title would underline it as a
+        // setext heading (`Title` over `-`); a blank line keeps it a bullet.
+        let empty_first = i == 0 && text.trim_start() == "-";
+        out.push_str(if prev_block || *block || empty_first {
+            "\n\n"
+        } else {
+            "\n"
+        });
         out.push_str(text);
         prev_block = *block;
     }
