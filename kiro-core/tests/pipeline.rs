@@ -878,3 +878,47 @@ async fn the_audit_log_records_gates_phases_and_verdicts() {
     assert_eq!(last.data["untested"], 2);
     assert!(log.verify().unwrap().is_intact());
 }
+
+#[tokio::test]
+async fn journaled_writes_roll_back_without_a_workspace_rescan() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keep.txt"), "before the run\n").unwrap();
+    let store = Arc::new(FileCheckpointStore::new(dir.path()));
+    let ws = workspace(dir.path());
+    let ex = TestExecutor::with(&[
+        ("1", Act::Write("out/a.txt", "one")),
+        ("2", Act::Write("out/a.txt", "two")),
+        ("3", Act::Write("keep.txt", "edited")),
+    ]);
+    let p = Pipeline::builder()
+        .executor(ex)
+        .external_changes(false)
+        .shared_store(store.clone())
+        .build();
+    let md = "# P\n\n- [ ] 1. A\n- [ ] 2. B\n- [ ] 3. C\n";
+    let s = p
+        .run(RunOptions::in_memory(ws.clone(), spec_with_tasks(md)).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    let cps = store.list(&s.run_id).unwrap();
+    let at = |node: &str| cps.iter().find(|c| c.node == node).unwrap().reference();
+    rollback(store.as_ref(), &ws, &at("task 1")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/a.txt")).unwrap(),
+        "one"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("keep.txt")).unwrap(),
+        "before the run\n"
+    );
+    let first = cps
+        .iter()
+        .find(|c| c.node == "task 1")
+        .unwrap()
+        .parent
+        .clone()
+        .unwrap();
+    rollback(store.as_ref(), &ws, &first).unwrap();
+    assert!(!dir.path().join("out/a.txt").exists());
+}

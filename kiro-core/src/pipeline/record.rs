@@ -190,6 +190,73 @@ impl ChangeTracker {
         ws.journal_len() != self.journal_len
     }
 
+    /// What the workspace journal says changed since the last call, with the
+    /// new contents stored as blobs: the cost depends on the files written,
+    /// not on the size of the workspace. Only for changes made through the
+    /// [`Workspace`]; external processes need [`changes`](Self::changes).
+    pub(crate) fn journal_changes<S: CheckpointStore + ?Sized>(
+        &mut self,
+        ws: &Workspace,
+        store: &S,
+    ) -> Result<Vec<FileChange>> {
+        let entries = ws.journal_since(self.journal_len);
+        self.journal_len += entries.len();
+        // The latest entry per file decides; earlier ones in the batch are
+        // intermediate states nobody can roll back to.
+        let mut touched: Vec<(String, PathBuf)> = Vec::new();
+        for e in entries {
+            let key = (e.repo, e.path);
+            if !touched.contains(&key) {
+                touched.push(key);
+            }
+        }
+        let mut out = Vec::with_capacity(touched.len());
+        for (repo, path) in touched {
+            let Some(snap) = self.snaps.iter_mut().find(|s| s.repo == repo) else {
+                continue;
+            };
+            let abs = ws.root(&repo)?.join(&path);
+            let before = match snap.files.get(&path) {
+                Some(stat) => FileState::Present {
+                    blob: BlobId::new(stat.sha256.clone())?,
+                    executable: is_executable(&abs),
+                },
+                None => FileState::Deleted,
+            };
+            let state = match std::fs::read(&abs) {
+                Ok(bytes) => {
+                    let blob = store.put_blob(&bytes)?;
+                    let meta = std::fs::metadata(&abs).map_err(|source| Error::Io {
+                        path: abs.clone(),
+                        source,
+                    })?;
+                    let mtime = crate::workspace::Mtime::of(&meta);
+                    snap.files.insert(
+                        path.clone(),
+                        crate::workspace::FileStat {
+                            size: meta.len(),
+                            mtime,
+                            sha256: blob.as_str().to_owned(),
+                        },
+                    );
+                    FileState::Present {
+                        blob,
+                        executable: is_executable(&abs),
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    snap.files.remove(&path);
+                    FileState::Deleted
+                }
+                Err(source) => return Err(Error::Io { path: abs, source }),
+            };
+            if state != before {
+                out.push(FileChange::new(repo, slash(&path), state).with_before(before));
+            }
+        }
+        Ok(out)
+    }
+
     /// Rescans and returns what changed since the last scan, with the new
     /// contents stored as blobs.
     pub(crate) fn changes<S: CheckpointStore + ?Sized>(

@@ -472,8 +472,10 @@ impl<'p> Run<'p> {
         };
         let mut files = Vec::new();
         if let Some(tracker) = &mut self.tracker {
-            if scan || tracker.journal_grew(&self.o.workspace) {
+            if scan {
                 files = tracker.changes(&self.o.workspace, store.as_ref())?;
+            } else if tracker.journal_grew(&self.o.workspace) {
+                files = tracker.journal_changes(&self.o.workspace, store.as_ref())?;
             }
         }
         let mut cps = Vec::with_capacity(nodes.len());

@@ -301,6 +301,15 @@ impl Workspace {
         self.lock_journal().len()
     }
 
+    /// The journal entries from index `start` on (those made after
+    /// [`journal_len`](Self::journal_len) returned `start`).
+    pub fn journal_since(&self, start: usize) -> Vec<JournalEntry> {
+        self.lock_journal()
+            .get(start..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
     /// The writes and removals made through this workspace, oldest first.
     pub fn journal(&self) -> Vec<JournalEntry> {
         self.lock_journal().clone()

@@ -31,6 +31,9 @@ const RUNS_DIR: &str = ".kiro/runs";
 /// lock and stored reports. A rollback must not rewind them.
 const TRACE_DIR: &str = ".kiro/trace";
 
+/// The name prefix of the temporary files [`write_atomic`] renames into place.
+const TEMP_PREFIX: &str = ".kiro-tmp-";
+
 /// The audit log: append-only, so a rollback must never restore an older copy.
 const AUDIT_FILE: &str = ".kiro/audit.jsonl";
 
@@ -60,6 +63,13 @@ pub struct Mtime {
 }
 
 impl Mtime {
+    /// The modification time in a file's metadata (the epoch when the
+    /// platform has none).
+    pub(crate) fn of(meta: &fs::Metadata) -> Mtime {
+        meta.modified()
+            .map_or(Mtime { secs: 0, nanos: 0 }, Mtime::from_system_time)
+    }
+
     fn from_system_time(t: SystemTime) -> Mtime {
         match t.duration_since(UNIX_EPOCH) {
             Ok(d) => Mtime {
@@ -371,10 +381,30 @@ pub(crate) fn walk(root: &Path, dir: &Path) -> Result<Vec<(PathBuf, fs::Metadata
         {
             continue;
         }
-        let meta = entry.metadata().map_err(|e| Error::Io {
-            path: entry.path().to_owned(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        // Temporary files of an atomic write in progress are not content.
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(TEMP_PREFIX))
+        {
+            continue;
+        }
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            // Removed (or renamed away) between listing and stat: not there.
+            Err(e)
+                if e.io_error()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                continue
+            }
+            Err(e) => {
+                return Err(Error::Io {
+                    path: entry.path().to_owned(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            }
+        };
         files.push((entry.into_path(), meta));
     }
     Ok(files)
