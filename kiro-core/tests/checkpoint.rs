@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use kiro_core::checkpoint::{
-    rollback_files, BlobId, Checkpoint, CheckpointId, CheckpointStore, FileChange,
+    rollback_files, BlobId, Checkpoint, CheckpointId, CheckpointStore, Durability, FileChange,
     FileCheckpointStore, FileState, Manifest, RunId,
 };
 use kiro_core::Error;
@@ -511,6 +511,8 @@ fn fork_keeps_the_old_branch() {
 // Crash test: a child process writes checkpoints until it is SIGKILLed.
 
 const WRITER_ENV: &str = "KIRO_CHECKPOINT_CRASH_WRITER";
+/// Set for the rounds whose writer skips syncs ([`Durability::ProcessCrash`]).
+const NO_SYNC_ENV: &str = "KIRO_CHECKPOINT_CRASH_NO_SYNC";
 
 /// A small xorshift generator, seeded per process, so that the test needs no
 /// extra crate.
@@ -575,7 +577,12 @@ fn crash_writer_child() {
     let Some(root) = std::env::var_os(WRITER_ENV) else {
         return;
     };
-    let store = FileCheckpointStore::new(PathBuf::from(root));
+    let durability = if std::env::var_os(NO_SYNC_ENV).is_some_and(|v| v == "1") {
+        Durability::ProcessCrash
+    } else {
+        Durability::PowerLoss
+    };
+    let store = FileCheckpointStore::new(PathBuf::from(root)).with_durability(durability);
     let mut rng = Rng::seeded();
     let mut run = match store.runs().unwrap().pop() {
         Some(run) => run,
@@ -653,6 +660,9 @@ fn sigkill_at_random_points_leaves_the_store_readable() {
                 "--test-threads=1",
             ])
             .env(WRITER_ENV, dir.path())
+            // Every other round the writer does not sync: a SIGKILL must
+            // still leave the store readable and lose nothing committed.
+            .env(NO_SYNC_ENV, if round % 2 == 1 { "1" } else { "" })
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

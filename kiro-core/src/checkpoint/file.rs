@@ -58,11 +58,28 @@ const LOG_FILE: &str = "log.jsonl";
 /// How many fresh run ids are drawn before giving up on a clash.
 const RUN_ID_ATTEMPTS: usize = 32;
 
+/// How much a stored checkpoint survives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Durability {
+    /// Survives power loss and OS crashes: every batch of checkpoints and
+    /// every blob is `fdatasync`ed (and new directories synced) before
+    /// `put`/`put_blob` return. The default.
+    #[default]
+    PowerLoss,
+    /// Survives the writing process being killed (SIGKILL, a panic, OOM) at
+    /// any instant, but not power loss: data is handed to the OS with whole
+    /// writes and atomic renames and no sync is waited for. A log line is
+    /// still written only after the blobs it names are in place, and a torn
+    /// last line is still ignored and cut off. Much faster on slow disks.
+    ProcessCrash,
+}
+
 /// Checkpoints and blobs as files under `<workspace>/.kiro/runs/`.
 #[derive(Debug)]
 pub struct FileCheckpointStore {
     dir: PathBuf,
     writers: Mutex<HashMap<RunId, RunWriter>>,
+    durability: Durability,
 }
 
 /// The open log of a run this store writes, and the ids already in it.
@@ -105,7 +122,24 @@ impl FileCheckpointStore {
         FileCheckpointStore {
             dir: dir.into(),
             writers: Mutex::new(HashMap::new()),
+            durability: Durability::PowerLoss,
         }
+    }
+
+    /// Sets what stored checkpoints survive (default [`Durability::PowerLoss`]).
+    #[must_use]
+    pub fn with_durability(mut self, durability: Durability) -> FileCheckpointStore {
+        self.durability = durability;
+        self
+    }
+
+    /// What stored checkpoints survive.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    fn syncs(&self) -> bool {
+        self.durability == Durability::PowerLoss
     }
 
     /// The directory holding the runs and the blobs.
@@ -340,10 +374,14 @@ impl CheckpointStore for FileCheckpointStore {
                     run: run.to_string(),
                 });
             };
-            let written = writer
-                .log
-                .write_all(&bytes)
-                .and_then(|()| writer.log.sync_data());
+            let sync = self.syncs();
+            let written = writer.log.write_all(&bytes).and_then(|()| {
+                if sync {
+                    writer.log.sync_data()
+                } else {
+                    Ok(())
+                }
+            });
             if let Err(source) = written {
                 // The log may now end in a partial line; reopening cuts it
                 // off (and rereads which whole lines made it).
@@ -438,25 +476,36 @@ impl CheckpointStore for FileCheckpointStore {
             return Ok(id);
         }
         let shard = path.parent().unwrap_or(&self.dir).to_owned();
+        let sync = self.syncs();
         if !shard.is_dir() {
             fs::create_dir_all(&shard).map_err(io_err(&shard))?;
-            if let Some(blobs) = shard.parent() {
-                sync_dir(blobs)?;
+            if sync {
+                if let Some(blobs) = shard.parent() {
+                    sync_dir(blobs)?;
+                }
+                sync_dir(&self.dir)?;
             }
-            sync_dir(&self.dir)?;
         }
         let mut tmp = tempfile::Builder::new()
             .prefix(".kiro-tmp-")
             .tempfile_in(&shard)
             .map_err(io_err(&path))?;
         tmp.write_all(bytes)
-            .and_then(|()| tmp.as_file().sync_data())
+            .and_then(|()| {
+                if sync {
+                    tmp.as_file().sync_data()
+                } else {
+                    Ok(())
+                }
+            })
             .map_err(io_err(&path))?;
         tmp.persist(&path).map_err(|e| Error::Io {
             path: path.clone(),
             source: e.error,
         })?;
-        sync_dir(&shard)?;
+        if sync {
+            sync_dir(&shard)?;
+        }
         Ok(id)
     }
 

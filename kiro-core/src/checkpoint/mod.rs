@@ -44,7 +44,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-pub use file::FileCheckpointStore;
+pub use file::{Durability, FileCheckpointStore};
 pub use rollback::{rollback_files, RollbackReport};
 
 /// Checks that an id is usable as one file name on every platform.

@@ -258,7 +258,11 @@ impl<'p> Run<'p> {
             }
             let started = Instant::now();
             let mut artifacts = self.artifacts.clone();
-            let cx = self.cx.for_node(&name, 1, Arc::new(self.artifacts.clone()));
+            let cx = self.cx.for_node(
+                Arc::from(name.as_str()),
+                1,
+                Arc::new(self.artifacts.clone()),
+            );
             self.o.events.send(PipelineEvent::NodeStarted {
                 node: name.clone(),
                 attempt: 1,
@@ -311,6 +315,9 @@ impl<'p> Run<'p> {
     }
 
     fn finished(&self, node: &str, status: NodeStatus, summary: String, started: Instant) {
+        if !self.o.events.is_active() {
+            return;
+        }
         self.o.events.send(PipelineEvent::NodeFinished {
             node: node.to_owned(),
             status,
@@ -370,7 +377,11 @@ impl<'p> Run<'p> {
             node: name.clone(),
             attempt: 1,
         });
-        let cx = self.cx.for_node(&name, 1, Arc::new(self.artifacts.clone()));
+        let cx = self.cx.for_node(
+            Arc::from(name.as_str()),
+            1,
+            Arc::new(self.artifacts.clone()),
+        );
         let policy = self.p.phase_policy;
         let r: std::result::Result<(), StageError> = match phase {
             Phase::Requirements => {
@@ -530,7 +541,11 @@ impl<'p> Run<'p> {
         let outcomes: Vec<TaskOutcome> = self.artifacts.outcomes.values().cloned().collect();
         let report = match &self.p.verifier {
             Some(v) => {
-                let cx = self.cx.for_node(&name, 1, Arc::new(self.artifacts.clone()));
+                let cx = self.cx.for_node(
+                    Arc::from(name.as_str()),
+                    1,
+                    Arc::new(self.artifacts.clone()),
+                );
                 let spec = self.artifacts.spec.clone();
                 let v = v.clone();
                 match retrying(
@@ -641,6 +656,9 @@ struct Scheduler<'r, 'p> {
     ready: VecDeque<NodeIndex>,
     running: JoinSet<(NodeIndex, Finish)>,
     starts: Vec<Option<Instant>>,
+    /// Per node: its name (`task 2.1`) and its task, built once.
+    names: Vec<Arc<str>>,
+    tasks: Vec<Arc<Task>>,
     stop: Option<RunStatus>,
     pending: Vec<(String, Recorded)>,
     scan_pending: bool,
@@ -667,7 +685,15 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         }
         let spec = Arc::new(run.artifacts.spec.clone());
         let artifacts = Arc::new(run.artifacts.clone());
+        let mut names: Vec<Arc<str>> = vec![Arc::from(""); n];
+        let mut tasks: Vec<Arc<Task>> = vec![Arc::new(Task::default()); n];
+        for &i in &graph.order {
+            names[i.index()] = Arc::from(graph.graph[i].name());
+            tasks[i.index()] = Arc::new(graph.graph[i].task.clone());
+        }
         Scheduler {
+            names,
+            tasks,
             run,
             executor,
             spec,
@@ -781,7 +807,9 @@ impl<'r, 'p> Scheduler<'r, 'p> {
 
     fn is_already_done(&self, n: NodeIndex) -> bool {
         let t = &self.graph.graph[n];
-        t.task.status == TaskStatus::Done || self.run.completed.contains(&t.name())
+        t.task.status == TaskStatus::Done
+            || (!self.run.completed.is_empty()
+                && self.run.completed.contains(&*self.names[n.index()]))
     }
 
     /// Settles what needs no work and starts what does, up to `jobs`.
@@ -829,13 +857,12 @@ impl<'r, 'p> Scheduler<'r, 'p> {
     }
 
     fn spawn_leaf(&mut self, n: NodeIndex) -> Result<()> {
-        let node = &self.graph.graph[n];
-        let name = node.name();
-        let path = node.path.clone();
-        let task: Task = node.task.clone();
-        let id = node.id.clone();
+        let name = self.names[n.index()].clone();
+        let task = self.tasks[n.index()].clone();
+        let id = self.graph.graph[n].id.clone();
         self.starts[n.index()] = Some(Instant::now());
-        self.run.set_mark(&path, TaskStatus::InProgress)?;
+        self.run
+            .set_mark(&self.graph.graph[n].path, TaskStatus::InProgress)?;
         let Some(executor) = self.executor.clone() else {
             return Err(Error::Pipeline {
                 message: "no executor configured".into(),
@@ -850,11 +877,13 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         self.running.spawn(async move {
             let mut attempt = 1;
             loop {
-                events.send(PipelineEvent::NodeStarted {
-                    node: name.clone(),
-                    attempt,
-                });
-                let cx = base.for_node(&name, attempt, artifacts.clone());
+                if events.is_active() {
+                    events.send(PipelineEvent::NodeStarted {
+                        node: name.to_string(),
+                        attempt,
+                    });
+                }
+                let cx = base.for_node(name.clone(), attempt, artifacts.clone());
                 let started = Instant::now();
                 let r = guarded(policy, &cancel, executor.execute(&task, &spec, &cx)).await;
                 let elapsed = millis(started.elapsed());
@@ -867,7 +896,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
                     Err(StageError::Cancelled) => return (n, Finish::Interrupted),
                     Err(e) if e.is_retryable() && attempt <= policy.retries => {
                         events.send(PipelineEvent::NodeRetrying {
-                            node: name.clone(),
+                            node: name.to_string(),
                             attempt,
                             error: e.to_string(),
                         });
@@ -989,31 +1018,34 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         }
         self.settled[i] = Some(status);
         self.settled_count += 1;
-        let node = &self.graph.graph[n];
-        let name = node.name();
-        let id = node.id.clone();
-        let path = node.path.clone();
-        let started = self.starts[i].unwrap_or_else(Instant::now);
-        self.run.finished(&name, status, summary.clone(), started);
-        self.run.o.events.send(PipelineEvent::Progress {
-            settled: self.settled_count,
-            total: self.graph.len(),
-        });
+        let id = self.graph.graph[n].id.clone();
+        if self.run.o.events.is_active() {
+            let started = self.starts[i].unwrap_or_else(Instant::now);
+            self.run
+                .finished(&self.names[i], status, summary.clone(), started);
+            self.run.o.events.send(PipelineEvent::Progress {
+                settled: self.settled_count,
+                total: self.graph.len(),
+            });
+        }
+        let path = &self.graph.graph[n].path;
         match status {
-            NodeStatus::Done => self.run.set_mark(&path, TaskStatus::Done)?,
-            NodeStatus::Failed => self.run.set_mark(&path, TaskStatus::NotStarted)?,
+            NodeStatus::Done => self.run.set_mark(path, TaskStatus::Done)?,
+            NodeStatus::Failed => self.run.set_mark(path, TaskStatus::NotStarted)?,
             NodeStatus::Skipped => {}
         }
         // Outcomes of work done in this run are recorded; skips are not, so
         // that a resumed run reconsiders them.
         if let Some(outcome) = outcome {
-            self.run
-                .artifacts
-                .outcomes
-                .insert(id.to_string(), outcome.clone());
-            if status != NodeStatus::Skipped {
-                self.pending.push((name, Recorded::Outcome { outcome }));
+            if status != NodeStatus::Skipped && self.run.p.store.is_some() {
+                self.pending.push((
+                    self.names[i].to_string(),
+                    Recorded::Outcome {
+                        outcome: outcome.clone(),
+                    },
+                ));
             }
+            self.run.artifacts.outcomes.insert(id.to_string(), outcome);
         } else if status == NodeStatus::Skipped && summary != "optional" {
             self.run
                 .artifacts
@@ -1027,8 +1059,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             }
             _ => None,
         };
-        let dependents: Vec<NodeIndex> = self.graph.dependents(n).collect();
-        for d in dependents {
+        for d in self.graph.dependents(n) {
             let j = d.index();
             if let Some(reason) = &blocks {
                 self.blocked[j].get_or_insert_with(|| reason.clone());

@@ -81,6 +81,11 @@ impl EventSink {
         EventSink { tx: None }
     }
 
+    /// Whether events go anywhere; lets hot paths skip building them.
+    pub fn is_active(&self) -> bool {
+        self.tx.as_ref().is_some_and(|tx| !tx.is_closed())
+    }
+
     /// Sends an event; a closed or absent receiver is not an error, because
     /// progress reporting must never fail a run.
     pub fn send(&self, event: PipelineEvent) {
@@ -114,10 +119,11 @@ pub struct StageContext {
     memory: Arc<[String]>,
     events: EventSink,
     cancel: CancellationToken,
-    run_id: Option<RunId>,
-    spec_name: String,
-    spec_dir: PathBuf,
-    node: String,
+    // Shared, so that the per-node copy the engine makes allocates nothing.
+    run_id: Option<Arc<RunId>>,
+    spec_name: Arc<str>,
+    spec_dir: Arc<Path>,
+    node: Arc<str>,
     attempt: u32,
 }
 
@@ -133,9 +139,9 @@ impl StageContext {
                 events: EventSink::none(),
                 cancel: CancellationToken::new(),
                 run_id: None,
-                spec_name: String::new(),
-                spec_dir: PathBuf::new(),
-                node: String::new(),
+                spec_name: Arc::from(""),
+                spec_dir: Arc::from(Path::new("")),
+                node: Arc::from(""),
                 attempt: 1,
             },
         }
@@ -174,7 +180,7 @@ impl StageContext {
 
     /// The run's id, when running under the engine.
     pub fn run_id(&self) -> Option<&RunId> {
-        self.run_id.as_ref()
+        self.run_id.as_deref()
     }
 
     /// The spec's name (its folder name).
@@ -200,12 +206,12 @@ impl StageContext {
     /// This context for another node and attempt, sharing everything else.
     pub(crate) fn for_node(
         &self,
-        node: &str,
+        node: Arc<str>,
         attempt: u32,
         artifacts: Arc<Artifacts>,
     ) -> StageContext {
         StageContext {
-            node: node.to_owned(),
+            node,
             attempt,
             artifacts,
             ..self.clone()
@@ -253,25 +259,25 @@ impl StageContextBuilder {
 
     /// Sets the run id.
     pub fn run_id(mut self, run_id: RunId) -> Self {
-        self.cx.run_id = Some(run_id);
+        self.cx.run_id = Some(Arc::new(run_id));
         self
     }
 
     /// Sets the spec's name.
     pub fn spec_name(mut self, name: impl Into<String>) -> Self {
-        self.cx.spec_name = name.into();
+        self.cx.spec_name = Arc::from(name.into());
         self
     }
 
     /// Sets the spec's folder.
     pub fn spec_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cx.spec_dir = dir.into();
+        self.cx.spec_dir = Arc::from(dir.into());
         self
     }
 
     /// Sets the node name.
     pub fn node(mut self, node: impl Into<String>) -> Self {
-        self.cx.node = node.into();
+        self.cx.node = Arc::from(node.into());
         self
     }
 
