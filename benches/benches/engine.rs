@@ -34,7 +34,7 @@ use async_trait::async_trait;
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use kiro_core::checkpoint::FileCheckpointStore;
+use kiro_core::checkpoint::{Durability, FileCheckpointStore};
 use kiro_core::config::TaskOrder;
 use kiro_core::pipeline::{Pipeline, RunOptions, RunStatus};
 use kiro_core::spec::{Spec, Task};
@@ -145,7 +145,7 @@ fn engine_overhead(c: &mut Criterion) {
         ("chain", TaskOrder::Document),
         ("fanout", TaskOrder::Declared),
     ] {
-        for store in ["none", "file"] {
+        for store in ["none", "file", "file-nosync"] {
             let dir = tempfile::tempdir().unwrap();
             let ws = workspace(dir.path());
             let mut b = Pipeline::builder()
@@ -154,6 +154,11 @@ fn engine_overhead(c: &mut Criterion) {
                 .external_changes(false);
             if store == "file" {
                 b = b.store(FileCheckpointStore::new(dir.path()));
+            }
+            if store == "file-nosync" {
+                b = b.store(
+                    FileCheckpointStore::new(dir.path()).with_durability(Durability::ProcessCrash),
+                );
             }
             let p = b.build();
             g.bench_function(BenchmarkId::new(shape, store), |b| {

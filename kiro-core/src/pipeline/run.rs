@@ -685,12 +685,16 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         }
         let spec = Arc::new(run.artifacts.spec.clone());
         let artifacts = Arc::new(run.artifacts.clone());
-        let mut names: Vec<Arc<str>> = vec![Arc::from(""); n];
-        let mut tasks: Vec<Arc<Task>> = vec![Arc::new(Task::default()); n];
-        for &i in &graph.order {
-            names[i.index()] = Arc::from(graph.graph[i].name());
-            tasks[i.index()] = Arc::new(graph.graph[i].task.clone());
-        }
+        // Stable-graph indices of a graph without removals are 0..n.
+        let names: Vec<Arc<str>> = (0..n)
+            .map(|i| {
+                let node = &graph.graph[NodeIndex::new(i)];
+                Arc::from(node.name())
+            })
+            .collect();
+        let tasks: Vec<Arc<Task>> = (0..n)
+            .map(|i| Arc::new(graph.graph[NodeIndex::new(i)].task.clone()))
+            .collect();
         Scheduler {
             names,
             tasks,

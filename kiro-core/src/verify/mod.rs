@@ -219,6 +219,7 @@ pub fn build_report(
     let criteria = spec.criteria();
     let own = own_annotations(spec, annotations);
     let index = crate::trace::results::ResultIndex::new(results);
+    let criterion_index = CriterionIndex::new(spec, &criteria);
 
     // criterion -> evidence keys already recorded, to list a test once even
     // when several annotations on it name the same criterion.
@@ -232,7 +233,7 @@ pub fn build_report(
         } else {
             Vec::new()
         };
-        for id in linked_criteria(spec, ann, &criteria) {
+        for id in criterion_index.linked(ann) {
             let entry = links.entry(id).or_default();
             let link = Link {
                 ann,
@@ -442,39 +443,70 @@ fn normalise_spec(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
-/// The criteria of the spec an annotation links, in the spec's own ids.
-fn linked_criteria<'s>(
-    spec: &Spec,
-    ann: &Annotation,
-    criteria: &[&'s crate::spec::AcceptanceCriterion],
-) -> Vec<&'s str> {
-    let ids: Vec<&CriterionId> = match ann.kind {
-        AnnotationKind::Validates | AnnotationKind::Requirements => ann.criteria.iter().collect(),
-        AnnotationKind::Property => {
-            let Some(p) = &ann.property else {
-                return Vec::new();
-            };
-            spec.design
-                .as_ref()
-                .and_then(|d| d.properties.iter().find(|q| &q.id == p))
-                .map(|q| q.validates.iter().collect())
-                .unwrap_or_default()
-        }
-    };
-    let mut out: Vec<&'s str> = Vec::new();
-    for id in ids {
+/// The spec's criteria by id and by requirement, and its properties'
+/// criteria, so that resolving an annotation costs a few map lookups
+/// whatever the size of the spec.
+struct CriterionIndex<'s> {
+    by_id: HashMap<&'s str, Vec<&'s str>>,
+    by_requirement: HashMap<&'s str, Vec<&'s str>>,
+    properties: HashMap<&'s str, &'s [CriterionId]>,
+}
+
+impl<'s> CriterionIndex<'s> {
+    fn new(spec: &'s Spec, criteria: &[&'s crate::spec::AcceptanceCriterion]) -> Self {
+        let mut by_id: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut by_requirement: HashMap<&str, Vec<&str>> = HashMap::new();
         for c in criteria {
-            let hit = if id.is_requirement_level() {
-                c.id.requirement().as_str() == id.as_str()
-            } else {
-                c.id == *id
-            };
-            if hit && !out.contains(&c.id.as_str()) {
-                out.push(c.id.as_str());
+            let id = c.id.as_str();
+            let ids = by_id.entry(id).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+            let requirement = id.rsplit_once('.').map_or(id, |(r, _)| r);
+            let req = by_requirement.entry(requirement).or_default();
+            if !req.contains(&id) {
+                req.push(id);
             }
         }
+        let mut properties: HashMap<&str, &[CriterionId]> = HashMap::new();
+        for p in spec.design.iter().flat_map(|d| &d.properties) {
+            // The first property with an id wins, as a linear search would.
+            properties
+                .entry(p.id.as_str())
+                .or_insert(p.validates.as_slice());
+        }
+        CriterionIndex {
+            by_id,
+            by_requirement,
+            properties,
+        }
     }
-    out
+
+    /// The criteria of the spec an annotation links, in the spec's own ids
+    /// and document order per id.
+    fn linked(&self, ann: &Annotation) -> Vec<&'s str> {
+        let ids: &[CriterionId] = match ann.kind {
+            AnnotationKind::Validates | AnnotationKind::Requirements => &ann.criteria,
+            AnnotationKind::Property => match &ann.property {
+                Some(p) => self.properties.get(p.as_str()).copied().unwrap_or_default(),
+                None => &[],
+            },
+        };
+        let mut out: Vec<&'s str> = Vec::new();
+        for id in ids {
+            let hits = if id.is_requirement_level() {
+                self.by_requirement.get(id.as_str())
+            } else {
+                self.by_id.get(id.as_str())
+            };
+            for hit in hits.into_iter().flatten() {
+                if !out.contains(hit) {
+                    out.push(hit);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Cuts `text` to at most `max` bytes, keeping its start and end (on char
