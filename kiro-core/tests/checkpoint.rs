@@ -62,9 +62,8 @@ fn round_trip() {
     );
     assert_eq!(store.get(&run, &first.id).unwrap(), first);
     assert_eq!(store.latest(&run).unwrap(), Some(second.clone()));
-    let copy = store.run_dir(&run).unwrap().join("c000002.json");
-    let from_copy: Checkpoint = serde_json::from_slice(&std::fs::read(copy).unwrap()).unwrap();
-    assert_eq!(from_copy, second);
+    // Pretty copies are written only when asked for.
+    assert!(!store.run_dir(&run).unwrap().join("c000002.json").exists());
 
     // A second store instance (another process) sees the same data.
     let again = FileCheckpointStore::new(dir.path());
@@ -710,4 +709,17 @@ fn sigkill_at_random_points_leaves_the_store_readable() {
         grew >= KILLS / 4,
         "the writer made progress in only {grew} of {KILLS} rounds"
     );
+}
+
+#[test]
+fn pretty_copies_are_written_when_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileCheckpointStore::new(dir.path()).with_pretty_copies(true);
+    let run = store.create_run().unwrap();
+    let first = checkpoint(&run, 1, None);
+    store.put(&first).unwrap();
+    let copy = store.run_dir(&run).unwrap().join("c000001.json");
+    let from_copy: Checkpoint = serde_json::from_slice(&std::fs::read(copy).unwrap()).unwrap();
+    assert_eq!(from_copy, first);
+    assert_eq!(store.get(&run, &first.id).unwrap(), first);
 }

@@ -6,7 +6,7 @@
 //! .kiro/runs/
 //!   blobs/ab/cdef...         one file per content, named by its sha256
 //!   <run-id>/log.jsonl       one line per checkpoint, in put order: the record
-//!   <run-id>/<id>.json       a pretty copy of each checkpoint, for people and tools
+//!   <run-id>/<id>.json       optional pretty copy of each checkpoint, for people and tools
 //! ```
 //!
 //! # Durability and the fsync policy
@@ -32,7 +32,8 @@
 //! files cost nothing), and a run's directory and log are synced into their
 //! parent directories when they are created.
 //!
-//! The per-checkpoint `<id>.json` copy is written *after* the commit through
+//! The per-checkpoint `<id>.json` copy (off by default, see
+//! [`FileCheckpointStore::with_pretty_copies`]) is written *after* the commit through
 //! a temporary file and a rename, without a sync: the rename makes it whole
 //! or absent (which is all a `SIGKILL` can observe), and after a power loss a
 //! missing copy is harmless because [`get`](CheckpointStore::get) falls back
@@ -80,6 +81,7 @@ pub struct FileCheckpointStore {
     dir: PathBuf,
     writers: Mutex<HashMap<RunId, RunWriter>>,
     durability: Durability,
+    pretty_copies: bool,
 }
 
 /// The open log of a run this store writes, and the ids already in it.
@@ -123,7 +125,18 @@ impl FileCheckpointStore {
             dir: dir.into(),
             writers: Mutex::new(HashMap::new()),
             durability: Durability::PowerLoss,
+            pretty_copies: false,
         }
+    }
+
+    /// Also writes each checkpoint as pretty JSON to `<run>/<id>.json`, for
+    /// people and tools reading the store directly (default off: it costs a
+    /// file creation and a rename per node, and `kiro checkpoint show`
+    /// prints the same).
+    #[must_use]
+    pub fn with_pretty_copies(mut self, copies: bool) -> FileCheckpointStore {
+        self.pretty_copies = copies;
+        self
     }
 
     /// Sets what stored checkpoints survive (default [`Durability::PowerLoss`]).
@@ -398,7 +411,7 @@ impl CheckpointStore for FileCheckpointStore {
         // The checkpoints are committed; the pretty copies are a convenience
         // that `get` does without, so failing to write one must not report
         // the put as failed (a retry would then hit DuplicateCheckpoint).
-        for checkpoint in checkpoints {
+        for checkpoint in checkpoints.iter().filter(|_| self.pretty_copies) {
             if let Ok(pretty) = serde_json::to_vec_pretty(checkpoint) {
                 let copy = self
                     .dir

@@ -735,9 +735,8 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         }
         let jobs = self.run.p.config.pipeline.jobs.max(1);
         loop {
-            // Checkpoint what finished before starting more work, so that a
-            // checkpoint holds as few changes of still-running tasks as can be.
-            self.flush()?;
+            // Start what is ready first, so that the ready tasks run while the
+            // checkpoints of the finished ones are synced.
             self.dispatch(jobs)?;
             self.flush()?;
             if self.running.is_empty() {
