@@ -194,59 +194,94 @@ fn is_normalized(text: &str) -> bool {
     if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
         return false;
     }
-    let mut prev_space = false;
-    for &b in bytes {
-        match b {
-            b' ' if prev_space => return false,
-            b' ' => prev_space = true,
-            b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => return false,
-            _ => prev_space = false,
+    // The common case, one ASCII line without control characters, is
+    // settled by whole-slice scans the compiler vectorises rather than by a
+    // branch per byte; only text with control characters (tabs, line
+    // breaks) needs the byte-by-byte look.
+    let controls = bytes.iter().fold(false, |any, &b| any | (b < b' '));
+    if controls {
+        let mut prev_space = false;
+        for &b in bytes {
+            match b {
+                b' ' if prev_space => return false,
+                b' ' => prev_space = true,
+                b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => return false,
+                _ => prev_space = false,
+            }
         }
+    } else if text.contains("  ") {
+        return false;
     }
     // Non-ASCII whitespace (an ideographic space, say) needs decoding.
     text.is_ascii() || !text.chars().any(|c| c != ' ' && c.is_whitespace())
 }
 
+/// Byte classes for [`tokenize`]: not part of a word, a word byte that is
+/// no letter (digit, `_`, `-`), a letter, or a letter some keyword starts with.
+const NOT_WORD: u8 = 0;
+const WORD: u8 = 1;
+const LETTER: u8 = 2;
+const KEYWORD_START: u8 = 3;
+
+/// The class of every byte, looked up once per byte of every criterion.
+const BYTE_CLASS: [u8; 256] = {
+    let mut table = [NOT_WORD; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if matches!(c, b'w' | b'W' | b'i' | b'I' | b't' | b'T' | b's' | b'S') {
+            KEYWORD_START
+        } else if c.is_ascii_alphabetic() {
+            LETTER
+        } else if c.is_ascii_digit() || c == b'_' || c == b'-' {
+            WORD
+        } else {
+            NOT_WORD
+        };
+        b += 1;
+    }
+    table
+};
+
+fn byte_class(b: u8) -> u8 {
+    BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(NOT_WORD)
+}
+
 /// Finds the EARS keywords of `s` (whole ASCII words, outside code spans).
 fn tokenize(s: &str, spans: &[Range<usize>]) -> Vec<Token> {
     let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let is_word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
-    let mut i = 0;
+    // A criterion holds a handful of keywords (`WHEN`, `THE`, `SHALL` and
+    // every lower-case `the`); reserving for them avoids regrowing.
+    let mut out = Vec::with_capacity(8);
     let mut next_span = 0;
-    // Scans maximal runs of word bytes; a run is a keyword candidate when it
-    // is all letters. Every keyword is ASCII and a non-ASCII byte (part of a
-    // CJK character, say) never continues an ASCII word, so byte-level runs
-    // give the same words as `is_word_char` on characters.
-    // Every keyword starts with one of these letters; jumping from one to the
-    // next skips most of the text without looking at word boundaries.
-    let starts_keyword =
-        |b: &u8| matches!(b, b'w' | b'W' | b'i' | b'I' | b't' | b'T' | b's' | b'S');
-    while i < bytes.len() {
-        let Some(offset) = bytes[i..].iter().position(starts_keyword) else {
-            break;
-        };
-        i += offset;
-        if i > 0 && is_word_byte(bytes[i - 1]) {
-            // Inside a longer word: move past the rest of it.
-            while i < bytes.len() && is_word_byte(bytes[i]) {
-                i += 1;
-            }
+    // Scans maximal runs of word bytes (ASCII letters, digits, `_`, `-`); a
+    // run is a keyword candidate when it is all letters. Every keyword is
+    // ASCII and a non-ASCII byte (part of a CJK character, say) never
+    // continues an ASCII word, so byte-level runs give the same words as
+    // `is_word_char` on characters. One table lookup per byte keeps the
+    // scan cheap: it runs over every byte of every criterion.
+    let mut iter = bytes.iter().enumerate();
+    while let Some((start, &b)) = iter.next() {
+        let first = byte_class(b);
+        if first == NOT_WORD {
             continue;
         }
-        let start = i;
-        let mut letters = true;
-        while i < bytes.len() && is_word_byte(bytes[i]) {
-            letters &= bytes[i].is_ascii_alphabetic();
-            i += 1;
+        let mut letters = first >= LETTER;
+        let mut end = bytes.len();
+        for (k, &c) in iter.by_ref() {
+            let class = byte_class(c);
+            if class == NOT_WORD {
+                end = k;
+                break;
+            }
+            letters &= class >= LETTER;
         }
-        let end = i;
-        if !letters || !(2..=5).contains(&(end - start)) {
+        if first != KEYWORD_START || !letters || !(2..=5).contains(&(end - start)) {
             continue;
         }
         // Spans are sorted and words come in order, so a cursor replaces a
         // scan of every span per word (long criteria hold many code spans).
-        while next_span < spans.len() && spans[next_span].end <= start {
+        while spans.get(next_span).is_some_and(|r| r.end <= start) {
             next_span += 1;
         }
         if spans.get(next_span).is_some_and(|r| r.contains(&start)) {
@@ -259,12 +294,19 @@ fn tokenize(s: &str, spans: &[Range<usize>]) -> Vec<Token> {
             continue;
         };
         // `**WHEN**`: the emphasis belongs to the keyword, not to the clause.
-        let stars_before = bytes[..start]
+        let stars_before = bytes
+            .get(..start)
+            .unwrap_or(&[])
             .iter()
             .rev()
             .take_while(|b| **b == b'*')
             .count();
-        let stars_after = bytes[end..].iter().take_while(|b| **b == b'*').count();
+        let stars_after = bytes
+            .get(end..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|b| **b == b'*')
+            .count();
         let stars = stars_before.min(stars_after);
         out.push(Token {
             keyword,
@@ -371,10 +413,12 @@ fn split_condition_system(
     tokens: &[Token],
     spans: &[Range<usize>],
 ) -> Option<(usize, usize)> {
-    let inside: Vec<&Token> = tokens
-        .iter()
-        .filter(|t| t.range.start >= region.start && t.range.end <= region.end)
-        .collect();
+    // Tokens come in order and do not overlap, so both their starts and
+    // their ends increase: the tokens inside the region are one run of
+    // them, found without collecting.
+    let lo = tokens.partition_point(|t| t.range.start < region.start);
+    let hi = tokens.partition_point(|t| t.range.end <= region.end);
+    let inside: &[Token] = tokens.get(lo..hi.max(lo)).unwrap_or(&[]);
     let opens_region = |t: &Token| {
         s.get(region.start..t.range.start)
             .is_some_and(|g| g.trim().is_empty())
@@ -496,7 +540,7 @@ impl Ears {
                     && s.get(..first.range.start)
                         .is_some_and(|g| g.trim().is_empty()) =>
             {
-                let starts: Vec<&Token> = head
+                let mut starts = head
                     .iter()
                     .enumerate()
                     .filter(|(i, t)| {
@@ -504,11 +548,11 @@ impl Ears {
                             && (*i == 0 || t.upper || preceded_by_separator(&s, t.range.start))
                     })
                     .map(|(_, t)| t)
-                    .collect();
+                    .peekable();
                 let mut system_start = None;
-                for (i, start) in starts.iter().enumerate() {
+                while let Some(start) = starts.next() {
                     let keyword = start.keyword.clause()?;
-                    let text = match starts.get(i + 1) {
+                    let text = match starts.peek() {
                         Some(next) => {
                             strip_trailing_conjunction(s.get(start.range.end..next.range.start)?)
                         }

@@ -224,7 +224,7 @@ impl Reader<'_> {
             }
         }
 
-        let events = collect_events(text, rest, &paragraphs);
+        let (events, splits) = collect_events(text, rest, &paragraphs);
         for ev in &events {
             if let EventKind::Heading {
                 text: t,
@@ -292,7 +292,23 @@ impl Reader<'_> {
             let Some(start) = events.get(*at) else {
                 continue;
             };
-            if let Some(p) = self.read_property(index, start, end, owner_level) {
+            // A property that runs from the end of a heading to the start of
+            // the next heading (or to the end of the run, which is one or the
+            // end of the text) has the same paragraphs read on its own as in
+            // the whole document: no block is open across a top-level
+            // heading. Its paragraphs' split points are then already known.
+            let next_is_heading = region.starts.get(index + 1).is_none_or(|i| {
+                events
+                    .get(*i)
+                    .is_some_and(|e| matches!(e.kind, EventKind::Heading { .. }))
+            });
+            let known =
+                (matches!(start.kind, EventKind::Heading { .. }) && next_is_heading).then(|| {
+                    let lo = splits.partition_point(|(r, _)| r.start < start.range.end);
+                    let hi = splits.partition_point(|(r, _)| r.start < end);
+                    splits.get(lo..hi.max(lo)).unwrap_or(&[])
+                });
+            if let Some(p) = self.read_property(index, start, end, owner_level, known) {
                 doc.properties.push(p);
             }
         }
@@ -306,6 +322,7 @@ impl Reader<'_> {
         start: &Ev,
         end: usize,
         owner_level: u8,
+        known: Option<&[ParagraphSplits]>,
     ) -> Option<CorrectnessProperty> {
         let text = self.source.text.as_str();
         let info = match &start.kind {
@@ -335,7 +352,11 @@ impl Reader<'_> {
         // finds the same line.
         let base = start.range.end;
         let content = text.get(base..end).unwrap_or("");
-        let Some(marker) = find_marker(content) else {
+        let found = match known {
+            Some(paragraphs) => marker_in(text, base, paragraphs.iter().map(|(_, s)| s.as_slice())),
+            None => find_marker(content),
+        };
+        let Some(marker) = found else {
             property.statement = slice(content, 0, content.len());
             return Some(property);
         };
@@ -536,8 +557,18 @@ struct Ev {
     range: Range<usize>,
 }
 
-fn collect_events(text: &str, blocks: &[Block], paragraphs: &[usize]) -> Vec<Ev> {
+/// A top-level paragraph and its [`split_points`], in document order.
+type ParagraphSplits = (Range<usize>, Vec<Range<usize>>);
+
+/// The events of the blocks, and the split points of every paragraph (which
+/// [`marker_in`] reuses rather than reading each property again).
+fn collect_events(
+    text: &str,
+    blocks: &[Block],
+    paragraphs: &[usize],
+) -> (Vec<Ev>, Vec<ParagraphSplits>) {
     let mut out = Vec::new();
+    let mut splits = Vec::with_capacity(paragraphs.len());
     for block in blocks {
         match &block.kind {
             BlockKind::Heading { level, text: t } => out.push(Ev {
@@ -549,20 +580,22 @@ fn collect_events(text: &str, blocks: &[Block], paragraphs: &[usize]) -> Vec<Ev>
                 range: block.range.clone(),
             }),
             BlockKind::Other if paragraphs.binary_search(&block.range.start).is_ok() => {
-                for range in split_points(text, block.range.clone()) {
+                let points = split_points(text, block.range.clone());
+                for range in &points {
                     let line = text.get(range.clone()).unwrap_or("");
                     if let Some(info) = property_start(line, true) {
                         out.push(Ev {
                             kind: EventKind::Start(info),
-                            range,
+                            range: range.clone(),
                         });
                     }
                 }
+                splits.push((block.range.clone(), points));
             }
             _ => {}
         }
     }
-    out
+    (out, splits)
 }
 
 #[derive(Debug)]
@@ -827,18 +860,32 @@ struct Marker {
 /// the first paragraph line that ends with a validates fragment.
 fn find_marker(content: &str) -> Option<Marker> {
     let (found, paragraphs) = blocks_and_paragraphs(content);
+    let points: Vec<Vec<Range<usize>>> = found
+        .into_iter()
+        .filter(|b| {
+            matches!(b.kind, BlockKind::Other) && paragraphs.binary_search(&b.range.start).is_ok()
+        })
+        .map(|b| split_points(content, b.range))
+        .collect();
+    marker_in(content, 0, points.iter().map(Vec::as_slice))
+}
+
+/// [`find_marker`] over the split points of paragraphs of `text` (byte
+/// ranges in `text`); the marker's range is relative to `base`.
+fn marker_in<'p>(
+    text: &str,
+    base: usize,
+    paragraphs: impl Iterator<Item = &'p [Range<usize>]>,
+) -> Option<Marker> {
     let mut inline: Option<Marker> = None;
-    for block in found {
-        if !matches!(block.kind, BlockKind::Other)
-            || paragraphs.binary_search(&block.range.start).is_err()
-        {
-            continue;
-        }
-        for range in split_points(content, block.range.clone()) {
-            let line = content.get(range.clone()).unwrap_or("");
+    for points in paragraphs {
+        for range in points {
+            let line = text.get(range.clone()).unwrap_or("");
+            let start = range.start.saturating_sub(base);
+            let end = range.end.saturating_sub(base);
             if let Some(ids) = validates_line(line) {
                 return Some(Marker {
-                    range,
+                    range: start..end,
                     ids,
                     inline: false,
                 });
@@ -846,7 +893,7 @@ fn find_marker(content: &str) -> Option<Marker> {
             if inline.is_none() {
                 if let Some((ids, at)) = inline_validates(line) {
                     inline = Some(Marker {
-                        range: range.start + at..range.end,
+                        range: start + at..end,
                         ids,
                         inline: true,
                     });

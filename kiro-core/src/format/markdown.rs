@@ -96,7 +96,7 @@ pub(crate) struct Item {
     /// The whole item, marker included, trailing blank lines excluded.
     pub range: Range<usize>,
     /// The list marker as written: `-`, `*`, `+`, `1.`, `1)`.
-    pub marker: String,
+    pub marker: ListMarker,
     /// Byte offset where the item's content starts (after marker and spaces).
     pub content_start: usize,
     /// Column (0-based, in bytes from line start) of the content start;
@@ -104,6 +104,57 @@ pub(crate) struct Item {
     pub content_indent: usize,
     /// Nested lists directly inside this item, each with its items.
     pub lists: Vec<(Range<usize>, Vec<Item>)>,
+}
+
+/// A list marker as written, stored inline: markers are a bullet or at most
+/// nine digits and a delimiter (CommonMark), and every list item of every
+/// document has one, so a heap string each would cost an allocation per item.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ListMarker {
+    bytes: [u8; ListMarker::CAPACITY],
+    len: u8,
+}
+
+impl ListMarker {
+    const CAPACITY: usize = 22;
+
+    /// The marker of `s`, cut to the longest prefix that fits on a char
+    /// boundary (a longer run of digits than CommonMark allows).
+    fn new(s: &str) -> ListMarker {
+        let mut end = s.len().min(Self::CAPACITY);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0; Self::CAPACITY];
+        let src = s.as_bytes().get(..end).unwrap_or(&[]);
+        if let Some(dst) = bytes.get_mut(..src.len()) {
+            dst.copy_from_slice(src);
+        }
+        ListMarker {
+            bytes,
+            len: src.len() as u8,
+        }
+    }
+
+    /// The marker text.
+    pub(crate) fn as_str(&self) -> &str {
+        self.bytes
+            .get(..usize::from(self.len))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for ListMarker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<&str> for ListMarker {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 fn trim_end_range(text: &str, mut range: Range<usize>) -> Range<usize> {
@@ -124,7 +175,7 @@ pub(crate) fn line_start(text: &str, offset: usize) -> usize {
 }
 
 /// Reads the marker of the item starting at `start` and where its content begins.
-fn item_marker(text: &str, start: usize) -> (String, usize) {
+fn item_marker(text: &str, start: usize) -> (ListMarker, usize) {
     let bytes = text.as_bytes();
     let mut i = start;
     // pulldown-cmark starts an item nested after a tab-indented line at the
@@ -145,7 +196,7 @@ fn item_marker(text: &str, start: usize) -> (String, usize) {
         }
         _ => {}
     }
-    let marker = text.get(marker_start..i).unwrap_or("").to_owned();
+    let marker = ListMarker::new(text.get(marker_start..i).unwrap_or(""));
     // CommonMark: 1-4 spaces after the marker belong to it; 5 or more mean
     // indented code, of which only one space is the marker's.
     let mut j = i;

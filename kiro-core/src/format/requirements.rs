@@ -527,6 +527,11 @@ impl Doc {
         } else {
             ""
         };
+        // Most items are one line: with no line to dedent, trimming the
+        // line is the whole work, without the dedented copy.
+        if !body.contains('\n') {
+            return body.trim().to_owned();
+        }
         let dedented = markdown::dedent_rest(body, item.content_indent);
         markdown::trim_blank_lines(&dedented)
             .trim_start()
@@ -790,13 +795,14 @@ pub(super) fn is_one_of(title: &str, table: &[&str]) -> bool {
 pub(super) fn is_ordered(items: &[Item]) -> bool {
     items
         .first()
-        .is_some_and(|i| i.marker.starts_with(|c: char| c.is_ascii_digit()))
+        .is_some_and(|i| i.marker.as_str().starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// The number of an ordered list item's marker.
 pub(super) fn marker_number(item: &Item) -> Option<String> {
     let digits: String = item
         .marker
+        .as_str()
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();

@@ -653,7 +653,7 @@ impl<'a> Parser<'a> {
         let mut take_last = |labels: &[&str]| {
             let i = lines
                 .iter()
-                .rposition(|(t, at)| at.is_some() && link_ids(t, labels).is_some())?;
+                .rposition(|(t, at)| at.is_some() && link_ids_text(t, labels).is_some())?;
             let (text, at) = lines.remove(i);
             Some((text, at.unwrap_or(0)))
         };
@@ -664,7 +664,7 @@ impl<'a> Parser<'a> {
             let ids = link_ids(&line, REQUIREMENT_LABELS).unwrap_or_default();
             task.requirements = ids.into_iter().map(CriterionId::new).collect();
             let ids: Vec<&str> = task.requirements.iter().map(CriterionId::as_str).collect();
-            if line != canonical_link("Requirements", &ids) {
+            if !is_canonical_link(&line, "Requirements", &ids) {
                 task.requirements_source = Some(line);
             }
             self.source_map.insert(
@@ -676,7 +676,7 @@ impl<'a> Parser<'a> {
             let ids = link_ids(&line, DEPENDS_LABELS).unwrap_or_default();
             task.depends_on = ids.into_iter().map(TaskId::new).collect();
             let ids: Vec<&str> = task.depends_on.iter().map(TaskId::as_str).collect();
-            if line != canonical_link("Depends", &ids) {
+            if !is_canonical_link(&line, "Depends", &ids) {
                 task.depends_source = Some(line);
             }
             self.source_map
@@ -778,6 +778,10 @@ impl<'a> Parser<'a> {
     /// A bullet item's text without its marker, continuation lines dedented.
     fn item_text(&self, item: &Item) -> String {
         let raw = self.source.slice(item.content_start..item.range.end);
+        // Most details are one line, which has nothing to dedent.
+        if !raw.contains('\n') {
+            return raw.trim_end().to_owned();
+        }
         let mut text = dedent_rest(raw, item.content_indent);
         if text.starts_with('\n') {
             // Content that starts on the line after the marker.
@@ -897,6 +901,12 @@ fn close_fence(block: &str) -> String {
 /// The ids of a link line `_<label>: <ids>_` whose label is one of
 /// `labels`, or `None` when `line` is not such a line.
 fn link_ids(line: &str, labels: &[&str]) -> Option<Vec<String>> {
+    link_ids_text(line, labels).map(parse_id_list)
+}
+
+/// The id list text of a link line, for checks that only ask whether a
+/// line is a link line (each detail line is asked) without reading its ids.
+fn link_ids_text<'l>(line: &'l str, labels: &[&str]) -> Option<&'l str> {
     let inner = line.trim().strip_prefix('_')?.strip_suffix('_')?;
     let colon = inner.find([':', '：'])?;
     let label = inner.get(..colon)?.trim();
@@ -905,11 +915,38 @@ fn link_ids(line: &str, labels: &[&str]) -> Option<Vec<String>> {
     labels
         .iter()
         .any(|l| l.eq_ignore_ascii_case(label))
-        .then(|| parse_id_list(rest))
+        .then_some(rest)
 }
 
 fn canonical_link(label: &str, ids: &[&str]) -> String {
     format!("_{label}: {}_", format_id_list(ids))
+}
+
+/// `line == canonical_link(label, ids)`, compared piece by piece: the
+/// parser asks this for every link line it reads.
+fn is_canonical_link(line: &str, label: &str, ids: &[&str]) -> bool {
+    let Some(list) = line
+        .strip_prefix('_')
+        .and_then(|l| l.strip_prefix(label))
+        .and_then(|l| l.strip_prefix(": "))
+        .and_then(|l| l.strip_suffix('_'))
+    else {
+        return false;
+    };
+    let mut rest = list;
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            match rest.strip_prefix(", ") {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        match rest.strip_prefix(id) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// The requirements line to write: the source line while it still reads as
