@@ -26,28 +26,12 @@ fn severity_colour(severity: Severity) -> &'static str {
     }
 }
 
-/// Terminal columns a character takes: 2 for East Asian wide and
-/// full-width characters, so that the `^^^` underline stays under CJK text.
+/// Terminal columns a character takes, so that the `^^^` underline stays
+/// under CJK text: the report's measure, with a tab counted as 4.
 fn char_width(c: char) -> usize {
-    let wide = matches!(c as u32,
-        0x1100..=0x115F
-        | 0x2E80..=0x303E
-        | 0x3041..=0x33FF
-        | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF
-        | 0xAC00..=0xD7A3
-        | 0xF900..=0xFAFF
-        | 0xFE30..=0xFE4F
-        | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6
-        | 0x1F300..=0x1F64F
-        | 0x1F900..=0x1F9FF
-        | 0x20000..=0x3FFFD);
     match c {
         '\t' => 4,
-        _ if wide => 2,
-        _ => 1,
+        _ => crate::report::text::char_width(c),
     }
 }
 

@@ -39,7 +39,7 @@ mod html;
 mod junit;
 mod markdown;
 mod terminal;
-mod text;
+pub(crate) mod text;
 
 use std::collections::{HashMap, VecDeque};
 

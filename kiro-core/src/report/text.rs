@@ -105,7 +105,7 @@ pub(crate) fn xml_escape(text: &str, attribute: bool) -> String {
 /// This is an approximation of Unicode's East Asian Width property that
 /// covers the scripts found in specs (CJK, kana, hangul, emoji) without a
 /// table crate.
-fn char_width(c: char) -> usize {
+pub(crate) fn char_width(c: char) -> usize {
     let u = u32::from(c);
     if c.is_control()
         || matches!(u, 0x0300..=0x036F | 0x200B..=0x200F | 0x20D0..=0x20FF | 0xFE00..=0xFE0F)

@@ -141,14 +141,7 @@ impl Executor for CommandExecutor {
         })?;
         let ws = cx.workspace();
         ws.check_command(&self.argv)?;
-        let repo = match &self.repo {
-            Some(name) => name.clone(),
-            None => ws
-                .repos()
-                .next()
-                .map(str::to_owned)
-                .ok_or_else(|| StageError::invalid("the workspace has no repository"))?,
-        };
+        let repo = super::repo_or_first(ws, self.repo.as_ref())?;
         let root = ws.root(&repo)?.to_path_buf();
         let spec_name = if spec.name.is_empty() {
             cx.spec_name()

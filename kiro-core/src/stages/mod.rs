@@ -27,6 +27,22 @@ pub use command::{task_brief, CommandExecutor};
 pub use template::{is_testable, template_design, trace_plan};
 pub use verifier::CommandVerifier;
 
+/// The repository a command stage runs in: the one it was given, else the
+/// workspace's first.
+fn repo_or_first(
+    ws: &crate::workspace::Workspace,
+    repo: Option<&String>,
+) -> Result<String, StageError> {
+    match repo {
+        Some(name) => Ok(name.clone()),
+        None => ws
+            .repos()
+            .next()
+            .map(str::to_owned)
+            .ok_or_else(|| StageError::invalid("the workspace has no repository")),
+    }
+}
+
 /// Fails with [`StageError::Invalid`] when a document holds no requirement.
 fn non_empty(doc: RequirementsDoc) -> Result<RequirementsDoc, StageError> {
     if doc.requirements.is_empty() {

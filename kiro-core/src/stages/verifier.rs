@@ -108,14 +108,7 @@ impl Verifier for CommandVerifier {
     ) -> Result<VerificationReport, StageError> {
         let ws = cx.workspace();
         ws.check_command(&self.argv)?;
-        let repo = match &self.repo {
-            Some(r) => r.clone(),
-            None => ws
-                .repos()
-                .next()
-                .map(str::to_owned)
-                .ok_or_else(|| StageError::invalid("the workspace has no repository"))?,
-        };
+        let repo = super::repo_or_first(ws, self.repo.as_ref())?;
         let root = ws.root(&repo)?.to_owned();
         let junit = match &self.junit {
             Some(rel) => {

@@ -775,39 +775,8 @@ fn add_tasks(b: &mut Builder, spec: &Spec) {
     }
 }
 
-fn normalise_spec(name: &str) -> String {
-    name.trim().to_lowercase()
-}
-
-/// The annotations of this spec: those naming it, and those naming no spec
-/// on tests that no `Feature:` annotation ties to another spec.
-fn own_annotations<'a>(spec: &Spec, annotations: &'a [Annotation]) -> Vec<&'a Annotation> {
-    let this = normalise_spec(&spec.name);
-    let mut tied: HashMap<(&str, u32), bool> = HashMap::new();
-    for a in annotations {
-        if let (Some(s), Some(t)) = (&a.spec, &a.test) {
-            let mine = normalise_spec(s) == this;
-            let e = tied.entry((a.file.as_str(), t.line)).or_insert(false);
-            *e = *e || mine;
-        }
-    }
-    annotations
-        .iter()
-        .filter(|a| match &a.spec {
-            Some(s) => normalise_spec(s) == this,
-            None => match &a.test {
-                Some(t) => tied
-                    .get(&(a.file.as_str(), t.line))
-                    .copied()
-                    .unwrap_or(true),
-                None => true,
-            },
-        })
-        .collect()
-}
-
 fn add_tests(b: &mut Builder, spec: &Spec, annotations: &[Annotation]) {
-    let own = own_annotations(spec, annotations);
+    let own = crate::verify::own_annotations(spec, annotations);
     // Annotations without a following declaration that sit on consecutive
     // lines form one comment block, so they are one test.
     let loose: HashSet<(&str, u32)> = own

@@ -413,7 +413,10 @@ fn excerpt(r: &TestResult) -> Option<String> {
 
 /// Keeps the annotations that belong to this spec: those naming no spec, on
 /// tests that no annotation ties to another spec.
-fn own_annotations<'a>(spec: &Spec, annotations: &'a [Annotation]) -> Vec<&'a Annotation> {
+pub(crate) fn own_annotations<'a>(
+    spec: &Spec,
+    annotations: &'a [Annotation],
+) -> Vec<&'a Annotation> {
     let this = normalise_spec(&spec.name);
     // (file, test line) of tests tied to a spec by a `Feature:` annotation.
     let mut tied: HashMap<(&str, u32), bool> = HashMap::new();
