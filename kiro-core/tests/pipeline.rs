@@ -16,7 +16,7 @@ use kiro_core::config::TaskOrder;
 use kiro_core::pipeline::{
     fork, rollback, NodePolicy, Pipeline, PipelineEvent, RunOptions, RunStatus,
 };
-use kiro_core::spec::{Spec, Task, TaskStatus};
+use kiro_core::spec::{Spec, Task};
 use kiro_core::stage::{
     Approval, Approver, Artifacts, EventSink, Executor, Gate, Node, OutcomeStatus, Phase,
     RequirementsInput, StageContext, StageError, TaskOutcome,
@@ -794,7 +794,6 @@ async fn checkpoints_record_files_written_through_the_workspace() {
     let t2 = cps.iter().find(|c| c.node == "task 2").unwrap();
     assert!(t2.files.is_empty());
     assert_eq!(s.checkpoint.unwrap(), t2.reference());
-    let _ = TaskStatus::Done;
 }
 
 #[tokio::test]
