@@ -118,9 +118,11 @@ pub(crate) fn code_spans(s: &str) -> Vec<Range<usize>> {
     let mut spans = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes.get(i) != Some(&b'`') {
-            i += 1;
-            continue;
+        // Backticks are rare: a byte search (memchr) finds the next one
+        // instead of a look at every byte of every criterion.
+        match bytes.get(i..).and_then(|rest| memchr::memchr(b'`', rest)) {
+            Some(at) => i += at,
+            None => break,
         }
         let open_start = i;
         while bytes.get(i) == Some(&b'`') {
@@ -247,12 +249,13 @@ fn byte_class(b: u8) -> u8 {
     BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(NOT_WORD)
 }
 
-/// Finds the EARS keywords of `s` (whole ASCII words, outside code spans).
-fn tokenize(s: &str, spans: &[Range<usize>]) -> Vec<Token> {
+/// Finds the EARS keywords of `s` (whole ASCII words, outside code spans),
+/// up to and including the first `SHALL`: the reading never looks past it
+/// (the response is plain text), and stopping there skips about half of
+/// every criterion.
+fn tokenize(s: &str, spans: &[Range<usize>]) -> Tokens {
     let bytes = s.as_bytes();
-    // A criterion holds a handful of keywords (`WHEN`, `THE`, `SHALL` and
-    // every lower-case `the`); reserving for them avoids regrowing.
-    let mut out = Vec::with_capacity(8);
+    let mut out = Tokens::new();
     let mut next_span = 0;
     // Scans maximal runs of word bytes (ASCII letters, digits, `_`, `-`); a
     // run is a keyword candidate when it is all letters. Every keyword is
@@ -313,8 +316,61 @@ fn tokenize(s: &str, spans: &[Range<usize>]) -> Vec<Token> {
             range: start - stars..end + stars,
             upper: word.bytes().all(|b| b.is_ascii_uppercase()),
         });
+        if keyword == Keyword::Shall {
+            break;
+        }
     }
     out
+}
+
+/// The keywords of a sentence in order. A criterion holds a handful before
+/// its `SHALL` (`WHEN`, `THE` and every lower-case `the`), so they are kept
+/// inline, without an allocation per criterion; a sentence with more moves
+/// them to the heap.
+struct Tokens {
+    inline: [Token; Tokens::INLINE],
+    len: usize,
+    heap: Vec<Token>,
+}
+
+impl Tokens {
+    const INLINE: usize = 12;
+
+    fn new() -> Tokens {
+        Tokens {
+            inline: std::array::from_fn(|_| Token {
+                keyword: Keyword::The,
+                range: 0..0,
+                upper: false,
+            }),
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, token: Token) {
+        if self.heap.is_empty() {
+            if let Some(slot) = self.inline.get_mut(self.len) {
+                *slot = token;
+                self.len += 1;
+                return;
+            }
+            self.heap.extend(self.inline.iter().cloned());
+        }
+        self.heap.push(token);
+    }
+}
+
+impl std::ops::Deref for Tokens {
+    type Target = [Token];
+
+    fn deref(&self) -> &[Token] {
+        if self.heap.is_empty() {
+            self.inline.get(..self.len).unwrap_or(&[])
+        } else {
+            &self.heap
+        }
+    }
 }
 
 /// The last non-whitespace character before `pos`.

@@ -377,6 +377,7 @@ fn read_group(
                         Some((id, rest)) => Some((id, rest.trim().to_owned())),
                         None if ordered => {
                             let n = marker_number(item)
+                                .map(str::to_owned)
                                 .unwrap_or_else(|| (group.clauses.len() + 1).to_string());
                             Some((format!("{}.{n}", index + 1), text))
                         }

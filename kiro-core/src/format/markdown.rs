@@ -17,15 +17,19 @@ pub(crate) struct Source {
     /// The input used `\r\n` line endings.
     pub crlf: bool,
     line_starts: Vec<usize>,
+    /// The line [`Source::line_col`] found last, where the next search starts.
+    last_line: std::cell::Cell<usize>,
 }
 
 impl Source {
     /// Normalises line endings and indexes lines.
     pub fn new(src: &str) -> Source {
-        let crlf = src.contains("\r\n");
+        // Most files have no `\r`: one vectorised byte search settles that.
+        let has_cr = memchr::memchr(b'\r', src.as_bytes()).is_some();
+        let crlf = has_cr && src.contains("\r\n");
         // CommonMark treats a lone `\r` as a line ending too; normalising it
         // here keeps every parser's idea of a line the same as pulldown-cmark's.
-        let text = if src.contains('\r') {
+        let text = if has_cr {
             src.replace("\r\n", "\n").replace('\r', "\n")
         } else {
             src.to_owned()
@@ -34,21 +38,42 @@ impl Source {
         // the index over and over while it grows.
         let mut line_starts = Vec::with_capacity(text.len() / 32 + 1);
         line_starts.push(0);
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        // A vectorised byte search: this indexes every line of every file.
+        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         Source {
             text,
             crlf,
             line_starts,
+            last_line: std::cell::Cell::new(0),
         }
     }
 
     /// 1-based line and 1-based column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (u32, u32) {
         let offset = offset.min(self.text.len());
-        let line = match self.line_starts.binary_search(&offset) {
+        // Parsers ask for positions in document order, so the line is
+        // usually the last one found or a few lines after it: a short walk
+        // from there replaces a binary search over every line.
+        let hint = self.last_line.get();
+        let starts_at = |i: usize| self.line_starts.get(i).copied();
+        let mut line = None;
+        if starts_at(hint).is_some_and(|s| s <= offset) {
+            let mut i = hint;
+            for _ in 0..8 {
+                match starts_at(i + 1) {
+                    Some(next) if next <= offset => i += 1,
+                    _ => {
+                        line = Some(i);
+                        break;
+                    }
+                }
+            }
+        }
+        let line = line.unwrap_or_else(|| match self.line_starts.binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
-        };
+        });
+        self.last_line.set(line);
         let start = self.line_starts.get(line).copied().unwrap_or(0);
         let col = self
             .text

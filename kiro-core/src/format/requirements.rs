@@ -384,7 +384,7 @@ impl Doc {
         let bytes = src.as_bytes();
         // Most files have no `\r` at all; `contains` finds that with a fast
         // byte search before the byte-by-byte look at what follows each one.
-        let lone_cr = src.contains('\r')
+        let lone_cr = memchr::memchr(b'\r', bytes).is_some()
             && bytes
                 .iter()
                 .enumerate()
@@ -778,17 +778,27 @@ pub(super) fn heading_level(block: Option<&Block>) -> Option<u8> {
     }
 }
 
-/// A heading title reduced for keyword comparison: lower-case, without
-/// leading symbols (emoji, numbering dots) and trailing colons.
-pub(super) fn keyword(title: &str) -> String {
+/// A heading title reduced for keyword comparison: without leading symbols
+/// (emoji, numbering dots) and trailing colons; compared case-insensitively.
+fn keyword(title: &str) -> &str {
     let t = title.trim_start_matches(|c: char| !c.is_alphanumeric());
-    t.trim().trim_end_matches([':', '：']).trim().to_lowercase()
+    t.trim().trim_end_matches([':', '：']).trim()
 }
 
-/// `true` when a heading title is one of the spellings in `table`.
+/// `true` when a heading title is one of the (lower-case) spellings in
+/// `table`, ignoring case.
 pub(super) fn is_one_of(title: &str, table: &[&str]) -> bool {
-    let k = keyword(title);
-    table.iter().any(|t| *t == k)
+    matches_lowercase(keyword(title), table)
+}
+
+/// `true` when the lower-cased `text` is one of `table`. ASCII text, the
+/// usual case, is compared in place; this runs for every heading and story.
+fn matches_lowercase(text: &str, table: &[&str]) -> bool {
+    if text.is_ascii() {
+        return table.iter().any(|t| t.eq_ignore_ascii_case(text));
+    }
+    let lower = text.to_lowercase();
+    table.iter().any(|t| *t == lower)
 }
 
 /// `true` for a list whose items are numbered (`1.` or `1)`).
@@ -799,14 +809,13 @@ pub(super) fn is_ordered(items: &[Item]) -> bool {
 }
 
 /// The number of an ordered list item's marker.
-pub(super) fn marker_number(item: &Item) -> Option<String> {
-    let digits: String = item
-        .marker
-        .as_str()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    (!digits.is_empty()).then_some(digits)
+pub(super) fn marker_number(item: &Item) -> Option<&str> {
+    let marker = item.marker.as_str();
+    let digits = marker.len()
+        - marker
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .len();
+    marker.get(..digits).filter(|d| !d.is_empty())
 }
 
 /// `true` for a thematic break line (`---`, `***`, `___`).
@@ -1283,6 +1292,26 @@ fn canonical_heading(id: &str, title: &str) -> String {
     }
 }
 
+/// `true` when `atx(3, text) == canonical_heading(id, title)`, checked
+/// without building either line (once per requirement). [`atx`] is
+/// injective for a fixed level, so comparing the heading texts suffices.
+fn is_canonical_heading_text(text: &str, id: &str, title: &str) -> bool {
+    if id.is_empty() {
+        return text == title;
+    }
+    let Some(rest) = text
+        .strip_prefix("Requirement ")
+        .and_then(|r| r.strip_prefix(id))
+    else {
+        return false;
+    };
+    if title.is_empty() {
+        rest.is_empty()
+    } else {
+        rest.strip_prefix(": ") == Some(title)
+    }
+}
+
 fn render_requirement_heading(r: &Requirement) -> String {
     let canonical = canonical_heading(r.id.as_str(), &r.title);
     let Some(source) = &r.heading_source else {
@@ -1331,12 +1360,12 @@ fn read_requirement(
         Some(Block {
             kind: BlockKind::Heading { text, .. },
             range,
-        }) => (text.clone(), range.start),
-        _ => (String::new(), 0),
+        }) => (text.as_str(), range.start),
+        _ => ("", 0),
     };
     sink.locate(Locator::Requirement { index }, doc.position(start));
     let mut r = Requirement::default();
-    match parse_requirement_heading(&text) {
+    match parse_requirement_heading(text) {
         Some(h) => {
             r.id = RequirementId::new(h.id);
             r.title = h.title;
@@ -1350,9 +1379,8 @@ fn read_requirement(
             r.title = text.trim().to_owned();
         }
     }
-    let line = atx(3, &text);
-    if line != canonical_heading(r.id.as_str(), &r.title) {
-        r.heading_source = Some(line);
+    if !is_canonical_heading_text(text, r.id.as_str(), &r.title) {
+        r.heading_source = Some(atx(3, text));
     }
 
     let mut part = Part::Pre;
@@ -1457,7 +1485,14 @@ fn read_criterion(
 ) {
     let position = doc.position(doc.item_start(item));
     let index = r.criteria.len();
-    let number = marker_number(item).unwrap_or_else(|| (index + 1).to_string());
+    let fallback;
+    let number = match marker_number(item) {
+        Some(n) => n,
+        None => {
+            fallback = (index + 1).to_string();
+            fallback.as_str()
+        }
+    };
     let value: Option<u64> = number.parse().ok();
     let expected = previous.map_or(1, |p| p.saturating_add(1));
     if value != Some(expected) {
@@ -1486,7 +1521,7 @@ fn read_criterion(
     let mut id = String::with_capacity(r.id.as_str().len() + 1 + number.len());
     id.push_str(r.id.as_str());
     id.push('.');
-    id.push_str(&number);
+    id.push_str(number);
     r.criteria.push(AcceptanceCriterion {
         id: CriterionId::new(id),
         text,
@@ -1499,12 +1534,13 @@ fn read_criterion(
 /// when the story renders back as itself.
 fn parse_story(paragraph: &str) -> Option<UserStory> {
     let story = parse_story_markup(paragraph)?;
-    let rendered = render_story(&story);
     // A paragraph already written as it renders reads back as itself; only
-    // other spellings need the second reading.
-    if rendered == paragraph.trim() {
+    // other spellings need the second reading (checked without rendering:
+    // this runs for every requirement).
+    if renders_as(&story, paragraph.trim()) {
         return Some(story);
     }
+    let rendered = render_story(&story);
     (parse_story_markup(&rendered).as_ref() == Some(&story)).then_some(story)
 }
 
@@ -1514,25 +1550,31 @@ fn parse_story_markup(paragraph: &str) -> Option<UserStory> {
     let close = rest.find("**")?;
     let inner = rest.get(..close)?;
     let after = rest.get(close + 2..)?;
-    let (label, after) = if inner.ends_with([':', '：']) {
-        (inner.to_owned(), after)
+    // The label is the emphasised text plus a colon written just after the
+    // emphasis, if any; it is only built as a string when it is not the
+    // default spelling (this runs for every requirement).
+    let (colon, after) = if inner.ends_with([':', '：']) {
+        ("", after)
     } else if let Some(a) = after.strip_prefix(':') {
-        (format!("{inner}:"), a)
+        (":", a)
     } else if let Some(a) = after.strip_prefix('：') {
-        (format!("{inner}："), a)
+        ("：", a)
     } else {
-        (inner.to_owned(), after)
+        ("", after)
     };
-    let bare = label.trim_end_matches([':', '：']).trim().to_lowercase();
-    if bare.is_empty() || !STORY_LABELS.contains(&bare.as_str()) {
+    let bare = inner.trim_end_matches([':', '：']).trim();
+    let bare = if colon.is_empty() { bare } else { inner.trim() };
+    if bare.is_empty() || !matches_lowercase(bare, STORY_LABELS) {
         return None;
     }
     if !(after.is_empty() || after.starts_with(char::is_whitespace)) {
         return None;
     }
+    // `inner + colon == DEFAULT_STORY_LABEL`, without the concatenation.
+    let is_default = DEFAULT_STORY_LABEL.strip_suffix(colon) == Some(inner);
     let text = after.trim().to_owned();
     let mut story = UserStory {
-        label: (label != DEFAULT_STORY_LABEL).then_some(label),
+        label: (!is_default).then(|| format!("{inner}{colon}")),
         ..UserStory::default()
     };
     if let Some((role, capability, benefit)) = story_parts(&text) {
@@ -1548,27 +1590,20 @@ fn parse_story_markup(paragraph: &str) -> Option<UserStory> {
 /// shape, case-insensitive, also `I need`, across line breaks).
 fn story_parts(text: &str) -> Option<(String, String, String)> {
     let flat = flatten(text);
-    // ASCII lower-casing keeps byte offsets, so positions found in `lower`
-    // are valid (char boundaries included) in `flat`.
-    let lower = flat.to_ascii_lowercase();
+    // The markers are ASCII and matched ignoring ASCII case in place (no
+    // lower-cased copy); a match starts at an ASCII byte, so every offset
+    // found is a char boundary of `flat`.
     let start = ["as an ", "as a "]
         .iter()
-        .find(|p| lower.starts_with(*p))
-        .map(|p| p.len())?;
-    let (want_at, want_len) = [", i want ", " i want ", ", i need ", " i need "]
-        .iter()
-        .filter_map(|k| lower.get(start..)?.find(k).map(|i| (start + i, k.len())))
-        .min()?;
-    let cap_start = want_at + want_len;
-    let (so_at, so_len) = [", so that ", " so that "]
-        .iter()
-        .filter_map(|k| {
-            lower
-                .get(cap_start..)?
-                .find(k)
-                .map(|i| (cap_start + i, k.len()))
+        .find(|p| {
+            flat.as_bytes()
+                .get(..p.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes()))
         })
-        .min()?;
+        .map(|p| p.len())?;
+    let (want_at, want_len) = find_marker_ci(&flat, start, &[" i want ", " i need "])?;
+    let cap_start = want_at + want_len;
+    let (so_at, so_len) = find_marker_ci(&flat, cap_start, &[" so that "])?;
     let role = flat
         .get(start..want_at)?
         .trim()
@@ -1590,18 +1625,68 @@ fn story_parts(text: &str) -> Option<(String, String, String)> {
     Some((role.to_owned(), capability.to_owned(), benefit.to_owned()))
 }
 
+/// The earliest match at or after `from` of any of `markers` (lower-case
+/// ASCII, each starting with a space) in `hay`, ignoring ASCII case, widened
+/// to take a comma just before it (`, i want `): offset and length. Only the
+/// spaces are visited (a vectorised search finds them), not every offset.
+fn find_marker_ci(hay: &str, from: usize, markers: &[&str]) -> Option<(usize, usize)> {
+    let bytes = hay.as_bytes();
+    let at = memchr::memchr_iter(b' ', bytes.get(from..)?)
+        .map(|i| from + i)
+        .find_map(|at| {
+            let rest = bytes.get(at..)?;
+            markers.iter().find_map(|m| {
+                rest.get(..m.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(m.as_bytes()))
+                    .then_some((at, m.len()))
+            })
+        })?;
+    let (pos, len) = at;
+    if pos > from && bytes.get(pos - 1) == Some(&b',') {
+        Some((pos - 1, len + 1))
+    } else {
+        Some((pos, len))
+    }
+}
+
 /// `text` with whitespace runs read as single spaces, borrowed when it has
 /// none to collapse.
 fn flatten(text: &str) -> std::borrow::Cow<'_, str> {
     let bytes = text.as_bytes();
+    // Byte-level checks first (vectorised searches); only non-ASCII text
+    // needs decoding to find other whitespace.
+    let other_whitespace = if text.is_ascii() {
+        bytes
+            .iter()
+            .any(|b| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+    } else {
+        text.contains(|c: char| c != ' ' && c.is_whitespace())
+    };
     let simple = bytes.first() != Some(&b' ')
         && bytes.last() != Some(&b' ')
-        && !bytes.windows(2).any(|w| w == b"  ")
-        && !text.contains(|c: char| c != ' ' && c.is_whitespace());
+        && memchr::memmem::find(bytes, b"  ").is_none()
+        && !other_whitespace;
     if simple {
         std::borrow::Cow::Borrowed(text)
     } else {
         std::borrow::Cow::Owned(text.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+}
+
+/// `true` when [`render_story`] gives exactly `text`.
+fn renders_as(s: &UserStory, text: &str) -> bool {
+    let label = s.label.as_deref().unwrap_or(DEFAULT_STORY_LABEL);
+    let Some(rest) = text
+        .strip_prefix("**")
+        .and_then(|t| t.strip_prefix(label))
+        .and_then(|t| t.strip_prefix("**"))
+    else {
+        return false;
+    };
+    if s.text.is_empty() {
+        rest.is_empty()
+    } else {
+        rest.strip_prefix(' ') == Some(s.text.as_str())
     }
 }
 
@@ -1683,6 +1768,40 @@ fn render_requirement(r: &Requirement) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The allocation-free checks agree with rendering and comparing.
+        #[test]
+        fn fast_checks_agree_with_rendering(
+            text in "(Requirement )?[0-9.]{0,3}(: )?[a-z #:]{0,6}",
+            id in "[0-9.]{0,3}",
+            title in "[a-z #:]{0,6}",
+            label in proptest::option::of("(User Story|Story|Objective)[:：]?"),
+            story in "[a-z ]{0,6}",
+        ) {
+            prop_assert_eq!(
+                is_canonical_heading_text(&text, &id, &title),
+                atx(3, &text) == canonical_heading(&id, &title)
+            );
+            let s = UserStory { text: story, label, ..UserStory::default() };
+            let rendered = render_story(&s);
+            prop_assert!(renders_as(&s, &rendered));
+            let longer = format!("{rendered}x");
+            prop_assert!(!renders_as(&s, &longer));
+        }
+
+        /// Story markers are found where a lower-cased copy would find them.
+        #[test]
+        fn story_markers_match_a_lowercased_search(hay in "[aIi ,wWnNtedso]{0,24}", from in 0usize..6) {
+            let lower = hay.to_ascii_lowercase();
+            let naive = [", i want ", " i want ", ", i need ", " i need "]
+                .iter()
+                .filter_map(|k| lower.get(from..)?.find(k).map(|i| (from + i, k.len())))
+                .min();
+            prop_assert_eq!(find_marker_ci(&hay, from, &[" i want ", " i need "]), naive);
+        }
+    }
 
     type Four<'a> = (&'a str, &'a str, &'a str, &'a str);
     type Three<'a> = (&'a str, &'a str, &'a str);
