@@ -687,7 +687,7 @@ mod tests {
     fn keywords_need_word_boundaries() {
         let kws = |s: &str| {
             tokenize(s, &code_spans(s))
-                .into_iter()
+                .iter()
                 .map(|t| t.keyword)
                 .collect::<Vec<_>>()
         };
