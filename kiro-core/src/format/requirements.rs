@@ -529,7 +529,7 @@ impl Doc {
         };
         // Most items are one line: with no line to dedent, trimming the
         // line is the whole work, without the dedented copy.
-        if !body.contains('\n') {
+        if memchr::memchr(b'\n', body.as_bytes()).is_none() {
             return body.trim().to_owned();
         }
         let dedented = markdown::dedent_rest(body, item.content_indent);
@@ -1209,16 +1209,16 @@ fn read_container(doc: &Doc, sink: &mut Sink, s: &OutlineSection, out: &mut Requ
 
 /// The parts of a requirement heading: `<label><id><separator><title>`.
 #[derive(Debug, PartialEq)]
-struct HeadingParts {
-    label: String,
-    id: String,
-    separator: String,
-    title: String,
+struct HeadingParts<'a> {
+    label: &'a str,
+    id: &'a str,
+    separator: &'a str,
+    title: &'a str,
 }
 
 /// Reads `Requirement 1: Title`, `需求 1：Title`, `要件1: Title`,
 /// `Requisito 2`, `1. Title`. `None` when the heading carries no number.
-fn parse_requirement_heading(text: &str) -> Option<HeadingParts> {
+fn parse_requirement_heading(text: &str) -> Option<HeadingParts<'_>> {
     let text = text.trim();
     let digit = text.find(|c: char| c.is_ascii_digit())?;
     let label = text.get(..digit)?;
@@ -1256,10 +1256,10 @@ fn parse_requirement_heading(text: &str) -> Option<HeadingParts> {
         return None;
     }
     Some(HeadingParts {
-        label: label.to_owned(),
-        id: id.to_owned(),
-        separator: separator.to_owned(),
-        title: title.to_owned(),
+        label,
+        id,
+        separator,
+        title,
     })
 }
 
@@ -1277,8 +1277,7 @@ fn label_ok(label: &str, punctuated: bool) -> bool {
     {
         return false;
     }
-    let trimmed = label.trim().to_lowercase();
-    if REQUIREMENT_LABELS.contains(&trimmed.as_str()) {
+    if matches_lowercase(label.trim(), REQUIREMENT_LABELS) {
         return true;
     }
     label.ends_with(' ') || label.chars().last().is_some_and(|c| !c.is_ascii())
@@ -1327,7 +1326,7 @@ fn render_requirement_heading(r: &Requirement) -> String {
                 atx(3, &format!("{}{}", h.label, r.id))
             } else {
                 let sep = if h.separator.trim().is_empty() {
-                    ": ".to_owned()
+                    ": "
                 } else {
                     h.separator
                 };
@@ -1368,7 +1367,7 @@ fn read_requirement(
     match parse_requirement_heading(text) {
         Some(h) => {
             r.id = RequirementId::new(h.id);
-            r.title = h.title;
+            r.title = h.title.to_owned();
         }
         None => {
             sink.report(
@@ -1807,7 +1806,14 @@ mod tests {
     type Three<'a> = (&'a str, &'a str, &'a str);
 
     fn heading(text: &str) -> Option<(String, String, String, String)> {
-        parse_requirement_heading(text).map(|h| (h.label, h.id, h.separator, h.title))
+        parse_requirement_heading(text).map(|h| {
+            (
+                h.label.to_owned(),
+                h.id.to_owned(),
+                h.separator.to_owned(),
+                h.title.to_owned(),
+            )
+        })
     }
 
     #[test]

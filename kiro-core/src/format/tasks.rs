@@ -5,10 +5,11 @@
 //! `crate::format` re-exports both, and [`set_task_status`] for in-place
 //! status edits.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use super::markdown::{
-    blocks, dedent_all, dedent_rest, finish, indent_all, indent_rest, line_start, trim_blank_lines,
+    blocks, dedent_all, dedent_rest, finish, indent_all, indent_rest, trim_blank_lines, Block,
     BlockKind, Item, Source,
 };
 use super::refs::{format_id_list, parse_id_list};
@@ -109,7 +110,7 @@ const PROPERTY_WORDS: &[&str] = &["Property", "属性", "プロパティ", "Prop
 /// assert_eq!(sub.properties[0].as_str(), "2");
 /// ```
 pub fn parse_tasks(src: &str) -> Parsed<TaskList> {
-    parse_with_marks(src).0
+    parse_with_marks(src, false).0
 }
 
 /// Renders `tasks.md` in the canonical form. Re-parsing the result gives
@@ -210,7 +211,7 @@ pub fn set_task_status(src: &str, path: &[usize], status: TaskStatus) -> Result<
     let not_found = || Error::TaskNotFound {
         path: path.to_vec(),
     };
-    let (_, marks) = parse_with_marks(src);
+    let (_, marks) = parse_with_marks(src, true);
     let offset = marks
         .iter()
         .find(|(p, _)| p.as_slice() == path)
@@ -250,32 +251,47 @@ pub fn set_task_status(src: &str, path: &[usize], status: TaskStatus) -> Result<
     Ok(out)
 }
 
-/// Parses and also returns, for every task path, the byte offset of its
-/// mark character in the LF-normalised text.
-fn parse_with_marks(src: &str) -> (Parsed<TaskList>, Vec<(Vec<usize>, usize)>) {
+/// Parses and, with `want_marks`, also returns for every task path the
+/// byte offset of its mark character in the LF-normalised text.
+fn parse_with_marks(src: &str, want_marks: bool) -> (Parsed<TaskList>, Vec<(Vec<usize>, usize)>) {
     let source = Source::new(src);
+    let all = blocks(&source.text);
     let mut p = Parser {
         source: &source,
         text: &source.text,
         source_map: SourceMap::default(),
         diagnostics: Vec::new(),
-        marks: Vec::new(),
+        marks: want_marks.then(Vec::new),
+        path: Vec::new(),
+        node_pool: Vec::new(),
+        line_pool: Vec::new(),
     };
-    let value = p.document();
+    let value = p.document(&all);
     let parsed = Parsed {
         value,
         source_map: p.source_map,
         diagnostics: p.diagnostics,
     };
-    (parsed, p.marks)
+    (parsed, p.marks.unwrap_or_default())
 }
+
+/// A detail line of a task being read: its text (borrowed from the source
+/// while it needs no rewriting) and, for bullet items, its marker offset.
+type Line<'a> = (Cow<'a, str>, Option<usize>);
 
 struct Parser<'a> {
     source: &'a Source,
     text: &'a str,
     source_map: SourceMap,
     diagnostics: Vec<FormatDiagnostic>,
-    marks: Vec<(Vec<usize>, usize)>,
+    /// Only [`set_task_status`] needs the marks; parsing skips them.
+    marks: Option<Vec<(Vec<usize>, usize)>>,
+    /// The path of the task being read, extended for its sub-tasks.
+    path: Vec<usize>,
+    /// Emptied vectors for reuse, one per nesting level in use, so that
+    /// reading a task allocates no scratch vectors of its own.
+    node_pool: Vec<Vec<Node<'a>>>,
+    line_pool: Vec<Vec<Line<'a>>>,
 }
 
 /// A list item grouped by visual indentation: a task with the sibling items
@@ -283,15 +299,9 @@ struct Parser<'a> {
 enum Node<'a> {
     Task(&'a Item, Vec<&'a Item>),
     Other(&'a Item),
+    /// Non-list markdown inside a task item, dedented, with a leading
+    /// line break (the form of a block detail).
     Block(String),
-}
-
-/// Content directly inside a task item, in document order.
-enum Child<'a> {
-    /// Non-list markdown, already dedented.
-    Block(String),
-    /// A bullet list item.
-    Item(&'a Item),
 }
 
 /// The task line's parts before the title. The id borrows the source:
@@ -307,10 +317,9 @@ struct Head<'t> {
 }
 
 impl<'a> Parser<'a> {
-    fn document(&mut self) -> TaskList {
+    fn document(&mut self, all: &'a [Block]) -> TaskList {
         let text = self.text;
-        let all = blocks(text);
-        let mut rest = all.as_slice();
+        let mut rest = all;
         let mut title = String::new();
         let mut pending = 0;
         if let Some((first, tail)) = all.split_first() {
@@ -331,8 +340,9 @@ impl<'a> Parser<'a> {
             if !items.iter().any(|i| self.is_task(i)) {
                 continue;
             }
-            let refs: Vec<&Item> = items.iter().collect();
-            for node in self.group(&refs) {
+            let mut nodes = self.node_pool.pop().unwrap_or_default();
+            self.group_into(items, &mut nodes, &mut None);
+            for node in nodes.drain(..) {
                 match node {
                     Node::Block(_) => {}
                     Node::Other(item) => {
@@ -340,13 +350,14 @@ impl<'a> Parser<'a> {
                         self.check_nested_tasks(item);
                     }
                     Node::Task(item, attached) => {
-                        let start = line_start(text, self.marker_offset(item));
+                        let start = line_begin(text, self.marker_offset(item));
                         let mut before = self.verbatim(pending..start);
                         if !tasks.is_empty() {
                             before = outdent(before);
                         }
-                        let path = vec![tasks.len()];
-                        let mut task = self.task(item, &attached, path, None);
+                        self.path.clear();
+                        self.path.push(tasks.len());
+                        let mut task = self.task(item, &attached, None);
                         if tasks.is_empty() {
                             preamble = before;
                         } else {
@@ -359,6 +370,7 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
+            self.node_pool.push(nodes);
         }
         let mut epilogue = self.verbatim(pending..text.len());
         if tasks.is_empty() {
@@ -409,12 +421,12 @@ impl<'a> Parser<'a> {
 
     /// The start of the line where a nested list begins.
     fn list_line(&self, range: &Range<usize>) -> usize {
-        line_start(self.text, self.visible(range.start))
+        line_begin(self.text, self.visible(range.start))
     }
 
     fn marker_column(&self, item: &Item) -> usize {
         let at = self.marker_offset(item);
-        at - line_start(self.text, at)
+        at - line_begin(self.text, at)
     }
 
     fn is_bullet(item: &Item) -> bool {
@@ -463,27 +475,32 @@ impl<'a> Parser<'a> {
     }
 
     /// Groups items so that an item indented deeper than the task item
-    /// before it belongs to that task (see the module documentation).
-    fn group<'i>(&self, items: &[&'i Item]) -> Vec<Node<'i>> {
-        let mut out: Vec<Node<'i>> = Vec::new();
-        let mut task_column = None;
-        for &item in items {
+    /// before it belongs to that task (see the module documentation),
+    /// appending to `out`. `task_column` is the marker column of the task
+    /// node last in `out`; a run of items continues across calls until a
+    /// block node ends it.
+    fn group_into(
+        &self,
+        items: impl IntoIterator<Item = &'a Item>,
+        out: &mut Vec<Node<'a>>,
+        task_column: &mut Option<usize>,
+    ) {
+        for item in items {
             let column = self.marker_column(item);
-            if let (Some(tc), Some(Node::Task(task, attached))) = (task_column, out.last_mut()) {
+            if let (Some(tc), Some(Node::Task(task, attached))) = (*task_column, out.last_mut()) {
                 if column > tc && self.belongs_under(task, item, column - tc) {
                     attached.push(item);
                     continue;
                 }
             }
             if self.is_task(item) {
-                task_column = Some(column);
+                *task_column = Some(column);
                 out.push(Node::Task(item, Vec::new()));
             } else {
-                task_column = None;
+                *task_column = None;
                 out.push(Node::Other(item));
             }
         }
-        out
     }
 
     /// Whether `item`, indented `deeper` columns more than the sibling task
@@ -563,22 +580,23 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// Builds the task of `item`, with the sibling items `attached` to it.
-    fn task(
-        &mut self,
-        item: &Item,
-        attached: &[&Item],
-        path: Vec<usize>,
-        parent: Option<&str>,
-    ) -> Task {
+    /// Builds the task of `item`, with the sibling items `attached` to it;
+    /// `self.path` is its path.
+    fn task(&mut self, item: &'a Item, attached: &[&'a Item], parent: Option<&str>) -> Task {
         let mut task = Task::default();
         let Some(head) = self.head(item) else {
             return task;
         };
         let at = self.marker_offset(item);
-        self.source_map
-            .insert(Locator::Task { path: path.clone() }, self.position(at));
-        self.marks.push((path.clone(), head.mark_offset));
+        self.source_map.insert(
+            Locator::Task {
+                path: self.path.clone(),
+            },
+            self.position(at),
+        );
+        if let Some(marks) = &mut self.marks {
+            marks.push((self.path.clone(), head.mark_offset));
+        }
         task.status = head.status;
         task.optional = head.optional;
         task.parallel = head.parallel;
@@ -604,42 +622,33 @@ impl<'a> Parser<'a> {
             .max(head.title_start);
         let title_end = self.title_end(head.title_start, limit, item.content_indent);
         let raw_title = self.source.slice(head.title_start..title_end);
-        let mut title = dedent_rest(raw_title, item.content_indent)
-            .trim()
-            .to_owned();
+        // Most titles are one line, which has nothing to dedent: the title
+        // is then trimmed in place and copied once.
+        let dedented = if raw_title.contains('\n') {
+            Cow::Owned(dedent_rest(raw_title, item.content_indent))
+        } else {
+            Cow::Borrowed(raw_title)
+        };
+        let mut title = dedented.trim();
         if !task.parallel {
             if let Some(t) = title.strip_suffix(" (P)") {
-                title = t.trim_end().to_owned();
+                title = t.trim_end();
                 task.parallel = true;
             }
         }
-        task.title = title;
+        task.title = title.to_owned();
 
-        let children = self.children(item, attached, title_end);
-        let own_id = task.id.as_ref().map(|i| i.as_str().to_owned());
-        // Blocks separate runs of items; each run is grouped by indentation.
-        let mut nodes: Vec<Node> = Vec::new();
-        let mut run: Vec<&Item> = Vec::new();
-        for child in children {
-            match child {
-                Child::Item(i) => run.push(i),
-                Child::Block(b) => {
-                    nodes.extend(self.group(&run));
-                    run.clear();
-                    nodes.push(Node::Block(b));
-                }
-            }
-        }
-        nodes.extend(self.group(&run));
+        let mut nodes = self.node_pool.pop().unwrap_or_default();
+        self.children(item, attached, title_end, &mut nodes);
         // Details in order, with the marker offset of bullet ones.
-        let mut lines: Vec<(String, Option<usize>)> = Vec::new();
-        for node in nodes {
+        let mut lines = self.line_pool.pop().unwrap_or_default();
+        for node in nodes.drain(..) {
             match node {
-                Node::Block(b) => lines.push((format!("\n{b}"), None)),
+                Node::Block(b) => lines.push((Cow::Owned(b), None)),
                 Node::Task(sub, sub_attached) => {
-                    let mut sub_path = path.clone();
-                    sub_path.push(task.subtasks.len());
-                    let subtask = self.task(sub, &sub_attached, sub_path, own_id.as_deref());
+                    self.path.push(task.subtasks.len());
+                    let subtask = self.task(sub, &sub_attached, head.id);
+                    self.path.pop();
                     task.subtasks.push(subtask);
                 }
                 Node::Other(other) => {
@@ -649,38 +658,47 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        self.node_pool.push(nodes);
         // The last link line of each kind is the link; earlier ones stay details.
-        let mut take_last = |labels: &[&str]| {
+        let take_last = |lines: &mut Vec<Line<'a>>, labels: &[&str]| {
             let i = lines
                 .iter()
                 .rposition(|(t, at)| at.is_some() && link_ids_text(t, labels).is_some())?;
             let (text, at) = lines.remove(i);
             Some((text, at.unwrap_or(0)))
         };
-        let requirements = take_last(REQUIREMENT_LABELS);
-        let depends = take_last(DEPENDS_LABELS);
-        let details: Vec<String> = lines.into_iter().map(|(t, _)| t).collect();
+        let requirements = take_last(&mut lines, REQUIREMENT_LABELS);
+        let depends = take_last(&mut lines, DEPENDS_LABELS);
+        let mut details: Vec<String> = Vec::with_capacity(lines.len());
+        details.extend(lines.drain(..).map(|(t, _)| t.into_owned()));
+        self.line_pool.push(lines);
         if let Some((line, at)) = requirements {
             let ids = link_ids(&line, REQUIREMENT_LABELS).unwrap_or_default();
             task.requirements = ids.into_iter().map(CriterionId::new).collect();
-            let ids: Vec<&str> = task.requirements.iter().map(CriterionId::as_str).collect();
-            if !is_canonical_link(&line, "Requirements", &ids) {
-                task.requirements_source = Some(line);
+            let ids = task.requirements.iter().map(CriterionId::as_str);
+            if !is_canonical_link(&line, "Requirements", ids) {
+                task.requirements_source = Some(line.into_owned());
             }
             self.source_map.insert(
-                Locator::TaskRequirements { path: path.clone() },
+                Locator::TaskRequirements {
+                    path: self.path.clone(),
+                },
                 self.position(at),
             );
         }
         if let Some((line, at)) = depends {
             let ids = link_ids(&line, DEPENDS_LABELS).unwrap_or_default();
             task.depends_on = ids.into_iter().map(TaskId::new).collect();
-            let ids: Vec<&str> = task.depends_on.iter().map(TaskId::as_str).collect();
-            if !is_canonical_link(&line, "Depends", &ids) {
-                task.depends_source = Some(line);
+            let ids = task.depends_on.iter().map(TaskId::as_str);
+            if !is_canonical_link(&line, "Depends", ids) {
+                task.depends_source = Some(line.into_owned());
             }
-            self.source_map
-                .insert(Locator::TaskDepends { path }, self.position(at));
+            self.source_map.insert(
+                Locator::TaskDepends {
+                    path: self.path.clone(),
+                },
+                self.position(at),
+            );
         }
         let (details, properties) = split_properties(&task.title, details);
         task.details = merge_blocks(details);
@@ -726,14 +744,17 @@ impl<'a> Parser<'a> {
         end
     }
 
-    /// The content of a task item after its title, plus attached items.
-    fn children<'i>(
+    /// The content of a task item after its title, plus attached items,
+    /// grouped into `out`: blocks separate runs of items, and each run is
+    /// grouped by indentation.
+    fn children(
         &self,
-        item: &'i Item,
-        attached: &[&'i Item],
+        item: &'a Item,
+        attached: &[&'a Item],
         title_end: usize,
-    ) -> Vec<Child<'i>> {
-        let mut out = Vec::new();
+        out: &mut Vec<Node<'a>>,
+    ) {
+        let mut task_column = None;
         let mut cursor = title_end;
         for (range, items) in &item.lists {
             if !self.list_is_children(range, items) {
@@ -741,22 +762,26 @@ impl<'a> Parser<'a> {
             }
             let start = self.list_line(range);
             if start > cursor {
-                self.push_block(&mut out, cursor..start, item.content_indent);
+                self.push_block(out, cursor..start, item.content_indent);
             }
-            out.extend(items.iter().map(Child::Item));
+            self.group_into(items, out, &mut task_column);
             cursor = cursor.max(range.end);
         }
         if item.range.end > cursor {
-            self.push_block(&mut out, cursor..item.range.end, item.content_indent);
+            self.push_block(out, cursor..item.range.end, item.content_indent);
         }
-        out.extend(attached.iter().copied().map(Child::Item));
-        out
+        self.group_into(attached.iter().copied(), out, &mut task_column);
     }
 
-    fn push_block<'i>(&self, out: &mut Vec<Child<'i>>, range: Range<usize>, indent: usize) {
+    fn push_block(&self, out: &mut Vec<Node<'a>>, range: Range<usize>, indent: usize) {
         let raw = self.source.slice(range);
+        // Usually the gap is only the line break before a nested list,
+        // which would come out empty below: skip the copies.
+        if raw.trim().is_empty() {
+            return;
+        }
         let dedented = dedent_all(raw, indent);
-        let mut block = trim_blank_lines(&dedented).to_owned();
+        let mut block = Cow::Borrowed(trim_blank_lines(&dedented));
         // One to three spaces of indentation do not change what a paragraph
         // or list means, but rendered under a bullet detail they would put
         // the block inside that bullet on the next parse. Drop them.
@@ -767,28 +792,60 @@ impl<'a> Parser<'a> {
             .min()
             .unwrap_or(0);
         if (1..=3).contains(&min_indent) {
-            block = dedent_all(&block, min_indent);
+            block = Cow::Owned(dedent_all(&block, min_indent));
         }
-        let block = block.as_str();
-        if !block.is_empty() {
-            out.push(Child::Block(close_fence(block)));
+        if block.is_empty() {
+            return;
         }
+        // The detail is built in one string: its leading line break, the
+        // block, and the closing fence when one is left open.
+        let fence = open_fence(&block);
+        let fence_len = fence.map_or(0, |(c, n)| 1 + n * c.len_utf8());
+        let mut detail = String::with_capacity(1 + block.len() + fence_len);
+        detail.push('\n');
+        detail.push_str(&block);
+        if let Some((c, n)) = fence {
+            detail.push('\n');
+            detail.extend(std::iter::repeat_n(c, n));
+        }
+        out.push(Node::Block(detail));
     }
 
     /// A bullet item's text without its marker, continuation lines dedented.
-    fn item_text(&self, item: &Item) -> String {
+    fn item_text(&self, item: &Item) -> Cow<'a, str> {
         let raw = self.source.slice(item.content_start..item.range.end);
-        // Most details are one line, which has nothing to dedent.
+        // Most details are one line, which has nothing to dedent and is
+        // borrowed from the source until the detail is kept.
         if !raw.contains('\n') {
-            return raw.trim_end().to_owned();
+            return Cow::Borrowed(raw.trim_end());
         }
         let mut text = dedent_rest(raw, item.content_indent);
+        // Trimmed in place: the end first, then (for content that starts
+        // on the line after the marker) the start, which gives the same
+        // text as trimming the start first.
+        text.truncate(text.trim_end().len());
         if text.starts_with('\n') {
-            // Content that starts on the line after the marker.
-            text = text.trim_start_matches(['\n', ' ']).to_owned();
+            let lead = text.len() - text.trim_start_matches(['\n', ' ']).len();
+            text.drain(..lead);
         }
-        text.trim_end().to_owned()
+        Cow::Owned(text)
     }
+}
+
+/// Offset of the start of the line holding `offset` (0 when `offset` is
+/// not a char boundary of `text`), as `markdown::line_start` computes it.
+/// It is asked for every list item, and lines are short: a plain byte loop
+/// back to the line break is cheaper than setting up a reverse search.
+fn line_begin(text: &str, offset: usize) -> usize {
+    if !text.is_char_boundary(offset) {
+        return 0;
+    }
+    let bytes = text.as_bytes();
+    let mut i = offset;
+    while i > 0 && bytes.get(i - 1) != Some(&b'\n') {
+        i -= 1;
+    }
+    i
 }
 
 /// `true` when `id` starts with `parent` followed by a dot (`1.2` under `1`).
@@ -843,9 +900,18 @@ fn interrupts_paragraph(line: &str, content_indent: usize) -> bool {
         return true;
     }
     // A thematic break: three or more `*`, `-` or `_`, spaces allowed.
-    let compact: Vec<char> = t.chars().filter(|c| *c != ' ').collect();
-    match compact.first() {
-        Some(&m @ ('*' | '-' | '_')) => compact.len() >= 3 && compact.iter().all(|c| *c == m),
+    let mut marks = t.chars().filter(|c| *c != ' ');
+    match marks.next() {
+        Some(m @ ('*' | '-' | '_')) => {
+            let mut count = 1;
+            for c in marks {
+                if c != m {
+                    return false;
+                }
+                count += 1;
+            }
+            count >= 3
+        }
         _ => false,
     }
 }
@@ -870,8 +936,9 @@ fn outdent(text: String) -> String {
 
 /// A code fence left open in a task item ends with the item. Rendered as
 /// a detail, which comes before the requirements line and sub-tasks, it
-/// would swallow them, so the fence is closed.
-fn close_fence(block: &str) -> String {
+/// would swallow them, so the fence is closed: this returns the fence
+/// character and length to close it with, or `None` when no fence is open.
+fn open_fence(block: &str) -> Option<(char, usize)> {
     let mut open: Option<(char, usize)> = None;
     for line in block.lines() {
         let t = line.trim_start_matches(' ');
@@ -892,10 +959,7 @@ fn close_fence(block: &str) -> String {
             _ => {}
         }
     }
-    match open {
-        Some((c, n)) => format!("{block}\n{}", c.to_string().repeat(n)),
-        None => block.to_owned(),
-    }
+    open
 }
 
 /// The ids of a link line `_<label>: <ids>_` whose label is one of
@@ -908,13 +972,20 @@ fn link_ids(line: &str, labels: &[&str]) -> Option<Vec<String>> {
 /// line is a link line (each detail line is asked) without reading its ids.
 fn link_ids_text<'l>(line: &'l str, labels: &[&str]) -> Option<&'l str> {
     let inner = line.trim().strip_prefix('_')?.strip_suffix('_')?;
-    let colon = inner.find([':', '：'])?;
+    // A byte scan for `:` or the bytes of `：` (EF BC 9A): a `find` with a
+    // set of chars decodes every char, and every link line is read twice.
+    let bytes = inner.as_bytes();
+    let colon = (0..bytes.len()).find(|&i| match bytes.get(i) {
+        Some(b':') => true,
+        Some(0xEF) => bytes.get(i + 1..i + 3) == Some(&[0xBC, 0x9A][..]),
+        _ => false,
+    })?;
     let label = inner.get(..colon)?.trim();
     let rest = inner.get(colon..)?;
     let rest = rest.get(rest.chars().next()?.len_utf8()..)?;
     labels
         .iter()
-        .any(|l| l.eq_ignore_ascii_case(label))
+        .any(|l| *l == label || l.eq_ignore_ascii_case(label))
         .then_some(rest)
 }
 
@@ -924,7 +995,7 @@ fn canonical_link(label: &str, ids: &[&str]) -> String {
 
 /// `line == canonical_link(label, ids)`, compared piece by piece: the
 /// parser asks this for every link line it reads.
-fn is_canonical_link(line: &str, label: &str, ids: &[&str]) -> bool {
+fn is_canonical_link<'i>(line: &str, label: &str, ids: impl Iterator<Item = &'i str>) -> bool {
     let Some(list) = line
         .strip_prefix('_')
         .and_then(|l| l.strip_prefix(label))
@@ -934,7 +1005,7 @@ fn is_canonical_link(line: &str, label: &str, ids: &[&str]) -> bool {
         return false;
     };
     let mut rest = list;
-    for (i, id) in ids.iter().enumerate() {
+    for (i, id) in ids.enumerate() {
         if i > 0 {
             match rest.strip_prefix(", ") {
                 Some(r) => rest = r,
@@ -992,6 +1063,13 @@ fn link_line(label: &str, labels: &[&str], ids: &[&str], source: Option<&str>) -
 /// and property markers are taken out): rendered with a blank line between
 /// them they read back as one block, so they are one block.
 fn merge_blocks(details: Vec<String>) -> Vec<String> {
+    // Adjacent blocks are rare; most tasks keep their vector as it is.
+    let adjacent = details
+        .windows(2)
+        .any(|w| matches!(w, [a, b] if a.starts_with('\n') && b.starts_with('\n')));
+    if !adjacent {
+        return details;
+    }
     let mut out: Vec<String> = Vec::with_capacity(details.len());
     for d in details {
         match out.last_mut() {
@@ -1006,93 +1084,130 @@ fn merge_blocks(details: Vec<String>) -> Vec<String> {
 }
 
 /// Property ids mentioned in `text`, in order (duplicates kept).
-fn property_mentions(text: &str) -> Vec<String> {
-    // Every ASCII spelling starts with "Prop", and the others are non-ASCII:
-    // most detail lines mention no property, and this check keeps them cheap.
-    let ascii = text.is_ascii();
-    if ascii && !text.contains("Prop") {
-        return Vec::new();
-    }
+fn property_mentions(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    // The ASCII spellings differ after "Prop", so one search for the common
-    // prefix finds each of their occurrences once.
-    for (at, _) in text.match_indices("Prop") {
+    for_each_mention(text, |m| out.push(m));
+    out
+}
+
+/// Calls `f` with each property id mentioned in `text`, in order
+/// (duplicates kept), without collecting them: every title and detail is
+/// scanned, and most mention no property.
+fn for_each_mention<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
+    // The ASCII spellings all start with "Prop" and differ after it, so
+    // one pass over the `P`s (a byte search) finds each of their
+    // occurrences once, in order.
+    let ascii_mentions = text.match_indices('P').filter_map(|(at, _)| {
         let rest = text.get(at..).unwrap_or("");
-        if let Some(word) = PROPERTY_WORDS
-            .iter()
-            .find(|w| w.starts_with("Prop") && rest.starts_with(**w))
-        {
-            push_mention(text, at, word, &mut out);
+        if !rest.starts_with("Prop") {
+            return None;
         }
+        let word = PROPERTY_WORDS
+            .iter()
+            .find(|w| w.starts_with("Prop") && rest.starts_with(**w))?;
+        mention_at(text, at, word).map(|m| (at, m))
+    });
+    if text.is_ascii() {
+        for (_, m) in ascii_mentions {
+            f(m);
+        }
+        return;
     }
-    if !ascii {
-        for word in PROPERTY_WORDS.iter().filter(|w| !w.starts_with("Prop")) {
-            for (at, _) in text.match_indices(word) {
-                push_mention(text, at, word, &mut out);
+    // The other spellings interleave with the ASCII ones: collect, then
+    // order by position.
+    let mut found: Vec<(usize, &str)> = ascii_mentions.collect();
+    for word in PROPERTY_WORDS.iter().filter(|w| !w.starts_with("Prop")) {
+        for (at, _) in text.match_indices(word) {
+            if let Some(m) = mention_at(text, at, word) {
+                found.push((at, m));
             }
         }
     }
-    out.sort();
-    out.into_iter().map(|(_, d)| d).collect()
+    found.sort();
+    for (_, m) in found {
+        f(m);
+    }
 }
 
-/// Records the number after the property word `word` at `at`, unless the
-/// word is glued to a preceding letter or digit or no number follows.
-fn push_mention(text: &str, at: usize, word: &str, out: &mut Vec<(usize, String)>) {
+/// The number after the property word `word` at `at`, unless the word is
+/// glued to a preceding letter or digit or no number follows.
+fn mention_at<'t>(text: &'t str, at: usize, word: &str) -> Option<&'t str> {
     let glued = text
         .get(..at)
         .and_then(|s| s.chars().next_back())
         .is_some_and(|c| c.is_ascii_alphanumeric());
     if glued {
-        return;
+        return None;
     }
     let after = text.get(at + word.len()..).unwrap_or("");
     let digits_at = after.trim_start_matches(' ');
-    let digits: String = digits_at.chars().take_while(char::is_ascii_digit).collect();
-    if !digits.is_empty() {
-        out.push((at, digits));
-    }
+    let len = digits_at.len()
+        - digits_at
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .len();
+    digits_at.get(..len).filter(|d| !d.is_empty())
 }
 
 /// The property of a detail that is exactly `**Property N**`.
-fn marker_property(detail: &str) -> Option<String> {
+fn marker_property(detail: &str) -> Option<&str> {
     let n = detail
         .trim()
         .strip_prefix("**Property ")?
         .strip_suffix("**")?;
-    (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then(|| n.to_owned())
+    (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then_some(n)
 }
 
 /// Separates marker-only property details from the others and collects
 /// the task's properties: mentioned ones in order, then marker-only ones.
-fn split_properties(title: &str, details: Vec<String>) -> (Vec<String>, Vec<PropertyId>) {
-    // Each text is scanned once; the mentions are reused for both counts.
+fn split_properties(title: &str, mut details: Vec<String>) -> (Vec<String>, Vec<PropertyId>) {
+    let mut ids: Vec<PropertyId> = Vec::new();
+    let mut add = |id: &str| {
+        if !ids.iter().any(|p| p.as_str() == id) {
+            ids.push(PropertyId::new(id));
+        }
+    };
+    // Without marker details (the usual case) every mention counts, in
+    // order, and nothing needs to be collected first.
+    if !details.iter().any(|d| marker_property(d).is_some()) {
+        for_each_mention(title, &mut add);
+        for d in &details {
+            for_each_mention(d, &mut add);
+        }
+        return (details, ids);
+    }
+    // A marker detail is taken out when it is the only mention of its
+    // property; the mentions are counted over the title and all details.
     let title_mentions = property_mentions(title);
-    let detail_mentions: Vec<Vec<String>> = details.iter().map(|d| property_mentions(d)).collect();
-    let all: Vec<&String> = title_mentions
-        .iter()
-        .chain(detail_mentions.iter().flatten())
-        .collect();
-    let count = |id: &str| all.iter().filter(|m| m.as_str() == id).count();
-    let mut kept = Vec::with_capacity(details.len());
-    let mut markers: Vec<String> = Vec::new();
-    let mut mentioned: Vec<&String> = title_mentions.iter().collect();
-    for (d, mentions) in details.into_iter().zip(&detail_mentions) {
-        match marker_property(&d) {
-            Some(id) if count(&id) == 1 => markers.push(id),
+    let detail_mentions: Vec<Vec<&str>> = details.iter().map(|d| property_mentions(d)).collect();
+    let count = |id: &str| {
+        title_mentions
+            .iter()
+            .chain(detail_mentions.iter().flatten())
+            .filter(|m| **m == id)
+            .count()
+    };
+    let mut keep: Vec<bool> = Vec::with_capacity(details.len());
+    let mut markers: Vec<&str> = Vec::new();
+    let mut mentioned: Vec<&str> = title_mentions.clone();
+    for (d, mentions) in details.iter().zip(&detail_mentions) {
+        match marker_property(d) {
+            Some(id) if count(id) == 1 => {
+                markers.push(id);
+                keep.push(false);
+            }
             _ => {
                 mentioned.extend(mentions);
-                kept.push(d);
+                keep.push(true);
             }
         }
     }
-    let mut ids: Vec<String> = Vec::new();
-    for id in mentioned.into_iter().cloned().chain(markers) {
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
+    for id in mentioned.into_iter().chain(markers) {
+        add(id);
     }
-    (kept, ids.into_iter().map(PropertyId::new).collect())
+    drop(detail_mentions);
+    let mut flags = keep.into_iter();
+    details.retain(|_| flags.next().unwrap_or(true));
+    (details, ids)
 }
 
 fn push_part(out: &mut String, sep: &str, part: &str) {
@@ -1137,11 +1252,11 @@ fn follows_tightly(prev: Option<&Task>, task: &Task) -> bool {
 fn unmentioned_properties(task: &Task) -> Vec<&PropertyId> {
     let mut mentioned = property_mentions(&task.title);
     for d in &task.details {
-        mentioned.extend(property_mentions(d));
+        for_each_mention(d, |m| mentioned.push(m));
     }
     let mut out: Vec<&PropertyId> = Vec::new();
     for p in &task.properties {
-        if !mentioned.iter().any(|m| m == p.as_str()) && !out.contains(&p) {
+        if !mentioned.iter().any(|m| *m == p.as_str()) && !out.contains(&p) {
             out.push(p);
         }
     }
