@@ -79,10 +79,12 @@
 //! pointing at it; and the notes of a property with no validates line are
 //! written after its statement and read back as part of it.
 
+use std::borrow::Cow;
+use std::cell::Cell;
 use std::ops::Range;
 
-use super::markdown::{blocks_and_paragraphs, finish, trim_blank_lines, Block, BlockKind, Source};
-use super::refs::{format_id_list, parse_id_list};
+use super::markdown::{blocks_and_paragraphs, finish, trim_blank_lines, Block, BlockKind};
+use super::refs::{format_id_list, is_formatted_id_list, parse_id_list};
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
 use crate::spec::{CorrectnessProperty, CriterionId, DesignDoc, PropertyId, Section, TextStyle};
 
@@ -161,13 +163,14 @@ pub fn parse_design(src: &str) -> Parsed<DesignDoc> {
     // CommonMark also ends lines with a lone `\r`; making it `\n` keeps the
     // line splitting here in step with pulldown-cmark's.
     let crlf = src.contains("\r\n");
-    let source = if src.contains('\r') {
-        Source::new(&src.replace("\r\n", "\n").replace('\r', "\n"))
+    let text: Cow<str> = if src.contains('\r') {
+        Cow::Owned(src.replace("\r\n", "\n").replace('\r', "\n"))
     } else {
-        Source::new(src)
+        Cow::Borrowed(src)
     };
     let mut reader = Reader {
-        source: &source,
+        text: &text,
+        line_cursor: Cell::new((0, 0)),
         source_map: SourceMap::default(),
         diagnostics: Vec::new(),
     };
@@ -181,16 +184,49 @@ pub fn parse_design(src: &str) -> Parsed<DesignDoc> {
 }
 
 /// One parse: the normalised source and what has been recorded so far.
+///
+/// Positions come from a forward cursor rather than `markdown::Source`'s
+/// line index: the parser asks for a few positions in increasing order, and
+/// counting newlines up to them costs less than indexing every line and
+/// copying the text.
 struct Reader<'a> {
-    source: &'a Source,
+    text: &'a str,
+    /// A byte offset and the number of `\n` before it.
+    line_cursor: Cell<(usize, usize)>,
     source_map: SourceMap,
     diagnostics: Vec<FormatDiagnostic>,
 }
 
 impl Reader<'_> {
+    /// 1-based line and column (in characters) of a byte offset, as
+    /// `markdown::Source::line_col` gives them.
     fn position(&self, offset: usize) -> Position {
-        let (line, column) = self.source.line_col(offset);
-        Position { line, column }
+        let text = self.text;
+        let offset = offset.min(text.len());
+        let (mut at, mut newlines) = self.line_cursor.get();
+        if offset < at {
+            (at, newlines) = (0, 0);
+        }
+        let between = text.as_bytes().get(at..offset).unwrap_or(&[]);
+        // Counting in `u8` per chunk of at most 255 bytes lets the compiler
+        // compare many bytes per instruction; a plain count would widen each.
+        for chunk in between.chunks(255) {
+            let in_chunk: u8 = chunk.iter().map(|b| u8::from(*b == b'\n')).sum();
+            newlines += usize::from(in_chunk);
+        }
+        self.line_cursor.set((offset, newlines));
+        let line_start = text
+            .as_bytes()
+            .get(..offset)
+            .and_then(|before| before.iter().rposition(|b| *b == b'\n'))
+            .map_or(0, |i| i + 1);
+        let column = text
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count());
+        Position {
+            line: newlines as u32 + 1,
+            column: column as u32 + 1,
+        }
     }
 
     fn report(&mut self, offset: usize, message: &str, expected: &str) {
@@ -203,7 +239,7 @@ impl Reader<'_> {
     }
 
     fn read(&mut self) -> DesignDoc {
-        let text = self.source.text.as_str();
+        let text = self.text;
         let (all, paragraphs) = blocks_and_paragraphs(text);
         let mut doc = DesignDoc::default();
 
@@ -269,7 +305,7 @@ impl Reader<'_> {
             }
             if let EventKind::Heading { level, text: t, .. } = &h.kind {
                 doc.sections.push(Section {
-                    title: t.clone(),
+                    title: (*t).to_owned(),
                     level: *level,
                     body: slice(text, h.range.end, next),
                 });
@@ -283,6 +319,7 @@ impl Reader<'_> {
             .properties_after
             .and_then(|i| doc.sections.get(i))
             .map_or(2, |s| s.level);
+        doc.properties.reserve_exact(region.starts.len());
         for (index, at) in region.starts.iter().enumerate() {
             let end = region
                 .starts
@@ -304,8 +341,10 @@ impl Reader<'_> {
             });
             let known =
                 (matches!(start.kind, EventKind::Heading { .. }) && next_is_heading).then(|| {
-                    let lo = splits.partition_point(|(r, _)| r.start < start.range.end);
-                    let hi = splits.partition_point(|(r, _)| r.start < end);
+                    // No paragraph straddles a heading, so the split lines of
+                    // the property's paragraphs are those between the two.
+                    let lo = splits.partition_point(|r| r.start < start.range.end);
+                    let hi = splits.partition_point(|r| r.start < end);
                     splits.get(lo..hi.max(lo)).unwrap_or(&[])
                 });
             if let Some(p) = self.read_property(index, start, end, owner_level, known) {
@@ -322,28 +361,24 @@ impl Reader<'_> {
         start: &Ev,
         end: usize,
         owner_level: u8,
-        known: Option<&[ParagraphSplits]>,
+        known: Option<&[Range<usize>]>,
     ) -> Option<CorrectnessProperty> {
-        let text = self.source.text.as_str();
-        let info = match &start.kind {
+        let text = self.text;
+        let info = match start.kind {
             EventKind::Heading {
                 start: Some(info), ..
             }
-            | EventKind::Start(info) => info.clone(),
+            | EventKind::Start(info) => info,
             EventKind::Heading { start: None, .. } => return None,
         };
-        let raw = text
-            .get(start.range.clone())
-            .unwrap_or("")
-            .trim()
-            .to_owned();
+        let raw = text.get(start.range.clone()).unwrap_or("").trim();
         let at = self.position(start.range.start);
         self.source_map.insert(Locator::Property { index }, at);
-        let canonical = canonical_heading(property_level(owner_level), &info.id, &info.title);
+        let canonical = is_canonical_heading(raw, property_level(owner_level), info.id, info.title);
         let mut property = CorrectnessProperty {
             id: PropertyId::new(info.id),
-            title: info.title,
-            heading_source: (raw != canonical).then_some(raw),
+            title: info.title.to_owned(),
+            heading_source: (!canonical).then(|| raw.to_owned()),
             ..CorrectnessProperty::default()
         };
 
@@ -353,7 +388,7 @@ impl Reader<'_> {
         let base = start.range.end;
         let content = text.get(base..end).unwrap_or("");
         let found = match known {
-            Some(paragraphs) => marker_in(text, base, paragraphs.iter().map(|(_, s)| s.as_slice())),
+            Some(points) => marker_in(text, base, points),
             None => find_marker(content),
         };
         let Some(marker) = found else {
@@ -364,19 +399,21 @@ impl Reader<'_> {
         let offset = base + marker.range.start + (line.len() - line.trim_start().len());
         self.source_map
             .insert(Locator::PropertyValidates { index }, self.position(offset));
-        property.validates = marker.ids.iter().map(CriterionId::new).collect();
         property.notes = slice(content, marker.range.end, content.len());
+        let no_ids = marker.ids.is_empty();
         if marker.inline {
             // The fragment stays in the statement it ends.
             property.statement = slice(content, 0, marker.range.end);
+            property.validates = into_criteria(marker.ids);
             return Some(property);
         }
         property.statement = slice(content, 0, marker.range.start);
         let line = line.trim();
-        if line != canonical_validates(&marker.ids) {
+        if !is_canonical_validates(line, &marker.ids) {
             property.validates_source = Some(line.to_owned());
         }
-        if marker.ids.is_empty() {
+        property.validates = into_criteria(marker.ids);
+        if no_ids {
             self.report(
                 offset,
                 "validates line names no requirement",
@@ -442,7 +479,7 @@ fn render_properties(parts: &mut Vec<String>, properties: &[CorrectnessProperty]
         let heading = p
             .heading_source
             .as_deref()
-            .filter(|h| reparse_start(h).is_some_and(|s| s.id == p.id.0 && s.title == p.title))
+            .filter(|h| reparse_start(h, &p.id.0, &p.title))
             .map_or_else(
                 || canonical_heading(level, &p.id.0, &p.title),
                 str::to_owned,
@@ -516,6 +553,44 @@ fn canonical_heading(level: u8, id: &str, title: &str) -> String {
     }
 }
 
+/// `true` when `raw` is what [`canonical_heading`] writes, compared piece by
+/// piece because every property is checked and the string would be dropped.
+fn is_canonical_heading(raw: &str, level: u8, id: &str, title: &str) -> bool {
+    let marks = usize::from(level.clamp(1, 6));
+    let Some(rest) = raw
+        .get(..marks)
+        .filter(|m| m.bytes().all(|b| b == b'#'))
+        .and_then(|_| raw.get(marks..))
+    else {
+        return false;
+    };
+    let Some(rest) = rest
+        .strip_prefix(" Property ")
+        .and_then(|r| r.strip_prefix(id))
+    else {
+        return false;
+    };
+    if title.is_empty() {
+        rest.is_empty()
+    } else {
+        rest.strip_prefix(": ") == Some(title)
+    }
+}
+
+/// `true` when `line` is what [`canonical_validates`] writes for `ids`,
+/// compared piece by piece so that no string is built.
+fn is_canonical_validates(line: &str, ids: &[String]) -> bool {
+    line.strip_prefix("**Validates: Requirements ")
+        .and_then(|r| r.strip_suffix("**"))
+        .is_some_and(|list| is_formatted_id_list(list, ids))
+}
+
+/// Wraps parsed ids; the mapped vector reuses the ids' allocation because a
+/// `CriterionId` is a `String` underneath.
+fn into_criteria(ids: Vec<String>) -> Vec<CriterionId> {
+    ids.into_iter().map(CriterionId).collect()
+}
+
 fn canonical_validates<S: AsRef<str>>(ids: &[S]) -> String {
     format!(
         "**Validates: Requirements {}**",
@@ -527,61 +602,88 @@ fn slice(text: &str, from: usize, to: usize) -> String {
     if from >= to {
         return String::new();
     }
-    trim_blank_lines(text.get(from..to).unwrap_or("")).to_owned()
+    trim_blank_lines_ascii(text.get(from..to).unwrap_or("")).to_owned()
 }
 
-/// The id and title a property start names.
-#[derive(Clone, Debug, PartialEq)]
-struct StartInfo {
-    id: String,
-    title: String,
+/// [`trim_blank_lines`] for the common case of ASCII blank lines, read byte
+/// by byte since every statement and notes text passes through it; it hands
+/// over to [`trim_blank_lines`] at the first non-ASCII byte of a leading
+/// line, where Unicode whitespace decides.
+fn trim_blank_lines_ascii(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    loop {
+        match bytes.get(i) {
+            // The leading lines so far are blank, the text ends blank.
+            None => return "",
+            Some(b'\n') => {
+                i += 1;
+                start = i;
+            }
+            Some(b' ' | b'\t' | b'\r' | 0x0b | 0x0c) => i += 1,
+            Some(b) if !b.is_ascii() => return trim_blank_lines(s),
+            Some(_) => break,
+        }
+    }
+    s.get(start..).unwrap_or("").trim_end()
+}
+
+/// The id and title a property start names, borrowed from the line (most
+/// starts are only looked at, so nothing is copied until a property is built).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct StartInfo<'a> {
+    id: &'a str,
+    title: &'a str,
 }
 
 /// What kiro recognises in the block structure, in document order.
 #[derive(Clone, Debug)]
-enum EventKind {
+enum EventKind<'a> {
     /// A heading (not the title), possibly a property heading.
     Heading {
         level: u8,
-        text: String,
-        start: Option<StartInfo>,
+        text: &'a str,
+        start: Option<StartInfo<'a>>,
     },
     /// A paragraph line that starts a property (`**Property 1: X**`).
-    Start(StartInfo),
+    Start(StartInfo<'a>),
 }
 
 #[derive(Clone, Debug)]
-struct Ev {
-    kind: EventKind,
+struct Ev<'a> {
+    kind: EventKind<'a>,
     /// The heading block, or the line (without its newline).
     range: Range<usize>,
 }
 
-/// A top-level paragraph and its [`split_points`], in document order.
-type ParagraphSplits = (Range<usize>, Vec<Range<usize>>);
-
 /// The events of the blocks, and the split points of every paragraph (which
-/// [`marker_in`] reuses rather than reading each property again).
-fn collect_events(
-    text: &str,
-    blocks: &[Block],
+/// [`marker_in`] reuses rather than reading each property again), as one
+/// list in document order: a vector per paragraph would cost an allocation
+/// for most properties.
+fn collect_events<'a>(
+    text: &'a str,
+    blocks: &'a [Block],
     paragraphs: &[usize],
-) -> (Vec<Ev>, Vec<ParagraphSplits>) {
-    let mut out = Vec::new();
+) -> (Vec<Ev<'a>>, Vec<Range<usize>>) {
+    // Sized once: the events are about one per block, and growing vectors
+    // of this size repeatedly shows up in profiles.
+    let mut out = Vec::with_capacity(blocks.len());
     let mut splits = Vec::with_capacity(paragraphs.len());
     for block in blocks {
         match &block.kind {
             BlockKind::Heading { level, text: t } => out.push(Ev {
                 kind: EventKind::Heading {
                     level: *level,
-                    text: t.clone(),
+                    text: t.as_str(),
                     start: property_start(t, false),
                 },
                 range: block.range.clone(),
             }),
             BlockKind::Other if paragraphs.binary_search(&block.range.start).is_ok() => {
-                let points = split_points(text, block.range.clone());
-                for range in &points {
+                let first = splits.len();
+                split_points(text, block.range.clone(), &mut splits);
+                for range in splits.get(first..).unwrap_or(&[]) {
                     let line = text.get(range.clone()).unwrap_or("");
                     if let Some(info) = property_start(line, true) {
                         out.push(Ev {
@@ -590,7 +692,6 @@ fn collect_events(
                         });
                     }
                 }
-                splits.push((block.range.clone(), points));
             }
             _ => {}
         }
@@ -627,24 +728,36 @@ fn heading_level(ev: &Ev) -> Option<u8> {
 fn find_region(events: &[Ev]) -> Option<Region> {
     let mut fallback: Option<(usize, u8)> = None;
     let mut chosen: Option<(usize, u8)> = None;
+    // The enclosing headings of the current event, outermost first, each
+    // with whether its title names correctness (asked once, when needed).
+    // Kept as the events go by so that a document with no such section does
+    // not rescan every earlier event for each property.
+    let mut enclosing: Vec<Enclosing> = Vec::new();
     for (i, ev) in events.iter().enumerate() {
-        if !is_start(ev) {
-            continue;
+        if is_start(ev) {
+            if let Some(owner) = enclosing.last().map(|h| h.level) {
+                if let Some(root) = properties_heading_level(&mut enclosing) {
+                    chosen = Some((i, root));
+                    break;
+                }
+                if fallback.is_none() {
+                    let root = match heading_level(ev) {
+                        Some(own) => owner.min(own.saturating_sub(1)),
+                        None => owner,
+                    };
+                    fallback = Some((i, root));
+                }
+            }
         }
-        let before = events.get(..i).unwrap_or(&[]);
-        let Some(owner) = before.iter().rev().find_map(heading_level) else {
-            continue;
-        };
-        if let Some(root) = properties_heading_level(before) {
-            chosen = Some((i, root));
-            break;
-        }
-        if fallback.is_none() {
-            let root = match heading_level(ev) {
-                Some(own) => owner.min(own.saturating_sub(1)),
-                None => owner,
-            };
-            fallback = Some((i, root));
+        if let EventKind::Heading { level, text, .. } = ev.kind {
+            while enclosing.last().is_some_and(|h| h.level >= level) {
+                enclosing.pop();
+            }
+            enclosing.push(Enclosing {
+                level,
+                title: text,
+                properties: None,
+            });
         }
     }
     let (first, root) = chosen.or(fallback)?;
@@ -686,17 +799,24 @@ fn more_properties_follow(events: &[Ev], from: usize, root: u8) -> bool {
     false
 }
 
-/// The level of the nearest enclosing correctness-properties heading among
-/// `before` (the events preceding a property): a heading whose title names
-/// correctness and which no heading at its level or above follows.
-fn properties_heading_level(before: &[Ev]) -> Option<u8> {
-    let mut shallowest = u8::MAX;
-    for ev in before.iter().rev() {
-        if let EventKind::Heading { level, text, .. } = &ev.kind {
-            if *level < shallowest && is_properties_title(text) {
-                return Some(*level);
-            }
-            shallowest = shallowest.min(*level);
+/// A heading that encloses the events after it, in [`find_region`].
+struct Enclosing<'a> {
+    level: u8,
+    title: &'a str,
+    /// Whether the title names correctness, once asked.
+    properties: Option<bool>,
+}
+
+/// The level of the nearest enclosing correctness-properties heading: among
+/// the headings that no heading at their level or above follows (the
+/// `enclosing` stack), the innermost whose title names correctness.
+fn properties_heading_level(enclosing: &mut [Enclosing]) -> Option<u8> {
+    for h in enclosing.iter_mut().rev() {
+        let named = *h
+            .properties
+            .get_or_insert_with(|| is_properties_title(h.title));
+        if named {
+            return Some(h.level);
         }
     }
     None
@@ -710,20 +830,29 @@ fn is_properties_title(title: &str) -> bool {
 /// Strips a keyword from the start of `s`: ASCII words case-insensitively
 /// and only when no letter or `-` follows (`Property-Based` is no property).
 fn strip_word<'a>(s: &'a str, words: &[&str]) -> Option<&'a str> {
+    // This runs for every paragraph line: bytes are compared, first bytes
+    // reject most words, and whether a word is ASCII is only asked once its
+    // bytes match (a non-ASCII word must then match exactly).
+    let bytes = s.as_bytes();
+    let first = *bytes.first()?;
     for w in words {
-        let Some(head) = s.get(..w.len()) else {
-            continue;
-        };
-        let matches = if w.is_ascii() {
-            head.eq_ignore_ascii_case(w)
-        } else {
-            head == *w
-        };
-        if !matches {
+        let wb = w.as_bytes();
+        if !wb.first().is_some_and(|b| b.eq_ignore_ascii_case(&first)) {
             continue;
         }
-        let rest = s.get(w.len()..).unwrap_or("");
-        if w.is_ascii() && rest.starts_with(|c: char| c.is_alphabetic() || c == '-' || c == '_') {
+        let Some(head) = bytes.get(..wb.len()) else {
+            continue;
+        };
+        if !head.eq_ignore_ascii_case(wb) {
+            continue;
+        }
+        let ascii = w.is_ascii();
+        if !ascii && head != wb {
+            continue;
+        }
+        // The head equals a whole word, so its end is a char boundary.
+        let rest = s.get(wb.len()..).unwrap_or("");
+        if ascii && rest.starts_with(|c: char| c.is_alphabetic() || c == '-' || c == '_') {
             continue;
         }
         return Some(rest);
@@ -737,7 +866,7 @@ fn is_colon(c: char) -> bool {
 
 /// Reads `Property 3: Title` (colon and title optional): the id, the
 /// title, and whether a colon was present.
-fn start_core(s: &str) -> Option<(String, String, bool)> {
+fn start_core(s: &str) -> Option<(&str, &str, bool)> {
     let rest = strip_word(s.trim(), PROPERTY_WORDS)?;
     let rest = rest.trim_start_matches([' ', '\t', '\u{3000}']);
     let mut end = 0;
@@ -754,14 +883,14 @@ fn start_core(s: &str) -> Option<(String, String, bool)> {
     if end == 0 {
         return None;
     }
-    let id = rest.get(..end)?.to_owned();
+    let id = rest.get(..end)?;
     let after = rest.get(end..)?.trim_start_matches([' ', '\t', '\u{3000}']);
     if after.is_empty() {
-        return Some((id, String::new(), false));
+        return Some((id, "", false));
     }
     let mut chars = after.chars();
     match chars.next() {
-        Some(c) if is_colon(c) => Some((id, chars.as_str().trim().to_owned(), true)),
+        Some(c) if is_colon(c) => Some((id, chars.as_str().trim(), true)),
         _ => None,
     }
 }
@@ -769,13 +898,13 @@ fn start_core(s: &str) -> Option<(String, String, bool)> {
 /// Reads a property start from a heading's text (`line == false`) or from a
 /// paragraph line. Bold wrapping is accepted in both; a plain paragraph line
 /// needs the colon so that prose such as `Property 1 holds` is no start.
-fn property_start(s: &str, line: bool) -> Option<StartInfo> {
+fn property_start(s: &str, line: bool) -> Option<StartInfo<'_>> {
     let t = s.trim();
     for marker in ["**", "__"] {
         let Some(inner_and_rest) = t.strip_prefix(marker) else {
             continue;
         };
-        let close = inner_and_rest.find(marker)?;
+        let close = find_pair(inner_and_rest, marker)?;
         let inner = inner_and_rest.get(..close)?;
         let rest = inner_and_rest.get(close + marker.len()..)?.trim();
         let (id, title, colon) = start_core(inner)?;
@@ -786,16 +915,13 @@ fn property_start(s: &str, line: bool) -> Option<StartInfo> {
             return None;
         }
         if colon {
-            return Some(StartInfo {
-                id,
-                title: rest.to_owned(),
-            });
+            return Some(StartInfo { id, title: rest });
         }
         let mut chars = rest.chars();
         return match chars.next() {
             Some(c) if is_colon(c) => Some(StartInfo {
                 id,
-                title: chars.as_str().trim().to_owned(),
+                title: chars.as_str().trim(),
             }),
             _ => None,
         };
@@ -804,11 +930,28 @@ fn property_start(s: &str, line: bool) -> Option<StartInfo> {
     (colon || !line).then_some(StartInfo { id, title })
 }
 
+/// The first `marker` (two equal ASCII bytes) in `s`, found with a byte
+/// loop: `str::find` would set up a substring searcher for every line.
+fn find_pair(s: &str, marker: &str) -> Option<usize> {
+    let m = *marker.as_bytes().first()?;
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    while let Some(at) = bytes.get(from..)?.iter().position(|b| *b == m) {
+        let i = from + at;
+        if bytes.get(i + 1) == Some(&m) {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+    None
+}
+
 /// Re-reads a stored heading line (an ATX or setext heading, or a paragraph
-/// line) the way the parser would.
-fn reparse_start(s: &str) -> Option<StartInfo> {
+/// line) the way the parser would and tells whether it names `id` and
+/// `title`.
+fn reparse_start(s: &str, id: &str, title: &str) -> bool {
     let (found, paragraphs) = blocks_and_paragraphs(s);
-    match found.as_slice() {
+    let info = match found.as_slice() {
         [Block {
             kind: BlockKind::Heading { text, .. },
             ..
@@ -818,7 +961,8 @@ fn reparse_start(s: &str) -> Option<StartInfo> {
             ..
         }] if !s.trim().contains('\n') && paragraphs.len() == 1 => property_start(s, true),
         _ => None,
-    }
+    };
+    info.is_some_and(|i| i.id == id && i.title == title)
 }
 
 /// A heading that names a property without a readable number:
@@ -860,44 +1004,38 @@ struct Marker {
 /// the first paragraph line that ends with a validates fragment.
 fn find_marker(content: &str) -> Option<Marker> {
     let (found, paragraphs) = blocks_and_paragraphs(content);
-    let points: Vec<Vec<Range<usize>>> = found
-        .into_iter()
-        .filter(|b| {
-            matches!(b.kind, BlockKind::Other) && paragraphs.binary_search(&b.range.start).is_ok()
-        })
-        .map(|b| split_points(content, b.range))
-        .collect();
-    marker_in(content, 0, points.iter().map(Vec::as_slice))
+    let mut points = Vec::new();
+    for b in found {
+        if matches!(b.kind, BlockKind::Other) && paragraphs.binary_search(&b.range.start).is_ok() {
+            split_points(content, b.range, &mut points);
+        }
+    }
+    marker_in(content, 0, &points)
 }
 
 /// [`find_marker`] over the split points of paragraphs of `text` (byte
-/// ranges in `text`); the marker's range is relative to `base`.
-fn marker_in<'p>(
-    text: &str,
-    base: usize,
-    paragraphs: impl Iterator<Item = &'p [Range<usize>]>,
-) -> Option<Marker> {
+/// ranges in `text`, in document order); the marker's range is relative to
+/// `base`.
+fn marker_in(text: &str, base: usize, points: &[Range<usize>]) -> Option<Marker> {
     let mut inline: Option<Marker> = None;
-    for points in paragraphs {
-        for range in points {
-            let line = text.get(range.clone()).unwrap_or("");
-            let start = range.start.saturating_sub(base);
-            let end = range.end.saturating_sub(base);
-            if let Some(ids) = validates_line(line) {
-                return Some(Marker {
-                    range: start..end,
+    for range in points {
+        let line = text.get(range.clone()).unwrap_or("");
+        let start = range.start.saturating_sub(base);
+        let end = range.end.saturating_sub(base);
+        if let Some(ids) = validates_line(line) {
+            return Some(Marker {
+                range: start..end,
+                ids,
+                inline: false,
+            });
+        }
+        if inline.is_none() {
+            if let Some((ids, at)) = inline_validates(line) {
+                inline = Some(Marker {
+                    range: start + at..end,
                     ids,
-                    inline: false,
+                    inline: true,
                 });
-            }
-            if inline.is_none() {
-                if let Some((ids, at)) = inline_validates(line) {
-                    inline = Some(Marker {
-                        range: start + at..end,
-                        ids,
-                        inline: true,
-                    });
-                }
             }
         }
     }
@@ -911,16 +1049,18 @@ fn marker_in<'p>(
 /// paragraph but would open a list, an HTML block or code on their own, so
 /// a line they follow is not split off; nor is any later line of that
 /// paragraph, since splitting there would shorten what follows the refused
-/// line and change the decision on a second reading.
-fn split_points(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
+/// line and change the decision on a second reading. The points are
+/// appended to `out`.
+fn split_points(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
     let body = text.get(range.clone()).unwrap_or("");
-    let mut out = Vec::new();
     let mut offset = range.start;
     for line in body.split('\n') {
         let line_range = offset..offset + line.len();
         offset = line_range.end + 1;
-        let candidate = property_start(line, true).is_some()
-            || validates_ids_text(line).is_some()
+        // Validates lines are the most common candidates, so they are asked
+        // for first (the order does not change the answer).
+        let candidate = validates_ids_text(line).is_some()
+            || property_start(line, true).is_some()
             || inline_validates(line).is_some();
         if !candidate {
             continue;
@@ -931,7 +1071,6 @@ fn split_points(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
         }
         out.push(line_range);
     }
-    out
 }
 
 /// `true` when `rest` is empty or reads, on its own, as one paragraph.
@@ -991,4 +1130,96 @@ fn inline_validates(line: &str) -> Option<(Vec<String>, usize)> {
     let fragment = end.get(open..)?;
     let ids = validates_line(fragment)?;
     (!ids.is_empty()).then_some((ids, open))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_trim_matches_trim_blank_lines() {
+        for s in [
+            "",
+            "\n",
+            " \n\t\n",
+            "\n\nText\n\n",
+            "  indented\nnext  \n\n",
+            "\u{3000}\nText",
+            " \u{a0}\nText",
+            "\n\u{85}\nTail ",
+            "\x0b\x0c\nX",
+            "\x1f\nX",
+            "中文\n\n",
+        ] {
+            assert_eq!(
+                trim_blank_lines_ascii(s),
+                trim_blank_lines(s),
+                "input: {s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn piecewise_checks_match_renderings() {
+        for (level, id, title) in [(3, "1", "Round trip"), (2, "1.2", ""), (6, "10", "a: b")] {
+            let canonical = canonical_heading(level, id, title);
+            assert!(is_canonical_heading(&canonical, level, id, title));
+            assert!(!is_canonical_heading(
+                &format!("#{canonical}"),
+                level,
+                id,
+                title
+            ));
+            assert!(!is_canonical_heading(
+                &format!("{canonical} "),
+                level,
+                id,
+                title
+            ));
+            assert!(!is_canonical_heading(&canonical, level, "9", title));
+        }
+        assert!(!is_canonical_heading("## Property 1", 3, "1", ""));
+        for ids in [
+            vec![],
+            vec!["1.1".to_owned()],
+            vec!["1.1".to_owned(), "2".to_owned()],
+        ] {
+            let line = canonical_validates(&ids);
+            assert!(is_canonical_validates(&line, &ids));
+            assert!(!is_canonical_validates(&format!("{line}*"), &ids));
+            assert!(!is_canonical_validates(&line.replace(", ", ","), &ids) || ids.len() < 2);
+        }
+        assert!(!is_canonical_validates("**Validates: Requirements *", &[]));
+    }
+
+    #[test]
+    fn cursor_positions_match_line_index() {
+        let text = "# T\n\n中文 line\nab\n\n\nlast 属性";
+        let source = super::super::markdown::Source::new(text);
+        let reader = Reader {
+            text,
+            line_cursor: Cell::new((0, 0)),
+            source_map: SourceMap::default(),
+            diagnostics: Vec::new(),
+        };
+        // In order, repeated, backwards, inside a character and past the end.
+        let offsets = (0..=text.len() + 2).chain([9, 3, 7, 0, 40, 8, 8]);
+        for offset in offsets {
+            let (line, column) = source.line_col(offset);
+            assert_eq!(
+                reader.position(offset),
+                Position { line, column },
+                "offset {offset}"
+            );
+        }
+    }
+
+    #[test]
+    fn pair_search_matches_find() {
+        for s in ["", "*", "**", "a*b**c", "***", "x__y_", "a * b ** c"] {
+            for marker in ["**", "__"] {
+                assert_eq!(find_pair(s, marker), s.find(marker), "input: {s:?}");
+            }
+        }
+    }
 }
