@@ -73,7 +73,7 @@ const TITLE_CHARS: usize = 60;
 /// ```
 pub fn requirements_from_text(title: &str, text: &str) -> RequirementsDoc {
     let source = Source::new(text);
-    let text = source.text.as_str();
+    let text: &str = &source.text;
     let mut builder = Builder::default();
     for block in blocks(text) {
         let raw = text.get(block.range.clone()).unwrap_or("");

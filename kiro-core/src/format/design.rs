@@ -80,10 +80,11 @@
 //! written after its statement and read back as part of it.
 
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::ops::Range;
 
-use super::markdown::{blocks_and_paragraphs, finish, trim_blank_lines, Block, BlockKind};
+use super::markdown::{
+    blocks_and_paragraphs, finish, trim_blank_lines, Block, BlockKind, LineCursor,
+};
 use super::refs::{format_id_list, is_formatted_id_list, parse_id_list};
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
 use crate::spec::{CorrectnessProperty, CriterionId, DesignDoc, PropertyId, Section, TextStyle};
@@ -170,7 +171,7 @@ pub fn parse_design(src: &str) -> Parsed<DesignDoc> {
     };
     let mut reader = Reader {
         text: &text,
-        line_cursor: Cell::new((0, 0)),
+        lines: LineCursor::default(),
         source_map: SourceMap::default(),
         diagnostics: Vec::new(),
     };
@@ -185,48 +186,20 @@ pub fn parse_design(src: &str) -> Parsed<DesignDoc> {
 
 /// One parse: the normalised source and what has been recorded so far.
 ///
-/// Positions come from a forward cursor rather than `markdown::Source`'s
-/// line index: the parser asks for a few positions in increasing order, and
-/// counting newlines up to them costs less than indexing every line and
-/// copying the text.
+/// Positions come from a [`LineCursor`] over the text: the parser asks for
+/// a few positions in increasing order.
 struct Reader<'a> {
     text: &'a str,
-    /// A byte offset and the number of `\n` before it.
-    line_cursor: Cell<(usize, usize)>,
+    lines: LineCursor,
     source_map: SourceMap,
     diagnostics: Vec<FormatDiagnostic>,
 }
 
 impl Reader<'_> {
-    /// 1-based line and column (in characters) of a byte offset, as
-    /// `markdown::Source::line_col` gives them.
+    /// 1-based line and column (in characters) of a byte offset.
     fn position(&self, offset: usize) -> Position {
-        let text = self.text;
-        let offset = offset.min(text.len());
-        let (mut at, mut newlines) = self.line_cursor.get();
-        if offset < at {
-            (at, newlines) = (0, 0);
-        }
-        let between = text.as_bytes().get(at..offset).unwrap_or(&[]);
-        // Counting in `u8` per chunk of at most 255 bytes lets the compiler
-        // compare many bytes per instruction; a plain count would widen each.
-        for chunk in between.chunks(255) {
-            let in_chunk: u8 = chunk.iter().map(|b| u8::from(*b == b'\n')).sum();
-            newlines += usize::from(in_chunk);
-        }
-        self.line_cursor.set((offset, newlines));
-        let line_start = text
-            .as_bytes()
-            .get(..offset)
-            .and_then(|before| before.iter().rposition(|b| *b == b'\n'))
-            .map_or(0, |i| i + 1);
-        let column = text
-            .get(line_start..offset)
-            .map_or(0, |s| s.chars().count());
-        Position {
-            line: newlines as u32 + 1,
-            column: column as u32 + 1,
-        }
+        let (line, column) = self.lines.line_col(self.text, offset);
+        Position { line, column }
     }
 
     fn report(&mut self, offset: usize, message: &str, expected: &str) {
@@ -1190,28 +1163,6 @@ mod tests {
             assert!(!is_canonical_validates(&line.replace(", ", ","), &ids) || ids.len() < 2);
         }
         assert!(!is_canonical_validates("**Validates: Requirements *", &[]));
-    }
-
-    #[test]
-    fn cursor_positions_match_line_index() {
-        let text = "# T\n\n中文 line\nab\n\n\nlast 属性";
-        let source = super::super::markdown::Source::new(text);
-        let reader = Reader {
-            text,
-            line_cursor: Cell::new((0, 0)),
-            source_map: SourceMap::default(),
-            diagnostics: Vec::new(),
-        };
-        // In order, repeated, backwards, inside a character and past the end.
-        let offsets = (0..=text.len() + 2).chain([9, 3, 7, 0, 40, 8, 8]);
-        for offset in offsets {
-            let (line, column) = source.line_col(offset);
-            assert_eq!(
-                reader.position(offset),
-                Position { line, column },
-                "offset {offset}"
-            );
-        }
     }
 
     #[test]

@@ -5,88 +5,94 @@
 //! a `#` line inside a fenced code block is never taken for a heading and a
 //! `- [ ]` inside a code sample is never taken for a task.
 
+use std::borrow::Cow;
+use std::cell::Cell;
 use std::ops::Range;
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
-/// A source text normalised to `\n` line endings, with a line index.
+/// A source text normalised to `\n` line endings. The text is borrowed
+/// when it has no `\r` (the usual case), so a parse copies nothing.
 #[derive(Debug, Clone)]
-pub(crate) struct Source {
-    /// The text with `\r\n` replaced by `\n`.
-    pub text: String,
+pub(crate) struct Source<'a> {
+    /// The text with `\r\n` and lone `\r` replaced by `\n`.
+    pub text: Cow<'a, str>,
     /// The input used `\r\n` line endings.
     pub crlf: bool,
-    line_starts: Vec<usize>,
-    /// The line [`Source::line_col`] found last, where the next search starts.
-    last_line: std::cell::Cell<usize>,
+    lines: LineCursor,
 }
 
-impl Source {
-    /// Normalises line endings and indexes lines.
-    pub fn new(src: &str) -> Source {
+impl<'a> Source<'a> {
+    /// Normalises line endings.
+    pub fn new(src: &'a str) -> Source<'a> {
         // Most files have no `\r`: one vectorised byte search settles that.
         let has_cr = memchr::memchr(b'\r', src.as_bytes()).is_some();
         let crlf = has_cr && src.contains("\r\n");
         // CommonMark treats a lone `\r` as a line ending too; normalising it
         // here keeps every parser's idea of a line the same as pulldown-cmark's.
         let text = if has_cr {
-            src.replace("\r\n", "\n").replace('\r', "\n")
+            Cow::Owned(src.replace("\r\n", "\n").replace('\r', "\n"))
         } else {
-            src.to_owned()
+            Cow::Borrowed(src)
         };
-        // Sized for typical markdown lines so that large files do not copy
-        // the index over and over while it grows.
-        let mut line_starts = Vec::with_capacity(text.len() / 32 + 1);
-        line_starts.push(0);
-        // A vectorised byte search: this indexes every line of every file.
-        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         Source {
             text,
             crlf,
-            line_starts,
-            last_line: std::cell::Cell::new(0),
+            lines: LineCursor::default(),
         }
     }
 
     /// 1-based line and 1-based column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (u32, u32) {
-        let offset = offset.min(self.text.len());
-        // Parsers ask for positions in document order, so the line is
-        // usually the last one found or a few lines after it: a short walk
-        // from there replaces a binary search over every line.
-        let hint = self.last_line.get();
-        let starts_at = |i: usize| self.line_starts.get(i).copied();
-        let mut line = None;
-        if starts_at(hint).is_some_and(|s| s <= offset) {
-            let mut i = hint;
-            for _ in 0..8 {
-                match starts_at(i + 1) {
-                    Some(next) if next <= offset => i += 1,
-                    _ => {
-                        line = Some(i);
-                        break;
-                    }
-                }
-            }
-        }
-        let line = line.unwrap_or_else(|| match self.line_starts.binary_search(&offset) {
-            Ok(i) => i,
-            Err(i) => i.saturating_sub(1),
-        });
-        self.last_line.set(line);
-        let start = self.line_starts.get(line).copied().unwrap_or(0);
-        let col = self
-            .text
-            .get(start..offset)
-            .map(|s| s.chars().count())
-            .unwrap_or(0);
-        (line as u32 + 1, col as u32 + 1)
+        self.lines.line_col(&self.text, offset)
     }
 
     /// The source slice for a range (empty if the range is not on char boundaries).
     pub fn slice(&self, range: Range<usize>) -> &str {
         self.text.get(range).unwrap_or("")
     }
+}
+
+/// Line numbers from a cursor that moves over the text as positions are
+/// asked for. Parsers ask in (nearly) document order, so counting the line
+/// breaks between the last position and the next one costs less than
+/// indexing every line of the file up front.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LineCursor {
+    /// A byte offset and the number of `\n` before it.
+    at: Cell<(usize, usize)>,
+}
+
+impl LineCursor {
+    /// 1-based line and 1-based column (in characters) of a byte offset of
+    /// `text` (clamped to its length). Every call must pass the same text.
+    pub(crate) fn line_col(&self, text: &str, offset: usize) -> (u32, u32) {
+        let bytes = text.as_bytes();
+        let offset = offset.min(bytes.len());
+        let (at, newlines) = self.at.get();
+        let newlines = if offset >= at {
+            newlines + count_newlines(bytes.get(at..offset).unwrap_or(&[]))
+        } else {
+            newlines.saturating_sub(count_newlines(bytes.get(offset..at).unwrap_or(&[])))
+        };
+        self.at.set((offset, newlines));
+        let line_start =
+            memchr::memrchr(b'\n', bytes.get(..offset).unwrap_or(&[])).map_or(0, |i| i + 1);
+        let column = text
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count());
+        (newlines as u32 + 1, column as u32 + 1)
+    }
+}
+
+/// The number of `\n` bytes in `bytes`.
+fn count_newlines(bytes: &[u8]) -> usize {
+    // Summing `u8` flags per chunk of at most 255 bytes lets the compiler
+    // compare many bytes per instruction; a `usize` sum would widen each.
+    bytes
+        .chunks(255)
+        .map(|chunk| usize::from(chunk.iter().map(|b| u8::from(*b == b'\n')).sum::<u8>()))
+        .sum()
 }
 
 /// What a top-level block is.
@@ -194,8 +200,9 @@ fn trim_end_range(text: &str, mut range: Range<usize>) -> Range<usize> {
 
 /// Offset of the start of the line holding `offset`.
 pub(crate) fn line_start(text: &str, offset: usize) -> usize {
-    text.get(..offset)
-        .and_then(|s| s.rfind('\n'))
+    text.as_bytes()
+        .get(..offset)
+        .and_then(|s| memchr::memrchr(b'\n', s))
         .map_or(0, |i| i + 1)
 }
 
@@ -578,6 +585,32 @@ mod tests {
         assert!(s.crlf);
         assert_eq!(s.line_col(3), (2, 1));
         assert_eq!(s.line_col(3 + "需求".len()), (2, 3));
+    }
+
+    #[test]
+    fn line_cursor_matches_a_fresh_count_in_any_order() {
+        let text = "# T\n\n中文 line\nab\n\n\nlast 属性";
+        let naive = |offset: usize| {
+            let offset = offset.min(text.len());
+            let before = &text.as_bytes()[..offset];
+            let line = before.iter().filter(|b| **b == b'\n').count();
+            let start = before
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1);
+            let column = text.get(start..offset).map_or(0, |s| s.chars().count());
+            (line as u32 + 1, column as u32 + 1)
+        };
+        let cursor = LineCursor::default();
+        // In order, repeated, backwards, inside a character and past the end.
+        let offsets = (0..=text.len() + 2).chain([9, 3, 7, 0, 40, 8, 8, 1, 25]);
+        for offset in offsets {
+            assert_eq!(
+                cursor.line_col(text, offset),
+                naive(offset),
+                "offset {offset}"
+            );
+        }
     }
 
     #[test]

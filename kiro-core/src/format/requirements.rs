@@ -317,9 +317,9 @@ pub fn render_requirements(doc: &RequirementsDoc) -> String {
 // ---------------------------------------------------------------------------
 
 /// A source text and its top-level blocks.
-pub(super) struct Doc {
+pub(super) struct Doc<'a> {
     /// The normalised text.
-    pub(super) source: Source,
+    pub(super) source: Source<'a>,
     /// Its top-level blocks.
     pub(super) blocks: Vec<Block>,
 }
@@ -376,28 +376,12 @@ pub(super) struct OutlineSection {
     pub(super) body: Range<usize>,
 }
 
-impl Doc {
+impl<'a> Doc<'a> {
     /// Normalises line endings and splits the text into blocks.
-    pub(super) fn new(src: &str) -> Doc {
-        // CommonMark also ends a line at a lone `\r`; pulldown-cmark does, so
-        // the line-based helpers must too.
-        let bytes = src.as_bytes();
-        // Most files have no `\r` at all; `contains` finds that with a fast
-        // byte search before the byte-by-byte look at what follows each one.
-        let lone_cr = memchr::memchr(b'\r', bytes).is_some()
-            && bytes
-                .iter()
-                .enumerate()
-                .any(|(i, b)| *b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
-        let source = if lone_cr {
-            let crlf = src.contains("\r\n");
-            let lf = src.replace("\r\n", "\n").replace('\r', "\n");
-            let mut s = Source::new(&lf);
-            s.crlf = crlf;
-            s
-        } else {
-            Source::new(src)
-        };
+    pub(super) fn new(src: &'a str) -> Doc<'a> {
+        // `Source` turns `\r\n` and lone `\r` (CommonMark line endings too)
+        // into `\n`, so the line-based helpers agree with pulldown-cmark.
+        let source = Source::new(src);
         let blocks = markdown::blocks(&source.text);
         Doc { source, blocks }
     }
@@ -1425,6 +1409,10 @@ fn read_requirement(
                         markdown,
                     });
                 }
+                // Sized once: growing past the first few criteria would
+                // reallocate, and a reallocation of this size makes glibc
+                // consolidate its free lists, once per requirement.
+                r.criteria.reserve_exact(items.len());
                 for item in items {
                     read_criterion(doc, sink, item, index, &mut r, &mut previous_number);
                 }

@@ -280,7 +280,7 @@ fn parse_with_marks(src: &str, want_marks: bool) -> (Parsed<TaskList>, Vec<(Vec<
 type Line<'a> = (Cow<'a, str>, Option<usize>);
 
 struct Parser<'a> {
-    source: &'a Source,
+    source: &'a Source<'a>,
     text: &'a str,
     source_map: SourceMap,
     diagnostics: Vec<FormatDiagnostic>,
