@@ -86,6 +86,7 @@ use super::markdown::{
     blocks_and_paragraphs, finish, trim_blank_lines, Block, BlockKind, LineCursor,
 };
 use super::refs::{format_id_list, is_formatted_id_list, parse_id_list};
+use super::requirements::is_numbered_title;
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
 use crate::spec::{CorrectnessProperty, CriterionId, DesignDoc, PropertyId, Section, TextStyle};
 
@@ -537,17 +538,7 @@ fn is_canonical_heading(raw: &str, level: u8, id: &str, title: &str) -> bool {
     else {
         return false;
     };
-    let Some(rest) = rest
-        .strip_prefix(" Property ")
-        .and_then(|r| r.strip_prefix(id))
-    else {
-        return false;
-    };
-    if title.is_empty() {
-        rest.is_empty()
-    } else {
-        rest.strip_prefix(": ") == Some(title)
-    }
+    is_numbered_title(rest, " Property ", id, title)
 }
 
 /// `true` when `line` is what [`canonical_validates`] writes for `ids`,

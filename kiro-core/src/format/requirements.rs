@@ -1282,10 +1282,14 @@ fn is_canonical_heading_text(text: &str, id: &str, title: &str) -> bool {
     if id.is_empty() {
         return text == title;
     }
-    let Some(rest) = text
-        .strip_prefix("Requirement ")
-        .and_then(|r| r.strip_prefix(id))
-    else {
+    is_numbered_title(text, "Requirement ", id, title)
+}
+
+/// `true` when `text` is exactly `<label><id>` or `<label><id>: <title>`
+/// (the latter when `title` is not empty): canonical headings of
+/// requirements and properties, compared without building them.
+pub(super) fn is_numbered_title(text: &str, label: &str, id: &str, title: &str) -> bool {
+    let Some(rest) = text.strip_prefix(label).and_then(|r| r.strip_prefix(id)) else {
         return false;
     };
     if title.is_empty() {
