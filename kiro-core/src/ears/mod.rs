@@ -384,6 +384,13 @@ fn preceded_by_separator(s: &str, pos: usize) -> bool {
 
 /// Trims whitespace and clause separators at both ends.
 fn trim_clause(s: &str) -> &str {
+    // A clause usually starts and ends with an ASCII letter or digit, which
+    // settles it from two bytes without decoding characters.
+    let bytes = s.as_bytes();
+    let plain = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+    if plain(bytes.first()) && plain(bytes.last()) {
+        return s;
+    }
     s.trim_matches(|c: char| c.is_whitespace() || is_separator(c))
 }
 
