@@ -276,8 +276,20 @@ fn parse_with_marks(src: &str, want_marks: bool) -> (Parsed<TaskList>, Vec<(Vec<
 }
 
 /// A detail line of a task being read: its text (borrowed from the source
-/// while it needs no rewriting) and, for bullet items, its marker offset.
-type Line<'a> = (Cow<'a, str>, Option<usize>);
+/// while it needs no rewriting), for bullet items its marker offset, and
+/// which link line it is, if any (read once per line).
+type Line<'a> = (
+    Cow<'a, str>,
+    Option<usize>,
+    Option<(LinkKind, Range<usize>)>,
+);
+
+/// The two kinds of link line under a task.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LinkKind {
+    Requirements,
+    Depends,
+}
 
 struct Parser<'a> {
     source: &'a Source<'a>,
@@ -297,7 +309,8 @@ struct Parser<'a> {
 /// A list item grouped by visual indentation: a task with the sibling items
 /// indented under it, or any other item; inside a task item also a block.
 enum Node<'a> {
-    Task(&'a Item, Vec<&'a Item>),
+    /// The head is kept from grouping, which had to read it anyway.
+    Task(&'a Item, Head<'a>, Vec<&'a Item>),
     Other(&'a Item),
     /// Non-list markdown inside a task item, dedented, with a leading
     /// line break (the form of a block detail).
@@ -307,6 +320,7 @@ enum Node<'a> {
 /// The task line's parts before the title. The id borrows the source:
 /// heads are read several times per item (grouping, nesting checks, the
 /// task itself), and most readings only look at it.
+#[derive(Clone, Copy)]
 struct Head<'t> {
     status: TaskStatus,
     optional: bool,
@@ -342,6 +356,8 @@ impl<'a> Parser<'a> {
             }
             let mut nodes = self.node_pool.pop().unwrap_or_default();
             self.group_into(items, &mut nodes, &mut None);
+            // Sized once: tasks are large, and growing the vector copies them.
+            tasks.reserve(nodes.iter().filter(|n| matches!(n, Node::Task(..))).count());
             for node in nodes.drain(..) {
                 match node {
                     Node::Block(_) => {}
@@ -349,7 +365,7 @@ impl<'a> Parser<'a> {
                         self.check_mark(item);
                         self.check_nested_tasks(item);
                     }
-                    Node::Task(item, attached) => {
+                    Node::Task(item, head, attached) => {
                         let start = line_begin(text, self.marker_offset(item));
                         let mut before = self.verbatim(pending..start);
                         if !tasks.is_empty() {
@@ -357,7 +373,7 @@ impl<'a> Parser<'a> {
                         }
                         self.path.clear();
                         self.path.push(tasks.len());
-                        let mut task = self.task(item, &attached, None);
+                        let mut task = self.task(item, head, &attached, None);
                         if tasks.is_empty() {
                             preamble = before;
                         } else {
@@ -395,7 +411,13 @@ impl<'a> Parser<'a> {
         if range.start >= range.end {
             return String::new();
         }
-        trim_blank_lines(self.source.slice(range)).to_owned()
+        let raw = self.source.slice(range);
+        // Between tasks there is usually only a blank line, which trims to
+        // nothing: a plain `trim` says so for less than a line split.
+        if raw.trim().is_empty() {
+            return String::new();
+        }
+        trim_blank_lines(raw).to_owned()
     }
 
     fn position(&self, offset: usize) -> Position {
@@ -487,34 +509,22 @@ impl<'a> Parser<'a> {
     ) {
         for item in items {
             let column = self.marker_column(item);
-            if let (Some(tc), Some(Node::Task(task, attached))) = (*task_column, out.last_mut()) {
-                if column > tc && self.belongs_under(task, item, column - tc) {
+            let head = self.head(item);
+            if let (Some(tc), Some(Node::Task(_, task_head, attached))) =
+                (*task_column, out.last_mut())
+            {
+                if column > tc && belongs_under(task_head, head.as_ref(), column - tc) {
                     attached.push(item);
                     continue;
                 }
             }
-            if self.is_task(item) {
+            if let Some(head) = head {
                 *task_column = Some(column);
-                out.push(Node::Task(item, Vec::new()));
+                out.push(Node::Task(item, head, Vec::new()));
             } else {
                 *task_column = None;
                 out.push(Node::Other(item));
             }
-        }
-    }
-
-    /// Whether `item`, indented `deeper` columns more than the sibling task
-    /// item `task`, belongs under it. Any non-task item does; a task item
-    /// does when its id is numbered under the task's id (so ` - [x] 5.`
-    /// after `- [x] 4.` stays a sibling), or, without ids to compare, when
-    /// it is indented by a whole nesting step.
-    fn belongs_under(&self, task: &Item, item: &Item, deeper: usize) -> bool {
-        let Some(sub) = self.head(item) else {
-            return true;
-        };
-        match (self.head(task).and_then(|h| h.id), sub.id) {
-            (Some(parent), Some(id)) => is_numbered_under(id, parent),
-            _ => deeper >= 2,
         }
     }
 
@@ -580,13 +590,16 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// Builds the task of `item`, with the sibling items `attached` to it;
-    /// `self.path` is its path.
-    fn task(&mut self, item: &'a Item, attached: &[&'a Item], parent: Option<&str>) -> Task {
+    /// Builds the task of `item` (whose head grouping read), with the
+    /// sibling items `attached` to it; `self.path` is its path.
+    fn task(
+        &mut self,
+        item: &'a Item,
+        head: Head<'a>,
+        attached: &[&'a Item],
+        parent: Option<&str>,
+    ) -> Task {
         let mut task = Task::default();
-        let Some(head) = self.head(item) else {
-            return task;
-        };
         let at = self.marker_offset(item);
         self.source_map.insert(
             Locator::Task {
@@ -624,7 +637,7 @@ impl<'a> Parser<'a> {
         let raw_title = self.source.slice(head.title_start..title_end);
         // Most titles are one line, which has nothing to dedent: the title
         // is then trimmed in place and copied once.
-        let dedented = if raw_title.contains('\n') {
+        let dedented = if has_newline(raw_title) {
             Cow::Owned(dedent_rest(raw_title, item.content_indent))
         } else {
             Cow::Borrowed(raw_title)
@@ -642,38 +655,44 @@ impl<'a> Parser<'a> {
         self.children(item, attached, title_end, &mut nodes);
         // Details in order, with the marker offset of bullet ones.
         let mut lines = self.line_pool.pop().unwrap_or_default();
+        // Sized once: a task is large, and most tasks have no sub-tasks or few.
+        let subtasks = nodes.iter().filter(|n| matches!(n, Node::Task(..))).count();
+        task.subtasks.reserve_exact(subtasks);
         for node in nodes.drain(..) {
             match node {
-                Node::Block(b) => lines.push((Cow::Owned(b), None)),
-                Node::Task(sub, sub_attached) => {
+                Node::Block(b) => lines.push((Cow::Owned(b), None, None)),
+                Node::Task(sub, sub_head, sub_attached) => {
                     self.path.push(task.subtasks.len());
-                    let subtask = self.task(sub, &sub_attached, head.id);
+                    let subtask = self.task(sub, sub_head, &sub_attached, head.id);
                     self.path.pop();
                     task.subtasks.push(subtask);
                 }
                 Node::Other(other) => {
                     self.check_mark(other);
                     self.check_nested_tasks(other);
-                    lines.push((self.item_text(other), Some(self.marker_offset(other))));
+                    let text = self.item_text(other);
+                    let kind = link_kind(&text);
+                    lines.push((text, Some(self.marker_offset(other)), kind));
                 }
             }
         }
         self.node_pool.push(nodes);
         // The last link line of each kind is the link; earlier ones stay details.
-        let take_last = |lines: &mut Vec<Line<'a>>, labels: &[&str]| {
+        let take_last = |lines: &mut Vec<Line<'a>>, kind: LinkKind| {
             let i = lines
                 .iter()
-                .rposition(|(t, at)| at.is_some() && link_ids_text(t, labels).is_some())?;
-            let (text, at) = lines.remove(i);
-            Some((text, at.unwrap_or(0)))
+                .rposition(|(_, _, k)| k.as_ref().is_some_and(|(k, _)| *k == kind))?;
+            let (text, at, link) = lines.remove(i);
+            let ids = link.map_or(0..0, |(_, ids)| ids);
+            Some((text, at.unwrap_or(0), ids))
         };
-        let requirements = take_last(&mut lines, REQUIREMENT_LABELS);
-        let depends = take_last(&mut lines, DEPENDS_LABELS);
+        let requirements = take_last(&mut lines, LinkKind::Requirements);
+        let depends = take_last(&mut lines, LinkKind::Depends);
         let mut details: Vec<String> = Vec::with_capacity(lines.len());
-        details.extend(lines.drain(..).map(|(t, _)| t.into_owned()));
+        details.extend(lines.drain(..).map(|(t, _, _)| t.into_owned()));
         self.line_pool.push(lines);
-        if let Some((line, at)) = requirements {
-            let ids = link_ids(&line, REQUIREMENT_LABELS).unwrap_or_default();
+        if let Some((line, at, ids)) = requirements {
+            let ids = parse_id_list(line.get(ids).unwrap_or(""));
             task.requirements = ids.into_iter().map(CriterionId::new).collect();
             let ids = task.requirements.iter().map(CriterionId::as_str);
             if !is_canonical_link(&line, "Requirements", ids) {
@@ -686,8 +705,8 @@ impl<'a> Parser<'a> {
                 self.position(at),
             );
         }
-        if let Some((line, at)) = depends {
-            let ids = link_ids(&line, DEPENDS_LABELS).unwrap_or_default();
+        if let Some((line, at, ids)) = depends {
+            let ids = parse_id_list(line.get(ids).unwrap_or(""));
             task.depends_on = ids.into_iter().map(TaskId::new).collect();
             let ids = task.depends_on.iter().map(TaskId::as_str);
             if !is_canonical_link(&line, "Depends", ids) {
@@ -722,7 +741,7 @@ impl<'a> Parser<'a> {
         let Some(window) = text.get(from..limit) else {
             return from;
         };
-        let Some(first_break) = window.find('\n') else {
+        let Some(first_break) = memchr::memchr(b'\n', window.as_bytes()) else {
             return limit;
         };
         let mut end = from + first_break;
@@ -816,7 +835,7 @@ impl<'a> Parser<'a> {
         let raw = self.source.slice(item.content_start..item.range.end);
         // Most details are one line, which has nothing to dedent and is
         // borrowed from the source until the detail is kept.
-        if !raw.contains('\n') {
+        if !has_newline(raw) {
             return Cow::Borrowed(raw.trim_end());
         }
         let mut text = dedent_rest(raw, item.content_indent);
@@ -848,6 +867,27 @@ fn line_begin(text: &str, offset: usize) -> usize {
     i
 }
 
+/// Whether an item with head `item` (`None`: not a task), indented `deeper`
+/// columns more than the sibling task item with head `task`, belongs under
+/// it. Any non-task item does; a task item does when its id is numbered
+/// under the task's id (so ` - [x] 5.` after `- [x] 4.` stays a sibling),
+/// or, without ids to compare, when it is indented by a whole nesting step.
+fn belongs_under(task: &Head<'_>, item: Option<&Head<'_>>, deeper: usize) -> bool {
+    let Some(sub) = item else {
+        return true;
+    };
+    match (task.id, sub.id) {
+        (Some(parent), Some(id)) => is_numbered_under(id, parent),
+        _ => deeper >= 2,
+    }
+}
+
+/// `str::contains('\n')` with the `memchr` crate's search, which costs less
+/// than the standard library's on the short texts of titles and details.
+fn has_newline(text: &str) -> bool {
+    memchr::memchr(b'\n', text.as_bytes()).is_some()
+}
+
 /// `true` when `id` starts with `parent` followed by a dot (`1.2` under `1`).
 fn is_numbered_under(id: &str, parent: &str) -> bool {
     id.strip_prefix(parent)
@@ -857,22 +897,24 @@ fn is_numbered_under(id: &str, parent: &str) -> bool {
 /// Reads `[c]` at `at`, followed by a blank, `*` or the end of the line;
 /// returns the mark and the offset after `]`.
 fn checkbox(text: &str, at: usize) -> Option<(char, usize)> {
-    let rest = text.get(at..)?;
-    let mut chars = rest.char_indices();
-    if chars.next()?.1 != '[' {
+    // Read by bytes around the mark (every list item is asked, most are not
+    // tasks): `[`, `]` and what may follow are ASCII, so each offset below
+    // is a char boundary when its byte matches.
+    let bytes = text.as_bytes();
+    if bytes.get(at) != Some(&b'[') {
         return None;
     }
-    let (_, mark) = chars.next()?;
+    let mark = text.get(at + 1..)?.chars().next()?;
     if mark != ' ' && mark.is_whitespace() {
         return None;
     }
-    let (close, c) = chars.next()?;
-    if c != ']' {
+    let close = at + 1 + mark.len_utf8();
+    if bytes.get(close) != Some(&b']') {
         return None;
     }
     let after = close + 1;
-    match rest.get(after..).and_then(|s| s.chars().next()) {
-        None | Some(' ' | '\t' | '\n' | '*') => Some((mark, at + after)),
+    match bytes.get(after) {
+        None | Some(b' ' | b'\t' | b'\n' | b'*') => Some((mark, after)),
         _ => None,
     }
 }
@@ -971,22 +1013,46 @@ fn link_ids(line: &str, labels: &[&str]) -> Option<Vec<String>> {
 /// The id list text of a link line, for checks that only ask whether a
 /// line is a link line (each detail line is asked) without reading its ids.
 fn link_ids_text<'l>(line: &'l str, labels: &[&str]) -> Option<&'l str> {
-    let inner = line.trim().strip_prefix('_')?.strip_suffix('_')?;
-    // A byte scan for `:` or the bytes of `：` (EF BC 9A): a `find` with a
-    // set of chars decodes every char, and every link line is read twice.
-    let bytes = inner.as_bytes();
-    let colon = (0..bytes.len()).find(|&i| match bytes.get(i) {
-        Some(b':') => true,
-        Some(0xEF) => bytes.get(i + 1..i + 3) == Some(&[0xBC, 0x9A][..]),
-        _ => false,
-    })?;
-    let label = inner.get(..colon)?.trim();
-    let rest = inner.get(colon..)?;
-    let rest = rest.get(rest.chars().next()?.len_utf8()..)?;
+    let (label, rest) = link_parts(line)?;
+    has_label(labels, label).then(|| line.get(rest)).flatten()
+}
+
+/// Which link line `line` is, with the byte range of its id list text (what
+/// [`link_ids_text`] returns): the label sets do not overlap, so one reading
+/// of the label answers for both kinds, and the line is not read again.
+fn link_kind(line: &str) -> Option<(LinkKind, Range<usize>)> {
+    let (label, rest) = link_parts(line)?;
+    if has_label(REQUIREMENT_LABELS, label) {
+        Some((LinkKind::Requirements, rest))
+    } else if has_label(DEPENDS_LABELS, label) {
+        Some((LinkKind::Depends, rest))
+    } else {
+        None
+    }
+}
+
+fn has_label(labels: &[&str], label: &str) -> bool {
     labels
         .iter()
         .any(|l| *l == label || l.eq_ignore_ascii_case(label))
-        .then_some(rest)
+}
+
+/// The label and the byte range in `line` of the id list text of a line
+/// shaped `_<label>: <ids>_`.
+fn link_parts(line: &str) -> Option<(&str, Range<usize>)> {
+    let lead = line.len() - line.trim_start().len();
+    let inner = line.trim().strip_prefix('_')?.strip_suffix('_')?;
+    let inner_at = lead + 1;
+    // A byte search for `:` or the first byte of `：` (EF BC 9A): a `find`
+    // with a set of chars decodes every char, and every detail line is read.
+    let bytes = inner.as_bytes();
+    let colon = memchr::memchr2_iter(b':', 0xEF, bytes).find(|&i| {
+        bytes.get(i) == Some(&b':') || bytes.get(i + 1..i + 3) == Some(&[0xBC, 0x9A][..])
+    })?;
+    let label = inner.get(..colon)?.trim();
+    let rest = inner.get(colon..)?;
+    let skip = rest.chars().next()?.len_utf8();
+    Some((label, inner_at + colon + skip..inner_at + inner.len()))
 }
 
 fn canonical_link(label: &str, ids: &[&str]) -> String {
@@ -1094,10 +1160,16 @@ fn property_mentions(text: &str) -> Vec<&str> {
 /// (duplicates kept), without collecting them: every title and detail is
 /// scanned, and most mention no property.
 fn for_each_mention<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
+    // Every spelling starts with `P` or a non-ASCII byte; most texts have
+    // neither, which two word-at-a-time scans tell.
+    let ascii = text.is_ascii();
+    if ascii && memchr::memchr(b'P', text.as_bytes()).is_none() {
+        return;
+    }
     // The ASCII spellings all start with "Prop" and differ after it, so
     // one pass over the `P`s (a byte search) finds each of their
     // occurrences once, in order.
-    let ascii_mentions = text.match_indices('P').filter_map(|(at, _)| {
+    let ascii_mentions = memchr::memchr_iter(b'P', text.as_bytes()).filter_map(|at| {
         let rest = text.get(at..).unwrap_or("");
         if !rest.starts_with("Prop") {
             return None;
@@ -1107,7 +1179,7 @@ fn for_each_mention<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
             .find(|w| w.starts_with("Prop") && rest.starts_with(**w))?;
         mention_at(text, at, word).map(|m| (at, m))
     });
-    if text.is_ascii() {
+    if ascii {
         for (_, m) in ascii_mentions {
             f(m);
         }
