@@ -105,10 +105,11 @@ const PROPERTY_WORDS: &[&str] = &[
 ];
 
 /// Labels of a validates line (`**Validates: ...**`), longest first so that a
-/// shorter label never shadows a longer one.
+/// shorter label never shadows a longer one (the most common label leads
+/// its length: labels of one length cannot both match).
 const VALIDATES_LABELS: &[&str] = &[
-    "Validiert",
     "Validates",
+    "Validiert",
     "Validate",
     "Valida",
     "Valide",
@@ -294,6 +295,10 @@ impl Reader<'_> {
             .and_then(|i| doc.sections.get(i))
             .map_or(2, |s| s.level);
         doc.properties.reserve_exact(region.starts.len());
+        // Index of the first split point not before the current property:
+        // properties come in document order, so the split points are walked
+        // once instead of searched for every property.
+        let mut split_cursor = 0;
         for (index, at) in region.starts.iter().enumerate() {
             let end = region
                 .starts
@@ -317,9 +322,10 @@ impl Reader<'_> {
                 (matches!(start.kind, EventKind::Heading { .. }) && next_is_heading).then(|| {
                     // No paragraph straddles a heading, so the split lines of
                     // the property's paragraphs are those between the two.
-                    let lo = splits.partition_point(|r| r.start < start.range.end);
-                    let hi = splits.partition_point(|r| r.start < end);
-                    splits.get(lo..hi.max(lo)).unwrap_or(&[])
+                    let lo = points_before(&splits, split_cursor, start.range.end);
+                    let hi = points_before(&splits, lo, end);
+                    split_cursor = hi;
+                    splits.get(lo..hi).unwrap_or(&[])
                 });
             if let Some(p) = self.read_property(index, start, end, owner_level, known) {
                 doc.properties.push(p);
@@ -335,7 +341,7 @@ impl Reader<'_> {
         start: &Ev,
         end: usize,
         owner_level: u8,
-        known: Option<&[Range<usize>]>,
+        known: Option<&[SplitPoint]>,
     ) -> Option<CorrectnessProperty> {
         let text = self.text;
         let info = match start.kind {
@@ -621,6 +627,29 @@ struct Ev<'a> {
     range: Range<usize>,
 }
 
+/// A line of a paragraph where the paragraph may be split, with what the
+/// line was read as: later passes take that from here instead of reading
+/// every line again.
+#[derive(Clone, Debug)]
+struct SplitPoint<'a> {
+    /// The line, without its newline.
+    range: Range<usize>,
+    /// The id list text, when the line is a validates line.
+    validates: Option<&'a str>,
+    /// The property the line starts, when it starts one.
+    start: Option<StartInfo<'a>>,
+}
+
+/// The index of the first split point from `from` on that starts at or
+/// after `offset`; every point before `from` must start before `offset`.
+fn points_before(points: &[SplitPoint], from: usize, offset: usize) -> usize {
+    let ahead = points.get(from..).unwrap_or(&[]);
+    from + ahead
+        .iter()
+        .position(|p| p.range.start >= offset)
+        .unwrap_or(ahead.len())
+}
+
 /// The events of the blocks, and the split points of every paragraph (which
 /// [`marker_in`] reuses rather than reading each property again), as one
 /// list in document order: a vector per paragraph would cost an allocation
@@ -629,12 +658,20 @@ fn collect_events<'a>(
     text: &'a str,
     blocks: &'a [Block],
     paragraphs: &[usize],
-) -> (Vec<Ev<'a>>, Vec<Range<usize>>) {
+) -> (Vec<Ev<'a>>, Vec<SplitPoint<'a>>) {
     // Sized once: the events are about one per block, and growing vectors
     // of this size repeatedly shows up in profiles.
     let mut out = Vec::with_capacity(blocks.len());
     let mut splits = Vec::with_capacity(paragraphs.len());
+    // Blocks and paragraph starts are both in document order, so one cursor
+    // over the paragraphs replaces a binary search per block.
+    let mut paragraph_starts = paragraphs.iter().peekable();
     for block in blocks {
+        while paragraph_starts
+            .next_if(|p| **p < block.range.start)
+            .is_some()
+        {}
+        let is_paragraph = paragraph_starts.peek() == Some(&&block.range.start);
         match &block.kind {
             BlockKind::Heading { level, text: t } => out.push(Ev {
                 kind: EventKind::Heading {
@@ -644,15 +681,14 @@ fn collect_events<'a>(
                 },
                 range: block.range.clone(),
             }),
-            BlockKind::Other if paragraphs.binary_search(&block.range.start).is_ok() => {
+            BlockKind::Other if is_paragraph => {
                 let first = splits.len();
                 split_points(text, block.range.clone(), &mut splits);
-                for range in splits.get(first..).unwrap_or(&[]) {
-                    let line = text.get(range.clone()).unwrap_or("");
-                    if let Some(info) = property_start(line, true) {
+                for point in splits.get(first..).unwrap_or(&[]) {
+                    if let Some(info) = point.start {
                         out.push(Ev {
                             kind: EventKind::Start(info),
-                            range: range.clone(),
+                            range: point.range.clone(),
                         });
                     }
                 }
@@ -793,15 +829,18 @@ fn is_properties_title(title: &str) -> bool {
 
 /// Strips a keyword from the start of `s`: ASCII words case-insensitively
 /// and only when no letter or `-` follows (`Property-Based` is no property).
+// Inlined so that the word lists, which are constants, fold into the
+// first-byte tests.
+#[inline(always)]
 fn strip_word<'a>(s: &'a str, words: &[&str]) -> Option<&'a str> {
     // This runs for every paragraph line: bytes are compared, first bytes
     // reject most words, and whether a word is ASCII is only asked once its
     // bytes match (a non-ASCII word must then match exactly).
     let bytes = s.as_bytes();
-    let first = *bytes.first()?;
+    let first = bytes.first()?.to_ascii_lowercase();
     for w in words {
         let wb = w.as_bytes();
-        if !wb.first().is_some_and(|b| b.eq_ignore_ascii_case(&first)) {
+        if wb.first().map(u8::to_ascii_lowercase) != Some(first) {
             continue;
         }
         let Some(head) = bytes.get(..wb.len()) else {
@@ -980,20 +1019,20 @@ fn find_marker(content: &str) -> Option<Marker> {
 /// [`find_marker`] over the split points of paragraphs of `text` (byte
 /// ranges in `text`, in document order); the marker's range is relative to
 /// `base`.
-fn marker_in(text: &str, base: usize, points: &[Range<usize>]) -> Option<Marker> {
+fn marker_in(text: &str, base: usize, points: &[SplitPoint]) -> Option<Marker> {
     let mut inline: Option<Marker> = None;
-    for range in points {
-        let line = text.get(range.clone()).unwrap_or("");
-        let start = range.start.saturating_sub(base);
-        let end = range.end.saturating_sub(base);
-        if let Some(ids) = validates_line(line) {
+    for point in points {
+        let start = point.range.start.saturating_sub(base);
+        let end = point.range.end.saturating_sub(base);
+        if let Some(ids_text) = point.validates {
             return Some(Marker {
                 range: start..end,
-                ids,
+                ids: parse_id_list(ids_text),
                 inline: false,
             });
         }
         if inline.is_none() {
+            let line = text.get(point.range.clone()).unwrap_or("");
             if let Some((ids, at)) = inline_validates(line) {
                 inline = Some(Marker {
                     range: start + at..end,
@@ -1015,17 +1054,23 @@ fn marker_in(text: &str, base: usize, points: &[Range<usize>]) -> Option<Marker>
 /// paragraph, since splitting there would shorten what follows the refused
 /// line and change the decision on a second reading. The points are
 /// appended to `out`.
-fn split_points(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
+fn split_points<'a>(text: &'a str, range: Range<usize>, out: &mut Vec<SplitPoint<'a>>) {
     let body = text.get(range.clone()).unwrap_or("");
     let mut offset = range.start;
     for line in body.split('\n') {
         let line_range = offset..offset + line.len();
         offset = line_range.end + 1;
         // Validates lines are the most common candidates, so they are asked
-        // for first (the order does not change the answer).
-        let candidate = validates_ids_text(line).is_some()
-            || property_start(line, true).is_some()
-            || inline_validates(line).is_some();
+        // for first. A validates line never starts a property (the words of
+        // the two begin with different characters, see the test
+        // `validates_and_property_words_differ_at_once`), so it is not read
+        // as a start.
+        let validates = validates_ids_text(line);
+        let start = match validates {
+            Some(_) => None,
+            None => property_start(line, true),
+        };
+        let candidate = validates.is_some() || start.is_some() || inline_validates(line).is_some();
         if !candidate {
             continue;
         }
@@ -1033,7 +1078,11 @@ fn split_points(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
         if !stands_as_paragraph(rest) {
             break;
         }
-        out.push(line_range);
+        out.push(SplitPoint {
+            range: line_range,
+            validates,
+            start,
+        });
     }
 }
 
@@ -1154,6 +1203,42 @@ mod tests {
             assert!(!is_canonical_validates(&line.replace(", ", ","), &ids) || ids.len() < 2);
         }
         assert!(!is_canonical_validates("**Validates: Requirements *", &[]));
+    }
+
+    /// `split_points` does not read a validates line as a property start:
+    /// no word of one list begins like a word of the other, nor with the
+    /// `*`, `_` or white space that either reading strips first.
+    #[test]
+    fn validates_and_property_words_differ_at_once() {
+        let first = |w: &str| w.chars().next().map(|c| c.to_lowercase().to_string());
+        for v in VALIDATES_LABELS {
+            for p in PROPERTY_WORDS {
+                assert_ne!(first(v), first(p), "{v} / {p}");
+            }
+        }
+        for w in VALIDATES_LABELS.iter().chain(PROPERTY_WORDS) {
+            assert!(!w.starts_with(|c: char| c == '*' || c == '_' || c.is_whitespace()));
+        }
+        for wrap in [
+            "", "*", "**", "***", "_", "__", "*_", "_*", "** ", "__ ", " **",
+        ] {
+            for label in VALIDATES_LABELS.iter().chain(PROPERTY_WORDS) {
+                for tail in [
+                    ": 1.1",
+                    " 1: x",
+                    " Requirements: 1",
+                    "：需求1",
+                    ": Property 1: x",
+                ] {
+                    for close in ["", "**", "__", "*"] {
+                        let line = format!("{wrap}{label}{tail}{close}");
+                        if validates_ids_text(&line).is_some() {
+                            assert_eq!(property_start(&line, true), None, "{line:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -139,7 +139,13 @@ pub(crate) fn parse_id_list_into(text: &str, out: &mut Vec<String>) {
 
 /// `true` when `id` is among the ids appended since index `first`.
 fn already(out: &[String], first: usize, id: &str) -> bool {
-    out.get(first..).unwrap_or(&[]).iter().any(|o| o == id)
+    // Neighbouring ids (`1.1, 1.2`) mostly differ in their last byte, which
+    // is compared first so that most checks end without a `memcmp` call.
+    let last = id.as_bytes().last();
+    out.get(first..)
+        .unwrap_or(&[])
+        .iter()
+        .any(|o| o.as_bytes().last() == last && o == id)
 }
 
 fn push_unique(out: &mut Vec<String>, first: usize, id: String) {
