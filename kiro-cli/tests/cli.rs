@@ -11,24 +11,21 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use kiro_core::Spec;
 use tempfile::TempDir;
 
+mod common;
+use common::{code, expect_code, kiro_cmd, stderr, stdout};
+
 /// Runs `kiro` in `dir`, feeding `stdin` if given.
 fn run_with(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiro"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = kiro_cmd(dir, args);
+    cmd.env_remove("NO_COLOR");
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
     let mut child = cmd.spawn().unwrap();
     if let Some(input) = stdin {
         child
@@ -43,30 +40,6 @@ fn run_with(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 
 fn kiro(dir: &Path, args: &[&str]) -> Output {
     run_with(dir, args, None)
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-/// Asserts the exit status, showing both streams when it differs.
-#[track_caller]
-fn expect_code(out: &Output, expected: i32) {
-    assert_eq!(
-        code(out),
-        expected,
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
 }
 
 /// A temporary directory with `kiro init` already run in it.

@@ -22,6 +22,9 @@ use kiro_core::checkpoint::Checkpoint;
 use serde_json::Value;
 use tempfile::TempDir;
 
+mod common;
+use common::{expect_code, kiro_cmd, stderr, stdout};
+
 /// Three requirements' worth of EARS bullets: 4 leaf tasks and 3 optional
 /// property tests with the default planner.
 const REQUIREMENTS: &str = "\
@@ -30,38 +33,8 @@ const REQUIREMENTS: &str = "\
 - WHEN a user deletes a note, THE Notes_App SHALL remove it.
 ";
 
-fn kiro_cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiro"));
-    cmd.args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
 fn kiro(dir: &Path, args: &[&str]) -> Output {
     kiro_cmd(dir, args).output().unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-/// Asserts the exit status, showing both streams when it differs.
-#[track_caller]
-fn expect_code(out: &Output, expected: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(expected),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
 }
 
 /// A workspace after `kiro init`, whose executor runs `script` with `sh -c`

@@ -14,10 +14,13 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 use tempfile::TempDir;
+
+mod common;
+use common::{expect_code, kiro_cmd, stderr, stdout};
 
 const REQUIREMENTS: &str = "\
 # Requirements Document
@@ -83,36 +86,11 @@ const JUNIT_PASSING: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </testsuites>"#;
 
 fn kiro(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiro"))
-        .args(args)
-        .current_dir(dir)
+    kiro_cmd(dir, args)
         .env("KIRO_ACTOR", "tester")
         .env_remove("NO_COLOR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .output()
         .unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-/// Asserts the exit status, showing both streams when it differs.
-#[track_caller]
-fn expect_code(out: &Output, expected: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(expected),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
 }
 
 /// The verifier script: writes `junit` to `junit.xml`, leaves a marker

@@ -87,7 +87,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::checkpoint::now_rfc3339;
-use crate::error::{Error, Result};
+use crate::error::{io_err, Error, Result};
+use crate::store::sync_dir;
 use crate::workspace::sha256_hex;
 
 /// Where the audit log lives, relative to the workspace root.
@@ -936,24 +937,4 @@ fn canonical(value: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
         other => other.clone(),
     }
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<()> {
-    // Directory handles cannot be synced on this platform.
-    Ok(())
 }

@@ -306,18 +306,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
-    sync_dir(&dir).map_err(io)?;
-    Ok(())
+    sync_dir(&dir)
 }
 
+/// `fsync` of a folder, so that a rename or a new file in it survives a crash.
 #[cfg(unix)]
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    fs::File::open(dir)?.sync_all()
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(crate::error::io_err(dir))
 }
 
+/// Directory handles cannot be synced on this platform; renames are still atomic.
 #[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> std::io::Result<()> {
-    // Directory handles cannot be synced on this platform; rename is still atomic.
+pub(crate) fn sync_dir(_dir: &Path) -> Result<()> {
     Ok(())
 }
 

@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use kiro_core::audit::{AuditKind, AuditLog, NewEntry};
 use kiro_core::checkpoint::{Checkpoint, CheckpointStore, FileKey, FileState, RollbackReport};
 use kiro_core::pipeline;
-use kiro_core::stage::OutcomeStatus;
 use kiro_core::workspace::DEFAULT_REPO;
 use serde::Serialize;
 use serde_json::json;
@@ -191,19 +190,10 @@ pub(super) fn show(ws: &Workspace, args: &CheckpointShowArgs) -> Result<ExitCode
                     docs.join(", ")
                 }
             );
-            let count = |s: OutcomeStatus| {
-                artifacts
-                    .outcomes
-                    .values()
-                    .filter(|o| o.status == s)
-                    .count()
-            };
             let _ = writeln!(
                 out,
-                "task outcomes: {} done, {} failed, {} skipped",
-                count(OutcomeStatus::Done),
-                count(OutcomeStatus::Failed),
-                count(OutcomeStatus::Skipped)
+                "task outcomes: {}",
+                super::run::outcome_counts(&artifacts)
             );
             if let Some(report) = &artifacts.report {
                 let (p, f, u) = report.counts();

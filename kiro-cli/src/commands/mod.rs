@@ -68,6 +68,21 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// `SUCCESS` when `ok`, else the findings status.
+/// Reads `--from FILE`, or standard input for `-` (`kiro spec new`, `kiro run`).
+fn read_input(path: &std::path::Path) -> Result<String> {
+    use anyhow::Context;
+    use std::io::Read;
+    if path == std::path::Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read standard input")?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    }
+}
+
 fn status(ok: bool) -> ExitCode {
     if ok {
         ExitCode::SUCCESS

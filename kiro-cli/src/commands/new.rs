@@ -1,7 +1,5 @@
 //! `kiro spec new`: start a spec folder with a `requirements.md`.
 
-use std::io::Read;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -25,7 +23,7 @@ pub(super) fn run(ws: &Workspace, args: &NewArgs) -> Result<ExitCode> {
         );
     }
     let requirements = match &args.from {
-        Some(path) => kiro_core::ears::requirements_from_text(name, &read_input(path)?),
+        Some(path) => kiro_core::ears::requirements_from_text(name, &super::read_input(path)?),
         None => template(name),
     };
     let spec = Spec {
@@ -38,19 +36,6 @@ pub(super) fn run(ws: &Workspace, args: &NewArgs) -> Result<ExitCode> {
     let file = dir.join(store::DocKind::Requirements.file_name());
     output::println(&ws.display(&file).display().to_string())?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Reads `--from FILE`, or standard input for `-`.
-fn read_input(path: &Path) -> Result<String> {
-    if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read standard input")?;
-        Ok(text)
-    } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-    }
 }
 
 /// A one-requirement skeleton in Kiro's layout, with an EARS criterion to

@@ -3,8 +3,7 @@
 //! graph instead.
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Read};
-use std::path::Path;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -130,7 +129,7 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
         .events(EventSink::new(tx))
         .cancel(cancel.clone());
     if let Some(path) = &args.from {
-        options = options.input(requirements_input(&read_input(path)?));
+        options = options.input(requirements_input(&super::read_input(path)?));
     }
     for phase in &args.regenerate {
         options = options.regenerate(engine::phase(*phase));
@@ -196,7 +195,7 @@ fn conclude(summary: &RunSummary, spec: &str) -> Result<ExitCode> {
 }
 
 /// `N done, N failed, N skipped` over the run's task outcomes.
-fn outcome_counts(artifacts: &Artifacts) -> String {
+pub(super) fn outcome_counts(artifacts: &Artifacts) -> String {
     let count = |s: OutcomeStatus| {
         artifacts
             .outcomes
@@ -210,19 +209,6 @@ fn outcome_counts(artifacts: &Artifacts) -> String {
         count(OutcomeStatus::Failed),
         count(OutcomeStatus::Skipped)
     )
-}
-
-/// Reads `--from FILE`, or standard input for `-`.
-fn read_input(path: &Path) -> Result<String> {
-    if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read standard input")?;
-        Ok(text)
-    } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-    }
 }
 
 /// Kiro markdown when the text starts with a heading, else plain text or

@@ -51,7 +51,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{check_id, BlobId, Checkpoint, CheckpointId, CheckpointStore, RunId};
-use crate::error::{Error, Result};
+use crate::error::{io_err, Error, Result};
+use crate::store::sync_dir;
 
 /// The directory of the blob store inside `.kiro/runs/`.
 pub(super) const BLOBS_DIR: &str = "blobs";
@@ -89,27 +90,6 @@ pub struct FileCheckpointStore {
 struct RunWriter {
     log: File,
     ids: HashSet<CheckpointId>,
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<()> {
-    // Directory handles cannot be synced on this platform; renames are
-    // still atomic.
-    Ok(())
 }
 
 impl FileCheckpointStore {

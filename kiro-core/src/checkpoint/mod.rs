@@ -387,6 +387,43 @@ pub struct ManifestEntry {
 /// Every file a chain of checkpoints touched, as of its last checkpoint.
 pub type Manifest = BTreeMap<FileKey, ManifestEntry>;
 
+/// Checkpoints already read, by run and id (see [`ancestry`]).
+pub(crate) type RunLogs = HashMap<RunId, HashMap<CheckpointId, Checkpoint>>;
+
+/// The checkpoint `at` and its ancestors, newest first, crossing into the
+/// parent run of a fork. Each run's log is read once (`known` may hold logs
+/// the caller has already read), because a chain of n checkpoints would
+/// otherwise cost n reads of the same log. A parent link to a checkpoint
+/// that does not exist, or back into the chain (only a corrupt store has
+/// one), is [`Error::CheckpointNotFound`].
+pub(crate) fn ancestry<S: CheckpointStore + ?Sized>(
+    store: &S,
+    at: &CheckpointRef,
+    mut known: RunLogs,
+) -> Result<Vec<Checkpoint>> {
+    let mut chain = Vec::new();
+    let mut next = Some(at.clone());
+    while let Some(at) = next {
+        if !known.contains_key(&at.run_id) {
+            let all = store.list(&at.run_id)?;
+            let by_id = all.into_iter().map(|c| (c.id.clone(), c)).collect();
+            known.insert(at.run_id.clone(), by_id);
+        }
+        // Removing what was visited makes a parent cycle end in an error
+        // instead of a loop.
+        let cp = known
+            .get_mut(&at.run_id)
+            .and_then(|m| m.remove(&at.id))
+            .ok_or_else(|| Error::CheckpointNotFound {
+                run: at.run_id.to_string(),
+                id: at.id.to_string(),
+            })?;
+        next = cp.parent.clone();
+        chain.push(cp);
+    }
+    Ok(chain)
+}
+
 /// Stores checkpoints and blobs.
 ///
 /// Implementations must be safe to share between threads. The caller
@@ -444,30 +481,11 @@ pub trait CheckpointStore: Send + Sync {
     /// along its parent chain, oldest first (crossing into the parent run of
     /// a fork).
     fn materialize(&self, run: &RunId, id: &CheckpointId) -> Result<Manifest> {
-        // Each run's checkpoints are read once, because a chain of n
-        // checkpoints would otherwise cost n reads of the same log.
-        let mut runs: HashMap<RunId, HashMap<CheckpointId, Checkpoint>> = HashMap::new();
-        let mut chain = Vec::new();
-        let mut next = Some(CheckpointRef {
+        let at = CheckpointRef {
             run_id: run.clone(),
             id: id.clone(),
-        });
-        while let Some(at) = next {
-            if !runs.contains_key(&at.run_id) {
-                let all = self.list(&at.run_id)?;
-                let by_id = all.into_iter().map(|c| (c.id.clone(), c)).collect();
-                runs.insert(at.run_id.clone(), by_id);
-            }
-            let cp = runs
-                .get_mut(&at.run_id)
-                .and_then(|m| m.remove(&at.id))
-                .ok_or_else(|| Error::CheckpointNotFound {
-                    run: at.run_id.to_string(),
-                    id: at.id.to_string(),
-                })?;
-            next = cp.parent.clone();
-            chain.push(cp);
-        }
+        };
+        let chain = ancestry(self, &at, HashMap::new())?;
         let mut manifest = Manifest::new();
         for cp in chain.iter().rev() {
             for change in &cp.files {

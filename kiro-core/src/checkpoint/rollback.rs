@@ -6,7 +6,7 @@ use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
 
 use super::{CheckpointStore, FileKey, FileState, Manifest};
-use crate::error::{Error, Result};
+use crate::error::{io_err, Error, Result};
 
 /// What [`rollback_files`] changed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -78,13 +78,6 @@ pub fn rollback_files<S: CheckpointStore + ?Sized>(
         }
     }
     Ok(report)
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    }
 }
 
 /// Joins a manifest path to its root, refusing anything that could leave it.

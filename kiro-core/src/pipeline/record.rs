@@ -57,27 +57,7 @@ pub(crate) fn state_at<S: CheckpointStore + ?Sized>(
     store: &S,
     at: &CheckpointRef,
 ) -> Result<RunState> {
-    let mut runs: HashMap<RunId, HashMap<CheckpointId, Checkpoint>> = HashMap::new();
-    let mut chain = Vec::new();
-    let mut next = Some(at.clone());
-    while let Some(r) = next {
-        if !runs.contains_key(&r.run_id) {
-            let all = store.list(&r.run_id)?;
-            runs.insert(
-                r.run_id.clone(),
-                all.into_iter().map(|c| (c.id.clone(), c)).collect(),
-            );
-        }
-        let cp = runs
-            .get_mut(&r.run_id)
-            .and_then(|m| m.remove(&r.id))
-            .ok_or_else(|| Error::CheckpointNotFound {
-                run: r.run_id.to_string(),
-                id: r.id.to_string(),
-            })?;
-        next = cp.parent.clone();
-        chain.push(cp);
-    }
+    let chain = crate::checkpoint::ancestry(store, at, HashMap::new())?;
     let mut state = RunState {
         artifacts: Artifacts::default(),
         completed: HashSet::new(),

@@ -61,8 +61,8 @@ use petgraph::Direction;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{Checkpoint, CheckpointId, CheckpointRef, CheckpointStore, FileKey, RunId};
-use crate::error::{Error, Result};
+use crate::checkpoint::{ancestry, Checkpoint, CheckpointStore, FileKey, RunId, RunLogs};
+use crate::error::Result;
 use crate::spec::{CriterionId, EarsPattern, PropertyId, RequirementId, Spec, TaskId};
 use crate::verify::annotations::{Annotation, AnnotationKind, TestDeclKind};
 use crate::verify::{CriterionStatus, TestResult, TestStatus};
@@ -933,38 +933,13 @@ pub fn task_files_from_checkpoints(
     let Some(latest) = own.last().map(Checkpoint::reference) else {
         return Ok(out);
     };
-    // Each run's log is read once, however long the chain.
-    let mut runs: HashMap<RunId, HashMap<CheckpointId, Checkpoint>> = HashMap::new();
-    runs.insert(
+    // The run's own log, already read, is not read again for the chain.
+    let mut known = RunLogs::new();
+    known.insert(
         run.clone(),
         own.into_iter().map(|c| (c.id.clone(), c)).collect(),
     );
-    let mut chain = Vec::new();
-    let mut visited: HashSet<CheckpointRef> = HashSet::new();
-    let mut next = Some(latest);
-    while let Some(at) = next {
-        // A parent cycle can only come from a corrupt store; stop rather
-        // than loop forever.
-        if !visited.insert(at.clone()) {
-            break;
-        }
-        if !runs.contains_key(&at.run_id) {
-            let all = store.list(&at.run_id)?;
-            runs.insert(
-                at.run_id.clone(),
-                all.into_iter().map(|c| (c.id.clone(), c)).collect(),
-            );
-        }
-        let cp = runs
-            .get_mut(&at.run_id)
-            .and_then(|m| m.remove(&at.id))
-            .ok_or_else(|| Error::CheckpointNotFound {
-                run: at.run_id.to_string(),
-                id: at.id.to_string(),
-            })?;
-        next = cp.parent.clone();
-        chain.push(cp);
-    }
+    let chain = ancestry(store, &latest, known)?;
     let mut seen: HashSet<(TaskId, FileKey)> = HashSet::new();
     for cp in chain.iter().rev() {
         let Some(task) = cp.node.strip_prefix("task ") else {
