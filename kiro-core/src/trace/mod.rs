@@ -921,8 +921,8 @@ fn add_results(b: &mut Builder, results: &[TestResult]) {
 /// empty map.
 ///
 /// # Errors
-/// [`Error::RunNotFound`] for an unknown run, other store errors as the
-/// store reports them, and [`Error::CheckpointNotFound`] when a parent link
+/// [`Error::RunNotFound`](crate::Error::RunNotFound) for an unknown run, other store errors as the
+/// store reports them, and [`Error::CheckpointNotFound`](crate::Error::CheckpointNotFound) when a parent link
 /// names a checkpoint that does not exist.
 pub fn task_files_from_checkpoints(
     store: &dyn CheckpointStore,
