@@ -30,22 +30,27 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use compact_str::CompactString;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 macro_rules! id_newtype {
     ($(#[$meta:meta])* $name:ident) => {
+        // Serialised as a plain JSON string. Ids are short (`"12.3"`), so
+        // they are stored inline (`CompactString`), without a heap
+        // allocation each: a parsed spec holds thousands of them. (A plain
+        // comment, not a doc line, so the JSON schemas keep their wording.)
         $(#[$meta])*
         #[derive(
             Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash,
         )]
         #[serde(transparent)]
-        pub struct $name(pub String);
+        pub struct $name(CompactString);
 
         impl $name {
             /// Wraps a string as this id.
-            pub fn new(id: impl Into<String>) -> Self {
-                Self(id.into())
+            pub fn new(id: impl AsRef<str>) -> Self {
+                Self(CompactString::new(id))
             }
 
             /// The id as written, e.g. `"1.2"`.
@@ -62,7 +67,31 @@ macro_rules! id_newtype {
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                Self(s.to_owned())
+                Self::new(s)
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(CompactString::from(s))
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
             }
         }
     };
@@ -89,13 +118,22 @@ id_newtype!(
 );
 
 impl CriterionId {
+    /// `"<requirement>.<number>"`, built in place (inline for short ids).
+    pub(crate) fn join(requirement: &str, number: &str) -> CriterionId {
+        let mut id = CompactString::with_capacity(requirement.len() + 1 + number.len());
+        id.push_str(requirement);
+        id.push('.');
+        id.push_str(number);
+        CriterionId(id)
+    }
+
     /// The requirement this criterion belongs to (the part before the last dot).
     ///
     /// A requirement-level link (`"6"`) is its own requirement.
     pub fn requirement(&self) -> RequirementId {
         match self.0.rsplit_once('.') {
             Some((req, _)) => RequirementId::new(req),
-            None => RequirementId::new(self.0.clone()),
+            None => RequirementId::new(&self.0),
         }
     }
 

@@ -462,7 +462,11 @@ fn empty_requirements() {
     check_lint_clean("empty", &reqs, &design, &plan);
     assert!(design.properties.is_empty());
     assert_eq!(design.properties_after, None);
-    let ids: Vec<_> = plan.tasks.iter().map(|t| t.id.clone().unwrap().0).collect();
+    let ids: Vec<_> = plan
+        .tasks
+        .iter()
+        .map(|t| t.id.clone().unwrap().as_str().to_owned())
+        .collect();
     assert_eq!(ids, ["1", "2"]);
     assert_eq!(plan.tasks[1].depends_on[0].as_str(), "1");
 }

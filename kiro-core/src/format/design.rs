@@ -28,7 +28,7 @@
 //! `**Validates:** Requirements 1.1`, `**验证：需求 1.1**`,
 //! `**验证需求**: 需求1.1`), splits it: what stands before the line is the
 //! statement, what follows it up to the next property the notes. Ids are read
-//! with [`parse_id_list`], so ranges expand. A validates line naming no id
+//! with [`parse_id_list`](super::parse_id_list), so ranges expand. A validates line naming no id
 //! (`**Validates: All requirements**`) is kept and reported. Without a
 //! validates line, a paragraph line that ends with a bold fragment
 //! (`... to pin it. **Validates: Requirements 6.4.**`) links the property;
@@ -85,7 +85,7 @@ use std::ops::Range;
 use super::markdown::{
     blocks_and_paragraphs, finish, trim_blank_lines, Block, BlockKind, LineCursor,
 };
-use super::refs::{format_id_list, is_formatted_id_list, parse_id_list};
+use super::refs::{format_id_list, is_formatted_id_list, parse_id_list_into};
 use super::requirements::is_numbered_title;
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
 use crate::spec::{CorrectnessProperty, CriterionId, DesignDoc, PropertyId, Section, TextStyle};
@@ -384,7 +384,7 @@ impl Reader<'_> {
         if marker.inline {
             // The fragment stays in the statement it ends.
             property.statement = slice(content, 0, marker.range.end);
-            property.validates = into_criteria(marker.ids);
+            property.validates = marker.ids;
             return Some(property);
         }
         property.statement = slice(content, 0, marker.range.start);
@@ -392,7 +392,7 @@ impl Reader<'_> {
         if !is_canonical_validates(line, &marker.ids) {
             property.validates_source = Some(line.to_owned());
         }
-        property.validates = into_criteria(marker.ids);
+        property.validates = marker.ids;
         if no_ids {
             self.report(
                 offset,
@@ -455,13 +455,13 @@ pub fn render_design(doc: &DesignDoc) -> String {
 fn render_properties(parts: &mut Vec<String>, properties: &[CorrectnessProperty], owner_level: u8) {
     let level = property_level(owner_level);
     for p in properties {
-        let ids: Vec<String> = p.validates.iter().map(|c| c.0.clone()).collect();
+        let ids = &p.validates;
         let heading = p
             .heading_source
             .as_deref()
-            .filter(|h| reparse_start(h, &p.id.0, &p.title))
+            .filter(|h| reparse_start(h, p.id.as_str(), &p.title))
             .map_or_else(
-                || canonical_heading(level, &p.id.0, &p.title),
+                || canonical_heading(level, p.id.as_str(), &p.title),
                 str::to_owned,
             );
         parts.push(heading);
@@ -469,11 +469,11 @@ fn render_properties(parts: &mut Vec<String>, properties: &[CorrectnessProperty]
         let source = p
             .validates_source
             .as_deref()
-            .filter(|v| !v.contains('\n') && validates_line(v).is_some_and(|got| got == ids));
+            .filter(|v| !v.contains('\n') && validates_line(v).is_some_and(|got| got == *ids));
         if let Some(line) = source {
             parts.push(line.trim().to_owned());
-        } else if !ids.is_empty() && !inline_validates_holds(p, &ids) {
-            parts.push(canonical_validates(&ids));
+        } else if !ids.is_empty() && !inline_validates_holds(p, ids) {
+            parts.push(canonical_validates(ids));
         }
         push_text(parts, &p.notes);
     }
@@ -482,7 +482,7 @@ fn render_properties(parts: &mut Vec<String>, properties: &[CorrectnessProperty]
 /// `true` when the statement's last line carries the property's validates
 /// fragment and a reader would find it again: no earlier fragment and no
 /// validates line anywhere in the property could be read first.
-fn inline_validates_holds(p: &CorrectnessProperty, ids: &[String]) -> bool {
+fn inline_validates_holds(p: &CorrectnessProperty, ids: &[CriterionId]) -> bool {
     let statement = trim_blank_lines(&p.statement);
     let mut lines: Vec<&str> = statement.split('\n').collect();
     let Some(last) = lines.pop() else {
@@ -549,16 +549,19 @@ fn is_canonical_heading(raw: &str, level: u8, id: &str, title: &str) -> bool {
 
 /// `true` when `line` is what [`canonical_validates`] writes for `ids`,
 /// compared piece by piece so that no string is built.
-fn is_canonical_validates(line: &str, ids: &[String]) -> bool {
+fn is_canonical_validates<S: AsRef<str>>(line: &str, ids: &[S]) -> bool {
     line.strip_prefix("**Validates: Requirements ")
         .and_then(|r| r.strip_suffix("**"))
         .is_some_and(|list| is_formatted_id_list(list, ids))
 }
 
-/// Wraps parsed ids; the mapped vector reuses the ids' allocation because a
-/// `CriterionId` is a `String` underneath.
-fn into_criteria(ids: Vec<String>) -> Vec<CriterionId> {
-    ids.into_iter().map(CriterionId).collect()
+/// The criterion ids of a link list (see [`parse_id_list`]).
+///
+/// [`parse_id_list`]: super::parse_id_list
+fn criterion_ids(text: &str) -> Vec<CriterionId> {
+    let mut ids = Vec::new();
+    parse_id_list_into(text, &mut ids);
+    ids
 }
 
 fn canonical_validates<S: AsRef<str>>(ids: &[S]) -> String {
@@ -998,7 +1001,7 @@ fn has_unreadable_number(title: &str) -> bool {
 struct Marker {
     /// The whole line, or for an inline fragment the fragment to the line end.
     range: Range<usize>,
-    ids: Vec<String>,
+    ids: Vec<CriterionId>,
     /// `true` for a bold fragment at the end of a prose line.
     inline: bool,
 }
@@ -1027,7 +1030,7 @@ fn marker_in(text: &str, base: usize, points: &[SplitPoint]) -> Option<Marker> {
         if let Some(ids_text) = point.validates {
             return Some(Marker {
                 range: start..end,
-                ids: parse_id_list(ids_text),
+                ids: criterion_ids(ids_text),
                 inline: false,
             });
         }
@@ -1099,8 +1102,8 @@ fn stands_as_paragraph(rest: &str) -> bool {
 
 /// Reads a validates line (`**Validates: Requirements 1.1, 2.3**` and its
 /// spellings) and returns its ids, possibly none.
-fn validates_line(line: &str) -> Option<Vec<String>> {
-    validates_ids_text(line).map(parse_id_list)
+fn validates_line(line: &str) -> Option<Vec<CriterionId>> {
+    validates_ids_text(line).map(criterion_ids)
 }
 
 /// The id list text of a validates line, or `None` when `line` is not one.
@@ -1132,7 +1135,7 @@ fn validates_ids_text(line: &str) -> Option<&str> {
 /// Finds a bold validates fragment that ends a line after other text
 /// (`... to pin it. **Validates: Requirements 6.4.**`): its ids (at least
 /// one) and its byte offset in the line.
-fn inline_validates(line: &str) -> Option<(Vec<String>, usize)> {
+fn inline_validates(line: &str) -> Option<(Vec<CriterionId>, usize)> {
     let end = line.trim_end();
     let body = end.strip_suffix("**")?;
     let open = body.rfind("**")?;
@@ -1202,7 +1205,10 @@ mod tests {
             assert!(!is_canonical_validates(&format!("{line}*"), &ids));
             assert!(!is_canonical_validates(&line.replace(", ", ","), &ids) || ids.len() < 2);
         }
-        assert!(!is_canonical_validates("**Validates: Requirements *", &[]));
+        assert!(!is_canonical_validates(
+            "**Validates: Requirements *",
+            &[] as &[&str]
+        ));
     }
 
     /// `split_points` does not read a validates line as a property start:

@@ -29,12 +29,22 @@ pub fn parse_id_list(text: &str) -> Vec<String> {
 /// this call appends (ids already in `out` before the call are not looked
 /// at), so the appended ids equal what [`parse_id_list`] returns.
 ///
+/// The ids are appended as any string-like `T`: the parsers append the
+/// model's id types directly, which store short ids inline, so that reading
+/// a link allocates nothing per id.
+///
 /// The text is read byte by byte rather than collected into characters, and
-/// an id is only copied into a `String` once it is known to be kept, because
-/// this runs for every link line of every parsed document.
-pub(crate) fn parse_id_list_into(text: &str, out: &mut Vec<String>) {
+/// an id is only copied once it is known to be kept, because this runs for
+/// every link line of every parsed document.
+pub(crate) fn parse_id_list_into<T>(text: &str, out: &mut Vec<T>)
+where
+    T: AsRef<str> + for<'s> From<&'s str>,
+{
     let bytes = text.as_bytes();
     let first = out.len();
+    // Ids built rather than sliced (range members, `需求2-6`) are written
+    // here first; it allocates only if one is built.
+    let mut scratch = String::new();
     let mut i = 0;
     // Byte range of the id that opened a range (`1.1` of `1.1–1.7`).
     let mut pending_range_start: Option<Range<usize>> = None;
@@ -89,11 +99,11 @@ pub(crate) fn parse_id_list_into(text: &str, out: &mut Vec<String>) {
                 .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'_');
             if !glued {
                 let minor = text.get(i + 1..k).unwrap_or("");
-                let mut joined = String::with_capacity(id.len() + 1 + minor.len());
-                joined.push_str(id);
-                joined.push('.');
-                joined.push_str(minor);
-                push_unique(out, first, joined);
+                scratch.clear();
+                scratch.push_str(id);
+                scratch.push('.');
+                scratch.push_str(minor);
+                push_unique(out, first, &scratch);
                 pending_range_start = None;
                 i = k;
                 continue;
@@ -101,9 +111,9 @@ pub(crate) fn parse_id_list_into(text: &str, out: &mut Vec<String>) {
         }
         if let Some(range) = pending_range_start.take() {
             let opened = text.get(range).unwrap_or("");
-            expand_range(opened, id, out, first);
-        } else if !already(out, first, id) {
-            out.push(id.to_owned());
+            expand_range(opened, id, out, first, &mut scratch);
+        } else {
+            push_unique(out, first, id);
         }
         // A dash right after (spaces allowed) opens a range.
         let mut j = i;
@@ -138,44 +148,46 @@ pub(crate) fn parse_id_list_into(text: &str, out: &mut Vec<String>) {
 }
 
 /// `true` when `id` is among the ids appended since index `first`.
-fn already(out: &[String], first: usize, id: &str) -> bool {
+fn already<T: AsRef<str>>(out: &[T], first: usize, id: &str) -> bool {
     // Neighbouring ids (`1.1, 1.2`) mostly differ in their last byte, which
     // is compared first so that most checks end without a `memcmp` call.
     let last = id.as_bytes().last();
-    out.get(first..)
-        .unwrap_or(&[])
-        .iter()
-        .any(|o| o.as_bytes().last() == last && o == id)
+    out.get(first..).unwrap_or(&[]).iter().any(|o| {
+        let o = o.as_ref();
+        o.as_bytes().last() == last && o == id
+    })
 }
 
-fn push_unique(out: &mut Vec<String>, first: usize, id: String) {
-    if !already(out, first, &id) {
-        out.push(id);
+fn push_unique<T>(out: &mut Vec<T>, first: usize, id: &str)
+where
+    T: AsRef<str> + for<'s> From<&'s str>,
+{
+    if !already(out, first, id) {
+        out.push(T::from(id));
     }
 }
 
 /// Expands `1.1`..`1.7` (same prefix) or `1`..`3` into `out`. The start id
 /// is already in the output; this appends the rest.
-fn expand_range(first_id: &str, last: &str, out: &mut Vec<String>, first: usize) {
+fn expand_range<T>(first_id: &str, last: &str, out: &mut Vec<T>, first: usize, id: &mut String)
+where
+    T: AsRef<str> + for<'s> From<&'s str>,
+{
     let (fp, fl) = split_last(first_id);
     let (lp, ll) = split_last(last);
     match (fl.parse::<u64>(), ll.parse::<u64>()) {
         (Ok(a), Ok(b)) if fp == lp && b > a && b - a <= MAX_RANGE => {
             for n in (a + 1)..=b {
-                let mut id = String::with_capacity(fp.map_or(0, |p| p.len() + 1) + 4);
+                id.clear();
                 if let Some(p) = fp {
                     id.push_str(p);
                     id.push('.');
                 }
-                push_decimal(&mut id, n);
+                push_decimal(id, n);
                 push_unique(out, first, id);
             }
         }
-        _ => {
-            if !already(out, first, last) {
-                out.push(last.to_owned());
-            }
-        }
+        _ => push_unique(out, first, last),
     }
 }
 

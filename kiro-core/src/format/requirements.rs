@@ -1508,13 +1508,8 @@ fn read_criterion(
     }
     sink.locate(Locator::Criterion { requirement, index }, position);
     let ears = Ears::parse(&text);
-    // Built by hand: `format!` costs more than the copy, once per criterion.
-    let mut id = String::with_capacity(r.id.as_str().len() + 1 + number.len());
-    id.push_str(r.id.as_str());
-    id.push('.');
-    id.push_str(number);
     r.criteria.push(AcceptanceCriterion {
-        id: CriterionId::new(id),
+        id: CriterionId::join(r.id.as_str(), number),
         text,
         ears,
     });

@@ -12,7 +12,7 @@ use super::markdown::{
     blocks, dedent_all, dedent_rest, finish, indent_all, indent_rest, trim_blank_lines, Block,
     BlockKind, Item, Source,
 };
-use super::refs::{format_id_list, parse_id_list};
+use super::refs::{format_id_list, parse_id_list, parse_id_list_into};
 use super::requirements::blocks_to_column_zero;
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
 use crate::spec::{CriterionId, PropertyId, Task, TaskId, TaskList, TaskStatus, TextStyle};
@@ -692,8 +692,7 @@ impl<'a> Parser<'a> {
         details.extend(lines.drain(..).map(|(t, _, _)| t.into_owned()));
         self.line_pool.push(lines);
         if let Some((line, at, ids)) = requirements {
-            let ids = parse_id_list(line.get(ids).unwrap_or(""));
-            task.requirements = ids.into_iter().map(CriterionId::new).collect();
+            parse_id_list_into(line.get(ids).unwrap_or(""), &mut task.requirements);
             let ids = task.requirements.iter().map(CriterionId::as_str);
             if !is_canonical_link(&line, "Requirements", ids) {
                 task.requirements_source = Some(line.into_owned());
@@ -706,8 +705,7 @@ impl<'a> Parser<'a> {
             );
         }
         if let Some((line, at, ids)) = depends {
-            let ids = parse_id_list(line.get(ids).unwrap_or(""));
-            task.depends_on = ids.into_iter().map(TaskId::new).collect();
+            parse_id_list_into(line.get(ids).unwrap_or(""), &mut task.depends_on);
             let ids = task.depends_on.iter().map(TaskId::as_str);
             if !is_canonical_link(&line, "Depends", ids) {
                 task.depends_source = Some(line.into_owned());
