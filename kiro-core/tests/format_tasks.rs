@@ -363,13 +363,18 @@ fn source_map_locates_tasks_and_links() {
     let map = parse_tasks(src).source_map;
     let at = |l: Locator| map.get(&l).map(|p| (p.line, p.column));
     assert_eq!(at(Locator::Title), Some((1, 1)));
-    assert_eq!(at(Locator::Task { path: vec![0] }), Some((3, 1)));
+    assert_eq!(at(Locator::Task { path: [0].into() }), Some((3, 1)));
     assert_eq!(
-        at(Locator::TaskRequirements { path: vec![0] }),
+        at(Locator::TaskRequirements { path: [0].into() }),
         Some((5, 3))
     );
-    assert_eq!(at(Locator::TaskDepends { path: vec![0] }), Some((6, 3)));
-    assert_eq!(at(Locator::Task { path: vec![0, 0] }), Some((8, 3)));
+    assert_eq!(at(Locator::TaskDepends { path: [0].into() }), Some((6, 3)));
+    assert_eq!(
+        at(Locator::Task {
+            path: [0, 0].into()
+        }),
+        Some((8, 3))
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 //! Plain text to a requirements document: the deterministic converter
 //! behind `kiro spec new --from FILE`.
 
-use crate::format::markdown::{blocks, BlockKind, Item, Source};
+use crate::format::markdown::{blocks, BlockKind, Blocks, Item, Source};
 use crate::spec::{
     AcceptanceCriterion, CriterionId, Ears, Requirement, RequirementId, RequirementsDoc, UserStory,
 };
@@ -75,13 +75,14 @@ pub fn requirements_from_text(title: &str, text: &str) -> RequirementsDoc {
     let source = Source::new(text);
     let text: &str = &source.text;
     let mut builder = Builder::default();
-    for block in blocks(text) {
+    let found = blocks(text);
+    for block in &found.blocks {
         let raw = text.get(block.range.clone()).unwrap_or("");
-        match block.kind {
-            BlockKind::Heading { text: heading, .. } => builder.heading(heading, raw),
-            BlockKind::List(items) => {
+        match &block.kind {
+            BlockKind::Heading { text: heading, .. } => builder.heading(heading.clone(), raw),
+            BlockKind::List(span) => {
                 let mut criteria = Vec::new();
-                collect_items(text, &items, &mut criteria);
+                collect_items(text, &found, found.items(*span), &mut criteria);
                 builder.block(criteria, Vec::new());
             }
             BlockKind::Other => {
@@ -258,12 +259,12 @@ fn is_verbatim_block(raw: &str) -> bool {
 }
 
 /// One criterion per list item, nested items after their parent.
-fn collect_items(text: &str, items: &[Item], out: &mut Vec<String>) {
+fn collect_items(text: &str, found: &Blocks, items: &[Item], out: &mut Vec<String>) {
     for item in items {
-        let end = item
-            .lists
+        let lists = found.lists(item);
+        let end = lists
             .first()
-            .map_or(item.range.end, |(r, _)| r.start.min(item.range.end));
+            .map_or(item.range.end, |l| l.range.start.min(item.range.end));
         let own = text.get(item.content_start.min(end)..end).unwrap_or("");
         let own = collapse(own);
         let own = strip_checkbox(&own);
@@ -271,8 +272,8 @@ fn collect_items(text: &str, items: &[Item], out: &mut Vec<String>) {
         if !own.is_empty() {
             out.push(own.to_owned());
         }
-        for (_, nested) in &item.lists {
-            collect_items(text, nested, out);
+        for nested in lists {
+            collect_items(text, found, found.items(nested.items), out);
         }
     }
 }

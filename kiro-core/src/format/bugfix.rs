@@ -167,7 +167,7 @@ pub fn parse_bugfix(src: &str) -> Parsed<BugfixDoc> {
     let mut out = BugfixDoc {
         // A blank file renders as an empty one, which has no line endings.
         style: TextStyle {
-            crlf: doc.source.crlf && !doc.blocks.is_empty(),
+            crlf: doc.source.crlf && !doc.found.blocks.is_empty(),
         },
         ..BugfixDoc::default()
     };
@@ -214,7 +214,7 @@ pub fn parse_bugfix(src: &str) -> Parsed<BugfixDoc> {
             });
         }
     }
-    if analysis.is_none() && !doc.blocks.is_empty() {
+    if analysis.is_none() && !doc.found.blocks.is_empty() {
         sink.report(
             doc.position(0),
             "no bug analysis section",
@@ -369,7 +369,8 @@ fn read_group(
                     None => notes.add(b.range.clone()),
                 }
             }
-            BlockKind::List(items) => {
+            BlockKind::List(span) => {
+                let items = doc.items(*span);
                 let ordered = is_ordered(items);
                 for item in items {
                     let text = doc.item_text(item);
@@ -446,8 +447,8 @@ fn clause_start(line: &str) -> Option<(String, &str)> {
 /// `true` when the clause, rendered as a paragraph, reads back as itself.
 fn reads_back(id: &str, text: &str) -> bool {
     let rendered = render_clause(id, text);
-    let blocks = markdown::blocks(&rendered);
-    matches!(blocks.as_slice(), [b] if b.kind == BlockKind::Other)
+    let found = markdown::blocks(&rendered);
+    matches!(found.blocks.as_slice(), [b] if b.kind == BlockKind::Other)
         && split_clauses(&rendered) == Some(vec![(id.to_owned(), text.to_owned(), 0)])
 }
 

@@ -83,7 +83,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use super::markdown::{
-    blocks_and_paragraphs, finish, trim_blank_lines, Block, BlockKind, LineCursor,
+    blocks_and_paragraphs, finish, trim_blank_lines, Block, BlockKind, Blocks, LineCursor,
 };
 use super::refs::{format_id_list, is_formatted_id_list, parse_id_list_into};
 use super::requirements::is_numbered_title;
@@ -215,7 +215,11 @@ impl Reader<'_> {
 
     fn read(&mut self) -> DesignDoc {
         let text = self.text;
-        let (all, paragraphs) = blocks_and_paragraphs(text);
+        let Blocks {
+            blocks: all,
+            paragraphs,
+            ..
+        } = blocks_and_paragraphs(text);
         let mut doc = DesignDoc::default();
 
         // The title is the first block when it is a non-empty `#` heading; an
@@ -956,7 +960,11 @@ fn find_pair(s: &str, marker: &str) -> Option<usize> {
 /// line) the way the parser would and tells whether it names `id` and
 /// `title`.
 fn reparse_start(s: &str, id: &str, title: &str) -> bool {
-    let (found, paragraphs) = blocks_and_paragraphs(s);
+    let Blocks {
+        blocks: found,
+        paragraphs,
+        ..
+    } = blocks_and_paragraphs(s);
     let info = match found.as_slice() {
         [Block {
             kind: BlockKind::Heading { text, .. },
@@ -1009,7 +1017,11 @@ struct Marker {
 /// The first validates line among the paragraph lines of `content`, or else
 /// the first paragraph line that ends with a validates fragment.
 fn find_marker(content: &str) -> Option<Marker> {
-    let (found, paragraphs) = blocks_and_paragraphs(content);
+    let Blocks {
+        blocks: found,
+        paragraphs,
+        ..
+    } = blocks_and_paragraphs(content);
     let mut points = Vec::new();
     for b in found {
         if matches!(b.kind, BlockKind::Other) && paragraphs.binary_search(&b.range.start).is_ok() {
@@ -1094,7 +1106,11 @@ fn stands_as_paragraph(rest: &str) -> bool {
     if rest.trim().is_empty() {
         return true;
     }
-    let (found, paragraphs) = blocks_and_paragraphs(rest);
+    let Blocks {
+        blocks: found,
+        paragraphs,
+        ..
+    } = blocks_and_paragraphs(rest);
     found.len() == 1
         && matches!(found.first(), Some(b) if matches!(b.kind, BlockKind::Other))
         && paragraphs.len() == 1

@@ -105,8 +105,8 @@ pub(crate) enum BlockKind {
         /// The heading text as written, without `#` marks.
         text: String,
     },
-    /// A list with its items.
-    List(Vec<Item>),
+    /// A list; its items are [`Blocks::items`] of the span.
+    List(ItemSpan),
     /// Anything else (paragraph, code block, table, rule, HTML, quote,
     /// link reference definitions).
     Other,
@@ -121,7 +121,36 @@ pub(crate) struct Block {
     pub range: Range<usize>,
 }
 
-/// A list item with the nested lists found directly inside it.
+/// The items of one list: a span of [`Blocks`]' item arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct ItemSpan {
+    start: u32,
+    end: u32,
+}
+
+impl ItemSpan {
+    fn of(range: Range<usize>) -> ItemSpan {
+        ItemSpan {
+            start: u32::try_from(range.start).unwrap_or(u32::MAX),
+            end: u32::try_from(range.end).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// A list nested in an item: its source range and its items.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct List {
+    /// The whole list, trailing blank lines excluded.
+    pub range: Range<usize>,
+    /// Its items, in [`Blocks::items`].
+    pub items: ItemSpan,
+}
+
+/// A list item; the lists nested directly inside it are [`Blocks::lists`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Item {
     /// The whole item, marker included, trailing blank lines excluded.
@@ -133,8 +162,39 @@ pub(crate) struct Item {
     /// Column (0-based, in bytes from line start) of the content start;
     /// continuation lines are indented at least this much.
     pub content_indent: usize,
-    /// Nested lists directly inside this item, each with its items.
-    pub lists: Vec<(Range<usize>, Vec<Item>)>,
+    /// The nested lists, a span of the list arena.
+    lists: Range<u32>,
+}
+
+/// The top-level blocks of a document, the start offsets of those that are
+/// paragraphs, and every list item and nested list in two flat arenas.
+///
+/// Items and nested lists are stored flat rather than as a tree of vectors:
+/// a task list has a nested list under nearly every item, and a vector per
+/// list and per item was a heap allocation each, tens of thousands per
+/// large document.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Blocks {
+    /// Top-level blocks in document order.
+    pub blocks: Vec<Block>,
+    /// Start offsets of the top-level blocks that are paragraphs (sorted).
+    pub paragraphs: Vec<usize>,
+    items: Vec<Item>,
+    lists: Vec<List>,
+}
+
+impl Blocks {
+    /// The items of a list.
+    pub(crate) fn items(&self, span: ItemSpan) -> &[Item] {
+        self.items.get(span.range()).unwrap_or(&[])
+    }
+
+    /// The lists nested directly inside `item`, in order.
+    pub(crate) fn lists(&self, item: &Item) -> &[List] {
+        self.lists
+            .get(item.lists.start as usize..item.lists.end as usize)
+            .unwrap_or(&[])
+    }
 }
 
 /// A list marker as written, stored inline: markers are a bullet or at most
@@ -244,26 +304,40 @@ fn item_marker(text: &str, start: usize) -> (ListMarker, usize) {
     (marker, j.min(text.len()))
 }
 
-struct ListFrame {
+/// A list being read: its range and where its finished items start on
+/// the pending-item stack.
+struct OpenList {
     range: Range<usize>,
-    items: Vec<Item>,
+    first_item: usize,
+}
+
+/// An item being read and where its finished nested lists start on the
+/// pending-list stack.
+struct OpenItem {
+    item: Item,
+    first_list: usize,
 }
 
 /// Splits a document into top-level blocks.
-pub(crate) fn blocks(text: &str) -> Vec<Block> {
-    blocks_and_paragraphs(text).0
+pub(crate) fn blocks(text: &str) -> Blocks {
+    blocks_and_paragraphs(text)
 }
 
-/// [`blocks`] plus the start offsets of the top-level blocks that are
-/// paragraphs (sorted), from the same single pulldown-cmark pass.
-pub(crate) fn blocks_and_paragraphs(text: &str) -> (Vec<Block>, Vec<usize>) {
-    let mut paragraphs = Vec::new();
+/// [`blocks`] with the start offsets of the top-level blocks that are
+/// paragraphs, from the same single pulldown-cmark pass.
+pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks {
+    let mut out = Blocks::default();
     let parser = Parser::new_ext(text, Options::ENABLE_TABLES).into_offset_iter();
-    let mut out: Vec<Block> = Vec::new();
     let mut depth = 0usize;
-    // Open lists and items while inside a top-level list.
-    let mut lists: Vec<ListFrame> = Vec::new();
-    let mut items: Vec<Item> = Vec::new();
+    // Lists and items open while inside a top-level list. Finished items
+    // wait on `pending_items` until their list ends, finished nested lists
+    // on `pending_lists` until their item ends; both are stacks, so a list's
+    // items (an item's lists) are the top run when it ends and move to the
+    // arena together, contiguous.
+    let mut open_lists: Vec<OpenList> = Vec::new();
+    let mut open_items: Vec<OpenItem> = Vec::new();
+    let mut pending_items: Vec<Item> = Vec::new();
+    let mut pending_lists: Vec<List> = Vec::new();
     let mut top_start: Option<(usize, BlockKind)> = None;
     let mut heading_text = String::new();
 
@@ -272,7 +346,7 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> (Vec<Block>, Vec<usize>) {
             Event::Start(tag) => {
                 if depth == 0 {
                     if matches!(tag, Tag::Paragraph) {
-                        paragraphs.push(range.start);
+                        out.paragraphs.push(range.start);
                     }
                     let kind = match &tag {
                         Tag::Heading { level, .. } => {
@@ -282,27 +356,30 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> (Vec<Block>, Vec<usize>) {
                                 text: String::new(),
                             }
                         }
-                        Tag::List(_) => BlockKind::List(Vec::new()),
+                        Tag::List(_) => BlockKind::List(ItemSpan::default()),
                         _ => BlockKind::Other,
                     };
                     top_start = Some((range.start, kind));
                 }
                 match &tag {
                     Tag::List(_) if matches!(top_start, Some((_, BlockKind::List(_)))) => {
-                        lists.push(ListFrame {
+                        open_lists.push(OpenList {
                             range: range.clone(),
-                            items: Vec::new(),
+                            first_item: pending_items.len(),
                         });
                     }
-                    Tag::Item if !lists.is_empty() => {
+                    Tag::Item if !open_lists.is_empty() => {
                         let (marker, content_start) = item_marker(text, range.start);
                         let content_indent = content_start - line_start(text, content_start);
-                        items.push(Item {
-                            range: trim_end_range(text, range.clone()),
-                            marker,
-                            content_start,
-                            content_indent,
-                            lists: Vec::new(),
+                        open_items.push(OpenItem {
+                            item: Item {
+                                range: trim_end_range(text, range.clone()),
+                                marker,
+                                content_start,
+                                content_indent,
+                                lists: 0..0,
+                            },
+                            first_list: pending_lists.len(),
                         });
                     }
                     _ => {}
@@ -312,21 +389,34 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> (Vec<Block>, Vec<usize>) {
             Event::End(tag_end) => {
                 depth = depth.saturating_sub(1);
                 match tag_end {
-                    TagEnd::Item if !lists.is_empty() => {
-                        if let (Some(item), Some(list)) = (items.pop(), lists.last_mut()) {
-                            list.items.push(item);
+                    TagEnd::Item if !open_lists.is_empty() => {
+                        if let Some(OpenItem {
+                            mut item,
+                            first_list,
+                        }) = open_items.pop()
+                        {
+                            let start = out.lists.len();
+                            out.lists
+                                .extend(pending_lists.drain(first_list.min(pending_lists.len())..));
+                            item.lists = arena_index(start)..arena_index(out.lists.len());
+                            pending_items.push(item);
                         }
                     }
-                    TagEnd::List(_) if !lists.is_empty() => {
-                        if let Some(done) = lists.pop() {
-                            let list_range = trim_end_range(text, done.range);
-                            match items.last_mut() {
-                                Some(parent) => parent.lists.push((list_range, done.items)),
-                                None => {
-                                    if let Some((_, kind)) = top_start.as_mut() {
-                                        *kind = BlockKind::List(done.items);
-                                    }
+                    TagEnd::List(_) if !open_lists.is_empty() => {
+                        if let Some(done) = open_lists.pop() {
+                            let start = out.items.len();
+                            let first = done.first_item.min(pending_items.len());
+                            out.items.extend(pending_items.drain(first..));
+                            let items = ItemSpan::of(start..out.items.len());
+                            if open_items.is_empty() {
+                                if let Some((_, kind)) = top_start.as_mut() {
+                                    *kind = BlockKind::List(items);
                                 }
+                            } else {
+                                pending_lists.push(List {
+                                    range: trim_end_range(text, done.range),
+                                    items,
+                                });
                             }
                         }
                     }
@@ -338,7 +428,7 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> (Vec<Block>, Vec<usize>) {
                             *t = heading_source_text(text, start..range.end)
                                 .unwrap_or_else(|| heading_text.trim().to_owned());
                         }
-                        out.push(Block {
+                        out.blocks.push(Block {
                             kind,
                             range: trim_end_range(text, start..range.end),
                         });
@@ -353,7 +443,7 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> (Vec<Block>, Vec<usize>) {
             _ => {
                 if depth == 0 {
                     // Rules and HTML at top level come as single events.
-                    out.push(Block {
+                    out.blocks.push(Block {
                         kind: BlockKind::Other,
                         range: trim_end_range(text, range),
                     });
@@ -361,7 +451,14 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> (Vec<Block>, Vec<usize>) {
             }
         }
     }
-    (add_gaps(text, out), paragraphs)
+    out.blocks = add_gaps(text, std::mem::take(&mut out.blocks));
+    out
+}
+
+/// An arena length as a stored index. Arenas hold at most one entry per
+/// byte of a document, far below `u32::MAX` for any text kiro reads.
+fn arena_index(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Text pulldown-cmark emits no event for (link reference definitions)
@@ -541,6 +638,7 @@ mod tests {
         let text = "# T\n\n```\n# not a heading\n```\n\n## Real\n";
         let b = blocks(text);
         let headings: Vec<_> = b
+            .blocks
             .iter()
             .filter_map(|b| match &b.kind {
                 BlockKind::Heading { text, .. } => Some(text.clone()),
@@ -554,20 +652,59 @@ mod tests {
     fn nested_list_items_and_markers() {
         let text = "- [ ] 1. Top\n  - detail\n  - [ ] 1.1 Sub\n    - deeper\n\n1. one\n2. two\n";
         let b = blocks(text);
-        let BlockKind::List(items) = &b[0].kind else {
+        let BlockKind::List(span) = &b.blocks[0].kind else {
             panic!("expected list, got {b:?}")
         };
+        let items = b.items(*span);
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].marker, "-");
         assert_eq!(
             &text[items[0].content_start..items[0].content_start + 5],
             "[ ] 1"
         );
-        assert_eq!(items[0].lists[0].1.len(), 2);
-        assert_eq!(items[0].lists[0].1[1].lists[0].1.len(), 1);
-        assert_eq!(items[0].lists[0].1[1].content_indent, 4);
+        let nested = b.lists(&items[0]);
+        assert_eq!(nested.len(), 1);
+        assert_eq!(
+            &text[nested[0].range.clone()],
+            "  - detail\n  - [ ] 1.1 Sub\n    - deeper".trim_start()
+        );
+        let children = b.items(nested[0].items);
+        assert_eq!(children.len(), 2);
+        assert_eq!(b.items(b.lists(&children[1])[0].items).len(), 1);
+        assert!(b.lists(&children[0]).is_empty());
+        assert_eq!(children[1].content_indent, 4);
         // pulldown-cmark keeps a bullet list and an ordered list separate.
-        assert_eq!(b.len(), 2);
+        assert_eq!(b.blocks.len(), 2);
+        let BlockKind::List(second) = &b.blocks[1].kind else {
+            panic!("expected list, got {b:?}")
+        };
+        let markers: Vec<_> = b.items(*second).iter().map(|i| i.marker.as_str()).collect();
+        assert_eq!(markers, ["1.", "2."]);
+    }
+
+    #[test]
+    fn sibling_nested_lists_stay_with_their_items() {
+        // Deeper lists finish before the lists around them: each item must
+        // still get exactly its own lists, in order.
+        let text = "- a\n  - a1\n    - a1x\n\n  text\n\n  1. a2\n- b\n  - b1\n";
+        let b = blocks(text);
+        let BlockKind::List(span) = &b.blocks[0].kind else {
+            panic!("expected list, got {b:?}")
+        };
+        let top = b.items(*span);
+        assert_eq!(top.len(), 2);
+        let a_lists = b.lists(&top[0]);
+        assert_eq!(a_lists.len(), 2);
+        let first: Vec<_> = b
+            .items(a_lists[0].items)
+            .iter()
+            .map(|i| &text[i.range.clone()])
+            .collect();
+        assert_eq!(first, ["- a1\n    - a1x"]);
+        assert_eq!(b.items(a_lists[1].items)[0].marker, "1.");
+        let b_lists = b.lists(&top[1]);
+        assert_eq!(b_lists.len(), 1);
+        assert_eq!(&text[b.items(b_lists[0].items)[0].range.clone()], "- b1");
     }
 
     #[test]
@@ -575,6 +712,7 @@ mod tests {
         let text = "# T\n\n[a]: http://example.com\n\n## B\n";
         let b = blocks(text);
         assert!(b
+            .blocks
             .iter()
             .any(|b| &text[b.range.clone()] == "[a]: http://example.com"));
     }

@@ -34,6 +34,7 @@ use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::Error;
 
@@ -98,18 +99,71 @@ pub enum Locator {
     /// A task line; the path indexes top-level tasks then sub-tasks.
     Task {
         /// `[top, sub, subsub...]`.
-        path: Vec<usize>,
+        path: TaskPath,
     },
     /// A task's `_Requirements:_` line.
     TaskRequirements {
         /// Task path.
-        path: Vec<usize>,
+        path: TaskPath,
     },
     /// A task's `_Depends:_` line.
     TaskDepends {
         /// Task path.
-        path: Vec<usize>,
+        path: TaskPath,
     },
+}
+
+/// The path of a task in a [`crate::spec::TaskList`]: the index of the
+/// top-level task, then of the sub-task in it, and so on. Serialised as a
+/// JSON array of numbers.
+///
+/// Paths are short, so they are stored inline (up to three levels, more
+/// spill to the heap): a parsed task list records two or three per task.
+///
+/// ```
+/// use kiro_core::format::TaskPath;
+///
+/// let path = TaskPath::from([1, 0]);
+/// assert_eq!(path.as_slice(), [1, 0]);
+/// assert_eq!(serde_json::to_string(&path).unwrap(), "[1,0]");
+/// ```
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[serde(transparent)]
+pub struct TaskPath(#[schemars(with = "Vec<usize>")] SmallVec<[usize; 3]>);
+
+impl TaskPath {
+    /// The indexes, outermost first.
+    pub fn as_slice(&self) -> &[usize] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for TaskPath {
+    type Target = [usize];
+
+    fn deref(&self) -> &[usize] {
+        &self.0
+    }
+}
+
+impl From<&[usize]> for TaskPath {
+    fn from(path: &[usize]) -> Self {
+        TaskPath(SmallVec::from_slice(path))
+    }
+}
+
+impl<const N: usize> From<[usize; N]> for TaskPath {
+    fn from(path: [usize; N]) -> Self {
+        TaskPath(SmallVec::from_slice(&path))
+    }
+}
+
+impl From<Vec<usize>> for TaskPath {
+    fn from(path: Vec<usize>) -> Self {
+        TaskPath(SmallVec::from_vec(path))
+    }
 }
 
 /// Where each recognised element of a document was found.

@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use pulldown_cmark::{Event, Options, Parser, Tag};
 
-use super::markdown::{self, line_start, Block, BlockKind, Item, Source};
+use super::markdown::{self, line_start, Block, BlockKind, Blocks, Item, ItemSpan, Source};
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
 use crate::spec::{
     AcceptanceCriterion, Anchor, CriterionId, Ears, GlossaryEntry, Interlude, PlacedSection,
@@ -220,7 +220,7 @@ pub fn parse_requirements(src: &str) -> Parsed<RequirementsDoc> {
     let mut out = RequirementsDoc {
         // A blank file renders as an empty one, which has no line endings.
         style: TextStyle {
-            crlf: doc.source.crlf && !doc.blocks.is_empty(),
+            crlf: doc.source.crlf && !doc.found.blocks.is_empty(),
         },
         ..RequirementsDoc::default()
     };
@@ -253,7 +253,7 @@ pub fn parse_requirements(src: &str) -> Parsed<RequirementsDoc> {
             }),
         }
     }
-    if !has_container && !doc.blocks.is_empty() {
+    if !has_container && !doc.found.blocks.is_empty() {
         sink.report(
             doc.position(0),
             "no requirements section",
@@ -320,8 +320,8 @@ pub fn render_requirements(doc: &RequirementsDoc) -> String {
 pub(super) struct Doc<'a> {
     /// The normalised text.
     pub(super) source: Source<'a>,
-    /// Its top-level blocks.
-    pub(super) blocks: Vec<Block>,
+    /// Its top-level blocks and list items.
+    pub(super) found: Blocks,
 }
 
 /// Where parsed elements are and what could not be read.
@@ -382,8 +382,8 @@ impl<'a> Doc<'a> {
         // `Source` turns `\r\n` and lone `\r` (CommonMark line endings too)
         // into `\n`, so the line-based helpers agree with pulldown-cmark.
         let source = Source::new(src);
-        let blocks = markdown::blocks(&source.text);
-        Doc { source, blocks }
+        let found = markdown::blocks(&source.text);
+        Doc { source, found }
     }
 
     /// The normalised text.
@@ -399,15 +399,20 @@ impl<'a> Doc<'a> {
 
     /// The block at an index.
     pub(super) fn block(&self, index: usize) -> Option<&Block> {
-        self.blocks.get(index)
+        self.found.blocks.get(index)
+    }
+
+    /// The items of a list block.
+    pub(super) fn items(&self, span: ItemSpan) -> &[Item] {
+        self.found.items(span)
     }
 
     /// Splits the document at headings of level 1 and 2 (after the title).
     pub(super) fn outline(&self) -> Outline {
-        let n = self.blocks.len();
+        let n = self.found.blocks.len();
         // An empty `#` line is not a title: the model could not tell it
         // from a missing one, so it is kept as a section.
-        let title = match self.blocks.first() {
+        let title = match self.found.blocks.first() {
             Some(Block {
                 kind: BlockKind::Heading { level: 1, text },
                 ..
@@ -416,7 +421,7 @@ impl<'a> Doc<'a> {
         };
         let start = if title.is_some() { 1 } else { 0 };
         let heads: Vec<usize> = (start..n)
-            .filter(|&i| heading_level(self.blocks.get(i)).is_some_and(|l| l <= 2))
+            .filter(|&i| heading_level(self.found.blocks.get(i)).is_some_and(|l| l <= 2))
             .collect();
         let preamble = start..heads.first().copied().unwrap_or(n);
         let sections = heads
@@ -424,7 +429,7 @@ impl<'a> Doc<'a> {
             .enumerate()
             .map(|(k, &h)| {
                 let end = heads.get(k + 1).copied().unwrap_or(n);
-                let (level, title) = match self.blocks.get(h).map(|b| &b.kind) {
+                let (level, title) = match self.found.blocks.get(h).map(|b| &b.kind) {
                     Some(BlockKind::Heading { level, text }) => (*level, text.clone()),
                     _ => (2, String::new()),
                 };
@@ -444,7 +449,7 @@ impl<'a> Doc<'a> {
 
     /// Reads the title and records its position (or reports its absence).
     pub(super) fn read_title(&self, outline: &Outline, sink: &mut Sink) -> String {
-        match outline.title.and_then(|i| self.blocks.get(i)) {
+        match outline.title.and_then(|i| self.found.blocks.get(i)) {
             Some(Block {
                 kind: BlockKind::Heading { text, .. },
                 range,
@@ -453,7 +458,7 @@ impl<'a> Doc<'a> {
                 text.clone()
             }
             _ => {
-                if let Some(first) = self.blocks.first() {
+                if let Some(first) = self.found.blocks.first() {
                     sink.report(
                         self.position(first.range.start),
                         "document has no `#` title",
@@ -469,12 +474,12 @@ impl<'a> Doc<'a> {
     /// line, without surrounding blank lines.
     pub(super) fn raw(&self, blocks: Range<usize>) -> String {
         let (Some(first), Some(last)) = (
-            self.blocks.get(blocks.start),
+            self.found.blocks.get(blocks.start),
             blocks
                 .end
                 .checked_sub(1)
                 .filter(|&l| l >= blocks.start)
-                .and_then(|l| self.blocks.get(l)),
+                .and_then(|l| self.found.blocks.get(l)),
         ) else {
             return String::new();
         };
@@ -606,21 +611,21 @@ pub(super) fn blocks_to_column_zero(mut run: String) -> String {
 }
 
 fn shift_blocks(run: &str) -> String {
-    let blocks = markdown::blocks(run);
+    let found = markdown::blocks(run);
     let indented = |b: &Block| {
         let line = run.get(line_start(run, b.range.start)..).unwrap_or("");
         indent_width(line) > 0
     };
-    if !blocks.iter().any(indented) {
+    if !found.blocks.iter().any(indented) {
         return run.to_owned();
     }
     let mut out = String::with_capacity(run.len() + 16);
     let mut pos = 0;
-    for b in &blocks {
+    for b in &found.blocks {
         let begin = line_start(run, b.range.start).max(pos);
         let end = b.range.end.max(begin);
         out.push_str(run.get(pos..begin).unwrap_or(""));
-        out.push_str(&to_column_zero(run, b, begin..end));
+        out.push_str(&to_column_zero(run, &found, b, begin..end));
         pos = end;
     }
     out.push_str(run.get(pos..).unwrap_or(""));
@@ -633,13 +638,13 @@ fn shift_blocks(run: &str) -> String {
 /// as it was. A list item also moves the lines that belong to it by
 /// indentation, to keep their place relative to its marker; indented code
 /// becomes fenced code.
-fn to_column_zero(run: &str, block: &Block, range: Range<usize>) -> String {
+fn to_column_zero(run: &str, found: &Blocks, block: &Block, range: Range<usize>) -> String {
     let text = run.get(range.clone()).unwrap_or("");
     match &block.kind {
-        BlockKind::List(items) => {
+        BlockKind::List(span) => {
             let mut out = String::with_capacity(text.len());
             let mut pos = range.start;
-            for item in items {
+            for item in found.items(*span) {
                 let begin = line_start(run, item.range.start).max(pos);
                 let end = item.range.end.max(begin);
                 out.push_str(run.get(pos..begin).unwrap_or(""));
@@ -884,8 +889,8 @@ pub(super) fn seal(chunk: String) -> String {
     }
     const PROBE: &str = "kiro-seal-probe";
     let probe = format!("{chunk}\n\n# {PROBE}\n");
-    let blocks = markdown::blocks(&probe);
-    let Some(last) = blocks.last() else {
+    let found = markdown::blocks(&probe);
+    let Some(last) = found.blocks.last() else {
         return chunk;
     };
     if matches!(&last.kind, BlockKind::Heading { level: 1, text } if text == PROBE) {
@@ -1031,7 +1036,8 @@ fn looks_like_glossary(doc: &Doc, s: &OutlineSection) -> bool {
             return false;
         };
         match &b.kind {
-            BlockKind::List(items) if !is_ordered(items) => {
+            BlockKind::List(span) if !is_ordered(doc.items(*span)) => {
+                let items = doc.items(*span);
                 let entries = items
                     .iter()
                     .all(|it| parse_entry(&doc.item_text(it)).is_some());
@@ -1052,7 +1058,8 @@ fn read_glossary(doc: &Doc, sink: &mut Sink, s: &OutlineSection, out: &mut Requi
     for i in s.body.clone() {
         let Some(b) = doc.block(i) else { continue };
         match &b.kind {
-            BlockKind::List(items) if !is_ordered(items) => {
+            BlockKind::List(span) if !is_ordered(doc.items(*span)) => {
+                let items = doc.items(*span);
                 for item in items {
                     match parse_entry(&doc.item_text(item)) {
                         Some(entry) => {
@@ -1398,7 +1405,8 @@ fn read_requirement(
                 part = Part::Other;
                 notes.add(b.range.clone());
             }
-            BlockKind::List(items) if is_ordered(items) && part != Part::Other => {
+            BlockKind::List(span) if is_ordered(doc.items(*span)) && part != Part::Other => {
+                let items = doc.items(*span);
                 if part == Part::Pre {
                     sink.report(
                         doc.position(b.range.start),
@@ -1428,7 +1436,7 @@ fn read_requirement(
                     }
                 }
             }
-            BlockKind::List(items) if !is_ordered(items) && part == Part::Criteria => {
+            BlockKind::List(span) if !is_ordered(doc.items(*span)) && part == Part::Criteria => {
                 sink.report(
                     doc.position(b.range.start),
                     "bullet list in acceptance criteria is kept as notes",

@@ -10,11 +10,11 @@ use std::ops::Range;
 
 use super::markdown::{
     blocks, dedent_all, dedent_rest, finish, indent_all, indent_rest, trim_blank_lines, Block,
-    BlockKind, Item, Source,
+    BlockKind, Blocks, Item, Source,
 };
 use super::refs::{format_id_list, parse_id_list, parse_id_list_into};
 use super::requirements::blocks_to_column_zero;
-use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
+use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap, TaskPath};
 use crate::spec::{CriterionId, PropertyId, Task, TaskId, TaskList, TaskStatus, TextStyle};
 use crate::Error;
 
@@ -255,10 +255,11 @@ pub fn set_task_status(src: &str, path: &[usize], status: TaskStatus) -> Result<
 /// byte offset of its mark character in the LF-normalised text.
 fn parse_with_marks(src: &str, want_marks: bool) -> (Parsed<TaskList>, Vec<(Vec<usize>, usize)>) {
     let source = Source::new(src);
-    let all = blocks(&source.text);
+    let found = blocks(&source.text);
     let mut p = Parser {
         source: &source,
         text: &source.text,
+        found: &found,
         source_map: SourceMap::default(),
         diagnostics: Vec::new(),
         marks: want_marks.then(Vec::new),
@@ -266,7 +267,7 @@ fn parse_with_marks(src: &str, want_marks: bool) -> (Parsed<TaskList>, Vec<(Vec<
         node_pool: Vec::new(),
         line_pool: Vec::new(),
     };
-    let value = p.document(&all);
+    let value = p.document(&found.blocks);
     let parsed = Parsed {
         value,
         source_map: p.source_map,
@@ -294,6 +295,8 @@ enum LinkKind {
 struct Parser<'a> {
     source: &'a Source<'a>,
     text: &'a str,
+    /// The document's blocks, with the list items the nodes borrow.
+    found: &'a Blocks,
     source_map: SourceMap,
     diagnostics: Vec<FormatDiagnostic>,
     /// Only [`set_task_status`] needs the marks; parsing skips them.
@@ -348,9 +351,10 @@ impl<'a> Parser<'a> {
         let mut preamble = String::new();
         let mut tasks: Vec<Task> = Vec::new();
         for block in rest {
-            let BlockKind::List(items) = &block.kind else {
+            let BlockKind::List(span) = &block.kind else {
                 continue;
             };
+            let items = self.found.items(*span);
             if !items.iter().any(|i| self.is_task(i)) {
                 continue;
             }
@@ -479,8 +483,8 @@ impl<'a> Parser<'a> {
     /// Reports checkbox tasks nested in a list item that is not a task
     /// (`- Phase 1` with `  - [ ] 1.1 ...` under it): they stay text.
     fn check_nested_tasks(&mut self, item: &Item) {
-        for (_, items) in &item.lists {
-            for nested in items {
+        for list in self.found.lists(item) {
+            for nested in self.found.items(list.items) {
                 if self.is_task(nested) {
                     let position = self.position(self.marker_offset(nested));
                     self.diagnostics.push(FormatDiagnostic {
@@ -603,7 +607,7 @@ impl<'a> Parser<'a> {
         let at = self.marker_offset(item);
         self.source_map.insert(
             Locator::Task {
-                path: self.path.clone(),
+                path: TaskPath::from(self.path.as_slice()),
             },
             self.position(at),
         );
@@ -628,10 +632,11 @@ impl<'a> Parser<'a> {
         }
 
         // The title is the item's first paragraph, which any nested list ends.
-        let limit = item
-            .lists
+        let limit = self
+            .found
+            .lists(item)
             .first()
-            .map_or(item.range.end, |(r, _)| self.list_line(r))
+            .map_or(item.range.end, |l| self.list_line(&l.range))
             .max(head.title_start);
         let title_end = self.title_end(head.title_start, limit, item.content_indent);
         let raw_title = self.source.slice(head.title_start..title_end);
@@ -699,7 +704,7 @@ impl<'a> Parser<'a> {
             }
             self.source_map.insert(
                 Locator::TaskRequirements {
-                    path: self.path.clone(),
+                    path: TaskPath::from(self.path.as_slice()),
                 },
                 self.position(at),
             );
@@ -712,7 +717,7 @@ impl<'a> Parser<'a> {
             }
             self.source_map.insert(
                 Locator::TaskDepends {
-                    path: self.path.clone(),
+                    path: TaskPath::from(self.path.as_slice()),
                 },
                 self.position(at),
             );
@@ -773,7 +778,8 @@ impl<'a> Parser<'a> {
     ) {
         let mut task_column = None;
         let mut cursor = title_end;
-        for (range, items) in &item.lists {
+        for list in self.found.lists(item) {
+            let (range, items) = (&list.range, self.found.items(list.items));
             if !self.list_is_children(range, items) {
                 continue;
             }

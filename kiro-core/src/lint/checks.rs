@@ -489,8 +489,14 @@ fn tasks(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
         "task",
         doc,
         all.iter().filter_map(|(path, t)| {
-            t.id.as_ref()
-                .map(|id| (id.as_str(), Locator::Task { path: path.clone() }))
+            t.id.as_ref().map(|id| {
+                (
+                    id.as_str(),
+                    Locator::Task {
+                        path: path.as_slice().into(),
+                    },
+                )
+            })
         }),
         &HashSet::new(),
         out,
@@ -501,7 +507,9 @@ fn tasks(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
         .collect();
     for (path, task) in &all {
         let name = task_name(task);
-        let line = vec![Locator::Task { path: path.clone() }];
+        let line = vec![Locator::Task {
+            path: path.as_slice().into(),
+        }];
         let body = format!("{}\n{}", task.title, task.details.join("\n"));
         placeholders(
             &body,
@@ -510,8 +518,12 @@ fn tasks(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
             out,
         );
         let requirements_line = vec![
-            Locator::TaskRequirements { path: path.clone() },
-            Locator::Task { path: path.clone() },
+            Locator::TaskRequirements {
+                path: path.as_slice().into(),
+            },
+            Locator::Task {
+                path: path.as_slice().into(),
+            },
         ];
         if index.has_criteria_doc {
             for c in &task.requirements {
@@ -544,8 +556,12 @@ fn tasks(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
             }
         }
         let depends_line = vec![
-            Locator::TaskDepends { path: path.clone() },
-            Locator::Task { path: path.clone() },
+            Locator::TaskDepends {
+                path: path.as_slice().into(),
+            },
+            Locator::Task {
+                path: path.as_slice().into(),
+            },
         ];
         for dep in &task.depends_on {
             if !task_ids.contains(dep.as_str()) {
@@ -620,10 +636,10 @@ fn cycles(all: &[(Vec<usize>, &Task)], out: &mut Vec<Finding>) {
                 DocKind::Tasks,
                 vec![
                     Locator::TaskDepends {
-                        path: (*path).clone(),
+                        path: path.as_slice().into(),
                     },
                     Locator::Task {
-                        path: (*path).clone(),
+                        path: path.as_slice().into(),
                     },
                 ],
                 1,
