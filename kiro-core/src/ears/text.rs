@@ -79,7 +79,7 @@ pub fn requirements_from_text(title: &str, text: &str) -> RequirementsDoc {
     for block in &found.blocks {
         let raw = text.get(block.range.clone()).unwrap_or("");
         match &block.kind {
-            BlockKind::Heading { text: heading, .. } => builder.heading(heading.clone(), raw),
+            BlockKind::Heading { text: heading, .. } => builder.heading(heading.to_string(), raw),
             BlockKind::List(span) => {
                 let mut criteria = Vec::new();
                 collect_items(text, &found, found.items(*span), &mut criteria);

@@ -1,6 +1,6 @@
 //! `bugfix.md` as Kiro writes it for bugfix specs; see [`parse_bugfix`].
 
-use super::markdown::{self, BlockKind};
+use super::markdown::{self, BlockKind, Source};
 use super::requirements::{
     atx, finish_document, heading_level, is_one_of, is_ordered, is_paragraph, later, list_tail,
     marker_number, push_sections, push_text, Doc, Notes, OutlineSection, Sink,
@@ -161,7 +161,8 @@ const DEFAULT_ANALYSIS: &str = "Bug Analysis";
 /// assert_eq!(render_bugfix(&parsed.value), src);
 /// ```
 pub fn parse_bugfix(src: &str) -> Parsed<BugfixDoc> {
-    let doc = Doc::new(src);
+    let source = Source::new(src);
+    let doc = Doc::new(&source);
     let mut sink = Sink::default();
     let outline = doc.outline();
     let mut out = BugfixDoc {
@@ -309,7 +310,7 @@ fn read_group(
 ) -> BehaviorGroup {
     let (title, start) = match doc.block(heading) {
         Some(b) => match &b.kind {
-            BlockKind::Heading { text, .. } => (text.clone(), b.range.start),
+            BlockKind::Heading { text, .. } => (text.to_string(), b.range.start),
             _ => (String::new(), b.range.start),
         },
         None => (String::new(), 0),

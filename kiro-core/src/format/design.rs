@@ -230,7 +230,7 @@ impl Reader<'_> {
         if let Some((first, tail)) = all.split_first() {
             if let BlockKind::Heading { level: 1, text: t } = &first.kind {
                 if !t.is_empty() {
-                    doc.title = t.clone();
+                    doc.title = t.to_string();
                     let at = self.position(first.range.start);
                     self.source_map.insert(Locator::Title, at);
                     body_start = first.range.end;
@@ -683,7 +683,7 @@ fn collect_events<'a>(
             BlockKind::Heading { level, text: t } => out.push(Ev {
                 kind: EventKind::Heading {
                     level: *level,
-                    text: t.as_str(),
+                    text: t,
                     start: property_start(t, false),
                 },
                 range: block.range.clone(),

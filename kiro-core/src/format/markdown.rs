@@ -97,13 +97,14 @@ fn count_newlines(bytes: &[u8]) -> usize {
 
 /// What a top-level block is.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum BlockKind {
+pub(crate) enum BlockKind<'a> {
     /// An ATX or setext heading with its level and plain heading text.
     Heading {
         /// 1-6.
         level: u8,
-        /// The heading text as written, without `#` marks.
-        text: String,
+        /// The heading text as written, without `#` marks; borrowed from
+        /// the source unless the heading spans lines (setext).
+        text: Cow<'a, str>,
     },
     /// A list; its items are [`Blocks::items`] of the span.
     List(ItemSpan),
@@ -114,9 +115,9 @@ pub(crate) enum BlockKind {
 
 /// A top-level block and its source range (trailing newline excluded).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Block {
+pub(crate) struct Block<'a> {
     /// The kind.
-    pub kind: BlockKind,
+    pub kind: BlockKind<'a>,
     /// Byte range in [`Source::text`].
     pub range: Range<usize>,
 }
@@ -174,16 +175,16 @@ pub(crate) struct Item {
 /// list and per item was a heap allocation each, tens of thousands per
 /// large document.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Blocks {
+pub(crate) struct Blocks<'a> {
     /// Top-level blocks in document order.
-    pub blocks: Vec<Block>,
+    pub blocks: Vec<Block<'a>>,
     /// Start offsets of the top-level blocks that are paragraphs (sorted).
     pub paragraphs: Vec<usize>,
     items: Vec<Item>,
     lists: Vec<List>,
 }
 
-impl Blocks {
+impl Blocks<'_> {
     /// The items of a list.
     pub(crate) fn items(&self, span: ItemSpan) -> &[Item] {
         self.items.get(span.range()).unwrap_or(&[])
@@ -319,13 +320,13 @@ struct OpenItem {
 }
 
 /// Splits a document into top-level blocks.
-pub(crate) fn blocks(text: &str) -> Blocks {
+pub(crate) fn blocks(text: &str) -> Blocks<'_> {
     blocks_and_paragraphs(text)
 }
 
 /// [`blocks`] with the start offsets of the top-level blocks that are
 /// paragraphs, from the same single pulldown-cmark pass.
-pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks {
+pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks<'_> {
     let mut out = Blocks::default();
     let parser = Parser::new_ext(text, Options::ENABLE_TABLES).into_offset_iter();
     let mut depth = 0usize;
@@ -338,7 +339,7 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks {
     let mut open_items: Vec<OpenItem> = Vec::new();
     let mut pending_items: Vec<Item> = Vec::new();
     let mut pending_lists: Vec<List> = Vec::new();
-    let mut top_start: Option<(usize, BlockKind)> = None;
+    let mut top_start: Option<(usize, BlockKind<'_>)> = None;
     let mut heading_text = String::new();
 
     for (event, range) in parser {
@@ -353,7 +354,7 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks {
                             heading_text.clear();
                             BlockKind::Heading {
                                 level: *level as u8,
-                                text: String::new(),
+                                text: Cow::Borrowed(""),
                             }
                         }
                         Tag::List(_) => BlockKind::List(ItemSpan::default()),
@@ -426,7 +427,7 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks {
                     if let Some((start, mut kind)) = top_start.take() {
                         if let BlockKind::Heading { text: t, .. } = &mut kind {
                             *t = heading_source_text(text, start..range.end)
-                                .unwrap_or_else(|| heading_text.trim().to_owned());
+                                .unwrap_or_else(|| Cow::Owned(heading_text.trim().to_owned()));
                         }
                         out.blocks.push(Block {
                             kind,
@@ -463,7 +464,7 @@ fn arena_index(n: usize) -> u32 {
 
 /// Text pulldown-cmark emits no event for (link reference definitions)
 /// would otherwise vanish; keep any non-blank gap as an `Other` block.
-fn add_gaps(text: &str, blocks: Vec<Block>) -> Vec<Block> {
+fn add_gaps<'a>(text: &str, blocks: Vec<Block<'a>>) -> Vec<Block<'a>> {
     // Usually every gap is blank; then the blocks are returned as they are
     // rather than copied into a new vector.
     let mut pos = 0;
@@ -493,7 +494,7 @@ fn add_gaps(text: &str, blocks: Vec<Block>) -> Vec<Block> {
     out
 }
 
-fn push_gap(text: &str, range: Range<usize>, out: &mut Vec<Block>) {
+fn push_gap(text: &str, range: Range<usize>, out: &mut Vec<Block<'_>>) {
     let gap = text.get(range.clone()).unwrap_or("");
     if gap.trim().is_empty() {
         return;
@@ -509,7 +510,7 @@ fn push_gap(text: &str, range: Range<usize>, out: &mut Vec<Block>) {
 
 /// The text of an ATX heading line as written (inline markup kept), so that
 /// `### Property 1: \`foo\` bar` keeps its backticks.
-fn heading_source_text(text: &str, range: Range<usize>) -> Option<String> {
+fn heading_source_text(text: &str, range: Range<usize>) -> Option<Cow<'_, str>> {
     let src = text.get(range)?;
     let first = src.lines().next()?;
     let trimmed = first.trim_start();
@@ -524,7 +525,7 @@ fn heading_source_text(text: &str, range: Range<usize>) -> Option<String> {
         // Setext heading: the text is every line but the underline.
         let lines: Vec<&str> = src.lines().collect();
         let body = lines.get(..lines.len().saturating_sub(1))?;
-        return Some(body.join(" ").trim().to_owned());
+        return Some(Cow::Owned(body.join(" ").trim().to_owned()));
     }
     let after = trimmed.get(hashes..).unwrap_or("");
     let mut t = after.trim();
@@ -533,7 +534,7 @@ fn heading_source_text(text: &str, range: Range<usize>) -> Option<String> {
     if stripped.len() != t.len() && (stripped.is_empty() || stripped.ends_with(' ')) {
         t = stripped.trim_end();
     }
-    Some(t.to_owned())
+    Some(Cow::Borrowed(t))
 }
 
 /// Removes up to `n` leading spaces from every line but the first.

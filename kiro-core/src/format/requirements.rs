@@ -214,7 +214,8 @@ const DEFAULT_GLOSSARY_SEPARATOR: &str = ": ";
 /// assert_eq!(render_requirements(&parsed.value), src);
 /// ```
 pub fn parse_requirements(src: &str) -> Parsed<RequirementsDoc> {
-    let doc = Doc::new(src);
+    let source = Source::new(src);
+    let doc = Doc::new(&source);
     let mut sink = Sink::default();
     let outline = doc.outline();
     let mut out = RequirementsDoc {
@@ -319,9 +320,9 @@ pub fn render_requirements(doc: &RequirementsDoc) -> String {
 /// A source text and its top-level blocks.
 pub(super) struct Doc<'a> {
     /// The normalised text.
-    pub(super) source: Source<'a>,
-    /// Its top-level blocks and list items.
-    pub(super) found: Blocks,
+    pub(super) source: &'a Source<'a>,
+    /// Its top-level blocks and list items (heading texts borrow the text).
+    pub(super) found: Blocks<'a>,
 }
 
 /// Where parsed elements are and what could not be read.
@@ -377,17 +378,16 @@ pub(super) struct OutlineSection {
 }
 
 impl<'a> Doc<'a> {
-    /// Normalises line endings and splits the text into blocks.
-    pub(super) fn new(src: &'a str) -> Doc<'a> {
-        // `Source` turns `\r\n` and lone `\r` (CommonMark line endings too)
-        // into `\n`, so the line-based helpers agree with pulldown-cmark.
-        let source = Source::new(src);
+    /// Splits a normalised text into blocks. [`Source`] turns `\r\n` and
+    /// lone `\r` (CommonMark line endings too) into `\n`, so the line-based
+    /// helpers agree with pulldown-cmark.
+    pub(super) fn new(source: &'a Source<'a>) -> Doc<'a> {
         let found = markdown::blocks(&source.text);
         Doc { source, found }
     }
 
     /// The normalised text.
-    pub(super) fn text(&self) -> &str {
+    pub(super) fn text(&self) -> &'a str {
         &self.source.text
     }
 
@@ -398,7 +398,7 @@ impl<'a> Doc<'a> {
     }
 
     /// The block at an index.
-    pub(super) fn block(&self, index: usize) -> Option<&Block> {
+    pub(super) fn block(&self, index: usize) -> Option<&Block<'a>> {
         self.found.blocks.get(index)
     }
 
@@ -430,7 +430,7 @@ impl<'a> Doc<'a> {
             .map(|(k, &h)| {
                 let end = heads.get(k + 1).copied().unwrap_or(n);
                 let (level, title) = match self.found.blocks.get(h).map(|b| &b.kind) {
-                    Some(BlockKind::Heading { level, text }) => (*level, text.clone()),
+                    Some(BlockKind::Heading { level, text }) => (*level, text.to_string()),
                     _ => (2, String::new()),
                 };
                 OutlineSection {
@@ -455,7 +455,7 @@ impl<'a> Doc<'a> {
                 range,
             }) => {
                 sink.locate(Locator::Title, self.position(range.start));
-                text.clone()
+                text.to_string()
             }
             _ => {
                 if let Some(first) = self.found.blocks.first() {
@@ -1354,7 +1354,7 @@ fn read_requirement(
         Some(Block {
             kind: BlockKind::Heading { text, .. },
             range,
-        }) => (text.as_str(), range.start),
+        }) => (&**text, range.start),
         _ => ("", 0),
     };
     sink.locate(Locator::Requirement { index }, doc.position(start));
@@ -1394,7 +1394,7 @@ fn read_requirement(
                 seen_criteria = true;
                 part = Part::Criteria;
                 if text != DEFAULT_ACCEPTANCE {
-                    r.criteria_heading = Some(text.clone());
+                    r.criteria_heading = Some(text.to_string());
                 }
                 preface.split();
             }

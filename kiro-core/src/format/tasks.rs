@@ -296,7 +296,7 @@ struct Parser<'a> {
     source: &'a Source<'a>,
     text: &'a str,
     /// The document's blocks, with the list items the nodes borrow.
-    found: &'a Blocks,
+    found: &'a Blocks<'a>,
     source_map: SourceMap,
     diagnostics: Vec<FormatDiagnostic>,
     /// Only [`set_task_status`] needs the marks; parsing skips them.
@@ -341,7 +341,7 @@ impl<'a> Parser<'a> {
         let mut pending = 0;
         if let Some((first, tail)) = all.split_first() {
             if let BlockKind::Heading { level: 1, text: t } = &first.kind {
-                title = t.clone();
+                title = t.to_string();
                 self.source_map
                     .insert(Locator::Title, self.position(first.range.start));
                 pending = first.range.end;
