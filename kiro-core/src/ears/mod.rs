@@ -59,26 +59,6 @@ enum Keyword {
 }
 
 impl Keyword {
-    fn from_word(word: &str) -> Option<Keyword> {
-        // Compared without allocating: this runs for every word of every criterion.
-        const WORDS: [(&str, Keyword); 7] = [
-            ("when", Keyword::When),
-            ("while", Keyword::While),
-            ("where", Keyword::Where),
-            ("if", Keyword::If),
-            ("then", Keyword::Then),
-            ("the", Keyword::The),
-            ("shall", Keyword::Shall),
-        ];
-        if !(2..=5).contains(&word.len()) {
-            return None;
-        }
-        WORDS
-            .iter()
-            .find(|(w, _)| w.eq_ignore_ascii_case(word))
-            .map(|(_, k)| *k)
-    }
-
     fn clause(self) -> Option<ClauseKeyword> {
         match self {
             Keyword::When => Some(ClauseKeyword::When),
@@ -196,10 +176,29 @@ fn is_normalized(text: &str) -> bool {
     if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
         return false;
     }
-    // The common case, one ASCII line without control characters, is
-    // settled by whole-slice scans the compiler vectorises rather than by a
-    // branch per byte; only text with control characters (tabs, line
-    // breaks) needs the byte-by-byte look.
+    // The common case, one printable ASCII line, is settled by a single
+    // branch-free pass the compiler vectorises: it notes double spaces and
+    // any byte outside printable ASCII (control bytes such as tabs and line
+    // breaks, or the bytes of a non-ASCII character). Only text with such a
+    // byte needs the slower look below.
+    let mut double = false;
+    let mut unusual = false;
+    for (&b, &next) in bytes.iter().zip(bytes.get(1..).unwrap_or(&[])) {
+        double |= (b == b' ') & (next == b' ');
+        // Bytes below 0x20 wrap to 0xe0 and above, so one comparison
+        // catches both control bytes and bytes from 0x80.
+        unusual |= b.wrapping_sub(b' ') >= 0x60;
+    }
+    unusual |= bytes.last().is_some_and(|b| b.wrapping_sub(b' ') >= 0x60);
+    if !unusual {
+        return !double;
+    }
+    is_normalized_slow(text)
+}
+
+/// [`is_normalized`] for text with control bytes or non-ASCII characters.
+fn is_normalized_slow(text: &str) -> bool {
+    let bytes = text.as_bytes();
     let controls = bytes.iter().fold(false, |any, &b| any | (b < b' '));
     if controls {
         let mut prev_space = false;
@@ -249,6 +248,32 @@ fn byte_class(b: u8) -> u8 {
     BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(NOT_WORD)
 }
 
+/// The keyword a word of two to five ASCII letters spells, and whether it
+/// is written in capitals. The letters are folded to lower case by setting
+/// bit 0x20 (valid because every byte is an ASCII letter) and matched as
+/// byte strings, which needs no allocation and no search through a list.
+fn keyword_of(word: &[u8]) -> Option<(Keyword, bool)> {
+    let mut folded = [0u8; 5];
+    // Bit 0x20 is set in every lower-case ASCII letter and clear in every
+    // capital, so or-ing the letters tells whether any is lower case.
+    let mut case_bits = 0u8;
+    for (d, &b) in folded.iter_mut().zip(word) {
+        *d = b | 0x20;
+        case_bits |= b;
+    }
+    let keyword = match folded.get(..word.len())? {
+        b"when" => Keyword::When,
+        b"while" => Keyword::While,
+        b"where" => Keyword::Where,
+        b"if" => Keyword::If,
+        b"then" => Keyword::Then,
+        b"the" => Keyword::The,
+        b"shall" => Keyword::Shall,
+        _ => return None,
+    };
+    Some((keyword, case_bits & 0x20 == 0))
+}
+
 /// Finds the EARS keywords of `s` (whole ASCII words, outside code spans),
 /// up to and including the first `SHALL`: the reading never looks past it
 /// (the response is plain text), and stopping there skips about half of
@@ -262,7 +287,11 @@ fn tokenize(s: &str, spans: &[Range<usize>]) -> Tokens {
     // ASCII and a non-ASCII byte (part of a CJK character, say) never
     // continues an ASCII word, so byte-level runs give the same words as
     // `is_word_char` on characters. One table lookup per byte keeps the
-    // scan cheap: it runs over every byte of every criterion.
+    // scan cheap: it runs over every byte of every criterion. Classifying
+    // eight bytes at a time in a `u64` without branches (and visiting only
+    // possible keyword starts) was tried and measured slower on generated
+    // specs: criteria are short and regular, so this loop's branches are
+    // well predicted, and the `SHALL` that ends the scan comes early.
     let mut iter = bytes.iter().enumerate();
     while let Some((start, &b)) = iter.next() {
         let first = byte_class(b);
@@ -290,10 +319,7 @@ fn tokenize(s: &str, spans: &[Range<usize>]) -> Tokens {
         if spans.get(next_span).is_some_and(|r| r.contains(&start)) {
             continue;
         }
-        let Some(word) = s.get(start..end) else {
-            continue;
-        };
-        let Some(keyword) = Keyword::from_word(word) else {
+        let Some((keyword, upper)) = bytes.get(start..end).and_then(keyword_of) else {
             continue;
         };
         // `**WHEN**`: the emphasis belongs to the keyword, not to the clause.
@@ -314,7 +340,7 @@ fn tokenize(s: &str, spans: &[Range<usize>]) -> Tokens {
         out.push(Token {
             keyword,
             range: start - stars..end + stars,
-            upper: word.bytes().all(|b| b.is_ascii_uppercase()),
+            upper,
         });
         if keyword == Keyword::Shall {
             break;
@@ -375,23 +401,61 @@ impl std::ops::Deref for Tokens {
 
 /// The last non-whitespace character before `pos`.
 fn char_before(s: &str, pos: usize) -> Option<char> {
-    s.get(..pos).and_then(|p| p.trim_end().chars().next_back())
+    let head = s.get(..pos)?;
+    let bytes = head.as_bytes();
+    // The normalised text separates words by single ASCII spaces, so
+    // skipping those bytes usually lands on a printable ASCII character,
+    // read without decoding; anything else takes the general path.
+    let last = bytes.iter().rposition(|&b| b != b' ')?;
+    match bytes.get(last) {
+        Some(&b) if b.is_ascii_graphic() => Some(char::from(b)),
+        _ => head
+            .get(..=last)
+            .and_then(|p| p.trim_end().chars().next_back()),
+    }
 }
 
 fn preceded_by_separator(s: &str, pos: usize) -> bool {
     char_before(s, pos).is_some_and(is_separator)
 }
 
+/// Drops the bytes `drop` accepts at both ends of `s`. `drop` must accept
+/// ASCII bytes only, so the cuts fall on character boundaries.
+fn trim_ascii_bytes(s: &str, drop: impl Fn(u8) -> bool) -> &str {
+    let bytes = s.as_bytes();
+    let start = bytes.iter().position(|&b| !drop(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| !drop(b))
+        .map_or(start, |i| i + 1);
+    s.get(start..end.max(start)).unwrap_or(s)
+}
+
+/// `str::trim` that decodes no character in the common case: ASCII spaces
+/// are dropped byte by byte, and when printable ASCII characters are left
+/// at both ends, no other whitespace can be there.
+fn trim(s: &str) -> &str {
+    let t = trim_ascii_bytes(s, |b| b == b' ');
+    let bytes = t.as_bytes();
+    let plain = |b: Option<&u8>| b.is_some_and(u8::is_ascii_graphic);
+    if t.is_empty() || (plain(bytes.first()) && plain(bytes.last())) {
+        return t;
+    }
+    t.trim()
+}
+
 /// Trims whitespace and clause separators at both ends.
 fn trim_clause(s: &str) -> &str {
-    // A clause usually starts and ends with an ASCII letter or digit, which
-    // settles it from two bytes without decoding characters.
-    let bytes = s.as_bytes();
-    let plain = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
-    if plain(bytes.first()) && plain(bytes.last()) {
-        return s;
+    // A clause usually starts with a space and ends with a comma and a
+    // space, dropped byte by byte; then printable ASCII characters other
+    // than separators at both ends settle it without decoding characters.
+    let t = trim_ascii_bytes(s, |b| matches!(b, b' ' | b',' | b';'));
+    let bytes = t.as_bytes();
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii_graphic() && b != b',' && b != b';');
+    if t.is_empty() || (plain(bytes.first()) && plain(bytes.last())) {
+        return t;
     }
-    s.trim_matches(|c: char| c.is_whitespace() || is_separator(c))
+    t.trim_matches(|c: char| c.is_whitespace() || is_separator(c))
 }
 
 /// Removes a trailing conjunction that joined this clause to the next one
@@ -484,7 +548,7 @@ fn split_condition_system(
     let inside: &[Token] = tokens.get(lo..hi.max(lo)).unwrap_or(&[]);
     let opens_region = |t: &Token| {
         s.get(region.start..t.range.start)
-            .is_some_and(|g| g.trim().is_empty())
+            .is_some_and(|g| trim(g).is_empty())
     };
     if let Some(t) = inside.iter().find(|t| {
         t.keyword == Keyword::Then
@@ -589,11 +653,17 @@ impl Ears {
         let shall_at = tokens.iter().position(|t| t.keyword == Keyword::Shall)?;
         let shall = tokens.get(shall_at)?;
         let head: &[Token] = tokens.get(..shall_at)?;
-        let response = s.get(shall.range.end..)?.trim();
-        let sov = response
-            .trim_end_matches(is_final_punctuation)
-            .trim()
-            .is_empty();
+        let response = trim(s.get(shall.range.end..)?);
+        // A response ending in a letter or digit is no SOV sentence, which
+        // settles the common case without decoding characters.
+        let sov = !response
+            .as_bytes()
+            .last()
+            .is_some_and(u8::is_ascii_alphanumeric)
+            && response
+                .trim_end_matches(is_final_punctuation)
+                .trim()
+                .is_empty();
 
         // The condition clauses and where the system segment starts.
         let mut conditions: Vec<Clause> = Vec::new();
@@ -601,15 +671,25 @@ impl Ears {
             Some(first)
                 if first.keyword.clause().is_some()
                     && s.get(..first.range.start)
-                        .is_some_and(|g| g.trim().is_empty()) =>
+                        .is_some_and(|g| trim(g).is_empty()) =>
             {
+                let opens_clause = |i: usize, t: &Token| {
+                    t.keyword.clause().is_some()
+                        && (i == 0 || t.upper || preceded_by_separator(&s, t.range.start))
+                };
+                // Most criteria have one condition, and a vector grown by
+                // pushing would make room for four: counting the clauses
+                // first allocates exactly what they need.
+                let count = head
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, t)| opens_clause(*i, t))
+                    .count();
+                conditions.reserve_exact(count);
                 let mut starts = head
                     .iter()
                     .enumerate()
-                    .filter(|(i, t)| {
-                        t.keyword.clause().is_some()
-                            && (*i == 0 || t.upper || preceded_by_separator(&s, t.range.start))
-                    })
+                    .filter(|(i, t)| opens_clause(*i, t))
                     .map(|(_, t)| t)
                     .peekable();
                 let mut system_start = None;
@@ -682,6 +762,213 @@ fn pattern_of(conditions: &[Clause]) -> EarsPattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The obvious character-by-character reading `tokenize` must match:
+    /// maximal runs of `is_word_char` characters, a keyword when the run
+    /// equals one ignoring ASCII case, outside code spans, with balanced
+    /// stars around it, up to and including the first `SHALL`.
+    fn reference_tokenize(s: &str) -> Vec<(Keyword, Range<usize>, bool)> {
+        const WORDS: [(&str, Keyword); 7] = [
+            ("when", Keyword::When),
+            ("while", Keyword::While),
+            ("where", Keyword::Where),
+            ("if", Keyword::If),
+            ("then", Keyword::Then),
+            ("the", Keyword::The),
+            ("shall", Keyword::Shall),
+        ];
+        let spans = code_spans(s);
+        let chars: Vec<(usize, char)> = s.char_indices().collect();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let (start, c) = chars[i];
+            if !is_word_char(c) {
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            while j < chars.len() && is_word_char(chars[j].1) {
+                j += 1;
+            }
+            i = j;
+            let end = chars.get(j).map_or(s.len(), |&(e, _)| e);
+            let word = &s[start..end];
+            if in_spans(&spans, start) {
+                continue;
+            }
+            let Some(&(_, keyword)) = WORDS.iter().find(|(w, _)| w.eq_ignore_ascii_case(word))
+            else {
+                continue;
+            };
+            let before = s[..start].chars().rev().take_while(|&c| c == '*').count();
+            let after = s[end..].chars().take_while(|&c| c == '*').count();
+            let stars = before.min(after);
+            let upper = word.chars().all(|c| c.is_ascii_uppercase());
+            out.push((keyword, start - stars..end + stars, upper));
+            if keyword == Keyword::Shall {
+                break;
+            }
+        }
+        out
+    }
+
+    /// The three-pass `is_normalized` this module had before the one-pass
+    /// version, kept as the reference it must agree with.
+    fn reference_is_normalized(text: &str) -> bool {
+        let bytes = text.as_bytes();
+        if bytes.first() == Some(&b' ') || bytes.last() == Some(&b' ') {
+            return false;
+        }
+        let controls = bytes.iter().fold(false, |any, &b| any | (b < b' '));
+        if controls {
+            let mut prev_space = false;
+            for &b in bytes {
+                match b {
+                    b' ' if prev_space => return false,
+                    b' ' => prev_space = true,
+                    b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => return false,
+                    _ => prev_space = false,
+                }
+            }
+        } else if text.contains("  ") {
+            return false;
+        }
+        text.is_ascii() || !text.chars().any(|c| c != ' ' && c.is_whitespace())
+    }
+
+    /// A keyword in any mix of cases, or another piece of a sentence that
+    /// tests a tokenizer rule (word boundaries, stars, code spans, CJK).
+    fn fragment() -> impl Strategy<Value = String> {
+        let keywords = vec!["when", "while", "where", "if", "then", "the", "shall"];
+        let others = vec![
+            "**",
+            "*",
+            "`",
+            "``",
+            "用户",
+            "があるTHEN",
+            "系统",
+            ",",
+            "，",
+            "、",
+            ";",
+            ".",
+            "(",
+            ")",
+            "_",
+            "-",
+            "12",
+            "x",
+            "a",
+            "whenever",
+            "theme",
+            "shallow",
+            "it",
+            "is",
+            "st",
+            "thens",
+            "wh",
+            "é",
+            "Auth_Service",
+            "if-x",
+            "x_the",
+            "\u{3000}",
+            "\t",
+        ];
+        prop_oneof![
+            (prop::sample::select(keywords), any::<u8>()).prop_map(|(w, mask)| {
+                w.chars()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if (mask >> i) & 1 == 1 {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c
+                        }
+                    })
+                    .collect::<String>()
+            }),
+            prop::sample::select(others).prop_map(String::from),
+            "[a-zA-Z0-9_-]{1,9}",
+        ]
+    }
+
+    /// Sentences of up to sixty fragments, most far longer than 64 bytes.
+    fn sentence() -> impl Strategy<Value = String> {
+        let seps = vec![" ", " ", " ", "", ", ", "  "];
+        prop::collection::vec((fragment(), prop::sample::select(seps)), 0..60).prop_map(|parts| {
+            parts
+                .into_iter()
+                .map(|(f, sep)| f + sep)
+                .collect::<String>()
+        })
+    }
+
+    /// Text mixing plain ASCII with every kind of whitespace and control
+    /// byte `is_normalized` tells apart, in runs longer than 64 bytes.
+    fn spaced_text() -> impl Strategy<Value = String> {
+        let pieces = vec![
+            "a", "a", "a", "Z", "7", " ", " ", "  ", "\t", "\n", "\r", "\u{b}", "\u{c}", "\u{1}",
+            "\u{1f}", "\u{7f}", "é", "\u{3000}", "\u{a0}", "\u{85}", "用", ",", "`", "，",
+        ];
+        prop::collection::vec(prop::sample::select(pieces), 0..120).prop_map(|parts| parts.concat())
+    }
+
+    fn tokens_of(s: &str) -> Vec<(Keyword, Range<usize>, bool)> {
+        tokenize(s, &code_spans(s))
+            .iter()
+            .map(|t| (t.keyword, t.range.clone(), t.upper))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The byte-level tokenizer reads the words the character-level
+        /// reference reads.
+        #[test]
+        fn tokenize_matches_reference(s in sentence()) {
+            prop_assert_eq!(tokens_of(&s), reference_tokenize(&s));
+        }
+
+        /// The same on sentences with hard-wrapped lines, before
+        /// normalisation, and on the normalised text `Ears::parse` reads.
+        #[test]
+        fn tokenize_matches_reference_on_normalised_text(s in sentence(), wrap in any::<bool>()) {
+            let s = if wrap { s.replace(", ", ",\n  ") } else { s };
+            prop_assert_eq!(tokens_of(&s), reference_tokenize(&s));
+            let n = normalize_whitespace(&s);
+            prop_assert_eq!(tokens_of(&n), reference_tokenize(&n));
+        }
+
+        /// The one-pass check agrees with the three-pass one.
+        #[test]
+        fn is_normalized_matches_reference(s in spaced_text()) {
+            prop_assert_eq!(is_normalized(&s), reference_is_normalized(&s));
+            let plain = s.replace(|c: char| !c.is_ascii_graphic() && c != ' ', "");
+            prop_assert_eq!(is_normalized(&plain), reference_is_normalized(&plain));
+        }
+
+        /// The byte-level trims agree with the character-level ones they
+        /// shortcut.
+        #[test]
+        fn trims_match_str_trims(s in spaced_text(), pos in 0usize..200) {
+            prop_assert_eq!(trim(&s), s.trim());
+            prop_assert_eq!(
+                trim_clause(&s),
+                s.trim_matches(|c: char| c.is_whitespace() || is_separator(c))
+            );
+            let pos = pos.min(s.len());
+            if s.is_char_boundary(pos) {
+                prop_assert_eq!(
+                    char_before(&s, pos),
+                    s[..pos].trim_end().chars().next_back()
+                );
+            }
+        }
+    }
 
     #[test]
     fn code_spans_pair_backtick_runs() {
