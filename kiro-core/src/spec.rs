@@ -33,6 +33,7 @@ use std::fmt;
 use compact_str::CompactString;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 macro_rules! id_newtype {
     ($(#[$meta:meta])* $name:ident) => {
@@ -426,10 +427,11 @@ pub struct Ears {
     /// Which pattern the sentence follows.
     pub pattern: EarsPattern,
     /// Preconditions, triggers and features, in order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Clause>,
+    #[serde(default, skip_serializing_if = "SmallVec::is_empty")]
+    #[schemars(with = "Vec<Clause>")]
+    pub conditions: SmallVec<[Clause; 1]>,
     /// The system that shall respond (`the Edit_Lambda`, `the system`).
-    pub system: String,
+    pub system: CompactString,
     /// What the system shall do (text after `SHALL`).
     pub response: String,
 }

@@ -42,6 +42,9 @@ mod text;
 use std::borrow::Cow;
 use std::ops::Range;
 
+use compact_str::CompactString;
+use smallvec::SmallVec;
+
 use crate::spec::{Clause, ClauseKeyword, Ears, EarsPattern};
 
 pub use text::requirements_from_text;
@@ -592,13 +595,13 @@ fn split_condition_system(
 
 /// Splits a subject-object-verb segment written before a final `SHALL`
 /// (`システムは…を表示する SHALL`) at the Japanese topic particle `は`.
-fn split_sov(segment: &str) -> Option<(String, String)> {
+fn split_sov(segment: &str) -> Option<(&str, &str)> {
     let (system, response) = segment.split_once('は')?;
     let (system, response) = (system.trim(), trim_clause(response));
     if system.is_empty() || response.is_empty() {
         return None;
     }
-    Some((system.to_owned(), response.to_owned()))
+    Some((system, response))
 }
 
 /// Trailing punctuation that may follow a sentence-final `SHALL`.
@@ -666,7 +669,7 @@ impl Ears {
                 .is_empty();
 
         // The condition clauses and where the system segment starts.
-        let mut conditions: Vec<Clause> = Vec::new();
+        let mut conditions: SmallVec<[Clause; 1]> = SmallVec::new();
         let system_start = match head.first() {
             Some(first)
                 if first.keyword.clause().is_some()
@@ -729,7 +732,7 @@ impl Ears {
         let (system, response) = if sov {
             split_sov(segment)?
         } else {
-            (segment.to_owned(), response.to_owned())
+            (segment, response)
         };
         if system.is_empty() {
             return None;
@@ -738,8 +741,8 @@ impl Ears {
         Some(Ears {
             pattern,
             conditions,
-            system,
-            response,
+            system: CompactString::new(system),
+            response: response.to_owned(),
         })
     }
 }

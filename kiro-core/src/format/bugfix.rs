@@ -163,7 +163,7 @@ const DEFAULT_ANALYSIS: &str = "Bug Analysis";
 pub fn parse_bugfix(src: &str) -> Parsed<BugfixDoc> {
     let source = Source::new(src);
     let doc = Doc::new(&source);
-    let mut sink = Sink::default();
+    let mut sink = Sink::for_doc(&doc);
     let outline = doc.outline();
     let mut out = BugfixDoc {
         // A blank file renders as an empty one, which has no line endings.

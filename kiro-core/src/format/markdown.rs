@@ -185,6 +185,11 @@ pub(crate) struct Blocks<'a> {
 }
 
 impl Blocks<'_> {
+    /// How many list items the document has, at every depth.
+    pub(crate) fn item_count(&self) -> usize {
+        self.items.len()
+    }
+
     /// The items of a list.
     pub(crate) fn items(&self, span: ItemSpan) -> &[Item] {
         self.items.get(span.range()).unwrap_or(&[])
@@ -200,7 +205,8 @@ impl Blocks<'_> {
 
 /// A list marker as written, stored inline: markers are a bullet or at most
 /// nine digits and a delimiter (CommonMark), and every list item of every
-/// document has one, so a heap string each would cost an allocation per item.
+/// document has one, so a heap string each would cost an allocation per item
+/// (and a wider buffer would make every item larger).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ListMarker {
     bytes: [u8; ListMarker::CAPACITY],
@@ -208,7 +214,7 @@ pub(crate) struct ListMarker {
 }
 
 impl ListMarker {
-    const CAPACITY: usize = 22;
+    const CAPACITY: usize = 10;
 
     /// The marker of `s`, cut to the longest prefix that fits on a char
     /// boundary (a longer run of digits than CommonMark allows).
@@ -327,7 +333,16 @@ pub(crate) fn blocks(text: &str) -> Blocks<'_> {
 /// [`blocks`] with the start offsets of the top-level blocks that are
 /// paragraphs, from the same single pulldown-cmark pass.
 pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks<'_> {
-    let mut out = Blocks::default();
+    // Every block and every item starts a line of its own, so the line
+    // count bounds both arenas: reserving that once spares the copies of a
+    // growing vector (megabytes for a large spec), and capacity that is
+    // never written is never touched.
+    let lines = count_newlines(text.as_bytes()) + 1;
+    let mut out = Blocks {
+        blocks: Vec::with_capacity(lines.min(MAX_RESERVE)),
+        items: Vec::with_capacity(lines.min(MAX_RESERVE)),
+        ..Blocks::default()
+    };
     let parser = Parser::new_ext(text, Options::ENABLE_TABLES).into_offset_iter();
     let mut depth = 0usize;
     // Lists and items open while inside a top-level list. Finished items
@@ -455,6 +470,10 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks<'_> {
     out.blocks = add_gaps(text, std::mem::take(&mut out.blocks));
     out
 }
+
+/// The most entries [`blocks_and_paragraphs`] reserves up front; beyond
+/// that the arenas grow as they fill.
+const MAX_RESERVE: usize = 1 << 20;
 
 /// An arena length as a stored index. Arenas hold at most one entry per
 /// byte of a document, far below `u32::MAX` for any text kiro reads.

@@ -174,6 +174,13 @@ pub struct SourceMap {
 }
 
 impl SourceMap {
+    /// An empty map with room for `n` entries (a parser's estimate).
+    pub(crate) fn with_capacity(n: usize) -> SourceMap {
+        SourceMap {
+            entries: Vec::with_capacity(n),
+        }
+    }
+
     /// Records an element's position.
     pub fn insert(&mut self, locator: Locator, position: Position) {
         self.entries.push((locator, position));

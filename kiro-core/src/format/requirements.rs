@@ -216,7 +216,7 @@ const DEFAULT_GLOSSARY_SEPARATOR: &str = ": ";
 pub fn parse_requirements(src: &str) -> Parsed<RequirementsDoc> {
     let source = Source::new(src);
     let doc = Doc::new(&source);
-    let mut sink = Sink::default();
+    let mut sink = Sink::for_doc(&doc);
     let outline = doc.outline();
     let mut out = RequirementsDoc {
         // A blank file renders as an empty one, which has no line endings.
@@ -333,6 +333,16 @@ pub(super) struct Sink {
 }
 
 impl Sink {
+    /// A sink with room for the positions `doc` can record: one per list
+    /// item or block at most (criteria and glossary entries are items,
+    /// titles and requirements headings), so that the map is sized once.
+    pub(super) fn for_doc(doc: &Doc<'_>) -> Sink {
+        Sink {
+            source_map: SourceMap::with_capacity(doc.found.item_count() + doc.found.blocks.len()),
+            diagnostics: Vec::new(),
+        }
+    }
+
     /// Records the position of an element.
     pub(super) fn locate(&mut self, locator: Locator, position: Position) {
         self.source_map.insert(locator, position);

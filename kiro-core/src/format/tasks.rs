@@ -260,7 +260,8 @@ fn parse_with_marks(src: &str, want_marks: bool) -> (Parsed<TaskList>, Vec<(Vec<
         source: &source,
         text: &source.text,
         found: &found,
-        source_map: SourceMap::default(),
+        // A task and its link lines are items: at most one position each.
+        source_map: SourceMap::with_capacity(found.item_count()),
         diagnostics: Vec::new(),
         marks: want_marks.then(Vec::new),
         path: Vec::new(),
