@@ -333,14 +333,12 @@ pub(crate) fn blocks(text: &str) -> Blocks<'_> {
 /// [`blocks`] with the start offsets of the top-level blocks that are
 /// paragraphs, from the same single pulldown-cmark pass.
 pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks<'_> {
-    // Every block and every item starts a line of its own, so the line
-    // count bounds both arenas: reserving that once spares the copies of a
-    // growing vector (megabytes for a large spec), and capacity that is
-    // never written is never touched.
-    let lines = count_newlines(text.as_bytes()) + 1;
+    // Reserving the arenas once spares the copies of growing vectors
+    // (megabytes for a large spec) and keeps a parse's memory small.
+    let estimate = ArenaEstimate::of(text);
     let mut out = Blocks {
-        blocks: Vec::with_capacity(lines.min(MAX_RESERVE)),
-        items: Vec::with_capacity(lines.min(MAX_RESERVE)),
+        blocks: Vec::with_capacity(estimate.blocks.min(MAX_RESERVE)),
+        items: Vec::with_capacity(estimate.items.min(MAX_RESERVE)),
         ..Blocks::default()
     };
     let parser = Parser::new_ext(text, Options::ENABLE_TABLES).into_offset_iter();
@@ -474,6 +472,39 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks<'_> {
 /// The most entries [`blocks_and_paragraphs`] reserves up front; beyond
 /// that the arenas grow as they fill.
 const MAX_RESERVE: usize = 1 << 20;
+
+/// Arena sizes read off the lines of a text in one cheap pass, close to
+/// what the blocks and items turn out to be (they only size the arenas: a
+/// low estimate makes a vector grow, never a wrong result).
+struct ArenaEstimate {
+    blocks: usize,
+    items: usize,
+}
+
+impl ArenaEstimate {
+    fn of(text: &str) -> ArenaEstimate {
+        let bytes = text.as_bytes();
+        // A list item starts on a line whose first visible byte is a
+        // marker; a top-level block follows a blank line or a heading (or
+        // starts the text). Both counts bound what they estimate for the
+        // way Kiro writes specs.
+        let (mut items, mut blocks) = (0, 1);
+        let mut start = 0;
+        while start <= bytes.len() {
+            let end = memchr::memchr(b'\n', bytes.get(start..).unwrap_or(&[]))
+                .map_or(bytes.len(), |i| start + i);
+            let line = bytes.get(start..end).unwrap_or(&[]);
+            match line.iter().find(|b| !matches!(b, b' ' | b'\t')) {
+                None => blocks += 1,
+                Some(b'-' | b'*' | b'+' | b'0'..=b'9') => items += 1,
+                Some(b'#') => blocks += 1,
+                Some(_) => {}
+            }
+            start = end + 1;
+        }
+        ArenaEstimate { blocks, items }
+    }
+}
 
 /// An arena length as a stored index. Arenas hold at most one entry per
 /// byte of a document, far below `u32::MAX` for any text kiro reads.
@@ -725,6 +756,27 @@ mod tests {
         let b_lists = b.lists(&top[1]);
         assert_eq!(b_lists.len(), 1);
         assert_eq!(&text[b.items(b_lists[0].items)[0].range.clone()], "- b1");
+    }
+
+    #[test]
+    fn arena_estimate_covers_kiro_shaped_documents() {
+        // The reservation must not fall short on the layout Kiro writes
+        // (blank lines around blocks, nested task lists), or the arenas
+        // would grow and copy after all.
+        let text = "# Tasks\n\n## Plan\n\n- [ ] 1. Top\n  - detail\n  - _Requirements: 1.1_\n\n  - [ ]* 1.1 Sub\n    - **Property 1: x**\n\n1. one\n2. two\n\nProse.\n";
+        let found = blocks(text);
+        let estimate = ArenaEstimate::of(text);
+        assert!(
+            estimate.items >= found.item_count(),
+            "{} items",
+            found.item_count()
+        );
+        assert!(
+            estimate.blocks >= found.blocks.len(),
+            "{} blocks",
+            found.blocks.len()
+        );
+        assert_eq!(found.item_count(), 7);
     }
 
     #[test]
