@@ -489,18 +489,17 @@ impl ArenaEstimate {
         // starts the text). Both counts bound what they estimate for the
         // way Kiro writes specs.
         let (mut items, mut blocks) = (0, 1);
-        let mut start = 0;
-        while start <= bytes.len() {
-            let end = memchr::memchr(b'\n', bytes.get(start..).unwrap_or(&[]))
-                .map_or(bytes.len(), |i| start + i);
-            let line = bytes.get(start..end).unwrap_or(&[]);
-            match line.iter().find(|b| !matches!(b, b' ' | b'\t')) {
-                None => blocks += 1,
+        // Line starts: the text's start and every byte after a line break
+        // (one iterator over the breaks, not a search per short line).
+        let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', bytes).map(|i| i + 1));
+        for start in starts {
+            let rest = bytes.get(start..).unwrap_or(&[]);
+            match rest.iter().find(|b| !matches!(b, b' ' | b'\t')) {
+                None | Some(b'\n') => blocks += 1,
                 Some(b'-' | b'*' | b'+' | b'0'..=b'9') => items += 1,
                 Some(b'#') => blocks += 1,
                 Some(_) => {}
             }
-            start = end + 1;
         }
         ArenaEstimate { blocks, items }
     }
