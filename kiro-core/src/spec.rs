@@ -398,15 +398,17 @@ pub struct UserStory {
     /// (`Objective:`, `用户故事：`); `None` for the default `User Story:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    // The three parts are short phrases, stored inline when they fit (24
+    // bytes): a spec has one story per requirement.
     /// Who wants it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    pub role: Option<CompactString>,
     /// What they want.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capability: Option<String>,
+    pub capability: Option<CompactString>,
     /// Why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub benefit: Option<String>,
+    pub benefit: Option<CompactString>,
 }
 
 /// One acceptance criterion.

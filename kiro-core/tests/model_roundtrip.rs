@@ -65,9 +65,9 @@ fn requirement(index: usize) -> impl Strategy<Value = Requirement> {
             title,
             user_story: story.map(|(role, capability, benefit)| UserStory {
                 text: format!("As a {role}, I want {capability}, so that {benefit}"),
-                role: Some(role),
-                capability: Some(capability),
-                benefit: Some(benefit),
+                role: Some(role.into()),
+                capability: Some(capability.into()),
+                benefit: Some(benefit.into()),
                 ..UserStory::default()
             }),
             criteria: criteria

@@ -1,6 +1,8 @@
 //! Plain text to a requirements document: the deterministic converter
 //! behind `kiro spec new --from FILE`.
 
+use compact_str::CompactString;
+
 use crate::format::markdown::{blocks, BlockKind, Blocks, Item, Source};
 use crate::spec::{
     AcceptanceCriterion, CriterionId, Ears, Requirement, RequirementId, RequirementsDoc, UserStory,
@@ -413,7 +415,7 @@ fn user_story(text: &str) -> Option<UserStory> {
         }
         None => (body.get(after_want..)?.trim(), None),
     };
-    let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let some = |s: &str| (!s.is_empty()).then(|| CompactString::new(s));
     Some(UserStory {
         text: body.to_owned(),
         label: None,
@@ -510,9 +512,9 @@ mod tests {
         let parts = s.map(|s| (s.role, s.capability, s.benefit));
         let expected = (Some("admin"), Some("see logs"), Some("I can audit"));
         let expected = (
-            expected.0.map(String::from),
-            expected.1.map(String::from),
-            expected.2.map(String::from),
+            expected.0.map(CompactString::from),
+            expected.1.map(CompactString::from),
+            expected.2.map(CompactString::from),
         );
         assert_eq!(parts, Some(expected));
         assert!(user_story("As far as we know").is_none());

@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use compact_str::CompactString;
 use pulldown_cmark::{Event, Options, Parser, Tag};
 
 use super::markdown::{self, line_start, Block, BlockKind, Blocks, Item, ItemSpan, Source};
@@ -1604,7 +1605,7 @@ fn parse_story_markup(paragraph: &str) -> Option<UserStory> {
 
 /// Splits `As a <role>, I want <capability>, so that <benefit>` (English
 /// shape, case-insensitive, also `I need`, across line breaks).
-fn story_parts(text: &str) -> Option<(String, String, String)> {
+fn story_parts(text: &str) -> Option<(CompactString, CompactString, CompactString)> {
     let flat = flatten(text);
     // The markers are ASCII and matched ignoring ASCII case in place (no
     // lower-cased copy); a match starts at an ASCII byte, so every offset
@@ -1638,7 +1639,11 @@ fn story_parts(text: &str) -> Option<(String, String, String)> {
     if role.is_empty() || capability.is_empty() || benefit.is_empty() {
         return None;
     }
-    Some((role.to_owned(), capability.to_owned(), benefit.to_owned()))
+    Some((
+        CompactString::new(role),
+        CompactString::new(capability),
+        CompactString::new(benefit),
+    ))
 }
 
 /// The earliest match at or after `from` of any of `markers` (lower-case
