@@ -45,6 +45,7 @@ use std::ops::Range;
 use compact_str::CompactString;
 use smallvec::SmallVec;
 
+use crate::format::markdown::trim_fast;
 use crate::spec::{Clause, ClauseKeyword, Ears, EarsPattern};
 
 pub use text::requirements_from_text;
@@ -434,19 +435,6 @@ fn trim_ascii_bytes(s: &str, drop: impl Fn(u8) -> bool) -> &str {
     s.get(start..end.max(start)).unwrap_or(s)
 }
 
-/// `str::trim` that decodes no character in the common case: ASCII spaces
-/// are dropped byte by byte, and when printable ASCII characters are left
-/// at both ends, no other whitespace can be there.
-fn trim(s: &str) -> &str {
-    let t = trim_ascii_bytes(s, |b| b == b' ');
-    let bytes = t.as_bytes();
-    let plain = |b: Option<&u8>| b.is_some_and(u8::is_ascii_graphic);
-    if t.is_empty() || (plain(bytes.first()) && plain(bytes.last())) {
-        return t;
-    }
-    t.trim()
-}
-
 /// Trims whitespace and clause separators at both ends.
 fn trim_clause(s: &str) -> &str {
     // A clause usually starts with a space and ends with a comma and a
@@ -551,7 +539,7 @@ fn split_condition_system(
     let inside: &[Token] = tokens.get(lo..hi.max(lo)).unwrap_or(&[]);
     let opens_region = |t: &Token| {
         s.get(region.start..t.range.start)
-            .is_some_and(|g| trim(g).is_empty())
+            .is_some_and(|g| trim_fast(g).is_empty())
     };
     if let Some(t) = inside.iter().find(|t| {
         t.keyword == Keyword::Then
@@ -656,7 +644,7 @@ impl Ears {
         let shall_at = tokens.iter().position(|t| t.keyword == Keyword::Shall)?;
         let shall = tokens.get(shall_at)?;
         let head: &[Token] = tokens.get(..shall_at)?;
-        let response = trim(s.get(shall.range.end..)?);
+        let response = trim_fast(s.get(shall.range.end..)?);
         // A response ending in a letter or digit is no SOV sentence, which
         // settles the common case without decoding characters.
         let sov = !response
@@ -674,7 +662,7 @@ impl Ears {
             Some(first)
                 if first.keyword.clause().is_some()
                     && s.get(..first.range.start)
-                        .is_some_and(|g| trim(g).is_empty()) =>
+                        .is_some_and(|g| trim_fast(g).is_empty()) =>
             {
                 let opens_clause = |i: usize, t: &Token| {
                     t.keyword.clause().is_some()
@@ -944,7 +932,7 @@ mod tests {
         /// shortcut.
         #[test]
         fn trims_match_str_trims(s in spaced_text(), pos in 0usize..200) {
-            prop_assert_eq!(trim(&s), s.trim());
+            prop_assert_eq!(trim_fast(&s), s.trim());
             prop_assert_eq!(
                 trim_clause(&s),
                 s.trim_matches(|c: char| c.is_whitespace() || is_separator(c))

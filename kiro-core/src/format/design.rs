@@ -82,9 +82,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use super::markdown::{
-    blocks_and_paragraphs, finish, trim_blank_lines, Block, BlockKind, Blocks, LineCursor,
-};
+use super::markdown::{blocks, finish, trim_blank_lines, Block, BlockKind, Blocks, LineCursor};
 use super::refs::{format_id_list, is_formatted_id_list, parse_id_list_into};
 use super::requirements::is_numbered_title;
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
@@ -219,7 +217,7 @@ impl Reader<'_> {
             blocks: all,
             paragraphs,
             ..
-        } = blocks_and_paragraphs(text);
+        } = blocks(text);
         let mut doc = DesignDoc::default();
 
         // The title is the first block when it is a non-empty `#` heading; an
@@ -964,7 +962,7 @@ fn reparse_start(s: &str, id: &str, title: &str) -> bool {
         blocks: found,
         paragraphs,
         ..
-    } = blocks_and_paragraphs(s);
+    } = blocks(s);
     let info = match found.as_slice() {
         [Block {
             kind: BlockKind::Heading { text, .. },
@@ -1021,7 +1019,7 @@ fn find_marker(content: &str) -> Option<Marker> {
         blocks: found,
         paragraphs,
         ..
-    } = blocks_and_paragraphs(content);
+    } = blocks(content);
     let mut points = Vec::new();
     for b in found {
         if matches!(b.kind, BlockKind::Other) && paragraphs.binary_search(&b.range.start).is_ok() {
@@ -1110,7 +1108,7 @@ fn stands_as_paragraph(rest: &str) -> bool {
         blocks: found,
         paragraphs,
         ..
-    } = blocks_and_paragraphs(rest);
+    } = blocks(rest);
     found.len() == 1
         && matches!(found.first(), Some(b) if matches!(b.kind, BlockKind::Other))
         && paragraphs.len() == 1

@@ -107,7 +107,7 @@ pub(crate) enum BlockKind<'a> {
         text: Cow<'a, str>,
     },
     /// A list; its items are [`Blocks::items`] of the span.
-    List(ItemSpan),
+    List(Span),
     /// Anything else (paragraph, code block, table, rule, HTML, quote,
     /// link reference definitions).
     Other,
@@ -122,18 +122,21 @@ pub(crate) struct Block<'a> {
     pub range: Range<usize>,
 }
 
-/// The items of one list: a span of [`Blocks`]' item arena.
+/// A run of entries in one of [`Blocks`]' arenas: the items of a list, or
+/// the lists nested in an item. Stored as `u32`s, which keeps items small;
+/// arenas hold at most one entry per line of a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct ItemSpan {
+pub(crate) struct Span {
     start: u32,
     end: u32,
 }
 
-impl ItemSpan {
-    fn of(range: Range<usize>) -> ItemSpan {
-        ItemSpan {
-            start: u32::try_from(range.start).unwrap_or(u32::MAX),
-            end: u32::try_from(range.end).unwrap_or(u32::MAX),
+impl Span {
+    fn of(range: Range<usize>) -> Span {
+        let index = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Span {
+            start: index(range.start),
+            end: index(range.end),
         }
     }
 
@@ -148,7 +151,7 @@ pub(crate) struct List {
     /// The whole list, trailing blank lines excluded.
     pub range: Range<usize>,
     /// Its items, in [`Blocks::items`].
-    pub items: ItemSpan,
+    pub items: Span,
 }
 
 /// A list item; the lists nested directly inside it are [`Blocks::lists`].
@@ -164,7 +167,7 @@ pub(crate) struct Item {
     /// continuation lines are indented at least this much.
     pub content_indent: usize,
     /// The nested lists, a span of the list arena.
-    lists: Range<u32>,
+    lists: Span,
 }
 
 /// The top-level blocks of a document, the start offsets of those that are
@@ -191,15 +194,13 @@ impl Blocks<'_> {
     }
 
     /// The items of a list.
-    pub(crate) fn items(&self, span: ItemSpan) -> &[Item] {
+    pub(crate) fn items(&self, span: Span) -> &[Item] {
         self.items.get(span.range()).unwrap_or(&[])
     }
 
     /// The lists nested directly inside `item`, in order.
     pub(crate) fn lists(&self, item: &Item) -> &[List] {
-        self.lists
-            .get(item.lists.start as usize..item.lists.end as usize)
-            .unwrap_or(&[])
+        self.lists.get(item.lists.range()).unwrap_or(&[])
     }
 }
 
@@ -273,6 +274,18 @@ pub(crate) fn line_start(text: &str, offset: usize) -> usize {
         .map_or(0, |i| i + 1)
 }
 
+/// `str::trim`, settled byte-wise when the text trimmed of ASCII
+/// whitespace starts and ends with a printable ASCII character (then no
+/// other whitespace can be at its ends). It runs for every list item and
+/// every acceptance criterion of every document.
+pub(crate) fn trim_fast(s: &str) -> &str {
+    let t = s.trim_ascii();
+    match (t.as_bytes().first(), t.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => t,
+        _ => s.trim(),
+    }
+}
+
 /// Reads the marker of the item starting at `start` and where its content begins.
 fn item_marker(text: &str, start: usize) -> (ListMarker, usize) {
     let bytes = text.as_bytes();
@@ -325,14 +338,9 @@ struct OpenItem {
     first_list: usize,
 }
 
-/// Splits a document into top-level blocks.
+/// Splits a document into top-level blocks (with the paragraph starts and
+/// list items), in one pulldown-cmark pass.
 pub(crate) fn blocks(text: &str) -> Blocks<'_> {
-    blocks_and_paragraphs(text)
-}
-
-/// [`blocks`] with the start offsets of the top-level blocks that are
-/// paragraphs, from the same single pulldown-cmark pass.
-pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks<'_> {
     // Reserving the arenas once spares the copies of growing vectors
     // (megabytes for a large spec) and keeps a parse's memory small.
     let estimate = ArenaEstimate::of(text);
@@ -370,7 +378,7 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks<'_> {
                                 text: Cow::Borrowed(""),
                             }
                         }
-                        Tag::List(_) => BlockKind::List(ItemSpan::default()),
+                        Tag::List(_) => BlockKind::List(Span::default()),
                         _ => BlockKind::Other,
                     };
                     top_start = Some((range.start, kind));
@@ -391,7 +399,7 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks<'_> {
                                 marker,
                                 content_start,
                                 content_indent,
-                                lists: 0..0,
+                                lists: Span::default(),
                             },
                             first_list: pending_lists.len(),
                         });
@@ -412,7 +420,7 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks<'_> {
                             let start = out.lists.len();
                             out.lists
                                 .extend(pending_lists.drain(first_list.min(pending_lists.len())..));
-                            item.lists = arena_index(start)..arena_index(out.lists.len());
+                            item.lists = Span::of(start..out.lists.len());
                             pending_items.push(item);
                         }
                     }
@@ -421,7 +429,7 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks<'_> {
                             let start = out.items.len();
                             let first = done.first_item.min(pending_items.len());
                             out.items.extend(pending_items.drain(first..));
-                            let items = ItemSpan::of(start..out.items.len());
+                            let items = Span::of(start..out.items.len());
                             if open_items.is_empty() {
                                 if let Some((_, kind)) = top_start.as_mut() {
                                     *kind = BlockKind::List(items);
@@ -469,7 +477,7 @@ pub(crate) fn blocks_and_paragraphs(text: &str) -> Blocks<'_> {
     out
 }
 
-/// The most entries [`blocks_and_paragraphs`] reserves up front; beyond
+/// The most entries [`blocks`] reserves up front; beyond
 /// that the arenas grow as they fill.
 const MAX_RESERVE: usize = 1 << 20;
 
@@ -503,12 +511,6 @@ impl ArenaEstimate {
         }
         ArenaEstimate { blocks, items }
     }
-}
-
-/// An arena length as a stored index. Arenas hold at most one entry per
-/// byte of a document, far below `u32::MAX` for any text kiro reads.
-fn arena_index(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Text pulldown-cmark emits no event for (link reference definitions)
@@ -819,6 +821,13 @@ mod tests {
                 naive(offset),
                 "offset {offset}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn trim_fast_is_str_trim(s in "[ \t\x0b\x0c\r\u{3000}\u{a0}a-z.，]{0,12}") {
+            proptest::prop_assert_eq!(trim_fast(&s), s.trim());
         }
     }
 

@@ -5,7 +5,7 @@ use std::ops::Range;
 use compact_str::CompactString;
 use pulldown_cmark::{Event, Options, Parser, Tag};
 
-use super::markdown::{self, line_start, Block, BlockKind, Blocks, Item, ItemSpan, Source};
+use super::markdown::{self, line_start, Block, BlockKind, Blocks, Item, Source, Span};
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
 use crate::spec::{
     AcceptanceCriterion, Anchor, CriterionId, Ears, GlossaryEntry, Interlude, PlacedSection,
@@ -414,7 +414,7 @@ impl<'a> Doc<'a> {
     }
 
     /// The items of a list block.
-    pub(super) fn items(&self, span: ItemSpan) -> &[Item] {
+    pub(super) fn items(&self, span: Span) -> &[Item] {
         self.found.items(span)
     }
 
@@ -530,24 +530,12 @@ impl<'a> Doc<'a> {
         // Most items are one line: with no line to dedent, trimming the
         // line is the whole work, without the dedented copy.
         if memchr::memchr(b'\n', body.as_bytes()).is_none() {
-            return trim_fast(body).to_owned();
+            return markdown::trim_fast(body).to_owned();
         }
         let dedented = markdown::dedent_rest(body, item.content_indent);
         markdown::trim_blank_lines(&dedented)
             .trim_start()
             .to_owned()
-    }
-}
-
-/// `str::trim`, settled byte-wise when the text trimmed of ASCII
-/// whitespace starts and ends with a printable ASCII character (then no
-/// other whitespace can be at its ends); this runs for every list item of
-/// every document.
-fn trim_fast(s: &str) -> &str {
-    let t = s.trim_ascii();
-    match (t.as_bytes().first(), t.as_bytes().last()) {
-        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => t,
-        _ => s.trim(),
     }
 }
 
@@ -1784,19 +1772,6 @@ fn render_requirement(r: &Requirement) -> String {
     }
     push_text(&mut parts, &r.notes);
     parts.join("\n\n")
-}
-
-#[cfg(test)]
-mod trim_tests {
-    use super::trim_fast;
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn trim_fast_is_str_trim(s in "[ \t\x0b\x0c\r\u{3000}\u{a0}a-z.，]{0,12}") {
-            prop_assert_eq!(trim_fast(&s), s.trim());
-        }
-    }
 }
 
 #[cfg(test)]

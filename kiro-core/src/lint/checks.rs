@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::terms::{self, Case, ESCAPE_CLAUSES, PLACEHOLDERS, PLACEHOLDER_PHRASES, VAGUE_TERMS};
 use super::{At, Finding, Needle};
-use crate::format::Locator;
+use crate::format::{Locator, TaskPath};
 use crate::spec::{AcceptanceCriterion, BehaviorKind, Ears, Spec, Task};
 use crate::store::DocKind;
 
@@ -462,12 +462,12 @@ fn describe_link(id: &str) -> String {
 }
 
 /// Every task with its locator path, depth first.
-fn walk_tasks<'a>(tasks: &'a [Task], prefix: &[usize], out: &mut Vec<(Vec<usize>, &'a Task)>) {
+fn walk_tasks<'a>(tasks: &'a [Task], prefix: &mut Vec<usize>, out: &mut Vec<(TaskPath, &'a Task)>) {
     for (i, task) in tasks.iter().enumerate() {
-        let mut path = prefix.to_vec();
-        path.push(i);
-        out.push((path.clone(), task));
-        walk_tasks(&task.subtasks, &path, out);
+        prefix.push(i);
+        out.push((TaskPath::from(prefix.as_slice()), task));
+        walk_tasks(&task.subtasks, prefix, out);
+        prefix.pop();
     }
 }
 
@@ -483,20 +483,14 @@ fn tasks(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
         return;
     };
     let mut all = Vec::new();
-    walk_tasks(&list.tasks, &[], &mut all);
+    walk_tasks(&list.tasks, &mut Vec::new(), &mut all);
     let doc = DocKind::Tasks;
     duplicates(
         "task",
         doc,
         all.iter().filter_map(|(path, t)| {
-            t.id.as_ref().map(|id| {
-                (
-                    id.as_str(),
-                    Locator::Task {
-                        path: path.as_slice().into(),
-                    },
-                )
-            })
+            t.id.as_ref()
+                .map(|id| (id.as_str(), Locator::Task { path: path.clone() }))
         }),
         &HashSet::new(),
         out,
@@ -507,9 +501,7 @@ fn tasks(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
         .collect();
     for (path, task) in &all {
         let name = task_name(task);
-        let line = vec![Locator::Task {
-            path: path.as_slice().into(),
-        }];
+        let line = vec![Locator::Task { path: path.clone() }];
         let body = format!("{}\n{}", task.title, task.details.join("\n"));
         placeholders(
             &body,
@@ -518,12 +510,8 @@ fn tasks(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
             out,
         );
         let requirements_line = vec![
-            Locator::TaskRequirements {
-                path: path.as_slice().into(),
-            },
-            Locator::Task {
-                path: path.as_slice().into(),
-            },
+            Locator::TaskRequirements { path: path.clone() },
+            Locator::Task { path: path.clone() },
         ];
         if index.has_criteria_doc {
             for c in &task.requirements {
@@ -556,12 +544,8 @@ fn tasks(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
             }
         }
         let depends_line = vec![
-            Locator::TaskDepends {
-                path: path.as_slice().into(),
-            },
-            Locator::Task {
-                path: path.as_slice().into(),
-            },
+            Locator::TaskDepends { path: path.clone() },
+            Locator::Task { path: path.clone() },
         ];
         for dep in &task.depends_on {
             if !task_ids.contains(dep.as_str()) {
@@ -580,10 +564,10 @@ fn tasks(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
 
 /// Reports each strongly connected group of `_Depends:` links once, naming
 /// one cycle through its first task in document order.
-fn cycles(all: &[(Vec<usize>, &Task)], out: &mut Vec<Finding>) {
+fn cycles(all: &[(TaskPath, &Task)], out: &mut Vec<Finding>) {
     // Node per distinct task id, in document order; the first task with an id owns it.
     let mut node_of: HashMap<&str, usize> = HashMap::new();
-    let mut nodes: Vec<(&Vec<usize>, &Task)> = Vec::new();
+    let mut nodes: Vec<(&TaskPath, &Task)> = Vec::new();
     for (path, task) in all {
         if let Some(id) = &task.id {
             if !node_of.contains_key(id.as_str()) {
@@ -636,10 +620,10 @@ fn cycles(all: &[(Vec<usize>, &Task)], out: &mut Vec<Finding>) {
                 DocKind::Tasks,
                 vec![
                     Locator::TaskDepends {
-                        path: path.as_slice().into(),
+                        path: (*path).clone(),
                     },
                     Locator::Task {
-                        path: path.as_slice().into(),
+                        path: (*path).clone(),
                     },
                 ],
                 1,
