@@ -30,10 +30,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use compact_str::CompactString;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use smallvec::SmallVec;
+
+// Some model fields hold these types (short strings and single EARS
+// conditions are stored inline); re-exported so that code building a model
+// needs no version-matched dependency of its own.
+pub use compact_str::CompactString;
+pub use smallvec::SmallVec;
 
 macro_rules! id_newtype {
     ($(#[$meta:meta])* $name:ident) => {
