@@ -334,9 +334,9 @@ pub(super) struct Sink {
 }
 
 impl Sink {
-    /// A sink with room for the positions `doc` can record: one per list
-    /// item or block at most (criteria and glossary entries are items,
-    /// titles and requirements headings), so that the map is sized once.
+    /// A sink with room for the positions `doc` can record, so that the map
+    /// is sized once: at most one per list item (criteria, glossary
+    /// entries) or block (the title, requirement headings).
     pub(super) fn for_doc(doc: &Doc<'_>) -> Sink {
         Sink {
             source_map: SourceMap::with_capacity(doc.found.item_count() + doc.found.blocks.len()),
