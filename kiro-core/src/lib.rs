@@ -22,6 +22,7 @@
 //! # Modules
 //! - [`spec`]: the model: [`spec::Spec`] and its documents, plain serde/schemars data.
 //! - [`format`](mod@format): parse and render `requirements.md`, `bugfix.md`, `design.md`, `tasks.md`.
+//! - [`lexicon`]: the one word list every parser, the template designer and lint use.
 //! - [`ears`]: classify acceptance criteria into EARS patterns.
 //! - [`lint`]: diagnostics (stable `K0001`... codes) as human text, JSON and SARIF 2.1.0.
 //! - [`store`]: load and save `.kiro/specs/<name>/` folders atomically.
@@ -50,6 +51,7 @@ pub mod config;
 pub mod ears;
 mod error;
 pub mod format;
+pub mod lexicon;
 pub mod lint;
 pub mod pipeline;
 pub mod process;

@@ -11,86 +11,11 @@ use crate::spec::{
     PlacedSection, TextStyle,
 };
 
-/// Spellings of the introduction heading (lower-case).
-const INTRODUCTION: &[&str] = &[
-    "introduction",
-    "overview",
-    "简介",
-    "介绍",
-    "引言",
-    "概述",
-    "問題の概要",
-    "はじめに",
-    "概要",
-    "introducción",
-    "introduccion",
-    "introdução",
-    "introducao",
-];
-
-/// Spellings of the analysis heading (lower-case).
-const ANALYSIS: &[&str] = &[
-    "bug analysis",
-    "缺陷分析",
-    "bug 分析",
-    "bug分析",
-    "问题分析",
-    "错误分析",
-    "バグ分析",
-    "不具合分析",
-    "análisis del error",
-    "análisis de errores",
-    "análisis del bug",
-    "análise do bug",
-    "análise de bugs",
-    "análise do erro",
-];
-
-/// Words naming the current (defective) behaviour, lower-case.
-const CURRENT: &[&str] = &[
-    "current behavior",
-    "current behaviour",
-    "defect",
-    "当前行为",
-    "现有行为",
-    "实际行为",
-    "現在の動作",
-    "現在の挙動",
-    "comportamiento actual",
-    "comportamento atual",
-    "comportamento actual",
-];
-
-/// Words naming the behaviour the fix must keep, lower-case.
-const UNCHANGED: &[&str] = &[
-    "unchanged behavior",
-    "unchanged behaviour",
-    "regression",
-    "不变行为",
-    "保持不变",
-    "回归",
-    "変更されない動作",
-    "変更しない動作",
-    "sin cambios",
-    "inalterado",
-];
-
-/// Words naming the expected (correct) behaviour, lower-case.
-const EXPECTED: &[&str] = &[
-    "expected behavior",
-    "expected behaviour",
-    "correct",
-    "预期行为",
-    "期望行为",
-    "正确行为",
-    "期待される動作",
-    "期待動作",
-    "comportamiento esperado",
-    "comportamento esperado",
-];
-
-const DEFAULT_INTRODUCTION: &str = "Introduction";
-const DEFAULT_ANALYSIS: &str = "Bug Analysis";
+use crate::lexicon::{
+    BUG_ANALYSIS as ANALYSIS, BUG_CURRENT as CURRENT, BUG_EXPECTED as EXPECTED,
+    BUG_UNCHANGED as UNCHANGED, DEFAULT_BUG_ANALYSIS as DEFAULT_ANALYSIS,
+    DEFAULT_BUG_INTRODUCTION as DEFAULT_INTRODUCTION, INTRODUCTION,
+};
 
 /// Parses `bugfix.md`. Never fails: what cannot be read as the Kiro format
 /// is kept verbatim in the document and reported as a diagnostic.

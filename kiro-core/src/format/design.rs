@@ -88,61 +88,10 @@ use super::requirements::is_numbered_title;
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
 use crate::spec::{CorrectnessProperty, CriterionId, DesignDoc, PropertyId, Section, TextStyle};
 
-/// Words that open a property (`Property 3: ...`), in the languages of the
-/// corpus. ASCII words match case-insensitively.
-const PROPERTY_WORDS: &[&str] = &[
-    "Property",
-    "Propriedade",
-    "Propiedad",
-    "Propriété",
-    "Eigenschaft",
-    "属性",
-    "性质",
-    "プロパティ",
-    "性質",
-];
-
-/// Labels of a validates line (`**Validates: ...**`), longest first so that a
-/// shorter label never shadows a longer one (the most common label leads
-/// its length: labels of one length cannot both match).
-const VALIDATES_LABELS: &[&str] = &[
-    "Validates",
-    "Validiert",
-    "Validate",
-    "Valida",
-    "Valide",
-    "验证",
-    "驗證",
-    "検証",
-];
-
-/// Words that may stand between a validates label and its colon
-/// (`**验证需求**:`, `Validates Requirements:`).
-const VALIDATES_SUFFIXES: &[&str] = &[
-    "",
-    "需求",
-    "要件",
-    "requirements",
-    "requirement",
-    "requisitos",
-    "requisito",
-];
-
-/// Parts of a heading title that mark a correctness-properties section.
-const PROPERTIES_SECTION_WORDS: &[&str] = &[
-    "correctness",
-    "正确性",
-    "正確性",
-    "corretude",
-    "correção",
-    "corrección",
-    "exactitud",
-    "korrektheit",
-];
-
-/// The heading of the section the renderer adds when properties have no
-/// section to follow.
-const DEFAULT_PROPERTIES_HEADING: &str = "Correctness Properties";
+use crate::lexicon::{
+    DEFAULT_PROPERTIES_HEADING, PROPERTIES_SECTION_WORDS, PROPERTY_WORDS, VALIDATES_LABELS,
+    VALIDATES_SUFFIXES,
+};
 
 /// Parses `design.md`. Never fails: what cannot be read as a property stays
 /// in the sections, verbatim, and unreadable property headings or validates

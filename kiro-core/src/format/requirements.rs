@@ -12,106 +12,12 @@ use crate::spec::{
     Requirement, RequirementId, RequirementsDoc, Section, TextStyle, UserStory,
 };
 
-/// Spellings of the introduction heading (lower-case).
-const INTRODUCTION: &[&str] = &[
-    "introduction",
-    "overview",
-    "简介",
-    "介绍",
-    "引言",
-    "概述",
-    "簡介",
-    "介紹",
-    "はじめに",
-    "導入",
-    "概要",
-    "introducción",
-    "introduccion",
-    "introdução",
-    "introducao",
-];
+use crate::lexicon::{
+    self, ACCEPTANCE, DEFAULT_ACCEPTANCE, DEFAULT_GLOSSARY, DEFAULT_INTRODUCTION,
+    DEFAULT_REQUIREMENTS, DEFAULT_STORY_LABEL, GLOSSARY, INTRODUCTION, REQUIREMENTS,
+    REQUIREMENT_LABELS, STORY_LABELS,
+};
 
-/// Spellings of the glossary heading (lower-case).
-const GLOSSARY: &[&str] = &[
-    "glossary",
-    "terminology",
-    "definitions",
-    "术语表",
-    "术语",
-    "術語表",
-    "词汇表",
-    "名词解释",
-    "用語集",
-    "用語",
-    "用語定義",
-    "glosario",
-    "glossário",
-    "glossario",
-    "terminología",
-    "terminologia",
-];
-
-/// Spellings of the heading above all requirements (lower-case).
-const REQUIREMENTS: &[&str] = &[
-    "requirements",
-    "需求",
-    "需求列表",
-    "要件",
-    "要求",
-    "要求事項",
-    "requisitos",
-    "requerimientos",
-];
-
-/// Words that may stand before a requirement number without a space
-/// (`要件1`) or as the whole label (lower-case).
-const REQUIREMENT_LABELS: &[&str] = &[
-    "requirement",
-    "req",
-    "需求",
-    "要件",
-    "要求",
-    "requisito",
-    "requerimiento",
-];
-
-/// Spellings of the acceptance criteria heading (lower-case).
-const ACCEPTANCE: &[&str] = &[
-    "acceptance criteria",
-    "验收标准",
-    "驗收標準",
-    "验收准则",
-    "受け入れ基準",
-    "受入基準",
-    "受け入れ条件",
-    "受入条件",
-    "criterios de aceptación",
-    "criterios de aceptacion",
-    "critérios de aceitação",
-    "criterios de aceitacao",
-    "critérios de aceite",
-];
-
-/// Bold labels that open a user story paragraph (lower-case, no colon).
-const STORY_LABELS: &[&str] = &[
-    "user story",
-    "objective",
-    "story",
-    "用户故事",
-    "用戶故事",
-    "ユーザーストーリー",
-    "historia de usuario",
-    "historia del usuario",
-    "história do usuário",
-    "história de usuário",
-    "historia de usuário",
-];
-
-const DEFAULT_INTRODUCTION: &str = "Introduction";
-const DEFAULT_GLOSSARY: &str = "Glossary";
-const DEFAULT_REQUIREMENTS: &str = "Requirements";
-const DEFAULT_ACCEPTANCE: &str = "Acceptance Criteria";
-const DEFAULT_STORY_LABEL: &str = "User Story:";
 const DEFAULT_GLOSSARY_SEPARATOR: &str = ": ";
 
 /// Parses `requirements.md`. Never fails: what cannot be read as the Kiro
@@ -778,27 +684,15 @@ pub(super) fn heading_level(block: Option<&Block>) -> Option<u8> {
     }
 }
 
-/// A heading title reduced for keyword comparison: without leading symbols
-/// (emoji, numbering dots) and trailing colons; compared case-insensitively.
-fn keyword(title: &str) -> &str {
-    let t = title.trim_start_matches(|c: char| !c.is_alphanumeric());
-    t.trim().trim_end_matches([':', '：']).trim()
-}
-
 /// `true` when a heading title is one of the (lower-case) spellings in
-/// `table`, ignoring case.
+/// `table`, ignoring case (see [`lexicon::names`]).
 pub(super) fn is_one_of(title: &str, table: &[&str]) -> bool {
-    matches_lowercase(keyword(title), table)
+    lexicon::names(title, table)
 }
 
-/// `true` when the lower-cased `text` is one of `table`. ASCII text, the
-/// usual case, is compared in place; this runs for every heading and story.
+/// `true` when the lower-cased `text` is one of `table`.
 fn matches_lowercase(text: &str, table: &[&str]) -> bool {
-    if text.is_ascii() {
-        return table.iter().any(|t| t.eq_ignore_ascii_case(text));
-    }
-    let lower = text.to_lowercase();
-    table.iter().any(|t| *t == lower)
+    lexicon::is_lowercase_entry(text, table)
 }
 
 /// `true` for a list whose items are numbered (`1.` or `1)`).

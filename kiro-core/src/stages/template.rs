@@ -38,6 +38,7 @@
 use std::borrow::Cow;
 
 use crate::ears::{code_spans, is_word_char};
+use crate::lexicon::{DEFAULT_PROPERTIES_HEADING, PROPERTY_WORDS};
 use crate::lint::{PLACEHOLDERS, PLACEHOLDER_PHRASES, VAGUE_TERMS};
 use crate::spec::{
     AcceptanceCriterion, ClauseKeyword, CorrectnessProperty, CriterionId, DesignDoc, Ears,
@@ -59,18 +60,6 @@ const TRAILING_STOP_WORDS: &[&str] = &[
     "a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "is", "of", "on", "or",
     "that", "the", "to", "which", "with",
 ];
-
-/// Property words the tasks and design parsers read when a number follows.
-/// ASCII ones are lower-cased in copied titles, the others get a `#` before
-/// the number.
-const ASCII_PROPERTY_WORDS: &[&str] = &[
-    "Property",
-    "Propriedade",
-    "Propiedad",
-    "Propriété",
-    "Eigenschaft",
-];
-const OTHER_PROPERTY_WORDS: &[&str] = &["属性", "性质", "プロパティ", "性質"];
 
 /// Whether a criterion can be checked by a test: it reads as an EARS
 /// sentence with a responding system and a `SHALL` response, and it holds
@@ -143,7 +132,7 @@ pub fn template_design(feature: &str, reqs: &RequirementsDoc) -> DesignDoc {
         section("Components and Interfaces", components(reqs)),
         section("Data Models", data_models(reqs)),
         section(
-            "Correctness Properties",
+            DEFAULT_PROPERTIES_HEADING,
             properties_intro(properties.is_empty()),
         ),
     ];
@@ -704,10 +693,14 @@ fn code_text(text: &str) -> String {
 /// design parsers do not read them as links to properties.
 fn defuse(text: &str) -> String {
     let mut out = text.to_owned();
-    for word in ASCII_PROPERTY_WORDS {
+    // Words with a case are lower-cased (the parsers read them capitalised
+    // only); the others get a `#` before the number.
+    let (cased, uncased): (Vec<&str>, Vec<&str>) =
+        PROPERTY_WORDS.iter().partition(|w| w.to_lowercase() != **w);
+    for word in cased {
         out = out.replace(word, &word.to_lowercase());
     }
-    for word in OTHER_PROPERTY_WORDS {
+    for word in uncased {
         let mut result = String::with_capacity(out.len());
         let mut rest = out.as_str();
         while let Some(at) = rest.find(word) {
