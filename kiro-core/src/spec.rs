@@ -272,8 +272,13 @@ pub struct RequirementsDoc {
     /// kept verbatim.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub requirements_preface: String,
-    /// The requirements, in order.
+    /// The requirements, in order, whichever `##` section they sit under.
     pub requirements: Vec<Requirement>,
+    /// Further `##` sections the requirements are grouped under (after the
+    /// first one, whose spelling is [`RequirementsHeadings::requirements`]),
+    /// each placed before the requirement it opens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<RequirementGroup>,
     /// Other sections, each placed after the part it followed in the source.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sections: Vec<PlacedSection>,
@@ -380,6 +385,24 @@ pub struct Requirement {
     /// `---`, other `####` sections), kept verbatim after the criteria.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
+}
+
+/// A `##` section that continues the requirements under another heading
+/// (`## 非機能要件` after `## 機能要件`). The requirements it holds stay in
+/// [`RequirementsDoc::requirements`]; the group only says where its heading
+/// and preface are written.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct RequirementGroup {
+    /// Index in [`RequirementsDoc::requirements`] of the first requirement
+    /// written after the group's heading (the number of requirements when
+    /// the group holds none and nothing follows it).
+    pub before: usize,
+    /// The heading text, as written.
+    pub title: String,
+    /// Markdown between the heading and the group's first requirement,
+    /// verbatim.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub preface: String,
 }
 
 /// Markdown kept in place among a requirement's acceptance criteria.

@@ -911,3 +911,164 @@ fn fixture_details() {
         .all(|s| s.after == Anchor::Requirements || s.after == Anchor::Introduction));
     assert_eq!(get("20-").value.sections[0].after, Anchor::Glossary);
 }
+
+// ---------------------------------------------------------------------------
+// Structure over words: specs in many languages (own fixtures under
+// tests/data/requirements/)
+// ---------------------------------------------------------------------------
+
+fn data(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/requirements")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every language fixture reads with the exact requirement ids and
+/// criteria counts, whatever its criteria heading says (known words,
+/// `Acceptatiecriteria`, `Kabul Kriterleri`, `Checks`, none at all), and
+/// renders back byte for byte.
+#[test]
+fn specs_in_many_languages_read_by_structure() {
+    let cases: &[(&str, &[(&str, usize)])] = &[
+        ("en.md", &[("1", 3), ("2", 2), ("3", 2)]),
+        ("fr.md", &[("1", 3), ("2", 2)]),
+        ("de.md", &[("1", 3), ("2", 4)]),
+        ("ko.md", &[("1", 2), ("2", 3)]),
+        ("ru.md", &[("1", 2), ("2", 3)]),
+        ("it.md", &[("1", 2), ("2", 2)]),
+        ("nl.md", &[("1", 3), ("2", 1)]),
+        ("pl.md", &[("1", 3), ("2", 2)]),
+        ("tr.md", &[("1", 2), ("2", 3)]),
+        ("es.md", &[("1", 2), ("2", 2)]),
+        ("pt.md", &[("1", 3), ("2", 1)]),
+        ("zh.md", &[("1", 3), ("2", 2)]),
+        (
+            "ja.md",
+            &[("1", 2), ("2", 2), ("3", 2), ("3A", 1), ("4", 2)],
+        ),
+    ];
+    for (file, expected) in cases {
+        let src = data(file);
+        let doc = parse(&src);
+        let got: Vec<(&str, usize)> = doc
+            .requirements
+            .iter()
+            .map(|r| (r.id.as_str(), r.criteria.len()))
+            .collect();
+        assert_eq!(&got, expected, "{file}");
+        for r in &doc.requirements {
+            for (k, c) in r.criteria.iter().enumerate() {
+                assert_eq!(c.id.as_str(), format!("{}.{}", r.id, k + 1), "{file}");
+                assert!(!c.text.is_empty(), "{file}: {}", c.id);
+            }
+        }
+        assert_eq!(render_requirements(&doc), src, "{file}: not byte-stable");
+        round_trip(&src);
+    }
+}
+
+/// Requirements grouped under several `##` sections all belong to the
+/// model, in order; the groups keep their place; a later `##` section whose
+/// numbers restart is another list, kept verbatim.
+#[test]
+fn requirements_under_several_groups_are_all_read() {
+    let doc = parse(&data("ja.md"));
+    let titles: Vec<(&str, usize, bool)> = doc
+        .groups
+        .iter()
+        .map(|g| (g.title.as_str(), g.before, g.preface.is_empty()))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            ("補足", 2, false),
+            ("UI/UX要件", 2, true),
+            ("非機能要件", 4, true)
+        ]
+    );
+    assert_eq!(doc.headings.requirements.as_deref(), Some("機能要件"));
+    let kept: Vec<&str> = doc
+        .sections
+        .iter()
+        .map(|s| s.section.title.as_str())
+        .collect();
+    assert_eq!(kept, ["実装順の提案"]);
+    assert_eq!(doc.sections[0].after, Anchor::Requirements);
+    // The lettered requirement and its criterion are addressable.
+    let req = doc
+        .requirements
+        .iter()
+        .find(|r| r.id.as_str() == "3A")
+        .unwrap();
+    assert_eq!(req.title, "履歴表示");
+    assert_eq!(req.criteria[0].id.as_str(), "3A.1");
+}
+
+#[test]
+fn lettered_requirement_ids() {
+    let cases: &[(&str, Option<&str>)] = &[
+        ("### Requirement 16A: Late addition", Some("16A")),
+        ("### 要件27B：追加", Some("27B")),
+        ("### Requirement 3D Graphics", None),
+        ("### 2D rendering", None),
+    ];
+    for (heading, expected) in cases {
+        let src = format!(
+            "# R\n\n## Requirements\n\n{heading}\n\n#### Acceptance Criteria\n\n1. THE X SHALL y\n"
+        );
+        let doc = parse(&src);
+        let id = doc.requirements.first().map(|r| r.id.as_str().to_owned());
+        let id = id.filter(|i| !i.is_empty());
+        assert_eq!(id.as_deref(), *expected, "{heading}");
+    }
+}
+
+/// The criteria heading is chosen by structure: with a named heading and
+/// another sub-heading, both holding numbered lists, the named one wins;
+/// a requirement with a numbered list under any sub-heading has criteria.
+#[test]
+fn criteria_heading_by_structure() {
+    let src = "# R\n\n## Requirements\n\n### Requirement 1: A\n\n**User Story:** As a u, I want x, so that y\n\n#### Steps\n\n1. open\n2. close\n\n#### Acceptance Criteria\n\n1. THE X SHALL y\n";
+    let doc = parse(src);
+    let r = &doc.requirements[0];
+    assert_eq!(r.criteria.len(), 1);
+    assert_eq!(r.criteria[0].text, "THE X SHALL y");
+    // The section before the criteria stays above them.
+    assert!(
+        r.preface.starts_with("#### Steps\n\n1. open"),
+        "{}",
+        r.preface
+    );
+    assert_eq!(render_requirements(&doc), src);
+
+    // Without any sub-heading, the numbered list after the story is the
+    // criteria (the formatter then adds the heading).
+    let src = "# R\n\n## Requirements\n\n### Requirement 1: A\n\n**User Story:** As a u, I want x, so that y\n\n1. THE X SHALL y\n2. THE X SHALL z\n";
+    assert_eq!(parse(src).requirements[0].criteria.len(), 2);
+    round_trip(src);
+}
+
+proptest! {
+    /// A requirement whose only numbered list sits under a sub-heading in
+    /// any words never comes out without criteria, and the count is exact.
+    #[test]
+    fn numbered_list_under_any_sub_heading_is_the_criteria(
+        heading in "[\\p{L}][\\p{L} '’]{0,24}",
+        n in 1usize..6,
+        preface in proptest::option::of("[a-z ]{1,20}"),
+    ) {
+        let heading = heading.trim().to_owned();
+        prop_assume!(!heading.is_empty());
+        let items: Vec<String> = (1..=n).map(|k| format!("{k}. THE System SHALL do thing {k}")).collect();
+        let preface = preface.map(|p| format!("{}\n\n", p.trim())).filter(|p| !p.trim().is_empty()).unwrap_or_default();
+        let src = format!(
+            "# R\n\n## Requirements\n\n### Requirement 1: A\n\n**User Story:** As a u, I want x, so that y\n\n#### {heading}\n\n{preface}{}\n",
+            items.join("\n")
+        );
+        let doc = parse(&src);
+        prop_assert_eq!(doc.requirements.len(), 1);
+        prop_assert_eq!(doc.requirements[0].criteria.len(), n);
+        round_trip(&src);
+    }
+}

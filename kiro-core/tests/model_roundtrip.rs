@@ -10,8 +10,8 @@ use kiro_core::format::{
 };
 use kiro_core::spec::{
     AcceptanceCriterion, CorrectnessProperty, CriterionId, DesignDoc, Ears, GlossaryEntry,
-    PropertyId, Requirement, RequirementId, RequirementsDoc, Section, Spec, Task, TaskId, TaskList,
-    TaskStatus, TextStyle, UserStory,
+    PropertyId, Requirement, RequirementGroup, RequirementId, RequirementsDoc, Section, Spec, Task,
+    TaskId, TaskList, TaskStatus, TextStyle, UserStory,
 };
 use proptest::prelude::*;
 
@@ -92,11 +92,24 @@ fn requirements_doc() -> impl Strategy<Value = RequirementsDoc> {
                 proptest::collection::vec(("[A-Z][a-z]{2,6}_[A-Z][a-z]{2,6}", sentence(6)), 0..4),
                 reqs,
                 any::<bool>(),
+                // A second `##` group opening before one of the later
+                // requirements, with an optional preface.
+                proptest::option::of((1..n.max(2), proptest::option::of(sentence(5)))),
             )
         })
-        .prop_map(|(introduction, glossary, requirements, crlf)| {
+        .prop_map(|(introduction, glossary, requirements, crlf, group)| {
             let mut seen = Vec::new();
+            let groups = group
+                .filter(|(before, _)| *before < requirements.len())
+                .map(|(before, preface)| RequirementGroup {
+                    before,
+                    title: "Non-functional group".into(),
+                    preface: preface.unwrap_or_default(),
+                })
+                .into_iter()
+                .collect();
             RequirementsDoc {
+                groups,
                 title: "Requirements Document".into(),
                 introduction,
                 glossary: glossary

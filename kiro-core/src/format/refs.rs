@@ -62,9 +62,22 @@ where
             && bytes
                 .get(start - 1)
                 .is_some_and(|p| p.is_ascii_alphabetic() || *p == b'_');
+        let mut lettered = false;
         while let Some(&c) = bytes.get(i) {
             let dot_then_digit = c == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+            // A requirement number may carry one capital letter (`16A`,
+            // `27B.3`: a requirement inserted later), when a dot or a
+            // non-word character follows it.
+            let letter = !lettered
+                && c.is_ascii_uppercase()
+                && bytes.get(start..i).is_some_and(|d| !d.contains(&b'.'))
+                && bytes
+                    .get(i + 1)
+                    .is_none_or(|n| *n == b'.' || !(n.is_ascii_alphanumeric() || *n == b'_'));
             if c.is_ascii_digit() || dot_then_digit {
+                i += 1;
+            } else if letter {
+                lettered = true;
                 i += 1;
             } else {
                 break;

@@ -9,7 +9,7 @@ use super::markdown::{self, line_start, Block, BlockKind, Blocks, Item, Source, 
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
 use crate::spec::{
     AcceptanceCriterion, Anchor, CriterionId, Ears, GlossaryEntry, Interlude, PlacedSection,
-    Requirement, RequirementId, RequirementsDoc, Section, TextStyle, UserStory,
+    Requirement, RequirementGroup, RequirementId, RequirementsDoc, Section, TextStyle, UserStory,
 };
 
 use crate::lexicon::{
@@ -155,6 +155,10 @@ pub fn parse_requirements(src: &str) -> Parsed<RequirementsDoc> {
                 read_container(&doc, &mut sink, section, &mut out);
                 anchor = later(anchor, Anchor::Requirements);
             }
+            Role::Group => {
+                read_group(&doc, &mut sink, section, &mut out);
+                anchor = later(anchor, Anchor::Requirements);
+            }
             Role::Other => out.sections.push(PlacedSection {
                 section: doc.section(section),
                 after: anchor,
@@ -204,6 +208,7 @@ pub fn render_requirements(doc: &RequirementsDoc) -> String {
     if !doc.requirements.is_empty()
         || !doc.requirements_preface.is_empty()
         || doc.headings.requirements.is_some()
+        || !doc.groups.is_empty()
     {
         let heading = doc
             .headings
@@ -212,8 +217,19 @@ pub fn render_requirements(doc: &RequirementsDoc) -> String {
             .unwrap_or(DEFAULT_REQUIREMENTS);
         parts.push(atx(2, heading));
         push_text(&mut parts, &doc.requirements_preface);
-        for r in &doc.requirements {
+        for (k, r) in doc.requirements.iter().enumerate() {
+            for g in doc.groups.iter().filter(|g| g.before == k) {
+                push_group(&mut parts, g);
+            }
             parts.push(render_requirement(r));
+        }
+        // Groups past the last requirement (empty trailing groups).
+        for g in doc
+            .groups
+            .iter()
+            .filter(|g| g.before >= doc.requirements.len())
+        {
+            push_group(&mut parts, g);
         }
     }
     push_sections(&mut parts, &doc.sections, Anchor::Requirements);
@@ -864,6 +880,8 @@ enum Role {
     Introduction,
     Glossary,
     Requirements,
+    /// A further `##` section that continues the requirements.
+    Group,
     Other,
 }
 
@@ -905,6 +923,7 @@ fn classify(doc: &Doc, sections: &[OutlineSection]) -> Vec<Role> {
             *role = Role::Glossary;
         }
     }
+    mark_groups(doc, sections, &mut roles);
     roles
 }
 
@@ -916,6 +935,71 @@ fn unnamed(s: &OutlineSection) -> bool {
         && !is_one_of(&s.title, INTRODUCTION)
         && !is_one_of(&s.title, GLOSSARY)
         && !is_one_of(&s.title, REQUIREMENTS)
+}
+
+/// Marks the `##` sections after the requirements container that continue
+/// it. A section continues the requirements when its `###` headings all
+/// carry requirement numbers (`### 要件11`, `### Requirement 16A: …`) that
+/// no requirement before it used: large specs group requirements under
+/// several `##` headings (functional, UI, non-functional) and number them
+/// on. A section whose numbers restart (`### 1. …` again) is another list,
+/// kept verbatim. A `##` section without `###` headings between two groups
+/// is a group too (with no requirements), so it keeps its place.
+fn mark_groups(doc: &Doc, sections: &[OutlineSection], roles: &mut [Role]) {
+    let Some(first) = roles.iter().position(|r| *r == Role::Requirements) else {
+        return;
+    };
+    let mut seen: Vec<String> = Vec::new();
+    let Some(container) = sections.get(first) else {
+        return;
+    };
+    requirement_ids(doc, container, &mut seen);
+    let mut pending: Vec<usize> = Vec::new();
+    for k in first + 1..sections.len() {
+        let (Some(s), Some(Role::Other)) = (sections.get(k), roles.get(k).copied()) else {
+            pending.clear();
+            continue;
+        };
+        if s.level != 2 {
+            pending.clear();
+            continue;
+        }
+        let mut ids = Vec::new();
+        let numbered = requirement_ids(doc, s, &mut ids);
+        let fresh = numbered
+            && !ids.is_empty()
+            && ids
+                .iter()
+                .enumerate()
+                .all(|(i, id)| !seen.contains(id) && ids.get(..i).is_some_and(|b| !b.contains(id)));
+        if fresh {
+            for p in pending.drain(..).chain(std::iter::once(k)) {
+                if let Some(role) = roles.get_mut(p) {
+                    *role = Role::Group;
+                }
+            }
+            seen.extend(ids);
+        } else if numbered && ids.is_empty() {
+            // No `###` heading: a group only if a group follows.
+            pending.push(k);
+        } else {
+            pending.clear();
+        }
+    }
+}
+
+/// Appends the requirement ids of a section's `###` headings to `out`;
+/// `false` when one of them carries no requirement number.
+fn requirement_ids(doc: &Doc, s: &OutlineSection, out: &mut Vec<String>) -> bool {
+    for i in s.body.clone() {
+        if let Some(BlockKind::Heading { level: 3, text }) = doc.block(i).map(|b| &b.kind) {
+            match parse_requirement_heading(text) {
+                Some(h) => out.push(h.id.to_owned()),
+                None => return false,
+            }
+        }
+    }
+    true
 }
 
 /// A section whose `###` headings all carry a requirement number.
@@ -1082,25 +1166,56 @@ fn render_entry(e: &GlossaryEntry) -> String {
 }
 
 fn read_container(doc: &Doc, sink: &mut Sink, s: &OutlineSection, out: &mut RequirementsDoc) {
-    let heads: Vec<usize> = s
-        .body
-        .clone()
-        .filter(|&i| heading_level(doc.block(i)) == Some(3))
-        .collect();
-    out.requirements.reserve(heads.len());
-    let first = heads.first().copied().unwrap_or(s.body.end);
-    out.requirements_preface = doc.raw(s.body.start..first);
-    for (k, &h) in heads.iter().enumerate() {
-        let end = heads.get(k + 1).copied().unwrap_or(s.body.end);
-        let index = out.requirements.len();
-        let requirement = read_requirement(doc, sink, h, h + 1..end, index);
-        out.requirements.push(requirement);
-    }
+    out.requirements_preface = read_requirements(doc, sink, s.body.clone(), out);
     if s.title != DEFAULT_REQUIREMENTS
         || (out.requirements.is_empty() && out.requirements_preface.is_empty())
     {
         out.headings.requirements = Some(s.title.clone());
     }
+}
+
+/// Reads a `##` section that continues the requirements (see [`mark_groups`]).
+fn read_group(doc: &Doc, sink: &mut Sink, s: &OutlineSection, out: &mut RequirementsDoc) {
+    let at = out.groups.len();
+    out.groups.push(RequirementGroup {
+        before: out.requirements.len(),
+        title: s.title.clone(),
+        preface: String::new(),
+    });
+    let preface = read_requirements(doc, sink, s.body.clone(), out);
+    if let Some(g) = out.groups.get_mut(at) {
+        g.preface = preface;
+    }
+}
+
+/// Reads every `###` requirement of a section body into `out` and returns
+/// the markdown before the first one.
+fn read_requirements(
+    doc: &Doc,
+    sink: &mut Sink,
+    body: Range<usize>,
+    out: &mut RequirementsDoc,
+) -> String {
+    let heads: Vec<usize> = body
+        .clone()
+        .filter(|&i| heading_level(doc.block(i)) == Some(3))
+        .collect();
+    out.requirements.reserve(heads.len());
+    let first = heads.first().copied().unwrap_or(body.end);
+    let preface = doc.raw(body.start..first);
+    for (k, &h) in heads.iter().enumerate() {
+        let end = heads.get(k + 1).copied().unwrap_or(body.end);
+        let index = out.requirements.len();
+        let requirement = read_requirement(doc, sink, h, h + 1..end, index);
+        out.requirements.push(requirement);
+    }
+    preface
+}
+
+/// A group's heading and preface.
+fn push_group(parts: &mut Vec<String>, g: &RequirementGroup) {
+    parts.push(atx(2, &g.title));
+    push_text(parts, &g.preface);
 }
 
 /// The parts of a requirement heading: `<label><id><separator><title>`.
@@ -1128,6 +1243,17 @@ fn parse_requirement_heading(text: &str) -> Option<HeadingParts<'_>> {
             Some(b'.') if bytes.get(end + 1).is_some_and(u8::is_ascii_digit) && end > 0 => end += 1,
             _ => break,
         }
+    }
+    // One ASCII letter may follow the number (`16A`, `27B`: a requirement
+    // inserted later) when punctuation or the end of the heading follows
+    // it, so `3D Graphics` stays a title.
+    let lettered = bytes.get(end).is_some_and(u8::is_ascii_alphabetic) && end > 0 && {
+        let after = after_label.get(end + 1..).unwrap_or("");
+        let after = after.trim_start();
+        after.is_empty() || after.starts_with([':', '：', '.', '-', '–', '—', ')', '、'])
+    };
+    if lettered {
+        end += 1;
     }
     let id = after_label.get(..end)?;
     let rest = after_label.get(end..)?;
@@ -1242,6 +1368,9 @@ fn render_requirement_heading(r: &Requirement) -> String {
 enum Part {
     /// Before any `####` heading: story and notes.
     Pre,
+    /// Inside a `####` section that comes before the criteria heading:
+    /// kept in the preface, so it stays above the criteria.
+    PreSection,
     /// Inside the acceptance criteria section.
     Criteria,
     /// Inside another `####` section.
@@ -1282,6 +1411,7 @@ fn read_requirement(
         r.heading_source = Some(atx(3, text));
     }
 
+    let criteria_at = criteria_heading(doc, body.clone());
     let mut part = Part::Pre;
     let mut seen_criteria = false;
     // Prose before the criteria heading, prose since the last criterion
@@ -1293,15 +1423,21 @@ fn read_requirement(
     for i in body {
         let Some(b) = doc.block(i) else { continue };
         match &b.kind {
-            BlockKind::Heading { level: 4, text }
-                if !seen_criteria && is_one_of(text, ACCEPTANCE) =>
-            {
+            BlockKind::Heading { level: 4, text } if criteria_at == Some(i) => {
                 seen_criteria = true;
                 part = Part::Criteria;
                 if text != DEFAULT_ACCEPTANCE {
                     r.criteria_heading = Some(text.to_string());
                 }
                 preface.split();
+            }
+            BlockKind::Heading { level, .. }
+                if *level <= 4
+                    && matches!(part, Part::Pre | Part::PreSection)
+                    && criteria_at.is_some_and(|c| i < c) =>
+            {
+                part = Part::PreSection;
+                preface.add(b.range.clone());
             }
             BlockKind::Heading { level, .. } if *level <= 4 => {
                 if part == Part::Criteria {
@@ -1310,7 +1446,9 @@ fn read_requirement(
                 part = Part::Other;
                 notes.add(b.range.clone());
             }
-            BlockKind::List(span) if is_ordered(doc.items(*span)) && part != Part::Other => {
+            BlockKind::List(span)
+                if is_ordered(doc.items(*span)) && matches!(part, Part::Pre | Part::Criteria) =>
+            {
                 let items = doc.items(*span);
                 if part == Part::Pre {
                     sink.report(
@@ -1360,7 +1498,7 @@ fn read_requirement(
                 }
             }
             _ => match part {
-                Part::Pre => preface.add(b.range.clone()),
+                Part::Pre | Part::PreSection => preface.add(b.range.clone()),
                 Part::Criteria => pending.add(b.range.clone()),
                 Part::Other => notes.add(b.range.clone()),
             },
@@ -1377,6 +1515,41 @@ fn read_requirement(
         r.criteria_heading = Some(DEFAULT_ACCEPTANCE.to_owned());
     }
     r
+}
+
+/// The block index of the `####` sub-heading that opens a requirement's
+/// acceptance criteria, chosen by structure: the first sub-heading with a
+/// numbered list under it (before the next sub-heading), whatever its
+/// words, so a heading in any language (`#### Akzeptanzkriterien`,
+/// `#### 인수 기준`) opens the criteria. A heading named in
+/// [`ACCEPTANCE`] is preferred when several sub-headings hold numbered
+/// lists, and opens the (empty) criteria when none does.
+fn criteria_heading(doc: &Doc, body: Range<usize>) -> Option<usize> {
+    let (mut named, mut with_list) = (None, None);
+    // The `####` heading whose section the scan is in, and whether it is
+    // named as the criteria.
+    let mut current: Option<(usize, bool)> = None;
+    for i in body {
+        let Some(b) = doc.block(i) else { continue };
+        match &b.kind {
+            BlockKind::Heading { level, text } if *level <= 4 => {
+                current = (*level == 4).then(|| (i, is_one_of(text, ACCEPTANCE)));
+                if let Some((h, true)) = current {
+                    named.get_or_insert(h);
+                }
+            }
+            BlockKind::List(span) if is_ordered(doc.items(*span)) => {
+                if let Some((h, is_named)) = current {
+                    if is_named {
+                        return Some(h);
+                    }
+                    with_list.get_or_insert(h);
+                }
+            }
+            _ => {}
+        }
+    }
+    with_list.or(named)
 }
 
 fn read_criterion(
