@@ -285,6 +285,11 @@ pub struct RequirementsDoc {
     /// Heading spellings when they differ from the English defaults.
     #[serde(default, skip_serializing_if = "RequirementsHeadings::is_default")]
     pub headings: RequirementsHeadings,
+    /// The heading level of the requirements when it is not 3: `Some(2)`
+    /// for documents written as `## Requirement 1` sections (criteria under
+    /// `###`) with no `## Requirements` container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirement_level: Option<u8>,
     /// Line endings of the source.
     #[serde(default)]
     pub style: TextStyle,

@@ -943,6 +943,7 @@ fn specs_in_many_languages_read_by_structure() {
         ("es.md", &[("1", 2), ("2", 2)]),
         ("pt.md", &[("1", 3), ("2", 1)]),
         ("zh.md", &[("1", 3), ("2", 2)]),
+        ("top-level.md", &[("1", 2), ("2", 1)]),
         (
             "ja.md",
             &[("1", 2), ("2", 2), ("3", 2), ("3A", 1), ("4", 2)],
@@ -1003,6 +1004,20 @@ fn requirements_under_several_groups_are_all_read() {
         .unwrap();
     assert_eq!(req.title, "履歴表示");
     assert_eq!(req.criteria[0].id.as_str(), "3A.1");
+}
+
+/// `## Requirement N` documents (no container) are read at that level;
+/// numbered `##` chapters without a story or criteria are not requirements.
+#[test]
+fn requirements_at_the_second_level() {
+    let doc = parse(&data("top-level.md"));
+    assert_eq!(doc.requirement_level, Some(2));
+    assert!(doc.headings.requirements.is_none());
+    let chapters = "# Plan\n\n## 1. Overview\n\nText.\n\n## 2. Steps\n\n1. one\n2. two\n";
+    let doc = parse(chapters);
+    assert!(doc.requirements.is_empty());
+    assert_eq!(doc.sections.len(), 2);
+    assert_eq!(render_requirements(&doc), chapters);
 }
 
 #[test]

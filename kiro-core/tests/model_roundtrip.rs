@@ -95,9 +95,13 @@ fn requirements_doc() -> impl Strategy<Value = RequirementsDoc> {
                 // A second `##` group opening before one of the later
                 // requirements, with an optional preface.
                 proptest::option::of((1..n.max(2), proptest::option::of(sentence(5)))),
+                // `## Requirement N` documents with no container.
+                any::<bool>(),
             )
         })
-        .prop_map(|(introduction, glossary, requirements, crlf, group)| {
+        .prop_map(|(introduction, glossary, requirements, crlf, group, top)| {
+            // A group needs the container, which top-level requirements lack.
+            let group = group.filter(|_| !top);
             let mut seen = Vec::new();
             let groups = group
                 .filter(|(before, _)| *before < requirements.len())
@@ -110,6 +114,7 @@ fn requirements_doc() -> impl Strategy<Value = RequirementsDoc> {
                 .collect();
             RequirementsDoc {
                 groups,
+                requirement_level: top.then_some(2),
                 title: "Requirements Document".into(),
                 introduction,
                 glossary: glossary

@@ -136,7 +136,9 @@ pub fn parse_requirements(src: &str) -> Parsed<RequirementsDoc> {
     out.preamble = doc.raw(outline.preamble.clone());
 
     let roles = classify(&doc, &outline.sections);
-    let has_container = roles.contains(&Role::Requirements);
+    let has_container = roles
+        .iter()
+        .any(|r| matches!(r, Role::Requirements | Role::TopRequirement));
     let mut anchor = Anchor::Start;
     for (section, role) in outline.sections.iter().zip(roles) {
         match role {
@@ -157,6 +159,14 @@ pub fn parse_requirements(src: &str) -> Parsed<RequirementsDoc> {
             }
             Role::Group => {
                 read_group(&doc, &mut sink, section, &mut out);
+                anchor = later(anchor, Anchor::Requirements);
+            }
+            Role::TopRequirement => {
+                out.requirement_level = Some(2);
+                let index = out.requirements.len();
+                let heading = section.body.start.saturating_sub(1);
+                let r = read_requirement(&doc, &mut sink, heading, section.body.clone(), index, 2);
+                out.requirements.push(r);
                 anchor = later(anchor, Anchor::Requirements);
             }
             Role::Other => out.sections.push(PlacedSection {
@@ -210,18 +220,25 @@ pub fn render_requirements(doc: &RequirementsDoc) -> String {
         || doc.headings.requirements.is_some()
         || !doc.groups.is_empty()
     {
-        let heading = doc
-            .headings
-            .requirements
-            .as_deref()
-            .unwrap_or(DEFAULT_REQUIREMENTS);
-        parts.push(atx(2, heading));
+        // `## Requirement 1` documents have no container heading.
+        let container = doc.requirement_level.is_none_or(|l| l > 2)
+            || doc.headings.requirements.is_some()
+            || !doc.requirements_preface.is_empty();
+        if container {
+            let heading = doc
+                .headings
+                .requirements
+                .as_deref()
+                .unwrap_or(DEFAULT_REQUIREMENTS);
+            parts.push(atx(2, heading));
+        }
         push_text(&mut parts, &doc.requirements_preface);
+        let level = usize::from(doc.requirement_level.unwrap_or(3));
         for (k, r) in doc.requirements.iter().enumerate() {
             for g in doc.groups.iter().filter(|g| g.before == k) {
                 push_group(&mut parts, g);
             }
-            parts.push(render_requirement(r));
+            parts.push(render_requirement(r, level));
         }
         // Groups past the last requirement (empty trailing groups).
         for g in doc
@@ -882,6 +899,9 @@ enum Role {
     Requirements,
     /// A further `##` section that continues the requirements.
     Group,
+    /// A `## Requirement 1` section in a document without a requirements
+    /// container: the requirement itself.
+    TopRequirement,
     Other,
 }
 
@@ -924,7 +944,39 @@ fn classify(doc: &Doc, sections: &[OutlineSection]) -> Vec<Role> {
         }
     }
     mark_groups(doc, sections, &mut roles);
+    if !roles.contains(&Role::Requirements) {
+        for (s, role) in sections.iter().zip(roles.iter_mut()) {
+            if *role == Role::Other && is_top_requirement(doc, s) {
+                *role = Role::TopRequirement;
+            }
+        }
+    }
     roles
+}
+
+/// A `##` section that is a requirement itself (`## Requirement 1: …`, in
+/// a document with no requirements container): its title carries a
+/// requirement number, and its body has a user story or a `###`
+/// sub-heading with a numbered list under it, so a numbered chapter
+/// (`## 1. Overview`) is not taken for one.
+fn is_top_requirement(doc: &Doc, s: &OutlineSection) -> bool {
+    if s.level != 2 || parse_requirement_heading(&s.title).is_none() {
+        return false;
+    }
+    let story = s.body.clone().any(|i| {
+        doc.block(i).is_some_and(|b| {
+            matches!(b.kind, BlockKind::Other)
+                && parse_story(doc.slice(line_start(doc.text(), b.range.start)..b.range.end))
+                    .is_some()
+        })
+    });
+    story
+        || criteria_heading(doc, s.body.clone(), 3).is_some_and(|h| {
+            // A named heading without a list does not count.
+            s.body.clone().skip_while(|&i| i <= h).any(|i| {
+                matches!(doc.block(i).map(|b| &b.kind), Some(BlockKind::List(span)) if is_ordered(doc.items(*span)))
+            })
+        })
 }
 
 /// A `##` section whose title names no known part. Only such sections are
@@ -1206,7 +1258,7 @@ fn read_requirements(
     for (k, &h) in heads.iter().enumerate() {
         let end = heads.get(k + 1).copied().unwrap_or(body.end);
         let index = out.requirements.len();
-        let requirement = read_requirement(doc, sink, h, h + 1..end, index);
+        let requirement = read_requirement(doc, sink, h, h + 1..end, index, 3);
         out.requirements.push(requirement);
     }
     preface
@@ -1305,11 +1357,11 @@ fn label_ok(label: &str, punctuated: bool) -> bool {
     label.ends_with(' ') || label.chars().last().is_some_and(|c| !c.is_ascii())
 }
 
-fn canonical_heading(id: &str, title: &str) -> String {
+fn canonical_heading(id: &str, title: &str, level: usize) -> String {
     match (id.is_empty(), title.is_empty()) {
-        (true, _) => atx(3, title),
-        (false, true) => atx(3, &format!("Requirement {id}")),
-        (false, false) => atx(3, &format!("Requirement {id}: {title}")),
+        (true, _) => atx(level, title),
+        (false, true) => atx(level, &format!("Requirement {id}")),
+        (false, false) => atx(level, &format!("Requirement {id}: {title}")),
     }
 }
 
@@ -1337,8 +1389,8 @@ pub(super) fn is_numbered_title(text: &str, label: &str, id: &str, title: &str) 
     }
 }
 
-fn render_requirement_heading(r: &Requirement) -> String {
-    let canonical = canonical_heading(r.id.as_str(), &r.title);
+fn render_requirement_heading(r: &Requirement, level: usize) -> String {
+    let canonical = canonical_heading(r.id.as_str(), &r.title, level);
     let Some(source) = &r.heading_source else {
         return canonical;
     };
@@ -1349,14 +1401,14 @@ fn render_requirement_heading(r: &Requirement) -> String {
         // number and title.
         Some(h) if !r.id.as_str().is_empty() => {
             if r.title.is_empty() {
-                atx(3, &format!("{}{}", h.label, r.id))
+                atx(level, &format!("{}{}", h.label, r.id))
             } else {
                 let sep = if h.separator.trim().is_empty() {
                     ": "
                 } else {
                     h.separator
                 };
-                atx(3, &format!("{}{}{}{}", h.label, r.id, sep, r.title))
+                atx(level, &format!("{}{}{}{}", h.label, r.id, sep, r.title))
             }
         }
         None if r.id.as_str().is_empty() && text == r.title => source.clone(),
@@ -1383,7 +1435,10 @@ fn read_requirement(
     heading: usize,
     body: Range<usize>,
     index: usize,
+    level: u8,
 ) -> Requirement {
+    // The level of the requirement's sub-headings (`####` under `###`).
+    let sub = level + 1;
     let (text, start) = match doc.block(heading) {
         Some(Block {
             kind: BlockKind::Heading { text, .. },
@@ -1408,10 +1463,10 @@ fn read_requirement(
         }
     }
     if !is_canonical_heading_text(text, r.id.as_str(), &r.title) {
-        r.heading_source = Some(atx(3, text));
+        r.heading_source = Some(atx(usize::from(level), text));
     }
 
-    let criteria_at = criteria_heading(doc, body.clone());
+    let criteria_at = criteria_heading(doc, body.clone(), sub);
     let mut part = Part::Pre;
     let mut seen_criteria = false;
     // Prose before the criteria heading, prose since the last criterion
@@ -1423,7 +1478,7 @@ fn read_requirement(
     for i in body {
         let Some(b) = doc.block(i) else { continue };
         match &b.kind {
-            BlockKind::Heading { level: 4, text } if criteria_at == Some(i) => {
+            BlockKind::Heading { level, text } if *level == sub && criteria_at == Some(i) => {
                 seen_criteria = true;
                 part = Part::Criteria;
                 if text != DEFAULT_ACCEPTANCE {
@@ -1432,14 +1487,14 @@ fn read_requirement(
                 preface.split();
             }
             BlockKind::Heading { level, .. }
-                if *level <= 4
+                if *level <= sub
                     && matches!(part, Part::Pre | Part::PreSection)
                     && criteria_at.is_some_and(|c| i < c) =>
             {
                 part = Part::PreSection;
                 preface.add(b.range.clone());
             }
-            BlockKind::Heading { level, .. } if *level <= 4 => {
+            BlockKind::Heading { level, .. } if *level <= sub => {
                 if part == Part::Criteria {
                     notes.append(std::mem::take(&mut pending));
                 }
@@ -1524,7 +1579,7 @@ fn read_requirement(
 /// `#### 인수 기준`) opens the criteria. A heading named in
 /// [`ACCEPTANCE`] is preferred when several sub-headings hold numbered
 /// lists, and opens the (empty) criteria when none does.
-fn criteria_heading(doc: &Doc, body: Range<usize>) -> Option<usize> {
+fn criteria_heading(doc: &Doc, body: Range<usize>, sub: u8) -> Option<usize> {
     let (mut named, mut with_list) = (None, None);
     // The `####` heading whose section the scan is in, and whether it is
     // named as the criteria.
@@ -1532,8 +1587,8 @@ fn criteria_heading(doc: &Doc, body: Range<usize>) -> Option<usize> {
     for i in body {
         let Some(b) = doc.block(i) else { continue };
         match &b.kind {
-            BlockKind::Heading { level, text } if *level <= 4 => {
-                current = (*level == 4).then(|| (i, is_one_of(text, ACCEPTANCE)));
+            BlockKind::Heading { level, text } if *level <= sub => {
+                current = (*level == sub).then(|| (i, is_one_of(text, ACCEPTANCE)));
                 if let Some((h, true)) = current {
                     named.get_or_insert(h);
                 }
@@ -1808,15 +1863,15 @@ fn render_criteria(criteria: &[AcceptanceCriterion], first: usize) -> String {
     items.join(if loose { "\n\n" } else { "\n" })
 }
 
-fn render_requirement(r: &Requirement) -> String {
-    let mut parts = vec![render_requirement_heading(r)];
+fn render_requirement(r: &Requirement, level: usize) -> String {
+    let mut parts = vec![render_requirement_heading(r, level)];
     if let Some(story) = &r.user_story {
         parts.push(render_story(story));
     }
     push_text(&mut parts, &r.preface);
     if !r.criteria.is_empty() || r.criteria_heading.is_some() {
         let heading = r.criteria_heading.as_deref().unwrap_or(DEFAULT_ACCEPTANCE);
-        parts.push(atx(4, heading));
+        parts.push(atx(level + 1, heading));
     }
     // Criteria run as lists, broken where an interlude stood.
     let mut start = 0;
@@ -1858,7 +1913,7 @@ mod tests {
         ) {
             prop_assert_eq!(
                 is_canonical_heading_text(&text, &id, &title),
-                atx(3, &text) == canonical_heading(&id, &title)
+                atx(3, &text) == canonical_heading(&id, &title, 3)
             );
             let s = UserStory { text: story, label, ..UserStory::default() };
             let rendered = render_story(&s);
