@@ -9,11 +9,13 @@ const AFTER_HELP: &str = "\
 Exit status:
   0    success (for `spec lint`: no finding at or above the --deny level;
        for `spec fmt --check`: every file already canonical;
+       for `spec list`: every folder is a spec or an incomplete one;
        for `run`: the run completed; for `verify`: no criterion failed;
        for `audit verify`: the chain is intact)
   1    `spec lint` found a problem at or above the --deny level,
        `spec fmt --check` found a file that is not canonical,
-       `run` ended with a failed task, stage or criterion,
+       `spec list` found a folder that cannot be loaded (all others are
+       still listed), `run` ended with a failed task, stage or criterion,
        `verify` found a failed criterion (or, with --require-coverage,
        an untested one), or `audit verify` found the chain broken
   2    usage error, unknown spec, no workspace, or an I/O or parse error
@@ -244,8 +246,12 @@ pub(crate) struct CheckpointArg {
 /// `kiro spec ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum SpecCommand {
-    /// List the specs: name, kind, dialect, requirement, criterion and property
-    /// counts, and tasks done/total (every checkbox, sub-tasks included).
+    /// List every folder under `.kiro/specs/`: name, kind, dialect,
+    /// requirement, criterion and property counts, and tasks done/total
+    /// (every checkbox, sub-tasks included). A folder with no document yet
+    /// (only `brief.md`, `plan.md`, `.config.kiro`, `spec.json`, ...) is
+    /// listed as incomplete with what it holds; one that cannot be loaded is
+    /// listed with its error and makes the exit status 1.
     List(ListArgs),
     /// Create `.kiro/specs/<NAME>/requirements.md`, from a template or from
     /// plain text / EARS bullet lines, and print its path.
@@ -268,12 +274,17 @@ pub(crate) enum TextOrJson {
     Json,
 }
 
-/// `kiro spec list`.
+/// `kiro spec list`. Exit status: 0 when every folder is a spec or an
+/// incomplete one, 1 when some folder cannot be loaded (the others are still
+/// listed), 2 when nothing can be listed.
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
-    /// `text`: one line per spec. `json`: an array of objects with `name`,
-    /// `path`, `kind`, `dialect`, `documents`, `requirements`, `criteria`,
-    /// `properties`, `tasks_done`, `tasks_total`.
+    /// `text`: one line per folder; incomplete and failed ones end with what
+    /// they hold or their error. `json`: an array of objects with `name`,
+    /// `path`, `status` (`ok`, `incomplete` or `error`), `kind`, `dialect`
+    /// (`null` for an error), `documents`, `requirements`, `criteria`,
+    /// `properties`, `tasks_done`, `tasks_total`, `files` (the folder's
+    /// entries) and `error` (a message, or `null`).
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: TextOrJson,
 }

@@ -5,7 +5,8 @@
 //! on its own lives in the library.
 //!
 //! Exit status is a contract: 0 success, 1 findings (`spec lint` at or above
-//! the `--deny` level, `spec fmt --check` with files to reformat, a `run`
+//! the `--deny` level, `spec fmt --check` with files to reformat, a
+//! `spec list` with a folder that cannot be loaded, a `run`
 //! that failed, a `verify` with a failed criterion or, under
 //! `--require-coverage`, an untested one, an `audit verify` that found the
 //! chain broken), 2 usage, workspace or I/O errors, printed to stderr as

@@ -482,18 +482,173 @@ fn lint_exit_codes_follow_deny_level() {
     );
     expect_code(&kiro(ws.path(), &["spec", "lint", "--format", "xml"]), 2);
     expect_code(&kiro(ws.path(), &["spec", "lint", "no-such-spec"]), 2);
+    let broken = write_spec(ws.path(), "broken", &[("tasks.md", "- [ ] 1. x\n")]);
+    fs::write(broken.join("tasks.md"), b"- [ ] 1. Caf\xe9\n").unwrap();
+    let out = kiro(ws.path(), &["spec", "lint"]);
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains(".kiro/specs/broken/tasks.md: not UTF-8"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A `.config.kiro` kiro cannot read is a note (K0017) at its line: the spec
+/// is still linted, only `--deny notes` fails on it, and the file is never
+/// rewritten.
+#[test]
+fn unreadable_config_is_a_lint_note() {
+    let ws = workspace();
+    let config = "{\n  \"specType\": \"bugfix\",\n  not json\n";
+    let dir = write_spec(
+        ws.path(),
+        "odd",
+        &[("tasks.md", "- [ ] 1. x\n"), (".config.kiro", config)],
+    );
+    let out = kiro(ws.path(), &["spec", "lint"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("note[K0017]: .config.kiro invalid JSON"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--> .kiro/specs/odd/.config.kiro:3:3"),
+        "{text}"
+    );
+    assert!(text.ends_with("0 errors, 0 warnings, 1 note\n"), "{text}");
+    expect_code(&kiro(ws.path(), &["spec", "lint", "--deny", "notes"]), 1);
+
+    // What could be read is used: the spec is a bugfix spec.
+    let show = kiro(ws.path(), &["spec", "show", "odd", "--format", "json"]);
+    expect_code(&show, 0);
+    assert_eq!(json(&show)["kind"], "bugfix");
+    assert_eq!(json(&show)["config"]["syntax"], "unreadable");
+    expect_code(&kiro(ws.path(), &["spec", "fmt"]), 0);
+    assert_eq!(
+        fs::read_to_string(dir.join(".config.kiro")).unwrap(),
+        config
+    );
+}
+
+/// Folders with no document yet are listed as incomplete with what they
+/// hold; a folder that cannot be loaded is listed with its error and makes
+/// the exit status 1, in text and JSON alike.
+#[test]
+fn list_shows_incomplete_and_broken_folders() {
+    let ws = workspace();
+    clean_spec(ws.path());
     write_spec(
         ws.path(),
-        "broken",
-        &[("tasks.md", "- [ ] 1. x\n"), (".config.kiro", "{ not json")],
+        "draft",
+        &[
+            ("brief.md", "# Idea\n"),
+            (".config.kiro", "specType=bugfix\n"),
+        ],
     );
-    let broken = kiro(ws.path(), &["spec", "lint"]);
-    expect_code(&broken, 2);
+    write_spec(
+        ws.path(),
+        "sdd-start",
+        &[
+            ("spec.json", "{\"phase\": \"initialized\"}"),
+            ("research.md", "# R\n"),
+        ],
+    );
+
+    let text = kiro(ws.path(), &["spec", "list"]);
+    expect_code(&text, 0);
+    let out = stdout(&text);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
     assert!(
-        stderr(&broken).contains(".config.kiro"),
-        "{}",
-        stderr(&broken)
+        lines[1].starts_with("calc") && lines[1].ends_with("2/3"),
+        "{out}"
     );
+    assert!(
+        lines[2].starts_with("draft") && lines[2].contains("bugfix"),
+        "{out}"
+    );
+    assert!(
+        lines[2].ends_with("-  incomplete: .config.kiro, brief.md"),
+        "{out}"
+    );
+    assert!(lines[3].contains("cc-sdd"), "{out}");
+    assert!(
+        lines[3].ends_with("incomplete: research.md, spec.json"),
+        "{out}"
+    );
+    assert_eq!(stderr(&text), "");
+
+    // A document that is not UTF-8: listed with its error, the others still listed.
+    let broken_dir = write_spec(ws.path(), "broken", &[("design.md", "# D\n")]);
+    fs::write(broken_dir.join("requirements.md"), b"# R\n\xff\n").unwrap();
+    let text = kiro(ws.path(), &["spec", "list"]);
+    expect_code(&text, 1);
+    let out = stdout(&text);
+    assert_eq!(out.lines().count(), 5, "{out}");
+    let row = out.lines().find(|l| l.starts_with("broken")).unwrap();
+    assert!(
+        row.ends_with("error: .kiro/specs/broken/requirements.md: not UTF-8 text (byte 4)"),
+        "{row}"
+    );
+    assert!(
+        stderr(&text).contains("error: cannot load spec .kiro/specs/broken"),
+        "{}",
+        stderr(&text)
+    );
+
+    let out = kiro(ws.path(), &["spec", "list", "--format", "json"]);
+    expect_code(&out, 1);
+    let rows = json(&out);
+    let by_name = |name: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing from {rows:#}"))
+            .clone()
+    };
+    let calc = by_name("calc");
+    assert_eq!(calc["status"], "ok");
+    assert_eq!(calc["error"], serde_json::Value::Null);
+    assert_eq!(
+        calc["files"],
+        serde_json::json!(["requirements.md", "tasks.md"])
+    );
+    let draft = by_name("draft");
+    assert_eq!(draft["status"], "incomplete");
+    assert_eq!(draft["kind"], "bugfix");
+    assert_eq!(draft["documents"], serde_json::json!([]));
+    assert_eq!(
+        draft["files"],
+        serde_json::json!([".config.kiro", "brief.md"])
+    );
+    assert_eq!(by_name("sdd-start")["dialect"], "cc_sdd");
+    let broken = by_name("broken");
+    assert_eq!(broken["status"], "error");
+    assert_eq!(broken["kind"], serde_json::Value::Null);
+    assert_eq!(
+        broken["files"],
+        serde_json::json!(["design.md", "requirements.md"])
+    );
+    assert!(
+        broken["error"].as_str().unwrap().contains("not UTF-8"),
+        "{broken:#}"
+    );
+
+    // An incomplete spec can be shown; lint and fmt leave it alone.
+    let show = kiro(ws.path(), &["spec", "show", "draft"]);
+    expect_code(&show, 0);
+    assert_eq!(
+        stdout(&show),
+        "draft (bugfix, kiro) .kiro/specs/draft\n\n\
+         Incomplete: no requirements.md, bugfix.md, design.md or tasks.md yet \
+         (the folder holds .config.kiro, brief.md)\n"
+    );
+    fs::remove_dir_all(&broken_dir).unwrap();
+    expect_code(&kiro(ws.path(), &["spec", "lint"]), 0);
+    expect_code(&kiro(ws.path(), &["spec", "fmt", "--check"]), 0);
+    expect_code(&kiro(ws.path(), &["spec", "list"]), 0);
 }
 
 #[test]

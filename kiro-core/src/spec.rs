@@ -209,20 +209,60 @@ pub struct Spec {
     pub extra_files: BTreeMap<String, String>,
 }
 
-/// Kiro's `.config.kiro` JSON file.
+/// Kiro's `.config.kiro`: the fields kiro could read from it, and the file as read.
+///
+/// Kiro writes one line of JSON, `{"specId": "<uuid>", "workflowType":
+/// "requirements-first", "specType": "feature"}`, but real folders also hold
+/// JSON with a UTF-8 byte order mark, pretty-printed or commented JSON, extra
+/// keys (`createdAt`, `featureName`, `extends`, ...), other JSON shapes and
+/// plain `key=value` or `key: value` lines. [`crate::store::parse_config`]
+/// reads what it can; what it cannot read becomes a lint note (K0017), never
+/// a load error. `raw` is the truth: [`Spec::save`] writes it back byte for
+/// byte and never re-renders the typed fields.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct KiroConfig {
-    /// `specId`.
+    /// `specId` (usually a UUID, not checked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_id: Option<String>,
-    /// `workflowType`, e.g. `"requirements-first"`.
+    /// `workflowType`: `"requirements-first"`, `"design-first"`, ... as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_type: Option<String>,
-    /// `specType`, e.g. `"feature"` or `"bugfix"`.
+    /// `specType`: `"feature"`, `"bugfix"`, ... as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_type: Option<String>,
-    /// The file exactly as read; written back unchanged on save.
+    /// Every other top-level key, by name as written, with its value (a
+    /// `key=value` line's value is a JSON string). A known key whose value is
+    /// not a string is kept here too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other: BTreeMap<String, serde_json::Value>,
+    /// How the file is written.
+    #[serde(default)]
+    pub syntax: ConfigSyntax,
+    /// The file exactly as read; written back unchanged on save (unless `lossy`).
     pub raw: String,
+    /// The file is not UTF-8 (or is UTF-16), so `raw` is only a decoding of
+    /// it: [`Spec::save`] never writes such a config and the file on disk stays
+    /// as it is.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub lossy: bool,
+}
+
+/// How a `.config.kiro` file is written, as far as kiro could tell.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigSyntax {
+    /// A JSON object, as Kiro writes it (a byte order mark, comments and
+    /// trailing commas are tolerated).
+    #[default]
+    Json,
+    /// `key=value` or `key: value` lines, with `#`, `//` or `;` comments.
+    KeyValue,
+    /// Nothing but white space (and comments).
+    Empty,
+    /// Not read in full: broken JSON (the `"key": value` pairs that could be
+    /// found are kept), JSON that is not an object, or text with no
+    /// `key=value` line.
+    Unreadable,
 }
 
 /// Line-ending and final-newline conventions of a source file, kept so that

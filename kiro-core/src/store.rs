@@ -9,6 +9,14 @@
 //! Files kiro does not model (`.config.kiro`, cc-sdd's `spec.json` and
 //! `research.md`, anything else) are written back byte for byte.
 //!
+//! The metadata files (`.config.kiro`, `spec.json`) belong to other tools
+//! and take many shapes, so they never stop a spec from loading: what kiro
+//! cannot read in them becomes a [`MetadataIssue`] (a lint note), see
+//! [`parse_config`]. [`spec_folders`] lists every folder under
+//! `.kiro/specs/`, including the incomplete ones that hold no document yet
+//! (only `brief.md`, `plan.md`, `.config.kiro`, ...) and those that cannot
+//! be loaded, each with its error.
+//!
 //! ```
 //! use kiro_core::spec::{Spec, TaskList, Task, TaskId};
 //!
@@ -34,7 +42,11 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::format::{self, FormatDiagnostic, SourceMap};
-use crate::spec::{Dialect, KiroConfig, Spec, SpecKind};
+use crate::spec::{Dialect, Spec, SpecKind};
+
+mod metadata;
+
+pub use metadata::{parse_config, MetadataIssue};
 
 /// The documents of a spec folder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -73,6 +85,9 @@ impl DocKind {
 /// Kiro's per-spec config file.
 pub const CONFIG_FILE: &str = ".config.kiro";
 
+/// cc-sdd's per-spec metadata file (phase and approvals).
+pub const SPEC_JSON_FILE: &str = "spec.json";
+
 /// One document as read from disk.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SourceFile {
@@ -97,6 +112,9 @@ pub struct LoadedSpec {
     pub spec: Spec,
     /// The documents that exist, in [`DocKind::ALL`] order.
     pub files: Vec<SourceFile>,
+    /// What could not be read in `.config.kiro` and `spec.json` (lint notes,
+    /// K0017); the files are still kept as they are.
+    pub metadata_issues: Vec<MetadataIssue>,
 }
 
 impl LoadedSpec {
@@ -122,37 +140,24 @@ fn read_text(path: &Path) -> Result<Option<String>> {
     }
 }
 
-fn json_error(path: &Path, e: &serde_json::Error) -> Error {
-    Error::Json {
-        path: path.to_owned(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    }
-}
-
-/// Parses `.config.kiro`, keeping the raw text.
-pub fn parse_config(path: &Path, raw: String) -> Result<KiroConfig> {
-    let value: serde_json::Value = serde_json::from_str(&raw).map_err(|e| json_error(path, &e))?;
-    let field = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-    Ok(KiroConfig {
-        spec_id: field("specId"),
-        workflow_type: field("workflowType"),
-        spec_type: field("specType"),
-        raw,
-    })
-}
-
 /// Files larger than this are not kept in [`Spec::extra_files`].
 const MAX_EXTRA_FILE: u64 = 4 * 1024 * 1024;
 
 /// Reads a spec folder: every document, parsed, with its source.
 ///
-/// Errors when the folder cannot be read, holds none of the four documents,
-/// a document is not UTF-8, or `.config.kiro` / `spec.json` is not JSON.
-/// Markdown that does not follow the Kiro format is not an error: it is kept
-/// verbatim and reported in [`SourceFile::diagnostics`].
+/// Errors when the folder cannot be read, holds none of the four documents
+/// ([`Error::NotASpec`]; see [`open_spec_folder`] for such folders), or a
+/// document is not UTF-8 or cannot be read. Markdown that does not follow the
+/// Kiro format is not an error: it is kept verbatim and reported in
+/// [`SourceFile::diagnostics`]. Neither is a `.config.kiro` or `spec.json`
+/// kiro cannot read: it is reported in [`LoadedSpec::metadata_issues`].
 pub fn load_spec(dir: &Path) -> Result<LoadedSpec> {
+    load_folder(dir, true)
+}
+
+/// [`load_spec`], or, with `require_documents` false, whatever the folder
+/// holds even when it has no document.
+fn load_folder(dir: &Path, require_documents: bool) -> Result<LoadedSpec> {
     let meta = fs::metadata(dir).map_err(|source| Error::Io {
         path: dir.to_owned(),
         source,
@@ -206,23 +211,23 @@ pub fn load_spec(dir: &Path) -> Result<LoadedSpec> {
             diagnostics,
         });
     }
-    if files.is_empty() {
+    if files.is_empty() && require_documents {
         return Err(Error::NotASpec {
             path: dir.to_owned(),
         });
     }
 
-    let config_path = dir.join(CONFIG_FILE);
-    if let Some(raw) = read_text(&config_path)? {
-        spec.config = Some(parse_config(&config_path, raw)?);
-    }
-    read_extra_files(dir, &mut spec)?;
+    let (config, mut metadata_issues) = metadata::read_config(&dir.join(CONFIG_FILE));
+    spec.config = config;
+    read_extra_files(dir, &mut spec, &mut metadata_issues)?;
 
-    spec.dialect = if spec.extra_files.contains_key("spec.json") {
-        Dialect::CcSdd
-    } else {
-        Dialect::Kiro
-    };
+    // The file's presence decides, readable or not: only cc-sdd writes it.
+    spec.dialect =
+        if spec.extra_files.contains_key(SPEC_JSON_FILE) || dir.join(SPEC_JSON_FILE).is_file() {
+            Dialect::CcSdd
+        } else {
+            Dialect::Kiro
+        };
     let config_says_bugfix = spec
         .config
         .as_ref()
@@ -237,13 +242,15 @@ pub fn load_spec(dir: &Path) -> Result<LoadedSpec> {
         dir: dir.to_owned(),
         spec,
         files,
+        metadata_issues,
     })
 }
 
 /// Keeps the folder's other text files (cc-sdd's `spec.json`, `research.md`, ...)
 /// byte for byte. Binary or very large files are left where they are and not
-/// modelled; saving never deletes them.
-fn read_extra_files(dir: &Path, spec: &mut Spec) -> Result<()> {
+/// modelled; saving never deletes them. `spec.json` is checked to be a JSON
+/// object, and what is wrong with it becomes an issue, not an error.
+fn read_extra_files(dir: &Path, spec: &mut Spec, issues: &mut Vec<MetadataIssue>) -> Result<()> {
     let entries = fs::read_dir(dir).map_err(|source| Error::Io {
         path: dir.to_owned(),
         source,
@@ -258,19 +265,33 @@ fn read_extra_files(dir: &Path, spec: &mut Spec) -> Result<()> {
         if is_doc || file_name == CONFIG_FILE {
             continue;
         }
+        let path = entry.path();
+        if file_name == SPEC_JSON_FILE {
+            match metadata::read_file(&path) {
+                metadata::FileRead::Missing => {}
+                metadata::FileRead::Unreadable(why) => issues.push(MetadataIssue {
+                    path: path.clone(),
+                    line: 0,
+                    column: 0,
+                    message: format!("{why}; kiro left it as it is"),
+                }),
+                metadata::FileRead::Bytes(bytes) => {
+                    issues.extend(metadata::check_spec_json(&path, &bytes));
+                    if let Ok(text) = String::from_utf8(bytes) {
+                        spec.extra_files.insert(file_name, text);
+                    }
+                }
+            }
+            continue;
+        }
         let Ok(meta) = entry.metadata() else { continue };
         if !meta.is_file() || meta.len() > MAX_EXTRA_FILE {
             continue;
         }
-        let path = entry.path();
         let Ok(bytes) = fs::read(&path) else { continue };
         let Ok(text) = String::from_utf8(bytes) else {
             continue;
         };
-        if file_name == "spec.json" {
-            // cc-sdd's phase approvals: a broken file is an error worth a line number.
-            serde_json::from_str::<serde_json::Value>(&text).map_err(|e| json_error(&path, &e))?;
-        }
         spec.extra_files.insert(file_name, text);
     }
     Ok(())
@@ -338,7 +359,8 @@ impl Spec {
     }
 
     /// Writes the spec to a folder: each document rendered canonically,
-    /// `.config.kiro` and extra files byte for byte. Each file is replaced
+    /// `.config.kiro` (unless [`KiroConfig::lossy`](crate::spec::KiroConfig::lossy))
+    /// and extra files byte for byte. Each file is replaced
     /// atomically and only when its content changes; files the spec does not
     /// hold are left alone. Returns the paths written.
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
@@ -356,7 +378,9 @@ impl Spec {
                 }
             }
         }
-        if let Some(config) = &self.config {
+        // A lossy config is only a decoding of the file: writing it would
+        // change the file, so the file stays as it is.
+        if let Some(config) = self.config.as_ref().filter(|c| !c.lossy) {
             let path = dir.join(CONFIG_FILE);
             if write_if_changed(&path, config.raw.as_bytes())? {
                 written.push(path);
@@ -454,6 +478,131 @@ pub fn list_specs(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// One folder under `.kiro/specs/`, whatever it holds: what [`spec_folders`]
+/// and [`open_spec_folder`] return.
+#[derive(Debug)]
+pub struct SpecFolder {
+    /// The folder.
+    pub dir: PathBuf,
+    /// The folder's name, e.g. `"user-authentication"`.
+    pub name: String,
+    /// Its entries by name, sorted; sub-folders end in `/`. Empty when the
+    /// folder cannot be read.
+    pub contents: Vec<String>,
+    /// What loading it gave.
+    pub state: FolderState,
+}
+
+/// What a folder under `.kiro/specs/` turned out to be.
+#[derive(Debug)]
+pub enum FolderState {
+    /// A spec: at least one of the four documents, loaded as by [`load_spec`].
+    Spec(Box<LoadedSpec>),
+    /// No document yet, only files such as `brief.md`, `plan.md`,
+    /// `.config.kiro`, `spec.json` or `research.md` (cc-sdd's first step, or
+    /// an abandoned spec). The value holds what kiro could read: kind,
+    /// dialect, config and extra files, no document.
+    Incomplete(Box<LoadedSpec>),
+    /// The folder cannot be loaded: a document is not UTF-8, a file or the
+    /// folder itself cannot be read.
+    Failed(Error),
+}
+
+impl SpecFolder {
+    /// The loaded spec, complete or not; `None` when loading failed.
+    pub fn loaded(&self) -> Option<&LoadedSpec> {
+        match &self.state {
+            FolderState::Spec(l) | FolderState::Incomplete(l) => Some(l),
+            FolderState::Failed(_) => None,
+        }
+    }
+}
+
+/// Opens one folder: a spec, an incomplete spec or a folder that cannot be
+/// loaded (never an `Err`: the error is the [`FolderState::Failed`] state).
+///
+/// ```
+/// use kiro_core::store::{open_spec_folder, FolderState};
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("brief.md"), "# Idea\n")?;
+/// std::fs::write(dir.path().join(".config.kiro"), "specType=bugfix\n")?;
+/// let folder = open_spec_folder(dir.path());
+/// assert_eq!(folder.contents, [".config.kiro", "brief.md"]);
+/// let FolderState::Incomplete(loaded) = &folder.state else { panic!("{:?}", folder.state) };
+/// assert_eq!(loaded.spec.kind, kiro_core::spec::SpecKind::Bugfix);
+///
+/// std::fs::write(dir.path().join("tasks.md"), b"- [ ] 1. Caf\xe9\n")?;
+/// assert!(matches!(open_spec_folder(dir.path()).state, FolderState::Failed(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn open_spec_folder(dir: &Path) -> SpecFolder {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let contents = folder_contents(dir);
+    let state = match load_folder(dir, false) {
+        Ok(loaded) if loaded.files.is_empty() => FolderState::Incomplete(Box::new(loaded)),
+        Ok(loaded) => FolderState::Spec(Box::new(loaded)),
+        Err(e) => FolderState::Failed(e),
+    };
+    SpecFolder {
+        dir: dir.to_owned(),
+        name,
+        contents,
+        state,
+    }
+}
+
+/// The entry names of a folder, sorted, sub-folders with a trailing `/`.
+fn folder_contents(dir: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() {
+                name + "/"
+            } else {
+                name
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every folder under `<root>/.kiro/specs`, sorted by name, opened with
+/// [`open_spec_folder`]: specs, incomplete specs and folders that cannot be
+/// loaded alike. Hidden folders (a name starting with `.`) are skipped.
+/// Errors only when `.kiro/specs` exists but cannot be read; a workspace
+/// without it has no folders.
+pub fn spec_folders(root: &Path) -> Result<Vec<SpecFolder>> {
+    let dir = specs_dir(root);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(Error::Io { path: dir, source }),
+    };
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let path = entry.path();
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if path.is_dir() && !hidden {
+            dirs.push(path);
+        }
+    }
+    dirs.sort();
+    Ok(dirs.iter().map(|d| open_spec_folder(d)).collect())
+}
+
 /// Resolves a `<SPEC>` argument: a path to a spec folder, or the name of a
 /// folder under `<root>/.kiro/specs`.
 pub fn resolve_spec(root: &Path, arg: &str) -> PathBuf {
@@ -507,13 +656,31 @@ mod tests {
     }
 
     #[test]
-    fn broken_config_names_file_and_line() {
+    fn broken_config_is_a_note_not_an_error() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("tasks.md"), "- [ ] 1. x\n").unwrap();
-        fs::write(dir.path().join(CONFIG_FILE), "{\n  \"specId\": \n").unwrap();
-        let err = load_spec(dir.path()).unwrap_err();
-        let msg = err.to_string();
-        assert!(msg.contains(".config.kiro:3:"), "{msg}");
+        let config = "{\n  \"specType\": \"bugfix\",\n  \"specId\": \n";
+        fs::write(dir.path().join(CONFIG_FILE), config).unwrap();
+        let loaded = load_spec(dir.path()).unwrap();
+        assert_eq!(
+            loaded.spec.kind,
+            SpecKind::Bugfix,
+            "what could be read is used"
+        );
+        let issue = &loaded.metadata_issues[..];
+        assert_eq!(issue.len(), 1, "{issue:?}");
+        assert_eq!(issue[0].path, dir.path().join(CONFIG_FILE));
+        assert_eq!((issue[0].line, issue[0].column), (4, 1));
+        assert!(
+            issue[0].message.starts_with("invalid JSON: EOF"),
+            "{issue:?}"
+        );
+
+        // Saving writes it back as it was, and a second save writes nothing.
+        let out = dir.path().join("out");
+        loaded.spec.save(&out).unwrap();
+        assert_eq!(fs::read_to_string(out.join(CONFIG_FILE)).unwrap(), config);
+        assert!(loaded.spec.save(dir.path()).unwrap().is_empty());
     }
 
     #[test]
@@ -554,5 +721,256 @@ mod tests {
         let spec = Spec::load(dir.path()).unwrap();
         let written = spec.save(dir.path()).unwrap();
         assert!(written.is_empty(), "{written:?}");
+    }
+
+    /// Every odd `.config.kiro` loads with its spec, gives the expected kind
+    /// and number of notes, stays byte for byte on disk through an in-place
+    /// save, and is copied exactly by a save elsewhere unless it is lossy.
+    #[test]
+    fn odd_configs_never_refuse_the_spec() {
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(
+                "{\"specType\": \"bugfix\"}"
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes),
+            )
+            .collect();
+        let huge = [
+            b"{\"specType\": \"bugfix\", \"pad\": \"".as_slice(),
+            &vec![b'x'; 2 << 20],
+            b"\"}",
+        ]
+        .concat();
+        // (name, bytes, bugfix kind expected, notes expected, copied by save)
+        let cases: Vec<(&str, Vec<u8>, bool, usize, bool)> = vec![
+            (
+                "kiro",
+                br#"{"specId": "a", "workflowType": "requirements-first", "specType": "bugfix"}"#
+                    .to_vec(),
+                true,
+                0,
+                true,
+            ),
+            (
+                "bom",
+                b"\xEF\xBB\xBF{\"specType\": \"bugfix\"}\r\n".to_vec(),
+                true,
+                0,
+                true,
+            ),
+            (
+                "key=value",
+                b"specType=bugfix\nworkflowType=design-first\n".to_vec(),
+                true,
+                0,
+                true,
+            ),
+            (
+                "key: value",
+                b"# by hand\nspecType: bugfix\n".to_vec(),
+                true,
+                0,
+                true,
+            ),
+            ("array", b"[\"bugfix\"]".to_vec(), false, 1, true),
+            ("string", b"\"bugfix\"".to_vec(), false, 1, true),
+            (
+                "nested",
+                br#"{"spec": {"specType": "bugfix"}}"#.to_vec(),
+                false,
+                0,
+                true,
+            ),
+            (
+                "truncated",
+                b"{\"specType\": \"bugfix\", \"spe".to_vec(),
+                true,
+                1,
+                true,
+            ),
+            ("empty", Vec::new(), false, 0, true),
+            (
+                "latin-1",
+                b"specType=bugfix\nowner=Jos\xE9\n".to_vec(),
+                true,
+                1,
+                false,
+            ),
+            ("utf-16", utf16, true, 1, false),
+            ("huge", huge, false, 1, false),
+        ];
+        for (name, bytes, bugfix, notes, copied) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join("tasks.md"), "- [ ] 1. x\n").unwrap();
+            fs::write(dir.path().join(CONFIG_FILE), &bytes).unwrap();
+            let loaded = load_spec(dir.path()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let kind = if bugfix {
+                SpecKind::Bugfix
+            } else {
+                SpecKind::Feature
+            };
+            assert_eq!(loaded.spec.kind, kind, "{name}");
+            assert_eq!(
+                loaded.metadata_issues.len(),
+                notes,
+                "{name}: {:?}",
+                loaded.metadata_issues
+            );
+            for issue in &loaded.metadata_issues {
+                assert_eq!(issue.path, dir.path().join(CONFIG_FILE), "{name}");
+            }
+
+            loaded.spec.save(dir.path()).unwrap();
+            assert_eq!(
+                fs::read(dir.path().join(CONFIG_FILE)).unwrap(),
+                bytes,
+                "{name}: rewritten"
+            );
+            let out = dir.path().join("out");
+            loaded.spec.save(&out).unwrap();
+            let copy = fs::read(out.join(CONFIG_FILE)).ok();
+            if copied {
+                assert_eq!(
+                    copy.as_deref(),
+                    Some(bytes.as_slice()),
+                    "{name}: not copied exactly"
+                );
+                assert_eq!(
+                    Spec::load(&out).unwrap().config,
+                    loaded.spec.config,
+                    "{name}: round trip"
+                );
+            } else {
+                assert_eq!(
+                    copy, None,
+                    "{name}: a lossy or unread config must not be written"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn config_that_is_a_folder_is_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("tasks.md"), "- [ ] 1. x\n").unwrap();
+        fs::create_dir(dir.path().join(CONFIG_FILE)).unwrap();
+        let loaded = load_spec(dir.path()).unwrap();
+        assert_eq!(loaded.spec.config, None);
+        assert!(loaded.metadata_issues[0]
+            .message
+            .contains("not a regular file"));
+    }
+
+    #[test]
+    fn broken_spec_json_is_a_note_and_kept() {
+        let cases: [(&[u8], usize, bool); 4] = [
+            (b"{ \"phase\": \"tasks\" }\n", 0, true),
+            (b"\xEF\xBB\xBF{ \"phase\": \"tasks\" }\n", 0, true),
+            (b"{ \"phase\": \n", 1, true),
+            (b"{ \"phase\": \"t\xE2che\" }", 1, false),
+        ];
+        for (bytes, notes, kept) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join("tasks.md"), "- [ ] 1. x\n").unwrap();
+            fs::write(dir.path().join(SPEC_JSON_FILE), bytes).unwrap();
+            let loaded = load_spec(dir.path()).unwrap();
+            let label = String::from_utf8_lossy(bytes);
+            assert_eq!(loaded.spec.dialect, Dialect::CcSdd, "{label}");
+            assert_eq!(loaded.metadata_issues.len(), notes, "{label}");
+            assert_eq!(
+                loaded.spec.extra_files.contains_key(SPEC_JSON_FILE),
+                kept,
+                "{label}"
+            );
+            loaded.spec.save(dir.path()).unwrap();
+            assert_eq!(
+                fs::read(dir.path().join(SPEC_JSON_FILE)).unwrap(),
+                bytes,
+                "{label}"
+            );
+        }
+    }
+
+    /// Writes `files` into `<root>/.kiro/specs/<name>/`.
+    fn folder(root: &Path, name: &str, files: &[(&str, &[u8])]) {
+        let dir = specs_dir(root).join(name);
+        fs::create_dir_all(&dir).unwrap();
+        for (file, bytes) in files {
+            fs::write(dir.join(file), bytes).unwrap();
+        }
+    }
+
+    #[test]
+    fn spec_folders_lists_incomplete_and_failed_folders() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        assert!(spec_folders(root).unwrap().is_empty(), "no .kiro/specs yet");
+        folder(
+            root,
+            "a-spec",
+            &[("tasks.md", b"- [ ] 1. x\n"), (CONFIG_FILE, b"oops")],
+        );
+        folder(root, "b-brief", &[("brief.md", b"# Idea\n")]);
+        folder(
+            root,
+            "c-cc-sdd",
+            &[(SPEC_JSON_FILE, b"{}"), ("research.md", b"# R\n")],
+        );
+        folder(
+            root,
+            "d-config",
+            &[(CONFIG_FILE, b"specType=bugfix\n"), ("plan.md", b"- x\n")],
+        );
+        folder(root, "e-empty", &[]);
+        folder(
+            root,
+            "f-not-utf8",
+            &[("requirements.md", b"# R\n\xff\n"), ("brief.md", b"ok")],
+        );
+        folder(root, ".hidden", &[("tasks.md", b"- [ ] 1. x\n")]);
+        fs::write(specs_dir(root).join("stray.md"), "not a folder").unwrap();
+        fs::create_dir_all(specs_dir(root).join("b-brief/assets")).unwrap();
+
+        let folders = spec_folders(root).unwrap();
+        let summary: Vec<String> = folders
+            .iter()
+            .map(|f| {
+                let state = match &f.state {
+                    FolderState::Spec(l) => format!("spec {:?} {:?}", l.spec.kind, l.spec.dialect),
+                    FolderState::Incomplete(l) => {
+                        assert!(l.files.is_empty());
+                        format!("incomplete {:?} {:?}", l.spec.kind, l.spec.dialect)
+                    }
+                    FolderState::Failed(e) => {
+                        format!("failed {}", matches!(e, Error::NotUtf8 { .. }))
+                    }
+                };
+                format!("{} [{}] {state}", f.name, f.contents.join(" "))
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                "a-spec [.config.kiro tasks.md] spec Feature Kiro",
+                "b-brief [assets/ brief.md] incomplete Feature Kiro",
+                "c-cc-sdd [research.md spec.json] incomplete Feature CcSdd",
+                "d-config [.config.kiro plan.md] incomplete Bugfix Kiro",
+                "e-empty [] incomplete Feature Kiro",
+                "f-not-utf8 [brief.md requirements.md] failed true",
+            ]
+        );
+        // An incomplete folder keeps what it holds, and `load_spec` still refuses it.
+        let brief = folders[1].loaded().unwrap();
+        assert_eq!(brief.spec.extra_files["brief.md"], "# Idea\n");
+        assert!(matches!(
+            load_spec(&folders[1].dir),
+            Err(Error::NotASpec { .. })
+        ));
+        // The unreadable config of a loaded spec is a note, not a failure.
+        assert_eq!(folders[0].loaded().unwrap().metadata_issues.len(), 1);
+        assert!(folders[5].loaded().is_none());
+        // `list_specs` (lint, fmt, ...) still sees only folders with documents.
+        assert_eq!(list_specs(root).unwrap().len(), 3);
     }
 }

@@ -1,15 +1,28 @@
-//! `kiro spec list`: one line (or JSON object) per spec.
+//! `kiro spec list`: one line (or JSON object) per folder under `.kiro/specs/`.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use kiro_core::spec::{Dialect, SpecKind, TaskStatus};
-use kiro_core::store::LoadedSpec;
+use kiro_core::store::{self, FolderState, LoadedSpec, SpecFolder};
 use serde::Serialize;
 
 use crate::cli::TextOrJson;
 use crate::output;
 use crate::workspace::Workspace;
+
+/// What a listed folder is: the `status` field of the JSON rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    /// A spec with at least one document.
+    Ok,
+    /// No document yet (only `brief.md`, `plan.md`, `.config.kiro`, ...).
+    Incomplete,
+    /// The folder could not be loaded.
+    Error,
+}
 
 /// One row of `kiro spec list`; its JSON form is part of the CLI contract.
 #[derive(Debug, Serialize)]
@@ -17,61 +30,106 @@ struct SpecSummary {
     name: String,
     /// The folder, relative to the workspace root.
     path: String,
-    kind: SpecKind,
-    dialect: Dialect,
+    status: Status,
+    /// `null` only when the folder could not be loaded.
+    kind: Option<SpecKind>,
+    /// `null` only when the folder could not be loaded.
+    dialect: Option<Dialect>,
     /// The documents present: `requirements`, `bugfix`, `design`, `tasks`.
-    documents: Vec<kiro_core::store::DocKind>,
+    documents: Vec<store::DocKind>,
     requirements: usize,
     criteria: usize,
     properties: usize,
     tasks_done: usize,
     tasks_total: usize,
+    /// What the folder holds: its entries, sorted, sub-folders ending in `/`.
+    files: Vec<String>,
+    /// Why the folder could not be loaded; `null` otherwise.
+    error: Option<String>,
 }
 
 impl SpecSummary {
-    fn new(ws: &Workspace, loaded: &LoadedSpec) -> SpecSummary {
+    fn new(ws: &Workspace, folder: &SpecFolder) -> SpecSummary {
+        let mut row = SpecSummary {
+            name: folder.name.clone(),
+            path: ws.display(&folder.dir).display().to_string(),
+            status: Status::Ok,
+            kind: None,
+            dialect: None,
+            documents: Vec::new(),
+            requirements: 0,
+            criteria: 0,
+            properties: 0,
+            tasks_done: 0,
+            tasks_total: 0,
+            files: folder.contents.clone(),
+            error: None,
+        };
+        match &folder.state {
+            FolderState::Spec(loaded) => row.counts(loaded),
+            FolderState::Incomplete(loaded) => {
+                row.status = Status::Incomplete;
+                row.counts(loaded);
+            }
+            FolderState::Failed(e) => {
+                row.status = Status::Error;
+                row.error = Some(relative_error(ws, &folder.dir, e));
+            }
+        }
+        row
+    }
+
+    fn counts(&mut self, loaded: &LoadedSpec) {
         let spec = &loaded.spec;
         let tasks = spec
             .tasks
             .as_ref()
             .map(|t| t.all_tasks())
             .unwrap_or_default();
-        SpecSummary {
-            name: spec.name.clone(),
-            path: ws.display(&loaded.dir).display().to_string(),
-            kind: spec.kind,
-            dialect: spec.dialect,
-            documents: loaded.files.iter().map(|f| f.kind).collect(),
-            requirements: spec
-                .requirements
-                .as_ref()
-                .map_or(0, |r| r.requirements.len()),
-            criteria: spec.criteria().len(),
-            properties: spec.design.as_ref().map_or(0, |d| d.properties.len()),
-            tasks_done: tasks
-                .iter()
-                .filter(|t| t.status == TaskStatus::Done)
-                .count(),
-            tasks_total: tasks.len(),
-        }
+        self.kind = Some(spec.kind);
+        self.dialect = Some(spec.dialect);
+        self.documents = loaded.files.iter().map(|f| f.kind).collect();
+        self.requirements = spec
+            .requirements
+            .as_ref()
+            .map_or(0, |r| r.requirements.len());
+        self.criteria = spec.criteria().len();
+        self.properties = spec.design.as_ref().map_or(0, |d| d.properties.len());
+        self.tasks_done = tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Done)
+            .count();
+        self.tasks_total = tasks.len();
     }
 
     fn kind_name(&self) -> &'static str {
         match self.kind {
-            SpecKind::Feature => "feature",
-            SpecKind::Bugfix => "bugfix",
+            Some(SpecKind::Feature) => "feature",
+            Some(SpecKind::Bugfix) => "bugfix",
+            None => "-",
         }
     }
 
     fn dialect_name(&self) -> &'static str {
         match self.dialect {
-            Dialect::Kiro => "kiro",
-            Dialect::CcSdd => "cc-sdd",
+            Some(Dialect::Kiro) => "kiro",
+            Some(Dialect::CcSdd) => "cc-sdd",
+            None => "-",
         }
     }
 }
 
-/// An aligned table with a header line.
+/// An error's message with the folder's absolute path made
+/// workspace-relative, like every other path `spec list` prints.
+fn relative_error(ws: &Workspace, dir: &Path, e: &kiro_core::Error) -> String {
+    let absolute = dir.display().to_string();
+    let relative = ws.display(dir).display().to_string();
+    e.to_string().replace(&absolute, &relative)
+}
+
+/// An aligned table with a header line. Incomplete and failed folders show
+/// `-` for their counts and say what they hold or why they failed at the end
+/// of the line.
 fn table(rows: &[SpecSummary]) -> String {
     let width = rows
         .iter()
@@ -84,49 +142,70 @@ fn table(rows: &[SpecSummary]) -> String {
         "NAME", "KIND", "DIALECT", "REQUIREMENTS", "CRITERIA", "PROPERTIES", "TASKS"
     );
     for r in rows {
-        out.push_str(&format!(
-            "{:<width$}  {:<7}  {:<7}  {:>12}  {:>8}  {:>10}  {:>7}\n",
-            r.name,
-            r.kind_name(),
-            r.dialect_name(),
-            r.requirements,
-            r.criteria,
-            r.properties,
-            format!("{}/{}", r.tasks_done, r.tasks_total),
-        ));
+        let line = match r.status {
+            Status::Ok => format!(
+                "{:<width$}  {:<7}  {:<7}  {:>12}  {:>8}  {:>10}  {:>7}",
+                r.name,
+                r.kind_name(),
+                r.dialect_name(),
+                r.requirements,
+                r.criteria,
+                r.properties,
+                format!("{}/{}", r.tasks_done, r.tasks_total),
+            ),
+            Status::Incomplete | Status::Error => {
+                let note = match (&r.error, r.files.is_empty()) {
+                    (Some(e), _) => format!("error: {e}"),
+                    (None, true) => "incomplete: empty folder".to_owned(),
+                    (None, false) => format!("incomplete: {}", r.files.join(", ")),
+                };
+                format!(
+                    "{:<width$}  {:<7}  {:<7}  {:>12}  {:>8}  {:>10}  {:>7}  {note}",
+                    r.name,
+                    r.kind_name(),
+                    r.dialect_name(),
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                )
+            }
+        };
+        out.push_str(&line);
+        out.push('\n');
     }
     out
 }
 
-/// Lists every spec of the workspace. A spec that cannot be loaded is
-/// reported on stderr and the others are still listed; the exit status is then 2.
+/// Lists every folder under `.kiro/specs/`: specs, incomplete specs (no
+/// document yet, listed with what they hold) and folders that cannot be
+/// loaded (listed with their error, which is also printed on stderr).
+///
+/// Exit status: 0 when every folder is a spec or an incomplete one, 1 when
+/// at least one folder could not be loaded (every other folder is still
+/// listed), 2 when nothing could be listed (no workspace, `.kiro/specs`
+/// unreadable).
 pub(super) fn run(ws: &Workspace, format: TextOrJson) -> Result<ExitCode> {
-    let mut rows = Vec::new();
-    let mut failed = 0usize;
-    for dir in ws.spec_dirs(&[])? {
-        match ws.load(&dir) {
-            Ok(loaded) => rows.push(SpecSummary::new(ws, &loaded)),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                failed += 1;
-            }
+    let folders = store::spec_folders(ws.root()).map_err(|e| {
+        anyhow::Error::new(e).context(format!("cannot list the specs of {}", ws.root().display()))
+    })?;
+    let rows: Vec<SpecSummary> = folders.iter().map(|f| SpecSummary::new(ws, f)).collect();
+    for row in &rows {
+        if let Some(e) = &row.error {
+            eprintln!("error: cannot load spec {}: {e}", row.path);
         }
     }
     match format {
         TextOrJson::Json => output::println(&serde_json::to_string_pretty(&rows)?)?,
-        TextOrJson::Text if rows.is_empty() && failed == 0 => {
+        TextOrJson::Text if rows.is_empty() => {
             eprintln!(
                 "no specs in {}",
-                ws.display(&kiro_core::store::specs_dir(ws.root()))
-                    .display()
+                ws.display(&store::specs_dir(ws.root())).display()
             );
         }
-        TextOrJson::Text => {
-            output::print(&table(&rows))?;
-        }
+        TextOrJson::Text => output::print(&table(&rows))?,
     }
-    if failed > 0 {
-        bail!("{failed} spec(s) could not be loaded");
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(super::status(
+        rows.iter().all(|r| r.status != Status::Error),
+    ))
 }

@@ -1,29 +1,62 @@
 //! `kiro spec show`: a spec as a readable outline or as JSON.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use kiro_core::spec::{
     AcceptanceCriterion, Dialect, EarsPattern, Spec, SpecKind, Task, TaskStatus,
 };
+use kiro_core::store::{self, FolderState};
+use kiro_core::Error;
 
 use crate::cli::{ShowArgs, TextOrJson};
 use crate::output;
 use crate::workspace::Workspace;
 
-/// Prints one spec.
+/// Prints one spec. A folder of `.kiro/specs/` with no document yet (only
+/// `brief.md`, `.config.kiro`, ...) is shown as incomplete, with what it
+/// holds; any other folder without a document is an error.
 pub(super) fn run(ws: &Workspace, args: &ShowArgs) -> Result<ExitCode> {
     let dir = ws.spec_dir(&args.spec)?;
-    let loaded = ws.load(&dir)?;
+    let in_specs = dir.parent() == Some(store::specs_dir(ws.root()).as_path());
+    let folder = store::open_spec_folder(&dir);
+    let (loaded, holds) = match folder.state {
+        FolderState::Spec(loaded) => (loaded, None),
+        FolderState::Incomplete(loaded) if in_specs => (loaded, Some(folder.contents)),
+        // Outside `.kiro/specs`, a folder without a document is not a spec.
+        FolderState::Incomplete(_) => {
+            return Err(cannot_load(ws, &dir, Error::NotASpec { path: dir.clone() }))
+        }
+        FolderState::Failed(e) => return Err(cannot_load(ws, &dir, e)),
+    };
     match args.format {
         TextOrJson::Json => output::println(&serde_json::to_string_pretty(&loaded.spec)?)?,
         TextOrJson::Text => {
             let path = ws.display(&loaded.dir).display().to_string();
-            output::print(&outline(&loaded.spec, &path))?;
+            let mut text = outline(&loaded.spec, &path);
+            if let Some(holds) = holds {
+                let holds = if holds.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    holds.join(", ")
+                };
+                let _ = writeln!(
+                    text,
+                    "\nIncomplete: no requirements.md, bugfix.md, design.md or tasks.md yet \
+                     (the folder holds {holds})"
+                );
+            }
+            output::print(&text)?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The error of a folder that cannot be shown, with its path (as `ws.load` words it).
+fn cannot_load(ws: &Workspace, dir: &Path, e: Error) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!("cannot load spec {}", ws.display(dir).display()))
 }
 
 /// Collapses line breaks and runs of spaces, for one-line display of

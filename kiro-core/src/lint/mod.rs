@@ -30,6 +30,7 @@
 //! | K0014 | `dependency-cycle` | error | `_Depends:` links form a cycle |
 //! | K0015 | `format` | warning | the parser could not read part of a file as the Kiro format |
 //! | K0016 | `undefined-property` | error | a task tests a property that design.md does not define |
+//! | K0017 | `unreadable-metadata` | note | part of `.config.kiro` or `spec.json` could not be read (the spec still loads) |
 //!
 //! Criteria are the acceptance criteria of `requirements.md` and, in a
 //! bugfix spec, the clauses of the *Expected* and *Unchanged* behaviour
@@ -65,6 +66,7 @@
 //! ```
 
 mod checks;
+mod metadata;
 mod render;
 mod terms;
 
@@ -260,6 +262,12 @@ pub const RULES: &[Rule] = &[
         severity: Severity::Error,
         summary: "A task tests a correctness property that the design does not define.",
     },
+    Rule {
+        code: "K0017",
+        name: "unreadable-metadata",
+        severity: Severity::Note,
+        summary: "Part of `.config.kiro` or `spec.json` could not be read; the file is kept byte for byte.",
+    },
 ];
 
 /// The rule with this code.
@@ -363,8 +371,8 @@ impl Finding {
 }
 
 /// Lints a spec model without source positions: every diagnostic has
-/// `file: None` and line and column `0`. Format diagnostics (K0015) need the
-/// source and come only from [`lint`].
+/// `file: None` and line and column `0`. Format diagnostics (K0015) and
+/// metadata notes (K0017) come from loading the files, so only from [`lint`].
 ///
 /// ```
 /// use kiro_core::lint::lint_spec;
@@ -428,6 +436,7 @@ pub fn lint(spec: &LoadedSpec) -> Vec<Diagnostic> {
             out.push(diagnostic);
         }
     }
+    out.extend(metadata::diagnostics(spec));
     sort(&mut out);
     out
 }
