@@ -29,7 +29,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A JSON file (`.config.kiro`, `spec.json`) is not valid JSON.
+    /// A JSON file kiro owns (the link lock, the scan cache, a journal) is
+    /// not valid JSON.
     #[error("{}:{line}:{column}: invalid JSON: {message}", path.display())]
     Json {
         /// The file.
