@@ -134,8 +134,14 @@ fn longest_at<T>(
 }
 
 /// Every non-overlapping match of the entries in `s[region]`, outside code
-/// spans, the longest at each place. With `whole`, matches start at word
-/// starts only.
+/// spans, the longest at each place. With `whole` (spaced languages),
+/// matches are whole words in any case; without, entries match as
+/// substrings exactly (Chinese, Japanese and Korean have no case).
+///
+/// This runs for every criterion without `SHALL`, over every table of
+/// several languages, so neither path tries every entry at every
+/// character: whole words are tried at word starts on their first letter,
+/// substrings are found by the standard library's substring search.
 fn scan<T>(
     s: &str,
     region: Range<usize>,
@@ -148,24 +154,86 @@ fn scan<T>(
     let Some(text) = s.get(region.clone()).filter(|_| !entries.is_empty()) else {
         return out;
     };
+    let mut push = |entry: usize, range: Range<usize>| {
+        out.push(Hit {
+            entry,
+            upper: s.get(range.clone()).is_some_and(is_upper),
+            range,
+        });
+    };
     let mut next_free = region.start;
-    let mut previous: Option<char> = s.get(..region.start).and_then(|h| h.chars().next_back());
-    for (i, c) in text.char_indices() {
-        let at = region.start + i;
-        let word_start = !previous.is_some_and(is_word);
-        previous = Some(c);
-        if at < next_free || (whole && !word_start) || in_spans(spans, at) {
+    if whole {
+        // The first bytes an entry can start with, in either case: most
+        // bytes of a sentence (every byte of a CJK character, most
+        // letters) start none, and are passed over without decoding.
+        let mut leads = [0u64; 4];
+        for e in entries {
+            let Some(first) = word(e).chars().next() else {
+                continue;
+            };
+            for c in [first, first.to_uppercase().next().unwrap_or(first)] {
+                let mut buf = [0u8; 4];
+                if let Some(&b) = c.encode_utf8(&mut buf).as_bytes().first() {
+                    if let Some(bits) = leads.get_mut(usize::from(b >> 6)) {
+                        *bits |= 1 << (b & 63);
+                    }
+                }
+            }
+        }
+        let is_lead = |b: u8| {
+            leads
+                .get(usize::from(b >> 6))
+                .is_some_and(|bits| bits & (1 << (b & 63)) != 0)
+        };
+        for (i, b) in text.bytes().enumerate() {
+            let at = region.start + i;
+            if !is_lead(b) || at < next_free {
+                continue;
+            }
+            let Some(c) = s.get(at..).and_then(|r| r.chars().next()) else {
+                continue;
+            };
+            let previous = s.get(..at).and_then(|h| h.chars().next_back());
+            if previous.is_some_and(is_word) || in_spans(spans, at) {
+                continue;
+            }
+            let first = c.to_lowercase().next().unwrap_or(c);
+            let best = entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| word(e).chars().next() == Some(first))
+                .filter_map(|(k, e)| match_at(s, at, region.end, word(e), true).map(|end| (k, end)))
+                .max_by_key(|&(_, end)| end);
+            if let Some((entry, end)) = best {
+                push(entry, at..end);
+                next_free = end;
+            }
+        }
+        return out;
+    }
+    let mut found: Vec<(usize, usize, usize)> = Vec::new();
+    for (k, e) in entries.iter().enumerate() {
+        let entry = word(e);
+        // A space in the entry may be missing from the text: search for
+        // the piece before it and let `match_at` check the rest.
+        let piece = entry.split(' ').next().unwrap_or(entry);
+        if piece.is_empty() {
             continue;
         }
-        if let Some((entry, end)) = longest_at(s, at, region.end, entries, word, whole) {
-            let range = at..end;
-            out.push(Hit {
-                entry,
-                upper: s.get(range.clone()).is_some_and(is_upper),
-                range,
-            });
-            next_free = end;
+        for (i, _) in text.match_indices(piece) {
+            let at = region.start + i;
+            if let Some(end) = match_at(s, at, region.end, entry, false) {
+                found.push((at, end, k));
+            }
         }
+    }
+    found.sort_unstable_by_key(|&(start, end, _)| (start, Reverse(end)));
+    for (start, end, entry) in found {
+        if start < next_free || in_spans(spans, start) {
+            continue;
+        }
+        push(entry, start..end);
+        next_free = end;
     }
     out
 }
@@ -228,43 +296,78 @@ fn modal_is_word(language: &Language) -> bool {
 fn modal_candidates(s: &str, spans: &[Range<usize>]) -> Vec<Modal> {
     let cjk = cjk_script(s);
     let (body_end, _) = sentence_end(s);
-    let mut out = Vec::new();
+    let mut found: Vec<(&'static Language, Vec<(Hit, bool)>)> = Vec::new();
     for language in LANGUAGES
         .iter()
         .filter(|l| l.script == Script::Alphabetic || Some(l.script) == cjk)
     {
         let whole = modal_is_word(language);
         let all = 0..s.len();
-        let not_modals = scan(s, all.clone(), spans, language.not_modals, |w| *w, whole);
-        let allowed = |h: &Hit| {
-            !not_modals
-                .iter()
-                .any(|n| n.range.start < h.range.end && h.range.start < n.range.end)
-        };
-        let obligations = scan(s, all.clone(), spans, language.modals, |w| *w, whole)
-            .into_iter()
-            .chain(
-                scan(s, all.clone(), spans, language.final_modals, |w| *w, whole)
-                    .into_iter()
-                    .filter(|h| h.range.end == body_end),
-            )
-            .filter(allowed)
-            .map(|h| (h, false));
-        let prohibitions = scan(s, all, spans, language.prohibitions, |w| *w, whole)
-            .into_iter()
-            .map(|h| (h, true));
-        let found: Vec<(Hit, bool)> = obligations.chain(prohibitions).collect();
-        if found.is_empty() {
+        let mut hits: Vec<(Hit, bool)> =
+            scan(s, all.clone(), spans, language.modals, |w| *w, whole)
+                .into_iter()
+                .chain(
+                    scan(s, all.clone(), spans, language.final_modals, |w| *w, whole)
+                        .into_iter()
+                        .filter(|h| h.range.end == body_end),
+                )
+                .map(|h| (h, false))
+                .collect();
+        if !hits.is_empty() {
+            let not_modals = scan(s, all.clone(), spans, language.not_modals, |w| *w, whole);
+            hits.retain(|(h, _)| {
+                !not_modals
+                    .iter()
+                    .any(|n| n.range.start < h.range.end && h.range.start < n.range.end)
+            });
+        }
+        hits.extend(
+            scan(s, all, spans, language.prohibitions, |w| *w, whole)
+                .into_iter()
+                .map(|h| (h, true)),
+        );
+        if !hits.is_empty() {
+            found.push((language, hits));
+        }
+    }
+    let mut out: Vec<Modal> = found
+        .into_iter()
+        .flat_map(|(language, hits)| {
+            hits.into_iter().map(move |(h, prohibition)| Modal {
+                language,
+                range: h.range,
+                upper: h.upper,
+                prohibition,
+                score: 0,
+            })
+        })
+        .collect();
+    out.sort_by_key(|m| (!m.upper, m.range.start));
+    // Scores only tell apart languages that share a modal verb (`deve`),
+    // so they are counted only for the candidates that share a place.
+    let mut scores: SmallVec<[(&str, usize); 2]> = SmallVec::new();
+    let shared: Vec<bool> = (0..out.len())
+        .map(|i| {
+            let same = |j: Option<usize>| {
+                j.and_then(|j| out.get(j))
+                    .zip(out.get(i))
+                    .is_some_and(|(a, b)| a.range == b.range)
+            };
+            same(i.checked_sub(1)) || same(i.checked_add(1))
+        })
+        .collect();
+    for (m, shared) in out.iter_mut().zip(shared) {
+        if !shared {
             continue;
         }
-        let score = language_score(language, s, spans);
-        out.extend(found.into_iter().map(|(h, prohibition)| Modal {
-            language,
-            range: h.range,
-            upper: h.upper,
-            prohibition,
-            score,
-        }));
+        m.score = match scores.iter().find(|(code, _)| *code == m.language.code) {
+            Some(&(_, score)) => score,
+            None => {
+                let score = language_score(m.language, s, spans);
+                scores.push((m.language.code, score));
+                score
+            }
+        };
     }
     out.sort_by_key(|m| (!m.upper, m.range.start, Reverse(m.score)));
     out
