@@ -201,7 +201,7 @@ fn scan<T>(
             let best = entries
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| word(e).chars().next() == Some(first))
+                .filter(|(_, e)| word(e).starts_with(first))
                 .filter_map(|(k, e)| match_at(s, at, region.end, word(e), true).map(|end| (k, end)))
                 .max_by_key(|&(_, end)| end);
             if let Some((entry, end)) = best {

@@ -110,7 +110,15 @@ mod tests {
         assert!(has_localised_modal(
             "APIはチャンクを取得すること（k値は設定可能）"
         ));
+        assert!(has_localised_modal("系统应\n  返回结果"));
+        assert!(has_localised_modal("시스템은 결과를 반환해야한다"));
+        assert!(has_localised_modal("система ДОЛЖНА вернуть"));
         assert!(!has_localised_modal("The page loads quickly"));
         assert!(!has_localised_modal("WHEN x THEN ページに遷移する"));
+        // Words holding a modal verb, a modal in code, and こと mid-sentence.
+        assert!(!has_localised_modal("系统响应请求并启动应用"));
+        assert!(!has_localised_modal("the `deve` branch is merged"));
+        assert!(!has_localised_modal("ことの経緯が表示される"));
+        assert!(!has_localised_modal("the devedor field is shown"));
     }
 }
