@@ -506,8 +506,15 @@ pub struct Ears {
     pub conditions: SmallVec<[Clause; 1]>,
     /// The system that shall respond (`the Edit_Lambda`, `the system`).
     pub system: CompactString,
-    /// What the system shall do (text after `SHALL`).
+    /// What the system shall do: the text after `SHALL` (or after the
+    /// modal verb), or in Japanese and Korean word order the text between
+    /// the system's topic particle and the closing modal ending.
     pub response: String,
+    /// The ISO 639-1 code of the language whose modal verb states the
+    /// obligation (`de` for `MUSS`, `ja` for `しなければならない`); `None` for
+    /// English `SHALL`, whatever the language of the rest of the sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<CompactString>,
 }
 
 /// The EARS patterns.

@@ -427,12 +427,558 @@ fn non_english_sentences() {
     );
 }
 
+/// Asserts the full EARS reading of a sentence whose modal verb is in the
+/// language `language` (ISO 639-1), as [`check`] does.
+#[track_caller]
+fn check_in(
+    language: &str,
+    input: &str,
+    pattern: EarsPattern,
+    conditions: &[(ClauseKeyword, &str)],
+    system: &str,
+    response: &str,
+) {
+    check(input, pattern, conditions, system, response);
+    let ears = Ears::parse(input).unwrap();
+    assert_eq!(
+        ears.language.as_deref(),
+        Some(language),
+        "language of {input:?}"
+    );
+}
+
+#[test]
+fn german() {
+    let de = |input, pattern, conditions: &[_], system, response| {
+        check_in("de", input, pattern, conditions, system, response)
+    };
+    de(
+        "WENN der Benutzer auf „Speichern“ klickt, DANN SOLL das System die Änderungen speichern",
+        EventDriven,
+        &[(When, "der Benutzer auf „Speichern“ klickt")],
+        "das System",
+        "die Änderungen speichern",
+    );
+    de(
+        "WÄHREND die Verbindung unterbrochen ist, MUSS die App Änderungen lokal zwischenspeichern",
+        StateDriven,
+        &[(While, "die Verbindung unterbrochen ist")],
+        "die App",
+        "Änderungen lokal zwischenspeichern",
+    );
+    de(
+        "FALLS das Token abgelaufen ist, DANN MUSS der Auth_Service die Anfrage ablehnen",
+        Unwanted,
+        &[(If, "das Token abgelaufen ist")],
+        "der Auth_Service",
+        "die Anfrage ablehnen",
+    );
+    de(
+        "SOFERN die Zwei-Faktor-Anmeldung aktiviert ist, SOLL das System einen Code per SMS senden",
+        Optional,
+        &[(Where, "die Zwei-Faktor-Anmeldung aktiviert ist")],
+        "das System",
+        "einen Code per SMS senden",
+    );
+    de(
+        "Das System MUSS jede Anfrage protokollieren.",
+        Ubiquitous,
+        &[],
+        "Das System",
+        "jede Anfrage protokollieren.",
+    );
+    de(
+        "SOLANGE der Editor offline ist, WENN der Benutzer speichert, SOLL der Editor die Änderung vormerken",
+        Complex,
+        &[(While, "der Editor offline ist"), (When, "der Benutzer speichert")],
+        "der Editor",
+        "die Änderung vormerken",
+    );
+    de(
+        "wenn die Datei größer als 10 MB ist, dann muss der Upload-Dienst die Datei ablehnen",
+        EventDriven,
+        &[(When, "die Datei größer als 10 MB ist")],
+        "der Upload-Dienst",
+        "die Datei ablehnen",
+    );
+    check_none("WENN der Benutzer klickt, DANN wird die Seite angezeigt");
+}
+
+#[test]
+fn french() {
+    let fr = |input, pattern, conditions: &[_], system, response| {
+        check_in("fr", input, pattern, conditions, system, response)
+    };
+    fr(
+        "LORSQUE l'utilisateur clique sur Enregistrer, LE système DOIT sauvegarder les modifications",
+        EventDriven,
+        &[(When, "l'utilisateur clique sur Enregistrer")],
+        "LE système",
+        "sauvegarder les modifications",
+    );
+    fr(
+        "Lorsqu'un utilisateur se déconnecte, le système doit supprimer sa session",
+        EventDriven,
+        &[(When, "un utilisateur se déconnecte")],
+        "le système",
+        "supprimer sa session",
+    );
+    fr(
+        "PENDANT QUE la connexion est perdue, L'application DOIT conserver les brouillons localement",
+        StateDriven,
+        &[(While, "la connexion est perdue")],
+        "L'application",
+        "conserver les brouillons localement",
+    );
+    fr(
+        "SI le jeton a expiré, ALORS LE service d'authentification DOIT refuser la requête",
+        Unwanted,
+        &[(If, "le jeton a expiré")],
+        "LE service d'authentification",
+        "refuser la requête",
+    );
+    fr(
+        "OÙ l'export PDF est activé, LE système DOIT proposer un bouton de téléchargement",
+        Optional,
+        &[(Where, "l'export PDF est activé")],
+        "LE système",
+        "proposer un bouton de téléchargement",
+    );
+    // The negation moves to the response, which reads as an infinitive.
+    fr(
+        "LE système NE DOIT PAS enregistrer les mots de passe en clair",
+        Ubiquitous,
+        &[],
+        "LE système",
+        "NE PAS enregistrer les mots de passe en clair",
+    );
+    check_none("QUAND l'utilisateur clique, la page s'affiche");
+}
+
+#[test]
+fn spanish() {
+    let es = |input, pattern, conditions: &[_], system, response| {
+        check_in("es", input, pattern, conditions, system, response)
+    };
+    es(
+        "CUANDO el usuario inicie sesión ENTONCES el sistema DEBERÁ mostrar el panel principal",
+        EventDriven,
+        &[(When, "el usuario inicie sesión")],
+        "el sistema",
+        "mostrar el panel principal",
+    );
+    // No comma and no ENTONCES: the system starts at the last article.
+    es(
+        "CUANDO se cargue la página de inicio el sistema DEBERÁ mostrar el estado de conexión",
+        EventDriven,
+        &[(When, "se cargue la página de inicio")],
+        "el sistema",
+        "mostrar el estado de conexión",
+    );
+    es(
+        "MIENTRAS la sincronización esté en curso, el sistema DEBE mostrar un indicador de progreso",
+        StateDriven,
+        &[(While, "la sincronización esté en curso")],
+        "el sistema",
+        "mostrar un indicador de progreso",
+    );
+    es(
+        "SI el pago es rechazado, ENTONCES el sistema DEBE notificar al usuario",
+        Unwanted,
+        &[(If, "el pago es rechazado")],
+        "el sistema",
+        "notificar al usuario",
+    );
+    es(
+        "DONDE el modo oscuro esté habilitado, la aplicación DEBE usar la paleta oscura",
+        Optional,
+        &[(Where, "el modo oscuro esté habilitado")],
+        "la aplicación",
+        "usar la paleta oscura",
+    );
+    es(
+        "El sistema NO DEBE almacenar contraseñas en texto plano",
+        Ubiquitous,
+        &[],
+        "El sistema",
+        "NO almacenar contraseñas en texto plano",
+    );
+    check_none("CUANDO el usuario guarda, se muestra un mensaje");
+}
+
+#[test]
+fn portuguese() {
+    let pt = |input, pattern, conditions: &[_], system, response| {
+        check_in("pt", input, pattern, conditions, system, response)
+    };
+    pt(
+        "QUANDO o paciente acessa o painel ENTÃO o sistema DEVE exibir as especialidades disponíveis",
+        EventDriven,
+        &[(When, "o paciente acessa o painel")],
+        "o sistema",
+        "exibir as especialidades disponíveis",
+    );
+    pt(
+        "ENQUANTO a consulta estiver em andamento, o sistema DEVE manter a chamada de vídeo ativa",
+        StateDriven,
+        &[(While, "a consulta estiver em andamento")],
+        "o sistema",
+        "manter a chamada de vídeo ativa",
+    );
+    pt(
+        "SE não houver médicos disponíveis ENTÃO o sistema DEVE exibir o status Indisponível",
+        Unwanted,
+        &[(If, "não houver médicos disponíveis")],
+        "o sistema",
+        "exibir o status Indisponível",
+    );
+    pt(
+        "ONDE o pagamento por PIX estiver habilitado, o sistema DEVERÁ gerar um QR code",
+        Optional,
+        &[(Where, "o pagamento por PIX estiver habilitado")],
+        "o sistema",
+        "gerar um QR code",
+    );
+    pt(
+        "O sistema DEVE criptografar os dados do paciente",
+        Ubiquitous,
+        &[],
+        "O sistema",
+        "criptografar os dados do paciente",
+    );
+    // The modal in capitals is the EARS one, not the `deve` of the condition.
+    pt(
+        "QUANDO o usuário deve pagar uma taxa, o sistema DEVE exibir o valor",
+        EventDriven,
+        &[(When, "o usuário deve pagar uma taxa")],
+        "o sistema",
+        "exibir o valor",
+    );
+    check_none("QUANDO o usuário clica ENTÃO a página é exibida");
+}
+
+#[test]
+fn italian() {
+    let it = |input, pattern, conditions: &[_], system, response| {
+        check_in("it", input, pattern, conditions, system, response)
+    };
+    // `DEVE` is Portuguese too: the other words make it Italian.
+    it(
+        "QUANDO l'utente preme Salva, il sistema DEVE salvare le modifiche",
+        EventDriven,
+        &[(When, "l'utente preme Salva")],
+        "il sistema",
+        "salvare le modifiche",
+    );
+    it(
+        "MENTRE la rete non è disponibile, l'app DEVE mettere in coda le richieste",
+        StateDriven,
+        &[(While, "la rete non è disponibile")],
+        "l'app",
+        "mettere in coda le richieste",
+    );
+    it(
+        "SE la password è errata, ALLORA il sistema DEVE mostrare un messaggio di errore",
+        Unwanted,
+        &[(If, "la password è errata")],
+        "il sistema",
+        "mostrare un messaggio di errore",
+    );
+    it(
+        "DOVE è abilitata l'autenticazione a due fattori, il sistema DOVRÀ richiedere un codice",
+        Optional,
+        &[(Where, "è abilitata l'autenticazione a due fattori")],
+        "il sistema",
+        "richiedere un codice",
+    );
+    it(
+        "Il sistema NON DEVE registrare le password in chiaro",
+        Ubiquitous,
+        &[],
+        "Il sistema",
+        "NON registrare le password in chiaro",
+    );
+    check_none("QUANDO l'utente preme Salva, il file viene salvato");
+}
+
+#[test]
+fn russian() {
+    let ru = |input, pattern, conditions: &[_], system, response| {
+        check_in("ru", input, pattern, conditions, system, response)
+    };
+    ru(
+        "КОГДА пользователь нажимает «Сохранить», система ДОЛЖНА сохранить изменения",
+        EventDriven,
+        &[(When, "пользователь нажимает «Сохранить»")],
+        "система",
+        "сохранить изменения",
+    );
+    ru(
+        "ПОКА соединение отсутствует, приложение ДОЛЖНО хранить изменения локально",
+        StateDriven,
+        &[(While, "соединение отсутствует")],
+        "приложение",
+        "хранить изменения локально",
+    );
+    ru(
+        "ЕСЛИ токен истёк, ТО сервис авторизации ДОЛЖЕН отклонить запрос",
+        Unwanted,
+        &[(If, "токен истёк")],
+        "сервис авторизации",
+        "отклонить запрос",
+    );
+    ru(
+        "ГДЕ включена двухфакторная аутентификация, система ДОЛЖНА запрашивать код",
+        Optional,
+        &[(Where, "включена двухфакторная аутентификация")],
+        "система",
+        "запрашивать код",
+    );
+    ru(
+        "Система НЕ ДОЛЖНА хранить пароли в открытом виде",
+        Ubiquitous,
+        &[],
+        "Система",
+        "НЕ хранить пароли в открытом виде",
+    );
+    check_none("КОГДА пользователь нажимает кнопку, открывается форма");
+}
+
+#[test]
+fn chinese() {
+    let zh = |input, pattern, conditions: &[_], system, response| {
+        check_in("zh", input, pattern, conditions, system, response)
+    };
+    zh(
+        "当用户点击保存按钮时，系统应保存当前的修改",
+        EventDriven,
+        &[(When, "用户点击保存按钮")],
+        "系统",
+        "保存当前的修改",
+    );
+    // `应用` (application) holds `应` but is no modal verb.
+    zh(
+        "在网络断开期间，应用必须将修改缓存在本地",
+        StateDriven,
+        &[(While, "网络断开")],
+        "应用",
+        "将修改缓存在本地",
+    );
+    zh(
+        "如果令牌已过期，那么认证服务应拒绝该请求",
+        Unwanted,
+        &[(If, "令牌已过期")],
+        "认证服务",
+        "拒绝该请求",
+    );
+    zh(
+        "在启用双因素认证的情况下，系统应发送短信验证码",
+        Optional,
+        &[(Where, "启用双因素认证")],
+        "系统",
+        "发送短信验证码",
+    );
+    zh(
+        "系统应当在3秒内返回搜索结果。",
+        Ubiquitous,
+        &[],
+        "系统",
+        "在3秒内返回搜索结果。",
+    );
+    // A prohibition stays in the response; a negation before `应` moves there.
+    zh(
+        "系统不得以明文形式存储密码",
+        Ubiquitous,
+        &[],
+        "系统",
+        "不得以明文形式存储密码",
+    );
+    zh(
+        "日志服务不应记录用户的密码",
+        Ubiquitous,
+        &[],
+        "日志服务",
+        "不记录用户的密码",
+    );
+    zh(
+        "在离线状态下，当用户保存时，编辑器应将修改加入队列",
+        Complex,
+        &[(While, "离线"), (When, "用户保存")],
+        "编辑器",
+        "将修改加入队列",
+    );
+    zh(
+        "当用户点击菜单时系统应展开子菜单",
+        EventDriven,
+        &[(When, "用户点击菜单")],
+        "系统",
+        "展开子菜单",
+    );
+    zh(
+        "當使用者登入時，系統應顯示首頁",
+        EventDriven,
+        &[(When, "使用者登入")],
+        "系統",
+        "顯示首頁",
+    );
+    check_none("当用户点击保存按钮时，页面显示提示信息");
+    check_none("系统响应用户的请求");
+}
+
+#[test]
+fn japanese() {
+    let ja = |input, pattern, conditions: &[_], system, response| {
+        check_in("ja", input, pattern, conditions, system, response)
+    };
+    ja(
+        "ユーザーが保存ボタンを押したとき、システムは変更内容を保存しなければならない",
+        EventDriven,
+        &[(When, "ユーザーが保存ボタンを押した")],
+        "システム",
+        "変更内容を保存",
+    );
+    ja(
+        "ネットワークが切断されている間、アプリは変更をローカルに保持しなければならない。",
+        StateDriven,
+        &[(While, "ネットワークが切断されている")],
+        "アプリ",
+        "変更をローカルに保持",
+    );
+    ja(
+        "認証トークンの有効期限が切れた場合、認証サービスはリクエストを拒否すること",
+        Unwanted,
+        &[(If, "認証トークンの有効期限が切れた")],
+        "認証サービス",
+        "リクエストを拒否",
+    );
+    ja(
+        "二要素認証が有効な環境において、システムは確認コードを送信するものとする",
+        Optional,
+        &[(Where, "二要素認証が有効な環境")],
+        "システム",
+        "確認コードを送信",
+    );
+    // cc-sdd's form, with a closing note kept in the response.
+    ja(
+        "RAGバックエンドAPIは、最も関連性の高いチャンクを取得すること（k値は設定可能）",
+        Ubiquitous,
+        &[],
+        "RAGバックエンドAPI",
+        "最も関連性の高いチャンクを取得（k値は設定可能）",
+    );
+    ja(
+        "システムはパスワードを平文で保存してはならない",
+        Ubiquitous,
+        &[],
+        "システム",
+        "パスワードを平文で保存してはならない",
+    );
+    ja(
+        "オフラインの間、ユーザーが保存したとき、エディタは変更をキューに追加しなければならない",
+        Complex,
+        &[(While, "オフライン"), (When, "ユーザーが保存した")],
+        "エディタ",
+        "変更をキューに追加",
+    );
+    // English keywords around a Japanese modal ending (Kiro's older form).
+    ja(
+        "WHEN ユーザーがメッセージを送信したTHEN システムはメッセージを保存しなければならない",
+        EventDriven,
+        &[(When, "ユーザーがメッセージを送信した")],
+        "システム",
+        "メッセージを保存",
+    );
+    ja(
+        "WHERE 入力欄にフォーカスがあるTHE システムはEnterキーで送信できなければならない",
+        Optional,
+        &[(Where, "入力欄にフォーカスがある")],
+        "THE システム",
+        "Enterキーで送信でき",
+    );
+    // A passive sentence: the subject particle closes the system.
+    ja(
+        "WHEN AI応答が生成されるTHEN ストリーミングレスポンスが適切に処理されなければならない",
+        EventDriven,
+        &[(When, "AI応答が生成される")],
+        "ストリーミングレスポンス",
+        "適切に処理され",
+    );
+    check_none("ユーザーが検索を実行したとき、結果ページに遷移する");
+    // No system: Japanese may leave the subject out, EARS may not.
+    check_none("WHEN AIが応答を表示するTHEN コンポーネントを使用して表示しなければならない");
+    // `こと` ends an obligation only at the end of the sentence.
+    check_none("システムは、ことの経緯を表示する");
+}
+
+#[test]
+fn korean() {
+    let ko = |input, pattern, conditions: &[_], system, response| {
+        check_in("ko", input, pattern, conditions, system, response)
+    };
+    ko(
+        "사용자가 저장 버튼을 클릭할 때, 시스템은 변경 사항을 저장해야 한다",
+        EventDriven,
+        &[(When, "사용자가 저장 버튼을 클릭할")],
+        "시스템",
+        "변경 사항을 저장",
+    );
+    ko(
+        "네트워크 연결이 끊어진 동안, 앱은 변경 사항을 로컬에 보관해야 한다.",
+        StateDriven,
+        &[(While, "네트워크 연결이 끊어진")],
+        "앱",
+        "변경 사항을 로컬에 보관",
+    );
+    ko(
+        "만약 결제가 실패하면, 결제 서비스는 오류 메시지를 표시해야 합니다",
+        Unwanted,
+        &[(If, "결제가 실패하면")],
+        "결제 서비스",
+        "오류 메시지를 표시",
+    );
+    ko(
+        "인증 토큰이 만료된 경우, 인증 서비스는 요청을 거부하여야 한다",
+        Unwanted,
+        &[(If, "인증 토큰이 만료된")],
+        "인증 서비스",
+        "요청을 거부",
+    );
+    ko(
+        "다크 모드가 활성화된 환경에서는, 앱은 어두운 색상을 사용해야 한다",
+        Optional,
+        &[(Where, "다크 모드가 활성화된 환경에서는")],
+        "앱",
+        "어두운 색상을 사용",
+    );
+    ko(
+        "시스템은 모든 요청을 기록해야한다",
+        Ubiquitous,
+        &[],
+        "시스템",
+        "모든 요청을 기록",
+    );
+    ko(
+        "시스템은 비밀번호를 평문으로 저장해서는 안 된다",
+        Ubiquitous,
+        &[],
+        "시스템",
+        "비밀번호를 평문으로 저장해서는 안 된다",
+    );
+    ko(
+        "사용자가 로그인하면, 대시보드가 표시되어야 한다",
+        EventDriven,
+        &[(When, "사용자가 로그인하면")],
+        "대시보드",
+        "표시",
+    );
+    check_none("사용자가 로그인할 때, 대시보드가 표시된다");
+}
+
 #[test]
 fn not_ears() {
     check_none("");
     check_none("The page loads fast");
     check_none("WHEN the user logs in THEN the dashboard is shown");
-    check_none("QUANDO o usuário acessa o dashboard ENTÃO o sistema DEVE exibir especialidades");
     check_none("WHEN ユーザーが検索を実行 THEN /search ページに遷移する");
     check_none("SHALL do something");
     check_none("WHEN , THE system SHALL y");
@@ -721,6 +1267,36 @@ mod never_panics {
             " ",
             "é",
             "🦀",
+            // Words of the other languages EARS is read in.
+            "DEVE ",
+            "deve ",
+            "QUANDO ",
+            "ENTÃO ",
+            "o ",
+            "NÃO ",
+            "WENN ",
+            "DANN ",
+            "SOLL ",
+            "das ",
+            "l'",
+            "当",
+            "时",
+            "应",
+            "应用",
+            "不得",
+            "那么",
+            "在",
+            "情况下",
+            "とき",
+            "場合",
+            "しなければならない",
+            "すること",
+            "（注）",
+            "もし",
+            "할 때",
+            "은 ",
+            "해야 한다",
+            "만약 ",
         ]);
         prop::collection::vec(atoms, 0..40).prop_map(|v| v.concat())
     }
@@ -730,6 +1306,7 @@ mod never_panics {
         fn parse_and_convert_never_panic(text in ears_like()) {
             if let Some(e) = Ears::parse(&text) {
                 prop_assert!(!e.system.is_empty());
+                prop_assert!(!e.response.is_empty());
             }
             let doc = requirements_from_text("t", &text);
             for (i, r) in doc.requirements.iter().enumerate() {

@@ -195,6 +195,169 @@ fn k0002_missing_shall() {
     );
 }
 
+/// Lints criteria written in one language (ISO 639-1 `code`): each states
+/// its obligation with the language's modal verb, so no rule fires on them
+/// (K0002 least of all) and the requirements parser reads each one as EARS
+/// in that language; each sentence of `without_modal` describes instead of
+/// requiring, and still gets K0002.
+#[track_caller]
+fn check_language(code: &str, criteria: &[&str], without_modal: &[&str]) {
+    let (_dir, spec) = load(&req(&criteria.join("\n")));
+    let found = lint(&spec);
+    assert!(found.is_empty(), "{code}: findings on\n{}", show(&found));
+    let doc = spec.spec.requirements.as_ref().unwrap();
+    let read = &doc.requirements[0].criteria;
+    assert_eq!(read.len(), criteria.len(), "{code}");
+    for c in read {
+        let ears = c.ears.as_ref();
+        assert_eq!(
+            ears.and_then(|e| e.language.as_deref()),
+            Some(code),
+            "{code}: {:?} read as {ears:?}",
+            c.text
+        );
+    }
+    for text in without_modal {
+        check_fires(&req(text), "K0002");
+    }
+}
+
+#[test]
+fn k0002_german() {
+    check_language(
+        "de",
+        &[
+            "WENN ein Administrator einen Benutzer sperrt, DANN MUSS das System alle Sitzungen beenden",
+            "Das Dashboard SOLL die Anzahl offener Tickets anzeigen",
+            "FALLS der Export fehlschlägt, MUSS der Exportdienst den Grund anzeigen",
+            "SOLANGE die Wartung läuft, müssen die Server neue Anfragen ablehnen",
+        ],
+        &["WENN der Benutzer klickt, DANN wird die Seite geladen"],
+    );
+}
+
+#[test]
+fn k0002_french() {
+    check_language(
+        "fr",
+        &[
+            "QUAND un administrateur bloque un compte, LE système DOIT fermer toutes ses sessions",
+            "Le tableau de bord doit afficher le nombre de tickets ouverts",
+            "SI l'export échoue, ALORS LE service d'export DOIT afficher le motif de l'échec",
+            "LES serveurs DEVRONT refuser les connexions non chiffrées",
+        ],
+        &["QUAND l'utilisateur clique, la page se charge"],
+    );
+}
+
+#[test]
+fn k0002_spanish() {
+    check_language(
+        "es",
+        &[
+            "CUANDO un administrador bloquea una cuenta, el sistema DEBE cerrar todas sus sesiones",
+            "El panel DEBERÁ mostrar el número de tickets abiertos",
+            "SI la exportación falla, ENTONCES el servicio de exportación DEBE mostrar el motivo",
+            "MIENTRAS dure el mantenimiento, los servidores DEBERÁN rechazar nuevas solicitudes",
+        ],
+        &["CUANDO el usuario hace clic, la página se carga"],
+    );
+}
+
+#[test]
+fn k0002_portuguese() {
+    check_language(
+        "pt",
+        &[
+            "QUANDO um administrador bloqueia uma conta ENTÃO o sistema DEVE encerrar todas as sessões",
+            "O painel DEVERÁ exibir o número de chamados abertos",
+            "SE a exportação falhar, ENTÃO o serviço de exportação DEVE exibir o motivo",
+            "ENQUANTO durar a manutenção, os servidores DEVEM recusar novas requisições",
+        ],
+        &["QUANDO o usuário clica, a página é carregada"],
+    );
+}
+
+#[test]
+fn k0002_italian() {
+    check_language(
+        "it",
+        &[
+            "QUANDO un amministratore blocca un account, il sistema DEVE chiudere tutte le sessioni",
+            "La dashboard DOVRÀ mostrare il numero di ticket aperti",
+            "SE l'esportazione fallisce, ALLORA il servizio di esportazione DEVE mostrare il motivo",
+            "MENTRE è in corso la manutenzione, i server DEVONO rifiutare nuove richieste",
+        ],
+        &["QUANDO l'utente fa clic, la pagina viene caricata"],
+    );
+}
+
+#[test]
+fn k0002_russian() {
+    check_language(
+        "ru",
+        &[
+            "КОГДА администратор блокирует учётную запись, система ДОЛЖНА завершить все её сеансы",
+            "Панель управления ДОЛЖНА показывать число открытых заявок",
+            "ЕСЛИ экспорт не удался, ТО служба экспорта ДОЛЖНА показать причину ошибки",
+            "ПОКА идёт обслуживание, серверы должны отклонять новые запросы",
+        ],
+        &["КОГДА пользователь нажимает кнопку, страница загружается"],
+    );
+}
+
+#[test]
+fn k0002_chinese() {
+    check_language(
+        "zh",
+        &[
+            "当管理员封禁账号时，系统应终止该账号的所有会话",
+            "仪表盘必须显示未关闭工单的数量",
+            "如果导出失败，那么导出服务应当显示失败原因",
+            "在系统维护期间，服务器应该拒绝新的请求",
+            "支付服务不得在日志中记录银行卡号",
+        ],
+        &[
+            "当用户点击按钮时，页面加载完成",
+            // `响应` (respond) and `应用` (application) hold no modal verb.
+            "系统响应用户的请求",
+            "应用启动后显示首页",
+        ],
+    );
+}
+
+#[test]
+fn k0002_japanese() {
+    check_language(
+        "ja",
+        &[
+            "管理者がアカウントを停止したとき、システムはそのアカウントの全セッションを終了しなければならない",
+            "ダッシュボードは未対応チケットの件数を表示すること。",
+            "エクスポートに失敗した場合、エクスポートサービスは失敗理由を表示するものとする",
+            "メンテナンス中は、サーバーは新しいリクエストを拒否する必要がある",
+            "決済サービスはカード番号をログに記録してはならない",
+        ],
+        &[
+            "ユーザーがボタンを押したとき、ページが表示される",
+            "WHEN ユーザーが検索を実行 THEN 結果ページに遷移する",
+        ],
+    );
+}
+
+#[test]
+fn k0002_korean() {
+    check_language(
+        "ko",
+        &[
+            "관리자가 계정을 정지할 때, 시스템은 해당 계정의 모든 세션을 종료해야 한다",
+            "대시보드는 미처리 티켓 수를 표시해야 합니다",
+            "내보내기가 실패한 경우, 내보내기 서비스는 실패 원인을 표시하여야 한다",
+            "결제 서비스는 카드 번호를 로그에 기록해서는 안 된다",
+        ],
+        &["사용자가 버튼을 클릭할 때, 페이지가 로드된다"],
+    );
+}
+
 #[test]
 fn k0003_multiple_shall() {
     check_fires(&req("THE App SHALL start and SHALL log"), "K0003");

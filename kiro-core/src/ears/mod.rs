@@ -16,6 +16,14 @@
 //! | Optional | `WHERE <feature>, THE <system> SHALL ...` |
 //! | Complex | `WHILE <state>, WHEN <trigger>, THE <system> SHALL ...` |
 //!
+//! A sentence without `SHALL` is read in the language of its modal verb:
+//! German `WENN …, DANN SOLL das System …`, French `LORSQUE …, LE système
+//! DOIT …`, Spanish and Portuguese `CUANDO/QUANDO … ENTONCES/ENTÃO el/o
+//! sistema DEBE/DEVE …`, Italian, Russian, Chinese `当…时，系统应…`,
+//! Japanese `…とき、システムは…しなければならない` and Korean `…할 때, 시스템은
+//! …해야 한다`, with the same patterns; [`Ears::language`] names the
+//! language. The words of every language are in [`crate::lexicon::ears`].
+//!
 //! ```
 //! use kiro_core::spec::{ClauseKeyword, Ears, EarsPattern};
 //!
@@ -31,12 +39,21 @@
 //! assert_eq!(ears.pattern, EarsPattern::EventDriven);
 //! assert_eq!((ears.system.as_str(), ears.response.as_str()), ("系统", "显示主页"));
 //!
+//! // German, and Japanese word order.
+//! let ears = Ears::parse("FALLS das Token abgelaufen ist, DANN MUSS der Dienst die Anfrage ablehnen").unwrap();
+//! assert_eq!((ears.pattern, ears.language.as_deref()), (EarsPattern::Unwanted, Some("de")));
+//! assert_eq!((ears.system.as_str(), ears.response.as_str()), ("der Dienst", "die Anfrage ablehnen"));
+//! let ears = Ears::parse("ユーザーが保存したとき、システムは変更を保存しなければならない").unwrap();
+//! assert_eq!(ears.pattern, EarsPattern::EventDriven);
+//! assert_eq!((ears.system.as_str(), ears.response.as_str()), ("システム", "変更を保存"));
+//!
 //! assert!(Ears::parse("The page loads fast").is_none());
 //! ```
 //!
 //! [`requirements_from_text`] turns plain text or bullet lists of EARS
 //! sentences into a [`crate::spec::RequirementsDoc`].
 
+mod localised;
 mod text;
 
 use std::borrow::Cow;
@@ -46,6 +63,7 @@ use compact_str::CompactString;
 use smallvec::SmallVec;
 
 use crate::format::markdown::trim_fast;
+use crate::lexicon::ears as words;
 use crate::spec::{Clause, ClauseKeyword, Ears, EarsPattern};
 
 pub use text::requirements_from_text;
@@ -141,6 +159,15 @@ pub(crate) fn code_spans(s: &str) -> Vec<Range<usize>> {
     spans
 }
 
+/// Whether `text` states its obligation with the modal verb of a language
+/// other than English (`DEVE`, `必须`, `しなければならない`, `해야 한다`: see
+/// [`crate::lexicon::ears`]), outside inline code.
+pub(crate) fn has_localised_modal(text: &str) -> bool {
+    let s = normalize_whitespace(text);
+    let spans = code_spans(&s);
+    localised::has_modal(&s, &spans)
+}
+
 fn in_spans(spans: &[Range<usize>], pos: usize) -> bool {
     spans.iter().any(|r| r.contains(&pos))
 }
@@ -234,7 +261,7 @@ const BYTE_CLASS: [u8; 256] = {
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        table[b] = if matches!(c, b'w' | b'W' | b'i' | b'I' | b't' | b'T' | b's' | b'S') {
+        table[b] = if is_keyword_start(c) {
             KEYWORD_START
         } else if c.is_ascii_alphabetic() {
             LETTER
@@ -247,6 +274,48 @@ const BYTE_CLASS: [u8; 256] = {
     }
     table
 };
+
+/// Whether some English keyword starts with this letter, in either case.
+const fn is_keyword_start(c: u8) -> bool {
+    let mut k = 0;
+    while k < words::KEYWORDS.len() {
+        let first = words::KEYWORDS[k].as_bytes()[0];
+        if c == first || c == first.to_ascii_uppercase() {
+            return true;
+        }
+        k += 1;
+    }
+    false
+}
+
+/// The shortest and the longest English keyword, in bytes.
+const KEYWORD_LENGTHS: (usize, usize) = {
+    let (mut min, mut max) = (usize::MAX, 0);
+    let mut k = 0;
+    while k < words::KEYWORDS.len() {
+        let len = words::KEYWORDS[k].len();
+        if len < min {
+            min = len;
+        }
+        if len > max {
+            max = len;
+        }
+        k += 1;
+    }
+    (min, max)
+};
+
+/// The longest keyword fits the buffer `keyword_of` folds words into.
+const _: () = assert!(KEYWORD_LENGTHS.1 <= 5);
+
+// The keywords as byte strings, usable as `match` patterns.
+const WHEN: &[u8] = words::WHEN.as_bytes();
+const WHILE: &[u8] = words::WHILE.as_bytes();
+const WHERE: &[u8] = words::WHERE.as_bytes();
+const IF: &[u8] = words::IF.as_bytes();
+const THEN: &[u8] = words::THEN.as_bytes();
+const THE: &[u8] = words::THE.as_bytes();
+const SHALL: &[u8] = words::SHALL.as_bytes();
 
 fn byte_class(b: u8) -> u8 {
     BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(NOT_WORD)
@@ -266,13 +335,13 @@ fn keyword_of(word: &[u8]) -> Option<(Keyword, bool)> {
         case_bits |= b;
     }
     let keyword = match folded.get(..word.len())? {
-        b"when" => Keyword::When,
-        b"while" => Keyword::While,
-        b"where" => Keyword::Where,
-        b"if" => Keyword::If,
-        b"then" => Keyword::Then,
-        b"the" => Keyword::The,
-        b"shall" => Keyword::Shall,
+        WHEN => Keyword::When,
+        WHILE => Keyword::While,
+        WHERE => Keyword::Where,
+        IF => Keyword::If,
+        THEN => Keyword::Then,
+        THE => Keyword::The,
+        SHALL => Keyword::Shall,
         _ => return None,
     };
     Some((keyword, case_bits & 0x20 == 0))
@@ -312,7 +381,8 @@ fn tokenize(s: &str, spans: &[Range<usize>]) -> Tokens {
             }
             letters &= class >= LETTER;
         }
-        if first != KEYWORD_START || !letters || !(2..=5).contains(&(end - start)) {
+        let (shortest, longest) = KEYWORD_LENGTHS;
+        if first != KEYWORD_START || !letters || !(shortest..=longest).contains(&(end - start)) {
             continue;
         }
         // Spans are sorted and words come in order, so a cursor replaces a
@@ -453,7 +523,7 @@ fn trim_clause(s: &str) -> &str {
 /// (`WHILE x AND WHEN y`).
 fn strip_trailing_conjunction(s: &str) -> &str {
     let t = trim_clause(s);
-    for word in ["and", "or"] {
+    for word in words::CONJUNCTIONS {
         if t.len() > word.len() {
             let cut = t.len() - word.len();
             let tail_matches = t.get(cut..).is_some_and(|w| w.eq_ignore_ascii_case(word));
@@ -468,25 +538,10 @@ fn strip_trailing_conjunction(s: &str) -> &str {
     t
 }
 
-/// Words that open a condition EARS spells differently (`AFTER x` is `WHEN x`,
-/// `UNLESS x` is `IF NOT x`, `DURING x` is `WHILE x`). A sentence starting with
-/// one of them is not an EARS sentence, even though it has a SHALL.
-const NON_EARS_OPENERS: &[&str] = &[
-    "after",
-    "as soon as",
-    "before",
-    "during",
-    "in case",
-    "once",
-    "provided",
-    "unless",
-    "until",
-    "upon",
-    "whenever",
-];
-
+/// Whether the sentence opens with a condition word EARS spells
+/// differently ([`words::NON_EARS_OPENERS`]).
 fn starts_with_non_ears_opener(s: &str) -> bool {
-    NON_EARS_OPENERS.iter().any(|w| {
+    words::NON_EARS_OPENERS.iter().any(|w| {
         s.get(..w.len())
             .is_some_and(|head| head.eq_ignore_ascii_case(w))
             && !s
@@ -499,21 +554,40 @@ fn starts_with_non_ears_opener(s: &str) -> bool {
 /// Depth-aware search for the last separator in `s[range]`, ignoring
 /// commas inside brackets (`(name, tags, or readme)`) and code spans.
 fn last_top_level_separator(s: &str, range: Range<usize>, spans: &[Range<usize>]) -> Option<usize> {
-    let mut depth: i32 = 0;
-    let mut found = None;
-    for (i, c) in s.get(range.clone())?.char_indices() {
-        let at = range.start + i;
-        if in_spans(spans, at) {
-            continue;
-        }
-        match c {
-            '(' | '[' | '{' | '（' | '【' | '「' => depth += 1,
-            ')' | ']' | '}' | '）' | '】' | '」' => depth = (depth - 1).max(0),
-            c if depth == 0 && is_separator(c) => found = Some(at),
-            _ => {}
-        }
-    }
-    found
+    top_level_separators(s, range, spans, is_separator)
+        .last()
+        .map(|(at, _)| at)
+}
+
+/// The separators (`is_separator`) in `s[range]` outside brackets and
+/// code spans, with their byte offsets, in order.
+fn top_level_separators<'a>(
+    s: &'a str,
+    range: Range<usize>,
+    spans: &'a [Range<usize>],
+    is_separator: impl Fn(char) -> bool + 'a,
+) -> impl Iterator<Item = (usize, char)> + 'a {
+    let text = s.get(range.clone()).unwrap_or("");
+    text.char_indices()
+        .scan(0i32, move |depth, (i, c)| {
+            let at = range.start + i;
+            if in_spans(spans, at) {
+                return Some(None);
+            }
+            Some(match c {
+                '(' | '[' | '{' | '（' | '【' | '「' => {
+                    *depth += 1;
+                    None
+                }
+                ')' | ']' | '}' | '）' | '】' | '」' => {
+                    *depth = (*depth - 1).max(0);
+                    None
+                }
+                c if *depth == 0 && is_separator(c) => Some((at, c)),
+                _ => None,
+            })
+        })
+        .flatten()
 }
 
 /// Splits the last clause (`<condition> [THEN|,] <system>`) into the
@@ -600,10 +674,11 @@ fn is_final_punctuation(c: char) -> bool {
 impl Ears {
     /// Reads a criterion as an EARS sentence.
     ///
-    /// Returns `None` when the text has no `SHALL` (in any case) or no
-    /// recognisable structure: nothing before `SHALL`, a condition keyword
-    /// with no condition or no system after it, or a sentence opened by a
-    /// condition word EARS spells differently (`After ...`, `Unless ...`).
+    /// Returns `None` when the text has no `SHALL` (in any case) nor a modal
+    /// verb of another language, or no recognisable structure: nothing
+    /// before `SHALL`, a condition keyword with no condition or no system
+    /// after it, or a sentence opened by a condition word EARS spells
+    /// differently (`After ...`, `Unless ...`).
     ///
     /// The reading:
     /// - `response` is the text after the first `SHALL` (`SHALL NOT x` gives
@@ -624,6 +699,18 @@ impl Ears {
     ///   all `WHERE` is [`EarsPattern::Optional`], a mix is
     ///   [`EarsPattern::Complex`].
     ///
+    /// Without `SHALL`, the sentence is read around the modal verb of
+    /// another language ([`crate::lexicon::ears::LANGUAGES`]; a modal in
+    /// capitals first, as EARS writes it): conditions open with the
+    /// language's words (`WENN`, `QUANDO`, `当`, `もし`) or with English
+    /// keywords, or close with its particles (`时`, `とき`, `場合`, `때`); the
+    /// system precedes the modal verb (German may put it right after) or, in
+    /// Japanese and Korean, a topic particle (`は`, `은`); and the response
+    /// follows the modal verb or, in Japanese and Korean, precedes the modal
+    /// ending. A negation before the modal verb moves to the response
+    /// (`NE DOIT PAS x` reads `NE PAS x`), a prohibition (`不得`,
+    /// `てはならない`) stays in it. `language` is then the language's code.
+    ///
     /// Runs of whitespace (hard-wrapped lines) read as one space.
     ///
     /// ```
@@ -641,7 +728,11 @@ impl Ears {
         let s = normalize_whitespace(text);
         let spans = code_spans(&s);
         let tokens = tokenize(&s, &spans);
-        let shall_at = tokens.iter().position(|t| t.keyword == Keyword::Shall)?;
+        let Some(shall_at) = tokens.iter().position(|t| t.keyword == Keyword::Shall) else {
+            // Without a SHALL the obligation may be stated in another
+            // language; English criteria rarely get here.
+            return localised::parse(&s, &spans, &tokens);
+        };
         let shall = tokens.get(shall_at)?;
         let head: &[Token] = tokens.get(..shall_at)?;
         let response = trim_fast(s.get(shall.range.end..)?);
@@ -656,64 +747,12 @@ impl Ears {
                 .trim()
                 .is_empty();
 
-        // The condition clauses and where the system segment starts.
-        let mut conditions: SmallVec<[Clause; 1]> = SmallVec::new();
-        let system_start = match head.first() {
-            Some(first)
-                if first.keyword.clause().is_some()
-                    && s.get(..first.range.start)
-                        .is_some_and(|g| trim_fast(g).is_empty()) =>
-            {
-                let opens_clause = |i: usize, t: &Token| {
-                    t.keyword.clause().is_some()
-                        && (i == 0 || t.upper || preceded_by_separator(&s, t.range.start))
-                };
-                // Most criteria have one condition, and a vector grown by
-                // pushing would make room for four: counting the clauses
-                // first allocates exactly what they need.
-                let count = head
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, t)| opens_clause(*i, t))
-                    .count();
-                conditions.reserve_exact(count);
-                let mut starts = head
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, t)| opens_clause(*i, t))
-                    .map(|(_, t)| t)
-                    .peekable();
-                let mut system_start = None;
-                while let Some(start) = starts.next() {
-                    let keyword = start.keyword.clause()?;
-                    let text = match starts.peek() {
-                        Some(next) => {
-                            strip_trailing_conjunction(s.get(start.range.end..next.range.start)?)
-                        }
-                        None => {
-                            let region = start.range.end..shall.range.start;
-                            let (cond_end, sys_start) =
-                                split_condition_system(&s, region.clone(), &tokens, &spans)?;
-                            system_start = Some(sys_start);
-                            trim_clause(s.get(region.start..cond_end)?)
-                        }
-                    };
-                    if text.is_empty() {
-                        return None;
-                    }
-                    conditions.push(Clause {
-                        keyword,
-                        text: text.to_owned(),
-                    });
-                }
-                system_start?
-            }
-            _ => {
-                if starts_with_non_ears_opener(&s) {
-                    return None;
-                }
-                0
-            }
+        let (conditions, system_start) = if opens_with_condition(&s, head) {
+            conditions(&s, head, &tokens, &spans, shall.range.start)?
+        } else if starts_with_non_ears_opener(&s) {
+            return None;
+        } else {
+            (SmallVec::new(), 0)
         };
 
         let segment = trim_clause(s.get(system_start..shall.range.start)?);
@@ -731,8 +770,74 @@ impl Ears {
             conditions,
             system: CompactString::new(system),
             response: response.to_owned(),
+            language: None,
         })
     }
+}
+
+/// Whether the sentence opens with an English condition keyword (`head`
+/// holds the keywords before the modal verb).
+fn opens_with_condition(s: &str, head: &[Token]) -> bool {
+    head.first().is_some_and(|first| {
+        first.keyword.clause().is_some()
+            && s.get(..first.range.start)
+                .is_some_and(|g| trim_fast(g).is_empty())
+    })
+}
+
+/// The condition clauses of a sentence that [`opens_with_condition`], read
+/// up to `end` (where its modal verb starts), and where the system starts.
+///
+/// `head` holds the keywords before `end`, `tokens` every keyword.
+fn conditions(
+    s: &str,
+    head: &[Token],
+    tokens: &[Token],
+    spans: &[Range<usize>],
+    end: usize,
+) -> Option<(SmallVec<[Clause; 1]>, usize)> {
+    let opens_clause = |i: usize, t: &Token| {
+        t.keyword.clause().is_some()
+            && (i == 0 || t.upper || preceded_by_separator(s, t.range.start))
+    };
+    // Most criteria have one condition, and a vector grown by pushing would
+    // make room for four: counting the clauses first allocates exactly
+    // what they need.
+    let count = head
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| opens_clause(*i, t))
+        .count();
+    let mut conditions: SmallVec<[Clause; 1]> = SmallVec::new();
+    conditions.reserve_exact(count);
+    let mut starts = head
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| opens_clause(*i, t))
+        .map(|(_, t)| t)
+        .peekable();
+    let mut system_start = None;
+    while let Some(start) = starts.next() {
+        let keyword = start.keyword.clause()?;
+        let text = match starts.peek() {
+            Some(next) => strip_trailing_conjunction(s.get(start.range.end..next.range.start)?),
+            None => {
+                let region = start.range.end..end;
+                let (cond_end, sys_start) =
+                    split_condition_system(s, region.clone(), tokens, spans)?;
+                system_start = Some(sys_start);
+                trim_clause(s.get(region.start..cond_end)?)
+            }
+        };
+        if text.is_empty() {
+            return None;
+        }
+        conditions.push(Clause {
+            keyword,
+            text: text.to_owned(),
+        });
+    }
+    Some((conditions, system_start?))
 }
 
 fn pattern_of(conditions: &[Clause]) -> EarsPattern {

@@ -4,6 +4,7 @@
 use compact_str::CompactString;
 
 use crate::format::markdown::{blocks, BlockKind, Blocks, Item, Source};
+use crate::lexicon::ears as ears_words;
 use crate::spec::{
     AcceptanceCriterion, CriterionId, Ears, Requirement, RequirementId, RequirementsDoc, UserStory,
 };
@@ -310,7 +311,7 @@ fn collapse(s: &str) -> String {
 
 fn has_shall(s: &str) -> bool {
     s.split(|c: char| !super::is_word_char(c))
-        .any(|w| w.eq_ignore_ascii_case("shall"))
+        .any(|w| w.eq_ignore_ascii_case(ears_words::SHALL))
 }
 
 /// `true` when a line opens a new EARS sentence: a capitalised EARS keyword
@@ -323,7 +324,7 @@ fn opens_sentence(line: &str) -> bool {
         .collect();
     let capitalised = word.chars().next().is_some_and(|c| c.is_ascii_uppercase());
     capitalised
-        && ["when", "while", "where", "if", "the"]
+        && ears_words::SENTENCE_OPENERS
             .iter()
             .any(|k| word.eq_ignore_ascii_case(k))
 }
@@ -434,7 +435,7 @@ fn user_story(text: &str) -> Option<UserStory> {
 fn title_from(criterion: &str) -> String {
     let mut words: Vec<&str> = criterion.split_whitespace().collect();
     if words.first().is_some_and(|w| {
-        ["when", "while", "where", "if", "the"]
+        ears_words::SENTENCE_OPENERS
             .iter()
             .any(|k| w.eq_ignore_ascii_case(k))
     }) {
@@ -442,7 +443,10 @@ fn title_from(criterion: &str) -> String {
     }
     let mut title = String::new();
     for word in words.into_iter().take(TITLE_WORDS) {
-        if word.eq_ignore_ascii_case("shall") || word.eq_ignore_ascii_case("then") || word == "THE"
+        if word.eq_ignore_ascii_case(ears_words::SHALL)
+            || word.eq_ignore_ascii_case(ears_words::THEN)
+            || (word.eq_ignore_ascii_case(ears_words::THE)
+                && word.chars().all(|c| c.is_ascii_uppercase()))
         {
             break;
         }

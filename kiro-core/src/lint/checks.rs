@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::terms::{self, Case, ESCAPE_CLAUSES, PLACEHOLDERS, PLACEHOLDER_PHRASES, VAGUE_TERMS};
+use super::terms::{
+    self, Case, AFTER_ESCAPE, ESCAPE_CLAUSES, PLACEHOLDERS, PLACEHOLDER_PHRASES, VAGUE_TERMS,
+};
 use super::{At, Finding, Needle};
 use crate::format::{Locator, TaskPath};
 use crate::spec::{AcceptanceCriterion, BehaviorKind, Ears, Spec, Task};
@@ -187,10 +189,6 @@ fn criterion(c: &AcceptanceCriterion, place: Option<At>, quality: bool, out: &mu
     }
     placeholders(&text, &format!("criterion {id}"), place, out);
 }
-
-/// Words that may follow an escape clause without changing its meaning
-/// (`where possible the system ...`).
-const AFTER_ESCAPE: &[&str] = &["a", "an", "and", "or", "the", "then"];
 
 /// Whether `escape` occurs as a clause of its own: followed by the end,
 /// punctuation, a capitalised word or an article, not by a lower-case word

@@ -15,7 +15,7 @@
 //! | Code | Name | Severity | Fires when |
 //! |---|---|---|---|
 //! | K0001 | `not-ears` | warning | a criterion has a SHALL but follows no EARS pattern |
-//! | K0002 | `missing-shall` | warning | a criterion has no SHALL (nor a localised modal such as `DEVE`, `必须`) |
+//! | K0002 | `missing-shall` | warning | a criterion has no SHALL, nor the modal verb of another language (`MUSS`, `DEVE`, `应`, `しなければならない`, `해야 한다`: [`crate::lexicon::ears`]) |
 //! | K0003 | `multiple-shall` | warning | a criterion has more than one SHALL |
 //! | K0004 | `vague-term` | warning | a criterion uses a vague term ([`VAGUE_TERMS`]) |
 //! | K0005 | `escape-clause` | warning | a criterion has an escape clause ([`ESCAPE_CLAUSES`]) |

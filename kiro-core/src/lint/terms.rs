@@ -1,125 +1,26 @@
-//! The word lists the lint checks use, and whole-word matching.
+//! Whole-word matching of the lexicon's words in criteria.
 //!
-//! The lists are short on purpose: each entry is a word that makes a
-//! criterion untestable in almost every context, so a finding is worth
-//! reading. Matching is on whole words (letters, digits, `_` and `-`
-//! continue a word, so `breakfast` holds no `fast` and neither does
-//! `fast-forward`), ignores inline code spans, and is case-insensitive
-//! except for the upper-case placeholders.
+//! The word lists live in [`crate::lexicon::terms`] (re-exported here and
+//! from [`crate::lint`]) and the modal verbs of other languages in
+//! [`crate::lexicon::ears`]. Matching is on whole words (letters, digits,
+//! `_` and `-` continue a word, so `breakfast` holds no `fast` and neither
+//! does `fast-forward`), ignores inline code spans, and is
+//! case-insensitive except for the upper-case placeholders.
 
 use std::ops::Range;
 
 use crate::ears::{code_spans, is_word_char};
 
-/// Vague or unmeasurable terms (rule `K0004`).
-pub const VAGUE_TERMS: &[&str] = &[
-    "adequate",
-    "and so on",
-    "appropriate",
-    "appropriately",
-    "as needed",
-    "easily",
-    "easy",
-    "easy-to-use",
-    "efficient",
-    "efficiently",
-    "etc.",
-    "fast",
-    "flexible",
-    "intuitive",
-    "quick",
-    "quickly",
-    "reasonable",
-    "reasonably",
-    "robust",
-    "seamless",
-    "seamlessly",
-    "simple",
-    "state-of-the-art",
-    "sufficient",
-    "user-friendly",
-];
-
-/// Escape clauses that let an implementation skip the requirement (rule `K0005`).
-pub const ESCAPE_CLAUSES: &[&str] = &[
-    "as far as possible",
-    "as much as possible",
-    "if applicable",
-    "if feasible",
-    "if necessary",
-    "if possible",
-    "if practicable",
-    "if practical",
-    "when feasible",
-    "when possible",
-    "when practical",
-    "where applicable",
-    "where feasible",
-    "where necessary",
-    "where possible",
-    "where practicable",
-    "where practical",
-];
-
-/// Placeholders matched in upper case only (rule `K0006`): `todo` in lower
-/// case is an ordinary noun in the many to-do list specs.
-pub const PLACEHOLDERS: &[&str] = &["FIXME", "TBC", "TBD", "TODO", "XXX"];
-
-/// Placeholder phrases matched in any case (rule `K0006`).
-pub const PLACEHOLDER_PHRASES: &[&str] = &[
-    "to be confirmed",
-    "to be decided",
-    "to be defined",
-    "to be determined",
-];
-
-/// Modal verbs that state an obligation in other languages, so that a
-/// criterion written entirely in, say, Portuguese (`o sistema DEVE ...`) is
-/// not reported for lacking an English `SHALL` (rule `K0002`). Latin-script
-/// words match as whole words in any case; the others as substrings.
-const LOCALISED_MODAL_WORDS: &[&str] = &[
-    "deve", "devem", "deverá", "deverão", "debe", "deben", "deberá", "deberán", "doit", "doivent",
-    "devra", "muss", "müssen", "soll", "sollen", "dovrà",
-];
-const LOCALISED_MODAL_SUBSTRINGS: &[&str] = &[
-    "必须",
-    "应当",
-    "应该",
-    "必須",
-    "なければならない",
-    "ものとする",
-    "해야",
-    "하여야",
-];
+pub use crate::lexicon::terms::{
+    AFTER_ESCAPE, ESCAPE_CLAUSES, PLACEHOLDERS, PLACEHOLDER_PHRASES, VAGUE_TERMS,
+};
 
 /// Whether the text states its obligation with a non-English modal verb
-/// (including Japanese sentences that end in `こと`, cc-sdd's EARS form).
+/// (`DEVE`, `MUSS`, `必须`, `应`, `しなければならない`, a Japanese sentence
+/// ending in `こと`, `해야 한다`, ...), so that rule `K0002` does not ask it
+/// for an English `SHALL`.
 pub(crate) fn has_localised_modal(text: &str) -> bool {
-    let lower = text.to_lowercase();
-    let word_hit = lower
-        .split(|c: char| !c.is_alphanumeric())
-        .any(|w| LOCALISED_MODAL_WORDS.contains(&w));
-    let ends_with_koto = without_trailing_note(&lower).ends_with("こと");
-    word_hit || ends_with_koto || LOCALISED_MODAL_SUBSTRINGS.iter().any(|s| lower.contains(s))
-}
-
-/// The sentence without its final punctuation and a trailing parenthetical
-/// note (`…を取得すること（k値は設定可能）`).
-fn without_trailing_note(text: &str) -> &str {
-    let trim = |s: &str| -> usize {
-        s.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '。' | '.'))
-            .len()
-    };
-    let mut end = trim(text);
-    let head = text.get(..end).unwrap_or(text);
-    for (open, close) in [('（', '）'), ('(', ')')] {
-        if head.ends_with(close) {
-            if let Some(at) = head.rfind(open) {
-                end = trim(text.get(..at).unwrap_or(text));
-            }
-        }
-    }
-    text.get(..end).unwrap_or(text)
+    crate::ears::has_localised_modal(text)
 }
 
 /// How a term is compared.
@@ -209,7 +110,15 @@ mod tests {
         assert!(has_localised_modal(
             "APIはチャンクを取得すること（k値は設定可能）"
         ));
+        assert!(has_localised_modal("系统应\n  返回结果"));
+        assert!(has_localised_modal("시스템은 결과를 반환해야한다"));
+        assert!(has_localised_modal("система ДОЛЖНА вернуть"));
         assert!(!has_localised_modal("The page loads quickly"));
         assert!(!has_localised_modal("WHEN x THEN ページに遷移する"));
+        // Words holding a modal verb, a modal in code, and こと mid-sentence.
+        assert!(!has_localised_modal("系统响应请求并启动应用"));
+        assert!(!has_localised_modal("the `deve` branch is merged"));
+        assert!(!has_localised_modal("ことの経緯が表示される"));
+        assert!(!has_localised_modal("the devedor field is shown"));
     }
 }
