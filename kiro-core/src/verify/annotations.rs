@@ -211,16 +211,18 @@ pub fn scan_file(path_rel: &str, text: &str) -> Vec<Annotation> {
     }
     let lang = Lang::of(path_rel);
     let file = path_rel.replace('\\', "/");
-    let lines: Vec<&str> = text.lines().collect();
+    let mut lines: Vec<&str> =
+        Vec::with_capacity(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
+    lines.extend(text.lines());
     let outline = Outline::new(text, &lines, lang);
     let mut out = Vec::new();
     let mut places = Vec::new();
     for (idx, line) in lines.iter().enumerate() {
-        if !NEEDLES.iter().any(|n| line.contains(n)) {
-            continue;
-        }
         // Labels in code or in string literals are not annotations.
         if !matches!(outline.kind(idx), LineKind::Comment | LineKind::Docstring) {
+            continue;
+        }
+        if !NEEDLES.iter().any(|n| line.contains(n)) {
             continue;
         }
         let Some((block_idx, block)) = outline.block(idx) else {

@@ -21,6 +21,10 @@ const DECL_WINDOW: usize = 12;
 /// How many lines after a declaration's first line its body may open.
 const BODY_WINDOW: usize = 24;
 
+/// How many lines of attributes, decorators and comments may separate a
+/// declaration from its doc comment or from the previous item.
+const ATTRIBUTE_LINES: usize = 32;
+
 /// What a line holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum LineKind {
@@ -41,8 +45,6 @@ struct LineInfo {
     kind: LineKind,
     /// Brace depth at the start of the line (C-like languages).
     depth: u32,
-    /// Parenthesis and bracket depth at the start of the line.
-    nest: u32,
     /// The line starts a doc comment (`///`, `/**`) that documents the item
     /// after it, even across blank lines.
     doc: bool,
@@ -289,23 +291,20 @@ impl Outline {
         }
     }
 
-    /// The text of the attribute, decorator and annotation lines right
-    /// above line `idx` (`#[test]`, `@Test`, `@given(...)`), across
-    /// comments and multi-line arguments.
+    /// The text of the lines right above line `idx` that carry its
+    /// attributes and annotations (`#[test]`, `@Test`, multi-line
+    /// arguments), back to the end of the previous item: a blank line or a
+    /// line ending in `;`, `{` or `}`.
     fn attributes_before(&self, lines: &[&str], idx: usize) -> String {
         let mut out = String::new();
-        let nest = self.info(idx).map_or(0, |l| l.nest);
-        for j in (0..idx).rev() {
-            let Some(info) = self.info(j) else { break };
-            let text = lines.get(j).copied().unwrap_or_default().trim_start();
-            match info.kind {
+        for j in (idx.saturating_sub(ATTRIBUTE_LINES)..idx).rev() {
+            let text = lines.get(j).copied().unwrap_or_default().trim();
+            match self.kind(j) {
                 LineKind::Comment => continue,
-                LineKind::Code if is_attribute(text) => {
+                LineKind::Code | LineKind::Text if !text.ends_with([';', '{', '}']) => {
                     out.push_str(text);
                     out.push('\n');
                 }
-                // The inside of a multi-line attribute argument list.
-                LineKind::Code | LineKind::Text if info.nest > nest => continue,
                 _ => break,
             }
         }
@@ -315,20 +314,20 @@ impl Outline {
     /// The node declared right after line `end`: across attribute and
     /// decorator lines and comments and, after a doc comment, blank lines.
     fn next_node(&self, lines: &[&str], end: usize, doc: bool) -> Option<usize> {
-        let mut j = end + 1;
-        let mut attr_nest: Option<u32> = None;
-        while let Some(info) = self.info(j) {
+        // Brackets an attribute's arguments left open, so that the lines
+        // they span are skipped too.
+        let mut open: i64 = 0;
+        for j in end + 1..(end + 1 + ATTRIBUTE_LINES).min(self.lines.len()) {
             let text = lines.get(j).copied().unwrap_or_default().trim_start();
-            match info.kind {
+            match self.kind(j) {
                 LineKind::Blank if doc => {}
                 LineKind::Comment => {}
-                _ if attr_nest.is_some_and(|n| info.nest > n) => {}
+                _ if open > 0 => open += bracket_balance(text),
                 // A declaration may carry its attributes on its own line.
                 LineKind::Code if self.node_at(j).is_some() => return self.node_at(j),
-                LineKind::Code if is_attribute(text) => attr_nest = Some(info.nest),
+                LineKind::Code if is_attribute(text) => open = bracket_balance(text),
                 _ => return None,
             }
-            j += 1;
         }
         None
     }
@@ -500,6 +499,15 @@ impl Outline {
     }
 }
 
+/// How many `(` and `[` a line opens that it does not close.
+fn bracket_balance(text: &str) -> i64 {
+    text.bytes().fold(0, |n, c| match c {
+        b'(' | b'[' => n + 1,
+        b')' | b']' => n - 1,
+        _ => n,
+    })
+}
+
 /// An attribute, decorator or annotation line: `#[test]`, `@Test`,
 /// `@given(...)`.
 fn is_attribute(text: &str) -> bool {
@@ -572,33 +580,17 @@ fn is_container(trimmed: &str, lang: Lang) -> bool {
             return true;
         }
     }
-    const MODIFIERS: [&str; 17] = [
-        "pub",
-        "pub(crate)",
-        "pub(super)",
-        "public",
-        "private",
-        "protected",
-        "internal",
-        "abstract",
-        "final",
-        "static",
-        "open",
-        "sealed",
-        "data",
-        "inner",
-        "export",
-        "default",
-        "unsafe",
-    ];
     for word in trimmed.split_whitespace() {
-        if MODIFIERS.contains(&word) || word.starts_with('@') || word.starts_with("#[") {
-            continue;
+        match word {
+            "pub" | "pub(crate)" | "pub(super)" | "public" | "private" | "protected"
+            | "internal" | "abstract" | "final" | "static" | "open" | "sealed" | "data"
+            | "inner" | "export" | "default" | "unsafe" => {}
+            "class" | "interface" | "object" | "enum" | "record" | "mod" | "impl" | "trait" => {
+                return true
+            }
+            _ if word.starts_with('@') || word.starts_with("#[") => {}
+            _ => return word.starts_with("impl<"),
         }
-        return matches!(
-            word,
-            "class" | "interface" | "object" | "enum" | "record" | "mod" | "impl" | "trait"
-        ) || word.starts_with("impl<");
     }
     false
 }
@@ -637,18 +629,23 @@ enum State {
 fn lex_c_like(text: &str, line_count: usize, lang: Lang, out: &mut Vec<LineInfo>) -> Vec<Event> {
     let b = Bytes(text.as_bytes());
     let len = text.len();
-    let mut events: Vec<Event> = Vec::new();
-    let mut open: Vec<usize> = Vec::new();
+    // About one brace or semicolon per line.
+    let mut events: Vec<Event> = Vec::with_capacity(line_count);
+    let mut open: Vec<usize> = Vec::with_capacity(16);
     let mut state = State::Code;
     let mut depth: u32 = 0;
-    let mut nest: u32 = 0;
     let mut line = 0usize;
-    let mut start = LineStart::new(state, depth, nest);
+    let mut start = LineStart::new(state, depth);
     let mut has_code = false;
     let mut has_comment = false;
     // The last code byte of the line, for telling a regex literal from a division.
     let mut prev: u8 = 0;
     let mut continued = false;
+    let special = if lang == Lang::Any {
+        &SPECIAL_ANY
+    } else {
+        &SPECIAL_C_LIKE
+    };
     let mut i = 0;
     out.reserve(line_count);
     while i < len {
@@ -666,7 +663,7 @@ fn lex_c_like(text: &str, line_count: usize, lang: Lang, out: &mut Vec<LineInfo>
             }
             continued = false;
             line += 1;
-            start = LineStart::new(state, depth, nest);
+            start = LineStart::new(state, depth);
             has_code = false;
             has_comment = false;
             prev = 0;
@@ -677,6 +674,9 @@ fn lex_c_like(text: &str, line_count: usize, lang: Lang, out: &mut Vec<LineInfo>
             State::LineComment => {
                 i = memchr::memchr(b'\n', text.as_bytes().get(i..).unwrap_or_default())
                     .map_or(len, |p| i + p);
+            }
+            State::Block(_) if !matches!(c, b'*' | b'/') => {
+                i = skip_to(text, i, b'*', b'/', b'\n');
             }
             State::Block(d) => {
                 if c == b'*' && b.at(i + 1) == b'/' {
@@ -693,6 +693,9 @@ fn lex_c_like(text: &str, line_count: usize, lang: Lang, out: &mut Vec<LineInfo>
                     i += 1;
                 }
             }
+            State::Str { close, .. } if c != close && c != b'\\' => {
+                i = skip_to(text, i, close, b'\\', b'\n');
+            }
             State::Str { close, escapes, .. } => {
                 if escapes && c == b'\\' {
                     if b.at(i + 1) == b'\n' {
@@ -708,6 +711,9 @@ fn lex_c_like(text: &str, line_count: usize, lang: Lang, out: &mut Vec<LineInfo>
                     }
                     i += 1;
                 }
+            }
+            State::Raw(_) | State::Triple if c != b'"' => {
+                i = skip_to(text, i, b'"', b'"', b'\n');
             }
             State::Raw(hashes) => {
                 if c == b'"' && (1..=hashes).all(|k| b.at(i + k) == b'#') {
@@ -726,8 +732,21 @@ fn lex_c_like(text: &str, line_count: usize, lang: Lang, out: &mut Vec<LineInfo>
                 }
             }
             State::Code => {
-                if c.is_ascii_whitespace() {
-                    i += 1;
+                if !special[usize::from(c)] {
+                    // Names, numbers, operators and spaces the lexer does
+                    // not act on are skipped in one run.
+                    let from = i;
+                    while i < len && !special[usize::from(b.at(i))] {
+                        i += 1;
+                    }
+                    if let Some(&last) = text
+                        .as_bytes()
+                        .get(from..i)
+                        .and_then(|run| run.iter().rev().find(|c| !c.is_ascii_whitespace()))
+                    {
+                        has_code = true;
+                        prev = last;
+                    }
                     continue;
                 }
                 let next = b.at(i + 1);
@@ -788,12 +807,8 @@ fn lex_c_like(text: &str, line_count: usize, lang: Lang, out: &mut Vec<LineInfo>
                         });
                         i += 1;
                     }
-                    b'(' | b'[' => {
-                        nest += 1;
-                        i += 1;
-                    }
-                    b')' | b']' => {
-                        nest = nest.saturating_sub(1);
+                    b'"' if lang == Lang::Rust && raw_string_hashes(&b, i).is_some() => {
+                        state = State::Raw(raw_string_hashes(&b, i).unwrap_or_default());
                         i += 1;
                     }
                     b'"' => {
@@ -829,15 +844,6 @@ fn lex_c_like(text: &str, line_count: usize, lang: Lang, out: &mut Vec<LineInfo>
                         };
                         i += 1;
                     }
-                    b'r' | b'b' if lang == Lang::Rust && !is_ident(b.at(i.wrapping_sub(1))) => {
-                        match raw_string_start(&b, i) {
-                            Some((hashes, body)) => {
-                                state = State::Raw(hashes);
-                                i = body;
-                            }
-                            None => i += 1,
-                        }
-                    }
                     b'/' if lang == Lang::Script && regex_may_start(was) => {
                         i = skip_regex(&b, i);
                     }
@@ -849,7 +855,7 @@ fn lex_c_like(text: &str, line_count: usize, lang: Lang, out: &mut Vec<LineInfo>
     out.push(start.finish(has_code, has_comment));
     out.truncate(line_count.max(1));
     while out.len() < line_count {
-        out.push(LineStart::new(state, depth, nest).finish(false, false));
+        out.push(LineStart::new(state, depth).finish(false, false));
     }
     // A brace never closed runs to the end of the file.
     for e in open {
@@ -860,21 +866,43 @@ fn lex_c_like(text: &str, line_count: usize, lang: Lang, out: &mut Vec<LineInfo>
     events
 }
 
+/// The bytes the C-like lexer acts on in code; runs of other bytes
+/// (names, numbers, operators, spaces) are skipped whole. `#` starts a
+/// comment only in files of an unknown language.
+static SPECIAL_C_LIKE: [bool; 256] = byte_set(b"\n/{};\"'`");
+static SPECIAL_ANY: [bool; 256] = byte_set(b"\n/{};\"'`#");
+/// The bytes the Python lexer acts on in code.
+static SPECIAL_PYTHON: [bool; 256] = byte_set(b"\n#\\()[]{}'\"");
+
+const fn byte_set(bytes: &[u8]) -> [bool; 256] {
+    let mut set = [false; 256];
+    let mut k = 0;
+    while k < bytes.len() {
+        set[bytes[k] as usize] = true;
+        k += 1;
+    }
+    set
+}
+
+/// The position of the next `a`, `b` or `c` at or after `i`, or the end.
+fn skip_to(text: &str, i: usize, a: u8, b: u8, c: u8) -> usize {
+    let rest = text.as_bytes().get(i..).unwrap_or_default();
+    memchr::memchr3(a, b, c, rest).map_or(text.len(), |p| i + p)
+}
+
 /// What is known of a line when it starts.
 struct LineStart {
     state: State,
     depth: u32,
-    nest: u32,
     doc: bool,
     inner: bool,
 }
 
 impl LineStart {
-    fn new(state: State, depth: u32, nest: u32) -> LineStart {
+    fn new(state: State, depth: u32) -> LineStart {
         LineStart {
             state,
             depth,
-            nest,
             doc: false,
             inner: false,
         }
@@ -891,7 +919,6 @@ impl LineStart {
         LineInfo {
             kind,
             depth: self.depth,
-            nest: self.nest,
             doc: self.doc,
             inner: self.inner,
         }
@@ -925,23 +952,23 @@ fn skip_char_literal(b: &Bytes<'_>, i: usize) -> usize {
     }
 }
 
-/// A Rust raw string (`r"`, `r#"`, `br#"`) starting at `i`: its number of
-/// `#` and where its contents start.
-fn raw_string_start(b: &Bytes<'_>, i: usize) -> Option<(usize, usize)> {
-    let mut j = i;
-    if b.at(j) == b'b' {
-        j += 1;
+/// The number of `#` of a Rust raw string (`r"`, `r#"`, `br#"`) whose
+/// opening quote is at `quote`; `None` for any other string.
+fn raw_string_hashes(b: &Bytes<'_>, quote: usize) -> Option<usize> {
+    let mut j = quote;
+    let mut hashes = 0;
+    while j > 0 && b.at(j - 1) == b'#' {
+        hashes += 1;
+        j -= 1;
     }
-    if b.at(j) != b'r' {
+    if j == 0 || b.at(j - 1) != b'r' {
         return None;
     }
-    j += 1;
-    let mut hashes = 0;
-    while b.at(j) == b'#' {
-        hashes += 1;
-        j += 1;
+    j -= 1;
+    if j > 0 && b.at(j - 1) == b'b' {
+        j -= 1;
     }
-    (b.at(j) == b'"').then_some((hashes, j + 1))
+    (j == 0 || !is_ident(b.at(j - 1))).then_some(hashes)
 }
 
 /// Whether a `/` after the code byte `prev` starts a regex literal rather
@@ -995,7 +1022,6 @@ fn lex_python(text: &str, line_count: usize, out: &mut Vec<LineInfo>) -> Vec<Log
     let mut line = 0usize;
     let mut line_start = 0usize;
     let mut start_state = state;
-    let mut start_nest = nest;
     let mut has_code = false;
     let mut has_comment = false;
     let mut continued = false;
@@ -1008,7 +1034,6 @@ fn lex_python(text: &str, line_count: usize, out: &mut Vec<LineInfo>) -> Vec<Log
     let finish = |out: &mut Vec<LineInfo>,
                   owner: &mut Vec<Option<usize>>,
                   start_state: Py,
-                  start_nest: u32,
                   has_code: bool,
                   has_comment: bool,
                   current: Option<usize>| {
@@ -1029,7 +1054,6 @@ fn lex_python(text: &str, line_count: usize, out: &mut Vec<LineInfo>) -> Vec<Log
         out.push(LineInfo {
             kind,
             depth: 0,
-            nest: start_nest,
             doc: false,
             inner: false,
         });
@@ -1037,15 +1061,7 @@ fn lex_python(text: &str, line_count: usize, out: &mut Vec<LineInfo>) -> Vec<Log
     while i <= len {
         let c = b.at(i);
         if c == b'\n' || i == len {
-            finish(
-                out,
-                &mut owner,
-                start_state,
-                start_nest,
-                has_code,
-                has_comment,
-                current,
-            );
+            finish(out, &mut owner, start_state, has_code, has_comment, current);
             if let Py::Str { triple: false, .. } = state {
                 // An unterminated one-line string ends with its line.
                 if !continued {
@@ -1065,7 +1081,6 @@ fn lex_python(text: &str, line_count: usize, out: &mut Vec<LineInfo>) -> Vec<Log
             line += 1;
             line_start = i + 1;
             start_state = state;
-            start_nest = nest;
             has_code = false;
             has_comment = false;
             continued = false;
@@ -1073,6 +1088,9 @@ fn lex_python(text: &str, line_count: usize, out: &mut Vec<LineInfo>) -> Vec<Log
             continue;
         }
         match state {
+            Py::Str { quote, .. } if c != quote && c != b'\\' => {
+                i = skip_to(text, i, quote, b'\\', b'\n');
+            }
             Py::Str { quote, triple } => {
                 if c == b'\\' {
                     if b.at(i + 1) == b'\n' {
@@ -1108,6 +1126,19 @@ fn lex_python(text: &str, line_count: usize, out: &mut Vec<LineInfo>) -> Vec<Log
                 if c == b'\\' && b.at(i + 1) == b'\n' {
                     continued = true;
                     i += 1;
+                    continue;
+                }
+                if current.is_some() && !SPECIAL_PYTHON[usize::from(c)] {
+                    // Inside a statement, names, numbers and operators are
+                    // skipped in one run; they end any docstring candidacy.
+                    has_code = true;
+                    string_first = false;
+                    while i < len && !SPECIAL_PYTHON[usize::from(b.at(i))] {
+                        i += 1;
+                    }
+                    if let Some(l) = current.and_then(|c| logical.get_mut(c)) {
+                        l.end = line;
+                    }
                     continue;
                 }
                 let starts_logical = current.is_none();
