@@ -19,6 +19,7 @@ use kiro_core::verify::{
     build_report, CriterionStatus, RunInfo, TestResult, TestStatus, VerificationReport,
 };
 use kiro_core::Error;
+use proptest::prelude::*;
 
 // ---------------------------------------------------------------- annotations
 
@@ -711,6 +712,22 @@ fn scope_rules_in_small_files() {
             Some("t"),
             Some("a"),
         ),
+        // Multi-line attributes and decorators sit between a doc comment
+        // and its test.
+        (
+            "a.rs",
+            "/// Validates: Requirements 1.1\n#[test_case(\n    1,\n    2\n)]\nfn t(n: u8) {}\n",
+            1,
+            Some("t"),
+            None,
+        ),
+        (
+            "a.java",
+            "class A {\n    // Validates: Requirements 1.1\n    @ParameterizedTest\n    @ValueSource(ints = {\n        1, 2\n    })\n    void t(int n) {}\n}\n",
+            2,
+            Some("t"),
+            None,
+        ),
         // A comment on a helper belongs to the test just below it.
         (
             "a.rs",
@@ -782,6 +799,71 @@ fn attribution_to_a_workspace() {
     assert!(same_spec("User_Auth", "user-auth"));
     assert!(same_spec(" user auth ", "USER-AUTH"));
     assert!(!same_spec("user-auth", "user-authz"));
+}
+
+// Fragments that stress the lexers: unbalanced quotes, braces and comment
+// markers, docstrings, raw strings, attributes and labels.
+const FRAGMENTS: &[&str] = &[
+    "\n",
+    "    ",
+    "{",
+    "}",
+    ";",
+    "(",
+    ")",
+    "\"",
+    "'",
+    "`",
+    "\"\"\"",
+    "'''",
+    "/*",
+    "*/",
+    "//",
+    "///",
+    "//!",
+    "#",
+    "#[test]",
+    "@Test",
+    "r#\"",
+    "\"#",
+    "\\",
+    "/x/",
+    "fn t() ",
+    "def test_a():",
+    "class A:",
+    "it('a', () => ",
+    "describe('d', () => ",
+    "func TestA(t *testing.T) ",
+    "void m() ",
+    "fun f() ",
+    "mod m ",
+    "Validates: Requirements 1.1",
+    "Feature: s, Property 1",
+    "Requirements: 2",
+    "**",
+    "é",
+    "\r\n",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The scanner never panics, and what it reports points into the file.
+    #[test]
+    fn scan_file_never_panics(
+        picks in proptest::collection::vec(0..FRAGMENTS.len(), 0..120),
+        ext in proptest::sample::select(vec!["rs", "py", "ts", "go", "java", "kt", "txt"]),
+    ) {
+        let text: String = picks.iter().map(|&i| FRAGMENTS[i]).collect();
+        let lines = u32::try_from(text.lines().count()).unwrap();
+        for a in scan_file(&format!("a.{ext}"), &text) {
+            prop_assert!(a.line >= 1 && a.line <= lines);
+            prop_assert!(a.block_line >= 1 && a.block_line <= a.line);
+            if let Some(t) = &a.test {
+                prop_assert!(t.line >= 1 && t.line <= lines);
+            }
+        }
+    }
 }
 
 #[test]

@@ -293,15 +293,18 @@ impl Outline {
 
     /// The text of the lines right above line `idx` that carry its
     /// attributes and annotations (`#[test]`, `@Test`, multi-line
-    /// arguments), back to the end of the previous item: a blank line or a
-    /// line ending in `;`, `{` or `}`.
+    /// arguments), back to the end of the previous item: a blank line or,
+    /// outside an attribute's arguments, a line ending in `;`, `{` or `}`.
     fn attributes_before(&self, lines: &[&str], idx: usize) -> String {
         let mut out = String::new();
+        // Below zero while going up through an argument list's lines.
+        let mut open: i64 = 0;
         for j in (idx.saturating_sub(ATTRIBUTE_LINES)..idx).rev() {
             let text = lines.get(j).copied().unwrap_or_default().trim();
             match self.kind(j) {
                 LineKind::Comment => continue,
-                LineKind::Code | LineKind::Text if !text.ends_with([';', '{', '}']) => {
+                LineKind::Code | LineKind::Text if open < 0 || !text.ends_with([';', '{', '}']) => {
+                    open += bracket_balance(text);
                     out.push_str(text);
                     out.push('\n');
                 }
@@ -499,11 +502,11 @@ impl Outline {
     }
 }
 
-/// How many `(` and `[` a line opens that it does not close.
+/// How many brackets a line opens that it does not close.
 fn bracket_balance(text: &str) -> i64 {
     text.bytes().fold(0, |n, c| match c {
-        b'(' | b'[' => n + 1,
-        b')' | b']' => n - 1,
+        b'(' | b'[' | b'{' => n + 1,
+        b')' | b']' | b'}' => n - 1,
         _ => n,
     })
 }
