@@ -15,8 +15,9 @@
 //! - a comment block right above a test (across `#[test]`, `@Test`,
 //!   `@given(...)` lines) documents that test;
 //! - a comment or docstring inside a function's body belongs to the
-//!   innermost test around it (an `it` inside a `describe`), and a Python
-//!   docstring that is a `def`'s first statement belongs to that `def`;
+//!   innermost function around it (an `it` rather than its `describe`),
+//!   and a Python docstring that is a `def`'s first statement belongs to
+//!   that `def`;
 //! - a file header, a module docstring, a Rust `//!` comment, or a comment
 //!   block standing on its own belongs to the file ([`Annotation::test`] is
 //!   `None`); one on a class, module or `proptest!` block belongs to
@@ -25,8 +26,9 @@
 //! Helpers are not tests: a Rust `fn` needs a test attribute, a Python
 //! `def` a `test` name, a Go `func` a `Test`/`Fuzz`/`Benchmark`/`Example`
 //! name, a Java or Kotlin method a test annotation or a `test` name. A
-//! comment block on a helper belongs to the first test at most a dozen
-//! lines below it.
+//! comment block on a helper (or on a method the scanner does not model)
+//! belongs to the first test at most a dozen lines below it in the same
+//! braces.
 //!
 //! # Which spec an annotation belongs to
 //!

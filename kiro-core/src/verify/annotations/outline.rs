@@ -488,8 +488,7 @@ impl Outline {
             .then_some(n)
     }
 
-    /// The function a node is or sits in, for attaching an annotation: a
-    /// function node itself; `None` for a container.
+    /// The name, kind and line of a function node; `None` for a container.
     pub(super) fn function(&self, n: usize) -> Option<(&str, TestDeclKind, usize)> {
         match self.nodes.get(n) {
             Some(Node {
