@@ -430,6 +430,77 @@ fn trace_json_has_the_matrix_and_coverage_findings() {
 }
 
 #[test]
+fn a_second_spec_makes_unscoped_annotations_unattributed() {
+    let ws = workspace(Some(JUNIT_MIXED));
+    let billing = ws.path().join(".kiro/specs/billing");
+    fs::create_dir_all(&billing).unwrap();
+    fs::write(billing.join("requirements.md"), REQUIREMENTS).unwrap();
+    // A file header scopes the Rust test to `auth`; the other two sources
+    // name no spec.
+    fs::write(
+        ws.path().join("tests/login.rs"),
+        "// Feature: auth\n\n// Validates: Requirements 1.1\n#[test]\nfn login_works() {}\n",
+    )
+    .unwrap();
+
+    let out = kiro(ws.path(), &["verify", "auth"]);
+    expect_code(&out, 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("2 test annotations belong to no spec")
+            && err.contains("tests/test_logout.py:1")
+            && err.contains("web/session.test.ts:1"),
+        "{err}"
+    );
+
+    let out = kiro(ws.path(), &["trace", "auth", "--format", "json"]);
+    expect_code(&out, 0);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let lost: Vec<(String, u64)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "unattributed")
+        .map(|f| {
+            (
+                f["location"]["file"].as_str().unwrap().to_owned(),
+                f["location"]["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lost,
+        [
+            ("tests/test_logout.py".to_owned(), 1),
+            ("web/session.test.ts".to_owned(), 1)
+        ]
+    );
+    // Neither the failing Python test nor the undefined 9.9 counts for `auth`.
+    let found = findings(&json);
+    assert!(!found.iter().any(|(k, _)| k == "unknown_criterion_in_test"));
+    assert_eq!(
+        statuses(&json["matrix"]),
+        [
+            ("1.1", "passed"),
+            ("1.2", "untested"),
+            ("2.1", "untested"),
+            ("2.2", "untested")
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect::<BTreeMap<_, _>>()
+    );
+
+    let out = kiro(ws.path(), &["trace", "auth"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("warning[unattributed]: web/session.test.ts:1"),
+        "{text}"
+    );
+}
+
+#[test]
 fn trace_renders_markdown_csv_and_html() {
     let ws = workspace(Some(JUNIT_MIXED));
     expect_code(&kiro(ws.path(), &["verify", "auth"]), 1);

@@ -742,3 +742,243 @@ fn generated_workload_timing() {
         findings.len()
     );
 }
+
+// ------------------------------------------------------------ spec scoping
+
+const CART_REQUIREMENTS: &str = "# Requirements Document
+
+## Requirements
+
+### Requirement 1: Totals
+
+#### Acceptance Criteria
+
+1. THE Cart SHALL show the sum of its lines
+2. WHEN a line is removed, THE Cart SHALL drop its price from the total
+3. THE Cart SHALL never show a negative total
+4. WHILE the cart is empty, THE Cart SHALL show a total of zero
+
+### Requirement 2: Discounts
+
+#### Acceptance Criteria
+
+1. WHEN a discount applies, THE Cart SHALL keep the total at or above zero
+2. WHEN a full discount applies, THE Cart SHALL show a total of zero
+
+### Requirement 3: Quantities
+
+#### Acceptance Criteria
+
+1. IF a quantity is zero, THEN THE Cart SHALL reject the line
+2. IF a quantity exceeds 999, THEN THE Cart SHALL reject the line
+";
+
+const CART_DESIGN: &str = "# Design Document
+
+## Correctness Properties
+
+### Property 1: Totals add up
+
+**Validates: Requirements 1.1, 1.2**
+
+### Property 2: Discounts never make a total negative
+
+**Validates: Requirements 2.1**
+
+### Property 5: Quantities are positive
+
+**Validates: Requirements 3.1**
+";
+
+/// Shares ids with the cart spec (3.1) and has ids the cart spec lacks.
+const BILLING_REQUIREMENTS: &str = "# Requirements Document
+
+## Requirements
+
+### Requirement 3: Rounding
+
+#### Acceptance Criteria
+
+1. THE Invoice SHALL round totals to the cent
+
+### Requirement 4: Receipts
+
+#### Acceptance Criteria
+
+1. THE Receipt SHALL list every line
+
+### Requirement 6: Totals
+
+#### Acceptance Criteria
+
+1. THE Invoice SHALL never show a negative total
+2. THE Invoice SHALL round half up
+3. THE Invoice SHALL round once
+";
+
+/// A workspace with the given specs (name, requirements, design) and
+/// every fixture of `tests/data/annotations` under `tests/`.
+fn scoped_workspace(specs: &[(&str, &str, Option<&str>)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for (name, req, design) in specs {
+        let spec = root.join(".kiro/specs").join(name);
+        fs::create_dir_all(&spec).unwrap();
+        fs::write(spec.join("requirements.md"), req).unwrap();
+        if let Some(design) = design {
+            fs::write(spec.join("design.md"), design).unwrap();
+        }
+    }
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/annotations");
+    fs::create_dir_all(root.join("tests")).unwrap();
+    for entry in fs::read_dir(data).unwrap() {
+        let path = entry.unwrap().path();
+        fs::copy(&path, root.join("tests").join(path.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+/// `file:line` of each test linked to a criterion, sorted.
+fn test_places(graph: &TraceGraph, id: &str) -> Vec<String> {
+    let mut out: Vec<String> = graph
+        .tests_of(&c(id))
+        .iter()
+        .map(|t| format!("{}:{}", t.key.file, t.key.line))
+        .collect();
+    out.sort();
+    out
+}
+
+fn places(findings: &[&Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .map(|f| f.location.as_ref().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn several_specs_attribute_by_feature_lines_and_report_the_rest() {
+    let ws = scoped_workspace(&[
+        ("cart", CART_REQUIREMENTS, Some(CART_DESIGN)),
+        ("billing", BILLING_REQUIREMENTS, None),
+    ]);
+    let root = ws.path();
+    let anns = scan_dir(root).unwrap();
+    let cart = load_spec(&root.join(".kiro/specs/cart")).unwrap().spec;
+    let billing = load_spec(&root.join(".kiro/specs/billing")).unwrap().spec;
+
+    let graph = TraceGraph::build(&cart, &anns, &[], &BTreeMap::new());
+    // The module docstring's `Feature:` and `Validates:` lines are one
+    // test of the file, keyed by its first annotation.
+    assert_eq!(
+        test_places(&graph, "1.1"),
+        ["tests/describe_it.test.ts:6", "tests/module_docstring.py:3"]
+    );
+    // The unscoped annotation in an `it` body counts for no spec.
+    assert_eq!(test_places(&graph, "1.4"), ["tests/module_docstring.py:20"]);
+    // The Rust header scopes the tests below the strategy helpers; its
+    // property links the file itself (line 1) through property 2.
+    assert_eq!(
+        test_places(&graph, "2.1"),
+        ["tests/header_helpers.rs:1", "tests/header_helpers.rs:21"]
+    );
+    assert_eq!(names(&graph, "2.2"), ["full_discount_is_free"]);
+    // Billing's 3.1 is not cart's 3.1.
+    assert_eq!(
+        test_places(&graph, "3.1"),
+        ["tests/singular_test.go:11", "tests/singular_test.go:6"]
+    );
+    assert_eq!(names(&graph, "3.2"), ["TestQuantityMax"]);
+
+    let findings = Coverage::compute(&cart, &graph, None, None);
+    let lost = kinds_for(&findings, FindingKind::Unattributed);
+    assert_eq!(
+        places(&lost),
+        [
+            "tests/describe_it.test.ts:17",
+            "tests/describe_it.test.ts:23"
+        ]
+    );
+    assert_eq!(lost[0].severity, Severity::Warning);
+    assert_eq!(lost[0].criterion, Some(c("1.4")));
+    assert!(
+        lost[0].message.contains("Feature: <spec>"),
+        "{}",
+        lost[0].message
+    );
+    // Billing's annotations raise no error in the cart spec.
+    assert!(kinds_for(&findings, FindingKind::UnknownCriterionInTest).is_empty());
+    assert!(kinds_for(&findings, FindingKind::UnknownPropertyInTest).is_empty());
+    // The two unattributed criteria of cart are not hidden: 1.4 keeps its
+    // Python test, and no criterion is covered by billing's tests.
+    let uncovered = kinds_for(&findings, FindingKind::CriterionWithoutTest);
+    assert_eq!(
+        uncovered
+            .iter()
+            .map(|f| f.criterion.clone().unwrap())
+            .collect::<Vec<_>>(),
+        Vec::<CriterionId>::new()
+    );
+
+    let graph = TraceGraph::build(&billing, &anns, &[], &BTreeMap::new());
+    assert_eq!(names(&graph, "3.1"), ["test_invoice_rounds_to_the_cent"]);
+    assert_eq!(names(&graph, "4.1"), ["lists every line"]);
+    assert_eq!(names(&graph, "6.1"), ["totalIsNeverNegative"]);
+    // In a helper's body: the class's scope, on no test.
+    assert_eq!(test_places(&graph, "6.2"), ["tests/InvoiceTest.java:14"]);
+    assert_eq!(names(&graph, "6.3"), ["roundsHalfUp"]);
+    let findings = Coverage::compute(&billing, &graph, None, None);
+    assert!(kinds_for(&findings, FindingKind::UnknownCriterionInTest).is_empty());
+    assert_eq!(kinds_for(&findings, FindingKind::Unattributed).len(), 2);
+    assert!(kinds_for(&findings, FindingKind::CriterionWithoutTest).is_empty());
+
+    // The report ignores them as the graph does.
+    let report = build_report(
+        &cart,
+        &anns,
+        &[],
+        RunInfo {
+            command: "test".into(),
+            exit_code: Some(0),
+            per_test_results: false,
+        },
+    );
+    let c14 = report
+        .criteria
+        .iter()
+        .find(|r| r.criterion == c("1.4"))
+        .unwrap();
+    let tests: Vec<&str> = c14.evidence.iter().map(|e| e.test.as_str()).collect();
+    assert_eq!(tests, ["test_empty_cart"]);
+
+    // The finding serialises with its kind, file and line.
+    let json = serde_json::to_value(lost[0]).unwrap();
+    assert_eq!(json["kind"], "unattributed");
+    assert_eq!(json["location"]["file"], "tests/describe_it.test.ts");
+    assert_eq!(json["location"]["line"], 17);
+}
+
+#[test]
+fn one_spec_gets_every_unscoped_annotation() {
+    let ws = scoped_workspace(&[("cart", CART_REQUIREMENTS, Some(CART_DESIGN))]);
+    let root = ws.path();
+    let anns = scan_dir(root).unwrap();
+    let cart = load_spec(&root.join(".kiro/specs/cart")).unwrap().spec;
+    let graph = TraceGraph::build(&cart, &anns, &[], &BTreeMap::new());
+    assert_eq!(
+        test_places(&graph, "1.4"),
+        [
+            "tests/describe_it.test.ts:15",
+            "tests/module_docstring.py:20"
+        ]
+    );
+    assert!(names(&graph, "1.2").contains(&"ignores removed lines".to_owned()));
+    // Annotations scoped to a spec the workspace does not have stay out.
+    assert_eq!(
+        test_places(&graph, "3.1"),
+        ["tests/singular_test.go:11", "tests/singular_test.go:6"]
+    );
+    let findings = Coverage::compute(&cart, &graph, None, None);
+    assert!(kinds_for(&findings, FindingKind::Unattributed).is_empty());
+    assert!(kinds_for(&findings, FindingKind::UnknownCriterionInTest).is_empty());
+}

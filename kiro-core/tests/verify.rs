@@ -11,7 +11,7 @@ use kiro_core::spec::{
     DesignDoc, PropertyId, Spec, SpecKind,
 };
 use kiro_core::verify::annotations::{
-    scan_dir, scan_file, Annotation, AnnotationKind, TestDeclKind,
+    attribute, same_spec, scan_dir, scan_file, Annotation, AnnotationKind, Scope, TestDeclKind,
 };
 use kiro_core::verify::cargo_test::parse_cargo_test;
 use kiro_core::verify::junit::parse_junit;
@@ -19,6 +19,7 @@ use kiro_core::verify::{
     build_report, CriterionStatus, RunInfo, TestResult, TestStatus, VerificationReport,
 };
 use kiro_core::Error;
+use proptest::prelude::*;
 
 // ---------------------------------------------------------------- annotations
 
@@ -383,6 +384,486 @@ fn annotations_without_a_following_test() {
     // No label at all, or a label with no ids.
     check_scan("src/lib.rs", "fn main() {}\n", &[]);
     check_scan("a.py", "# Requirements: numpy\ndef test_x(): pass\n", &[]);
+}
+
+// ------------------------------------------------------------ scoping
+
+/// One expected annotation of a fixture under `tests/data/annotations`:
+/// line, kind, criteria, property, the test it belongs to (`None`: the
+/// file or a container) and its scope (`None`: unscoped).
+type Scoped<'a> = (
+    u32,
+    AnnotationKind,
+    &'a [&'a str],
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+fn fixture(name: &str) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/annotations");
+    std::fs::read_to_string(dir.join(name)).unwrap()
+}
+
+fn scope_name(scope: &Scope) -> Option<&str> {
+    match scope {
+        Scope::Spec(s) => Some(s.as_str()),
+        Scope::Unscoped => None,
+        Scope::Unattributed => Some("<unattributed>"),
+    }
+}
+
+fn check_scoped(name: &str, expected: &[Scoped<'_>]) {
+    let found = scan_file(&format!("tests/{name}"), &fixture(name));
+    let got: Vec<_> = found
+        .iter()
+        .map(|a| {
+            (
+                a.line,
+                a.kind,
+                a.criteria
+                    .iter()
+                    .map(CriterionId::as_str)
+                    .collect::<Vec<_>>(),
+                a.property.as_ref().map(PropertyId::as_str),
+                a.test.as_ref().map(|t| t.name.as_str()),
+                scope_name(&a.scope),
+            )
+        })
+        .collect();
+    let want: Vec<_> = expected
+        .iter()
+        .map(|e| (e.0, e.1, e.2.to_vec(), e.3, e.4, e.5))
+        .collect();
+    assert_eq!(got, want, "{name}");
+}
+
+#[test]
+fn scope_python_module_docstring() {
+    // `Feature:` and, lines below in the same module docstring, `Validates:`:
+    // both belong to the file, and the docstring's `Feature:` scopes the
+    // whole file, a singular `Requirement` in a test body included.
+    check_scoped(
+        "module_docstring.py",
+        &[
+            (3, Property, &[], Some("1"), None, Some("cart")),
+            (8, Validates, &["1.1", "1.2"], None, None, Some("cart")),
+            (
+                16,
+                Validates,
+                &["1.3"],
+                None,
+                Some("test_total_is_sum"),
+                Some("cart"),
+            ),
+            (
+                21,
+                Validates,
+                &["1.4"],
+                None,
+                Some("test_empty_cart"),
+                Some("cart"),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn scope_rust_file_header_past_strategy_helpers() {
+    // The header is not the helpers' doc comment: it scopes the file, and
+    // the `///` annotations belong to the tests inside `proptest!`. The
+    // label in a string literal is no annotation.
+    check_scoped(
+        "header_helpers.rs",
+        &[
+            (1, Property, &[], Some("2"), None, Some("cart")),
+            (
+                19,
+                Validates,
+                &["2.1"],
+                None,
+                Some("discount_never_negative"),
+                Some("cart"),
+            ),
+            (
+                26,
+                Validates,
+                &["2.2"],
+                None,
+                Some("full_discount_is_free"),
+                Some("cart"),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn scope_python_def_far_above_its_docstring() {
+    // Decorators and a multi-line signature put the `def` eight lines above
+    // the annotation in its docstring; a free-standing `Feature:` comment
+    // scopes the rest of the file; a label in a string is no annotation.
+    check_scoped(
+        "long_signature.py",
+        &[
+            (4, Property, &[], Some("3"), None, Some("billing")),
+            (
+                20,
+                Validates,
+                &["3.1"],
+                None,
+                Some("test_invoice_rounds_to_the_cent"),
+                Some("billing"),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn scope_typescript_annotations_inside_bodies() {
+    // Inside an `it` body the annotation belongs to that `it`, not to the
+    // next one; a `Feature:` on a `describe` scopes the tests inside it.
+    check_scoped(
+        "describe_it.test.ts",
+        &[
+            (
+                5,
+                Property,
+                &[],
+                Some("1"),
+                Some("adds up the line prices"),
+                Some("cart"),
+            ),
+            (
+                17,
+                Validates,
+                &["1.4"],
+                None,
+                Some("is zero when empty"),
+                None,
+            ),
+            (
+                23,
+                Validates,
+                &["1.2"],
+                None,
+                Some("ignores removed lines"),
+                None,
+            ),
+            (
+                30,
+                Property,
+                &[],
+                Some("4"),
+                Some("receipts"),
+                Some("billing"),
+            ),
+            (
+                34,
+                Validates,
+                &["4.1"],
+                None,
+                Some("lists every line"),
+                Some("billing"),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn scope_go_singular_requirement() {
+    // `Validates: Requirement 3.1` (singular) on a test's doc comment and in
+    // a test's body; a label in a raw string is no annotation.
+    check_scoped(
+        "singular_test.go",
+        &[
+            (6, Property, &[], Some("5"), None, Some("cart")),
+            (
+                10,
+                Validates,
+                &["3.1"],
+                None,
+                Some("TestQuantityPositive"),
+                Some("cart"),
+            ),
+            (
+                18,
+                Validates,
+                &["3.2"],
+                None,
+                Some("TestQuantityMax"),
+                Some("cart"),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn scope_java_class_doc_and_helper_bodies() {
+    // A class's Javadoc `Feature:` scopes its methods; an annotation in a
+    // helper's body is not moved onto the next test.
+    check_scoped(
+        "InvoiceTest.java",
+        &[
+            (6, Property, &[], Some("6"), None, Some("billing")),
+            (
+                9,
+                Validates,
+                &["6.1"],
+                None,
+                Some("totalIsNeverNegative"),
+                Some("billing"),
+            ),
+            (14, Validates, &["6.2"], None, None, Some("billing")),
+            (
+                20,
+                Validates,
+                &["6.3"],
+                None,
+                Some("roundsHalfUp"),
+                Some("billing"),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn scope_singular_forms() {
+    // The singular label in every comment style.
+    let cases: &[(&str, &str)] = &[
+        (
+            "a.rs",
+            "/// **Validates: Requirement 13.1**\n#[test]\nfn t() {}\n",
+        ),
+        (
+            "a.rs",
+            "// _Validates: Requirement 13.1_\n#[test]\nfn t() {}\n",
+        ),
+        (
+            "a.py",
+            "def test_x():\n    \"\"\"Validates: Requirement 13.1\"\"\"\n",
+        ),
+        (
+            "a.ts",
+            "/** **Validates:** Requirement 13.1 */\nit('x', () => {});\n",
+        ),
+        ("a.kt", "// Validates: Requirement 13.1\n@Test fun x() {}\n"),
+    ];
+    for (path, src) in cases {
+        let found = scan_file(path, src);
+        assert_eq!(found.len(), 1, "{path}: {src:?}");
+        let criteria: Vec<&str> = found[0].criteria.iter().map(CriterionId::as_str).collect();
+        assert_eq!(criteria, ["13.1"], "{path}: {src:?}");
+        assert_eq!(found[0].kind, Validates, "{path}: {src:?}");
+        assert!(found[0].test.is_some(), "{path}: {src:?}");
+    }
+}
+
+/// Path, source, line of the annotation looked at, its test, its scope.
+type RuleCase<'a> = (&'a str, &'a str, u32, Option<&'a str>, Option<&'a str>);
+
+#[test]
+fn scope_rules_in_small_files() {
+    let cases: &[RuleCase<'_>] = &[
+        // A test-level `Feature:` scopes that test's other annotations only.
+        (
+            "a.rs",
+            "// Feature: a, Property 1\n#[test]\nfn one() {\n    // Validates: Requirements 1.1\n}\n\n// Validates: Requirements 1.2\n#[test]\nfn two() {}\n",
+            4,
+            Some("one"),
+            Some("a"),
+        ),
+        (
+            "a.rs",
+            "// Feature: a, Property 1\n#[test]\nfn one() {}\n\n// Validates: Requirements 1.2\n#[test]\nfn two() {}\n",
+            5,
+            Some("two"),
+            None,
+        ),
+        // A file-level `Feature:` holds until the next file-level one.
+        (
+            "a.py",
+            "# Feature: a\n\n# Validates: Requirements 1.1\ndef test_one(): pass\n\n# Feature: b\n\n# Validates: Requirements 1.2\ndef test_two(): pass\n",
+            8,
+            Some("test_two"),
+            Some("b"),
+        ),
+        (
+            "a.py",
+            "# Feature: a\n\n# Validates: Requirements 1.1\ndef test_one(): pass\n\n# Feature: b\n\n# Validates: Requirements 1.2\ndef test_two(): pass\n",
+            3,
+            Some("test_one"),
+            Some("a"),
+        ),
+        // A Python class docstring scopes its methods.
+        (
+            "a.py",
+            "class TestA:\n    \"\"\"Feature: a, Property 2\"\"\"\n\n    def test_x(self):\n        \"\"\"Validates: Requirements 1.1\"\"\"\n",
+            5,
+            Some("test_x"),
+            Some("a"),
+        ),
+        // A Rust `//!` module comment belongs to the file.
+        ("a.rs", "//! Feature: a, Property 1\n#[test]\nfn one() {}\n", 1, None, Some("a")),
+        // A `mod` doc comment scopes the tests inside the module.
+        (
+            "a.rs",
+            "use x;\n// Feature: a\n#[cfg(test)]\nmod tests {\n    /// Validates: Requirements 1.1\n    #[test]\n    fn t() {}\n}\n",
+            5,
+            Some("t"),
+            Some("a"),
+        ),
+        // Multi-line attributes and decorators sit between a doc comment
+        // and its test.
+        (
+            "a.rs",
+            "/// Validates: Requirements 1.1\n#[test_case(\n    1,\n    2\n)]\nfn t(n: u8) {}\n",
+            1,
+            Some("t"),
+            None,
+        ),
+        (
+            "a.java",
+            "class A {\n    // Validates: Requirements 1.1\n    @ParameterizedTest\n    @ValueSource(ints = {\n        1, 2\n    })\n    void t(int n) {}\n}\n",
+            2,
+            Some("t"),
+            None,
+        ),
+        // A comment on a helper belongs to the test just below it.
+        (
+            "a.rs",
+            "use x;\n// Validates: Requirements 1.1\nfn helper() {}\n#[test]\nfn t() {}\n",
+            2,
+            Some("t"),
+            None,
+        ),
+        // A label inside a multi-line string is no annotation; the one
+        // after it is, and belongs to its test.
+        (
+            "a.rs",
+            "const S: &str = \"\n// Validates: Requirements 9.9\n\";\n// Validates: Requirements 1.1\n#[test]\nfn t() {}\n",
+            4,
+            Some("t"),
+            None,
+        ),
+    ];
+    for (path, src, line, test, scope) in cases {
+        let found = scan_file(path, src);
+        assert!(
+            found
+                .iter()
+                .all(|a| a.criteria.iter().all(|c| c.as_str() != "9.9")),
+            "{src}"
+        );
+        let ann = found
+            .iter()
+            .find(|a| a.line == *line)
+            .unwrap_or_else(|| panic!("no annotation on line {line}: {found:#?}"));
+        assert_eq!(ann.test.as_ref().map(|t| t.name.as_str()), *test, "{src}");
+        assert_eq!(scope_name(&ann.scope), *scope, "{src}");
+    }
+}
+
+#[test]
+fn attribution_to_a_workspace() {
+    let src = fixture("describe_it.test.ts");
+    let scopes = |specs: &[&str]| {
+        let mut anns = scan_file("tests/describe_it.test.ts", &src);
+        attribute(&mut anns, specs);
+        anns.into_iter().map(|a| a.scope).collect::<Vec<_>>()
+    };
+    let spec = |s: &str| Scope::Spec(s.to_owned());
+    // No workspace: unscoped annotations stay unscoped.
+    assert_eq!(scopes(&[])[1], Scope::Unscoped);
+    // One spec: they belong to it; names are matched case, `-`, `_` aside.
+    assert_eq!(
+        scopes(&["Cart"]),
+        [
+            spec("Cart"),
+            spec("Cart"),
+            spec("Cart"),
+            spec("billing"),
+            spec("billing")
+        ]
+    );
+    // Several specs: they belong to none.
+    assert_eq!(
+        scopes(&["cart", "billing"]),
+        [
+            spec("cart"),
+            Scope::Unattributed,
+            Scope::Unattributed,
+            spec("billing"),
+            spec("billing")
+        ]
+    );
+    assert!(same_spec("User_Auth", "user-auth"));
+    assert!(same_spec(" user auth ", "USER-AUTH"));
+    assert!(!same_spec("user-auth", "user-authz"));
+}
+
+// Fragments that stress the lexers: unbalanced quotes, braces and comment
+// markers, docstrings, raw strings, attributes and labels.
+const FRAGMENTS: &[&str] = &[
+    "\n",
+    "    ",
+    "{",
+    "}",
+    ";",
+    "(",
+    ")",
+    "\"",
+    "'",
+    "`",
+    "\"\"\"",
+    "'''",
+    "/*",
+    "*/",
+    "//",
+    "///",
+    "//!",
+    "#",
+    "#[test]",
+    "@Test",
+    "r#\"",
+    "\"#",
+    "\\",
+    "/x/",
+    "fn t() ",
+    "def test_a():",
+    "class A:",
+    "it('a', () => ",
+    "describe('d', () => ",
+    "func TestA(t *testing.T) ",
+    "void m() ",
+    "fun f() ",
+    "mod m ",
+    "Validates: Requirements 1.1",
+    "Feature: s, Property 1",
+    "Requirements: 2",
+    "**",
+    "é",
+    "\r\n",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The scanner never panics, and what it reports points into the file.
+    #[test]
+    fn scan_file_never_panics(
+        picks in proptest::collection::vec(0..FRAGMENTS.len(), 0..120),
+        ext in proptest::sample::select(vec!["rs", "py", "ts", "go", "java", "kt", "txt"]),
+    ) {
+        let text: String = picks.iter().map(|&i| FRAGMENTS[i]).collect();
+        let lines = u32::try_from(text.lines().count()).unwrap();
+        for a in scan_file(&format!("a.{ext}"), &text) {
+            prop_assert!(a.line >= 1 && a.line <= lines);
+            prop_assert!(a.block_line >= 1 && a.block_line <= a.line);
+            if let Some(t) = &a.test {
+                prop_assert!(t.line >= 1 && t.line <= lines);
+            }
+        }
+    }
 }
 
 #[test]

@@ -14,7 +14,7 @@ use kiro_core::report::{self, Matrix, RenderOptions};
 use kiro_core::stage::{StageContext, StageError, Verifier};
 use kiro_core::stages::CommandVerifier;
 use kiro_core::trace::{LinkLock, TraceGraph};
-use kiro_core::verify::annotations::Annotation;
+use kiro_core::verify::annotations::{Annotation, Scope};
 use kiro_core::verify::{CriterionStatus, VerificationReport};
 use kiro_core::Spec;
 use serde_json::json;
@@ -87,11 +87,12 @@ pub(super) fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
         eprintln!("{summary}");
     }
 
+    let annotations = results::annotations(root)?;
     // Only a run of the tests makes the current criterion texts the ones
     // the tests were checked against; reading old results does not.
     let mut stale = Vec::new();
     if !args.no_run {
-        stale = update_link_lock(root, &spec, &report)?;
+        stale = update_link_lock(root, &spec, &report, &annotations)?;
         results::store(root, &name, &report)?;
     }
     for (test, criterion) in &stale {
@@ -100,6 +101,7 @@ pub(super) fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
              review the test (the link is now recorded with the new text)"
         );
     }
+    warn_unattributed(&annotations, &name);
 
     let log = AuditLog::open(root)?;
     log.append(
@@ -211,11 +213,11 @@ fn update_link_lock(
     root: &Path,
     spec: &Spec,
     report: &VerificationReport,
+    annotations: &[Annotation],
 ) -> Result<Vec<(String, String)>> {
-    let annotations = results::annotations(root)?;
     let graph = TraceGraph::build(
         spec,
-        &annotations,
+        annotations,
         &report.tests,
         &std::collections::BTreeMap::new(),
     );
@@ -234,6 +236,37 @@ fn update_link_lock(
     lock.save(root)
         .with_context(|| format!("cannot write the link lock of spec `{}`", spec.name))?;
     Ok(stale)
+}
+
+/// How many places an unattributed-annotation warning names.
+const SHOWN_PLACES: usize = 5;
+
+/// Warns about annotations that belong to no spec: they counted for no
+/// criterion of this verification (see `kiro trace` for every one).
+fn warn_unattributed(annotations: &[Annotation], spec: &str) {
+    let lost: Vec<String> = annotations
+        .iter()
+        .filter(|a| a.scope == Scope::Unattributed)
+        .map(|a| format!("{}:{}", a.file, a.line))
+        .collect();
+    if lost.is_empty() {
+        return;
+    }
+    let mut places = lost
+        .iter()
+        .take(SHOWN_PLACES)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if lost.len() > SHOWN_PLACES {
+        let _ = write!(places, " and {} more", lost.len() - SHOWN_PLACES);
+    }
+    eprintln!(
+        "warning: {} test annotations belong to no spec and were not counted ({places}): \
+         the workspace has several specs and no `Feature: <spec>` line scopes them; \
+         see `kiro trace {spec}`",
+        lost.len()
+    );
 }
 
 /// The criteria of the matrix with this verdict.

@@ -11,6 +11,7 @@
 //! | `property_without_test` | warning | no test checks a correctness property |
 //! | `failing_criterion` | error | a test linked to a criterion failed |
 //! | `stale_link` | warning | a criterion's text changed after its link to a test was recorded in the [`LinkLock`] |
+//! | `unattributed` | warning | an annotation belongs to no spec: no `Feature: <spec>` line scopes it and the workspace has several specs ([`Scope::Unattributed`](crate::verify::annotations::Scope::Unattributed)) |
 //!
 //! In a bugfix spec only the clauses of the *Expected* and *Unchanged*
 //! behaviour groups need tasks and tests: *Current behaviour* clauses
@@ -36,6 +37,7 @@ use super::{Referrer, TraceGraph};
 use crate::error::{Error, Result};
 use crate::lint::Severity;
 use crate::spec::{BehaviorKind, CriterionId, PropertyId, Spec, TaskId};
+use crate::verify::annotations::{Annotation, AnnotationKind};
 use crate::verify::{CriterionStatus, TestStatus, VerificationReport};
 use crate::workspace::sha256_hex;
 
@@ -61,6 +63,9 @@ pub enum FindingKind {
     FailingCriterion,
     /// The criterion's text changed since its link to a test was recorded.
     StaleLink,
+    /// A test annotation belongs to no spec: no `Feature:` line scopes it
+    /// and the workspace has several specs, so it counts for none of them.
+    Unattributed,
 }
 
 impl FindingKind {
@@ -70,7 +75,8 @@ impl FindingKind {
             FindingKind::CriterionWithoutTask
             | FindingKind::CriterionWithoutTest
             | FindingKind::PropertyWithoutTest
-            | FindingKind::StaleLink => Severity::Warning,
+            | FindingKind::StaleLink
+            | FindingKind::Unattributed => Severity::Warning,
             FindingKind::UnknownCriterionInTest
             | FindingKind::UnknownPropertyInTest
             | FindingKind::UnknownCriterionInTask
@@ -143,7 +149,8 @@ pub struct Coverage;
 
 impl Coverage {
     /// The findings of `spec`'s graph, criteria first (in document order),
-    /// then properties, then unknown references (tasks, then tests).
+    /// then properties, then unknown references (tasks, then tests), then
+    /// the workspace's unattributed annotations (by file and line).
     ///
     /// Failing criteria come from `report` when one is given, otherwise from
     /// the results in the graph. Stale links are only looked for with a
@@ -355,8 +362,49 @@ impl Coverage {
         });
         out.extend(task_refs);
         out.extend(test_refs);
+        for a in graph.unattributed() {
+            out.push(unattributed(a));
+        }
         out
     }
+}
+
+/// The finding of an annotation that belongs to no spec.
+fn unattributed(a: &Annotation) -> Finding {
+    let ids = a
+        .criteria
+        .iter()
+        .map(CriterionId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let label = match a.kind {
+        AnnotationKind::Requirements => format!("Requirements: {ids}"),
+        AnnotationKind::Validates => format!("Validates: Requirements {ids}"),
+        AnnotationKind::Property => format!(
+            "Property {}",
+            a.property
+                .as_ref()
+                .map(PropertyId::as_str)
+                .unwrap_or_default()
+        ),
+    };
+    let mut f = Finding::new(
+        FindingKind::Unattributed,
+        format!(
+            "{}:{} `{label}` belongs to no spec: the workspace has several and no \
+             `Feature: <spec>` line scopes it (put one in its comment block or the file header)",
+            a.file, a.line
+        ),
+    );
+    if let [only] = a.criteria.as_slice() {
+        f.criterion = Some(only.clone());
+    }
+    f.property.clone_from(&a.property);
+    f.location = Some(Location {
+        file: a.file.clone(),
+        line: Some(a.line),
+    });
+    f
 }
 
 fn set_id(f: &mut Finding, property: bool, id: &str) {

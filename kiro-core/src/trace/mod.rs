@@ -64,7 +64,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{ancestry, Checkpoint, CheckpointStore, FileKey, RunId, RunLogs};
 use crate::error::Result;
 use crate::spec::{CriterionId, EarsPattern, PropertyId, RequirementId, Spec, TaskId};
-use crate::verify::annotations::{Annotation, AnnotationKind, TestDeclKind};
+use crate::verify::annotations::{Annotation, AnnotationKind, Scope, TestDeclKind};
 use crate::verify::{CriterionStatus, TestResult, TestStatus};
 
 pub use coverage::{Coverage, Finding, FindingKind, LinkLock, Location};
@@ -272,6 +272,7 @@ pub struct TraceGraph {
     tasks: HashMap<TaskId, NodeIndex>,
     tests: HashMap<TestKey, NodeIndex>,
     unknown: Vec<UnknownRef>,
+    unattributed: Vec<Annotation>,
 }
 
 /// The graph under construction, with the lookup tables that keep building
@@ -328,7 +329,8 @@ impl TraceGraph {
     /// checkpoints changed ([`task_files_from_checkpoints`]); tasks the spec
     /// does not define are ignored. References to criteria, requirements
     /// or properties the spec does not define are kept in
-    /// [`unknown_refs`](Self::unknown_refs).
+    /// [`unknown_refs`](Self::unknown_refs), and the annotations that
+    /// belong to no spec in [`unattributed`](Self::unattributed).
     pub fn build(
         spec: &Spec,
         annotations: &[Annotation],
@@ -366,6 +368,11 @@ impl TraceGraph {
         }
         add_tests(&mut b, spec, annotations);
         add_results(&mut b, results);
+        b.g.unattributed = annotations
+            .iter()
+            .filter(|a| a.scope == Scope::Unattributed)
+            .cloned()
+            .collect();
         b.g
     }
 
@@ -383,6 +390,13 @@ impl TraceGraph {
     /// (tasks first, then tests).
     pub fn unknown_refs(&self) -> &[UnknownRef] {
         &self.unknown
+    }
+
+    /// The annotations of the workspace that belong to no spec: no
+    /// `Feature:` line scopes them and the workspace has several specs
+    /// ([`Scope::Unattributed`]). They link nothing in any spec's graph.
+    pub fn unattributed(&self) -> &[Annotation] {
+        &self.unattributed
     }
 
     /// The node of a criterion.
@@ -777,13 +791,21 @@ fn add_tasks(b: &mut Builder, spec: &Spec) {
 
 fn add_tests(b: &mut Builder, spec: &Spec, annotations: &[Annotation]) {
     let own = crate::verify::own_annotations(spec, annotations);
-    // Annotations without a following declaration that sit on consecutive
-    // lines form one comment block, so they are one test.
+    // Annotations on no test (a file header, a module docstring) that share
+    // a comment block are one test, keyed by the first of them; without
+    // block information, those on consecutive lines are.
     let loose: HashSet<(&str, u32)> = own
         .iter()
-        .filter(|a| a.test.is_none())
+        .filter(|a| a.test.is_none() && a.block_line == 0)
         .map(|a| (a.file.as_str(), a.line))
         .collect();
+    let mut block_first: HashMap<(&str, u32), u32> = HashMap::new();
+    for a in own.iter().filter(|a| a.test.is_none() && a.block_line > 0) {
+        block_first
+            .entry((a.file.as_str(), a.block_line))
+            .and_modify(|l| *l = (*l).min(a.line))
+            .or_insert(a.line);
+    }
     let has_criteria = !b.g.criteria.is_empty();
     let has_design = spec.design.is_some();
     for ann in own {
@@ -798,6 +820,9 @@ fn add_tests(b: &mut Builder, spec: &Spec, annotations: &[Annotation]) {
             ),
             None => {
                 let mut line = ann.line;
+                if let Some(&first) = block_first.get(&(ann.file.as_str(), ann.block_line)) {
+                    line = first;
+                }
                 while line > 1 && loose.contains(&(ann.file.as_str(), line - 1)) {
                     line -= 1;
                 }

@@ -1,23 +1,65 @@
 //! Links from tests to acceptance criteria, read from comments in test
-//! source: `Validates: Requirements 1.2, 3.1` (the form Kiro writes),
-//! `Requirements: 2.1`, and `Feature: <spec>, Property <N>: <title>` (a
-//! correctness property of the design, whose own validates list names the
-//! criteria).
-//!
-//! Each annotation belongs to the test declared right after it, in any of
-//! the languages Kiro projects test in: Rust, Python, TypeScript and
+//! source: `Validates: Requirements 1.2, 3.1` (the form Kiro writes; the
+//! singular `Validates: Requirement 13.1` too), `Requirements: 2.1`, and
+//! `Feature: <spec>, Property <N>: <title>` (a correctness property of the
+//! design, whose own validates list names the criteria), in any of the
+//! languages Kiro projects test in: Rust, Python, TypeScript and
 //! JavaScript, Go, Java and Kotlin.
 //!
-//! ```
-//! use kiro_core::verify::annotations::{scan_file, AnnotationKind};
+//! # Which test an annotation belongs to
 //!
-//! let src = "/// Validates: Requirements 1.1–1.3\n#[test]\nfn login_works() {}\n";
+//! The scanner reads the file's structure (comment blocks, docstrings,
+//! function bodies by braces or indentation), not a window of lines. An
+//! annotation belongs to the test whose doc comment or body holds it,
+//! however many lines of signature, decorators or attributes sit between:
+//! - a comment block right above a test (across `#[test]`, `@Test`,
+//!   `@given(...)` lines) documents that test;
+//! - a comment or docstring inside a function's body belongs to the
+//!   innermost function around it (an `it` rather than its `describe`),
+//!   and a Python docstring that is a `def`'s first statement belongs to
+//!   that `def`;
+//! - a file header, a module docstring, a Rust `//!` comment, or a comment
+//!   block standing on its own belongs to the file ([`Annotation::test`] is
+//!   `None`); one on a class, module or `proptest!` block belongs to
+//!   that container.
+//!
+//! Helpers are not tests: a Rust `fn` needs a test attribute, a Python
+//! `def` a `test` name, a Go `func` a `Test`/`Fuzz`/`Benchmark`/`Example`
+//! name, a Java or Kotlin method a test annotation or a `test` name. A
+//! comment block on a helper (or on a method the scanner does not model)
+//! belongs to the first test at most a dozen lines below it in the same
+//! braces.
+//!
+//! # Which spec an annotation belongs to
+//!
+//! Its [`Scope`]: a `Feature: <spec>` line scopes itself and the other
+//! annotations of its comment block or docstring; an annotation on a test
+//! (or inside a class or `describe`) that a `Feature:` line scopes takes
+//! that spec; a `Feature:` line in a block that belongs to the file scopes
+//! the rest of the file, until the next such line. [`attribute`] settles
+//! the annotations no `Feature:` line scopes: in a workspace with one spec
+//! they belong to it, in a workspace with several they are
+//! [`Scope::Unattributed`] and count for none ([`scan_dir`] does this for
+//! a workspace root).
+//!
+//! ```
+//! use kiro_core::verify::annotations::{scan_file, AnnotationKind, Scope};
+//!
+//! let src = "// Feature: auth, Property 1: Sessions expire\n\n\
+//!            fn arb_token() -> u32 { 7 }\n\n\
+//!            /// Validates: Requirements 1.1–1.3\n#[test]\nfn login_works() {}\n";
 //! let found = scan_file("tests/auth.rs", src);
-//! assert_eq!(found[0].kind, AnnotationKind::Validates);
-//! assert_eq!(found[0].criteria.len(), 3);
-//! assert_eq!(found[0].test.as_ref().map(|t| t.name.as_str()), Some("login_works"));
+//! assert_eq!(found[1].kind, AnnotationKind::Validates);
+//! assert_eq!(found[1].criteria.len(), 3);
+//! assert_eq!(found[1].test.as_ref().map(|t| t.name.as_str()), Some("login_works"));
+//! // The file header scopes the test below it, past the helper.
+//! assert_eq!(found[1].scope, Scope::Spec("auth".into()));
+//! assert!(found[0].test.is_none());
 //! ```
 
+mod outline;
+
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -27,10 +69,7 @@ use serde::{Deserialize, Serialize};
 use crate::format::parse_id_list;
 use crate::spec::{CriterionId, PropertyId};
 
-/// How many lines after an annotation the test declaration it belongs to may
-/// start. Decorators (`@given`, `@settings`, `#[test]`, `@Test`) and the rest
-/// of a comment block sit in between.
-const DECL_WINDOW: usize = 12;
+use outline::{Attachment, LineKind, Outline};
 
 /// The annotation labels. A file without any of them is skipped without
 /// looking at its lines, which keeps a scan of a large tree cheap.
@@ -66,6 +105,30 @@ pub enum TestDeclKind {
     Suite,
 }
 
+/// Which spec an annotation belongs to; see the [module docs](self).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// No `Feature:` line scopes it and it was not [attributed](attribute)
+    /// to a workspace: it counts for whichever spec it is checked against.
+    #[default]
+    Unscoped,
+    /// It belongs to this spec: the one a `Feature:` line names (as
+    /// written, or the workspace's spec folder name once
+    /// [attributed](attribute)), or the workspace's only spec.
+    Spec(String),
+    /// No `Feature:` line scopes it and the workspace has several specs: it
+    /// counts for none of them and is reported as a coverage finding.
+    Unattributed,
+}
+
+impl Scope {
+    /// Whether this is [`Scope::Unscoped`].
+    pub fn is_unscoped(&self) -> bool {
+        *self == Scope::Unscoped
+    }
+}
+
 /// The test an annotation belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct TestDecl {
@@ -99,9 +162,18 @@ pub struct Annotation {
     /// The spec named by a `Feature:` annotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<String>,
-    /// The test declared right after the annotation, if one was found.
+    /// The test whose doc comment or body holds the annotation; `None` for
+    /// an annotation that belongs to the file or to a container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<TestDecl>,
+    /// The spec the annotation belongs to.
+    #[serde(default, skip_serializing_if = "Scope::is_unscoped")]
+    pub scope: Scope,
+    /// 1-based first line of the comment block or docstring holding the
+    /// annotation (0 when unknown), so that annotations of one block on no
+    /// test are taken together.
+    #[serde(default)]
+    pub block_line: u32,
 }
 
 /// The source languages, by file extension.
@@ -132,29 +204,201 @@ impl Lang {
     }
 }
 
-/// Finds the annotations of one source file. Pure: `path_rel` is only
-/// recorded and used to pick the language from the extension.
+/// Finds the annotations of one source file, with the test each belongs
+/// to and its [`Scope`] from the file's `Feature:` lines. Pure: `path_rel`
+/// is only recorded and used to pick the language from the extension.
 pub fn scan_file(path_rel: &str, text: &str) -> Vec<Annotation> {
     if !NEEDLES.iter().any(|n| text.contains(n)) {
         return Vec::new();
     }
     let lang = Lang::of(path_rel);
     let file = path_rel.replace('\\', "/");
-    let lines: Vec<&str> = text.lines().collect();
+    // Source lines average a few dozen bytes; sizing up front saves the
+    // vector's regrowth on every file.
+    let mut lines: Vec<&str> = Vec::with_capacity(text.len() / 32 + 1);
+    lines.extend(text.lines());
+    let outline = Outline::new(text, &lines, lang);
     let mut out = Vec::new();
+    let mut places = Vec::new();
     for (idx, line) in lines.iter().enumerate() {
+        // Labels in code or in string literals are not annotations.
+        if !matches!(outline.kind(idx), LineKind::Comment | LineKind::Docstring) {
+            continue;
+        }
         if !NEEDLES.iter().any(|n| line.contains(n)) {
             continue;
         }
+        let Some((block_idx, block)) = outline.block(idx) else {
+            continue;
+        };
         let Some(mut ann) = parse_line(line) else {
             continue;
         };
         ann.file.clone_from(&file);
-        ann.line = u32::try_from(idx + 1).unwrap_or(u32::MAX);
-        ann.test = find_test(&lines, idx, lang);
+        ann.line = line_number(idx);
+        ann.block_line = line_number(block.start);
+        let node = match block.attachment {
+            Attachment::Node(n) => Some(n),
+            Attachment::File => None,
+        };
+        ann.test = node
+            .and_then(|n| outline.function(n))
+            .map(|(name, kind, line)| TestDecl {
+                name: name.to_owned(),
+                line: line_number(line),
+                kind,
+            });
         out.push(ann);
+        places.push(Place {
+            block: block_idx,
+            node,
+            around: node.or_else(|| outline.enclosing(block.start)),
+        });
     }
+    resolve_scopes(&mut out, &places, &outline);
     out
+}
+
+fn line_number(idx: usize) -> u32 {
+    u32::try_from(idx + 1).unwrap_or(u32::MAX)
+}
+
+/// Where an annotation sits in the file's [`Outline`].
+struct Place {
+    /// The block holding it.
+    block: usize,
+    /// The node its block belongs to, `None` for the file.
+    node: Option<usize>,
+    /// That node or, for a block of the file, the class or function whose
+    /// body holds it: where a scope is inherited from.
+    around: Option<usize>,
+}
+
+/// Sets each annotation's scope: a `Feature:` line's own spec; else the
+/// nearest `Feature:` line of its block (before it, else after it); else
+/// the first `Feature:` line on its node or the nodes around that (a test,
+/// then its `describe` or class; for a block of the file, the class or
+/// function holding it); else the last `Feature:` line before it in a
+/// block that belongs to the file.
+fn resolve_scopes(anns: &mut [Annotation], places: &[Place], outline: &Outline) {
+    let feature = |a: &Annotation| match (a.kind, &a.spec) {
+        (AnnotationKind::Property, Some(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let mut node_spec: HashMap<usize, String> = HashMap::new();
+    let mut file_specs: Vec<(u32, String)> = Vec::new();
+    for (a, p) in anns.iter().zip(places) {
+        let Some(spec) = feature(a) else { continue };
+        match p.node {
+            Some(n) => {
+                node_spec.entry(n).or_insert(spec);
+            }
+            None => file_specs.push((a.line, spec)),
+        }
+    }
+    let mut scopes = Vec::with_capacity(anns.len());
+    for (i, (a, p)) in anns.iter().zip(places).enumerate() {
+        let same_block = |j: &usize| places.get(*j).is_some_and(|q| q.block == p.block);
+        let in_block = || {
+            let before = (0..i)
+                .rev()
+                .take_while(same_block)
+                .find_map(|j| anns.get(j).and_then(feature));
+            before.or_else(|| {
+                (i + 1..anns.len())
+                    .take_while(same_block)
+                    .find_map(|j| anns.get(j).and_then(feature))
+            })
+        };
+        let on_node = || {
+            let mut n = p.around;
+            while let Some(node) = n {
+                if let Some(spec) = node_spec.get(&node) {
+                    return Some(spec.clone());
+                }
+                n = outline.nodes.get(node).and_then(|x| x.parent);
+            }
+            None
+        };
+        let in_file = || {
+            file_specs
+                .iter()
+                .take_while(|(line, _)| *line <= a.line)
+                .last()
+                .map(|(_, spec)| spec.clone())
+        };
+        let spec = feature(a)
+            .or_else(in_block)
+            .or_else(on_node)
+            .or_else(in_file);
+        scopes.push(spec.map_or(Scope::Unscoped, Scope::Spec));
+    }
+    for (a, scope) in anns.iter_mut().zip(scopes) {
+        a.scope = scope;
+    }
+}
+
+/// Whether two spec names name the same spec: case, `-`, `_` and spaces
+/// aside (`User_Auth` is `user-auth`).
+pub fn same_spec(a: &str, b: &str) -> bool {
+    fn key(s: &str) -> impl Iterator<Item = char> + '_ {
+        s.trim().chars().flat_map(|c| match c {
+            '_' | '-' => '-'.to_lowercase(),
+            c if c.is_whitespace() => '-'.to_lowercase(),
+            c => c.to_lowercase(),
+        })
+    }
+    key(a).eq(key(b))
+}
+
+/// Whether an annotation counts for the spec named `spec`: its scope names
+/// that spec, or it has no scope (and, for a hand-built `Feature:`
+/// annotation, names that spec).
+pub fn belongs_to(annotation: &Annotation, spec: &str) -> bool {
+    match &annotation.scope {
+        Scope::Spec(s) => same_spec(s, spec),
+        Scope::Unattributed => false,
+        Scope::Unscoped => annotation
+            .spec
+            .as_deref()
+            .is_none_or(|s| same_spec(s, spec)),
+    }
+}
+
+/// Settles the annotations of a workspace whose specs are `specs` (the
+/// spec folder names): a scope naming one of them (case, `-`, `_` aside)
+/// becomes that folder's name; an annotation no `Feature:` line scopes
+/// belongs to the only spec of a one-spec workspace and is
+/// [`Scope::Unattributed`] in a workspace with several. Without specs,
+/// nothing changes.
+///
+/// ```
+/// use kiro_core::verify::annotations::{attribute, scan_file, Scope};
+///
+/// let src = "// Validates: Requirements 1.1\n#[test]\nfn a() {}\n";
+/// let mut one = scan_file("tests/a.rs", src);
+/// attribute(&mut one, &["auth"]);
+/// assert_eq!(one[0].scope, Scope::Spec("auth".into()));
+/// let mut two = scan_file("tests/a.rs", src);
+/// attribute(&mut two, &["auth", "billing"]);
+/// assert_eq!(two[0].scope, Scope::Unattributed);
+/// ```
+pub fn attribute<S: AsRef<str>>(annotations: &mut [Annotation], specs: &[S]) {
+    for a in annotations {
+        match &a.scope {
+            Scope::Spec(name) => {
+                if let Some(folder) = specs.iter().find(|s| same_spec(s.as_ref(), name)) {
+                    a.scope = Scope::Spec(folder.as_ref().to_owned());
+                }
+            }
+            Scope::Unscoped => match specs {
+                [] => {}
+                [only] => a.scope = Scope::Spec(only.as_ref().to_owned()),
+                _ => a.scope = Scope::Unattributed,
+            },
+            Scope::Unattributed => {}
+        }
+    }
 }
 
 /// Reads one line; `None` when it holds no annotation in a comment.
@@ -183,6 +427,8 @@ fn parse_line(line: &str) -> Option<Annotation> {
         property_title: None,
         spec: None,
         test: None,
+        scope: Scope::Unscoped,
+        block_line: 0,
     };
     match kind {
         AnnotationKind::Validates | AnnotationKind::Requirements => {
@@ -261,50 +507,6 @@ fn strip_closers(text: &str) -> &str {
             return t;
         }
     }
-}
-
-/// The test an annotation at `idx` belongs to: the first declaration in the
-/// next few lines or, for an annotation in a Python docstring, the `def`
-/// just above it.
-fn find_test(lines: &[&str], idx: usize, lang: Lang) -> Option<TestDecl> {
-    let line = lines.get(idx).copied().unwrap_or_default();
-    let docstring = matches!(lang, Lang::Python)
-        && !line.trim_start().starts_with('#')
-        && !line.trim_start().starts_with("//");
-    if docstring {
-        if let Some(found) = enclosing_def(lines, idx) {
-            return Some(found);
-        }
-    }
-    let end = (idx + 1 + DECL_WINDOW).min(lines.len());
-    for (j, line) in lines.iter().enumerate().take(end).skip(idx + 1) {
-        if let Some((name, kind)) = declaration(line, lang) {
-            return Some(TestDecl {
-                name,
-                line: u32::try_from(j + 1).unwrap_or(u32::MAX),
-                kind,
-            });
-        }
-    }
-    None
-}
-
-/// The `def` a docstring line at `idx` belongs to: a few lines up and
-/// indented less than the docstring.
-fn enclosing_def(lines: &[&str], idx: usize) -> Option<TestDecl> {
-    let indent = |l: &str| l.len() - l.trim_start().len();
-    let own = indent(lines.get(idx)?);
-    for j in (idx.saturating_sub(6)..idx).rev() {
-        let line = lines.get(j)?;
-        if let Some((name, kind)) = python_def(line) {
-            return (indent(line) < own).then(|| TestDecl {
-                name,
-                line: u32::try_from(j + 1).unwrap_or(u32::MAX),
-                kind,
-            });
-        }
-    }
-    None
 }
 
 /// A test declaration on one line, for the file's language.
@@ -456,8 +658,14 @@ fn script_call(t: &str) -> Option<(String, TestDeclKind)> {
 /// are read; files that cannot be read or are not UTF-8 are skipped. The
 /// result is sorted by file and line.
 ///
+/// When `root` is a kiro workspace (its `.kiro/specs` holds specs), the
+/// annotations are [attributed](attribute) to its specs: with one spec,
+/// every annotation no `Feature:` line scopes belongs to it; with several,
+/// such annotations are [`Scope::Unattributed`].
+///
 /// # Errors
-/// [`Error::Io`](crate::Error::Io) when `root` is not a readable directory.
+/// [`Error::Io`](crate::Error::Io) when `root` is not a readable directory
+/// or its `.kiro/specs` folder cannot be listed.
 pub fn scan_dir(root: &Path) -> crate::Result<Vec<Annotation>> {
     let meta = std::fs::metadata(root).map_err(|source| crate::Error::Io {
         path: root.to_path_buf(),
@@ -532,5 +740,11 @@ pub fn scan_dir(root: &Path) -> crate::Result<Vec<Annotation>> {
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     out.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
+    let specs: Vec<String> = crate::store::list_specs(root)?
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    attribute(&mut out, &specs);
     Ok(out)
 }

@@ -205,8 +205,10 @@ impl VerificationReport {
 /// Builds the report of one spec from the annotations found in test source
 /// and the results of a run.
 ///
-/// Annotations that name another spec (`Feature: other-spec, ...`), or sit
-/// on a test that such an annotation names, are ignored. A property
+/// Only the annotations that belong to the spec count (see
+/// [`annotations::Scope`]): those a `Feature: other-spec, ...` line scopes,
+/// and those [unattributed](annotations::Scope::Unattributed) in a
+/// workspace with several specs, are ignored. A property
 /// annotation links the criteria its property validates in the spec's
 /// design; a requirement-level id (`6`) links every criterion of that
 /// requirement.
@@ -411,39 +413,17 @@ fn excerpt(r: &TestResult) -> Option<String> {
     Some(bounded)
 }
 
-/// Keeps the annotations that belong to this spec: those naming no spec, on
-/// tests that no annotation ties to another spec.
+/// Keeps the annotations that belong to this spec: those whose
+/// [`Scope`](annotations::Scope) names it, and those with no scope at all;
+/// never the [`Unattributed`](annotations::Scope::Unattributed) ones.
 pub(crate) fn own_annotations<'a>(
     spec: &Spec,
     annotations: &'a [Annotation],
 ) -> Vec<&'a Annotation> {
-    let this = normalise_spec(&spec.name);
-    // (file, test line) of tests tied to a spec by a `Feature:` annotation.
-    let mut tied: HashMap<(&str, u32), bool> = HashMap::new();
-    for a in annotations {
-        if let (Some(s), Some(t)) = (&a.spec, &a.test) {
-            let mine = normalise_spec(s) == this;
-            let e = tied.entry((a.file.as_str(), t.line)).or_insert(false);
-            *e = *e || mine;
-        }
-    }
     annotations
         .iter()
-        .filter(|a| match &a.spec {
-            Some(s) => normalise_spec(s) == this,
-            None => match &a.test {
-                Some(t) => tied
-                    .get(&(a.file.as_str(), t.line))
-                    .copied()
-                    .unwrap_or(true),
-                None => true,
-            },
-        })
+        .filter(|a| annotations::belongs_to(a, &spec.name))
         .collect()
-}
-
-fn normalise_spec(name: &str) -> String {
-    name.trim().to_lowercase()
 }
 
 /// The spec's criteria by id and by requirement, and its properties'
