@@ -603,3 +603,50 @@ fn a_bugfix_brief_quotes_the_linked_clauses() {
     );
     assert!(!brief.contains("Not defined"), "{brief}");
 }
+
+/// Annotations in a repository without `.kiro/specs` of its own are scoped
+/// by the workspace's specs: with two specs, an annotation no `Feature:`
+/// line scopes counts for neither, and a scoped one counts for its spec.
+#[tokio::test]
+async fn the_verifier_scopes_annotations_of_every_repository_by_the_workspace_specs() {
+    use kiro_core::stage::Verifier;
+    use kiro_core::stages::CommandVerifier;
+    let app = tempfile::tempdir().unwrap();
+    let lib = tempfile::tempdir().unwrap();
+    for name in ["alpha", "beta"] {
+        let dir = app.path().join(".kiro/specs").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("requirements.md"),
+            "# Requirements Document\n\n## Requirements\n\n### Requirement 1: A\n\n#### Acceptance Criteria\n\n1. THE System SHALL answer\n",
+        )
+        .unwrap();
+    }
+    std::fs::create_dir_all(lib.path().join("tests")).unwrap();
+    std::fs::write(
+        lib.path().join("tests/test_lib.py"),
+        "# Validates: Requirements 1.1\ndef test_unscoped():\n    pass\n\n\n# Feature: alpha\n# Validates: Requirements 1.1\ndef test_scoped():\n    pass\n",
+    )
+    .unwrap();
+    let ws = Workspace::builder()
+        .repo("app", app.path())
+        .repo("lib", lib.path())
+        .policy(Policy {
+            commands: vec!["sh".into()],
+            ..Policy::default()
+        })
+        .build()
+        .unwrap();
+    let cx = StageContext::builder(ws).build();
+    let verifier = CommandVerifier::new(["sh", "-c", "true"]);
+    for (name, expected) in [("alpha", vec!["test_scoped"]), ("beta", vec![])] {
+        let spec = Spec::load(app.path().join(".kiro/specs").join(name)).unwrap();
+        let report = verifier.verify(&spec, &[], &cx).await.unwrap();
+        let tests: Vec<&str> = report.criteria[0]
+            .evidence
+            .iter()
+            .map(|e| e.test.as_str())
+            .collect();
+        assert_eq!(tests, expected, "{name}");
+    }
+}

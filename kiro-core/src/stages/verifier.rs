@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::process::Command;
 use crate::spec::Spec;
 use crate::stage::{StageContext, StageError, TaskOutcome, Verifier};
-use crate::verify::annotations::scan_dir;
+use crate::verify::annotations::{attribute, scan_dir};
 use crate::verify::cargo_test::parse_cargo_test;
 use crate::verify::junit::parse_junit;
 use crate::verify::{build_report, RunInfo, TestResult, VerificationReport};
@@ -164,9 +164,23 @@ impl Verifier for CommandVerifier {
             None => parse_cargo_test(&format!("{}\n{}", out.stdout, out.stderr)),
         };
         let mut annotations = Vec::new();
+        let mut specs: Vec<String> = Vec::new();
         for r in ws.repos() {
-            annotations.extend(scan_dir(ws.root(r)?)?);
+            let root = ws.root(r)?;
+            annotations.extend(scan_dir(root)?);
+            specs.extend(
+                crate::store::list_specs(root)?
+                    .iter()
+                    .filter_map(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned()),
+            );
         }
+        // A repository without `.kiro/specs` of its own scopes its
+        // annotations by the workspace's specs: with several specs, an
+        // annotation no `Feature:` line scopes counts for none of them.
+        specs.sort();
+        specs.dedup();
+        attribute(&mut annotations, &specs);
         let info = RunInfo {
             command: self.argv.join(" "),
             exit_code: out.code,
