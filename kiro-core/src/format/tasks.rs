@@ -431,9 +431,10 @@ impl<'a> Parser<'a> {
         let mut body: Option<Body<'a>> = None;
         for (index, block) in rest.iter().enumerate() {
             match &block.kind {
-                BlockKind::Heading { level, .. }
-                    if groups.peek().is_some_and(|(i, _, _)| *i == index) =>
-                {
+                BlockKind::Heading {
+                    level,
+                    text: heading,
+                } if groups.peek().is_some_and(|(i, _, _)| *i == index) => {
                     let Some((_, head, checkbox)) = groups.next() else {
                         continue;
                     };
@@ -446,7 +447,7 @@ impl<'a> Parser<'a> {
                     // A heading is written at column 0, so it can only join
                     // a parent whose sub-tasks are written there.
                     self.place(&tasks, head.id, true);
-                    let mut task = self.heading_task(block, *level, &head, checkbox);
+                    let mut task = self.heading_task(block, heading, *level, &head, checkbox);
                     if first {
                         preamble = before;
                         first = false;
@@ -568,7 +569,6 @@ impl<'a> Parser<'a> {
             let n = task_at(tasks, &self.path).map_or(0, |t| t.subtasks.len());
             self.path.push(n);
         } else {
-            self.path.clear();
             self.path.push(tasks.len());
         }
     }
@@ -622,8 +622,9 @@ impl<'a> Parser<'a> {
     fn heading_task(
         &mut self,
         block: &Block<'_>,
+        text: &str,
         level: u8,
-        head: &Head<'a>,
+        head: &Head<'_>,
         checkbox: bool,
     ) -> Task {
         let at = self.visible(block.range.start);
@@ -644,9 +645,6 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        let BlockKind::Heading { text, .. } = &block.kind else {
-            return Task::default();
-        };
         let mut title = text.get(head.title_start..).unwrap_or("").trim();
         let mut parallel = head.parallel;
         if !parallel {
@@ -1541,9 +1539,10 @@ fn link_ids_text<'l>(line: &'l str, labels: &[&str]) -> Option<&'l str> {
 /// of the label answers for both kinds, and the line is not read again.
 fn link_kind(line: &str) -> Option<(LinkKind, Range<usize>)> {
     let (label, rest) = link_parts(line)?;
-    if has_label(REQUIREMENT_LABELS, label) {
+    // The labels kiro writes first: one exact comparison settles most lines.
+    if label == DEFAULT_REQUIREMENTS_LINK || has_label(REQUIREMENT_LABELS, label) {
         Some((LinkKind::Requirements, rest))
-    } else if has_label(DEPENDS_LABELS, label) {
+    } else if label == DEFAULT_DEPENDS_LINK || has_label(DEPENDS_LABELS, label) {
         Some((LinkKind::Depends, rest))
     } else {
         None
@@ -1554,6 +1553,9 @@ fn link_kind(line: &str) -> Option<(LinkKind, Range<usize>)> {
 /// lexicon writes some tables lower-case, and `_Требования: 1_` is the same
 /// label as `_требования: 1_`).
 fn has_label(labels: &[&str], label: &str) -> bool {
+    if label.is_ascii() {
+        return labels.iter().any(|l| l.eq_ignore_ascii_case(label));
+    }
     labels.contains(&label) || is_lowercase_entry(label, labels)
 }
 
@@ -1691,33 +1693,41 @@ fn for_each_mention<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
     while let Some(at) = next_word_start(bytes, from, ascii) {
         from = at + 1;
         let rest = text.get(at..).unwrap_or("");
-        let first = bytes.get(at);
-        for word in PROPERTY_WORDS {
-            if word.as_bytes().first() != first || !rest.starts_with(word) {
-                continue;
-            }
-            if let Some(m) = mention_at(text, at, word) {
-                f(m);
+        // Only the words starting with this byte are compared.
+        let mut words = bytes.get(at).map_or(0, |b| WORD_STARTS[usize::from(*b)]);
+        while words != 0 {
+            let i = words.trailing_zeros() as usize;
+            words &= words - 1;
+            let Some(word) = PROPERTY_WORDS.get(i) else {
                 break;
+            };
+            if rest.starts_with(word) {
+                if let Some(m) = mention_at(text, at, word) {
+                    f(m);
+                    break;
+                }
             }
         }
     }
 }
 
-/// Whether a byte starts one of the property words: a mention can only
-/// start there.
-const WORD_STARTS: [bool; 256] = first_bytes(PROPERTY_WORDS);
+/// For each byte, the property words starting with it (bit `i` for word
+/// `i`): a mention can only start at a byte with some.
+const WORD_STARTS: [u64; 256] = first_bytes(PROPERTY_WORDS);
+
+// One bit per word: a longer table needs a wider mask (the build stops here).
+const _: () = assert!(PROPERTY_WORDS.len() <= 64);
 
 /// The distinct first bytes of the all-ASCII property words, and how many
 /// there are (4 meaning more than three).
 const ASCII_STARTS: ([u8; 3], usize) = ascii_first_bytes(PROPERTY_WORDS);
 
-const fn first_bytes(words: &[&str]) -> [bool; 256] {
-    let mut table = [false; 256];
+const fn first_bytes(words: &[&str]) -> [u64; 256] {
+    let mut table = [0u64; 256];
     let mut i = 0;
-    while i < words.len() {
+    while i < words.len() && i < 64 {
         if let Some(b) = words[i].as_bytes().first() {
-            table[*b as usize] = true;
+            table[*b as usize] |= 1 << i;
         }
         i += 1;
     }
@@ -1759,12 +1769,12 @@ const fn ascii_first_bytes(words: &[&str]) -> ([u8; 3], usize) {
 fn next_word_start(bytes: &[u8], from: usize, ascii: bool) -> Option<usize> {
     let rest = bytes.get(from..)?;
     let found = match ASCII_STARTS {
-        _ if !ascii => rest.iter().position(|b| WORD_STARTS[usize::from(*b)]),
+        _ if !ascii => rest.iter().position(|b| WORD_STARTS[usize::from(*b)] != 0),
         (_, 0) => None,
         ([a, _, _], 1) => memchr::memchr(a, rest),
         ([a, b, _], 2) => memchr::memchr2(a, b, rest),
         ([a, b, c], 3) => memchr::memchr3(a, b, c, rest),
-        _ => rest.iter().position(|b| WORD_STARTS[usize::from(*b)]),
+        _ => rest.iter().position(|b| WORD_STARTS[usize::from(*b)] != 0),
     };
     found.map(|i| from + i)
 }
@@ -1996,18 +2006,18 @@ fn render_task(task: &Task, column: usize) -> String {
     } else {
         (content, Part::Bullet)
     };
-    let label = |text: String| -> (String, Part) {
-        if line_kind == Part::Line && is_label_line(&text) {
-            (text, Part::Line)
+    let label = |text: &str| -> (String, Part) {
+        if line_kind == Part::Line && is_label_line(text) {
+            (text.to_owned(), Part::Line)
         } else {
-            (bullet(&text, indent), Part::Bullet)
+            (bullet(text, indent), Part::Bullet)
         }
     };
     let mut parts: Vec<(String, Part)> = Vec::new();
     for d in &task.details {
         match d.strip_prefix('\n') {
             Some(block) => parts.push((indent_all(block, indent), Part::Block)),
-            None => parts.push(label(d.clone())),
+            None => parts.push(label(d)),
         }
     }
     for p in unmentioned_properties(task) {
@@ -2017,10 +2027,10 @@ fn render_task(task: &Task, column: usize) -> String {
         ));
     }
     if let Some(line) = requirements_line(task) {
-        parts.push(label(line));
+        parts.push(label(&line));
     }
     if let Some(line) = depends_line(task) {
-        parts.push(label(line));
+        parts.push(label(&line));
     }
     let mut prev: Option<Part> = None;
     for (i, (text, part)) in parts.iter().enumerate() {
