@@ -739,6 +739,39 @@ impl TaskStatus {
     }
 }
 
+/// How a task is written in `tasks.md`: the shape of its line and where its
+/// sub-tasks sit. Parsing records it so that rendering keeps the shape of
+/// the file; the meaning (a parent and its sub-tasks) is the same in every
+/// form.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskForm {
+    /// `- [ ] 2. Title`, its sub-tasks indented under it.
+    #[default]
+    Item,
+    /// `- [ ] 2. Title`, its sub-tasks at its own indentation and numbered
+    /// under it (`- [ ] 2.1 ...` on the next line), as old Kiro and cc-sdd
+    /// write them.
+    FlatItem,
+    /// A group heading, `## 2. Title (P)`, as newer cc-sdd writes it: its
+    /// sub-tasks are the checkbox items numbered under it that follow.
+    Heading {
+        /// The number of `#`, 1-6.
+        level: u8,
+        /// Whether the heading has a checkbox (`## [x] 2. Title`). Without
+        /// one, the status is derived from the sub-tasks: done when all are
+        /// done, in progress when one has started, else not started.
+        checkbox: bool,
+    },
+}
+
+impl TaskForm {
+    /// `true` for [`TaskForm::Item`], the form written when none is recorded.
+    pub fn is_item(&self) -> bool {
+        *self == TaskForm::Item
+    }
+}
+
 /// One task: `- [ ] 2.1 Title` with detail bullets and links.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct Task {
@@ -779,13 +812,19 @@ pub struct Task {
     /// The depends line as written, when it differs from the canonical form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depends_source: Option<String>,
-    /// Sub-tasks.
+    /// Sub-tasks: the tasks indented under this one or, at the same
+    /// indentation, numbered under it (`2.1` after `2`). A task with
+    /// sub-tasks is done when they are; the executor never runs it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subtasks: Vec<Task>,
     /// Markdown that stood between the previous task and this one
-    /// (group headings, prose), kept verbatim in place.
+    /// (headings that are not task groups, prose), kept verbatim in place.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub before: String,
+    /// How the task is written: a checkbox item with indented or flat
+    /// sub-tasks, or a group heading.
+    #[serde(default, skip_serializing_if = "TaskForm::is_item")]
+    pub form: TaskForm,
 }
 
 impl Task {
@@ -806,6 +845,21 @@ impl Task {
         }
         out
     }
+}
+
+/// `true` when task id `id` is numbered under `parent`: `2.1` and `2.1.3`
+/// under `2`, not `21` nor `2` itself. This is how a sub-task written at its
+/// parent's indentation is told from a sibling.
+///
+/// ```
+/// use kiro_core::spec::is_numbered_under;
+///
+/// assert!(is_numbered_under("2.1.3", "2"));
+/// assert!(!is_numbered_under("21", "2"));
+/// ```
+pub fn is_numbered_under(id: &str, parent: &str) -> bool {
+    id.strip_prefix(parent)
+        .is_some_and(|rest| rest.starts_with('.'))
 }
 
 impl TaskList {

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use kiro_core::format::{parse_tasks, render_tasks, set_task_status, Locator};
-use kiro_core::spec::{PropertyId, Task, TaskList, TaskStatus};
+use kiro_core::spec::{PropertyId, Task, TaskForm, TaskList, TaskStatus};
 use kiro_core::Error;
 
 // ---------------------------------------------------------------------------
@@ -55,6 +55,13 @@ fn canonical_inputs_render_byte_for_byte() {
         "# Implementation Plan\n\n- [ ] 4. Build product management\n- [ ] 4.1 Create listing\n  - Implement table\n  - _Requirements: 1.1, 1.7_\n\n- [ ] 4.2 Implement forms\n  - _Requirements: 1.2_\n\n- [ ] 5. Inventory\n- [ ] 5.1 Tracking\n",
         // cc-sdd: group headings, (P) markers, requirement-level links, boundary and depends lines.
         "# Implementation Plan\n\n## 1. Foundation\n\n- [ ] 1.1 (P) Environment setup\n  - Pin the Python version\n  - _Boundary: app/config_\n  - _Requirements: 6_\n\n- [ ] 1.2 Tooling\n  - _Requirements: 6, 7_\n  - _Depends: 1.1_\n\n## 2. Integration\n\n- [ ] 2.1 (P) Embeddings client\n",
+        // cc-sdd group headings: `(P)` after the title, `_Label: ..._` lines
+        // under the heading, a checkbox or none, optional groups.
+        "# Implementation Plan\n\n## 1. Foundation (P)\n\n_Boundary: config, logging_\n_Requirements: 1.1_\n\n- [ ] 1.1 (P) Setup\n  - _Requirements: 6_\n\n- [ ] 1.2 Tooling\n\n## [x] 2. Checked group\n\n- [x] 2.1 Only\n\n#### 3.1* Optional group\n\n- [ ]* 3.1.1 Benchmarks\n\n## Notes\n\nDone.\n",
+        // A group heading's body: bullets, prose, then its link lines.
+        "## 2. Integration\n\n- Make sure Docker runs\n- Read the API notes\n\nProse about the group.\n\n_Depends: 1_\n\n- [ ] 2.1 Client\n",
+        // Flat sub-tasks over three levels, numbered under their parents.
+        "# Plan\n\n- [ ] 2. Build\n- [ ] 2.1 First part\n- [ ] 2.1.1 Deeper\n\n- [ ] 2.2 Second part\n  - _Requirements: 1.1_\n\n---\n\n- [ ] 2.3 After a rule\n\n- [ ] 3. Next\n",
         // Localised and range links are kept as written.
         "# 实现计划\n\n- [x] 1. 项目初始化\n  - 创建项目结构\n  - _需求: 无_\n\n- [x] 2. 数据库\n  - _需求: 需求14, 需求16_\n\n- [ ] 3. Datos\n  - _Requisitos: 2.2, 2.4_\n\n- [ ] 4. Ranges\n  - _Requirements: 1.1–1.7, 2.1-2.3_\n\n- [ ] 5. All\n  - _Requirements: All_\n\n- [ ] 6. Descoped\n  - _Requirements: 12 (descope record)_\n",
         // Hard-wrapped titles and links keep their line breaks.
@@ -124,6 +131,27 @@ fn non_canonical_inputs_normalise() {
             "- [ ] 1. A\n  - _Depends: 2_\n  - _Requirements: 1.1_\n  - d\n",
             "- [ ] 1. A\n  - d\n  - _Requirements: 1.1_\n  - _Depends: 2_\n",
         ),
+        // Group headings: `(P)` moves after the title, the id gets its dot
+        // (or loses it), a closing `#` run goes, the body is set off by a
+        // blank line, bullet link lines become lines and the requirements
+        // line goes last.
+        (
+            "## 1. (P) Foundation\n- [ ] 1.1 A\n",
+            "## 1. Foundation (P)\n\n- [ ] 1.1 A\n",
+        ),
+        (
+            "## 1 Foundation ##\n- [ ] 1.1 A\n#### 1.2. Sub group\n- [X] 1.2.1 B\n",
+            "## 1. Foundation\n\n- [ ] 1.1 A\n\n#### 1.2 Sub group\n\n- [x] 1.2.1 B\n",
+        ),
+        (
+            "## 1. G\n_Requirements: 1.1_\n_Boundary: core_\n- _Depends: 0_\n- [ ] 1.1 A\n",
+            "## 1. G\n\n_Boundary: core_\n_Requirements: 1.1_\n_Depends: 0_\n\n- [ ] 1.1 A\n",
+        ),
+        // A task with an indented sub-task and a flat one writes both indented.
+        (
+            "- [ ] 1. A\n  - [ ] 1.1 B\n- [ ] 1.2 C\n",
+            "- [ ] 1. A\n  - [ ] 1.1 B\n\n  - [ ] 1.2 C\n",
+        ),
         // Hard-wrapped title continuation lines are re-indented under the task.
         ("- [ ] 1. Long\ntitle\n", "- [ ] 1. Long\n  title\n"),
     ];
@@ -135,12 +163,24 @@ fn non_canonical_inputs_normalise() {
 // ---------------------------------------------------------------------------
 // The model: `check_model(input, expected)` compares a compact outline of
 // the parsed tasks, one line per task:
-// `<path> <id|-> [<mark>]<*> <(P)> <title> | req=<ids> src=<source> | dep=<ids> | props=<ids> | details=<n>`.
+// `<path> <form> <id|-> [<mark>]<*> <(P)> <title> | req=<ids> src=<source> | dep=<ids> | props=<ids> | details=<n>`,
+// where the form is empty for a checkbox item with indented sub-tasks,
+// `flat` for one with sub-tasks at its indentation, and `##` (`##[]` with a
+// checkbox) for a group heading of that level.
 
 fn outline(list: &TaskList) -> Vec<String> {
     fn walk(task: &Task, path: &str, out: &mut Vec<String>) {
+        let form = match task.form {
+            TaskForm::Item => String::new(),
+            TaskForm::FlatItem => "flat ".to_owned(),
+            TaskForm::Heading { level, checkbox } => format!(
+                "{}{} ",
+                "#".repeat(usize::from(level)),
+                if checkbox { "[]" } else { "" }
+            ),
+        };
         let mut line = format!(
-            "{path} {} [{}]{}{} {}",
+            "{path} {form}{} [{}]{}{} {}",
             task.id.as_ref().map_or("-", |i| i.as_str()),
             task.status.mark(),
             if task.optional { "*" } else { "" },
@@ -242,12 +282,19 @@ fn model_reads_kiro_and_cc_sdd_tasks() {
         "- [x] 1. Property 1: Bug Condition\n  - **Feature: x, Property 3: Stable**\n  - **属性 4: 一致性**\n  - Property-based tests, MyProperty 9\n  - mirror unchanged (design Property 1)\n",
         &["0 1 [x] Property 1: Bug Condition | props=1,3,4 | details=4"],
     );
-    // Headings and prose between tasks go into `before`; the preamble and
-    // epilogue hold the rest.
+    // Headings that are not task groups and prose between tasks go into
+    // `before`; the preamble and epilogue hold the rest.
     check_model(
-        "# P\n\nOverview.\n\n## 1. Group\n\n- [ ] 1.1 A\n\n---\n\n#### 2.1 Other group\n- [ ] 2.1.1 B\n\n## Notes\n\n- note\n",
-        &["0 1.1 [ ] A", "1 2.1.1 [ ] B | before=---⏎⏎#### 2.1 Other group"],
+        "# P\n\nOverview.\n\n## Phase one\n\n- [ ] 1. A\n\n---\n\n#### Later\n- [ ] 2. B\n\n## Notes\n\n- note\n",
+        &["0 1 [ ] A", "1 2 [ ] B | before=---⏎⏎#### Later"],
     );
+    // Text between tasks that numbers a heading is not a group when the
+    // next task is not numbered under it.
+    let parsed =
+        parse_tasks("## 1. Overview\n\nText.\n\n## 2. Tasks\n\n- [ ] 1. Build\n- [ ] 2. Ship\n")
+            .value;
+    assert_eq!(outline(&parsed), ["0 1 [ ] Build", "1 2 [ ] Ship"]);
+    assert_eq!(parsed.preamble, "## 1. Overview\n\nText.\n\n## 2. Tasks");
     // Hard-wrapped titles keep their line breaks (continuation dedented).
     check_model(
         "- [x] 1. **Foundation**: `a`,\n      `b`\n\n  - Create it\n",
@@ -257,6 +304,112 @@ fn model_reads_kiro_and_cc_sdd_tasks() {
     check_model(
         "- [ ] 0. Spike\n\n  Run it.\n\n  - [x] 0.1 Sign\n  - Verify\n  - _Requirements: 1.3_\n",
         &["0 0 [ ] Spike | req=1.3 | details=2", "0.0 0.1 [x] Sign"],
+    );
+}
+
+#[test]
+fn group_headings_are_parent_tasks() {
+    // A heading numbered like a task, followed by tasks numbered under it,
+    // is their parent: id, `(P)`, checkbox or status derived from the
+    // sub-tasks (done when all are, in progress when one has started),
+    // `_Label: ..._` lines and bullets under it as its details and links.
+    check_model(
+        "# Plan\n\n## 1. Foundation (P)\n\n_Boundary: config, logging_\n_Requirements: 1.1_\n_Depends: 0_\n\n- [x] 1.1 (P) Setup\n  - _Requirements: 6_\n\n- [ ] 1.2 Tooling\n\n## [ ] 2. Checked group\n\n- [x] 2.1 Only\n\n#### 3.1 Three-level group\n- [x] 3.1.1 A\n- [x] 3.1.2 B\n\n### 4. Not started\n\n- Check the quota\n\nProse.\n\n- [ ] 4.1 C\n\n## Notes\n",
+        &[
+            "0 ## 1 [-] (P) Foundation | req=1.1 | dep=0 | details=1",
+            "0.0 1.1 [x] (P) Setup | req=6",
+            "0.1 1.2 [ ] Tooling",
+            "1 ##[] 2 [ ] Checked group",
+            "1.0 2.1 [x] Only",
+            "2 #### 3.1 [x] Three-level group",
+            "2.0 3.1.1 [x] A",
+            "2.1 3.1.2 [x] B",
+            "3 ### 4 [ ] Not started | details=2",
+            "3.0 4.1 [ ] C",
+        ],
+    );
+    let list =
+        parse_tasks("## 1. G\n\n- Check the quota\n\nProse.\n\n_Boundary: api_\n\n- [ ] 1.1 C\n")
+            .value;
+    assert_eq!(
+        list.tasks[0].details,
+        ["Check the quota", "\nProse.", "_Boundary: api_"]
+    );
+    // Nested group headings, numbered under each other.
+    check_model(
+        "## 1. Outer\n\n### 1.1 Inner\n\n- [ ] 1.1.1 A\n\n- [ ] 1.2 B\n",
+        &[
+            "0 ## 1 [ ] Outer",
+            "0.0 ### 1.1 [ ] Inner",
+            "0.0.0 1.1.1 [ ] A",
+            "0.1 1.2 [ ] B",
+        ],
+    );
+}
+
+#[test]
+fn flat_sub_tasks_are_sub_tasks_by_their_numbers() {
+    // At the same indentation, `2.1` after `2` is a sub-task of `2`, and
+    // `2.1.1` one of `2.1`; the first sub-task decides how they are written.
+    check_model(
+        "- [ ] 2. Build\n- [ ] 2.1 First part\n- [ ] 2.1.1 Deeper\n- [x] 2.2 Second part\n- [ ] 3. Next\n- [ ] 30.1 Not under 3\n",
+        &[
+            "0 flat 2 [ ] Build",
+            "0.0 flat 2.1 [ ] First part",
+            "0.0.0 2.1.1 [ ] Deeper",
+            "0.1 2.2 [x] Second part",
+            "1 3 [ ] Next",
+            "2 30.1 [ ] Not under 3",
+        ],
+    );
+    // Inside a task item too, and after indented sub-tasks.
+    check_model(
+        "- [ ] 1. A\n  - [ ] 1.1 B\n  - [ ] 1.1.1 C\n- [ ] 1.2 D\n",
+        &[
+            "0 1 [ ] A",
+            "0.0 flat 1.1 [ ] B",
+            "0.0.0 1.1.1 [ ] C",
+            "0.1 1.2 [ ] D",
+        ],
+    );
+    // Text between flat tasks stays in place; an unnumbered task ends the
+    // group (a sub-task after it has nothing to belong to).
+    check_model(
+        "- [ ] 4. Group\n- [ ] 4.1 A\n\n---\n\n- [ ] 4.2 B\n- [ ] Checkpoint\n- [ ] 4.3 C\n",
+        &[
+            "0 flat 4 [ ] Group",
+            "0.0 4.1 [ ] A",
+            "0.1 4.2 [ ] B | before=---",
+            "1 - [ ] Checkpoint",
+            "2 4.3 [ ] C",
+        ],
+    );
+    // Text before a flat task whose parent writes its sub-tasks indented
+    // would join that parent's item once written there: the task stays a
+    // sibling, and reads back as one.
+    check_model(
+        "- [ ] 1. A\n  - [ ] 1.1 B\n\nProse.\n\n- [ ] 1.2 C\n",
+        &["0 1 [ ] A", "0.0 1.1 [ ] B", "1 1.2 [ ] C | before=Prose."],
+    );
+}
+
+#[test]
+fn every_lexicon_word_is_read() {
+    check_model(
+        "- [ ] 1. a\n  - _Требования: 1.1_\n- [ ] 2. b\n  - _Anforderungen: 2.1_\n- [ ] 3. c\n  - _요구사항: 3.1_\n- [ ] 4. d\n  - _requirements: 4.1_\n  - _Dependencies: 1_\n",
+        &[
+            "0 1 [ ] a | req=1.1 src=_Требования: 1.1_",
+            "1 2 [ ] b | req=2.1 src=_Anforderungen: 2.1_",
+            "2 3 [ ] c | req=3.1 src=_요구사항: 3.1_",
+            "3 4 [ ] d | req=4.1 src=_requirements: 4.1_ | dep=1",
+        ],
+    );
+    // Every property word, in order of mention; a word in lower case is
+    // prose (the template designer writes it so), a word glued to a letter
+    // is another word.
+    check_model(
+        "- [ ] 1. Eigenschaft 3 and Свойство 4\n  - 속성 5, Propriété 6, Proprietà 7\n  - 性质 8; 性質 9; Propiedad 10, プロパティ11\n  - property 12 is prose; MyEigenschaft 13 is glued\n",
+        &["0 1 [ ] Eigenschaft 3 and Свойство 4 | props=3,4,5,6,7,8,9,10,11 | details=3"],
     );
 }
 
@@ -375,6 +528,29 @@ fn source_map_locates_tasks_and_links() {
         }),
         Some((8, 3))
     );
+
+    // Flat sub-tasks and group headings are located where they are written.
+    let src =
+        "- [ ] 2. Build\n- [ ] 2.1 Part\n\n## 3. Group\n\n_Requirements: 1.1_\n\n- [ ] 3.1 A\n";
+    let map = parse_tasks(src).source_map;
+    let at = |l: Locator| map.get(&l).map(|p| (p.line, p.column));
+    assert_eq!(
+        at(Locator::Task {
+            path: [0, 0].into()
+        }),
+        Some((2, 1))
+    );
+    assert_eq!(at(Locator::Task { path: [1].into() }), Some((4, 1)));
+    assert_eq!(
+        at(Locator::TaskRequirements { path: [1].into() }),
+        Some((6, 1))
+    );
+    assert_eq!(
+        at(Locator::Task {
+            path: [1, 0].into()
+        }),
+        Some((8, 1))
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -408,6 +584,28 @@ fn status_edits_change_only_the_mark() {
     );
     check_status(src, &[1], TaskStatus::Done, src);
     check_status("- [x] 1. A\n", &[0], TaskStatus::NotStarted, "- [ ] 1. A\n");
+    // Flat sub-tasks and group headings: a heading's checkbox is its mark;
+    // without one there is nothing to write (its status is its sub-tasks').
+    let groups = "- [ ] 2. Build\n- [ ] 2.1 Part\n\n## 3. Group\n\n- [ ] 3.1 A\n\n## [ ] 4. Boxed\n- [ ] 4.1 B\n";
+    check_status(
+        groups,
+        &[0, 0],
+        TaskStatus::Done,
+        &groups.replacen("[ ] 2.1", "[x] 2.1", 1),
+    );
+    check_status(
+        groups,
+        &[1, 0],
+        TaskStatus::Done,
+        &groups.replacen("[ ] 3.1", "[x] 3.1", 1),
+    );
+    check_status(groups, &[1], TaskStatus::Done, groups);
+    check_status(
+        groups,
+        &[2],
+        TaskStatus::InProgress,
+        &groups.replacen("## [ ] 4.", "## [-] 4.", 1),
+    );
     for path in [&[2][..], &[0, 1], &[0, 0, 0], &[]] {
         match set_task_status(src, path, TaskStatus::Done) {
             Err(Error::TaskNotFound { path: p }) => assert_eq!(p, path),
@@ -457,6 +655,64 @@ fn is_task_line(line: &str) -> bool {
     }
 }
 
+/// The id of a task line (`- [ ] 2.1 Title` gives `2.1`).
+fn task_line_id(line: &str) -> Option<&str> {
+    let rest = line
+        .trim_start()
+        .get(5..)?
+        .trim_start_matches('*')
+        .trim_start();
+    let id = rest.split(' ').next()?.trim_end_matches(['.', '*']);
+    (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit() || c == '.')).then_some(id)
+}
+
+/// Group headings as a person would count them: a heading line starting
+/// with a task number whose next task (line or group heading) is numbered
+/// under it.
+fn group_heading_count(src: &str) -> usize {
+    let mut next: Option<String> = None;
+    let mut count = 0;
+    for line in src.lines().rev() {
+        if is_task_line(line) {
+            next = task_line_id(line).map(str::to_owned);
+        } else if let Some(text) = line.strip_prefix('#') {
+            let text = text.trim_start_matches('#').trim_start();
+            let text = text.strip_prefix("[ ] ").unwrap_or(text);
+            let id = text.split(' ').next().unwrap_or("").trim_end_matches('.');
+            let numbered = !id.is_empty() && id.chars().all(|c| c.is_ascii_digit() || c == '.');
+            if numbered
+                && next
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(&format!("{id}.")))
+            {
+                count += 1;
+                next = Some(id.to_owned());
+            }
+        }
+    }
+    count
+}
+
+/// Whether some task stands after a sibling (or that sibling's last
+/// sub-task, and so on down) whose number it is numbered under.
+fn beside_its_parent(tasks: &[Task]) -> Option<String> {
+    for (i, task) in tasks.iter().enumerate().skip(1) {
+        let Some(id) = &task.id else { continue };
+        let mut open = Some(&tasks[i - 1]);
+        while let Some(t) = open {
+            if t.before.is_empty()
+                && t.id
+                    .as_ref()
+                    .is_some_and(|p| id.as_str().starts_with(&format!("{p}.")))
+            {
+                return Some(id.to_string());
+            }
+            open = t.subtasks.last();
+        }
+    }
+    tasks.iter().find_map(|t| beside_its_parent(&t.subtasks))
+}
+
 fn is_requirements_line(line: &str) -> bool {
     let t = line.trim_start();
     [
@@ -501,8 +757,16 @@ fn fixtures_round_trip_without_losing_words() {
         let list = &parsed.value;
         let all = list.all_tasks();
 
-        let expected_tasks = src.lines().filter(|l| is_task_line(l)).count();
+        let expected_tasks =
+            src.lines().filter(|l| is_task_line(l)).count() + group_heading_count(src);
         assert_eq!(all.len(), expected_tasks, "{name}: task count");
+        // The hierarchy is complete: no task is left beside the task its
+        // number puts it under.
+        assert_eq!(
+            beside_its_parent(&list.tasks),
+            None,
+            "{name}: flat sub-task"
+        );
         let expected_links = src.lines().filter(|l| is_requirements_line(l)).count();
         let linked = all
             .iter()
@@ -589,23 +853,67 @@ fn fixture_status_edits_touch_one_byte() {
         let step = paths.len().div_ceil(12).max(1);
         let last = paths.last().cloned();
         let sample: Vec<Vec<usize>> = paths.into_iter().step_by(step).chain(last).collect();
+        fn at<'a>(tasks: &'a mut [Task], path: &[usize]) -> &'a mut Task {
+            let (first, rest) = path.split_first().unwrap();
+            let t = &mut tasks[*first];
+            if rest.is_empty() {
+                t
+            } else {
+                at(&mut t.subtasks, rest)
+            }
+        }
+        /// A group heading without a checkbox is done when all its
+        /// sub-tasks are, in progress when one has started.
+        fn derive(tasks: &mut [Task]) {
+            for t in tasks {
+                derive(&mut t.subtasks);
+                if matches!(
+                    t.form,
+                    TaskForm::Heading {
+                        checkbox: false,
+                        ..
+                    }
+                ) {
+                    let started = t
+                        .subtasks
+                        .iter()
+                        .any(|s| s.status != TaskStatus::NotStarted);
+                    let done = t.subtasks.iter().all(|s| s.status == TaskStatus::Done);
+                    t.status = match (done, started) {
+                        (true, _) => TaskStatus::Done,
+                        (false, true) => TaskStatus::InProgress,
+                        (false, false) => TaskStatus::NotStarted,
+                    };
+                }
+            }
+        }
         for path in sample {
             let out = set_task_status(src, &path, TaskStatus::Queued).unwrap();
             assert_eq!(out.len(), src.len(), "{name} {path:?}");
             let changed = out.bytes().zip(src.bytes()).filter(|(a, b)| a != b).count();
-            assert!(changed <= 1, "{name} {path:?}: {changed} bytes changed");
-            let mut edited = parse_tasks(&out).value;
             let mut expected = list.clone();
-            fn at<'a>(tasks: &'a mut [Task], path: &[usize]) -> &'a mut Task {
-                let (first, rest) = path.split_first().unwrap();
-                let t = &mut tasks[*first];
-                if rest.is_empty() {
-                    t
-                } else {
-                    at(&mut t.subtasks, rest)
+            let target = at(&mut expected.tasks, &path);
+            if matches!(
+                target.form,
+                TaskForm::Heading {
+                    checkbox: false,
+                    ..
                 }
+            ) {
+                assert_eq!(
+                    out, *src,
+                    "{name} {path:?}: a heading without checkbox has no mark"
+                );
+                continue;
             }
-            at(&mut expected.tasks, &path).status = TaskStatus::Queued;
+            assert_eq!(
+                changed,
+                usize::from(target.status != TaskStatus::Queued),
+                "{name} {path:?}"
+            );
+            target.status = TaskStatus::Queued;
+            derive(&mut expected.tasks);
+            let mut edited = parse_tasks(&out).value;
             assert_eq!(at(&mut edited.tasks, &path).status, TaskStatus::Queued);
             assert_eq!(edited, expected, "{name} {path:?}: only the status changes");
         }
@@ -632,6 +940,8 @@ mod generated {
         "- [ ] Unnumbered (P)\n",
         "- [ ] 5. Wrapped\n      title line\n",
         "- [ ]\n",
+        "- [ ] 1.1 Flat sub\n",
+        "- [x] 1.1.1 Flat deep\n",
     ];
 
     const CHILDREN: &[&str] = &[
@@ -659,6 +969,9 @@ mod generated {
     const BLOCKS: &[&str] = &[
         "## 1. Group\n",
         "#### 2.1 Small group\n",
+        "## [x] 1. Checked group (P)\n",
+        "### 1.1 Sub group\n",
+        "_Boundary: core_\n_Requirements: 1.1_\n",
         "Prose line\nsecond line\n",
         "- plain item\n- [?] odd\n",
         "1. numbered\n2. list\n",

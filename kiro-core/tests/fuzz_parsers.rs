@@ -57,6 +57,7 @@ const SEEDS: &[&str] = &[
     "# Requirements Document\n\n## Introduction\n\nText.\n\n## Glossary\n\n- **Store**: a store\n\n## Requirements\n\n### Requirement 1: Save\n\n**User Story:** As a user, I want to save, so that I keep data.\n\n#### Acceptance Criteria\n\n1. WHEN the user saves, THE Store SHALL persist the data\n2. THE Store SHALL reject empty keys\n",
     "# Design Document\n\n## Overview\n\nText.\n\n## Correctness Properties\n\n### Property 1: Round trip\n\n*For any* value, save then load SHALL return it.\n\n**Validates: Requirements 1.1, 1.2**\n\n## Testing\n\nMore.\n",
     "# Implementation Plan\n\n- [ ] 1. Build it\n  - Detail\n  - _Requirements: 1.1_\n\n  - [x]* 1.1 Test it\n    - **Property 1: Round trip**\n    - _Depends: 1_\n\n- [-] 2. Ship (P)\n",
+    "# Implementation Plan\n\n## 1. Foundation (P)\n\n_Boundary: core_\n_Requirements: 1.1_\n\n- [ ] 1.1 (P) Setup\n  - Detail\n\n- [x] 1.2 Tooling\n\n- [ ] 2. Build\n- [ ] 2.1 First part\n- [ ] 2.1.1 Deeper\n\n- [ ] 2.2 Second part\n",
     "# Bugfix Requirements Document\n\n## Introduction\n\nBug.\n\n## Bug Analysis\n\n### Current Behavior (Defect)\n\n1.1 WHEN x THEN the system crashes\n\n### Expected Behavior (Correct)\n\n2.1 WHEN x THEN the system SHALL not crash\n\n### Unchanged Behavior (Regression Prevention)\n\n3.1 WHEN y THEN the system SHALL CONTINUE TO work\n",
 ];
 
@@ -117,6 +118,9 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         Just("**Validates: Requirements 1.1–1.9**".to_owned()),
         Just("_Requirements: 2.1, 3_".to_owned()),
         Just("_Depends: 1.1_".to_owned()),
+        Just("## 2. Group (P)\n".to_owned()),
+        Just("\n- [ ] 2.1 ".to_owned()),
+        Just("_Boundary: api_\n".to_owned()),
         Just("```\n".to_owned()),
         Just("#### Acceptance Criteria\n".to_owned()),
         Just("1. ".to_owned()),

@@ -11,7 +11,7 @@ use kiro_core::format::{
 use kiro_core::spec::{
     AcceptanceCriterion, CorrectnessProperty, CriterionId, DesignDoc, Ears, GlossaryEntry,
     PropertyId, Requirement, RequirementGroup, RequirementId, RequirementsDoc, Section, Spec, Task,
-    TaskId, TaskList, TaskStatus, TextStyle, UserStory,
+    TaskForm, TaskId, TaskList, TaskStatus, TextStyle, UserStory,
 };
 use proptest::prelude::*;
 
@@ -200,6 +200,14 @@ fn task_list(criteria: Vec<CriterionId>, properties: usize) -> impl Strategy<Val
         status(),
         proptest::option::of(1..=properties.max(1)),
     );
+    // How a task with sub-tasks is written: indented, flat (`- [ ] 2.1`
+    // under `- [ ] 2.`), or as a group heading with or without a checkbox.
+    let form = prop_oneof![
+        Just(TaskForm::Item),
+        Just(TaskForm::FlatItem),
+        (2u8..=4, any::<bool>())
+            .prop_map(|(level, checkbox)| TaskForm::Heading { level, checkbox }),
+    ];
     let top = (
         sentence(5),
         proptest::collection::vec(sentence(6), 0..3),
@@ -207,20 +215,23 @@ fn task_list(criteria: Vec<CriterionId>, properties: usize) -> impl Strategy<Val
         status(),
         proptest::collection::vec(sub, 0..3),
         any::<bool>(),
+        form,
+        any::<bool>(),
     );
     (proptest::collection::vec(top, 1..5), any::<bool>()).prop_map(move |(tops, crlf)| {
         let tasks = tops
             .into_iter()
             .enumerate()
             .map(
-                |(i, (title, details, requirements, status, subs, depends))| {
+                |(i, (title, details, requirements, status, subs, depends, form, parallel))| {
                     let id = (i + 1).to_string();
-                    Task {
+                    let mut task = Task {
                         id: Some(TaskId::new(id.clone())),
                         title,
                         details,
                         requirements,
                         status,
+                        parallel,
                         depends_on: if depends && i > 0 {
                             vec![TaskId::new(i.to_string())]
                         } else {
@@ -248,7 +259,29 @@ fn task_list(criteria: Vec<CriterionId>, properties: usize) -> impl Strategy<Val
                             )
                             .collect(),
                         ..Task::default()
+                    };
+                    // A form only shows with sub-tasks; a group heading
+                    // without a checkbox shows its sub-tasks' status.
+                    if !task.subtasks.is_empty() {
+                        task.form = form;
                     }
+                    if matches!(
+                        task.form,
+                        TaskForm::Heading {
+                            checkbox: false,
+                            ..
+                        }
+                    ) {
+                        let subs = &task.subtasks;
+                        task.status = if subs.iter().all(|t| t.status == TaskStatus::Done) {
+                            TaskStatus::Done
+                        } else if subs.iter().any(|t| t.status != TaskStatus::NotStarted) {
+                            TaskStatus::InProgress
+                        } else {
+                            TaskStatus::NotStarted
+                        };
+                    }
+                    task
                 },
             )
             .collect();

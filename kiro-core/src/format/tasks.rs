@@ -15,28 +15,15 @@ use super::markdown::{
 use super::refs::{format_id_list, parse_id_list, parse_id_list_into};
 use super::requirements::blocks_to_column_zero;
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap, TaskPath};
-use crate::spec::{CriterionId, PropertyId, Task, TaskId, TaskList, TaskStatus, TextStyle};
+use crate::lexicon::{
+    is_lowercase_entry, DEFAULT_DEPENDS_LINK, DEFAULT_PROPERTY, DEFAULT_REQUIREMENTS_LINK,
+    DEPENDS_LABELS, PROPERTY_WORDS, REQUIREMENT_LABELS,
+};
+use crate::spec::{
+    is_numbered_under, CriterionId, PropertyId, Task, TaskForm, TaskId, TaskList, TaskStatus,
+    TextStyle,
+};
 use crate::Error;
-
-/// Labels of the requirements link line, as Kiro writes them in various
-/// languages (compared case-insensitively for ASCII).
-const REQUIREMENT_LABELS: &[&str] = &[
-    "Requirements",
-    "Requirement",
-    "Reqs",
-    "需求",
-    "要求",
-    "要件",
-    "Requisitos",
-    "Requisito",
-    "Requerimientos",
-];
-
-/// Labels of cc-sdd's dependency line.
-const DEPENDS_LABELS: &[&str] = &["Depends", "Depends on", "Dependencies", "依存", "依赖"];
-
-/// Words that name a correctness property when followed by a number.
-const PROPERTY_WORDS: &[&str] = &["Property", "属性", "プロパティ", "Propriedade", "Propiedad"];
 
 /// Parses `tasks.md`. How the markdown maps to the model:
 ///
@@ -48,10 +35,35 @@ const PROPERTY_WORDS: &[&str] = &["Property", "属性", "プロパティ", "Prop
 ///   in the same list is read as belonging to that task (a task item only
 ///   when its id is numbered under that task's, so ` - [x] 5.` after
 ///   `- [x] 4.` stays a sibling).
+/// - Tasks at the same indentation nest by their numbers: a task numbered
+///   under the task before it (`2.1` after `2`), or under that task's last
+///   sub-task and so on down (`2.1.1` after `2.1`), is the sub-task of the
+///   deepest of them, as old Kiro and cc-sdd write `- [ ] 2. Build` with
+///   `- [ ] 2.1 ...` on the next line. A parent whose first sub-task is
+///   placed so keeps writing them at its indentation
+///   ([`TaskForm::FlatItem`]). An unnumbered task, or one numbered under no
+///   task still open, is a sibling; so is a task with text before it whose
+///   parent writes its sub-tasks indented (the text would join that
+///   parent's item once written there).
+/// - A heading that reads as a task line without its checkbox (`## 2. Title
+///   (P)`, `#### 1.1 Title`, `## [x] 2. Title`; any level, `(P)` before or
+///   after the title) is a task group ([`TaskForm::Heading`]) when the next
+///   task of the document, item or group heading, is numbered under it: the
+///   tasks numbered under it that follow are its sub-tasks, by the rule
+///   above. A numbered heading followed by other tasks (`## 2. Tasks` above
+///   `- [ ] 1. ...`) stays text. What stands between a group heading and its
+///   first sub-task is the group's: a paragraph of `_Label: ..._` lines
+///   gives one detail or link line per line (cc-sdd's `_Boundary: ..._`),
+///   bullets are details and link lines as under a task item, anything else
+///   is a block detail. Without a checkbox, a group's status is derived:
+///   done when all its sub-tasks are, in progress when one has started,
+///   else not started.
 /// - A bullet item under a task is a detail (its text without the `- `,
 ///   nested bullets kept and dedented), the requirements line
-///   (`_Requirements: ..._`, `_需求: ..._`, `_Requisitos: ..._`, ...), the
-///   depends line (`_Depends: ..._`) or, with a checkbox, a sub-task. When a
+///   (`_Requirements: ..._`, `_需求: ..._`, `_Requisitos: ..._`, any label of
+///   [`crate::lexicon::REQUIREMENT_LABELS`], case ignored), the depends line
+///   (`_Depends: ..._`, [`crate::lexicon::DEPENDS_LABELS`]) or, with a
+///   checkbox, a sub-task. When a
 ///   task has several requirements (or depends) lines, the last one is the
 ///   link and the others stay details, so rendering (which writes the link
 ///   line after the details) reads back the same way.
@@ -65,14 +77,15 @@ const PROPERTY_WORDS: &[&str] = &["Property", "属性", "プロパティ", "Prop
 ///   left open at the end of a task item is closed, since the item's end
 ///   closed it and the requirements line and sub-tasks are written after
 ///   the details.
-/// - `Property N` (also `属性 N`, `プロパティ N`, `Propriedade N`,
-///   `Propiedad N`) in the title or a detail fills `properties`, in order of
-///   first mention. A property in `properties` that the title and details do
+/// - `Property N` (any word of [`crate::lexicon::PROPERTY_WORDS`] as it is
+///   spelled there: `属性 N`, `Eigenschaft N`, `Свойство N`, ...; `property
+///   N` in lower case is prose) in the title or a detail fills
+///   `properties`, in order of first mention. A property in `properties` that the title and details do
 ///   not mention renders as an extra `- **Property N**` detail after the
 ///   others, and such a marker line, when it is the only mention of its
 ///   property, is read back into `properties` rather than `details`.
-/// - Headings, prose, rules and lists without checkboxes between tasks go
-///   verbatim into the next task's `before`, or into the list's `epilogue`
+/// - Other headings, prose, rules and lists without checkboxes between
+///   tasks go verbatim into the next task's `before`, or into the list's `epilogue`
 ///   after the last task; before the first task they are the `preamble`.
 ///   Non-task content between sub-tasks is part of the parent task item and
 ///   therefore becomes a detail of the parent (a sub-task's `before`, which
@@ -86,7 +99,7 @@ const PROPERTY_WORDS: &[&str] = &["Property", "属性", "プロパティ", "Prop
 /// - Checkbox items inside a list item that is not a task (`- Phase 1` with
 ///   `  - [ ] 1.1 Setup` under it, or a checklist in a detail) stay text and
 ///   are reported.
-/// - A file whose tasks are headings rather than checkboxes
+/// - A file whose tasks are headings without checkbox items under them
 ///   (`### Task 1.1: Setup ✅` with `**Status**: COMPLETED`) has no tasks in
 ///   this model: everything after the title is kept verbatim in `preamble`.
 ///
@@ -108,6 +121,15 @@ const PROPERTY_WORDS: &[&str] = &["Property", "属性", "プロパティ", "Prop
 /// assert_eq!(sub.requirements.len(), 3);
 /// assert_eq!(sub.requirements_source.as_deref(), Some("_Requirements: 1.1–1.3_"));
 /// assert_eq!(sub.properties[0].as_str(), "2");
+///
+/// // cc-sdd: a group heading, and sub-tasks written flat.
+/// let src = "## 1. Foundation (P)\n\n_Boundary: config_\n\n- [x] 1.1 Setup\n\n- [ ] 2. Build\n- [ ] 2.1 Parser\n";
+/// let doc = parse_tasks(src).value;
+/// let (group, build) = (&doc.tasks[0], &doc.tasks[1]);
+/// assert!(group.parallel);
+/// assert_eq!(group.details, ["_Boundary: config_"]);
+/// assert_eq!(group.status, TaskStatus::Done);
+/// assert_eq!(build.subtasks[0].title, "Parser");
 /// ```
 pub fn parse_tasks(src: &str) -> Parsed<TaskList> {
     parse_with_marks(src, false).0
@@ -137,6 +159,19 @@ pub fn parse_tasks(src: &str) -> Parsed<TaskList> {
 ///
 ///   - [ ] 2.1 (P) Parallel sub-task (cc-sdd)
 ///
+/// - [ ] 3. Group with flat sub-tasks (old Kiro, cc-sdd)
+/// - [ ] 3.1 First sub-task
+///   - Detail bullet
+///
+/// - [ ] 3.2 Second sub-task
+///
+/// ## 4. Group heading (P)
+///
+/// _Boundary: core_
+/// _Requirements: 4.1_
+///
+/// - [ ] 4.1 Sub-task of the group
+///
 /// <epilogue: `## Notes`, ...>
 /// ```
 ///
@@ -148,20 +183,32 @@ pub fn parse_tasks(src: &str) -> Parsed<TaskList> {
 /// the depends line. Sub-tasks sit two spaces deeper again. Sibling tasks
 /// are separated by one blank line; a task's details and its first
 /// sub-task too, but a task without details is followed by its first
-/// sub-task directly, as Kiro writes it. Old Kiro and cc-sdd files write
-/// sub-tasks flat (`- [ ] 4. Group` directly followed by `- [ ] 4.1 ...` at
-/// the same indentation); such lists stay flat in the model and a task
-/// without details followed by a sibling numbered under it is written
-/// without the blank line, so those files keep their shape too.
+/// sub-task directly, as Kiro writes it.
+///
+/// A task read with flat sub-tasks ([`TaskForm::FlatItem`]) writes them at
+/// its own indentation, the first one directly under a task without
+/// details (`- [ ] 3. Group` then `- [ ] 3.1 ...`), so old Kiro and cc-sdd
+/// files keep their shape. A group heading ([`TaskForm::Heading`]) is
+/// written `<#…> [m] <id> <title> (P)` (the checkbox only when it had one;
+/// without it, an optional group's star follows the id, `3.*`), then, after
+/// a blank line, its details at column 0: `_Label: ..._` details and link
+/// lines as lines of one paragraph, other details as bullets or blocks;
+/// then its sub-tasks at column 0. A form the file cannot express is
+/// written as a checkbox item with indented sub-tasks, which reads back as
+/// the same tasks: a heading or flat form when a sub-task is not numbered
+/// under the task, a heading below column 0 or with a title of several
+/// lines.
 ///
 /// Normalised on rendering (the model does not change): `*` and `+`
 /// bullets become `-`, `[X]` becomes `[x]`, cc-sdd's `7.9*` optional marker
-/// moves to `- [ ]*`, a trailing `(P)` moves after the id, `1.1.` loses its
-/// dot, blank-line runs and whitespace-only lines collapse, tight lists of
+/// moves to `- [ ]*`, a trailing `(P)` moves after the id of a task item
+/// (and a leading one after the title of a group heading), `1.1.` loses its
+/// dot and a group heading's closing `#` run goes, blank-line runs and whitespace-only lines collapse, tight lists of
 /// tasks get their blank lines (and the blank line Kiro's bugfix specs put
 /// before a first sub-task goes), the requirements and depends lines move
-/// after the other details, and details written after a task's sub-tasks
-/// move before them. Status updates during a run do not re-render the file:
+/// after the other details, details written after a task's sub-tasks
+/// move before them, and a task with indented sub-tasks writes a flat one
+/// read after them indented too. Status updates during a run do not re-render the file:
 /// [`set_task_status`] changes the mark character of one task in place.
 pub fn render_tasks(doc: &TaskList) -> String {
     let mut out = String::new();
@@ -192,7 +239,8 @@ pub fn render_tasks(doc: &TaskList) -> String {
 /// character between the brackets changes: line endings (CRLF included),
 /// spacing and every other byte stay as they were, so a person editing the
 /// file at the same time loses nothing. A `[X]` that is already done stays
-/// `[X]`.
+/// `[X]`. A group heading without a checkbox has no mark: its status is
+/// derived from its sub-tasks, and the text comes back unchanged.
 ///
 /// # Errors
 ///
@@ -211,12 +259,19 @@ pub fn set_task_status(src: &str, path: &[usize], status: TaskStatus) -> Result<
     let not_found = || Error::TaskNotFound {
         path: path.to_vec(),
     };
-    let (_, marks) = parse_with_marks(src, true);
-    let offset = marks
+    let (parsed, marks) = parse_with_marks(src, true);
+    let Some(offset) = marks
         .iter()
         .find(|(p, _)| p.as_slice() == path)
         .map(|(_, o)| *o)
-        .ok_or_else(not_found)?;
+    else {
+        // A group heading without a checkbox has no mark to change: its
+        // status is its sub-tasks'.
+        return match task_at(&parsed.value.tasks, path) {
+            Some(_) => Ok(src.to_owned()),
+            None => Err(not_found()),
+        };
+    };
     // The marks were found in the LF-normalised text; a CRLF source has one
     // more byte per earlier line. Normalisation only drops the `\r` of
     // `\r\n`, so the offset within the line is the same in both.
@@ -267,6 +322,7 @@ fn parse_with_marks(src: &str, want_marks: bool) -> (Parsed<TaskList>, Vec<(Vec<
         path: Vec::new(),
         node_pool: Vec::new(),
         line_pool: Vec::new(),
+        chain: Vec::new(),
     };
     let value = p.document(&found.blocks);
     let parsed = Parsed {
@@ -308,6 +364,21 @@ struct Parser<'a> {
     /// reading a task allocates no scratch vectors of its own.
     node_pool: Vec<Vec<Node<'a>>>,
     line_pool: Vec<Vec<Line<'a>>>,
+    /// Scratch index path for placing a sub-task written flat.
+    chain: Vec<usize>,
+}
+
+/// The body of a task group heading being read: what stands between the
+/// heading and its first sub-task.
+struct Body<'a> {
+    /// The group's task, put in place once its body is read.
+    task: Task,
+    /// Where it goes.
+    path: TaskPath,
+    /// The end of what the body has read so far.
+    cursor: usize,
+    /// Its details and link lines, as under a task item.
+    lines: Vec<Line<'a>>,
 }
 
 /// A list item grouped by visual indentation: a task with the sibling items
@@ -335,7 +406,7 @@ struct Head<'t> {
 }
 
 impl<'a> Parser<'a> {
-    fn document(&mut self, all: &'a [Block]) -> TaskList {
+    fn document(&mut self, all: &'a [Block<'a>]) -> TaskList {
         let text = self.text;
         let mut rest = all;
         let mut title = String::new();
@@ -349,49 +420,114 @@ impl<'a> Parser<'a> {
                 rest = tail;
             }
         }
+        let groups = self.group_headings(rest);
+        let mut groups = groups.into_iter().peekable();
         let mut preamble = String::new();
         let mut tasks: Vec<Task> = Vec::new();
-        for block in rest {
-            let BlockKind::List(span) = &block.kind else {
-                continue;
-            };
-            let items = self.found.items(*span);
-            if !items.iter().any(|i| self.is_task(i)) {
-                continue;
-            }
-            let mut nodes = self.node_pool.pop().unwrap_or_default();
-            self.group_into(items, &mut nodes, &mut None);
-            // Sized once: tasks are large, and growing the vector copies them.
-            tasks.reserve(nodes.iter().filter(|n| matches!(n, Node::Task(..))).count());
-            for node in nodes.drain(..) {
-                match node {
-                    Node::Block(_) => {}
-                    Node::Other(item) => {
-                        self.check_mark(item);
-                        self.check_nested_tasks(item);
+        // The text before the first task is the preamble, not its `before`.
+        let mut first = true;
+        // The group heading whose body (what stands before its first
+        // sub-task) is being read.
+        let mut body: Option<Body<'a>> = None;
+        for (index, block) in rest.iter().enumerate() {
+            match &block.kind {
+                BlockKind::Heading {
+                    level,
+                    text: heading,
+                } if groups.peek().is_some_and(|(i, _, _)| *i == index) => {
+                    let Some((_, head, checkbox)) = groups.next() else {
+                        continue;
+                    };
+                    let start = line_begin(text, self.visible(block.range.start));
+                    if let Some(open) = body.take() {
+                        self.close_body(open, start, &mut tasks);
+                        pending = start;
                     }
-                    Node::Task(item, head, attached) => {
-                        let start = line_begin(text, self.marker_offset(item));
-                        let mut before = self.verbatim(pending..start);
-                        if !tasks.is_empty() {
-                            before = outdent(before);
+                    let before = self.between(pending..start, first);
+                    // A heading is written at column 0, so it can only join
+                    // a parent whose sub-tasks are written there.
+                    self.place(&tasks, head.id, true);
+                    let mut task = self.heading_task(block, heading, *level, &head, checkbox);
+                    if first {
+                        preamble = before;
+                        first = false;
+                    } else {
+                        task.before = before;
+                    }
+                    body = Some(Body {
+                        task,
+                        path: TaskPath::from(self.path.as_slice()),
+                        cursor: block.range.end,
+                        lines: self.line_pool.pop().unwrap_or_default(),
+                    });
+                    pending = block.range.end;
+                }
+                BlockKind::List(span) => {
+                    let items = self.found.items(*span);
+                    if !items.iter().any(|i| self.is_task(i)) {
+                        // A bullet list under a group heading is its details.
+                        if let Some(open) = body.as_mut() {
+                            if items.first().is_some_and(Self::is_bullet) {
+                                for item in items {
+                                    self.check_mark(item);
+                                    self.check_nested_tasks(item);
+                                    self.body_bullet(open, item);
+                                }
+                            }
                         }
-                        self.path.clear();
-                        self.path.push(tasks.len());
-                        let mut task = self.task(item, head, &attached, None);
-                        if tasks.is_empty() {
-                            preamble = before;
-                        } else {
-                            task.before = before;
+                        continue;
+                    }
+                    let mut nodes = self.node_pool.pop().unwrap_or_default();
+                    self.group_into(items, &mut nodes, &mut None);
+                    // Sized once: tasks are large, and growing the vector copies them.
+                    tasks.reserve(nodes.iter().filter(|n| matches!(n, Node::Task(..))).count());
+                    for node in nodes.drain(..) {
+                        match node {
+                            Node::Block(_) => {}
+                            Node::Other(item) => {
+                                self.check_mark(item);
+                                self.check_nested_tasks(item);
+                                if let Some(open) = body.as_mut() {
+                                    self.body_bullet(open, item);
+                                }
+                            }
+                            Node::Task(item, head, attached) => {
+                                let start = line_begin(text, self.marker_offset(item));
+                                if let Some(open) = body.take() {
+                                    self.close_body(open, start, &mut tasks);
+                                    pending = start;
+                                }
+                                let before = self.between(pending..start, first);
+                                self.place(&tasks, head.id, !first && !before.is_empty());
+                                let mut task = self.task(item, head, &attached, None);
+                                if first {
+                                    preamble = before;
+                                    first = false;
+                                } else {
+                                    task.before = before;
+                                }
+                                pending = attached
+                                    .last()
+                                    .map_or(item.range.end, |a| a.range.end.max(item.range.end));
+                                insert(&mut tasks, &self.path, task);
+                            }
                         }
-                        pending = attached
-                            .last()
-                            .map_or(item.range.end, |a| a.range.end.max(item.range.end));
-                        tasks.push(task);
+                    }
+                    self.node_pool.push(nodes);
+                }
+                BlockKind::Other => {
+                    if let Some(open) = body.as_mut() {
+                        self.body_paragraph(open, block);
                     }
                 }
+                BlockKind::Heading { .. } => {}
             }
-            self.node_pool.push(nodes);
+        }
+        if let Some(open) = body.take() {
+            // Not reached for a heading chosen as a group (a sub-task follows
+            // it), but the text is kept either way.
+            self.close_body(open, text.len(), &mut tasks);
+            pending = text.len();
         }
         let mut epilogue = self.verbatim(pending..text.len());
         if tasks.is_empty() {
@@ -401,6 +537,7 @@ impl<'a> Parser<'a> {
         } else {
             epilogue = outdent(epilogue);
         }
+        derive_group_status(&mut tasks);
         TaskList {
             title,
             preamble,
@@ -410,6 +547,198 @@ impl<'a> Parser<'a> {
                 crlf: self.source.crlf,
             },
         }
+    }
+
+    /// The verbatim text before a task: the preamble for the first task, else
+    /// its `before`, moved to column 0 (see [`outdent`]).
+    fn between(&self, range: Range<usize>, first: bool) -> String {
+        let text = self.verbatim(range);
+        if first {
+            text
+        } else {
+            outdent(text)
+        }
+    }
+
+    /// Sets `self.path` to the path a task numbered `id`, read at the top
+    /// level after `tasks`, takes: under the task its numbering names (see
+    /// [`flat_parent`]), else after the last top-level task.
+    fn place(&mut self, tasks: &[Task], id: Option<&str>, column_zero: bool) {
+        self.path.clear();
+        if id.is_some_and(|id| flat_parent(tasks, id, column_zero, &mut self.path)) {
+            let n = task_at(tasks, &self.path).map_or(0, |t| t.subtasks.len());
+            self.path.push(n);
+        } else {
+            self.path.push(tasks.len());
+        }
+    }
+
+    /// The task group headings among `blocks`, in document order, with
+    /// their heads. A heading that reads as a task line without its
+    /// checkbox (`## 2. Title (P)`, any level, the checkbox optional) is a
+    /// group when the next task of the document, checkbox item or group
+    /// heading, is numbered under it; otherwise it is text like any other
+    /// heading (`## 2. Tasks` above `- [ ] 1. ...`).
+    fn group_headings(&self, blocks: &'a [Block<'a>]) -> Vec<(usize, Head<'a>, bool)> {
+        let mut out = Vec::new();
+        // Most files have no heading that starts like a task: one look at
+        // each heading's first byte settles that before any reading.
+        let numbered = |b: &Block<'_>| {
+            matches!(&b.kind, BlockKind::Heading { text, .. }
+                if text.as_bytes().first().is_some_and(|c| c.is_ascii_digit() || *c == b'['))
+        };
+        if !blocks.iter().any(numbered) {
+            return out;
+        }
+        // Read backwards, so that the next task is known at each heading.
+        let mut next: Option<&'a str> = None;
+        for (index, block) in blocks.iter().enumerate().rev() {
+            match &block.kind {
+                BlockKind::List(span) => {
+                    if let Some(head) = self.found.items(*span).iter().find_map(|i| self.head(i)) {
+                        next = head.id;
+                    }
+                }
+                BlockKind::Heading { text, .. } => {
+                    let Some((head, checkbox)) = heading_head(text) else {
+                        continue;
+                    };
+                    if let (Some(id), Some(sub)) = (head.id, next) {
+                        if is_numbered_under(sub, id) {
+                            out.push((index, head, checkbox));
+                            next = Some(id);
+                        }
+                    }
+                }
+                BlockKind::Other => {}
+            }
+        }
+        out.reverse();
+        out
+    }
+
+    /// Builds the task of a group heading; `self.path` is its path. Its
+    /// details, links and sub-tasks are added as they are read.
+    fn heading_task(
+        &mut self,
+        block: &Block<'_>,
+        text: &str,
+        level: u8,
+        head: &Head<'_>,
+        checkbox: bool,
+    ) -> Task {
+        let at = self.visible(block.range.start);
+        self.source_map.insert(
+            Locator::Task {
+                path: TaskPath::from(self.path.as_slice()),
+            },
+            self.position(at),
+        );
+        if checkbox {
+            if let Some(marks) = &mut self.marks {
+                // The checkbox is the first `[` of the heading line: only
+                // `#` marks and blanks stand before it.
+                let line = self.text.get(at..).unwrap_or("");
+                let line = line.split('\n').next().unwrap_or("");
+                if let Some(i) = memchr::memchr(b'[', line.as_bytes()) {
+                    marks.push((self.path.clone(), at + i + 1));
+                }
+            }
+        }
+        let mut title = text.get(head.title_start..).unwrap_or("").trim();
+        let mut parallel = head.parallel;
+        if !parallel {
+            if let Some(t) = title.strip_suffix(" (P)") {
+                title = t.trim_end();
+                parallel = true;
+            }
+        }
+        Task {
+            id: head.id.map(TaskId::new),
+            title: title.to_owned(),
+            status: head.status,
+            optional: head.optional,
+            parallel,
+            form: TaskForm::Heading { level, checkbox },
+            ..Task::default()
+        }
+    }
+
+    /// Reads the text of a group's body up to `end` as one block detail.
+    fn body_gap(&self, open: &mut Body<'a>, end: usize) {
+        if end > open.cursor {
+            if let Some(detail) = self.gap_detail(open.cursor..end) {
+                open.lines.push((Cow::Owned(detail), None, None));
+            }
+        }
+        open.cursor = open.cursor.max(end);
+    }
+
+    /// A bullet item under a group heading: a detail, a link line, or a
+    /// property marker, as under a task item.
+    fn body_bullet(&self, open: &mut Body<'a>, item: &Item) {
+        let at = self.marker_offset(item);
+        self.body_gap(open, line_begin(self.text, at));
+        let text = self.item_text(item);
+        let kind = link_kind(&text);
+        open.lines.push((text, Some(at), kind));
+        open.cursor = open.cursor.max(item.range.end);
+    }
+
+    /// A paragraph under a group heading made of `_Label: ..._` lines only
+    /// (cc-sdd's `_Boundary: ..._`, `_Requirements: ..._`): one detail or
+    /// link line per line. Any other block stays in the text read as a
+    /// block detail.
+    fn body_paragraph(&self, open: &mut Body<'a>, block: &Block<'_>) {
+        if self
+            .found
+            .paragraphs
+            .binary_search(&block.range.start)
+            .is_err()
+        {
+            return;
+        }
+        let text = self.text;
+        let para = text.get(block.range.clone()).unwrap_or("");
+        if !para.split('\n').all(|l| link_parts(l.trim()).is_some()) {
+            return;
+        }
+        self.body_gap(open, line_begin(text, block.range.start));
+        let mut at = block.range.start;
+        for line in para.split('\n') {
+            let lead = line.len() - line.trim_start().len();
+            let label = line.trim();
+            open.lines
+                .push((Cow::Borrowed(label), Some(at + lead), link_kind(label)));
+            at += line.len() + 1;
+        }
+        open.cursor = open.cursor.max(block.range.end);
+    }
+
+    /// Ends a group's body at `end` (its first sub-task) and puts the group
+    /// task in place.
+    fn close_body(&mut self, mut open: Body<'a>, end: usize, tasks: &mut Vec<Task>) {
+        self.body_gap(&mut open, end);
+        self.path.clear();
+        self.path.extend_from_slice(&open.path);
+        let mut task = open.task;
+        self.finish_details(&mut task, &mut open.lines);
+        self.line_pool.push(open.lines);
+        insert(tasks, &open.path, task);
+    }
+
+    /// The text between a group heading and what follows, as a block
+    /// detail: trimmed of blank lines, moved to column 0 when indented (a
+    /// group's details are written at column 0, where indentation could
+    /// attach the text to a bullet detail before it), a fence left open
+    /// closed.
+    fn gap_detail(&self, range: Range<usize>) -> Option<String> {
+        let raw = self.source.slice(range);
+        if raw.trim().is_empty() {
+            return None;
+        }
+        let block = outdent(trim_blank_lines(raw).to_owned());
+        Some(block_detail(&block))
     }
 
     fn verbatim(&self, range: Range<usize>) -> String {
@@ -538,61 +867,15 @@ impl<'a> Parser<'a> {
         if !Self::is_bullet(item) {
             return None;
         }
-        let text = self.text;
-        let bytes = text.as_bytes();
-        let (mark, mut pos) = checkbox(text, item.content_start)?;
+        let (mark, pos) = checkbox(self.text, item.content_start)?;
         let status = TaskStatus::from_mark(mark)?;
-        let is_gap = |b: Option<&u8>| matches!(b, None | Some(b' ' | b'\t' | b'\n'));
-        let mut optional = false;
-        if bytes.get(pos) == Some(&b'*') && is_gap(bytes.get(pos + 1)) {
-            optional = true;
-            pos += 1;
-        }
-        let skip_spaces = |mut p: usize| {
-            while matches!(bytes.get(p), Some(b' ' | b'\t')) {
-                p += 1;
-            }
-            p
-        };
-        pos = skip_spaces(pos);
-        let id_start = pos;
-        let mut p = pos;
-        while bytes.get(p).is_some_and(u8::is_ascii_digit)
-            || (bytes.get(p) == Some(&b'.')
-                && p > id_start
-                && bytes.get(p + 1).is_some_and(u8::is_ascii_digit))
-        {
-            p += 1;
-        }
-        let mut id = None;
-        if p > id_start {
-            let id_end = p;
-            if bytes.get(p) == Some(&b'.') {
-                p += 1;
-            }
-            let star = bytes.get(p) == Some(&b'*');
-            if star {
-                p += 1;
-            }
-            if is_gap(bytes.get(p)) {
-                id = text.get(id_start..id_end);
-                optional |= star;
-                pos = skip_spaces(p);
-            }
-        }
-        let mut parallel = false;
-        if text.get(pos..).is_some_and(|s| s.starts_with("(P)")) && is_gap(bytes.get(pos + 3)) {
-            parallel = true;
-            pos = skip_spaces(pos + 3);
-        }
-        Some(Head {
+        Some(read_head(
+            self.text,
+            pos,
             status,
-            optional,
-            id,
-            parallel,
-            title_start: pos,
-            mark_offset: item.content_start + 1,
-        })
+            true,
+            item.content_start + 1,
+        ))
     }
 
     /// Builds the task of `item` (whose head grouping read), with the
@@ -668,10 +951,31 @@ impl<'a> Parser<'a> {
             match node {
                 Node::Block(b) => lines.push((Cow::Owned(b), None, None)),
                 Node::Task(sub, sub_head, sub_attached) => {
-                    self.path.push(task.subtasks.len());
-                    let subtask = self.task(sub, sub_head, &sub_attached, head.id);
-                    self.path.pop();
-                    task.subtasks.push(subtask);
+                    // A sub-task at the indentation of the one before it
+                    // and numbered under it (`1.1.1` after `1.1`) is its
+                    // sub-task; any other is this task's.
+                    let base = self.path.len();
+                    self.chain.clear();
+                    let flat = sub_head
+                        .id
+                        .is_some_and(|id| flat_parent(&task.subtasks, id, false, &mut self.chain));
+                    let parent = if flat {
+                        self.path.extend_from_slice(&self.chain);
+                        let n =
+                            task_at(&task.subtasks, &self.chain).map_or(0, |t| t.subtasks.len());
+                        self.path.push(n);
+                        None
+                    } else {
+                        self.path.push(task.subtasks.len());
+                        head.id
+                    };
+                    let subtask = self.task(sub, sub_head, &sub_attached, parent);
+                    insert(
+                        &mut task.subtasks,
+                        self.path.get(base..).unwrap_or(&[]),
+                        subtask,
+                    );
+                    self.path.truncate(base);
                 }
                 Node::Other(other) => {
                     self.check_mark(other);
@@ -683,6 +987,14 @@ impl<'a> Parser<'a> {
             }
         }
         self.node_pool.push(nodes);
+        self.finish_details(&mut task, &mut lines);
+        self.line_pool.push(lines);
+        task
+    }
+
+    /// Fills a task's links, details and properties from the lines read
+    /// under it (emptied); `self.path` is its path.
+    fn finish_details(&mut self, task: &mut Task, lines: &mut Vec<Line<'a>>) {
         // The last link line of each kind is the link; earlier ones stay details.
         let take_last = |lines: &mut Vec<Line<'a>>, kind: LinkKind| {
             let i = lines
@@ -692,15 +1004,14 @@ impl<'a> Parser<'a> {
             let ids = link.map_or(0..0, |(_, ids)| ids);
             Some((text, at.unwrap_or(0), ids))
         };
-        let requirements = take_last(&mut lines, LinkKind::Requirements);
-        let depends = take_last(&mut lines, LinkKind::Depends);
+        let requirements = take_last(lines, LinkKind::Requirements);
+        let depends = take_last(lines, LinkKind::Depends);
         let mut details: Vec<String> = Vec::with_capacity(lines.len());
         details.extend(lines.drain(..).map(|(t, _, _)| t.into_owned()));
-        self.line_pool.push(lines);
         if let Some((line, at, ids)) = requirements {
             parse_id_list_into(line.get(ids).unwrap_or(""), &mut task.requirements);
             let ids = task.requirements.iter().map(CriterionId::as_str);
-            if !is_canonical_link(&line, "Requirements", ids) {
+            if !is_canonical_link(&line, DEFAULT_REQUIREMENTS_LINK, ids) {
                 task.requirements_source = Some(line.into_owned());
             }
             self.source_map.insert(
@@ -713,7 +1024,7 @@ impl<'a> Parser<'a> {
         if let Some((line, at, ids)) = depends {
             parse_id_list_into(line.get(ids).unwrap_or(""), &mut task.depends_on);
             let ids = task.depends_on.iter().map(TaskId::as_str);
-            if !is_canonical_link(&line, "Depends", ids) {
+            if !is_canonical_link(&line, DEFAULT_DEPENDS_LINK, ids) {
                 task.depends_source = Some(line.into_owned());
             }
             self.source_map.insert(
@@ -726,7 +1037,6 @@ impl<'a> Parser<'a> {
         let (details, properties) = split_properties(&task.title, details);
         task.details = merge_blocks(details);
         task.properties = properties;
-        task
     }
 
     /// A nested list whose items are read one by one (bullets outside a
@@ -821,18 +1131,7 @@ impl<'a> Parser<'a> {
         if block.is_empty() {
             return;
         }
-        // The detail is built in one string: its leading line break, the
-        // block, and the closing fence when one is left open.
-        let fence = open_fence(&block);
-        let fence_len = fence.map_or(0, |(c, n)| 1 + n * c.len_utf8());
-        let mut detail = String::with_capacity(1 + block.len() + fence_len);
-        detail.push('\n');
-        detail.push_str(&block);
-        if let Some((c, n)) = fence {
-            detail.push('\n');
-            detail.extend(std::iter::repeat_n(c, n));
-        }
-        out.push(Node::Block(detail));
+        out.push(Node::Block(block_detail(&block)));
     }
 
     /// A bullet item's text without its marker, continuation lines dedented.
@@ -854,6 +1153,21 @@ impl<'a> Parser<'a> {
         }
         Cow::Owned(text)
     }
+}
+
+/// A block detail: the block after a line break, with a code fence left
+/// open closed (see [`open_fence`]), built in one string.
+fn block_detail(block: &str) -> String {
+    let fence = open_fence(block);
+    let fence_len = fence.map_or(0, |(c, n)| 1 + n * c.len_utf8());
+    let mut detail = String::with_capacity(1 + block.len() + fence_len);
+    detail.push('\n');
+    detail.push_str(block);
+    if let Some((c, n)) = fence {
+        detail.push('\n');
+        detail.extend(std::iter::repeat_n(c, n));
+    }
+    detail
 }
 
 /// Offset of the start of the line holding `offset` (0 when `offset` is
@@ -893,10 +1207,208 @@ fn has_newline(text: &str) -> bool {
     memchr::memchr(b'\n', text.as_bytes()).is_some()
 }
 
-/// `true` when `id` starts with `parent` followed by a dot (`1.2` under `1`).
-fn is_numbered_under(id: &str, parent: &str) -> bool {
-    id.strip_prefix(parent)
-        .is_some_and(|rest| rest.starts_with('.'))
+/// Reads what follows a task's checkbox (at `pos`, after `]`), or the start
+/// of a group heading without one: `*` for an optional task (right after a
+/// checkbox only), the id with its optional dot and cc-sdd's `7.9*` star,
+/// and a leading `(P)`. `mark_offset` is the offset of the mark character.
+fn read_head(
+    text: &str,
+    mut pos: usize,
+    status: TaskStatus,
+    after_checkbox: bool,
+    mark_offset: usize,
+) -> Head<'_> {
+    let bytes = text.as_bytes();
+    let is_gap = |b: Option<&u8>| matches!(b, None | Some(b' ' | b'\t' | b'\n'));
+    let mut optional = false;
+    if after_checkbox && bytes.get(pos) == Some(&b'*') && is_gap(bytes.get(pos + 1)) {
+        optional = true;
+        pos += 1;
+    }
+    let skip_spaces = |mut p: usize| {
+        while matches!(bytes.get(p), Some(b' ' | b'\t')) {
+            p += 1;
+        }
+        p
+    };
+    pos = skip_spaces(pos);
+    let id_start = pos;
+    let mut p = pos;
+    while bytes.get(p).is_some_and(u8::is_ascii_digit)
+        || (bytes.get(p) == Some(&b'.')
+            && p > id_start
+            && bytes.get(p + 1).is_some_and(u8::is_ascii_digit))
+    {
+        p += 1;
+    }
+    let mut id = None;
+    if p > id_start {
+        let id_end = p;
+        if bytes.get(p) == Some(&b'.') {
+            p += 1;
+        }
+        let star = bytes.get(p) == Some(&b'*');
+        if star {
+            p += 1;
+        }
+        if is_gap(bytes.get(p)) {
+            id = text.get(id_start..id_end);
+            optional |= star;
+            pos = skip_spaces(p);
+        }
+    }
+    let mut parallel = false;
+    if text.get(pos..).is_some_and(|s| s.starts_with("(P)")) && is_gap(bytes.get(pos + 3)) {
+        parallel = true;
+        pos = skip_spaces(pos + 3);
+    }
+    Head {
+        status,
+        optional,
+        id,
+        parallel,
+        title_start: pos,
+        mark_offset,
+    }
+}
+
+/// Reads a heading's text as the head of a task group: an optional
+/// checkbox, then a task number (`2.`, `1.1`), then the title. Returns the
+/// head and whether it had a checkbox; `None` without a number or with a
+/// mark Kiro does not write. The mark offset is not known here (the text
+/// is the heading's, not the document's).
+fn heading_head(text: &str) -> Option<(Head<'_>, bool)> {
+    let (status, pos, boxed) = match checkbox(text, 0) {
+        Some((mark, pos)) => (TaskStatus::from_mark(mark)?, pos, true),
+        None => (TaskStatus::NotStarted, 0, false),
+    };
+    let head = read_head(text, pos, status, boxed, 0);
+    head.id.is_some().then_some((head, boxed))
+}
+
+/// Where a task numbered `id`, read after `siblings` at their indentation,
+/// belongs when its numbering names a task before it: old Kiro and cc-sdd
+/// write `- [ ] 2.1` right under `- [ ] 2.` at the same indentation, and
+/// group headings put their sub-tasks at column 0.
+///
+/// The candidates are the last sibling, its last sub-task, that one's last
+/// sub-task and so on (the tasks still open where `id` is read); the
+/// deepest one whose id `id` is numbered under is the parent. Its index
+/// path (relative to `siblings`) is written to `path` and `true` returned;
+/// `false` leaves `id` a sibling. With `column_zero` (the task is a heading,
+/// or has verbatim text before it), the parent must write its sub-tasks at
+/// column 0, where that text can stand between tasks without joining one
+/// of them; if it does not, the task stays a sibling rather than joining a
+/// shallower parent, which a re-read would decide differently.
+fn flat_parent(siblings: &[Task], id: &str, column_zero: bool, path: &mut Vec<usize>) -> bool {
+    path.clear();
+    let mut best: Option<(usize, bool)> = None;
+    let mut level = siblings;
+    let mut column = 0;
+    while let Some(task) = level.last() {
+        path.push(level.len() - 1);
+        let layout = layout(task, column);
+        if task
+            .id
+            .as_ref()
+            .is_some_and(|p| is_numbered_under(id, p.as_str()))
+        {
+            // The sub-tasks of the candidate, once `id` joins them, are
+            // written at column 0 when it is at column 0 and flat.
+            let flat = match task.form {
+                TaskForm::Item => task.subtasks.is_empty(),
+                TaskForm::FlatItem => layout == Layout::Flat,
+                TaskForm::Heading { level, .. } => can_be_heading(task, level, column),
+            };
+            best = Some((path.len(), column == 0 && flat));
+        }
+        if layout == Layout::Nested {
+            column += 2;
+        }
+        level = &task.subtasks;
+    }
+    match best {
+        Some((len, at_zero)) if at_zero || !column_zero => {
+            path.truncate(len);
+            true
+        }
+        _ => {
+            path.clear();
+            false
+        }
+    }
+}
+
+/// The task at an index path of `tasks`.
+fn task_at<'t>(tasks: &'t [Task], path: &[usize]) -> Option<&'t Task> {
+    let (first, rest) = path.split_first()?;
+    let task = tasks.get(*first)?;
+    if rest.is_empty() {
+        Some(task)
+    } else {
+        task_at(&task.subtasks, rest)
+    }
+}
+
+fn task_at_mut<'t>(tasks: &'t mut [Task], path: &[usize]) -> Option<&'t mut Task> {
+    let (first, rest) = path.split_first()?;
+    let task = tasks.get_mut(*first)?;
+    if rest.is_empty() {
+        Some(task)
+    } else {
+        task_at_mut(&mut task.subtasks, rest)
+    }
+}
+
+/// Puts `task` at `path` (relative to `tasks`; its last index is where it
+/// goes among its parent's sub-tasks, which is their end). A checkbox task
+/// whose first sub-task is placed this way writes its sub-tasks flat.
+fn insert(tasks: &mut Vec<Task>, path: &[usize], task: Task) {
+    let Some((_, parent)) = path.split_last() else {
+        return;
+    };
+    if parent.is_empty() {
+        tasks.push(task);
+        return;
+    }
+    match task_at_mut(tasks, parent) {
+        Some(p) => {
+            if p.form == TaskForm::Item && p.subtasks.is_empty() {
+                p.form = TaskForm::FlatItem;
+            }
+            p.subtasks.push(task);
+        }
+        None => tasks.push(task),
+    }
+}
+
+/// Sets the status of every group heading without a checkbox from its
+/// sub-tasks (deepest first): done when all are done, in progress when one
+/// has started, else not started.
+fn derive_group_status(tasks: &mut [Task]) {
+    for task in tasks {
+        derive_group_status(&mut task.subtasks);
+        if matches!(
+            task.form,
+            TaskForm::Heading {
+                checkbox: false,
+                ..
+            }
+        ) && !task.subtasks.is_empty()
+        {
+            task.status = if task.subtasks.iter().all(|t| t.status == TaskStatus::Done) {
+                TaskStatus::Done
+            } else if task
+                .subtasks
+                .iter()
+                .any(|t| t.status != TaskStatus::NotStarted)
+            {
+                TaskStatus::InProgress
+            } else {
+                TaskStatus::NotStarted
+            };
+        }
+    }
 }
 
 /// Reads `[c]` at `at`, followed by a blank, `*` or the end of the line;
@@ -1027,19 +1539,24 @@ fn link_ids_text<'l>(line: &'l str, labels: &[&str]) -> Option<&'l str> {
 /// of the label answers for both kinds, and the line is not read again.
 fn link_kind(line: &str) -> Option<(LinkKind, Range<usize>)> {
     let (label, rest) = link_parts(line)?;
-    if has_label(REQUIREMENT_LABELS, label) {
+    // The labels kiro writes first: one exact comparison settles most lines.
+    if label == DEFAULT_REQUIREMENTS_LINK || has_label(REQUIREMENT_LABELS, label) {
         Some((LinkKind::Requirements, rest))
-    } else if has_label(DEPENDS_LABELS, label) {
+    } else if label == DEFAULT_DEPENDS_LINK || has_label(DEPENDS_LABELS, label) {
         Some((LinkKind::Depends, rest))
     } else {
         None
     }
 }
 
+/// Whether `label` is one of `labels`: exactly, or ignoring case (the
+/// lexicon writes some tables lower-case, and `_Требования: 1_` is the same
+/// label as `_требования: 1_`).
 fn has_label(labels: &[&str], label: &str) -> bool {
-    labels
-        .iter()
-        .any(|l| *l == label || l.eq_ignore_ascii_case(label))
+    if label.is_ascii() {
+        return labels.iter().any(|l| l.eq_ignore_ascii_case(label));
+    }
+    labels.contains(&label) || is_lowercase_entry(label, labels)
 }
 
 /// The label and the byte range in `line` of the id list text of a line
@@ -1095,7 +1612,7 @@ fn is_canonical_link<'i>(line: &str, label: &str, ids: impl Iterator<Item = &'i 
 /// the same ids, else the canonical line (none without ids).
 fn requirements_line(task: &Task) -> Option<String> {
     link_line(
-        "Requirements",
+        DEFAULT_REQUIREMENTS_LINK,
         REQUIREMENT_LABELS,
         &task
             .requirements
@@ -1108,7 +1625,7 @@ fn requirements_line(task: &Task) -> Option<String> {
 
 fn depends_line(task: &Task) -> Option<String> {
     link_line(
-        "Depends",
+        DEFAULT_DEPENDS_LINK,
         DEPENDS_LABELS,
         &task
             .depends_on
@@ -1164,46 +1681,102 @@ fn property_mentions(text: &str) -> Vec<&str> {
 /// Calls `f` with each property id mentioned in `text`, in order
 /// (duplicates kept), without collecting them: every title and detail is
 /// scanned, and most mention no property.
+///
+/// A mention is a word of [`PROPERTY_WORDS`] as the lexicon spells it,
+/// followed by a number (`Property 3`, `属性3`). The case matters: the
+/// template designer writes `property 3` in prose precisely so that it is
+/// not read as a link.
 fn for_each_mention<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
-    // Every spelling starts with `P` or a non-ASCII byte; most texts have
-    // neither, which two word-at-a-time scans tell.
+    let bytes = text.as_bytes();
     let ascii = text.is_ascii();
-    if ascii && memchr::memchr(b'P', text.as_bytes()).is_none() {
-        return;
-    }
-    // The ASCII spellings all start with "Prop" and differ after it, so
-    // one pass over the `P`s (a byte search) finds each of their
-    // occurrences once, in order.
-    let ascii_mentions = memchr::memchr_iter(b'P', text.as_bytes()).filter_map(|at| {
+    let mut from = 0;
+    while let Some(at) = next_word_start(bytes, from, ascii) {
+        from = at + 1;
         let rest = text.get(at..).unwrap_or("");
-        if !rest.starts_with("Prop") {
-            return None;
-        }
-        let word = PROPERTY_WORDS
-            .iter()
-            .find(|w| w.starts_with("Prop") && rest.starts_with(**w))?;
-        mention_at(text, at, word).map(|m| (at, m))
-    });
-    if ascii {
-        for (_, m) in ascii_mentions {
-            f(m);
-        }
-        return;
-    }
-    // The other spellings interleave with the ASCII ones: collect, then
-    // order by position.
-    let mut found: Vec<(usize, &str)> = ascii_mentions.collect();
-    for word in PROPERTY_WORDS.iter().filter(|w| !w.starts_with("Prop")) {
-        for (at, _) in text.match_indices(word) {
-            if let Some(m) = mention_at(text, at, word) {
-                found.push((at, m));
+        // Only the words starting with this byte are compared.
+        let mut words = bytes.get(at).map_or(0, |b| WORD_STARTS[usize::from(*b)]);
+        while words != 0 {
+            let i = words.trailing_zeros() as usize;
+            words &= words - 1;
+            let Some(word) = PROPERTY_WORDS.get(i) else {
+                break;
+            };
+            if rest.starts_with(word) {
+                if let Some(m) = mention_at(text, at, word) {
+                    f(m);
+                    break;
+                }
             }
         }
     }
-    found.sort();
-    for (_, m) in found {
-        f(m);
+}
+
+/// For each byte, the property words starting with it (bit `i` for word
+/// `i`): a mention can only start at a byte with some.
+const WORD_STARTS: [u64; 256] = first_bytes(PROPERTY_WORDS);
+
+// One bit per word: a longer table needs a wider mask (the build stops here).
+const _: () = assert!(PROPERTY_WORDS.len() <= 64);
+
+/// The distinct first bytes of the all-ASCII property words, and how many
+/// there are (4 meaning more than three).
+const ASCII_STARTS: ([u8; 3], usize) = ascii_first_bytes(PROPERTY_WORDS);
+
+const fn first_bytes(words: &[&str]) -> [u64; 256] {
+    let mut table = [0u64; 256];
+    let mut i = 0;
+    while i < words.len() && i < 64 {
+        if let Some(b) = words[i].as_bytes().first() {
+            table[*b as usize] |= 1 << i;
+        }
+        i += 1;
     }
+    table
+}
+
+const fn ascii_first_bytes(words: &[&str]) -> ([u8; 3], usize) {
+    let mut out = [0u8; 3];
+    let mut n = 0;
+    let mut i = 0;
+    while i < words.len() {
+        let word = words[i].as_bytes();
+        if word.is_ascii() && !word.is_empty() {
+            let b = word[0];
+            let mut seen = false;
+            let mut j = 0;
+            while j < n && j < 3 {
+                seen |= out[j] == b;
+                j += 1;
+            }
+            if !seen {
+                if n < 3 {
+                    out[n] = b;
+                }
+                if n < 4 {
+                    n += 1;
+                }
+            }
+        }
+        i += 1;
+    }
+    (out, n)
+}
+
+/// The first offset at or after `from` where a property word may start.
+/// ASCII text (most titles and details) can only hold the ASCII words,
+/// whose few first bytes one vectorised search finds; other text is
+/// scanned byte by byte against the table of first bytes.
+fn next_word_start(bytes: &[u8], from: usize, ascii: bool) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let found = match ASCII_STARTS {
+        _ if !ascii => rest.iter().position(|b| WORD_STARTS[usize::from(*b)] != 0),
+        (_, 0) => None,
+        ([a, _, _], 1) => memchr::memchr(a, rest),
+        ([a, b, _], 2) => memchr::memchr2(a, b, rest),
+        ([a, b, c], 3) => memchr::memchr3(a, b, c, rest),
+        _ => rest.iter().position(|b| WORD_STARTS[usize::from(*b)] != 0),
+    };
+    found.map(|i| from + i)
 }
 
 /// The number after the property word `word` at `at`, unless the word is
@@ -1225,11 +1798,14 @@ fn mention_at<'t>(text: &'t str, at: usize, word: &str) -> Option<&'t str> {
     digits_at.get(..len).filter(|d| !d.is_empty())
 }
 
-/// The property of a detail that is exactly `**Property N**`.
+/// The property of a detail that is exactly `**Property N**`, the marker
+/// rendering writes for a property no title or detail mentions.
 fn marker_property(detail: &str) -> Option<&str> {
     let n = detail
         .trim()
-        .strip_prefix("**Property ")?
+        .strip_prefix("**")?
+        .strip_prefix(DEFAULT_PROPERTY)?
+        .strip_prefix(' ')?
         .strip_suffix("**")?;
     (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then_some(n)
 }
@@ -1297,12 +1873,13 @@ fn push_part(out: &mut String, sep: &str, part: &str) {
     out.push_str(part);
 }
 
-/// The verbatim text before a task, indented for its depth.
-fn before_text(task: &Task, depth: usize) -> String {
-    if task.before.is_empty() || depth == 0 {
+/// The verbatim text before a task, indented to the column the task is
+/// written at.
+fn before_text(task: &Task, column: usize) -> String {
+    if task.before.is_empty() || column == 0 {
         return task.before.clone();
     }
-    indent_all(&task.before, depth * 2)
+    indent_all(&task.before, column)
 }
 
 /// `true` when a task has no lines under its title.
@@ -1351,10 +1928,154 @@ fn bullet(text: &str, indent: usize) -> String {
     s
 }
 
-fn render_task(task: &Task, depth: usize) -> String {
-    let pad = depth * 2;
-    let content = pad + 2;
-    let mut out = " ".repeat(pad);
+/// Where a task's sub-tasks are written, decided from its form and what
+/// the file can express: a heading needs column 0, a one-line title and
+/// sub-tasks numbered under it (they follow it at column 0 and are read
+/// back by their numbers), and flat sub-tasks need the same numbering.
+/// Otherwise the task is written as a checkbox item with its sub-tasks
+/// indented, which reads back as the same tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// A checkbox item, sub-tasks two columns deeper.
+    Nested,
+    /// A checkbox item, sub-tasks at its column.
+    Flat,
+    /// A group heading of this level, with or without a checkbox.
+    Heading(u8, bool),
+}
+
+fn layout(task: &Task, column: usize) -> Layout {
+    let numbered = || {
+        task.id.as_ref().is_some_and(|id| {
+            !task.subtasks.is_empty()
+                && task.subtasks.iter().all(|s| {
+                    s.id.as_ref()
+                        .is_some_and(|s| is_numbered_under(s.as_str(), id.as_str()))
+                })
+        })
+    };
+    match task.form {
+        TaskForm::Item => Layout::Nested,
+        TaskForm::FlatItem if numbered() => Layout::Flat,
+        TaskForm::Heading { level, checkbox }
+            if can_be_heading(task, level, column) && numbered() =>
+        {
+            Layout::Heading(level, checkbox)
+        }
+        _ => Layout::Nested,
+    }
+}
+
+/// Whether a task can be written as a heading of `level` at `column`, its
+/// sub-tasks aside.
+fn can_be_heading(task: &Task, level: u8, column: usize) -> bool {
+    column == 0 && (1..=6).contains(&level) && !has_newline(&task.title)
+}
+
+/// How a part of a task's body is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// A `- ` bullet.
+    Bullet,
+    /// A block set off by blank lines.
+    Block,
+    /// A line of its own under a group heading (`_Boundary: ..._`); lines
+    /// next to each other form one paragraph.
+    Line,
+}
+
+/// `true` for a detail a group heading writes as a line of its own: one
+/// `_Label: ..._` line, which reads back as itself.
+fn is_label_line(detail: &str) -> bool {
+    !has_newline(detail) && detail.trim() == detail && link_parts(detail).is_some()
+}
+
+fn render_task(task: &Task, column: usize) -> String {
+    let layout = layout(task, column);
+    let content = column + 2;
+    let heading = matches!(layout, Layout::Heading(..));
+    let mut out = match layout {
+        Layout::Heading(level, checkbox) => heading_line(task, level, checkbox),
+        Layout::Nested | Layout::Flat => item_line(task, column),
+    };
+
+    // Body parts. Under a heading they are written at column 0, link lines
+    // as lines of their own; under an item, two columns in, as bullets.
+    let (indent, line_kind) = if heading {
+        (0, Part::Line)
+    } else {
+        (content, Part::Bullet)
+    };
+    let label = |text: &str| -> (String, Part) {
+        if line_kind == Part::Line && is_label_line(text) {
+            (text.to_owned(), Part::Line)
+        } else {
+            (bullet(text, indent), Part::Bullet)
+        }
+    };
+    let mut parts: Vec<(String, Part)> = Vec::new();
+    for d in &task.details {
+        match d.strip_prefix('\n') {
+            Some(block) => parts.push((indent_all(block, indent), Part::Block)),
+            None => parts.push(label(d)),
+        }
+    }
+    for p in unmentioned_properties(task) {
+        parts.push((
+            bullet(&format!("**{DEFAULT_PROPERTY} {p}**"), indent),
+            Part::Bullet,
+        ));
+    }
+    if let Some(line) = requirements_line(task) {
+        parts.push(label(&line));
+    }
+    if let Some(line) = depends_line(task) {
+        parts.push(label(&line));
+    }
+    let mut prev: Option<Part> = None;
+    for (i, (text, part)) in parts.iter().enumerate() {
+        // An empty bullet right under the title would underline it as a
+        // setext heading (`Title` over `-`); a blank line keeps it a bullet.
+        let empty_first = i == 0 && text.trim_start() == "-";
+        let tight = match prev {
+            // A heading's body is set off from it.
+            None => !heading && *part == Part::Bullet && !empty_first,
+            Some(p) => p == *part && p != Part::Block,
+        };
+        out.push_str(if tight { "\n" } else { "\n\n" });
+        out.push_str(text);
+        prev = Some(*part);
+    }
+
+    let child_column = match layout {
+        Layout::Nested => content,
+        Layout::Flat | Layout::Heading(..) => column,
+    };
+    let mut prev: Option<&Task> = None;
+    for sub in &task.subtasks {
+        let before = before_text(sub, child_column);
+        let sep = match prev {
+            None if parts.is_empty() && before.is_empty() && !heading => "\n",
+            None => "\n\n",
+            Some(_) if follows_tightly(prev, sub) => "\n",
+            Some(_) => "\n\n",
+        };
+        if !before.is_empty() {
+            out.push_str("\n\n");
+            out.push_str(&before);
+            out.push_str("\n\n");
+        } else {
+            out.push_str(sep);
+        }
+        out.push_str(&render_task(sub, child_column));
+        prev = Some(sub);
+    }
+    out
+}
+
+/// `- [m]* 1.2 (P) Title` at `column`.
+fn item_line(task: &Task, column: usize) -> String {
+    let mut out = " ".repeat(column);
     out.push_str("- [");
     out.push(task.status.mark());
     out.push(']');
@@ -1372,58 +2093,51 @@ fn render_task(task: &Task, depth: usize) -> String {
     if task.parallel {
         out.push_str("(P) ");
     }
-    out.push_str(&indent_rest(&task.title, content));
+    out.push_str(&indent_rest(&task.title, column + 2));
     let trimmed = out.trim_end().len();
     out.truncate(trimmed);
+    out
+}
 
-    // Body parts: (text, is_block). Blocks are set off by blank lines.
-    let mut parts: Vec<(String, bool)> = Vec::new();
-    for d in &task.details {
-        match d.strip_prefix('\n') {
-            Some(block) => parts.push((indent_all(block, content), true)),
-            None => parts.push((bullet(d, content), false)),
+/// `## [m]* 1. Title (P)`: cc-sdd writes a group's `(P)` after its title.
+/// The checkbox is written only when the source had one; without it, an
+/// optional group's star follows the id (`1.*`), as cc-sdd marks optional
+/// tasks. A title that itself starts with `(P)` gets the marker before it,
+/// where reading takes it from.
+fn heading_line(task: &Task, level: u8, checkbox: bool) -> String {
+    let mut out = "#".repeat(usize::from(level));
+    out.push(' ');
+    if checkbox {
+        out.push('[');
+        out.push(task.status.mark());
+        out.push(']');
+        if task.optional {
+            out.push('*');
+        }
+        out.push(' ');
+    }
+    if let Some(id) = &task.id {
+        out.push_str(id.as_str());
+        if !id.as_str().contains('.') {
+            out.push('.');
+        }
+        if task.optional && !checkbox {
+            out.push('*');
         }
     }
-    for p in unmentioned_properties(task) {
-        parts.push((bullet(&format!("**Property {p}**"), content), false));
+    let title = task.title.as_str();
+    let leading = title
+        .strip_prefix("(P)")
+        .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']));
+    if task.parallel && (leading || title.is_empty()) {
+        out.push_str(" (P)");
     }
-    if let Some(line) = requirements_line(task) {
-        parts.push((bullet(&line, content), false));
-    }
-    if let Some(line) = depends_line(task) {
-        parts.push((bullet(&line, content), false));
-    }
-    let mut prev_block = false;
-    for (i, (text, block)) in parts.iter().enumerate() {
-        // An empty bullet right under the title would underline it as a
-        // setext heading (`Title` over `-`); a blank line keeps it a bullet.
-        let empty_first = i == 0 && text.trim_start() == "-";
-        out.push_str(if prev_block || *block || empty_first {
-            "\n\n"
-        } else {
-            "\n"
-        });
-        out.push_str(text);
-        prev_block = *block;
-    }
-    let mut prev: Option<&Task> = None;
-    for sub in &task.subtasks {
-        let before = before_text(sub, depth + 1);
-        let sep = match prev {
-            None if parts.is_empty() && before.is_empty() => "\n",
-            None => "\n\n",
-            Some(_) if follows_tightly(prev, sub) => "\n",
-            Some(_) => "\n\n",
-        };
-        if !before.is_empty() {
-            out.push_str("\n\n");
-            out.push_str(&before);
-            out.push_str("\n\n");
-        } else {
-            out.push_str(sep);
+    if !title.is_empty() {
+        out.push(' ');
+        out.push_str(title);
+        if task.parallel && !leading {
+            out.push_str(" (P)");
         }
-        out.push_str(&render_task(sub, depth + 1));
-        prev = Some(sub);
     }
     out
 }
