@@ -825,6 +825,12 @@ pub struct Task {
     /// sub-tasks, or a group heading.
     #[serde(default, skip_serializing_if = "TaskForm::is_item")]
     pub form: TaskForm,
+    /// The component the task is confined to: cc-sdd's `_Boundary: <name>_`
+    /// line. The line stays in [`Task::details`] where it was written; this
+    /// field is its value, and an edit of it rewrites (or adds, or drops)
+    /// that line when rendering; read back, an added line is in `details`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<String>,
 }
 
 impl Task {

@@ -335,6 +335,7 @@ fn group_headings_are_parent_tasks() {
         list.tasks[0].details,
         ["Check the quota", "\nProse.", "_Boundary: api_"]
     );
+    assert_eq!(list.tasks[0].boundary.as_deref(), Some("api"));
     // Nested group headings, numbered under each other.
     check_model(
         "## 1. Outer\n\n### 1.1 Inner\n\n- [ ] 1.1.1 A\n\n- [ ] 1.2 B\n",
@@ -345,6 +346,39 @@ fn group_headings_are_parent_tasks() {
             "0.1 1.2 [ ] B",
         ],
     );
+}
+
+/// A task's boundary (cc-sdd's `_Boundary: <name>_`) is a typed field whose
+/// line stays where it was written; editing the field rewrites, adds or
+/// drops that line.
+#[test]
+fn boundaries_are_typed_and_edits_render() {
+    let src = "# Plan\n\n## 1. Storage (P)\n\n_Boundary: StorageService_\n_Requirements: 1.1_\n\n- [ ] 1.1 Schema\n  - _Boundary: Migrations_\n  - _Requirements: 1.1_\n";
+    check(src, None);
+    let mut list = parse_tasks(src).value;
+    let group = &list.tasks[0];
+    assert!(group.parallel);
+    assert_eq!(group.id.as_ref().map(|i| i.as_str()), Some("1"));
+    assert_eq!(group.boundary.as_deref(), Some("StorageService"));
+    assert_eq!(group.subtasks[0].boundary.as_deref(), Some("Migrations"));
+
+    list.tasks[0].boundary = Some("BlobStore".into());
+    list.tasks[0].subtasks[0].boundary = None;
+    let out = render_tasks(&list);
+    assert!(out.contains("_Boundary: BlobStore_\n"), "{out}");
+    assert!(!out.contains("Migrations"), "{out}");
+    let again = parse_tasks(&out).value;
+    assert_eq!(again.tasks[0].boundary.as_deref(), Some("BlobStore"));
+    assert_eq!(again.tasks[0].subtasks[0].boundary, None);
+    assert_eq!(render_tasks(&again), out);
+
+    let mut list = parse_tasks("# Plan\n\n- [ ] 1. A\n").value;
+    list.tasks[0].boundary = Some("Api".into());
+    let out = render_tasks(&list);
+    assert_eq!(out, "# Plan\n\n- [ ] 1. A\n  - _Boundary: Api_\n");
+    let again = parse_tasks(&out).value;
+    assert_eq!(again.tasks[0].boundary.as_deref(), Some("Api"));
+    assert_eq!(render_tasks(&again), out);
 }
 
 #[test]

@@ -16,8 +16,9 @@ use super::refs::{format_id_list, parse_id_list, parse_id_list_into};
 use super::requirements::blocks_to_column_zero;
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap, TaskPath};
 use crate::lexicon::{
-    is_lowercase_entry, DEFAULT_DEPENDS_LINK, DEFAULT_PROPERTY, DEFAULT_REQUIREMENTS_LINK,
-    DEPENDS_LABELS, PROPERTY_WORDS, REQUIREMENT_LABELS,
+    is_lowercase_entry, BOUNDARY_LABELS, DEFAULT_BOUNDARY_LINK, DEFAULT_DEPENDS_LINK,
+    DEFAULT_PROPERTY, DEFAULT_REQUIREMENTS_LINK, DEPENDS_LABELS, PROPERTY_WORDS,
+    REQUIREMENT_LABELS,
 };
 use crate::spec::{
     is_numbered_under, CriterionId, PropertyId, Task, TaskForm, TaskId, TaskList, TaskStatus,
@@ -1037,6 +1038,10 @@ impl<'a> Parser<'a> {
         let (details, properties) = split_properties(&task.title, details);
         task.details = merge_blocks(details);
         task.properties = properties;
+        task.boundary = boundary_index(&task.details)
+            .and_then(|i| task.details.get(i))
+            .and_then(|d| boundary_value(d))
+            .map(str::to_owned);
     }
 
     /// A nested list whose items are read one by one (bullets outside a
@@ -1882,9 +1887,39 @@ fn before_text(task: &Task, column: usize) -> String {
     indent_all(&task.before, column)
 }
 
+/// The index in `details` of a task's boundary line (the last one).
+fn boundary_index(details: &[String]) -> Option<usize> {
+    details.iter().rposition(|d| boundary_value(d).is_some())
+}
+
+/// The value of a boundary line `_Boundary: <name>_`.
+fn boundary_value(line: &str) -> Option<&str> {
+    if line.starts_with('\n') {
+        return None;
+    }
+    let (label, rest) = link_parts(line)?;
+    if !has_label(BOUNDARY_LABELS, label) {
+        return None;
+    }
+    Some(line.get(rest)?.trim())
+}
+
+/// The boundary line to write in place of `source`: the source while it
+/// still says `boundary`, the source's label with the new value otherwise,
+/// none when the boundary was removed.
+fn boundary_line(source: &str, boundary: Option<&str>) -> Option<String> {
+    let boundary = boundary?;
+    if boundary_value(source) == Some(boundary) {
+        return Some(source.to_owned());
+    }
+    let label = link_parts(source).map_or(DEFAULT_BOUNDARY_LINK, |(l, _)| l);
+    Some(format!("_{label}: {boundary}_"))
+}
+
 /// `true` when a task has no lines under its title.
 fn has_body(task: &Task) -> bool {
-    !task.details.is_empty()
+    task.boundary.is_some()
+        || !task.details.is_empty()
         || !task.subtasks.is_empty()
         || requirements_line(task).is_some()
         || depends_line(task).is_some()
@@ -2014,10 +2049,24 @@ fn render_task(task: &Task, column: usize) -> String {
         }
     };
     let mut parts: Vec<(String, Part)> = Vec::new();
-    for d in &task.details {
+    // The boundary line is written where it stood, rewritten when the
+    // model's boundary differs from it.
+    let boundary_at = boundary_index(&task.details);
+    for (i, d) in task.details.iter().enumerate() {
+        if Some(i) == boundary_at {
+            if let Some(line) = boundary_line(d, task.boundary.as_deref()) {
+                parts.push(label(&line));
+            }
+            continue;
+        }
         match d.strip_prefix('\n') {
             Some(block) => parts.push((indent_all(block, indent), Part::Block)),
             None => parts.push(label(d)),
+        }
+    }
+    if boundary_at.is_none() {
+        if let Some(b) = &task.boundary {
+            parts.push(label(&format!("_{DEFAULT_BOUNDARY_LINK}: {b}_")));
         }
     }
     for p in unmentioned_properties(task) {

@@ -355,6 +355,12 @@ pub const PROPERTIES_SECTION_WORDS: &[&str] = &[
     "корректност",
 ];
 
+/// Labels of cc-sdd's component boundary line (`_Boundary: AuthService_`).
+pub const BOUNDARY_LABELS: &[&str] = &["Boundary", "Boundaries", "境界", "边界", "責務境界"];
+
+/// The label of a task's boundary line kiro writes.
+pub const DEFAULT_BOUNDARY_LINK: &str = "Boundary";
+
 /// Labels of cc-sdd's dependency line (`_Depends: 1.2_`).
 pub const DEPENDS_LABELS: &[&str] = &["Depends", "Depends on", "Dependencies", "依存", "依赖"];
 
