@@ -1,5 +1,6 @@
 //! The engine: scheduling, failures, gates, cancellation, checkpoints,
-//! resume, rollback and fork, with in-process stages.
+//! resume, rollback and fork, with in-process stages, and with concurrent
+//! `sh -c` commands for what checkpoints hold when tasks race.
 
 // Tests state their expectations with unwrap/panic; a failure is the test
 // failing, which is what these lints guard against in library code.
@@ -920,4 +921,292 @@ async fn journaled_writes_roll_back_without_a_workspace_rescan() {
         .unwrap();
     rollback(store.as_ref(), &ws, &first).unwrap();
     assert!(!dir.path().join("out/a.txt").exists());
+}
+
+/// A seeded xorshift generator: every run of a seed makes the same choices.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Two groups of sub-tasks, tasks with and without `_Depends`: leaves run
+/// concurrently and finish in a seed-dependent order, parents settle as soon
+/// as their last sub-task does.
+const CONCURRENT_PLAN: &str = "# Plan\n\n\
+- [ ] 1. Models\n  - [ ] 1.1 User\n  - [ ] 1.2 Note\n  - [ ] 1.3 Tag\n\
+- [ ] 2. Store\n\
+- [ ] 3. Api\n  - _Depends: 1.1_\n\
+- [ ] 4. Views\n  - [ ] 4.1 List\n    - _Depends: 2_\n  - [ ] 4.2 Detail\n\
+- [ ] 5. Docs\n  - _Depends: 1, 3_\n";
+
+const LEAVES: [&str; 8] = ["1.1", "1.2", "1.3", "2", "3", "4.1", "4.2", "5"];
+
+/// Every task's subtasks (none for a leaf).
+fn sub_tasks(id: &str) -> &'static [&'static str] {
+    match id {
+        "1" => &["1.1", "1.2", "1.3"],
+        "4" => &["4.1", "4.2"],
+        _ => &[],
+    }
+}
+
+/// A `sh -c` script that, per task, sleeps a seeded few milliseconds, writes
+/// `out/<id>.a`, sleeps again and writes `out/<id>.b`, then appends its id
+/// to a log outside the workspace (which no rollback rewinds).
+fn racing_script(seed: u64, ran_log: &Path) -> String {
+    let mut rng = Rng::new(seed);
+    let mut arms = String::new();
+    for id in LEAVES {
+        let (a, b) = (rng.below(7), rng.below(7));
+        arms.push_str(&format!("  {id}) a=0.00{a} b=0.00{b} ;;\n"));
+    }
+    format!(
+        "case \"$KIRO_TASK_ID\" in\n{arms}esac\nmkdir -p out\n\
+         sleep $a\nprintf 'a %s {seed}\\n' \"$KIRO_TASK_ID\" > \"out/$KIRO_TASK_ID.a\"\n\
+         sleep $b\nprintf 'b %s {seed}\\n' \"$KIRO_TASK_ID\" > \"out/$KIRO_TASK_ID.b\"\n\
+         echo \"$KIRO_TASK_ID\" >> '{}'\n",
+        ran_log.display()
+    )
+}
+
+/// Task id → mark, from a `tasks.md` text.
+fn marks(md: &str) -> BTreeMap<String, kiro_core::spec::TaskStatus> {
+    fn walk(tasks: &[Task], out: &mut BTreeMap<String, kiro_core::spec::TaskStatus>) {
+        for t in tasks {
+            out.insert(t.id.clone().unwrap().to_string(), t.status);
+            walk(&t.subtasks, out);
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(&kiro_core::format::parse_tasks(md).value.tasks, &mut out);
+    out
+}
+
+/// Checks, in the tree as it is, the state a rollback to `node`'s checkpoint
+/// must give when `recorded` are the tasks whose checkpoints come at or
+/// before it: `node` and every recorded task are `[x]` with their output
+/// files complete, and no other task is `[x]`.
+fn check_rolled_back(root: &Path, seed: u64, node: &str, recorded: &[String]) {
+    let md = std::fs::read_to_string(root.join(".kiro/specs/race/tasks.md")).unwrap();
+    let marks = marks(&md);
+    let ctx = format!("seed {seed}, rolled back to {node}, recorded {recorded:?}:\n{md}");
+    for (id, status) in &marks {
+        let done = *status == kiro_core::spec::TaskStatus::Done;
+        assert_eq!(done, recorded.contains(id), "task {id} mark; {ctx}");
+    }
+    let mut leaves: Vec<&str> = Vec::new();
+    for id in recorded {
+        match sub_tasks(id) {
+            [] => leaves.push(id),
+            subs => leaves.extend(subs.iter().copied()),
+        }
+    }
+    for id in leaves {
+        for part in ["a", "b"] {
+            let file = root.join(format!("out/{id}.{part}"));
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            assert_eq!(
+                text,
+                format!("{part} {id} {seed}\n"),
+                "{}; {ctx}",
+                file.display()
+            );
+        }
+    }
+}
+
+/// One seed: a run of concurrent shell commands, a rollback to every task
+/// checkpoint in turn, then a resume from a seeded one.
+async fn checkpoints_under_concurrency(seed: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let spec_dir = root.join(".kiro/specs/race");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    std::fs::write(spec_dir.join("tasks.md"), CONCURRENT_PLAN).unwrap();
+    let ran_log = logs.path().join("ran.log");
+    let ws = workspace(root);
+    let store = Arc::new(
+        FileCheckpointStore::new(root)
+            .with_durability(kiro_core::checkpoint::Durability::ProcessCrash),
+    );
+    let jobs = 2 + (seed % 3) as usize;
+    let p = Pipeline::builder()
+        .executor(
+            kiro_core::stages::CommandExecutor::new(["sh", "-c", &racing_script(seed, &ran_log)])
+                .timeout(Duration::from_secs(20)),
+        )
+        .order(TaskOrder::Declared)
+        .jobs(jobs)
+        .shared_store(store.clone())
+        .build();
+    let s = p
+        .run(RunOptions::new(ws.clone(), &spec_dir).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed, "seed {seed}");
+
+    let cps = store.list(&s.run_id).unwrap();
+    let tasks: Vec<(String, kiro_core::checkpoint::CheckpointRef)> = cps
+        .iter()
+        .filter_map(|c| Some((c.node.strip_prefix("task ")?.to_owned(), c.reference())))
+        .collect();
+    assert_eq!(
+        tasks.len(),
+        LEAVES.len() + 2,
+        "seed {seed}: one checkpoint per task"
+    );
+    for (i, (id, at)) in tasks.iter().enumerate() {
+        rollback(store.as_ref(), &ws, at).unwrap();
+        let recorded: Vec<String> = tasks[..=i].iter().map(|(id, _)| id.clone()).collect();
+        check_rolled_back(root, seed, id, &recorded);
+    }
+
+    // Resuming from a seeded checkpoint runs exactly the tasks recorded after it.
+    let k = Rng::new(seed ^ 0xA5).below(tasks.len() as u64) as usize;
+    let (rb_id, rb_at) = &tasks[k];
+    let (_, rb) = rollback(store.as_ref(), &ws, rb_at).unwrap();
+    std::fs::remove_file(&ran_log).unwrap();
+    let s = p
+        .run(
+            RunOptions::new(ws.clone(), &spec_dir)
+                .until(Phase::Execute)
+                .resume(rb.run_id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed, "seed {seed}");
+    let mut ran: Vec<String> = std::fs::read_to_string(&ran_log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    ran.sort();
+    let mut expected: Vec<String> = tasks[k + 1..]
+        .iter()
+        .map(|(id, _)| id.clone())
+        .filter(|id| sub_tasks(id).is_empty())
+        .collect();
+    expected.sort();
+    assert_eq!(ran, expected, "seed {seed}: resumed after {rb_id}");
+    let all: Vec<String> = tasks.iter().map(|(id, _)| id.clone()).collect();
+    check_rolled_back(root, seed, "the end", &all);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_task_checkpoint_holds_its_output_and_marks_under_concurrency() {
+    for seed in 1..=20 {
+        checkpoints_under_concurrency(seed).await;
+    }
+}
+
+/// Without rescans (`external_changes(false)`), a task's checkpoint takes
+/// its files from the journal and its `[x]` from the engine's own write of
+/// `tasks.md`: rolling back to it shows exactly the tasks recorded by then.
+#[tokio::test]
+async fn journaled_checkpoints_hold_the_task_marks_of_their_moment() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let spec_dir = root.join(".kiro/specs/race");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    let md = "# Plan\n\n- [ ] 1. A\n  - [ ] 1.1 A1\n  - [ ] 1.2 A2\n- [ ] 2. B\n- [ ] 3. C\n";
+    std::fs::write(spec_dir.join("tasks.md"), md).unwrap();
+    let store = Arc::new(FileCheckpointStore::new(root));
+    let ws = workspace(root);
+    let ex = TestExecutor::with(&[
+        ("1.1", Act::Write("out/1.1", "one.one")),
+        ("1.2", Act::Write("out/1.2", "one.two")),
+        ("2", Act::Write("out/2", "two")),
+        ("3", Act::Write("out/3", "three")),
+    ]);
+    let p = Pipeline::builder()
+        .executor(ex)
+        .order(TaskOrder::Declared)
+        .jobs(4)
+        .external_changes(false)
+        .shared_store(store.clone())
+        .build();
+    let s = p
+        .run(RunOptions::new(ws.clone(), &spec_dir).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    let tasks: Vec<(String, kiro_core::checkpoint::CheckpointRef)> = store
+        .list(&s.run_id)
+        .unwrap()
+        .iter()
+        .filter_map(|c| Some((c.node.strip_prefix("task ")?.to_owned(), c.reference())))
+        .collect();
+    assert_eq!(tasks.len(), 5);
+    let written = |id: &str| match id {
+        "1.1" => Some("one.one"),
+        "1.2" => Some("one.two"),
+        "2" => Some("two"),
+        "3" => Some("three"),
+        _ => None,
+    };
+    for (i, (node, at)) in tasks.iter().enumerate() {
+        rollback(store.as_ref(), &ws, at).unwrap();
+        let recorded: Vec<&str> = tasks[..=i].iter().map(|(id, _)| id.as_str()).collect();
+        let text = std::fs::read_to_string(spec_dir.join("tasks.md")).unwrap();
+        for (id, status) in marks(&text) {
+            let done = status == kiro_core::spec::TaskStatus::Done;
+            assert_eq!(
+                done,
+                recorded.contains(&id.as_str()),
+                "{id} at {node}:\n{text}"
+            );
+            // A task not recorded yet may have written already (it is then
+            // shown in progress); a recorded one has its output.
+            if let (true, Some(content)) = (done, written(&id)) {
+                let on_disk = std::fs::read_to_string(root.join("out").join(&id)).ok();
+                assert_eq!(on_disk.as_deref(), Some(content), "out/{id} at {node}");
+            }
+        }
+    }
+}
+
+/// A `tasks.md` that scans do not see (ignored) is not workspace content: its
+/// marks never enter a checkpoint, so no rollback deletes or rewrites it.
+#[tokio::test]
+async fn an_ignored_tasks_file_never_enters_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join(".gitignore"), "/specs/\n").unwrap();
+    let spec_dir = root.join("specs/demo");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    std::fs::write(spec_dir.join("tasks.md"), FLAT).unwrap();
+    let store = Arc::new(FileCheckpointStore::new(root));
+    let ws = workspace(root);
+    let p = Pipeline::builder()
+        .executor(TestExecutor::with(&[("1", Act::Write("out.txt", "x"))]))
+        .external_changes(false)
+        .shared_store(store.clone())
+        .build();
+    // Verify rescans the workspace after the journaled task checkpoints.
+    let s = p
+        .run(RunOptions::new(ws.clone(), &spec_dir).until(Phase::Verify))
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    let cps = store.list(&s.run_id).unwrap();
+    let paths: Vec<&str> = cps
+        .iter()
+        .flat_map(|c| c.files.iter().map(|f| f.path.as_str()))
+        .collect();
+    assert_eq!(paths, ["out.txt"]);
+    let first = cps.iter().find(|c| c.node == "task 1").unwrap();
+    rollback(store.as_ref(), &ws, first.parent.as_ref().unwrap()).unwrap();
+    assert!(!root.join("out.txt").exists());
+    let text = std::fs::read_to_string(spec_dir.join("tasks.md")).unwrap();
+    assert!(!text.contains("[ ]"), "{text}");
 }

@@ -2,7 +2,7 @@
 //! back from them: resume, rollback and fork.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -127,10 +127,28 @@ pub(crate) fn run_spec<S: CheckpointStore + ?Sized>(
 
 /// Detects workspace changes between checkpoints with snapshots, and keeps
 /// the content of every file a checkpoint may have to restore.
+///
+/// Three sources tell it what changed: a rescan ([`rescan`](Self::rescan),
+/// for external processes), the workspace journal (writes stages made
+/// through the [`Workspace`]), and the files the engine writes itself (task
+/// marks in `tasks.md`, [`engine_wrote`](Self::engine_wrote)). The last two
+/// cost only the files written, so a checkpoint that needs no rescan still
+/// holds the `tasks.md` its node's mark is in. Changes are handed out in the
+/// order they were detected ([`take`](Self::take)), so that the checkpoint
+/// chain replays them in that order.
 #[derive(Debug)]
 pub(crate) struct ChangeTracker {
     snaps: Vec<Snapshot>,
     journal_len: usize,
+    /// Changes detected (and their blobs stored) but not yet given to a
+    /// checkpoint: one entry per file, its first `before` and latest state.
+    detected: Vec<FileChange>,
+    /// Files the engine wrote since the last detection, as (repository,
+    /// relative path), in first-write order.
+    engine_writes: Vec<(String, PathBuf)>,
+    /// Where each absolute path the engine writes lives in the workspace
+    /// (one entry per repository holding it), resolved once.
+    located: HashMap<PathBuf, Vec<(String, PathBuf)>>,
 }
 
 impl ChangeTracker {
@@ -161,20 +179,86 @@ impl ChangeTracker {
         Ok(ChangeTracker {
             snaps,
             journal_len: ws.journal_len(),
+            detected: Vec::new(),
+            engine_writes: Vec::new(),
+            located: HashMap::new(),
         })
     }
 
-    /// Whether files may have changed since the last scan: an executor that
-    /// runs external processes ran, or the workspace journal grew.
-    pub(crate) fn journal_grew(&self, ws: &Workspace) -> bool {
-        ws.journal_len() != self.journal_len
+    /// Notes that the engine itself rewrote the file at `abs` (a task mark),
+    /// so that the next checkpoint holds it even without a rescan. A path
+    /// outside every repository is not workspace content and is ignored.
+    pub(crate) fn engine_wrote(&mut self, ws: &Workspace, abs: &Path) {
+        let keys = self
+            .located
+            .entry(abs.to_owned())
+            .or_insert_with(|| locate(ws, abs));
+        for key in keys.iter() {
+            if !self.engine_writes.contains(key) {
+                self.engine_writes.push(key.clone());
+            }
+        }
     }
 
-    /// What the workspace journal says changed since the last call, with the
-    /// new contents stored as blobs: the cost depends on the files written,
-    /// not on the size of the workspace. Only for changes made through the
-    /// [`Workspace`]; external processes need [`changes`](Self::changes).
-    pub(crate) fn journal_changes<S: CheckpointStore + ?Sized>(
+    /// Rescans the workspace and keeps what changed since the last
+    /// detection for the next [`take`](Self::take): how changes made by
+    /// external processes are found.
+    pub(crate) fn rescan<S: CheckpointStore + ?Sized>(
+        &mut self,
+        ws: &Workspace,
+        store: &S,
+    ) -> Result<()> {
+        let changes = self.changes(ws, store)?;
+        self.keep(changes);
+        Ok(())
+    }
+
+    /// Every change detected since the last call: those of the rescans in
+    /// between, then what the workspace journal and the engine's own writes
+    /// say changed since (read now, so their cost depends on the files
+    /// written, not on the size of the workspace). Blobs are already stored.
+    pub(crate) fn take<S: CheckpointStore + ?Sized>(
+        &mut self,
+        ws: &Workspace,
+        store: &S,
+    ) -> Result<Vec<FileChange>> {
+        if !self.engine_writes.is_empty() || ws.journal_len() != self.journal_len {
+            let written = self.written_changes(ws, store)?;
+            self.keep(written);
+        }
+        Ok(std::mem::take(&mut self.detected))
+    }
+
+    /// Adds changes detected after those already kept: a file seen again
+    /// keeps its first `before` and takes its new state.
+    fn keep(&mut self, changes: Vec<FileChange>) {
+        if self.detected.is_empty() {
+            self.detected = changes;
+            return;
+        }
+        let mut index: HashMap<(String, String), usize> = self
+            .detected
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ((c.repo.clone(), c.path.clone()), i))
+            .collect();
+        for change in changes {
+            match index.get(&(change.repo.clone(), change.path.clone())) {
+                Some(&i) => self.detected[i].state = change.state,
+                None => {
+                    index.insert(
+                        (change.repo.clone(), change.path.clone()),
+                        self.detected.len(),
+                    );
+                    self.detected.push(change);
+                }
+            }
+        }
+    }
+
+    /// What the workspace journal and the engine's own writes say changed
+    /// since the last detection, with the new contents stored as blobs.
+    fn written_changes<S: CheckpointStore + ?Sized>(
         &mut self,
         ws: &Workspace,
         store: &S,
@@ -187,6 +271,18 @@ impl ChangeTracker {
         for e in entries {
             let key = (e.repo, e.path);
             if !touched.contains(&key) {
+                touched.push(key);
+            }
+        }
+        // A file the engine wrote counts only where scans see it (not
+        // ignored, not in kiro's own folders): otherwise the next rescan
+        // would find it missing from its result and record it as deleted.
+        for key in std::mem::take(&mut self.engine_writes) {
+            let scanned = self
+                .snaps
+                .iter()
+                .any(|s| s.repo == key.0 && s.files.contains_key(&key.1));
+            if scanned && !touched.contains(&key) {
                 touched.push(key);
             }
         }
@@ -239,7 +335,7 @@ impl ChangeTracker {
 
     /// Rescans and returns what changed since the last scan, with the new
     /// contents stored as blobs.
-    pub(crate) fn changes<S: CheckpointStore + ?Sized>(
+    fn changes<S: CheckpointStore + ?Sized>(
         &mut self,
         ws: &Workspace,
         store: &S,
@@ -307,8 +403,27 @@ impl ChangeTracker {
             *old = new;
         }
         self.journal_len = ws.journal_len();
+        self.engine_writes.clear();
         Ok(out)
     }
+}
+
+/// Every (repository, relative path) under which the workspace holds `abs`,
+/// comparing canonical paths as repository roots are canonical.
+fn locate(ws: &Workspace, abs: &Path) -> Vec<(String, PathBuf)> {
+    let (Some(dir), Some(name)) = (abs.parent(), abs.file_name()) else {
+        return Vec::new();
+    };
+    let Ok(dir) = dir.canonicalize() else {
+        return Vec::new();
+    };
+    let file = dir.join(name);
+    ws.repos()
+        .filter_map(|repo| {
+            let rel = file.strip_prefix(ws.root(repo).ok()?).ok()?;
+            Some((repo.to_owned(), rel.to_owned()))
+        })
+        .collect()
 }
 
 fn slash(path: &std::path::Path) -> String {

@@ -44,6 +44,8 @@ pub(super) struct Run<'p> {
     completed: HashSet<String>,
     artifacts: Artifacts,
     tracker: Option<ChangeTracker>,
+    /// Checkpoints built but not yet committed to the store, in order.
+    staged: Vec<Checkpoint>,
     cx: StageContext,
     spec_dir: Option<PathBuf>,
     tasks_text: Option<String>,
@@ -119,6 +121,7 @@ impl<'p> Run<'p> {
             completed,
             artifacts,
             tracker,
+            staged: Vec::new(),
             cx,
             spec_dir,
             tasks_text,
@@ -231,7 +234,7 @@ impl<'p> Run<'p> {
         self.audit_gate(&gate, &approval)?;
         match approval {
             Approval::Approved => {
-                self.record(vec![(name, Recorded::Gate)], false)?;
+                self.record(name, Recorded::Gate, false)?;
                 Ok(Ok(()))
             }
             Approval::Rejected { reason } => {
@@ -279,7 +282,7 @@ impl<'p> Run<'p> {
                     self.finished(&name, NodeStatus::Done, "done".into(), started);
                     self.save_spec()?;
                     let rec = self.full();
-                    self.record(vec![(name, rec)], true)?;
+                    self.record(name, rec, true)?;
                 }
                 Err(e) => return Ok(Err(self.stage_failed(&name, &e, started))),
             }
@@ -367,7 +370,7 @@ impl<'p> Run<'p> {
                 )?;
             }
             let rec = self.full();
-            self.record(vec![(name, rec)], false)?;
+            self.record(name, rec, false)?;
             return Ok(Ok(()));
         }
         let reqs = spec.requirements.clone().unwrap_or_default();
@@ -438,7 +441,7 @@ impl<'p> Run<'p> {
         )?;
         self.finished(&name, NodeStatus::Done, "written".into(), started);
         let rec = self.full();
-        self.record(vec![(name, rec)], true)?;
+        self.record(name, rec, true)?;
         Ok(Ok(()))
     }
 
@@ -472,38 +475,75 @@ impl<'p> Run<'p> {
         Ok(())
     }
 
-    /// Writes a checkpoint per node (one sync for the batch) with the files
-    /// changed since the last one.
-    fn record(&mut self, nodes: Vec<(String, Recorded)>, scan: bool) -> Result<()> {
-        for (node, _) in &nodes {
-            self.completed.insert(node.clone());
-        }
+    /// Writes the checkpoint of a node that has just completed, with the
+    /// files changed since the previous checkpoint (after a rescan when
+    /// `rescan`, else from the journal and the engine's own writes).
+    fn record(&mut self, node: String, rec: Recorded, rescan: bool) -> Result<()> {
+        self.stage(node, rec, rescan)?;
+        self.commit()
+    }
+
+    /// Builds the checkpoint of a node that has just completed and queues it
+    /// for [`commit`](Self::commit).
+    ///
+    /// The caller has already written everything the node's completion
+    /// changes on disk (its `[x]` mark, its documents) and, for a task that
+    /// ran external processes, rescanned the workspace after they ended
+    /// ([`rescan`](Self::rescan)). The checkpoint takes every change
+    /// detected since the previous one, so its manifest is the tree as it
+    /// was at this node's mark: the node's output is in it, and a task
+    /// recorded later shows `[-]` or `[ ]`, never `[x]`. One node at a time,
+    /// because several nodes finishing together each need the `tasks.md`
+    /// of their own mark. The blobs are stored here, before the log line
+    /// that commits them.
+    fn stage(&mut self, node: String, rec: Recorded, rescan: bool) -> Result<()> {
         let Some(store) = self.p.store.clone() else {
+            self.completed.insert(node);
             return Ok(());
         };
-        let mut files = Vec::new();
-        if let Some(tracker) = &mut self.tracker {
-            if scan {
-                files = tracker.changes(&self.o.workspace, store.as_ref())?;
-            } else if tracker.journal_grew(&self.o.workspace) {
-                files = tracker.journal_changes(&self.o.workspace, store.as_ref())?;
+        let files = match &mut self.tracker {
+            Some(t) => {
+                if rescan {
+                    t.rescan(&self.o.workspace, store.as_ref())?;
+                }
+                t.take(&self.o.workspace, store.as_ref())?
             }
+            None => Vec::new(),
+        };
+        let mut cp = Checkpoint::new(
+            self.run_id.clone(),
+            CheckpointId::from_seq(self.seq),
+            node.as_str(),
+        );
+        self.seq += 1;
+        cp.parent = self.parent.clone();
+        cp.artifacts = rec.to_value()?;
+        cp.files = files;
+        self.parent = Some(cp.reference());
+        self.completed.insert(node);
+        self.staged.push(cp);
+        Ok(())
+    }
+
+    /// Rescans the workspace for changes made outside it; the next staged
+    /// checkpoint takes them.
+    fn rescan(&mut self) -> Result<()> {
+        if let (Some(store), Some(tracker)) = (&self.p.store, &mut self.tracker) {
+            tracker.rescan(&self.o.workspace, store.as_ref())?;
         }
-        let mut cps = Vec::with_capacity(nodes.len());
-        let last = nodes.len().saturating_sub(1);
-        for (i, (node, rec)) in nodes.into_iter().enumerate() {
-            let mut cp =
-                Checkpoint::new(self.run_id.clone(), CheckpointId::from_seq(self.seq), node);
-            self.seq += 1;
-            cp.parent = self.parent.clone();
-            cp.artifacts = rec.to_value()?;
-            if i == last {
-                cp.files = std::mem::take(&mut files);
-            }
-            self.parent = Some(cp.reference());
-            cps.push(cp);
+        Ok(())
+    }
+
+    /// Makes the staged checkpoints durable, in order, with one sync for all
+    /// of them (the store's group commit).
+    fn commit(&mut self) -> Result<()> {
+        if self.staged.is_empty() {
+            return Ok(());
         }
-        store.put_many(&cps)?;
+        let cps = std::mem::take(&mut self.staged);
+        if let Some(store) = &self.p.store {
+            store.put_many(&cps)?;
+        }
         for cp in cps {
             self.o.events.send(PipelineEvent::CheckpointWritten {
                 checkpoint: cp.reference(),
@@ -519,8 +559,12 @@ impl<'p> Run<'p> {
         };
         let new = set_task_status(text, path, status)?;
         if &new != text {
-            write_atomic(&dir.join(DocKind::Tasks.file_name()), new.as_bytes())?;
+            let file = dir.join(DocKind::Tasks.file_name());
+            write_atomic(&file, new.as_bytes())?;
             self.tasks_text = Some(new);
+            if let Some(tracker) = &mut self.tracker {
+                tracker.engine_wrote(&self.o.workspace, &file);
+            }
         }
         Ok(())
     }
@@ -612,7 +656,7 @@ impl<'p> Run<'p> {
         self.artifacts.report = Some(report);
         self.finished(&name, status, format!("{failed} criteria failed"), started);
         let rec = self.full();
-        self.record(vec![(name, rec)], true)?;
+        self.record(name, rec, true)?;
         Ok(Ok(()))
     }
 
@@ -660,9 +704,13 @@ struct Scheduler<'r, 'p> {
     names: Vec<Arc<str>>,
     tasks: Vec<Arc<Task>>,
     stop: Option<RunStatus>,
-    pending: Vec<(String, Recorded)>,
-    scan_pending: bool,
+    /// Nodes that finished together, settled as one batch (kept to reuse
+    /// its allocation).
+    finished: Vec<Joined>,
 }
+
+/// What joining a spawned node gives.
+type Joined = std::result::Result<(NodeIndex, Finish), tokio::task::JoinError>;
 
 /// How a spawned node ended.
 enum Finish {
@@ -710,8 +758,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             running: JoinSet::new(),
             starts: vec![None; n],
             stop: None,
-            pending: Vec::new(),
-            scan_pending: false,
+            finished: Vec::new(),
             graph,
         }
     }
@@ -746,11 +793,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             tokio::select! {
                 joined = self.running.join_next() => {
                     if let Some(j) = joined {
-                        self.joined(j)?;
-                    }
-                    // Nodes that finished together share one checkpoint sync.
-                    while let Some(j) = self.running.try_join_next() {
-                        self.joined(j)?;
+                        self.settle_finished(j)?;
                     }
                 }
                 () = cancel.cancelled(), if self.stop.is_none() => {
@@ -775,10 +818,52 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         Ok(Ok(()))
     }
 
-    fn joined(
-        &mut self,
-        j: std::result::Result<(NodeIndex, Finish), tokio::task::JoinError>,
-    ) -> Result<()> {
+    /// Settles a node that finished together with every other one that has
+    /// finished by now, in the order they are joined.
+    ///
+    /// When tasks ran (and may have changed files outside the workspace),
+    /// one rescan serves the batch: taken after all of them ended and before
+    /// any of their marks is written, it goes to the first checkpoint, and
+    /// each checkpoint then takes `tasks.md` as of its own mark. Each
+    /// manifest is thus the tree as it was when its node was marked done,
+    /// at the cost of one rescan per batch instead of one per node.
+    fn settle_finished(&mut self, first: Joined) -> Result<()> {
+        let mut batch = std::mem::take(&mut self.finished);
+        batch.push(first);
+        while let Some(j) = self.running.try_join_next() {
+            batch.push(j);
+        }
+        let ran = batch.iter().any(|j| matches!(j, Ok((_, Finish::Task(_)))));
+        let mut r = Ok(());
+        if ran && self.run.p.external_changes {
+            // Tasks already waiting for a free slot start first, so that they
+            // run while the workspace is rescanned; they show `[-]`, which a
+            // checkpoint may hold with whatever they wrote so far. Not when
+            // the batch may stop the run: nothing should start then.
+            let fail_fast = self.run.p.config.pipeline.fail_fast;
+            let early = self.stop.is_none()
+                && !self.run.cancel.is_cancelled()
+                && batch.iter().all(|j| match j {
+                    Ok((_, Finish::Task(o))) => !fail_fast || o.status != OutcomeStatus::Failed,
+                    _ => false,
+                });
+            if early {
+                r = self.dispatch(self.run.p.config.pipeline.jobs.max(1));
+            }
+            if r.is_ok() {
+                r = self.run.rescan();
+            }
+        }
+        for j in batch.drain(..) {
+            if r.is_ok() {
+                r = self.joined(j);
+            }
+        }
+        self.finished = batch;
+        r
+    }
+
+    fn joined(&mut self, j: Joined) -> Result<()> {
         match j {
             Ok((n, finish)) => self.on_finish(n, finish),
             // A panicking stage is the integrator's bug; the node it ran
@@ -795,7 +880,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         loop {
             tokio::select! {
                 j = self.running.join_next() => match j {
-                    Some(j) => self.joined(j)?,
+                    Some(j) => self.settle_finished(j)?,
                     None => break,
                 },
                 () = &mut deadline => {
@@ -950,9 +1035,6 @@ impl<'r, 'p> Scheduler<'r, 'p> {
     fn on_finish(&mut self, n: NodeIndex, finish: Finish) -> Result<()> {
         match finish {
             Finish::Task(outcome) => {
-                if self.run.p.external_changes {
-                    self.scan_pending = true;
-                }
                 let status = match outcome.status {
                     OutcomeStatus::Done => NodeStatus::Done,
                     OutcomeStatus::Failed => NodeStatus::Failed,
@@ -1038,15 +1120,18 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             NodeStatus::Skipped => {}
         }
         // Outcomes of work done in this run are recorded; skips are not, so
-        // that a resumed run reconsiders them.
+        // that a resumed run reconsiders them. The checkpoint is staged now,
+        // after the mark and before any other node is marked or starts, so
+        // that it shows the tree as it was at this node's mark.
         if let Some(outcome) = outcome {
             if status != NodeStatus::Skipped && self.run.p.store.is_some() {
-                self.pending.push((
+                self.run.stage(
                     self.names[i].to_string(),
                     Recorded::Outcome {
                         outcome: outcome.clone(),
                     },
-                ));
+                    false,
+                )?;
             }
             self.run.artifacts.outcomes.insert(id.to_string(), outcome);
         } else if status == NodeStatus::Skipped && summary != "optional" {
@@ -1075,14 +1160,9 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         Ok(())
     }
 
-    /// Writes the checkpoints of the nodes settled since the last flush.
+    /// Commits the checkpoints of the nodes settled since the last flush.
     fn flush(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::take(&mut self.pending);
-        let scan = std::mem::take(&mut self.scan_pending);
-        self.run.record(batch, scan)
+        self.run.commit()
     }
 }
 
