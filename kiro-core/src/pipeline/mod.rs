@@ -277,9 +277,12 @@ impl PipelineBuilder {
 
     /// Whether the executor may change files without going through the
     /// [`Workspace`] (default `true`: it runs external programs). When
-    /// `true` and a store is set, the workspace is rescanned after every task
-    /// to find changed files; when `false`, only after tasks that wrote
-    /// through the workspace.
+    /// `true` and a store is set, the workspace is rescanned once per batch
+    /// of tasks that finish together, after their processes ended and before
+    /// any of them is marked done; when `false`, task checkpoints take their
+    /// files from the workspace journal and the engine's own `tasks.md`
+    /// marks, without a rescan. Either way a task's checkpoint is the
+    /// workspace as it was when that task was marked done.
     pub fn external_changes(mut self, external: bool) -> Self {
         self.p.external_changes = external;
         self
