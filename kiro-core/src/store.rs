@@ -453,6 +453,20 @@ pub fn specs_dir(root: &Path) -> PathBuf {
 /// The spec folders under `<root>/.kiro/specs`, sorted by name. A folder
 /// counts when it holds at least one of the four documents.
 pub fn list_specs(root: &Path) -> Result<Vec<PathBuf>> {
+    Ok(sub_folders(root)?
+        .into_iter()
+        .filter(|(path, _)| {
+            DocKind::ALL
+                .iter()
+                .any(|k| path.join(k.file_name()).is_file())
+        })
+        .map(|(path, _)| path)
+        .collect())
+}
+
+/// The folders under `<root>/.kiro/specs`, sorted, each with whether its
+/// name is hidden (starts with `.`); none when `.kiro/specs` does not exist.
+fn sub_folders(root: &Path) -> Result<Vec<(PathBuf, bool)>> {
     let dir = specs_dir(root);
     let entries = match fs::read_dir(&dir) {
         Ok(e) => e,
@@ -466,12 +480,9 @@ pub fn list_specs(root: &Path) -> Result<Vec<PathBuf>> {
             source,
         })?;
         let path = entry.path();
-        if path.is_dir()
-            && DocKind::ALL
-                .iter()
-                .any(|k| path.join(k.file_name()).is_file())
-        {
-            out.push(path);
+        if path.is_dir() {
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            out.push((path, hidden));
         }
     }
     out.sort();
@@ -581,26 +592,11 @@ fn folder_contents(dir: &Path) -> Vec<String> {
 /// Errors only when `.kiro/specs` exists but cannot be read; a workspace
 /// without it has no folders.
 pub fn spec_folders(root: &Path) -> Result<Vec<SpecFolder>> {
-    let dir = specs_dir(root);
-    let entries = match fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(Error::Io { path: dir, source }),
-    };
-    let mut dirs = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| Error::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        let path = entry.path();
-        let hidden = entry.file_name().to_string_lossy().starts_with('.');
-        if path.is_dir() && !hidden {
-            dirs.push(path);
-        }
-    }
-    dirs.sort();
-    Ok(dirs.iter().map(|d| open_spec_folder(d)).collect())
+    Ok(sub_folders(root)?
+        .into_iter()
+        .filter(|(_, hidden)| !hidden)
+        .map(|(path, _)| open_spec_folder(&path))
+        .collect())
 }
 
 /// Resolves a `<SPEC>` argument: a path to a spec folder, or the name of a
