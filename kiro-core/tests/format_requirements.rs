@@ -996,6 +996,13 @@ fn requirements_under_several_groups_are_all_read() {
         .collect();
     assert_eq!(kept, ["実装順の提案"]);
     assert_eq!(doc.sections[0].after, Anchor::Requirements);
+    // A later section with fresh numbers but headings of another shape is
+    // not a group.
+    let roadmap = "# R\n\n## Requirements\n\n### Requirement 1: A\n\n#### Acceptance Criteria\n\n1. THE X SHALL y\n\n## Roadmap\n\n### Phase 5: Later\n\nText.\n";
+    let other = parse(roadmap);
+    assert_eq!(other.requirements.len(), 1);
+    assert!(other.groups.is_empty());
+    assert_eq!(render_requirements(&other), roadmap);
     // The lettered requirement and its criterion are addressable.
     let req = doc
         .requirements

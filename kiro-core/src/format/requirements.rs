@@ -1002,10 +1002,11 @@ fn mark_groups(doc: &Doc, sections: &[OutlineSection], roles: &mut [Role]) {
         return;
     };
     let mut seen: Vec<String> = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
     let Some(container) = sections.get(first) else {
         return;
     };
-    requirement_ids(doc, container, &mut seen);
+    requirement_ids(doc, container, &mut seen, &mut labels);
     let mut pending: Vec<usize> = Vec::new();
     for k in first + 1..sections.len() {
         let (Some(s), Some(Role::Other)) = (sections.get(k), roles.get(k).copied()) else {
@@ -1016,9 +1017,13 @@ fn mark_groups(doc: &Doc, sections: &[OutlineSection], roles: &mut [Role]) {
             pending.clear();
             continue;
         }
-        let mut ids = Vec::new();
-        let numbered = requirement_ids(doc, s, &mut ids);
+        let (mut ids, mut own_labels) = (Vec::new(), Vec::new());
+        let numbered = requirement_ids(doc, s, &mut ids, &mut own_labels);
+        // The headings are written like the container's (`Requirement N`,
+        // `要件N`): a `### Phase 5` roadmap is not a requirements group.
+        let same_shape = labels.is_empty() || own_labels.iter().all(|l| labels.contains(l));
         let fresh = numbered
+            && same_shape
             && !ids.is_empty()
             && ids
                 .iter()
@@ -1040,13 +1045,25 @@ fn mark_groups(doc: &Doc, sections: &[OutlineSection], roles: &mut [Role]) {
     }
 }
 
-/// Appends the requirement ids of a section's `###` headings to `out`;
-/// `false` when one of them carries no requirement number.
-fn requirement_ids(doc: &Doc, s: &OutlineSection, out: &mut Vec<String>) -> bool {
+/// Appends the requirement ids of a section's `###` headings to `out` and
+/// their labels (trimmed, lower-case) to `labels`; `false` when one of them
+/// carries no requirement number.
+fn requirement_ids(
+    doc: &Doc,
+    s: &OutlineSection,
+    out: &mut Vec<String>,
+    labels: &mut Vec<String>,
+) -> bool {
     for i in s.body.clone() {
         if let Some(BlockKind::Heading { level: 3, text }) = doc.block(i).map(|b| &b.kind) {
             match parse_requirement_heading(text) {
-                Some(h) => out.push(h.id.to_owned()),
+                Some(h) => {
+                    out.push(h.id.to_owned());
+                    let label = h.label.trim().to_lowercase();
+                    if !labels.contains(&label) {
+                        labels.push(label);
+                    }
+                }
                 None => return false,
             }
         }
