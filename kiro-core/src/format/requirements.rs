@@ -1,5 +1,6 @@
 //! `requirements.md` as Kiro (and cc-sdd) write it; see [`parse_requirements`].
 
+use std::collections::HashSet;
 use std::ops::Range;
 
 use compact_str::CompactString;
@@ -1001,12 +1002,16 @@ fn mark_groups(doc: &Doc, sections: &[OutlineSection], roles: &mut [Role]) {
     let Some(first) = roles.iter().position(|r| *r == Role::Requirements) else {
         return;
     };
-    let mut seen: Vec<String> = Vec::new();
-    let mut labels: Vec<String> = Vec::new();
+    // Ids and labels borrow the headings; a set keeps the freshness check
+    // linear in the number of requirements.
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut labels: Vec<&str> = Vec::new();
     let Some(container) = sections.get(first) else {
         return;
     };
-    requirement_ids(doc, container, &mut seen, &mut labels);
+    let mut ids: Vec<&str> = Vec::new();
+    requirement_ids(doc, container, &mut ids, &mut labels);
+    seen.extend(ids.drain(..));
     let mut pending: Vec<usize> = Vec::new();
     for k in first + 1..sections.len() {
         let (Some(s), Some(Role::Other)) = (sections.get(k), roles.get(k).copied()) else {
@@ -1017,25 +1022,27 @@ fn mark_groups(doc: &Doc, sections: &[OutlineSection], roles: &mut [Role]) {
             pending.clear();
             continue;
         }
-        let (mut ids, mut own_labels) = (Vec::new(), Vec::new());
+        let mut own_labels = Vec::new();
+        ids.clear();
         let numbered = requirement_ids(doc, s, &mut ids, &mut own_labels);
         // The headings are written like the container's (`Requirement N`,
         // `要件N`): a `### Phase 5` roadmap is not a requirements group.
-        let same_shape = labels.is_empty() || own_labels.iter().all(|l| labels.contains(l));
+        let same_shape = labels.is_empty()
+            || own_labels
+                .iter()
+                .all(|l| labels.iter().any(|k| same_label(k, l)));
+        let mut own: HashSet<&str> = HashSet::with_capacity(ids.len());
         let fresh = numbered
             && same_shape
             && !ids.is_empty()
-            && ids
-                .iter()
-                .enumerate()
-                .all(|(i, id)| !seen.contains(id) && ids.get(..i).is_some_and(|b| !b.contains(id)));
+            && ids.iter().all(|id| !seen.contains(id) && own.insert(id));
         if fresh {
             for p in pending.drain(..).chain(std::iter::once(k)) {
                 if let Some(role) = roles.get_mut(p) {
                     *role = Role::Group;
                 }
             }
-            seen.extend(ids);
+            seen.extend(ids.drain(..));
         } else if numbered && ids.is_empty() {
             // No `###` heading: a group only if a group follows.
             pending.push(k);
@@ -1046,21 +1053,21 @@ fn mark_groups(doc: &Doc, sections: &[OutlineSection], roles: &mut [Role]) {
 }
 
 /// Appends the requirement ids of a section's `###` headings to `out` and
-/// their labels (trimmed, lower-case) to `labels`; `false` when one of them
+/// their distinct labels (trimmed) to `labels`; `false` when one of them
 /// carries no requirement number.
-fn requirement_ids(
-    doc: &Doc,
+fn requirement_ids<'d>(
+    doc: &'d Doc,
     s: &OutlineSection,
-    out: &mut Vec<String>,
-    labels: &mut Vec<String>,
+    out: &mut Vec<&'d str>,
+    labels: &mut Vec<&'d str>,
 ) -> bool {
     for i in s.body.clone() {
         if let Some(BlockKind::Heading { level: 3, text }) = doc.block(i).map(|b| &b.kind) {
             match parse_requirement_heading(text) {
                 Some(h) => {
-                    out.push(h.id.to_owned());
-                    let label = h.label.trim().to_lowercase();
-                    if !labels.contains(&label) {
+                    out.push(h.id);
+                    let label = h.label.trim();
+                    if !labels.iter().any(|l| same_label(l, label)) {
                         labels.push(label);
                     }
                 }
@@ -1069,6 +1076,11 @@ fn requirement_ids(
         }
     }
     true
+}
+
+/// Two requirement labels spelled alike, ignoring case.
+fn same_label(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b) || (!a.is_ascii() && a.to_lowercase() == b.to_lowercase())
 }
 
 /// A section whose `###` headings all carry a requirement number.
