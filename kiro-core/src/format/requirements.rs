@@ -1002,6 +1002,13 @@ fn mark_groups(doc: &Doc, sections: &[OutlineSection], roles: &mut [Role]) {
     let Some(first) = roles.iter().position(|r| *r == Role::Requirements) else {
         return;
     };
+    // Most documents end with the requirements: nothing to read again.
+    let candidate = |k: usize| {
+        roles.get(k) == Some(&Role::Other) && sections.get(k).is_some_and(|s| s.level == 2)
+    };
+    if !(first + 1..sections.len()).any(candidate) {
+        return;
+    }
     // Ids and labels borrow the headings; a set keeps the freshness check
     // linear in the number of requirements.
     let mut seen: HashSet<&str> = HashSet::new();
