@@ -310,6 +310,11 @@ pub fn render_document(spec: &Spec, kind: DocKind) -> Option<String> {
 /// Writes a file atomically: a temporary file in the same folder, `fsync`,
 /// `rename` over the target, then `fsync` of the folder so the rename itself
 /// survives a crash.
+///
+/// The file keeps what the replaced one had: its permission bits always, and
+/// its owner and group where the process may set them (root, or a group the
+/// user belongs to); a new file gets the usual mode for new files (`0666`
+/// less the umask), not a temporary file's private `0600`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source: std::io::Error| Error::Io {
         path: path.to_owned(),
@@ -320,14 +325,49 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&dir).map_err(io)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".kiro-tmp-")
-        .tempfile_in(&dir)
-        .map_err(io)?;
+    let existing = fs::metadata(path).ok().filter(fs::Metadata::is_file);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".kiro-tmp-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Passed to open(2), so the umask applies, as for any new file.
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(&dir).map_err(io)?;
+    #[cfg(unix)]
+    if let Some(meta) = &existing {
+        keep_mode_and_owner(tmp.as_file(), meta).map_err(io)?;
+    }
+    #[cfg(not(unix))]
+    let _ = &existing;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     sync_dir(&dir)
+}
+
+/// Gives `file` the mode of the file it replaces (exactly: `fchmod` does not
+/// apply the umask) and its owner and group where the process may; a
+/// refused `fchown` (an unprivileged user, another owner) leaves them as
+/// the process's own, which is all it can do.
+#[cfg(unix)]
+fn keep_mode_and_owner(file: &fs::File, old: &fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mine = file.metadata()?;
+    if mine.uid() != old.uid() || mine.gid() != old.gid() {
+        match std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                // Not the owner's to give: try the group alone (a user may
+                // hand a file to a group they belong to).
+                let _ = std::os::unix::fs::fchown(file, None, Some(old.gid()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // After chown, which may clear set-id bits.
+    file.set_permissions(fs::Permissions::from_mode(old.mode() & 0o7777))
 }
 
 /// `fsync` of a folder, so that a rename or a new file in it survives a crash.
@@ -613,6 +653,42 @@ pub fn resolve_spec(root: &Path, arg: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A rewrite keeps the replaced file's mode (whatever the umask) and,
+    /// where the process may set it, its owner and group; a new file gets
+    /// the mode any new file gets, not a temporary file's `0600`.
+    #[cfg(unix)]
+    #[test]
+    fn atomic_write_keeps_mode_and_owner() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        for kept in [0o664, 0o755, 0o600, 0o640] {
+            let path = dir.path().join(format!("f{kept:o}.md"));
+            fs::write(&path, "old").unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(kept)).unwrap();
+            write_atomic(&path, b"new").unwrap();
+            assert_eq!(fs::read(&path).unwrap(), b"new");
+            assert_eq!(mode(&path), kept, "{kept:o}");
+        }
+        let reference = dir.path().join("reference");
+        fs::File::create(&reference).unwrap();
+        let fresh = dir.path().join("fresh.md");
+        write_atomic(&fresh, b"x").unwrap();
+        assert_eq!(mode(&fresh), mode(&reference));
+
+        // As root, the owner of a file owned by someone else stays theirs.
+        if fs::metadata(&reference).unwrap().uid() == 0 {
+            let theirs = dir.path().join("theirs.md");
+            fs::write(&theirs, "old").unwrap();
+            std::os::unix::fs::chown(&theirs, Some(4321), Some(4322)).unwrap();
+            fs::set_permissions(&theirs, fs::Permissions::from_mode(0o664)).unwrap();
+            write_atomic(&theirs, b"new").unwrap();
+            let meta = fs::metadata(&theirs).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (4321, 4322));
+            assert_eq!(meta.permissions().mode() & 0o7777, 0o664);
+        }
+    }
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temp_files() {
