@@ -140,6 +140,14 @@ fn read_text(path: &Path) -> Result<Option<String>> {
     }
 }
 
+/// The name prefix of the temporary files [`write_atomic`] renames into
+/// place. One left behind by a killed writer is never spec content.
+pub(crate) const TEMP_PREFIX: &str = ".kiro-tmp-";
+
+/// How old a leftover temporary file must be before [`Spec::save`] removes
+/// it: a younger one may belong to a writer still at work.
+const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Files larger than this are not kept in [`Spec::extra_files`].
 const MAX_EXTRA_FILE: u64 = 4 * 1024 * 1024;
 
@@ -262,7 +270,7 @@ fn read_extra_files(dir: &Path, spec: &mut Spec, issues: &mut Vec<MetadataIssue>
         })?;
         let file_name = entry.file_name().to_string_lossy().into_owned();
         let is_doc = DocKind::ALL.iter().any(|k| k.file_name() == file_name);
-        if is_doc || file_name == CONFIG_FILE {
+        if is_doc || file_name == CONFIG_FILE || file_name.starts_with(TEMP_PREFIX) {
             continue;
         }
         let path = entry.path();
@@ -327,7 +335,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::create_dir_all(&dir).map_err(io)?;
     let existing = fs::metadata(path).ok().filter(fs::Metadata::is_file);
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".kiro-tmp-");
+    builder.prefix(TEMP_PREFIX);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -433,7 +441,33 @@ impl Spec {
                 written.push(path);
             }
         }
+        remove_stale_temp_files(dir);
         Ok(written)
+    }
+}
+
+/// Removes the temporary files a killed writer left in `dir` (named
+/// [`TEMP_PREFIX`]`*`, older than [`STALE_TEMP`]). Best effort: a file that
+/// cannot be removed is left for the next save, and is never read as
+/// content meanwhile.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= STALE_TEMP);
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -688,6 +722,34 @@ mod tests {
             assert_eq!((meta.uid(), meta.gid()), (4321, 4322));
             assert_eq!(meta.permissions().mode() & 0o7777, 0o664);
         }
+    }
+
+    /// A temporary file left by a killed writer is not spec content, and a
+    /// save removes it once it is stale (a fresh one may be in use).
+    #[test]
+    fn leftover_temp_files_are_ignored_and_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("requirements.md"),
+            "# Requirements Document\n",
+        )
+        .unwrap();
+        let stale = dir.path().join(".kiro-tmp-AbC123");
+        let fresh = dir.path().join(".kiro-tmp-XyZ789");
+        fs::write(&stale, "# half-written\n").unwrap();
+        fs::write(&fresh, "# in use\n").unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let spec = Spec::load(dir.path()).unwrap();
+        assert!(spec.extra_files.is_empty(), "{:?}", spec.extra_files.keys());
+        spec.save(dir.path()).unwrap();
+        assert!(!stale.exists());
+        assert!(fresh.exists());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! hash of every `(path, size, mtime)` it saw, so a re-scan of an unchanged
 //! tree costs one `stat` per file and no reads.
 
+use crate::store::TEMP_PREFIX;
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Read;
@@ -30,9 +31,6 @@ const RUNS_DIR: &str = ".kiro/runs";
 /// Kiro's records about the work rather than the work itself: the trace
 /// lock and stored reports. A rollback must not rewind them.
 const TRACE_DIR: &str = ".kiro/trace";
-
-/// The name prefix of the temporary files [`write_atomic`] renames into place.
-const TEMP_PREFIX: &str = ".kiro-tmp-";
 
 /// The audit log: append-only, so a rollback must never restore an older copy.
 const AUDIT_FILE: &str = ".kiro/audit.jsonl";
