@@ -40,6 +40,11 @@ pub(crate) fn workspace(ws: &CliWorkspace, config: &Config) -> Result<Workspace>
         .with_context(|| format!("cannot open the workspace {}", ws.root().display()))
 }
 
+/// `<root>/.kiro/runs/`: the checkpoint store and the spec locks.
+pub(crate) fn runs_dir(ws: &CliWorkspace) -> PathBuf {
+    ws.root().join(".kiro").join("runs")
+}
+
 /// The checkpoint store under `<root>/.kiro/runs/`.
 pub(crate) fn checkpoint_store(ws: &CliWorkspace) -> FileCheckpointStore {
     FileCheckpointStore::new(ws.root())

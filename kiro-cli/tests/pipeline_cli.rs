@@ -669,3 +669,45 @@ fn the_configured_verifier_decides_the_annotated_criteria() {
     assert_eq!(status["run"]["verification"]["passed"], 1);
     assert_eq!(status["run"]["verification"]["failed"], 0);
 }
+
+/// One run of a spec at a time: while another process holds the spec's
+/// lock, `run`, `rollback` and `fork` exit 2 at once naming the holder; once
+/// it is released they proceed.
+#[test]
+fn a_second_run_of_the_same_spec_is_refused_while_one_holds_it() {
+    let ws = workspace(MARKER_SCRIPT);
+    let first = kiro(
+        ws.path(),
+        &[
+            "run", "notes", "--from", "req.txt", "--yes", "--until", "tasks",
+        ],
+    );
+    expect_code(&first, 0);
+    let id = run_id(&first);
+    let target = checkpoint_of(ws.path(), &id, "tasks");
+
+    let runs = ws.path().join(".kiro/runs");
+    let mut held = kiro_core::checkpoint::SpecLock::acquire(&runs, "notes").unwrap();
+    held.set_run("R-HOLDER").unwrap();
+    let started = Instant::now();
+    for args in [
+        vec!["run", "notes", "--resume", "--yes"],
+        vec!["rollback", target.as_str()],
+        vec!["fork", target.as_str()],
+    ] {
+        let out = kiro(ws.path(), &args);
+        expect_code(&out, 2);
+        let err = stderr(&out);
+        assert!(
+            err.contains("spec `notes` is busy: run R-HOLDER (pid "),
+            "{args:?}: {err}"
+        );
+    }
+    // Refused at once, not after waiting for the lock.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let tasks = fs::read_to_string(ws.path().join(".kiro/specs/notes/tasks.md")).unwrap();
+    assert!(!tasks.contains("- [x]"), "{tasks}");
+
+    drop(held);
+    expect_code(&kiro(ws.path(), &["run", "notes", "--resume", "--yes"]), 0);
+}

@@ -50,6 +50,14 @@ pub enum Error {
         /// Offset of the first invalid byte.
         offset: usize,
     },
+    /// Another run, rollback or fork of the spec holds its lock.
+    #[error("spec `{spec}` is busy: {holder} holds its lock; wait for it to finish")]
+    SpecLocked {
+        /// The spec.
+        spec: String,
+        /// The holder as it described itself (`run <RUN> (pid <PID>)`).
+        holder: String,
+    },
     /// A directory is not a spec folder.
     #[error("{}: not a spec folder (expected requirements.md, bugfix.md, design.md or tasks.md)", path.display())]
     NotASpec {

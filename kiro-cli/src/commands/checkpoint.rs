@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use kiro_core::audit::{AuditKind, AuditLog, NewEntry};
-use kiro_core::checkpoint::{Checkpoint, CheckpointStore, FileKey, FileState, RollbackReport};
+use kiro_core::checkpoint::{
+    Checkpoint, CheckpointStore, FileKey, FileState, RollbackReport, SpecLock,
+};
 use kiro_core::pipeline;
 use kiro_core::workspace::DEFAULT_REPO;
 use serde::Serialize;
@@ -216,6 +218,11 @@ pub(super) fn rollback(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode>
     let workspace = engine::workspace(ws, &config)?;
     let store = engine::checkpoint_store(ws);
     let log = AuditLog::open(ws.root())?;
+    // Not while a run of the same spec is changing the files.
+    let _lock = match pipeline::run_spec(&store, &at.run_id)? {
+        Some(spec) => Some(SpecLock::acquire(&engine::runs_dir(ws), &spec)?),
+        None => None,
+    };
     let (report, new) = pipeline::rollback(&store, &workspace, &at)
         .with_context(|| format!("cannot roll back to {at}"))?;
     let mut out = changes(&report);
@@ -250,6 +257,11 @@ pub(super) fn fork(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode> {
     let workspace = engine::workspace(ws, &config)?;
     let store = engine::checkpoint_store(ws);
     let log = AuditLog::open(ws.root())?;
+    // Not while a run of the same spec is changing the files.
+    let _lock = match pipeline::run_spec(&store, &at.run_id)? {
+        Some(spec) => Some(SpecLock::acquire(&engine::runs_dir(ws), &spec)?),
+        None => None,
+    };
     let (report, new) = pipeline::fork(&store, &workspace, &at)
         .with_context(|| format!("cannot fork from {at}"))?;
     let mut out = changes(&report);

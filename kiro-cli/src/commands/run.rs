@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use async_trait::async_trait;
 use indicatif::{ProgressBar, ProgressStyle};
 use kiro_core::audit::AuditLog;
-use kiro_core::checkpoint::{CheckpointStore, RunId};
+use kiro_core::checkpoint::{CheckpointStore, RunId, SpecLock};
 use kiro_core::config::Config;
 use kiro_core::pipeline::{
     self, NodeStatus, Pipeline, PipelineEvent, RunOptions, RunStatus, RunSummary, TaskGraph,
@@ -58,6 +58,10 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
     let name = engine::spec_name(&spec_dir);
     let store = Arc::new(engine::checkpoint_store(ws));
     let until = engine::phase(args.until);
+    // One run of a spec at a time: a second one is refused at once, naming
+    // the holder; the lock goes with this process, even when it is killed.
+    let lock = SpecLock::acquire(&engine::runs_dir(ws), &name)?;
+    let lock = Arc::new(std::sync::Mutex::new(lock));
 
     let resume = match args.resume.as_deref() {
         None => None,
@@ -138,7 +142,12 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
         options = options.resume(run);
     }
 
-    let reporter = tokio::spawn(report(rx, bar.clone(), std::io::stderr().is_terminal()));
+    let reporter = tokio::spawn(report(
+        rx,
+        bar.clone(),
+        std::io::stderr().is_terminal(),
+        lock.clone(),
+    ));
     let interrupts = tokio::spawn(interrupts(cancel.clone()));
     let result = engine.run(options).await;
     interrupts.abort();
@@ -242,8 +251,20 @@ type SharedBar = Arc<Mutex<Option<ProgressBar>>>;
 
 /// Prints the event stream: a progress bar of the tasks on a terminal (with
 /// the notable events above it), plain lines otherwise.
-async fn report(mut rx: UnboundedReceiver<PipelineEvent>, bar: SharedBar, tty: bool) {
+async fn report(
+    mut rx: UnboundedReceiver<PipelineEvent>,
+    bar: SharedBar,
+    tty: bool,
+    lock: Arc<std::sync::Mutex<SpecLock>>,
+) {
     while let Some(event) = rx.recv().await {
+        if let PipelineEvent::RunStarted { run_id, .. } = &event {
+            // Naming the run in the lock file is a courtesy to a refused
+            // command; the lock holds without it.
+            if let Ok(mut l) = lock.lock() {
+                let _ = l.set_run(&run_id.to_string());
+            }
+        }
         if tty {
             if let PipelineEvent::GraphBuilt { tasks, settled } = &event {
                 let b = ProgressBar::new(*tasks as u64);

@@ -32,6 +32,7 @@
 //! ```
 
 mod file;
+mod lock;
 mod rollback;
 
 use std::collections::{BTreeMap, HashMap};
@@ -45,6 +46,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 pub use file::{Durability, FileCheckpointStore};
+pub use lock::SpecLock;
 pub use rollback::{rollback_files, RollbackReport};
 
 /// Checks that an id is usable as one file name on every platform.
