@@ -25,7 +25,7 @@ use crate::{Error, Result};
 /// assert!(err.to_string().contains("20261207-0001"), "{err}");
 /// drop(lock);
 /// assert!(SpecLock::acquire(dir.path(), "calc").is_ok());
-/// # Ok::<(), kiro_core::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
 pub struct SpecLock {
