@@ -1092,16 +1092,8 @@ fn same_label(a: &str, b: &str) -> bool {
 
 /// A section whose `###` headings all carry a requirement number.
 fn looks_like_container(doc: &Doc, s: &OutlineSection) -> bool {
-    let mut any = false;
-    for i in s.body.clone() {
-        if let Some(BlockKind::Heading { level: 3, text }) = doc.block(i).map(|b| &b.kind) {
-            if parse_requirement_heading(text).is_none() {
-                return false;
-            }
-            any = true;
-        }
-    }
-    any
+    let (mut ids, mut labels) = (Vec::new(), Vec::new());
+    requirement_ids(doc, s, &mut ids, &mut labels) && !ids.is_empty()
 }
 
 /// A section made only of `- **Term**: definition` bullet lists (and

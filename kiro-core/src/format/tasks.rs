@@ -2122,6 +2122,15 @@ fn render_task(task: &Task, column: usize) -> String {
     out
 }
 
+/// Writes a task number as a line shows it: `1.` for a top-level id,
+/// `1.2` as it is.
+fn push_task_number(out: &mut String, id: &TaskId) {
+    out.push_str(id.as_str());
+    if !id.as_str().contains('.') {
+        out.push('.');
+    }
+}
+
 /// `- [m]* 1.2 (P) Title` at `column`.
 fn item_line(task: &Task, column: usize) -> String {
     let mut out = " ".repeat(column);
@@ -2133,10 +2142,7 @@ fn item_line(task: &Task, column: usize) -> String {
     }
     out.push(' ');
     if let Some(id) = &task.id {
-        out.push_str(id.as_str());
-        if !id.as_str().contains('.') {
-            out.push('.');
-        }
+        push_task_number(&mut out, id);
         out.push(' ');
     }
     if task.parallel {
@@ -2166,10 +2172,7 @@ fn heading_line(task: &Task, level: u8, checkbox: bool) -> String {
         out.push(' ');
     }
     if let Some(id) = &task.id {
-        out.push_str(id.as_str());
-        if !id.as_str().contains('.') {
-            out.push('.');
-        }
+        push_task_number(&mut out, id);
         if task.optional && !checkbox {
             out.push('*');
         }
