@@ -44,6 +44,7 @@
 //! run's ids in memory); any number of readers may read concurrently and see
 //! a prefix of the log.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -52,6 +53,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{check_id, BlobId, Checkpoint, CheckpointId, CheckpointStore, RunId};
 use crate::error::{io_err, Error, Result};
+use crate::redact::Redactor;
 use crate::store::sync_dir;
 
 /// The directory of the blob store inside `.kiro/runs/`.
@@ -83,6 +85,7 @@ pub struct FileCheckpointStore {
     writers: Mutex<HashMap<RunId, RunWriter>>,
     durability: Durability,
     pretty_copies: bool,
+    redactor: Redactor,
 }
 
 /// The open log of a run this store writes, and the ids already in it.
@@ -106,7 +109,20 @@ impl FileCheckpointStore {
             writers: Mutex::new(HashMap::new()),
             durability: Durability::PowerLoss,
             pretty_copies: false,
+            redactor: Redactor::from_env(),
         }
+    }
+
+    /// Replaces secrets with `redactor` instead of the process
+    /// environment's ([`Redactor::from_env`], the default) in what
+    /// [`put`](CheckpointStore::put) writes: every string of a checkpoint's
+    /// artifacts (outcome summaries, evidence, messages) and its node name.
+    /// Blobs are stored as given: they are workspace files that a rollback
+    /// must restore byte for byte.
+    #[must_use]
+    pub fn with_redactor(mut self, redactor: Redactor) -> FileCheckpointStore {
+        self.redactor = redactor;
+        self
     }
 
     /// Also writes each checkpoint as pretty JSON to `<run>/<id>.json`, for
@@ -129,6 +145,18 @@ impl FileCheckpointStore {
     /// What stored checkpoints survive.
     pub fn durability(&self) -> Durability {
         self.durability
+    }
+
+    /// A checkpoint as it is written: secrets redacted from its artifacts
+    /// and node name.
+    fn stored_form<'a>(&self, checkpoint: &'a Checkpoint) -> Cow<'a, Checkpoint> {
+        if self.redactor.is_empty() {
+            return Cow::Borrowed(checkpoint);
+        }
+        let mut redacted = checkpoint.clone();
+        self.redactor.redact_value(&mut redacted.artifacts);
+        redacted.node = self.redactor.redact(&redacted.node).into_owned();
+        Cow::Owned(redacted)
     }
 
     fn syncs(&self) -> bool {
@@ -172,13 +200,16 @@ impl FileCheckpointStore {
         }
         let path = run_dir.join(LOG_FILE);
         let existed = path.exists();
-        let mut log = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        if !existed {
+        let mut options = OpenOptions::new();
+        options.read(true).append(true).create(true);
+        // The log holds task outcomes, which quote what agents and tests
+        // printed: readable by its owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, LOG_MODE);
+        let mut log = options.open(&path).map_err(io_err(&path))?;
+        if existed {
+            restrict_mode(&log, &path)?;
+        } else {
             sync_dir(&run_dir)?;
         }
         let mut bytes = Vec::new();
@@ -217,6 +248,28 @@ impl FileCheckpointStore {
             Err(source) => Err(Error::Io { path, source }),
         }
     }
+}
+
+/// The mode of a run's log (and of the other files holding outcomes):
+/// owner read and write only.
+#[cfg(unix)]
+const LOG_MODE: u32 = 0o600;
+
+/// Takes group and other permissions off a log that an older kiro created
+/// with the default mode (the umask applies to new files only).
+fn restrict_mode(log: &File, path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = log.metadata().map_err(io_err(path))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            log.set_permissions(fs::Permissions::from_mode(mode & LOG_MODE))
+                .map_err(io_err(path))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (log, path);
+    Ok(())
 }
 
 /// The length of the committed part of a log: everything up to its last
@@ -325,7 +378,8 @@ impl CheckpointStore for FileCheckpointStore {
                     }
                 }
             }
-            let line = serde_json::to_vec(checkpoint).map_err(|e| Error::Backend(Box::new(e)))?;
+            let line = serde_json::to_vec(&self.stored_form(checkpoint))
+                .map_err(|e| Error::Backend(Box::new(e)))?;
             let index = match batches.iter().position(|b| b.0 == checkpoint.run_id) {
                 Some(i) => i,
                 None => {
@@ -392,7 +446,7 @@ impl CheckpointStore for FileCheckpointStore {
         // that `get` does without, so failing to write one must not report
         // the put as failed (a retry would then hit DuplicateCheckpoint).
         for checkpoint in checkpoints.iter().filter(|_| self.pretty_copies) {
-            if let Ok(pretty) = serde_json::to_vec_pretty(checkpoint) {
+            if let Ok(pretty) = serde_json::to_vec_pretty(&self.stored_form(checkpoint)) {
                 let copy = self
                     .dir
                     .join(checkpoint.run_id.as_str())
