@@ -1169,7 +1169,10 @@ fn verify_inner(path: &Path, anchors: &[AuditHead], witnessed: bool) -> Result<A
                 return broken(line_no, entries, problem);
             }
             let line_hash = sha256_hex(line);
-            let recorded = by_seq.get(&entry.seq).map(Vec::as_slice).unwrap_or_default();
+            let recorded = by_seq
+                .get(&entry.seq)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             if let Some(expected) = recorded.iter().find(|h| **h != line_hash) {
                 let problem = AuditProblem::AnchorMismatch {
                     found: line_hash,

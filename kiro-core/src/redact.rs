@@ -136,7 +136,7 @@ impl Redactor {
                 secrets.push(Secret { name, value });
             }
         }
-        secrets.sort_by(|a, b| b.value.len().cmp(&a.value.len()));
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.value.len()));
         Redactor { secrets }
     }
 
@@ -199,6 +199,23 @@ impl Redactor {
         Cow::Owned(out)
     }
 
+    /// `text` as it may be printed on a terminal: secrets redacted, then
+    /// control characters escaped ([`crate::escape::escape_control`]).
+    /// Every untrusted string a command prints goes through this.
+    ///
+    /// ```
+    /// use kiro_core::redact::Redactor;
+    ///
+    /// let r = Redactor::new([("GITHUB_TOKEN", "ghp_0123456789")]);
+    /// assert_eq!(
+    ///     r.for_terminal("token ghp_0123456789\n\u{1b}[2J"),
+    ///     "token [redacted:GITHUB_TOKEN]\\n\\u{1b}[2J"
+    /// );
+    /// ```
+    pub fn for_terminal(&self, text: &str) -> String {
+        crate::escape::escape_control(&self.redact(text)).into_owned()
+    }
+
     /// Redacts every string in a JSON value, object keys included.
     pub fn redact_value(&self, value: &mut Value) {
         if self.secrets.is_empty() {
@@ -212,9 +229,7 @@ impl Redactor {
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
             Value::Object(map) => {
-                let needs_new_keys = map
-                    .keys()
-                    .any(|k| matches!(self.redact(k), Cow::Owned(_)));
+                let needs_new_keys = map.keys().any(|k| matches!(self.redact(k), Cow::Owned(_)));
                 if needs_new_keys {
                     let old = std::mem::take(map);
                     for (k, mut v) in old {
@@ -283,7 +298,11 @@ mod tests {
         check(&[("HOME", "/home/alice")], "/home/alice", "/home/alice");
         // Too short to be worth redacting.
         check(&[("DEBUG_TOKEN", "12345")], "12345 true", "12345 true");
-        check(&[("DEBUG_TOKEN", "123456")], "a123456b", "a[redacted:DEBUG_TOKEN]b");
+        check(
+            &[("DEBUG_TOKEN", "123456")],
+            "a123456b",
+            "a[redacted:DEBUG_TOKEN]b",
+        );
         // Non-ASCII around and inside values.
         check(
             &[("DB_PASSWORD", "pässwörd-日本")],

@@ -201,18 +201,40 @@ fn actor_comes_from_kiro_actor_then_git_then_the_os_user() {
         git,
         ("ci-bot", "env:KIRO_ACTOR"),
     );
-    check(&[("USER", "alice")], git, ("alice@example.com", "git-config"));
-    check(&[("USER", "alice"), ("USERNAME", "ALICE")], None, ("alice", "os-user"));
+    check(
+        &[("USER", "alice")],
+        git,
+        ("alice@example.com", "git-config"),
+    );
+    check(
+        &[("USER", "alice"), ("USERNAME", "ALICE")],
+        None,
+        ("alice", "os-user"),
+    );
     check(&[("USERNAME", "bob")], Some("  "), ("bob", "os-user"));
-    check(&[("KIRO_ACTOR", "  "), ("USER", "alice")], None, ("alice", "os-user"));
-    check(&[("KIRO_ACTOR", " carol ")], None, ("carol", "env:KIRO_ACTOR"));
+    check(
+        &[("KIRO_ACTOR", "  "), ("USER", "alice")],
+        None,
+        ("alice", "os-user"),
+    );
+    check(
+        &[("KIRO_ACTOR", " carol ")],
+        None,
+        ("carol", "env:KIRO_ACTOR"),
+    );
     check(&[], None, ("unknown", "unknown"));
 }
 
 #[test]
 fn actor_names_with_control_characters_are_refused() {
     let forged = "mallory\n   2  2026-01-01T00:00:00.000Z  alice  approval";
-    for bad in [forged, "eve\u{1b}[2J", "x\ry", "bidi\u{202e}kcatta", "del\u{7f}"] {
+    for bad in [
+        forged,
+        "eve\u{1b}[2J",
+        "x\ry",
+        "bidi\u{202e}kcatta",
+        "del\u{7f}",
+    ] {
         // From KIRO_ACTOR: refused, naming the variable, even though USER is fine.
         let env = |k: &str| match k {
             "KIRO_ACTOR" => Some(bad.to_owned()),
@@ -272,7 +294,12 @@ fn actor_source_is_recorded_next_to_the_actor() {
         .unwrap();
     let cases = [
         (&a, "alice", ActorSource::OsUser, "os-user"),
-        (&b, "ci-bot", ActorSource::Env("KIRO_ACTOR".into()), "env:KIRO_ACTOR"),
+        (
+            &b,
+            "ci-bot",
+            ActorSource::Env("KIRO_ACTOR".into()),
+            "env:KIRO_ACTOR",
+        ),
         (&c, "kiro", ActorSource::Caller, "caller"),
     ];
     let written = lines(log.path());
@@ -327,10 +354,19 @@ fn logs_written_before_actor_sources_still_verify_and_grow() {
     let new = log
         .append(NewEntry::new(AuditKind::Task).with_actor("carol"))
         .unwrap();
-    assert_eq!((new.seq, new.prev.as_str()), (3, sha256_hex(second.as_bytes()).as_str()));
+    assert_eq!(
+        (new.seq, new.prev.as_str()),
+        (3, sha256_hex(second.as_bytes()).as_str())
+    );
     let report = log.verify().unwrap();
     assert_eq!(intact(&report), 3);
-    assert!(matches!(report, AuditReport::Intact { heads_checked: 1, .. }));
+    assert!(matches!(
+        report,
+        AuditReport::Intact {
+            heads_checked: 1,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -804,7 +840,11 @@ fn attack(log: &AuditLog, attack: Attack) {
 #[test]
 fn attacks_a_plain_chain_misses_are_caught_by_the_recorded_heads() {
     let cases = [
-        (Attack::DeleteLastLine, 3, AuditProblem::Missing { expected_seq: 3 }),
+        (
+            Attack::DeleteLastLine,
+            3,
+            AuditProblem::Missing { expected_seq: 3 },
+        ),
         (
             Attack::AppendForgedLine,
             4,
@@ -897,7 +937,11 @@ fn heads_are_appended_per_log_and_per_run() {
 
     // An edited head is not silently skipped.
     let text = fs::read_to_string(runs.join(HEADS_FILE)).unwrap();
-    fs::write(runs.join(HEADS_FILE), text.replacen("{\"seq\":1", "{\"sq\":1", 1)).unwrap();
+    fs::write(
+        runs.join(HEADS_FILE),
+        text.replacen("{\"seq\":1", "{\"sq\":1", 1),
+    )
+    .unwrap();
     let err = log.verify().unwrap_err();
     assert!(
         matches!(&err, Error::CorruptAudit { path, line: 1, .. } if path.ends_with(HEADS_FILE)),

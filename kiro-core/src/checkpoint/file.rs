@@ -576,3 +576,91 @@ impl CheckpointStore for FileCheckpointStore {
         Ok(bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::{FileChange, FileState};
+
+    const SECRET: &str = "sk-test-0123456789abcdef";
+
+    fn redacting_store(dir: &Path) -> FileCheckpointStore {
+        FileCheckpointStore::new(dir)
+            .with_redactor(Redactor::new([("OPENAI_API_KEY", SECRET)]))
+            .with_pretty_copies(true)
+    }
+
+    #[test]
+    fn put_redacts_artifacts_but_not_blobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = redacting_store(dir.path());
+        let run = store.create_run().unwrap();
+        let blob = store
+            .put_blob(format!("key = {SECRET}\n").as_bytes())
+            .unwrap();
+        let mut cp = Checkpoint::new(run.clone(), CheckpointId::from_seq(1), "task 1");
+        cp.artifacts =
+            serde_json::json!({ "outcomes": { "1": { "summary": format!("printed {SECRET}") } } });
+        cp.files.push(FileChange::new(
+            "app",
+            "config.toml",
+            FileState::Present {
+                blob: blob.clone(),
+                executable: false,
+            },
+        ));
+        store.put(&cp).unwrap();
+
+        let run_dir = store.run_dir(&run).unwrap();
+        for file in [run_dir.join(LOG_FILE), run_dir.join("c000001.json")] {
+            let text = fs::read_to_string(&file).unwrap();
+            assert!(!text.contains(SECRET), "{}: {text}", file.display());
+            assert!(text.contains("printed [redacted:OPENAI_API_KEY]"), "{text}");
+        }
+        let stored = store.get(&run, &cp.id).unwrap();
+        assert_eq!(
+            stored.artifacts["outcomes"]["1"]["summary"],
+            "printed [redacted:OPENAI_API_KEY]"
+        );
+        // Workspace content is restored byte for byte by a rollback.
+        assert_eq!(
+            store.get_blob(&blob).unwrap(),
+            format!("key = {SECRET}\n").into_bytes()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn run_logs_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let store = redacting_store(dir.path());
+        let run = store.create_run().unwrap();
+        store
+            .put(&Checkpoint::new(
+                run.clone(),
+                CheckpointId::from_seq(1),
+                "a",
+            ))
+            .unwrap();
+        let run_dir = store.run_dir(&run).unwrap();
+        assert_eq!(mode(&run_dir.join(LOG_FILE)), 0o600);
+        assert_eq!(mode(&run_dir.join("c000001.json")), 0o600);
+
+        // A log an older kiro left world-readable is restricted when written again.
+        let old = store.create_run().unwrap();
+        let old_log = store.run_dir(&old).unwrap().join(LOG_FILE);
+        fs::write(&old_log, "").unwrap();
+        fs::set_permissions(&old_log, fs::Permissions::from_mode(0o644)).unwrap();
+        let fresh = redacting_store(dir.path());
+        fresh
+            .put(&Checkpoint::new(
+                old.clone(),
+                CheckpointId::from_seq(1),
+                "a",
+            ))
+            .unwrap();
+        assert_eq!(mode(&old_log), 0o600);
+    }
+}
