@@ -9,6 +9,15 @@
 //!   <run-id>/<id>.json       optional pretty copy of each checkpoint, for people and tools
 //! ```
 //!
+//! (The audit log keeps its heads beside them, in `audit-heads.jsonl` and
+//! `<run-id>/audit-heads.jsonl`; see [`crate::audit`].)
+//!
+//! The log and the pretty copies are created with mode `0600`: outcomes
+//! quote what agents and tests printed. Before a checkpoint is written,
+//! the values of secret-looking environment variables are replaced in its
+//! artifacts and node name ([`FileCheckpointStore::with_redactor`]); blobs
+//! are stored as given, since a rollback must restore them exactly.
+//!
 //! # Durability and the fsync policy
 //!
 //! The commit point of a checkpoint is its line in `log.jsonl`: the whole
