@@ -826,6 +826,7 @@ fn a_kiro_actor_with_control_characters_is_refused_before_anything_runs() {
     assert!(err.contains("KIRO_ACTOR"), "{err}");
     assert!(!err.contains("eve\n"), "the name is shown escaped: {err}");
     assert!(!ws.path().join(".kiro/audit.jsonl").exists());
+    assert!(!ws.path().join(".kiro/specs/notes").exists(), "nothing ran");
 
     // A plain name is recorded with where it came from.
     let out = kiro_cmd(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"])

@@ -753,7 +753,18 @@ impl AuditLog {
         self.heads_dir.as_deref()
     }
 
-    /// The actor of entries that name none.
+    /// The actor of entries that name none: the one given to
+    /// [`AuditLog::with_actor`], else [`current_actor`] (resolved once per
+    /// log and its clones). Call it before starting work that will be
+    /// audited, so a bad `KIRO_ACTOR` stops the work before it starts
+    /// rather than at its first audit entry.
+    ///
+    /// # Errors
+    /// [`Error::InvalidActor`] when the name holds a control character.
+    pub fn actor(&self) -> Result<Actor> {
+        self.default_actor()
+    }
+
     fn default_actor(&self) -> Result<Actor> {
         if let Some(actor) = self.actor.get() {
             return Ok(actor.clone());

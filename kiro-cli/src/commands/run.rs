@@ -90,6 +90,8 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
 
     let audit = AuditLog::open(ws.root())
         .with_context(|| format!("cannot open the audit log of {}", ws.root().display()))?;
+    // A `KIRO_ACTOR` the log would refuse stops the run before any work.
+    audit.actor()?;
     let mut builder = Pipeline::builder()
         .config(config.clone())
         .shared_store(store.clone())
