@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use kiro_core::checkpoint::{CheckpointStore, FileCheckpointStore};
 use kiro_core::pipeline;
+use kiro_core::redact::Redactor;
 use kiro_core::verify::annotations::{scan_dir, Annotation};
 use kiro_core::verify::junit::parse_junit;
 use kiro_core::verify::{build_report, RunInfo, VerificationReport};
@@ -42,14 +43,18 @@ pub(crate) fn stored_path(root: &Path, spec: &str) -> PathBuf {
         .join(format!("{spec}.report.json"))
 }
 
-/// Stores the report of a `kiro verify`, atomically.
+/// Stores the report of a `kiro verify`, atomically, with the secrets of
+/// the environment redacted (test output excerpts quote what tests
+/// printed).
 pub(crate) fn store(root: &Path, spec: &str, report: &VerificationReport) -> Result<()> {
     let path = stored_path(root, spec);
     let stored = StoredReport {
         verified_at: kiro_core::checkpoint::now_rfc3339(),
         report: report.clone(),
     };
-    let mut text = serde_json::to_string_pretty(&stored)?;
+    let mut value = serde_json::to_value(&stored)?;
+    Redactor::from_env().redact_value(&mut value);
+    let mut text = serde_json::to_string_pretty(&value)?;
     text.push('\n');
     kiro_core::store::write_atomic(&path, text.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))

@@ -831,3 +831,135 @@ fn fixtures_survive_every_command() {
     let extra_after: Vec<_> = names.iter().map(|n| extra(n)).collect();
     assert_eq!(extra_before, extra_after);
 }
+
+// ---------------------------------------------------------------------------
+// Issue 11, items 8-10: terminal escaping, audit heads, `.gitignore`.
+
+#[test]
+fn init_adds_local_state_to_gitignore_once() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(".gitignore"), "target/").unwrap();
+    let first = kiro(dir.path(), &["init"]);
+    expect_code(&first, 0);
+    let said = stdout(&first);
+    assert!(
+        said.contains("added to .gitignore: .kiro/runs/ ("),
+        "{said}"
+    );
+    let ignore = fs::read_to_string(dir.path().join(".gitignore")).unwrap();
+    assert!(ignore.starts_with("target/\n"), "{ignore}");
+    for pattern in [".kiro/runs/", ".kiro/trace/*.report.json", ".kiro-tmp-*"] {
+        assert_eq!(
+            ignore.lines().filter(|l| *l == pattern).count(),
+            1,
+            "{ignore}"
+        );
+    }
+    let second = kiro(dir.path(), &["init"]);
+    expect_code(&second, 0);
+    assert!(stdout(&second).contains(".gitignore already ignores"));
+    assert_eq!(
+        fs::read_to_string(dir.path().join(".gitignore")).unwrap(),
+        ignore
+    );
+
+    let fresh = tempfile::tempdir().unwrap();
+    let out = kiro(fresh.path(), &["init"]);
+    assert!(stdout(&out).contains("created .gitignore: .kiro/runs/"));
+    assert!(fresh.path().join(".gitignore").is_file());
+}
+
+/// An audit line as a hand-written (or older) log holds it: any key order,
+/// the hash of the line without its `hash` field.
+fn audit_line(seq: u64, actor: &str, kind: &str, prev: &str) -> String {
+    let body = serde_json::to_string(&serde_json::json!({
+        "seq": seq, "time": "2026-11-25T20:15:00.123Z", "actor": actor,
+        "kind": kind, "data": { "note": "x\u{1b}[31my" }, "prev": prev,
+    }))
+    .unwrap();
+    let hash = kiro_core::workspace::sha256_hex(body.as_bytes());
+    format!("{},\"hash\":\"{hash}\"}}", body.strip_suffix('}').unwrap())
+}
+
+#[test]
+fn audit_list_shows_control_characters_escaped_one_entry_per_line() {
+    let ws = workspace();
+    let forged = "mallory\n   2  2026-11-25T20:16:00.000Z  alice  approval";
+    let first = audit_line(1, forged, "rejection\u{1b}[2J", kiro_core::audit::GENESIS);
+    fs::write(ws.path().join(".kiro/audit.jsonl"), format!("{first}\n")).unwrap();
+    // The chain is valid: only the display can be attacked.
+    expect_code(&kiro(ws.path(), &["audit", "verify"]), 0);
+
+    let out = kiro(ws.path(), &["audit", "list"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("mallory\\n   2  2026-11-25T20:16:00.000Z"),
+        "{text}"
+    );
+    assert!(text.contains("rejection\\u{1b}[2J"), "{text}");
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+}
+
+#[test]
+fn show_and_status_escape_control_characters_in_titles() {
+    let ws = workspace();
+    write_spec(
+        ws.path(),
+        "evil",
+        &[(
+            "tasks.md",
+            "# Implementation Plan\n\n- [ ] 1. Build \u{1b}[2J\u{1b}[Hit\u{7}\n- [ ] 2. Ship \u{202e}txt.exe\n",
+        )],
+    );
+    for args in [&["spec", "show", "evil"][..], &["status", "evil"][..]] {
+        let out = kiro(ws.path(), args);
+        expect_code(&out, 0);
+        let text = stdout(&out);
+        assert!(
+            text.contains("Build \\u{1b}[2J\\u{1b}[Hit\\u{7}"),
+            "{args:?}: {text}"
+        );
+        assert!(text.contains("Ship \\u{202e}txt.exe"), "{args:?}: {text}");
+        assert!(
+            !text.contains(['\u{1b}', '\u{7}', '\u{202e}']),
+            "{args:?}: {text:?}"
+        );
+    }
+    // JSON keeps the exact text (serde escapes what needs escaping).
+    let out = kiro(ws.path(), &["spec", "show", "evil", "--format", "json"]);
+    let spec = json(&out);
+    assert_eq!(
+        spec["tasks"]["tasks"][0]["title"],
+        "Build \u{1b}[2J\u{1b}[Hit\u{7}"
+    );
+}
+
+#[test]
+fn audit_verify_finds_a_forged_line_appended_after_the_last_head() {
+    let ws = workspace();
+    let log = kiro_core::audit::AuditLog::open(ws.path()).unwrap();
+    for actor in ["alice", "bob"] {
+        log.append(kiro_core::audit::NewEntry::new("approval").with_actor(actor))
+            .unwrap();
+    }
+    expect_code(&kiro(ws.path(), &["audit", "verify"]), 0);
+    // A line with a correct `prev` and hash, appended by hand.
+    let text = fs::read_to_string(log.path()).unwrap();
+    let last = text.lines().last().unwrap();
+    let prev = kiro_core::workspace::sha256_hex(last.as_bytes());
+    let forged = audit_line(3, "mallory", "approval", &prev);
+    fs::write(log.path(), format!("{text}{forged}\n")).unwrap();
+    assert!(kiro_core::audit::verify(log.path()).unwrap().is_intact());
+
+    let out = kiro(ws.path(), &["audit", "verify"]);
+    expect_code(&out, 1);
+    let said = stdout(&out);
+    assert!(said.contains(":3: chain broken at line 3"), "{said}");
+    assert!(said.contains("after the last recorded head"), "{said}");
+
+    // Emptied.
+    fs::write(log.path(), "").unwrap();
+    expect_code(&kiro(ws.path(), &["audit", "verify"]), 1);
+}

@@ -711,3 +711,175 @@ fn a_second_run_of_the_same_spec_is_refused_while_one_holds_it() {
     drop(held);
     expect_code(&kiro(ws.path(), &["run", "notes", "--resume", "--yes"]), 0);
 }
+
+// ---------------------------------------------------------------------------
+// Issue 11, items 8-10: secrets, actors and audit heads through real runs.
+
+/// What the agent of [`secrets_an_agent_prints_are_stored_and_shown_nowhere`]
+/// is given; the name makes it a secret ([`kiro_core::redact`]).
+const SECRET: &str = "sk-test-6b1f0c9e2d7a4f3b";
+
+/// Every file under `<root>/.kiro` except the blobs (workspace contents a
+/// rollback must restore byte for byte), with its bytes.
+fn kiro_state(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(dir: &Path, blobs: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path == blobs {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, blobs, out);
+            } else {
+                out.push((path.clone(), fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &root.join(".kiro"),
+        &root.join(".kiro/runs/blobs"),
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn secrets_an_agent_prints_are_stored_and_shown_nowhere() {
+    // Each task prints the key; task 2.2 also fails quoting it on stderr
+    // (its evidence) and in its last line. `out/len.txt` shows the agent
+    // really had the key.
+    let ws = workspace(
+        "mkdir -p out; echo ${#OPENAI_API_KEY} > out/len.txt; \
+         echo \"calling the API with $OPENAI_API_KEY\"; \
+         if [ \"$KIRO_TASK_ID\" = 2.2 ]; then echo \"401 for key $OPENAI_API_KEY\" >&2; exit 4; fi",
+    );
+    let with_key = |args: &[&str]| {
+        kiro_cmd(ws.path(), args)
+            .env("OPENAI_API_KEY", SECRET)
+            .output()
+            .unwrap()
+    };
+    let run = with_key(&["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&run, 1);
+    assert_eq!(
+        fs::read_to_string(ws.path().join("out/len.txt"))
+            .unwrap()
+            .trim(),
+        SECRET.len().to_string()
+    );
+    let status_json = with_key(&["status", "notes", "--format", "json"]);
+    expect_code(&status_json, 0);
+    let status: Value = serde_json::from_str(&stdout(&status_json)).unwrap();
+    let failed = status["run"]["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["task"] == "2.2")
+        .unwrap();
+    assert!(
+        failed["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("401 for key [redacted:OPENAI_API_KEY]"),
+        "{failed}"
+    );
+    let outputs = [
+        run,
+        status_json,
+        with_key(&["status", "notes"]),
+        with_key(&["spec", "show", "notes"]),
+        with_key(&["checkpoint", "list", "--format", "json"]),
+        with_key(&["audit", "list"]),
+        with_key(&["audit", "list", "--format", "json"]),
+    ];
+    for out in &outputs {
+        for stream in [stdout(out), stderr(out)] {
+            assert!(!stream.contains(SECRET), "{stream}");
+        }
+    }
+    let state = kiro_state(ws.path());
+    assert!(state.iter().any(|(p, _)| p.ends_with("log.jsonl")));
+    for (path, bytes) in &state {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!text.contains(SECRET), "{}: {text}", path.display());
+    }
+    // Run logs are readable by their owner only.
+    #[cfg(unix)]
+    for (path, _) in state.iter().filter(|(p, _)| p.ends_with("log.jsonl")) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+    }
+}
+
+#[test]
+fn a_kiro_actor_with_control_characters_is_refused_before_anything_runs() {
+    let ws = workspace(MARKER_SCRIPT);
+    let forged = "eve\n   9  2026-01-01T00:00:00.000Z  alice (os-user)  approval";
+    let out = kiro_cmd(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"])
+        .env("KIRO_ACTOR", forged)
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("KIRO_ACTOR"), "{err}");
+    assert!(!err.contains("eve\n"), "the name is shown escaped: {err}");
+    assert!(!ws.path().join(".kiro/audit.jsonl").exists());
+    assert!(!ws.path().join(".kiro/specs/notes").exists(), "nothing ran");
+
+    // A plain name is recorded with where it came from.
+    let out = kiro_cmd(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"])
+        .env("KIRO_ACTOR", "ci-bot")
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let list = kiro(ws.path(), &["audit", "list"]);
+    expect_code(&list, 0);
+    let text = stdout(&list);
+    assert!(
+        text.contains("  ci-bot (env:KIRO_ACTOR)  approval"),
+        "{text}"
+    );
+}
+
+#[test]
+fn audit_verify_checks_the_log_against_the_heads_of_its_runs() {
+    let ws = workspace(MARKER_SCRIPT);
+    let run = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&run, 0);
+    let id = run_id(&run);
+    let log = ws.path().join(".kiro/audit.jsonl");
+    let run_heads = ws
+        .path()
+        .join(".kiro/runs")
+        .join(&id)
+        .join("audit-heads.jsonl");
+    assert!(run_heads.is_file(), "the run keeps its own heads");
+
+    let out = kiro(ws.path(), &["audit", "verify"]);
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("chain intact, matches "),
+        "{}",
+        stdout(&out)
+    );
+
+    // The last line deleted, with the workspace-wide heads removed too:
+    // the run's heads still know the entry.
+    let text = fs::read_to_string(&log).unwrap();
+    let cut = text.trim_end().rfind('\n').unwrap() + 1;
+    fs::write(&log, &text[..cut]).unwrap();
+    fs::remove_file(ws.path().join(".kiro/runs/audit-heads.jsonl")).unwrap();
+    let out = kiro(ws.path(), &["audit", "verify", "--format", "json"]);
+    expect_code(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["status"], "broken");
+    assert_eq!(report["problem"]["problem"], "missing");
+
+    // Deleted altogether.
+    fs::remove_file(&log).unwrap();
+    let out = kiro(ws.path(), &["audit", "verify"]);
+    expect_code(&out, 1);
+    assert!(stdout(&out).contains("missing"), "{}", stdout(&out));
+}

@@ -28,11 +28,18 @@
 //! between tokens (the compact form `serde_json` writes):
 //!
 //! ```text
-//! {"seq":1,"time":"2026-11-25T20:15:00.123Z","actor":"alice","kind":"approval",
-//!  "spec":"login","run":"...","data":{...},"prev":"000...000","hash":"9f2c..."}
+//! {"seq":1,"time":"2026-11-25T20:15:00.123Z","actor":"alice","actor_source":"env:KIRO_ACTOR",
+//!  "kind":"approval","spec":"login","run":"...","data":{...},"prev":"000...000","hash":"9f2c..."}
 //! ```
 //!
 //! - `seq` counts from 1 and equals the line number.
+//! - `actor` is a claim, not a verified identity: `actor_source` says who
+//!   made it ([`ActorSource`]: `env:KIRO_ACTOR`, `git-config`, `os-user`,
+//!   `caller`). Entries written before kiro recorded the source have none,
+//!   and still verify. Actor names with control characters are refused
+//!   ([`Error::InvalidActor`]).
+//! - Secret values of the environment are replaced by `[redacted:NAME]`
+//!   before anything is written ([`crate::redact`]).
 //! - `spec` and `run` are left out when absent.
 //! - `data` is free JSON; object keys are written sorted, so the same data
 //!   always gives the same bytes whatever `serde_json` features are enabled.
@@ -68,26 +75,40 @@
 //! as the checkpoint log does; that hides nothing an attacker could not
 //! already hide by truncating at a line boundary.
 //!
-//! # Limits of a hash chain
+//! # Heads, and what verification can and cannot prove
 //!
-//! The chain proves that no line was changed, removed, inserted or moved
-//! *relative to the lines after it*. Removing lines at the end leaves a
-//! shorter, valid chain, and someone with write access can rewrite the tail
-//! and recompute every hash after the change. To detect that, keep the
-//! [`AuditHead`] of a log somewhere else (a commit message, a CI artifact, a
-//! signed release note) and check the log against it with
-//! [`verify_anchored`].
+//! The chain alone proves that no line was changed, removed, inserted or
+//! moved *relative to the lines after it*. Removing lines at the end leaves
+//! a shorter, valid chain, and lines appended with recomputed hashes make a
+//! longer one. So after every append, [`AuditLog`] also records the new
+//! head ([`AuditHead`]: entry count and hash of the last line) in
+//! `.kiro/runs/audit-heads.jsonl` and, for an entry of a run, in
+//! `.kiro/runs/<run>/audit-heads.jsonl` ([`HEADS_FILE`]), both append-only.
+//! [`AuditLog::verify`] checks the log against every recorded head: a
+//! truncated, emptied or deleted log misses a head's entry
+//! ([`AuditProblem::Missing`]), a rewritten one has another line in its
+//! place ([`AuditProblem::AnchorMismatch`]), and lines after the last
+//! head were not appended through kiro ([`AuditProblem::Unwitnessed`]).
+//!
+//! Someone who can write `.kiro/` can still rewrite the log *and* every
+//! heads file consistently, or delete them all: a hash chain kept beside
+//! the data it protects cannot stop that. To detect it, keep a head
+//! somewhere they cannot write (a commit message, a CI artifact, a signed
+//! release note) and check the log against it with [`verify_anchored`].
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::checkpoint::now_rfc3339;
+use crate::checkpoint::{now_rfc3339, RunId};
 use crate::error::{io_err, Error, Result};
+use crate::redact::Redactor;
 use crate::store::sync_dir;
 use crate::workspace::sha256_hex;
 
@@ -97,8 +118,15 @@ pub const AUDIT_PATH: &str = ".kiro/audit.jsonl";
 /// The `prev` of the first entry: 64 zeros.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The environment variable naming the actor, before the OS user.
+/// The environment variable naming the actor, before git and the OS user.
 pub const ACTOR_ENV: &str = "KIRO_ACTOR";
+
+/// The file of recorded heads, in the heads directory (`.kiro/runs/`) and
+/// in each run's directory there.
+pub const HEADS_FILE: &str = "audit-heads.jsonl";
+
+/// The heads directory beside a log (`.kiro/runs/` for `.kiro/audit.jsonl`).
+const RUNS_DIR: &str = "runs";
 
 /// What the OS user variables are called, in the order they are consulted.
 const USER_ENVS: [&str; 2] = ["USER", "USERNAME"];
@@ -197,8 +225,12 @@ impl std::fmt::Display for AuditKind {
 pub struct NewEntry {
     /// What happened.
     pub kind: AuditKind,
-    /// Who did it; `None` means [`current_actor`].
+    /// Who did it; `None` means the log's actor (see
+    /// [`AuditLog::with_actor`]), else [`current_actor`].
     pub actor: Option<String>,
+    /// Where `actor` came from; `None` with an `actor` means
+    /// [`ActorSource::Caller`].
+    pub actor_source: Option<ActorSource>,
     /// The spec it concerns, if any.
     pub spec: Option<String>,
     /// The run it concerns, if any.
@@ -213,15 +245,26 @@ impl NewEntry {
         NewEntry {
             kind: kind.into(),
             actor: None,
+            actor_source: None,
             spec: None,
             run: None,
             data: Value::Object(serde_json::Map::new()),
         }
     }
 
-    /// Sets the actor instead of taking it from the environment.
+    /// Sets the actor instead of taking it from the environment; it is
+    /// recorded as coming from the [`Caller`](ActorSource::Caller).
     pub fn with_actor(mut self, actor: impl Into<String>) -> NewEntry {
         self.actor = Some(actor.into());
+        self.actor_source = None;
+        self
+    }
+
+    /// Sets the actor and where it came from (an [`Actor`] resolved by
+    /// [`resolve_actor`] or [`current_actor`]).
+    pub fn with_identity(mut self, actor: Actor) -> NewEntry {
+        self.actor = Some(actor.name);
+        self.actor_source = Some(actor.source);
         self
     }
 
@@ -255,6 +298,11 @@ pub struct Entry {
     pub time: String,
     /// Who did it.
     pub actor: String,
+    /// Where `actor` came from (`env:KIRO_ACTOR`, `git-config`, `os-user`,
+    /// `caller`). Absent in entries written before kiro recorded it; those
+    /// still verify, because the hash covers the line's bytes as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_source: Option<ActorSource>,
     /// What happened.
     pub kind: AuditKind,
     /// The spec it concerns.
@@ -278,6 +326,8 @@ struct Body<'a> {
     seq: u64,
     time: &'a str,
     actor: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor_source: Option<&'a ActorSource>,
     kind: &'a AuditKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     spec: Option<&'a str>,
@@ -308,6 +358,10 @@ pub enum AuditReport {
         entries: u64,
         /// The last entry, `None` for an empty or missing log.
         head: Option<AuditHead>,
+        /// How many recorded heads (or anchors) the log was checked
+        /// against; 0 means a truncated log could not have been noticed.
+        #[serde(default)]
+        heads_checked: u64,
     },
     /// The chain breaks; this is the first line where it does.
     Broken(BrokenEntry),
@@ -410,6 +464,16 @@ pub enum AuditProblem {
         /// The anchor's `line_hash`.
         expected: String,
     },
+    /// Entries follow the last recorded head. Every append through
+    /// [`AuditLog`] records a head, so these lines were appended by hand (a
+    /// forgery with recomputed hashes), by a program that keeps no heads,
+    /// or the head could not be written (a crash between the two writes, a
+    /// full disk). The log alone cannot tell these apart, so it is reported
+    /// as broken: someone must look.
+    Unwitnessed {
+        /// The last recorded head's sequence number.
+        last_recorded_seq: u64,
+    },
 }
 
 impl std::fmt::Display for AuditProblem {
@@ -433,49 +497,193 @@ impl std::fmt::Display for AuditProblem {
             }
             AuditProblem::AnchorMismatch { found, expected } => write!(
                 f,
-                "anchor mismatch: the line hashes to {found}, the anchor says {expected}"
+                "anchor mismatch: the line hashes to {found}, the recorded head says {expected}"
+            ),
+            AuditProblem::Unwitnessed { last_recorded_seq } => write!(
+                f,
+                "entries after the last recorded head (entry {last_recorded_seq}): \
+                 appended without kiro, or kiro could not record their head"
             ),
         }
     }
 }
 
-/// The actor from environment lookups: `KIRO_ACTOR`, else `USER`, else
-/// `USERNAME`, else `"unknown"`. Blank values count as unset.
+/// Where an entry's actor name came from. Until verified identities arrive,
+/// an actor is only a claim: this says whose claim it is, so a reader can
+/// weigh `env:KIRO_ACTOR` (anyone can set it) against `git-config` or
+/// `os-user`.
 ///
-/// ```
-/// use kiro_core::audit::actor_from;
-///
-/// let env = |k: &str| (k == "USER").then(|| "bob".to_owned());
-/// assert_eq!(actor_from(env), "bob");
-/// ```
-pub fn actor_from(lookup: impl Fn(&str) -> Option<String>) -> String {
-    std::iter::once(ACTOR_ENV)
-        .chain(USER_ENVS)
-        .find_map(|name| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
+/// Serialized as a string: `env:<VARIABLE>`, `git-config`, `os-user`,
+/// `caller` or `unknown`; any other string is kept as
+/// [`ActorSource::Other`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(from = "String", into = "String")]
+pub enum ActorSource {
+    /// An environment variable chosen to name the actor ([`ACTOR_ENV`]).
+    Env(String),
+    /// `git config user.email` in the workspace.
+    GitConfig,
+    /// The operating system's user (`USER`, else `USERNAME`).
+    OsUser,
+    /// The program appending the entry named the actor
+    /// ([`NewEntry::with_actor`]).
+    Caller,
+    /// Nothing named an actor; the name is `unknown`.
+    Unknown,
+    /// Anything else, by name (written by newer versions or integrators).
+    Other(String),
 }
 
-/// The actor of this process, from its environment (see [`actor_from`]).
-pub fn current_actor() -> String {
-    actor_from(|name| std::env::var(name).ok())
+impl From<String> for ActorSource {
+    fn from(name: String) -> ActorSource {
+        match name.as_str() {
+            "git-config" => ActorSource::GitConfig,
+            "os-user" => ActorSource::OsUser,
+            "caller" => ActorSource::Caller,
+            "unknown" => ActorSource::Unknown,
+            _ => match name.strip_prefix("env:") {
+                Some(var) if !var.is_empty() => ActorSource::Env(var.to_owned()),
+                _ => ActorSource::Other(name),
+            },
+        }
+    }
+}
+
+impl From<ActorSource> for String {
+    fn from(source: ActorSource) -> String {
+        source.to_string()
+    }
+}
+
+impl std::fmt::Display for ActorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActorSource::Env(var) => write!(f, "env:{var}"),
+            ActorSource::GitConfig => f.write_str("git-config"),
+            ActorSource::OsUser => f.write_str("os-user"),
+            ActorSource::Caller => f.write_str("caller"),
+            ActorSource::Unknown => f.write_str("unknown"),
+            ActorSource::Other(name) => f.write_str(name),
+        }
+    }
+}
+
+/// An actor name and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct Actor {
+    /// The name recorded in entries.
+    pub name: String,
+    /// Where it came from.
+    pub source: ActorSource,
+}
+
+/// Refuses an actor name holding a control character (a line break, an
+/// ANSI escape, a bidirectional override): printed in `kiro audit list` it
+/// would forge rows or rewrite the screen.
+///
+/// # Errors
+/// [`Error::InvalidActor`] naming `source`.
+pub fn check_actor(name: &str, source: &ActorSource) -> Result<()> {
+    if name.chars().any(crate::escape::is_unsafe_char) {
+        return Err(Error::InvalidActor {
+            origin: source.to_string(),
+            value: name.to_owned(),
+            reason: "an actor name may not contain control characters".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The actor from environment lookups and git: [`ACTOR_ENV`]
+/// (`KIRO_ACTOR`), else what `git` returns (`git config user.email`), else
+/// `USER`, else `USERNAME`, else `unknown`. Blank values count as unset and
+/// values are trimmed. `git` is only called when `KIRO_ACTOR` is unset.
+///
+/// ```
+/// use kiro_core::audit::{resolve_actor, ActorSource};
+///
+/// let env = |k: &str| (k == "USER").then(|| "bob".to_owned());
+/// let actor = resolve_actor(env, || None)?;
+/// assert_eq!((actor.name.as_str(), actor.source), ("bob", ActorSource::OsUser));
+/// # Ok::<(), kiro_core::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidActor`] when the first name found holds a control
+/// character: it is refused, not skipped, so a bad `KIRO_ACTOR` is noticed
+/// and fixed rather than silently replaced by another name.
+pub fn resolve_actor(
+    env: impl Fn(&str) -> Option<String>,
+    git: impl FnOnce() -> Option<String>,
+) -> Result<Actor> {
+    let nonblank = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let found = nonblank(env(ACTOR_ENV))
+        .map(|name| (name, ActorSource::Env(ACTOR_ENV.to_owned())))
+        .or_else(|| nonblank(git()).map(|name| (name, ActorSource::GitConfig)))
+        .or_else(|| {
+            USER_ENVS
+                .iter()
+                .find_map(|var| nonblank(env(var)))
+                .map(|name| (name, ActorSource::OsUser))
+        });
+    match found {
+        Some((name, source)) => {
+            check_actor(&name, &source)?;
+            Ok(Actor { name, source })
+        }
+        None => Ok(Actor {
+            name: "unknown".to_owned(),
+            source: ActorSource::Unknown,
+        }),
+    }
+}
+
+/// The actor of this process (see [`resolve_actor`]), asking git in `dir`
+/// (the workspace, so a repository's own `user.email` counts).
+///
+/// # Errors
+/// [`Error::InvalidActor`] as for [`resolve_actor`].
+pub fn current_actor(dir: &Path) -> Result<Actor> {
+    resolve_actor(|name| std::env::var(name).ok(), || git_user_email(dir))
+}
+
+/// `git config user.email` run in `dir`, or `None` when git is missing,
+/// `dir` is not readable or no email is configured.
+fn git_user_email(dir: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["config", "--get", "user.email"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8(out.stdout).ok()
 }
 
 /// The audit log of a workspace.
 ///
-/// Holds only the path: every call opens, locks and closes the file, so
-/// any number of `AuditLog`s, threads and processes can share one log.
+/// Holds only paths and settings: every call opens, locks and closes the
+/// file, so any number of `AuditLog`s, threads and processes can share one
+/// log. Clones share the settings and the resolved actor.
 #[derive(Clone, Debug)]
 pub struct AuditLog {
     path: PathBuf,
+    heads_dir: Option<PathBuf>,
+    redactor: Arc<Redactor>,
+    /// The actor of entries that name none: set by [`AuditLog::with_actor`]
+    /// or resolved at the first such append (running git once, not per
+    /// entry).
+    actor: Arc<OnceLock<Actor>>,
 }
 
 impl AuditLog {
-    /// The log of the workspace at `workspace_root` (`.kiro/audit.jsonl`).
-    /// Nothing is created until the first append.
+    /// The log of the workspace at `workspace_root` (`.kiro/audit.jsonl`),
+    /// keeping its heads in `.kiro/runs/` and redacting the secrets of this
+    /// process's environment ([`Redactor::from_env`]). Nothing is created
+    /// until the first append.
     ///
     /// # Errors
     /// [`Error::Io`] when `workspace_root` is not a directory.
@@ -491,9 +699,47 @@ impl AuditLog {
         Ok(AuditLog::at(root.join(AUDIT_PATH)))
     }
 
-    /// A log at an explicit file path.
+    /// A log at an explicit file path, keeping its heads in `runs/` beside
+    /// it (for `.kiro/audit.jsonl`, that is `.kiro/runs/`) and redacting
+    /// the secrets of this process's environment.
     pub fn at(path: impl Into<PathBuf>) -> AuditLog {
-        AuditLog { path: path.into() }
+        let path = path.into();
+        let heads_dir = path
+            .parent()
+            .unwrap_or_else(|| Path::new(""))
+            .join(RUNS_DIR);
+        AuditLog {
+            path,
+            heads_dir: Some(heads_dir),
+            redactor: Arc::new(Redactor::from_env()),
+            actor: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Keeps the heads in `dir` (`Some`) or nowhere (`None`: truncation and
+    /// appended forgeries then go unnoticed by [`AuditLog::verify`]).
+    #[must_use]
+    pub fn with_heads_dir(mut self, dir: Option<PathBuf>) -> AuditLog {
+        self.heads_dir = dir;
+        self
+    }
+
+    /// Redacts with `redactor` instead of the process environment's.
+    #[must_use]
+    pub fn with_redactor(mut self, redactor: Redactor) -> AuditLog {
+        self.redactor = Arc::new(redactor);
+        self
+    }
+
+    /// Records `actor` for entries that name none, instead of resolving
+    /// [`current_actor`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidActor`] when the name holds a control character.
+    pub fn with_actor(mut self, actor: Actor) -> Result<AuditLog> {
+        check_actor(&actor.name, &actor.source)?;
+        self.actor = Arc::new(OnceLock::from(actor));
+        Ok(self)
     }
 
     /// The log file.
@@ -501,15 +747,65 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends an entry and returns it as written, once it is durable.
+    /// Where the heads are kept, if anywhere: `audit-heads.jsonl` in this
+    /// directory, and in `<run>/` for the entries of each run.
+    pub fn heads_dir(&self) -> Option<&Path> {
+        self.heads_dir.as_deref()
+    }
+
+    /// The actor of entries that name none: the one given to
+    /// [`AuditLog::with_actor`], else [`current_actor`] (resolved once per
+    /// log and its clones). Call it before starting work that will be
+    /// audited, so a bad `KIRO_ACTOR` stops the work before it starts
+    /// rather than at its first audit entry.
     ///
     /// # Errors
+    /// [`Error::InvalidActor`] when the name holds a control character.
+    pub fn actor(&self) -> Result<Actor> {
+        self.default_actor()
+    }
+
+    fn default_actor(&self) -> Result<Actor> {
+        if let Some(actor) = self.actor.get() {
+            return Ok(actor.clone());
+        }
+        // git runs in the workspace (the nearest existing ancestor of the
+        // log), so a repository's own `user.email` counts.
+        let dir = self
+            .path
+            .ancestors()
+            .skip(1)
+            .find(|d| d.is_dir())
+            .unwrap_or_else(|| Path::new("."));
+        let actor = current_actor(dir)?;
+        Ok(self.actor.get_or_init(|| actor).clone())
+    }
+
+    /// Appends an entry and returns it as written, once it is durable, then
+    /// records the new head (see the module documentation). Secret values
+    /// ([`Redactor`]) are replaced in the actor, spec, run and data before
+    /// anything is written.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidActor`] when the actor (given, or from the
+    ///   environment) holds a control character; nothing is written.
     /// - [`Error::CorruptAudit`] when the log's last line is not a valid
     ///   entry (malformed or edited): the chain is not extended past a line
     ///   known to be broken. Run [`verify`] to see the whole picture.
     /// - [`Error::Io`] when the file cannot be created, locked, read or
     ///   written; a failed write is cut off again where possible.
     pub fn append(&self, entry: NewEntry) -> Result<Entry> {
+        let actor = match &entry.actor {
+            Some(name) => {
+                let source = entry.actor_source.clone().unwrap_or(ActorSource::Caller);
+                check_actor(name, &source)?;
+                Actor {
+                    name: name.clone(),
+                    source,
+                }
+            }
+            None => self.default_actor()?,
+        };
         let path = &self.path;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.is_dir() {
@@ -526,14 +822,105 @@ impl AuditLog {
             .open(path)
             .map_err(io_err(path))?;
         file.lock().map_err(io_err(path))?;
-        let result = self.append_locked(&mut file, entry);
+        let result = self.append_locked(&mut file, entry, actor);
+        if let Ok((entry, head)) = &result {
+            // Under the log's lock, so heads are written in log order.
+            self.record_head(entry, head);
+        }
         // Closing the file releases the lock too; unlocking explicitly only
         // lets waiting writers in sooner, so its failure is harmless.
         let _ignored = file.unlock();
-        result
+        result.map(|(entry, _)| entry)
     }
 
-    fn append_locked(&self, file: &mut File, new: NewEntry) -> Result<Entry> {
+    /// Appends the head after `entry` to `audit-heads.jsonl` in the heads
+    /// directory and, for an entry of a run whose directory exists there,
+    /// in that run's directory. Best effort: the entry is already committed,
+    /// and a head that could not be written shows up in [`AuditLog::verify`]
+    /// as entries after the last recorded head, which is the safe side.
+    fn record_head(&self, entry: &Entry, head: &AuditHead) {
+        let Some(dir) = &self.heads_dir else {
+            return;
+        };
+        let Ok(mut json) = serde_json::to_vec(head) else {
+            return;
+        };
+        json.push(b'\n');
+        if !dir.is_dir() && fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        let _ignored = append_head_line(&dir.join(HEADS_FILE), &json);
+        let run_dir = entry
+            .run
+            .as_deref()
+            .filter(|run| RunId::new(*run).is_ok())
+            .map(|run| dir.join(run))
+            .filter(|d| d.is_dir());
+        if let Some(run_dir) = run_dir {
+            let _ignored = append_head_line(&run_dir.join(HEADS_FILE), &json);
+        }
+    }
+
+    /// Every head recorded in the heads directory: `audit-heads.jsonl` and
+    /// `<run>/audit-heads.jsonl` for every run. Torn last lines (a crash
+    /// while writing one) are skipped.
+    ///
+    /// # Errors
+    /// [`Error::CorruptAudit`] (naming the heads file) for a complete line
+    /// that is not a head: someone edited it; [`Error::Io`] when a file
+    /// cannot be read.
+    pub fn recorded_heads(&self) -> Result<Vec<AuditHead>> {
+        let Some(dir) = &self.heads_dir else {
+            return Ok(Vec::new());
+        };
+        let mut files = vec![dir.join(HEADS_FILE)];
+        match fs::read_dir(dir) {
+            Ok(entries) => {
+                for entry in entries {
+                    let entry = entry.map_err(io_err(dir))?;
+                    let file = entry.path().join(HEADS_FILE);
+                    if entry.file_type().map_err(io_err(&entry.path()))?.is_dir() {
+                        files.push(file);
+                    }
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: dir.clone(),
+                    source,
+                })
+            }
+        }
+        let mut heads = Vec::new();
+        for file in files {
+            let bytes = match fs::read(&file) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(source) => return Err(Error::Io { path: file, source }),
+            };
+            for (i, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+                let Some(line) = line.strip_suffix(b"\n") else {
+                    continue;
+                };
+                let head =
+                    serde_json::from_slice::<AuditHead>(line).map_err(|e| Error::CorruptAudit {
+                        path: file.clone(),
+                        line: i + 1,
+                        message: format!("not an audit head: {e}"),
+                    })?;
+                heads.push(head);
+            }
+        }
+        Ok(heads)
+    }
+
+    fn append_locked(
+        &self,
+        file: &mut File,
+        new: NewEntry,
+        actor: Actor,
+    ) -> Result<(Entry, AuditHead)> {
         let path = &self.path;
         let io = io_err(path);
         let len = file.seek(SeekFrom::End(0)).map_err(io)?;
@@ -559,15 +946,20 @@ impl AuditLog {
         };
 
         let time = now_rfc3339();
-        let actor = new.actor.unwrap_or_else(current_actor);
-        let data = canonical(&new.data);
+        let redactor = &self.redactor;
+        let actor_name = redactor.redact(&actor.name).into_owned();
+        let spec = new.spec.map(|s| redactor.redact(&s).into_owned());
+        let run = new.run.map(|r| redactor.redact(&r).into_owned());
+        let mut data = canonical(&new.data);
+        redactor.redact_value(&mut data);
         let body = Body {
             seq,
             time: &time,
-            actor: &actor,
+            actor: &actor_name,
+            actor_source: Some(&actor.source),
             kind: &new.kind,
-            spec: new.spec.as_deref(),
-            run: new.run.as_deref(),
+            spec: spec.as_deref(),
+            run: run.as_deref(),
             data: &data,
             prev: &prev,
         };
@@ -575,6 +967,10 @@ impl AuditLog {
         let hash = sha256_hex(body.as_bytes());
         let open = body.strip_suffix('}').unwrap_or(&body);
         let line = format!("{open},\"hash\":\"{hash}\"}}\n");
+        let head = AuditHead {
+            seq,
+            line_hash: sha256_hex(line.trim_end_matches('\n').as_bytes()),
+        };
 
         let written = file
             .write_all(line.as_bytes())
@@ -593,17 +989,19 @@ impl AuditLog {
                 sync_dir(dir)?;
             }
         }
-        Ok(Entry {
+        let entry = Entry {
             seq,
             time,
-            actor,
+            actor: actor_name,
+            actor_source: Some(actor.source),
             kind: new.kind,
-            spec: new.spec,
-            run: new.run,
+            spec,
+            run,
             data,
             prev,
             hash,
-        })
+        };
+        Ok((entry, head))
     }
 
     /// Every complete entry, in order, without checking the chain (use
@@ -670,12 +1068,24 @@ impl AuditLog {
         }
     }
 
-    /// Verifies this log; see [`verify`].
+    /// Verifies this log ([`verify`]) and checks it against every head
+    /// recorded in the heads directory ([`AuditLog::recorded_heads`]):
+    /// the log must still hold each head's entry, unchanged
+    /// ([`Missing`](AuditProblem::Missing),
+    /// [`AnchorMismatch`](AuditProblem::AnchorMismatch)), and, once any
+    /// head is recorded, no entry may follow the last one
+    /// ([`Unwitnessed`](AuditProblem::Unwitnessed)). So a truncated,
+    /// emptied or deleted log, and lines appended by hand, are broken even
+    /// though their chain is whole. With no recorded head (a log written
+    /// before kiro kept them, or heads removed too) this is [`verify`].
     ///
     /// # Errors
-    /// [`Error::Io`] when the file cannot be read.
+    /// [`Error::Io`] when the log or a heads file cannot be read;
+    /// [`Error::CorruptAudit`] naming a heads file with a line that is not
+    /// a head.
     pub fn verify(&self) -> Result<AuditReport> {
-        verify(&self.path)
+        let heads = self.recorded_heads()?;
+        verify_inner(&self.path, &heads, true)
     }
 
     /// Verifies this log against an anchor; see [`verify_anchored`].
@@ -703,7 +1113,7 @@ impl AuditLog {
 /// [`Error::Io`] when the file cannot be opened or read. A damaged log is
 /// not an error but a [`AuditReport::Broken`].
 pub fn verify(path: impl AsRef<Path>) -> Result<AuditReport> {
-    verify_inner(path.as_ref(), None)
+    verify_inner(path.as_ref(), &[], false)
 }
 
 /// Like [`verify`], and also checks that the log still holds the entry
@@ -715,10 +1125,17 @@ pub fn verify(path: impl AsRef<Path>) -> Result<AuditReport> {
 /// # Errors
 /// [`Error::Io`] when the file cannot be opened or read.
 pub fn verify_anchored(path: impl AsRef<Path>, anchor: &AuditHead) -> Result<AuditReport> {
-    verify_inner(path.as_ref(), Some(anchor))
+    verify_inner(path.as_ref(), std::slice::from_ref(anchor), false)
 }
 
-fn verify_inner(path: &Path, anchor: Option<&AuditHead>) -> Result<AuditReport> {
+/// Verifies the chain and checks every anchor; with `witnessed`, entries
+/// after the last anchor are a finding too.
+fn verify_inner(path: &Path, anchors: &[AuditHead], witnessed: bool) -> Result<AuditReport> {
+    let mut by_seq: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+    for a in anchors {
+        by_seq.entry(a.seq).or_default().push(&a.line_hash);
+    }
+    let last_anchor = by_seq.keys().next_back().copied();
     let mut entries: u64 = 0;
     let mut head: Option<AuditHead> = None;
     let broken = |line: usize, entries: u64, problem: AuditProblem| {
@@ -763,14 +1180,16 @@ fn verify_inner(path: &Path, anchor: Option<&AuditHead>) -> Result<AuditReport> 
                 return broken(line_no, entries, problem);
             }
             let line_hash = sha256_hex(line);
-            if let Some(anchor) = anchor.filter(|a| a.seq == entry.seq) {
-                if anchor.line_hash != line_hash {
-                    let problem = AuditProblem::AnchorMismatch {
-                        found: line_hash,
-                        expected: anchor.line_hash.clone(),
-                    };
-                    return broken(line_no, entries, problem);
-                }
+            let recorded = by_seq
+                .get(&entry.seq)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if let Some(expected) = recorded.iter().find(|h| **h != line_hash) {
+                let problem = AuditProblem::AnchorMismatch {
+                    found: line_hash,
+                    expected: (*expected).to_owned(),
+                };
+                return broken(line_no, entries, problem);
             }
             entries = expected_seq;
             prev.clone_from(&line_hash);
@@ -780,16 +1199,43 @@ fn verify_inner(path: &Path, anchor: Option<&AuditHead>) -> Result<AuditReport> 
             });
         }
     }
-    if let Some(anchor) = anchor.filter(|a| a.seq > entries) {
-        let line = usize::try_from(entries)
-            .unwrap_or(usize::MAX)
-            .saturating_add(1);
-        let problem = AuditProblem::Missing {
-            expected_seq: anchor.seq,
-        };
-        return broken(line, entries, problem);
+    let line_after = |n: u64| usize::try_from(n).unwrap_or(usize::MAX).saturating_add(1);
+    match last_anchor {
+        Some(last) if last > entries => {
+            let problem = AuditProblem::Missing { expected_seq: last };
+            return broken(line_after(entries), entries, problem);
+        }
+        Some(last) if witnessed && last < entries => {
+            let problem = AuditProblem::Unwitnessed {
+                last_recorded_seq: last,
+            };
+            return broken(line_after(last), last, problem);
+        }
+        _ => {}
     }
-    Ok(AuditReport::Intact { entries, head })
+    Ok(AuditReport::Intact {
+        entries,
+        head,
+        heads_checked: anchors.len() as u64,
+    })
+}
+
+/// Appends one head line to a heads file and makes it durable, first
+/// cutting off a line torn by a crash (the caller holds the log's lock, so
+/// nobody else writes the file).
+fn append_head_line(path: &Path, line: &[u8]) -> std::io::Result<()> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)?;
+    let len = file.seek(SeekFrom::End(0))?;
+    let committed = rfind_newline(&mut file, len)?.map_or(0, |p| p + 1);
+    if committed < len {
+        file.set_len(committed)?;
+    }
+    file.write_all(line)?;
+    file.sync_data()
 }
 
 /// Checks one line (without its newline) on its own: it is an entry and

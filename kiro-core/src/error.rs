@@ -241,6 +241,18 @@ pub enum Error {
         /// What is wrong with the line.
         message: String,
     },
+    /// An actor name for the audit log holds control characters (a line
+    /// break or an escape sequence would forge rows in `kiro audit list`).
+    #[error("invalid audit actor from {origin}: {reason} (got {value:?})")]
+    InvalidActor {
+        /// Where the name came from: `env:KIRO_ACTOR`, `git-config`,
+        /// `os-user` or `caller`.
+        origin: String,
+        /// The rejected name.
+        value: String,
+        /// Why it is rejected.
+        reason: String,
+    },
     /// An integrator's error.
     #[error(transparent)]
     Backend(Box<dyn std::error::Error + Send + Sync>),

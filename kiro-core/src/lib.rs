@@ -36,7 +36,9 @@
 //! - [`process`]: external commands with timeouts that kill the whole process group.
 //! - [`verify`]: test annotations, JUnit and `cargo test` results, per-criterion verdicts.
 //! - [`trace`]: the requirement → criterion → property → task → file → test graph and coverage.
-//! - [`audit`]: the append-only, hash-chained audit log.
+//! - [`audit`]: the append-only, hash-chained audit log, with its heads kept under `.kiro/runs/`.
+//! - [`redact`]: secret values of the environment replaced by `[redacted:NAME]`.
+//! - [`escape`]: control characters shown visibly in terminal output.
 //! - [`checkpoint`]: crash-safe checkpoints of runs, content-addressed blobs, rollback and fork.
 //! - [`workspace`]: sandboxed, journaled file access to named repositories, policy, change scans.
 //!
@@ -50,11 +52,13 @@ pub mod checkpoint;
 pub mod config;
 pub mod ears;
 mod error;
+pub mod escape;
 pub mod format;
 pub mod lexicon;
 pub mod lint;
 pub mod pipeline;
 pub mod process;
+pub mod redact;
 pub mod report;
 pub mod spec;
 pub mod stage;

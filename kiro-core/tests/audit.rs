@@ -9,9 +9,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use kiro_core::audit::{
-    actor_from, verify, verify_anchored, AuditHead, AuditKind, AuditLog, AuditProblem, AuditReport,
-    Entry, NewEntry, AUDIT_PATH, GENESIS,
+    resolve_actor, verify, verify_anchored, Actor, ActorSource, AuditHead, AuditKind, AuditLog,
+    AuditProblem, AuditReport, Entry, NewEntry, AUDIT_PATH, GENESIS, HEADS_FILE,
 };
+use kiro_core::redact::Redactor;
 use kiro_core::workspace::sha256_hex;
 use kiro_core::Error;
 use proptest::prelude::*;
@@ -105,7 +106,8 @@ fn append_read_verify() {
         report,
         AuditReport::Intact {
             entries: 3,
-            head: Some(head.clone())
+            head: Some(head.clone()),
+            heads_checked: 3,
         }
     );
     assert_eq!(intact(&verify_anchored(log.path(), &head).unwrap()), 3);
@@ -131,7 +133,8 @@ fn missing_log_is_empty_and_intact() {
         log.verify().unwrap(),
         AuditReport::Intact {
             entries: 0,
-            head: None
+            head: None,
+            heads_checked: 0,
         }
     );
     assert_eq!(
@@ -178,21 +181,192 @@ fn kinds_serialize_as_snake_case_names() {
 }
 
 #[test]
-fn actor_comes_from_kiro_actor_then_the_os_user() {
-    fn check(env: &[(&str, &str)], expected: &str) {
+fn actor_comes_from_kiro_actor_then_git_then_the_os_user() {
+    fn check(env: &[(&str, &str)], git: Option<&str>, expected: (&str, &str)) {
         let lookup = |k: &str| {
             env.iter()
                 .find(|(name, _)| *name == k)
                 .map(|(_, v)| (*v).to_owned())
         };
-        assert_eq!(actor_from(lookup), expected, "env {env:?}");
+        let actor = resolve_actor(lookup, || git.map(str::to_owned)).unwrap();
+        assert_eq!(
+            (actor.name.as_str(), actor.source.to_string().as_str()),
+            expected,
+            "env {env:?}, git {git:?}"
+        );
     }
-    check(&[("KIRO_ACTOR", "ci-bot"), ("USER", "alice")], "ci-bot");
-    check(&[("USER", "alice"), ("USERNAME", "ALICE")], "alice");
-    check(&[("USERNAME", "bob")], "bob");
-    check(&[("KIRO_ACTOR", "  "), ("USER", "alice")], "alice");
-    check(&[("KIRO_ACTOR", " carol ")], "carol");
-    check(&[], "unknown");
+    let git = Some("alice@example.com\n");
+    check(
+        &[("KIRO_ACTOR", "ci-bot"), ("USER", "alice")],
+        git,
+        ("ci-bot", "env:KIRO_ACTOR"),
+    );
+    check(
+        &[("USER", "alice")],
+        git,
+        ("alice@example.com", "git-config"),
+    );
+    check(
+        &[("USER", "alice"), ("USERNAME", "ALICE")],
+        None,
+        ("alice", "os-user"),
+    );
+    check(&[("USERNAME", "bob")], Some("  "), ("bob", "os-user"));
+    check(
+        &[("KIRO_ACTOR", "  "), ("USER", "alice")],
+        None,
+        ("alice", "os-user"),
+    );
+    check(
+        &[("KIRO_ACTOR", " carol ")],
+        None,
+        ("carol", "env:KIRO_ACTOR"),
+    );
+    check(&[], None, ("unknown", "unknown"));
+}
+
+#[test]
+fn actor_names_with_control_characters_are_refused() {
+    let forged = "mallory\n   2  2026-01-01T00:00:00.000Z  alice  approval";
+    for bad in [
+        forged,
+        "eve\u{1b}[2J",
+        "x\ry",
+        "bidi\u{202e}kcatta",
+        "del\u{7f}",
+    ] {
+        // From KIRO_ACTOR: refused, naming the variable, even though USER is fine.
+        let env = |k: &str| match k {
+            "KIRO_ACTOR" => Some(bad.to_owned()),
+            "USER" => Some("alice".to_owned()),
+            _ => None,
+        };
+        let err = resolve_actor(env, || None).unwrap_err();
+        match &err {
+            Error::InvalidActor { origin, value, .. } => {
+                assert_eq!(origin, "env:KIRO_ACTOR");
+                assert_eq!(value, bad.trim());
+            }
+            other => panic!("unexpected error {other}"),
+        }
+        assert!(err.to_string().contains("env:KIRO_ACTOR"), "{err}");
+        // The message itself prints no raw control character.
+        assert!(!err.to_string().contains('\u{1b}') && !err.to_string().contains('\n'));
+        // From git config or the OS user: refused too.
+        let err = resolve_actor(|_| None, || Some(bad.to_owned())).unwrap_err();
+        assert!(matches!(&err, Error::InvalidActor { origin, .. } if origin == "git-config"));
+
+        // Given by a program: the append is refused and nothing is written.
+        let dir = tempfile::tempdir().unwrap();
+        let log = log_in(dir.path());
+        let err = log
+            .append(NewEntry::new(AuditKind::Approval).with_actor(bad))
+            .unwrap_err();
+        assert!(matches!(&err, Error::InvalidActor { origin, .. } if origin == "caller"));
+        assert!(!log.path().exists());
+        let bad_actor = Actor {
+            name: bad.to_owned(),
+            source: ActorSource::OsUser,
+        };
+        assert!(matches!(
+            log_in(dir.path()).with_actor(bad_actor),
+            Err(Error::InvalidActor { .. })
+        ));
+    }
+}
+
+#[test]
+fn actor_source_is_recorded_next_to_the_actor() {
+    let dir = tempfile::tempdir().unwrap();
+    let os_user = Actor {
+        name: "alice".into(),
+        source: ActorSource::OsUser,
+    };
+    let log = log_in(dir.path()).with_actor(os_user).unwrap();
+    let env = |k: &str| (k == "KIRO_ACTOR").then(|| "ci-bot".to_owned());
+    let from_env = resolve_actor(env, || None).unwrap();
+    let a = log.append(NewEntry::new(AuditKind::Phase)).unwrap();
+    let b = log
+        .append(NewEntry::new(AuditKind::Approval).with_identity(from_env))
+        .unwrap();
+    let c = log
+        .append(NewEntry::new(AuditKind::Task).with_actor("kiro"))
+        .unwrap();
+    let cases = [
+        (&a, "alice", ActorSource::OsUser, "os-user"),
+        (
+            &b,
+            "ci-bot",
+            ActorSource::Env("KIRO_ACTOR".into()),
+            "env:KIRO_ACTOR",
+        ),
+        (&c, "kiro", ActorSource::Caller, "caller"),
+    ];
+    let written = lines(log.path());
+    for ((entry, name, source, text), line) in cases.into_iter().zip(&written) {
+        assert_eq!(entry.actor, name);
+        assert_eq!(entry.actor_source.as_ref(), Some(&source));
+        let field = format!(r#""actor":"{name}","actor_source":"{text}","kind""#);
+        assert!(line.contains(&field), "{line}");
+        assert_eq!(&serde_json::to_string(entry).unwrap(), line);
+    }
+    assert_eq!(log.entries().unwrap(), vec![a, b, c]);
+    assert_eq!(intact(&log.verify().unwrap()), 3);
+    // Unknown sources written by newer versions read back as they are.
+    let other: ActorSource = serde_json::from_str(r#""oidc:github""#).unwrap();
+    assert_eq!(other, ActorSource::Other("oidc:github".into()));
+    assert_eq!(serde_json::to_string(&other).unwrap(), r#""oidc:github""#);
+}
+
+/// A line in the format kiro wrote before it recorded `actor_source`.
+fn old_format_line(seq: u64, actor: &str, prev: &str) -> String {
+    let body = format!(
+        r#"{{"seq":{seq},"time":"2026-11-25T20:15:00.123Z","actor":"{actor}","kind":"approval","spec":"login","data":{{"phase":"requirements"}},"prev":"{prev}"}}"#
+    );
+    let hash = sha256_hex(body.as_bytes());
+    format!("{},\"hash\":\"{hash}\"}}", body.strip_suffix('}').unwrap())
+}
+
+#[test]
+fn logs_written_before_actor_sources_still_verify_and_grow() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_in(dir.path());
+    let first = old_format_line(1, "alice", GENESIS);
+    let second = old_format_line(2, "bob", &sha256_hex(first.as_bytes()));
+    fs::create_dir_all(log.path().parent().unwrap()).unwrap();
+    fs::write(log.path(), format!("{first}\n{second}\n")).unwrap();
+
+    assert_eq!(
+        log.verify().unwrap(),
+        AuditReport::Intact {
+            entries: 2,
+            head: Some(AuditHead {
+                seq: 2,
+                line_hash: sha256_hex(second.as_bytes())
+            }),
+            heads_checked: 0,
+        }
+    );
+    let old = log.entries().unwrap();
+    assert_eq!(old[1].actor, "bob");
+    assert_eq!(old[1].actor_source, None);
+
+    let new = log
+        .append(NewEntry::new(AuditKind::Task).with_actor("carol"))
+        .unwrap();
+    assert_eq!(
+        (new.seq, new.prev.as_str()),
+        (3, sha256_hex(second.as_bytes()).as_str())
+    );
+    let report = log.verify().unwrap();
+    assert_eq!(intact(&report), 3);
+    assert!(matches!(
+        report,
+        AuditReport::Intact {
+            heads_checked: 1,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -464,7 +638,10 @@ fn new_entry() -> impl Strategy<Value = NewEntry> {
     )
         .prop_map(|(kind, actor, spec, run, text, n)| NewEntry {
             kind,
-            actor: Some(actor),
+            // Line and paragraph separators are not in `\PC` but are
+            // refused in actor names like control characters.
+            actor: Some(actor.replace(['\u{2028}', '\u{2029}'], "_")),
+            actor_source: None,
             spec,
             run,
             data: json!({ "text": text, "n": n, "list": [n, text] }),
@@ -553,7 +730,7 @@ proptest! {
         let anchor = log.head().unwrap();
         prop_assert_eq!(
             log.verify().unwrap(),
-            AuditReport::Intact { entries: n as u64, head: Some(anchor.clone()) }
+            AuditReport::Intact { entries: n as u64, head: Some(anchor.clone()), heads_checked: n as u64 }
         );
         prop_assert_eq!(log.entries().unwrap(), appended);
 
@@ -569,8 +746,12 @@ proptest! {
         prop_assert_eq!(b.map(|b| b.line), Some(first), "{:?}: {}", t, anchored);
         prop_assert_eq!(b.map(|b| b.valid_entries), Some(first as u64 - 1));
 
+        // The heads recorded at every append catch it at the same line.
+        let witnessed = log.verify().unwrap();
+        prop_assert_eq!(witnessed.broken().map(|b| b.line), Some(first), "{:?}: {}", t, witnessed);
+
         // Without an anchor, only lines cut off at the end go unnoticed.
-        let plain = log.verify().unwrap();
+        let plain = verify(log.path()).unwrap();
         match plain.broken() {
             Some(b) => prop_assert_eq!(b.line, first, "{:?}: {}", t, plain),
             None => {
@@ -585,4 +766,215 @@ proptest! {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Heads: the attacks of issue 11 item 9, each reported as intact by a plain
+// hash chain and as broken once the log is checked against its heads.
+
+/// A log of three entries, the last two of run `run-1` (whose directory
+/// exists, so that run keeps its own heads too).
+fn witnessed_log(dir: &Path) -> AuditLog {
+    let log = log_in(dir).with_redactor(Redactor::none());
+    fs::create_dir_all(dir.join(".kiro/runs/run-1")).unwrap();
+    log.append(NewEntry::new(AuditKind::Approval).with_actor("alice"))
+        .unwrap();
+    for i in 0..2 {
+        log.append(
+            NewEntry::new(AuditKind::Task)
+                .with_actor("kiro")
+                .with_run("run-1")
+                .with_data(json!({ "i": i })),
+        )
+        .unwrap();
+    }
+    log
+}
+
+/// Entries with recomputed hashes, as an attacker with the library (or a
+/// few lines of script) writes them: a log elsewhere, without heads.
+fn forged_chain(existing: Option<&[u8]>, appended: usize) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("forged.jsonl");
+    if let Some(bytes) = existing {
+        fs::write(&path, bytes).unwrap();
+    }
+    let forger = AuditLog::at(&path).with_heads_dir(None);
+    for _ in 0..appended {
+        forger
+            .append(NewEntry::new(AuditKind::Approval).with_actor("mallory"))
+            .unwrap();
+    }
+    fs::read(&path).unwrap()
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Attack {
+    DeleteLastLine,
+    AppendForgedLine,
+    RewriteWholeChain,
+    Empty,
+    Delete,
+    TruncateAndDropGlobalHeads,
+}
+
+fn attack(log: &AuditLog, attack: Attack) {
+    let bytes = fs::read(log.path()).unwrap();
+    let heads_dir = log.heads_dir().unwrap();
+    match attack {
+        Attack::DeleteLastLine | Attack::TruncateAndDropGlobalHeads => {
+            let text = String::from_utf8(bytes).unwrap();
+            let cut = text.trim_end().rfind('\n').unwrap() + 1;
+            fs::write(log.path(), &text[..cut]).unwrap();
+            if matches!(attack, Attack::TruncateAndDropGlobalHeads) {
+                fs::remove_file(heads_dir.join(HEADS_FILE)).unwrap();
+            }
+        }
+        Attack::AppendForgedLine => fs::write(log.path(), forged_chain(Some(&bytes), 1)).unwrap(),
+        Attack::RewriteWholeChain => fs::write(log.path(), forged_chain(None, 3)).unwrap(),
+        Attack::Empty => fs::write(log.path(), b"").unwrap(),
+        Attack::Delete => fs::remove_file(log.path()).unwrap(),
+    }
+}
+
+#[test]
+fn attacks_a_plain_chain_misses_are_caught_by_the_recorded_heads() {
+    let cases = [
+        (
+            Attack::DeleteLastLine,
+            3,
+            AuditProblem::Missing { expected_seq: 3 },
+        ),
+        (
+            Attack::AppendForgedLine,
+            4,
+            AuditProblem::Unwitnessed {
+                last_recorded_seq: 3,
+            },
+        ),
+        (Attack::Empty, 1, AuditProblem::Missing { expected_seq: 3 }),
+        (Attack::Delete, 1, AuditProblem::Missing { expected_seq: 3 }),
+        // The run's own heads still know entry 3.
+        (
+            Attack::TruncateAndDropGlobalHeads,
+            3,
+            AuditProblem::Missing { expected_seq: 3 },
+        ),
+    ];
+    for (a, line, problem) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let log = witnessed_log(dir.path());
+        assert!(matches!(
+            log.verify().unwrap(),
+            AuditReport::Intact {
+                entries: 3,
+                heads_checked: 5,
+                ..
+            }
+        ));
+        attack(&log, a);
+        assert!(
+            verify(log.path()).unwrap().is_intact(),
+            "{a:?}: the chain alone does not see it"
+        );
+        let report = log.verify().unwrap();
+        assert_eq!(broken_at(&report), (line, problem), "{a:?}: {report}");
+    }
+
+    // A whole new chain in place of the old one: the first head differs.
+    let dir = tempfile::tempdir().unwrap();
+    let log = witnessed_log(dir.path());
+    attack(&log, Attack::RewriteWholeChain);
+    assert!(verify(log.path()).unwrap().is_intact());
+    let (line, problem) = broken_at(&log.verify().unwrap());
+    assert_eq!(line, 1);
+    assert!(
+        matches!(problem, AuditProblem::AnchorMismatch { .. }),
+        "{problem}"
+    );
+    assert!(problem.to_string().contains("recorded head"), "{problem}");
+}
+
+#[test]
+fn heads_are_appended_per_log_and_per_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = witnessed_log(dir.path());
+    let runs = dir.path().join(".kiro/runs");
+    let global = lines(&runs.join(HEADS_FILE));
+    let per_run = lines(&runs.join("run-1").join(HEADS_FILE));
+    assert_eq!((global.len(), per_run.len()), (3, 2));
+    let written = lines(log.path());
+    let head: AuditHead = serde_json::from_str(&global[2]).unwrap();
+    assert_eq!(
+        head,
+        AuditHead {
+            seq: 3,
+            line_hash: sha256_hex(written[2].as_bytes())
+        }
+    );
+    assert_eq!(per_run[1], global[2]);
+    assert_eq!(log.head().unwrap(), head);
+
+    // A head line torn by a crash is ignored, then cut off by the next append.
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(runs.join(HEADS_FILE))
+        .unwrap();
+    f.write_all(br#"{"seq":4,"li"#).unwrap();
+    drop(f);
+    assert_eq!(intact(&log.verify().unwrap()), 3);
+    log.append(NewEntry::new(AuditKind::Task).with_actor("kiro"))
+        .unwrap();
+    assert_eq!(lines(&runs.join(HEADS_FILE)).len(), 4);
+    assert!(matches!(
+        log.verify().unwrap(),
+        AuditReport::Intact {
+            entries: 4,
+            heads_checked: 6,
+            ..
+        }
+    ));
+
+    // An edited head is not silently skipped.
+    let text = fs::read_to_string(runs.join(HEADS_FILE)).unwrap();
+    fs::write(
+        runs.join(HEADS_FILE),
+        text.replacen("{\"seq\":1", "{\"sq\":1", 1),
+    )
+    .unwrap();
+    let err = log.verify().unwrap_err();
+    assert!(
+        matches!(&err, Error::CorruptAudit { path, line: 1, .. } if path.ends_with(HEADS_FILE)),
+        "{err}"
+    );
+
+    // Without a heads directory nothing is recorded or checked.
+    let dir = tempfile::tempdir().unwrap();
+    let bare = log_in(dir.path()).with_heads_dir(None);
+    bare.append(NewEntry::new(AuditKind::Task).with_actor("kiro"))
+        .unwrap();
+    assert!(!dir.path().join(".kiro/runs").exists());
+    assert_eq!(bare.recorded_heads().unwrap(), Vec::<AuditHead>::new());
+}
+
+#[test]
+fn secrets_are_redacted_before_they_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "sk-test-0123456789abcdef";
+    let log = log_in(dir.path()).with_redactor(Redactor::new([("OPENAI_API_KEY", secret)]));
+    let e = log
+        .append(
+            NewEntry::new(AuditKind::Task)
+                .with_actor("kiro")
+                .with_data(json!({ "summary": format!("agent said {secret}"), "list": [secret] })),
+        )
+        .unwrap();
+    assert_eq!(
+        e.data,
+        json!({ "summary": "agent said [redacted:OPENAI_API_KEY]", "list": ["[redacted:OPENAI_API_KEY]"] })
+    );
+    let text = fs::read_to_string(log.path()).unwrap();
+    assert!(!text.contains(secret), "{text}");
+    assert!(text.contains("[redacted:OPENAI_API_KEY]"));
+    assert_eq!(intact(&log.verify().unwrap()), 1);
 }

@@ -85,6 +85,131 @@ pub(super) fn run(workspace: Option<&Path>) -> Result<ExitCode> {
             return Err(e).with_context(|| format!("cannot create {}", config.display()));
         }
     }
+    ignore_local_state(&root)?;
     output::println(&format!("kiro workspace ready in {}", root.display()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `kiro init` keeps out of version control: state that is local to
+/// one machine and may quote agents' and tests' output.
+const IGNORED: [(&str, &str); 3] = [
+    (
+        ".kiro/runs/",
+        "checkpoints, run logs, spec locks and audit heads",
+    ),
+    (
+        ".kiro/trace/*.report.json",
+        "the results `kiro verify` stored",
+    ),
+    (".kiro-tmp-*", "temporary files of interrupted writes"),
+];
+
+/// The comment above the lines `kiro init` adds to `.gitignore`.
+const IGNORE_HEADER: &str = "# kiro: local state (see `kiro init`)";
+
+/// Adds the patterns of [`IGNORED`] that `.gitignore` lacks to the end of
+/// `<root>/.gitignore` (creating it if needed, keeping what it holds) and
+/// says what it did. Asks nothing: these files never belong in a commit.
+fn ignore_local_state(root: &Path) -> Result<()> {
+    let path = root.join(".gitignore");
+    let existing = match fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let text = existing.as_deref().unwrap_or_default();
+    let (updated, added) = with_ignored(text);
+    if added.is_empty() {
+        output::println(".gitignore already ignores kiro's local state; left unchanged")?;
+        return Ok(());
+    }
+    kiro_core::store::write_atomic(&path, updated.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let verb = if existing.is_some() {
+        "added to"
+    } else {
+        "created"
+    };
+    for (pattern, what) in IGNORED.iter().filter(|(p, _)| added.contains(p)) {
+        output::println(&format!("{verb} .gitignore: {pattern} ({what})"))?;
+    }
+    Ok(())
+}
+
+/// `text` (a `.gitignore`) with the patterns of [`IGNORED`] it lacks
+/// appended under [`IGNORE_HEADER`], and those patterns. A pattern counts
+/// as present when a line says the same with or without a leading `/` or
+/// trailing `/`, so running `kiro init` again adds nothing.
+fn with_ignored(text: &str) -> (String, Vec<&'static str>) {
+    let normal = |line: &str| {
+        line.trim()
+            .trim_start_matches('/')
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    let present: Vec<String> = text.lines().map(normal).collect();
+    let added: Vec<&'static str> = IGNORED
+        .iter()
+        .map(|(pattern, _)| *pattern)
+        .filter(|pattern| !present.contains(&normal(pattern)))
+        .collect();
+    if added.is_empty() {
+        return (text.to_owned(), added);
+    }
+    let mut out = text.to_owned();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    if !present.iter().any(|line| line == IGNORE_HEADER) {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(IGNORE_HEADER);
+        out.push('\n');
+    }
+    for pattern in &added {
+        out.push_str(pattern);
+        out.push('\n');
+    }
+    (out, added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gitignore_gets_the_missing_patterns_once() {
+        let all = ".kiro/runs/\n.kiro/trace/*.report.json\n.kiro-tmp-*\n";
+        let cases: [(&str, &str, usize); 5] = [
+            ("", &format!("{IGNORE_HEADER}\n{all}"), 3),
+            (
+                "target/",
+                &format!("target/\n\n{IGNORE_HEADER}\n{all}"),
+                3,
+            ),
+            (
+                "/.kiro/runs\n*.log\n",
+                &format!(
+                    "/.kiro/runs\n*.log\n\n{IGNORE_HEADER}\n.kiro/trace/*.report.json\n.kiro-tmp-*\n"
+                ),
+                2,
+            ),
+            (all, all, 0),
+            (
+                &format!("x\n\n{IGNORE_HEADER}\n.kiro/runs/\n"),
+                &format!(
+                    "x\n\n{IGNORE_HEADER}\n.kiro/runs/\n.kiro/trace/*.report.json\n.kiro-tmp-*\n"
+                ),
+                2,
+            ),
+        ];
+        for (input, expected, added) in cases {
+            let (out, patterns) = with_ignored(input);
+            assert_eq!(out, expected, "{input:?}");
+            assert_eq!(patterns.len(), added, "{input:?}");
+            // Idempotent: a second pass adds nothing.
+            assert_eq!(with_ignored(&out), (out.clone(), Vec::new()), "{input:?}");
+        }
+    }
 }

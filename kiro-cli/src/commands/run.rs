@@ -18,6 +18,7 @@ use kiro_core::pipeline::{
     self, NodeStatus, Pipeline, PipelineEvent, RunOptions, RunStatus, RunSummary, TaskGraph,
     TaskKind,
 };
+use kiro_core::redact::Redactor;
 use kiro_core::spec::Task;
 use kiro_core::stage::{
     Approval, Approver, Artifacts, AutoApprove, EventSink, Gate, OutcomeStatus, Phase,
@@ -89,6 +90,8 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
 
     let audit = AuditLog::open(ws.root())
         .with_context(|| format!("cannot open the audit log of {}", ws.root().display()))?;
+    // A `KIRO_ACTOR` the log would refuse stops the run before any work.
+    audit.actor()?;
     let mut builder = Pipeline::builder()
         .config(config.clone())
         .shared_store(store.clone())
@@ -147,6 +150,7 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
         bar.clone(),
         std::io::stderr().is_terminal(),
         lock.clone(),
+        Redactor::from_env(),
     ));
     let interrupts = tokio::spawn(interrupts(cancel.clone()));
     let result = engine.run(options).await;
@@ -164,7 +168,11 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
 }
 
 /// Prints the summary line and what to do next; returns the exit status.
+/// A failure's reason may quote an agent, so it is redacted and escaped.
 fn conclude(summary: &RunSummary, spec: &str) -> Result<ExitCode> {
+    let redactor = Redactor::from_env();
+    let shown = |text: &str| redactor.for_terminal(text);
+    let spec = &shown(spec);
     let run = &summary.run_id;
     let checkpoint = summary
         .checkpoint
@@ -174,7 +182,7 @@ fn conclude(summary: &RunSummary, spec: &str) -> Result<ExitCode> {
     let (status, code) = match &summary.status {
         RunStatus::Completed => ("completed".to_owned(), ExitCode::SUCCESS),
         RunStatus::Failed { reason } => {
-            eprintln!("error: {reason}");
+            eprintln!("error: {}", shown(reason));
             eprintln!(
                 "fix the cause, then continue with `kiro run {spec} --resume {run}` \
                  (finished tasks are not run again)"
@@ -182,7 +190,8 @@ fn conclude(summary: &RunSummary, spec: &str) -> Result<ExitCode> {
             ("failed".to_owned(), ExitCode::from(EXIT_FAILED))
         }
         RunStatus::Stopped { gate, reason } => {
-            eprintln!("stopped at {gate}: {reason}");
+            let gate = shown(&gate.to_string());
+            eprintln!("stopped at {gate}: {}", shown(reason));
             eprintln!(
                 "to approve it and continue, run `kiro run {spec} --resume --yes`, \
                  or `kiro run {spec} --resume` in a terminal to be asked at each gate"
@@ -256,6 +265,7 @@ async fn report(
     bar: SharedBar,
     tty: bool,
     lock: Arc<std::sync::Mutex<SpecLock>>,
+    redactor: Redactor,
 ) {
     while let Some(event) = rx.recv().await {
         if let PipelineEvent::RunStarted { run_id, .. } = &event {
@@ -289,27 +299,34 @@ async fn report(
                         continue;
                     }
                     PipelineEvent::NodeStarted { node, .. } => {
-                        b.set_message(node.clone());
+                        b.set_message(redactor.for_terminal(node));
                         continue;
                     }
                     _ => {}
                 }
             }
-            if let Some(line) = describe(&event) {
+            if let Some(line) = describe(&event, &redactor) {
                 match &current {
                     Some(b) => b.println(line),
                     None => eprintln!("{line}"),
                 }
             }
-        } else if let Some(line) = describe(&event) {
+        } else if let Some(line) = describe(&event, &redactor) {
             eprintln!("{line}");
         }
     }
 }
 
 /// One line for an event, or `None` for events too frequent to print
-/// (checkpoints, progress counts).
-fn describe(event: &PipelineEvent) -> Option<String> {
+/// (checkpoints, progress counts). Node names, summaries, errors and
+/// messages come from specs and agents: secrets are redacted and control
+/// characters escaped, so one event is always one line.
+fn describe(event: &PipelineEvent, redactor: &Redactor) -> Option<String> {
+    describe_raw(event).map(|line| redactor.for_terminal(&line))
+}
+
+/// One line for an event, before redaction and escaping.
+fn describe_raw(event: &PipelineEvent) -> Option<String> {
     Some(match event {
         PipelineEvent::RunStarted {
             run_id,
@@ -378,7 +395,7 @@ struct PromptApprover {
 
 impl PromptApprover {
     fn question(&self, gate: &Gate) -> String {
-        match gate {
+        let question = match gate {
             Gate::Phase { phase } => {
                 let file = match phase {
                     Phase::Requirements => "requirements.md",
@@ -390,7 +407,9 @@ impl PromptApprover {
             Gate::Checkpoint { task, title } => {
                 format!("Continue past task {task} ({title})? [y/N] ")
             }
-        }
+        };
+        // The title and the folder come from the spec and the file system.
+        Redactor::from_env().for_terminal(&question)
     }
 }
 
@@ -450,7 +469,7 @@ fn plan(ws: &Workspace, args: &RunArgs, config: &Config) -> Result<ExitCode> {
     };
     let mut out = format!(
         "{}: {} task nodes ({order} order; a task waits for the ones listed)\n",
-        loaded.spec.name,
+        one_line(&loaded.spec.name),
         graph.order.len()
     );
     for &n in &graph.order {
@@ -499,6 +518,9 @@ fn natural(id: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// The text on one line, with the control characters left escaped (a task
+/// title must not drive the terminal).
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    kiro_core::escape::escape_control(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+        .into_owned()
 }

@@ -1,10 +1,13 @@
 //! `kiro spec show`: a spec as a readable outline or as JSON.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use kiro_core::escape::escape_control;
+use kiro_core::redact::Redactor;
 use kiro_core::spec::{
     AcceptanceCriterion, Dialect, EarsPattern, Spec, SpecKind, Task, TaskStatus,
 };
@@ -31,8 +34,13 @@ pub(super) fn run(ws: &Workspace, args: &ShowArgs) -> Result<ExitCode> {
         }
         FolderState::Failed(e) => return Err(cannot_load(ws, &dir, e)),
     };
+    let redactor = Redactor::from_env();
     match args.format {
-        TextOrJson::Json => output::println(&serde_json::to_string_pretty(&loaded.spec)?)?,
+        TextOrJson::Json => {
+            let mut value = serde_json::to_value(&loaded.spec)?;
+            redactor.redact_value(&mut value);
+            output::println(&serde_json::to_string_pretty(&value)?)?;
+        }
         TextOrJson::Text => {
             let path = ws.display(&loaded.dir).display().to_string();
             let mut text = outline(&loaded.spec, &path);
@@ -40,7 +48,7 @@ pub(super) fn run(ws: &Workspace, args: &ShowArgs) -> Result<ExitCode> {
                 let holds = if holds.is_empty() {
                     "nothing".to_owned()
                 } else {
-                    holds.join(", ")
+                    escape_control(&holds.join(", ")).into_owned()
                 };
                 let _ = writeln!(
                     text,
@@ -48,7 +56,10 @@ pub(super) fn run(ws: &Workspace, args: &ShowArgs) -> Result<ExitCode> {
                      (the folder holds {holds})"
                 );
             }
-            output::print(&text)?;
+            // Every field is escaped as the outline is built; the secrets
+            // are replaced in the finished text, whose line breaks are all
+            // the outline's own.
+            output::print(&redactor.redact(&text))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -60,9 +71,15 @@ fn cannot_load(ws: &Workspace, dir: &Path, e: Error) -> anyhow::Error {
 }
 
 /// Collapses line breaks and runs of spaces, for one-line display of
-/// hard-wrapped text.
+/// hard-wrapped text, and escapes the control characters left (an escape
+/// sequence in a title must not reach the terminal).
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    escape_control(&text.split_whitespace().collect::<Vec<_>>().join(" ")).into_owned()
+}
+
+/// An id or name, with its control characters escaped.
+fn shown(text: &str) -> Cow<'_, str> {
+    escape_control(text)
 }
 
 fn ears_label(criterion: &AcceptanceCriterion) -> &'static str {
@@ -81,7 +98,7 @@ fn push_criterion(out: &mut String, indent: &str, c: &AcceptanceCriterion) {
     let _ = writeln!(
         out,
         "{indent}{} [{}] {}",
-        c.id,
+        shown(c.id.as_str()),
         ears_label(c),
         one_line(&c.text)
     );
@@ -98,16 +115,21 @@ fn outline(spec: &Spec, path: &str) -> String {
         Dialect::Kiro => "kiro",
         Dialect::CcSdd => "cc-sdd",
     };
-    let mut out = format!("{} ({kind}, {dialect}) {path}\n", spec.name);
+    let mut out = format!(
+        "{} ({kind}, {dialect}) {}\n",
+        shown(&spec.name),
+        shown(path)
+    );
 
     if let Some(doc) = &spec.requirements {
         let _ = writeln!(out, "\n{}", heading(&doc.title, "Requirements"));
         for r in &doc.requirements {
             let title = one_line(&r.title);
+            let id = shown(r.id.as_str());
             if title.is_empty() {
-                let _ = writeln!(out, "  Requirement {}", r.id);
+                let _ = writeln!(out, "  Requirement {id}");
             } else {
-                let _ = writeln!(out, "  Requirement {}: {title}", r.id);
+                let _ = writeln!(out, "  Requirement {id}: {title}");
             }
             if let Some(story) = &r.user_story {
                 let _ = writeln!(out, "    User story: {}", one_line(&story.text));
@@ -141,12 +163,12 @@ fn outline(spec: &Spec, path: &str) -> String {
             let validates = if validates.is_empty() {
                 "validates nothing".to_owned()
             } else {
-                format!("validates {}", validates.join(", "))
+                format!("validates {}", shown(&validates.join(", ")))
             };
             let _ = writeln!(
                 out,
                 "  Property {}: {} ({validates})",
-                p.id,
+                shown(p.id.as_str()),
                 one_line(&p.title)
             );
         }
@@ -184,7 +206,7 @@ fn push_task(out: &mut String, task: &Task, depth: usize) {
     let id = task
         .id
         .as_ref()
-        .map(|i| format!("{i} "))
+        .map(|i| format!("{} ", shown(i.as_str())))
         .unwrap_or_default();
     let mut links = Vec::new();
     if !task.requirements.is_empty() {
@@ -205,7 +227,7 @@ fn push_task(out: &mut String, task: &Task, depth: usize) {
     let links = if links.is_empty() {
         String::new()
     } else {
-        format!("  ({})", links.join("; "))
+        format!("  ({})", shown(&links.join("; ")))
     };
     let _ = writeln!(
         out,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use kiro_core::checkpoint::CheckpointStore;
 use kiro_core::pipeline;
+use kiro_core::redact::Redactor;
 use kiro_core::spec::{Task, TaskStatus};
 use kiro_core::stage::{OutcomeStatus, TaskOutcome};
 use kiro_core::store::DocKind;
@@ -142,9 +143,17 @@ pub(super) fn run(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
         progress,
         run,
     };
+    // Outcome summaries quote what agents printed: secrets are redacted
+    // from both formats (the run log is redacted when written, but older
+    // logs and the spec's own text are not).
+    let redactor = Redactor::from_env();
     match args.format {
-        TextOrJson::Json => output::println(&serde_json::to_string_pretty(&status)?)?,
-        TextOrJson::Text => output::print(&text(&status))?,
+        TextOrJson::Json => {
+            let mut value = serde_json::to_value(&status)?;
+            redactor.redact_value(&mut value);
+            output::println(&serde_json::to_string_pretty(&value)?)?;
+        }
+        TextOrJson::Text => output::print(&text(&status, &redactor))?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -185,13 +194,17 @@ fn outcome_name(status: OutcomeStatus) -> &'static str {
     }
 }
 
-/// The text report.
-fn text(s: &Status) -> String {
+/// The text report. Every string from the spec, the workspace or a run
+/// goes through [`Redactor::for_terminal`]: a task title or an outcome
+/// summary may hold line breaks or escape sequences that would otherwise
+/// forge lines or drive the terminal.
+fn text(s: &Status, redactor: &Redactor) -> String {
+    let shown = |text: &str| redactor.for_terminal(text);
     let docs: Vec<&str> = s.documents.iter().map(|d| doc_name(*d)).collect();
     let mut out = format!(
         "{} ({})\ndocuments: {}\n",
-        s.spec,
-        s.path,
+        shown(&s.spec),
+        shown(&s.path),
         if docs.is_empty() {
             "none".to_owned()
         } else {
@@ -209,14 +222,17 @@ fn text(s: &Status) -> String {
             .outcome
             .map(|o| format!("  [last run: {}]", outcome_name(o)))
             .unwrap_or_default();
-        let id = t.id.as_deref().map(|i| format!("{i} ")).unwrap_or_default();
+        let id =
+            t.id.as_deref()
+                .map(|i| format!("{} ", shown(i)))
+                .unwrap_or_default();
         let _ = writeln!(
             out,
             "{}[{}]{} {id}{}{outcome}",
             "  ".repeat(t.depth + 1),
             t.status.mark(),
             if t.optional { "*" } else { "" },
-            t.title
+            shown(&t.title)
         );
     }
     match &s.run {
@@ -225,7 +241,11 @@ fn text(s: &Status) -> String {
             let _ = writeln!(
                 out,
                 "latest run: {} ({} checkpoints; last {} after {} at {})",
-                r.id, r.checkpoints, r.checkpoint, r.node, r.created_at
+                shown(&r.id),
+                r.checkpoints,
+                shown(&r.checkpoint),
+                shown(&r.node),
+                shown(&r.created_at)
             );
             let count = |st: OutcomeStatus| r.outcomes.iter().filter(|o| o.status == st).count();
             let _ = writeln!(
@@ -240,7 +260,12 @@ fn text(s: &Status) -> String {
                 .iter()
                 .filter(|o| o.status == OutcomeStatus::Failed)
             {
-                let _ = writeln!(out, "  task {} failed: {}", o.task, o.summary);
+                let _ = writeln!(
+                    out,
+                    "  task {} failed: {}",
+                    shown(o.task.as_str()),
+                    shown(&o.summary)
+                );
             }
             if let Some(v) = &r.verification {
                 let _ = writeln!(

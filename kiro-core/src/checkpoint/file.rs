@@ -9,6 +9,15 @@
 //!   <run-id>/<id>.json       optional pretty copy of each checkpoint, for people and tools
 //! ```
 //!
+//! (The audit log keeps its heads beside them, in `audit-heads.jsonl` and
+//! `<run-id>/audit-heads.jsonl`; see [`crate::audit`].)
+//!
+//! The log and the pretty copies are created with mode `0600`: outcomes
+//! quote what agents and tests printed. Before a checkpoint is written,
+//! the values of secret-looking environment variables are replaced in its
+//! artifacts and node name ([`FileCheckpointStore::with_redactor`]); blobs
+//! are stored as given, since a rollback must restore them exactly.
+//!
 //! # Durability and the fsync policy
 //!
 //! The commit point of a checkpoint is its line in `log.jsonl`: the whole
@@ -44,6 +53,7 @@
 //! run's ids in memory); any number of readers may read concurrently and see
 //! a prefix of the log.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -52,6 +62,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{check_id, BlobId, Checkpoint, CheckpointId, CheckpointStore, RunId};
 use crate::error::{io_err, Error, Result};
+use crate::redact::Redactor;
 use crate::store::sync_dir;
 
 /// The directory of the blob store inside `.kiro/runs/`.
@@ -83,6 +94,7 @@ pub struct FileCheckpointStore {
     writers: Mutex<HashMap<RunId, RunWriter>>,
     durability: Durability,
     pretty_copies: bool,
+    redactor: Redactor,
 }
 
 /// The open log of a run this store writes, and the ids already in it.
@@ -106,7 +118,20 @@ impl FileCheckpointStore {
             writers: Mutex::new(HashMap::new()),
             durability: Durability::PowerLoss,
             pretty_copies: false,
+            redactor: Redactor::from_env(),
         }
+    }
+
+    /// Replaces secrets with `redactor` instead of the process
+    /// environment's ([`Redactor::from_env`], the default) in what
+    /// [`put`](CheckpointStore::put) writes: every string of a checkpoint's
+    /// artifacts (outcome summaries, evidence, messages) and its node name.
+    /// Blobs are stored as given: they are workspace files that a rollback
+    /// must restore byte for byte.
+    #[must_use]
+    pub fn with_redactor(mut self, redactor: Redactor) -> FileCheckpointStore {
+        self.redactor = redactor;
+        self
     }
 
     /// Also writes each checkpoint as pretty JSON to `<run>/<id>.json`, for
@@ -129,6 +154,18 @@ impl FileCheckpointStore {
     /// What stored checkpoints survive.
     pub fn durability(&self) -> Durability {
         self.durability
+    }
+
+    /// A checkpoint as it is written: secrets redacted from its artifacts
+    /// and node name.
+    fn stored_form<'a>(&self, checkpoint: &'a Checkpoint) -> Cow<'a, Checkpoint> {
+        if self.redactor.is_empty() {
+            return Cow::Borrowed(checkpoint);
+        }
+        let mut redacted = checkpoint.clone();
+        self.redactor.redact_value(&mut redacted.artifacts);
+        redacted.node = self.redactor.redact(&redacted.node).into_owned();
+        Cow::Owned(redacted)
     }
 
     fn syncs(&self) -> bool {
@@ -172,13 +209,16 @@ impl FileCheckpointStore {
         }
         let path = run_dir.join(LOG_FILE);
         let existed = path.exists();
-        let mut log = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        if !existed {
+        let mut options = OpenOptions::new();
+        options.read(true).append(true).create(true);
+        // The log holds task outcomes, which quote what agents and tests
+        // printed: readable by its owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, LOG_MODE);
+        let mut log = options.open(&path).map_err(io_err(&path))?;
+        if existed {
+            restrict_mode(&log, &path)?;
+        } else {
             sync_dir(&run_dir)?;
         }
         let mut bytes = Vec::new();
@@ -217,6 +257,28 @@ impl FileCheckpointStore {
             Err(source) => Err(Error::Io { path, source }),
         }
     }
+}
+
+/// The mode of a run's log (and of the other files holding outcomes):
+/// owner read and write only.
+#[cfg(unix)]
+const LOG_MODE: u32 = 0o600;
+
+/// Takes group and other permissions off a log that an older kiro created
+/// with the default mode (the umask applies to new files only).
+fn restrict_mode(log: &File, path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = log.metadata().map_err(io_err(path))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            log.set_permissions(fs::Permissions::from_mode(mode & LOG_MODE))
+                .map_err(io_err(path))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (log, path);
+    Ok(())
 }
 
 /// The length of the committed part of a log: everything up to its last
@@ -325,7 +387,8 @@ impl CheckpointStore for FileCheckpointStore {
                     }
                 }
             }
-            let line = serde_json::to_vec(checkpoint).map_err(|e| Error::Backend(Box::new(e)))?;
+            let line = serde_json::to_vec(&self.stored_form(checkpoint))
+                .map_err(|e| Error::Backend(Box::new(e)))?;
             let index = match batches.iter().position(|b| b.0 == checkpoint.run_id) {
                 Some(i) => i,
                 None => {
@@ -392,7 +455,7 @@ impl CheckpointStore for FileCheckpointStore {
         // that `get` does without, so failing to write one must not report
         // the put as failed (a retry would then hit DuplicateCheckpoint).
         for checkpoint in checkpoints.iter().filter(|_| self.pretty_copies) {
-            if let Ok(pretty) = serde_json::to_vec_pretty(checkpoint) {
+            if let Ok(pretty) = serde_json::to_vec_pretty(&self.stored_form(checkpoint)) {
                 let copy = self
                     .dir
                     .join(checkpoint.run_id.as_str())
@@ -520,5 +583,93 @@ impl CheckpointStore for FileCheckpointStore {
             });
         }
         Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::{FileChange, FileState};
+
+    const SECRET: &str = "sk-test-0123456789abcdef";
+
+    fn redacting_store(dir: &Path) -> FileCheckpointStore {
+        FileCheckpointStore::new(dir)
+            .with_redactor(Redactor::new([("OPENAI_API_KEY", SECRET)]))
+            .with_pretty_copies(true)
+    }
+
+    #[test]
+    fn put_redacts_artifacts_but_not_blobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = redacting_store(dir.path());
+        let run = store.create_run().unwrap();
+        let blob = store
+            .put_blob(format!("key = {SECRET}\n").as_bytes())
+            .unwrap();
+        let mut cp = Checkpoint::new(run.clone(), CheckpointId::from_seq(1), "task 1");
+        cp.artifacts =
+            serde_json::json!({ "outcomes": { "1": { "summary": format!("printed {SECRET}") } } });
+        cp.files.push(FileChange::new(
+            "app",
+            "config.toml",
+            FileState::Present {
+                blob: blob.clone(),
+                executable: false,
+            },
+        ));
+        store.put(&cp).unwrap();
+
+        let run_dir = store.run_dir(&run).unwrap();
+        for file in [run_dir.join(LOG_FILE), run_dir.join("c000001.json")] {
+            let text = fs::read_to_string(&file).unwrap();
+            assert!(!text.contains(SECRET), "{}: {text}", file.display());
+            assert!(text.contains("printed [redacted:OPENAI_API_KEY]"), "{text}");
+        }
+        let stored = store.get(&run, &cp.id).unwrap();
+        assert_eq!(
+            stored.artifacts["outcomes"]["1"]["summary"],
+            "printed [redacted:OPENAI_API_KEY]"
+        );
+        // Workspace content is restored byte for byte by a rollback.
+        assert_eq!(
+            store.get_blob(&blob).unwrap(),
+            format!("key = {SECRET}\n").into_bytes()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn run_logs_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let store = redacting_store(dir.path());
+        let run = store.create_run().unwrap();
+        store
+            .put(&Checkpoint::new(
+                run.clone(),
+                CheckpointId::from_seq(1),
+                "a",
+            ))
+            .unwrap();
+        let run_dir = store.run_dir(&run).unwrap();
+        assert_eq!(mode(&run_dir.join(LOG_FILE)), 0o600);
+        assert_eq!(mode(&run_dir.join("c000001.json")), 0o600);
+
+        // A log an older kiro left world-readable is restricted when written again.
+        let old = store.create_run().unwrap();
+        let old_log = store.run_dir(&old).unwrap().join(LOG_FILE);
+        fs::write(&old_log, "").unwrap();
+        fs::set_permissions(&old_log, fs::Permissions::from_mode(0o644)).unwrap();
+        let fresh = redacting_store(dir.path());
+        fresh
+            .put(&Checkpoint::new(
+                old.clone(),
+                CheckpointId::from_seq(1),
+                "a",
+            ))
+            .unwrap();
+        assert_eq!(mode(&old_log), 0o600);
     }
 }
