@@ -33,7 +33,10 @@ fn main() -> ExitCode {
     // runs, so it is dispatched before clap, and it is not a command for
     // people (hidden from help).
     let mut args = std::env::args_os();
-    if args.nth(1).is_some_and(|a| a == engine::LAUNCHER_SUBCOMMAND) {
+    if args
+        .nth(1)
+        .is_some_and(|a| a == engine::LAUNCHER_SUBCOMMAND)
+    {
         return kiro_core::sandbox::launcher_main(args);
     }
     // On bad usage clap prints its message and exits with status 2 itself.

@@ -729,7 +729,10 @@ mod tests {
             (lines(&["k: one"]), "agent".into())
         );
         // No preamble at all, or a stream shorter than the prefix.
-        assert_eq!(preamble("k: ", &["agent\n"]), (lines(&[]), "agent\n".into()));
+        assert_eq!(
+            preamble("k: ", &["agent\n"]),
+            (lines(&[]), "agent\n".into())
+        );
         assert_eq!(preamble("k: ", &["k"]), (lines(&[]), "k".into()));
         // An unterminated line is ordinary output.
         assert_eq!(preamble("k: ", &["k: cut"]), (lines(&[]), "k: cut".into()));

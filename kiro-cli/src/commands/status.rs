@@ -244,7 +244,12 @@ fn text(s: &Status) -> String {
             }
             // Tasks confined alike share one line.
             let mut sandboxes: Vec<(String, usize)> = Vec::new();
-            for summary in r.outcomes.iter().filter_map(|o| o.sandbox.as_ref()).map(|s| s.summary()) {
+            for summary in r
+                .outcomes
+                .iter()
+                .filter_map(|o| o.sandbox.as_ref())
+                .map(|s| s.summary())
+            {
                 match sandboxes.iter_mut().find(|(s, _)| *s == summary) {
                     Some((_, n)) => *n += 1,
                     None => sandboxes.push((summary, 1)),

@@ -35,9 +35,15 @@ pub struct TaskCgroup {
 impl TaskCgroup {
     /// Creates `<own cgroup>/kiro-<pid>-<n>`, with the first free `n` from
     /// `first` on. `Err` says why no cgroup can be made.
+    ///
+    /// The cgroups of a kiro that died (`kiro-<pid>-<n>` whose process no
+    /// longer exists) are killed and removed first: a SIGKILLed kiro cannot
+    /// clean up after itself, and what is left in them was started by its
+    /// tasks.
     pub fn create(first: u64) -> Result<TaskCgroup, String> {
         let own = own_cgroup()?;
         let pid = std::process::id();
+        remove_orphans(&own.dir);
         for n in (0..1000).map(|i| first.wrapping_add(i)) {
             let leaf = format!("kiro-{pid}-{n}");
             let dir = own.dir.join(&leaf);
@@ -48,7 +54,10 @@ impl TaskCgroup {
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => {
-                    return Err(format!("cannot create a cgroup in {}: {e}", own.dir.display()))
+                    return Err(format!(
+                        "cannot create a cgroup in {}: {e}",
+                        own.dir.display()
+                    ))
                 }
             }
         }
@@ -97,6 +106,46 @@ fn is_busy(e: &io::Error) -> bool {
 #[cfg(not(unix))]
 fn is_busy(_e: &io::Error) -> bool {
     false
+}
+
+/// Kills and removes the task cgroups in `parent` of kiro processes that no
+/// longer exist.
+fn remove_orphans(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("kiro-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, n)| {
+                n.bytes().all(|b| b.is_ascii_digit()).then_some(pid)?;
+                pid.parse::<i32>().ok()
+            })
+        else {
+            continue;
+        };
+        if !process_exists(owner) {
+            let dir = entry.path();
+            kill(&dir);
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn process_exists(pid: i32) -> bool {
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}
+
+#[cfg(not(unix))]
+fn process_exists(_pid: i32) -> bool {
+    true
 }
 
 /// Kills every process in the cgroup at `dir` and waits up to two seconds for
@@ -261,7 +310,10 @@ mod tests {
         match expected {
             Ok((dir, path)) => {
                 let (got_dir, got_path) = got.unwrap_or_else(|e| panic!("{e}"));
-                assert_eq!((got_dir.as_path(), got_path.as_str()), (Path::new(dir), path));
+                assert_eq!(
+                    (got_dir.as_path(), got_path.as_str()),
+                    (Path::new(dir), path)
+                );
             }
             Err(fragment) => {
                 let e = got.err().unwrap_or_default();
@@ -282,7 +334,10 @@ mod tests {
         check(
             "0::/user.slice/app.scope\n",
             "25 1 0:22 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n",
-            Ok(("/sys/fs/cgroup/user.slice/app.scope", "/user.slice/app.scope")),
+            Ok((
+                "/sys/fs/cgroup/user.slice/app.scope",
+                "/user.slice/app.scope",
+            )),
         );
         // A container whose mount shows the hierarchy from its own cgroup down.
         check(
@@ -301,7 +356,11 @@ mod tests {
     #[test]
     fn without_a_usable_v2_mount_there_is_a_reason() {
         check("4:memory:/x\n", HYBRID, Err("no cgroup v2"));
-        check("0::/a\n", "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n", Err("not reachable"));
+        check(
+            "0::/a\n",
+            "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n",
+            Err("not reachable"),
+        );
         check(
             "0::/elsewhere\n",
             "25 1 0:22 /docker/abc /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",

@@ -56,8 +56,7 @@ pub(crate) fn support() -> Support {
 #[cfg(target_os = "linux")]
 pub(crate) fn restrict(grants: &Grants<'_>) -> Result<LandlockState, String> {
     use landlock::{
-        AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
-        RulesetStatus, ABI,
+        AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, ABI,
     };
 
     let handled = write_rights();
@@ -77,7 +76,10 @@ pub(crate) fn restrict(grants: &Grants<'_>) -> Result<LandlockState, String> {
         let fd = PathFd::new(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
         // A rule on a file may only carry the rights that apply to files.
         ruleset = ruleset
-            .add_rule(PathBeneath::new(fd, handled & AccessFs::from_file(ABI::V10)))
+            .add_rule(PathBeneath::new(
+                fd,
+                handled & AccessFs::from_file(ABI::V10),
+            ))
             .map_err(|e| format!("cannot allow writes to {}: {e}", file.display()))?;
     }
     let status = ruleset

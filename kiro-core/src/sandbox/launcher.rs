@@ -221,6 +221,16 @@ where
     I: IntoIterator<Item = S>,
     S: Into<OsString>,
 {
+    ExitCode::from(launch(args))
+}
+
+/// [`launcher_main`] with the exit status as a number, for a caller that
+/// must exit by [`std::process::exit`] (a test harness, say).
+pub fn launch<I, S>(args: I) -> u8
+where
+    I: IntoIterator<Item = S>,
+    S: Into<OsString>,
+{
     let (plan, agent) = match LaunchPlan::parse(args) {
         Ok(parsed) => parsed,
         Err(e) => return refuse(e.to_string()),
@@ -230,7 +240,10 @@ where
     if pdeathsig && parent_id() != plan.parent {
         // The parent died between our start and arming the signal: nobody
         // is waiting for this agent, and nobody would stop it.
-        return refuse(format!("kiro (pid {}) exited before the agent started", plan.parent));
+        return refuse(format!(
+            "kiro (pid {}) exited before the agent started",
+            plan.parent
+        ));
     }
 
     let cgroup = plan
@@ -276,11 +289,11 @@ where
         reason: format!("cannot run {:?}: {error}", agent_name(&agent)),
         not_found,
     });
-    ExitCode::from(if not_found {
+    if not_found {
         EXIT_NOT_FOUND
     } else {
         EXIT_CANNOT_EXECUTE
-    })
+    }
 }
 
 fn agent_name(agent: &[OsString]) -> String {
@@ -290,9 +303,9 @@ fn agent_name(agent: &[OsString]) -> String {
         .unwrap_or_default()
 }
 
-fn refuse(reason: String) -> ExitCode {
+fn refuse(reason: String) -> u8 {
     notify(&Notice::Refused { reason });
-    ExitCode::from(EXIT_REFUSED)
+    EXIT_REFUSED
 }
 
 /// Writes a notice in one call, so that it is one line on the pipe.
@@ -375,7 +388,10 @@ mod tests {
         let cases: [(&[&str], &str); 6] = [
             (&["--mode", "enforce", "--parent", "1"], "no `--`"),
             (&["--mode", "enforce", "--parent", "1", "--"], "no agent"),
-            (&["--mode", "strict", "--parent", "1", "--", "a"], "unknown mode"),
+            (
+                &["--mode", "strict", "--parent", "1", "--", "a"],
+                "unknown mode",
+            ),
             (&["--parent", "x", "--", "a"], "not a process id"),
             (&["--mode", "off", "--", "a"], "--parent is required"),
             (&["--bogus", "--", "a"], "unknown argument"),

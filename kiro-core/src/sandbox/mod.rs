@@ -59,16 +59,16 @@ use serde::{Deserialize, Serialize};
 #[allow(unused_imports, reason = "linked from the module docs")]
 use crate::workspace::Policy;
 
-pub use launcher::{launcher_main, LaunchPlan, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_REFUSED};
+pub use launcher::{
+    launch, launcher_main, LaunchPlan, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_REFUSED,
+};
 
 /// The first bytes of every line the launcher writes to standard error
 /// before the agent starts; kiro takes those lines out of the agent's output.
 pub const NOTICE_PREFIX: &str = "kiro-sandbox: ";
 
 /// What happens to an agent's writes (`[policy] sandbox`).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SandboxMode {
     /// Writes are confined by Landlock; where that is impossible (another

@@ -333,17 +333,16 @@ impl Executor for CommandExecutor {
                 ));
             }
             if let Some(reason) = support.abi.is_none().then(|| support.reason.clone()) {
-                return Err(refused(reason.unwrap_or_else(|| "Landlock unavailable".into())));
+                return Err(refused(
+                    reason.unwrap_or_else(|| "Landlock unavailable".into()),
+                ));
             }
         }
 
         let confinement = match &self.launcher {
-            Some(_) => Some(self.confinement(
-                mode,
-                &support,
-                &root,
-                &ws.policy().writable_roots(),
-            )?),
+            Some(_) => {
+                Some(self.confinement(mode, &support, &root, &ws.policy().writable_roots())?)
+            }
             None => None,
         };
         let mut cmd = match (&self.launcher, &confinement) {
@@ -423,7 +422,11 @@ impl CommandExecutor {
         c: Confinement,
         out: &Output,
     ) -> Result<SandboxReport, StageError> {
-        let notices: Vec<Notice> = out.preamble.iter().filter_map(|l| Notice::parse(l)).collect();
+        let notices: Vec<Notice> = out
+            .preamble
+            .iter()
+            .filter_map(|l| Notice::parse(l))
+            .collect();
         let mut applied = None;
         for notice in notices {
             match notice {

@@ -96,7 +96,7 @@ impl Policy {
     ///
     /// ```
     /// use kiro_core::sandbox::WritableRoot;
-/// use kiro_core::workspace::Policy;
+    /// use kiro_core::workspace::Policy;
     ///
     /// let policy = Policy {
     ///     writable: vec!["src/**".into(), "src/gen/*.rs".into(), "docs/*.md".into(), "README.md".into()],
@@ -250,7 +250,10 @@ mod tests {
         check(&["*.md"], &["/"]);
         check(&["{src,tests}/**"], &["/"]);
         check(&["src/[ab]/x"], &["src/"]);
-        check(&["README.md", "docs/guide.md"], &["README.md", "docs/guide.md"]);
+        check(
+            &["README.md", "docs/guide.md"],
+            &["README.md", "docs/guide.md"],
+        );
     }
 
     #[test]
@@ -262,7 +265,10 @@ mod tests {
 
     #[test]
     fn globs_reaching_outside_the_repository_grant_nothing() {
-        check(&["../outside/**", "/etc/**", "./src/**", "a/../b/**", "src/"], &[]);
+        check(
+            &["../outside/**", "/etc/**", "./src/**", "a/../b/**", "src/"],
+            &[],
+        );
         check(&[], &[]);
     }
 }
