@@ -1,7 +1,7 @@
 //! Confining an agent the kernel way: Linux Landlock for writes, the
 //! parent-death signal and a cgroup for its lifetime.
 //!
-//! A [`Policy`](crate::workspace::Policy) binds what stages write through the
+//! A [`Policy`] binds what stages write through the
 //! [`Workspace`](crate::workspace::Workspace) API; an external agent run by
 //! [`CommandExecutor`](crate::stages::CommandExecutor) writes with its own
 //! system calls. This module makes the kernel enforce the policy on it:
@@ -26,6 +26,11 @@
 //! program as kiro, started with a hidden subcommand ([`Launcher`]); a program
 //! embedding kiro-core passes its own executable and calls
 //! [`launcher_main`] from its `main` when it sees that subcommand.
+//!
+//! Linux sends the parent-death signal when the *thread* that started the
+//! launcher exits, not the process: run the executor on threads that outlive
+//! its tasks (tokio's runtime workers do; a `spawn_blocking` thread that goes
+//! idle may exit while its agent runs, and the agent would be killed).
 //!
 //! [`SandboxMode`] (`[policy] sandbox` in `.kiro/config.toml`) chooses what
 //! happens where Landlock is unavailable: `enforce` refuses to run the

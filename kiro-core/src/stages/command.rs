@@ -225,7 +225,8 @@ impl CommandExecutor {
         let mut plan = LaunchPlan::new(mode).landlock_support(support);
         let mut writable = Vec::new();
         let mut temp = None;
-        if mode != SandboxMode::Off {
+        // Without Landlock nothing is granted, so nothing is prepared either.
+        if mode != SandboxMode::Off && support.abi.is_some() {
             let canon_root = root.canonicalize().map_err(|source| Error::Io {
                 path: root.to_owned(),
                 source,

@@ -88,7 +88,9 @@ impl Policy {
     /// and `src/*.rs` grant the directory `src`, `docs/api/*.md` the
     /// directory `docs/api`, and a glob that starts with a wildcard (`**`,
     /// `*.md`, `{src,tests}/**`) the repository root. A glob without one
-    /// names a single path and grants that file. This is coarser than the
+    /// names a single path and grants that file when it exists (it can then
+    /// be rewritten in place, not created, removed or replaced by a rename,
+    /// which need rights on its directory). This is coarser than the
     /// globs (the kernel binds directory hierarchies, not patterns), never
     /// finer. A glob with `..`, `.` or an absolute path grants nothing: it
     /// would reach outside the repository. A root inside another granted
