@@ -427,3 +427,48 @@ async fn a_cgroup_stops_processes_that_left_the_process_group() {
         "the control did not escape"
     );
 }
+
+#[tokio::test]
+async fn the_task_cgroups_of_a_dead_kiro_are_killed_and_removed() {
+    use kiro_core::sandbox::cgroup::TaskCgroup;
+    // A cgroup as a SIGKILLed kiro leaves it: named after a pid that no
+    // longer exists, with a process its task started still inside.
+    let probe = match TaskCgroup::create(1) {
+        Ok(cg) => cg,
+        Err(why) => {
+            eprintln!("skipped: no writable cgroup v2 here ({why})");
+            return;
+        }
+    };
+    let parent = probe.dir().parent().unwrap().to_owned();
+    drop(probe);
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    let orphan = parent.join(format!("kiro-{dead_pid}-7"));
+    std::fs::create_dir(&orphan).unwrap();
+    let mut leftover = std::process::Command::new("sh")
+        .args(["-c", "echo $$ > \"$1/cgroup.procs\" && exec sleep 30", "sh"])
+        .arg(&orphan)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(orphan.join("cgroup.procs"))
+        .unwrap_or_default()
+        .trim()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the leftover never joined");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // The next kiro that makes a task cgroup cleans up.
+    let next = TaskCgroup::create(1).unwrap();
+    assert!(!orphan.exists(), "the orphaned cgroup was not removed");
+    let status = leftover.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    drop(next);
+}

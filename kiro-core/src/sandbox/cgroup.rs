@@ -39,7 +39,8 @@ impl TaskCgroup {
     /// The cgroups of a kiro that died (`kiro-<pid>-<n>` whose process no
     /// longer exists) are killed and removed first: a SIGKILLed kiro cannot
     /// clean up after itself, and what is left in them was started by its
-    /// tasks.
+    /// tasks. (The pid is looked up in this process's PID namespace: kiro
+    /// processes that share a parent cgroup must share one too.)
     pub fn create(first: u64) -> Result<TaskCgroup, String> {
         let own = own_cgroup()?;
         let pid = std::process::id();
