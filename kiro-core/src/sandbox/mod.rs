@@ -20,6 +20,17 @@
 //!   cgroup of its own, so processes that left the task's process group
 //!   (`setsid`) are stopped with the task.
 //!
+//! With `writable = ["src/**"]`, `.kiro/` (the checkpoint store and audit
+//! log) is out of the agent's reach; with `**`, or no `writable` at all, the
+//! whole repository is writable, `.kiro/` included.
+//!
+//! What this does not stop: reading any file the user can read, network
+//! access, writes made on the agent's behalf by other processes it talks to
+//! (a Unix socket to a daemon, signals), writes to already-open descriptors
+//! it inherited (only its standard streams), and anything on kernels
+//! without Landlock in `best-effort` mode. Setuid programs gain no
+//! privileges under Landlock (`no_new_privs`).
+//!
 //! The restrictions are applied by a small launcher that runs between kiro
 //! and the agent: kiro starts the launcher, which restricts itself and then
 //! `exec`s the agent, which inherits everything. The launcher is the same
