@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use kiro_core::checkpoint::{CheckpointRef, FileCheckpointStore};
 use kiro_core::config::{Config, PolicyConfig};
+use kiro_core::sandbox::Launcher;
 use kiro_core::stage::Phase;
 use kiro_core::store;
 use kiro_core::workspace::{Policy, Workspace, DEFAULT_REPO};
@@ -28,6 +29,17 @@ pub(crate) fn policy(config: &PolicyConfig) -> Policy {
         writable: config.writable.clone().unwrap_or(open.writable),
         commands: config.commands.clone().unwrap_or(open.commands),
     }
+}
+
+/// The hidden first argument that makes `kiro` the sandbox launcher.
+pub(crate) const LAUNCHER_SUBCOMMAND: &str = "__sandbox";
+
+/// This very program as the launcher that confines each agent; `None` when
+/// the executable cannot be found (the executor then runs agents
+/// unconfined in best-effort mode and refuses them in `enforce` mode).
+pub(crate) fn launcher() -> Option<Launcher> {
+    let exe = std::env::current_exe().ok()?;
+    Some(Launcher::new(exe, [LAUNCHER_SUBCOMMAND]))
 }
 
 /// The workspace the engine works in: one repository at the root, under the

@@ -28,6 +28,17 @@ use clap::Parser;
 const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
+    // `kiro __sandbox ...` is the launcher kiro runs each agent through
+    // (kiro_core::sandbox): it must restrict itself before anything else
+    // runs, so it is dispatched before clap, and it is not a command for
+    // people (hidden from help).
+    let mut args = std::env::args_os();
+    if args
+        .nth(1)
+        .is_some_and(|a| a == engine::LAUNCHER_SUBCOMMAND)
+    {
+        return kiro_core::sandbox::launcher_main(args);
+    }
     // On bad usage clap prints its message and exits with status 2 itself.
     let cli = cli::Cli::parse();
     match commands::run(cli) {

@@ -509,23 +509,19 @@ fn run_and_kill(dir: &Path, args: &[&str], delay: Duration) {
 
 #[test]
 fn killed_runs_resume_and_finish_without_rerunning_checkpointed_tasks() {
-    let logs = tempfile::tempdir().unwrap();
-    let script_for = |log: &Path| {
-        format!(
-            "echo \"start $KIRO_TASK_ID\" >> '{log}'; sleep 0.05; mkdir -p out; \
-             echo \"$KIRO_TASK_ID\" > \"out/$KIRO_TASK_ID.txt\"; echo \"end $KIRO_TASK_ID\" >> '{log}'",
-            log = log.display()
-        )
-    };
+    // The log lies inside the workspace: the sandbox lets a task write
+    // nowhere else (but its private temp dir).
+    let script = "echo \"start $KIRO_TASK_ID\" >> task.log; sleep 0.05; mkdir -p out; \
+         echo \"$KIRO_TASK_ID\" > \"out/$KIRO_TASK_ID.txt\"; echo \"end $KIRO_TASK_ID\" >> task.log";
     let run_args = ["run", "notes", "--from", "req.txt", "--yes"];
     let resume_args = ["run", "notes", "--from", "req.txt", "--resume", "--yes"];
 
     // How long an undisturbed run takes, to spread the kills over it.
-    let calibration = workspace(&script_for(&logs.path().join("calibration.log")));
+    let calibration = workspace(script);
     let started = Instant::now();
     expect_code(&kiro(calibration.path(), &run_args), 0);
     let full = started.elapsed();
-    let leaves: BTreeSet<String> = ends(&logs.path().join("calibration.log"))
+    let leaves: BTreeSet<String> = ends(&calibration.path().join("task.log"))
         .into_keys()
         .collect();
     assert_eq!(leaves.len(), 4, "{leaves:?}");
@@ -540,11 +536,11 @@ fn killed_runs_resume_and_finish_without_rerunning_checkpointed_tasks() {
     let span = u64::try_from(full.as_millis()).unwrap().max(10);
 
     for i in 0..15 {
-        let log = logs.path().join(format!("run-{i}.log"));
-        let ws = workspace(&script_for(&log));
+        let ws = workspace(script);
+        let log = ws.path().join("task.log");
         // After each kill: the tasks checkpointed so far and how often each
-        // had finished then. A killed run leaves its running task command
-        // behind (it has its own process group) and that orphan may still
+        // had finished then. A killed run may leave its running task command
+        // behind (where no parent-death signal stops it) and that orphan may still
         // finish, so a task can end twice before being checkpointed; what
         // must never happen is a checkpointed task ending again later.
         let mut observed: Vec<(BTreeSet<String>, BTreeMap<String, usize>)> = Vec::new();
@@ -882,4 +878,155 @@ fn audit_verify_checks_the_log_against_the_heads_of_its_runs() {
     let out = kiro(ws.path(), &["audit", "verify"]);
     expect_code(&out, 1);
     assert!(stdout(&out).contains("missing"), "{}", stdout(&out));
+}
+
+// Sandbox: agents confined by the kernel (issue 11, item 1)
+// ---------------------------------------------------------------------------
+
+/// A workspace whose executor runs `script` and whose policy lets tasks
+/// write only `src/**`.
+fn confined_workspace(script: &str) -> TempDir {
+    let ws = workspace(script);
+    let config = ws.path().join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str("\n[policy]\nwritable = [\"src/**\"]\n");
+    fs::write(&config, text).unwrap();
+    ws
+}
+
+/// `true` when this kernel has Landlock; prints why the test is skipped otherwise.
+fn landlock_here() -> bool {
+    match kiro_core::sandbox::landlock_support().reason {
+        None => true,
+        Some(reason) => {
+            eprintln!("skipped: Landlock unavailable here ({reason})");
+            false
+        }
+    }
+}
+
+#[test]
+fn run_and_status_show_that_landlock_confined_the_agent() {
+    if !landlock_here() {
+        return;
+    }
+    let ws = confined_workspace(
+        "echo \"$KIRO_TASK_ID\" > \"src/$KIRO_TASK_ID.txt\"; echo x > README.md; rm -rf .kiro; true",
+    );
+    let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&out, 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("task 1: sandbox: landlock enforced (ABI ")
+            && err.contains("writable: src/ and a private temp dir"),
+        "{err}"
+    );
+    assert!(ws.path().join("src/1.txt").exists());
+    assert!(
+        !ws.path().join("README.md").exists(),
+        "README.md was written"
+    );
+    // `rm -rf .kiro` did not reach the checkpoint store: status still reads the run.
+    let status = kiro(ws.path(), &["status", "notes"]);
+    expect_code(&status, 0);
+    let text = stdout(&status);
+    assert!(
+        text.contains("sandbox (4 tasks): landlock enforced (ABI "),
+        "{text}"
+    );
+    let json = kiro(ws.path(), &["status", "notes", "--format", "json"]);
+    let json: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let outcome = json["run"]["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["task"] == "1")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        outcome["sandbox"]["landlock"]["state"], "enforced",
+        "{outcome}"
+    );
+    assert_eq!(outcome["sandbox"]["mode"], "best-effort");
+    assert_eq!(outcome["sandbox"]["writable"], serde_json::json!(["src/"]));
+    assert_eq!(outcome["sandbox"]["pdeathsig"], true);
+}
+
+#[test]
+fn sandbox_off_lets_the_agent_write_anywhere_and_says_so() {
+    let ws = confined_workspace("echo x > README.md");
+    let config = ws.path().join(".kiro/config.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replace(
+            "\n[policy]\nwritable",
+            "\n[policy]\nsandbox = \"off\"\nwritable",
+        ),
+    )
+    .unwrap();
+    let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&out, 0);
+    assert!(
+        stderr(&out).contains("sandbox: landlock off (sandbox = \"off\")"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(ws.path().join("README.md").exists());
+}
+
+/// Whether a process exists and is not a zombie.
+fn process_alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => {
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.trim().chars().next());
+            !matches!(state, Some('Z' | 'X'))
+        }
+    }
+}
+
+#[test]
+fn an_agent_does_not_outlive_a_sigkilled_kiro() {
+    if !Path::new("/proc/self/stat").exists() {
+        eprintln!("skipped: no /proc to watch the agent in");
+        return;
+    }
+    // The agent writes its pid, waits, then writes `late.txt`: after kiro
+    // is killed it must be dead before it gets there.
+    let ws = workspace("echo $$ > agent.pid; sleep 1; echo late > late.txt");
+    let mut child = kiro_cmd(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid_file = ws.path().join("agent.pid");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pid: i32 = loop {
+        if let Some(pid) = fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the agent never started");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let started = Instant::now();
+    child.kill().unwrap(); // SIGKILL: kiro runs no cleanup
+    child.wait().unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while process_alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!process_alive(pid), "agent {pid} outlived kiro");
+    // Past the moment the agent would have written.
+    std::thread::sleep(Duration::from_millis(1300).saturating_sub(started.elapsed()));
+    assert!(
+        !ws.path().join("late.txt").exists(),
+        "the agent wrote after kiro died"
+    );
 }

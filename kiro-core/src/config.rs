@@ -28,6 +28,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{Error, Result};
+use crate::sandbox::SandboxMode;
 
 /// Where the config file lives, relative to the workspace root.
 pub const CONFIG_PATH: &str = ".kiro/config.toml";
@@ -139,6 +140,11 @@ pub struct PolicyConfig {
     /// Names of the programs tasks may run; `None` when the file does not
     /// restrict them.
     pub commands: Option<Vec<String>>,
+    /// Whether the kernel confines an executor's writes to `writable`
+    /// (Landlock): `"enforce"` refuses to run an agent it cannot confine,
+    /// `"best-effort"` (the default) confines where the kernel allows, `"off"`
+    /// never does. See [`crate::sandbox`].
+    pub sandbox: SandboxMode,
 }
 
 /// Rejects `jobs = 0`, which would make a run wait forever.

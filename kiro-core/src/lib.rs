@@ -34,6 +34,7 @@
 //! - [`pipeline`]: the engine: phases, gates, a petgraph task DAG run concurrently on tokio,
 //!   checkpoints, resume, rollback and fork.
 //! - [`process`]: external commands with timeouts that kill the whole process group.
+//! - [`sandbox`]: Landlock write confinement, parent-death signal and per-task cgroups for agents.
 //! - [`verify`]: test annotations, JUnit and `cargo test` results, per-criterion verdicts.
 //! - [`trace`]: the requirement → criterion → property → task → file → test graph and coverage.
 //! - [`audit`]: the append-only, hash-chained audit log, with its heads kept under `.kiro/runs/`.
@@ -60,6 +61,7 @@ pub mod pipeline;
 pub mod process;
 pub mod redact;
 pub mod report;
+pub mod sandbox;
 pub mod spec;
 pub mod stage;
 pub mod stages;

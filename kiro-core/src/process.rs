@@ -19,8 +19,11 @@
 //!   dropped; output that is not UTF-8 is converted lossily.
 //!
 //! A process that leaves its process group (a daemon calling `setsid`) is
-//! outside what this module can stop; if it keeps the output pipes open,
-//! reading stops shortly after the program itself ended.
+//! outside what the group signals reach; if it keeps the output pipes open,
+//! reading stops shortly after the program itself ended. Running the program
+//! in a cgroup of its own ([`Command::cgroup`], see
+//! [`sandbox::cgroup`](crate::sandbox::cgroup)) closes that gap: whatever is
+//! left in the cgroup when the run ends is killed too.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
@@ -39,6 +42,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
@@ -62,6 +66,12 @@ pub const KILL_GRACE: Duration = Duration::from_secs(2);
 /// that long.
 const DRAIN_AFTER_STOP: Duration = Duration::from_secs(1);
 
+/// How many leading lines of standard error [`Command::preamble`] takes at most.
+const PREAMBLE_LINES: usize = 4;
+
+/// How long a preamble line may be before the stream is taken as ordinary output.
+const PREAMBLE_LINE_BYTES: usize = 64 * 1024;
+
 /// One external program to run, built step by step.
 ///
 /// The environment is inherited, plus what [`Command::env`] adds. Standard
@@ -77,6 +87,8 @@ pub struct Command {
     timeout: Option<Duration>,
     capture_limit: usize,
     grace: Duration,
+    preamble: Option<String>,
+    cgroup: Option<PathBuf>,
 }
 
 impl Command {
@@ -95,6 +107,8 @@ impl Command {
             timeout: None,
             capture_limit: DEFAULT_CAPTURE_LIMIT,
             grace: KILL_GRACE,
+            preamble: None,
+            cgroup: None,
         }
     }
 
@@ -134,6 +148,25 @@ impl Command {
     /// `SIGTERM` and `SIGKILL` (default [`KILL_GRACE`]).
     pub fn kill_grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
+        self
+    }
+
+    /// Takes the leading lines of standard error that start with `prefix`
+    /// (at most four) out of [`Output::stderr`] into [`Output::preamble`]:
+    /// how a launcher that runs before the program (see
+    /// [`sandbox`](crate::sandbox)) reports to kiro on the same pipe.
+    pub fn preamble(mut self, prefix: impl Into<String>) -> Self {
+        self.preamble = Some(prefix.into());
+        self
+    }
+
+    /// Stops everything left in this cgroup v2 directory when the run ends
+    /// (by itself, by timeout, cancellation or drop), after the process
+    /// group: the program must have been placed in it (a launcher joins it
+    /// before it starts the program). Creating and removing the cgroup is
+    /// the caller's ([`TaskCgroup`](crate::sandbox::cgroup::TaskCgroup)).
+    pub fn cgroup(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cgroup = Some(dir.into());
         self
     }
 
@@ -193,7 +226,7 @@ impl Command {
         })?;
         // Armed before the first await, so that dropping this future at any
         // later point stops the group.
-        let mut guard = GroupGuard::new(&child, self.grace);
+        let mut guard = GroupGuard::new(&child, self.grace, self.cgroup.clone());
 
         let stdin_pipe = child.stdin.take();
         let stdout_pipe = child.stdout.take();
@@ -201,13 +234,14 @@ impl Command {
         let stdin_bytes = self.stdin.unwrap_or_default();
         let mut stdout = Tail::new(self.capture_limit);
         let mut stderr = Tail::new(self.capture_limit);
+        let mut preamble = self.preamble.as_deref().map(Preamble::new);
 
         let (end, status) = {
             let io = async {
                 tokio::join!(
                     feed(stdin_pipe, &stdin_bytes),
-                    drain(stdout_pipe, &mut stdout),
-                    drain(stderr_pipe, &mut stderr),
+                    drain(stdout_pipe, &mut stdout, None),
+                    drain(stderr_pipe, &mut stderr, preamble.as_mut()),
                 );
             };
             tokio::pin!(io);
@@ -230,7 +264,13 @@ impl Command {
             };
             // The group is stopped while its output is still being read, so
             // that a process blocked on a full pipe can take its signal.
-            let stop = stop_group(&mut child, guard.pgid(), self.grace);
+            let stop = async {
+                let status = stop_group(&mut child, guard.pgid(), self.grace).await;
+                if let Some(dir) = &self.cgroup {
+                    stop_cgroup(dir).await;
+                }
+                status
+            };
             let status = if io_done {
                 stop.await
             } else {
@@ -259,6 +299,7 @@ impl Command {
             timed_out: matches!(end, End::TimedOut),
             cancelled: matches!(end, End::Cancelled),
             duration: started.elapsed(),
+            preamble: preamble.map(|p| p.lines).unwrap_or_default(),
         })
     }
 }
@@ -282,6 +323,9 @@ pub struct Output {
     pub cancelled: bool,
     /// Wall time from start to end, including stopping the process group.
     pub duration: Duration,
+    /// The leading lines of standard error [`Command::preamble`] took out,
+    /// without their line breaks.
+    pub preamble: Vec<String>,
 }
 
 impl Output {
@@ -353,6 +397,60 @@ impl Tail {
     }
 }
 
+/// The leading lines of a stream that start with a prefix.
+struct Preamble {
+    prefix: Vec<u8>,
+    pending: Vec<u8>,
+    lines: Vec<String>,
+    done: bool,
+}
+
+impl Preamble {
+    fn new(prefix: &str) -> Preamble {
+        Preamble {
+            prefix: prefix.as_bytes().to_vec(),
+            pending: Vec::new(),
+            lines: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// Takes a chunk of the stream; returns the bytes that are ordinary
+    /// output (none while a line that may be a preamble line is incomplete).
+    fn feed<'a>(&mut self, chunk: &'a [u8]) -> Cow<'a, [u8]> {
+        if self.done {
+            return Cow::Borrowed(chunk);
+        }
+        self.pending.extend_from_slice(chunk);
+        loop {
+            if self.lines.len() >= PREAMBLE_LINES {
+                return self.finish();
+            }
+            let n = self.pending.len().min(self.prefix.len());
+            if self.pending.get(..n) != self.prefix.get(..n) {
+                return self.finish();
+            }
+            if n < self.prefix.len() {
+                return Cow::Borrowed(&[]);
+            }
+            match memchr::memchr(b'\n', &self.pending) {
+                Some(end) => {
+                    let line: Vec<u8> = self.pending.drain(..=end).take(end).collect();
+                    self.lines.push(String::from_utf8_lossy(&line).into_owned());
+                }
+                None if self.pending.len() > PREAMBLE_LINE_BYTES => return self.finish(),
+                None => return Cow::Borrowed(&[]),
+            }
+        }
+    }
+
+    /// Ends the preamble: what is pending is ordinary output.
+    fn finish<'a>(&mut self) -> Cow<'a, [u8]> {
+        self.done = true;
+        Cow::Owned(std::mem::take(&mut self.pending))
+    }
+}
+
 /// Writes all of `bytes` to the program's standard input and closes it.
 ///
 /// Write errors are ignored: a program that exits or closes its input
@@ -364,17 +462,40 @@ async fn feed<W: AsyncWrite + Unpin>(pipe: Option<W>, bytes: &[u8]) {
     }
 }
 
-/// Reads a pipe to its end into `tail`.
-async fn drain<R: AsyncRead + Unpin>(pipe: Option<R>, tail: &mut Tail) {
+/// Reads a pipe to its end into `tail`, its leading lines into `preamble`
+/// when one is given.
+async fn drain<R: AsyncRead + Unpin>(
+    pipe: Option<R>,
+    tail: &mut Tail,
+    mut preamble: Option<&mut Preamble>,
+) {
     let Some(mut pipe) = pipe else {
         return;
     };
     let mut chunk = vec![0u8; 8 * 1024];
     loop {
         match pipe.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => tail.push(chunk.get(..n).unwrap_or_default()),
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let bytes = chunk.get(..n).unwrap_or_default();
+                match preamble.as_deref_mut() {
+                    Some(p) => tail.push(&p.feed(bytes)),
+                    None => tail.push(bytes),
+                }
+            }
         }
+    }
+    if let Some(p) = preamble {
+        tail.push(&p.finish());
+    }
+}
+
+/// Kills what is left in the program's cgroup and waits (up to two
+/// seconds) until it is empty.
+async fn stop_cgroup(dir: &std::path::Path) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while !crate::sandbox::cgroup::kill_once(dir) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -401,21 +522,31 @@ type GroupId = ();
 struct GroupGuard {
     pgid: Option<GroupId>,
     grace: Duration,
+    /// The program's cgroup, killed on drop too.
+    cgroup: Option<PathBuf>,
 }
 
 impl GroupGuard {
     #[cfg(unix)]
-    fn new(child: &Child, grace: Duration) -> GroupGuard {
+    fn new(child: &Child, grace: Duration, cgroup: Option<PathBuf>) -> GroupGuard {
         let pgid = child
             .id()
             .and_then(|id| i32::try_from(id).ok())
             .map(nix::unistd::Pid::from_raw);
-        GroupGuard { pgid, grace }
+        GroupGuard {
+            pgid,
+            grace,
+            cgroup,
+        }
     }
 
     #[cfg(not(unix))]
-    fn new(_child: &Child, grace: Duration) -> GroupGuard {
-        GroupGuard { pgid: None, grace }
+    fn new(_child: &Child, grace: Duration, cgroup: Option<PathBuf>) -> GroupGuard {
+        GroupGuard {
+            pgid: None,
+            grace,
+            cgroup,
+        }
     }
 
     fn pgid(&self) -> Option<GroupId> {
@@ -425,11 +556,17 @@ impl GroupGuard {
     /// The group has been dealt with; dropping the guard does nothing more.
     fn disarm(&mut self) {
         self.pgid = None;
+        self.cgroup = None;
     }
 }
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
+        // Processes that left the group get no grace period: they are
+        // outside what the program was asked to stop.
+        if let Some(dir) = self.cgroup.take() {
+            crate::sandbox::cgroup::kill_once(&dir);
+        }
         #[cfg(unix)]
         if let Some(pgid) = self.pgid.take() {
             use nix::sys::signal::Signal;
@@ -566,7 +703,45 @@ async fn stop_group(
 
 #[cfg(test)]
 mod tests {
-    use super::Tail;
+    use super::{Preamble, Tail};
+
+    /// Feeds `chunks` and returns (preamble lines, ordinary output).
+    fn preamble(prefix: &str, chunks: &[&str]) -> (Vec<String>, String) {
+        let mut p = Preamble::new(prefix);
+        let mut out = Vec::new();
+        for c in chunks {
+            out.extend_from_slice(&p.feed(c.as_bytes()));
+        }
+        out.extend_from_slice(&p.finish());
+        (p.lines, String::from_utf8_lossy(&out).into_owned())
+    }
+
+    #[test]
+    fn the_preamble_is_the_leading_lines_with_the_prefix() {
+        let lines = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            preamble("k: ", &["k: one\nk: two\nagent\nk: not me\n"]),
+            (lines(&["k: one", "k: two"]), "agent\nk: not me\n".into())
+        );
+        // Split anywhere, even inside the prefix.
+        assert_eq!(
+            preamble("k: ", &["k", ": o", "ne\nag", "ent"]),
+            (lines(&["k: one"]), "agent".into())
+        );
+        // No preamble at all, or a stream shorter than the prefix.
+        assert_eq!(
+            preamble("k: ", &["agent\n"]),
+            (lines(&[]), "agent\n".into())
+        );
+        assert_eq!(preamble("k: ", &["k"]), (lines(&[]), "k".into()));
+        // An unterminated line is ordinary output.
+        assert_eq!(preamble("k: ", &["k: cut"]), (lines(&[]), "k: cut".into()));
+        // At most four lines.
+        assert_eq!(
+            preamble("k: ", &["k: 1\nk: 2\nk: 3\nk: 4\nk: 5\n"]),
+            (lines(&["k: 1", "k: 2", "k: 3", "k: 4"]), "k: 5\n".into())
+        );
+    }
 
     #[test]
     fn tail_keeps_the_end_and_notes_what_was_dropped() {

@@ -650,3 +650,313 @@ async fn the_verifier_scopes_annotations_of_every_repository_by_the_workspace_sp
         assert_eq!(tests, expected, "{name}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Sandbox: the agent under Landlock, enforce refusals, task cgroups
+// (issue 11, item 1)
+// ---------------------------------------------------------------------------
+
+use kiro_core::config::Config;
+use kiro_core::sandbox::{
+    landlock_support, LandlockState, LaunchPlan, Launcher, SandboxError, SandboxMode, Support,
+};
+
+/// The name of the test that turns this test binary into the launcher.
+const LAUNCHER_ENTRY: &str = "sandbox_launcher_entry";
+
+/// Not a test: when this binary is started as [`test_launcher`] says, it is
+/// the sandbox launcher (as `kiro __sandbox` is for the CLI). libtest takes
+/// every argument after `--` as a name filter, so the launcher's own
+/// arguments pass through it untouched; run normally, it does nothing.
+#[test]
+#[ignore = "the launcher entry point of the sandbox tests, not a test"]
+fn sandbox_launcher_entry() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os()
+        .skip_while(|a| a != LAUNCHER_ENTRY)
+        .skip(1)
+        .collect();
+    if args.is_empty() {
+        return;
+    }
+    // `launcher_main` only returns when the agent did not start.
+    std::process::exit(i32::from(kiro_core::sandbox::launch(args)));
+}
+
+/// This test binary, run as the launcher (a program embedding kiro-core
+/// passes its own executable the same way).
+fn test_launcher() -> Launcher {
+    let exe = std::env::current_exe().unwrap();
+    Launcher::new(
+        exe,
+        [
+            "--ignored",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "-q",
+            "--",
+            LAUNCHER_ENTRY,
+        ],
+    )
+}
+
+fn sandboxed_workspace(root: &Path, writable: &[&str]) -> Workspace {
+    Workspace::builder()
+        .repo("main", root)
+        .policy(Policy {
+            writable: writable.iter().map(|w| w.to_string()).collect(),
+            commands: vec!["sh".into()],
+        })
+        .build()
+        .unwrap()
+}
+
+/// `Some(reason)` when this kernel has no Landlock, printed as the skip reason.
+fn no_landlock() -> Option<String> {
+    let support = landlock_support();
+    let reason = support.reason?;
+    eprintln!("skipped: Landlock unavailable here ({reason})");
+    Some(reason)
+}
+
+#[tokio::test]
+async fn under_landlock_the_agent_writes_only_beneath_the_writable_directories() {
+    if no_landlock().is_some() {
+        return;
+    }
+    let outer = tempfile::tempdir().unwrap();
+    let repo = outer.path().join("repo");
+    std::fs::create_dir_all(repo.join(".kiro/runs")).unwrap();
+    std::fs::write(repo.join("README.md"), "original\n").unwrap();
+    std::fs::write(repo.join(".kiro/runs/log.jsonl"), "{}\n").unwrap();
+    // Outside both the repository and the agent's private temp dir.
+    let victim = tempfile::tempdir().unwrap();
+    std::fs::write(victim.path().join("target.txt"), "kept\n").unwrap();
+    let script = format!(
+        "{{ echo x > ../outside.txt; echo x > '{victim}/abs.txt'; echo x > README.md; \
+           ln -s '{victim}/target.txt' src/link && echo x >> src/link; rm -rf .kiro; }} 2> src/errors; \
+         echo ok > src/x; echo t > \"$TMPDIR/t\" && echo tmp-ok > src/tmp",
+        victim = victim.path().display()
+    );
+    let cx = StageContext::builder(sandboxed_workspace(&repo, &["src/**"])).build();
+    let exec = sh(&script).launcher(test_launcher());
+    let outcome = run(&exec, &task("1", "Confined"), &Spec::default(), &cx)
+        .await
+        .unwrap();
+
+    let errors = std::fs::read_to_string(repo.join("src/errors")).unwrap();
+    assert!(
+        errors.matches("Permission denied").count() >= 4,
+        "every write outside src/ fails with EACCES:\n{errors}"
+    );
+    assert!(!outer.path().join("outside.txt").exists());
+    assert!(!victim.path().join("abs.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(repo.join("README.md")).unwrap(),
+        "original\n"
+    );
+    // The symlink itself lies in src/, but writing through it does not.
+    assert!(repo.join("src/link").is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(victim.path().join("target.txt")).unwrap(),
+        "kept\n"
+    );
+    // `rm -rf .kiro` cannot touch the checkpoint store.
+    assert!(repo.join(".kiro/runs/log.jsonl").exists());
+    assert_eq!(std::fs::read_to_string(repo.join("src/x")).unwrap(), "ok\n");
+    assert_eq!(
+        std::fs::read_to_string(repo.join("src/tmp")).unwrap(),
+        "tmp-ok\n"
+    );
+
+    let report = outcome.sandbox.expect("the outcome records the sandbox");
+    assert_eq!(report.mode, SandboxMode::BestEffort);
+    assert!(
+        matches!(report.landlock, LandlockState::Enforced { abi } if abi >= 1),
+        "{report:?}"
+    );
+    assert_eq!(report.writable, ["src/"]);
+    assert!(report.pdeathsig);
+    assert!(report.cgroup.is_some() || report.cgroup_unavailable.is_some());
+    assert!(report.to_string().starts_with("landlock enforced (ABI "));
+}
+
+#[tokio::test]
+async fn a_missing_writable_directory_is_created_and_a_symlink_out_is_not_granted() {
+    if no_landlock().is_some() {
+        return;
+    }
+    let outer = tempfile::tempdir().unwrap();
+    let repo = outer.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), repo.join("out")).unwrap();
+    let cx = StageContext::builder(sandboxed_workspace(&repo, &["gen/**", "out/**"])).build();
+    let exec =
+        sh("echo made > gen/new.txt; echo x > out/escape.txt; true").launcher(test_launcher());
+    let outcome = run(&exec, &task("1", "Gen"), &Spec::default(), &cx)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(repo.join("gen/new.txt")).unwrap(),
+        "made\n"
+    );
+    assert!(!elsewhere.path().join("escape.txt").exists());
+    assert_eq!(outcome.sandbox.unwrap().writable, ["gen/"]);
+}
+
+#[tokio::test]
+async fn enforce_refuses_to_run_an_agent_it_cannot_confine() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(sandboxed_workspace(dir.path(), &["src/**"])).build();
+    let unavailable = Support::unavailable("simulated kernel without Landlock");
+    let cases = [
+        (
+            sh("touch ran")
+                .sandbox(SandboxMode::Enforce)
+                .landlock_support(unavailable.clone())
+                .launcher(test_launcher()),
+            "simulated kernel without Landlock",
+        ),
+        (sh("touch ran").sandbox(SandboxMode::Enforce), "no launcher"),
+    ];
+    for (exec, reason) in cases {
+        let err = run(&exec, &task("1", "Refused"), &Spec::default(), &cx)
+            .await
+            .unwrap_err();
+        let refused = match &err {
+            StageError::Core(Error::Backend(inner)) => inner.downcast_ref::<SandboxError>(),
+            _ => None,
+        };
+        assert!(
+            matches!(refused, Some(SandboxError::Refused { reason: r }) if r.contains(reason)),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("enforce"), "{err}");
+        assert!(!dir.path().join("ran").exists(), "a refused agent ran");
+    }
+
+    // best-effort runs it unconfined and says why.
+    let exec = sh("touch ran")
+        .landlock_support(unavailable)
+        .launcher(test_launcher());
+    let outcome = run(&exec, &task("1", "Unconfined"), &Spec::default(), &cx)
+        .await
+        .unwrap();
+    assert!(dir.path().join("ran").exists());
+    let report = outcome.sandbox.unwrap();
+    assert_eq!(
+        report.landlock,
+        LandlockState::Unavailable {
+            reason: "simulated kernel without Landlock".into()
+        }
+    );
+    assert!(report.writable.is_empty());
+    assert_eq!(
+        report.pdeathsig,
+        cfg!(target_os = "linux"),
+        "the launcher still arms the parent-death signal"
+    );
+}
+
+#[test]
+fn the_launcher_itself_refuses_enforce_without_landlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = LaunchPlan::new(SandboxMode::Enforce)
+        .writable_dir(dir.path())
+        .landlock_support(&Support::unavailable("simulated"));
+    let launcher = test_launcher();
+    let argv = launcher.command_line(&plan, &["sh", "-c", "touch ran"]);
+    let out = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("kiro-sandbox: {\"refused\":{\"reason\":\"simulated\"}}"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("ran").exists());
+}
+
+#[tokio::test]
+async fn the_sandbox_mode_comes_from_the_policy_config_unless_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::parse("[policy]\nsandbox = \"off\"\n", "config.toml").unwrap();
+    assert_eq!(config.policy.sandbox, SandboxMode::Off);
+    assert!(Config::parse("[policy]\nsandbox = \"strict\"\n", "config.toml").is_err());
+    assert_eq!(Config::default().policy.sandbox, SandboxMode::BestEffort);
+
+    let cx = StageContext::builder(sandboxed_workspace(dir.path(), &["src/**"]))
+        .config(config)
+        .build();
+    let exec = sh("echo x > README.md").launcher(test_launcher());
+    let outcome = run(&exec, &task("1", "Off"), &Spec::default(), &cx)
+        .await
+        .unwrap();
+    assert!(
+        dir.path().join("README.md").exists(),
+        "off confines nothing"
+    );
+    assert_eq!(outcome.sandbox.unwrap().landlock, LandlockState::Off);
+
+    if no_landlock().is_some() {
+        return;
+    }
+    // The builder wins over the config.
+    let exec = sh("echo y > README.md; true")
+        .sandbox(SandboxMode::Enforce)
+        .launcher(test_launcher());
+    let outcome = run(&exec, &task("1", "Enforced"), &Spec::default(), &cx)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("README.md")).unwrap(),
+        "x\n"
+    );
+    let report = outcome.sandbox.unwrap();
+    assert_eq!(report.mode, SandboxMode::Enforce);
+    assert!(matches!(report.landlock, LandlockState::Enforced { .. }));
+}
+
+#[tokio::test]
+async fn through_the_launcher_a_missing_agent_is_still_a_spawn_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(workspace(dir.path(), &["*"])).build();
+    let exec = CommandExecutor::new(["kiro-no-such-agent-xyz"]).launcher(test_launcher());
+    let err = run(&exec, &task("1", "X"), &Spec::default(), &cx)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StageError::Core(Error::Spawn { ref program, ref source })
+            if program == "kiro-no-such-agent-xyz" && source.kind() == std::io::ErrorKind::NotFound),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn processes_that_leave_the_group_are_stopped_with_the_task() {
+    if let Err(why) = kiro_core::sandbox::cgroup::TaskCgroup::create(1_000_000) {
+        eprintln!("skipped: no writable cgroup v2 here ({why})");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(sandboxed_workspace(dir.path(), &["**"])).build();
+    let exec = sh(
+        "setsid sh -c 'touch left; sleep 0.4; touch escaped' </dev/null >/dev/null 2>&1 & \
+         while [ ! -e left ]; do sleep 0.01; done",
+    )
+    .launcher(test_launcher());
+    let outcome = run(&exec, &task("1", "Daemon"), &Spec::default(), &cx)
+        .await
+        .unwrap();
+    let report = outcome.sandbox.unwrap();
+    assert!(report.cgroup.is_some(), "{report:?}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        !dir.path().join("escaped").exists(),
+        "a process that left the task's group outlived the task"
+    );
+}

@@ -359,3 +359,116 @@ async fn duration_is_measured() {
     assert!(out.duration >= Duration::from_millis(200));
     assert!(out.duration < Duration::from_secs(10));
 }
+
+// ---------------------------------------------------------------------------
+// Launcher preamble and task cgroups (issue 11, item 1)
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_preamble_is_taken_out_of_stderr() {
+    let out = sh(
+        "echo 'kiro-sandbox: one' >&2; echo agent >&2; echo 'kiro-sandbox: not mine' >&2",
+        None,
+        |c| c.preamble("kiro-sandbox: "),
+    )
+    .await;
+    assert_eq!(out.preamble, ["kiro-sandbox: one"]);
+    assert_eq!(out.stderr, "agent\nkiro-sandbox: not mine\n");
+    // Without the option, standard error is untouched.
+    let out = sh("echo 'kiro-sandbox: one' >&2", None, |c| c).await;
+    assert!(out.preamble.is_empty());
+    assert_eq!(out.stderr, "kiro-sandbox: one\n");
+}
+
+/// A script that joins the cgroup `$CG`, starts a process that leaves its
+/// process group with `setsid` and writes `escaped` a moment later, and
+/// exits once that process is out of the group.
+const ESCAPE: &str = "echo $$ > \"$CG/cgroup.procs\" || exit 3; \
+    setsid sh -c 'touch left; sleep 0.4; touch escaped' </dev/null >/dev/null 2>&1 & \
+    while [ ! -e left ]; do sleep 0.01; done; exit 0";
+
+#[tokio::test]
+async fn a_cgroup_stops_processes_that_left_the_process_group() {
+    use kiro_core::sandbox::cgroup::TaskCgroup;
+    let cgroup = match TaskCgroup::create(1) {
+        Ok(cg) => cg,
+        Err(why) => {
+            eprintln!("skipped: no writable cgroup v2 here ({why})");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = sh(ESCAPE, Some(dir.path()), |c| {
+        c.env("CG", cgroup.dir()).cgroup(cgroup.dir())
+    })
+    .await;
+    assert!(out.success(), "{out:?}");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        !dir.path().join("escaped").exists(),
+        "a process that left the group outlived the run"
+    );
+    let cg_dir = cgroup.dir().to_owned();
+    drop(cgroup);
+    assert!(!cg_dir.exists(), "the task cgroup was not removed");
+
+    // The same escape without `Command::cgroup` goes on running: the group
+    // signals do not reach it.
+    let control = TaskCgroup::create(1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = sh(ESCAPE, Some(dir.path()), |c| c.env("CG", control.dir())).await;
+    assert!(out.success(), "{out:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !dir.path().join("escaped").exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        dir.path().join("escaped").exists(),
+        "the control did not escape"
+    );
+}
+
+#[tokio::test]
+async fn the_task_cgroups_of_a_dead_kiro_are_killed_and_removed() {
+    use kiro_core::sandbox::cgroup::TaskCgroup;
+    // A cgroup as a SIGKILLed kiro leaves it: named after a pid that no
+    // longer exists, with a process its task started still inside.
+    let probe = match TaskCgroup::create(1) {
+        Ok(cg) => cg,
+        Err(why) => {
+            eprintln!("skipped: no writable cgroup v2 here ({why})");
+            return;
+        }
+    };
+    let parent = probe.dir().parent().unwrap().to_owned();
+    drop(probe);
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    let orphan = parent.join(format!("kiro-{dead_pid}-7"));
+    std::fs::create_dir(&orphan).unwrap();
+    let mut leftover = std::process::Command::new("sh")
+        .args(["-c", "echo $$ > \"$1/cgroup.procs\" && exec sleep 30", "sh"])
+        .arg(&orphan)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(orphan.join("cgroup.procs"))
+        .unwrap_or_default()
+        .trim()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the leftover never joined");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // The next kiro that makes a task cgroup cleans up.
+    let next = TaskCgroup::create(1).unwrap();
+    assert!(!orphan.exists(), "the orphaned cgroup was not removed");
+    let status = leftover.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    drop(next);
+}

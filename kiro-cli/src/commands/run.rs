@@ -100,7 +100,12 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
         builder = builder.jobs(usize::from(jobs));
     }
     match CommandExecutor::from_config(&config.executor) {
-        Some(executor) => builder = builder.executor(executor),
+        Some(executor) => {
+            builder = builder.executor(match engine::launcher() {
+                Some(launcher) => executor.launcher(launcher),
+                None => executor,
+            });
+        }
         None if until >= Phase::Execute => bail!(
             "no executor configured: set `[executor] command = [\"program\", \"arg\"]` in \
              .kiro/config.toml (it runs once per task with the task brief on standard input), \

@@ -267,6 +267,23 @@ fn text(s: &Status, redactor: &Redactor) -> String {
                     shown(&o.summary)
                 );
             }
+            // Tasks confined alike share one line.
+            let mut sandboxes: Vec<(String, usize)> = Vec::new();
+            for summary in r
+                .outcomes
+                .iter()
+                .filter_map(|o| o.sandbox.as_ref())
+                .map(|s| s.summary())
+            {
+                match sandboxes.iter_mut().find(|(s, _)| *s == summary) {
+                    Some((_, n)) => *n += 1,
+                    None => sandboxes.push((summary, 1)),
+                }
+            }
+            for (summary, n) in sandboxes {
+                let tasks = if n == 1 { "task" } else { "tasks" };
+                let _ = writeln!(out, "sandbox ({n} {tasks}): {summary}");
+            }
             if let Some(v) = &r.verification {
                 let _ = writeln!(
                     out,

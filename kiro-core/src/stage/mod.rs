@@ -220,6 +220,10 @@ pub struct TaskOutcome {
     /// Wall time of the last attempt in milliseconds.
     #[serde(default)]
     pub duration_ms: u64,
+    /// What confined the agent that ran the task (Landlock, cgroup,
+    /// parent-death signal), when an executor that runs one reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::sandbox::SandboxReport>,
 }
 
 impl TaskOutcome {
@@ -232,6 +236,7 @@ impl TaskOutcome {
             evidence: String::new(),
             attempts: 1,
             duration_ms: 0,
+            sandbox: None,
         }
     }
 
@@ -248,6 +253,7 @@ impl TaskOutcome {
             evidence: evidence.into(),
             attempts: 1,
             duration_ms: 0,
+            sandbox: None,
         }
     }
 
@@ -260,6 +266,7 @@ impl TaskOutcome {
             evidence: String::new(),
             attempts: 0,
             duration_ms: 0,
+            sandbox: None,
         }
     }
 }

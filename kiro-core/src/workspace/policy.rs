@@ -1,11 +1,12 @@
 //! What a run may change: writable path globs and allowed commands.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::sandbox::WritableRoot;
 
 /// Which paths stages may write and which commands they may run.
 ///
@@ -79,6 +80,61 @@ impl Policy {
         Ok(self.writable_set()?.matches(path))
     }
 
+    /// What a kernel sandbox can grant for the writable globs: the
+    /// directories and files, relative to a repository root, beneath which
+    /// writes are allowed ([`crate::sandbox`]).
+    ///
+    /// A glob with a wildcard grants its literal directory prefix: `src/**`
+    /// and `src/*.rs` grant the directory `src`, `docs/api/*.md` the
+    /// directory `docs/api`, and a glob that starts with a wildcard (`**`,
+    /// `*.md`, `{src,tests}/**`) the repository root. A glob without one
+    /// names a single path and grants that file when it exists (it can then
+    /// be rewritten in place, not created, removed or replaced by a rename,
+    /// which need rights on its directory). This is coarser than the
+    /// globs (the kernel binds directory hierarchies, not patterns), never
+    /// finer. A glob with `..`, `.` or an absolute path grants nothing: it
+    /// would reach outside the repository. A root inside another granted
+    /// directory is left out, so the list is minimal and sorted.
+    ///
+    /// ```
+    /// use kiro_core::sandbox::WritableRoot;
+    /// use kiro_core::workspace::Policy;
+    ///
+    /// let policy = Policy {
+    ///     writable: vec!["src/**".into(), "src/gen/*.rs".into(), "docs/*.md".into(), "README.md".into()],
+    ///     ..Policy::default()
+    /// };
+    /// assert_eq!(policy.writable_roots(), [
+    ///     WritableRoot::File("README.md".into()),
+    ///     WritableRoot::Dir("docs".into()),
+    ///     WritableRoot::Dir("src".into()),
+    /// ]);
+    /// ```
+    pub fn writable_roots(&self) -> Vec<WritableRoot> {
+        let mut roots: Vec<WritableRoot> = self
+            .writable
+            .iter()
+            .filter_map(|glob| writable_root(glob))
+            .collect();
+        roots.sort_by(|a, b| a.path().cmp(b.path()));
+        roots.dedup();
+        let dirs: Vec<PathBuf> = roots
+            .iter()
+            .filter_map(|r| match r {
+                WritableRoot::Dir(d) => Some(d.clone()),
+                WritableRoot::File(_) => None,
+            })
+            .collect();
+        // `Path::starts_with` compares whole components, and the empty path
+        // (the root) is a prefix of every path.
+        roots.retain(|r| {
+            !dirs
+                .iter()
+                .any(|d| d != r.path() && r.path().starts_with(d))
+        });
+        roots
+    }
+
     /// Allows `argv` when an entry of `commands` names its program or an argv prefix.
     ///
     /// Returns [`Error::CommandDenied`] naming the command otherwise, and for an empty `argv`.
@@ -119,6 +175,38 @@ impl Policy {
     }
 }
 
+/// The root one writable glob grants, if any.
+fn writable_root(glob: &str) -> Option<WritableRoot> {
+    let parts: Vec<&str> = glob.split('/').collect();
+    let literal = parts
+        .iter()
+        .take_while(|p| !p.contains(['*', '?', '[', ']', '{', '}', '\\']))
+        .count();
+    let whole = literal == parts.len();
+    // The last part of a glob with a wildcard is a file pattern even when
+    // literal (`src/**` has none; `src/x/` ends in an empty part).
+    let dir_parts = parts.get(..literal).unwrap_or_default();
+    let mut path = PathBuf::new();
+    for part in dir_parts.iter().filter(|p| !p.is_empty()) {
+        let mut components = Path::new(part).components();
+        match (components.next(), components.next()) {
+            (Some(Component::Normal(c)), None) => path.push(c),
+            _ => return None,
+        }
+    }
+    if glob.starts_with('/') {
+        return None;
+    }
+    if whole {
+        if glob.ends_with('/') || path.as_os_str().is_empty() {
+            // `src/` matches nothing globset would ever be asked about.
+            return None;
+        }
+        return Some(WritableRoot::File(path));
+    }
+    Some(WritableRoot::Dir(path))
+}
+
 /// Compiled writable globs of a [`Policy`].
 #[derive(Clone, Debug)]
 pub struct WritableSet {
@@ -130,5 +218,59 @@ impl WritableSet {
     pub fn matches(&self, path: impl AsRef<Path>) -> bool {
         // globset normalises `\` to `/` on Windows, so globs are written with `/` everywhere.
         self.set.is_match(path.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Policy;
+    use crate::sandbox::WritableRoot;
+
+    fn check(globs: &[&str], expected: &[&str]) {
+        let policy = Policy {
+            writable: globs.iter().map(|g| (*g).to_owned()).collect(),
+            ..Policy::default()
+        };
+        let got: Vec<String> = policy
+            .writable_roots()
+            .iter()
+            .map(|r| match r {
+                WritableRoot::Dir(d) => format!("{}/", d.display()),
+                WritableRoot::File(f) => f.display().to_string(),
+            })
+            .collect();
+        assert_eq!(got, expected, "{globs:?}");
+    }
+
+    #[test]
+    fn writable_roots_are_the_literal_directory_prefixes() {
+        check(&["src/**"], &["src/"]);
+        check(&["src/*.rs"], &["src/"]);
+        check(&["docs/api/*.md"], &["docs/api/"]);
+        check(&["src/**/*.rs", "tests/**"], &["src/", "tests/"]);
+        check(&["**"], &["/"]);
+        check(&["*.md"], &["/"]);
+        check(&["{src,tests}/**"], &["/"]);
+        check(&["src/[ab]/x"], &["src/"]);
+        check(
+            &["README.md", "docs/guide.md"],
+            &["README.md", "docs/guide.md"],
+        );
+    }
+
+    #[test]
+    fn nested_and_duplicate_roots_are_left_out() {
+        check(&["src/**", "src/gen/**", "src/lib.rs", "src/**"], &["src/"]);
+        check(&["**", "src/**", "README.md"], &["/"]);
+        check(&["srcx/**", "src/**"], &["src/", "srcx/"]);
+    }
+
+    #[test]
+    fn globs_reaching_outside_the_repository_grant_nothing() {
+        check(
+            &["../outside/**", "/etc/**", "./src/**", "a/../b/**", "src/"],
+            &[],
+        );
+        check(&[], &[]);
     }
 }
