@@ -94,6 +94,13 @@ pub struct ExecutorConfig {
     pub command: Option<Vec<String>>,
     /// Seconds before a task is stopped and counted as failed (default 1800).
     pub timeout_secs: u64,
+    /// Directories outside the workspace the agent keeps its own state in
+    /// (`~/.cache/my-agent`; a leading `~/` is the home directory), which
+    /// the sandbox lets it write besides the policy's writable paths. Empty
+    /// by default: a confined agent writes only its repository's writable
+    /// paths and a private temporary directory. See
+    /// [`CommandExecutor::state_dir`](crate::stages::CommandExecutor::state_dir).
+    pub state_dirs: Vec<PathBuf>,
 }
 
 impl Default for ExecutorConfig {
@@ -101,6 +108,7 @@ impl Default for ExecutorConfig {
         ExecutorConfig {
             command: None,
             timeout_secs: 1800,
+            state_dirs: Vec::new(),
         }
     }
 }

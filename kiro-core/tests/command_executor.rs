@@ -453,11 +453,16 @@ fn from_config_reads_command_and_timeout() {
     let cfg = ExecutorConfig {
         command: Some(vec!["my-agent".into(), "-".into()]),
         timeout_secs: 42,
+        state_dirs: vec!["~/.agent".into(), "/var/cache/agent".into()],
     };
     let exec = CommandExecutor::from_config(&cfg).unwrap();
     assert_eq!(exec.argv(), ["my-agent", "-"]);
     let dbg = format!("{exec:?}");
     assert!(dbg.contains("42s"), "{dbg}");
+    // `~/` is the home directory; other paths are kept as written.
+    let home = std::env::var("HOME").unwrap();
+    assert!(dbg.contains(&format!("{home}/.agent")), "{dbg}");
+    assert!(dbg.contains("/var/cache/agent"), "{dbg}");
 }
 
 #[test]
@@ -803,6 +808,50 @@ async fn a_missing_writable_directory_is_created_and_a_symlink_out_is_not_grante
     );
     assert!(!elsewhere.path().join("escape.txt").exists());
     assert_eq!(outcome.sandbox.unwrap().writable, ["gen/"]);
+}
+
+#[tokio::test]
+async fn a_state_dir_outside_the_workspace_is_writable_only_when_granted() {
+    if no_landlock().is_some() {
+        return;
+    }
+    let outer = tempfile::tempdir().unwrap();
+    let repo = outer.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(sandboxed_workspace(&repo, &["src/**"])).build();
+    let script = format!(
+        "echo s > '{}/session.json'; echo done > src/done",
+        state.path().display()
+    );
+
+    // Not granted: the agent's own state write is refused like any other.
+    run(
+        &sh(&script).launcher(test_launcher()),
+        &task("1", "A"),
+        &Spec::default(),
+        &cx,
+    )
+    .await
+    .unwrap();
+    assert!(!state.path().join("session.json").exists());
+
+    let exec = sh(&script)
+        .launcher(test_launcher())
+        .state_dir(state.path())
+        .state_dir("relative/is/not/granted");
+    let outcome = run(&exec, &task("2", "B"), &Spec::default(), &cx)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(state.path().join("session.json")).unwrap(),
+        "s\n"
+    );
+    let canon = state.path().canonicalize().unwrap();
+    assert_eq!(
+        outcome.sandbox.unwrap().writable,
+        ["src/".to_owned(), format!("{}/", canon.display())]
+    );
 }
 
 #[tokio::test]

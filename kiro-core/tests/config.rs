@@ -105,6 +105,7 @@ fn uncommented_init_template_parses_every_setting() {
         ExecutorConfig {
             command: Some(vec!["my-agent".into(), "--task".into(), "-".into()]),
             timeout_secs: 1800,
+            state_dirs: vec!["~/.cache/my-agent".into()],
         }
     );
     assert_eq!(

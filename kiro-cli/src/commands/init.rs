@@ -33,6 +33,9 @@ const CONFIG_TEMPLATE: &str = r#"# kiro workspace configuration.
 # command = ["my-agent", "--task", "-"]
 # # Seconds before a task is stopped and counted as failed.
 # timeout_secs = 1800
+# # Directories outside the workspace the agent keeps its own state in, which
+# # the sandbox lets it write (a leading ~/ is your home directory).
+# state_dirs = ["~/.cache/my-agent"]
 
 # [verifier]
 # # Test command run after the tasks.
@@ -46,6 +49,10 @@ const CONFIG_TEMPLATE: &str = r#"# kiro workspace configuration.
 # writable = ["src/**", "tests/**"]
 # # Programs that tasks may run.
 # commands = ["cargo", "git"]
+# # Kernel confinement of the agent's writes (Linux Landlock): "enforce"
+# # refuses to run an agent it cannot confine, "best-effort" confines where
+# # the kernel allows, "off" never does.
+# sandbox = "best-effort"
 "#;
 
 /// Creates `.kiro/specs/`, `.kiro/steering/` and `.kiro/config.toml` under

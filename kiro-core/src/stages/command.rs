@@ -111,6 +111,7 @@ pub struct CommandExecutor {
     launcher: Option<Launcher>,
     sandbox: Option<SandboxMode>,
     support: Option<Support>,
+    state_dirs: Vec<PathBuf>,
     /// The next task cgroup's number; shared by clones, so that their
     /// cgroups get distinct names.
     cgroups: Arc<AtomicU64>,
@@ -132,6 +133,7 @@ impl CommandExecutor {
             launcher: None,
             sandbox: None,
             support: None,
+            state_dirs: Vec::new(),
             cgroups: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -140,12 +142,27 @@ impl CommandExecutor {
     /// `timeout_secs` (0 means no limit); `None` when no command is configured.
     pub fn from_config(cfg: &ExecutorConfig) -> Option<CommandExecutor> {
         let argv = cfg.command.as_ref().filter(|argv| !argv.is_empty())?;
-        let exec = CommandExecutor::new(argv);
+        let mut exec = CommandExecutor::new(argv);
+        for dir in &cfg.state_dirs {
+            exec = exec.state_dir(expand_home(dir));
+        }
         Some(if cfg.timeout_secs > 0 {
             exec.timeout(Duration::from_secs(cfg.timeout_secs))
         } else {
             exec
         })
+    }
+
+    /// Lets the confined agent also write beneath `dir`, a directory outside
+    /// the workspace where the agent program keeps its own state (caches,
+    /// sessions, credentials it refreshes). Without it such a program fails
+    /// under the sandbox with "permission denied". Writes there are not
+    /// checkpointed, detected or rolled back: grant only what the agent
+    /// needs. A directory that does not exist or is not absolute is not
+    /// granted (the report's `writable` list shows what was).
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dirs.push(dir.into());
+        self
     }
 
     /// Stops a task's command after this long ([`StageError::Timeout`]).
@@ -251,6 +268,17 @@ impl CommandExecutor {
                     }
                 }
             }
+            for dir in &self.state_dirs {
+                if let Some(canon) = dir
+                    .is_absolute()
+                    .then(|| dir.canonicalize().ok())
+                    .flatten()
+                    .filter(|d| d.is_dir())
+                {
+                    plan = plan.writable_dir(&canon);
+                    writable.push(format!("{}/", canon.display()));
+                }
+            }
             let dir = tempfile::Builder::new()
                 .prefix("kiro-task-")
                 .tempdir()
@@ -271,6 +299,15 @@ impl CommandExecutor {
             temp,
             cgroup,
         })
+    }
+}
+
+/// `dir` with a leading `~/` replaced by the home directory (`HOME`); other
+/// paths as they are.
+fn expand_home(dir: &Path) -> PathBuf {
+    match (dir.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => dir.to_owned(),
     }
 }
 
