@@ -963,3 +963,18 @@ fn audit_verify_finds_a_forged_line_appended_after_the_last_head() {
     fs::write(log.path(), "").unwrap();
     expect_code(&kiro(ws.path(), &["audit", "verify"]), 1);
 }
+
+#[test]
+fn spec_list_escapes_control_characters_in_folder_names() {
+    let ws = workspace();
+    write_spec(ws.path(), "ok", &[("requirements.md", "# R\n")]);
+    // A folder name that would forge a row and recolour the terminal.
+    let forged = "x\nforged  feature  kiro  9  9  9  9/9\u{1b}[2J";
+    fs::create_dir_all(ws.path().join(".kiro/specs").join(forged)).unwrap();
+    let out = kiro(ws.path(), &["spec", "list"]);
+    let text = stdout(&out);
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("forged")), "{text}");
+    assert!(text.contains("x\\nforged"), "{text}");
+    assert_eq!(text.lines().count(), 3, "{text}");
+}

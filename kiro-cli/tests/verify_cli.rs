@@ -698,3 +698,53 @@ fn rollback_keeps_every_earlier_audit_entry() {
     assert_eq!(after.len(), before.len() + 1);
     assert_eq!(after[..before.len()], before[..]);
 }
+
+#[test]
+fn a_secret_in_test_output_is_redacted_from_every_report_format_and_stored_file() {
+    const SECRET: &str = "ghp-verify-5e0b7c1d9a";
+    let junit = JUNIT_MIXED.replace(
+        "AssertionError: session still open",
+        &format!("AssertionError: token {SECRET} rejected"),
+    );
+    let ws = workspace(Some(&junit));
+    for format in ["text", "json", "md", "html", "junit", "csv"] {
+        let out = kiro_cmd(ws.path(), &["verify", "auth", "--format", format])
+            .env("KIRO_ACTOR", "tester")
+            .env("GITHUB_TOKEN", SECRET)
+            .output()
+            .unwrap();
+        expect_code(&out, 1);
+        let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert!(!all.contains(SECRET), "{format}: {all}");
+        // CSV has no output excerpts; every other format shows the failure.
+        if format != "csv" {
+            assert!(all.contains("[redacted:GITHUB_TOKEN]"), "{format}: {all}");
+        }
+    }
+    // The config holds the verifier script, which holds the secret itself.
+    for entry in walk(&ws.path().join(".kiro")) {
+        if entry.ends_with("config.toml") {
+            continue;
+        }
+        let bytes = fs::read(&entry).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SECRET),
+            "{} holds the secret",
+            entry.display()
+        );
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

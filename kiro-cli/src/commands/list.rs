@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use kiro_core::escape::escape_control;
 use kiro_core::spec::{Dialect, SpecKind, TaskStatus};
 use kiro_core::store::{self, FolderState, LoadedSpec, SpecFolder};
 use serde::Serialize;
@@ -171,7 +172,9 @@ fn table(rows: &[SpecSummary]) -> String {
                 )
             }
         };
-        out.push_str(&line);
+        // Folder names and load errors come from the file system: a name
+        // holding a newline or an escape sequence must not forge rows.
+        out.push_str(&escape_control(&line));
         out.push('\n');
     }
     out
@@ -192,7 +195,8 @@ pub(super) fn run(ws: &Workspace, format: TextOrJson) -> Result<ExitCode> {
     let rows: Vec<SpecSummary> = folders.iter().map(|f| SpecSummary::new(ws, f)).collect();
     for row in &rows {
         if let Some(e) = &row.error {
-            eprintln!("error: cannot load spec {}: {e}", row.path);
+            let message = format!("error: cannot load spec {}: {e}", row.path);
+            eprintln!("{}", escape_control(&message));
         }
     }
     match format {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use kiro_core::audit::{AuditKind, AuditLog, NewEntry};
 use kiro_core::config::Config;
+use kiro_core::redact::Redactor;
 use kiro_core::report::{self, Matrix, RenderOptions};
 use kiro_core::stage::{StageContext, StageError, Verifier};
 use kiro_core::stages::CommandVerifier;
@@ -56,6 +57,9 @@ pub(super) fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
         };
         (report, "run".to_owned())
     };
+    // Test output may echo a secret from the environment: no rendering,
+    // stored report or audit entry may carry it.
+    let report = redacted(report)?;
 
     let matrix = Matrix::build(&spec, &report);
     let format = engine::report_format(args.format);
@@ -277,4 +281,16 @@ fn ids_with(matrix: &Matrix, status: CriterionStatus) -> Vec<String> {
         .filter(|r| r.status == status)
         .map(|r| r.criterion.to_string())
         .collect()
+}
+
+/// `report` with the values of secret-named environment variables replaced
+/// ([`Redactor`]) in every string it holds (test names, output excerpts).
+fn redacted(report: VerificationReport) -> Result<VerificationReport> {
+    let redactor = Redactor::from_env();
+    if redactor.is_empty() {
+        return Ok(report);
+    }
+    let mut value = serde_json::to_value(&report).context("cannot serialise the report")?;
+    redactor.redact_value(&mut value);
+    serde_json::from_value(value).context("cannot read back the redacted report")
 }
