@@ -624,7 +624,9 @@ fn k0014_dependency_cycle() {
         .filter(|d| d.code == "K0014")
         .map(|d| d.message.as_str())
         .collect();
-    assert_eq!(cycles, ["dependency cycle: 1 -> 3 -> 2 -> 1"]);
+    // As `run` names it: each task waits for the one before it (2 for 1, 3
+    // for 2, 1 for 3).
+    assert_eq!(cycles, ["dependency cycle: 1 -> 2 -> 3 -> 1"]);
     check_clean(
         "//- tasks.md\n- [ ] 1. A\n- [ ] 2. B\n  - _Depends: 1_\n- [ ] 3. C\n  - _Depends: 1, 2_\n",
         "K0014",
@@ -1059,4 +1061,92 @@ mod never_panics {
             let _ = render_sarif(&found, "0");
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// The plan: lint reports what `run` refuses (issue 11, item 7). The graph
+// lint checks is the one `run` builds, with its implicit edges (a parent
+// waits for its sub-tasks; in document order a task waits for the one
+// before it), so a cycle through them is reported as `run` names it.
+
+#[test]
+fn k0018_unreadable_depends() {
+    let tasks =
+        |deps: &str| format!("//- tasks.md\n- [ ] 1. A\n- [ ] 2. B\n  - _Depends: {deps}_\n");
+    check_at(
+        &tasks("task one"),
+        "K0018",
+        "task 2 depends on \"task one\", which names no task",
+        3,
+        15,
+        Some(23),
+    );
+    // One item of a list that is not a task id is not read either.
+    check_at(
+        &tasks("1, the schema"),
+        "K0018",
+        "task 2 depends on \"the schema\", which names no task",
+        3,
+        18,
+        Some(28),
+    );
+    check_fires(&tasks("v2"), "K0018");
+    check_fires(&tasks("none"), "K0018");
+    for readable in ["1", "1, 1.1", "Task 1", "1 (the schema)", "1; 1.1", "", "-"] {
+        check_clean(&tasks(readable), "K0018");
+    }
+    let found = diagnostics(&tasks("task one"));
+    let d = found.iter().find(|d| d.code == "K0018").unwrap();
+    assert_eq!(d.severity, Severity::Error);
+    let help = d.help.as_deref().unwrap();
+    assert!(
+        help.contains("`1.2`") && help.contains("`1, 2.3`"),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_sub_task_depending_on_its_parent_is_a_cycle() {
+    check_at(
+        "//- tasks.md\n- [ ] 1. A\n- [ ] 2. B\n  - [ ] 2.1 C\n    - _Depends: 2_\n  - [ ] 2.2 D\n",
+        "K0014",
+        "dependency cycle: 2 -> 2.1 -> 2",
+        4,
+        17,
+        Some(18),
+    );
+    let found = diagnostics(
+        "//- tasks.md\n- [ ] 1. A\n- [ ] 2. B\n  - [ ] 2.1 C\n    - _Depends: 2_\n  - [ ] 2.2 D\n",
+    );
+    let help = found
+        .iter()
+        .find(|d| d.code == "K0014")
+        .and_then(|d| d.help.clone())
+        .unwrap();
+    assert!(help.contains("2 waits for its sub-task 2.1"), "{help}");
+}
+
+#[test]
+fn in_document_order_a_dependency_on_a_later_task_is_a_cycle() {
+    // Task 2 waits for task 1 (the one before it), task 1 for task 2.
+    let fixture = "//- tasks.md\n- [ ] 1. A\n  - _Depends: 2_\n- [ ] 2. B\n";
+    check_at(
+        fixture,
+        "K0014",
+        "dependency cycle: 1 -> 2 -> 1",
+        2,
+        15,
+        Some(16),
+    );
+    // In declared order only `_Depends:` orders tasks.
+    let (_dir, loaded) = load(fixture);
+    let declared = kiro_core::lint::lint_with(
+        &loaded,
+        kiro_core::lint::LintOptions::default().order(kiro_core::config::TaskOrder::Declared),
+    );
+    assert!(
+        !declared.iter().any(|d| d.code == "K0014"),
+        "{}",
+        show(&declared)
+    );
 }
