@@ -681,13 +681,11 @@ impl Builder {
         } else {
             TaskKind::Leaf
         };
-        let mut own = task.clone();
-        own.subtasks = Vec::new();
         let node = self.g.graph.add_node(TaskNode {
             id: id.clone(),
             path: path.clone(),
             kind,
-            task: own,
+            task: without_subtasks(task),
         });
         self.g.order.push(node);
         // A written id wins over a position that happens to read the same
@@ -731,6 +729,48 @@ impl Builder {
     }
 }
 
+/// A copy of a task without its sub-tasks (each node holds its own task;
+/// cloning the whole subtree for every parent would copy a deep plan many
+/// times). Every field is named, so a new one cannot be forgotten.
+fn without_subtasks(task: &Task) -> Task {
+    let Task {
+        id,
+        title,
+        details,
+        requirements,
+        requirements_source,
+        properties,
+        optional,
+        parallel,
+        status,
+        depends_on,
+        depends_source,
+        unreadable_depends,
+        subtasks: _,
+        before,
+        form,
+        boundary,
+    } = task;
+    Task {
+        id: id.clone(),
+        title: title.clone(),
+        details: details.clone(),
+        requirements: requirements.clone(),
+        requirements_source: requirements_source.clone(),
+        properties: properties.clone(),
+        optional: *optional,
+        parallel: *parallel,
+        status: *status,
+        depends_on: depends_on.clone(),
+        depends_source: depends_source.clone(),
+        unreadable_depends: unreadable_depends.clone(),
+        subtasks: Vec::new(),
+        before: before.clone(),
+        form: *form,
+        boundary: boundary.clone(),
+    }
+}
+
 /// Whether a task of `tasks` (at any depth) stands after a task whose
 /// number it is numbered under, or under that task's last sub-task, and so
 /// on down: the parser would have made it a sub-task. Parsed lists never
@@ -756,4 +796,182 @@ fn lists_subtasks_beside_parents(tasks: &[Task]) -> bool {
         || tasks
             .iter()
             .any(|t| lists_subtasks_beside_parents(&t.subtasks))
+}
+
+#[cfg(test)]
+mod tests {
+    // Tests state their expectations with unwrap; a failure is the test failing.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// The problems of a `tasks.md` in `order`, one line each: `code line
+    /// task: message`, lines from the file's own source map.
+    fn problems(md: &str, order: TaskOrder) -> Vec<String> {
+        let parsed = parse_tasks(md);
+        Plan::new(&parsed.value, order)
+            .problems(Some(&parsed.source_map))
+            .iter()
+            .map(|p| format!("{} {} {}: {}", p.code, p.line, p.task, p.message))
+            .collect()
+    }
+
+    #[track_caller]
+    fn check(md: &str, order: TaskOrder, expected: &[&str]) {
+        assert_eq!(problems(md, order), expected, "{md}");
+    }
+
+    use TaskOrder::{Declared, Document};
+
+    #[test]
+    fn issues_are_those_of_the_graph_a_run_executes() {
+        check("- [ ] 1. A\n- [ ] 2. B\n  - _Depends: 1_\n", Document, &[]);
+        check(
+            "- [ ] 1. A\n  - _Depends: 1_\n",
+            Document,
+            &["K0014 2 1: dependency cycle: 1 -> 1"],
+        );
+        // The sub-tasks inherit their parent's dependency on one of them.
+        check(
+            "- [ ] 1. A\n  - _Depends: 1.1_\n  - [ ] 1.1 B\n",
+            Document,
+            &["K0014 2 1.1: dependency cycle: 1.1 -> 1.1"],
+        );
+        // A sub-task waiting for its parent, which waits for it.
+        check(
+            "- [ ] 1. A\n  - [ ] 1.1 B\n    - _Depends: 1_\n",
+            Declared,
+            &["K0014 3 1: dependency cycle: 1 -> 1.1 -> 1"],
+        );
+        // In document order task 2 waits for task 1, the task before it.
+        let forward = "- [ ] 1. A\n  - _Depends: 2_\n- [ ] 2. B\n";
+        check(
+            forward,
+            Document,
+            &["K0014 2 1: dependency cycle: 1 -> 2 -> 1"],
+        );
+        check(forward, Declared, &[]);
+        // A checkpoint waits for every task above it.
+        check(
+            "- [ ] 1. A\n  - _Depends: 2_\n- [ ] 2. Checkpoint - all tests pass\n",
+            Declared,
+            &["K0014 2 1: dependency cycle: 1 -> 2 -> 1"],
+        );
+        // A missing dependency is reported on the line naming it, once.
+        check(
+            "- [ ] 1. A\n  - _Depends: 9_\n  - [ ] 1.1 B\n  - [ ] 1.2 C\n",
+            Document,
+            &["K0013 2 1: task 1 depends on task 9, which does not exist"],
+        );
+        // Every cycle, in document order.
+        check(
+            "- [ ] 1. A\n  - _Depends: 2_\n- [ ] 2. B\n  - _Depends: 1_\n- [ ] 3. C\n  - _Depends: 4_\n- [ ] 4. D\n  - _Depends: 3_\n",
+            Declared,
+            &[
+                "K0014 2 1: dependency cycle: 1 -> 2 -> 1",
+                "K0014 6 3: dependency cycle: 3 -> 4 -> 3",
+            ],
+        );
+        check(
+            "- [ ] 1. A\n  - _Depends: one, 2_\n- [ ] 1. B\n- [ ] 2. C\n",
+            Declared,
+            &[
+                "K0018 2 1: task 1 depends on \"one\", which names no task",
+                "K0007 3 1: duplicate task id \"1\"",
+            ],
+        );
+    }
+
+    #[test]
+    fn help_says_why_each_task_of_a_cycle_waits() {
+        let help = |md: &str, order| {
+            let list = parse_tasks(md).value;
+            let plan = Plan::new(&list, order);
+            plan.help(&plan.issues()[0])
+        };
+        assert_eq!(
+            help(
+                "- [ ] 1. A\n  - _Depends: 2_\n- [ ] 2. B\n  - _Depends: 1_\n",
+                Declared
+            ),
+            "remove one `_Depends:` link of the cycle"
+        );
+        assert_eq!(
+            help("- [ ] 1. A\n  - _Depends: 2_\n- [ ] 2. B\n", Document),
+            "2 follows 1 in document order, 1 depends on 2: remove one `_Depends:` link of \
+             the cycle (or set `order = \"declared\"` under `[pipeline]` in .kiro/config.toml)"
+        );
+        assert_eq!(
+            help("- [ ] 1. A\n  - [ ] 1.1 B\n    - _Depends: 1_\n", Declared),
+            "1.1 depends on 1, 1 waits for its sub-task 1.1: remove one `_Depends:` link of the cycle"
+        );
+        assert_eq!(
+            help("- [ ] 1. A\n  - _Depends: 1.1_\n  - [ ] 1.1 B\n", Declared),
+            "1.1 inherits the dependency of 1 on 1.1: remove one `_Depends:` link of the cycle"
+        );
+        assert_eq!(
+            help(
+                "- [ ] 1. A\n  - _Depends: 2_\n- [ ] 2. Checkpoint - review\n",
+                Declared
+            ),
+            "checkpoint 2 waits for 1 above it, 1 depends on 2: remove one `_Depends:` link of the cycle"
+        );
+    }
+
+    #[test]
+    fn a_written_id_wins_over_a_position_that_reads_the_same() {
+        // The unnumbered first task is `1` by position; `_Depends: 1` names
+        // the task numbered 1, and neither is a duplicate of the other.
+        let list = parse_tasks("- [ ] Setup\n- [ ] 1. A\n- [ ] 2. B\n  - _Depends: 1_\n").value;
+        let plan = Plan::new(&list, Declared);
+        assert_eq!(plan.issues(), []);
+        let g = plan.graph();
+        let two = g.order[2];
+        let waits: Vec<&str> = g
+            .dependencies(two)
+            .map(|d| g.graph[d].task.title.as_str())
+            .collect();
+        assert_eq!(waits, ["A"]);
+    }
+
+    #[test]
+    fn lines_come_from_the_file_when_its_source_map_is_given() {
+        // Not canonical (no blank line after the title): rendered, the
+        // duplicate would be on line 5.
+        let md = "# Plan\n- [ ] 1. A\n- [ ] 1. B\n";
+        let parsed = parse_tasks(md);
+        let plan = Plan::new(&parsed.value, Document);
+        assert_eq!(plan.problems(Some(&parsed.source_map))[0].line, 3);
+        assert_eq!(plan.problems(None)[0].line, 5);
+        match plan.into_graph(Some(&parsed.source_map)) {
+            Err(Error::AmbiguousPlan { problems }) => assert_eq!(
+                problems[0].to_string(),
+                "tasks.md:3: K0007 duplicate task id \"1\""
+            ),
+            other => panic!("expected an ambiguous plan, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn long_chains_do_not_overflow_the_stack() {
+        // In document order a plan is one chain; a recursive strongly
+        // connected components search would go one frame per task.
+        let n = 50_000;
+        let task = |i: usize| Task {
+            id: Some(TaskId::new(i.to_string())),
+            title: "t".into(),
+            ..Task::default()
+        };
+        let mut list = TaskList {
+            tasks: (1..=n).map(task).collect(),
+            ..TaskList::default()
+        };
+        assert_eq!(Plan::new(&list, Document).issues(), []);
+        list.tasks[0].depends_on.push(TaskId::new(n.to_string()));
+        let plan = Plan::new(&list, Document);
+        match plan.issues() {
+            [PlanIssue::Cycle { path, .. }] => assert_eq!(path.len(), n + 1),
+            other => panic!("expected one cycle, got {} issues", other.len()),
+        }
+    }
 }

@@ -1150,3 +1150,107 @@ fn in_document_order_a_dependency_on_a_later_task_is_a_cycle() {
         show(&declared)
     );
 }
+
+/// Lint and `run` read a plan through one builder: on any task tree, lint's
+/// plan errors are exactly the problems a run refuses the plan for, and a
+/// plan lint finds none in is one a run accepts.
+mod lint_and_run_agree {
+    use kiro_core::config::TaskOrder;
+    use kiro_core::lint::{lint_spec_with, LintOptions};
+    use kiro_core::pipeline::TaskGraph;
+    use kiro_core::spec::{Spec, Task, TaskId, TaskList};
+    use kiro_core::Error;
+    use proptest::prelude::*;
+
+    const PLAN_CODES: [&str; 4] = ["K0007", "K0013", "K0014", "K0018"];
+
+    /// Tasks `1`..`n` with up to three sub-tasks each, some renumbered to
+    /// an id already used, and `_Depends:` items naming any task, a
+    /// missing one (`9`) or none (`x`).
+    fn plans() -> impl Strategy<Value = (TaskList, TaskOrder)> {
+        let shape = prop::collection::vec(0usize..4, 1..5);
+        let picks = prop::collection::vec((0usize..40, 0usize..40, 0usize..6), 0..8);
+        let dup = prop::option::of((0usize..40, 0usize..40));
+        let order = prop_oneof![Just(TaskOrder::Document), Just(TaskOrder::Declared)];
+        (shape, picks, dup, order).prop_map(|(shape, picks, dup, order)| {
+            let task = |id: String| Task {
+                title: format!("Task {id}"),
+                id: Some(TaskId::new(id)),
+                ..Task::default()
+            };
+            let mut tasks: Vec<Task> = shape
+                .iter()
+                .enumerate()
+                .map(|(i, &subs)| {
+                    let mut t = task((i + 1).to_string());
+                    t.subtasks = (1..=subs).map(|j| task(format!("{}.{j}", i + 1))).collect();
+                    t
+                })
+                .collect();
+            let paths: Vec<(usize, Option<usize>)> = shape
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &subs)| {
+                    std::iter::once((i, None)).chain((0..subs).map(move |j| (i, Some(j))))
+                })
+                .collect();
+            let ids: Vec<String> = paths
+                .iter()
+                .map(|(i, j)| match j {
+                    None => (i + 1).to_string(),
+                    Some(j) => format!("{}.{}", i + 1, j + 1),
+                })
+                .collect();
+            for (from, to, kind) in picks {
+                let t = task_at(&mut tasks, paths[from % paths.len()]);
+                match kind {
+                    0 => t.unreadable_depends.push("x".into()),
+                    1 => t.depends_on.push(TaskId::new("9")),
+                    _ => t.depends_on.push(TaskId::new(ids[to % ids.len()].clone())),
+                }
+            }
+            if let Some((a, b)) = dup {
+                let id = ids[b % ids.len()].clone();
+                task_at(&mut tasks, paths[a % paths.len()]).id = Some(TaskId::new(id));
+            }
+            (
+                TaskList {
+                    tasks,
+                    ..TaskList::default()
+                },
+                order,
+            )
+        })
+    }
+
+    fn task_at(tasks: &mut [Task], (i, j): (usize, Option<usize>)) -> &mut Task {
+        let t = &mut tasks[i];
+        match j {
+            None => t,
+            Some(j) => &mut t.subtasks[j],
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn lint_reports_what_run_refuses((list, order) in plans()) {
+            let spec = Spec { tasks: Some(list.clone()), ..Spec::default() };
+            let mut linted: Vec<(String, String)> = lint_spec_with(&spec, LintOptions::default().order(order))
+                .into_iter()
+                .filter(|d| PLAN_CODES.contains(&d.code.as_str()))
+                .map(|d| (d.code, d.message))
+                .collect();
+            linted.sort();
+            let mut refused: Vec<(String, String)> = match TaskGraph::build(&list, order) {
+                Ok(_) => Vec::new(),
+                Err(Error::AmbiguousPlan { problems }) => problems
+                    .into_iter()
+                    .map(|p| (p.code.to_owned(), p.message))
+                    .collect(),
+                Err(other) => return Err(TestCaseError::fail(format!("unexpected error {other}"))),
+            };
+            refused.sort();
+            prop_assert_eq!(linted, refused);
+        }
+    }
+}
