@@ -36,13 +36,13 @@
 //! use kiro_core::format::parse_tasks;
 //! use kiro_core::plan::Plan;
 //!
-//! let list = parse_tasks("- [ ] 1. A\n- [ ] 2. B\n  - [ ] 2.1 C\n    - _Depends: 2_\n").value;
-//! let plan = Plan::new(&list, TaskOrder::Document);
-//! let problems = plan.problems(None);
+//! let tasks = parse_tasks("- [ ] 1. A\n- [ ] 2. B\n  - [ ] 2.1 C\n    - _Depends: 2_\n");
+//! let plan = Plan::new(&tasks.value, TaskOrder::Document);
+//! let problems = plan.problems(Some(&tasks.source_map));
 //! assert_eq!(problems[0].code, "K0014");
 //! assert_eq!(problems[0].message, "dependency cycle: 2 -> 2.1 -> 2");
 //! assert_eq!(problems[0].line, 4);
-//! assert!(plan.into_graph(None).is_err());
+//! assert!(plan.into_graph(Some(&tasks.source_map)).is_err());
 //! ```
 
 use std::borrow::Cow;
@@ -348,7 +348,12 @@ impl<'a> Plan<'a> {
         let mut previous: Option<NodeIndex> = None;
         let mut previous_deps: Vec<NodeIndex> = Vec::new();
         let mut done_so_far: Vec<NodeIndex> = Vec::new();
-        for (node, explicit, parallel) in pending {
+        for Pending {
+            node,
+            explicit,
+            parallel,
+        } in pending
+        {
             let mut deps: Vec<(NodeIndex, Edge)> = explicit
                 .iter()
                 .filter_map(|(dep, written_on)| {
@@ -643,6 +648,16 @@ fn depends_edge(path: &[NodeIndex], edges: &[Edge]) -> Option<(NodeIndex, NodeIn
     })
 }
 
+/// A leaf or gate waiting for its edges.
+struct Pending {
+    node: NodeIndex,
+    /// Ids from `_Depends:` lines, its own and its parents', each with the
+    /// node whose line names it.
+    explicit: Vec<(TaskId, NodeIndex)>,
+    /// cc-sdd's `(P)`.
+    parallel: bool,
+}
+
 /// One pass over the task tree: nodes in document order, their ids, the
 /// dependencies to resolve once every id is known, and the issues found
 /// on the way.
@@ -651,9 +666,8 @@ struct Builder {
     g: TaskGraph,
     /// Id -> (node, whether the id is written rather than a position).
     by_id: HashMap<String, (NodeIndex, bool)>,
-    /// Leaves and gates: (node, explicit dependencies with the node whose
-    /// line names each, `(P)`).
-    pending: Vec<(NodeIndex, Vec<(TaskId, NodeIndex)>, bool)>,
+    /// Leaves and gates, whose dependencies are resolved once every id is known.
+    pending: Vec<Pending>,
     parents: Vec<(NodeIndex, Vec<NodeIndex>)>,
     issues: Vec<PlanIssue>,
 }
@@ -723,7 +737,11 @@ impl Builder {
             }
             self.parents.push((node, children));
         } else {
-            self.pending.push((node, explicit, task.parallel));
+            self.pending.push(Pending {
+                node,
+                explicit,
+                parallel: task.parallel,
+            });
         }
         node
     }

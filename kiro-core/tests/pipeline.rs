@@ -1267,7 +1267,8 @@ async fn run_plan(
 
 #[tokio::test]
 async fn an_ambiguous_plan_is_refused_before_anything_runs() {
-    let cases: [(&str, (&str, &str, u32, &str)); 4] = [
+    // (tasks.md, (code, task, line, message) of the one problem)
+    let cases = [
         // Duplicate ids: both would run and count as one outcome.
         (
             "# Plan\n\n- [ ] 1. A\n- [ ] 2. B\n- [ ] 2. C\n",
