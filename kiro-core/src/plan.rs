@@ -279,9 +279,9 @@ impl PlanIssue {
 }
 
 /// Where in `tasks.md` an issue is shown: a task, its `_Depends:` line or
-/// not, and the text to point at on that line.
+/// not, and the text to point at on that line (what lint underlines).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IssueSite {
+pub(crate) struct IssueSite {
     /// The task's path of indices in the task list.
     pub path: Vec<usize>,
     /// Whether the issue is on the task's `_Depends:` line.
@@ -551,7 +551,7 @@ impl<'a> Plan<'a> {
     /// A cycle is shown on the `_Depends:` line of one of its edges (there
     /// is always one: implicit edges alone never close a cycle), pointing
     /// at the id it names.
-    pub fn site(&self, issue: &PlanIssue) -> IssueSite {
+    pub(crate) fn site(&self, issue: &PlanIssue) -> IssueSite {
         let node = self.site_node(issue);
         let path = self.graph.graph[node].path.clone();
         match issue {
