@@ -977,4 +977,30 @@ fn spec_list_escapes_control_characters_in_folder_names() {
     assert!(!text.lines().any(|l| l.starts_with("forged")), "{text}");
     assert!(text.contains("x\\nforged"), "{text}");
     assert_eq!(text.lines().count(), 3, "{text}");
+
+// The plan (issue 11, item 7): `run --plan` refuses what `spec lint` reports
+// as making the plan ambiguous, naming each problem where lint does.
+
+#[test]
+fn run_plan_refuses_an_ambiguous_plan_where_lint_reports_it() {
+    let ws = workspace();
+    let md = "# Implementation Plan\n\n- [ ] 1. Model\n\n- [ ] 2. Store\n  - _Depends: task one_\n\n- [ ] 2. Again\n";
+    write_spec(ws.path(), "plan", &[("tasks.md", md)]);
+    let plan = kiro(ws.path(), &["run", "plan", "--plan"]);
+    assert_ne!(code(&plan), 0, "{}", stdout(&plan));
+    let err = stderr(&plan);
+    assert!(err.contains("tasks.md:6: K0018"), "{err}");
+    assert!(err.contains("tasks.md:8: K0007"), "{err}");
+
+    let lint = kiro(ws.path(), &["spec", "lint", "plan", "--format", "json"]);
+    let found = json(&lint);
+    let mut lint_errors: Vec<String> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .map(|d| format!("tasks.md:{}: {}", d["line"], d["code"].as_str().unwrap()))
+        .collect();
+    lint_errors.sort();
+    assert_eq!(lint_errors, ["tasks.md:6: K0018", "tasks.md:8: K0007"]);
 }

@@ -204,6 +204,19 @@ pub enum Error {
         /// The tasks, first and last equal (`2.1 -> 3 -> 2.1`).
         cycle: Vec<String>,
     },
+    /// The task plan is ambiguous: lint errors that change what would run
+    /// or in which order (a duplicate task id, a `_Depends:` value that
+    /// names no task, a dependency on a missing task, a cycle). The run
+    /// refuses before doing anything; `problems` names each, in document
+    /// order, as `kiro spec lint` reports it.
+    #[error(
+        "the task plan is ambiguous, so nothing was run; fix these first:{}",
+        problems.iter().map(|p| format!("\n  {p}")).collect::<String>()
+    )]
+    AmbiguousPlan {
+        /// What makes it ambiguous, at least one.
+        problems: Vec<PlanProblem>,
+    },
     /// A run cannot start or continue as asked (no input, nothing to resume).
     #[error("{message}")]
     Pipeline {
@@ -256,6 +269,36 @@ pub enum Error {
     /// An integrator's error.
     #[error(transparent)]
     Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// One reason a task plan is ambiguous ([`Error::AmbiguousPlan`]): the lint
+/// rule that reports it, the task, its line in `tasks.md` and lint's message.
+///
+/// Displayed as lint's diagnostics are named: `tasks.md:8: K0007 duplicate
+/// task id "2"` (without the line when it is not known).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanProblem {
+    /// The lint rule's code: `K0007` (duplicate task id), `K0013` (missing
+    /// dependency), `K0014` (dependency cycle) or `K0018` (unreadable
+    /// `_Depends:` value).
+    pub code: &'static str,
+    /// The task it is about: its id, or its position (`3.2`) without one;
+    /// for a cycle, the cycle's first task in document order.
+    pub task: String,
+    /// The 1-based line of `tasks.md` lint points at; 0 when unknown.
+    pub line: u32,
+    /// What is wrong, as lint says it.
+    pub message: String,
+}
+
+impl std::fmt::Display for PlanProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "tasks.md:{}: {} {}", self.line, self.code, self.message)
+        } else {
+            write!(f, "tasks.md: {} {}", self.code, self.message)
+        }
+    }
 }
 
 /// `Result` with [`Error`].

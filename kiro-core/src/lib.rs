@@ -31,6 +31,8 @@
 //!   `Executor`, `Verifier`), plus `Node` and `Approver`, and the `StageContext` they get.
 //! - [`stages`]: the default, deterministic stages, and `CommandExecutor`/`CommandVerifier`
 //!   that plug in any agent CLI and test runner.
+//! - [`plan`]: the task graph of `tasks.md` and what makes it ambiguous, shared by lint and
+//!   the engine so that both read a plan the same way.
 //! - [`pipeline`]: the engine: phases, gates, a petgraph task DAG run concurrently on tokio,
 //!   checkpoints, resume, rollback and fork.
 //! - [`process`]: external commands with timeouts that kill the whole process group.
@@ -58,6 +60,7 @@ pub mod format;
 pub mod lexicon;
 pub mod lint;
 pub mod pipeline;
+pub mod plan;
 pub mod process;
 pub mod redact;
 pub mod report;

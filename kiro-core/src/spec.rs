@@ -812,6 +812,13 @@ pub struct Task {
     /// The depends line as written, when it differs from the canonical form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depends_source: Option<String>,
+    /// The items of the `_Depends:` list that name no task (`task one` in
+    /// `_Depends: 1, task one_`), trimmed, as the parser found them. The
+    /// line itself stays in [`Task::depends_source`]; these are kept so
+    /// that lint (K0018) and the engine can refuse a plan whose order kiro
+    /// could not read, instead of dropping a dependency silently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable_depends: Vec<String>,
     /// Sub-tasks: the tasks indented under this one or, at the same
     /// indentation, numbered under it (`2.1` after `2`). A task with
     /// sub-tasks is done when they are; the executor never runs it.

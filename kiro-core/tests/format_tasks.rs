@@ -955,6 +955,43 @@ fn fixture_status_edits_touch_one_byte() {
 }
 
 // ---------------------------------------------------------------------------
+// `_Depends:` items that name no task are kept in `Task::unreadable_depends`
+// (lint K0018, and `run` refuses the plan), never dropped; the line itself
+// renders byte for byte.
+
+#[test]
+fn depends_items_that_name_no_task_are_kept() {
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        ("task one", &[], &["task one"]),
+        ("1, task two", &["1"], &["task two"]),
+        ("1; none", &["1"], &["none"]),
+        ("v2", &[], &["v2"]),
+        ("1.2a, 1", &["1"], &["1.2a"]),
+        ("1，任务二", &["1"], &["任务二"]),
+        // Words around an id are notes; an item without letters or digits says nothing.
+        ("Task 1", &["1"], &[]),
+        ("1 (the schema)", &["1"], &[]),
+        ("1、2", &["1", "2"], &[]),
+        ("1.1–1.3", &["1.1", "1.2", "1.3"], &[]),
+        ("-", &[], &[]),
+    ];
+    for (value, ids, unreadable) in cases {
+        let src = format!("- [ ] 1. A\n\n- [ ] 2. B\n  - _Depends: {value}_\n");
+        check(&src, None);
+        let task = &parse_tasks(&src).value.tasks[1];
+        let read: Vec<&str> = task.depends_on.iter().map(|d| d.as_str()).collect();
+        assert_eq!(
+            (read.as_slice(), task.unreadable_depends.as_slice()),
+            (
+                *ids,
+                &unreadable.iter().map(|u| u.to_string()).collect::<Vec<_>>()[..]
+            ),
+            "{value:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Generated documents. Structured ones are built the way real files are
 // (top-level blocks separated by blank lines, task items with indented
 // children) and must keep the full round-trip contract; free ones glue

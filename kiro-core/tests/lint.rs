@@ -624,7 +624,9 @@ fn k0014_dependency_cycle() {
         .filter(|d| d.code == "K0014")
         .map(|d| d.message.as_str())
         .collect();
-    assert_eq!(cycles, ["dependency cycle: 1 -> 3 -> 2 -> 1"]);
+    // As `run` names it: each task waits for the one before it (2 for 1, 3
+    // for 2, 1 for 3).
+    assert_eq!(cycles, ["dependency cycle: 1 -> 2 -> 3 -> 1"]);
     check_clean(
         "//- tasks.md\n- [ ] 1. A\n- [ ] 2. B\n  - _Depends: 1_\n- [ ] 3. C\n  - _Depends: 1, 2_\n",
         "K0014",
@@ -1057,6 +1059,198 @@ mod never_panics {
             let found = lint_spec(&spec);
             let _ = render_human(&found, &|_| None, true);
             let _ = render_sarif(&found, "0");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The plan: lint reports what `run` refuses (issue 11, item 7). The graph
+// lint checks is the one `run` builds, with its implicit edges (a parent
+// waits for its sub-tasks; in document order a task waits for the one
+// before it), so a cycle through them is reported as `run` names it.
+
+#[test]
+fn k0018_unreadable_depends() {
+    let tasks =
+        |deps: &str| format!("//- tasks.md\n- [ ] 1. A\n- [ ] 2. B\n  - _Depends: {deps}_\n");
+    check_at(
+        &tasks("task one"),
+        "K0018",
+        "task 2 depends on \"task one\", which names no task",
+        3,
+        15,
+        Some(23),
+    );
+    // One item of a list that is not a task id is not read either.
+    check_at(
+        &tasks("1, the schema"),
+        "K0018",
+        "task 2 depends on \"the schema\", which names no task",
+        3,
+        18,
+        Some(28),
+    );
+    check_fires(&tasks("v2"), "K0018");
+    check_fires(&tasks("none"), "K0018");
+    for readable in ["1", "1, 1.1", "Task 1", "1 (the schema)", "1; 1.1", "", "-"] {
+        check_clean(&tasks(readable), "K0018");
+    }
+    let found = diagnostics(&tasks("task one"));
+    let d = found.iter().find(|d| d.code == "K0018").unwrap();
+    assert_eq!(d.severity, Severity::Error);
+    let help = d.help.as_deref().unwrap();
+    assert!(
+        help.contains("`1.2`") && help.contains("`1, 2.3`"),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_sub_task_depending_on_its_parent_is_a_cycle() {
+    check_at(
+        "//- tasks.md\n- [ ] 1. A\n- [ ] 2. B\n  - [ ] 2.1 C\n    - _Depends: 2_\n  - [ ] 2.2 D\n",
+        "K0014",
+        "dependency cycle: 2 -> 2.1 -> 2",
+        4,
+        17,
+        Some(18),
+    );
+    let found = diagnostics(
+        "//- tasks.md\n- [ ] 1. A\n- [ ] 2. B\n  - [ ] 2.1 C\n    - _Depends: 2_\n  - [ ] 2.2 D\n",
+    );
+    let help = found
+        .iter()
+        .find(|d| d.code == "K0014")
+        .and_then(|d| d.help.clone())
+        .unwrap();
+    assert!(help.contains("2 waits for its sub-task 2.1"), "{help}");
+}
+
+#[test]
+fn in_document_order_a_dependency_on_a_later_task_is_a_cycle() {
+    // Task 2 waits for task 1 (the one before it), task 1 for task 2.
+    let fixture = "//- tasks.md\n- [ ] 1. A\n  - _Depends: 2_\n- [ ] 2. B\n";
+    check_at(
+        fixture,
+        "K0014",
+        "dependency cycle: 1 -> 2 -> 1",
+        2,
+        15,
+        Some(16),
+    );
+    // In declared order only `_Depends:` orders tasks.
+    let (_dir, loaded) = load(fixture);
+    let declared = kiro_core::lint::lint_with(
+        &loaded,
+        kiro_core::lint::LintOptions::default().order(kiro_core::config::TaskOrder::Declared),
+    );
+    assert!(
+        !declared.iter().any(|d| d.code == "K0014"),
+        "{}",
+        show(&declared)
+    );
+}
+
+/// Lint and `run` read a plan through one builder: on any task tree, lint's
+/// plan errors are exactly the problems a run refuses the plan for, and a
+/// plan lint finds none in is one a run accepts.
+mod lint_and_run_agree {
+    use kiro_core::config::TaskOrder;
+    use kiro_core::lint::{lint_spec_with, LintOptions};
+    use kiro_core::pipeline::TaskGraph;
+    use kiro_core::spec::{Spec, Task, TaskId, TaskList};
+    use kiro_core::Error;
+    use proptest::prelude::*;
+
+    const PLAN_CODES: [&str; 4] = ["K0007", "K0013", "K0014", "K0018"];
+
+    /// Tasks `1`..`n` with up to three sub-tasks each, some renumbered to
+    /// an id already used, and `_Depends:` items naming any task, a
+    /// missing one (`9`) or none (`x`).
+    fn plans() -> impl Strategy<Value = (TaskList, TaskOrder)> {
+        let shape = prop::collection::vec(0usize..4, 1..5);
+        let picks = prop::collection::vec((0usize..40, 0usize..40, 0usize..6), 0..8);
+        let dup = prop::option::of((0usize..40, 0usize..40));
+        let order = prop_oneof![Just(TaskOrder::Document), Just(TaskOrder::Declared)];
+        (shape, picks, dup, order).prop_map(|(shape, picks, dup, order)| {
+            let task = |id: String| Task {
+                title: format!("Task {id}"),
+                id: Some(TaskId::new(id)),
+                ..Task::default()
+            };
+            let mut tasks: Vec<Task> = shape
+                .iter()
+                .enumerate()
+                .map(|(i, &subs)| {
+                    let mut t = task((i + 1).to_string());
+                    t.subtasks = (1..=subs).map(|j| task(format!("{}.{j}", i + 1))).collect();
+                    t
+                })
+                .collect();
+            let paths: Vec<(usize, Option<usize>)> = shape
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &subs)| {
+                    std::iter::once((i, None)).chain((0..subs).map(move |j| (i, Some(j))))
+                })
+                .collect();
+            let ids: Vec<String> = paths
+                .iter()
+                .map(|(i, j)| match j {
+                    None => (i + 1).to_string(),
+                    Some(j) => format!("{}.{}", i + 1, j + 1),
+                })
+                .collect();
+            for (from, to, kind) in picks {
+                let t = task_at(&mut tasks, paths[from % paths.len()]);
+                match kind {
+                    0 => t.unreadable_depends.push("x".into()),
+                    1 => t.depends_on.push(TaskId::new("9")),
+                    _ => t.depends_on.push(TaskId::new(ids[to % ids.len()].clone())),
+                }
+            }
+            if let Some((a, b)) = dup {
+                let id = ids[b % ids.len()].clone();
+                task_at(&mut tasks, paths[a % paths.len()]).id = Some(TaskId::new(id));
+            }
+            (
+                TaskList {
+                    tasks,
+                    ..TaskList::default()
+                },
+                order,
+            )
+        })
+    }
+
+    fn task_at(tasks: &mut [Task], (i, j): (usize, Option<usize>)) -> &mut Task {
+        let t = &mut tasks[i];
+        match j {
+            None => t,
+            Some(j) => &mut t.subtasks[j],
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn lint_reports_what_run_refuses((list, order) in plans()) {
+            let spec = Spec { tasks: Some(list.clone()), ..Spec::default() };
+            let mut linted: Vec<(String, String)> = lint_spec_with(&spec, LintOptions::default().order(order))
+                .into_iter()
+                .filter(|d| PLAN_CODES.contains(&d.code.as_str()))
+                .map(|d| (d.code, d.message))
+                .collect();
+            linted.sort();
+            let mut refused: Vec<(String, String)> = match TaskGraph::build(&list, order) {
+                Ok(_) => Vec::new(),
+                Err(Error::AmbiguousPlan { problems }) => problems
+                    .into_iter()
+                    .map(|p| (p.code.to_owned(), p.message))
+                    .collect(),
+                Err(other) => return Err(TestCaseError::fail(format!("unexpected error {other}"))),
+            };
+            refused.sort();
+            prop_assert_eq!(linted, refused);
         }
     }
 }

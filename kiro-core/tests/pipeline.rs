@@ -235,13 +235,17 @@ async fn a_cycle_is_an_error_that_names_it() {
         ))
         .await
         .unwrap_err();
-    match &err {
-        Error::TaskCycle { cycle } => {
-            // 1 waits for 3, 3 for 2, 2 for 1: the path follows the edges.
-            assert_eq!(cycle, &["1", "2", "3", "1"]);
-        }
-        other => panic!("expected a cycle, got {other:?}"),
-    }
+    // 1 waits for 3, 3 for 2, 2 for 1: the path follows the edges, and the
+    // problem is shown on task 1's `_Depends:` line (line 4).
+    assert_eq!(
+        problems(&err),
+        [(
+            "K0014",
+            "1".into(),
+            4,
+            "dependency cycle: 1 -> 2 -> 3 -> 1".into()
+        )]
+    );
     assert!(err.to_string().contains("->"), "{err}");
 
     let md = "# Plan\n\n- [ ] 1. A\n  - _Depends: 9_\n";
@@ -252,7 +256,27 @@ async fn a_cycle_is_an_error_that_names_it() {
         ))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::UnknownDependency { .. }), "{err}");
+    assert_eq!(
+        problems(&err),
+        [(
+            "K0013",
+            "1".into(),
+            4,
+            "task 1 depends on task 9, which does not exist".into()
+        )]
+    );
+}
+
+/// The problems of an [`Error::AmbiguousPlan`]: (code, task, line, message).
+#[track_caller]
+fn problems(err: &Error) -> Vec<(&'static str, String, u32, String)> {
+    match err {
+        Error::AmbiguousPlan { problems } => problems
+            .iter()
+            .map(|p| (p.code, p.task.clone(), p.line, p.message.clone()))
+            .collect(),
+        other => panic!("expected an ambiguous plan, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -1209,4 +1233,211 @@ async fn an_ignored_tasks_file_never_enters_a_checkpoint() {
     assert!(!root.join("out.txt").exists());
     let text = std::fs::read_to_string(spec_dir.join("tasks.md")).unwrap();
     assert!(!text.contains("[ ]"), "{text}");
+}
+
+// ---------------------------------------------------------------------------
+// The plan (issue 11, item 7): `run` refuses a plan that lint reports as
+// ambiguous, before doing anything, and a parent is done only when
+// something under it was.
+
+/// Runs the spec folder `spec_dir` holding `tasks_md` up to the execute
+/// phase with a checkpoint store; the error, the executor and the store.
+async fn run_plan(
+    root: &Path,
+    tasks_md: &str,
+) -> (
+    Result<kiro_core::pipeline::RunSummary, Error>,
+    TestExecutor,
+    Arc<FileCheckpointStore>,
+) {
+    let spec_dir = root.join(".kiro/specs/demo");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    std::fs::write(spec_dir.join("tasks.md"), tasks_md).unwrap();
+    let ex = TestExecutor::default();
+    let store = Arc::new(FileCheckpointStore::new(root));
+    let p = Pipeline::builder()
+        .executor(ex.clone())
+        .shared_store(store.clone())
+        .build();
+    let r = p
+        .run(RunOptions::new(workspace(root), &spec_dir).until(Phase::Execute))
+        .await;
+    (r, ex, store)
+}
+
+#[tokio::test]
+async fn an_ambiguous_plan_is_refused_before_anything_runs() {
+    // (tasks.md, (code, task, line, message) of the one problem)
+    let cases = [
+        // Duplicate ids: both would run and count as one outcome.
+        (
+            "# Plan\n\n- [ ] 1. A\n- [ ] 2. B\n- [ ] 2. C\n",
+            ("K0007", "2", 5, "duplicate task id \"2\""),
+        ),
+        // A `_Depends:` value that names no task would be dropped.
+        (
+            "# Plan\n\n- [ ] 1. A\n- [ ] 2. B\n  - _Depends: task one_\n",
+            (
+                "K0018",
+                "2",
+                5,
+                "task 2 depends on \"task one\", which names no task",
+            ),
+        ),
+        (
+            "# Plan\n\n- [ ] 1. A\n  - _Depends: 9_\n",
+            (
+                "K0013",
+                "1",
+                4,
+                "task 1 depends on task 9, which does not exist",
+            ),
+        ),
+        // A sub-task depending on its own parent, which waits for it.
+        (
+            "# Plan\n\n- [ ] 1. A\n- [ ] 2. B\n  - [ ] 2.1 C\n    - _Depends: 2_\n",
+            ("K0014", "2", 6, "dependency cycle: 2 -> 2.1 -> 2"),
+        ),
+    ];
+    for (md, (code, task, line, message)) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, ex, store) = run_plan(dir.path(), md).await;
+        let err = r.expect_err(md);
+        assert_eq!(
+            problems(&err),
+            [(code, task.to_owned(), line, message.to_owned())],
+            "{md}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("tasks.md:{line}: {code} {message}")),
+            "{err}"
+        );
+        assert!(ex.log.lock().unwrap().calls.is_empty(), "{md}: a task ran");
+        assert!(store.runs().unwrap().is_empty(), "{md}: a run was recorded");
+        let after = std::fs::read_to_string(dir.path().join(".kiro/specs/demo/tasks.md")).unwrap();
+        assert_eq!(after, md, "tasks.md was written");
+    }
+
+    // Every problem is named, in document order.
+    let dir = tempfile::tempdir().unwrap();
+    let md = "# Plan\n\n- [ ] 1. A\n  - _Depends: one_\n- [ ] 1. B\n";
+    let (r, _, _) = run_plan(dir.path(), md).await;
+    let found: Vec<(&str, u32)> = problems(&r.unwrap_err())
+        .into_iter()
+        .map(|(code, _, line, _)| (code, line))
+        .collect();
+    assert_eq!(found, [("K0018", 4), ("K0007", 5)]);
+}
+
+#[tokio::test]
+async fn lint_errors_that_leave_the_plan_clear_do_not_stop_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_dir = dir.path().join(".kiro/specs/demo");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    std::fs::write(
+        spec_dir.join("requirements.md"),
+        "# Requirements Document\n\n## Requirements\n\n### Requirement 1: Demo\n\n#### Acceptance Criteria\n\n1. THE App SHALL be fast\n",
+    )
+    .unwrap();
+    // K0009 (a link to an undefined criterion) is an error, and K0004 a
+    // warning, but neither changes what runs or in which order.
+    let md = "# Plan\n\n- [ ] 1. A\n  - _Requirements: 9.9_\n";
+    let (r, ex, _) = run_plan(dir.path(), md).await;
+    let loaded = kiro_core::store::load_spec(&spec_dir).unwrap();
+    let codes: Vec<String> = kiro_core::lint::lint(&loaded)
+        .into_iter()
+        .map(|d| d.code)
+        .collect();
+    assert!(codes.contains(&"K0009".to_owned()), "{codes:?}");
+    assert_eq!(r.unwrap().status, RunStatus::Completed);
+    assert_eq!(ex.calls("1"), 1);
+}
+
+/// Plans the tasks of a `tasks.md` text, whatever the requirements.
+struct FixedPlanner(&'static str);
+
+#[async_trait]
+impl kiro_core::stage::TaskPlanner for FixedPlanner {
+    async fn plan(
+        &self,
+        _reqs: &kiro_core::spec::RequirementsDoc,
+        _design: &kiro_core::spec::DesignDoc,
+        _cx: &StageContext,
+    ) -> Result<kiro_core::spec::TaskList, StageError> {
+        Ok(kiro_core::format::parse_tasks(self.0).value)
+    }
+}
+
+#[tokio::test]
+async fn a_plan_made_during_the_run_is_checked_before_its_tasks_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = TestExecutor::default();
+    let p = Pipeline::builder()
+        .executor(ex.clone())
+        .planner(FixedPlanner("# Plan\n\n- [ ] 1. A\n- [ ] 1. B\n"))
+        .build();
+    let spec = spec_with_tasks("# Plan\n\n- [ ] 1. Old\n");
+    let err = p
+        .run(
+            RunOptions::in_memory(workspace(dir.path()), spec)
+                .regenerate(Phase::Tasks)
+                .until(Phase::Execute),
+        )
+        .await
+        .unwrap_err();
+    // The line is that of `tasks.md` as the engine writes the plan (a blank
+    // line between tasks).
+    assert_eq!(
+        problems(&err),
+        [("K0007", "1".into(), 5, "duplicate task id \"1\"".into())]
+    );
+    assert!(ex.log.lock().unwrap().calls.is_empty());
+}
+
+#[tokio::test]
+async fn a_parent_whose_sub_tasks_are_all_optional_is_not_done_when_none_ran() {
+    let md = "# Plan\n\n- [ ] 1. Build\n- [ ] 2. Tests\n  - [ ]* 2.1 Unit tests\n  - [ ]* 2.2 Property tests\n- [ ] 3. Ship\n";
+    let dir = tempfile::tempdir().unwrap();
+    let (r, ex, _) = run_plan(dir.path(), md).await;
+    let s = r.unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    assert_eq!((ex.calls("2.1"), ex.calls("2.2"), ex.calls("3")), (0, 0, 1));
+    let tasks_md = dir.path().join(".kiro/specs/demo/tasks.md");
+    assert_eq!(
+        std::fs::read_to_string(&tasks_md).unwrap(),
+        "# Plan\n\n- [x] 1. Build\n- [ ] 2. Tests\n  - [ ]* 2.1 Unit tests\n  - [ ]* 2.2 Property tests\n- [x] 3. Ship\n"
+    );
+    // Nothing is counted for it: one outcome per task that ran.
+    let mut ran: Vec<&str> = s.artifacts.outcomes.keys().map(String::as_str).collect();
+    ran.sort_unstable();
+    assert_eq!(ran, ["1", "3"]);
+
+    // With optional tasks included they run, and then the parent is done.
+    let p = Pipeline::builder()
+        .executor(TestExecutor::default())
+        .build();
+    let s = p
+        .run(
+            RunOptions::new(workspace(dir.path()), dir.path().join(".kiro/specs/demo"))
+                .until(Phase::Execute)
+                .include_optional(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    assert!(!std::fs::read_to_string(&tasks_md).unwrap().contains("[ ]"));
+
+    // One optional sub-task done before is enough: something under it was done.
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _, _) = run_plan(
+        dir.path(),
+        "# Plan\n\n- [ ] 1. Tests\n  - [x]* 1.1 Unit tests\n  - [ ]* 1.2 Property tests\n",
+    )
+    .await;
+    assert_eq!(r.unwrap().status, RunStatus::Completed);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".kiro/specs/demo/tasks.md")).unwrap(),
+        "# Plan\n\n- [x] 1. Tests\n  - [x]* 1.1 Unit tests\n  - [ ]* 1.2 Property tests\n"
+    );
 }

@@ -68,6 +68,11 @@ use crate::Error;
 ///   task has several requirements (or depends) lines, the last one is the
 ///   link and the others stay details, so rendering (which writes the link
 ///   line after the details) reads back the same way.
+/// - The depends list is split into items at `,` and `;` (and their
+///   full-width forms, and `、`); an item with letters or digits but no task
+///   id (`task one`, `v2`, `none`) is kept in [`Task::unreadable_depends`],
+///   never dropped: lint reports it (K0018) and the engine refuses to run
+///   the plan. Words around an id (`Task 1.2`, `1 (the schema)`) are notes.
 /// - Markdown directly inside a task item that is not a bullet list (a
 ///   paragraph, a code block, a table, a numbered list) is kept as a
 ///   detail too, in order: such a detail starts with a line break (`"\nSome
@@ -1023,7 +1028,9 @@ impl<'a> Parser<'a> {
             );
         }
         if let Some((line, at, ids)) = depends {
-            parse_id_list_into(line.get(ids).unwrap_or(""), &mut task.depends_on);
+            let value = line.get(ids).unwrap_or("");
+            parse_id_list_into(value, &mut task.depends_on);
+            unreadable_items(value, &mut task.unreadable_depends);
             let ids = task.depends_on.iter().map(TaskId::as_str);
             if !is_canonical_link(&line, DEFAULT_DEPENDS_LINK, ids) {
                 task.depends_source = Some(line.into_owned());
@@ -1580,6 +1587,25 @@ fn link_parts(line: &str) -> Option<(&str, Range<usize>)> {
     let rest = inner.get(colon..)?;
     let skip = rest.chars().next()?.len_utf8();
     Some((label, inner_at + colon + skip..inner_at + inner.len()))
+}
+
+/// Appends to `out` each item of a depends list that names no task: an
+/// item (the text between `,`, `;`, `、` or their full-width forms) with a
+/// letter or digit but no id that [`parse_id_list`] reads. Items without
+/// either (`-`, an empty list) say "nothing" and are not reported.
+fn unreadable_items(value: &str, out: &mut Vec<String>) {
+    let mut ids: Vec<TaskId> = Vec::new();
+    for item in value.split([',', ';', '、', '，', '；']) {
+        let item = item.trim();
+        if !item.chars().any(char::is_alphanumeric) {
+            continue;
+        }
+        ids.clear();
+        parse_id_list_into(item, &mut ids);
+        if ids.is_empty() {
+            out.push(item.to_owned());
+        }
+    }
 }
 
 fn canonical_link(label: &str, ids: &[&str]) -> String {

@@ -27,10 +27,11 @@
 //! | K0011 | `property-validates-nothing` | warning | a correctness property names no criterion |
 //! | K0012 | `property-undefined-criterion` | error | a property validates a criterion that is not defined |
 //! | K0013 | `missing-dependency` | error | a task depends on a task that does not exist |
-//! | K0014 | `dependency-cycle` | error | `_Depends:` links form a cycle |
+//! | K0014 | `dependency-cycle` | error | tasks wait for each other in a circle, as a run orders them (see below) |
 //! | K0015 | `format` | warning | the parser could not read part of a file as the Kiro format |
 //! | K0016 | `undefined-property` | error | a task tests a property that design.md does not define |
 //! | K0017 | `unreadable-metadata` | note | part of `.config.kiro` or `spec.json` could not be read (the spec still loads) |
+//! | K0018 | `unreadable-depends` | error | an item of a `_Depends:` line names no task (`_Depends: task one_`) |
 //!
 //! Criteria are the acceptance criteria of `requirements.md` and, in a
 //! bugfix spec, the clauses of the *Expected* and *Unchanged* behaviour
@@ -41,6 +42,15 @@
 //! when the spec defines at least one requirement, and K0016 only when it
 //! has a design: against an empty or missing document every link would be
 //! reported.
+//!
+//! The plan rules (K0007 for task ids, K0013, K0014, K0018) check the graph
+//! a run executes, built by [`crate::plan::Plan`], the engine's own
+//! builder: a parent waits for its sub-tasks and, in document order (the
+//! default, [`LintOptions::order`]), a task without `_Depends:` waits for
+//! the one before it, so a sub-task that depends on its parent, or a task
+//! that depends on a later one, is a cycle. A run refuses a plan with any
+//! of these errors ([`crate::Error::AmbiguousPlan`]), naming the same
+//! problems; lint's other errors do not stop a run.
 //!
 //! ```
 //! use kiro_core::lint::{lint_spec, Severity};
@@ -67,6 +77,7 @@
 
 mod checks;
 mod metadata;
+mod plan;
 mod render;
 mod terms;
 
@@ -78,6 +89,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::config::{Config, TaskOrder};
 use crate::format::Locator;
 use crate::spec::Spec;
 use crate::store::{DocKind, LoadedSpec, SourceFile};
@@ -268,6 +280,12 @@ pub const RULES: &[Rule] = &[
         severity: Severity::Note,
         summary: "Part of `.config.kiro` or `spec.json` could not be read; the file is kept byte for byte.",
     },
+    Rule {
+        code: "K0018",
+        name: "unreadable-depends",
+        severity: Severity::Error,
+        summary: "An item of a `_Depends:` line names no task, so the order of the plan is unknown.",
+    },
 ];
 
 /// The rule with this code.
@@ -333,6 +351,8 @@ pub(crate) enum Needle {
     },
     /// An id (`1.2`), which must not be part of a longer id.
     Id(String),
+    /// Text as written (an unreadable `_Depends:` item): its first occurrence.
+    Text(String),
 }
 
 /// Where a finding belongs: a document and the elements to look up in its
@@ -393,11 +413,61 @@ impl Finding {
 /// assert_eq!(found[0].message, "dependency cycle: 1 -> 2 -> 1");
 /// ```
 pub fn lint_spec(spec: &Spec) -> Vec<Diagnostic> {
-    let mut out: Vec<Diagnostic> = checks::findings(spec)
+    lint_spec_with(spec, LintOptions::default())
+}
+
+/// [`lint_spec`] for a spec run as `options` say.
+pub fn lint_spec_with(spec: &Spec, options: LintOptions) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = findings(spec, options)
         .iter()
         .map(Finding::diagnostic)
         .collect();
     sort(&mut out);
+    out
+}
+
+/// What lint assumes about how the spec is run; the default is a run with
+/// the default configuration.
+///
+/// ```
+/// use kiro_core::config::{Config, TaskOrder};
+/// use kiro_core::lint::LintOptions;
+///
+/// let config: Config = toml::from_str("[pipeline]\norder = \"declared\"\n")?;
+/// assert_eq!(LintOptions::from(&config).order, TaskOrder::Declared);
+/// assert_eq!(LintOptions::default().order(TaskOrder::Declared), LintOptions::from(&config));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LintOptions {
+    /// How a run orders the tasks (`[pipeline] order`): the plan rules
+    /// check the graph a run in this order executes.
+    pub order: TaskOrder,
+}
+
+impl LintOptions {
+    /// Checks the plan as a run in `order` executes it.
+    pub fn order(mut self, order: TaskOrder) -> Self {
+        self.order = order;
+        self
+    }
+}
+
+impl From<&Config> for LintOptions {
+    fn from(config: &Config) -> Self {
+        LintOptions::default().order(config.pipeline.order)
+    }
+}
+
+/// The findings of every check: the plan's (from the engine's graph
+/// builder) replace those [`checks`] reports for the same rules.
+fn findings(spec: &Spec, options: LintOptions) -> Vec<Finding> {
+    let mut out: Vec<Finding> = checks::findings(spec)
+        .into_iter()
+        .filter(|f| !plan::replaces(f))
+        .collect();
+    out.extend(plan::findings(spec, options.order));
     out
 }
 
@@ -416,8 +486,14 @@ pub fn lint_spec(spec: &Spec) -> Vec<Diagnostic> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn lint(spec: &LoadedSpec) -> Vec<Diagnostic> {
+    lint_with(spec, LintOptions::default())
+}
+
+/// [`lint`] for a spec run as `options` say (pass the workspace's
+/// [`Config`] so that the plan rules see the order its runs use).
+pub fn lint_with(spec: &LoadedSpec, options: LintOptions) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for finding in checks::findings(&spec.spec) {
+    for finding in findings(&spec.spec, options) {
         out.push(place(&finding, spec));
     }
     for file in &spec.files {
@@ -534,6 +610,14 @@ fn locate(
             for (offset, line) in window.iter().enumerate() {
                 if let Some(r) = find_id(line, id) {
                     return found(offset, line, r);
+                }
+            }
+            None
+        }
+        Needle::Text(text) => {
+            for (offset, line) in window.iter().enumerate() {
+                if let Some(at) = line.find(text.as_str()).filter(|_| !text.is_empty()) {
+                    return found(offset, line, at..at + text.len());
                 }
             }
             None

@@ -6,7 +6,11 @@
 //! regenerate it); an [`Approver`] decides a gate after requirements, design
 //! and tasks. The tasks become a [`TaskGraph`]: one node per task, edges from
 //! sub-task order, document order (`[pipeline] order`), `(P)` markers and
-//! `_Depends`; a cycle is an error naming it. Ready tasks run concurrently up
+//! `_Depends`, built by [`crate::plan`] as lint checks it. A plan lint
+//! reports as ambiguous (a duplicate task id, a `_Depends:` value that names
+//! no task or a missing one, a cycle) is refused before anything runs, with
+//! [`Error::AmbiguousPlan`](crate::Error::AmbiguousPlan) naming each
+//! problem; lint's other findings never stop a run. Ready tasks run concurrently up
 //! to `jobs`, each under the node policy's timeout and retries; a failed task
 //! skips its dependents and the run goes on, unless `fail_fast`. Task marks
 //! in `tasks.md` follow the run (`[-]` running, `[x]` done).
@@ -53,12 +57,15 @@ use crate::audit::AuditLog;
 use crate::checkpoint::{CheckpointRef, CheckpointStore, RollbackReport, RunId};
 use crate::config::{Config, TaskOrder};
 use crate::error::Result;
+use crate::format::parse_tasks;
+use crate::plan::Plan;
 use crate::spec::Spec;
 use crate::stage::{
     Approver, Artifacts, AutoApprove, Designer, EventSink, Executor, Gate, Node, Phase,
     RequirementsInput, RequirementsParser, TaskPlanner, Verifier,
 };
 use crate::stages::{StandardRequirementsParser, TemplateDesigner, TracePlanner};
+use crate::store::DocKind;
 use crate::workspace::Workspace;
 
 pub use event::{NodeStatus, PipelineEvent};
@@ -168,9 +175,19 @@ impl Pipeline {
     /// Runs a spec as the options say.
     ///
     /// Errors are for runs that cannot start or whose bookkeeping fails
-    /// (I/O, the store, a task cycle, a missing executor); a stage that
-    /// fails ends the run with [`RunStatus::Failed`] instead.
+    /// (I/O, the store, a missing executor); a stage that fails ends the run
+    /// with [`RunStatus::Failed`] instead.
+    ///
+    /// A run that is to execute tasks first checks the plan it would execute
+    /// (the spec's `tasks.md`, or the in-memory spec's tasks, unless the
+    /// tasks phase is regenerated): when lint would report it ambiguous, the
+    /// run fails with [`Error::AmbiguousPlan`](crate::Error::AmbiguousPlan)
+    /// before any phase, task, mark or checkpoint, naming every problem
+    /// with its code and line. A plan produced during the run (by the task
+    /// planner or a custom node) is checked the same way before its tasks
+    /// start.
     pub async fn run(&self, options: RunOptions) -> Result<RunSummary> {
+        options.check_plan(self.config.pipeline.order)?;
         run::Run::start(self, options).await?.finish().await
     }
 }
@@ -333,6 +350,33 @@ impl RunOptions {
         RunOptions {
             spec: Some(spec),
             ..RunOptions::base(workspace.into())
+        }
+    }
+
+    /// Refuses an ambiguous plan that this run would execute as it stands.
+    fn check_plan(&self, order: TaskOrder) -> Result<()> {
+        if self.until < Phase::Execute || self.regenerate.contains(&Phase::Tasks) {
+            return Ok(());
+        }
+        match (&self.spec_dir, &self.spec) {
+            (Some(dir), _) => {
+                // An unreadable file is left to the run's own loading, which
+                // reports it with the spec's other documents.
+                let Ok(text) = std::fs::read_to_string(dir.join(DocKind::Tasks.file_name())) else {
+                    return Ok(());
+                };
+                let parsed = parse_tasks(&text);
+                Plan::new(&parsed.value, order)
+                    .into_graph(Some(&parsed.source_map))
+                    .map(drop)
+            }
+            (
+                None,
+                Some(Spec {
+                    tasks: Some(list), ..
+                }),
+            ) => Plan::new(list, order).into_graph(None).map(drop),
+            _ => Ok(()),
         }
     }
 

@@ -918,6 +918,19 @@ impl<'r, 'p> Scheduler<'r, 'p> {
                 continue;
             }
             match kind {
+                // No sub-task is done (all were skipped, as optional ones are
+                // unless asked for): the parent is not done either. Like an
+                // optional task it is left `[ ]`, not recorded, and does not
+                // hold up its dependents.
+                TaskKind::Parent
+                    if !self
+                        .graph
+                        .subtasks(n)
+                        .any(|c| self.settled[c.index()] == Some(NodeStatus::Done)) =>
+                {
+                    self.ready.pop_front();
+                    self.settle(n, NodeStatus::Skipped, "optional".into(), None)?;
+                }
                 TaskKind::Parent => {
                     self.ready.pop_front();
                     let id = self.graph.graph[n].id.clone();
