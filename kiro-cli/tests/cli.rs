@@ -977,7 +977,9 @@ fn spec_list_escapes_control_characters_in_folder_names() {
     assert!(!text.lines().any(|l| l.starts_with("forged")), "{text}");
     assert!(text.contains("x\\nforged"), "{text}");
     assert_eq!(text.lines().count(), 3, "{text}");
+}
 
+// ---------------------------------------------------------------------------
 // The plan (issue 11, item 7): `run --plan` refuses what `spec lint` reports
 // as making the plan ambiguous, naming each problem where lint does.
 
