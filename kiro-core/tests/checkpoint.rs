@@ -15,10 +15,7 @@ use kiro_core::checkpoint::{
 use kiro_core::Error;
 
 fn present(store: &FileCheckpointStore, bytes: &[u8]) -> FileState {
-    FileState::Present {
-        blob: store.put_blob(bytes).unwrap(),
-        executable: false,
-    }
+    FileState::present(store.put_blob(bytes).unwrap(), 0o644)
 }
 
 fn checkpoint(run: &RunId, seq: u64, parent: Option<&Checkpoint>) -> Checkpoint {
@@ -80,10 +77,7 @@ fn round_trip() {
     dangling.files.push(FileChange::new(
         "app",
         "x",
-        FileState::Present {
-            blob: BlobId::of(b"never stored"),
-            executable: false,
-        },
+        FileState::present(BlobId::of(b"never stored"), 0o644),
     ));
     assert!(matches!(
         store.put(&dangling),
@@ -100,7 +94,7 @@ fn round_trip() {
     ));
 
     let schema = serde_json::to_string(&schemars::schema_for!(Checkpoint)).unwrap();
-    assert!(schema.contains("executable") && schema.contains("parent"));
+    assert!(schema.contains("mode") && schema.contains("symlink") && schema.contains("parent"));
 }
 
 #[test]
@@ -326,10 +320,10 @@ fn delete(store: &FileCheckpointStore, root: &Path, rel: &str) -> FileChange {
 
 fn state_on_disk(store: &FileCheckpointStore, path: &Path) -> FileState {
     match std::fs::read(path) {
-        Ok(bytes) => FileState::Present {
-            blob: store.put_blob(&bytes).unwrap(),
-            executable: is_exec(path),
-        },
+        Ok(bytes) => FileState::present(
+            store.put_blob(&bytes).unwrap(),
+            if is_exec(path) { 0o755 } else { 0o644 },
+        ),
         Err(_) => FileState::Deleted,
     }
 }
@@ -428,10 +422,7 @@ fn rollback_refuses_escapes() {
             (repo.to_string(), path.to_string()),
             kiro_core::checkpoint::ManifestEntry {
                 before: FileState::Deleted,
-                state: FileState::Present {
-                    blob: blob.clone(),
-                    executable: false,
-                },
+                state: FileState::present(blob.clone(), 0o644),
             },
         )])
     };
@@ -555,10 +546,8 @@ fn write_one(store: &FileCheckpointStore, run: &RunId, rng: &mut Rng) -> Checkpo
                 .map(|j| (seed >> (j % 57)) as u8 ^ j as u8)
                 .collect()
         };
-        let state = FileState::Present {
-            blob: store.put_blob(&bytes).unwrap(),
-            executable: rng.below(2) == 0,
-        };
+        let mode = if rng.below(2) == 0 { 0o755 } else { 0o644 };
+        let state = FileState::present(store.put_blob(&bytes).unwrap(), mode);
         cp.files.push(FileChange::new(
             "app",
             format!("dir{}/f{i}.bin", rng.below(5)),
