@@ -25,6 +25,9 @@ use tempfile::TempDir;
 mod common;
 use common::{expect_code, kiro_cmd, stderr, stdout};
 
+#[path = "../../kiro-core/tests/support/tree.rs"]
+mod whole_tree;
+
 /// Three requirements' worth of EARS bullets: 4 leaf tasks and 3 optional
 /// property tests with the default planner.
 const REQUIREMENTS: &str = "\
@@ -710,4 +713,163 @@ fn a_second_run_of_the_same_spec_is_refused_while_one_holds_it() {
 
     drop(held);
     expect_code(&kiro(ws.path(), &["run", "notes", "--resume", "--yes"]), 0);
+}
+
+// ---------------------------------------------------------------------------
+// All-or-nothing, exact rollback and policy detection (issue 11, items 1, 3
+// and 4): SIGKILL during a rollback and during a task, then the next command.
+
+/// Polls until `path` exists (or panics after `limit`).
+fn wait_for(path: &Path, limit: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(start.elapsed() < limit, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+#[test]
+fn a_rollback_killed_part_way_is_completed_by_the_next_command() {
+    // Each task writes many files, so that applying a rollback takes long
+    // enough to be killed in the middle of it.
+    const MANY: &str = "mkdir -p \"out/$KIRO_TASK_ID\" && i=0; \
+        while [ $i -lt 250 ]; do echo \"$KIRO_TASK_ID $i\" > \"out/$KIRO_TASK_ID/f$i.txt\"; i=$((i+1)); done";
+    // The next command: the same rollback again, or a resumed run.
+    for next in ["rollback", "run"] {
+        let ws = workspace(MANY);
+        let first = kiro(
+            ws.path(),
+            &[
+                "run", "notes", "--from", "req.txt", "--yes", "--until", "tasks",
+            ],
+        );
+        expect_code(&first, 0);
+        let id = run_id(&first);
+        let at_tasks = whole_tree::capture(ws.path());
+        expect_code(&kiro(ws.path(), &["run", "notes", "--resume", "--yes"]), 0);
+        assert!(ws.path().join("out/2.3/f249.txt").is_file());
+        let target = checkpoint_of(ws.path(), &id, "tasks");
+
+        // SIGKILL as soon as the intent is stored, while files are removed.
+        let intent = ws.path().join(format!(".kiro/runs/{id}/rollback.intent"));
+        let mut child = kiro_cmd(ws.path(), &["rollback", &target])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for(&intent, Duration::from_secs(60));
+        child.kill().unwrap();
+        assert!(!child.wait().unwrap().success());
+        assert!(intent.is_file(), "the intent outlives the killed rollback");
+        let half = whole_tree::capture(ws.path());
+        assert_ne!(half, at_tasks, "killed before the rollback finished");
+
+        let out = match next {
+            "rollback" => kiro(ws.path(), &["rollback", &target]),
+            _ => kiro(
+                ws.path(),
+                &["run", "notes", "--resume", &id, "--yes", "--until", "tasks"],
+            ),
+        };
+        expect_code(&out, 0);
+        let err = stderr(&out);
+        assert!(
+            err.contains("completed an interrupted rollback"),
+            "{next}: {err}"
+        );
+        assert!(!intent.exists(), "{next}: the intent is cleared");
+        whole_tree::assert_same(
+            &whole_tree::capture(ws.path()),
+            &at_tasks,
+            &format!("after `kiro {next}`"),
+        );
+        // The interrupted rollback's checkpoint was committed once.
+        let runs = checkpoint_list(ws.path());
+        let run = runs.iter().find(|r| r["run_id"] == id.as_str()).unwrap();
+        let rollbacks = run["checkpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["node"].as_str().unwrap().starts_with("rollback to "))
+            .count();
+        assert_eq!(rollbacks, if next == "rollback" { 2 } else { 1 }, "{next}");
+    }
+}
+
+#[test]
+fn a_rollback_after_a_run_killed_mid_task_removes_what_the_task_half_wrote() {
+    let outside = tempfile::tempdir().unwrap();
+    let ready = outside.path().join("ready");
+    let pid = outside.path().join("pid");
+    // Task 2.2 writes part of its output, then hangs until killed.
+    let script = format!(
+        "mkdir -p out; if [ \"$KIRO_TASK_ID\" = 2.2 ]; then \
+           printf 'half' > out/half.txt; chmod 755 out/half.txt; ln -s ../req.txt out/link; \
+           echo $$ > '{pid}'; touch '{ready}'; exec sleep 30; fi; \
+         echo \"$KIRO_TASK_ID\" > \"out/$KIRO_TASK_ID.txt\"",
+        pid = pid.display(),
+        ready = ready.display()
+    );
+    let ws = workspace(&script);
+    let first = kiro(
+        ws.path(),
+        &[
+            "run", "notes", "--from", "req.txt", "--yes", "--until", "tasks",
+        ],
+    );
+    expect_code(&first, 0);
+    let id = run_id(&first);
+    let at_tasks = whole_tree::capture(ws.path());
+
+    let mut child = kiro_cmd(ws.path(), &["run", "notes", "--resume", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&ready, Duration::from_secs(60));
+    child.kill().unwrap();
+    let _ = child.wait();
+    let sleeper = fs::read_to_string(&pid).unwrap();
+    let _ = Command::new("kill").args(["-9", sleeper.trim()]).status();
+    assert!(ws.path().join("out/half.txt").is_file());
+
+    let target = checkpoint_of(ws.path(), &id, "tasks");
+    let out = kiro(ws.path(), &["rollback", &target]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("removed out/half.txt"), "{text}");
+    assert!(text.contains("removed out/link"), "{text}");
+    whole_tree::assert_same(&whole_tree::capture(ws.path()), &at_tasks, "after rollback");
+}
+
+#[test]
+fn a_run_whose_agent_writes_outside_the_policy_fails_and_is_reverted() {
+    let agent = "if [ \"$KIRO_TASK_ID\" = 1 ]; then \
+        echo pwned > README.md; mkdir -p src; echo ok > src/ok.txt; ln -s /etc/shadow src/link; fi";
+    let ws = workspace(agent);
+    fs::write(ws.path().join("README.md"), "# Notes\n").unwrap();
+    let config = ws.path().join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str("\n[policy]\nwritable = [\"src/**\"]\n");
+    fs::write(&config, text).unwrap();
+
+    let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&out, 1);
+    let err = stderr(&out);
+    for needle in [
+        "README.md (outside the writable globs)",
+        "src/link (symlink to /etc/shadow outside the workspace)",
+    ] {
+        assert!(err.contains(needle), "{needle} in {err}");
+    }
+    assert!(stdout(&out).contains(" failed: "), "{}", stdout(&out));
+    assert_eq!(
+        fs::read_to_string(ws.path().join("README.md")).unwrap(),
+        "# Notes\n"
+    );
+    assert!(fs::symlink_metadata(ws.path().join("src/link")).is_err());
+    assert_eq!(
+        fs::read_to_string(ws.path().join("src/ok.txt")).unwrap(),
+        "ok\n"
+    );
 }

@@ -48,19 +48,14 @@ pub struct RollbackReport {
 /// `before` is what was on disk when the plan was made.
 pub type RollbackStep = FileChange;
 
-/// A rollback stored before its first step: the checkpoint that records it,
-/// whose [`files`](Checkpoint::files) are the steps, in order.
+/// A rollback stored before its first step: the steps and the checkpoint
+/// that records it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RollbackIntent {
-    /// Committed once every step is applied; its files are the steps.
+    /// The files to make as they say, in the order they are applied.
+    pub steps: Vec<RollbackStep>,
+    /// Committed once every step is applied.
     pub checkpoint: Checkpoint,
-}
-
-impl RollbackIntent {
-    /// The steps, in the order they are applied.
-    pub fn steps(&self) -> &[RollbackStep] {
-        &self.checkpoint.files
-    }
 }
 
 /// Test and tooling hooks of [`RollbackPlan::apply`] and [`apply_intent`].
@@ -148,11 +143,12 @@ impl RollbackPlan {
         self.steps.is_empty()
     }
 
-    /// The plan as the intent of a rollback recorded by `checkpoint`
-    /// (whose files become the steps).
-    pub fn into_intent(self, mut checkpoint: Checkpoint) -> RollbackIntent {
-        checkpoint.files = self.steps;
-        RollbackIntent { checkpoint }
+    /// The plan as the intent of a rollback recorded by `checkpoint`.
+    pub fn into_intent(self, checkpoint: Checkpoint) -> RollbackIntent {
+        RollbackIntent {
+            steps: self.steps,
+            checkpoint,
+        }
     }
 
     /// Applies the steps in order, without an intent: a crash part-way
@@ -197,10 +193,10 @@ where
 {
     let mut done = Vec::new();
     for intent in store.intents()? {
-        if !wanted(&intent) || !intent.steps().iter().all(|s| roots.contains_key(&s.repo)) {
+        if !wanted(&intent) || !intent.steps.iter().all(|s| roots.contains_key(&s.repo)) {
             continue;
         }
-        for step in intent.steps() {
+        for step in &intent.steps {
             if let Some(blob) = step.state.blob() {
                 store.get_blob(blob)?;
             }
@@ -217,7 +213,7 @@ fn finish_intent<S: CheckpointStore + ?Sized>(
     roots: &HashMap<String, PathBuf>,
     hooks: &RollbackHooks<'_>,
 ) -> Result<RollbackReport> {
-    let report = apply_steps(store, intent.steps(), roots, hooks)?;
+    let report = apply_steps(store, &intent.steps, roots, hooks)?;
     let cp = &intent.checkpoint;
     match store.put(cp) {
         Ok(()) => {}

@@ -625,8 +625,10 @@ pub(crate) fn next_id<S: CheckpointStore + ?Sized>(store: &S, run: &RunId) -> Re
 /// Rollbacks of the same spec that a crash interrupted are completed first.
 /// The whole rollback is planned before any file changes (every blob read
 /// and checked), stored as an intent, applied, and committed with its
-/// checkpoint, whose files are what the rollback changed (their `before`
-/// is what was on disk, stored, so nothing is lost).
+/// checkpoint. When the target has a tree ([`tree_at`]), that checkpoint's
+/// files are what the rollback changed, their `before` what was on disk
+/// (stored, so nothing a rollback removes is lost); for older runs it has
+/// none, as a manifest fold would read those `before`s as the target's.
 pub(crate) fn rollback<S: CheckpointStore + ?Sized>(
     store: &S,
     ws: &Workspace,
@@ -642,7 +644,7 @@ pub(crate) fn rollback<S: CheckpointStore + ?Sized>(
             run: to.run_id.to_string(),
         })?;
     let roots = roots(ws)?;
-    let wanted = wanted_states(store, ws, &latest.reference(), to, spec.as_deref())?;
+    let (wanted, exact) = wanted_states(store, ws, &latest.reference(), to, spec.as_deref())?;
     let plan = RollbackPlan::new(store, wanted, &roots)?;
     let state = state_at(store, to)?;
     let mut cp = Checkpoint::new(
@@ -655,6 +657,9 @@ pub(crate) fn rollback<S: CheckpointStore + ?Sized>(
         artifacts: Box::new(state.artifacts),
     }
     .to_value()?;
+    if exact {
+        cp.files = plan.steps().to_vec();
+    }
     let intent = plan.into_intent(cp);
     let report = apply_intent(store, &intent, &roots, &RollbackHooks::default())?;
     Ok((report, intent.checkpoint.reference()))
@@ -679,7 +684,7 @@ pub(crate) fn fork<S: CheckpointStore + ?Sized>(
             run: from.run_id.to_string(),
         })?;
     let roots = roots(ws)?;
-    let wanted = wanted_states(store, ws, &latest.reference(), from, spec.as_deref())?;
+    let (wanted, exact) = wanted_states(store, ws, &latest.reference(), from, spec.as_deref())?;
     let plan = RollbackPlan::new(store, wanted, &roots)?;
     let state = state_at(store, from)?;
     let run = store.create_run()?;
@@ -689,6 +694,9 @@ pub(crate) fn fork<S: CheckpointStore + ?Sized>(
         artifacts: Box::new(state.artifacts),
     }
     .to_value()?;
+    if exact {
+        cp.files = plan.steps().to_vec();
+    }
     let intent = plan.into_intent(cp);
     let report = apply_intent(store, &intent, &roots, &RollbackHooks::default())?;
     Ok((report, intent.checkpoint.reference()))
@@ -726,13 +734,16 @@ fn intent_spec(intent: &RollbackIntent) -> Option<String> {
 /// folder `.kiro/specs/<spec>/`; other files are left alone. Without a tree
 /// (runs recorded before trees were kept) only the recorded paths are
 /// restored.
+///
+/// Also says whether the target had a tree: only then does the checkpoint
+/// of the rollback record its steps as file changes (see [`rollback`]).
 fn wanted_states<S: CheckpointStore + ?Sized>(
     store: &S,
     ws: &Workspace,
     current: &CheckpointRef,
     target: &CheckpointRef,
     spec: Option<&str>,
-) -> Result<Vec<(FileKey, FileState)>> {
+) -> Result<(Vec<(FileKey, FileState)>, bool)> {
     let current_manifest = store.materialize(&current.run_id, &current.id)?;
     let target_manifest = store.materialize(&target.run_id, &target.id)?;
     let mut wanted: BTreeMap<FileKey, FileState> = BTreeMap::new();
@@ -745,7 +756,7 @@ fn wanted_states<S: CheckpointStore + ?Sized>(
         wanted.insert(key.clone(), state);
     }
     let Some(tree) = tree_at(store, target)? else {
-        return Ok(wanted.into_iter().collect());
+        return Ok((wanted.into_iter().collect(), false));
     };
     let writable = ws.writable_set();
     let spec_dir = spec.map(|s| format!(".kiro/specs/{s}/"));
@@ -761,14 +772,24 @@ fn wanted_states<S: CheckpointStore + ?Sized>(
             on_disk.insert((repo.to_owned(), slash(&path)), state_of(&stat)?);
         }
     }
-    let keys: BTreeSet<&FileKey> = tree.keys().chain(on_disk.keys()).collect();
-    for key in keys.into_iter().filter(|k| in_scope(k)) {
-        let want = tree.get(key).cloned().unwrap_or_default();
-        wanted.insert(key.clone(), want);
-    }
+    // The tree alone says what each file was; the manifests only widen
+    // the scope (a manifest's `before` is the state before its chain first
+    // touched a file, which after an earlier rollback is not the target's).
+    let keys: BTreeSet<FileKey> = tree
+        .keys()
+        .chain(on_disk.keys())
+        .chain(wanted.keys())
+        .filter(|k| in_scope(k))
+        .cloned()
+        .collect();
     // Only what differs: the plan looks at (and hashes) these files again.
-    Ok(wanted
+    let differing = keys
         .into_iter()
+        .map(|key| {
+            let want = tree.get(&key).cloned().unwrap_or_default();
+            (key, want)
+        })
         .filter(|(key, want)| on_disk.get(key).unwrap_or(&FileState::Deleted) != want)
-        .collect())
+        .collect();
+    Ok((differing, true))
 }
