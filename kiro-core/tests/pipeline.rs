@@ -1340,11 +1340,39 @@ async fn modes_and_links_are_recorded_as_they_were_and_rolled_back_exactly() {
         "rolled back to the start",
     );
     // And forward again to the end of the run.
-    rollback(store.as_ref(), &ws, &cp("task 2").reference()).unwrap();
+    let (_, fwd) = rollback(store.as_ref(), &ws, &cp("task 2").reference()).unwrap();
     whole_tree::assert_same(
         &whole_tree::capture(root),
         &after,
         "rolled forward to the end",
+    );
+    // The rollback's checkpoint records what it changed: the link it made
+    // again, and the contents it replaced (kept in the store).
+    let recorded = store.get(&fwd.run_id, &fwd.id).unwrap();
+    let link = recorded
+        .files
+        .iter()
+        .find(|f| f.path == "src/link")
+        .unwrap();
+    assert_eq!(link.before, FileState::Deleted);
+    assert_eq!(
+        link.state,
+        FileState::Symlink {
+            target: "data.txt".into()
+        }
+    );
+    // Rollbacks chain: from the end to task 1, then to the start again.
+    rollback(store.as_ref(), &ws, &cp("task 1").reference()).unwrap();
+    let at_task1 = whole_tree::capture(root);
+    assert_eq!(
+        at_task1["src/link"],
+        whole_tree::Entry::Link("lib.rs".into())
+    );
+    rollback(store.as_ref(), &ws, &start).unwrap();
+    whole_tree::assert_same(
+        &whole_tree::capture(root),
+        &before,
+        "back at the start again",
     );
 }
 

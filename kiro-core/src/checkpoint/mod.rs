@@ -8,11 +8,21 @@
 //! [`FileChange`]s the node made. File contents live in a content-addressed
 //! blob store ([`BlobId`] = sha256), each content once.
 //!
-//! The state of the workspace files at a checkpoint is the fold of the
-//! changes along its parent chain: [`CheckpointStore::materialize`] returns
-//! that [`Manifest`], and [`rollback_files`] rewrites a set of repository
-//! roots from one manifest to another (files created later are removed,
-//! edited ones restored, deleted ones recreated).
+//! A file's state ([`FileState`]) is its content and permission bits, a
+//! symbolic link's target, or its absence. The state of the workspace files
+//! at a checkpoint is the fold of the changes along its parent chain:
+//! [`CheckpointStore::materialize`] returns that [`Manifest`]. The first
+//! checkpoint after a run starts also names a stored [`Tree`] of the whole
+//! workspace, so that [`tree_at`] knows every file at any later checkpoint,
+//! including those no checkpoint recorded.
+//!
+//! A rollback is all or nothing ([`RollbackPlan`]): every path is resolved
+//! and every blob read and checked before any file changes, then the plan is
+//! stored as a [`RollbackIntent`], applied step by step without following
+//! links, and committed; [`complete_intents`] finishes one a crash
+//! interrupted. [`rollback_files`] rewrites a set of repository roots from
+//! one manifest to another (files created later are removed, edited ones
+//! restored, deleted ones recreated).
 //!
 //! [`CheckpointStore`] is the seam for other backends (a database, an object
 //! store); [`FileCheckpointStore`] keeps everything under `.kiro/runs/`.

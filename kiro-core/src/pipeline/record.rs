@@ -249,9 +249,10 @@ impl ChangeTracker {
     /// workspace policy: a path outside the writable globs, or a symbolic
     /// link whose target lies outside every repository root (a relative
     /// target is resolved lexically against the link's folder, never
-    /// followed). `engine` is the file the engine itself writes (`tasks.md`,
-    /// absolute) with the content it wrote: that file as the engine left it
-    /// is allowed, any other content of it is not.
+    /// followed), wherever the link is. `engine` is the file the engine
+    /// itself writes (`tasks.md`, absolute) with the content it wrote: that
+    /// file as the engine left it is allowed, other content of it only
+    /// where the globs allow it (and a revert puts back the engine's text).
     pub(crate) fn violations(
         &mut self,
         ws: &Workspace,
@@ -290,18 +291,14 @@ impl ChangeTracker {
                     });
                     if outside {
                         Some(format!("symlink to {target} outside the workspace"))
-                    } else if !writable.matches(&change.path) && by_engine != Some(true) {
-                        Some("outside the writable globs".to_owned())
-                    } else {
+                    } else if writable.matches(&change.path) {
                         None
+                    } else {
+                        Some("outside the writable globs".to_owned())
                     }
                 }
-                _ => match by_engine {
-                    Some(true) => None,
-                    Some(false) => Some("a file the engine writes, changed by a task".to_owned()),
-                    None if writable.matches(&change.path) => None,
-                    None => Some("outside the writable globs".to_owned()),
-                },
+                _ if writable.matches(&change.path) || by_engine == Some(true) => None,
+                _ => Some("outside the writable globs".to_owned()),
             };
             if let Some(reason) = reason {
                 let restore = match engine.iter().find(|(k, _)| *k == key) {

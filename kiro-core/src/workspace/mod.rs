@@ -291,7 +291,9 @@ impl Workspace {
         self.policy.check_command(argv)
     }
 
-    /// Every file of `repo` with size, mtime and SHA-256, using the workspace's [`HashCache`].
+    /// Every file of `repo` with size, mtime, SHA-256 and permission bits,
+    /// and every symbolic link with its target (described, never followed,
+    /// not hashed through), using the workspace's [`HashCache`].
     ///
     /// Honours `.gitignore` (and `.ignore`, `.git/info/exclude`), and always
     /// skips `.git/`, `target/`, `node_modules/`, `.kiro/runs/`, `.kiro/trace/`

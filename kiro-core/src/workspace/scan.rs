@@ -3,7 +3,9 @@
 //! A snapshot walks a repository (respecting `.gitignore`, always skipping
 //! `.git/`, `target/`, `node_modules/`, `.kiro/runs/`, `.kiro/trace/` and
 //! `.kiro/audit.jsonl`) and records each
-//! file's size, modification time and SHA-256. The [`HashCache`] remembers the
+//! file's size, modification time, SHA-256 and permission bits, and each
+//! symbolic link's target (links are never followed, so a link to a file
+//! outside the repository is seen as a link, never read). The [`HashCache`] remembers the
 //! hash of every `(path, size, mtime)` it saw, so a re-scan of an unchanged
 //! tree costs one `stat` per file and no reads.
 
