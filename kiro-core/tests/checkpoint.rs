@@ -784,16 +784,21 @@ fn modes_are_recorded_and_old_executable_flags_still_read() {
     );
 }
 
-/// A repository of a few files, its store, and the states to return to:
-/// returns (dir, root, store, wanted) after changing the tree away from
-/// them (edits, a deletion, new files, a mode change, links).
-fn changed_tree() -> (
-    tempfile::TempDir,
-    PathBuf,
-    FileCheckpointStore,
-    Vec<((String, String), FileState)>,
-    tree::Tree,
-) {
+/// A repository changed away from a recorded state (see [`changed_tree`]).
+struct Changed {
+    /// Holds the repository and the store.
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    store: FileCheckpointStore,
+    /// Every path involved and the state to return to.
+    wanted: Vec<((String, String), FileState)>,
+    /// The tree as it was in that state.
+    expected: tree::Tree,
+}
+
+/// A repository of a few files and its store, changed (edits, a deletion,
+/// new files, a mode change, links) after its states were recorded.
+fn changed_tree() -> Changed {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("repo");
     std::fs::create_dir_all(root.join("src")).unwrap();
@@ -843,13 +848,25 @@ fn changed_tree() -> (
         std::os::unix::fs::symlink("/etc/passwd", root.join("src/link")).unwrap();
     }
     assert_ne!(tree::capture(&root), expected);
-    (dir, root, store, wanted, expected)
+    Changed {
+        _dir: dir,
+        root,
+        store,
+        wanted,
+        expected,
+    }
 }
 
 #[test]
 fn a_rollback_with_a_missing_or_corrupt_blob_changes_nothing() {
     for corrupt in [false, true] {
-        let (_dir, root, store, wanted, _) = changed_tree();
+        let Changed {
+            _dir,
+            root,
+            store,
+            wanted,
+            ..
+        } = changed_tree();
         let before = tree::capture(&root);
         let roots = HashMap::from([("app".to_string(), root.clone())]);
         // The blob of one file to restore is lost (or damaged) in the store.
@@ -906,7 +923,13 @@ fn a_rollback_with_a_missing_or_corrupt_blob_changes_nothing() {
 
 #[test]
 fn rollback_restores_contents_modes_and_links_exactly() {
-    let (_dir, root, store, wanted, expected) = changed_tree();
+    let Changed {
+        _dir,
+        root,
+        store,
+        wanted,
+        expected,
+    } = changed_tree();
     let roots = HashMap::from([("app".to_string(), root.clone())]);
     let plan = RollbackPlan::new(&store, wanted.clone(), &roots).unwrap();
     let report = plan
@@ -962,7 +985,13 @@ fn rollback_never_writes_through_a_link() {
 #[test]
 fn a_rollback_interrupted_at_any_step_is_completed_by_the_next_one() {
     let steps = {
-        let (_dir, root, store, wanted, _) = changed_tree();
+        let Changed {
+            _dir,
+            root,
+            store,
+            wanted,
+            ..
+        } = changed_tree();
         let roots = HashMap::from([("app".to_string(), root)]);
         RollbackPlan::new(&store, wanted, &roots)
             .unwrap()
@@ -971,7 +1000,13 @@ fn a_rollback_interrupted_at_any_step_is_completed_by_the_next_one() {
     };
     assert!(steps >= 6, "{steps} steps");
     for stop in 1..=steps {
-        let (_dir, root, store, wanted, expected) = changed_tree();
+        let Changed {
+            _dir,
+            root,
+            store,
+            wanted,
+            expected,
+        } = changed_tree();
         let roots = HashMap::from([("app".to_string(), root.clone())]);
         let run = store.create_run().unwrap();
         let cp = Checkpoint::new(run.clone(), CheckpointId::from_seq(1), "rollback to c0");
