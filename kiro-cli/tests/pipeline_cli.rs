@@ -942,3 +942,29 @@ fn a_rollback_missing_a_blob_is_refused_before_any_file_changes() {
     expect_code(&kiro(ws.path(), &["rollback", &target]), 0);
     assert!(!ws.path().join("out").exists());
 }
+
+#[test]
+fn a_rollback_restores_modes_and_removes_links_a_task_made() {
+    // Task 1 edits a 0644 script and makes it executable, and links to it.
+    let script = "mkdir -p out; if [ \"$KIRO_TASK_ID\" = 1 ]; then \
+        echo 'echo 2' >> tool.sh; chmod 755 tool.sh; ln -s ../tool.sh out/link; fi";
+    let ws = workspace(script);
+    fs::write(ws.path().join("tool.sh"), "#!/bin/sh\necho 1\n").unwrap();
+    #[cfg(unix)]
+    whole_tree::chmod(&ws.path().join("tool.sh"), 0o644);
+    let first = kiro(
+        ws.path(),
+        &[
+            "run", "notes", "--from", "req.txt", "--yes", "--until", "tasks",
+        ],
+    );
+    expect_code(&first, 0);
+    let id = run_id(&first);
+    let at_tasks = whole_tree::capture(ws.path());
+    expect_code(&kiro(ws.path(), &["run", "notes", "--resume", "--yes"]), 0);
+    assert!(fs::symlink_metadata(ws.path().join("out/link")).is_ok());
+
+    let target = checkpoint_of(ws.path(), &id, "tasks");
+    expect_code(&kiro(ws.path(), &["rollback", &target]), 0);
+    whole_tree::assert_same(&whole_tree::capture(ws.path()), &at_tasks, "after rollback");
+}
