@@ -1033,6 +1033,12 @@ fn a_rollback_interrupted_at_any_step_is_completed_by_the_next_one() {
             "stop {stop}"
         );
         assert_eq!(store.list(&run).unwrap(), vec![], "not committed yet");
+        // It holds a checkpoint's artifacts: for its owner's eyes only.
+        let intent_file = store.run_dir(&run).unwrap().join("rollback.intent");
+        assert_eq!(
+            mode_bits(&std::fs::metadata(&intent_file).unwrap()) & 0o077,
+            0
+        );
         if stop < steps {
             assert_ne!(tree::capture(&root), expected, "stop {stop}: half done");
         }

@@ -508,12 +508,28 @@ impl CheckpointStore for FileCheckpointStore {
         Ok(id)
     }
 
-    /// Written like a file kiro owns (temporary file, `fsync`, rename,
-    /// directory `fsync`), so it is whole or absent after any crash.
+    /// Written through a temporary file, `fsync`, a rename and a directory
+    /// `fsync` (whatever the durability: a rollback is rare and its intent
+    /// is what makes it completable), so it is whole or absent after any
+    /// crash. Readable by its owner only (mode `0600`, the temporary
+    /// file's), as it holds a checkpoint's artifacts.
     fn put_intent(&self, intent: &RollbackIntent) -> Result<()> {
-        let path = self.run_dir(&intent.checkpoint.run_id)?.join(INTENT_FILE);
+        let dir = self.run_dir(&intent.checkpoint.run_id)?;
+        let path = dir.join(INTENT_FILE);
         let bytes = serde_json::to_vec(intent).map_err(|e| Error::Backend(Box::new(e)))?;
-        crate::store::write_atomic(&path, &bytes)
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".kiro-tmp-")
+            .tempfile_in(&dir)
+            .map_err(io_err(&path))?;
+        tmp.write_all(&bytes)
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(io_err(&path))?;
+        tmp.persist(&path).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        sync_dir(&dir)
     }
 
     fn intents(&self) -> Result<Vec<RollbackIntent>> {
