@@ -790,3 +790,29 @@ fn wanted_states<S: CheckpointStore + ?Sized>(
         .collect();
     Ok((differing, true))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_targets_resolve_lexically_against_the_links_folder() {
+        let root = Path::new("/ws");
+        // (link path, target as written, where it points)
+        let cases = [
+            ("src/alias", "lib.rs", "/ws/src/lib.rs"),
+            ("src/up", "../README.md", "/ws/README.md"),
+            ("src/deep/x", "../../../etc/shadow", "/etc/shadow"),
+            ("src/abs", "/etc/shadow", "/etc/shadow"),
+            ("src/dots", "./a/./b/../c", "/ws/src/a/c"),
+            ("top", "../../..", "/"),
+        ];
+        for (link, target, want) in cases {
+            assert_eq!(
+                lexical_target(root, link, target),
+                PathBuf::from(want),
+                "{link} -> {target}"
+            );
+        }
+    }
+}
