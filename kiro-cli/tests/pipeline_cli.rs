@@ -25,6 +25,9 @@ use tempfile::TempDir;
 mod common;
 use common::{expect_code, kiro_cmd, stderr, stdout};
 
+#[path = "../../kiro-core/tests/support/tree.rs"]
+mod whole_tree;
+
 /// Three requirements' worth of EARS bullets: 4 leaf tasks and 3 optional
 /// property tests with the default planner.
 const REQUIREMENTS: &str = "\
@@ -1029,4 +1032,258 @@ fn an_agent_does_not_outlive_a_sigkilled_kiro() {
         !ws.path().join("late.txt").exists(),
         "the agent wrote after kiro died"
     );
+}
+
+// ---------------------------------------------------------------------------
+// All-or-nothing, exact rollback and policy detection (issue 11, items 1, 3
+// and 4): SIGKILL during a rollback and during a task, then the next command.
+
+/// Polls until `path` exists (or panics after `limit`).
+fn wait_for(path: &Path, limit: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(start.elapsed() < limit, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+#[test]
+fn a_rollback_killed_part_way_is_completed_by_the_next_command() {
+    // Each task writes many files, so that applying a rollback takes long
+    // enough to be killed in the middle of it.
+    const MANY: &str = "mkdir -p \"out/$KIRO_TASK_ID\" && i=0; \
+        while [ $i -lt 250 ]; do echo \"$KIRO_TASK_ID $i\" > \"out/$KIRO_TASK_ID/f$i.txt\"; i=$((i+1)); done";
+    // The next command: the same rollback again, or a resumed run.
+    for next in ["rollback", "run"] {
+        let ws = workspace(MANY);
+        let first = kiro(
+            ws.path(),
+            &[
+                "run", "notes", "--from", "req.txt", "--yes", "--until", "tasks",
+            ],
+        );
+        expect_code(&first, 0);
+        let id = run_id(&first);
+        let at_tasks = whole_tree::capture(ws.path());
+        expect_code(&kiro(ws.path(), &["run", "notes", "--resume", "--yes"]), 0);
+        assert!(ws.path().join("out/2.3/f249.txt").is_file());
+        let target = checkpoint_of(ws.path(), &id, "tasks");
+
+        let end = checkpoint_of(ws.path(), &id, "verify");
+        let rollbacks = |dir: &Path| {
+            let runs = checkpoint_list(dir);
+            let run = runs.iter().find(|r| r["run_id"] == id.as_str()).unwrap();
+            run["checkpoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["node"].as_str().unwrap().starts_with("rollback to "))
+                .count()
+        };
+
+        // SIGKILL as soon as the intent is stored, while files are removed.
+        // A loaded machine may let the rollback finish first: then the tree
+        // is rolled forward again and the kill retried.
+        let intent = ws.path().join(format!(".kiro/runs/{id}/rollback.intent"));
+        let mut interrupted = false;
+        for _ in 0..10 {
+            let mut child = kiro_cmd(ws.path(), &["rollback", &target])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            wait_for(&intent, Duration::from_secs(60));
+            child.kill().unwrap();
+            let _ = child.wait();
+            if intent.is_file() {
+                interrupted = true;
+                break;
+            }
+            expect_code(&kiro(ws.path(), &["rollback", &end]), 0);
+        }
+        assert!(interrupted, "no kill landed during the rollback");
+        let committed = rollbacks(ws.path());
+
+        let out = match next {
+            "rollback" => kiro(ws.path(), &["rollback", &target]),
+            _ => kiro(
+                ws.path(),
+                &["run", "notes", "--resume", &id, "--yes", "--until", "tasks"],
+            ),
+        };
+        expect_code(&out, 0);
+        let err = stderr(&out);
+        assert!(
+            err.contains("completed an interrupted rollback"),
+            "{next}: {err}"
+        );
+        assert!(!intent.exists(), "{next}: the intent is cleared");
+        whole_tree::assert_same(
+            &whole_tree::capture(ws.path()),
+            &at_tasks,
+            &format!("after `kiro {next}`"),
+        );
+        // The interrupted rollback's checkpoint was committed once.
+        let added = if next == "rollback" { 2 } else { 1 };
+        assert_eq!(rollbacks(ws.path()), committed + added, "{next}");
+    }
+}
+
+#[test]
+fn a_rollback_after_a_run_killed_mid_task_removes_what_the_task_half_wrote() {
+    let outside = tempfile::tempdir().unwrap();
+    let ready = outside.path().join("ready");
+    let pid = outside.path().join("pid");
+    // Task 2.2 writes part of its output, then hangs until killed.
+    let script = format!(
+        "mkdir -p out; if [ \"$KIRO_TASK_ID\" = 2.2 ]; then \
+           printf 'half' > out/half.txt; chmod 755 out/half.txt; ln -s ../req.txt out/link; \
+           echo $$ > '{pid}'; touch '{ready}'; exec sleep 30; fi; \
+         echo \"$KIRO_TASK_ID\" > \"out/$KIRO_TASK_ID.txt\"",
+        pid = pid.display(),
+        ready = ready.display()
+    );
+    let ws = workspace(&script);
+    let first = kiro(
+        ws.path(),
+        &[
+            "run", "notes", "--from", "req.txt", "--yes", "--until", "tasks",
+        ],
+    );
+    expect_code(&first, 0);
+    let id = run_id(&first);
+    let at_tasks = whole_tree::capture(ws.path());
+
+    let mut child = kiro_cmd(ws.path(), &["run", "notes", "--resume", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&ready, Duration::from_secs(60));
+    child.kill().unwrap();
+    let _ = child.wait();
+    let sleeper = fs::read_to_string(&pid).unwrap();
+    let _ = Command::new("kill").args(["-9", sleeper.trim()]).status();
+    assert!(ws.path().join("out/half.txt").is_file());
+
+    let target = checkpoint_of(ws.path(), &id, "tasks");
+    let out = kiro(ws.path(), &["rollback", &target]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("removed out/half.txt"), "{text}");
+    assert!(text.contains("removed out/link"), "{text}");
+    whole_tree::assert_same(&whole_tree::capture(ws.path()), &at_tasks, "after rollback");
+}
+
+#[test]
+fn a_run_whose_agent_writes_outside_the_policy_fails_and_is_reverted() {
+    let agent = "if [ \"$KIRO_TASK_ID\" = 1 ]; then \
+        echo pwned > README.md; mkdir -p src; echo ok > src/ok.txt; ln -s /etc/shadow src/link; fi";
+    let ws = workspace(agent);
+    fs::write(ws.path().join("README.md"), "# Notes\n").unwrap();
+    let config = ws.path().join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str("\n[policy]\nwritable = [\"src/**\"]\n");
+    fs::write(&config, text).unwrap();
+
+    let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&out, 1);
+    let err = stderr(&out);
+    for needle in [
+        "README.md (outside the writable globs)",
+        "src/link (symlink to /etc/shadow outside the workspace)",
+    ] {
+        assert!(err.contains(needle), "{needle} in {err}");
+    }
+    assert!(stdout(&out).contains(" failed: "), "{}", stdout(&out));
+    assert_eq!(
+        fs::read_to_string(ws.path().join("README.md")).unwrap(),
+        "# Notes\n"
+    );
+    assert!(fs::symlink_metadata(ws.path().join("src/link")).is_err());
+    assert_eq!(
+        fs::read_to_string(ws.path().join("src/ok.txt")).unwrap(),
+        "ok\n"
+    );
+}
+
+#[test]
+fn a_rollback_missing_a_blob_is_refused_before_any_file_changes() {
+    let ws = workspace(MARKER_SCRIPT);
+    let first = kiro(
+        ws.path(),
+        &[
+            "run", "notes", "--from", "req.txt", "--yes", "--until", "tasks",
+        ],
+    );
+    expect_code(&first, 0);
+    let id = run_id(&first);
+    expect_code(&kiro(ws.path(), &["run", "notes", "--resume", "--yes"]), 0);
+    let target = checkpoint_of(ws.path(), &id, "tasks");
+    // The blob of tasks.md as the target has it (unmarked) is lost.
+    let show = kiro(
+        ws.path(),
+        &["checkpoint", "show", &target, "--format", "json"],
+    );
+    expect_code(&show, 0);
+    let cp: Checkpoint = serde_json::from_str(&stdout(&show)).unwrap();
+    let blob = cp
+        .files
+        .iter()
+        .find(|f| f.path.ends_with("tasks.md"))
+        .and_then(|f| f.state.blob())
+        .unwrap()
+        .to_string();
+    let blob_file = ws
+        .path()
+        .join(".kiro/runs/blobs")
+        .join(&blob[..2])
+        .join(&blob[2..]);
+    let saved = fs::read(&blob_file).unwrap();
+    fs::remove_file(&blob_file).unwrap();
+    let before = whole_tree::capture(ws.path());
+
+    let out = kiro(ws.path(), &["rollback", &target]);
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&blob), "{}", stderr(&out));
+    whole_tree::assert_same(
+        &whole_tree::capture(ws.path()),
+        &before,
+        "after a refused rollback",
+    );
+    assert!(!ws
+        .path()
+        .join(format!(".kiro/runs/{id}/rollback.intent"))
+        .exists());
+
+    // With the blob back, the same rollback goes through.
+    fs::write(&blob_file, saved).unwrap();
+    expect_code(&kiro(ws.path(), &["rollback", &target]), 0);
+    assert!(!ws.path().join("out").exists());
+}
+
+#[test]
+fn a_rollback_restores_modes_and_removes_links_a_task_made() {
+    // Task 1 edits a 0644 script and makes it executable, and links to it.
+    let script = "mkdir -p out; if [ \"$KIRO_TASK_ID\" = 1 ]; then \
+        echo 'echo 2' >> tool.sh; chmod 755 tool.sh; ln -s ../tool.sh out/link; fi";
+    let ws = workspace(script);
+    fs::write(ws.path().join("tool.sh"), "#!/bin/sh\necho 1\n").unwrap();
+    #[cfg(unix)]
+    whole_tree::chmod(&ws.path().join("tool.sh"), 0o644);
+    let first = kiro(
+        ws.path(),
+        &[
+            "run", "notes", "--from", "req.txt", "--yes", "--until", "tasks",
+        ],
+    );
+    expect_code(&first, 0);
+    let id = run_id(&first);
+    let at_tasks = whole_tree::capture(ws.path());
+    expect_code(&kiro(ws.path(), &["run", "notes", "--resume", "--yes"]), 0);
+    assert!(fs::symlink_metadata(ws.path().join("out/link")).is_ok());
+
+    let target = checkpoint_of(ws.path(), &id, "tasks");
+    expect_code(&kiro(ws.path(), &["rollback", &target]), 0);
+    whole_tree::assert_same(&whole_tree::capture(ws.path()), &at_tasks, "after rollback");
 }

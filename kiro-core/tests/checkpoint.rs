@@ -9,16 +9,17 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use kiro_core::checkpoint::{
-    rollback_files, BlobId, Checkpoint, CheckpointId, CheckpointStore, Durability, FileChange,
-    FileCheckpointStore, FileState, Manifest, RunId,
+    apply_intent, complete_intents, rollback_files, BlobId, Checkpoint, CheckpointId,
+    CheckpointStore, Durability, FileChange, FileCheckpointStore, FileState, Manifest,
+    ManifestEntry, RollbackHooks, RollbackPlan, RunId,
 };
 use kiro_core::Error;
 
+#[path = "support/tree.rs"]
+mod tree;
+
 fn present(store: &FileCheckpointStore, bytes: &[u8]) -> FileState {
-    FileState::Present {
-        blob: store.put_blob(bytes).unwrap(),
-        executable: false,
-    }
+    FileState::present(store.put_blob(bytes).unwrap(), 0o644)
 }
 
 fn checkpoint(run: &RunId, seq: u64, parent: Option<&Checkpoint>) -> Checkpoint {
@@ -80,10 +81,7 @@ fn round_trip() {
     dangling.files.push(FileChange::new(
         "app",
         "x",
-        FileState::Present {
-            blob: BlobId::of(b"never stored"),
-            executable: false,
-        },
+        FileState::present(BlobId::of(b"never stored"), 0o644),
     ));
     assert!(matches!(
         store.put(&dangling),
@@ -100,7 +98,7 @@ fn round_trip() {
     ));
 
     let schema = serde_json::to_string(&schemars::schema_for!(Checkpoint)).unwrap();
-    assert!(schema.contains("executable") && schema.contains("parent"));
+    assert!(schema.contains("mode") && schema.contains("symlink") && schema.contains("parent"));
 }
 
 #[test]
@@ -324,14 +322,33 @@ fn delete(store: &FileCheckpointStore, root: &Path, rel: &str) -> FileChange {
     FileChange::new("app", rel, FileState::Deleted).with_before(old)
 }
 
+/// The state a checkpoint records for what is at `path` (a link is not
+/// followed), with a file's content stored.
 fn state_on_disk(store: &FileCheckpointStore, path: &Path) -> FileState {
-    match std::fs::read(path) {
-        Ok(bytes) => FileState::Present {
-            blob: store.put_blob(&bytes).unwrap(),
-            executable: is_exec(path),
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => FileState::Symlink {
+            target: std::fs::read_link(path)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
         },
+        Ok(meta) => FileState::present(
+            store.put_blob(&std::fs::read(path).unwrap()).unwrap(),
+            mode_bits(&meta),
+        ),
         Err(_) => FileState::Deleted,
     }
+}
+
+#[cfg(unix)]
+fn mode_bits(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o777
+}
+
+#[cfg(not(unix))]
+fn mode_bits(_meta: &std::fs::Metadata) -> u32 {
+    0o644
 }
 
 #[test]
@@ -428,10 +445,7 @@ fn rollback_refuses_escapes() {
             (repo.to_string(), path.to_string()),
             kiro_core::checkpoint::ManifestEntry {
                 before: FileState::Deleted,
-                state: FileState::Present {
-                    blob: blob.clone(),
-                    executable: false,
-                },
+                state: FileState::present(blob.clone(), 0o644),
             },
         )])
     };
@@ -555,10 +569,8 @@ fn write_one(store: &FileCheckpointStore, run: &RunId, rng: &mut Rng) -> Checkpo
                 .map(|j| (seed >> (j % 57)) as u8 ^ j as u8)
                 .collect()
         };
-        let state = FileState::Present {
-            blob: store.put_blob(&bytes).unwrap(),
-            executable: rng.below(2) == 0,
-        };
+        let mode = if rng.below(2) == 0 { 0o755 } else { 0o644 };
+        let state = FileState::present(store.put_blob(&bytes).unwrap(), mode);
         cp.files.push(FileChange::new(
             "app",
             format!("dir{}/f{i}.bin", rng.below(5)),
@@ -722,4 +734,324 @@ fn pretty_copies_are_written_when_asked_for() {
     let from_copy: Checkpoint = serde_json::from_slice(&std::fs::read(copy).unwrap()).unwrap();
     assert_eq!(from_copy, first);
     assert_eq!(store.get(&run, &first.id).unwrap(), first);
+}
+
+// ---------------------------------------------------------------------------
+// Exact, all-or-nothing rollback (issue 11, items 3 and 4).
+
+#[test]
+fn modes_are_recorded_and_old_executable_flags_still_read() {
+    let blob = BlobId::of(b"x");
+    // (record as stored, state read back)
+    let cases = [
+        (
+            r#"{"kind":"present","blob":"B","executable":true}"#,
+            FileState::present(blob.clone(), 0o755),
+        ),
+        (
+            r#"{"kind":"present","blob":"B","executable":false}"#,
+            FileState::present(blob.clone(), 0o644),
+        ),
+        (
+            r#"{"kind":"present","blob":"B","mode":384}"#,
+            FileState::present(blob.clone(), 0o600),
+        ),
+        // Set-id bits are never recorded, so never restored.
+        (
+            r#"{"kind":"present","blob":"B","mode":2541}"#,
+            FileState::present(blob.clone(), 0o755),
+        ),
+        (
+            r#"{"kind":"symlink","target":"../x"}"#,
+            FileState::Symlink {
+                target: "../x".into(),
+            },
+        ),
+        (r#"{"kind":"deleted"}"#, FileState::Deleted),
+    ];
+    for (json, want) in cases {
+        let json = json.replace('B', blob.as_str());
+        let got: FileState = serde_json::from_str(&json).unwrap();
+        assert_eq!(got, want, "{json}");
+        // What is written now reads back the same.
+        let again: FileState = serde_json::from_str(&serde_json::to_string(&got).unwrap()).unwrap();
+        assert_eq!(again, want);
+    }
+    let written = serde_json::to_string(&FileState::present(blob, 0o755)).unwrap();
+    assert!(
+        written.contains(r#""mode":493"#) && !written.contains("executable"),
+        "{written}"
+    );
+}
+
+/// A repository changed away from a recorded state (see [`changed_tree`]).
+struct Changed {
+    /// Holds the repository and the store.
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    store: FileCheckpointStore,
+    /// Every path involved and the state to return to.
+    wanted: Vec<((String, String), FileState)>,
+    /// The tree as it was in that state.
+    expected: tree::Tree,
+}
+
+/// A repository of a few files and its store, changed (edits, a deletion,
+/// new files, a mode change, links) after its states were recorded.
+fn changed_tree() -> Changed {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/a.rs"), "a1\n").unwrap();
+    std::fs::write(root.join("src/b.rs"), "b1\n").unwrap();
+    std::fs::write(root.join("run.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::write(root.join("gone.txt"), "gone\n").unwrap();
+    #[cfg(unix)]
+    {
+        tree::chmod(&root.join("run.sh"), 0o755);
+        tree::chmod(&root.join("src/b.rs"), 0o600);
+        std::os::unix::fs::symlink("a.rs", root.join("src/alias")).unwrap();
+    }
+    let expected = tree::capture(&root);
+    let store = FileCheckpointStore::new(dir.path().join("ws"));
+    let names = [
+        "src/a.rs",
+        "src/b.rs",
+        "run.sh",
+        "gone.txt",
+        "src/alias",
+        "new.txt",
+        "gen/deep/x",
+        "src/link",
+    ];
+    let wanted: Vec<_> = names
+        .iter()
+        .map(|n| {
+            (
+                ("app".to_string(), n.to_string()),
+                state_on_disk(&store, &root.join(n)),
+            )
+        })
+        .collect();
+
+    std::fs::write(root.join("src/a.rs"), "a2\n").unwrap();
+    std::fs::write(root.join("src/b.rs"), "b2\n").unwrap();
+    std::fs::remove_file(root.join("gone.txt")).unwrap();
+    std::fs::write(root.join("new.txt"), "new\n").unwrap();
+    std::fs::create_dir_all(root.join("gen/deep")).unwrap();
+    std::fs::write(root.join("gen/deep/x"), "x\n").unwrap();
+    #[cfg(unix)]
+    {
+        tree::chmod(&root.join("run.sh"), 0o644);
+        std::fs::remove_file(root.join("src/alias")).unwrap();
+        std::os::unix::fs::symlink("b.rs", root.join("src/alias")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("src/link")).unwrap();
+    }
+    assert_ne!(tree::capture(&root), expected);
+    Changed {
+        _dir: dir,
+        root,
+        store,
+        wanted,
+        expected,
+    }
+}
+
+#[test]
+fn a_rollback_with_a_missing_or_corrupt_blob_changes_nothing() {
+    for corrupt in [false, true] {
+        let Changed {
+            _dir,
+            root,
+            store,
+            wanted,
+            ..
+        } = changed_tree();
+        let before = tree::capture(&root);
+        let roots = HashMap::from([("app".to_string(), root.clone())]);
+        // The blob of one file to restore is lost (or damaged) in the store.
+        let FileState::Present { blob, .. } = &wanted[1].1 else {
+            panic!()
+        };
+        let path = store.blob_path(blob);
+        if corrupt {
+            std::fs::write(&path, "not the content").unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+        let current: Manifest = wanted
+            .iter()
+            .map(|(k, _)| {
+                (
+                    k.clone(),
+                    ManifestEntry {
+                        before: FileState::Deleted,
+                        state: FileState::Deleted,
+                    },
+                )
+            })
+            .collect();
+        let target: Manifest = wanted
+            .iter()
+            .map(|(k, s)| {
+                (
+                    k.clone(),
+                    ManifestEntry {
+                        before: FileState::Deleted,
+                        state: s.clone(),
+                    },
+                )
+            })
+            .collect();
+        let err = rollback_files(&store, &current, &target, &roots).unwrap_err();
+        match (&err, corrupt) {
+            (Error::BlobNotFound { blob: b }, false)
+            | (Error::CorruptBlob { blob: b, .. }, true) => {
+                assert_eq!(b, blob.as_str());
+            }
+            _ => panic!("corrupt={corrupt}: {err:?}"),
+        }
+        // Refused before touching anything: not one file was removed or written.
+        tree::assert_same(&tree::capture(&root), &before, "after a refused rollback");
+        let err = RollbackPlan::new(&store, wanted.clone(), &roots).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::BlobNotFound { .. } | Error::CorruptBlob { .. }
+        ));
+    }
+}
+
+#[test]
+fn rollback_restores_contents_modes_and_links_exactly() {
+    let Changed {
+        _dir,
+        root,
+        store,
+        wanted,
+        expected,
+    } = changed_tree();
+    let roots = HashMap::from([("app".to_string(), root.clone())]);
+    let plan = RollbackPlan::new(&store, wanted.clone(), &roots).unwrap();
+    let report = plan
+        .apply(&store, &roots, &RollbackHooks::default())
+        .unwrap();
+    tree::assert_same(&tree::capture(&root), &expected, "after rollback");
+    assert!(
+        !root.join("gen").exists(),
+        "emptied directories are removed"
+    );
+    assert!(report.removed.contains(&("app".into(), "new.txt".into())));
+    // What the rollback overwrote or removed is kept in the store.
+    for step in plan.steps() {
+        if let FileState::Present { blob, .. } = &step.before {
+            assert!(store.has_blob(blob), "{}", step.path);
+        }
+    }
+    // Nothing left to do the second time.
+    assert!(RollbackPlan::new(&store, wanted, &roots)
+        .unwrap()
+        .is_empty());
+}
+
+#[cfg(unix)]
+#[test]
+fn rollback_never_writes_through_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    std::fs::create_dir_all(&root).unwrap();
+    // Stands for /etc/shadow: a file outside the repository.
+    let secret = dir.path().join("shadow");
+    std::fs::write(&secret, "root:secret\n").unwrap();
+    tree::chmod(&secret, 0o600);
+    std::fs::write(root.join("config.txt"), "tracked\n").unwrap();
+    let store = FileCheckpointStore::new(dir.path().join("ws"));
+    let key = ("app".to_string(), "config.txt".to_string());
+    let wanted = vec![(key, state_on_disk(&store, &root.join("config.txt")))];
+    let expected = tree::capture(&root);
+
+    // The tracked path became a link to the secret file.
+    std::fs::remove_file(root.join("config.txt")).unwrap();
+    std::os::unix::fs::symlink(&secret, root.join("config.txt")).unwrap();
+    let roots = HashMap::from([("app".to_string(), root.clone())]);
+    RollbackPlan::new(&store, wanted, &roots)
+        .unwrap()
+        .apply(&store, &roots, &RollbackHooks::default())
+        .unwrap();
+    tree::assert_same(&tree::capture(&root), &expected, "after rollback");
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "root:secret\n");
+    assert_eq!(mode_bits(&std::fs::metadata(&secret).unwrap()), 0o600);
+}
+
+#[test]
+fn a_rollback_interrupted_at_any_step_is_completed_by_the_next_one() {
+    let steps = {
+        let Changed {
+            _dir,
+            root,
+            store,
+            wanted,
+            ..
+        } = changed_tree();
+        let roots = HashMap::from([("app".to_string(), root)]);
+        RollbackPlan::new(&store, wanted, &roots)
+            .unwrap()
+            .steps()
+            .len()
+    };
+    assert!(steps >= 6, "{steps} steps");
+    for stop in 1..=steps {
+        let Changed {
+            _dir,
+            root,
+            store,
+            wanted,
+            expected,
+        } = changed_tree();
+        let roots = HashMap::from([("app".to_string(), root.clone())]);
+        let run = store.create_run().unwrap();
+        let cp = Checkpoint::new(run.clone(), CheckpointId::from_seq(1), "rollback to c0");
+        let intent = RollbackPlan::new(&store, wanted, &roots)
+            .unwrap()
+            .into_intent(cp);
+        // A crash after `stop` steps: the hook stops the rollback there.
+        let crash = |done: usize| {
+            if done == stop {
+                Err(Error::Pipeline {
+                    message: "crash".into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        let hooks = RollbackHooks {
+            after_step: Some(&crash),
+        };
+        assert!(apply_intent(&store, &intent, &roots, &hooks).is_err());
+        assert_eq!(
+            store.intents().unwrap(),
+            vec![intent.clone()],
+            "stop {stop}"
+        );
+        assert_eq!(store.list(&run).unwrap(), vec![], "not committed yet");
+        // It holds a checkpoint's artifacts: for its owner's eyes only.
+        let intent_file = store.run_dir(&run).unwrap().join("rollback.intent");
+        assert_eq!(
+            mode_bits(&std::fs::metadata(&intent_file).unwrap()) & 0o077,
+            0
+        );
+        if stop < steps {
+            assert_ne!(tree::capture(&root), expected, "stop {stop}: half done");
+        }
+
+        // The next command completes it: the tree, the checkpoint, no intent.
+        let done = complete_intents(&store, &roots, |_| true).unwrap();
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].0, intent.checkpoint.reference());
+        tree::assert_same(&tree::capture(&root), &expected, &format!("stop {stop}"));
+        assert_eq!(store.list(&run).unwrap(), vec![intent.checkpoint.clone()]);
+        assert!(store.intents().unwrap().is_empty());
+        assert!(complete_intents(&store, &roots, |_| true)
+            .unwrap()
+            .is_empty());
+    }
 }

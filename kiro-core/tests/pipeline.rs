@@ -26,6 +26,9 @@ use kiro_core::workspace::{Policy, Workspace};
 use kiro_core::Error;
 use tokio_util::sync::CancellationToken;
 
+#[path = "support/tree.rs"]
+mod whole_tree;
+
 /// What the test executor does for one task id.
 #[derive(Clone, Debug)]
 enum Act {
@@ -1440,4 +1443,329 @@ async fn a_parent_whose_sub_tasks_are_all_optional_is_not_done_when_none_ran() {
         std::fs::read_to_string(dir.path().join(".kiro/specs/demo/tasks.md")).unwrap(),
         "# Plan\n\n- [x] 1. Tests\n  - [x]* 1.1 Unit tests\n  - [ ]* 1.2 Property tests\n"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Exact rollback and policy detection (issue 11, items 1 and 4).
+
+/// A workspace of one repository with these writable globs, any command.
+fn policed(dir: &Path, writable: &[&str]) -> Arc<Workspace> {
+    Arc::new(
+        Workspace::builder()
+            .repo("main", dir)
+            .policy(Policy {
+                writable: writable.iter().map(|g| g.to_string()).collect(),
+                commands: vec!["*".into()],
+            })
+            .build()
+            .unwrap(),
+    )
+}
+
+/// Changes modes and links outside the workspace API, one task at a time.
+#[cfg(unix)]
+struct ModesAndLinks;
+
+#[cfg(unix)]
+#[async_trait]
+impl Executor for ModesAndLinks {
+    async fn execute(
+        &self,
+        task: &Task,
+        _s: &Spec,
+        cx: &StageContext,
+    ) -> Result<TaskOutcome, StageError> {
+        let root = cx.workspace().root("main")?.to_owned();
+        match task.id.as_ref().unwrap().as_str() {
+            "1" => {
+                std::fs::write(root.join("src/tool.sh"), "#!/bin/sh\necho 2\n").unwrap();
+                whole_tree::chmod(&root.join("src/tool.sh"), 0o755);
+                std::os::unix::fs::symlink("lib.rs", root.join("src/link")).unwrap();
+            }
+            "2" => {
+                // A mode change alone, and a link retargeted.
+                whole_tree::chmod(&root.join("src/data.txt"), 0o600);
+                std::fs::remove_file(root.join("src/link")).unwrap();
+                std::os::unix::fs::symlink("data.txt", root.join("src/link")).unwrap();
+            }
+            _ => {}
+        }
+        Ok(TaskOutcome::done(task.id.clone().unwrap(), "ok"))
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn modes_and_links_are_recorded_as_they_were_and_rolled_back_exactly() {
+    use kiro_core::checkpoint::FileState;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/lib.rs"), "// lib\n").unwrap();
+    std::fs::write(root.join("src/tool.sh"), "#!/bin/sh\necho 1\n").unwrap();
+    std::fs::write(root.join("src/data.txt"), "data\n").unwrap();
+    whole_tree::chmod(&root.join("src/tool.sh"), 0o644);
+    whole_tree::chmod(&root.join("src/data.txt"), 0o644);
+    let spec_dir = root.join(".kiro/specs/demo");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    std::fs::write(
+        spec_dir.join("tasks.md"),
+        "# Plan\n\n- [ ] 1. One\n- [ ] 2. Two\n",
+    )
+    .unwrap();
+    let before = whole_tree::capture(root);
+
+    let store = Arc::new(FileCheckpointStore::new(root));
+    let ws = policed(root, &["src/**"]);
+    let p = Pipeline::builder()
+        .executor(ModesAndLinks)
+        .shared_store(store.clone())
+        .build();
+    let s = p
+        .run(RunOptions::new(ws.clone(), &spec_dir).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    let after = whole_tree::capture(root);
+
+    let cps = store.list(&s.run_id).unwrap();
+    let cp = |node: &str| cps.iter().find(|c| c.node == node).unwrap().clone();
+    let change = |node: &str, path: &str| {
+        cp(node)
+            .files
+            .into_iter()
+            .find(|f| f.path == path)
+            .unwrap_or_else(|| panic!("{node} did not record {path}"))
+    };
+    let mode = |state: &FileState| match state {
+        FileState::Present { mode, .. } => *mode,
+        other => panic!("{other:?}"),
+    };
+    // The mode before is the file's own mode before the task (0644), never
+    // the one it has after (the bug recorded 0644 files as executable).
+    let tool = change("task 1", "src/tool.sh");
+    assert_eq!((mode(&tool.before), mode(&tool.state)), (0o644, 0o755));
+    let link = change("task 1", "src/link");
+    assert_eq!(
+        link.state,
+        FileState::Symlink {
+            target: "lib.rs".into()
+        }
+    );
+    assert_eq!(link.before, FileState::Deleted);
+    let data = change("task 2", "src/data.txt");
+    assert_eq!((mode(&data.before), mode(&data.state)), (0o644, 0o600));
+    assert_eq!(
+        change("task 2", "src/link").state,
+        FileState::Symlink {
+            target: "data.txt".into()
+        }
+    );
+
+    // Back to before task 1: contents, modes and links exactly as before.
+    let start = cp("task 1").parent.unwrap();
+    rollback(store.as_ref(), &ws, &start).unwrap();
+    whole_tree::assert_same(
+        &whole_tree::capture(root),
+        &before,
+        "rolled back to the start",
+    );
+    // And forward again to the end of the run.
+    let (_, fwd) = rollback(store.as_ref(), &ws, &cp("task 2").reference()).unwrap();
+    whole_tree::assert_same(
+        &whole_tree::capture(root),
+        &after,
+        "rolled forward to the end",
+    );
+    // The rollback's checkpoint records what it changed: the link it made
+    // again, and the contents it replaced (kept in the store).
+    let recorded = store.get(&fwd.run_id, &fwd.id).unwrap();
+    let link = recorded
+        .files
+        .iter()
+        .find(|f| f.path == "src/link")
+        .unwrap();
+    assert_eq!(link.before, FileState::Deleted);
+    assert_eq!(
+        link.state,
+        FileState::Symlink {
+            target: "data.txt".into()
+        }
+    );
+    // Rollbacks chain: from the end to task 1, then to the start again.
+    rollback(store.as_ref(), &ws, &cp("task 1").reference()).unwrap();
+    let at_task1 = whole_tree::capture(root);
+    assert_eq!(
+        at_task1["src/link"],
+        whole_tree::Entry::Link("lib.rs".into())
+    );
+    rollback(store.as_ref(), &ws, &start).unwrap();
+    whole_tree::assert_same(
+        &whole_tree::capture(root),
+        &before,
+        "back at the start again",
+    );
+}
+
+#[tokio::test]
+async fn files_written_after_the_last_checkpoint_are_undone_by_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/lib.rs"), "// lib\n").unwrap();
+    let spec_dir = root.join(".kiro/specs/demo");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    let md = "# Plan\n\n- [ ] 1. One\n- [ ] 2. Two\n";
+    std::fs::write(spec_dir.join("tasks.md"), md).unwrap();
+    let store = Arc::new(FileCheckpointStore::new(root));
+    let ws = policed(root, &["src/**"]);
+    let p = Pipeline::builder()
+        .executor(TestExecutor::with(&[(
+            "1",
+            Act::Write("src/one.rs", "1\n"),
+        )]))
+        .shared_store(store.clone())
+        .build();
+    let s = p
+        .run(RunOptions::new(ws.clone(), &spec_dir).until(Phase::Execute))
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    let cps = store.list(&s.run_id).unwrap();
+    let task1 = cps.iter().find(|c| c.node == "task 1").unwrap().reference();
+    let end = whole_tree::capture(root);
+
+    // What a task killed half-way leaves after the last checkpoint: a
+    // half-written new file, an edited file, a stale `[-]` mark, a folder.
+    std::fs::create_dir_all(root.join("src/gen")).unwrap();
+    std::fs::write(root.join("src/gen/half.rs"), "fn half(").unwrap();
+    std::fs::write(root.join("src/lib.rs"), "// edited, never checkpointed\n").unwrap();
+    std::fs::write(
+        spec_dir.join("tasks.md"),
+        md.replace("[ ] 2.", "[-] 2.").replace("[ ] 1.", "[x] 1."),
+    )
+    .unwrap();
+    // Out of the run's reach (not writable, never recorded): left alone.
+    std::fs::write(root.join("notes.txt"), "mine\n").unwrap();
+
+    let latest = store.latest(&s.run_id).unwrap().unwrap().reference();
+    let (report, _) = rollback(store.as_ref(), &ws, &latest).unwrap();
+    let mut expected = end.clone();
+    expected.insert(
+        "notes.txt".into(),
+        whole_tree::capture(root)["notes.txt"].clone(),
+    );
+    whole_tree::assert_same(
+        &whole_tree::capture(root),
+        &expected,
+        "rolled back to the last checkpoint",
+    );
+    assert!(!root.join("src/gen").exists());
+    assert!(report
+        .removed
+        .contains(&("main".into(), "src/gen/half.rs".into())));
+
+    // Back to task 1 as well: only what its checkpoint held.
+    rollback(store.as_ref(), &ws, &task1).unwrap();
+    let tasks = std::fs::read_to_string(spec_dir.join("tasks.md")).unwrap();
+    assert!(
+        tasks.contains("[x] 1.") && tasks.contains("[ ] 2."),
+        "{tasks}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("src/lib.rs")).unwrap(),
+        "// lib\n"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn writes_outside_the_writable_globs_fail_the_task_and_are_reverted() {
+    use kiro_core::checkpoint::FileState;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("README.md"), "# The readme\n").unwrap();
+    std::fs::write(root.join("src/lib.rs"), "// lib\n").unwrap();
+    let spec_dir = root.join(".kiro/specs/demo");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    std::fs::write(
+        spec_dir.join("tasks.md"),
+        "# Plan\n\n- [ ] 1. Agent\n- [ ] 2. Next\n",
+    )
+    .unwrap();
+    let before = whole_tree::capture(root);
+    let agent = "if [ \"$KIRO_TASK_ID\" = 1 ]; then \
+                 echo pwned > README.md; echo ok > src/ok.txt; ln -s /etc/shadow src/link; fi";
+    let store = Arc::new(FileCheckpointStore::new(root));
+    let ws = policed(root, &["src/**"]);
+    let p = Pipeline::builder()
+        .executor(kiro_core::stages::CommandExecutor::new(["sh", "-c", agent]))
+        .shared_store(store.clone())
+        .build();
+    let s = p
+        .run(RunOptions::new(ws.clone(), &spec_dir).until(Phase::Execute))
+        .await
+        .unwrap();
+
+    let RunStatus::Failed { reason } = &s.status else {
+        panic!("the run must fail: {:?}", s.status)
+    };
+    assert!(reason.contains("task 1"), "{reason}");
+    let outcome = &s.artifacts.outcomes["1"];
+    assert_eq!(outcome.status, OutcomeStatus::Failed);
+    for needle in [
+        "README.md (outside the writable globs)",
+        "src/link (symlink to /etc/shadow outside the workspace)",
+    ] {
+        assert!(
+            outcome.summary.contains(needle),
+            "{needle} in {}",
+            outcome.summary
+        );
+    }
+    assert!(
+        !outcome.summary.contains("src/ok.txt"),
+        "{}",
+        outcome.summary
+    );
+    // Reverted: README.md back to its bytes, the link gone. The allowed
+    // write stays, as any failed task's writes do.
+    assert_eq!(
+        std::fs::read_to_string(root.join("README.md")).unwrap(),
+        "# The readme\n"
+    );
+    assert!(std::fs::symlink_metadata(root.join("src/link")).is_err());
+    assert_eq!(
+        std::fs::read_to_string(root.join("src/ok.txt")).unwrap(),
+        "ok\n"
+    );
+    let mut expected = before.clone();
+    expected.insert(
+        "src/ok.txt".into(),
+        whole_tree::capture(root)["src/ok.txt"].clone(),
+    );
+    // The marks in tasks.md are the engine's, whatever task 2 did.
+    expected.remove(".kiro/specs/demo/tasks.md");
+    let mut now = whole_tree::capture(root);
+    now.remove(".kiro/specs/demo/tasks.md");
+    whole_tree::assert_same(&now, &expected, "after the run");
+
+    // The checkpoint holds the reverted tree: no README change, no link.
+    let cps = store.list(&s.run_id).unwrap();
+    let task1 = cps.iter().find(|c| c.node == "task 1").unwrap();
+    let paths: Vec<&str> = task1.files.iter().map(|f| f.path.as_str()).collect();
+    assert!(paths.contains(&"src/ok.txt"), "{paths:?}");
+    assert!(
+        !paths.contains(&"README.md") && !paths.contains(&"src/link"),
+        "{paths:?}"
+    );
+    let tree = kiro_core::checkpoint::tree_at(store.as_ref(), &task1.reference())
+        .unwrap()
+        .unwrap();
+    assert!(!tree.contains_key(&("main".to_string(), "src/link".to_string())));
+    assert!(matches!(
+        tree.get(&("main".to_string(), "README.md".to_string())),
+        Some(FileState::Present { .. })
+    ));
 }

@@ -528,10 +528,7 @@ fn task_files_follow_the_parent_chain_across_a_fork() {
     let store = FileCheckpointStore::new(dir.path());
     let run = store.create_run().unwrap();
     let blob = store.put_blob(b"x\n").unwrap();
-    let present = FileState::Present {
-        blob,
-        executable: false,
-    };
+    let present = FileState::present(blob, 0o644);
     let put = |run: &kiro_core::checkpoint::RunId,
                seq: u64,
                node: &str,

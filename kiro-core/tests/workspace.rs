@@ -517,3 +517,96 @@ fn workspace_is_send_and_sync() {
     check::<Policy>();
     check::<kiro_core::workspace::Snapshot>();
 }
+
+// ---------------------------------------------------------------------------
+// Modes and symbolic links in snapshots (issue 11, item 4).
+
+#[cfg(unix)]
+#[test]
+fn snapshots_record_modes_and_links_without_following_them() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("secret"), "secret").unwrap();
+    fs::create_dir_all(outside.path().join("dir")).unwrap();
+    fs::write(outside.path().join("dir/inner.txt"), "inner").unwrap();
+    let root = dir.path();
+    tree(root, &[("src/a.rs", "a"), ("run.sh", "#!/bin/sh\n")]);
+    fs::set_permissions(root.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    symlink(outside.path().join("secret"), root.join("src/link")).unwrap();
+    symlink(outside.path().join("dir"), root.join("src/dirlink")).unwrap();
+    symlink("a.rs", root.join("src/alias")).unwrap();
+    let ws = permissive(root);
+    let snap = ws.snapshot("main").unwrap();
+
+    // (path, mode, link target)
+    let want: [(&str, u32, Option<String>); 5] = [
+        ("run.sh", 0o755, None),
+        ("src/a.rs", 0o644, None),
+        ("src/alias", 0, Some("a.rs".into())),
+        (
+            "src/dirlink",
+            0,
+            Some(outside.path().join("dir").display().to_string()),
+        ),
+        (
+            "src/link",
+            0,
+            Some(outside.path().join("secret").display().to_string()),
+        ),
+    ];
+    let got: Vec<(String, u32, Option<String>)> = snap
+        .files
+        .iter()
+        .map(|(p, s)| (p.to_string_lossy().into_owned(), s.mode, s.symlink.clone()))
+        .collect();
+    let want: Vec<(String, u32, Option<String>)> = want
+        .into_iter()
+        .map(|(p, m, l)| (p.to_owned(), m, l))
+        .collect();
+    // A umask may take bits from new files; modes are compared as set.
+    let umasked = |m: u32| m & !0o022;
+    assert_eq!(
+        got.iter()
+            .map(|(p, m, l)| (p.clone(), umasked(*m), l.clone()))
+            .collect::<Vec<_>>(),
+        want
+    );
+    // A link's hash is of its target text, never of what it points to.
+    let link = &snap.files[Path::new("src/link")];
+    assert_eq!(
+        link.sha256,
+        sha256_hex(
+            outside
+                .path()
+                .join("secret")
+                .display()
+                .to_string()
+                .as_bytes()
+        )
+    );
+    // The linked directory was not descended into (the list above has
+    // nothing under `src/dirlink`), and `list` has no links.
+    assert_eq!(
+        ws.list("main", "").unwrap(),
+        vec![PathBuf::from("run.sh"), PathBuf::from("src/a.rs")]
+    );
+
+    // A mode change alone, a retargeted link and a file turned into a link
+    // are all modifications.
+    fs::set_permissions(root.join("run.sh"), fs::Permissions::from_mode(0o644)).unwrap();
+    fs::remove_file(root.join("src/alias")).unwrap();
+    symlink("b.rs", root.join("src/alias")).unwrap();
+    fs::remove_file(root.join("src/a.rs")).unwrap();
+    symlink("alias", root.join("src/a.rs")).unwrap();
+    let changes = snap.diff(&ws.snapshot("main").unwrap());
+    assert_eq!(
+        changes.modified,
+        vec![
+            PathBuf::from("run.sh"),
+            PathBuf::from("src/a.rs"),
+            PathBuf::from("src/alias")
+        ]
+    );
+    assert!(changes.created.is_empty() && changes.deleted.is_empty());
+}

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use kiro_core::audit::{AuditKind, AuditLog, NewEntry};
 use kiro_core::checkpoint::{
-    Checkpoint, CheckpointStore, FileKey, FileState, RollbackReport, SpecLock,
+    complete_intents, Checkpoint, CheckpointStore, FileKey, FileState, RollbackReport, SpecLock,
 };
 use kiro_core::pipeline;
 use kiro_core::workspace::DEFAULT_REPO;
@@ -145,11 +145,11 @@ pub(super) fn show(ws: &Workspace, args: &CheckpointShowArgs) -> Result<ExitCode
     let _ = writeln!(out, "files changed: {}", cp.files.len());
     for f in &cp.files {
         let state = match &f.state {
-            FileState::Present { blob, executable } => format!(
-                "present {}{}",
+            FileState::Present { blob, mode } => format!(
+                "present {} mode {mode:04o}",
                 blob.as_str().get(..12).unwrap_or(blob.as_str()),
-                if *executable { " (executable)" } else { "" }
             ),
+            FileState::Symlink { target } => format!("symlink -> {target}"),
             FileState::Deleted => "deleted".to_owned(),
         };
         let _ = writeln!(
@@ -223,6 +223,7 @@ pub(super) fn rollback(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode>
         Some(spec) => Some(SpecLock::acquire(&engine::runs_dir(ws), &spec)?),
         None => None,
     };
+    complete_interrupted(&store, &workspace)?;
     let (report, new) = pipeline::rollback(&store, &workspace, &at)
         .with_context(|| format!("cannot roll back to {at}"))?;
     let mut out = changes(&report);
@@ -262,6 +263,7 @@ pub(super) fn fork(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode> {
         Some(spec) => Some(SpecLock::acquire(&engine::runs_dir(ws), &spec)?),
         None => None,
     };
+    complete_interrupted(&store, &workspace)?;
     let (report, new) = pipeline::fork(&store, &workspace, &at)
         .with_context(|| format!("cannot fork from {at}"))?;
     let mut out = changes(&report);
@@ -289,6 +291,30 @@ pub(super) fn fork(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode> {
     );
     output::print(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Completes the rollbacks and forks a crash interrupted (their intents
+/// are still in the store), before anything else touches the workspace,
+/// and says so on standard error.
+fn complete_interrupted(
+    store: &impl CheckpointStore,
+    workspace: &kiro_core::workspace::Workspace,
+) -> Result<()> {
+    let roots = workspace
+        .repos()
+        .map(|r| Ok((r.to_owned(), workspace.root(r)?.to_owned())))
+        .collect::<kiro_core::Result<_>>()?;
+    let done = complete_intents(store, &roots, |_| true)
+        .context("cannot complete an interrupted rollback")?;
+    for (cp, report) in done {
+        eprintln!(
+            "completed an interrupted rollback or fork: checkpoint {cp} \
+             ({} files restored, {} removed)",
+            report.written.len(),
+            report.removed.len()
+        );
+    }
+    Ok(())
 }
 
 /// Appends an entry for a rollback or fork that already happened; the

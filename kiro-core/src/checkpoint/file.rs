@@ -7,6 +7,7 @@
 //!   blobs/ab/cdef...         one file per content, named by its sha256
 //!   <run-id>/log.jsonl       one line per checkpoint, in put order: the record
 //!   <run-id>/<id>.json       optional pretty copy of each checkpoint, for people and tools
+//!   <run-id>/rollback.intent a rollback of this run in progress (see `rollback`), JSON
 //! ```
 //!
 //! (The audit log keeps its heads beside them, in `audit-heads.jsonl` and
@@ -60,7 +61,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use super::{check_id, BlobId, Checkpoint, CheckpointId, CheckpointStore, RunId};
+use super::{check_id, BlobId, Checkpoint, CheckpointId, CheckpointStore, RollbackIntent, RunId};
 use crate::error::{io_err, Error, Result};
 use crate::redact::Redactor;
 use crate::store::sync_dir;
@@ -68,6 +69,9 @@ use crate::store::sync_dir;
 /// The directory of the blob store inside `.kiro/runs/`.
 pub(super) const BLOBS_DIR: &str = "blobs";
 const LOG_FILE: &str = "log.jsonl";
+/// The intent of a rollback in progress, in the directory of the run whose
+/// checkpoint records it.
+const INTENT_FILE: &str = "rollback.intent";
 /// How many fresh run ids are drawn before giving up on a clash.
 const RUN_ID_ATTEMPTS: usize = 32;
 
@@ -376,15 +380,17 @@ impl CheckpointStore for FileCheckpointStore {
         for checkpoint in checkpoints {
             check_id(checkpoint.id.as_str())?;
             self.run_dir(&checkpoint.run_id)?;
-            for change in &checkpoint.files {
-                for state in [&change.state, &change.before] {
-                    if let super::FileState::Present { blob, .. } = state {
-                        if !self.blob_path(blob).is_file() {
-                            return Err(Error::BlobNotFound {
-                                blob: blob.to_string(),
-                            });
-                        }
-                    }
+            let blobs = checkpoint
+                .files
+                .iter()
+                .flat_map(|c| [c.state.blob(), c.before.blob()])
+                .chain([checkpoint.tree.as_ref()])
+                .flatten();
+            for blob in blobs {
+                if !self.blob_path(blob).is_file() {
+                    return Err(Error::BlobNotFound {
+                        blob: blob.to_string(),
+                    });
                 }
             }
             let line = serde_json::to_vec(&self.stored_form(checkpoint))
@@ -563,6 +569,65 @@ impl CheckpointStore for FileCheckpointStore {
             sync_dir(&shard)?;
         }
         Ok(id)
+    }
+
+    /// Written through a temporary file, `fsync`, a rename and a directory
+    /// `fsync` (whatever the durability: a rollback is rare and its intent
+    /// is what makes it completable), so it is whole or absent after any
+    /// crash. Readable by its owner only (mode `0600`, the temporary
+    /// file's), as it holds a checkpoint's artifacts.
+    fn put_intent(&self, intent: &RollbackIntent) -> Result<()> {
+        let dir = self.run_dir(&intent.checkpoint.run_id)?;
+        let path = dir.join(INTENT_FILE);
+        let bytes = serde_json::to_vec(intent).map_err(|e| Error::Backend(Box::new(e)))?;
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".kiro-tmp-")
+            .tempfile_in(&dir)
+            .map_err(io_err(&path))?;
+        tmp.write_all(&bytes)
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(io_err(&path))?;
+        tmp.persist(&path).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        sync_dir(&dir)
+    }
+
+    fn intents(&self) -> Result<Vec<RollbackIntent>> {
+        let mut out = Vec::new();
+        for run in self.runs()? {
+            let path = self.run_dir(&run)?.join(INTENT_FILE);
+            let bytes = match fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(source) => return Err(Error::Io { path, source }),
+            };
+            let intent = serde_json::from_slice::<RollbackIntent>(&bytes).map_err(|e| {
+                Error::CorruptCheckpoint {
+                    path: path.clone(),
+                    line: e.line(),
+                    message: e.to_string(),
+                }
+            })?;
+            out.push(intent);
+        }
+        Ok(out)
+    }
+
+    fn clear_intent(&self, run: &RunId) -> Result<()> {
+        let dir = self.run_dir(run)?;
+        let path = dir.join(INTENT_FILE);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(Error::Io { path, source }),
+        }
+        if self.syncs() {
+            sync_dir(&dir)?;
+        }
+        Ok(())
     }
 
     fn get_blob(&self, id: &BlobId) -> Result<Vec<u8>> {

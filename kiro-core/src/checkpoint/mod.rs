@@ -8,11 +8,21 @@
 //! [`FileChange`]s the node made. File contents live in a content-addressed
 //! blob store ([`BlobId`] = sha256), each content once.
 //!
-//! The state of the workspace files at a checkpoint is the fold of the
-//! changes along its parent chain: [`CheckpointStore::materialize`] returns
-//! that [`Manifest`], and [`rollback_files`] rewrites a set of repository
-//! roots from one manifest to another (files created later are removed,
-//! edited ones restored, deleted ones recreated).
+//! A file's state ([`FileState`]) is its content and permission bits, a
+//! symbolic link's target, or its absence. The state of the workspace files
+//! at a checkpoint is the fold of the changes along its parent chain:
+//! [`CheckpointStore::materialize`] returns that [`Manifest`]. The first
+//! checkpoint after a run starts also names a stored [`Tree`] of the whole
+//! workspace, so that [`tree_at`] knows every file at any later checkpoint,
+//! including those no checkpoint recorded.
+//!
+//! A rollback is all or nothing ([`RollbackPlan`]): every path is resolved
+//! and every blob read and checked before any file changes, then the plan is
+//! stored as a [`RollbackIntent`], applied step by step without following
+//! links, and committed; [`complete_intents`] finishes one a crash
+//! interrupted. [`rollback_files`] rewrites a set of repository roots from
+//! one manifest to another (files created later are removed, edited ones
+//! restored, deleted ones recreated).
 //!
 //! [`CheckpointStore`] is the seam for other backends (a database, an object
 //! store); [`FileCheckpointStore`] keeps everything under `.kiro/runs/`.
@@ -25,7 +35,7 @@
 //! let run = store.create_run()?;
 //! let blob = store.put_blob(b"fn main() {}\n")?;
 //! let mut cp = Checkpoint::new(run.clone(), CheckpointId::from_seq(1), "task 1");
-//! cp.files.push(FileChange::new("app", "src/main.rs", FileState::Present { blob, executable: false }));
+//! cp.files.push(FileChange::new("app", "src/main.rs", FileState::present(blob, 0o644)));
 //! store.put(&cp)?;
 //! assert_eq!(store.latest(&run)?, Some(cp));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -47,7 +57,11 @@ use crate::error::{Error, Result};
 
 pub use file::{Durability, FileCheckpointStore};
 pub use lock::SpecLock;
-pub use rollback::{rollback_files, RollbackReport};
+pub(crate) use rollback::mode_of;
+pub use rollback::{
+    apply_intent, complete_intents, rollback_files, RollbackHooks, RollbackIntent, RollbackPlan,
+    RollbackReport, RollbackStep,
+};
 
 /// Checks that an id is usable as one file name on every platform.
 fn check_id(id: &str) -> Result<()> {
@@ -280,20 +294,79 @@ impl fmt::Display for BlobId {
     }
 }
 
+/// The permission bits a checkpoint records and restores: read, write and
+/// execute for owner, group and others. Set-user-id, set-group-id and sticky
+/// bits are left out on purpose, so that no rollback ever creates a
+/// set-user-id file.
+pub const MODE_MASK: u32 = 0o777;
+
+/// The mode recorded where the platform has no permission bits, and for
+/// an old record's non-executable file.
+pub const DEFAULT_MODE: u32 = 0o644;
+
+/// The mode an old record's executable file is read as.
+pub const EXECUTABLE_MODE: u32 = 0o755;
+
 /// The state of one workspace file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FileState {
-    /// The file exists with this content.
+    /// A regular file with this content and mode.
     Present {
         /// Its content.
         blob: BlobId,
-        /// Whether it is executable (Unix mode bits `0o111`).
-        executable: bool,
+        /// Its permission bits ([`MODE_MASK`]), e.g. `0o644` or `0o755`.
+        /// Records written before modes were kept have `executable: bool`
+        /// instead, read as [`EXECUTABLE_MODE`] or [`DEFAULT_MODE`].
+        #[serde(alias = "executable", deserialize_with = "mode_or_executable")]
+        #[schemars(with = "u32")]
+        mode: u32,
+    },
+    /// A symbolic link, recorded and restored without following it.
+    Symlink {
+        /// The link's target as written in the link (relative or absolute),
+        /// never resolved. A target that is not UTF-8 is kept lossily.
+        target: String,
     },
     /// The file does not exist.
     #[default]
     Deleted,
+}
+
+impl FileState {
+    /// A regular file with this content and mode (masked to [`MODE_MASK`]).
+    pub fn present(blob: BlobId, mode: u32) -> FileState {
+        FileState::Present {
+            blob,
+            mode: mode & MODE_MASK,
+        }
+    }
+
+    /// The blob this state needs, if any.
+    pub fn blob(&self) -> Option<&BlobId> {
+        match self {
+            FileState::Present { blob, .. } => Some(blob),
+            FileState::Symlink { .. } | FileState::Deleted => None,
+        }
+    }
+}
+
+/// Reads a mode, or the `executable` flag of records written before modes
+/// were kept (run logs on users' disks).
+fn mode_or_executable<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Mode(u32),
+        Executable(bool),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::Mode(mode) => mode & MODE_MASK,
+        Either::Executable(true) => EXECUTABLE_MODE,
+        Either::Executable(false) => DEFAULT_MODE,
+    })
 }
 
 /// One file a node changed.
@@ -349,6 +422,13 @@ pub struct Checkpoint {
     pub artifacts: serde_json::Value,
     /// The workspace files the node changed.
     pub files: Vec<FileChange>,
+    /// A blob holding the whole workspace [`Tree`] as it was before this
+    /// checkpoint's changes (see [`put_tree`]): the first checkpoint after a
+    /// run starts or resumes carries one, so that a rollback knows every
+    /// file that existed, not only those a checkpoint recorded, and removes
+    /// what a task wrote after the last checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<BlobId>,
 }
 
 impl Checkpoint {
@@ -362,6 +442,7 @@ impl Checkpoint {
             created_at: now_rfc3339(),
             artifacts: serde_json::Value::Null,
             files: Vec::new(),
+            tree: None,
         }
     }
 
@@ -388,6 +469,75 @@ pub struct ManifestEntry {
 
 /// Every file a chain of checkpoints touched, as of its last checkpoint.
 pub type Manifest = BTreeMap<FileKey, ManifestEntry>;
+
+/// Every file of a workspace (the files its scans see), by repository and
+/// path: what [`put_tree`] stores and [`tree_at`] rebuilds.
+pub type Tree = BTreeMap<FileKey, FileState>;
+
+/// One file of a stored [`Tree`].
+#[derive(Serialize, Deserialize)]
+struct TreeEntry {
+    repo: String,
+    path: String,
+    state: FileState,
+}
+
+/// Stores a whole tree as one blob (JSON, sorted, so that an unchanged tree
+/// is stored once) and returns its id, for [`Checkpoint::tree`]. Every
+/// content the tree names must already be stored.
+pub fn put_tree<S: CheckpointStore + ?Sized>(store: &S, tree: &Tree) -> Result<BlobId> {
+    let entries: Vec<TreeEntry> = tree
+        .iter()
+        .map(|((repo, path), state)| TreeEntry {
+            repo: repo.clone(),
+            path: path.clone(),
+            state: state.clone(),
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&entries).map_err(|e| Error::Backend(Box::new(e)))?;
+    store.put_blob(&bytes)
+}
+
+/// Reads a tree stored by [`put_tree`] (checked against its hash).
+pub fn get_tree<S: CheckpointStore + ?Sized>(store: &S, id: &BlobId) -> Result<Tree> {
+    let bytes = store.get_blob(id)?;
+    let entries: Vec<TreeEntry> =
+        serde_json::from_slice(&bytes).map_err(|e| Error::CorruptBlob {
+            blob: format!("{id} (not a tree: {e})"),
+            path: std::path::PathBuf::new(),
+        })?;
+    Ok(entries
+        .into_iter()
+        .map(|e| ((e.repo, e.path), e.state))
+        .collect())
+}
+
+/// The whole workspace tree at a checkpoint: the tree of the newest
+/// checkpoint of its chain that carries one ([`Checkpoint::tree`]), with the
+/// changes of that checkpoint and of every later one up to `at` applied.
+/// `None` when no checkpoint of the chain carries a tree (runs recorded
+/// before trees were kept); [`CheckpointStore::materialize`] is then all
+/// that is known.
+pub fn tree_at<S: CheckpointStore + ?Sized>(store: &S, at: &CheckpointRef) -> Result<Option<Tree>> {
+    let chain = ancestry(store, at, HashMap::new())?;
+    let Some(base) = chain.iter().position(|c| c.tree.is_some()) else {
+        return Ok(None);
+    };
+    let Some(id) = chain.get(base).and_then(|c| c.tree.as_ref()) else {
+        return Ok(None);
+    };
+    let mut tree = get_tree(store, id)?;
+    for cp in chain.get(..=base).unwrap_or_default().iter().rev() {
+        for change in &cp.files {
+            let key = (change.repo.clone(), change.path.clone());
+            match &change.state {
+                FileState::Deleted => tree.remove(&key),
+                state => tree.insert(key, state.clone()),
+            };
+        }
+    }
+    Ok(Some(tree))
+}
 
 /// Checkpoints already read, by run and id (see [`ancestry`]).
 pub(crate) type RunLogs = HashMap<RunId, HashMap<CheckpointId, Checkpoint>>;
@@ -503,6 +653,29 @@ pub trait CheckpointStore: Send + Sync {
         Ok(manifest)
     }
 
+    /// Stores a rollback's intent durably, replacing an earlier one of the
+    /// same run (the run of [`RollbackIntent::checkpoint`]): everything
+    /// [`apply_intent`] is about to do, so that a crash part-way through can
+    /// be completed by [`complete_intents`]. The intent is whole or absent
+    /// after a crash. The default keeps nothing: with such a store a
+    /// rollback is still checked before it starts, but one interrupted by a
+    /// crash is completed only by rolling back again.
+    fn put_intent(&self, intent: &RollbackIntent) -> Result<()> {
+        let _ = intent;
+        Ok(())
+    }
+
+    /// Every intent stored and not yet cleared, oldest run first.
+    fn intents(&self) -> Result<Vec<RollbackIntent>> {
+        Ok(Vec::new())
+    }
+
+    /// Removes the intent of a run; nothing happens when it has none.
+    fn clear_intent(&self, run: &RunId) -> Result<()> {
+        let _ = run;
+        Ok(())
+    }
+
     /// Starts a new run from a checkpoint: its first checkpoint (node
     /// `fork`, id [`CheckpointId::from_seq(1)`](CheckpointId::from_seq))
     /// has the given one as parent and carries its artifacts. The old run is
@@ -556,6 +729,15 @@ macro_rules! forward_store {
             }
             fn fork(&self, run: &RunId, id: &CheckpointId) -> Result<RunId> {
                 (**self).fork(run, id)
+            }
+            fn put_intent(&self, intent: &RollbackIntent) -> Result<()> {
+                (**self).put_intent(intent)
+            }
+            fn intents(&self) -> Result<Vec<RollbackIntent>> {
+                (**self).intents()
+            }
+            fn clear_intent(&self, run: &RunId) -> Result<()> {
+                (**self).clear_intent(run)
             }
         }
     )*};

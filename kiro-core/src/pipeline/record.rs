@@ -1,18 +1,19 @@
 //! What a run writes into its checkpoints, and how a run's state is read
 //! back from them: resume, rollback and fork.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{
-    rollback_files, BlobId, Checkpoint, CheckpointId, CheckpointRef, CheckpointStore, FileChange,
-    FileState, RollbackReport, RunId,
+    apply_intent, complete_intents, put_tree, tree_at, BlobId, Checkpoint, CheckpointId,
+    CheckpointRef, CheckpointStore, FileChange, FileKey, FileState, RollbackHooks, RollbackIntent,
+    RollbackPlan, RollbackReport, RunId, Tree,
 };
 use crate::error::{Error, Result};
 use crate::stage::{Artifacts, OutcomeStatus, TaskOutcome};
-use crate::workspace::{Snapshot, Workspace};
+use crate::workspace::{FileStat, Snapshot, Workspace};
 
 /// The artifacts part of a checkpoint. Phases store the whole [`Artifacts`];
 /// task nodes store only their outcome, so that a checkpoint's size does not
@@ -149,6 +150,9 @@ pub(crate) struct ChangeTracker {
     /// Where each absolute path the engine writes lives in the workspace
     /// (one entry per repository holding it), resolved once.
     located: HashMap<PathBuf, Vec<(String, PathBuf)>>,
+    /// The whole tree as the baseline found it, stored, for the next
+    /// checkpoint ([`Checkpoint::tree`]).
+    tree: Option<BlobId>,
 }
 
 impl ChangeTracker {
@@ -160,29 +164,41 @@ impl ChangeTracker {
         store: &S,
     ) -> Result<ChangeTracker> {
         let mut snaps = Vec::new();
+        let mut tree = Tree::new();
         for repo in ws.repos() {
             let snap = ws.snapshot(repo)?;
             let root = ws.root(repo)?.to_owned();
             for (path, stat) in &snap.files {
-                let id = BlobId::new(stat.sha256.clone())?;
-                if !store.has_blob(&id) {
-                    let abs = root.join(path);
-                    let bytes = std::fs::read(&abs).map_err(|source| Error::Io {
-                        path: abs.clone(),
-                        source,
-                    })?;
-                    store.put_blob(&bytes)?;
+                let state = state_of(stat)?;
+                if let FileState::Present { blob, .. } = &state {
+                    if !store.has_blob(blob) {
+                        let abs = root.join(path);
+                        let bytes = std::fs::read(&abs).map_err(|source| Error::Io {
+                            path: abs.clone(),
+                            source,
+                        })?;
+                        store.put_blob(&bytes)?;
+                    }
                 }
+                tree.insert((repo.to_owned(), slash(path)), state);
             }
             snaps.push(snap);
         }
+        let tree = put_tree(store, &tree)?;
         Ok(ChangeTracker {
             snaps,
             journal_len: ws.journal_len(),
             detected: Vec::new(),
             engine_writes: Vec::new(),
             located: HashMap::new(),
+            tree: Some(tree),
         })
+    }
+
+    /// The stored baseline tree, once: the first checkpoint after the
+    /// baseline carries it.
+    pub(crate) fn take_tree(&mut self) -> Option<BlobId> {
+        self.tree.take()
     }
 
     /// Notes that the engine itself rewrote the file at `abs` (a task mark),
@@ -227,6 +243,110 @@ impl ChangeTracker {
             self.keep(written);
         }
         Ok(std::mem::take(&mut self.detected))
+    }
+
+    /// The changes detected since the last checkpoint that break the
+    /// workspace policy: a path outside the writable globs, or a symbolic
+    /// link whose target lies outside every repository root (a relative
+    /// target is resolved lexically against the link's folder, never
+    /// followed), wherever the link is. `engine` is the file the engine
+    /// itself writes (`tasks.md`, absolute) with the content it wrote: that
+    /// file as the engine left it is allowed, other content of it only
+    /// where the globs allow it (and a revert puts back the engine's text).
+    pub(crate) fn violations(
+        &mut self,
+        ws: &Workspace,
+        engine: Option<(&Path, &str)>,
+    ) -> Vec<Violation> {
+        let engine: Vec<(FileKey, BlobId)> = match engine {
+            Some((abs, text)) => {
+                let blob = BlobId::of(text.as_bytes());
+                self.located
+                    .entry(abs.to_owned())
+                    .or_insert_with(|| locate(ws, abs))
+                    .iter()
+                    .map(|(repo, path)| ((repo.clone(), slash(path)), blob.clone()))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let writable = ws.writable_set();
+        let roots: Vec<PathBuf> = ws
+            .repos()
+            .filter_map(|r| ws.root(r).ok().map(Path::to_owned))
+            .collect();
+        let mut out = Vec::new();
+        for change in &self.detected {
+            let key = (change.repo.clone(), change.path.clone());
+            let by_engine = engine
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, blob)| change.state.blob() == Some(blob));
+            let reason = match &change.state {
+                FileState::Symlink { target } => {
+                    let root = ws.root(&change.repo).ok();
+                    let outside = root.is_none_or(|root| {
+                        let resolved = lexical_target(root, &change.path, target);
+                        !roots.iter().any(|r| resolved.starts_with(r))
+                    });
+                    if outside {
+                        Some(format!("symlink to {target} outside the workspace"))
+                    } else if writable.matches(&change.path) {
+                        None
+                    } else {
+                        Some("outside the writable globs".to_owned())
+                    }
+                }
+                _ if writable.matches(&change.path) || by_engine == Some(true) => None,
+                _ => Some("outside the writable globs".to_owned()),
+            };
+            if let Some(reason) = reason {
+                let restore = match engine.iter().find(|(k, _)| *k == key) {
+                    Some((_, blob)) => FileState::present(
+                        blob.clone(),
+                        match &change.before {
+                            FileState::Present { mode, .. } => *mode,
+                            _ => crate::checkpoint::DEFAULT_MODE,
+                        },
+                    ),
+                    None => change.before.clone(),
+                };
+                out.push(Violation {
+                    repo: change.repo.clone(),
+                    path: change.path.clone(),
+                    reason,
+                    restore,
+                });
+            }
+        }
+        out
+    }
+
+    /// Reverts the violating changes to their state before (with the same
+    /// restore code as a rollback: contents, mode, links, removal), then
+    /// rescans so that the next checkpoint records the reverted tree.
+    pub(crate) fn revert<S: CheckpointStore + ?Sized>(
+        &mut self,
+        ws: &Workspace,
+        store: &S,
+        violations: &[Violation],
+        engine_text: Option<&str>,
+    ) -> Result<RollbackReport> {
+        if let Some(text) = engine_text {
+            // The engine's own text may not be stored yet (marks are
+            // stored when a checkpoint takes them).
+            store.put_blob(text.as_bytes())?;
+        }
+        let wanted = violations
+            .iter()
+            .map(|v| ((v.repo.clone(), v.path.clone()), v.restore.clone()));
+        let roots = roots(ws)?;
+        let plan = RollbackPlan::new(store, wanted, &roots)?;
+        let report = plan.apply(store, &roots, &RollbackHooks::default())?;
+        self.rescan(ws, store)?;
+        // A file back as it was is no change at all.
+        self.detected.retain(|c| c.state != c.before);
+        Ok(report)
     }
 
     /// Adds changes detected after those already kept: a file seen again
@@ -292,39 +412,21 @@ impl ChangeTracker {
                 continue;
             };
             let abs = ws.root(&repo)?.join(&path);
+            // The state before is the one the last detection saw, mode
+            // included: never read from the file as it is now.
             let before = match snap.files.get(&path) {
-                Some(stat) => FileState::Present {
-                    blob: BlobId::new(stat.sha256.clone())?,
-                    executable: is_executable(&abs),
-                },
+                Some(stat) => state_of(stat)?,
                 None => FileState::Deleted,
             };
-            let state = match std::fs::read(&abs) {
-                Ok(bytes) => {
-                    let blob = store.put_blob(&bytes)?;
-                    let meta = std::fs::metadata(&abs).map_err(|source| Error::Io {
-                        path: abs.clone(),
-                        source,
-                    })?;
-                    let mtime = crate::workspace::Mtime::of(&meta);
-                    snap.files.insert(
-                        path.clone(),
-                        crate::workspace::FileStat {
-                            size: meta.len(),
-                            mtime,
-                            sha256: blob.as_str().to_owned(),
-                        },
-                    );
-                    FileState::Present {
-                        blob,
-                        executable: is_executable(&abs),
-                    }
+            let state = match read_entry(&abs, store)? {
+                Some((state, stat)) => {
+                    snap.files.insert(path.clone(), stat);
+                    state
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                None => {
                     snap.files.remove(&path);
                     FileState::Deleted
                 }
-                Err(source) => return Err(Error::Io { path: abs, source }),
             };
             if state != before {
                 out.push(FileChange::new(repo, slash(&path), state).with_before(before));
@@ -346,14 +448,8 @@ impl ChangeTracker {
             let root = ws.root(&repo)?.to_owned();
             let mut new = ws.snapshot(&repo)?;
             let diff = old.diff(&new);
-            let present = |path: &PathBuf, snap: &Snapshot, exec: bool| -> Result<FileState> {
-                match snap.files.get(path) {
-                    Some(stat) => Ok(FileState::Present {
-                        blob: BlobId::new(stat.sha256.clone())?,
-                        executable: exec,
-                    }),
-                    None => Ok(FileState::Deleted),
-                }
+            let before_of = |path: &PathBuf| -> Result<FileState> {
+                old.files.get(path).map_or(Ok(FileState::Deleted), state_of)
             };
             for path in diff.created.iter().chain(&diff.modified) {
                 let abs = root.join(path);
@@ -361,40 +457,23 @@ impl ChangeTracker {
                 // what is stored is what is read now, and the kept snapshot
                 // says the same, so that the next checkpoint's "before"
                 // names a stored blob.
-                let bytes = match std::fs::read(&abs) {
-                    Ok(b) => b,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let before = before_of(path)?;
+                let state = match read_entry(&abs, store)? {
+                    Some((state, stat)) => {
+                        new.files.insert(path.clone(), stat);
+                        state
+                    }
+                    None => {
                         new.files.remove(path);
-                        let before = present(path, old, false)?;
-                        if before != FileState::Deleted {
-                            out.push(
-                                FileChange::new(repo.clone(), slash(path), FileState::Deleted)
-                                    .with_before(before),
-                            );
-                        }
-                        continue;
-                    }
-                    Err(source) => {
-                        return Err(Error::Io {
-                            path: abs.clone(),
-                            source,
-                        })
+                        FileState::Deleted
                     }
                 };
-                let exec = is_executable(&abs);
-                let blob = store.put_blob(&bytes)?;
-                if let Some(stat) = new.files.get_mut(path) {
-                    stat.sha256 = blob.as_str().to_owned();
+                if state != before {
+                    out.push(FileChange::new(repo.clone(), slash(path), state).with_before(before));
                 }
-                let before = present(path, old, exec)?;
-                let state = FileState::Present {
-                    blob,
-                    executable: exec,
-                };
-                out.push(FileChange::new(repo.clone(), slash(path), state).with_before(before));
             }
             for path in &diff.deleted {
-                let before = present(path, old, false)?;
+                let before = before_of(path)?;
                 out.push(
                     FileChange::new(repo.clone(), slash(path), FileState::Deleted)
                         .with_before(before),
@@ -406,6 +485,39 @@ impl ChangeTracker {
         self.engine_writes.clear();
         Ok(out)
     }
+}
+
+/// A change a task made that the workspace policy does not allow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Violation {
+    /// The repository.
+    pub repo: String,
+    /// The path, `/`-separated.
+    pub path: String,
+    /// Why it is not allowed, for people.
+    pub reason: String,
+    /// What the file is put back to.
+    pub restore: FileState,
+}
+
+/// Where a link at `rel` (inside `root`) points, resolved lexically: a
+/// relative target against the link's folder, `..` undone textually, never
+/// following anything on disk.
+fn lexical_target(root: &Path, rel: &str, target: &str) -> PathBuf {
+    let link = root.join(rel);
+    let base = link.parent().unwrap_or(root);
+    let joined = base.join(target);
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Every (repository, relative path) under which the workspace holds `abs`,
@@ -433,15 +545,62 @@ fn slash(path: &std::path::Path) -> String {
         .join("/")
 }
 
-#[cfg(unix)]
-fn is_executable(path: &std::path::Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+/// The checkpoint state a scanned file is in.
+fn state_of(stat: &FileStat) -> Result<FileState> {
+    Ok(match &stat.symlink {
+        Some(target) => FileState::Symlink {
+            target: target.clone(),
+        },
+        None => FileState::present(BlobId::new(stat.sha256.clone())?, stat.mode),
+    })
 }
 
-#[cfg(not(unix))]
-fn is_executable(_path: &std::path::Path) -> bool {
-    false
+/// Reads a file or link as it is now, storing a file's content: its state
+/// and the stat a snapshot would hold. `None` when it is gone.
+fn read_entry<S: CheckpointStore + ?Sized>(
+    abs: &Path,
+    store: &S,
+) -> Result<Option<(FileState, FileStat)>> {
+    let io = |source| Error::Io {
+        path: abs.to_owned(),
+        source,
+    };
+    let meta = match std::fs::symlink_metadata(abs) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let mtime = crate::workspace::Mtime::of(&meta);
+    if meta.file_type().is_symlink() {
+        let target = match std::fs::read_link(abs) {
+            Ok(t) => t.to_string_lossy().into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let stat = FileStat {
+            size: u64::try_from(target.len()).unwrap_or(u64::MAX),
+            mtime,
+            sha256: crate::workspace::sha256_hex(target.as_bytes()),
+            mode: 0,
+            symlink: Some(target.clone()),
+        };
+        return Ok(Some((FileState::Symlink { target }, stat)));
+    }
+    let bytes = match std::fs::read(abs) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let blob = store.put_blob(&bytes)?;
+    let mode = crate::checkpoint::mode_of(&meta);
+    let stat = FileStat {
+        size: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+        mtime,
+        sha256: blob.as_str().to_owned(),
+        mode,
+        symlink: None,
+    };
+    Ok(Some((FileState::present(blob, mode), stat)))
 }
 
 /// The repository roots of a workspace, for [`rollback_files`].
@@ -459,19 +618,31 @@ pub(crate) fn next_id<S: CheckpointStore + ?Sized>(store: &S, run: &RunId) -> Re
 /// Restores the workspace files and the run's state to a checkpoint, and
 /// records the rollback as a new checkpoint of the same run whose parent is
 /// the target, so that resuming the run continues from there.
+///
+/// Rollbacks of the same spec that a crash interrupted are completed first.
+/// The whole rollback is planned before any file changes (every blob read
+/// and checked), stored as an intent, applied, and committed with its
+/// checkpoint. When the target has a tree ([`tree_at`]), that checkpoint's
+/// files are what the rollback changed, their `before` what was on disk
+/// (stored, so nothing a rollback removes is lost); for older runs it has
+/// none, as a manifest fold would read those `before`s as the target's.
 pub(crate) fn rollback<S: CheckpointStore + ?Sized>(
     store: &S,
     ws: &Workspace,
     to: &CheckpointRef,
 ) -> Result<(RollbackReport, CheckpointRef)> {
+    let spec = run_spec(store, &to.run_id)?;
+    if let Some(spec) = &spec {
+        complete_rollbacks(store, ws, spec)?;
+    }
     let latest = store
         .latest(&to.run_id)?
         .ok_or_else(|| Error::RunNotFound {
             run: to.run_id.to_string(),
         })?;
-    let current = store.materialize(&latest.run_id, &latest.id)?;
-    let target = store.materialize(&to.run_id, &to.id)?;
-    let report = rollback_files(store, &current, &target, &roots(ws)?)?;
+    let roots = roots(ws)?;
+    let (wanted, exact) = wanted_states(store, ws, &latest.reference(), to, spec.as_deref())?;
+    let plan = RollbackPlan::new(store, wanted, &roots)?;
     let state = state_at(store, to)?;
     let mut cp = Checkpoint::new(
         to.run_id.clone(),
@@ -483,26 +654,35 @@ pub(crate) fn rollback<S: CheckpointStore + ?Sized>(
         artifacts: Box::new(state.artifacts),
     }
     .to_value()?;
-    store.put(&cp)?;
-    Ok((report, cp.reference()))
+    if exact {
+        cp.files = plan.steps().to_vec();
+    }
+    let intent = plan.into_intent(cp);
+    let report = apply_intent(store, &intent, &roots, &RollbackHooks::default())?;
+    Ok((report, intent.checkpoint.reference()))
 }
 
 /// Starts a new run from a checkpoint: workspace files are restored to it
-/// (from the latest checkpoint of its run), and the new run's first
-/// checkpoint carries its full state. The old run is kept as it is.
+/// as [`rollback`] does (from the latest checkpoint of its run), and the new
+/// run's first checkpoint carries its full state and what the restore
+/// changed. The old run is kept as it is.
 pub(crate) fn fork<S: CheckpointStore + ?Sized>(
     store: &S,
     ws: &Workspace,
     from: &CheckpointRef,
 ) -> Result<(RollbackReport, CheckpointRef)> {
+    let spec = run_spec(store, &from.run_id)?;
+    if let Some(spec) = &spec {
+        complete_rollbacks(store, ws, spec)?;
+    }
     let latest = store
         .latest(&from.run_id)?
         .ok_or_else(|| Error::RunNotFound {
             run: from.run_id.to_string(),
         })?;
-    let current = store.materialize(&latest.run_id, &latest.id)?;
-    let target = store.materialize(&from.run_id, &from.id)?;
-    let report = rollback_files(store, &current, &target, &roots(ws)?)?;
+    let roots = roots(ws)?;
+    let (wanted, exact) = wanted_states(store, ws, &latest.reference(), from, spec.as_deref())?;
+    let plan = RollbackPlan::new(store, wanted, &roots)?;
     let state = state_at(store, from)?;
     let run = store.create_run()?;
     let mut cp = Checkpoint::new(run, CheckpointId::from_seq(1), "fork");
@@ -511,6 +691,128 @@ pub(crate) fn fork<S: CheckpointStore + ?Sized>(
         artifacts: Box::new(state.artifacts),
     }
     .to_value()?;
-    store.put(&cp)?;
-    Ok((report, cp.reference()))
+    if exact {
+        cp.files = plan.steps().to_vec();
+    }
+    let intent = plan.into_intent(cp);
+    let report = apply_intent(store, &intent, &roots, &RollbackHooks::default())?;
+    Ok((report, intent.checkpoint.reference()))
+}
+
+/// Completes the rollbacks and forks of `spec` that a crash interrupted
+/// (see [`complete_intents`]); returns the checkpoints they committed.
+pub(crate) fn complete_rollbacks<S: CheckpointStore + ?Sized>(
+    store: &S,
+    ws: &Workspace,
+    spec: &str,
+) -> Result<Vec<(CheckpointRef, RollbackReport)>> {
+    complete_intents(store, &roots(ws)?, |intent| {
+        intent_spec(intent).as_deref() == Some(spec)
+    })
+}
+
+/// The spec an intent's checkpoint works on.
+fn intent_spec(intent: &RollbackIntent) -> Option<String> {
+    match decode(&intent.checkpoint) {
+        Ok(Recorded::Full { artifacts }) => Some(artifacts.spec.name),
+        _ => None,
+    }
+}
+
+/// What each file must become for the workspace to be as at `target`,
+/// given that the run's latest checkpoint is `current`; only files that
+/// differ from it now.
+///
+/// With a tree ([`tree_at`]), the workspace is rescanned and compared with
+/// the whole tree at the target, so that files written after the last
+/// checkpoint (a task killed half-way) are restored or removed too. The
+/// comparison covers every path the run could have touched: those its
+/// checkpoints recorded, those the policy lets tasks write, and the spec's
+/// folder `.kiro/specs/<spec>/`; other files are left alone. Without a tree
+/// (runs recorded before trees were kept) only the recorded paths are
+/// restored.
+///
+/// Also says whether the target had a tree: only then does the checkpoint
+/// of the rollback record its steps as file changes (see [`rollback`]).
+fn wanted_states<S: CheckpointStore + ?Sized>(
+    store: &S,
+    ws: &Workspace,
+    current: &CheckpointRef,
+    target: &CheckpointRef,
+    spec: Option<&str>,
+) -> Result<(Vec<(FileKey, FileState)>, bool)> {
+    let current_manifest = store.materialize(&current.run_id, &current.id)?;
+    let target_manifest = store.materialize(&target.run_id, &target.id)?;
+    let mut wanted: BTreeMap<FileKey, FileState> = BTreeMap::new();
+    for key in current_manifest.keys().chain(target_manifest.keys()) {
+        let state = match (target_manifest.get(key), current_manifest.get(key)) {
+            (Some(t), _) => t.state.clone(),
+            (None, Some(c)) => c.before.clone(),
+            (None, None) => continue,
+        };
+        wanted.insert(key.clone(), state);
+    }
+    let Some(tree) = tree_at(store, target)? else {
+        return Ok((wanted.into_iter().collect(), false));
+    };
+    let writable = ws.writable_set();
+    let spec_dir = spec.map(|s| format!(".kiro/specs/{s}/"));
+    let in_scope = |key: &FileKey| {
+        current_manifest.contains_key(key)
+            || target_manifest.contains_key(key)
+            || writable.matches(&key.1)
+            || spec_dir.as_deref().is_some_and(|d| key.1.starts_with(d))
+    };
+    let mut on_disk = Tree::new();
+    for repo in ws.repos() {
+        for (path, stat) in ws.snapshot(repo)?.files {
+            on_disk.insert((repo.to_owned(), slash(&path)), state_of(&stat)?);
+        }
+    }
+    // The tree alone says what each file was; the manifests only widen
+    // the scope (a manifest's `before` is the state before its chain first
+    // touched a file, which after an earlier rollback is not the target's).
+    let keys: BTreeSet<FileKey> = tree
+        .keys()
+        .chain(on_disk.keys())
+        .chain(wanted.keys())
+        .filter(|k| in_scope(k))
+        .cloned()
+        .collect();
+    // Only what differs: the plan looks at (and hashes) these files again.
+    let differing = keys
+        .into_iter()
+        .map(|key| {
+            let want = tree.get(&key).cloned().unwrap_or_default();
+            (key, want)
+        })
+        .filter(|(key, want)| on_disk.get(key).unwrap_or(&FileState::Deleted) != want)
+        .collect();
+    Ok((differing, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_targets_resolve_lexically_against_the_links_folder() {
+        let root = Path::new("/ws");
+        // (link path, target as written, where it points)
+        let cases = [
+            ("src/alias", "lib.rs", "/ws/src/lib.rs"),
+            ("src/up", "../README.md", "/ws/README.md"),
+            ("src/deep/x", "../../../etc/shadow", "/etc/shadow"),
+            ("src/abs", "/etc/shadow", "/etc/shadow"),
+            ("src/dots", "./a/./b/../c", "/ws/src/a/c"),
+            ("top", "../../..", "/"),
+        ];
+        for (link, target, want) in cases {
+            assert_eq!(
+                lexical_target(root, link, target),
+                PathBuf::from(want),
+                "{link} -> {target}"
+            );
+        }
+    }
 }

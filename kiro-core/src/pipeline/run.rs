@@ -55,6 +55,26 @@ pub(super) struct Run<'p> {
 impl<'p> Run<'p> {
     pub(super) async fn start(p: &'p Pipeline, o: RunOptions) -> Result<Run<'p>> {
         let spec_dir = o.spec_dir.clone();
+        // A rollback or fork of this spec that a crash interrupted is
+        // completed before anything is read, so that the run starts from
+        // the tree and the checkpoint it was going to leave.
+        let name = match (&spec_dir, &o.spec) {
+            (Some(dir), _) => Some(spec_name(dir)),
+            (None, Some(spec)) => Some(spec.name.clone()),
+            (None, None) => None,
+        };
+        if let (Some(store), Some(name)) = (&p.store, &name) {
+            for (cp, report) in record::complete_rollbacks(store.as_ref(), &o.workspace, name)? {
+                o.events.send(PipelineEvent::Message {
+                    node: "rollback".into(),
+                    text: format!(
+                        "completed an interrupted rollback: checkpoint {cp} ({} files written, {} removed)",
+                        report.written.len(),
+                        report.removed.len()
+                    ),
+                });
+            }
+        }
         let mut completed = HashSet::new();
         let mut seq = 1;
         let mut parent = None;
@@ -519,6 +539,7 @@ impl<'p> Run<'p> {
         cp.parent = self.parent.clone();
         cp.artifacts = rec.to_value()?;
         cp.files = files;
+        cp.tree = self.tracker.as_mut().and_then(ChangeTracker::take_tree);
         self.parent = Some(cp.reference());
         self.completed.insert(node);
         self.staged.push(cp);
@@ -532,6 +553,31 @@ impl<'p> Run<'p> {
             tracker.rescan(&self.o.workspace, store.as_ref())?;
         }
         Ok(())
+    }
+
+    /// Finds the changes since the last checkpoint that break the
+    /// workspace policy (see [`ChangeTracker::violations`]), reverts them,
+    /// and returns them; nothing without a checkpoint store, whose blobs
+    /// the revert restores from.
+    fn police(&mut self) -> Result<Vec<record::Violation>> {
+        let (Some(store), Some(tracker)) = (&self.p.store, &mut self.tracker) else {
+            return Ok(Vec::new());
+        };
+        let tasks_file = self
+            .spec_dir
+            .as_ref()
+            .map(|d| d.join(DocKind::Tasks.file_name()));
+        let engine = tasks_file.as_deref().zip(self.tasks_text.as_deref());
+        let found = tracker.violations(&self.o.workspace, engine);
+        if !found.is_empty() {
+            tracker.revert(
+                &self.o.workspace,
+                store.as_ref(),
+                &found,
+                self.tasks_text.as_deref(),
+            )?;
+        }
+        Ok(found)
     }
 
     /// Makes the staged checkpoints durable, in order, with one sync for all
@@ -835,6 +881,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         }
         let ran = batch.iter().any(|j| matches!(j, Ok((_, Finish::Task(_)))));
         let mut r = Ok(());
+        let mut violations = Vec::new();
         if ran && self.run.p.external_changes {
             // Tasks already waiting for a free slot start first, so that they
             // run while the workspace is rescanned; they show `[-]`, which a
@@ -852,6 +899,30 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             }
             if r.is_ok() {
                 r = self.run.rescan();
+            }
+            if r.is_ok() {
+                match self.run.police() {
+                    Ok(found) => violations = found,
+                    Err(e) => r = Err(e),
+                }
+            }
+        }
+        if !violations.is_empty() {
+            let list = violations
+                .iter()
+                .map(|v| format!("{} ({})", v.path, v.reason))
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.run.o.events.send(PipelineEvent::Message {
+                node: "policy".into(),
+                text: format!("reverted changes outside the policy: {list}"),
+            });
+            // The rescan cannot tell which of the tasks that ended together
+            // made a change, so each of them fails with the whole list.
+            for j in &mut batch {
+                if let Ok((_, Finish::Task(outcome))) = j {
+                    fail_for_policy(outcome, &violations, &list);
+                }
             }
         }
         for j in batch.drain(..) {
@@ -1177,6 +1248,28 @@ impl<'r, 'p> Scheduler<'r, 'p> {
     fn flush(&mut self) -> Result<()> {
         self.run.commit()
     }
+}
+
+/// Fails a task's outcome after the rescan found changes outside the
+/// workspace policy, naming every path and why; what the task itself
+/// reported is kept as evidence, and every other field as it was.
+fn fail_for_policy(outcome: &mut TaskOutcome, violations: &[record::Violation], list: &str) {
+    let mut evidence = violations
+        .iter()
+        .map(|v| format!("{}: {} (reverted)", v.path, v.reason))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if !outcome.summary.is_empty() || !outcome.evidence.is_empty() {
+        evidence.push_str("\nthe task reported: ");
+        evidence.push_str(&outcome.summary);
+        if !outcome.evidence.is_empty() {
+            evidence.push('\n');
+            evidence.push_str(&outcome.evidence);
+        }
+    }
+    outcome.status = OutcomeStatus::Failed;
+    outcome.summary = format!("changed files outside the workspace policy: {list}");
+    outcome.evidence = evidence;
 }
 
 /// Runs one attempt under the policy's timeout and the run's cancellation.

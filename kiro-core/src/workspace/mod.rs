@@ -191,6 +191,11 @@ impl Workspace {
         &self.policy
     }
 
+    /// The policy's writable globs, compiled once when the workspace was built.
+    pub fn writable_set(&self) -> &WritableSet {
+        &self.writable
+    }
+
     /// The hash cache snapshots use (save it with [`HashCache::save`] to reuse it next run).
     pub fn hash_cache(&self) -> &Arc<HashCache> {
         &self.cache
@@ -272,8 +277,11 @@ impl Workspace {
     /// to the repository root and sorted, with the rules of [`Workspace::snapshot`].
     pub fn list(&self, repo: &str, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
         let (r, abs, _) = self.locate(repo, dir.as_ref())?;
+        // Links are not listed: reading one follows it, which `read`
+        // checks against the root on its own.
         Ok(scan::walk(&r.root, &abs)?
             .into_iter()
+            .filter(|(_, meta)| meta.is_file())
             .filter_map(|(file, _)| file.strip_prefix(&r.root).map(Path::to_owned).ok())
             .collect())
     }
@@ -283,7 +291,9 @@ impl Workspace {
         self.policy.check_command(argv)
     }
 
-    /// Every file of `repo` with size, mtime and SHA-256, using the workspace's [`HashCache`].
+    /// Every file of `repo` with size, mtime, SHA-256 and permission bits,
+    /// and every symbolic link with its target (described, never followed,
+    /// not hashed through), using the workspace's [`HashCache`].
     ///
     /// Honours `.gitignore` (and `.ignore`, `.git/info/exclude`), and always
     /// skips `.git/`, `target/`, `node_modules/`, `.kiro/runs/`, `.kiro/trace/`

@@ -3,7 +3,9 @@
 //! A snapshot walks a repository (respecting `.gitignore`, always skipping
 //! `.git/`, `target/`, `node_modules/`, `.kiro/runs/`, `.kiro/trace/` and
 //! `.kiro/audit.jsonl`) and records each
-//! file's size, modification time and SHA-256. The [`HashCache`] remembers the
+//! file's size, modification time, SHA-256 and permission bits, and each
+//! symbolic link's target (links are never followed, so a link to a file
+//! outside the repository is seen as a link, never read). The [`HashCache`] remembers the
 //! hash of every `(path, size, mtime)` it saw, so a re-scan of an unchanged
 //! tree costs one `stat` per file and no reads.
 
@@ -40,15 +42,36 @@ const AUDIT_FILE: &str = ".kiro/audit.jsonl";
 /// mtime unchanged (git's "racily clean" problem). Two seconds covers FAT.
 const RACY_WINDOW: Duration = Duration::from_secs(2);
 
-/// What a snapshot knows about one file.
+/// What a snapshot knows about one file or symbolic link.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileStat {
-    /// Size in bytes.
+    /// Size in bytes (of a link: of its target text).
     pub size: u64,
-    /// Modification time.
+    /// Modification time (of a link: of the link itself).
     pub mtime: Mtime,
-    /// SHA-256 of the contents, lower-case hex.
+    /// SHA-256 of the contents (of a link: of its target text), lower-case hex.
     pub sha256: String,
+    /// Permission bits, masked with [`MODE_MASK`](crate::checkpoint::MODE_MASK)
+    /// (`0o644`, `0o755`); 0 for a link. Snapshots saved before modes were
+    /// kept read as `0o644`.
+    #[serde(default = "default_mode")]
+    pub mode: u32,
+    /// For a symbolic link, its target as written in the link (never
+    /// followed; lossy when not UTF-8); `None` for a regular file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symlink: Option<String>,
+}
+
+fn default_mode() -> u32 {
+    crate::checkpoint::DEFAULT_MODE
+}
+
+impl FileStat {
+    /// Whether `other` is the same file: same kind, contents (or link
+    /// target) and mode. Size and mtime are not compared.
+    pub fn same_as(&self, other: &FileStat) -> bool {
+        self.sha256 == other.sha256 && self.mode == other.mode && self.symlink == other.symlink
+    }
 }
 
 /// A modification time as seconds and nanoseconds relative to the Unix epoch.
@@ -120,13 +143,14 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// What changed from `self` (before) to `other` (after). A file counts as
-    /// modified only when its contents differ; a new mtime alone is no change.
+    /// modified when its contents, its mode, or its kind (file or link) or
+    /// link target differ; a new mtime alone is no change.
     pub fn diff(&self, other: &Snapshot) -> Changes {
         let mut changes = Changes::default();
         for (path, after) in &other.files {
             match self.files.get(path) {
                 None => changes.created.push(path.clone()),
-                Some(before) if before.sha256 != after.sha256 => {
+                Some(before) if !before.same_as(after) => {
                     changes.modified.push(path.clone());
                 }
                 Some(_) => {}
@@ -147,7 +171,7 @@ impl Snapshot {
 pub struct Changes {
     /// Files that exist only in the later snapshot.
     pub created: Vec<PathBuf>,
-    /// Files whose contents differ.
+    /// Files whose contents, mode, kind or link target differ.
     pub modified: Vec<PathBuf>,
     /// Files that exist only in the earlier snapshot.
     pub deleted: Vec<PathBuf>,
@@ -325,9 +349,11 @@ pub(crate) fn hash_file(path: &Path) -> Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
-/// The files under `dir` (inside the repository `root`), as absolute paths
-/// in `Path` order, with the walk rules described in the module doc. Symlinks are not followed
-/// nor listed; what they point to inside the repository is listed at its own path.
+/// The files and symbolic links under `dir` (inside the repository `root`),
+/// as absolute paths in `Path` order, with the walk rules described in the
+/// module doc. Links are listed with their own metadata and never followed
+/// (a link to a directory is not descended into); what they point to inside
+/// the repository is listed at its own path.
 pub(crate) fn walk(root: &Path, dir: &Path) -> Result<Vec<(PathBuf, fs::Metadata)>> {
     let runs = root.join(RUNS_DIR);
     let trace = root.join(TRACE_DIR);
@@ -374,7 +400,9 @@ pub(crate) fn walk(root: &Path, dir: &Path) -> Result<Vec<(PathBuf, fs::Metadata
                 None => continue,
             },
         };
-        if !entry.file_type().is_some_and(|t| t.is_file())
+        if !entry
+            .file_type()
+            .is_some_and(|t| t.is_file() || t.is_symlink())
             || !(whole || entry.path().starts_with(dir))
         {
             continue;
@@ -387,19 +415,15 @@ pub(crate) fn walk(root: &Path, dir: &Path) -> Result<Vec<(PathBuf, fs::Metadata
         {
             continue;
         }
-        let meta = match entry.metadata() {
+        // `symlink_metadata`: a link is described, never followed.
+        let meta = match fs::symlink_metadata(entry.path()) {
             Ok(m) => m,
             // Removed (or renamed away) between listing and stat: not there.
-            Err(e)
-                if e.io_error()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
-            {
-                continue
-            }
-            Err(e) => {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
                 return Err(Error::Io {
                     path: entry.path().to_owned(),
-                    source: std::io::Error::other(e.to_string()),
+                    source,
                 })
             }
         };
@@ -427,6 +451,24 @@ pub(crate) fn snapshot(repo: &str, root: &Path, cache: &HashCache) -> Result<Sna
                 path: abs.clone(),
                 source,
             })?;
+        if meta.file_type().is_symlink() {
+            let target = match fs::read_link(&abs) {
+                Ok(t) => t.to_string_lossy().into_owned(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(Error::Io { path: abs, source }),
+            };
+            files.push((
+                rel,
+                FileStat {
+                    size: u64::try_from(target.len()).unwrap_or(u64::MAX),
+                    mtime,
+                    sha256: sha256_hex(target.as_bytes()),
+                    mode: 0,
+                    symlink: Some(target),
+                },
+            ));
+            continue;
+        }
         let size = meta.len();
         let sha256 = match cache.hash(&abs, size, mtime, racy_since) {
             Ok(h) => h,
@@ -442,6 +484,8 @@ pub(crate) fn snapshot(repo: &str, root: &Path, cache: &HashCache) -> Result<Sna
                 size,
                 mtime,
                 sha256,
+                mode: crate::checkpoint::mode_of(&meta),
+                symlink: None,
             },
         ));
     }
