@@ -956,7 +956,7 @@ fn run_and_status_show_that_landlock_confined_the_agent() {
 }
 
 #[test]
-fn sandbox_off_lets_the_agent_write_anywhere_and_says_so() {
+fn with_sandbox_off_only_detection_stops_a_write_outside_the_policy() {
     let ws = confined_workspace("echo x > README.md");
     let config = ws.path().join(".kiro/config.toml");
     let text = fs::read_to_string(&config).unwrap();
@@ -969,13 +969,19 @@ fn sandbox_off_lets_the_agent_write_anywhere_and_says_so() {
     )
     .unwrap();
     let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
-    expect_code(&out, 0);
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains("sandbox: landlock off (sandbox = \"off\")"),
-        "{}",
-        stderr(&out)
+        err.contains("sandbox: landlock off (sandbox = \"off\")"),
+        "{err}"
     );
-    assert!(ws.path().join("README.md").exists());
+    // Unconfined, the agent's write lands; the rescan after the task finds
+    // it outside `src/**`, fails the task and removes the file again.
+    expect_code(&out, 1);
+    assert!(
+        err.contains("README.md (outside the writable globs)"),
+        "{err}"
+    );
+    assert!(!ws.path().join("README.md").exists());
 }
 
 /// Whether a process exists and is not a zombie.
@@ -1144,6 +1150,14 @@ fn a_rollback_after_a_run_killed_mid_task_removes_what_the_task_half_wrote() {
         ready = ready.display()
     );
     let ws = workspace(&script);
+    // The agent reports through a folder outside the workspace, which the
+    // sandbox lets it write as its state directory.
+    let config = ws.path().join(".kiro/config.toml");
+    let text = fs::read_to_string(&config).unwrap().replace(
+        "\n[executor]\n",
+        &format!("\n[executor]\nstate_dirs = [{:?}]\n", outside.path()),
+    );
+    fs::write(&config, text).unwrap();
     let first = kiro(
         ws.path(),
         &[
@@ -1183,7 +1197,9 @@ fn a_run_whose_agent_writes_outside_the_policy_fails_and_is_reverted() {
     fs::write(ws.path().join("README.md"), "# Notes\n").unwrap();
     let config = ws.path().join(".kiro/config.toml");
     let mut text = fs::read_to_string(&config).unwrap();
-    text.push_str("\n[policy]\nwritable = [\"src/**\"]\n");
+    // Detection holds without the kernel's help: the sandbox is off, so
+    // the agent's writes land and only the rescan after the task sees them.
+    text.push_str("\n[policy]\nsandbox = \"off\"\nwritable = [\"src/**\"]\n");
     fs::write(&config, text).unwrap();
 
     let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);

@@ -579,7 +579,13 @@ impl CheckpointStore for FileCheckpointStore {
     fn put_intent(&self, intent: &RollbackIntent) -> Result<()> {
         let dir = self.run_dir(&intent.checkpoint.run_id)?;
         let path = dir.join(INTENT_FILE);
-        let bytes = serde_json::to_vec(intent).map_err(|e| Error::Backend(Box::new(e)))?;
+        // The checkpoint inside is committed as it is stored here: redacted
+        // like every other stored checkpoint.
+        let stored = RollbackIntent {
+            steps: intent.steps.clone(),
+            checkpoint: self.stored_form(&intent.checkpoint).into_owned(),
+        };
+        let bytes = serde_json::to_vec(&stored).map_err(|e| Error::Backend(Box::new(e)))?;
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".kiro-tmp-")
@@ -680,7 +686,7 @@ mod tests {
             "config.toml",
             FileState::Present {
                 blob: blob.clone(),
-                executable: false,
+                mode: 0o644,
             },
         ));
         store.put(&cp).unwrap();
