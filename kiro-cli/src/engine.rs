@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use kiro_core::audit::AuditLog;
 use kiro_core::checkpoint::{CheckpointRef, FileCheckpointStore};
 use kiro_core::config::{Config, PolicyConfig};
 use kiro_core::sandbox::Launcher;
@@ -52,14 +53,49 @@ pub(crate) fn workspace(ws: &CliWorkspace, config: &Config) -> Result<Workspace>
         .with_context(|| format!("cannot open the workspace {}", ws.root().display()))
 }
 
-/// `<root>/.kiro/runs/`: the checkpoint store and the spec locks.
-pub(crate) fn runs_dir(ws: &CliWorkspace) -> PathBuf {
-    ws.root().join(".kiro").join("runs")
+/// The directory of the checkpoint store, the spec locks and the audit
+/// log's heads: `[checkpoints] dir`, else `<root>/.kiro/runs/`.
+///
+/// A configured directory inside the workspace (other than `.kiro/runs`)
+/// is refused: the workspace scan would take the store for task output.
+pub(crate) fn runs_dir(ws: &CliWorkspace) -> Result<PathBuf> {
+    let dir = lexical(&config(ws)?.checkpoints.resolve(ws.root()));
+    let root = lexical(ws.root());
+    if dir.starts_with(&root) && dir != root.join(".kiro").join("runs") {
+        bail!(
+            "[checkpoints] dir = {} lies inside the workspace, where every task's changes are \
+             scanned; choose a directory outside it (or leave it unset for .kiro/runs)",
+            dir.display()
+        );
+    }
+    Ok(dir)
 }
 
-/// The checkpoint store under `<root>/.kiro/runs/`.
-pub(crate) fn checkpoint_store(ws: &CliWorkspace) -> FileCheckpointStore {
-    FileCheckpointStore::new(ws.root())
+/// `path` with `.` and `..` components resolved lexically (links are not
+/// followed: the store directory may not exist yet).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The checkpoint store in [`runs_dir`].
+pub(crate) fn checkpoint_store(ws: &CliWorkspace) -> Result<FileCheckpointStore> {
+    Ok(FileCheckpointStore::at(runs_dir(ws)?))
+}
+
+/// The workspace's audit log (`.kiro/audit.jsonl`), keeping its heads in
+/// [`runs_dir`].
+pub(crate) fn audit_log(ws: &CliWorkspace) -> Result<AuditLog> {
+    Ok(AuditLog::open(ws.root())?.with_heads_dir(Some(runs_dir(ws)?)))
 }
 
 /// Parses a `RUN@ID` argument, saying what was expected when it is not one.

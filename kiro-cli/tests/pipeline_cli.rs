@@ -1303,3 +1303,71 @@ fn a_rollback_restores_modes_and_removes_links_a_task_made() {
     expect_code(&kiro(ws.path(), &["rollback", &target]), 0);
     whole_tree::assert_same(&whole_tree::capture(ws.path()), &at_tasks, "after rollback");
 }
+
+// ---------------------------------------------------------------------------
+// The checkpoint store removed under a run (issue 11, item 6).
+
+/// `workspace(script)` with the sandbox off, so that the agent can do what
+/// Landlock would stop it doing.
+fn unconfined_workspace(script: &str) -> TempDir {
+    let ws = workspace(script);
+    let config = ws.path().join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str("\n[policy]\nsandbox = \"off\"\n");
+    fs::write(&config, text).unwrap();
+    ws
+}
+
+#[test]
+fn a_run_whose_store_is_removed_by_a_task_stops_with_a_clear_error() {
+    for doomed in [".kiro/runs", ".kiro"] {
+        let script = format!("if [ \"$KIRO_TASK_ID\" = 2.1 ]; then rm -rf {doomed}; fi; echo done");
+        let ws = unconfined_workspace(&script);
+        let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+        expect_code(&out, 2);
+        let err = stderr(&out);
+        assert!(
+            err.contains("was removed or replaced during the run"),
+            "{doomed}: {err}"
+        );
+        assert!(!err.contains("blob"), "{doomed}: {err}");
+    }
+}
+
+#[test]
+fn a_store_outside_the_workspace_survives_a_task_that_removes_kiro_runs() {
+    let store = tempfile::tempdir().unwrap();
+    let ws = unconfined_workspace(
+        "if [ \"$KIRO_TASK_ID\" = 2.1 ]; then rm -rf .kiro/runs; fi; echo done",
+    );
+    let config = ws.path().join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("\n[checkpoints]\ndir = {:?}\n", store.path()));
+    fs::write(&config, text).unwrap();
+
+    let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&out, 0);
+    let id = run_id(&out);
+    assert!(store.path().join(&id).join("log.jsonl").is_file());
+    assert!(store.path().join("audit-heads.jsonl").is_file());
+    assert!(!ws.path().join(".kiro/runs").join(&id).exists());
+    // Every command finds the history there.
+    let runs = checkpoint_list(ws.path());
+    assert_eq!(runs[0]["run_id"], id.as_str());
+    expect_code(&kiro(ws.path(), &["audit", "verify"]), 0);
+    let target = checkpoint_of(ws.path(), &id, "tasks");
+    expect_code(&kiro(ws.path(), &["rollback", &target]), 0);
+
+    // A directory inside the workspace would be scanned as task output.
+    let text = fs::read_to_string(&config)
+        .unwrap()
+        .replace(&format!("{:?}", store.path()), "\"state\"");
+    fs::write(&config, text).unwrap();
+    let out = kiro(ws.path(), &["checkpoint", "list"]);
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("lies inside the workspace"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -45,6 +45,35 @@ pub struct Config {
     pub verifier: VerifierConfig,
     /// `[policy]`: what tasks may write and run.
     pub policy: PolicyConfig,
+    /// `[checkpoints]`: where the checkpoint store lives.
+    pub checkpoints: CheckpointsConfig,
+}
+
+/// `[checkpoints]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckpointsConfig {
+    /// The directory of the checkpoint store, its run locks and the audit
+    /// log's recorded heads; `None` (the default) is `.kiro/runs` in the
+    /// workspace. A leading `~/` is the home directory, a relative path is
+    /// relative to the workspace root. Set it to a directory outside the
+    /// workspace where agents run unconfined (no Landlock), so that a task's
+    /// `rm -rf .kiro` cannot take the run's history with it.
+    pub dir: Option<PathBuf>,
+}
+
+impl CheckpointsConfig {
+    /// The store directory for the workspace at `root`: `dir` resolved
+    /// (home, then the workspace root), else `<root>/.kiro/runs`.
+    pub fn resolve(&self, root: &Path) -> PathBuf {
+        match &self.dir {
+            None => root.join(".kiro").join("runs"),
+            Some(dir) => match (dir.strip_prefix("~"), std::env::var_os("HOME")) {
+                (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+                _ => root.join(dir),
+            },
+        }
+    }
 }
 
 /// `[pipeline]`.

@@ -172,6 +172,20 @@ pub enum Error {
         /// The blob's sha256 (hex).
         blob: String,
     },
+    /// The checkpoint store (or a run's log in it) was deleted or replaced
+    /// while a run was writing to it, typically by a task that removed
+    /// `.kiro/`. The checkpoints written before are gone: nothing more is
+    /// written, so that no run claims a history it no longer has.
+    #[error(
+        "the checkpoint store {} was removed or replaced during the run (by a task?): \
+         its earlier checkpoints are gone, so the run stops; keep the store where tasks \
+         cannot write (outside the workspace, or under a Landlock sandbox)",
+        path.display()
+    )]
+    StoreVanished {
+        /// The store's directory.
+        path: PathBuf,
+    },
     /// A stored blob's content does not hash to its id.
     #[error("{}: blob content does not match its hash {blob}", path.display())]
     CorruptBlob {

@@ -4,11 +4,12 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use kiro_core::audit::{AuditLog, AuditReport};
+use kiro_core::audit::AuditReport;
 use kiro_core::escape::escape_control;
 use kiro_core::redact::Redactor;
 
 use crate::cli::{AuditArgs, TextOrJson};
+use crate::engine;
 use crate::output;
 use crate::workspace::Workspace;
 
@@ -20,7 +21,7 @@ const EXIT_BROKEN: u8 = 1;
 /// otherwise (truncated, emptied or deleted log, lines appended after the
 /// last recorded head, edited lines).
 pub(super) fn verify(ws: &Workspace, args: &AuditArgs) -> Result<ExitCode> {
-    let log = AuditLog::open(ws.root())?;
+    let log = engine::audit_log(ws)?;
     let report = log
         .verify()
         .with_context(|| format!("cannot read the audit log {}", log.path().display()))?;
@@ -63,7 +64,7 @@ pub(super) fn verify(ws: &Workspace, args: &AuditArgs) -> Result<ExitCode> {
 /// can never look like two, and with secrets redacted (entries written
 /// before kiro redacted them may hold some).
 pub(super) fn list(ws: &Workspace, args: &AuditArgs) -> Result<ExitCode> {
-    let log = AuditLog::open(ws.root())?;
+    let log = engine::audit_log(ws)?;
     let entries = log
         .entries()
         .with_context(|| format!("cannot read the audit log {}", log.path().display()))?;

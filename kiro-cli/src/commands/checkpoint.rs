@@ -62,7 +62,7 @@ impl CheckpointRow {
 
 /// `kiro checkpoint list [<SPEC>]`.
 pub(super) fn list(ws: &Workspace, args: &CheckpointListArgs) -> Result<ExitCode> {
-    let store = engine::checkpoint_store(ws);
+    let store = engine::checkpoint_store(ws)?;
     let filter = args.spec.as_deref().map(|s| engine::spec_filter(ws, s));
     let mut rows = Vec::new();
     for run in store.runs().context("cannot read the checkpoint store")? {
@@ -124,7 +124,7 @@ pub(super) fn list(ws: &Workspace, args: &CheckpointListArgs) -> Result<ExitCode
 
 /// `kiro checkpoint show <RUN@ID>`.
 pub(super) fn show(ws: &Workspace, args: &CheckpointShowArgs) -> Result<ExitCode> {
-    let store = engine::checkpoint_store(ws);
+    let store = engine::checkpoint_store(ws)?;
     let at = engine::checkpoint_ref(&args.checkpoint)?;
     let cp = store
         .get(&at.run_id, &at.id)
@@ -216,11 +216,11 @@ pub(super) fn rollback(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode>
     let at = engine::checkpoint_ref(&args.checkpoint)?;
     let config = engine::config(ws)?;
     let workspace = engine::workspace(ws, &config)?;
-    let store = engine::checkpoint_store(ws);
-    let log = AuditLog::open(ws.root())?;
+    let store = engine::checkpoint_store(ws)?;
+    let log = engine::audit_log(ws)?;
     // Not while a run of the same spec is changing the files.
     let _lock = match pipeline::run_spec(&store, &at.run_id)? {
-        Some(spec) => Some(SpecLock::acquire(&engine::runs_dir(ws), &spec)?),
+        Some(spec) => Some(SpecLock::acquire(&engine::runs_dir(ws)?, &spec)?),
         None => None,
     };
     complete_interrupted(&store, &workspace)?;
@@ -256,11 +256,11 @@ pub(super) fn fork(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode> {
     let at = engine::checkpoint_ref(&args.checkpoint)?;
     let config = engine::config(ws)?;
     let workspace = engine::workspace(ws, &config)?;
-    let store = engine::checkpoint_store(ws);
-    let log = AuditLog::open(ws.root())?;
+    let store = engine::checkpoint_store(ws)?;
+    let log = engine::audit_log(ws)?;
     // Not while a run of the same spec is changing the files.
     let _lock = match pipeline::run_spec(&store, &at.run_id)? {
-        Some(spec) => Some(SpecLock::acquire(&engine::runs_dir(ws), &spec)?),
+        Some(spec) => Some(SpecLock::acquire(&engine::runs_dir(ws)?, &spec)?),
         None => None,
     };
     complete_interrupted(&store, &workspace)?;

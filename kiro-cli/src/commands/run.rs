@@ -11,7 +11,6 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use async_trait::async_trait;
 use indicatif::{ProgressBar, ProgressStyle};
-use kiro_core::audit::AuditLog;
 use kiro_core::checkpoint::{CheckpointStore, RunId, SpecLock};
 use kiro_core::config::Config;
 use kiro_core::pipeline::{
@@ -57,11 +56,11 @@ pub(super) fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
 async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<ExitCode> {
     let spec_dir = engine::spec_dir_for_run(ws, &args.spec, args.from.is_some())?;
     let name = engine::spec_name(&spec_dir);
-    let store = Arc::new(engine::checkpoint_store(ws));
+    let store = Arc::new(engine::checkpoint_store(ws)?);
     let until = engine::phase(args.until);
     // One run of a spec at a time: a second one is refused at once, naming
     // the holder; the lock goes with this process, even when it is killed.
-    let lock = SpecLock::acquire(&engine::runs_dir(ws), &name)?;
+    let lock = SpecLock::acquire(&engine::runs_dir(ws)?, &name)?;
     let lock = Arc::new(std::sync::Mutex::new(lock));
 
     let resume = match args.resume.as_deref() {
@@ -88,7 +87,7 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
         }
     };
 
-    let audit = AuditLog::open(ws.root())
+    let audit = engine::audit_log(ws)
         .with_context(|| format!("cannot open the audit log of {}", ws.root().display()))?;
     // A `KIRO_ACTOR` the log would refuse stops the run before any work.
     audit.actor()?;

@@ -87,7 +87,7 @@ pub(super) fn run(ws: &Workspace, args: &StatusArgs) -> Result<ExitCode> {
     let dir = ws.spec_dir(&args.spec)?;
     let loaded = ws.load(&dir)?;
     let name = engine::spec_name(&dir);
-    let store = engine::checkpoint_store(ws);
+    let store = engine::checkpoint_store(ws)?;
 
     let run =
         match pipeline::latest_run(&store, &name).context("cannot read the checkpoint store")? {

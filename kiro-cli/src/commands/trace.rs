@@ -52,7 +52,7 @@ pub(super) fn run(ws: &Workspace, args: &TraceArgs) -> Result<ExitCode> {
     let found = results::latest(root, &spec.name)?;
     let report = found.as_ref().map(|f| &f.report);
     let test_results = report.map(|r| r.tests.as_slice()).unwrap_or_default();
-    let store = engine::checkpoint_store(ws);
+    let store = engine::checkpoint_store(ws)?;
     let task_files = match pipeline::latest_run(&store, &spec.name)
         .context("cannot read the checkpoint store")?
     {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use kiro_core::audit::{AuditKind, AuditLog, NewEntry};
+use kiro_core::audit::{AuditKind, NewEntry};
 use kiro_core::config::Config;
 use kiro_core::redact::Redactor;
 use kiro_core::report::{self, Matrix, RenderOptions};
@@ -107,7 +107,7 @@ pub(super) fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
     }
     warn_unattributed(&annotations, &name);
 
-    let log = AuditLog::open(root)?;
+    let log = engine::audit_log(ws)?;
     log.append(
         NewEntry::new(AuditKind::Verification)
             .with_spec(name.clone())

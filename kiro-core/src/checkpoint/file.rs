@@ -194,6 +194,24 @@ impl FileCheckpointStore {
         self.dir.join(BLOBS_DIR).join(shard).join(rest)
     }
 
+    /// Fails with [`Error::StoreVanished`] unless the log this store has
+    /// open for `run` is still the file at its path: a log deleted (or the
+    /// store replaced) under a running pipeline would otherwise take the
+    /// next lines into an unlinked file and lose them silently.
+    fn check_in_place(&self, run: &RunId, log: &File) -> Result<()> {
+        let path = self.run_dir(run)?.join(LOG_FILE);
+        let vanished = || Error::StoreVanished {
+            path: self.dir.clone(),
+        };
+        let on_disk = fs::metadata(&path).map_err(|_| vanished())?;
+        let open = log.metadata().map_err(io_err(&path))?;
+        if same_file(&on_disk, &open) {
+            Ok(())
+        } else {
+            Err(vanished())
+        }
+    }
+
     fn writers(&self) -> MutexGuard<'_, HashMap<RunId, RunWriter>> {
         // A panic in another thread while holding the lock cannot leave the
         // map inconsistent (entries are inserted whole), so poisoning is
@@ -377,6 +395,14 @@ impl CheckpointStore for FileCheckpointStore {
         // Everything that can be checked is checked before anything is
         // written, so a refused batch leaves the store unchanged.
         let mut batches: Vec<(RunId, Vec<u8>, Vec<CheckpointId>)> = Vec::new();
+        {
+            let writers = self.writers();
+            for checkpoint in checkpoints {
+                if let Some(writer) = writers.get(&checkpoint.run_id) {
+                    self.check_in_place(&checkpoint.run_id, &writer.log)?;
+                }
+            }
+        }
         for checkpoint in checkpoints {
             check_id(checkpoint.id.as_str())?;
             self.run_dir(&checkpoint.run_id)?;
@@ -388,6 +414,13 @@ impl CheckpointStore for FileCheckpointStore {
                 .flatten();
             for blob in blobs {
                 if !self.blob_path(blob).is_file() {
+                    // A whole store gone is not one lost blob: say so.
+                    let run_dir = self.run_dir(&checkpoint.run_id)?;
+                    if !run_dir.is_dir() || !self.dir.join(BLOBS_DIR).is_dir() {
+                        return Err(Error::StoreVanished {
+                            path: self.dir.clone(),
+                        });
+                    }
                     return Err(Error::BlobNotFound {
                         blob: blob.to_string(),
                     });
@@ -655,6 +688,19 @@ impl CheckpointStore for FileCheckpointStore {
         }
         Ok(bytes)
     }
+}
+
+/// Whether two metadata describe the same file (device and inode).
+#[cfg(unix)]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+/// Without inode numbers, a file of the same length is taken as the same.
+#[cfg(not(unix))]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    a.len() == b.len()
 }
 
 #[cfg(test)]
