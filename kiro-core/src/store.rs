@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::format::markdown::LineStarts;
 use crate::format::{self, FormatDiagnostic, SourceMap};
 use crate::spec::{Dialect, Spec, SpecKind};
 
@@ -101,6 +102,76 @@ pub struct SourceFile {
     pub source_map: SourceMap,
     /// What the parser could not read as expected.
     pub diagnostics: Vec<FormatDiagnostic>,
+    /// Where each line of `text` starts, so that placing thousands of lint
+    /// findings does not split the whole file once per finding.
+    lines: LineStarts,
+}
+
+impl SourceFile {
+    /// Parses `text` as the document `kind` (see [`format`]), as
+    /// [`load_spec`] does for each file it reads; `path` only names it.
+    ///
+    /// ```
+    /// use kiro_core::store::{DocKind, SourceFile};
+    ///
+    /// let file = SourceFile::parse(DocKind::Tasks, "tasks.md".into(), "# Plan\r\n\r\n- [ ] 1. Build\r\n".into());
+    /// assert!(file.diagnostics.is_empty());
+    /// assert_eq!(file.line(3), Some("- [ ] 1. Build"));
+    /// assert_eq!(file.line(5), None);
+    /// ```
+    pub fn parse(kind: DocKind, path: PathBuf, text: String) -> SourceFile {
+        let (source_map, diagnostics) = match kind {
+            DocKind::Requirements => {
+                let p = format::parse_requirements(&text);
+                (p.source_map, p.diagnostics)
+            }
+            DocKind::Bugfix => {
+                let p = format::parse_bugfix(&text);
+                (p.source_map, p.diagnostics)
+            }
+            DocKind::Design => {
+                let p = format::parse_design(&text);
+                (p.source_map, p.diagnostics)
+            }
+            DocKind::Tasks => {
+                let p = format::parse_tasks(&text);
+                (p.source_map, p.diagnostics)
+            }
+        };
+        SourceFile::new(kind, path, text, source_map, diagnostics)
+    }
+
+    /// A document already parsed: its text, source map and diagnostics.
+    pub fn new(
+        kind: DocKind,
+        path: PathBuf,
+        text: String,
+        source_map: SourceMap,
+        diagnostics: Vec<FormatDiagnostic>,
+    ) -> SourceFile {
+        let lines = LineStarts::new(&text);
+        SourceFile {
+            kind,
+            path,
+            text,
+            source_map,
+            diagnostics,
+            lines,
+        }
+    }
+
+    /// Line `number` (1-based) of the text, without its line terminator;
+    /// `None` for line 0 and past the end. Lines end at `\n` (a `\r`
+    /// before it is dropped). The lines are indexed when the file is
+    /// created, so looking one up costs no scan of the text.
+    pub fn line(&self, number: usize) -> Option<&str> {
+        self.lines.line(&self.text, number.checked_sub(1)?)
+    }
+
+    /// The number of lines of the text (one more than its `\n` count).
+    pub fn line_count(&self) -> usize {
+        self.lines.len()
+    }
 }
 
 /// A spec with the sources it was parsed from.
@@ -211,13 +282,7 @@ fn load_folder(dir: &Path, require_documents: bool) -> Result<LoadedSpec> {
                 (p.source_map, p.diagnostics)
             }
         };
-        files.push(SourceFile {
-            kind,
-            path,
-            text,
-            source_map,
-            diagnostics,
-        });
+        files.push(SourceFile::new(kind, path, text, source_map, diagnostics));
     }
     if files.is_empty() && require_documents {
         return Err(Error::NotASpec {

@@ -1060,3 +1060,94 @@ mod never_panics {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Large inputs (issue 11, item 12): lint reads each criterion once for every
+// word list and looks up lines and source-map entries through indexes, so a
+// large file is linted in time linear in its size (see the `lint/*`
+// benchmarks for figures). These tests check that the indexed paths place
+// findings exactly where the small cases do.
+
+/// A requirements file of `n` requirements, each with a vague term, a
+/// placeholder and an escape clause in its second criterion.
+fn large_requirements(n: usize) -> String {
+    let mut text = String::from("# Requirements Document\n\n## Requirements\n");
+    for i in 1..=n {
+        text.push_str(&format!(
+            "\n### Requirement {i}: Operation {i}\n\n#### Acceptance Criteria\n\n\
+             1. WHEN request {i} arrives, THE Store SHALL persist it\n\
+             2. WHEN request {i} fails, THE Store SHALL respond fast with code TBD where possible.\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn findings_of_a_large_file_point_at_their_lines() {
+    let n = 3_000;
+    let text = large_requirements(n);
+    let (_dir, spec) = load(&text);
+    let found = lint(&spec);
+    assert_eq!(found.len(), 3 * n, "{}", show(&found[..6]));
+    // Three header lines, then seven per requirement; the last line is
+    // requirement n's second criterion.
+    let last = &found[found.len() - 3..];
+    let line = 3 + 7 * n as u32;
+    let source_line = text.lines().nth(line as usize - 1).unwrap();
+    let column = |word: &str| source_line.find(word).unwrap() as u32 + 1;
+    let at: Vec<(u32, u32, &str)> = last
+        .iter()
+        .map(|d| (d.line, d.column, d.code.as_str()))
+        .collect();
+    assert_eq!(
+        at,
+        [
+            (line, column("fast"), "K0004"),
+            (line, column("TBD"), "K0006"),
+            (line, column("where possible"), "K0005")
+        ],
+        "{}",
+        show(last)
+    );
+    let source = |_: &Path| Some(text.clone());
+    let human = render_human(&found[found.len() - 1..], &source, false);
+    assert!(
+        human.contains(&format!(
+            "{line} | 2. WHEN request {n} fails, THE Store SHALL respond fast with code TBD where possible."
+        )),
+        "{human}"
+    );
+}
+
+/// A criterion of one long line, dense with terms inside and outside code
+/// spans: each term is reported once, at its first occurrence outside code
+/// (`fast` only as the last word, `simple` never).
+#[test]
+fn a_long_single_line_criterion() {
+    let chunk = " keep the `fast` path robust where possible and `simple`,";
+    let line = format!(
+        "1. WHEN a batch arrives, THE Store SHALL{} be fast",
+        chunk.repeat(20_000)
+    );
+    let text = format!(
+        "# Requirements Document\n\n## Requirements\n\n### Requirement 1: Batches\n\n#### Acceptance Criteria\n\n{line}\n"
+    );
+    let found = diagnostics(&text);
+    let codes: Vec<(&str, u32, u32)> = found
+        .iter()
+        .map(|d| (d.code.as_str(), d.line, d.column))
+        .collect();
+    // `fast` and `simple` are in code until the last word.
+    let column = |word: &str| line.find(word).unwrap() as u32 + 1;
+    let fast = line.rfind("fast").unwrap() as u32 + 1;
+    assert_eq!(
+        codes,
+        [
+            ("K0004", 9, column("robust")),
+            ("K0005", 9, column("where possible")),
+            ("K0004", 9, fast)
+        ],
+        "{}",
+        show(&found)
+    );
+}

@@ -85,6 +85,42 @@ impl LineCursor {
     }
 }
 
+/// Where each line of a text starts, for looking up many lines by number
+/// (lint places every finding on its line): one pass over the text instead
+/// of one per lookup. Lines end at `\n`; a `\r` before it is not part of the
+/// line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct LineStarts {
+    starts: Vec<usize>,
+}
+
+impl LineStarts {
+    /// Indexes `text`.
+    pub(crate) fn new(text: &str) -> LineStarts {
+        let mut starts = Vec::with_capacity(count_newlines(text.as_bytes()) + 1);
+        starts.push(0);
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        LineStarts { starts }
+    }
+
+    /// The number of lines (a text without `\n` has one).
+    pub(crate) fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Line `index` (0-based) of `text`, which must be the text indexed,
+    /// without its line terminator; `None` past the last line.
+    pub(crate) fn line<'t>(&self, text: &'t str, index: usize) -> Option<&'t str> {
+        let start = *self.starts.get(index)?;
+        let end = self
+            .starts
+            .get(index + 1)
+            .map_or(text.len(), |next| next - 1);
+        let line = text.get(start..end)?;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
+}
+
 /// The number of `\n` bytes in `bytes`.
 fn count_newlines(bytes: &[u8]) -> usize {
     // Summing `u8` flags per chunk of at most 255 bytes lets the compiler

@@ -470,14 +470,6 @@ fn place(finding: &Finding, spec: &LoadedSpec) -> Diagnostic {
     d
 }
 
-/// The source lines of a file without line terminators.
-fn source_lines(file: &SourceFile) -> Vec<&str> {
-    file.text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .collect()
-}
-
 fn char_column(line: &str, byte: usize) -> u32 {
     line.get(..byte).map_or(0, |s| s.chars().count()) as u32 + 1
 }
@@ -490,9 +482,12 @@ fn locate(
     lines: usize,
     needle: &Needle,
 ) -> Option<(u32, u32, u32)> {
-    let all = source_lines(file);
+    // Lines come from the file's line index: splitting the whole text for
+    // each finding made lint quadratic in the file's size.
     let start = (first_line as usize).checked_sub(1)?;
-    let window = all.get(start..(start + lines.max(1)).min(all.len()))?;
+    let window: Vec<&str> = (start + 1..start + 1 + lines.max(1))
+        .map_while(|n| file.line(n))
+        .collect();
     let found = |offset: usize, line: &str, r: Range<usize>| {
         let number = (start + offset + 1) as u32;
         Some((number, char_column(line, r.start), char_column(line, r.end)))

@@ -6,6 +6,7 @@ use std::path::{Component, Path};
 use serde_json::{json, Value};
 
 use super::{Diagnostic, Severity, RULES};
+use crate::format::markdown::LineStarts;
 
 /// Where SARIF readers find the schema of the log.
 const SARIF_SCHEMA: &str =
@@ -93,7 +94,9 @@ pub fn render_human(
         }
     };
     let mut out = String::new();
-    let mut cache: Vec<(&Path, Option<String>)> = Vec::new();
+    // Each file is read and indexed once: finding a diagnostic's line by
+    // splitting the whole text made thousands of diagnostics quadratic.
+    let mut cache: Vec<(&Path, Option<(String, LineStarts)>)> = Vec::new();
     for d in diagnostics {
         let sev = d.severity;
         let _ = writeln!(
@@ -107,19 +110,21 @@ pub fn render_human(
         );
         let snippet_line = match &d.file {
             Some(path) if d.line > 0 => {
-                let text = match cache.iter().find(|(p, _)| *p == path.as_path()) {
-                    Some((_, t)) => t.clone(),
+                let cached = match cache.iter().position(|(p, _)| *p == path.as_path()) {
+                    Some(i) => cache.get(i),
                     None => {
-                        let t = source(path);
-                        cache.push((path.as_path(), t.clone()));
-                        t
+                        let indexed = source(path).map(|t| {
+                            let lines = LineStarts::new(&t);
+                            (t, lines)
+                        });
+                        cache.push((path.as_path(), indexed));
+                        cache.last()
                     }
                 };
-                text.and_then(|t| {
-                    t.split('\n')
-                        .nth(d.line as usize - 1)
-                        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_owned())
-                })
+                cached
+                    .and_then(|(_, indexed)| indexed.as_ref())
+                    .and_then(|(text, lines)| lines.line(text, d.line as usize - 1))
+                    .map(str::to_owned)
             }
             _ => None,
         };
