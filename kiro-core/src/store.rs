@@ -35,7 +35,7 @@
 //! ```
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -195,14 +195,82 @@ impl LoadedSpec {
     }
 }
 
-fn read_text(path: &Path) -> Result<Option<String>> {
-    match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|e| Error::NotUtf8 {
-                path: path.to_owned(),
-                offset: e.utf8_error().valid_up_to(),
-            }),
+/// How much kiro reads of one input (a spec document, a `--from` file or
+/// standard input, the config file) unless told otherwise: 16 MiB, about
+/// fifty times the largest real spec document seen, and small enough that
+/// reading `/dev/zero` by mistake stops at once.
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The environment variable that sets the input limit, over
+/// `[limits] max_input_bytes` of `.kiro/config.toml` (see
+/// [`crate::config::LimitsConfig::resolve`]).
+pub const MAX_INPUT_BYTES_ENV: &str = "KIRO_MAX_INPUT_BYTES";
+
+/// How [`load_spec_with`] and friends read files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The most bytes read from one document; a larger one is
+    /// [`Error::TooLarge`].
+    pub max_input_bytes: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+        }
+    }
+}
+
+/// Reads UTF-8 text from `reader`, at most `limit` bytes: the one way kiro
+/// reads user input, so that every input has the same limit and the same
+/// errors. `path` names the input in errors (`-` for standard input).
+///
+/// Reading stops one byte past the limit, so an endless input (`/dev/zero`,
+/// a pipe that never closes its write end while writing) fails as soon as
+/// the limit is reached instead of filling memory.
+///
+/// # Errors
+///
+/// [`Error::TooLarge`] past the limit, [`Error::NotUtf8`] (with the line
+/// and column of the first invalid byte) for text that is not UTF-8,
+/// [`Error::Io`] when reading fails.
+///
+/// ```
+/// use std::path::Path;
+/// use kiro_core::{store::read_text, Error};
+///
+/// assert_eq!(read_text(&b"# Title\n"[..], Path::new("-"), 8)?, "# Title\n");
+/// let err = read_text(std::io::repeat(b'x'), Path::new("-"), 1024).unwrap_err();
+/// assert!(matches!(err, Error::TooLarge { limit: 1024, .. }));
+/// let err = read_text(&b"ok\n\xff"[..], Path::new("-"), 8).unwrap_err();
+/// assert!(err.to_string().starts_with("-:2:1: not UTF-8 text (byte 3)"));
+/// # Ok::<(), kiro_core::Error>(())
+/// ```
+pub fn read_text(reader: impl Read, path: &Path, limit: u64) -> Result<String> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(crate::error::io_err(path))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| crate::error::not_utf8(path, e.as_bytes(), e.utf8_error().valid_up_to()))
+}
+
+/// [`read_text`] of a file; `None` when it does not exist.
+///
+/// # Errors
+///
+/// As [`read_text`]; opening a folder is an [`Error::Io`].
+pub fn read_text_file(path: &Path, limit: u64) -> Result<Option<String>> {
+    match fs::File::open(path) {
+        Ok(file) => read_text(file, path, limit).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(Error::Io {
             path: path.to_owned(),
@@ -231,12 +299,18 @@ const MAX_EXTRA_FILE: u64 = 4 * 1024 * 1024;
 /// [`SourceFile::diagnostics`]. Neither is a `.config.kiro` or `spec.json`
 /// kiro cannot read: it is reported in [`LoadedSpec::metadata_issues`].
 pub fn load_spec(dir: &Path) -> Result<LoadedSpec> {
-    load_folder(dir, true)
+    load_spec_with(dir, &LoadOptions::default())
+}
+
+/// [`load_spec`] with a chosen input limit: a document larger than
+/// `options.max_input_bytes` is [`Error::TooLarge`], naming it.
+pub fn load_spec_with(dir: &Path, options: &LoadOptions) -> Result<LoadedSpec> {
+    load_folder(dir, true, options)
 }
 
 /// [`load_spec`], or, with `require_documents` false, whatever the folder
 /// holds even when it has no document.
-fn load_folder(dir: &Path, require_documents: bool) -> Result<LoadedSpec> {
+fn load_folder(dir: &Path, require_documents: bool, options: &LoadOptions) -> Result<LoadedSpec> {
     let meta = fs::metadata(dir).map_err(|source| Error::Io {
         path: dir.to_owned(),
         source,
@@ -257,7 +331,7 @@ fn load_folder(dir: &Path, require_documents: bool) -> Result<LoadedSpec> {
     let mut files = Vec::new();
     for kind in DocKind::ALL {
         let path = dir.join(kind.file_name());
-        let Some(text) = read_text(&path)? else {
+        let Some(text) = read_text_file(&path, options.max_input_bytes)? else {
             continue;
         };
         let (source_map, diagnostics) = match kind {
@@ -361,8 +435,8 @@ fn read_extra_files(dir: &Path, spec: &mut Spec, issues: &mut Vec<MetadataIssue>
         if !meta.is_file() || meta.len() > MAX_EXTRA_FILE {
             continue;
         }
-        let Ok(bytes) = fs::read(&path) else { continue };
-        let Ok(text) = String::from_utf8(bytes) else {
+        // The size was checked above, but the file may grow meanwhile.
+        let Ok(Some(text)) = read_text_file(&path, MAX_EXTRA_FILE) else {
             continue;
         };
         spec.extra_files.insert(file_name, text);
@@ -687,12 +761,17 @@ impl SpecFolder {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn open_spec_folder(dir: &Path) -> SpecFolder {
+    open_spec_folder_with(dir, &LoadOptions::default())
+}
+
+/// [`open_spec_folder`] with a chosen input limit (see [`load_spec_with`]).
+pub fn open_spec_folder_with(dir: &Path, options: &LoadOptions) -> SpecFolder {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let contents = folder_contents(dir);
-    let state = match load_folder(dir, false) {
+    let state = match load_folder(dir, false, options) {
         Ok(loaded) if loaded.files.is_empty() => FolderState::Incomplete(Box::new(loaded)),
         Ok(loaded) => FolderState::Spec(Box::new(loaded)),
         Err(e) => FolderState::Failed(e),
@@ -731,10 +810,15 @@ fn folder_contents(dir: &Path) -> Vec<String> {
 /// Errors only when `.kiro/specs` exists but cannot be read; a workspace
 /// without it has no folders.
 pub fn spec_folders(root: &Path) -> Result<Vec<SpecFolder>> {
+    spec_folders_with(root, &LoadOptions::default())
+}
+
+/// [`spec_folders`] with a chosen input limit (see [`load_spec_with`]).
+pub fn spec_folders_with(root: &Path, options: &LoadOptions) -> Result<Vec<SpecFolder>> {
     Ok(sub_folders(root)?
         .into_iter()
         .filter(|(_, hidden)| !hidden)
-        .map(|(path, _)| open_spec_folder(&path))
+        .map(|(path, _)| open_spec_folder_with(&path, options))
         .collect())
 }
 
@@ -889,8 +973,88 @@ mod tests {
         fs::write(dir.path().join("tasks.md"), b"ok\xff\xfe").unwrap();
         assert!(matches!(
             load_spec(dir.path()),
-            Err(Error::NotUtf8 { offset: 2, .. })
+            Err(Error::NotUtf8 {
+                offset: 2,
+                line: 1,
+                column: 3,
+                ..
+            })
         ));
+    }
+
+    /// Every input is read up to the limit: exactly the limit is read, one
+    /// byte more is refused with the file and the limit named; an endless
+    /// input (`/dev/zero`) stops at the limit at once.
+    #[test]
+    fn reads_stop_at_the_input_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requirements.md");
+        fs::write(&path, "x".repeat(100)).unwrap();
+        assert_eq!(read_text_file(&path, 100).unwrap().unwrap().len(), 100);
+        match read_text_file(&path, 99) {
+            Err(Error::TooLarge { path: p, limit: 99 }) => assert_eq!(p, path),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            read_text_file(&dir.path().join("none.md"), 1).unwrap(),
+            None
+        );
+        #[cfg(unix)]
+        assert!(matches!(
+            read_text_file(Path::new("/dev/zero"), 1 << 20),
+            Err(Error::TooLarge { limit: 1048576, .. })
+        ));
+
+        let options = LoadOptions {
+            max_input_bytes: 99,
+        };
+        let err = load_spec_with(dir.path(), &options).unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "requirements.md: larger than the input limit of 99 bytes; raise it with \
+                 `max_input_bytes` under `[limits]` in .kiro/config.toml or the \
+                 KIRO_MAX_INPUT_BYTES environment variable"
+            ),
+            "{err}"
+        );
+        let options = LoadOptions {
+            max_input_bytes: 100,
+        };
+        assert!(load_spec_with(dir.path(), &options).is_ok());
+        assert!(matches!(
+            open_spec_folder_with(
+                dir.path(),
+                &LoadOptions {
+                    max_input_bytes: 10
+                }
+            )
+            .state,
+            FolderState::Failed(Error::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn source_file_lines() {
+        let file = SourceFile::parse(
+            DocKind::Tasks,
+            PathBuf::from("tasks.md"),
+            "# Plan\r\n\n- [ ] 1. x\nlast".into(),
+        );
+        let lines: Vec<_> = (0..=5).map(|n| file.line(n)).collect();
+        assert_eq!(
+            lines,
+            [
+                None,
+                Some("# Plan"),
+                Some(""),
+                Some("- [ ] 1. x"),
+                Some("last"),
+                None
+            ]
+        );
+        assert_eq!(file.line_count(), 4);
+        let empty = SourceFile::parse(DocKind::Design, PathBuf::from("d.md"), String::new());
+        assert_eq!((empty.line(1), empty.line_count()), (Some(""), 1));
     }
 
     #[test]

@@ -936,10 +936,11 @@ fn sarif_output_validates_against_the_schema() {
     let run = &log["runs"][0];
     assert_eq!(log["version"], "2.1.0");
     assert_eq!(run["tool"]["driver"]["version"], "1.2.3");
-    assert_eq!(
-        run["tool"]["driver"]["rules"].as_array().unwrap().len(),
-        RULES.len()
-    );
+    // Every rule, then the load error's.
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), RULES.len() + 1);
+    assert_eq!(rules[RULES.len()]["id"], "K0000");
+    assert_eq!(run["invocations"][0]["executionSuccessful"], true);
     let results = run["results"].as_array().unwrap();
     assert_eq!(results.len(), found.len());
     for (result, d) in results.iter().zip(&found) {
@@ -1150,4 +1151,107 @@ fn a_long_single_line_criterion() {
         "{}",
         show(&found)
     );
+}
+
+// ---------------------------------------------------------------------------
+// Load errors in machine output (issue 11, item 11): a spec that cannot be
+// loaded is a K0000 error diagnostic, a SARIF result and a failed invocation
+// with a notification, so that no output of it looks clean.
+
+/// The SARIF 2.1.0 schema's complaints about `log`.
+fn sarif_schema_errors(log: &serde_json::Value) -> Vec<String> {
+    let schema_text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/sarif-2.1.0.json"
+    ))
+    .unwrap();
+    let stray = r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#;
+    let schema_text = schema_text.replace(stray, r#""^[a-zA-Z]{2}(-[a-zA-Z]{2})?$""#);
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
+    let validator = jsonschema::draft7::new(&schema).unwrap();
+    validator
+        .iter_errors(log)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn load_errors_are_diagnostics_results_and_notifications() {
+    use kiro_core::lint::LOAD_ERROR;
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec_dir = dir.path().join("demo");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    std::fs::write(
+        spec_dir.join("requirements.md"),
+        b"# Requirements Document\n\n## Introduction\n\nNa\xefve\n",
+    )
+    .unwrap();
+    let error = load_spec(&spec_dir).unwrap_err();
+    let d = Diagnostic::load_error(&spec_dir, &error);
+    assert_eq!(
+        (d.code.as_str(), d.severity, d.line, d.column),
+        ("K0000", Severity::Error, 5, 3)
+    );
+    assert_eq!(
+        d.file.as_deref(),
+        Some(spec_dir.join("requirements.md").as_path())
+    );
+    assert_eq!(d.message, "spec not loaded: not UTF-8 text (byte 44)");
+    assert_eq!(d.help.as_deref(), Some("save the file as UTF-8"));
+    assert_eq!((LOAD_ERROR.code, LOAD_ERROR.name), ("K0000", "load-error"));
+    assert!(RULES.iter().all(|r| r.code != LOAD_ERROR.code));
+
+    // Errors without a file of their own name the spec folder.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let d2 = Diagnostic::load_error(&empty, &load_spec(&empty).unwrap_err());
+    assert_eq!(d2.file.as_deref(), Some(empty.as_path()));
+    assert_eq!((d2.line, d2.column), (0, 0));
+
+    // JSON: the diagnostic like any other.
+    let json: serde_json::Value =
+        serde_json::from_str(&render_json(std::slice::from_ref(&d))).unwrap();
+    assert_eq!(json[0]["code"], "K0000");
+    assert_eq!(json[0]["severity"], "error");
+    assert_eq!(json[0]["line"], 5);
+
+    // SARIF: a result with its rule, and a failed invocation naming it.
+    let (_other, mut found) = several_findings();
+    found.insert(0, d);
+    let log = render_sarif(&found, "1.2.3");
+    let errors = sarif_schema_errors(&log);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    let run = &log["runs"][0];
+    let result = &run["results"][0];
+    assert_eq!(result["ruleId"], "K0000");
+    assert_eq!(result["level"], "error");
+    let index = result["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(run["tool"]["driver"]["rules"][index]["id"], "K0000");
+    assert_eq!(
+        run["tool"]["driver"]["rules"][index]["defaultConfiguration"]["level"],
+        "error"
+    );
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"],
+        serde_json::json!({ "startLine": 5, "startColumn": 3 })
+    );
+    let invocation = &run["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let notes = invocation["toolExecutionNotifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        notes[0]["message"]["text"],
+        "spec not loaded: not UTF-8 text (byte 44)"
+    );
+    assert_eq!(notes[0]["associatedRule"]["index"], index);
+    assert_eq!(notes[0]["locations"], result["locations"]);
+
+    // Human output shows it as an error.
+    let human = render_human(&found[..1], &|_| None, false);
+    assert!(
+        human.starts_with("error[K0000]: spec not loaded"),
+        "{human}"
+    );
+    assert!(human.ends_with("1 error, 0 warnings\n"), "{human}");
 }

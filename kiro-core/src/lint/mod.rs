@@ -14,6 +14,7 @@
 //!
 //! | Code | Name | Severity | Fires when |
 //! |---|---|---|---|
+//! | K0000 | `load-error` | error | a spec could not be loaded: a file cannot be read, is not UTF-8 or is over the input limit ([`LOAD_ERROR`], [`Diagnostic::load_error`]; not in [`RULES`]) |
 //! | K0001 | `not-ears` | warning | a criterion has a SHALL but follows no EARS pattern |
 //! | K0002 | `missing-shall` | warning | a criterion has no SHALL, nor the modal verb of another language (`MUSS`, `DEVE`, `应`, `しなければならない`, `해야 한다`: [`crate::lexicon::ears`]) |
 //! | K0003 | `multiple-shall` | warning | a criterion has more than one SHALL |
@@ -82,7 +83,7 @@ use crate::format::Locator;
 use crate::spec::Spec;
 use crate::store::{DocKind, LoadedSpec, SourceFile};
 
-pub use render::{render_human, render_json, render_sarif};
+pub use render::{render_human, render_json, render_sarif, LOAD_ERROR};
 pub use terms::{ESCAPE_CLAUSES, PLACEHOLDERS, PLACEHOLDER_PHRASES, VAGUE_TERMS};
 
 /// How serious a diagnostic is. Ordered `Note < Warning < Error`, so that

@@ -176,8 +176,9 @@ fn is_whole_word(hay: &str, term: &str, range: &Range<usize>) -> bool {
     let last_is_word = term.chars().next_back().is_some_and(is_word_char);
     let before = hay.get(..range.start).and_then(|s| s.chars().next_back());
     let after = hay.get(range.end..).and_then(|s| s.chars().next());
-    !(first_is_word && before.is_some_and(is_word_char))
-        && !(last_is_word && after.is_some_and(is_word_char))
+    let glued_before = first_is_word && before.is_some_and(is_word_char);
+    let glued_after = last_is_word && after.is_some_and(is_word_char);
+    !glued_before && !glued_after
 }
 
 /// Whether `at` lies in one of `spans` (sorted, disjoint): a binary search,
