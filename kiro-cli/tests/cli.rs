@@ -1023,3 +1023,28 @@ fn input_limit_applies_to_every_input() {
         stderr(&out)
     );
 }
+
+/// A spec written with a byte order mark lints without a "missing title",
+/// is canonical for `fmt --check`, and keeps its mark through `fmt`.
+#[test]
+fn byte_order_marks_are_not_text() {
+    let ws = workspace();
+    let canonical = "\u{feff}# Implementation Plan\n\n- [ ] 1. Build it\n";
+    let dir = write_spec(ws.path(), "bom", &[("tasks.md", canonical)]);
+    let out = kiro(
+        ws.path(),
+        &["spec", "lint", "--format", "json", "--deny", "notes"],
+    );
+    expect_code(&out, 0);
+    assert_eq!(json(&out), serde_json::json!([]));
+    expect_code(&kiro(ws.path(), &["spec", "fmt", "--check"]), 0);
+
+    fs::write(
+        dir.join("tasks.md"),
+        "\u{feff}# Implementation Plan\n- [ ] 1. Build it\n",
+    )
+    .unwrap();
+    expect_code(&kiro(ws.path(), &["spec", "fmt", "--check"]), 1);
+    expect_code(&kiro(ws.path(), &["spec", "fmt"]), 0);
+    assert_eq!(fs::read_to_string(dir.join("tasks.md")).unwrap(), canonical);
+}

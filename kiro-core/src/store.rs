@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::format::markdown::LineStarts;
+use crate::format::markdown::{LineStarts, BOM};
 use crate::format::{self, FormatDiagnostic, SourceMap};
 use crate::spec::{Dialect, Spec, SpecKind};
 
@@ -444,7 +444,32 @@ fn read_extra_files(dir: &Path, spec: &mut Spec, issues: &mut Vec<MetadataIssue>
     Ok(())
 }
 
-/// Renders one document of a spec, if the spec has it.
+/// Renders the document a source file holds, as it should be on disk: the
+/// canonical text of [`render_document`], after the byte order mark the
+/// file starts with, if any. The parsers read past a mark and the model
+/// does not hold it, so a file keeps it through `kiro spec fmt` and
+/// [`Spec::save`] and a canonical file with a mark is left as it is.
+///
+/// ```
+/// use kiro_core::store::{render_file, DocKind, SourceFile};
+/// use kiro_core::format::parse_tasks;
+///
+/// let text = "\u{feff}# Plan\n\n- [ ] 1. Build\n";
+/// let file = SourceFile::parse(DocKind::Tasks, "tasks.md".into(), text.into());
+/// let spec = kiro_core::Spec { tasks: Some(parse_tasks(text).value), ..Default::default() };
+/// assert_eq!(render_file(&spec, &file).as_deref(), Some(text));
+/// ```
+pub fn render_file(spec: &Spec, file: &SourceFile) -> Option<String> {
+    let text = render_document(spec, file.kind)?;
+    Some(if file.text.starts_with(BOM) {
+        format!("{BOM}{text}")
+    } else {
+        text
+    })
+}
+
+/// Renders one document of a spec, if the spec has it (canonical: without
+/// a byte order mark, see [`render_file`]).
 pub fn render_document(spec: &Spec, kind: DocKind) -> Option<String> {
     match kind {
         DocKind::Requirements => spec.requirements.as_ref().map(format::render_requirements),
@@ -539,13 +564,34 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
     }
 }
 
+/// Writes a document's canonical `text` unless the file already holds it,
+/// after the byte order mark the replaced file starts with, if any (the
+/// model does not hold the mark; see [`render_file`]). Returns whether it
+/// wrote.
+fn write_document(path: &Path, text: &str) -> Result<bool> {
+    let existing = fs::read(path).ok();
+    let keeps_bom = existing
+        .as_deref()
+        .is_some_and(|b| b.starts_with(BOM.to_string().as_bytes()));
+    let bytes = if keeps_bom && !text.starts_with(BOM) {
+        format!("{BOM}{text}").into_bytes()
+    } else {
+        text.as_bytes().to_vec()
+    };
+    if existing.as_deref() == Some(bytes.as_slice()) {
+        return Ok(false);
+    }
+    write_atomic(path, &bytes).map(|()| true)
+}
+
 impl Spec {
     /// Reads a spec folder (see [`load_spec`]) and returns the model only.
     pub fn load(dir: impl AsRef<Path>) -> Result<Spec> {
         load_spec(dir.as_ref()).map(|l| l.spec)
     }
 
-    /// Writes the spec to a folder: each document rendered canonically,
+    /// Writes the spec to a folder: each document rendered canonically
+    /// (after the byte order mark of the file it replaces, if it has one),
     /// `.config.kiro` (unless [`KiroConfig::lossy`](crate::spec::KiroConfig::lossy))
     /// and extra files byte for byte. Each file is replaced
     /// atomically and only when its content changes; files the spec does not
@@ -560,7 +606,7 @@ impl Spec {
         for kind in DocKind::ALL {
             if let Some(text) = render_document(self, kind) {
                 let path = dir.join(kind.file_name());
-                if write_if_changed(&path, text.as_bytes())? {
+                if write_document(&path, &text)? {
                     written.push(path);
                 }
             }
@@ -1055,6 +1101,40 @@ mod tests {
         assert_eq!(file.line_count(), 4);
         let empty = SourceFile::parse(DocKind::Design, PathBuf::from("d.md"), String::new());
         assert_eq!((empty.line(1), empty.line_count()), (Some(""), 1));
+    }
+
+    /// A document starting with a byte order mark loads as without it (no
+    /// "missing title"), and keeps it through a save: in place, byte for
+    /// byte, and after an edit.
+    #[test]
+    fn a_byte_order_mark_is_kept_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.md");
+        let text = "\u{feff}# Implementation Plan\r\n\r\n- [ ] 1. Build it\r\n";
+        fs::write(&path, text).unwrap();
+        let loaded = load_spec(dir.path()).unwrap();
+        let file = loaded.file(DocKind::Tasks).unwrap();
+        assert!(file.diagnostics.is_empty(), "{:?}", file.diagnostics);
+        assert_eq!(file.line(1), Some("# Implementation Plan"));
+        assert_eq!(render_file(&loaded.spec, file).as_deref(), Some(text));
+        assert!(loaded.spec.save(dir.path()).unwrap().is_empty());
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+
+        let mut spec = loaded.spec;
+        if let Some(tasks) = spec.tasks.as_mut() {
+            tasks.tasks[0].title = "Build it well".into();
+        }
+        spec.save(dir.path()).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "\u{feff}# Implementation Plan\r\n\r\n- [ ] 1. Build it well\r\n"
+        );
+        // A new file gets none.
+        let out = dir.path().join("out");
+        spec.save(&out).unwrap();
+        assert!(!fs::read_to_string(out.join("tasks.md"))
+            .unwrap()
+            .starts_with(BOM));
     }
 
     #[test]
