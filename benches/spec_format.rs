@@ -9,10 +9,11 @@
 //! generated 5 MB spec (requirements + design + tasks in Kiro's shape).
 //!
 //! Lint is measured beside the parse of the same bytes (`lint/*` groups), on
-//! the two inputs that once made it superlinear: a 5 MiB `requirements.md`
-//! with a finding in most requirements, and a 1 MiB criterion on a single
-//! line full of vague terms and inline code. The target is lint within a few
-//! times parse on both, growing linearly with the input.
+//! the inputs that once made it superlinear: a 5 MiB `requirements.md` with
+//! a finding in most requirements, a 1 MiB criterion on a single line full
+//! of vague terms and inline code, and a 1 MiB criterion without SHALL full
+//! of inline code (which made the parse superlinear too). The target is lint
+//! within a few times parse on each, growing linearly with the input.
 #![allow(missing_docs)] // criterion's macros generate undocumented items.
 
 use std::fs;
@@ -135,6 +136,20 @@ pub fn single_line_requirements(target: usize) -> String {
     )
 }
 
+/// A `requirements.md` whose one criterion is a single line of about
+/// `target` bytes without SHALL (so lint looks for another language's modal
+/// verb) and with many code spans: the reading of criteria in the parser and
+/// in lint once compared every candidate word with every span.
+pub fn no_shall_line_requirements(target: usize) -> String {
+    let mut line = String::from("1. The Store returns");
+    while line.len() < target {
+        line.push_str(" the `value` of the data");
+    }
+    format!(
+        "# Requirements Document\n\n## Requirements\n\n### Requirement 1: Reads\n\n#### Acceptance Criteria\n\n{line}\n"
+    )
+}
+
 /// A loaded spec of one `requirements.md`, parsed in memory as
 /// [`kiro_core::store::load_spec`] would parse it from disk.
 pub fn loaded_requirements(text: &str) -> LoadedSpec {
@@ -244,6 +259,11 @@ fn benches(c: &mut Criterion) {
         c,
         "single_line_1mib",
         &single_line_requirements(1024 * 1024),
+    );
+    bench_lint(
+        c,
+        "no_shall_line_1mib",
+        &no_shall_line_requirements(1024 * 1024),
     );
 }
 
