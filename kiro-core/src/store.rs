@@ -9,6 +9,15 @@
 //! Files kiro does not model (`.config.kiro`, cc-sdd's `spec.json` and
 //! `research.md`, anything else) are written back byte for byte.
 //!
+//! Every input kiro reads (documents here, `--from` files and standard input
+//! in the CLI, the config file) goes through [`read_text`]: UTF-8 text of
+//! at most an input limit ([`DEFAULT_MAX_INPUT_BYTES`], or `[limits]
+//! max_input_bytes` / `KIRO_MAX_INPUT_BYTES` through [`LoadOptions`]), with
+//! errors that name the file and, for text that is not UTF-8, the line and
+//! column. A UTF-8 byte order mark at the start of a document is not text:
+//! the parsers read past it, and a file that has one keeps it when kiro
+//! rewrites it ([`render_file`]).
+//!
 //! The metadata files (`.config.kiro`, `spec.json`) belong to other tools
 //! and take many shapes, so they never stop a spec from loading: what kiro
 //! cannot read in them becomes a [`MetadataIssue`] (a lint note), see
@@ -108,7 +117,7 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    /// Parses `text` as the document `kind` (see [`format`]), as
+    /// Parses `text` as the document `kind` (see [`crate::format`]), as
     /// [`load_spec`] does for each file it reads; `path` only names it.
     ///
     /// ```
