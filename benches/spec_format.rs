@@ -7,6 +7,13 @@
 //! Inputs: the largest spec of `../shared/fixtures/kiro-specs` (by total size
 //! of its documents; skipped with a message when the folder is absent) and a
 //! generated 5 MB spec (requirements + design + tasks in Kiro's shape).
+//!
+//! Lint is measured beside the parse of the same bytes (`lint/*` groups), on
+//! the inputs that once made it superlinear: a 5 MiB `requirements.md` with
+//! a finding in most requirements, a 1 MiB criterion on a single line full
+//! of vague terms and inline code, and a 1 MiB criterion without SHALL full
+//! of inline code (which made the parse superlinear too). The target is lint
+//! within a few times parse on each, growing linearly with the input.
 #![allow(missing_docs)] // criterion's macros generate undocumented items.
 
 use std::fs;
@@ -15,6 +22,9 @@ use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kiro_core::format;
+use kiro_core::lint;
+use kiro_core::spec::Spec;
+use kiro_core::store::{DocKind, LoadedSpec, SourceFile};
 use pulldown_cmark::{Options, Parser};
 
 struct Doc {
@@ -92,6 +102,95 @@ fn generated(target: usize) -> Doc {
     }
 }
 
+/// A `requirements.md` of about `target` bytes in which most requirements
+/// have findings: a vague term, an escape clause, a placeholder, a criterion
+/// without SHALL, so that lint places thousands of diagnostics.
+pub fn lint_requirements(target: usize) -> String {
+    let mut text = String::from(
+        "# Requirements Document\n\n## Introduction\n\nA generated spec for lint benchmarks.\n\n## Requirements\n",
+    );
+    let mut n = 0;
+    while text.len() < target {
+        n += 1;
+        text.push_str(&format!(
+            "\n### Requirement {n}: Operation {n}\n\n**User Story:** As a Client, I want operation {n}, so that I can store value {n}.\n\n#### Acceptance Criteria\n\n\
+             1. WHEN a Client sends request {n} with a `key`, THE Store SHALL persist the value and return its version within 50 ms\n\
+             2. WHEN request {n} fails, THE Store SHALL respond fast and keep a robust log where possible.\n\
+             3. THE Store SHALL report the error code TBD to the Client\n\
+             4. The Store returns the value of request {n} to the Client\n"
+        ));
+    }
+    text
+}
+
+/// A `requirements.md` whose one criterion is a single line of about
+/// `target` bytes, dense with vague terms, escape clauses and code spans.
+pub fn single_line_requirements(target: usize) -> String {
+    let mut line = String::from("1. WHEN a Client sends a batch, THE Store SHALL");
+    let chunk = " return the `value` fast, keep a robust `log` where possible and stay simple etc.";
+    while line.len() < target {
+        line.push_str(chunk);
+    }
+    format!(
+        "# Requirements Document\n\n## Requirements\n\n### Requirement 1: Batches\n\n#### Acceptance Criteria\n\n{line}\n"
+    )
+}
+
+/// A `requirements.md` whose one criterion is a single line of about
+/// `target` bytes without SHALL (so lint looks for another language's modal
+/// verb) and with many code spans: the reading of criteria in the parser and
+/// in lint once compared every candidate word with every span.
+pub fn no_shall_line_requirements(target: usize) -> String {
+    let mut line = String::from("1. The Store returns");
+    while line.len() < target {
+        line.push_str(" the `value` of the data");
+    }
+    format!(
+        "# Requirements Document\n\n## Requirements\n\n### Requirement 1: Reads\n\n#### Acceptance Criteria\n\n{line}\n"
+    )
+}
+
+/// A loaded spec of one `requirements.md`, parsed in memory as
+/// [`kiro_core::store::load_spec`] would parse it from disk.
+pub fn loaded_requirements(text: &str) -> LoadedSpec {
+    let parsed = format::parse_requirements(text);
+    LoadedSpec {
+        dir: PathBuf::from("bench"),
+        spec: Spec {
+            name: "bench".into(),
+            requirements: Some(parsed.value),
+            ..Spec::default()
+        },
+        files: vec![SourceFile::new(
+            DocKind::Requirements,
+            PathBuf::from("bench/requirements.md"),
+            text.to_owned(),
+            parsed.source_map,
+            parsed.diagnostics,
+        )],
+        metadata_issues: Vec::new(),
+    }
+}
+
+fn bench_lint(c: &mut Criterion, label: &str, text: &str) {
+    let mut group = c.benchmark_group(format!("lint/{label}"));
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.sample_size(10);
+    group.bench_function("kiro_parse", |b| {
+        b.iter(|| black_box(format::parse_requirements(black_box(text))))
+    });
+    let loaded = loaded_requirements(text);
+    eprintln!(
+        "lint/{label}: {} bytes, {} diagnostics",
+        text.len(),
+        lint::lint(&loaded).len()
+    );
+    group.bench_function("kiro_lint", |b| {
+        b.iter(|| black_box(lint::lint(black_box(&loaded))))
+    });
+    group.finish();
+}
+
 fn pulldown_events(text: &str) -> usize {
     Parser::new_ext(text, Options::ENABLE_TABLES)
         .into_offset_iter()
@@ -155,6 +254,17 @@ fn benches(c: &mut Criterion) {
     let doc = generated(5 * 1024 * 1024);
     eprintln!("generated spec: {} bytes", doc.len());
     bench_doc(c, "generated_5mb", &doc);
+    bench_lint(c, "requirements_5mib", &lint_requirements(5 * 1024 * 1024));
+    bench_lint(
+        c,
+        "single_line_1mib",
+        &single_line_requirements(1024 * 1024),
+    );
+    bench_lint(
+        c,
+        "no_shall_line_1mib",
+        &no_shall_line_requirements(1024 * 1024),
+    );
 }
 
 criterion_group! {

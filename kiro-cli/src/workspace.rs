@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use kiro_core::store::{self, LoadedSpec};
+use kiro_core::config::{Config, LimitsConfig};
+use kiro_core::store::{self, LoadOptions, LoadedSpec};
 
 /// The workspace a command works in: an absolute, canonical root holding `.kiro/`.
 pub(crate) struct Workspace {
@@ -89,7 +90,27 @@ impl Workspace {
 
     /// Loads a spec folder, with its path in the error message.
     pub(crate) fn load(&self, dir: &Path) -> Result<LoadedSpec> {
-        store::load_spec(dir)
+        let options = self.load_options()?;
+        store::load_spec_with(dir, &options)
             .with_context(|| format!("cannot load spec {}", self.display(dir).display()))
+    }
+
+    /// How this workspace reads its inputs: the input limit of
+    /// `KIRO_MAX_INPUT_BYTES` when set, else of `[limits]` in
+    /// `.kiro/config.toml` (read only then, so that the variable works
+    /// even where the config cannot be read).
+    pub(crate) fn load_options(&self) -> Result<LoadOptions> {
+        let env = std::env::var(store::MAX_INPUT_BYTES_ENV).ok();
+        let limits = match env {
+            Some(_) => LimitsConfig::default(),
+            None => {
+                Config::load_workspace(&self.root)
+                    .context("cannot read the input limit from the workspace config")?
+                    .limits
+            }
+        };
+        Ok(LoadOptions {
+            max_input_bytes: limits.resolve(env.as_deref())?,
+        })
     }
 }

@@ -487,7 +487,7 @@ fn lint_exit_codes_follow_deny_level() {
     let out = kiro(ws.path(), &["spec", "lint"]);
     expect_code(&out, 2);
     assert!(
-        stderr(&out).contains(".kiro/specs/broken/tasks.md: not UTF-8"),
+        stderr(&out).contains(".kiro/specs/broken/tasks.md:1:13: not UTF-8"),
         "{}",
         stderr(&out)
     );
@@ -588,7 +588,9 @@ fn list_shows_incomplete_and_broken_folders() {
     assert_eq!(out.lines().count(), 5, "{out}");
     let row = out.lines().find(|l| l.starts_with("broken")).unwrap();
     assert!(
-        row.ends_with("error: .kiro/specs/broken/requirements.md: not UTF-8 text (byte 4)"),
+        row.ends_with(
+            "error: .kiro/specs/broken/requirements.md:2:1: not UTF-8 text (byte 4); save it as UTF-8"
+        ),
         "{row}"
     );
     assert!(
@@ -1005,4 +1007,219 @@ fn run_plan_refuses_an_ambiguous_plan_where_lint_reports_it() {
         .collect();
     lint_errors.sort();
     assert_eq!(lint_errors, ["tasks.md:6: K0018", "tasks.md:8: K0007"]);
+}
+
+// ---------------------------------------------------------------------------
+// Load errors in machine output and input limits (issue 11, items 11 and 12).
+
+/// A spec that cannot be loaded is a `K0000` error in JSON and SARIF output
+/// (and a failed invocation with a notification in SARIF), with its file and
+/// line, so that the report alone does not look clean; the exit status stays 2
+/// and the other specs are still linted.
+#[test]
+fn lint_reports_load_errors_in_json_and_sarif() {
+    let ws = workspace();
+    write_spec(
+        ws.path(),
+        "good",
+        &[("requirements.md", "# Requirements Document\n\n## Requirements\n\n### Requirement 1: A\n\n#### Acceptance Criteria\n\n1. THE App SHALL be fast\n")],
+    );
+    let broken = write_spec(ws.path(), "broken", &[]);
+    fs::write(broken.join("tasks.md"), b"# Plan\n\n- [ ] 1. Caf\xe9\n").unwrap();
+
+    let out = kiro(ws.path(), &["spec", "lint", "--format", "json"]);
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("broken/tasks.md:3:13: not UTF-8 text (byte 20)"),
+        "{}",
+        stderr(&out)
+    );
+    let found = json(&out);
+    let load: Vec<&serde_json::Value> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "K0000")
+        .collect();
+    assert_eq!(load.len(), 1, "{found:#}");
+    assert_eq!(load[0]["severity"], "error");
+    assert_eq!(load[0]["file"], ".kiro/specs/broken/tasks.md");
+    assert_eq!(
+        (load[0]["line"].as_u64(), load[0]["column"].as_u64()),
+        (Some(3), Some(13))
+    );
+    assert_eq!(
+        load[0]["message"],
+        "spec not loaded: not UTF-8 text (byte 20)"
+    );
+    assert!(
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["code"] == "K0004"),
+        "the good spec is still linted: {found:#}"
+    );
+
+    let out = kiro(ws.path(), &["spec", "lint", "--format", "sarif"]);
+    expect_code(&out, 2);
+    let sarif = json(&out);
+    let run = &sarif["runs"][0];
+    let result = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "K0000")
+        .unwrap_or_else(|| panic!("no K0000 result: {sarif:#}"));
+    assert_eq!(result["level"], "error");
+    let index = result["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(run["tool"]["driver"]["rules"][index]["id"], "K0000");
+    assert_eq!(run["tool"]["driver"]["rules"][index]["name"], "load-error");
+    let location = &result["locations"][0]["physicalLocation"];
+    assert_eq!(
+        location["artifactLocation"]["uri"],
+        ".kiro/specs/broken/tasks.md"
+    );
+    assert_eq!(location["region"]["startLine"], 3);
+    let invocation = &run["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false, "{sarif:#}");
+    let notes = invocation["toolExecutionNotifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["level"], "error");
+    assert_eq!(notes[0]["associatedRule"]["id"], "K0000");
+    assert_eq!(
+        notes[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        ".kiro/specs/broken/tasks.md"
+    );
+
+    // Without the broken spec, the invocation succeeded.
+    fs::remove_dir_all(&broken).unwrap();
+    let out = kiro(ws.path(), &["spec", "lint", "--format", "sarif"]);
+    expect_code(&out, 0);
+    assert_eq!(
+        json(&out)["runs"][0]["invocations"][0]["executionSuccessful"],
+        true
+    );
+}
+
+/// `--from /dev/zero` stops at the input limit at once with an error that
+/// names the input, the limit and how to raise it, and creates nothing.
+#[cfg(unix)]
+#[test]
+fn spec_new_from_dev_zero_stops_at_the_limit() {
+    let ws = workspace();
+    let out = kiro(ws.path(), &["spec", "new", "zero", "--from", "/dev/zero"]);
+    expect_code(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("/dev/zero: larger than the input limit of 16777216 bytes"),
+        "{err}"
+    );
+    assert!(
+        err.contains("max_input_bytes") && err.contains("KIRO_MAX_INPUT_BYTES"),
+        "{err}"
+    );
+    assert!(!ws.path().join(".kiro/specs/zero").exists());
+}
+
+/// The limit is the config's `[limits] max_input_bytes` (or the
+/// `KIRO_MAX_INPUT_BYTES` variable, which wins): an input of exactly the
+/// limit is read, one byte more is refused, for `--from` files, standard
+/// input and spec documents alike.
+#[test]
+fn input_limit_applies_to_every_input() {
+    let ws = workspace();
+    let config = ws.path().join(".kiro/config.toml");
+    fs::write(&config, "[limits]\nmax_input_bytes = 100\n").unwrap();
+    let text = |n: usize| format!("The App shall log in users.{}\n", " ".repeat(n - 28));
+    let at_limit = ws.path().join("at.txt");
+    let over = ws.path().join("over.txt");
+    fs::write(&at_limit, text(100)).unwrap();
+    fs::write(&over, text(101)).unwrap();
+    assert_eq!(fs::metadata(&over).unwrap().len(), 101);
+
+    expect_code(
+        &kiro(ws.path(), &["spec", "new", "a", "--from", "at.txt"]),
+        0,
+    );
+    let out = kiro(ws.path(), &["spec", "new", "b", "--from", "over.txt"]);
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("over.txt: larger than the input limit of 100 bytes"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_with(
+        ws.path(),
+        &["spec", "new", "c", "--from", "-"],
+        Some(&text(101)),
+    );
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("-: larger than the input limit of 100 bytes"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A spec document over the limit: lint names it as a load error.
+    let out = kiro(ws.path(), &["spec", "lint", "--format", "json"]);
+    expect_code(&out, 2);
+    let found = json(&out);
+    let load = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "K0000")
+        .unwrap_or_else(|| panic!("{found:#}"));
+    assert_eq!(load["file"], ".kiro/specs/a/requirements.md");
+    assert_eq!(
+        load["message"],
+        "spec not loaded: larger than the input limit of 100 bytes"
+    );
+
+    // The environment wins over the config, both ways.
+    let mut cmd = kiro_cmd(ws.path(), &["spec", "lint", "--format", "json"]);
+    let lint = cmd.env("KIRO_MAX_INPUT_BYTES", "1MiB").output().unwrap();
+    assert_ne!(code(&lint), 2, "{}", stderr(&lint));
+    let mut cmd = kiro_cmd(ws.path(), &["spec", "new", "d", "--from", "at.txt"]);
+    let out = cmd.env("KIRO_MAX_INPUT_BYTES", "99").output().unwrap();
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("limit of 99 bytes"),
+        "{}",
+        stderr(&out)
+    );
+    let mut cmd = kiro_cmd(ws.path(), &["spec", "lint"]);
+    let out = cmd.env("KIRO_MAX_INPUT_BYTES", "lots").output().unwrap();
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("invalid KIRO_MAX_INPUT_BYTES=\"lots\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A spec written with a byte order mark lints without a "missing title",
+/// is canonical for `fmt --check`, and keeps its mark through `fmt`.
+#[test]
+fn byte_order_marks_are_not_text() {
+    let ws = workspace();
+    let canonical = "\u{feff}# Implementation Plan\n\n- [ ] 1. Build it\n";
+    let dir = write_spec(ws.path(), "bom", &[("tasks.md", canonical)]);
+    let out = kiro(
+        ws.path(),
+        &["spec", "lint", "--format", "json", "--deny", "notes"],
+    );
+    expect_code(&out, 0);
+    assert_eq!(json(&out), serde_json::json!([]));
+    expect_code(&kiro(ws.path(), &["spec", "fmt", "--check"]), 0);
+
+    fs::write(
+        dir.join("tasks.md"),
+        "\u{feff}# Implementation Plan\n- [ ] 1. Build it\n",
+    )
+    .unwrap();
+    expect_code(&kiro(ws.path(), &["spec", "fmt", "--check"]), 1);
+    expect_code(&kiro(ws.path(), &["spec", "fmt"]), 0);
+    assert_eq!(fs::read_to_string(dir.join("tasks.md")).unwrap(), canonical);
 }

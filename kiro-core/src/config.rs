@@ -45,6 +45,8 @@ pub struct Config {
     pub verifier: VerifierConfig,
     /// `[policy]`: what tasks may write and run.
     pub policy: PolicyConfig,
+    /// `[limits]`: how much kiro reads.
+    pub limits: LimitsConfig,
     /// `[checkpoints]`: where the checkpoint store lives.
     pub checkpoints: CheckpointsConfig,
 }
@@ -184,6 +186,89 @@ pub struct PolicyConfig {
     pub sandbox: SandboxMode,
 }
 
+/// `[limits]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// The most bytes kiro reads from one input: a spec document, a
+    /// `--from` file or standard input (default 16 MiB,
+    /// [`crate::store::DEFAULT_MAX_INPUT_BYTES`]). A larger input is an
+    /// error naming it, never a partial read.
+    #[serde(deserialize_with = "at_least_one_byte")]
+    #[schemars(range(min = 1))]
+    pub max_input_bytes: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_input_bytes: crate::store::DEFAULT_MAX_INPUT_BYTES,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The input limit in force: the value of the
+    /// [`KIRO_MAX_INPUT_BYTES`](crate::store::MAX_INPUT_BYTES_ENV)
+    /// environment variable when it is set (`env` is its value; a plain
+    /// number of bytes, or with a `KiB`, `MiB` or `GiB` suffix), else
+    /// `max_input_bytes`. The environment wins so that one command can read
+    /// a larger file without editing the workspace's config.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidLimit`] when `env` is not a positive number of bytes.
+    ///
+    /// ```
+    /// use kiro_core::config::LimitsConfig;
+    ///
+    /// let limits = LimitsConfig { max_input_bytes: 1000 };
+    /// assert_eq!(limits.resolve(None)?, 1000);
+    /// assert_eq!(limits.resolve(Some("64 MiB"))?, 64 << 20);
+    /// assert!(limits.resolve(Some("lots")).is_err());
+    /// # Ok::<(), kiro_core::Error>(())
+    /// ```
+    pub fn resolve(&self, env: Option<&str>) -> Result<u64> {
+        let Some(value) = env else {
+            return Ok(self.max_input_bytes);
+        };
+        let invalid = || Error::InvalidLimit {
+            name: crate::store::MAX_INPUT_BYTES_ENV.to_owned(),
+            value: value.to_owned(),
+        };
+        let text = value.trim();
+        let digits = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(digits);
+        let scale: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            _ => return Err(invalid()),
+        };
+        number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(scale))
+            .filter(|n| *n > 0)
+            .ok_or_else(invalid)
+    }
+}
+
+/// Rejects `max_input_bytes = 0`, which would refuse every file.
+fn at_least_one_byte<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+    let n = u64::deserialize(d)?;
+    if n == 0 {
+        return Err(serde::de::Error::invalid_value(
+            serde::de::Unexpected::Unsigned(0),
+            &"a number of bytes of at least 1",
+        ));
+    }
+    Ok(n)
+}
+
 /// Rejects `jobs = 0`, which would make a run wait forever.
 fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
     let n = usize::deserialize(d)?;
@@ -211,22 +296,14 @@ fn non_empty_argv<'de, D: Deserializer<'de>>(
 }
 
 impl Config {
-    /// Reads a config file; a missing file means the defaults.
+    /// Reads a config file; a missing file means the defaults. The file is
+    /// read with the default input limit (its own `[limits]` cannot apply
+    /// before it is read).
     pub fn load(path: impl AsRef<Path>) -> Result<Config> {
         let path = path.as_ref();
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let text = String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
-                    path: path.to_owned(),
-                    offset: e.utf8_error().valid_up_to(),
-                })?;
-                Config::parse(&text, path)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(source) => Err(Error::Io {
-                path: path.to_owned(),
-                source,
-            }),
+        match crate::store::read_text_file(path, crate::store::DEFAULT_MAX_INPUT_BYTES)? {
+            Some(text) => Config::parse(&text, path),
+            None => Ok(Config::default()),
         }
     }
 
@@ -281,4 +358,53 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
     (line, column)
+}
+
+#[cfg(test)]
+mod limits_tests {
+    use super::*;
+
+    #[test]
+    fn limits_section() {
+        let config = Config::parse("[limits]\nmax_input_bytes = 1024\n", "c.toml").unwrap();
+        assert_eq!(config.limits.max_input_bytes, 1024);
+        assert_eq!(
+            Config::default().limits.max_input_bytes,
+            crate::store::DEFAULT_MAX_INPUT_BYTES
+        );
+        for bad in [
+            "max_input_bytes = 0",
+            "max_input_bytes = -1",
+            "max_bytes = 5",
+        ] {
+            let err = Config::parse(&format!("[limits]\n{bad}\n"), "c.toml").unwrap_err();
+            assert!(matches!(err, Error::Config { line: 2, .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn environment_overrides_the_limit() {
+        let limits = LimitsConfig { max_input_bytes: 5 };
+        for (env, expected) in [
+            (None, Some(5)),
+            (Some("7"), Some(7)),
+            (Some(" 2KiB "), Some(2048)),
+            (Some("3 GiB"), Some(3 << 30)),
+            (Some("1B"), Some(1)),
+            (Some("0"), None),
+            (Some(""), None),
+            (Some("1.5MiB"), None),
+            (Some("12 MB"), None),
+            (Some("99999999999999999999"), None),
+            (Some("18446744073709551615 GiB"), None),
+        ] {
+            let got = limits.resolve(env).ok();
+            assert_eq!(got, expected, "{env:?}");
+        }
+        let err = limits.resolve(Some("lots")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("invalid KIRO_MAX_INPUT_BYTES=\"lots\""),
+            "{err}"
+        );
+    }
 }

@@ -43,12 +43,35 @@ pub enum Error {
         message: String,
     },
     /// A file is not UTF-8 text.
-    #[error("{}: not UTF-8 text (byte {offset})", path.display())]
+    #[error("{}:{line}:{column}: not UTF-8 text (byte {offset}); save it as UTF-8", path.display())]
     NotUtf8 {
         /// The file.
         path: PathBuf,
         /// Offset of the first invalid byte.
         offset: usize,
+        /// 1-based line of the first invalid byte.
+        line: usize,
+        /// 1-based column (in characters) of the first invalid byte.
+        column: usize,
+    },
+    /// An input (a spec document, a `--from` file or standard input, the
+    /// config file) is larger than the input limit. Reading stops at the
+    /// limit, so `/dev/zero` or an endless pipe fails fast.
+    #[error("{}: larger than the input limit of {limit} bytes; raise it with `max_input_bytes` under `[limits]` in .kiro/config.toml or the KIRO_MAX_INPUT_BYTES environment variable", path.display())]
+    TooLarge {
+        /// The file (`-` for standard input).
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The input limit given by the environment (`KIRO_MAX_INPUT_BYTES`)
+    /// is not a number of bytes.
+    #[error("invalid {name}={value:?}: expected a number of bytes (e.g. 33554432), optionally with a KiB, MiB or GiB suffix")]
+    InvalidLimit {
+        /// The variable.
+        name: String,
+        /// Its value.
+        value: String,
     },
     /// Another run, rollback or fork of the spec holds its lock.
     #[error("spec `{spec}` is busy: {holder} holds its lock; wait for it to finish")]
@@ -323,5 +346,61 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_owned(),
         source,
+    }
+}
+
+/// [`Error::NotUtf8`] for `bytes` read from `path`, whose first `valid`
+/// bytes are UTF-8: names the line and column of the first invalid byte, so
+/// that an editor can go there (a byte offset alone cannot).
+pub(crate) fn not_utf8(path: &Path, bytes: &[u8], valid: usize) -> Error {
+    let prefix = bytes.get(..valid).unwrap_or(bytes);
+    let line = memchr::memchr_iter(b'\n', prefix).count() + 1;
+    let line_start = memchr::memrchr(b'\n', prefix).map_or(0, |i| i + 1);
+    let column = prefix
+        .get(line_start..)
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .map_or(0, |s| s.chars().count())
+        + 1;
+    Error::NotUtf8 {
+        path: path.to_owned(),
+        offset: valid,
+        line,
+        column,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(bytes: &[u8], expected: &str) {
+        let valid = std::str::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), |_| bytes.len());
+        assert_eq!(
+            not_utf8(Path::new("r.md"), bytes, valid).to_string(),
+            expected
+        );
+    }
+
+    #[test]
+    fn not_utf8_names_line_and_column() {
+        check(
+            b"\xff",
+            "r.md:1:1: not UTF-8 text (byte 0); save it as UTF-8",
+        );
+        check(
+            b"# R\n\xff\n",
+            "r.md:2:1: not UTF-8 text (byte 4); save it as UTF-8",
+        );
+        check(
+            "# R\r\n\r\n1. Caf\u{e9} \u{9700}"
+                .as_bytes()
+                .iter()
+                .copied()
+                .chain([0xe9, b'\n'])
+                .collect::<Vec<u8>>()
+                .as_slice(),
+            "r.md:3:10: not UTF-8 text (byte 19); save it as UTF-8",
+        );
     }
 }

@@ -9,6 +9,15 @@
 //! Files kiro does not model (`.config.kiro`, cc-sdd's `spec.json` and
 //! `research.md`, anything else) are written back byte for byte.
 //!
+//! Every input kiro reads (documents here, `--from` files and standard input
+//! in the CLI, the config file) goes through [`read_text`]: UTF-8 text of
+//! at most an input limit ([`DEFAULT_MAX_INPUT_BYTES`], or `[limits]
+//! max_input_bytes` / `KIRO_MAX_INPUT_BYTES` through [`LoadOptions`]), with
+//! errors that name the file and, for text that is not UTF-8, the line and
+//! column. A UTF-8 byte order mark at the start of a document is not text:
+//! the parsers read past it, and a file that has one keeps it when kiro
+//! rewrites it ([`render_file`]).
+//!
 //! The metadata files (`.config.kiro`, `spec.json`) belong to other tools
 //! and take many shapes, so they never stop a spec from loading: what kiro
 //! cannot read in them becomes a [`MetadataIssue`] (a lint note), see
@@ -35,12 +44,13 @@
 //! ```
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::format::markdown::{LineStarts, BOM};
 use crate::format::{self, FormatDiagnostic, SourceMap};
 use crate::spec::{Dialect, Spec, SpecKind};
 
@@ -101,6 +111,76 @@ pub struct SourceFile {
     pub source_map: SourceMap,
     /// What the parser could not read as expected.
     pub diagnostics: Vec<FormatDiagnostic>,
+    /// Where each line of `text` starts, so that placing thousands of lint
+    /// findings does not split the whole file once per finding.
+    lines: LineStarts,
+}
+
+impl SourceFile {
+    /// Parses `text` as the document `kind` (see [`crate::format`]), as
+    /// [`load_spec`] does for each file it reads; `path` only names it.
+    ///
+    /// ```
+    /// use kiro_core::store::{DocKind, SourceFile};
+    ///
+    /// let file = SourceFile::parse(DocKind::Tasks, "tasks.md".into(), "# Plan\r\n\r\n- [ ] 1. Build\r\n".into());
+    /// assert!(file.diagnostics.is_empty());
+    /// assert_eq!(file.line(3), Some("- [ ] 1. Build"));
+    /// assert_eq!(file.line(5), None);
+    /// ```
+    pub fn parse(kind: DocKind, path: PathBuf, text: String) -> SourceFile {
+        let (source_map, diagnostics) = match kind {
+            DocKind::Requirements => {
+                let p = format::parse_requirements(&text);
+                (p.source_map, p.diagnostics)
+            }
+            DocKind::Bugfix => {
+                let p = format::parse_bugfix(&text);
+                (p.source_map, p.diagnostics)
+            }
+            DocKind::Design => {
+                let p = format::parse_design(&text);
+                (p.source_map, p.diagnostics)
+            }
+            DocKind::Tasks => {
+                let p = format::parse_tasks(&text);
+                (p.source_map, p.diagnostics)
+            }
+        };
+        SourceFile::new(kind, path, text, source_map, diagnostics)
+    }
+
+    /// A document already parsed: its text, source map and diagnostics.
+    pub fn new(
+        kind: DocKind,
+        path: PathBuf,
+        text: String,
+        source_map: SourceMap,
+        diagnostics: Vec<FormatDiagnostic>,
+    ) -> SourceFile {
+        let lines = LineStarts::new(&text);
+        SourceFile {
+            kind,
+            path,
+            text,
+            source_map,
+            diagnostics,
+            lines,
+        }
+    }
+
+    /// Line `number` (1-based) of the text, without its line terminator;
+    /// `None` for line 0 and past the end. Lines end at `\n` (a `\r`
+    /// before it is dropped). The lines are indexed when the file is
+    /// created, so looking one up costs no scan of the text.
+    pub fn line(&self, number: usize) -> Option<&str> {
+        self.lines.line(&self.text, number.checked_sub(1)?)
+    }
+
+    /// The number of lines of the text (one more than its `\n` count).
+    pub fn line_count(&self) -> usize {
+        self.lines.len()
+    }
 }
 
 /// A spec with the sources it was parsed from.
@@ -124,14 +204,82 @@ impl LoadedSpec {
     }
 }
 
-fn read_text(path: &Path) -> Result<Option<String>> {
-    match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|e| Error::NotUtf8 {
-                path: path.to_owned(),
-                offset: e.utf8_error().valid_up_to(),
-            }),
+/// How much kiro reads of one input (a spec document, a `--from` file or
+/// standard input, the config file) unless told otherwise: 16 MiB, about
+/// fifty times the largest real spec document seen, and small enough that
+/// reading `/dev/zero` by mistake stops at once.
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The environment variable that sets the input limit, over
+/// `[limits] max_input_bytes` of `.kiro/config.toml` (see
+/// [`crate::config::LimitsConfig::resolve`]).
+pub const MAX_INPUT_BYTES_ENV: &str = "KIRO_MAX_INPUT_BYTES";
+
+/// How [`load_spec_with`] and friends read files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The most bytes read from one document; a larger one is
+    /// [`Error::TooLarge`].
+    pub max_input_bytes: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+        }
+    }
+}
+
+/// Reads UTF-8 text from `reader`, at most `limit` bytes: the one way kiro
+/// reads user input, so that every input has the same limit and the same
+/// errors. `path` names the input in errors (`-` for standard input).
+///
+/// Reading stops one byte past the limit, so an endless input (`/dev/zero`,
+/// a pipe that never closes its write end while writing) fails as soon as
+/// the limit is reached instead of filling memory.
+///
+/// # Errors
+///
+/// [`Error::TooLarge`] past the limit, [`Error::NotUtf8`] (with the line
+/// and column of the first invalid byte) for text that is not UTF-8,
+/// [`Error::Io`] when reading fails.
+///
+/// ```
+/// use std::path::Path;
+/// use kiro_core::{store::read_text, Error};
+///
+/// assert_eq!(read_text(&b"# Title\n"[..], Path::new("-"), 8)?, "# Title\n");
+/// let err = read_text(std::io::repeat(b'x'), Path::new("-"), 1024).unwrap_err();
+/// assert!(matches!(err, Error::TooLarge { limit: 1024, .. }));
+/// let err = read_text(&b"ok\n\xff"[..], Path::new("-"), 8).unwrap_err();
+/// assert!(err.to_string().starts_with("-:2:1: not UTF-8 text (byte 3)"));
+/// # Ok::<(), kiro_core::Error>(())
+/// ```
+pub fn read_text(reader: impl Read, path: &Path, limit: u64) -> Result<String> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(crate::error::io_err(path))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| crate::error::not_utf8(path, e.as_bytes(), e.utf8_error().valid_up_to()))
+}
+
+/// [`read_text`] of a file; `None` when it does not exist.
+///
+/// # Errors
+///
+/// As [`read_text`]; opening a folder is an [`Error::Io`].
+pub fn read_text_file(path: &Path, limit: u64) -> Result<Option<String>> {
+    match fs::File::open(path) {
+        Ok(file) => read_text(file, path, limit).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(Error::Io {
             path: path.to_owned(),
@@ -160,12 +308,18 @@ const MAX_EXTRA_FILE: u64 = 4 * 1024 * 1024;
 /// [`SourceFile::diagnostics`]. Neither is a `.config.kiro` or `spec.json`
 /// kiro cannot read: it is reported in [`LoadedSpec::metadata_issues`].
 pub fn load_spec(dir: &Path) -> Result<LoadedSpec> {
-    load_folder(dir, true)
+    load_spec_with(dir, &LoadOptions::default())
+}
+
+/// [`load_spec`] with a chosen input limit: a document larger than
+/// `options.max_input_bytes` is [`Error::TooLarge`], naming it.
+pub fn load_spec_with(dir: &Path, options: &LoadOptions) -> Result<LoadedSpec> {
+    load_folder(dir, true, options)
 }
 
 /// [`load_spec`], or, with `require_documents` false, whatever the folder
 /// holds even when it has no document.
-fn load_folder(dir: &Path, require_documents: bool) -> Result<LoadedSpec> {
+fn load_folder(dir: &Path, require_documents: bool, options: &LoadOptions) -> Result<LoadedSpec> {
     let meta = fs::metadata(dir).map_err(|source| Error::Io {
         path: dir.to_owned(),
         source,
@@ -186,7 +340,7 @@ fn load_folder(dir: &Path, require_documents: bool) -> Result<LoadedSpec> {
     let mut files = Vec::new();
     for kind in DocKind::ALL {
         let path = dir.join(kind.file_name());
-        let Some(text) = read_text(&path)? else {
+        let Some(text) = read_text_file(&path, options.max_input_bytes)? else {
             continue;
         };
         let (source_map, diagnostics) = match kind {
@@ -211,13 +365,7 @@ fn load_folder(dir: &Path, require_documents: bool) -> Result<LoadedSpec> {
                 (p.source_map, p.diagnostics)
             }
         };
-        files.push(SourceFile {
-            kind,
-            path,
-            text,
-            source_map,
-            diagnostics,
-        });
+        files.push(SourceFile::new(kind, path, text, source_map, diagnostics));
     }
     if files.is_empty() && require_documents {
         return Err(Error::NotASpec {
@@ -296,8 +444,8 @@ fn read_extra_files(dir: &Path, spec: &mut Spec, issues: &mut Vec<MetadataIssue>
         if !meta.is_file() || meta.len() > MAX_EXTRA_FILE {
             continue;
         }
-        let Ok(bytes) = fs::read(&path) else { continue };
-        let Ok(text) = String::from_utf8(bytes) else {
+        // The size was checked above, but the file may grow meanwhile.
+        let Ok(Some(text)) = read_text_file(&path, MAX_EXTRA_FILE) else {
             continue;
         };
         spec.extra_files.insert(file_name, text);
@@ -305,7 +453,32 @@ fn read_extra_files(dir: &Path, spec: &mut Spec, issues: &mut Vec<MetadataIssue>
     Ok(())
 }
 
-/// Renders one document of a spec, if the spec has it.
+/// Renders the document a source file holds, as it should be on disk: the
+/// canonical text of [`render_document`], after the byte order mark the
+/// file starts with, if any. The parsers read past a mark and the model
+/// does not hold it, so a file keeps it through `kiro spec fmt` and
+/// [`Spec::save`] and a canonical file with a mark is left as it is.
+///
+/// ```
+/// use kiro_core::store::{render_file, DocKind, SourceFile};
+/// use kiro_core::format::parse_tasks;
+///
+/// let text = "\u{feff}# Plan\n\n- [ ] 1. Build\n";
+/// let file = SourceFile::parse(DocKind::Tasks, "tasks.md".into(), text.into());
+/// let spec = kiro_core::Spec { tasks: Some(parse_tasks(text).value), ..Default::default() };
+/// assert_eq!(render_file(&spec, &file).as_deref(), Some(text));
+/// ```
+pub fn render_file(spec: &Spec, file: &SourceFile) -> Option<String> {
+    let text = render_document(spec, file.kind)?;
+    Some(if file.text.starts_with(BOM) {
+        format!("{BOM}{text}")
+    } else {
+        text
+    })
+}
+
+/// Renders one document of a spec, if the spec has it (canonical: without
+/// a byte order mark, see [`render_file`]).
 pub fn render_document(spec: &Spec, kind: DocKind) -> Option<String> {
     match kind {
         DocKind::Requirements => spec.requirements.as_ref().map(format::render_requirements),
@@ -400,13 +573,34 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
     }
 }
 
+/// Writes a document's canonical `text` unless the file already holds it,
+/// after the byte order mark the replaced file starts with, if any (the
+/// model does not hold the mark; see [`render_file`]). Returns whether it
+/// wrote.
+fn write_document(path: &Path, text: &str) -> Result<bool> {
+    let existing = fs::read(path).ok();
+    let keeps_bom = existing
+        .as_deref()
+        .is_some_and(|b| b.starts_with(BOM.to_string().as_bytes()));
+    let bytes = if keeps_bom && !text.starts_with(BOM) {
+        format!("{BOM}{text}").into_bytes()
+    } else {
+        text.as_bytes().to_vec()
+    };
+    if existing.as_deref() == Some(bytes.as_slice()) {
+        return Ok(false);
+    }
+    write_atomic(path, &bytes).map(|()| true)
+}
+
 impl Spec {
     /// Reads a spec folder (see [`load_spec`]) and returns the model only.
     pub fn load(dir: impl AsRef<Path>) -> Result<Spec> {
         load_spec(dir.as_ref()).map(|l| l.spec)
     }
 
-    /// Writes the spec to a folder: each document rendered canonically,
+    /// Writes the spec to a folder: each document rendered canonically
+    /// (after the byte order mark of the file it replaces, if it has one),
     /// `.config.kiro` (unless [`KiroConfig::lossy`](crate::spec::KiroConfig::lossy))
     /// and extra files byte for byte. Each file is replaced
     /// atomically and only when its content changes; files the spec does not
@@ -421,7 +615,7 @@ impl Spec {
         for kind in DocKind::ALL {
             if let Some(text) = render_document(self, kind) {
                 let path = dir.join(kind.file_name());
-                if write_if_changed(&path, text.as_bytes())? {
+                if write_document(&path, &text)? {
                     written.push(path);
                 }
             }
@@ -622,12 +816,17 @@ impl SpecFolder {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn open_spec_folder(dir: &Path) -> SpecFolder {
+    open_spec_folder_with(dir, &LoadOptions::default())
+}
+
+/// [`open_spec_folder`] with a chosen input limit (see [`load_spec_with`]).
+pub fn open_spec_folder_with(dir: &Path, options: &LoadOptions) -> SpecFolder {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let contents = folder_contents(dir);
-    let state = match load_folder(dir, false) {
+    let state = match load_folder(dir, false, options) {
         Ok(loaded) if loaded.files.is_empty() => FolderState::Incomplete(Box::new(loaded)),
         Ok(loaded) => FolderState::Spec(Box::new(loaded)),
         Err(e) => FolderState::Failed(e),
@@ -666,10 +865,15 @@ fn folder_contents(dir: &Path) -> Vec<String> {
 /// Errors only when `.kiro/specs` exists but cannot be read; a workspace
 /// without it has no folders.
 pub fn spec_folders(root: &Path) -> Result<Vec<SpecFolder>> {
+    spec_folders_with(root, &LoadOptions::default())
+}
+
+/// [`spec_folders`] with a chosen input limit (see [`load_spec_with`]).
+pub fn spec_folders_with(root: &Path, options: &LoadOptions) -> Result<Vec<SpecFolder>> {
     Ok(sub_folders(root)?
         .into_iter()
         .filter(|(_, hidden)| !hidden)
-        .map(|(path, _)| open_spec_folder(&path))
+        .map(|(path, _)| open_spec_folder_with(&path, options))
         .collect())
 }
 
@@ -824,8 +1028,122 @@ mod tests {
         fs::write(dir.path().join("tasks.md"), b"ok\xff\xfe").unwrap();
         assert!(matches!(
             load_spec(dir.path()),
-            Err(Error::NotUtf8 { offset: 2, .. })
+            Err(Error::NotUtf8 {
+                offset: 2,
+                line: 1,
+                column: 3,
+                ..
+            })
         ));
+    }
+
+    /// Every input is read up to the limit: exactly the limit is read, one
+    /// byte more is refused with the file and the limit named; an endless
+    /// input (`/dev/zero`) stops at the limit at once.
+    #[test]
+    fn reads_stop_at_the_input_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requirements.md");
+        fs::write(&path, "x".repeat(100)).unwrap();
+        assert_eq!(read_text_file(&path, 100).unwrap().unwrap().len(), 100);
+        match read_text_file(&path, 99) {
+            Err(Error::TooLarge { path: p, limit: 99 }) => assert_eq!(p, path),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            read_text_file(&dir.path().join("none.md"), 1).unwrap(),
+            None
+        );
+        #[cfg(unix)]
+        assert!(matches!(
+            read_text_file(Path::new("/dev/zero"), 1 << 20),
+            Err(Error::TooLarge { limit: 1048576, .. })
+        ));
+
+        let options = LoadOptions {
+            max_input_bytes: 99,
+        };
+        let err = load_spec_with(dir.path(), &options).unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "requirements.md: larger than the input limit of 99 bytes; raise it with \
+                 `max_input_bytes` under `[limits]` in .kiro/config.toml or the \
+                 KIRO_MAX_INPUT_BYTES environment variable"
+            ),
+            "{err}"
+        );
+        let options = LoadOptions {
+            max_input_bytes: 100,
+        };
+        assert!(load_spec_with(dir.path(), &options).is_ok());
+        assert!(matches!(
+            open_spec_folder_with(
+                dir.path(),
+                &LoadOptions {
+                    max_input_bytes: 10
+                }
+            )
+            .state,
+            FolderState::Failed(Error::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn source_file_lines() {
+        let file = SourceFile::parse(
+            DocKind::Tasks,
+            PathBuf::from("tasks.md"),
+            "# Plan\r\n\n- [ ] 1. x\nlast".into(),
+        );
+        let lines: Vec<_> = (0..=5).map(|n| file.line(n)).collect();
+        assert_eq!(
+            lines,
+            [
+                None,
+                Some("# Plan"),
+                Some(""),
+                Some("- [ ] 1. x"),
+                Some("last"),
+                None
+            ]
+        );
+        assert_eq!(file.line_count(), 4);
+        let empty = SourceFile::parse(DocKind::Design, PathBuf::from("d.md"), String::new());
+        assert_eq!((empty.line(1), empty.line_count()), (Some(""), 1));
+    }
+
+    /// A document starting with a byte order mark loads as without it (no
+    /// "missing title"), and keeps it through a save: in place, byte for
+    /// byte, and after an edit.
+    #[test]
+    fn a_byte_order_mark_is_kept_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.md");
+        let text = "\u{feff}# Implementation Plan\r\n\r\n- [ ] 1. Build it\r\n";
+        fs::write(&path, text).unwrap();
+        let loaded = load_spec(dir.path()).unwrap();
+        let file = loaded.file(DocKind::Tasks).unwrap();
+        assert!(file.diagnostics.is_empty(), "{:?}", file.diagnostics);
+        assert_eq!(file.line(1), Some("# Implementation Plan"));
+        assert_eq!(render_file(&loaded.spec, file).as_deref(), Some(text));
+        assert!(loaded.spec.save(dir.path()).unwrap().is_empty());
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+
+        let mut spec = loaded.spec;
+        if let Some(tasks) = spec.tasks.as_mut() {
+            tasks.tasks[0].title = "Build it well".into();
+        }
+        spec.save(dir.path()).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "\u{feff}# Implementation Plan\r\n\r\n- [ ] 1. Build it well\r\n"
+        );
+        // A new file gets none.
+        let out = dir.path().join("out");
+        spec.save(&out).unwrap();
+        assert!(!fs::read_to_string(out.join("tasks.md"))
+            .unwrap()
+            .starts_with(BOM));
     }
 
     #[test]

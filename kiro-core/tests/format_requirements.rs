@@ -1094,3 +1094,50 @@ proptest! {
         round_trip(&src);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Byte order mark (issue 11, item 11)
+// ---------------------------------------------------------------------------
+
+/// A UTF-8 byte order mark (editors on Windows write one) is not text: the
+/// `#` after it is the title, every parser reads the document as it reads it
+/// without the mark, and positions are those an editor shows. The model does
+/// not hold the mark: renderings are canonical, without it (kiro's file writes
+/// keep a file's mark, see `store`).
+#[test]
+fn a_byte_order_mark_is_not_text() {
+    use kiro_core::format::{
+        parse_bugfix, parse_design, parse_tasks, render_bugfix, render_design, render_tasks,
+    };
+    let plain = "# Requirements Document\n\n## Requirements\n\n### Requirement 1: Login\n\n#### Acceptance Criteria\n\n1. WHEN a user logs in, THE App SHALL show the home page\n";
+    for src in [plain.to_owned(), plain.replace('\n', "\r\n")] {
+        let bom = format!("\u{feff}{src}");
+        let (a, b) = (parse_requirements(&src), parse_requirements(&bom));
+        assert!(b.diagnostics.is_empty(), "{:?}", b.diagnostics);
+        assert_eq!(b.value, a.value);
+        assert_eq!(b.source_map.entries, a.source_map.entries);
+        assert_eq!(render_requirements(&b.value), src);
+    }
+
+    let design = "# Design Document\n\n## Overview\n\nText.\n";
+    let d = parse_design(&format!("\u{feff}{design}"));
+    assert_eq!(d.value, parse_design(design).value);
+    assert!(d.diagnostics.is_empty(), "{:?}", d.diagnostics);
+    assert_eq!(render_design(&d.value), design);
+
+    let tasks = "# Implementation Plan\n\n- [ ] 1. Build it\n";
+    let t = parse_tasks(&format!("\u{feff}{tasks}"));
+    assert_eq!(t.value, parse_tasks(tasks).value);
+    assert_eq!(t.source_map.entries, parse_tasks(tasks).source_map.entries);
+    assert_eq!(render_tasks(&t.value), tasks);
+
+    let bugfix = "# Bugfix Requirements Document\n\n## Introduction\n\nIt breaks.\n";
+    let f = parse_bugfix(&format!("\u{feff}{bugfix}"));
+    assert_eq!(f.value, parse_bugfix(bugfix).value);
+    assert_eq!(f.diagnostics, parse_bugfix(bugfix).diagnostics);
+    assert_eq!(render_bugfix(&f.value), bugfix);
+
+    // Only a mark at the very start is one: elsewhere it is text, kept.
+    let inner = "# Requirements Document\n\n## Introduction\n\n\u{feff}Zero width.\n";
+    assert_eq!(render_requirements(&parse(inner)), inner);
+}

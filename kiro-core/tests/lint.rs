@@ -938,10 +938,11 @@ fn sarif_output_validates_against_the_schema() {
     let run = &log["runs"][0];
     assert_eq!(log["version"], "2.1.0");
     assert_eq!(run["tool"]["driver"]["version"], "1.2.3");
-    assert_eq!(
-        run["tool"]["driver"]["rules"].as_array().unwrap().len(),
-        RULES.len()
-    );
+    // Every rule, then the load error's.
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), RULES.len() + 1);
+    assert_eq!(rules[RULES.len()]["id"], "K0000");
+    assert_eq!(run["invocations"][0]["executionSuccessful"], true);
     let results = run["results"].as_array().unwrap();
     assert_eq!(results.len(), found.len());
     for (result, d) in results.iter().zip(&found) {
@@ -1253,4 +1254,197 @@ mod lint_and_run_agree {
             prop_assert_eq!(linted, refused);
         }
     }
+}
+
+// Large inputs (issue 11, item 12): lint reads each criterion once for every
+// word list and looks up lines and source-map entries through indexes, so a
+// large file is linted in time linear in its size (see the `lint/*`
+// benchmarks for figures). These tests check that the indexed paths place
+// findings exactly where the small cases do.
+
+/// A requirements file of `n` requirements, each with a vague term, a
+/// placeholder and an escape clause in its second criterion.
+fn large_requirements(n: usize) -> String {
+    let mut text = String::from("# Requirements Document\n\n## Requirements\n");
+    for i in 1..=n {
+        text.push_str(&format!(
+            "\n### Requirement {i}: Operation {i}\n\n#### Acceptance Criteria\n\n\
+             1. WHEN request {i} arrives, THE Store SHALL persist it\n\
+             2. WHEN request {i} fails, THE Store SHALL respond fast with code TBD where possible.\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn findings_of_a_large_file_point_at_their_lines() {
+    let n = 3_000;
+    let text = large_requirements(n);
+    let (_dir, spec) = load(&text);
+    let found = lint(&spec);
+    assert_eq!(found.len(), 3 * n, "{}", show(&found[..6]));
+    // Three header lines, then seven per requirement; the last line is
+    // requirement n's second criterion.
+    let last = &found[found.len() - 3..];
+    let line = 3 + 7 * n as u32;
+    let source_line = text.lines().nth(line as usize - 1).unwrap();
+    let column = |word: &str| source_line.find(word).unwrap() as u32 + 1;
+    let at: Vec<(u32, u32, &str)> = last
+        .iter()
+        .map(|d| (d.line, d.column, d.code.as_str()))
+        .collect();
+    assert_eq!(
+        at,
+        [
+            (line, column("fast"), "K0004"),
+            (line, column("TBD"), "K0006"),
+            (line, column("where possible"), "K0005")
+        ],
+        "{}",
+        show(last)
+    );
+    let source = |_: &Path| Some(text.clone());
+    let human = render_human(&found[found.len() - 1..], &source, false);
+    assert!(
+        human.contains(&format!(
+            "{line} | 2. WHEN request {n} fails, THE Store SHALL respond fast with code TBD where possible."
+        )),
+        "{human}"
+    );
+}
+
+/// A criterion of one long line, dense with terms inside and outside code
+/// spans: each term is reported once, at its first occurrence outside code
+/// (`fast` only as the last word, `simple` never).
+#[test]
+fn a_long_single_line_criterion() {
+    let chunk = " keep the `fast` path robust where possible and `simple`,";
+    let line = format!(
+        "1. WHEN a batch arrives, THE Store SHALL{} be fast",
+        chunk.repeat(20_000)
+    );
+    let text = format!(
+        "# Requirements Document\n\n## Requirements\n\n### Requirement 1: Batches\n\n#### Acceptance Criteria\n\n{line}\n"
+    );
+    let found = diagnostics(&text);
+    let codes: Vec<(&str, u32, u32)> = found
+        .iter()
+        .map(|d| (d.code.as_str(), d.line, d.column))
+        .collect();
+    // `fast` and `simple` are in code until the last word.
+    let column = |word: &str| line.find(word).unwrap() as u32 + 1;
+    let fast = line.rfind("fast").unwrap() as u32 + 1;
+    assert_eq!(
+        codes,
+        [
+            ("K0004", 9, column("robust")),
+            ("K0005", 9, column("where possible")),
+            ("K0004", 9, fast)
+        ],
+        "{}",
+        show(&found)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Load errors in machine output (issue 11, item 11): a spec that cannot be
+// loaded is a K0000 error diagnostic, a SARIF result and a failed invocation
+// with a notification, so that no output of it looks clean.
+
+/// The SARIF 2.1.0 schema's complaints about `log`.
+fn sarif_schema_errors(log: &serde_json::Value) -> Vec<String> {
+    let schema_text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/sarif-2.1.0.json"
+    ))
+    .unwrap();
+    let stray = r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#;
+    let schema_text = schema_text.replace(stray, r#""^[a-zA-Z]{2}(-[a-zA-Z]{2})?$""#);
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
+    let validator = jsonschema::draft7::new(&schema).unwrap();
+    validator
+        .iter_errors(log)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn load_errors_are_diagnostics_results_and_notifications() {
+    use kiro_core::lint::LOAD_ERROR;
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec_dir = dir.path().join("demo");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    std::fs::write(
+        spec_dir.join("requirements.md"),
+        b"# Requirements Document\n\n## Introduction\n\nNa\xefve\n",
+    )
+    .unwrap();
+    let error = load_spec(&spec_dir).unwrap_err();
+    let d = Diagnostic::load_error(&spec_dir, &error);
+    assert_eq!(
+        (d.code.as_str(), d.severity, d.line, d.column),
+        ("K0000", Severity::Error, 5, 3)
+    );
+    assert_eq!(
+        d.file.as_deref(),
+        Some(spec_dir.join("requirements.md").as_path())
+    );
+    assert_eq!(d.message, "spec not loaded: not UTF-8 text (byte 44)");
+    assert_eq!(d.help.as_deref(), Some("save the file as UTF-8"));
+    assert_eq!((LOAD_ERROR.code, LOAD_ERROR.name), ("K0000", "load-error"));
+    assert!(RULES.iter().all(|r| r.code != LOAD_ERROR.code));
+
+    // Errors without a file of their own name the spec folder.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let d2 = Diagnostic::load_error(&empty, &load_spec(&empty).unwrap_err());
+    assert_eq!(d2.file.as_deref(), Some(empty.as_path()));
+    assert_eq!((d2.line, d2.column), (0, 0));
+
+    // JSON: the diagnostic like any other.
+    let json: serde_json::Value =
+        serde_json::from_str(&render_json(std::slice::from_ref(&d))).unwrap();
+    assert_eq!(json[0]["code"], "K0000");
+    assert_eq!(json[0]["severity"], "error");
+    assert_eq!(json[0]["line"], 5);
+
+    // SARIF: a result with its rule, and a failed invocation naming it.
+    let (_other, mut found) = several_findings();
+    found.insert(0, d);
+    let log = render_sarif(&found, "1.2.3");
+    let errors = sarif_schema_errors(&log);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    let run = &log["runs"][0];
+    let result = &run["results"][0];
+    assert_eq!(result["ruleId"], "K0000");
+    assert_eq!(result["level"], "error");
+    let index = result["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(run["tool"]["driver"]["rules"][index]["id"], "K0000");
+    assert_eq!(
+        run["tool"]["driver"]["rules"][index]["defaultConfiguration"]["level"],
+        "error"
+    );
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"],
+        serde_json::json!({ "startLine": 5, "startColumn": 3 })
+    );
+    let invocation = &run["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let notes = invocation["toolExecutionNotifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        notes[0]["message"]["text"],
+        "spec not loaded: not UTF-8 text (byte 44)"
+    );
+    assert_eq!(notes[0]["associatedRule"]["index"], index);
+    assert_eq!(notes[0]["locations"], result["locations"]);
+
+    // Human output shows it as an error.
+    let human = render_human(&found[..1], &|_| None, false);
+    assert!(
+        human.starts_with("error[K0000]: spec not loaded"),
+        "{human}"
+    );
+    assert!(human.ends_with("1 error, 0 warnings\n"), "{human}");
 }

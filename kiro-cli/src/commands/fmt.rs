@@ -17,7 +17,7 @@ pub(super) fn run(ws: &Workspace, args: &FmtArgs) -> Result<ExitCode> {
     for dir in ws.spec_dirs(&args.specs)? {
         let loaded = ws.load(&dir)?;
         for file in &loaded.files {
-            let Some(canonical) = store::render_document(&loaded.spec, file.kind) else {
+            let Some(canonical) = store::render_file(&loaded.spec, file) else {
                 continue;
             };
             if canonical == file.text {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use kiro_core::lint::{self, Diagnostic, Severity};
+use kiro_core::store;
 
 use crate::cli::{DenyLevel, LintArgs, LintFormat};
 use crate::output;
@@ -15,17 +16,26 @@ use crate::workspace::Workspace;
 
 /// Lints the chosen specs and prints every finding. Exits 1 when a finding
 /// reaches the deny level; a spec that cannot be loaded is reported on
-/// stderr, the others are still linted, and the exit status is 2.
+/// stderr and as a `K0000` error in the output (so that a JSON or SARIF
+/// report of it never looks clean), the others are still linted, and the
+/// exit status is 2.
 pub(super) fn run(ws: &Workspace, args: &LintArgs) -> Result<ExitCode> {
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     // Sources by their workspace-relative path, for the snippets of human output.
     let mut sources: HashMap<PathBuf, String> = HashMap::new();
     let mut failed = 0usize;
+    let options = ws.load_options()?;
     for dir in ws.spec_dirs(&args.specs)? {
-        let loaded = match ws.load(&dir) {
+        let loaded = match store::load_spec_with(&dir, &options) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: {e:#}");
+                eprintln!(
+                    "error: cannot load spec {}: {e}",
+                    ws.display(&dir).display()
+                );
+                let mut d = Diagnostic::load_error(&dir, &e);
+                d.file = d.file.map(|f| ws.display(&f).to_path_buf());
+                diagnostics.push(d);
                 failed += 1;
                 continue;
             }
@@ -42,11 +52,12 @@ pub(super) fn run(ws: &Workspace, args: &LintArgs) -> Result<ExitCode> {
     match args.format {
         LintFormat::Human => {
             let root = ws.root().to_path_buf();
+            let limit = options.max_input_bytes;
             let source = |p: &Path| {
                 sources
                     .get(p)
                     .cloned()
-                    .or_else(|| std::fs::read_to_string(root.join(p)).ok())
+                    .or_else(|| store::read_text_file(&root.join(p), limit).ok().flatten())
             };
             output::print(&lint::render_human(&diagnostics, &source, use_color()))?;
         }

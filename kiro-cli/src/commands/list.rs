@@ -189,7 +189,7 @@ fn table(rows: &[SpecSummary]) -> String {
 /// listed), 2 when nothing could be listed (no workspace, `.kiro/specs`
 /// unreadable).
 pub(super) fn run(ws: &Workspace, format: TextOrJson) -> Result<ExitCode> {
-    let folders = store::spec_folders(ws.root()).map_err(|e| {
+    let folders = store::spec_folders_with(ws.root(), &ws.load_options()?).map_err(|e| {
         anyhow::Error::new(e).context(format!("cannot list the specs of {}", ws.root().display()))
     })?;
     let rows: Vec<SpecSummary> = folders.iter().map(|f| SpecSummary::new(ws, f)).collect();

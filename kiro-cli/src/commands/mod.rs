@@ -67,22 +67,29 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// `SUCCESS` when `ok`, else the findings status.
-/// Reads `--from FILE`, or standard input for `-` (`kiro spec new`, `kiro run`).
-fn read_input(path: &std::path::Path) -> Result<String> {
+/// Reads `--from FILE`, or standard input for `-` (`kiro spec new`, `kiro
+/// run`), as UTF-8 text of at most the workspace's input limit: reading
+/// stops there, so `--from /dev/zero` or an endless pipe fails at once.
+fn read_input(ws: &Workspace, path: &std::path::Path) -> Result<String> {
     use anyhow::Context;
-    use std::io::Read;
-    if path == std::path::Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read standard input")?;
-        Ok(text)
+    let limit = ws.load_options()?.max_input_bytes;
+    let text = if path == std::path::Path::new("-") {
+        kiro_core::store::read_text(std::io::stdin().lock(), path, limit)
+            .context("cannot read standard input")?
     } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-    }
+        kiro_core::store::read_text_file(path, limit)
+            .and_then(|t| {
+                t.ok_or_else(|| kiro_core::Error::Io {
+                    path: path.to_owned(),
+                    source: std::io::ErrorKind::NotFound.into(),
+                })
+            })
+            .with_context(|| format!("cannot read {}", path.display()))?
+    };
+    Ok(text)
 }
 
+/// `SUCCESS` when `ok`, else the findings status.
 fn status(ok: bool) -> ExitCode {
     if ok {
         ExitCode::SUCCESS

@@ -23,7 +23,7 @@ pub(super) fn run(ws: &Workspace, args: &NewArgs) -> Result<ExitCode> {
         );
     }
     let requirements = match &args.from {
-        Some(path) => kiro_core::ears::requirements_from_text(name, &super::read_input(path)?),
+        Some(path) => kiro_core::ears::requirements_from_text(name, &super::read_input(ws, path)?),
         None => template(name),
     };
     let spec = Spec {

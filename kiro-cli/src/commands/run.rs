@@ -140,7 +140,7 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
         .events(EventSink::new(tx))
         .cancel(cancel.clone());
     if let Some(path) = &args.from {
-        options = options.input(requirements_input(&super::read_input(path)?));
+        options = options.input(requirements_input(&super::read_input(ws, path)?));
     }
     for phase in &args.regenerate {
         options = options.regenerate(engine::phase(*phase));

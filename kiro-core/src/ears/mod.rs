@@ -168,8 +168,15 @@ pub(crate) fn has_localised_modal(text: &str) -> bool {
     localised::has_modal(&s, &spans)
 }
 
+/// Whether `pos` lies in one of `spans`, which [`code_spans`] returns sorted
+/// and disjoint: a binary search, since a long line with many code spans
+/// asks for many positions (a scan of every span made that quadratic).
 fn in_spans(spans: &[Range<usize>], pos: usize) -> bool {
-    spans.iter().any(|r| r.contains(&pos))
+    let after = spans.partition_point(|r| r.start <= pos);
+    after
+        .checked_sub(1)
+        .and_then(|i| spans.get(i))
+        .is_some_and(|r| r.contains(&pos))
 }
 
 /// Collapses whitespace runs to one space and trims both ends (hard-wrapped
@@ -1057,6 +1064,18 @@ mod tests {
         let s = "a `b` c ``d ` e`` `open";
         let spans: Vec<&str> = code_spans(s).into_iter().map(|r| &s[r]).collect();
         assert_eq!(spans, ["`b`", "``d ` e``"]);
+    }
+
+    /// `in_spans` agrees with a scan of every span at every position.
+    #[test]
+    fn positions_in_code_spans() {
+        let s = "`a` b ``c ` d`` e `f` `open";
+        let spans = code_spans(s);
+        for pos in 0..=s.len() + 1 {
+            let scan = spans.iter().any(|r| r.contains(&pos));
+            assert_eq!(in_spans(&spans, pos), scan, "{pos}");
+        }
+        assert!(!in_spans(&[], 0));
     }
 
     #[test]

@@ -76,12 +76,55 @@ impl LineCursor {
             newlines.saturating_sub(count_newlines(bytes.get(offset..at).unwrap_or(&[])))
         };
         self.at.set((offset, newlines));
-        let line_start =
-            memchr::memrchr(b'\n', bytes.get(..offset).unwrap_or(&[])).map_or(0, |i| i + 1);
+        // A byte order mark is no column: editors do not show it.
+        let line_start = memchr::memrchr(b'\n', bytes.get(..offset).unwrap_or(&[]))
+            .map_or_else(|| bom_len(text).min(offset), |i| i + 1);
         let column = text
             .get(line_start..offset)
             .map_or(0, |s| s.chars().count());
         (newlines as u32 + 1, column as u32 + 1)
+    }
+}
+
+/// Where each line of a text starts, for looking up many lines by number
+/// (lint places every finding on its line): one pass over the text instead
+/// of one per lookup. Lines end at `\n`; a `\r` before it is not part of the
+/// line, nor is a byte order mark at the start of the first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct LineStarts {
+    starts: Vec<usize>,
+}
+
+impl LineStarts {
+    /// Indexes `text`.
+    pub(crate) fn new(text: &str) -> LineStarts {
+        let mut starts = Vec::with_capacity(count_newlines(text.as_bytes()) + 1);
+        starts.push(0);
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        LineStarts { starts }
+    }
+
+    /// The number of lines (a text without `\n` has one).
+    pub(crate) fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Line `index` (0-based) of `text`, which must be the text indexed,
+    /// without its line terminator; `None` past the last line.
+    pub(crate) fn line<'t>(&self, text: &'t str, index: usize) -> Option<&'t str> {
+        let start = *self.starts.get(index)?;
+        let end = self
+            .starts
+            .get(index + 1)
+            .map_or(text.len(), |next| next - 1);
+        let line = text.get(start..end)?;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        // The first line as an editor shows it: without a byte order mark.
+        Some(if index == 0 {
+            line.strip_prefix(BOM).unwrap_or(line)
+        } else {
+            line
+        })
     }
 }
 
@@ -349,7 +392,14 @@ pub(crate) fn blocks(text: &str) -> Blocks<'_> {
         items: Vec::with_capacity(estimate.items.min(MAX_RESERVE)),
         ..Blocks::default()
     };
-    let parser = Parser::new_ext(text, Options::ENABLE_TABLES).into_offset_iter();
+    // A UTF-8 byte order mark is an encoding signature, not text: the
+    // document starts after it (pulldown-cmark would read it as the start of
+    // a paragraph, so a `#` title after it would be no heading). Offsets stay
+    // those of `text`, so every range below still indexes it.
+    let body = bom_len(text);
+    let parser = Parser::new_ext(text.get(body..).unwrap_or(""), Options::ENABLE_TABLES)
+        .into_offset_iter()
+        .map(move |(event, range)| (event, range.start + body..range.end + body));
     let mut depth = 0usize;
     // Lists and items open while inside a top-level list. Finished items
     // wait on `pending_items` until their list ends, finished nested lists
@@ -473,8 +523,20 @@ pub(crate) fn blocks(text: &str) -> Blocks<'_> {
             }
         }
     }
-    out.blocks = add_gaps(text, std::mem::take(&mut out.blocks));
+    out.blocks = add_gaps(text, body, std::mem::take(&mut out.blocks));
     out
+}
+
+/// The UTF-8 byte order mark.
+pub(crate) const BOM: char = '\u{feff}';
+
+/// The length in bytes of the byte order mark `text` starts with (0 or 3).
+pub(crate) fn bom_len(text: &str) -> usize {
+    if text.starts_with(BOM) {
+        BOM.len_utf8()
+    } else {
+        0
+    }
 }
 
 /// The most entries [`blocks`] reserves up front; beyond
@@ -515,10 +577,11 @@ impl ArenaEstimate {
 
 /// Text pulldown-cmark emits no event for (link reference definitions)
 /// would otherwise vanish; keep any non-blank gap as an `Other` block.
-fn add_gaps<'a>(text: &str, blocks: Vec<Block<'a>>) -> Vec<Block<'a>> {
+fn add_gaps<'a>(text: &str, body: usize, blocks: Vec<Block<'a>>) -> Vec<Block<'a>> {
     // Usually every gap is blank; then the blocks are returned as they are
-    // rather than copied into a new vector.
-    let mut pos = 0;
+    // rather than copied into a new vector. The text starts at `body`,
+    // after a byte order mark.
+    let mut pos = body;
     let mut any = false;
     for b in &blocks {
         if b.range.start > pos && !text.get(pos..b.range.start).unwrap_or("").trim().is_empty() {
@@ -531,7 +594,7 @@ fn add_gaps<'a>(text: &str, blocks: Vec<Block<'a>>) -> Vec<Block<'a>> {
         return blocks;
     }
     let mut out = Vec::with_capacity(blocks.len());
-    let mut pos = 0;
+    let mut pos = body;
     for b in blocks {
         if b.range.start > pos {
             push_gap(text, pos..b.range.start, &mut out);

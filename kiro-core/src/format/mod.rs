@@ -29,8 +29,10 @@ pub(crate) mod refs;
 mod requirements;
 mod tasks;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -171,6 +173,10 @@ impl From<Vec<usize>> for TaskPath {
 pub struct SourceMap {
     /// Element positions in document order.
     pub entries: Vec<(Locator, Position)>,
+    /// A lookup index over `entries`, built on the first [`SourceMap::get`].
+    #[serde(skip)]
+    #[schemars(skip)]
+    index: LocatorIndex,
 }
 
 impl SourceMap {
@@ -178,6 +184,7 @@ impl SourceMap {
     pub(crate) fn with_capacity(n: usize) -> SourceMap {
         SourceMap {
             entries: Vec::with_capacity(n),
+            index: LocatorIndex::default(),
         }
     }
 
@@ -186,12 +193,92 @@ impl SourceMap {
         self.entries.push((locator, position));
     }
 
-    /// The position of an element, if it was recorded.
+    /// The position of an element, if it was recorded (the first one
+    /// recorded, if several were).
+    ///
+    /// Lint looks up one element per finding, and a linear search made that
+    /// quadratic in the document's size, so the first lookup indexes the
+    /// entries. The index follows `entries` when entries are added; a hit
+    /// is checked against `entries`, and a stale one falls back to a search.
+    ///
+    /// ```
+    /// use kiro_core::format::{parse_requirements, Locator};
+    ///
+    /// let parsed = parse_requirements("# Requirements Document\n\n## Requirements\n\n### Requirement 1: A\n\n#### Acceptance Criteria\n\n1. THE App SHALL start\n");
+    /// let at = parsed.source_map.get(&Locator::Criterion { requirement: 0, index: 0 }).unwrap();
+    /// assert_eq!((at.line, at.column), (9, 1));
+    /// assert_eq!(parsed.source_map.get(&Locator::Criterion { requirement: 0, index: 1 }), None);
+    /// ```
     pub fn get(&self, locator: &Locator) -> Option<Position> {
-        self.entries
-            .iter()
-            .find(|(l, _)| l == locator)
-            .map(|(_, p)| *p)
+        let search = || {
+            self.entries
+                .iter()
+                .inspect(|_| examined(1))
+                .find(|(l, _)| l == locator)
+                .map(|(_, p)| *p)
+        };
+        let Ok(mut guard) = self.index.0.lock() else {
+            return search();
+        };
+        let fresh = guard
+            .as_ref()
+            .is_some_and(|(len, _)| *len == self.entries.len());
+        if !fresh {
+            examined(self.entries.len());
+            let mut map = HashMap::with_capacity(self.entries.len());
+            for (i, (l, _)) in self.entries.iter().enumerate() {
+                map.entry(l.clone()).or_insert(i);
+            }
+            *guard = Some((self.entries.len(), map));
+        }
+        let hit = guard
+            .as_ref()
+            .and_then(|(_, map)| map.get(locator).copied());
+        drop(guard);
+        match hit.and_then(|i| self.entries.get(i)) {
+            Some((l, p)) if l == locator => Some(*p),
+            Some(_) => search(),
+            None => None,
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Entries [`SourceMap::get`] read on this thread (tests count work
+    /// with it instead of timing it).
+    static EXAMINED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts entries read by [`SourceMap::get`] (in tests only).
+fn examined(n: usize) {
+    #[cfg(test)]
+    EXAMINED.with(|c| c.set(c.get() + n));
+    #[cfg(not(test))]
+    let _ = n;
+}
+
+/// [`SourceMap::get`]'s index: each locator's first entry, with the number
+/// of entries it was built from. A cache, not data: clones start empty and
+/// it takes no part in equality.
+#[derive(Default)]
+struct LocatorIndex(Mutex<Option<(usize, HashMap<Locator, usize>)>>);
+
+impl Clone for LocatorIndex {
+    fn clone(&self) -> Self {
+        LocatorIndex::default()
+    }
+}
+
+impl PartialEq for LocatorIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for LocatorIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LocatorIndex")
     }
 }
 
@@ -238,5 +325,49 @@ impl<T> Parsed<T> {
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Looking up every element of a large map reads each entry a bounded
+    /// number of times (a linear search per lookup read n² of them), the
+    /// first recorded position wins, and entries added later are found.
+    #[test]
+    fn lookups_do_not_scan_the_map() {
+        let n = 20_000;
+        let mut map = SourceMap::default();
+        for i in 0..n {
+            map.insert(
+                Locator::Requirement { index: i },
+                Position {
+                    line: i as u32 + 1,
+                    column: 1,
+                },
+            );
+        }
+        map.insert(
+            Locator::Requirement { index: 0 },
+            Position { line: 0, column: 9 },
+        );
+        EXAMINED.with(|c| c.set(0));
+        for i in 0..n {
+            let at = map.get(&Locator::Requirement { index: i });
+            assert_eq!(at.map(|p| p.line), Some(i as u32 + 1));
+        }
+        assert_eq!(map.get(&Locator::Title), None);
+        let work = EXAMINED.with(std::cell::Cell::get);
+        assert!(work <= 2 * (n + 1), "{work} entries read for {n} lookups");
+
+        map.insert(Locator::Title, Position { line: 7, column: 1 });
+        assert_eq!(map.get(&Locator::Title).map(|p| p.line), Some(7));
+        let copy = map.clone();
+        assert_eq!(copy, map);
+        assert_eq!(
+            copy.get(&Locator::Requirement { index: 5 }).map(|p| p.line),
+            Some(6)
+        );
     }
 }

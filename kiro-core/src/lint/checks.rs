@@ -2,9 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::terms::{
-    self, Case, AFTER_ESCAPE, ESCAPE_CLAUSES, PLACEHOLDERS, PLACEHOLDER_PHRASES, VAGUE_TERMS,
-};
+use super::terms::{self, Case, Hit, List, Terms, AFTER_ESCAPE};
 use super::{At, Finding, Needle};
 use crate::format::{Locator, TaskPath};
 use crate::spec::{AcceptanceCriterion, BehaviorKind, Ears, Spec, Task};
@@ -14,10 +12,11 @@ use crate::store::DocKind;
 pub(crate) fn findings(spec: &Spec) -> Vec<Finding> {
     let mut out = Vec::new();
     let index = Index::new(spec);
-    requirements(spec, &mut out);
-    bugfix(spec, &mut out);
-    design(spec, &index, &mut out);
-    tasks(spec, &index, &mut out);
+    let terms = Terms::new();
+    requirements(spec, &terms, &mut out);
+    bugfix(spec, &terms, &mut out);
+    design(spec, &index, &terms, &mut out);
+    tasks(spec, &index, &terms, &mut out);
     coverage(spec, &index, &mut out);
     out
 }
@@ -110,11 +109,30 @@ fn term(text: &str, case: Case) -> Needle {
 
 /// Checks one acceptance criterion. `quality` is off for bugfix clauses
 /// that describe the defect: only placeholders are reported there.
-fn criterion(c: &AcceptanceCriterion, place: Option<At>, quality: bool, out: &mut Vec<Finding>) {
+///
+/// The criterion is read once for every word list ([`Terms::scan`]), so a
+/// check costs time linear in the criterion's length whatever the number of
+/// terms; findings then come in the lexicon's order, one per term.
+fn criterion(
+    c: &AcceptanceCriterion,
+    place: Option<At>,
+    quality: bool,
+    terms: &Terms,
+    out: &mut Vec<Finding>,
+) {
     let text = collapse(&c.text);
     let id = c.id.as_str();
+    let hits = terms.scan(&text);
     if quality {
-        let shalls = terms::find_term(&text, "shall", Case::Insensitive).len();
+        let shalls = hits
+            .iter()
+            .filter(|h| {
+                terms
+                    .terms()
+                    .get(h.term)
+                    .is_some_and(|t| t.list == List::Shall)
+            })
+            .count();
         if shalls == 0 {
             if !terms::has_localised_modal(&text) {
                 out.push(Finding {
@@ -157,8 +175,28 @@ fn criterion(c: &AcceptanceCriterion, place: Option<At>, quality: bool, out: &mu
                 });
             }
         }
-        for vague in VAGUE_TERMS {
-            if !terms::find_term(&text, vague, Case::Insensitive).is_empty() {
+        // Per term: whether it occurs, and whether one occurrence stands as
+        // an escape clause of its own.
+        let mut found = vec![false; terms.terms().len()];
+        let mut escapes = vec![false; terms.terms().len()];
+        for h in &hits {
+            if let Some(f) = found.get_mut(h.term) {
+                *f = true;
+            }
+            if let Some(e) = escapes.get_mut(h.term) {
+                *e = *e || stands_alone(&text, &h.range);
+            }
+        }
+        let listed = |list: List| {
+            terms
+                .terms()
+                .iter()
+                .enumerate()
+                .filter(move |(_, t)| t.list == list)
+        };
+        for (i, t) in listed(List::Vague) {
+            let vague = t.text;
+            if found.get(i).copied().unwrap_or(false) {
                 out.push(Finding {
                     code: "K0004",
                     message: format!("vague term \"{vague}\" in criterion {id}"),
@@ -171,8 +209,9 @@ fn criterion(c: &AcceptanceCriterion, place: Option<At>, quality: bool, out: &mu
                 });
             }
         }
-        for escape in ESCAPE_CLAUSES {
-            if is_escape_clause(&text, escape) {
+        for (i, t) in listed(List::Escape) {
+            let escape = t.text;
+            if escapes.get(i).copied().unwrap_or(false) {
                 out.push(Finding {
                     code: "K0005",
                     message: format!("escape clause \"{escape}\" in criterion {id}"),
@@ -187,46 +226,52 @@ fn criterion(c: &AcceptanceCriterion, place: Option<At>, quality: bool, out: &mu
             }
         }
     }
-    placeholders(&text, &format!("criterion {id}"), place, out);
+    placeholder_hits(&hits, terms, &format!("criterion {id}"), place, out);
 }
 
-/// Whether `escape` occurs as a clause of its own: followed by the end,
-/// punctuation, a capitalised word or an article, not by a lower-case word
-/// it qualifies (`IF possible duplicates exist` is a real condition).
-fn is_escape_clause(text: &str, escape: &str) -> bool {
-    terms::find_term(text, escape, Case::Insensitive)
-        .into_iter()
-        .any(|r| {
-            let rest = text.get(r.end..).unwrap_or("");
-            if !rest.starts_with(char::is_whitespace) {
-                return true;
-            }
-            let word: String = rest
-                .trim_start()
-                .chars()
-                .take_while(|c| c.is_alphanumeric())
-                .collect();
-            let lower_word = word.chars().next().is_some_and(char::is_lowercase);
-            !lower_word || AFTER_ESCAPE.contains(&word.as_str())
-        })
+/// Whether the escape clause at `range` of `text` is a clause of its own:
+/// followed by the end, punctuation, a capitalised word or an article, not
+/// by a lower-case word it qualifies (`IF possible duplicates exist` is a
+/// real condition). Reads one word past the clause, not the rest of the text.
+fn stands_alone(text: &str, range: &std::ops::Range<usize>) -> bool {
+    let rest = text.get(range.end..).unwrap_or("");
+    if !rest.starts_with(char::is_whitespace) {
+        return true;
+    }
+    let word: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_alphanumeric())
+        .collect();
+    let lower_word = word.chars().next().is_some_and(char::is_lowercase);
+    !lower_word || AFTER_ESCAPE.contains(&word.as_str())
 }
 
 /// Reports TBD/TODO-like placeholders in `text`, naming `what` holds them.
-fn placeholders(text: &str, what: &str, place: Option<At>, out: &mut Vec<Finding>) {
-    let hits = PLACEHOLDERS
-        .iter()
-        .map(|p| (*p, Case::Sensitive))
-        .chain(PLACEHOLDER_PHRASES.iter().map(|p| (*p, Case::Insensitive)));
-    for (p, case) in hits {
-        if !terms::find_term(text, p, case).is_empty() {
-            out.push(Finding {
-                code: "K0006",
-                message: format!("placeholder \"{p}\" in {what}"),
-                help: Some("finish this text before the spec is implemented".into()),
-                at: place.clone(),
-                needle: term(p, case),
-            });
+fn placeholders(text: &str, what: &str, place: Option<At>, terms: &Terms, out: &mut Vec<Finding>) {
+    placeholder_hits(&terms.scan(text), terms, what, place, out);
+}
+
+/// Reports the placeholders among `hits`, once per placeholder, in the
+/// lexicon's order.
+fn placeholder_hits(
+    hits: &[Hit],
+    terms: &Terms,
+    what: &str,
+    place: Option<At>,
+    out: &mut Vec<Finding>,
+) {
+    for (i, t) in terms.terms().iter().enumerate() {
+        if t.list != List::Placeholder || !hits.iter().any(|h| h.term == i) {
+            continue;
         }
+        out.push(Finding {
+            code: "K0006",
+            message: format!("placeholder \"{}\" in {what}", t.text),
+            help: Some("finish this text before the spec is implemented".into()),
+            at: place.clone(),
+            needle: term(t.text, t.case),
+        });
     }
 }
 
@@ -258,7 +303,7 @@ fn duplicates<'a>(
     reported
 }
 
-fn requirements(spec: &Spec, out: &mut Vec<Finding>) {
+fn requirements(spec: &Spec, terms: &Terms, out: &mut Vec<Finding>) {
     let Some(doc) = &spec.requirements else {
         return;
     };
@@ -315,6 +360,7 @@ fn requirements(spec: &Spec, out: &mut Vec<Finding>) {
             &entry.definition,
             &format!("the glossary entry \"{}\"", entry.term),
             place,
+            terms,
             out,
         );
     }
@@ -325,6 +371,7 @@ fn requirements(spec: &Spec, out: &mut Vec<Finding>) {
             &r.title,
             &format!("the title of requirement {}", r.id),
             heading,
+            terms,
             out,
         );
         if let Some(story) = &r.user_story {
@@ -337,6 +384,7 @@ fn requirements(spec: &Spec, out: &mut Vec<Finding>) {
                 &story.text,
                 &format!("the user story of requirement {}", r.id),
                 place,
+                terms,
                 out,
             );
         }
@@ -349,7 +397,7 @@ fn requirements(spec: &Spec, out: &mut Vec<Finding>) {
                 }],
                 span_lines(&c.text),
             );
-            criterion(c, place, true, out);
+            criterion(c, place, true, terms, out);
         }
     }
 }
@@ -359,7 +407,7 @@ fn is_criteria_group(kind: BehaviorKind) -> bool {
     matches!(kind, BehaviorKind::Expected | BehaviorKind::Unchanged)
 }
 
-fn bugfix(spec: &Spec, out: &mut Vec<Finding>) {
+fn bugfix(spec: &Spec, terms: &Terms, out: &mut Vec<Finding>) {
     let Some(doc) = &spec.bugfix else {
         return;
     };
@@ -385,12 +433,12 @@ fn bugfix(spec: &Spec, out: &mut Vec<Finding>) {
                 }],
                 span_lines(&c.text),
             );
-            criterion(c, place, is_criteria_group(g.kind), out);
+            criterion(c, place, is_criteria_group(g.kind), terms, out);
         }
     }
 }
 
-fn design(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
+fn design(spec: &Spec, index: &Index<'_>, terms: &Terms, out: &mut Vec<Finding>) {
     let Some(doc) = &spec.design else {
         return;
     };
@@ -445,6 +493,7 @@ fn design(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
             &text,
             &format!("property {}", p.id),
             at(DocKind::Design, heading, span_lines(&text) + 2),
+            terms,
             out,
         );
     }
@@ -476,7 +525,7 @@ fn task_name(task: &Task) -> String {
     }
 }
 
-fn tasks(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
+fn tasks(spec: &Spec, index: &Index<'_>, terms: &Terms, out: &mut Vec<Finding>) {
     let Some(list) = &spec.tasks else {
         return;
     };
@@ -505,6 +554,7 @@ fn tasks(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
             &body,
             &name,
             at(doc, line.clone(), span_lines(&body) + 2),
+            terms,
             out,
         );
         let requirements_line = vec![

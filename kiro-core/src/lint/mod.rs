@@ -14,6 +14,7 @@
 //!
 //! | Code | Name | Severity | Fires when |
 //! |---|---|---|---|
+//! | K0000 | `load-error` | error | a spec could not be loaded: a file cannot be read, is not UTF-8 or is over the input limit ([`LOAD_ERROR`], [`Diagnostic::load_error`]; not in [`RULES`]) |
 //! | K0001 | `not-ears` | warning | a criterion has a SHALL but follows no EARS pattern |
 //! | K0002 | `missing-shall` | warning | a criterion has no SHALL, nor the modal verb of another language (`MUSS`, `DEVE`, `应`, `しなければならない`, `해야 한다`: [`crate::lexicon::ears`]) |
 //! | K0003 | `multiple-shall` | warning | a criterion has more than one SHALL |
@@ -94,7 +95,7 @@ use crate::format::Locator;
 use crate::spec::Spec;
 use crate::store::{DocKind, LoadedSpec, SourceFile};
 
-pub use render::{render_human, render_json, render_sarif};
+pub use render::{render_human, render_json, render_sarif, LOAD_ERROR};
 pub use terms::{ESCAPE_CLAUSES, PLACEHOLDERS, PLACEHOLDER_PHRASES, VAGUE_TERMS};
 
 /// How serious a diagnostic is. Ordered `Note < Warning < Error`, so that
@@ -546,14 +547,6 @@ fn place(finding: &Finding, spec: &LoadedSpec) -> Diagnostic {
     d
 }
 
-/// The source lines of a file without line terminators.
-fn source_lines(file: &SourceFile) -> Vec<&str> {
-    file.text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .collect()
-}
-
 fn char_column(line: &str, byte: usize) -> u32 {
     line.get(..byte).map_or(0, |s| s.chars().count()) as u32 + 1
 }
@@ -566,9 +559,12 @@ fn locate(
     lines: usize,
     needle: &Needle,
 ) -> Option<(u32, u32, u32)> {
-    let all = source_lines(file);
+    // Lines come from the file's line index: splitting the whole text for
+    // each finding made lint quadratic in the file's size.
     let start = (first_line as usize).checked_sub(1)?;
-    let window = all.get(start..(start + lines.max(1)).min(all.len()))?;
+    let window: Vec<&str> = (start + 1..start + 1 + lines.max(1))
+        .map_while(|n| file.line(n))
+        .collect();
     let found = |offset: usize, line: &str, r: Range<usize>| {
         let number = (start + offset + 1) as u32;
         Some((number, char_column(line, r.start), char_column(line, r.end)))

@@ -5,7 +5,9 @@ use std::path::{Component, Path};
 
 use serde_json::{json, Value};
 
-use super::{Diagnostic, Severity, RULES};
+use super::{Diagnostic, Rule, Severity, RULES};
+use crate::format::markdown::LineStarts;
+use crate::Error;
 
 /// Where SARIF readers find the schema of the log.
 const SARIF_SCHEMA: &str =
@@ -93,7 +95,9 @@ pub fn render_human(
         }
     };
     let mut out = String::new();
-    let mut cache: Vec<(&Path, Option<String>)> = Vec::new();
+    // Each file is read and indexed once: finding a diagnostic's line by
+    // splitting the whole text made thousands of diagnostics quadratic.
+    let mut cache: Vec<(&Path, Option<(String, LineStarts)>)> = Vec::new();
     for d in diagnostics {
         let sev = d.severity;
         let _ = writeln!(
@@ -107,19 +111,21 @@ pub fn render_human(
         );
         let snippet_line = match &d.file {
             Some(path) if d.line > 0 => {
-                let text = match cache.iter().find(|(p, _)| *p == path.as_path()) {
-                    Some((_, t)) => t.clone(),
+                let cached = match cache.iter().position(|(p, _)| *p == path.as_path()) {
+                    Some(i) => cache.get(i),
                     None => {
-                        let t = source(path);
-                        cache.push((path.as_path(), t.clone()));
-                        t
+                        let indexed = source(path).map(|t| {
+                            let lines = LineStarts::new(&t);
+                            (t, lines)
+                        });
+                        cache.push((path.as_path(), indexed));
+                        cache.last()
                     }
                 };
-                text.and_then(|t| {
-                    t.split('\n')
-                        .nth(d.line as usize - 1)
-                        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_owned())
-                })
+                cached
+                    .and_then(|(_, indexed)| indexed.as_ref())
+                    .and_then(|(text, lines)| lines.line(text, d.line as usize - 1))
+                    .map(str::to_owned)
             }
             _ => None,
         };
@@ -199,6 +205,84 @@ pub fn render_human(
     out
 }
 
+/// The rule of [`Diagnostic::load_error`]: a spec that could not be loaded.
+/// It is not in [`RULES`] (it checks nothing in a spec); code `K0000` is
+/// reserved for it, and SARIF output lists it after the rules of `RULES`.
+pub const LOAD_ERROR: Rule = Rule {
+    code: "K0000",
+    name: "load-error",
+    severity: Severity::Error,
+    summary: "A spec could not be loaded (a file cannot be read, is not UTF-8 or is over the input limit), so it was not linted.",
+};
+
+impl Diagnostic {
+    /// A spec that could not be loaded, as an error diagnostic (code
+    /// `K0000`, [`LOAD_ERROR`]) naming the file and, for text that is not
+    /// UTF-8, the line and column; other errors name the spec folder
+    /// `spec_dir`. JSON and SARIF output carry it like any finding, so a
+    /// report of a spec that failed to load never looks clean.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use kiro_core::lint::{Diagnostic, Severity};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("tasks.md"), b"- [ ] 1. ok\n- [ ] 2. Caf\xe9\n")?;
+    /// let error = kiro_core::store::load_spec(dir.path()).unwrap_err();
+    /// let d = Diagnostic::load_error(dir.path(), &error);
+    /// assert_eq!((d.code.as_str(), d.severity), ("K0000", Severity::Error));
+    /// assert_eq!(d.file.as_deref(), Some(dir.path().join("tasks.md").as_path()));
+    /// assert_eq!((d.line, d.column), (2, 13));
+    /// assert_eq!(d.message, "spec not loaded: not UTF-8 text (byte 24)");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load_error(spec_dir: &Path, error: &Error) -> Diagnostic {
+        let (file, line, column, what, help) = match error {
+            Error::NotUtf8 {
+                path,
+                offset,
+                line,
+                column,
+            } => (
+                path.as_path(),
+                *line,
+                *column,
+                format!("not UTF-8 text (byte {offset})"),
+                Some("save the file as UTF-8".to_owned()),
+            ),
+            Error::TooLarge { path, limit } => (
+                path.as_path(),
+                0,
+                0,
+                format!("larger than the input limit of {limit} bytes"),
+                Some(format!(
+                    "raise `max_input_bytes` under `[limits]` in .kiro/config.toml or set {}",
+                    crate::store::MAX_INPUT_BYTES_ENV
+                )),
+            ),
+            Error::Io { path, source } => (
+                path.as_path(),
+                0,
+                0,
+                format!("cannot be read: {source}"),
+                None,
+            ),
+            other => (spec_dir, 0, 0, other.to_string(), None),
+        };
+        let position = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Diagnostic {
+            code: LOAD_ERROR.code.to_owned(),
+            severity: LOAD_ERROR.severity,
+            message: format!("spec not loaded: {what}"),
+            help,
+            file: Some(file.to_path_buf()),
+            line: position(line),
+            column: position(column),
+            end_column: None,
+        }
+    }
+}
+
 /// Renders diagnostics as a pretty-printed JSON array of their serde form
 /// (see [`Diagnostic`]), without a trailing newline. Field order and names
 /// are stable.
@@ -275,11 +359,17 @@ fn percent_encode(segment: &str) -> String {
 }
 
 /// Renders diagnostics as a SARIF 2.1.0 log with one run of the `kiro` tool:
-/// every rule of [`RULES`] in `tool.driver.rules`, one result per
-/// diagnostic with its rule id and index, level, message (help appended on
-/// a new line), and location (relative URI with forward slashes; region
-/// only where line and column are known). Columns count Unicode code points
-/// (`columnKind: unicodeCodePoints`).
+/// every rule of [`RULES`], then [`LOAD_ERROR`], in `tool.driver.rules`, one
+/// result per diagnostic with its rule id and index, level, message (help
+/// appended on a new line), and location (relative URI with forward
+/// slashes; region only where line and column are known). Columns count
+/// Unicode code points (`columnKind: unicodeCodePoints`).
+///
+/// The run has one invocation: `executionSuccessful` is `false` when a
+/// spec could not be loaded (a [`Diagnostic::load_error`] among the
+/// diagnostics), and each such error is also a
+/// `toolExecutionNotifications` entry, so that readers of either part see
+/// that the log does not cover every spec.
 ///
 /// ```
 /// use kiro_core::lint::render_sarif;
@@ -288,10 +378,12 @@ fn percent_encode(segment: &str) -> String {
 /// assert_eq!(log["version"], "2.1.0");
 /// assert_eq!(log["runs"][0]["tool"]["driver"]["name"], "kiro");
 /// assert_eq!(log["runs"][0]["tool"]["driver"]["rules"][3]["id"], "K0004");
+/// assert_eq!(log["runs"][0]["invocations"][0]["executionSuccessful"], true);
 /// ```
 pub fn render_sarif(diagnostics: &[Diagnostic], tool_version: &str) -> Value {
-    let rules: Vec<Value> = RULES
-        .iter()
+    let all_rules = || RULES.iter().chain(std::iter::once(&LOAD_ERROR));
+    let rule_index = |code: &str| all_rules().position(|r| r.code == code);
+    let rules: Vec<Value> = all_rules()
         .map(|r| {
             json!({
                 "id": r.code,
@@ -313,26 +405,34 @@ pub fn render_sarif(diagnostics: &[Diagnostic], tool_version: &str) -> Value {
                 "level": d.severity.as_str(),
                 "message": { "text": text },
             });
-            if let Some(index) = RULES.iter().position(|r| r.code == d.code) {
+            if let Some(index) = rule_index(&d.code) {
                 result["ruleIndex"] = json!(index);
             }
-            if let Some(path) = &d.file {
-                let mut physical = json!({ "artifactLocation": { "uri": artifact_uri(path) } });
-                if d.line >= 1 {
-                    let mut region = json!({ "startLine": d.line });
-                    if d.column >= 1 {
-                        region["startColumn"] = json!(d.column);
-                        if let Some(end) = d.end_column.filter(|e| *e >= d.column) {
-                            region["endColumn"] = json!(end);
-                        }
-                    }
-                    physical["region"] = region;
-                }
-                result["locations"] = json!([{ "physicalLocation": physical }]);
+            if let Some(location) = sarif_location(d) {
+                result["locations"] = json!([location]);
             }
             result
         })
         .collect();
+    let notifications: Vec<Value> = diagnostics
+        .iter()
+        .filter(|d| d.code == LOAD_ERROR.code)
+        .map(|d| {
+            let mut notification = json!({
+                "level": "error",
+                "message": { "text": d.message },
+                "associatedRule": { "id": LOAD_ERROR.code, "index": rule_index(LOAD_ERROR.code) },
+            });
+            if let Some(location) = sarif_location(d) {
+                notification["locations"] = json!([location]);
+            }
+            notification
+        })
+        .collect();
+    let mut invocation = json!({ "executionSuccessful": notifications.is_empty() });
+    if !notifications.is_empty() {
+        invocation["toolExecutionNotifications"] = json!(notifications);
+    }
     json!({
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -345,10 +445,29 @@ pub fn render_sarif(diagnostics: &[Diagnostic], tool_version: &str) -> Value {
                     "rules": rules,
                 }
             },
+            "invocations": [invocation],
             "columnKind": "unicodeCodePoints",
             "results": results,
         }]
     })
+}
+
+/// A diagnostic's SARIF `location`: its file as a relative URI, and a
+/// region where line (and column) are known; `None` without a file.
+fn sarif_location(d: &Diagnostic) -> Option<Value> {
+    let path = d.file.as_ref()?;
+    let mut physical = json!({ "artifactLocation": { "uri": artifact_uri(path) } });
+    if d.line >= 1 {
+        let mut region = json!({ "startLine": d.line });
+        if d.column >= 1 {
+            region["startColumn"] = json!(d.column);
+            if let Some(end) = d.end_column.filter(|e| *e >= d.column) {
+                region["endColumn"] = json!(end);
+            }
+        }
+        physical["region"] = region;
+    }
+    Some(json!({ "physicalLocation": physical }))
 }
 
 #[cfg(test)]
