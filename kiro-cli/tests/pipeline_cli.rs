@@ -1371,3 +1371,82 @@ fn a_store_outside_the_workspace_survives_a_task_that_removes_kiro_runs() {
         stderr(&out)
     );
 }
+
+// ---------------------------------------------------------------------------
+// Concurrency (issue 11, "done when"): two runs of one spec and one of
+// another, started together.
+
+#[test]
+fn of_two_concurrent_runs_of_one_spec_one_is_refused_and_another_spec_runs_alongside() {
+    // Each task leaves a line in its spec's log and takes a moment, so that
+    // the runs overlap.
+    let ws =
+        workspace("mkdir -p out && echo \"$KIRO_TASK_ID\" >> \"out/$KIRO_SPEC.log\" && sleep 0.2");
+    for spec in ["notes", "todo"] {
+        let out = kiro(
+            ws.path(),
+            &[
+                "run", spec, "--from", "req.txt", "--yes", "--until", "tasks",
+            ],
+        );
+        expect_code(&out, 0);
+    }
+    let spawn = |spec: &str| {
+        kiro_cmd(ws.path(), &["run", spec, "--resume", "--yes"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children = [spawn("notes"), spawn("notes"), spawn("todo")];
+    let outs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+
+    let codes: Vec<Option<i32>> = outs[..2].iter().map(|o| o.status.code()).collect();
+    let (refused, ran) = match codes.as_slice() {
+        [Some(2), Some(0)] => (&outs[0], &outs[1]),
+        [Some(0), Some(2)] => (&outs[1], &outs[0]),
+        _ => panic!(
+            "expected one run refused (2) and one completed (0), got {codes:?}:\n{}\n{}",
+            stderr(&outs[0]),
+            stderr(&outs[1])
+        ),
+    };
+    assert!(
+        stderr(refused).contains("spec `notes` is busy: run "),
+        "{}",
+        stderr(refused)
+    );
+    assert!(
+        stdout(ran).contains(" completed: 6 tasks done, 0 failed"),
+        "{}",
+        stdout(ran)
+    );
+    expect_code(&outs[2], 0);
+    assert!(
+        stdout(&outs[2]).contains(" completed: 6 tasks done, 0 failed"),
+        "{}",
+        stdout(&outs[2])
+    );
+
+    for spec in ["notes", "todo"] {
+        // Every task ran once, and the file and the status agree it is done.
+        let log = fs::read_to_string(ws.path().join("out").join(format!("{spec}.log"))).unwrap();
+        let mut ran: Vec<&str> = log.lines().collect();
+        ran.sort_unstable();
+        assert_eq!(ran, ["1", "2.1", "2.2", "2.3"], "{spec}");
+        let tasks =
+            fs::read_to_string(ws.path().join(".kiro/specs").join(spec).join("tasks.md")).unwrap();
+        for id in ["1.", "2.", "2.1", "2.2", "2.3", "3."] {
+            assert!(
+                tasks.contains(&format!("- [x] {id}")),
+                "{spec} {id}:\n{tasks}"
+            );
+        }
+        let status = kiro(ws.path(), &["status", spec, "--format", "json"]);
+        let status: Value = serde_json::from_str(&stdout(&status)).unwrap();
+        assert_eq!(status["progress"]["in_progress"], 0, "{spec}: {status}");
+    }
+}

@@ -25,14 +25,17 @@ pub(super) fn run(ws: &Workspace, args: &LintArgs) -> Result<ExitCode> {
     let mut sources: HashMap<PathBuf, String> = HashMap::new();
     let mut failed = 0usize;
     let options = ws.load_options()?;
+    // Plan rules check the graph a run would build, in the configured order.
+    let lint_options = lint::LintOptions::from(&crate::engine::config(ws)?);
     for dir in ws.spec_dirs(&args.specs)? {
         let loaded = match store::load_spec_with(&dir, &options) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!(
+                let message = format!(
                     "error: cannot load spec {}: {e}",
                     ws.display(&dir).display()
                 );
+                eprintln!("{}", kiro_core::escape::escape_control(&message));
                 let mut d = Diagnostic::load_error(&dir, &e);
                 d.file = d.file.map(|f| ws.display(&f).to_path_buf());
                 diagnostics.push(d);
@@ -40,7 +43,7 @@ pub(super) fn run(ws: &Workspace, args: &LintArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        for mut d in lint::lint(&loaded) {
+        for mut d in lint::lint_with(&loaded, lint_options) {
             d.file = d.file.map(|f| ws.display(&f).to_path_buf());
             diagnostics.push(d);
         }

@@ -14,9 +14,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kiro_core::checkpoint::{CheckpointStore, RunId, SpecLock};
 use kiro_core::config::Config;
 use kiro_core::pipeline::{
-    self, NodeStatus, Pipeline, PipelineEvent, RunOptions, RunStatus, RunSummary, TaskGraph,
-    TaskKind,
+    self, NodeStatus, Pipeline, PipelineEvent, RunOptions, RunStatus, RunSummary, TaskKind,
 };
+use kiro_core::plan::Plan;
 use kiro_core::redact::Redactor;
 use kiro_core::spec::Task;
 use kiro_core::stage::{
@@ -58,11 +58,6 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
     let name = engine::spec_name(&spec_dir);
     let store = Arc::new(engine::checkpoint_store(ws)?);
     let until = engine::phase(args.until);
-    // One run of a spec at a time: a second one is refused at once, naming
-    // the holder; the lock goes with this process, even when it is killed.
-    let lock = SpecLock::acquire(&engine::runs_dir(ws)?, &name)?;
-    let lock = Arc::new(std::sync::Mutex::new(lock));
-
     let resume = match args.resume.as_deref() {
         None => None,
         Some("") => {
@@ -86,6 +81,15 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
             Some(run)
         }
     };
+    // One run of a spec at a time: a second one is refused at once, naming
+    // the holder (and the run it resumes); the lock goes with this process,
+    // even when it is killed.
+    let lock = SpecLock::acquire_for(
+        &engine::runs_dir(ws)?,
+        &name,
+        resume.as_ref().map(RunId::as_str),
+    )?;
+    let lock = Arc::new(std::sync::Mutex::new(lock));
 
     let audit = engine::audit_log(ws)
         .with_context(|| format!("cannot open the audit log of {}", ws.root().display()))?;
@@ -461,12 +465,19 @@ fn plan(ws: &Workspace, args: &RunArgs, config: &Config) -> Result<ExitCode> {
             args.spec
         );
     };
-    let graph = TaskGraph::build(tasks, config.pipeline.order).with_context(|| {
-        format!(
-            "the tasks of spec `{}` do not form a graph",
-            loaded.spec.name
-        )
-    })?;
+    // The source map places each refused issue on its line of tasks.md,
+    // where `spec lint` places it.
+    let lines = loaded
+        .file(kiro_core::store::DocKind::Tasks)
+        .map(|f| &f.source_map);
+    let graph = Plan::new(tasks, config.pipeline.order)
+        .into_graph(lines)
+        .with_context(|| {
+            format!(
+                "the tasks of spec `{}` do not form a graph",
+                loaded.spec.name
+            )
+        })?;
     let order = match config.pipeline.order {
         kiro_core::config::TaskOrder::Document => "document",
         kiro_core::config::TaskOrder::Declared => "declared",

@@ -43,6 +43,16 @@ impl SpecLock {
     /// handle holds it, naming the holder as it recorded itself;
     /// [`Error::Io`] when the lock file cannot be opened.
     pub fn acquire(runs_dir: &Path, spec: &str) -> Result<SpecLock> {
+        SpecLock::acquire_for(runs_dir, spec, None)
+    }
+
+    /// [`SpecLock::acquire`] for a holder that already knows its run (a
+    /// resumed one): the run is recorded with the pid in the same write, so
+    /// that a command refused a moment later names it.
+    ///
+    /// # Errors
+    /// As [`SpecLock::acquire`].
+    pub fn acquire_for(runs_dir: &Path, spec: &str, run: Option<&str>) -> Result<SpecLock> {
         fs::create_dir_all(runs_dir).map_err(io_err(runs_dir))?;
         let name: String = spec
             .chars()
@@ -90,7 +100,7 @@ impl SpecLock {
             path,
             spec: spec.to_owned(),
         };
-        lock.describe(None)?;
+        lock.describe(run)?;
         Ok(lock)
     }
 
@@ -119,9 +129,11 @@ impl SpecLock {
             path: path.clone(),
             source,
         };
-        self.file.set_len(0).map_err(io)?;
+        // Written over the old text, then cut to length: a refused reader
+        // never finds the file empty.
         self.file.seek(SeekFrom::Start(0)).map_err(io)?;
-        self.file.write_all(text.as_bytes()).map_err(io)
+        self.file.write_all(text.as_bytes()).map_err(io)?;
+        self.file.set_len(text.len() as u64).map_err(io)
     }
 }
 

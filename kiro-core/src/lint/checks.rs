@@ -1,6 +1,6 @@
 //! The checks: a spec model in, findings (not yet placed in files) out.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use super::terms::{self, Case, Hit, List, Terms, AFTER_ESCAPE};
 use super::{At, Finding, Needle};
@@ -531,21 +531,10 @@ fn tasks(spec: &Spec, index: &Index<'_>, terms: &Terms, out: &mut Vec<Finding>) 
     };
     let mut all = Vec::new();
     walk_tasks(&list.tasks, &mut Vec::new(), &mut all);
+    // Duplicate task ids (K0007), unknown dependencies (K0013) and cycles
+    // (K0014) are the plan's: `lint::plan` reports them from the graph a
+    // run builds, so that lint and run never disagree.
     let doc = DocKind::Tasks;
-    duplicates(
-        "task",
-        doc,
-        all.iter().filter_map(|(path, t)| {
-            t.id.as_ref()
-                .map(|id| (id.as_str(), Locator::Task { path: path.clone() }))
-        }),
-        &HashSet::new(),
-        out,
-    );
-    let task_ids: HashSet<&str> = all
-        .iter()
-        .filter_map(|(_, t)| t.id.as_ref().map(|i| i.as_str()))
-        .collect();
     for (path, task) in &all {
         let name = task_name(task);
         let line = vec![Locator::Task { path: path.clone() }];
@@ -591,193 +580,7 @@ fn tasks(spec: &Spec, index: &Index<'_>, terms: &Terms, out: &mut Vec<Finding>) 
                 }
             }
         }
-        let depends_line = vec![
-            Locator::TaskDepends { path: path.clone() },
-            Locator::Task { path: path.clone() },
-        ];
-        for dep in &task.depends_on {
-            if !task_ids.contains(dep.as_str()) {
-                out.push(Finding {
-                    code: "K0013",
-                    message: format!("{name} depends on task {dep}, which does not exist"),
-                    help: Some("fix the `_Depends:` link or add the task".into()),
-                    at: at(doc, depends_line.clone(), 1),
-                    needle: Needle::Id(dep.as_str().to_owned()),
-                });
-            }
-        }
     }
-    cycles(&all, out);
-}
-
-/// Reports each strongly connected group of `_Depends:` links once, naming
-/// one cycle through its first task in document order.
-fn cycles(all: &[(TaskPath, &Task)], out: &mut Vec<Finding>) {
-    // Node per distinct task id, in document order; the first task with an id owns it.
-    let mut node_of: HashMap<&str, usize> = HashMap::new();
-    let mut nodes: Vec<(&TaskPath, &Task)> = Vec::new();
-    for (path, task) in all {
-        if let Some(id) = &task.id {
-            if !node_of.contains_key(id.as_str()) {
-                node_of.insert(id.as_str(), nodes.len());
-                nodes.push((path, task));
-            }
-        }
-    }
-    let adjacency: Vec<Vec<usize>> = nodes
-        .iter()
-        .map(|(_, t)| {
-            let mut next: Vec<usize> = t
-                .depends_on
-                .iter()
-                .filter_map(|d| node_of.get(d.as_str()).copied())
-                .collect();
-            next.dedup();
-            next
-        })
-        .collect();
-    for component in strongly_connected(&adjacency) {
-        let Some(&start) = component.iter().min() else {
-            continue;
-        };
-        let members: BTreeSet<usize> = component.iter().copied().collect();
-        let self_loop = adjacency.get(start).is_some_and(|a| a.contains(&start));
-        if members.len() < 2 && !self_loop {
-            continue;
-        }
-        let Some(cycle) = cycle_through(start, &adjacency, &members) else {
-            continue;
-        };
-        let names: Vec<String> = cycle
-            .iter()
-            .filter_map(|&n| {
-                nodes
-                    .get(n)
-                    .and_then(|(_, t)| t.id.as_ref())
-                    .map(|id| id.to_string())
-            })
-            .collect();
-        let Some((path, _)) = nodes.get(start) else {
-            continue;
-        };
-        out.push(Finding {
-            code: "K0014",
-            message: format!("dependency cycle: {}", names.join(" -> ")),
-            help: Some("remove one `_Depends:` link of the cycle".into()),
-            at: at(
-                DocKind::Tasks,
-                vec![
-                    Locator::TaskDepends {
-                        path: (*path).clone(),
-                    },
-                    Locator::Task {
-                        path: (*path).clone(),
-                    },
-                ],
-                1,
-            ),
-            needle: names
-                .get(1)
-                .map_or(Needle::None, |next| Needle::Id(next.clone())),
-        });
-    }
-}
-
-/// The shortest cycle `start -> ... -> start` inside `members` (breadth first).
-fn cycle_through(
-    start: usize,
-    adjacency: &[Vec<usize>],
-    members: &BTreeSet<usize>,
-) -> Option<Vec<usize>> {
-    let mut previous: HashMap<usize, usize> = HashMap::new();
-    let mut queue = std::collections::VecDeque::from([start]);
-    while let Some(node) = queue.pop_front() {
-        for &next in adjacency.get(node)? {
-            if !members.contains(&next) {
-                continue;
-            }
-            if next == start {
-                let mut path = vec![start];
-                let mut at = node;
-                while at != start {
-                    path.push(at);
-                    at = *previous.get(&at)?;
-                }
-                path.push(start);
-                // The walk went backwards from the last node; the middle reads forwards once reversed.
-                let last = path.len() - 1;
-                if let Some(middle) = path.get_mut(1..last) {
-                    middle.reverse();
-                }
-                return Some(path);
-            }
-            if next != start && !previous.contains_key(&next) {
-                previous.insert(next, node);
-                queue.push_back(next);
-            }
-        }
-    }
-    None
-}
-
-/// Tarjan's strongly connected components, iterative so that a long chain
-/// of dependencies cannot overflow the stack.
-fn strongly_connected(adjacency: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    const UNSEEN: usize = usize::MAX;
-    let n = adjacency.len();
-    let mut order = vec![UNSEEN; n];
-    let mut low = vec![0; n];
-    let mut on_stack = vec![false; n];
-    let mut stack: Vec<usize> = Vec::new();
-    let mut components = Vec::new();
-    let mut counter = 0;
-    // Every index below comes from `0..n` or from `adjacency`, whose entries
-    // are node numbers `< n` by construction, so indexing cannot fail.
-    for root in 0..n {
-        if order[root] != UNSEEN {
-            continue;
-        }
-        let mut calls: Vec<(usize, usize)> = vec![(root, 0)];
-        order[root] = counter;
-        low[root] = counter;
-        counter += 1;
-        stack.push(root);
-        on_stack[root] = true;
-        while let Some(&(v, edge)) = calls.last() {
-            if let Some(&w) = adjacency[v].get(edge) {
-                if let Some(top) = calls.last_mut() {
-                    top.1 += 1;
-                }
-                if order[w] == UNSEEN {
-                    order[w] = counter;
-                    low[w] = counter;
-                    counter += 1;
-                    stack.push(w);
-                    on_stack[w] = true;
-                    calls.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(order[w]);
-                }
-                continue;
-            }
-            calls.pop();
-            if let Some(&(parent, _)) = calls.last() {
-                low[parent] = low[parent].min(low[v]);
-            }
-            if low[v] == order[v] {
-                let mut component = Vec::new();
-                while let Some(w) = stack.pop() {
-                    on_stack[w] = false;
-                    component.push(w);
-                    if w == v {
-                        break;
-                    }
-                }
-                components.push(component);
-            }
-        }
-    }
-    components
 }
 
 fn coverage(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
@@ -854,41 +657,5 @@ fn coverage(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
                 );
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn components_and_cycles() {
-        // 0 -> 1 -> 2 -> 0, 3 -> 3, 4 -> 0
-        let adjacency = vec![vec![1], vec![2], vec![0], vec![3], vec![0]];
-        let mut comps: Vec<Vec<usize>> = strongly_connected(&adjacency)
-            .into_iter()
-            .map(|mut c| {
-                c.sort_unstable();
-                c
-            })
-            .collect();
-        comps.sort();
-        assert_eq!(comps, vec![vec![0, 1, 2], vec![3], vec![4]]);
-        let members: BTreeSet<usize> = [0, 1, 2].into();
-        assert_eq!(
-            cycle_through(0, &adjacency, &members),
-            Some(vec![0, 1, 2, 0])
-        );
-        assert_eq!(cycle_through(3, &adjacency, &[3].into()), Some(vec![3, 3]));
-    }
-
-    #[test]
-    fn long_chains_do_not_overflow() {
-        let n = 200_000;
-        let adjacency: Vec<Vec<usize>> = (0..n)
-            .map(|i| if i + 1 < n { vec![i + 1] } else { vec![0] })
-            .collect();
-        let comps = strongly_connected(&adjacency);
-        assert_eq!(comps.len(), 1);
     }
 }

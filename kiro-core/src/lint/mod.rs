@@ -461,13 +461,11 @@ impl From<&Config> for LintOptions {
     }
 }
 
-/// The findings of every check: the plan's (from the engine's graph
-/// builder) replace those [`checks`] reports for the same rules.
+/// The findings of every check: the document checks, then the plan's
+/// (duplicate task ids, unknown dependencies, cycles), from the graph
+/// builder a run uses.
 fn findings(spec: &Spec, options: LintOptions) -> Vec<Finding> {
-    let mut out: Vec<Finding> = checks::findings(spec)
-        .into_iter()
-        .filter(|f| !plan::replaces(f))
-        .collect();
+    let mut out: Vec<Finding> = checks::findings(spec);
     out.extend(plan::findings(spec, options.order));
     out
 }

@@ -49,16 +49,3 @@ fn finding(plan: &Plan<'_>, issue: &PlanIssue) -> Finding {
         },
     }
 }
-
-/// Whether a finding of [`super::checks`] is one this module reports from
-/// the plan instead: its task-id duplicates (K0007 in `tasks.md`), missing
-/// dependencies (K0013) and `_Depends:`-only cycles (K0014). Those checks
-/// see only the links written in the file, not the order a run adds, so
-/// their findings are dropped in favour of the plan's.
-pub(crate) fn replaces(finding: &Finding) -> bool {
-    match finding.code {
-        "K0013" | "K0014" => true,
-        "K0007" => finding.at.as_ref().is_some_and(|a| a.doc == DocKind::Tasks),
-        _ => false,
-    }
-}
