@@ -17,8 +17,11 @@ Exit status:
        `spec list` found a folder that cannot be loaded (all others are
        still listed), `run` ended with a failed task, stage or criterion,
        `verify` found a failed criterion (or, with --require-coverage,
-       an untested one), or `audit verify` found the chain broken
-  2    usage error, unknown spec, no workspace, or an I/O or parse error
+       an untested one), or `audit verify` found the chain broken or the
+       log behind a recorded head (truncated, emptied, lines appended)
+  2    usage error, unknown spec, no workspace, an I/O or parse error, an
+       input over the size limit, a spec already locked by another run,
+       or a plan lint refuses (duplicate ids, unreadable dependencies, cycles)
   3    `run` stopped at a gate that was not approved (resume it later)
   130  `run` was interrupted (Ctrl-C); finished tasks are checkpointed";
 
@@ -40,8 +43,9 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Create `.kiro/specs/`, `.kiro/steering/` and a commented `.kiro/config.toml`
-    /// in the workspace (default: the current directory). Safe to run again:
-    /// an existing config.toml is never overwritten.
+    /// in the workspace (default: the current directory), and add kiro's local
+    /// state (`.kiro/runs/`, stored reports, temporary files) to `.gitignore`.
+    /// Safe to run again: an existing config.toml is never overwritten.
     Init,
     /// Work with the specs under `.kiro/specs/`.
     #[command(subcommand)]
@@ -128,8 +132,9 @@ pub(crate) struct TraceArgs {
 /// `kiro audit ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Check the hash chain: exit 0 when intact, 1 naming the first broken
-    /// line otherwise.
+    /// Check the hash chain and the heads recorded under `.kiro/runs/`:
+    /// exit 0 when intact, 1 naming the first broken line (or the log that
+    /// falls short of, or runs past, a recorded head) otherwise.
     Verify(AuditArgs),
     /// Print the entries of the log.
     List(AuditArgs),

@@ -17,6 +17,18 @@ pub(crate) fn print(text: &str) -> Result<()> {
     }
 }
 
+/// [`print`] for text holding untrusted strings (node names, paths, link
+/// targets): the control characters of each line are shown escaped, so
+/// that a value cannot add rows or send terminal escape sequences.
+pub(crate) fn print_escaped(text: &str) -> Result<()> {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        out.push_str(&kiro_core::escape::escape_control(line));
+        out.push('\n');
+    }
+    print(&out)
+}
+
 /// Writes `text` and a newline to standard output.
 pub(crate) fn println(text: &str) -> Result<()> {
     print(&format!("{text}\n"))

@@ -1450,3 +1450,29 @@ fn of_two_concurrent_runs_of_one_spec_one_is_refused_and_another_spec_runs_along
         assert_eq!(status["progress"]["in_progress"], 0, "{spec}: {status}");
     }
 }
+
+#[test]
+fn checkpoint_list_and_show_escape_control_characters_in_paths() {
+    // Task 1 creates a file whose name clears the screen when printed raw.
+    let ws = workspace(
+        "if [ \"$KIRO_TASK_ID\" = 1 ]; then mkdir -p out && : > \"out/$(printf 'a\\033[2Jb')\"; fi",
+    );
+    let out = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&out, 0);
+    let id = run_id(&out);
+    let at = checkpoint_of(ws.path(), &id, "task 1");
+    for args in [
+        vec!["checkpoint", "show", at.as_str()],
+        vec!["checkpoint", "list"],
+    ] {
+        let out = kiro(ws.path(), &args);
+        expect_code(&out, 0);
+        assert!(
+            !stdout(&out).contains('\u{1b}'),
+            "{args:?}: {}",
+            stdout(&out)
+        );
+    }
+    let shown = stdout(&kiro(ws.path(), &["checkpoint", "show", &at]));
+    assert!(shown.contains("out/a\\u{1b}[2Jb"), "{shown}");
+}

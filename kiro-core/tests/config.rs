@@ -109,6 +109,15 @@ fn uncommented_init_template_parses_every_setting() {
         }
     );
     assert_eq!(
+        config.checkpoints.dir.as_deref(),
+        Some(std::path::Path::new("~/.local/state/kiro/my-project"))
+    );
+    assert_eq!(config.limits.max_input_bytes, 16 * 1024 * 1024);
+    assert_eq!(
+        config.policy.sandbox,
+        kiro_core::sandbox::SandboxMode::BestEffort
+    );
+    assert_eq!(
         config.verifier.command,
         Some(vec!["cargo".to_string(), "test".to_string()])
     );

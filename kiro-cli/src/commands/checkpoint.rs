@@ -116,7 +116,7 @@ pub(super) fn list(ws: &Workspace, args: &CheckpointListArgs) -> Result<ExitCode
                     );
                 }
             }
-            output::print(&out)?;
+            output::print_escaped(&out)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -207,7 +207,7 @@ pub(super) fn show(ws: &Workspace, args: &CheckpointShowArgs) -> Result<ExitCode
             let _ = writeln!(out, "artifacts: unreadable ({e})");
         }
     }
-    output::print(&out)?;
+    output::print_escaped(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -247,7 +247,7 @@ pub(super) fn rollback(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode>
          continue the run with `kiro run {spec} --resume {}`",
         at.run_id
     );
-    output::print(&out)?;
+    output::print_escaped(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -289,7 +289,7 @@ pub(super) fn fork(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode> {
          continue the new run with `kiro run {spec} --resume {}`",
         new.run_id, at.run_id, new.run_id
     );
-    output::print(&out)?;
+    output::print_escaped(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 

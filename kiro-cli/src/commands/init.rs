@@ -53,6 +53,17 @@ const CONFIG_TEMPLATE: &str = r#"# kiro workspace configuration.
 # # refuses to run an agent it cannot confine, "best-effort" confines where
 # # the kernel allows, "off" never does.
 # sandbox = "best-effort"
+
+# [checkpoints]
+# # Where the checkpoint store, run locks and audit heads live (default
+# # .kiro/runs). A directory outside the workspace keeps the run history out of
+# # reach of an unconfined agent's `rm -rf .kiro`.
+# dir = "~/.local/state/kiro/my-project"
+
+# [limits]
+# # The most bytes kiro reads from one input (a spec document, a --from file,
+# # standard input); KIRO_MAX_INPUT_BYTES overrides it for one command.
+# max_input_bytes = 16777216
 "#;
 
 /// Creates `.kiro/specs/`, `.kiro/steering/` and `.kiro/config.toml` under
