@@ -1,14 +1,14 @@
 //! Confining an agent the kernel way: Linux Landlock for writes, the
 //! parent-death signal and a cgroup for its lifetime.
 //!
-//! A [`Policy`] binds what stages write through the
+//! A [`Policy`](crate::workspace::Policy) binds what stages write through the
 //! [`Workspace`](crate::workspace::Workspace) API; an external agent run by
 //! [`CommandExecutor`](crate::stages::CommandExecutor) writes with its own
 //! system calls. This module makes the kernel enforce the policy on it:
 //!
 //! - **Writes** (Linux 5.13+, Landlock): the agent may create, write, remove,
 //!   rename, truncate or link files only beneath the directories its
-//!   repository's writable globs name ([`Policy::writable_roots`]), a private
+//!   repository's writable globs name ([`Policy::writable_roots`](crate::workspace::Policy::writable_roots)), a private
 //!   temporary directory (its `TMPDIR`) and `/dev` (for `/dev/null`,
 //!   `/dev/tty`). Reading and executing stay allowed everywhere. Landlock
 //!   binds directory hierarchies, so it is coarser than globs: `docs/*.md`
@@ -73,8 +73,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 #[allow(unused_imports, reason = "linked from the module docs")]
-use crate::workspace::Policy;
-
 pub use launcher::{
     launch, launcher_main, LaunchPlan, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, EXIT_REFUSED,
 };
@@ -134,7 +132,7 @@ impl FromStr for SandboxMode {
 }
 
 /// A path beneath which a kernel sandbox lets an agent write, relative to a
-/// repository root ([`Policy::writable_roots`]).
+/// repository root ([`Policy::writable_roots`](crate::workspace::Policy::writable_roots)).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum WritableRoot {
     /// A directory hierarchy; the empty path is the repository root.
