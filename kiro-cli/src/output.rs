@@ -17,7 +17,7 @@ pub(crate) fn print(text: &str) -> Result<()> {
     }
 }
 
-/// [`print`] for text holding untrusted strings (node names, paths, link
+/// [`print()`] for text holding untrusted strings (node names, paths, link
 /// targets): the control characters of each line are shown escaped, so
 /// that a value cannot add rows or send terminal escape sequences.
 pub(crate) fn print_escaped(text: &str) -> Result<()> {
