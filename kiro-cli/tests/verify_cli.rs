@@ -980,7 +980,11 @@ fn golden_outputs_of_verify_trace_status_and_checkpoints() {
     golden("fork.txt", &stdout_of(root, &["fork", &target], 0));
     golden(
         "checkpoints-after-fork.json",
-        &stdout_of(root, &["checkpoint", "list", "url-shortener", "--format", "json"], 0),
+        &stdout_of(
+            root,
+            &["checkpoint", "list", "url-shortener", "--format", "json"],
+            0,
+        ),
     );
     golden("audit.json", &audit_golden(root));
     expect_code(&kiro(root, &["audit", "verify"]), 0);
