@@ -11,19 +11,17 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use async_trait::async_trait;
 use indicatif::{ProgressBar, ProgressStyle};
-use kiro_core::checkpoint::{CheckpointStore, RunId, SpecLock};
+use kiro_core::checkpoint::{RunId, SpecLock};
 use kiro_core::config::Config;
-use kiro_core::pipeline::{
-    self, NodeStatus, Pipeline, PipelineEvent, RunOptions, RunStatus, RunSummary, TaskKind,
-};
+use kiro_core::pipeline::{NodeStatus, PipelineEvent, RunStatus, RunSummary, TaskKind};
 use kiro_core::plan::Plan;
+use kiro_core::project::{ProjectError, Resume, RunSetup};
 use kiro_core::redact::Redactor;
 use kiro_core::spec::Task;
 use kiro_core::stage::{
-    Approval, Approver, Artifacts, AutoApprove, EventSink, Gate, OutcomeStatus, Phase,
-    RequirementsInput, StageError,
+    Approval, Approver, Artifacts, EventSink, Gate, OutcomeStatus, Phase, RequirementsInput,
+    StageError,
 };
-use kiro_core::stages::{CommandExecutor, CommandVerifier};
 use petgraph::Direction;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
@@ -50,96 +48,58 @@ pub(super) fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_pipeline(ws, args, config))
+    runtime.block_on(run_pipeline(ws, args))
 }
 
-async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<ExitCode> {
+async fn run_pipeline(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
     let spec_dir = engine::spec_dir_for_run(ws, &args.spec, args.from.is_some())?;
     let name = engine::spec_name(&spec_dir);
-    let store = Arc::new(engine::checkpoint_store(ws)?);
+    let project = engine::project(ws)?;
     let until = engine::phase(args.until);
     let resume = match args.resume.as_deref() {
-        None => None,
-        Some("") => {
-            let latest = pipeline::latest_run(store.as_ref(), &name)
-                .context("cannot read the checkpoint store")?;
-            if latest.is_none() {
-                eprintln!("no earlier run of spec `{name}` to resume; starting a new run");
-            }
-            latest
-        }
-        Some(id) => {
-            let run = RunId::new(id).with_context(|| format!("`{id}` is not a run id"))?;
-            store
-                .list(&run)
-                .with_context(|| format!("cannot resume run {run}"))?;
-            if let Some(other) = pipeline::run_spec(store.as_ref(), &run)? {
-                if other != name {
-                    bail!("run {run} works on spec `{other}`, not `{name}`");
-                }
-            }
-            Some(run)
-        }
+        None => Resume::New,
+        Some("") => Resume::Latest,
+        Some(id) => Resume::Run(RunId::new(id).with_context(|| format!("`{id}` is not a run id"))?),
     };
-    // One run of a spec at a time: a second one is refused at once, naming
-    // the holder (and the run it resumes); the lock goes with this process,
-    // even when it is killed.
-    let lock = SpecLock::acquire_for(
-        &engine::runs_dir(ws)?,
-        &name,
-        resume.as_ref().map(RunId::as_str),
-    )?;
-    let lock = Arc::new(std::sync::Mutex::new(lock));
-
-    let audit = engine::audit_log(ws)
-        .with_context(|| format!("cannot open the audit log of {}", ws.root().display()))?;
-    // A `KIRO_ACTOR` the log would refuse stops the run before any work.
-    audit.actor()?;
-    let mut builder = Pipeline::builder()
-        .config(config.clone())
-        .shared_store(store.clone())
-        .audit(audit);
+    let mut setup = RunSetup::new(&spec_dir).until(until).resume(resume);
     if let Some(jobs) = args.jobs {
-        builder = builder.jobs(usize::from(jobs));
+        setup = setup.jobs(usize::from(jobs));
     }
-    match CommandExecutor::from_config(&config.executor) {
-        Some(executor) => {
-            builder = builder.executor(match engine::launcher() {
-                Some(launcher) => executor.launcher(launcher),
-                None => executor,
-            });
-        }
-        None if until >= Phase::Execute => bail!(
-            "no executor configured: set `[executor] command = [\"program\", \"arg\"]` in \
-             .kiro/config.toml (it runs once per task with the task brief on standard input), \
-             or stop before execution with `--until tasks`"
-        ),
-        None => {}
+    if let Some(launcher) = engine::launcher() {
+        setup = setup.launcher(launcher);
     }
-    // Without `[verifier] command`, the engine reports every criterion untested.
-    if let Some(verifier) = CommandVerifier::from_config(&config.verifier) {
-        builder = builder.verifier(verifier);
-    }
-
     let bar: SharedBar = Arc::default();
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    builder = if args.yes {
-        builder.approver(AutoApprove)
+    setup = if args.yes {
+        setup.approve_all()
     } else if interactive {
-        builder.approver(PromptApprover {
+        setup.approver(PromptApprover {
             bar: bar.clone(),
             spec_dir: ws.display(&spec_dir).display().to_string(),
         })
     } else {
-        builder.approver(NonInteractive)
+        setup.approver(NonInteractive)
     };
-    let engine = builder.build();
+    let prepared = project.prepare_run(setup).map_err(|e| match e {
+        e @ ProjectError::RunOfOtherSpec { .. } => engine::explain(e),
+        e @ (ProjectError::NoExecutor { .. } | ProjectError::StoreInsideWorkspace { .. }) => {
+            engine::explain(e)
+        }
+        e => engine::explain(e).context(format!("cannot run spec `{name}`")),
+    })?;
+    if prepared.resume_missing {
+        eprintln!("no earlier run of spec `{name}` to resume; starting a new run");
+    }
+    // The run names itself in the lock once it has an id (a resumed run
+    // is named from the start); the lock goes with this process, even
+    // when it is killed.
+    let lock = Arc::new(std::sync::Mutex::new(prepared.lock));
+    let engine = prepared.pipeline;
 
-    let workspace = engine::workspace(ws, &config)?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
-    let mut options = RunOptions::new(workspace, spec_dir.clone())
-        .until(until)
+    let mut options = prepared
+        .options
         .include_optional(args.include_optional)
         .events(EventSink::new(tx))
         .cancel(cancel.clone());
@@ -148,9 +108,6 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
     }
     for phase in &args.regenerate {
         options = options.regenerate(engine::phase(*phase));
-    }
-    if let Some(run) = resume {
-        options = options.resume(run);
     }
 
     let reporter = tokio::spawn(report(
