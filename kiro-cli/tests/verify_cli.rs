@@ -963,9 +963,28 @@ fn golden_outputs_of_verify_trace_status_and_checkpoints() {
             1,
         ),
     );
-    golden(
-        "trace-after-verify.json",
-        &stdout_of(root, &["trace", "url-shortener", "--format", "json"], 0),
+    let trace = stdout_of(root, &["trace", "url-shortener", "--format", "json"], 0);
+    golden("trace-after-verify.json", &trace);
+    // The library gives a program embedding kiro-core the same documents.
+    let project = kiro_core::project::Project::open(root).unwrap();
+    let dir = project.spec_dir("url-shortener").unwrap();
+    let loaded = project.load_spec(&dir).unwrap();
+    assert_eq!(
+        project.trace(&loaded.spec).unwrap().to_json().unwrap(),
+        trace
+    );
+    assert_eq!(
+        project
+            .status(&loaded)
+            .unwrap()
+            .to_json(project.redactor())
+            .unwrap()
+            + "\n",
+        stdout_of(root, &["status", "url-shortener", "--format", "json"], 0)
+    );
+    assert_eq!(
+        project.checkpoints(None).unwrap().to_json().unwrap() + "\n",
+        stdout_of(root, &["checkpoint", "list", "--format", "json"], 0)
     );
     golden(
         "link-lock.json",
@@ -988,4 +1007,41 @@ fn golden_outputs_of_verify_trace_status_and_checkpoints() {
     );
     golden("audit.json", &audit_golden(root));
     expect_code(&kiro(root, &["audit", "verify"]), 0);
+}
+
+/// `kiro schema status|trace|checkpoints` describe exactly the fields the
+/// commands print (the schemas come from the types that print them).
+#[test]
+fn schemas_name_the_fields_the_json_outputs_have() {
+    let ws = demo_workspace();
+    let root = ws.path();
+    expect_code(&kiro(root, &["run", "url-shortener", "--yes"]), 1);
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let schema = |kind: &str| -> Value {
+        serde_json::from_str(&stdout_of(root, &["schema", kind], 0)).unwrap()
+    };
+    let output =
+        |args: &[&str]| -> Value { serde_json::from_str(&stdout_of(root, args, 0)).unwrap() };
+
+    let status = output(&["status", "url-shortener", "--format", "json"]);
+    assert_eq!(keys(&schema("status")["properties"]), keys(&status));
+    let trace = output(&["trace", "url-shortener", "--format", "json"]);
+    assert_eq!(keys(&schema("trace")["properties"]), keys(&trace));
+    let runs = output(&["checkpoint", "list", "--format", "json"]);
+    let s = schema("checkpoints");
+    assert_eq!(s["type"], "array");
+    let run_def = s["items"]["$ref"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(keys(&s["$defs"][&run_def]["properties"]), keys(&runs[0]));
+    // `verify` prints the matrix.
+    assert_eq!(schema("verify"), schema("matrix"));
 }
