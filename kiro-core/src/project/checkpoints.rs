@@ -211,6 +211,6 @@ fn record(log: &AuditLog, event: AuditEvent, spec: Option<&str>, run: &str) -> R
                 known => known.as_str().to_owned(),
             },
             log: log.path().to_owned(),
-            source,
+            source: Box::new(source),
         })
 }

@@ -114,7 +114,7 @@ pub enum ProjectError {
         /// The spec.
         spec: String,
         /// What the verifier reported.
-        source: crate::stage::StageError,
+        source: Box<crate::stage::StageError>,
     },
     /// Verification was asked to report existing results, and there are
     /// none: no JUnit file (`junit`, the configured one, if any, does not
@@ -153,7 +153,7 @@ pub enum ProjectError {
         /// The audit log.
         log: PathBuf,
         /// Why the append failed.
-        source: Error,
+        source: Box<Error>,
     },
 }
 

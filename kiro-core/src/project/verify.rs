@@ -271,7 +271,7 @@ impl Project {
             Err(StageError::Cancelled) => Ok(None),
             Err(source) => Err(ProjectError::Verifier {
                 spec: spec.name.clone(),
-                source,
+                source: Box::new(source),
             }),
         }
     }
