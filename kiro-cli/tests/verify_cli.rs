@@ -1045,3 +1045,46 @@ fn schemas_name_the_fields_the_json_outputs_have() {
     // `verify` prints the matrix.
     assert_eq!(schema("verify"), schema("matrix"));
 }
+
+/// With `[checkpoints] dir` outside the workspace, `trace` and `verify
+/// --no-run` find the results of the latest run in that store (they used
+/// to look in `.kiro/runs` only).
+#[test]
+fn results_of_a_run_are_found_in_the_configured_store() {
+    let ws = demo_workspace();
+    let root = ws.path();
+    let store = tempfile::tempdir().unwrap();
+    let config = root.join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[checkpoints]\ndir = {}\n",
+        serde_json::to_string(&store.path().to_str().unwrap()).unwrap()
+    ));
+    fs::write(&config, text).unwrap();
+    expect_code(&kiro(root, &["run", "url-shortener", "--yes"]), 1);
+    assert!(!root.join(".kiro/runs").exists());
+    let trace: Value = serde_json::from_str(&stdout_of(
+        root,
+        &["trace", "url-shortener", "--format", "json"],
+        0,
+    ))
+    .unwrap();
+    let results = trace["results"].as_str().unwrap_or_default();
+    assert!(results.starts_with("run "), "{trace}");
+    // `--no-run` without a JUnit file reports the run's verdicts too.
+    fs::remove_file(root.join("junit.xml")).unwrap();
+    let out = kiro(
+        root,
+        &["verify", "url-shortener", "--no-run", "--format", "json"],
+    );
+    expect_code(&out, 1);
+    assert!(
+        stderr(&out).contains("using the results of run "),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        statuses(&serde_json::from_str(&stdout(&out)).unwrap())["2.1"],
+        "failed"
+    );
+}
