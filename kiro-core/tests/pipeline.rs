@@ -1874,6 +1874,14 @@ mod embedding {
         let root = workspace();
         let project = project(root.path());
         let dir = project.spec_dir("notes").unwrap();
+        // The plan a run would follow: document order, 2 after 1.
+        let plan = project.plan(&project.load_spec(&dir).unwrap()).unwrap();
+        let rows: Vec<(&str, usize, Vec<String>)> = plan
+            .nodes
+            .iter()
+            .map(|n| (n.id.as_str(), n.depth, n.waits_for.clone()))
+            .collect();
+        assert_eq!(rows, [("1", 0, vec![]), ("2", 0, vec!["1".to_owned()])]);
         // No `[executor]` and none given: refused before anything runs.
         match project.run(RunSetup::new(&dir).approve_all()).await {
             Err(ProjectError::NoExecutor { spec }) => assert_eq!(spec, "notes"),

@@ -8,21 +8,17 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use async_trait::async_trait;
 use indicatif::{ProgressBar, ProgressStyle};
 use kiro_core::checkpoint::{RunId, SpecLock};
-use kiro_core::config::Config;
 use kiro_core::pipeline::{NodeStatus, PipelineEvent, RunStatus, RunSummary, TaskKind};
-use kiro_core::plan::Plan;
 use kiro_core::project::{ProjectError, Resume, RunSetup};
 use kiro_core::redact::Redactor;
-use kiro_core::spec::Task;
 use kiro_core::stage::{
     Approval, Approver, Artifacts, EventSink, Gate, OutcomeStatus, Phase, RequirementsInput,
     StageError,
 };
-use petgraph::Direction;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
@@ -40,9 +36,8 @@ const EXIT_CANCELLED: u8 = 130;
 
 /// Runs `kiro run`.
 pub(super) fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
-    let config = engine::config(ws)?;
     if args.plan {
-        return plan(ws, args, &config);
+        return plan(ws, args);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -412,82 +407,57 @@ impl Approver for PromptApprover {
 }
 
 /// Prints the task graph of the spec's `tasks.md` without running anything.
-fn plan(ws: &Workspace, args: &RunArgs, config: &Config) -> Result<ExitCode> {
+fn plan(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
+    let project = engine::project(ws)?;
     let dir = ws.spec_dir(&args.spec)?;
     let loaded = ws.load(&dir)?;
-    let Some(tasks) = &loaded.spec.tasks else {
-        bail!(
-            "spec `{}` has no tasks.md yet; create it with `kiro run {} --until tasks`",
-            loaded.spec.name,
+    let plan = project.plan(&loaded).map_err(|e| match e {
+        ProjectError::NoTasks { spec } => anyhow::anyhow!(
+            "spec `{spec}` has no tasks.md yet; create it with `kiro run {} --until tasks`",
             args.spec
-        );
-    };
-    // The source map places each refused issue on its line of tasks.md,
-    // where `spec lint` places it.
-    let lines = loaded
-        .file(kiro_core::store::DocKind::Tasks)
-        .map(|f| &f.source_map);
-    let graph = Plan::new(tasks, config.pipeline.order)
-        .into_graph(lines)
-        .with_context(|| {
-            format!(
-                "the tasks of spec `{}` do not form a graph",
-                loaded.spec.name
-            )
-        })?;
-    let order = match config.pipeline.order {
+        ),
+        e => engine::explain(e).context(format!(
+            "the tasks of spec `{}` do not form a graph",
+            loaded.spec.name
+        )),
+    })?;
+    let order = match plan.order {
         kiro_core::config::TaskOrder::Document => "document",
         kiro_core::config::TaskOrder::Declared => "declared",
     };
     let mut out = format!(
         "{}: {} task nodes ({order} order; a task waits for the ones listed)\n",
-        one_line(&loaded.spec.name),
-        graph.order.len()
+        one_line(&plan.spec),
+        plan.nodes.len()
     );
-    for &n in &graph.order {
-        let node = &graph.graph[n];
-        // An edge `a -> b` means that `b` waits for `a`.
-        let mut waits: Vec<&str> = graph
-            .graph
-            .neighbors_directed(n, Direction::Incoming)
-            .map(|d| graph.graph[d].id.as_str())
-            .collect();
-        waits.sort_by_key(|id| natural(id));
-        waits.dedup();
-        let waits = if waits.is_empty() {
+    for node in &plan.nodes {
+        let waits = if node.waits_for.is_empty() {
             "nothing".to_owned()
         } else {
-            waits.join(", ")
+            node.waits_for.join(", ")
         };
         let _ = writeln!(
             out,
             "{}[{}]{} {} {}: {}; waits for {waits}",
-            "  ".repeat(node.path.len()),
-            node.task.status.mark(),
-            if node.task.optional { "*" } else { "" },
+            "  ".repeat(node.depth + 1),
+            node.status.mark(),
+            if node.optional { "*" } else { "" },
             node.id,
-            kind_name(node.kind, &node.task),
-            one_line(&node.task.title),
+            kind_name(node.kind, node.optional),
+            one_line(&node.title),
         );
     }
     output::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn kind_name(kind: TaskKind, task: &Task) -> &'static str {
+fn kind_name(kind: TaskKind, optional: bool) -> &'static str {
     match kind {
-        TaskKind::Leaf if task.optional => "optional task",
+        TaskKind::Leaf if optional => "optional task",
         TaskKind::Leaf => "task",
         TaskKind::Parent => "parent",
         TaskKind::Gate => "gate",
     }
-}
-
-/// Sort key that orders `2.10` after `2.9`.
-fn natural(id: &str) -> Vec<(u64, String)> {
-    id.split('.')
-        .map(|part| (part.parse().unwrap_or(u64::MAX), part.to_owned()))
-        .collect()
 }
 
 /// The text on one line, with the control characters left escaped (a task

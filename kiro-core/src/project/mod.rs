@@ -36,6 +36,7 @@
 //! [`Matrix`]: crate::report::Matrix
 
 mod checkpoints;
+mod plan;
 mod status;
 mod trace;
 mod verify;
@@ -46,6 +47,7 @@ use std::sync::Arc;
 pub use checkpoints::{
     CheckpointList, CheckpointRow, ForkOutcome, RollbackOutcome, RunCheckpoints,
 };
+pub use plan::{PlanNode, PlanView};
 pub use status::{Progress, RunState, StatusReport, TaskRow, VerificationCounts};
 pub use trace::TraceReport;
 pub use verify::{
@@ -98,6 +100,12 @@ pub enum ProjectError {
     /// The run would execute tasks, and no executor is configured or given.
     #[error("no executor is configured to run the tasks of spec `{spec}`")]
     NoExecutor {
+        /// The spec.
+        spec: String,
+    },
+    /// The spec has no `tasks.md`, so it has no plan yet.
+    #[error("spec `{spec}` has no tasks.md yet")]
+    NoTasks {
         /// The spec.
         spec: String,
     },
