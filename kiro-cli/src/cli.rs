@@ -382,6 +382,14 @@ pub(crate) enum SchemaKind {
     /// The verification matrix of `verify --format json` (also the
     /// `matrix` field of `trace --format json`).
     Matrix,
+    /// The output of `status --format json`.
+    Status,
+    /// The output of `trace --format json`.
+    Trace,
+    /// The output of `verify --format json` (the verification matrix).
+    Verify,
+    /// The output of `checkpoint list --format json`.
+    Checkpoints,
 }
 
 /// `kiro schema`.

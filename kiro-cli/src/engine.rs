@@ -1,17 +1,18 @@
-//! The parts of kiro-core's engine that the pipeline commands share, built
-//! from the workspace and its `.kiro/config.toml`: the [`Workspace`] with
-//! its [`Policy`], the checkpoint store, and checkpoint references.
+//! The bridge from the command line to [`kiro_core::project`]: opening the
+//! [`Project`] of the workspace, the CLI's wording for the project's errors
+//! (the advice on `.kiro/config.toml` is the CLI's to give), and the
+//! conversions of command-line values.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use kiro_core::audit::AuditLog;
 use kiro_core::checkpoint::{CheckpointRef, FileCheckpointStore};
-use kiro_core::config::{Config, PolicyConfig};
+use kiro_core::config::Config;
+use kiro_core::project::{Project, ProjectError};
 use kiro_core::sandbox::Launcher;
 use kiro_core::stage::Phase;
 use kiro_core::store;
-use kiro_core::workspace::{Policy, Workspace, DEFAULT_REPO};
 
 use crate::cli::PhaseArg;
 use crate::workspace::Workspace as CliWorkspace;
@@ -21,14 +22,40 @@ pub(crate) fn config(ws: &CliWorkspace) -> Result<Config> {
     Ok(Config::load_workspace(ws.root())?)
 }
 
-/// The policy `[policy]` describes. A list the file leaves out does not
-/// restrict anything: a workspace whose owner wrote no policy trusts the
-/// executor it configured, as it trusts any program it runs by hand.
-pub(crate) fn policy(config: &PolicyConfig) -> Policy {
-    let open = Policy::permissive();
-    Policy {
-        writable: config.writable.clone().unwrap_or(open.writable),
-        commands: config.commands.clone().unwrap_or(open.commands),
+/// The project of the workspace, configured by its `.kiro/config.toml`.
+pub(crate) fn project(ws: &CliWorkspace) -> Result<Project> {
+    Project::open(ws.root()).map_err(explain)
+}
+
+/// A project error with the CLI's advice: what to set in
+/// `.kiro/config.toml` or which flag to use.
+pub(crate) fn explain(e: ProjectError) -> anyhow::Error {
+    match e {
+        ProjectError::Core(e) => anyhow::Error::new(e),
+        ProjectError::StoreInsideWorkspace { dir, .. } => anyhow!(
+            "[checkpoints] dir = {} lies inside the workspace, where every task's changes are \
+             scanned; choose a directory outside it (or leave it unset for .kiro/runs)",
+            dir.display()
+        ),
+        ProjectError::NoExecutor { .. } => anyhow!(
+            "no executor configured: set `[executor] command = [\"program\", \"arg\"]` in \
+             .kiro/config.toml (it runs once per task with the task brief on standard input), \
+             or stop before execution with `--until tasks`"
+        ),
+        ProjectError::NoVerifier { spec } => anyhow!(
+            "no test command configured: set `[verifier] command = [\"program\", \"arg\"]` \
+             (and `junit = \"path/to/junit.xml\"` when it writes one) in .kiro/config.toml, \
+             or report existing results with `kiro verify {spec} --no-run`"
+        ),
+        ProjectError::NoResults { spec, junit } => anyhow!(
+            "no results to report for spec `{spec}` (--no-run): {} and no earlier \
+             `kiro verify` or `kiro run` verified it; run `kiro verify {spec}` without --no-run",
+            match junit {
+                Some(rel) => format!("the JUnit file {} does not exist", rel.display()),
+                None => "no `[verifier] junit` file is configured".to_owned(),
+            },
+        ),
+        other => anyhow::Error::new(other),
     }
 }
 
@@ -43,59 +70,16 @@ pub(crate) fn launcher() -> Option<Launcher> {
     Some(Launcher::new(exe, [LAUNCHER_SUBCOMMAND]))
 }
 
-/// The workspace the engine works in: one repository at the root, under the
-/// configured policy.
-pub(crate) fn workspace(ws: &CliWorkspace, config: &Config) -> Result<Workspace> {
-    Workspace::builder()
-        .repo(DEFAULT_REPO, ws.root())
-        .policy(policy(&config.policy))
-        .build()
-        .with_context(|| format!("cannot open the workspace {}", ws.root().display()))
-}
-
-/// The directory of the checkpoint store, the spec locks and the audit
-/// log's heads: `[checkpoints] dir`, else `<root>/.kiro/runs/`.
-///
-/// A configured directory inside the workspace (other than `.kiro/runs`)
-/// is refused: the workspace scan would take the store for task output.
-pub(crate) fn runs_dir(ws: &CliWorkspace) -> Result<PathBuf> {
-    let dir = lexical(&config(ws)?.checkpoints.resolve(ws.root()));
-    let root = lexical(ws.root());
-    if dir.starts_with(&root) && dir != root.join(".kiro").join("runs") {
-        bail!(
-            "[checkpoints] dir = {} lies inside the workspace, where every task's changes are \
-             scanned; choose a directory outside it (or leave it unset for .kiro/runs)",
-            dir.display()
-        );
-    }
-    Ok(dir)
-}
-
-/// `path` with `.` and `..` components resolved lexically (links are not
-/// followed: the store directory may not exist yet).
-fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// The checkpoint store in [`runs_dir`].
+/// The checkpoint store of the workspace (`[checkpoints] dir`, else
+/// `.kiro/runs/`).
 pub(crate) fn checkpoint_store(ws: &CliWorkspace) -> Result<FileCheckpointStore> {
-    Ok(FileCheckpointStore::at(runs_dir(ws)?))
+    Ok(FileCheckpointStore::at(project(ws)?.runs_dir()))
 }
 
 /// The workspace's audit log (`.kiro/audit.jsonl`), keeping its heads in
-/// [`runs_dir`].
+/// the store's directory.
 pub(crate) fn audit_log(ws: &CliWorkspace) -> Result<AuditLog> {
-    Ok(AuditLog::open(ws.root())?.with_heads_dir(Some(runs_dir(ws)?)))
+    project(ws)?.audit_log().map_err(explain)
 }
 
 /// Parses a `RUN@ID` argument, saying what was expected when it is not one.
@@ -132,9 +116,7 @@ pub(crate) fn spec_dir_for_run(ws: &CliWorkspace, arg: &str, may_create: bool) -
 
 /// The spec name of a spec folder (its folder name), as the engine records it.
 pub(crate) fn spec_name(dir: &Path) -> String {
-    dir.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    kiro_core::project::spec_name(dir)
 }
 
 /// The name of the spec a `<SPEC>` filter means: the folder name of an

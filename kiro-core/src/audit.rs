@@ -22,6 +22,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Typed events
+//!
+//! Each known [`AuditKind`] has one payload type ([`AuditEvent`]:
+//! [`GateAudit`], [`PhaseAudit`], [`TaskAudit`], [`RollbackAudit`],
+//! [`ForkAudit`], [`VerificationAudit`]); [`NewEntry::event`] writes one and
+//! [`Entry::event`] reads it back, so every producer of a kind writes the
+//! same `data` shape.
+//!
 //! # Line format
 //!
 //! One JSON object per line, fields always in this order, no whitespace
@@ -112,6 +120,13 @@ use crate::redact::Redactor;
 use crate::store::sync_dir;
 use crate::workspace::sha256_hex;
 
+mod event;
+
+pub use event::{
+    file_label, AuditEvent, ForkAudit, GateAudit, PhaseAudit, PhaseResult, RollbackAudit,
+    TaskAudit, VerificationAudit,
+};
+
 /// Where the audit log lives, relative to the workspace root.
 pub const AUDIT_PATH: &str = ".kiro/audit.jsonl";
 
@@ -161,7 +176,8 @@ pub enum AuditKind {
     Rollback,
     /// A run was forked from a checkpoint.
     Fork,
-    /// A verification verdict (`kiro verify`).
+    /// A verification verdict: a run's verify phase or `kiro verify`
+    /// (payload [`VerificationAudit`]).
     Verification,
     /// Anything else, by name.
     Other(String),
@@ -235,7 +251,8 @@ pub struct NewEntry {
     pub spec: Option<String>,
     /// The run it concerns, if any.
     pub run: Option<String>,
-    /// Free details (phase name, verdict counts, checkpoint ids...).
+    /// Free details (phase name, verdict counts, checkpoint ids...); for a
+    /// known kind, the payload of its [`AuditEvent`].
     pub data: Value,
 }
 

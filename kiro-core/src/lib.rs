@@ -40,6 +40,8 @@
 //! - [`verify`]: test annotations, JUnit and `cargo test` results, per-criterion verdicts.
 //! - [`trace`]: the requirement → criterion → property → task → file → test graph and coverage.
 //! - [`audit`]: the append-only, hash-chained audit log, with its heads kept under `.kiro/runs/`.
+//! - [`project`]: the use cases of a workspace (run, status, verify, trace, rollback, fork),
+//!   audited and locked, with the JSON types the CLI prints.
 //! - [`redact`]: secret values of the environment replaced by `[redacted:NAME]`.
 //! - [`escape`]: control characters shown visibly in terminal output.
 //! - [`checkpoint`]: crash-safe checkpoints of runs, content-addressed blobs, rollback and fork.
@@ -62,6 +64,7 @@ pub mod lint;
 pub mod pipeline;
 pub mod plan;
 pub mod process;
+pub mod project;
 pub mod redact;
 pub mod report;
 pub mod sandbox;

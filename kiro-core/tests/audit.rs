@@ -978,3 +978,195 @@ fn secrets_are_redacted_before_they_are_written() {
     assert!(text.contains("[redacted:OPENAI_API_KEY]"));
     assert_eq!(intact(&log.verify().unwrap()), 1);
 }
+
+// ---------------------------------------------------------------------------
+// Typed events: one payload type per kind (issue 12).
+// ---------------------------------------------------------------------------
+
+mod typed_events {
+    use kiro_core::audit::{
+        AuditEvent, AuditKind, AuditLog, ForkAudit, GateAudit, NewEntry, PhaseAudit, PhaseResult,
+        RollbackAudit, TaskAudit, VerificationAudit,
+    };
+    use kiro_core::checkpoint::{CheckpointRef, RollbackReport};
+    use kiro_core::stage::{Gate, OutcomeStatus, Phase};
+    use kiro_core::verify::{CriterionResult, CriterionStatus, VerificationReport};
+    use serde_json::{json, Value};
+
+    fn events() -> Vec<AuditEvent> {
+        let to: CheckpointRef = "20261207T084054.554Z-f95a@c000005".parse().unwrap();
+        let new: CheckpointRef = "20261207T084054.554Z-f95a@c000009".parse().unwrap();
+        let report = RollbackReport {
+            written: vec![("main".into(), "src/a.rs".into())],
+            removed: vec![("web".into(), "b.ts".into())],
+        };
+        vec![
+            AuditEvent::Approval(GateAudit {
+                gate: Gate::Phase {
+                    phase: Phase::Design,
+                },
+                reason: None,
+            }),
+            AuditEvent::Rejection(GateAudit {
+                gate: Gate::Phase {
+                    phase: Phase::Tasks,
+                },
+                reason: Some("too big".into()),
+            }),
+            AuditEvent::Phase(PhaseAudit {
+                phase: Phase::Requirements,
+                result: PhaseResult::Failed,
+                error: Some("parser failed".into()),
+            }),
+            AuditEvent::Task(TaskAudit {
+                task: "2.1".into(),
+                status: OutcomeStatus::Done,
+                summary: "done".into(),
+            }),
+            AuditEvent::Rollback(RollbackAudit::new(&to, &new, &report)),
+            AuditEvent::Fork(ForkAudit::new(&to, &new, &report)),
+            AuditEvent::Verification(VerificationAudit {
+                source: Some("run".into()),
+                command: "cargo test".into(),
+                exit_code: Some(101),
+                criteria: 3,
+                passed: 1,
+                failed: 1,
+                untested: 1,
+                failed_criteria: vec!["1.2".into()],
+                untested_criteria: vec!["2.1".into()],
+                stale_links: 2,
+            }),
+            AuditEvent::Other {
+                kind: "deploy".into(),
+                data: json!({ "target": "staging" }),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_event_reads_back_from_the_log_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(dir.path()).unwrap();
+        for event in events() {
+            log.append(NewEntry::event(event).with_actor("alice"))
+                .unwrap();
+        }
+        let read: Vec<AuditEvent> = log
+            .entries()
+            .unwrap()
+            .iter()
+            .map(|e| e.event().unwrap())
+            .collect();
+        assert_eq!(read, events());
+        assert!(log.verify().unwrap().is_intact());
+    }
+
+    /// (event, the `data` kiro wrote for it before events were typed).
+    #[test]
+    fn payloads_keep_the_shapes_written_before() {
+        let cases = [
+            (
+                events()[0].clone(),
+                json!({ "gate": { "kind": "phase", "phase": "design" }, "reason": null }),
+            ),
+            (
+                events()[2].clone(),
+                json!({ "phase": "requirements", "result": "failed", "error": "parser failed" }),
+            ),
+            (
+                events()[4].clone(),
+                json!({
+                    "checkpoint": "20261207T084054.554Z-f95a@c000005",
+                    "new_checkpoint": "20261207T084054.554Z-f95a@c000009",
+                    "written": ["src/a.rs"],
+                    "removed": ["web:b.ts"],
+                }),
+            ),
+            (
+                events()[5].clone(),
+                json!({
+                    "from": "20261207T084054.554Z-f95a@c000005",
+                    "new_run": "20261207T084054.554Z-f95a",
+                    "new_checkpoint": "20261207T084054.554Z-f95a@c000009",
+                    "written": ["src/a.rs"],
+                    "removed": ["web:b.ts"],
+                }),
+            ),
+        ];
+        for (event, data) in cases {
+            assert_eq!(event.data(), data, "{event:?}");
+            assert_eq!(AuditEvent::decode(&event.kind(), &data).unwrap(), event);
+        }
+    }
+
+    #[test]
+    fn old_verification_entries_of_both_producers_decode() {
+        // What a pipeline's verify phase wrote before the shape was unified.
+        let pipeline = json!({
+            "passed": 2, "failed": 1, "untested": 4, "failed_criteria": ["2.1"],
+            "command": "sh -c test", "exit_code": 1,
+        });
+        let AuditEvent::Verification(v) =
+            AuditEvent::decode(&AuditKind::Verification, &pipeline).unwrap()
+        else {
+            panic!("not a verification");
+        };
+        assert_eq!(v.source, None);
+        assert_eq!(v.criteria, 7);
+        assert_eq!(v.failed_criteria, ["2.1"]);
+        assert!(v.untested_criteria.is_empty());
+        // What `kiro verify` wrote: the unified shape, byte for byte.
+        let cli = json!({
+            "source": "junit junit.xml", "command": "", "exit_code": null, "criteria": 7,
+            "passed": 2, "failed": 1, "untested": 4, "failed_criteria": ["2.1"],
+            "untested_criteria": ["1.3", "1.4", "2.2", "2.3"], "stale_links": 0,
+        });
+        let event = AuditEvent::decode(&AuditKind::Verification, &cli).unwrap();
+        assert_eq!(event.data(), cli);
+    }
+
+    #[test]
+    fn a_known_kind_with_another_shape_is_an_error_not_a_guess() {
+        for (kind, data) in [
+            (AuditKind::Rollback, json!({ "checkpoint": 3 })),
+            (
+                AuditKind::Phase,
+                json!({ "phase": "design", "result": "maybe" }),
+            ),
+            (AuditKind::Verification, json!("all good")),
+        ] {
+            assert!(AuditEvent::decode(&kind, &data).is_err(), "{kind}: {data}");
+        }
+    }
+
+    #[test]
+    fn verification_audit_from_a_report_lists_failed_and_untested_criteria() {
+        let criterion = |id: &str, status| CriterionResult {
+            criterion: id.into(),
+            status,
+            ..CriterionResult::default()
+        };
+        let report = VerificationReport {
+            command: "cargo test".into(),
+            exit_code: Some(101),
+            criteria: vec![
+                criterion("1.1", CriterionStatus::Passed),
+                criterion("1.2", CriterionStatus::Failed),
+                criterion("2.1", CriterionStatus::Untested),
+                criterion("2.2", CriterionStatus::Failed),
+            ],
+            ..VerificationReport::default()
+        };
+        let v = VerificationAudit::from_report(&report, "pipeline").with_stale_links(1);
+        let data: Value = AuditEvent::Verification(v).data();
+        assert_eq!(
+            data,
+            json!({
+                "source": "pipeline", "command": "cargo test", "exit_code": 101, "criteria": 4,
+                "passed": 1, "failed": 2, "untested": 1, "failed_criteria": ["1.2", "2.2"],
+                "untested_criteria": ["2.1"], "stale_links": 1,
+            })
+        );
+    }
+}

@@ -1769,3 +1769,183 @@ async fn writes_outside_the_writable_globs_fail_the_task_and_are_reverted() {
         Some(FileState::Present { .. })
     ));
 }
+
+// ---------------------------------------------------------------------------
+// Embedding kiro-core through the project layer (issue 12): a program opens
+// a `Project`, runs a spec with its own executor, rolls back through the
+// library, and the audit log records the rollback, as `kiro rollback` does.
+// ---------------------------------------------------------------------------
+
+mod embedding {
+    use kiro_core::audit::{Actor, ActorSource, AuditEvent, AuditKind, RollbackAudit};
+    use kiro_core::pipeline::RunStatus;
+    use kiro_core::project::{Project, ProjectError, Resume, RunSetup};
+    use kiro_core::stage::Phase;
+
+    use super::{Act, TestExecutor};
+
+    const TASKS: &str = "\
+# Implementation Plan
+
+- [ ] 1. Write the model
+- [ ] 2. Write the view
+";
+
+    /// A workspace with spec `notes` (only `tasks.md`: the run starts
+    /// from the plan) and no `.kiro/config.toml`.
+    fn workspace() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(".kiro/specs/notes");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("tasks.md"), TASKS).unwrap();
+        root
+    }
+
+    fn project(root: &std::path::Path) -> Project {
+        Project::builder(root)
+            .actor(Actor {
+                name: "embedder".into(),
+                source: ActorSource::Caller,
+            })
+            .open()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_program_runs_rolls_back_and_the_audit_log_records_it() {
+        let root = workspace();
+        let project = project(root.path());
+        let dir = project.spec_dir("notes").unwrap();
+        let executor = TestExecutor::with(&[
+            ("1", Act::Write("model.rs", "struct Note;\n")),
+            ("2", Act::Write("view.rs", "fn show() {}\n")),
+        ]);
+        let summary = project
+            .run(RunSetup::new(&dir).executor(executor).approve_all())
+            .await
+            .unwrap();
+        assert_eq!(summary.status, RunStatus::Completed);
+        assert!(root.path().join("view.rs").is_file());
+
+        // The status the CLI prints: both tasks done by the run.
+        let status = project.status(&project.load_spec(&dir).unwrap()).unwrap();
+        assert_eq!((status.progress.done, status.progress.total), (2, 2));
+        let run = status.run.as_ref().unwrap();
+        assert_eq!(run.id, summary.run_id.to_string());
+
+        // Back to the checkpoint after task 1: task 2's file goes.
+        let list = project.checkpoints(Some("notes")).unwrap();
+        let target = list.runs[0]
+            .checkpoints
+            .iter()
+            .find(|c| c.node == "task 1")
+            .map(|c| c.reference.parse().unwrap())
+            .unwrap();
+        let done = project.rollback(&target).unwrap();
+        assert!(root.path().join("model.rs").is_file());
+        assert!(!root.path().join("view.rs").exists());
+        assert_eq!(done.spec.as_deref(), Some("notes"));
+
+        // The library wrote the audit entry, typed, by the embedder.
+        let entries = project.audit_log().unwrap().entries().unwrap();
+        let last = entries.last().unwrap();
+        assert_eq!(last.kind, AuditKind::Rollback);
+        assert_eq!(last.actor, "embedder");
+        assert_eq!(last.spec.as_deref(), Some("notes"));
+        assert_eq!(last.run.as_deref(), Some(target.run_id.as_str()));
+        assert_eq!(last, &done.entry);
+        assert_eq!(
+            last.event().unwrap(),
+            AuditEvent::Rollback(RollbackAudit::new(&target, &done.new, &done.report))
+        );
+        assert!(done.report.removed.iter().any(|(_, p)| p == "view.rs"));
+        assert!(project.audit_log().unwrap().verify().unwrap().is_intact());
+
+        // A fork is recorded the same way, under the new run.
+        let forked = project.fork(&target).unwrap();
+        let entries = project.audit_log().unwrap().entries().unwrap();
+        let last = entries.last().unwrap();
+        assert_eq!(last.kind, AuditKind::Fork);
+        assert_eq!(last.run.as_deref(), Some(forked.new.run_id.as_str()));
+    }
+
+    #[tokio::test]
+    async fn use_case_failures_are_typed_and_name_what_they_concern() {
+        let root = workspace();
+        let project = project(root.path());
+        let dir = project.spec_dir("notes").unwrap();
+        // The plan a run would follow: document order, 2 after 1.
+        let plan = project.plan(&project.load_spec(&dir).unwrap()).unwrap();
+        let rows: Vec<(&str, usize, Vec<String>)> = plan
+            .nodes
+            .iter()
+            .map(|n| (n.id.as_str(), n.depth, n.waits_for.clone()))
+            .collect();
+        assert_eq!(rows, [("1", 0, vec![]), ("2", 0, vec!["1".to_owned()])]);
+        // No `[executor]` and none given: refused before anything runs.
+        match project.run(RunSetup::new(&dir).approve_all()).await {
+            Err(ProjectError::NoExecutor { spec }) => assert_eq!(spec, "notes"),
+            other => panic!("expected NoExecutor, got {other:?}"),
+        }
+        assert!(project.checkpoints(None).unwrap().runs.is_empty());
+        // Up to the plan, no executor is needed.
+        let summary = project
+            .run(RunSetup::new(&dir).until(Phase::Tasks).approve_all())
+            .await
+            .unwrap();
+        assert_eq!(summary.status, RunStatus::Completed);
+        // No `[verifier]`: verification that runs the tests is refused.
+        let spec = project.load_spec(&dir).unwrap().spec;
+        let e = project
+            .verify(&dir, &spec, Default::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, ProjectError::NoVerifier { spec } if spec == "notes"),
+            "{e:?}"
+        );
+        // A resumed run must work on the spec named.
+        std::fs::create_dir_all(root.path().join(".kiro/specs/other")).unwrap();
+        std::fs::write(root.path().join(".kiro/specs/other/tasks.md"), TASKS).unwrap();
+        let other = project.spec_dir("other").unwrap();
+        let e = project
+            .prepare_run(RunSetup::new(&other).resume(Resume::Run(summary.run_id.clone())))
+            .unwrap_err();
+        assert!(
+            matches!(&e, ProjectError::RunOfOtherSpec { other, spec, .. } if other == "notes" && spec == "other"),
+            "{e:?}"
+        );
+        assert!(matches!(
+            project.spec_dir("missing"),
+            Err(ProjectError::UnknownSpec { known, .. }) if known == ["notes", "other"]
+        ));
+        // No library error tells the user which file to edit.
+        for e in [
+            ProjectError::NoExecutor {
+                spec: "notes".into(),
+            },
+            ProjectError::NoVerifier {
+                spec: "notes".into(),
+            },
+        ] {
+            assert!(!e.to_string().contains("config.toml"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_store_inside_the_workspace_is_refused() {
+        let root = workspace();
+        for (dir, refused) in [
+            ("state", true),
+            (".kiro/runs", false),
+            ("../outside", false),
+        ] {
+            let r = Project::builder(root.path()).store_dir(dir).open();
+            assert_eq!(
+                matches!(r, Err(ProjectError::StoreInsideWorkspace { .. })),
+                refused,
+                "{dir}"
+            );
+        }
+    }
+}

@@ -5,89 +5,34 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use kiro_core::audit::{AuditKind, AuditLog, NewEntry};
-use kiro_core::checkpoint::{
-    complete_intents, Checkpoint, CheckpointStore, FileKey, FileState, RollbackReport, SpecLock,
-};
+use kiro_core::audit::file_label;
+use kiro_core::checkpoint::{CheckpointRef, CheckpointStore, FileState, RollbackReport};
 use kiro_core::pipeline;
-use kiro_core::workspace::DEFAULT_REPO;
-use serde::Serialize;
-use serde_json::json;
+use kiro_core::project::ProjectError;
 
 use crate::cli::{CheckpointArg, CheckpointListArgs, CheckpointShowArgs, TextOrJson};
 use crate::engine;
 use crate::output;
 use crate::workspace::Workspace;
 
-/// One run in `kiro checkpoint list --format json` (part of the CLI contract).
-#[derive(Debug, Serialize)]
-struct RunRow {
-    /// The run id.
-    run_id: String,
-    /// The spec it works on; `null` for a run without checkpoints.
-    spec: Option<String>,
-    /// Its checkpoints, oldest first.
-    checkpoints: Vec<CheckpointRow>,
-}
-
-/// One checkpoint in `kiro checkpoint list --format json`.
-#[derive(Debug, Serialize)]
-struct CheckpointRow {
-    /// The checkpoint id within the run.
-    id: String,
-    /// `run@id`, as the other commands take it.
-    reference: String,
-    /// The node that wrote it (`requirements`, `task 2.1`, `gate design`).
-    node: String,
-    /// When, RFC 3339 UTC.
-    created_at: String,
-    /// How many workspace files the node changed.
-    files_changed: usize,
-    /// The checkpoint it follows, `run@id`; `null` for a run's first.
-    parent: Option<String>,
-}
-
-impl CheckpointRow {
-    fn new(cp: &Checkpoint) -> CheckpointRow {
-        CheckpointRow {
-            id: cp.id.to_string(),
-            reference: cp.reference().to_string(),
-            node: cp.node.clone(),
-            created_at: cp.created_at.clone(),
-            files_changed: cp.files.len(),
-            parent: cp.parent.as_ref().map(ToString::to_string),
-        }
-    }
-}
-
 /// `kiro checkpoint list [<SPEC>]`.
 pub(super) fn list(ws: &Workspace, args: &CheckpointListArgs) -> Result<ExitCode> {
-    let store = engine::checkpoint_store(ws)?;
+    let project = engine::project(ws)?;
     let filter = args.spec.as_deref().map(|s| engine::spec_filter(ws, s));
-    let mut rows = Vec::new();
-    for run in store.runs().context("cannot read the checkpoint store")? {
-        let spec = pipeline::run_spec(&store, &run)?;
-        if filter.is_some() && spec != filter {
-            continue;
-        }
-        let checkpoints = store
-            .list(&run)
-            .with_context(|| format!("cannot read run {run}"))?;
-        rows.push(RunRow {
-            run_id: run.to_string(),
-            spec,
-            checkpoints: checkpoints.iter().map(CheckpointRow::new).collect(),
-        });
-    }
+    let list = project
+        .checkpoints(filter.as_deref())
+        .map_err(engine::explain)
+        .context("cannot read the checkpoint store")?;
+    let rows = &list.runs;
     match args.format {
-        TextOrJson::Json => output::println(&serde_json::to_string_pretty(&rows)?)?,
+        TextOrJson::Json => output::println(&list.to_json()?)?,
         TextOrJson::Text if rows.is_empty() => match &filter {
             Some(spec) => eprintln!("no runs of spec `{spec}`"),
             None => eprintln!("no runs yet; start one with `kiro run <SPEC>`"),
         },
         TextOrJson::Text => {
             let mut out = String::new();
-            for r in &rows {
+            for r in rows {
                 let _ = writeln!(
                     out,
                     "run {} (spec {}, {} checkpoints)",
@@ -214,38 +159,18 @@ pub(super) fn show(ws: &Workspace, args: &CheckpointShowArgs) -> Result<ExitCode
 /// `kiro rollback <RUN@ID>`.
 pub(super) fn rollback(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode> {
     let at = engine::checkpoint_ref(&args.checkpoint)?;
-    let config = engine::config(ws)?;
-    let workspace = engine::workspace(ws, &config)?;
-    let store = engine::checkpoint_store(ws)?;
-    let log = engine::audit_log(ws)?;
-    // Not while a run of the same spec is changing the files.
-    let _lock = match pipeline::run_spec(&store, &at.run_id)? {
-        Some(spec) => Some(SpecLock::acquire(&engine::runs_dir(ws)?, &spec)?),
-        None => None,
-    };
-    complete_interrupted(&store, &workspace)?;
-    let (report, new) = pipeline::rollback(&store, &workspace, &at)
-        .with_context(|| format!("cannot roll back to {at}"))?;
-    let mut out = changes(&report);
-    let known = pipeline::run_spec(&store, &at.run_id)?;
-    record(
-        &log,
-        AuditKind::Rollback,
-        known.as_deref(),
-        &at.run_id.to_string(),
-        json!({
-            "checkpoint": at.to_string(),
-            "new_checkpoint": new.to_string(),
-            "written": labels(&report.written),
-            "removed": labels(&report.removed),
-        }),
-    )?;
-    let spec = known.unwrap_or_else(|| "<SPEC>".into());
+    let project = engine::project(ws)?;
+    let done = project
+        .rollback(&at)
+        .map_err(|e| moved(e, &format!("cannot roll back to {at}")))?;
+    completed(&done.completed);
+    let mut out = changes(&done.report);
+    let spec = done.spec.unwrap_or_else(|| "<SPEC>".into());
     let _ = writeln!(
         out,
-        "rolled back to {at}; new checkpoint {new}\n\
+        "rolled back to {at}; new checkpoint {}\n\
          continue the run with `kiro run {spec} --resume {}`",
-        at.run_id
+        done.new, at.run_id
     );
     output::print_escaped(&out)?;
     Ok(ExitCode::SUCCESS)
@@ -254,35 +179,14 @@ pub(super) fn rollback(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode>
 /// `kiro fork <RUN@ID>`.
 pub(super) fn fork(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode> {
     let at = engine::checkpoint_ref(&args.checkpoint)?;
-    let config = engine::config(ws)?;
-    let workspace = engine::workspace(ws, &config)?;
-    let store = engine::checkpoint_store(ws)?;
-    let log = engine::audit_log(ws)?;
-    // Not while a run of the same spec is changing the files.
-    let _lock = match pipeline::run_spec(&store, &at.run_id)? {
-        Some(spec) => Some(SpecLock::acquire(&engine::runs_dir(ws)?, &spec)?),
-        None => None,
-    };
-    complete_interrupted(&store, &workspace)?;
-    let (report, new) = pipeline::fork(&store, &workspace, &at)
-        .with_context(|| format!("cannot fork from {at}"))?;
-    let mut out = changes(&report);
-    let known =
-        pipeline::run_spec(&store, &new.run_id)?.or(pipeline::run_spec(&store, &at.run_id)?);
-    record(
-        &log,
-        AuditKind::Fork,
-        known.as_deref(),
-        &new.run_id.to_string(),
-        json!({
-            "from": at.to_string(),
-            "new_run": new.run_id.to_string(),
-            "new_checkpoint": new.to_string(),
-            "written": labels(&report.written),
-            "removed": labels(&report.removed),
-        }),
-    )?;
-    let spec = known.unwrap_or_else(|| "<SPEC>".into());
+    let project = engine::project(ws)?;
+    let done = project
+        .fork(&at)
+        .map_err(|e| moved(e, &format!("cannot fork from {at}")))?;
+    completed(&done.completed);
+    let mut out = changes(&done.report);
+    let new = &done.new;
+    let spec = done.spec.unwrap_or_else(|| "<SPEC>".into());
     let _ = writeln!(
         out,
         "forked run {} from {at} (its first checkpoint is {new}); run {} is unchanged\n\
@@ -293,19 +197,18 @@ pub(super) fn fork(ws: &Workspace, args: &CheckpointArg) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes the rollbacks and forks a crash interrupted (their intents
-/// are still in the store), before anything else touches the workspace,
-/// and says so on standard error.
-fn complete_interrupted(
-    store: &impl CheckpointStore,
-    workspace: &kiro_core::workspace::Workspace,
-) -> Result<()> {
-    let roots = workspace
-        .repos()
-        .map(|r| Ok((r.to_owned(), workspace.root(r)?.to_owned())))
-        .collect::<kiro_core::Result<_>>()?;
-    let done = complete_intents(store, &roots, |_| true)
-        .context("cannot complete an interrupted rollback")?;
+/// The error of a rollback or fork: one that happened but was not recorded
+/// says so as it is; any other failure gets `context`.
+fn moved(e: ProjectError, context: &str) -> anyhow::Error {
+    match e {
+        e @ ProjectError::Unrecorded { .. } => engine::explain(e),
+        e => engine::explain(e).context(context.to_owned()),
+    }
+}
+
+/// Says which rollbacks and forks a crash had interrupted were completed
+/// first.
+fn completed(done: &[(CheckpointRef, RollbackReport)]) {
     for (cp, report) in done {
         eprintln!(
             "completed an interrupted rollback or fork: checkpoint {cp} \
@@ -314,33 +217,6 @@ fn complete_interrupted(
             report.removed.len()
         );
     }
-    Ok(())
-}
-
-/// Appends an entry for a rollback or fork that already happened; the
-/// error says so, since the workspace has changed either way.
-fn record(
-    log: &AuditLog,
-    kind: AuditKind,
-    spec: Option<&str>,
-    run: &str,
-    data: serde_json::Value,
-) -> Result<()> {
-    let what = kind.to_string();
-    let mut entry = NewEntry::new(kind).with_run(run).with_data(data);
-    if let Some(spec) = spec {
-        entry = entry.with_spec(spec);
-    }
-    log.append(entry).map(drop).with_context(|| {
-        format!(
-            "the {what} is done, but it could not be recorded in the audit log {}",
-            log.path().display()
-        )
-    })
-}
-
-fn labels(keys: &[FileKey]) -> Vec<String> {
-    keys.iter().map(file_label).collect()
 }
 
 /// One line per file written or removed.
@@ -356,13 +232,4 @@ fn changes(report: &RollbackReport) -> String {
         out.push_str("no workspace file changed\n");
     }
     out
-}
-
-/// A file's path, prefixed with its repository unless it is the only one.
-fn file_label((repo, path): &FileKey) -> String {
-    if repo == DEFAULT_REPO {
-        path.clone()
-    } else {
-        format!("{repo}:{path}")
-    }
 }

@@ -8,23 +8,17 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use async_trait::async_trait;
 use indicatif::{ProgressBar, ProgressStyle};
-use kiro_core::checkpoint::{CheckpointStore, RunId, SpecLock};
-use kiro_core::config::Config;
-use kiro_core::pipeline::{
-    self, NodeStatus, Pipeline, PipelineEvent, RunOptions, RunStatus, RunSummary, TaskKind,
-};
-use kiro_core::plan::Plan;
+use kiro_core::checkpoint::{RunId, SpecLock};
+use kiro_core::pipeline::{NodeStatus, PipelineEvent, RunStatus, RunSummary, TaskKind};
+use kiro_core::project::{ProjectError, Resume, RunSetup};
 use kiro_core::redact::Redactor;
-use kiro_core::spec::Task;
 use kiro_core::stage::{
-    Approval, Approver, Artifacts, AutoApprove, EventSink, Gate, OutcomeStatus, Phase,
-    RequirementsInput, StageError,
+    Approval, Approver, Artifacts, EventSink, Gate, OutcomeStatus, Phase, RequirementsInput,
+    StageError,
 };
-use kiro_core::stages::{CommandExecutor, CommandVerifier};
-use petgraph::Direction;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
@@ -42,104 +36,65 @@ const EXIT_CANCELLED: u8 = 130;
 
 /// Runs `kiro run`.
 pub(super) fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
-    let config = engine::config(ws)?;
     if args.plan {
-        return plan(ws, args, &config);
+        return plan(ws, args);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_pipeline(ws, args, config))
+    runtime.block_on(run_pipeline(ws, args))
 }
 
-async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<ExitCode> {
+async fn run_pipeline(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
     let spec_dir = engine::spec_dir_for_run(ws, &args.spec, args.from.is_some())?;
     let name = engine::spec_name(&spec_dir);
-    let store = Arc::new(engine::checkpoint_store(ws)?);
+    let project = engine::project(ws)?;
     let until = engine::phase(args.until);
     let resume = match args.resume.as_deref() {
-        None => None,
-        Some("") => {
-            let latest = pipeline::latest_run(store.as_ref(), &name)
-                .context("cannot read the checkpoint store")?;
-            if latest.is_none() {
-                eprintln!("no earlier run of spec `{name}` to resume; starting a new run");
-            }
-            latest
-        }
-        Some(id) => {
-            let run = RunId::new(id).with_context(|| format!("`{id}` is not a run id"))?;
-            store
-                .list(&run)
-                .with_context(|| format!("cannot resume run {run}"))?;
-            if let Some(other) = pipeline::run_spec(store.as_ref(), &run)? {
-                if other != name {
-                    bail!("run {run} works on spec `{other}`, not `{name}`");
-                }
-            }
-            Some(run)
-        }
+        None => Resume::New,
+        Some("") => Resume::Latest,
+        Some(id) => Resume::Run(RunId::new(id).with_context(|| format!("`{id}` is not a run id"))?),
     };
-    // One run of a spec at a time: a second one is refused at once, naming
-    // the holder (and the run it resumes); the lock goes with this process,
-    // even when it is killed.
-    let lock = SpecLock::acquire_for(
-        &engine::runs_dir(ws)?,
-        &name,
-        resume.as_ref().map(RunId::as_str),
-    )?;
-    let lock = Arc::new(std::sync::Mutex::new(lock));
-
-    let audit = engine::audit_log(ws)
-        .with_context(|| format!("cannot open the audit log of {}", ws.root().display()))?;
-    // A `KIRO_ACTOR` the log would refuse stops the run before any work.
-    audit.actor()?;
-    let mut builder = Pipeline::builder()
-        .config(config.clone())
-        .shared_store(store.clone())
-        .audit(audit);
+    let mut setup = RunSetup::new(&spec_dir).until(until).resume(resume);
     if let Some(jobs) = args.jobs {
-        builder = builder.jobs(usize::from(jobs));
+        setup = setup.jobs(usize::from(jobs));
     }
-    match CommandExecutor::from_config(&config.executor) {
-        Some(executor) => {
-            builder = builder.executor(match engine::launcher() {
-                Some(launcher) => executor.launcher(launcher),
-                None => executor,
-            });
-        }
-        None if until >= Phase::Execute => bail!(
-            "no executor configured: set `[executor] command = [\"program\", \"arg\"]` in \
-             .kiro/config.toml (it runs once per task with the task brief on standard input), \
-             or stop before execution with `--until tasks`"
-        ),
-        None => {}
+    if let Some(launcher) = engine::launcher() {
+        setup = setup.launcher(launcher);
     }
-    // Without `[verifier] command`, the engine reports every criterion untested.
-    if let Some(verifier) = CommandVerifier::from_config(&config.verifier) {
-        builder = builder.verifier(verifier);
-    }
-
     let bar: SharedBar = Arc::default();
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    builder = if args.yes {
-        builder.approver(AutoApprove)
+    setup = if args.yes {
+        setup.approve_all()
     } else if interactive {
-        builder.approver(PromptApprover {
+        setup.approver(PromptApprover {
             bar: bar.clone(),
             spec_dir: ws.display(&spec_dir).display().to_string(),
         })
     } else {
-        builder.approver(NonInteractive)
+        setup.approver(NonInteractive)
     };
-    let engine = builder.build();
+    let prepared = project.prepare_run(setup).map_err(|e| match e {
+        e @ ProjectError::RunOfOtherSpec { .. } => engine::explain(e),
+        e @ (ProjectError::NoExecutor { .. } | ProjectError::StoreInsideWorkspace { .. }) => {
+            engine::explain(e)
+        }
+        e => engine::explain(e).context(format!("cannot run spec `{name}`")),
+    })?;
+    if prepared.resume_missing {
+        eprintln!("no earlier run of spec `{name}` to resume; starting a new run");
+    }
+    // The run names itself in the lock once it has an id (a resumed run
+    // is named from the start); the lock goes with this process, even
+    // when it is killed.
+    let lock = Arc::new(std::sync::Mutex::new(prepared.lock));
+    let engine = prepared.pipeline;
 
-    let workspace = engine::workspace(ws, &config)?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
-    let mut options = RunOptions::new(workspace, spec_dir.clone())
-        .until(until)
+    let mut options = prepared
+        .options
         .include_optional(args.include_optional)
         .events(EventSink::new(tx))
         .cancel(cancel.clone());
@@ -148,9 +103,6 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs, config: Config) -> Result<
     }
     for phase in &args.regenerate {
         options = options.regenerate(engine::phase(*phase));
-    }
-    if let Some(run) = resume {
-        options = options.resume(run);
     }
 
     let reporter = tokio::spawn(report(
@@ -455,82 +407,57 @@ impl Approver for PromptApprover {
 }
 
 /// Prints the task graph of the spec's `tasks.md` without running anything.
-fn plan(ws: &Workspace, args: &RunArgs, config: &Config) -> Result<ExitCode> {
+fn plan(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
+    let project = engine::project(ws)?;
     let dir = ws.spec_dir(&args.spec)?;
     let loaded = ws.load(&dir)?;
-    let Some(tasks) = &loaded.spec.tasks else {
-        bail!(
-            "spec `{}` has no tasks.md yet; create it with `kiro run {} --until tasks`",
-            loaded.spec.name,
+    let plan = project.plan(&loaded).map_err(|e| match e {
+        ProjectError::NoTasks { spec } => anyhow::anyhow!(
+            "spec `{spec}` has no tasks.md yet; create it with `kiro run {} --until tasks`",
             args.spec
-        );
-    };
-    // The source map places each refused issue on its line of tasks.md,
-    // where `spec lint` places it.
-    let lines = loaded
-        .file(kiro_core::store::DocKind::Tasks)
-        .map(|f| &f.source_map);
-    let graph = Plan::new(tasks, config.pipeline.order)
-        .into_graph(lines)
-        .with_context(|| {
-            format!(
-                "the tasks of spec `{}` do not form a graph",
-                loaded.spec.name
-            )
-        })?;
-    let order = match config.pipeline.order {
+        ),
+        e => engine::explain(e).context(format!(
+            "the tasks of spec `{}` do not form a graph",
+            loaded.spec.name
+        )),
+    })?;
+    let order = match plan.order {
         kiro_core::config::TaskOrder::Document => "document",
         kiro_core::config::TaskOrder::Declared => "declared",
     };
     let mut out = format!(
         "{}: {} task nodes ({order} order; a task waits for the ones listed)\n",
-        one_line(&loaded.spec.name),
-        graph.order.len()
+        one_line(&plan.spec),
+        plan.nodes.len()
     );
-    for &n in &graph.order {
-        let node = &graph.graph[n];
-        // An edge `a -> b` means that `b` waits for `a`.
-        let mut waits: Vec<&str> = graph
-            .graph
-            .neighbors_directed(n, Direction::Incoming)
-            .map(|d| graph.graph[d].id.as_str())
-            .collect();
-        waits.sort_by_key(|id| natural(id));
-        waits.dedup();
-        let waits = if waits.is_empty() {
+    for node in &plan.nodes {
+        let waits = if node.waits_for.is_empty() {
             "nothing".to_owned()
         } else {
-            waits.join(", ")
+            node.waits_for.join(", ")
         };
         let _ = writeln!(
             out,
             "{}[{}]{} {} {}: {}; waits for {waits}",
-            "  ".repeat(node.path.len()),
-            node.task.status.mark(),
-            if node.task.optional { "*" } else { "" },
+            "  ".repeat(node.depth + 1),
+            node.status.mark(),
+            if node.optional { "*" } else { "" },
             node.id,
-            kind_name(node.kind, &node.task),
-            one_line(&node.task.title),
+            kind_name(node.kind, node.optional),
+            one_line(&node.title),
         );
     }
     output::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn kind_name(kind: TaskKind, task: &Task) -> &'static str {
+fn kind_name(kind: TaskKind, optional: bool) -> &'static str {
     match kind {
-        TaskKind::Leaf if task.optional => "optional task",
+        TaskKind::Leaf if optional => "optional task",
         TaskKind::Leaf => "task",
         TaskKind::Parent => "parent",
         TaskKind::Gate => "gate",
     }
-}
-
-/// Sort key that orders `2.10` after `2.9`.
-fn natural(id: &str) -> Vec<(u64, String)> {
-    id.split('.')
-        .map(|part| (part.parse().unwrap_or(u64::MAX), part.to_owned()))
-        .collect()
 }
 
 /// The text on one line, with the control characters left escaped (a task

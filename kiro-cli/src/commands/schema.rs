@@ -1,9 +1,11 @@
-//! `kiro schema`: JSON Schemas of the documents, of lint output and of
-//! the verification matrix.
+//! `kiro schema`: JSON Schemas of the documents, of lint output, of the
+//! verification matrix, and of the JSON of `status`, `trace`, `verify` and
+//! `checkpoint list` (the output types of `kiro_core::project`).
 
 use std::process::ExitCode;
 
 use anyhow::Result;
+use kiro_core::project::{CheckpointList, StatusReport, TraceReport};
 use kiro_core::spec::{BugfixDoc, DesignDoc, RequirementsDoc, Spec, TaskList};
 use schemars::schema_for;
 
@@ -19,7 +21,10 @@ pub(super) fn run(kind: SchemaKind) -> Result<ExitCode> {
         SchemaKind::Design => schema_for!(DesignDoc),
         SchemaKind::Tasks => schema_for!(TaskList),
         SchemaKind::Diagnostics => schema_for!(Vec<kiro_core::lint::Diagnostic>),
-        SchemaKind::Matrix => kiro_core::report::matrix_schema(),
+        SchemaKind::Matrix | SchemaKind::Verify => kiro_core::report::matrix_schema(),
+        SchemaKind::Status => schema_for!(StatusReport),
+        SchemaKind::Trace => schema_for!(TraceReport),
+        SchemaKind::Checkpoints => schema_for!(CheckpointList),
     };
     output::println(&serde_json::to_string_pretty(&schema)?)?;
     Ok(ExitCode::SUCCESS)
