@@ -50,33 +50,52 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod audit;
-pub mod checkpoint;
-pub mod config;
+// Always built: the model, its markdown format, EARS, lint, the store and
+// the seams sibling crates implement. Nothing here needs an async runtime.
 pub mod ears;
 mod error;
 pub mod escape;
 pub mod format;
 pub mod lexicon;
 pub mod lint;
-pub mod pipeline;
+pub mod memory;
 pub mod plan;
-pub mod process;
 pub mod redact;
-pub mod report;
-pub mod sandbox;
 pub mod spec;
-pub mod stage;
-pub mod stages;
 pub mod store;
+mod text;
+
+// The `engine` feature: running specs and the evidence a run leaves.
+#[cfg(feature = "engine")]
+pub mod audit;
+#[cfg(feature = "engine")]
+pub mod checkpoint;
+#[cfg(feature = "engine")]
+pub mod config;
+#[cfg(feature = "engine")]
+pub mod pipeline;
+#[cfg(feature = "engine")]
+pub mod process;
+#[cfg(feature = "engine")]
+pub mod report;
+#[cfg(feature = "engine")]
+pub mod sandbox;
+#[cfg(feature = "engine")]
+pub mod stage;
+#[cfg(feature = "engine")]
+pub mod stages;
+#[cfg(feature = "engine")]
 pub mod trace;
+#[cfg(feature = "engine")]
 pub mod verify;
+#[cfg(feature = "engine")]
 pub mod workspace;
 
 pub use error::{Error, Result};
 pub use spec::Spec;
 
-/// The README's Rust examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's Rust examples, compiled and run as doctests (they use the
+/// engine).
+#[cfg(all(doctest, feature = "engine"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
