@@ -91,6 +91,9 @@ pub mod verify;
 #[cfg(feature = "engine")]
 pub mod workspace;
 
+#[cfg(test)]
+mod layers;
+
 pub use error::{Error, Result};
 pub use spec::Spec;
 

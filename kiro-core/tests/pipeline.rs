@@ -1806,10 +1806,13 @@ impl kiro_core::memory::MemoryRecall for PathLessons {
     }
 }
 
+/// A task id and the texts of the memories it was given.
+type Seen = (String, Vec<String>);
+
 /// Records what each task saw in `StageContext::recalled`, per attempt.
 #[derive(Clone, Default)]
 struct RecallSpy {
-    seen: Arc<Mutex<Vec<(String, Vec<String>)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     /// Tasks that fail their first attempt with a retryable error.
     flaky: Vec<&'static str>,
 }
