@@ -2,7 +2,7 @@
 //! makes it ambiguous.
 //!
 //! [`Plan::new`] is the one builder of the task graph. The engine
-//! ([`crate::pipeline`]) runs its [`TaskGraph`], and lint ([`crate::lint`])
+//! (`pipeline`) runs its [`TaskGraph`], and lint ([`crate::lint`])
 //! reports its [`PlanIssue`]s, so that `kiro spec lint` and `kiro run` never
 //! disagree about a plan: a cycle lint reports is the cycle `run` refuses,
 //! named the same way, and a plan lint finds no plan error in is one `run`

@@ -430,7 +430,7 @@ pub fn lint_spec_with(spec: &Spec, options: LintOptions) -> Vec<Diagnostic> {
 /// the default configuration.
 ///
 /// With the `engine` feature, `LintOptions::from(&config)` reads them from
-/// a workspace's `.kiro/config.toml` ([`crate::config`]).
+/// a workspace's `.kiro/config.toml` (`kiro_core::config`).
 ///
 /// ```
 /// use kiro_core::lint::LintOptions;
