@@ -103,17 +103,7 @@ impl Default for PipelineConfig {
     }
 }
 
-/// How the engine orders the tasks of a `tasks.md`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum TaskOrder {
-    /// Each task waits for the one written before it, unless it declares its
-    /// own dependencies; safe for specs written for Kiro.
-    #[default]
-    Document,
-    /// Only explicit `_Depends:_` links order tasks.
-    Declared,
-}
+pub use crate::spec::TaskOrder;
 
 /// `[executor]`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -320,6 +310,25 @@ impl Config {
     /// Renders the configuration as TOML (every key, defaults included).
     pub fn to_toml(&self) -> Result<String> {
         toml::to_string(self).map_err(|e| Error::Backend(Box::new(e)))
+    }
+}
+
+/// Lint checks the plan in the order the workspace's runs use. The impl
+/// lives here, not in `lint`, because lint sits below the configuration:
+/// a linter built without the `engine` feature has no `Config`.
+///
+/// ```
+/// use kiro_core::config::Config;
+/// use kiro_core::lint::LintOptions;
+/// use kiro_core::spec::TaskOrder;
+///
+/// let config = Config::parse("[pipeline]\norder = \"declared\"\n", ".kiro/config.toml")?;
+/// assert_eq!(LintOptions::from(&config), LintOptions::default().order(TaskOrder::Declared));
+/// # Ok::<(), kiro_core::Error>(())
+/// ```
+impl From<&Config> for crate::lint::LintOptions {
+    fn from(config: &Config) -> Self {
+        crate::lint::LintOptions::default().order(config.pipeline.order)
     }
 }
 

@@ -19,6 +19,16 @@
 //! assert_eq!(c.ears.as_ref().map(|e| e.pattern), Some(EarsPattern::EventDriven));
 //! ```
 //!
+//! # Features
+//! - `engine` (default): running specs and the evidence a run leaves (the
+//!   modules of the second list below), with tokio, petgraph's scheduler,
+//!   toml, globset, ignore, sha2, quick-xml and nix.
+//! - `landlock` (default, implies `engine`): Landlock write confinement of
+//!   agents on Linux; without it the sandbox reports Landlock unavailable.
+//!
+//! With `default-features = false`, kiro-core is the model, the format,
+//! EARS, lint, the store and the memory seam, and needs no async runtime.
+//!
 //! # Modules
 //! - [`spec`]: the model: [`spec::Spec`] and its documents, plain serde/schemars data.
 //! - [`format`](mod@format): parse and render `requirements.md`, `bugfix.md`, `design.md`, `tasks.md`.
@@ -26,60 +36,99 @@
 //! - [`ears`]: classify acceptance criteria into EARS patterns.
 //! - [`lint`]: diagnostics (stable `K0001`... codes) as human text, JSON and SARIF 2.1.0.
 //! - [`store`]: load and save `.kiro/specs/<name>/` folders atomically.
-//! - [`config`]: `.kiro/config.toml`, typed, with errors that point at the line.
-//! - [`stage`]: one async trait per stage (`RequirementsParser`, `Designer`, `TaskPlanner`,
-//!   `Executor`, `Verifier`), plus `Node` and `Approver`, and the `StageContext` they get.
-//! - [`stages`]: the default, deterministic stages, and `CommandExecutor`/`CommandVerifier`
-//!   that plug in any agent CLI and test runner.
 //! - [`plan`]: the task graph of `tasks.md` and what makes it ambiguous, shared by lint and
 //!   the engine so that both read a plan the same way.
-//! - [`pipeline`]: the engine: phases, gates, a petgraph task DAG run concurrently on tokio,
-//!   checkpoints, resume, rollback and fork.
-//! - [`process`]: external commands with timeouts that kill the whole process group.
-//! - [`sandbox`]: Landlock write confinement, parent-death signal and per-task cgroups for agents.
-//! - [`verify`]: test annotations, JUnit and `cargo test` results, per-criterion verdicts.
-//! - [`trace`]: the requirement → criterion → property → task → file → test graph and coverage.
-//! - [`audit`]: the append-only, hash-chained audit log, with its heads kept under `.kiro/runs/`.
-//! - [`project`]: the use cases of a workspace (run, status, verify, trace, rollback, fork),
-//!   audited and locked, with the JSON types the CLI prints.
+//! - [`memory`]: the `MemoryRecall` seam: what a memory store recalls for a task.
 //! - [`redact`]: secret values of the environment replaced by `[redacted:NAME]`.
 //! - [`escape`]: control characters shown visibly in terminal output.
-//! - [`checkpoint`]: crash-safe checkpoints of runs, content-addressed blobs, rollback and fork.
-//! - [`workspace`]: sandboxed, journaled file access to named repositories, policy, change scans.
+//!
+//! With the `engine` feature:
+#![cfg_attr(
+    feature = "engine",
+    doc = r#"
+- [`config`]: `.kiro/config.toml`, typed, with errors that point at the line.
+- [`stage`]: one async trait per stage (`RequirementsParser`, `Designer`, `TaskPlanner`,
+  `Executor`, `Verifier`), plus `Node` and `Approver`, and the `StageContext` they get.
+- [`stages`]: the default, deterministic stages, and `CommandExecutor`/`CommandVerifier`
+  that plug in any agent CLI and test runner.
+- [`pipeline`]: the engine: phases, gates, a petgraph task DAG run concurrently on tokio,
+  checkpoints, resume, rollback and fork.
+- [`process`]: external commands with timeouts that kill the whole process group.
+- [`sandbox`]: Landlock write confinement, parent-death signal and per-task cgroups for agents.
+- [`verify`]: test annotations, JUnit and `cargo test` results, per-criterion verdicts.
+- [`trace`]: the requirement → criterion → property → task → file → test graph and coverage.
+- [`report`]: the traceability matrix and its renderers.
+- [`audit`]: the append-only, hash-chained audit log, with its heads kept under `.kiro/runs/`.
+- [`checkpoint`]: crash-safe checkpoints of runs, content-addressed blobs, rollback and fork.
+- [`workspace`]: sandboxed, journaled file access to named repositories, policy, change scans.
+- [`project`]: the use cases of a workspace (run, status, verify, trace, rollback, fork),
+  audited and locked, with the JSON types the CLI prints.
+"#
+)]
+#![cfg_attr(
+    not(feature = "engine"),
+    doc = r#"
+`config`, `stage`, `stages`, `pipeline`, `process`, `sandbox`, `verify`, `trace`, `report`,
+`audit`, `checkpoint`, `workspace` and `project` (not in this build).
+"#
+)]
 //!
 //! kiro-core performs no network I/O; stages touch files only through
-//! [`workspace::Workspace`] or commands its policy allows.
+//! `workspace::Workspace` or commands its policy allows.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod audit;
-pub mod checkpoint;
-pub mod config;
+// Always built: the model, its markdown format, EARS, lint, the store and
+// the seams sibling crates implement. Nothing here needs an async runtime.
 pub mod ears;
 mod error;
 pub mod escape;
 pub mod format;
 pub mod lexicon;
 pub mod lint;
-pub mod pipeline;
+pub mod memory;
 pub mod plan;
-pub mod process;
-pub mod project;
 pub mod redact;
-pub mod report;
-pub mod sandbox;
 pub mod spec;
-pub mod stage;
-pub mod stages;
 pub mod store;
+mod text;
+
+// The `engine` feature: running specs and the evidence a run leaves.
+#[cfg(feature = "engine")]
+pub mod audit;
+#[cfg(feature = "engine")]
+pub mod checkpoint;
+#[cfg(feature = "engine")]
+pub mod config;
+#[cfg(feature = "engine")]
+pub mod pipeline;
+#[cfg(feature = "engine")]
+pub mod process;
+#[cfg(feature = "engine")]
+pub mod project;
+#[cfg(feature = "engine")]
+pub mod report;
+#[cfg(feature = "engine")]
+pub mod sandbox;
+#[cfg(feature = "engine")]
+pub mod stage;
+#[cfg(feature = "engine")]
+pub mod stages;
+#[cfg(feature = "engine")]
 pub mod trace;
+#[cfg(feature = "engine")]
 pub mod verify;
+#[cfg(feature = "engine")]
 pub mod workspace;
+
+#[cfg(test)]
+mod layers;
 
 pub use error::{Error, Result};
 pub use spec::Spec;
 
-/// The README's Rust examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's Rust examples, compiled and run as doctests (they use the
+/// engine).
+#[cfg(all(doctest, feature = "engine"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

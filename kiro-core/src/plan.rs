@@ -2,12 +2,12 @@
 //! makes it ambiguous.
 //!
 //! [`Plan::new`] is the one builder of the task graph. The engine
-//! ([`crate::pipeline`]) runs its [`TaskGraph`], and lint ([`crate::lint`])
+//! (`pipeline`) runs its [`TaskGraph`], and lint ([`crate::lint`])
 //! reports its [`PlanIssue`]s, so that `kiro spec lint` and `kiro run` never
 //! disagree about a plan: a cycle lint reports is the cycle `run` refuses,
 //! named the same way, and a plan lint finds no plan error in is one `run`
 //! accepts. This module sits below both (it needs only the model, the
-//! format and the config), so neither imports the other for it.
+//! format), so neither imports the other for it.
 //!
 //! The graph has one node per task and an edge `a -> b` when `b` waits for
 //! `a`:
@@ -32,7 +32,7 @@
 //! that waits for it.
 //!
 //! ```
-//! use kiro_core::config::TaskOrder;
+//! use kiro_core::spec::TaskOrder;
 //! use kiro_core::format::parse_tasks;
 //! use kiro_core::plan::Plan;
 //!
@@ -54,10 +54,9 @@ use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
-use crate::config::TaskOrder;
 use crate::error::{Error, Result};
 use crate::format::{parse_tasks, render_tasks, Locator, SourceMap, TaskPath};
-use crate::spec::{is_numbered_under, Task, TaskId, TaskList};
+use crate::spec::{is_numbered_under, Task, TaskId, TaskList, TaskOrder};
 
 pub use crate::error::PlanProblem;
 

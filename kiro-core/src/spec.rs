@@ -701,6 +701,22 @@ pub struct TaskList {
     pub style: TextStyle,
 }
 
+/// How a run orders the tasks of a `tasks.md` that do not say what they
+/// wait for (`[pipeline] order` in `.kiro/config.toml`).
+///
+/// Part of the model, not of the configuration, because the plan and lint
+/// read a task list through it too, with or without a configuration file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskOrder {
+    /// Each task waits for the one written before it, unless it declares its
+    /// own dependencies; safe for specs written for Kiro.
+    #[default]
+    Document,
+    /// Only explicit `_Depends:_` links order tasks.
+    Declared,
+}
+
 /// Task progress, Kiro's checkbox marks.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "snake_case")]

@@ -212,7 +212,7 @@ pub const DEFAULT_MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The environment variable that sets the input limit, over
 /// `[limits] max_input_bytes` of `.kiro/config.toml` (see
-/// [`crate::config::LimitsConfig::resolve`]).
+/// `config::LimitsConfig::resolve`).
 pub const MAX_INPUT_BYTES_ENV: &str = "KIRO_MAX_INPUT_BYTES";
 
 /// How [`load_spec_with`] and friends read files.

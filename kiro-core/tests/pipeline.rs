@@ -1949,3 +1949,178 @@ mod embedding {
         }
     }
 }
+
+// --- Memory recall (issue 12, item 7): the engine asks the store once per task.
+
+/// Remembers a lesson per path and records every request it gets.
+#[derive(Default)]
+struct PathLessons {
+    requests: Mutex<Vec<kiro_core::memory::RecallRequest>>,
+    /// Fails every recall when set.
+    down: bool,
+}
+
+#[async_trait]
+impl kiro_core::memory::MemoryRecall for PathLessons {
+    async fn recall(
+        &self,
+        request: &kiro_core::memory::RecallRequest,
+    ) -> kiro_core::Result<Vec<kiro_core::memory::Recalled>> {
+        use kiro_core::memory::{Memory, RecallReason, Recalled};
+        self.requests.lock().unwrap().push(request.clone());
+        if self.down {
+            return Err(Error::Backend("memory store unreachable".into()));
+        }
+        // Three lessons per path, each 10 tokens: the budget decides how many stay.
+        Ok(request
+            .paths
+            .iter()
+            .flat_map(|p| {
+                (1..=3).map(move |i| Recalled {
+                    memory: Memory::new(format!("lesson {i} on {}", p.display())),
+                    reason: RecallReason::Path(p.clone()),
+                    tokens: 10,
+                })
+            })
+            .collect())
+    }
+}
+
+/// A task id and the texts of the memories it was given.
+type Seen = (String, Vec<String>);
+
+/// Records what each task saw in `StageContext::recalled`, per attempt.
+#[derive(Clone, Default)]
+struct RecallSpy {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    /// Tasks that fail their first attempt with a retryable error.
+    flaky: Vec<&'static str>,
+}
+
+#[async_trait]
+impl Executor for RecallSpy {
+    async fn execute(
+        &self,
+        task: &Task,
+        _spec: &Spec,
+        cx: &StageContext,
+    ) -> Result<TaskOutcome, StageError> {
+        let id = task.id.clone().unwrap();
+        let texts = cx
+            .recalled()
+            .iter()
+            .map(|r| r.memory.text.clone())
+            .collect();
+        self.seen.lock().unwrap().push((id.to_string(), texts));
+        if self.flaky.contains(&id.as_str()) && cx.attempt() == 1 {
+            return Err(StageError::transient("busy"));
+        }
+        Ok(TaskOutcome::done(id, "ok"))
+    }
+}
+
+#[tokio::test]
+async fn each_task_gets_what_memory_recalls_for_it_within_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = Arc::new(PathLessons::default());
+    let spy = RecallSpy {
+        flaky: vec!["1"],
+        ..RecallSpy::default()
+    };
+    let p = Pipeline::builder()
+        .executor(spy.clone())
+        .task_policy(NodePolicy {
+            timeout: None,
+            retries: 1,
+            backoff: Duration::from_millis(1),
+        })
+        .build();
+    let md = "# Plan\n\n- [ ] 1. Fix `src/parse.rs`\n- [ ] 2. Document it\n";
+    let s = p
+        .run(
+            RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md))
+                .until(Phase::Execute)
+                .memory(memory.clone())
+                .memory_budget(25),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+
+    // One request per task (not per attempt), naming the task, its paths and the repository.
+    let requests = memory.requests.lock().unwrap().clone();
+    let asked: Vec<(Option<&str>, Vec<&Path>, &[String])> = requests
+        .iter()
+        .map(|r| {
+            (
+                r.task.as_ref().map(|t| t.as_str()),
+                r.paths.iter().map(PathBuf::as_path).collect(),
+                r.repositories.as_slice(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            (
+                Some("1"),
+                vec![Path::new("src/parse.rs")],
+                &["main".to_string()][..]
+            ),
+            (Some("2"), vec![], &["main".to_string()][..]),
+        ]
+    );
+    assert!(requests
+        .iter()
+        .all(|r| r.spec == "demo" && r.budget_tokens == 25));
+
+    // A budget of 25 tokens holds two of the three 10-token lessons; both
+    // attempts of task 1 see them.
+    let lessons: Vec<String> = (1..=2)
+        .map(|i| format!("lesson {i} on src/parse.rs"))
+        .collect();
+    assert_eq!(
+        *spy.seen.lock().unwrap(),
+        [
+            ("1".to_string(), lessons.clone()),
+            ("1".to_string(), lessons),
+            ("2".to_string(), vec![]),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failing_memory_store_fails_the_task_not_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = Arc::new(PathLessons {
+        down: true,
+        ..PathLessons::default()
+    });
+    let spy = RecallSpy::default();
+    let p = Pipeline::builder()
+        .executor(spy.clone())
+        .order(TaskOrder::Declared)
+        .build();
+    let s = p
+        .run(
+            RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(FLAT))
+                .until(Phase::Execute)
+                .memory(memory),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(s.status, RunStatus::Failed { .. }),
+        "{:?}",
+        s.status
+    );
+    // No executor ran: the recall came first and failed each task.
+    assert!(spy.seen.lock().unwrap().is_empty());
+    let outcome = &s.artifacts.outcomes["1"];
+    assert_eq!(outcome.status, OutcomeStatus::Failed);
+    assert!(
+        outcome.summary.contains("memory store unreachable"),
+        "{}",
+        outcome.summary
+    );
+}

@@ -90,9 +90,8 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::config::{Config, TaskOrder};
 use crate::format::Locator;
-use crate::spec::Spec;
+use crate::spec::{Spec, TaskOrder};
 use crate::store::{DocKind, LoadedSpec, SourceFile};
 
 pub use render::{render_human, render_json, render_sarif, LOAD_ERROR};
@@ -430,14 +429,15 @@ pub fn lint_spec_with(spec: &Spec, options: LintOptions) -> Vec<Diagnostic> {
 /// What lint assumes about how the spec is run; the default is a run with
 /// the default configuration.
 ///
-/// ```
-/// use kiro_core::config::{Config, TaskOrder};
-/// use kiro_core::lint::LintOptions;
+/// With the `engine` feature, `LintOptions::from(&config)` reads them from
+/// a workspace's `.kiro/config.toml` (`kiro_core::config`).
 ///
-/// let config: Config = toml::from_str("[pipeline]\norder = \"declared\"\n")?;
-/// assert_eq!(LintOptions::from(&config).order, TaskOrder::Declared);
-/// assert_eq!(LintOptions::default().order(TaskOrder::Declared), LintOptions::from(&config));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+/// use kiro_core::lint::LintOptions;
+/// use kiro_core::spec::TaskOrder;
+///
+/// assert_eq!(LintOptions::default().order, TaskOrder::Document);
+/// assert_eq!(LintOptions::default().order(TaskOrder::Declared).order, TaskOrder::Declared);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -452,12 +452,6 @@ impl LintOptions {
     pub fn order(mut self, order: TaskOrder) -> Self {
         self.order = order;
         self
-    }
-}
-
-impl From<&Config> for LintOptions {
-    fn from(config: &Config) -> Self {
-        LintOptions::default().order(config.pipeline.order)
     }
 }
 
@@ -489,7 +483,7 @@ pub fn lint(spec: &LoadedSpec) -> Vec<Diagnostic> {
 }
 
 /// [`lint`] for a spec run as `options` say (pass the workspace's
-/// [`Config`] so that the plan rules see the order its runs use).
+/// configuration, `LintOptions::from(&config)`, so that the plan rules see the order its runs use).
 pub fn lint_with(spec: &LoadedSpec, options: LintOptions) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for finding in findings(&spec.spec, options) {

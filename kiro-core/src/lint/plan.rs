@@ -7,10 +7,9 @@
 //! through a parent and its sub-task, or through document order, included.
 
 use super::{At, Finding, Needle};
-use crate::config::TaskOrder;
 use crate::format::{Locator, TaskPath};
 use crate::plan::{Plan, PlanIssue};
-use crate::spec::Spec;
+use crate::spec::{Spec, TaskOrder};
 use crate::store::DocKind;
 
 /// A finding per issue of the spec's plan, in document order.

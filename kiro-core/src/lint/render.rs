@@ -29,11 +29,11 @@ fn severity_colour(severity: Severity) -> &'static str {
 }
 
 /// Terminal columns a character takes, so that the `^^^` underline stays
-/// under CJK text: the report's measure, with a tab counted as 4.
+/// under CJK text: the measure the report uses too, with a tab counted as 4.
 fn char_width(c: char) -> usize {
     match c {
         '\t' => 4,
-        _ => crate::report::text::char_width(c),
+        _ => crate::text::char_width(c),
     }
 }
 

@@ -58,6 +58,7 @@ use crate::checkpoint::{CheckpointRef, CheckpointStore, RollbackReport, RunId};
 use crate::config::{Config, TaskOrder};
 use crate::error::Result;
 use crate::format::parse_tasks;
+use crate::memory::{MemoryRecall, NoMemory};
 use crate::plan::Plan;
 use crate::spec::Spec;
 use crate::stage::{
@@ -331,7 +332,8 @@ pub struct RunOptions {
     resume: Option<RunId>,
     events: EventSink,
     cancel: CancellationToken,
-    memory: Vec<String>,
+    memory: Arc<dyn MemoryRecall>,
+    memory_budget: u32,
 }
 
 impl RunOptions {
@@ -392,7 +394,8 @@ impl RunOptions {
             resume: None,
             events: EventSink::none(),
             cancel: CancellationToken::new(),
-            memory: Vec::new(),
+            memory: Arc::new(NoMemory),
+            memory_budget: crate::memory::DEFAULT_BUDGET_TOKENS,
         }
     }
 
@@ -440,9 +443,17 @@ impl RunOptions {
         self
     }
 
-    /// Lessons recalled for the stages ([`StageContext::memory`](crate::stage::StageContext::memory)).
-    pub fn memory(mut self, memory: Vec<String>) -> Self {
+    /// The memory store asked once per task; what it recalls reaches the
+    /// stages as [`StageContext::recalled`](crate::stage::StageContext::recalled).
+    pub fn memory(mut self, memory: Arc<dyn MemoryRecall>) -> Self {
         self.memory = memory;
+        self
+    }
+
+    /// The most tokens recalled memories may take per task (default
+    /// [`DEFAULT_BUDGET_TOKENS`](crate::memory::DEFAULT_BUDGET_TOKENS)).
+    pub fn memory_budget(mut self, tokens: u32) -> Self {
+        self.memory_budget = tokens;
         self
     }
 }

@@ -121,6 +121,7 @@ impl<'p> Run<'p> {
         let cx = StageContext::builder(o.workspace.clone())
             .config(p.config.clone())
             .memory(o.memory.clone())
+            .memory_budget(o.memory_budget)
             .events(o.events.clone())
             .cancel(cancel.clone())
             .run_id(run_id.clone())
@@ -1047,6 +1048,17 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         let base = self.run.cx.clone();
         let artifacts = self.artifacts.clone();
         self.running.spawn(async move {
+            // Memory is recalled once per task, for every attempt.
+            let base = match base.recall_for(&task).await {
+                Ok(cx) => cx,
+                Err(e) => {
+                    let message = format!("memory recall: {e}");
+                    return (
+                        n,
+                        Finish::Task(TaskOutcome::failed(id, message, String::new())),
+                    );
+                }
+            };
             let mut attempt = 1;
             loop {
                 if events.is_active() {

@@ -1,5 +1,7 @@
 //! Text helpers shared by the renderers: escaping, control characters and
-//! terminal column widths.
+//! terminal column widths (measured by [`crate::text`], which lint uses too).
+
+pub(crate) use crate::text::char_width;
 
 /// Removes ANSI escape sequences and other control characters (test output
 /// is often coloured), keeping newlines and tabs.
@@ -96,43 +98,6 @@ pub(crate) fn xml_escape(text: &str, attribute: bool) -> String {
         }
     }
     out
-}
-
-/// Columns a character takes in a terminal: 0 for combining marks and
-/// zero-width characters, 2 for East Asian wide and full-width characters
-/// and most emoji, 1 otherwise.
-///
-/// This is an approximation of Unicode's East Asian Width property that
-/// covers the scripts found in specs (CJK, kana, hangul, emoji) without a
-/// table crate.
-pub(crate) fn char_width(c: char) -> usize {
-    let u = u32::from(c);
-    if c.is_control()
-        || matches!(u, 0x0300..=0x036F | 0x200B..=0x200F | 0x20D0..=0x20FF | 0xFE00..=0xFE0F)
-    {
-        return 0;
-    }
-    if matches!(
-        u,
-        0x1100..=0x115F
-            | 0x2E80..=0x303E
-            | 0x3041..=0x33FF
-            | 0x3400..=0x4DBF
-            | 0x4E00..=0x9FFF
-            | 0xA000..=0xA4CF
-            | 0xAC00..=0xD7A3
-            | 0xF900..=0xFAFF
-            | 0xFE30..=0xFE4F
-            | 0xFF00..=0xFF60
-            | 0xFFE0..=0xFFE6
-            | 0x1F300..=0x1F64F
-            | 0x1F900..=0x1F9FF
-            | 0x20000..=0x3FFFD
-    ) {
-        2
-    } else {
-        1
-    }
 }
 
 /// Columns a string takes in a terminal.

@@ -10,13 +10,24 @@ use super::{LandlockState, Support};
 /// `ResolveUnix` (connecting to Unix sockets, ABI 9) is not a write to a
 /// file: handling it would cut the agent off from sockets such as an SSH
 /// agent's, which the write policy does not speak about.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "landlock"))]
 fn write_rights() -> landlock::BitFlags<landlock::AccessFs> {
     use landlock::{AccessFs, ABI};
     AccessFs::from_write(ABI::V10) & !AccessFs::ResolveUnix
 }
 
+/// Why Landlock is unavailable in a build without it.
+#[cfg(not(all(target_os = "linux", feature = "landlock")))]
+const UNAVAILABLE: &str = if cfg!(target_os = "linux") {
+    "kiro was built without the `landlock` feature"
+} else {
+    "Landlock exists only on Linux"
+};
+
 /// What the launcher restricts writes to.
+// Without Landlock nothing reads the grants: the launcher still builds them,
+// so that both builds take the same path up to the kernel call.
+#[cfg_attr(not(all(target_os = "linux", feature = "landlock")), allow(dead_code))]
 pub(crate) struct Grants<'a> {
     /// Directory hierarchies the agent may write beneath.
     pub(crate) dirs: &'a [PathBuf],
@@ -24,7 +35,7 @@ pub(crate) struct Grants<'a> {
     pub(crate) files: &'a [PathBuf],
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "landlock"))]
 pub(crate) fn support() -> Support {
     use landlock::{LandlockStatus, RestrictSelf};
     // With no flags and `no_new_privs` off, `apply` only reads the kernel's
@@ -45,15 +56,15 @@ pub(crate) fn support() -> Support {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", feature = "landlock")))]
 pub(crate) fn support() -> Support {
-    Support::unavailable("Landlock exists only on Linux")
+    Support::unavailable(UNAVAILABLE)
 }
 
 /// Restricts the calling thread (and what it later executes) to writing
 /// beneath `grants` and `/dev`. `Err` says why nothing is in force; the
 /// caller decides whether that stops the launch.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "landlock"))]
 pub(crate) fn restrict(grants: &Grants<'_>) -> Result<LandlockState, String> {
     use landlock::{
         AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, ABI,
@@ -100,9 +111,9 @@ pub(crate) fn restrict(grants: &Grants<'_>) -> Result<LandlockState, String> {
     })
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", feature = "landlock")))]
 pub(crate) fn restrict(_grants: &Grants<'_>) -> Result<LandlockState, String> {
     Ok(LandlockState::Unavailable {
-        reason: "Landlock exists only on Linux".to_owned(),
+        reason: UNAVAILABLE.to_owned(),
     })
 }

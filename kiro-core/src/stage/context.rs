@@ -13,8 +13,9 @@ use tokio_util::sync::CancellationToken;
 use super::{StageError, TaskOutcome};
 use crate::checkpoint::RunId;
 use crate::config::Config;
+use crate::memory::{recall_within, MemoryRecall, NoMemory, RecallRequest, Recalled};
 use crate::pipeline::PipelineEvent;
-use crate::spec::Spec;
+use crate::spec::{Spec, Task};
 use crate::verify::VerificationReport;
 use crate::workspace::Workspace;
 
@@ -116,7 +117,10 @@ pub struct StageContext {
     workspace: Arc<Workspace>,
     config: Arc<Config>,
     artifacts: Arc<Artifacts>,
-    memory: Arc<[String]>,
+    memory: Arc<dyn MemoryRecall>,
+    // What `memory` recalled for the running task; empty outside tasks.
+    recalled: Arc<[Recalled]>,
+    memory_budget: u32,
     events: EventSink,
     cancel: CancellationToken,
     // Shared, so that the per-node copy the engine makes allocates nothing.
@@ -135,7 +139,9 @@ impl StageContext {
                 workspace: workspace.into(),
                 config: Arc::new(Config::default()),
                 artifacts: Arc::new(Artifacts::default()),
-                memory: Arc::from(Vec::new()),
+                memory: Arc::new(NoMemory),
+                recalled: Arc::from(Vec::new()),
+                memory_budget: crate::memory::DEFAULT_BUDGET_TOKENS,
                 events: EventSink::none(),
                 cancel: CancellationToken::new(),
                 run_id: None,
@@ -162,9 +168,31 @@ impl StageContext {
         &self.artifacts
     }
 
-    /// Lessons recalled from earlier work (review feedback), most relevant first.
-    pub fn memory(&self) -> &[String] {
+    /// The memory store ([`NoMemory`] unless one was set), for stages that
+    /// recall more than the engine asked for the task.
+    pub fn memory(&self) -> &Arc<dyn MemoryRecall> {
         &self.memory
+    }
+
+    /// What the memory store recalled for the running task, most relevant
+    /// first, within the [budget](StageContextBuilder::memory_budget); empty
+    /// outside tasks and without a store.
+    pub fn recalled(&self) -> &[Recalled] {
+        &self.recalled
+    }
+
+    /// This context with what the memory store recalls for `task` (asked
+    /// once per task, before its first attempt). A store's error is the
+    /// task's: see [`MemoryRecall`].
+    pub(crate) async fn recall_for(&self, task: &Task) -> crate::Result<StageContext> {
+        let request = RecallRequest::for_task(self.spec_name.as_ref(), task)
+            .repositories(self.workspace.repos())
+            .budget_tokens(self.memory_budget);
+        let recalled = recall_within(self.memory.as_ref(), &request).await?;
+        Ok(StageContext {
+            recalled: Arc::from(recalled),
+            ..self.clone()
+        })
     }
 
     /// Where progress events go.
@@ -239,9 +267,23 @@ impl StageContextBuilder {
         self
     }
 
-    /// Sets the recalled memory.
-    pub fn memory(mut self, memory: Vec<String>) -> Self {
-        self.cx.memory = Arc::from(memory);
+    /// Sets the memory store the engine asks once per task (default
+    /// [`NoMemory`]).
+    pub fn memory(mut self, memory: Arc<dyn MemoryRecall>) -> Self {
+        self.cx.memory = memory;
+        self
+    }
+
+    /// Sets the most tokens recalled memories may take per task (default
+    /// [`DEFAULT_BUDGET_TOKENS`](crate::memory::DEFAULT_BUDGET_TOKENS)).
+    pub fn memory_budget(mut self, tokens: u32) -> Self {
+        self.cx.memory_budget = tokens;
+        self
+    }
+
+    /// Sets what was recalled, for a stage called outside the engine.
+    pub fn recalled(mut self, recalled: Vec<Recalled>) -> Self {
+        self.cx.recalled = Arc::from(recalled);
         self
     }
 
