@@ -14,7 +14,8 @@ use kiro_core::pipeline;
 use kiro_core::redact::Redactor;
 use kiro_core::verify::annotations::{scan_dir, Annotation};
 use kiro_core::verify::junit::parse_junit;
-use kiro_core::verify::{build_report, RunInfo, VerificationReport};
+use kiro_core::trace::build_report;
+use kiro_core::verify::{RunInfo, VerificationReport};
 use kiro_core::Spec;
 use serde::{Deserialize, Serialize};
 

@@ -58,6 +58,7 @@ mod error;
 pub mod escape;
 pub mod format;
 pub mod lexicon;
+pub mod links;
 pub mod lint;
 pub mod pipeline;
 pub mod plan;
