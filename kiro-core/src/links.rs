@@ -5,7 +5,7 @@
 //! This is the one place where a requirement-level id (`6`, meaning every
 //! criterion of requirement 6) is expanded, where a task's `All` is read and
 //! where the first definition of a duplicated id wins. The trace graph
-//! ([`crate::trace::TraceGraph`]) is built from it, and lint's coverage rule
+//! (`trace::TraceGraph`) is built from it, and lint's coverage rule
 //! (K0010) reads it directly, because lint sits below the evidence layer and
 //! needs nothing but the spec. Verdicts, report matrices and coverage
 //! findings all come from the graph, so every consumer agrees on what links

@@ -10,14 +10,13 @@ use kiro_core::spec::{
     AcceptanceCriterion, BehaviorGroup, BehaviorKind, BugfixDoc, CorrectnessProperty, CriterionId,
     DesignDoc, PropertyId, Spec, SpecKind,
 };
+use kiro_core::trace::build_report;
 use kiro_core::verify::annotations::{
     attribute, same_spec, scan_dir, scan_file, Annotation, AnnotationKind, Scope, TestDeclKind,
 };
 use kiro_core::verify::cargo_test::parse_cargo_test;
 use kiro_core::verify::junit::parse_junit;
-use kiro_core::verify::{
-    build_report, CriterionStatus, RunInfo, TestResult, TestStatus, VerificationReport,
-};
+use kiro_core::verify::{CriterionStatus, RunInfo, TestResult, TestStatus, VerificationReport};
 use kiro_core::Error;
 use proptest::prelude::*;
 

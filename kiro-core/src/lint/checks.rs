@@ -580,7 +580,10 @@ fn tasks(spec: &Spec, index: &Index<'_>, terms: &Terms, out: &mut Vec<Finding>) 
 /// resolution the trace graph is built from, so that lint and `kiro trace`
 /// never disagree on which criteria a task implements.
 fn coverage(spec: &Spec, out: &mut Vec<Finding>) {
-    let has_tasks = spec.tasks.as_ref().is_some_and(|t| !t.all_tasks().is_empty());
+    let has_tasks = spec
+        .tasks
+        .as_ref()
+        .is_some_and(|t| !t.all_tasks().is_empty());
     if !has_tasks {
         return;
     }

@@ -11,10 +11,10 @@ use crate::error::Error;
 use crate::process::Command;
 use crate::spec::Spec;
 use crate::stage::{StageContext, StageError, TaskOutcome, Verifier};
+use crate::trace::build_report;
 use crate::verify::annotations::{attribute, scan_dir};
 use crate::verify::cargo_test::parse_cargo_test;
 use crate::verify::junit::parse_junit;
-use crate::trace::build_report;
 use crate::verify::{RunInfo, TestResult, VerificationReport};
 
 /// Runs the configured test command (argv, no shell) in a workspace

@@ -13,7 +13,7 @@
 //! expanded there, once), tests and results are joined here. Everything
 //! that talks about links reads the graph: [`build_report`] (the verdicts),
 //! [`coverage`] (the gaps, as findings) and the report matrices
-//! ([`crate::report::Matrix::build`], [`crate::report::Matrix::from_graph`]).
+//! (`report::Matrix::build`, `report::Matrix::from_graph`).
 //! Within the evidence layer the order is `verify` (annotations, results,
 //! report types) → `trace` (resolution, verdicts, coverage) → `report`
 //! (rendering); no module imports one to its right.

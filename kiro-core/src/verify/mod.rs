@@ -9,10 +9,10 @@
 //!   output of `cargo test` ([`cargo_test`]);
 //! - the report types: [`VerificationReport`], [`CriterionResult`] and
 //!   [`Evidence`], the one type for "a test and how it ended" that the
-//!   report matrix ([`crate::report::Matrix`]) also uses.
+//!   report matrix (`report::Matrix`) also uses.
 //!
 //! Resolving which test checks which criterion is the trace graph's job
-//! ([`crate::trace`]): [`crate::trace::build_report`] builds the report
+//! (`trace`): `trace::build_report` builds the report
 //! from it. The dependency runs one way, `verify` → `trace` → `report`.
 //!
 //! ```
