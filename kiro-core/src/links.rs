@@ -258,3 +258,132 @@ fn push_new(out: &mut Vec<usize>, items: &[usize]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{parse_design, parse_requirements, parse_tasks};
+    use crate::spec::CriterionId;
+
+    const REQ: &str = "# Requirements Document\n\n## Requirements\n\n\
+        ### Requirement 1: A\n\n#### Acceptance Criteria\n\n1. THE App SHALL a\n2. THE App SHALL b\n\n\
+        ### Requirement 2: B\n\n#### Acceptance Criteria\n\n1. THE App SHALL c\n";
+
+    fn spec(design: &str, tasks: &str) -> Spec {
+        Spec {
+            name: "s".into(),
+            requirements: Some(parse_requirements(REQ).value),
+            design: (!design.is_empty()).then(|| parse_design(design).value),
+            tasks: Some(parse_tasks(&format!("# Implementation Plan\n\n{tasks}")).value),
+            ..Spec::default()
+        }
+    }
+
+    /// The criteria (as ids) that `ids` resolve to.
+    fn check_resolve(ids: &str, expected: &[&str]) {
+        let s = spec("", "");
+        let links = SpecLinks::new(&s);
+        let ids: Vec<CriterionId> = ids.split(", ").map(CriterionId::new).collect();
+        let got: Vec<&str> = links
+            .resolve_all(&ids)
+            .into_iter()
+            .map(|i| links.criteria()[i].id.as_str())
+            .collect();
+        assert_eq!(got, expected, "{ids:?}");
+    }
+
+    #[test]
+    fn resolves_criteria_and_whole_requirements_once() {
+        check_resolve("1.2", &["1.2"]);
+        check_resolve("1", &["1.1", "1.2"]);
+        check_resolve("2, 1.1", &["2.1", "1.1"]);
+        check_resolve("1.1, 1", &["1.1", "1.2"]);
+        check_resolve("9.9", &[]);
+        check_resolve("9", &[]);
+    }
+
+    /// A task's criteria (ids), whether it reads `All`, and its unknown links.
+    fn check_task(
+        design: &str,
+        tasks: &str,
+        criteria: &[&str],
+        all: bool,
+        unknown: &[UnknownLink],
+    ) {
+        let s = spec(design, tasks);
+        let links = SpecLinks::new(&s);
+        let t = &links.tasks()[0];
+        let got: Vec<&str> = t
+            .criteria
+            .iter()
+            .map(|&i| links.criteria()[i].id.as_str())
+            .collect();
+        assert_eq!(got, criteria, "{tasks}");
+        assert_eq!(t.all, all, "{tasks}");
+        assert_eq!(t.unknown, unknown, "{tasks}");
+    }
+
+    #[test]
+    fn reads_task_links() {
+        let design = "# Design\n\n## Correctness Properties\n\n### Property 1: P\n\nx\n\n\
+                      **Validates: Requirements 2**\n";
+        check_task(
+            "",
+            "- [ ] 1. A\n  - _Requirements: 1.2, 2_\n",
+            &["1.2", "2.1"],
+            false,
+            &[],
+        );
+        check_task(
+            "",
+            "- [ ] 1. A\n  - _Requirements: All_\n",
+            &["1.1", "1.2", "2.1"],
+            true,
+            &[],
+        );
+        check_task(
+            "",
+            "- [ ] 1. A\n  - _Requirements: 1.1, 7.1, 8_\n",
+            &["1.1"],
+            false,
+            &[
+                UnknownLink::Criterion("7.1".into()),
+                UnknownLink::Criterion("8".into()),
+            ],
+        );
+        // Property numbers are checked only against a design.
+        check_task("", "- [ ] 1. A\n  - **Property 4: Q**\n", &[], false, &[]);
+        check_task(
+            design,
+            "- [ ] 1. A\n  - **Property 4: Q**\n",
+            &[],
+            false,
+            &[UnknownLink::Property("4".into())],
+        );
+    }
+
+    #[test]
+    fn implemented_counts_property_links() {
+        let design = "# Design\n\n## Correctness Properties\n\n### Property 1: P\n\nx\n\n\
+                      **Validates: Requirements 2**\n";
+        let s = spec(
+            design,
+            "- [ ] 1. A\n  - **Property 1: P**\n- [ ] 2. B\n  - _Requirements: 1.1_\n",
+        );
+        let links = SpecLinks::new(&s);
+        assert_eq!(links.properties()[0].criteria, [2]);
+        assert_eq!(links.tasks()[0].properties, [0]);
+        assert_eq!(links.implemented(), [true, false, true]);
+    }
+
+    #[test]
+    fn a_duplicate_id_keeps_its_first_definition() {
+        let s = spec(
+            "",
+            "- [ ] 1. A\n  - _Requirements: 1.1_\n- [ ] 1. Again\n  - _Requirements: 2.1_\n",
+        );
+        let links = SpecLinks::new(&s);
+        assert_eq!(links.tasks().len(), 1);
+        assert_eq!(links.tasks()[0].task.title, "A");
+    }
+}

@@ -643,6 +643,15 @@ fn fixture_specs_build_graphs() {
         assert_eq!(matrix.rows.len(), graph.criteria().count());
         let findings = Coverage::compute(&spec, &graph, None, None);
         serde_json::to_string(&findings).unwrap();
+        // Lint and trace read the same links: the same criteria lack a task.
+        let mut from_lint = lint_uncovered(&spec);
+        from_lint.dedup();
+        assert_eq!(
+            from_lint,
+            trace_uncovered(&findings),
+            "{}: lint K0010 and trace disagree",
+            path.display()
+        );
         built += 1;
     }
     assert!(built >= 30, "built {built} graphs");
@@ -983,4 +992,82 @@ fn one_spec_gets_every_unscoped_annotation() {
     let findings = Coverage::compute(&cart, &graph, None, None);
     assert!(kinds_for(&findings, FindingKind::Unattributed).is_empty());
     assert!(kinds_for(&findings, FindingKind::UnknownCriterionInTest).is_empty());
+}
+
+// ------------------------------------------------- one resolution, one answer
+
+/// The criteria lint reports as K0010, in document order.
+fn lint_uncovered(spec: &Spec) -> Vec<String> {
+    kiro_core::lint::lint_spec(spec)
+        .iter()
+        .filter(|d| d.code == "K0010")
+        .map(|d| {
+            // "criterion 1.2 is not covered by any task"
+            d.message.split(' ').nth(1).unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// The criteria of `criterion_without_task` findings, in document order.
+fn trace_uncovered(findings: &[Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::CriterionWithoutTask)
+        .map(|f| f.criterion.as_ref().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn lint_and_trace_agree_on_which_criteria_lack_a_task() {
+    const REQ: &str = "# Requirements Document\n\n## Requirements\n\n\
+        ### Requirement 1: A\n\n#### Acceptance Criteria\n\n1. THE App SHALL a\n2. THE App SHALL b\n\n\
+        ### Requirement 2: B\n\n#### Acceptance Criteria\n\n1. THE App SHALL c\n2. THE App SHALL d\n";
+    const DESIGN: &str = "# Design\n\n## Correctness Properties\n\n### Property 1: P\n\n\
+        *For any* x, THE App SHALL y.\n\n**Validates: Requirements 2**\n";
+    // (task lines, criteria without a task)
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "- [ ] 1. A\n  - _Requirements: 1.1_\n",
+            &["1.2", "2.1", "2.2"],
+        ),
+        ("- [ ] 1. A\n  - _Requirements: 1_\n", &["2.1", "2.2"]),
+        ("- [ ] 1. A\n  - _Requirements: All_\n", &[]),
+        (
+            "- [ ] 1. A\n  - _Requirements: 1.2, 9.9_\n",
+            &["1.1", "2.1", "2.2"],
+        ),
+        // Through the property, which validates all of requirement 2.
+        ("- [ ] 1. A\n  - **Property 1: P**\n", &["1.1", "1.2"]),
+        (
+            "- [ ] 1. A\n  - _Requirements: 1.1_\n  - [ ] 1.1 B\n    - _Requirements: 1.2_\n",
+            &["2.1", "2.2"],
+        ),
+    ];
+    for (tasks, expected) in cases {
+        let spec = Spec {
+            name: "s".into(),
+            requirements: Some(parse_requirements(REQ).value),
+            design: Some(parse_design(DESIGN).value),
+            tasks: Some(parse_tasks(&format!("# Implementation Plan\n\n{tasks}")).value),
+            ..Spec::default()
+        };
+        let graph = TraceGraph::build(&spec, &[], &[], &BTreeMap::new());
+        let findings = Coverage::compute(&spec, &graph, None, None);
+        assert_eq!(lint_uncovered(&spec), *expected, "lint, tasks:\n{tasks}");
+        assert_eq!(
+            trace_uncovered(&findings),
+            *expected,
+            "trace, tasks:\n{tasks}"
+        );
+        // The verification matrix lists the tasks that name a criterion; the
+        // trace matrix also those reaching it through a property or `All`.
+        let report = build_report(&spec, &[], &[], RunInfo::default());
+        let verify = Matrix::build(&spec, &report);
+        let trace = Matrix::from_graph(&graph);
+        for (v, t) in verify.rows.iter().zip(&trace.rows) {
+            assert!(v.tasks.iter().all(|task| t.tasks.contains(task)));
+            assert_eq!(v.properties, t.properties);
+            assert_eq!(v.requirement_title, t.requirement_title);
+        }
+    }
 }
