@@ -41,10 +41,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
+use kiro_core::trace::build_report;
 use kiro_core::trace::{Coverage, TraceGraph};
 use kiro_core::verify::annotations::{scan_dir, Annotation};
 use kiro_core::verify::junit::parse_junit;
-use kiro_core::verify::{build_report, RunInfo, TestResult, VerificationReport};
+use kiro_core::verify::{RunInfo, TestResult, VerificationReport};
 use kiro_core::Spec;
 
 /// The spec's name, as written in `Feature:` annotations.

@@ -85,6 +85,7 @@ mod error;
 pub mod escape;
 pub mod format;
 pub mod lexicon;
+pub mod links;
 pub mod lint;
 pub mod memory;
 pub mod plan;

@@ -172,7 +172,7 @@ fn matrix_rows_follow_the_spec_with_links_and_verdicts() {
     assert_eq!(ids(&r.tasks), ["1.1"]);
     assert!(r.properties.is_empty());
     assert_eq!(r.status, CriterionStatus::Passed);
-    assert_eq!(r.tests[0].name, "login_creates_session");
+    assert_eq!(r.tests[0].test, "login_creates_session");
     assert_eq!(r.tests[0].line, Some(12));
 
     let r = &m.rows[1];

@@ -15,15 +15,15 @@ use kiro_core::checkpoint::{
     Checkpoint, CheckpointId, CheckpointStore, FileChange, FileCheckpointStore, FileState,
 };
 use kiro_core::format::{parse_design, parse_requirements, parse_tasks};
-use kiro_core::lint::Severity;
+use kiro_core::report::{matrix_schema, Matrix};
 use kiro_core::spec::{CriterionId, PropertyId, Spec, TaskId};
 use kiro_core::store::load_spec;
 use kiro_core::trace::{
-    task_files_from_checkpoints, Coverage, Finding, FindingKind, LinkLock, TestKey, TraceGraph,
-    TraceMatrix,
+    build_report, task_files_from_checkpoints, Coverage, Finding, FindingKind, LinkLock, Severity,
+    TestKey, TraceGraph,
 };
 use kiro_core::verify::annotations::{scan_dir, scan_file, Annotation};
-use kiro_core::verify::{build_report, CriterionStatus, RunInfo, TestResult, TestStatus};
+use kiro_core::verify::{CriterionStatus, RunInfo, TestResult, TestStatus};
 
 const REQUIREMENTS: &str = "# Requirements Document
 
@@ -297,7 +297,7 @@ fn every_link_type_is_traced() {
     assert_eq!(graph.criteria_of_test(&charges.key), [&c("2.1"), &c("2.2")]);
     assert_eq!(graph.results_of(&charges.key).len(), 1);
 
-    // Statuses agree with verify::build_report.
+    // The verdicts of the report agree with the graph they are read from.
     let report = build_report(
         &spec,
         &anns,
@@ -325,28 +325,33 @@ fn matrix_has_one_row_per_criterion_and_a_schema() {
     let ws = workspace();
     let (spec, anns) = load(ws.path());
     let graph = TraceGraph::build(&spec, &anns, &results(), &BTreeMap::new());
-    let m = graph.matrix();
+    let m = Matrix::from_graph(&graph);
     assert_eq!(m.spec, "shop");
     let ids: Vec<&str> = m.rows.iter().map(|r| r.criterion.as_str()).collect();
     assert_eq!(ids, ["1.1", "1.2", "1.3", "2.1", "2.2", "3.1"]);
     let r12 = &m.rows[1];
     assert_eq!(r12.requirement.as_str(), "1");
     assert!(r12.text.contains("drop the item"));
-    assert!(r12.pattern.is_some());
+    assert!(r12.ears.is_some());
+    assert_eq!(r12.requirement_title, "Cart");
     assert_eq!(r12.tasks, [TaskId::new("1")]);
     assert_eq!(r12.properties, [PropertyId::new("1")]);
     assert_eq!(r12.status, CriterionStatus::Failed);
-    assert_eq!(r12.tests[0].file, "tests/cart.rs");
-    assert_eq!(r12.tests[0].line, 9);
+    assert_eq!(r12.tests[0].file.as_deref(), Some("tests/cart.rs"));
+    assert_eq!(r12.tests[0].line, Some(9));
     assert_eq!(r12.tests[0].status, Some(TestStatus::Failed));
-    assert_eq!(r12.tests[1].via, Some(PropertyId::new("1")));
+    assert!(
+        r12.tests[1].test.ends_with(" (via property 1)"),
+        "{}",
+        r12.tests[1].test
+    );
     // Property 3 is linked to 3.1 and its task via nothing: no task, no test.
     assert!(m.rows[5].tasks.is_empty() && m.rows[5].tests.is_empty());
 
     let json = serde_json::to_value(&m).unwrap();
-    let back: TraceMatrix = serde_json::from_value(json.clone()).unwrap();
+    let back: Matrix = serde_json::from_value(json.clone()).unwrap();
     assert_eq!(back, m);
-    let schema = serde_json::to_value(schemars::schema_for!(TraceMatrix)).unwrap();
+    let schema = serde_json::to_value(matrix_schema()).unwrap();
     assert!(jsonschema::is_valid(&schema, &json));
 }
 
@@ -634,10 +639,19 @@ fn fixture_specs_build_graphs() {
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
             .spec;
         let graph = TraceGraph::build(&spec, &anns, &[], &BTreeMap::new());
-        let matrix = graph.matrix();
+        let matrix = Matrix::from_graph(&graph);
         assert_eq!(matrix.rows.len(), graph.criteria().count());
         let findings = Coverage::compute(&spec, &graph, None, None);
         serde_json::to_string(&findings).unwrap();
+        // Lint and trace read the same links: the same criteria lack a task.
+        let mut from_lint = lint_uncovered(&spec);
+        from_lint.dedup();
+        assert_eq!(
+            from_lint,
+            trace_uncovered(&findings),
+            "{}: lint K0010 and trace disagree",
+            path.display()
+        );
         built += 1;
     }
     assert!(built >= 30, "built {built} graphs");
@@ -695,7 +709,7 @@ fn large_workload_is_linear() {
     let start = Instant::now();
     let graph = TraceGraph::build(&spec, &anns, &results, &BTreeMap::new());
     let findings = Coverage::compute(&spec, &graph, None, None);
-    let matrix = graph.matrix();
+    let matrix = Matrix::from_graph(&graph);
     let took = start.elapsed();
     assert_eq!(matrix.rows.len(), 2000);
     assert!(kinds_for(&findings, FindingKind::CriterionWithoutTest).is_empty());
@@ -729,7 +743,7 @@ fn generated_workload_timing() {
     let findings = Coverage::compute(&spec, &graph, None, None);
     let cov = t2.elapsed();
     let t3 = Instant::now();
-    let matrix = graph.matrix();
+    let matrix = Matrix::from_graph(&graph);
     let mat = t3.elapsed();
     eprintln!(
         "annotations {} criteria {} tests {} findings {} | scan {scan:?} build {build:?} coverage {cov:?} matrix {mat:?}",
@@ -978,4 +992,82 @@ fn one_spec_gets_every_unscoped_annotation() {
     let findings = Coverage::compute(&cart, &graph, None, None);
     assert!(kinds_for(&findings, FindingKind::Unattributed).is_empty());
     assert!(kinds_for(&findings, FindingKind::UnknownCriterionInTest).is_empty());
+}
+
+// ------------------------------------------------- one resolution, one answer
+
+/// The criteria lint reports as K0010, in document order.
+fn lint_uncovered(spec: &Spec) -> Vec<String> {
+    kiro_core::lint::lint_spec(spec)
+        .iter()
+        .filter(|d| d.code == "K0010")
+        .map(|d| {
+            // "criterion 1.2 is not covered by any task"
+            d.message.split(' ').nth(1).unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// The criteria of `criterion_without_task` findings, in document order.
+fn trace_uncovered(findings: &[Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::CriterionWithoutTask)
+        .map(|f| f.criterion.as_ref().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn lint_and_trace_agree_on_which_criteria_lack_a_task() {
+    const REQ: &str = "# Requirements Document\n\n## Requirements\n\n\
+        ### Requirement 1: A\n\n#### Acceptance Criteria\n\n1. THE App SHALL a\n2. THE App SHALL b\n\n\
+        ### Requirement 2: B\n\n#### Acceptance Criteria\n\n1. THE App SHALL c\n2. THE App SHALL d\n";
+    const DESIGN: &str = "# Design\n\n## Correctness Properties\n\n### Property 1: P\n\n\
+        *For any* x, THE App SHALL y.\n\n**Validates: Requirements 2**\n";
+    // (task lines, criteria without a task)
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "- [ ] 1. A\n  - _Requirements: 1.1_\n",
+            &["1.2", "2.1", "2.2"],
+        ),
+        ("- [ ] 1. A\n  - _Requirements: 1_\n", &["2.1", "2.2"]),
+        ("- [ ] 1. A\n  - _Requirements: All_\n", &[]),
+        (
+            "- [ ] 1. A\n  - _Requirements: 1.2, 9.9_\n",
+            &["1.1", "2.1", "2.2"],
+        ),
+        // Through the property, which validates all of requirement 2.
+        ("- [ ] 1. A\n  - **Property 1: P**\n", &["1.1", "1.2"]),
+        (
+            "- [ ] 1. A\n  - _Requirements: 1.1_\n  - [ ] 1.1 B\n    - _Requirements: 1.2_\n",
+            &["2.1", "2.2"],
+        ),
+    ];
+    for (tasks, expected) in cases {
+        let spec = Spec {
+            name: "s".into(),
+            requirements: Some(parse_requirements(REQ).value),
+            design: Some(parse_design(DESIGN).value),
+            tasks: Some(parse_tasks(&format!("# Implementation Plan\n\n{tasks}")).value),
+            ..Spec::default()
+        };
+        let graph = TraceGraph::build(&spec, &[], &[], &BTreeMap::new());
+        let findings = Coverage::compute(&spec, &graph, None, None);
+        assert_eq!(lint_uncovered(&spec), *expected, "lint, tasks:\n{tasks}");
+        assert_eq!(
+            trace_uncovered(&findings),
+            *expected,
+            "trace, tasks:\n{tasks}"
+        );
+        // The verification matrix lists the tasks that name a criterion; the
+        // trace matrix also those reaching it through a property or `All`.
+        let report = build_report(&spec, &[], &[], RunInfo::default());
+        let verify = Matrix::build(&spec, &report);
+        let trace = Matrix::from_graph(&graph);
+        for (v, t) in verify.rows.iter().zip(&trace.rows) {
+            assert!(v.tasks.iter().all(|task| t.tasks.contains(task)));
+            assert_eq!(v.properties, t.properties);
+            assert_eq!(v.requirement_title, t.requirement_title);
+        }
+    }
 }

@@ -10,14 +10,13 @@ use kiro_core::spec::{
     AcceptanceCriterion, BehaviorGroup, BehaviorKind, BugfixDoc, CorrectnessProperty, CriterionId,
     DesignDoc, PropertyId, Spec, SpecKind,
 };
+use kiro_core::trace::build_report;
 use kiro_core::verify::annotations::{
     attribute, same_spec, scan_dir, scan_file, Annotation, AnnotationKind, Scope, TestDeclKind,
 };
 use kiro_core::verify::cargo_test::parse_cargo_test;
 use kiro_core::verify::junit::parse_junit;
-use kiro_core::verify::{
-    build_report, CriterionStatus, RunInfo, TestResult, TestStatus, VerificationReport,
-};
+use kiro_core::verify::{CriterionStatus, RunInfo, TestResult, TestStatus, VerificationReport};
 use kiro_core::Error;
 use proptest::prelude::*;
 
@@ -1645,4 +1644,31 @@ fn report_serialises_and_has_a_schema() {
     let ann_json = serde_json::to_value(&anns).unwrap();
     let back: Vec<Annotation> = serde_json::from_value(ann_json).unwrap();
     assert_eq!(back, anns);
+}
+
+#[test]
+fn a_comment_block_on_no_test_is_one_test_named_by_its_first_line() {
+    // Two annotations in one header comment, no test declaration after
+    // them: one test for both criteria, named `file:line` of the block's
+    // first line, the key the link lock records it under.
+    let spec = feature_spec();
+    let anns = scan_file(
+        "tests/test_header.py",
+        "# Validates: Requirements 1.1\n# Validates: Requirements 1.2\n\nimport os\n",
+    );
+    let report = build_report(&spec, &anns, &[], run(0, true));
+    for id in ["1.1", "1.2"] {
+        let c = report
+            .criteria
+            .iter()
+            .find(|c| c.criterion.as_str() == id)
+            .unwrap();
+        assert_eq!(c.evidence.len(), 1, "{id}");
+        assert_eq!(c.evidence[0].test, "tests/test_header.py:1", "{id}");
+        assert_eq!(c.evidence[0].line, Some(1), "{id}");
+        assert_eq!(c.status, CriterionStatus::Untested);
+    }
+    let graph = kiro_core::trace::TraceGraph::build(&spec, &anns, &[], &Default::default());
+    let keys: Vec<String> = graph.tests().map(|t| t.lock_key()).collect();
+    assert_eq!(keys, ["tests/test_header.py:1"]);
 }

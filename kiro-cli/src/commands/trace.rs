@@ -7,18 +7,17 @@
 //! findings are appended in the text and markdown formats and are a field
 //! of the JSON object.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use kiro_core::checkpoint::FileKey;
 use kiro_core::pipeline;
-use kiro_core::report::{self, Format, Matrix, MatrixRow, MatrixTest, RenderOptions};
+use kiro_core::report::{self, Format, Matrix, RenderOptions};
 use kiro_core::spec::TaskId;
 use kiro_core::trace::{task_files_from_checkpoints, Coverage, Finding, LinkLock, TraceGraph};
 use kiro_core::workspace::DEFAULT_REPO;
-use kiro_core::Spec;
 use serde::Serialize;
 
 use crate::cli::TraceArgs;
@@ -64,7 +63,7 @@ pub(super) fn run(ws: &Workspace, args: &TraceArgs) -> Result<ExitCode> {
     let lock = LinkLock::load(root, &spec.name)
         .with_context(|| format!("cannot read the link lock of spec `{}`", spec.name))?;
     let findings = Coverage::compute(&spec, &graph, report, Some(&lock));
-    let matrix = matrix(&spec, &graph);
+    let matrix = Matrix::from_graph(&graph);
 
     let format = engine::report_format(args.format);
     let to_file = args.output.is_some();
@@ -113,62 +112,6 @@ pub(super) fn run(ws: &Workspace, args: &TraceArgs) -> Result<ExitCode> {
         ))?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The trace graph as report rows, so that every report format renders it.
-fn matrix(spec: &Spec, graph: &TraceGraph) -> Matrix {
-    let mut titles: HashMap<String, String> = HashMap::new();
-    if let Some(doc) = &spec.requirements {
-        for r in &doc.requirements {
-            titles
-                .entry(r.id.to_string())
-                .or_insert_with(|| r.title.clone());
-        }
-    }
-    if let Some(doc) = &spec.bugfix {
-        for g in &doc.groups {
-            for c in &g.clauses {
-                titles
-                    .entry(c.id.requirement().to_string())
-                    .or_insert_with(|| g.title.clone());
-            }
-        }
-    }
-    let rows = graph
-        .matrix()
-        .rows
-        .into_iter()
-        .map(|row| MatrixRow {
-            requirement_title: titles
-                .get(row.requirement.as_str())
-                .cloned()
-                .unwrap_or_default(),
-            requirement: row.requirement,
-            criterion: row.criterion,
-            text: row.text,
-            ears: row.pattern,
-            tasks: row.tasks,
-            properties: row.properties,
-            tests: row
-                .tests
-                .into_iter()
-                .map(|t| MatrixTest {
-                    name: match (&t.name, &t.via) {
-                        (Some(name), Some(p)) => format!("{name} (via property {p})"),
-                        (Some(name), None) => name.clone(),
-                        (None, Some(p)) => format!("{}:{} (via property {p})", t.file, t.line),
-                        (None, None) => format!("{}:{}", t.file, t.line),
-                    },
-                    file: Some(t.file),
-                    line: Some(t.line),
-                    status: t.status,
-                    excerpt: None,
-                })
-                .collect(),
-            status: row.status,
-        })
-        .collect();
-    Matrix::from_rows(spec.name.clone(), rows)
 }
 
 /// `path`, or `repo:path` outside the default repository.

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use super::terms::{self, Case, Hit, List, Terms, AFTER_ESCAPE};
 use super::{At, Finding, Needle};
 use crate::format::{Locator, TaskPath};
+use crate::links::SpecLinks;
 use crate::spec::{AcceptanceCriterion, BehaviorKind, Ears, Spec, Task};
 use crate::store::DocKind;
 
@@ -17,7 +18,7 @@ pub(crate) fn findings(spec: &Spec) -> Vec<Finding> {
     bugfix(spec, &terms, &mut out);
     design(spec, &index, &terms, &mut out);
     tasks(spec, &index, &terms, &mut out);
-    coverage(spec, &index, &mut out);
+    coverage(spec, &mut out);
     out
 }
 
@@ -30,8 +31,6 @@ struct Index<'a> {
     requirements: HashSet<String>,
     has_design: bool,
     properties: HashSet<&'a str>,
-    /// Property id -> criteria it validates.
-    validates: HashMap<&'a str, Vec<&'a str>>,
 }
 
 impl<'a> Index<'a> {
@@ -48,14 +47,9 @@ impl<'a> Index<'a> {
             requirements.insert(c.id.requirement().as_str().to_owned());
         }
         let mut properties = HashSet::new();
-        let mut validates: HashMap<&str, Vec<&str>> = HashMap::new();
         if let Some(design) = &spec.design {
             for p in &design.properties {
                 properties.insert(p.id.as_str());
-                validates
-                    .entry(p.id.as_str())
-                    .or_default()
-                    .extend(p.validates.iter().map(|c| c.as_str()));
             }
         }
         // An empty or unreadable requirements file defines nothing, and
@@ -67,7 +61,6 @@ impl<'a> Index<'a> {
             requirements,
             has_design: spec.design.is_some(),
             properties,
-            validates,
         }
     }
 
@@ -583,35 +576,24 @@ fn tasks(spec: &Spec, index: &Index<'_>, terms: &Terms, out: &mut Vec<Finding>) 
     }
 }
 
-fn coverage(spec: &Spec, index: &Index<'_>, out: &mut Vec<Finding>) {
-    let Some(list) = &spec.tasks else {
-        return;
-    };
-    let all = list.all_tasks();
-    if all.is_empty() {
-        return;
-    }
-    let mut covered: HashSet<&str> = HashSet::new();
-    let mut covers_all = false;
-    for task in &all {
-        covered.extend(task.requirements.iter().map(|c| c.as_str()));
-        for p in &task.properties {
-            if let Some(criteria) = index.validates.get(p.as_str()) {
-                covered.extend(criteria.iter().copied());
-            }
-        }
-        let says_all = task.requirements.is_empty()
-            && task.requirements_source.as_deref().is_some_and(|s| {
-                s.split(|c: char| !c.is_alphanumeric())
-                    .any(|w| w.eq_ignore_ascii_case("all"))
-            });
-        covers_all |= says_all;
-    }
-    if covers_all {
+/// K0010 from the spec's resolved links ([`SpecLinks`]), the same
+/// resolution the trace graph is built from, so that lint and `kiro trace`
+/// never disagree on which criteria a task implements.
+fn coverage(spec: &Spec, out: &mut Vec<Finding>) {
+    let has_tasks = spec
+        .tasks
+        .as_ref()
+        .is_some_and(|t| !t.all_tasks().is_empty());
+    if !has_tasks {
         return;
     }
+    let links = SpecLinks::new(spec);
+    let implemented = links.implemented();
     let is_covered = |c: &AcceptanceCriterion| {
-        covered.contains(c.id.as_str()) || covered.contains(c.id.requirement().as_str())
+        links
+            .criterion(c.id.as_str())
+            .and_then(|i| implemented.get(i).copied())
+            .unwrap_or(false)
     };
     let mut report = |c: &AcceptanceCriterion, place: Option<At>| {
         if !is_covered(c) {

@@ -1,14 +1,14 @@
 //! `trace`: the trace graph of a spec flattened into the verification
 //! matrix, with the files each task changed and the coverage findings.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::{Project, Result};
 use crate::audit::file_label;
-use crate::report::{Matrix, MatrixRow, MatrixTest};
+use crate::report::Matrix;
 use crate::spec::Spec;
 use crate::trace::{task_files_from_checkpoints, Coverage, Finding, LinkLock, TraceGraph};
 
@@ -57,7 +57,7 @@ impl Project {
         let lock = LinkLock::load(&self.root, &spec.name)?;
         let findings = Coverage::compute(spec, &graph, report, Some(&lock));
         Ok(TraceReport {
-            matrix: matrix(spec, &graph),
+            matrix: Matrix::from_graph(&graph),
             results: found.map(|(_, source)| source.to_string()),
             task_files: task_files
                 .iter()
@@ -66,63 +66,4 @@ impl Project {
             findings,
         })
     }
-}
-
-/// The trace graph as report rows, so that every report format renders it.
-///
-/// The one place the project converts the trace resolver's matrix into the
-/// report's; it goes when both share one row type.
-fn matrix(spec: &Spec, graph: &TraceGraph) -> Matrix {
-    let mut titles: HashMap<String, String> = HashMap::new();
-    if let Some(doc) = &spec.requirements {
-        for r in &doc.requirements {
-            titles
-                .entry(r.id.to_string())
-                .or_insert_with(|| r.title.clone());
-        }
-    }
-    if let Some(doc) = &spec.bugfix {
-        for g in &doc.groups {
-            for c in &g.clauses {
-                titles
-                    .entry(c.id.requirement().to_string())
-                    .or_insert_with(|| g.title.clone());
-            }
-        }
-    }
-    let rows = graph
-        .matrix()
-        .rows
-        .into_iter()
-        .map(|row| MatrixRow {
-            requirement_title: titles
-                .get(row.requirement.as_str())
-                .cloned()
-                .unwrap_or_default(),
-            requirement: row.requirement,
-            criterion: row.criterion,
-            text: row.text,
-            ears: row.pattern,
-            tasks: row.tasks,
-            properties: row.properties,
-            tests: row
-                .tests
-                .into_iter()
-                .map(|t| MatrixTest {
-                    name: match (&t.name, &t.via) {
-                        (Some(name), Some(p)) => format!("{name} (via property {p})"),
-                        (Some(name), None) => name.clone(),
-                        (None, Some(p)) => format!("{}:{} (via property {p})", t.file, t.line),
-                        (None, None) => format!("{}:{}", t.file, t.line),
-                    },
-                    file: Some(t.file),
-                    line: Some(t.line),
-                    status: t.status,
-                    excerpt: None,
-                })
-                .collect(),
-            status: row.status,
-        })
-        .collect();
-    Matrix::from_rows(spec.name.clone(), rows)
 }

@@ -26,7 +26,8 @@ use crate::stages::CommandVerifier;
 use crate::trace::{LinkLock, TraceGraph};
 use crate::verify::annotations::{scan_dir, Annotation, Scope};
 use crate::verify::junit::parse_junit;
-use crate::verify::{build_report, RunInfo, VerificationReport};
+use crate::trace::build_report;
+use crate::verify::{RunInfo, VerificationReport};
 
 /// Where stored reports live, relative to the workspace root.
 pub const STORED_REPORT_DIR: &str = ".kiro/trace";

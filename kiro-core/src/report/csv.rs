@@ -34,9 +34,9 @@ pub fn csv(matrix: &Matrix) -> String {
             .map(|t| {
                 let loc = location(t);
                 if loc.is_empty() {
-                    format!("{} [{}]", t.name, test_status_name(t.status))
+                    format!("{} [{}]", t.test, test_status_name(t.status))
                 } else {
-                    format!("{} [{}] {loc}", t.name, test_status_name(t.status))
+                    format!("{} [{}] {loc}", t.test, test_status_name(t.status))
                 }
             })
             .collect::<Vec<_>>()
@@ -50,7 +50,7 @@ pub fn csv(matrix: &Matrix) -> String {
                     Some(crate::verify::TestStatus::Failed | crate::verify::TestStatus::Errored)
                 )
             })
-            .map(|t| t.name.clone())
+            .map(|t| t.test.clone())
             .collect::<Vec<_>>()
             .join("; ");
         record(

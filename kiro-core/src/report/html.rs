@@ -401,7 +401,7 @@ fn row(out: &mut String, index: usize, r: &MatrixRow, anchor: &str) {
             let _ = write!(
                 out,
                 "<li><a class=\"status-{ts}\" href=\"#test-{anchor}-{n}\">{}</a> <span class=\"status-{ts}\">({})</span></li>",
-                html_escape(&t.name),
+                html_escape(&t.test),
                 test_status_name(t.status)
             );
         }
@@ -432,7 +432,7 @@ fn tests_section(out: &mut String, r: &MatrixRow, anchor: &str) {
             "<li id=\"test-{anchor}-{n}\" class=\"test\" data-status=\"{ts}\">\
              <span class=\"badge status-{ts}\">{}</span> <code>{}</code>",
             test_status_name(t.status),
-            html_escape(&t.name)
+            html_escape(&t.test)
         );
         let loc = location(t);
         if !loc.is_empty() {

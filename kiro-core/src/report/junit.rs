@@ -63,7 +63,7 @@ fn testcase(out: &mut String, spec: &str, r: &MatrixRow) {
                 .tests
                 .iter()
                 .filter(|t| matches!(t.status, Some(TestStatus::Failed | TestStatus::Errored)))
-                .map(|t| t.name.as_str())
+                .map(|t| t.test.as_str())
                 .collect();
             let message = if failing.is_empty() {
                 format!("criterion {} failed", r.criterion)
@@ -114,7 +114,7 @@ fn evidence(r: &MatrixRow) -> String {
     let mut out = String::new();
     for t in &r.tests {
         let loc = location(t);
-        let _ = write!(out, "{}: {}", test_status_name(t.status), t.name);
+        let _ = write!(out, "{}: {}", test_status_name(t.status), t.test);
         if !loc.is_empty() {
             let _ = write!(out, " ({loc})");
         }

@@ -40,7 +40,7 @@ pub fn markdown(matrix: &Matrix) -> String {
         let tests = r
             .tests
             .iter()
-            .map(|t| format!("{} ({})", t.name, test_status_name(t.status)))
+            .map(|t| format!("{} ({})", t.test, test_status_name(t.status)))
             .collect::<Vec<_>>()
             .join("; ");
         let _ = writeln!(
@@ -80,7 +80,7 @@ pub fn markdown(matrix: &Matrix) -> String {
                 out,
                 "- **{}** {}",
                 test_status_name(t.status),
-                code_span(&t.name)
+                code_span(&t.test)
             );
             if !loc.is_empty() {
                 let _ = write!(out, " at {}", code_span(&loc));

@@ -2,9 +2,13 @@
 //!
 //! A [`Matrix`] has one row per acceptance criterion, in document order,
 //! with the tasks and correctness properties that link it, the tests that
-//! verify it and its verdict. [`Matrix::build`] joins a [`Spec`] with a
-//! [`VerificationReport`]; other producers (the trace graph) can fill a
-//! matrix themselves and render it through the same functions.
+//! verify it ([`Evidence`], the type verification reports use) and its
+//! verdict. Both constructors read links from the trace graph, never from
+//! the documents: [`Matrix::build`] joins a [`Spec`] with a
+//! [`VerificationReport`] (the view of `kiro verify`), and
+//! [`Matrix::from_graph`] flattens a [`TraceGraph`] with its results (the
+//! view of `kiro trace`). `report` sits above `trace` and `verify` and
+//! neither imports it.
 //!
 //! Every renderer is a pure function from a matrix to a string:
 //! [`terminal`] (an aligned table, [`terminal_color`] with ANSI colour),
@@ -41,13 +45,14 @@ mod markdown;
 mod terminal;
 pub(crate) mod text;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::spec::{CriterionId, EarsPattern, PropertyId, RequirementId, Spec, TaskId};
-use crate::verify::{CriterionStatus, TestStatus, VerificationReport};
+use crate::trace::TraceGraph;
+use crate::verify::{CriterionStatus, Evidence, TestStatus, VerificationReport};
 
 pub use csv::{csv, CSV_COLUMNS};
 pub use html::html;
@@ -92,29 +97,68 @@ pub struct MatrixRow {
     #[serde(default)]
     pub properties: Vec<PropertyId>,
     /// The tests linked to the criterion, failures first.
-    #[serde(default)]
-    pub tests: Vec<MatrixTest>,
+    // In JSON each is an object with `name` where a verification report's
+    // evidence has `test`: the matrix's shape predates the shared type and
+    // is part of the CLI contract.
+    #[serde(default, with = "matrix_tests")]
+    #[schemars(with = "Vec<MatrixTest>")]
+    pub tests: Vec<Evidence>,
     /// The verdict.
     pub status: CriterionStatus,
 }
 
+// The JSON shape of one test of a `MatrixRow`: `Evidence` with its `test`
+// field named `name`. Private: only serde and the schema see it, and its doc
+// comment is the schema's description.
 /// One test linked to a criterion.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct MatrixTest {
+struct MatrixTest {
     /// The test's name.
-    pub name: String,
+    name: String,
     /// Its source file, relative to the workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
+    file: Option<String>,
     /// Its 1-based line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
+    line: Option<u32>,
     /// How it ended; `None` when no result of its own is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<TestStatus>,
+    status: Option<TestStatus>,
     /// The failure message and output excerpt (bounded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub excerpt: Option<String>,
+    excerpt: Option<String>,
+}
+
+/// Serde for [`MatrixRow::tests`] through [`MatrixTest`].
+mod matrix_tests {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::MatrixTest;
+    use crate::verify::Evidence;
+
+    pub(super) fn serialize<S: Serializer>(tests: &[Evidence], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(tests.iter().map(|e| MatrixTest {
+            name: e.test.clone(),
+            file: e.file.clone(),
+            line: e.line,
+            status: e.status,
+            excerpt: e.excerpt.clone(),
+        }))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Evidence>, D::Error> {
+        let tests = Vec::<MatrixTest>::deserialize(d)?;
+        Ok(tests
+            .into_iter()
+            .map(|t| Evidence {
+                test: t.name,
+                file: t.file,
+                line: t.line,
+                status: t.status,
+                excerpt: t.excerpt,
+            })
+            .collect())
+    }
 }
 
 /// Counts over a matrix's rows.
@@ -169,13 +213,18 @@ impl Matrix {
         }
     }
 
-    /// Joins a spec with a verification report.
+    /// Joins a spec with a verification report: the view of `kiro verify`.
     ///
-    /// Rows follow the spec's criteria in document order. A criterion the
-    /// report does not mention is `untested`; a report entry whose criterion
-    /// the spec no longer has is kept as an extra row at the end (with an
-    /// empty text) rather than dropped, so that a stale report stays visible.
+    /// Rows follow the spec's criteria in document order, with the tasks
+    /// whose `_Requirements:` line names the criterion or its requirement
+    /// ([`TraceGraph::linking_tasks_of`]), the properties that validate it,
+    /// and the report's evidence and verdict. A criterion the report does
+    /// not mention is `untested`; a report entry whose criterion the spec no
+    /// longer has is kept as an extra row at the end (with an empty text)
+    /// rather than dropped, so that a stale report stays visible.
     pub fn build(spec: &Spec, report: &VerificationReport) -> Matrix {
+        // The spec's own links; the tests come from the report.
+        let graph = TraceGraph::build(spec, &[], &[], &BTreeMap::new());
         // Report entries by criterion id, consumed in order, so that a spec
         // with a duplicated id still pairs each occurrence with its own entry.
         let mut results: HashMap<&str, VecDeque<usize>> = HashMap::new();
@@ -186,42 +235,10 @@ impl Matrix {
                 .push_back(i);
         }
         let mut used = vec![false; report.criteria.len()];
-        let titles = requirement_titles(spec);
-        let all_tasks = spec
-            .tasks
-            .as_ref()
-            .map(|t| t.all_tasks())
-            .unwrap_or_default();
-        let properties = spec
-            .design
-            .as_ref()
-            .map(|d| d.properties.as_slice())
-            .unwrap_or_default();
 
         let mut rows = Vec::new();
         for c in spec.criteria() {
             let requirement = c.id.requirement();
-            let links = |id: &CriterionId| {
-                if id.is_requirement_level() {
-                    id.as_str() == requirement.as_str()
-                } else {
-                    *id == c.id
-                }
-            };
-            let mut tasks: Vec<TaskId> = Vec::new();
-            for t in &all_tasks {
-                if let Some(id) = &t.id {
-                    if t.requirements.iter().any(links) && !tasks.contains(id) {
-                        tasks.push(id.clone());
-                    }
-                }
-            }
-            let mut props: Vec<PropertyId> = Vec::new();
-            for p in properties {
-                if p.validates.iter().any(links) && !props.contains(&p.id) {
-                    props.push(p.id.clone());
-                }
-            }
             let result = results
                 .get_mut(c.id.as_str())
                 .and_then(VecDeque::pop_front)
@@ -232,17 +249,17 @@ impl Matrix {
                     report.criteria.get(i)
                 });
             rows.push(MatrixRow {
-                requirement_title: titles
-                    .get(requirement.as_str())
-                    .cloned()
-                    .unwrap_or_default(),
+                requirement_title: graph
+                    .requirement_title(&requirement)
+                    .unwrap_or_default()
+                    .to_owned(),
                 requirement,
                 criterion: c.id.clone(),
                 text: c.text.clone(),
                 ears: c.ears.as_ref().map(|e| e.pattern),
-                tasks,
-                properties: props,
-                tests: result.map(tests_of).unwrap_or_default(),
+                tasks: graph.linking_tasks_of(&c.id).into_iter().cloned().collect(),
+                properties: graph.properties_of(&c.id).into_iter().cloned().collect(),
+                tests: result.map(|r| r.evidence.clone()).unwrap_or_default(),
                 status: result.map(|r| r.status).unwrap_or_default(),
             });
         }
@@ -251,7 +268,7 @@ impl Matrix {
                 rows.push(MatrixRow {
                     requirement: c.criterion.requirement(),
                     criterion: c.criterion.clone(),
-                    tests: tests_of(c),
+                    tests: c.evidence.clone(),
                     status: c.status,
                     ..MatrixRow::default()
                 });
@@ -265,6 +282,57 @@ impl Matrix {
         Matrix::from_rows(name, rows)
     }
 
+    /// Flattens a trace graph: the view of `kiro trace`.
+    ///
+    /// One row per criterion of the graph, in document order, with every
+    /// task that implements it (also through a property or `All`,
+    /// [`TraceGraph::tasks_of`]), its properties, each linked test once
+    /// (named `name (via property N)` when linked only through a property,
+    /// `file:line` when no declaration follows its annotation) with the
+    /// worst outcome of its results, and the verdict from those results
+    /// ([`TraceGraph::status_of`]).
+    pub fn from_graph(graph: &TraceGraph) -> Matrix {
+        let mut rows = Vec::new();
+        for (id, text) in graph.criteria() {
+            let requirement = id.requirement();
+            let tests = graph
+                .test_links(id)
+                .into_iter()
+                .map(|(t, via)| {
+                    let name = match &t.name {
+                        Some(name) => name.clone(),
+                        None => format!("{}:{}", t.key.file, t.key.line),
+                    };
+                    Evidence {
+                        test: match via {
+                            Some(p) => format!("{name} (via property {p})"),
+                            None => name,
+                        },
+                        file: Some(t.key.file.clone()),
+                        line: Some(t.key.line),
+                        status: graph.test_status_of(&t.key),
+                        excerpt: None,
+                    }
+                })
+                .collect();
+            rows.push(MatrixRow {
+                requirement_title: graph
+                    .requirement_title(&requirement)
+                    .unwrap_or_default()
+                    .to_owned(),
+                requirement,
+                criterion: id.clone(),
+                text: text.to_owned(),
+                ears: graph.pattern_of(id),
+                tasks: graph.tasks_of(id).into_iter().cloned().collect(),
+                properties: graph.properties_of(id).into_iter().cloned().collect(),
+                tests,
+                status: graph.status_of(id),
+            });
+        }
+        Matrix::from_rows(graph.spec(), rows)
+    }
+
     /// The distinct requirements of the rows, in order of first appearance,
     /// with their titles.
     pub fn requirements(&self) -> Vec<(&RequirementId, &str)> {
@@ -276,41 +344,6 @@ impl Matrix {
         }
         out
     }
-}
-
-fn tests_of(result: &crate::verify::CriterionResult) -> Vec<MatrixTest> {
-    result
-        .evidence
-        .iter()
-        .map(|e| MatrixTest {
-            name: e.test.clone(),
-            file: e.file.clone(),
-            line: e.line,
-            status: e.status,
-            excerpt: e.excerpt.clone(),
-        })
-        .collect()
-}
-
-/// Requirement titles by requirement id: requirement headings, or for a
-/// bugfix spec the title of the group a clause number belongs to.
-fn requirement_titles(spec: &Spec) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    if let Some(r) = &spec.requirements {
-        for req in &r.requirements {
-            out.entry(req.id.as_str().to_owned())
-                .or_insert_with(|| req.title.clone());
-        }
-    }
-    if let Some(b) = &spec.bugfix {
-        for g in &b.groups {
-            for c in &g.clauses {
-                out.entry(c.id.requirement().as_str().to_owned())
-                    .or_insert_with(|| g.title.clone());
-            }
-        }
-    }
-    out
 }
 
 /// The output formats of a matrix.
@@ -449,7 +482,7 @@ pub(crate) fn ears_name(pattern: EarsPattern) -> &'static str {
 }
 
 /// `file:line`, `file`, or empty.
-pub(crate) fn location(test: &MatrixTest) -> String {
+pub(crate) fn location(test: &Evidence) -> String {
     match (&test.file, test.line) {
         (Some(f), Some(l)) => format!("{f}:{l}"),
         (Some(f), None) => f.clone(),

@@ -162,7 +162,7 @@ fn render(matrix: &Matrix, color: bool) -> String {
                 out,
                 "    {}  {}{}",
                 test_status_name(t.status),
-                one_line(&t.name),
+                one_line(&t.test),
                 if loc.is_empty() {
                     String::new()
                 } else {

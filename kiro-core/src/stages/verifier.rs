@@ -11,10 +11,11 @@ use crate::error::Error;
 use crate::process::Command;
 use crate::spec::Spec;
 use crate::stage::{StageContext, StageError, TaskOutcome, Verifier};
+use crate::trace::build_report;
 use crate::verify::annotations::{attribute, scan_dir};
 use crate::verify::cargo_test::parse_cargo_test;
 use crate::verify::junit::parse_junit;
-use crate::verify::{build_report, RunInfo, TestResult, VerificationReport};
+use crate::verify::{RunInfo, TestResult, VerificationReport};
 
 /// Runs the configured test command (argv, no shell) in a workspace
 /// repository, reads per-test results from a JUnit XML report when one is

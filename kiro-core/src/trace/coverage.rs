@@ -35,11 +35,33 @@ use serde::{Deserialize, Serialize};
 
 use super::{Referrer, TraceGraph};
 use crate::error::{Error, Result};
-use crate::lint::Severity;
 use crate::spec::{BehaviorKind, CriterionId, PropertyId, Spec, TaskId};
 use crate::verify::annotations::{Annotation, AnnotationKind};
 use crate::verify::{CriterionStatus, TestStatus, VerificationReport};
 use crate::workspace::sha256_hex;
+
+/// How serious a coverage finding is. Coverage findings are never mere
+/// notes, so unlike lint's severity there are two levels; both serialise
+/// as lint's do (`"error"`, `"warning"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The trace is broken: a failing criterion, a link to nothing.
+    Error,
+    /// The trace has a gap: a criterion without a task or test, a stale or
+    /// unattributed link.
+    Warning,
+}
+
+impl Severity {
+    /// The lower-case name: `error` or `warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
 
 /// What a coverage finding is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

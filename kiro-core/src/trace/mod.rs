@@ -6,9 +6,17 @@
 //! ([`crate::verify::annotations`]), the results of a test run and the
 //! files each task changed ([`task_files_from_checkpoints`]). Queries answer
 //! "which tasks implement this criterion", "which tests check it", "which
-//! files did this task touch" and "which criteria does this test cover";
-//! [`TraceGraph::matrix`] flattens the graph into one serializable row per
-//! criterion. [`coverage`] turns gaps in the graph into findings.
+//! files did this task touch" and "which criteria does this test cover".
+//!
+//! The graph is the only place where links are resolved: the links within
+//! the spec come from [`crate::links::SpecLinks`] (requirement-level ids
+//! expanded there, once), tests and results are joined here. Everything
+//! that talks about links reads the graph: [`build_report`] (the verdicts),
+//! [`coverage`] (the gaps, as findings) and the report matrices
+//! (`report::Matrix::build`, `report::Matrix::from_graph`).
+//! Within the evidence layer the order is `verify` (annotations, results,
+//! report types) → `trace` (resolution, verdicts, coverage) → `report`
+//! (rendering); no module imports one to its right.
 //!
 //! The edges point from the spec towards the evidence:
 //!
@@ -52,6 +60,7 @@
 
 pub mod coverage;
 pub(crate) mod results;
+mod verdict;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -63,11 +72,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{ancestry, Checkpoint, CheckpointStore, FileKey, RunId, RunLogs};
 use crate::error::Result;
+use crate::links::{SpecLinks, UnknownLink};
 use crate::spec::{CriterionId, EarsPattern, PropertyId, RequirementId, Spec, TaskId};
 use crate::verify::annotations::{Annotation, AnnotationKind, Scope, TestDeclKind};
 use crate::verify::{CriterionStatus, TestResult, TestStatus};
 
-pub use coverage::{Coverage, Finding, FindingKind, LinkLock, Location};
+pub use coverage::{Coverage, Finding, FindingKind, LinkLock, Location, Severity};
+pub use verdict::build_report;
 
 /// Where a test sits: its file (relative to the scanned root, `/`
 /// separators) and the 1-based line of its declaration, or of its first
@@ -205,60 +216,6 @@ pub struct UnknownRef {
     pub property: bool,
 }
 
-/// One test linked to a criterion, in a [`TraceRow`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct TraceRowTest {
-    /// The declared name, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The source file.
-    pub file: String,
-    /// The 1-based line of the declaration (or annotation).
-    pub line: u32,
-    /// The property the link goes through, when not direct.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub via: Option<PropertyId>,
-    /// How the test's results ended: failed or errored if any did, else
-    /// passed if any did, else skipped; `None` without a result.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<TestStatus>,
-}
-
-/// One criterion of a [`TraceMatrix`] with everything linked to it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct TraceRow {
-    /// The requirement the criterion belongs to.
-    pub requirement: RequirementId,
-    /// The criterion.
-    pub criterion: CriterionId,
-    /// Its text.
-    pub text: String,
-    /// Its EARS pattern.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pattern: Option<EarsPattern>,
-    /// Tasks that implement it, directly or through a property.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tasks: Vec<TaskId>,
-    /// Properties that validate it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub properties: Vec<PropertyId>,
-    /// Tests that check it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tests: Vec<TraceRowTest>,
-    /// `Failed` when a linked test failed, `Passed` when one passed and
-    /// none failed, `Untested` otherwise.
-    pub status: CriterionStatus,
-}
-
-/// The trace graph flattened: one row per criterion, in document order.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct TraceMatrix {
-    /// The spec's name.
-    pub spec: String,
-    /// One row per criterion.
-    pub rows: Vec<TraceRow>,
-}
-
 /// The trace graph of one spec. See the [module docs](self).
 #[derive(Clone, Debug, Default)]
 pub struct TraceGraph {
@@ -270,18 +227,22 @@ pub struct TraceGraph {
     properties: HashMap<PropertyId, NodeIndex>,
     properties_order: Vec<NodeIndex>,
     tasks: HashMap<TaskId, NodeIndex>,
+    /// Tasks whose `_Requirements:` reads `All`.
+    all_tasks: HashSet<NodeIndex>,
+    requirements: HashMap<RequirementId, NodeIndex>,
     tests: HashMap<TestKey, NodeIndex>,
     unknown: Vec<UnknownRef>,
     unattributed: Vec<Annotation>,
 }
 
-/// The graph under construction, with the lookup tables that keep building
-/// linear in the number of links.
+/// The graph under construction. Criteria, properties and tasks come
+/// resolved from [`SpecLinks`]; the tables map its indexes to nodes.
 struct Builder {
     g: TraceGraph,
-    requirements: HashMap<RequirementId, NodeIndex>,
-    /// Criteria of each requirement, for requirement-level links (`2`).
-    by_requirement: HashMap<RequirementId, Vec<NodeIndex>>,
+    /// Node of each criterion, by [`SpecLinks::criteria`] index.
+    criterion_nodes: Vec<NodeIndex>,
+    /// Node of each property, by [`SpecLinks::properties`] index.
+    property_nodes: Vec<NodeIndex>,
     files: HashMap<FileKey, NodeIndex>,
     edges: HashMap<(NodeIndex, NodeIndex), EdgeIndex>,
 }
@@ -301,20 +262,12 @@ impl Builder {
         self.edges.insert((from, to), e);
     }
 
-    /// The criteria an id names: one criterion, or all of a requirement's.
-    fn resolve(&self, id: &CriterionId) -> &[NodeIndex] {
-        if id.is_requirement_level() {
-            self.by_requirement
-                .get(&id.requirement())
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-        } else {
-            self.g
-                .criteria
-                .get(id)
-                .map(std::slice::from_ref)
-                .unwrap_or_default()
-        }
+    /// The nodes of criteria, by [`SpecLinks`] indexes.
+    fn criterion_nodes(&self, indexes: &[usize]) -> Vec<NodeIndex> {
+        indexes
+            .iter()
+            .filter_map(|&i| self.criterion_nodes.get(i).copied())
+            .collect()
     }
 }
 
@@ -323,9 +276,10 @@ impl TraceGraph {
     ///
     /// `annotations` may come from a scan of a whole workspace: those tied
     /// to another spec by a `Feature: <other>, ...` annotation on the same
-    /// test are left out, as [`crate::verify::build_report`] does. `results`
-    /// are matched to annotated tests by name with the rules of
-    /// `build_report`. `task_files` maps task ids to the files their
+    /// test are left out, and so are those that belong to no spec.
+    /// `results` are matched to annotated tests by name (a function name as
+    /// a segment of the runner's name, an `it` title as its suffix, a suite
+    /// title as whole words; results from the test's own file preferred). `task_files` maps task ids to the files their
     /// checkpoints changed ([`task_files_from_checkpoints`]); tasks the spec
     /// does not define are ignored. References to criteria, requirements
     /// or properties the spec does not define are kept in
@@ -337,19 +291,20 @@ impl TraceGraph {
         results: &[TestResult],
         task_files: &BTreeMap<TaskId, Vec<FileKey>>,
     ) -> TraceGraph {
+        let links = SpecLinks::new(spec);
         let mut b = Builder {
             g: TraceGraph {
                 spec: spec.name.clone(),
                 ..TraceGraph::default()
             },
-            requirements: HashMap::new(),
-            by_requirement: HashMap::new(),
+            criterion_nodes: Vec::new(),
+            property_nodes: Vec::new(),
             files: HashMap::new(),
             edges: HashMap::new(),
         };
-        add_criteria(&mut b, spec);
-        add_properties(&mut b, spec);
-        add_tasks(&mut b, spec);
+        add_criteria(&mut b, spec, &links);
+        add_properties(&mut b, &links);
+        add_tasks(&mut b, &links);
         for (task, files) in task_files {
             let Some(&t) = b.g.tasks.get(task) else {
                 continue;
@@ -366,7 +321,7 @@ impl TraceGraph {
                 b.edge(t, f, TraceEdge::Changed);
             }
         }
-        add_tests(&mut b, spec, annotations);
+        add_tests(&mut b, spec, &links, annotations);
         add_results(&mut b, results);
         b.g.unattributed = annotations
             .iter()
@@ -414,6 +369,17 @@ impl TraceGraph {
             })
     }
 
+    /// The EARS pattern of a criterion, when its text follows one.
+    pub fn pattern_of(&self, criterion: &CriterionId) -> Option<EarsPattern> {
+        match self
+            .criterion(criterion)
+            .and_then(|c| self.graph.node_weight(c))
+        {
+            Some(TraceNode::Criterion { pattern, .. }) => *pattern,
+            _ => None,
+        }
+    }
+
     /// Every correctness property, in document order.
     pub fn properties(&self) -> impl Iterator<Item = &PropertyId> + '_ {
         self.properties_order
@@ -457,6 +423,44 @@ impl TraceGraph {
             }
         }
         out
+    }
+
+    /// Tasks whose `_Requirements:` line names a criterion or its whole
+    /// requirement, in document order: [`tasks_of`](Self::tasks_of)
+    /// without the tasks that read `All` and those linked only through a
+    /// property. The verification matrix lists these.
+    pub fn linking_tasks_of(&self, criterion: &CriterionId) -> Vec<&TaskId> {
+        let Some(c) = self.criterion(criterion) else {
+            return Vec::new();
+        };
+        self.targets(c, |e| matches!(e, TraceEdge::ImplementedBy))
+            .into_iter()
+            .filter(|n| !self.all_tasks.contains(n))
+            .filter_map(|n| match self.graph.node_weight(n) {
+                Some(TraceNode::Task { id, .. }) => Some(id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The title of a requirement (for a bugfix spec, of the behaviour
+    /// group its clauses belong to); `None` when the spec has no criterion
+    /// of it.
+    pub fn requirement_title(&self, id: &RequirementId) -> Option<&str> {
+        match self
+            .requirements
+            .get(id)
+            .and_then(|&r| self.graph.node_weight(r))
+        {
+            Some(TraceNode::Requirement { title, .. }) => Some(title),
+            _ => None,
+        }
+    }
+
+    /// How a test's results ended: failed or errored if any did, else
+    /// passed if any did, else skipped; `None` without a result.
+    pub fn test_status_of(&self, test: &TestKey) -> Option<TestStatus> {
+        self.tests.get(test).and_then(|&t| self.test_status(t))
     }
 
     /// Properties that validate a criterion.
@@ -570,41 +574,6 @@ impl TraceGraph {
         status
     }
 
-    /// One row per criterion, in document order.
-    pub fn matrix(&self) -> TraceMatrix {
-        let mut rows = Vec::with_capacity(self.criteria_order.len());
-        for &c in &self.criteria_order {
-            let Some(TraceNode::Criterion { id, text, pattern }) = self.graph.node_weight(c) else {
-                continue;
-            };
-            let tests = self
-                .test_links(id)
-                .into_iter()
-                .map(|(t, via)| TraceRowTest {
-                    name: t.name.clone(),
-                    file: t.key.file.clone(),
-                    line: t.key.line,
-                    via: via.cloned(),
-                    status: self.tests.get(&t.key).and_then(|&n| self.test_status(n)),
-                })
-                .collect();
-            rows.push(TraceRow {
-                requirement: id.requirement(),
-                criterion: id.clone(),
-                text: text.clone(),
-                pattern: *pattern,
-                tasks: self.tasks_of(id).into_iter().cloned().collect(),
-                properties: self.properties_of(id).into_iter().cloned().collect(),
-                tests,
-                status: self.status_of(id),
-            });
-        }
-        TraceMatrix {
-            spec: self.spec.clone(),
-            rows,
-        }
-    }
-
     /// Targets of the outgoing edges of `n` that pass `keep`, in insertion order.
     fn targets(&self, n: NodeIndex, keep: impl Fn(&TraceEdge) -> bool) -> Vec<NodeIndex> {
         let mut out: Vec<NodeIndex> = self
@@ -663,7 +632,7 @@ impl TraceGraph {
     }
 }
 
-fn add_criteria(b: &mut Builder, spec: &Spec) {
+fn add_criteria(b: &mut Builder, spec: &Spec, links: &SpecLinks<'_>) {
     let mut titles: HashMap<RequirementId, String> = HashMap::new();
     if let Some(doc) = &spec.requirements {
         for r in &doc.requirements {
@@ -681,20 +650,18 @@ fn add_criteria(b: &mut Builder, spec: &Spec) {
             }
         }
     }
-    for c in spec.criteria() {
-        if b.g.criteria.contains_key(&c.id) {
-            // A duplicate id (lint K0007) keeps its first definition.
-            continue;
-        }
+    let mut requirements: HashMap<RequirementId, NodeIndex> = HashMap::new();
+    for c in links.criteria() {
         let req_id = c.id.requirement();
-        let r = match b.requirements.get(&req_id) {
+        let r = match requirements.get(&req_id) {
             Some(&r) => r,
             None => {
                 let r = b.g.graph.add_node(TraceNode::Requirement {
                     id: req_id.clone(),
                     title: titles.get(&req_id).cloned().unwrap_or_default(),
                 });
-                b.requirements.insert(req_id.clone(), r);
+                requirements.insert(req_id.clone(), r);
+                b.g.requirements.insert(req_id, r);
                 r
             }
         };
@@ -705,91 +672,61 @@ fn add_criteria(b: &mut Builder, spec: &Spec) {
         });
         b.g.criteria.insert(c.id.clone(), n);
         b.g.criteria_order.push(n);
-        b.by_requirement.entry(req_id).or_default().push(n);
+        b.criterion_nodes.push(n);
         b.edge(r, n, TraceEdge::HasCriterion);
     }
 }
 
-fn add_properties(b: &mut Builder, spec: &Spec) {
-    let Some(design) = &spec.design else {
-        return;
-    };
-    for p in &design.properties {
-        if b.g.properties.contains_key(&p.id) {
-            continue;
-        }
+fn add_properties(b: &mut Builder, links: &SpecLinks<'_>) {
+    for p in links.properties() {
         let n = b.g.graph.add_node(TraceNode::Property {
-            id: p.id.clone(),
-            title: p.title.clone(),
+            id: p.property.id.clone(),
+            title: p.property.title.clone(),
         });
-        b.g.properties.insert(p.id.clone(), n);
+        b.g.properties.insert(p.property.id.clone(), n);
         b.g.properties_order.push(n);
-        for id in &p.validates {
-            // Undefined criteria in a property are lint K0012's business.
-            for c in b.resolve(id).to_vec() {
-                b.edge(c, n, TraceEdge::ValidatedBy);
-            }
+        b.property_nodes.push(n);
+        for c in b.criterion_nodes(&p.criteria) {
+            b.edge(c, n, TraceEdge::ValidatedBy);
         }
     }
 }
 
-fn add_tasks(b: &mut Builder, spec: &Spec) {
-    let Some(list) = &spec.tasks else {
-        return;
-    };
-    let has_criteria = !b.g.criteria.is_empty();
-    let has_design = spec.design.is_some();
-    for task in list.all_tasks() {
-        let Some(id) = &task.id else {
-            continue;
-        };
-        if b.g.tasks.contains_key(id) {
-            continue;
-        }
+fn add_tasks(b: &mut Builder, links: &SpecLinks<'_>) {
+    for task in links.tasks() {
         let t = b.g.graph.add_node(TraceNode::Task {
-            id: id.clone(),
-            title: task.title.clone(),
+            id: task.id.clone(),
+            title: task.task.title.clone(),
         });
-        b.g.tasks.insert(id.clone(), t);
-        let says_all = task.requirements.is_empty()
-            && task.requirements_source.as_deref().is_some_and(|s| {
-                s.split(|c: char| !c.is_alphanumeric())
-                    .any(|w| w.eq_ignore_ascii_case("all"))
+        b.g.tasks.insert(task.id.clone(), t);
+        if task.all {
+            b.g.all_tasks.insert(t);
+        }
+        for c in b.criterion_nodes(&task.criteria) {
+            b.edge(c, t, TraceEdge::ImplementedBy);
+        }
+        for &p in &task.properties {
+            if let Some(&p) = b.property_nodes.get(p) {
+                b.edge(p, t, TraceEdge::ImplementedBy);
+            }
+        }
+        for u in &task.unknown {
+            let (id, property) = match u {
+                UnknownLink::Criterion(id) => (id.clone(), false),
+                UnknownLink::Property(id) => (id.clone(), true),
+            };
+            b.g.unknown.push(UnknownRef {
+                referrer: Referrer::Task {
+                    task: task.id.clone(),
+                },
+                id,
+                property,
             });
-        if says_all {
-            for c in b.g.criteria_order.clone() {
-                b.edge(c, t, TraceEdge::ImplementedBy);
-            }
-        }
-        for cid in &task.requirements {
-            let hits = b.resolve(cid).to_vec();
-            // Against a spec without criteria every link would be unknown.
-            if hits.is_empty() && has_criteria {
-                b.g.unknown.push(UnknownRef {
-                    referrer: Referrer::Task { task: id.clone() },
-                    id: cid.to_string(),
-                    property: false,
-                });
-            }
-            for c in hits {
-                b.edge(c, t, TraceEdge::ImplementedBy);
-            }
-        }
-        for pid in &task.properties {
-            match b.g.properties.get(pid) {
-                Some(&p) => b.edge(p, t, TraceEdge::ImplementedBy),
-                None if has_design => b.g.unknown.push(UnknownRef {
-                    referrer: Referrer::Task { task: id.clone() },
-                    id: pid.to_string(),
-                    property: true,
-                }),
-                None => {}
-            }
         }
     }
 }
 
-fn add_tests(b: &mut Builder, spec: &Spec, annotations: &[Annotation]) {
+fn add_tests(b: &mut Builder, spec: &Spec, links: &SpecLinks<'_>, annotations: &[Annotation]) {
     let own = crate::verify::own_annotations(spec, annotations);
     // Annotations on no test (a file header, a module docstring) that share
     // a comment block are one test, keyed by the first of them; without
@@ -806,7 +743,7 @@ fn add_tests(b: &mut Builder, spec: &Spec, annotations: &[Annotation]) {
             .and_modify(|l| *l = (*l).min(a.line))
             .or_insert(a.line);
     }
-    let has_criteria = !b.g.criteria.is_empty();
+    let has_criteria = !links.criteria().is_empty();
     let has_design = spec.design.is_some();
     for ann in own {
         let (key, name, kind) = match &ann.test {
@@ -852,7 +789,7 @@ fn add_tests(b: &mut Builder, spec: &Spec, annotations: &[Annotation]) {
         match ann.kind {
             AnnotationKind::Validates | AnnotationKind::Requirements => {
                 for cid in &ann.criteria {
-                    let hits = b.resolve(cid).to_vec();
+                    let hits = b.criterion_nodes(links.resolve(cid));
                     if hits.is_empty() && has_criteria {
                         b.g.unknown.push(UnknownRef {
                             referrer: referrer(),
@@ -869,7 +806,10 @@ fn add_tests(b: &mut Builder, spec: &Spec, annotations: &[Annotation]) {
                 let Some(pid) = &ann.property else {
                     continue;
                 };
-                let Some(&p) = b.g.properties.get(pid) else {
+                let Some((p, validated)) = links
+                    .property(pid.as_str())
+                    .and_then(|i| Some((*b.property_nodes.get(i)?, links.properties().get(i)?)))
+                else {
                     if has_design {
                         b.g.unknown.push(UnknownRef {
                             referrer: referrer(),
@@ -880,12 +820,7 @@ fn add_tests(b: &mut Builder, spec: &Spec, annotations: &[Annotation]) {
                     continue;
                 };
                 b.edge(p, t, TraceEdge::TestedBy { via: None });
-                let criteria: Vec<NodeIndex> =
-                    b.g.graph
-                        .edges_directed(p, Direction::Incoming)
-                        .filter(|e| matches!(e.weight(), TraceEdge::ValidatedBy))
-                        .map(|e| e.source())
-                        .collect();
+                let criteria = b.criterion_nodes(&validated.criteria);
                 for c in criteria {
                     b.edge(
                         c,

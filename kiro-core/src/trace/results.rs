@@ -1,6 +1,6 @@
 //! Matching test results to annotated tests by name.
 //!
-//! Shared by [`crate::verify::build_report`] and the trace graph: a function test
+//! Used by the trace graph, and through it by the verdicts: a function test
 //! matches a result one of whose name segments (`a::b::c`, `pkg.Class.m`,
 //! `TestX/sub`, `test_x[param]`) is the function name; an `it`/`test` case
 //! matches a result whose name ends with its title after a word boundary; a
@@ -166,7 +166,7 @@ mod tests {
     }
 
     #[test]
-    fn matches_like_build_report() {
+    fn matches_by_segment_suffix_and_suite_title() {
         let rs = [
             result("auth::tests::login_works"),
             result("Auth logs in"),
