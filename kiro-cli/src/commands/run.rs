@@ -24,7 +24,6 @@ use kiro_core::stage::{
     RequirementsInput, StageError,
 };
 use kiro_core::stages::{CommandExecutor, CommandVerifier};
-use petgraph::Direction;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
@@ -485,15 +484,12 @@ fn plan(ws: &Workspace, args: &RunArgs, config: &Config) -> Result<ExitCode> {
     let mut out = format!(
         "{}: {} task nodes ({order} order; a task waits for the ones listed)\n",
         one_line(&loaded.spec.name),
-        graph.order.len()
+        graph.len()
     );
-    for &n in &graph.order {
-        let node = &graph.graph[n];
-        // An edge `a -> b` means that `b` waits for `a`.
+    for (n, node) in graph.nodes() {
         let mut waits: Vec<&str> = graph
-            .graph
-            .neighbors_directed(n, Direction::Incoming)
-            .map(|d| graph.graph[d].id.as_str())
+            .dependencies(n)
+            .map(|d| graph[d].id.as_str())
             .collect();
         waits.sort_by_key(|id| natural(id));
         waits.dedup();

@@ -39,7 +39,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod event;
 mod graph;
 mod record;
 mod run;
@@ -61,15 +60,17 @@ use crate::format::parse_tasks;
 use crate::plan::Plan;
 use crate::spec::Spec;
 use crate::stage::{
-    Approver, Artifacts, AutoApprove, Designer, EventSink, Executor, Gate, Node, Phase,
+    Approver, Artifacts, AutoApprove, Designer, EventSink, Executor, Gate, Node, NodeId, Phase,
     RequirementsInput, RequirementsParser, TaskPlanner, Verifier,
 };
 use crate::stages::{StandardRequirementsParser, TemplateDesigner, TracePlanner};
 use crate::store::DocKind;
 use crate::workspace::Workspace;
 
-pub use event::{NodeStatus, PipelineEvent};
-pub use graph::{TaskGraph, TaskKind, TaskNode};
+/// Re-exported from [`crate::stage`], where the events live so that stages
+/// can send them without importing the engine.
+pub use crate::stage::{NodeStatus, PipelineEvent};
+pub use graph::{TaskGraph, TaskIndex, TaskKind, TaskNode};
 
 /// How often and how long a node may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -526,11 +527,13 @@ pub fn run_spec<S: CheckpointStore + ?Sized>(store: &S, run: &RunId) -> Result<O
     record::run_spec(store, run)
 }
 
-/// The artifacts and completed nodes at a checkpoint.
+/// The artifacts and completed nodes at a checkpoint, the nodes named as
+/// in checkpoint logs ([`NodeId`]'s text) and sorted as text.
 pub fn state_at<S: CheckpointStore + ?Sized>(
     store: &S,
     at: &CheckpointRef,
 ) -> Result<(Artifacts, BTreeSet<String>)> {
-    let s = record::state_at(store, at)?;
-    Ok((s.artifacts, s.completed.into_iter().collect()))
+    let state = record::state_at(store, at)?;
+    let completed = state.completed.iter().map(NodeId::to_string).collect();
+    Ok((state.artifacts, completed))
 }
