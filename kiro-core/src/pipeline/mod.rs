@@ -58,7 +58,7 @@ use crate::config::{Config, TaskOrder};
 use crate::error::Result;
 use crate::format::parse_tasks;
 use crate::plan::Plan;
-use crate::spec::Spec;
+use crate::spec::{Spec, TaskList};
 use crate::stage::{
     Approver, Artifacts, AutoApprove, Designer, EventSink, Executor, Gate, Node, NodeId, Phase,
     RequirementsInput, RequirementsParser, TaskPlanner, Verifier,
@@ -188,8 +188,11 @@ impl Pipeline {
     /// planner or a custom node) is checked the same way before its tasks
     /// start.
     pub async fn run(&self, options: RunOptions) -> Result<RunSummary> {
-        options.check_plan(self.config.pipeline.order)?;
-        run::Run::start(self, options).await?.finish().await
+        let checked = options.check_plan(self.config.pipeline.order)?;
+        run::Run::start(self, options, checked)
+            .await?
+            .finish()
+            .await
     }
 }
 
@@ -354,30 +357,42 @@ impl RunOptions {
         }
     }
 
-    /// Refuses an ambiguous plan that this run would execute as it stands.
-    fn check_plan(&self, order: TaskOrder) -> Result<()> {
+    /// Refuses an ambiguous plan that this run would execute as it stands;
+    /// returns the plan it checked and its graph, which the execute phase
+    /// reuses when the tasks are still these.
+    fn check_plan(&self, order: TaskOrder) -> Result<Option<CheckedPlan>> {
         if self.until < Phase::Execute || self.regenerate.contains(&Phase::Tasks) {
-            return Ok(());
+            return Ok(None);
         }
         match (&self.spec_dir, &self.spec) {
             (Some(dir), _) => {
                 // An unreadable file is left to the run's own loading, which
                 // reports it with the spec's other documents.
                 let Ok(text) = std::fs::read_to_string(dir.join(DocKind::Tasks.file_name())) else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 let parsed = parse_tasks(&text);
-                Plan::new(&parsed.value, order)
-                    .into_graph(Some(&parsed.source_map))
-                    .map(drop)
+                let graph = Plan::new(&parsed.value, order).into_graph(Some(&parsed.source_map))?;
+                Ok(Some(CheckedPlan {
+                    tasks: parsed.value,
+                    order,
+                    graph,
+                }))
             }
             (
                 None,
                 Some(Spec {
                     tasks: Some(list), ..
                 }),
-            ) => Plan::new(list, order).into_graph(None).map(drop),
-            _ => Ok(()),
+            ) => {
+                let graph = Plan::new(list, order).into_graph(None)?;
+                Ok(Some(CheckedPlan {
+                    tasks: list.clone(),
+                    order,
+                    graph,
+                }))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -445,6 +460,21 @@ impl RunOptions {
     pub fn memory(mut self, memory: Vec<String>) -> Self {
         self.memory = memory;
         self
+    }
+}
+
+/// A plan checked before a run started, with its graph.
+#[derive(Debug)]
+struct CheckedPlan {
+    tasks: TaskList,
+    order: TaskOrder,
+    graph: TaskGraph,
+}
+
+impl CheckedPlan {
+    /// The graph, when it is that of `tasks` in `order`.
+    fn graph_of(self, tasks: &TaskList, order: TaskOrder) -> Option<TaskGraph> {
+        (self.order == order && self.tasks == *tasks).then_some(self.graph)
     }
 }
 

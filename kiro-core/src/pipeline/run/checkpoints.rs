@@ -44,11 +44,18 @@ impl Run<'_> {
     /// Writes the checkpoint of a node that has just completed, with the
     /// files changed since the previous checkpoint (after a rescan when
     /// `rescan`, else from the journal and the engine's own writes).
-    pub(super) async fn record(&mut self, node: NodeId, rec: Recorded, rescan: bool) -> Result<()> {
+    ///
+    /// `rec` is what the checkpoint keeps; `None` only without a store.
+    pub(super) async fn record(
+        &mut self,
+        node: NodeId,
+        rec: Option<Recorded>,
+        rescan: bool,
+    ) -> Result<()> {
         if rescan {
             self.rescan().await?;
         }
-        self.stage(node, &rec)?;
+        self.stage(node, rec.as_ref().unwrap_or(&Recorded::Gate))?;
         self.commit().await
     }
 

@@ -34,7 +34,7 @@ use super::record::{self, ChangeTracker, Recorded};
 /// How long running nodes get to stop after a cancellation before they are
 /// dropped (which kills their processes).
 const CANCEL_GRACE: Duration = Duration::from_secs(10);
-use super::{Pipeline, RunOptions, RunStatus, RunSummary};
+use super::{CheckedPlan, Pipeline, RunOptions, RunStatus, RunSummary};
 use crate::audit::{AuditKind, NewEntry};
 use crate::checkpoint::{Checkpoint, CheckpointRef, RunId};
 use crate::error::{Error, Result};
@@ -107,10 +107,17 @@ pub(super) struct Run<'p> {
     /// This run's token: a child of the caller's, so that fail-fast stops
     /// this run's nodes without cancelling the caller's token.
     cancel: CancellationToken,
+    /// The plan checked before the run started, whose graph the execute
+    /// phase reuses when the tasks did not change since.
+    checked_plan: Option<CheckedPlan>,
 }
 
 impl<'p> Run<'p> {
-    pub(super) async fn start(pipeline: &'p Pipeline, options: RunOptions) -> Result<Run<'p>> {
+    pub(super) async fn start(
+        pipeline: &'p Pipeline,
+        mut options: RunOptions,
+        checked_plan: Option<CheckedPlan>,
+    ) -> Result<Run<'p>> {
         let spec_dir = options.spec_dir.clone();
         let name = match (&spec_dir, &options.spec) {
             (Some(dir), _) => Some(spec_name(dir)),
@@ -151,9 +158,9 @@ impl<'p> Run<'p> {
         } = opened;
         // The documents on disk are the truth for the spec: after a resume
         // they hold the task marks of the nodes that completed.
-        let spec = match (&spec_dir, &options.spec) {
+        let spec = match (&spec_dir, options.spec.take()) {
             (Some(dir), _) => load_or_new(dir)?,
-            (None, Some(spec)) => spec.clone(),
+            (None, Some(spec)) => spec,
             (None, None) if resumed => artifacts.spec.clone(),
             (None, None) => Spec::default(),
         };
@@ -198,6 +205,7 @@ impl<'p> Run<'p> {
             spec_dir,
             tasks_text,
             cancel,
+            checked_plan,
         })
     }
 
@@ -280,11 +288,12 @@ impl<'p> Run<'p> {
         Ok(())
     }
 
-    /// The record of a node that keeps the whole artifacts.
-    fn full(&self) -> Recorded {
-        Recorded::Full {
+    /// The record of a node that keeps the whole artifacts; `None`
+    /// without a store, which saves copying them for nothing.
+    fn full(&self) -> Option<Recorded> {
+        self.pipeline.store.as_ref().map(|_| Recorded::Full {
             artifacts: Box::new(self.artifacts.clone()),
-        }
+        })
     }
 
     /// Sends [`PipelineEvent::NodeFinished`].

@@ -60,7 +60,7 @@ impl Run<'_> {
         self.audit_gate(&gate, &approval).await?;
         match approval {
             Approval::Approved => {
-                self.record(name, Recorded::Gate, false).await?;
+                self.record(name, Some(Recorded::Gate), false).await?;
                 Ok(Flow::Continue)
             }
             Approval::Rejected { reason } => Ok(Flow::Stop(RunStatus::Stopped { gate, reason })),
@@ -321,7 +321,15 @@ impl Run<'_> {
         let Some(list) = self.artifacts.spec.tasks.clone() else {
             return Ok(Flow::Continue);
         };
-        let graph = TaskGraph::build(&list, self.pipeline.config.pipeline.order)?;
+        let order = self.pipeline.config.pipeline.order;
+        let checked = self
+            .checked_plan
+            .take()
+            .and_then(|plan| plan.graph_of(&list, order));
+        let graph = match checked {
+            Some(graph) => graph,
+            None => TaskGraph::build(&list, order)?,
+        };
         let executor = match &self.pipeline.executor {
             Some(executor) => Some(executor.clone()),
             None => {

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::millis;
 use crate::pipeline::NodePolicy;
-use crate::spec::{Spec, Task};
+use crate::spec::Task;
 use crate::stage::{
     Artifacts, EventSink, Executor, PipelineEvent, StageContext, StageError, TaskOutcome,
 };
@@ -91,7 +91,6 @@ pub(super) enum TaskEnd {
 pub(super) struct TaskRun {
     pub(super) node: Arc<str>,
     pub(super) task: Arc<Task>,
-    pub(super) spec: Arc<Spec>,
     pub(super) artifacts: Arc<Artifacts>,
     pub(super) executor: Arc<dyn Executor>,
     pub(super) policy: NodePolicy,
@@ -122,7 +121,8 @@ impl TaskRun {
             let result = guarded(
                 self.policy,
                 &self.cancel,
-                self.executor.execute(&self.task, &self.spec, &context),
+                self.executor
+                    .execute(&self.task, &self.artifacts.spec, &context),
             )
             .await;
             let elapsed = millis(started.elapsed());

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::record::Recorded;
 use crate::pipeline::{RunStatus, TaskGraph, TaskKind};
 use crate::plan::TaskIndex;
-use crate::spec::{Spec, Task, TaskStatus};
+use crate::spec::{Task, TaskStatus};
 use crate::stage::{
     Approval, Artifacts, Executor, Gate, NodeId, NodeStatus, OutcomeStatus, PipelineEvent,
     SkipReason, TaskOutcome,
@@ -26,9 +26,9 @@ pub(super) struct Scheduler<'r, 'p> {
     run: &'r mut Run<'p>,
     graph: TaskGraph,
     executor: Option<Arc<dyn Executor>>,
-    /// The spec and artifacts every task sees: as they were when the phase
-    /// started (tasks that run together cannot see each other's outcomes).
-    spec: Arc<Spec>,
+    /// The artifacts (and spec) every task sees: as they were when the
+    /// phase started (tasks that run together cannot see each other's
+    /// outcomes).
     artifacts: Arc<Artifacts>,
     /// Per node: how many of its dependencies have not settled yet.
     waiting_on: Vec<usize>,
@@ -100,7 +100,6 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             .map(|(_, node)| Arc::new(node.task.clone()))
             .collect();
         Scheduler {
-            spec: Arc::new(run.artifacts.spec.clone()),
             artifacts: Arc::new(run.artifacts.clone()),
             run,
             executor,
@@ -346,7 +345,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
     fn spawn_leaf(&mut self, n: TaskIndex) -> Result<()> {
         let Some(executor) = self.executor.clone() else {
             return Err(Error::NoExecutor {
-                spec: self.spec.name.clone(),
+                spec: self.artifacts.spec.name.clone(),
                 tasks: vec![self.graph[n].id.to_string()],
             });
         };
@@ -356,7 +355,6 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         let task = TaskRun {
             node: self.names[n.index()].clone(),
             task: self.tasks[n.index()].clone(),
-            spec: self.spec.clone(),
             artifacts: self.artifacts.clone(),
             executor,
             policy: self.run.pipeline.task_policy,
