@@ -1923,3 +1923,45 @@ async fn durable_checkpoints_cost_one_sync_per_chain_node_and_one_per_batch() {
         "{large} syncs for {large_checkpoints} checkpoints"
     );
 }
+
+/// Panics in its task, at once or after its first await.
+struct Panics {
+    after_await: bool,
+}
+
+#[async_trait]
+impl Executor for Panics {
+    async fn execute(
+        &self,
+        _task: &Task,
+        _spec: &Spec,
+        _cx: &StageContext,
+    ) -> Result<TaskOutcome, StageError> {
+        if self.after_await {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("executor bug");
+    }
+}
+
+/// A panicking executor stops the run with `Error::StagePanicked`, whether
+/// the task panics in the poll that starts it (run in place) or later (on
+/// its own tokio task).
+#[tokio::test]
+async fn a_panicking_executor_stops_the_run_with_an_error() {
+    for after_await in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let result = Pipeline::builder()
+            .executor(Panics { after_await })
+            .build()
+            .run(
+                RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(FLAT))
+                    .until(Phase::Execute),
+            )
+            .await;
+        assert!(
+            matches!(result, Err(Error::StagePanicked { .. })),
+            "after_await {after_await}: {result:?}"
+        );
+    }
+}

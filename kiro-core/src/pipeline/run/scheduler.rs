@@ -3,6 +3,7 @@
 //! skipped.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -53,10 +54,13 @@ pub(super) struct Scheduler<'r, 'p> {
     /// Nodes that finished together, settled as one batch (kept to reuse
     /// its allocation).
     batch: Vec<Joined>,
+    /// Tasks that finished in their first poll, not yet settled.
+    finished_inline: Vec<Joined>,
 }
 
-/// What joining a spawned node gives.
-type Joined = std::result::Result<(TaskIndex, Finish), tokio::task::JoinError>;
+/// What joining a node gives: how it ended, or why it could not be joined
+/// (its stage panicked, or it was aborted).
+type Joined = std::result::Result<(TaskIndex, Finish), String>;
 
 /// How a spawned node ended.
 enum Finish {
@@ -114,6 +118,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             tasks,
             stop: None,
             batch: Vec::new(),
+            finished_inline: Vec::new(),
             graph,
         }
     }
@@ -141,15 +146,22 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             // Start what is ready first, so that the ready tasks run while the
             // checkpoints of the finished ones are synced.
             self.dispatch(jobs)?;
+            let inline = std::mem::take(&mut self.finished_inline);
+            if !inline.is_empty() {
+                self.settle_batch(inline).await?;
+            }
             self.run.commit().await?;
             if self.running.is_empty() {
-                break;
+                if self.ready.is_empty() || self.stop.is_some() {
+                    break;
+                }
+                continue;
             }
             let cancel = self.run.cancel.clone();
             tokio::select! {
                 joined = self.running.join_next() => {
                     if let Some(joined) = joined {
-                        self.settle_finished(joined).await?;
+                        self.settle_finished(joined.map_err(|e| e.to_string())).await?;
                     }
                 }
                 () = cancel.cancelled(), if self.stop.is_none() => {
@@ -189,8 +201,14 @@ impl<'r, 'p> Scheduler<'r, 'p> {
     async fn settle_finished(&mut self, first: Joined) -> Result<()> {
         let mut batch = std::mem::take(&mut self.batch);
         batch.push(first);
+        self.settle_batch(batch).await
+    }
+
+    /// Settles a batch of nodes that finished, with every other spawned
+    /// one that has finished by now (see [`settle_finished`](Self::settle_finished)).
+    async fn settle_batch(&mut self, mut batch: Vec<Joined>) -> Result<()> {
         while let Some(joined) = self.running.try_join_next() {
-            batch.push(joined);
+            batch.push(joined.map_err(|e| e.to_string()));
         }
         let ran = batch
             .iter()
@@ -253,9 +271,9 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             Ok((n, finish)) => self.on_finish(n, finish).await,
             // A panicking stage is the integrator's bug; the node it ran
             // cannot be identified from the error, so the run stops.
-            Err(e) => Err(Error::StagePanicked {
+            Err(message) => Err(Error::StagePanicked {
                 run: self.run.run_id.to_string(),
-                message: e.to_string(),
+                message,
             }),
         }
     }
@@ -266,7 +284,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         loop {
             tokio::select! {
                 joined = self.running.join_next() => match joined {
-                    Some(joined) => self.settle_finished(joined).await?,
+                    Some(joined) => self.settle_finished(joined.map_err(|e| e.to_string())).await?,
                     None => break,
                 },
                 () = &mut deadline => {
@@ -328,10 +346,12 @@ impl<'r, 'p> Scheduler<'r, 'p> {
                     self.ready.pop_front();
                     self.settle(n, Settlement::Skipped(SkipReason::Optional))?;
                 }
-                _ if self.running.len() >= jobs => break,
+                // A task that finished in its first poll holds its slot
+                // until it is settled, so that fail-fast and `jobs` see it.
+                _ if self.running.len() + self.finished_inline.len() >= jobs => break,
                 TaskKind::Leaf => {
                     self.ready.pop_front();
-                    self.spawn_leaf(n)?;
+                    self.start_leaf(n)?;
                 }
                 TaskKind::Gate => {
                     self.ready.pop_front();
@@ -342,7 +362,17 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         Ok(())
     }
 
-    fn spawn_leaf(&mut self, n: TaskIndex) -> Result<()> {
+    /// Starts a task: polls it once here, and spawns it onto its own tokio
+    /// task only if it did not finish in that poll.
+    ///
+    /// A task that finishes at once (a no-op, an executor answering from a
+    /// cache) then costs no spawn and no wake-up of another worker thread,
+    /// which is most of the engine's per-node overhead on a multi-threaded
+    /// runtime; one that waits (a process, a network call) runs on its own
+    /// task as before, so it never holds up the others. Polling a future
+    /// once and then moving its box to another task is what the `Future`
+    /// contract allows: its next poll brings the waker to use from then on.
+    fn start_leaf(&mut self, n: TaskIndex) -> Result<()> {
         let Some(executor) = self.executor.clone() else {
             return Err(Error::NoExecutor {
                 spec: self.artifacts.spec.name.clone(),
@@ -362,8 +392,25 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             events: self.run.options.events.clone(),
             context: self.run.context.clone(),
         };
-        self.running
-            .spawn(async move { (n, Finish::Task(task.attempts().await)) });
+        let mut attempts = Box::pin(task.attempts());
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        let first_poll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            attempts.as_mut().poll(&mut context)
+        }));
+        match first_poll {
+            Ok(std::task::Poll::Ready(end)) => {
+                self.finished_inline.push(Ok((n, Finish::Task(end))))
+            }
+            Ok(std::task::Poll::Pending) => {
+                self.running
+                    .spawn(async move { (n, Finish::Task(attempts.await)) });
+            }
+            Err(_) => self.finished_inline.push(Err(format!(
+                "the executor panicked in task {}",
+                self.graph[n].id
+            ))),
+        }
         Ok(())
     }
 
