@@ -144,16 +144,18 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Writes a task's mark in `tasks.md` (when the run has a spec folder)
-    /// and tells the change tracker the engine wrote it.
-    pub(super) fn set_mark(&mut self, path: &[usize], status: TaskStatus) -> Result<()> {
+    /// Writes a task's mark in `tasks.md` (when the run has a spec folder),
+    /// on the blocking pool (an atomic write syncs the file and its
+    /// folder), and tells the change tracker the engine wrote it.
+    pub(super) async fn set_mark(&mut self, path: &[usize], status: TaskStatus) -> Result<()> {
         let (Some(dir), Some(text)) = (&self.spec_dir, &self.tasks_text) else {
             return Ok(());
         };
         let new = set_task_status(text, path, status)?;
         if &new != text {
             let file = dir.join(DocKind::Tasks.file_name());
-            write_atomic(&file, new.as_bytes())?;
+            let (target, bytes) = (file.clone(), new.clone().into_bytes());
+            blocking(move || write_atomic(&target, &bytes)).await?;
             self.tasks_text = Some(new);
             if let Some(tracker) = &mut self.tracker {
                 tracker.engine_wrote(&self.options.workspace, &file);

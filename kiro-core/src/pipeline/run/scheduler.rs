@@ -145,7 +145,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         loop {
             // Start what is ready first, so that the ready tasks run while the
             // checkpoints of the finished ones are synced.
-            self.dispatch(jobs)?;
+            self.dispatch(jobs).await?;
             let inline = std::mem::take(&mut self.finished_inline);
             if !inline.is_empty() {
                 self.settle_batch(inline).await?;
@@ -230,7 +230,9 @@ impl<'r, 'p> Scheduler<'r, 'p> {
                     _ => false,
                 });
             if start_early {
-                result = self.dispatch(self.run.pipeline.config.pipeline.jobs.max(1));
+                result = self
+                    .dispatch(self.run.pipeline.config.pipeline.jobs.max(1))
+                    .await;
             }
             if result.is_ok() {
                 match self.run.rescan_and_police().await {
@@ -305,7 +307,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
     }
 
     /// Settles what needs no work and starts what does, up to `jobs`.
-    fn dispatch(&mut self, jobs: usize) -> Result<()> {
+    async fn dispatch(&mut self, jobs: usize) -> Result<()> {
         while let Some(&n) = self.ready.front() {
             if self.stop.is_some() {
                 break;
@@ -313,12 +315,12 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             let kind = self.graph[n].kind;
             if let Some(reason) = self.blocked[n.index()].clone() {
                 self.ready.pop_front();
-                self.settle(n, Settlement::Skipped(reason))?;
+                self.settle(n, Settlement::Skipped(reason)).await?;
                 continue;
             }
             if self.is_already_done(n) {
                 self.ready.pop_front();
-                self.settle(n, Settlement::Done(None))?;
+                self.settle(n, Settlement::Done(None)).await?;
                 continue;
             }
             match kind {
@@ -333,25 +335,27 @@ impl<'r, 'p> Scheduler<'r, 'p> {
                         .any(|c| self.settled[c.index()] == Some(NodeStatus::Done)) =>
                 {
                     self.ready.pop_front();
-                    self.settle(n, Settlement::Skipped(SkipReason::Optional))?;
+                    self.settle(n, Settlement::Skipped(SkipReason::Optional))
+                        .await?;
                 }
                 TaskKind::Parent => {
                     self.ready.pop_front();
                     let outcome = TaskOutcome::done(self.graph[n].id.clone(), "all sub-tasks done");
-                    self.settle(n, Settlement::Done(Some(outcome)))?;
+                    self.settle(n, Settlement::Done(Some(outcome))).await?;
                 }
                 TaskKind::Leaf
                     if self.graph[n].task.optional && !self.run.options.include_optional =>
                 {
                     self.ready.pop_front();
-                    self.settle(n, Settlement::Skipped(SkipReason::Optional))?;
+                    self.settle(n, Settlement::Skipped(SkipReason::Optional))
+                        .await?;
                 }
                 // A task that finished in its first poll holds its slot
                 // until it is settled, so that fail-fast and `jobs` see it.
                 _ if self.running.len() + self.finished_inline.len() >= jobs => break,
                 TaskKind::Leaf => {
                     self.ready.pop_front();
-                    self.start_leaf(n)?;
+                    self.start_leaf(n).await?;
                 }
                 TaskKind::Gate => {
                     self.ready.pop_front();
@@ -372,7 +376,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
     /// task as before, so it never holds up the others. Polling a future
     /// once and then moving its box to another task is what the `Future`
     /// contract allows: its next poll brings the waker to use from then on.
-    fn start_leaf(&mut self, n: TaskIndex) -> Result<()> {
+    async fn start_leaf(&mut self, n: TaskIndex) -> Result<()> {
         let Some(executor) = self.executor.clone() else {
             return Err(Error::NoExecutor {
                 spec: self.artifacts.spec.name.clone(),
@@ -381,7 +385,8 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         };
         self.started[n.index()] = Some(Instant::now());
         self.run
-            .set_mark(&self.graph[n].path, TaskStatus::InProgress)?;
+            .set_mark(&self.graph[n].path, TaskStatus::InProgress)
+            .await?;
         let task = TaskRun {
             node: self.names[n.index()].clone(),
             task: self.tasks[n.index()].clone(),
@@ -452,7 +457,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
                     OutcomeStatus::Failed => Settlement::Failed(outcome),
                     OutcomeStatus::Skipped => Settlement::SkippedByExecutor(outcome),
                 };
-                self.settle(n, settlement)?;
+                self.settle(n, settlement).await?;
                 if failed && self.run.pipeline.config.pipeline.fail_fast {
                     self.stop = Some(RunStatus::Failed {
                         reason: format!("task {} failed (fail-fast)", self.graph[n].id),
@@ -462,7 +467,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             }
             Finish::Task(TaskEnd::Interrupted) => {
                 let path = self.graph[n].path.clone();
-                self.run.set_mark(&path, TaskStatus::NotStarted)?;
+                self.run.set_mark(&path, TaskStatus::NotStarted).await?;
                 self.stop.get_or_insert(RunStatus::Cancelled);
             }
             Finish::Gate(approval) => {
@@ -471,7 +476,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
                 match approval {
                     Approval::Approved => {
                         let outcome = TaskOutcome::done(self.graph[n].id.clone(), "approved");
-                        self.settle(n, Settlement::Done(Some(outcome)))?;
+                        self.settle(n, Settlement::Done(Some(outcome))).await?;
                     }
                     Approval::Rejected { reason } => {
                         self.stop.get_or_insert(RunStatus::Stopped { gate, reason });
@@ -483,7 +488,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
     }
 
     /// Marks a node ended, records it, and releases its dependents.
-    fn settle(&mut self, n: TaskIndex, settlement: Settlement) -> Result<()> {
+    async fn settle(&mut self, n: TaskIndex, settlement: Settlement) -> Result<()> {
         let i = n.index();
         if self.settled[i].is_some() {
             return Ok(());
@@ -514,8 +519,8 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         let id = self.graph[n].id.clone();
         let path = &self.graph[n].path;
         match status {
-            NodeStatus::Done => self.run.set_mark(path, TaskStatus::Done)?,
-            NodeStatus::Failed => self.run.set_mark(path, TaskStatus::NotStarted)?,
+            NodeStatus::Done => self.run.set_mark(path, TaskStatus::Done).await?,
+            NodeStatus::Failed => self.run.set_mark(path, TaskStatus::NotStarted).await?,
             NodeStatus::Skipped => {}
         }
         // Outcomes of work done in this run are recorded; skips are not, so
