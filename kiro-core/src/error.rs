@@ -254,11 +254,86 @@ pub enum Error {
         /// What makes it ambiguous, at least one.
         problems: Vec<PlanProblem>,
     },
-    /// A run cannot start or continue as asked (no input, nothing to resume).
-    #[error("{message}")]
-    Pipeline {
-        /// What is wrong and what to do.
+    // The engine's own failures (`pipeline`): each names the spec, run,
+    // task or checkpoint it concerns.
+    /// A run was asked to resume, but the run has no checkpoint yet.
+    #[error("run {run} has no checkpoint to resume from")]
+    NothingToResume {
+        /// The run.
+        run: String,
+    },
+    /// A run was asked to resume, but the pipeline has no checkpoint store
+    /// to resume it from.
+    #[error("cannot resume run {run} without a checkpoint store")]
+    ResumeWithoutStore {
+        /// The run.
+        run: String,
+    },
+    /// The requirements phase has to produce requirements, but the spec
+    /// has none on disk and the run was given no requirements input.
+    #[error("the spec {spec:?} has no requirements.md and no requirements input was given")]
+    NoRequirementsInput {
+        /// The spec.
+        spec: String,
+    },
+    /// Tasks are left to run, but the pipeline has no executor.
+    #[error(
+        "the spec {spec:?} has tasks left to run ({}) but no executor is configured",
+        tasks.join(", ")
+    )]
+    NoExecutor {
+        /// The spec.
+        spec: String,
+        /// The tasks that would run, in plan order.
+        tasks: Vec<String>,
+    },
+    /// A stage of a task panicked or its tokio task was aborted; the run
+    /// stops, since the node cannot be told from the join error.
+    #[error("a task stage of run {run} panicked or was aborted: {message}")]
+    StagePanicked {
+        /// The run.
+        run: String,
+        /// What the join error said.
         message: String,
+    },
+    /// Some tasks never became ready (a dependency that never settles);
+    /// the plan checks make this an engine bug, not a user's.
+    #[error("{} of {total} tasks of run {run} could not be scheduled: {}", tasks.len(), tasks.join(", "))]
+    Unschedulable {
+        /// The run.
+        run: String,
+        /// The tasks that never ran.
+        tasks: Vec<String>,
+        /// All task nodes.
+        total: usize,
+    },
+    /// A node's artifacts could not be encoded for its checkpoint.
+    #[error(
+        "cannot encode the artifacts of node {node} of run {run} for its checkpoint: {message}"
+    )]
+    CheckpointEncode {
+        /// The run.
+        run: String,
+        /// The node (`design`, `task 2.1`).
+        node: String,
+        /// What the encoder said.
+        message: String,
+    },
+    /// A checkpoint's artifacts are not a kiro pipeline's record.
+    #[error("checkpoint {run}@{checkpoint} was not written by a kiro pipeline: {message}")]
+    ForeignCheckpoint {
+        /// The run.
+        run: String,
+        /// The checkpoint.
+        checkpoint: String,
+        /// What the decoder said.
+        message: String,
+    },
+    /// Text that names no node of a run (see `stage::NodeId`).
+    #[error("{node:?} names no pipeline node (expected `requirements`, `task 2.1`, `gate design`, `node <name>`, ...)")]
+    UnknownNode {
+        /// The text.
+        node: String,
     },
     /// A JUnit XML test report is not well-formed XML or not a JUnit report.
     #[error("{}:{line}: invalid JUnit XML: {message}", path.display())]

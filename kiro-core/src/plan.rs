@@ -50,8 +50,8 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use petgraph::algo::kosaraju_scc;
-use petgraph::stable_graph::{NodeIndex, StableDiGraph};
-use petgraph::visit::EdgeRef;
+use petgraph::stable_graph::{NodeIndex as GraphIndex, StableDiGraph};
+use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use petgraph::Direction;
 
 use crate::error::{Error, Result};
@@ -84,10 +84,16 @@ pub struct TaskNode {
     pub task: Task,
 }
 
-impl TaskNode {
-    /// The node's name in events and checkpoints (`task 2.1`).
-    pub fn name(&self) -> String {
-        format!("task {}", self.id)
+/// A task node's place in a [`TaskGraph`]. Indices are dense: a graph of
+/// `n` tasks numbers them `0..n` in document order, so [`index`](Self::index)
+/// can index a vector of per-task state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskIndex(GraphIndex);
+
+impl TaskIndex {
+    /// The position of the task in document order, from 0.
+    pub fn index(self) -> usize {
+        self.0.index()
     }
 }
 
@@ -100,7 +106,7 @@ pub enum Edge {
     /// parent of `b` whose dependencies its sub-tasks inherit.
     Depends {
         /// The task whose `_Depends:` line it is.
-        written_on: NodeIndex,
+        written_on: TaskIndex,
     },
     /// `b` is a checkpoint and `a` a task above it.
     Gate,
@@ -123,13 +129,22 @@ impl Edge {
 }
 
 /// The task DAG: an edge `a -> b` means `b` waits for `a`.
+///
+/// Nodes are [`TaskNode`]s, numbered by [`TaskIndex`] in document order
+/// (parents before their sub-tasks); index the graph with one
+/// (`graph[index]`). The graph library behind it is not part of the API.
 #[derive(Clone, Debug, Default)]
 pub struct TaskGraph {
-    /// The petgraph graph; node weights are [`TaskNode`]s in document order
-    /// (a node's index is its position in [`TaskGraph::order`]).
-    pub graph: StableDiGraph<TaskNode, Edge>,
-    /// Node indices in document order (parents before their sub-tasks).
-    pub order: Vec<NodeIndex>,
+    dag: StableDiGraph<TaskNode, Edge>,
+    order: Vec<TaskIndex>,
+}
+
+impl std::ops::Index<TaskIndex> for TaskGraph {
+    type Output = TaskNode;
+
+    fn index(&self, index: TaskIndex) -> &TaskNode {
+        &self.dag[index.0]
+    }
 }
 
 impl TaskGraph {
@@ -156,41 +171,59 @@ impl TaskGraph {
         self.order.is_empty()
     }
 
+    /// The nodes in document order (parents before their sub-tasks).
+    pub fn order(&self) -> &[TaskIndex] {
+        &self.order
+    }
+
+    /// The nodes with their indices, in document order.
+    pub fn nodes(&self) -> impl Iterator<Item = (TaskIndex, &TaskNode)> + '_ {
+        self.order.iter().map(|&n| (n, &self[n]))
+    }
+
+    /// Every edge `(a, b, why)`: `b` waits for `a`.
+    pub fn edges(&self) -> impl Iterator<Item = (TaskIndex, TaskIndex, Edge)> + '_ {
+        self.dag
+            .edge_references()
+            .map(|e| (TaskIndex(e.source()), TaskIndex(e.target()), *e.weight()))
+    }
+
     /// The nodes a node waits for.
-    pub fn dependencies(&self, n: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
-        self.graph
-            .edges_directed(n, Direction::Incoming)
-            .map(|e| e.source())
+    pub fn dependencies(&self, n: TaskIndex) -> impl Iterator<Item = TaskIndex> + '_ {
+        self.dag
+            .edges_directed(n.0, Direction::Incoming)
+            .map(|e| TaskIndex(e.source()))
     }
 
     /// The nodes waiting for a node.
-    pub fn dependents(&self, n: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
-        self.graph
-            .edges_directed(n, Direction::Outgoing)
-            .map(|e| e.target())
+    pub fn dependents(&self, n: TaskIndex) -> impl Iterator<Item = TaskIndex> + '_ {
+        self.dag
+            .edges_directed(n.0, Direction::Outgoing)
+            .map(|e| TaskIndex(e.target()))
     }
 
     /// The sub-tasks of a parent node (none for a leaf or gate).
-    pub fn subtasks(&self, n: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
-        self.graph
-            .edges_directed(n, Direction::Incoming)
+    pub fn subtasks(&self, n: TaskIndex) -> impl Iterator<Item = TaskIndex> + '_ {
+        self.dag
+            .edges_directed(n.0, Direction::Incoming)
             .filter(|e| *e.weight() == Edge::SubTask)
-            .map(|e| e.source())
+            .map(|e| TaskIndex(e.source()))
     }
 
     /// The strongly connected groups of two or more nodes, each as one
     /// closed path through its first node in document order (a shortest
     /// cycle, following the edges), in document order of those nodes.
-    fn cycles(&self) -> Vec<Vec<NodeIndex>> {
+    fn cycles(&self) -> Vec<Vec<TaskIndex>> {
         // Kosaraju's algorithm in petgraph walks with an explicit stack; its
         // Tarjan recurses once per node of a chain, and a plan in document
         // order is one long chain.
-        let mut out: Vec<Vec<NodeIndex>> = kosaraju_scc(&self.graph)
+        let mut out: Vec<Vec<TaskIndex>> = kosaraju_scc(&self.dag)
             .into_iter()
+            .map(|scc| scc.into_iter().map(TaskIndex).collect::<Vec<_>>())
             .filter(|scc| scc.len() > 1)
             .filter_map(|scc| {
                 let start = scc.iter().copied().min()?;
-                let members: HashSet<NodeIndex> = scc.into_iter().collect();
+                let members: HashSet<TaskIndex> = scc.into_iter().collect();
                 Some(self.cycle_through(start, &members))
             })
             .collect();
@@ -199,8 +232,8 @@ impl TaskGraph {
     }
 
     /// A shortest cycle through `start` inside one strongly connected component.
-    fn cycle_through(&self, start: NodeIndex, members: &HashSet<NodeIndex>) -> Vec<NodeIndex> {
-        let mut prev: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+    fn cycle_through(&self, start: TaskIndex, members: &HashSet<TaskIndex>) -> Vec<TaskIndex> {
+        let mut prev: HashMap<TaskIndex, TaskIndex> = HashMap::new();
         let mut queue = VecDeque::from([start]);
         while let Some(n) = queue.pop_front() {
             for next in self.dependents(n) {
@@ -237,21 +270,21 @@ pub enum PlanIssue {
     /// K0007: `node` has the id of `first`, a task above it.
     DuplicateId {
         /// The later task.
-        node: NodeIndex,
+        node: TaskIndex,
         /// The first task with the id.
-        first: NodeIndex,
+        first: TaskIndex,
     },
     /// K0018: an item of `node`'s `_Depends:` line names no task.
     UnreadableDepends {
         /// The task with the line.
-        node: NodeIndex,
+        node: TaskIndex,
         /// The item as written (`task one`).
         value: String,
     },
     /// K0013: `node`'s `_Depends:` line names a task that does not exist.
     UnknownDependency {
         /// The task with the line.
-        node: NodeIndex,
+        node: TaskIndex,
         /// The missing id.
         dependency: TaskId,
     },
@@ -259,7 +292,7 @@ pub enum PlanIssue {
     Cycle {
         /// A closed path, first and last equal, following the edges (each
         /// task waits for the one before it): `2 -> 2.1 -> 2`.
-        path: Vec<NodeIndex>,
+        path: Vec<TaskIndex>,
         /// The edge between each two neighbours of `path`.
         edges: Vec<Edge>,
     },
@@ -327,7 +360,7 @@ impl<'a> Plan<'a> {
         // Dependencies on tasks that do not exist, reported on the line
         // that names them (not again on each sub-task inheriting them).
         for &node in &g.order {
-            for dep in &g.graph[node].task.depends_on {
+            for dep in &g[node].task.depends_on {
                 if !by_id.contains_key(dep.as_str()) {
                     issues.push(PlanIssue::UnknownDependency {
                         node,
@@ -339,21 +372,21 @@ impl<'a> Plan<'a> {
 
         for (parent, children) in &parents {
             for child in children {
-                g.graph.add_edge(*child, *parent, Edge::SubTask);
+                g.dag.add_edge(child.0, parent.0, Edge::SubTask);
             }
         }
 
         // Sequence points: leaves and gates in document order.
-        let mut previous: Option<NodeIndex> = None;
-        let mut previous_deps: Vec<NodeIndex> = Vec::new();
-        let mut done_so_far: Vec<NodeIndex> = Vec::new();
+        let mut previous: Option<TaskIndex> = None;
+        let mut previous_deps: Vec<TaskIndex> = Vec::new();
+        let mut done_so_far: Vec<TaskIndex> = Vec::new();
         for Pending {
             node,
             explicit,
             parallel,
         } in pending
         {
-            let mut deps: Vec<(NodeIndex, Edge)> = explicit
+            let mut deps: Vec<(TaskIndex, Edge)> = explicit
                 .iter()
                 .filter_map(|(dep, written_on)| {
                     let d = by_id.get(dep.as_str())?.0;
@@ -365,8 +398,8 @@ impl<'a> Plan<'a> {
                     ))
                 })
                 .collect();
-            let kind = g.graph[node].kind;
-            let own_explicit = !g.graph[node].task.depends_on.is_empty();
+            let kind = g[node].kind;
+            let own_explicit = !g[node].task.depends_on.is_empty();
             if kind == TaskKind::Gate {
                 // A checkpoint waits for everything written before it.
                 deps.extend(done_so_far.iter().map(|d| (*d, Edge::Gate)));
@@ -386,7 +419,7 @@ impl<'a> Plan<'a> {
                         edges: vec![edge],
                     });
                 } else {
-                    g.graph.add_edge(d, node, edge);
+                    g.dag.add_edge(d.0, node.0, edge);
                 }
             }
             previous = Some(node);
@@ -398,8 +431,8 @@ impl<'a> Plan<'a> {
             let edges = path
                 .windows(2)
                 .filter_map(|w| {
-                    let e = g.graph.find_edge(w[0], w[1])?;
-                    g.graph.edge_weight(e).copied()
+                    let e = g.dag.find_edge(w[0].0, w[1].0)?;
+                    g.dag.edge_weight(e).copied()
                 })
                 .collect();
             issues.push(PlanIssue::Cycle { path, edges });
@@ -478,7 +511,7 @@ impl<'a> Plan<'a> {
                 };
                 PlanProblem {
                     code: issue.code(),
-                    task: about.map_or_else(String::new, |n| self.graph.graph[n].id.to_string()),
+                    task: about.map_or_else(String::new, |n| self.graph[n].id.to_string()),
                     line,
                     message: self.message(issue),
                 }
@@ -552,7 +585,7 @@ impl<'a> Plan<'a> {
     /// at the id it names.
     pub(crate) fn site(&self, issue: &PlanIssue) -> IssueSite {
         let node = self.site_node(issue);
-        let path = self.graph.graph[node].path.clone();
+        let path = self.graph[node].path.clone();
         match issue {
             PlanIssue::DuplicateId { node, .. } => IssueSite {
                 path,
@@ -586,7 +619,7 @@ impl<'a> Plan<'a> {
     }
 
     /// The node whose task the issue is shown on.
-    fn site_node(&self, issue: &PlanIssue) -> NodeIndex {
+    fn site_node(&self, issue: &PlanIssue) -> TaskIndex {
         match issue {
             PlanIssue::DuplicateId { node, .. }
             | PlanIssue::UnreadableDepends { node, .. }
@@ -598,13 +631,13 @@ impl<'a> Plan<'a> {
         }
     }
 
-    fn id(&self, n: NodeIndex) -> &str {
-        self.graph.graph[n].id.as_str()
+    fn id(&self, n: TaskIndex) -> &str {
+        self.graph[n].id.as_str()
     }
 
     /// `task 2.1`, or `task "Title"` for a task without an id.
-    fn name(&self, n: NodeIndex) -> String {
-        let node = &self.graph.graph[n];
+    fn name(&self, n: TaskIndex) -> String {
+        let node = &self.graph[n];
         match &node.task.id {
             Some(id) => format!("task {id}"),
             None => format!(
@@ -619,7 +652,7 @@ impl<'a> Plan<'a> {
     }
 
     /// Why `b` waits for `a`.
-    fn why(&self, a: NodeIndex, b: NodeIndex, edge: Edge) -> String {
+    fn why(&self, a: TaskIndex, b: TaskIndex, edge: Edge) -> String {
         let (a_id, b_id) = (self.id(a), self.id(b));
         match edge {
             Edge::Depends { written_on } if written_on == b => {
@@ -640,7 +673,7 @@ impl<'a> Plan<'a> {
 /// task whose line it is). The last one along the path, so that a cycle of
 /// `_Depends:` lines alone is shown on its first task's line, naming the
 /// task that one waits for.
-fn depends_edge(path: &[NodeIndex], edges: &[Edge]) -> Option<(NodeIndex, NodeIndex)> {
+fn depends_edge(path: &[TaskIndex], edges: &[Edge]) -> Option<(TaskIndex, TaskIndex)> {
     path.windows(2).zip(edges).rev().find_map(|(w, e)| match e {
         Edge::Depends { written_on } => Some((w[0], *written_on)),
         _ => None,
@@ -649,10 +682,10 @@ fn depends_edge(path: &[NodeIndex], edges: &[Edge]) -> Option<(NodeIndex, NodeIn
 
 /// A leaf or gate waiting for its edges.
 struct Pending {
-    node: NodeIndex,
+    node: TaskIndex,
     /// Ids from `_Depends:` lines, its own and its parents', each with the
     /// node whose line names it.
-    explicit: Vec<(TaskId, NodeIndex)>,
+    explicit: Vec<(TaskId, TaskIndex)>,
     /// cc-sdd's `(P)`.
     parallel: bool,
 }
@@ -664,10 +697,10 @@ struct Pending {
 struct Builder {
     g: TaskGraph,
     /// Id -> (node, whether the id is written rather than a position).
-    by_id: HashMap<String, (NodeIndex, bool)>,
+    by_id: HashMap<String, (TaskIndex, bool)>,
     /// Leaves and gates, whose dependencies are resolved once every id is known.
     pending: Vec<Pending>,
-    parents: Vec<(NodeIndex, Vec<NodeIndex>)>,
+    parents: Vec<(TaskIndex, Vec<TaskIndex>)>,
     issues: Vec<PlanIssue>,
 }
 
@@ -676,8 +709,8 @@ impl Builder {
         &mut self,
         task: &Task,
         path: Vec<usize>,
-        inherited: &[(TaskId, NodeIndex)],
-    ) -> NodeIndex {
+        inherited: &[(TaskId, TaskIndex)],
+    ) -> TaskIndex {
         let written = task.id.is_some();
         let id = task.id.clone().unwrap_or_else(|| {
             TaskId::new(
@@ -694,12 +727,12 @@ impl Builder {
         } else {
             TaskKind::Leaf
         };
-        let node = self.g.graph.add_node(TaskNode {
+        let node = TaskIndex(self.g.dag.add_node(TaskNode {
             id: id.clone(),
             path: path.clone(),
             kind,
             task: without_subtasks(task),
-        });
+        }));
         self.g.order.push(node);
         // A written id wins over a position that happens to read the same
         // (`3`, the third task, unnumbered), so `_Depends: 3` names task 3.
@@ -725,7 +758,7 @@ impl Builder {
             });
         }
 
-        let mut explicit: Vec<(TaskId, NodeIndex)> = inherited.to_vec();
+        let mut explicit: Vec<(TaskId, TaskIndex)> = inherited.to_vec();
         explicit.extend(task.depends_on.iter().map(|d| (d.clone(), node)));
         if kind == TaskKind::Parent {
             let mut children = Vec::with_capacity(task.subtasks.len());
@@ -946,7 +979,7 @@ mod tests {
         let two = g.order[2];
         let waits: Vec<&str> = g
             .dependencies(two)
-            .map(|d| g.graph[d].task.title.as_str())
+            .map(|d| g[d].task.title.as_str())
             .collect();
         assert_eq!(waits, ["A"]);
     }

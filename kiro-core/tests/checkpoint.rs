@@ -1016,9 +1016,7 @@ fn a_rollback_interrupted_at_any_step_is_completed_by_the_next_one() {
         // A crash after `stop` steps: the hook stops the rollback there.
         let crash = |done: usize| {
             if done == stop {
-                Err(Error::Pipeline {
-                    message: "crash".into(),
-                })
+                Err(Error::Backend("crash".into()))
             } else {
                 Ok(())
             }

@@ -2124,3 +2124,199 @@ async fn a_failing_memory_store_fails_the_task_not_the_run() {
         outcome.summary
     );
 }
+
+/// A file store that counts its group commits and, when asked, blocks the
+/// calling thread in each one as a slow disk's `fdatasync` would.
+struct SlowStore {
+    inner: Arc<FileCheckpointStore>,
+    commit_delay: Duration,
+    commits: Arc<Mutex<Vec<(Instant, Instant)>>>,
+}
+
+impl CheckpointStore for SlowStore {
+    fn create_run(&self) -> kiro_core::Result<kiro_core::checkpoint::RunId> {
+        self.inner.create_run()
+    }
+    fn put(&self, checkpoint: &kiro_core::checkpoint::Checkpoint) -> kiro_core::Result<()> {
+        self.put_many(std::slice::from_ref(checkpoint))
+    }
+    fn put_many(&self, checkpoints: &[kiro_core::checkpoint::Checkpoint]) -> kiro_core::Result<()> {
+        let start = Instant::now();
+        // A blocking sleep, not an await: what a slow sync does to a thread.
+        std::thread::sleep(self.commit_delay);
+        let result = self.inner.put_many(checkpoints);
+        self.commits.lock().unwrap().push((start, Instant::now()));
+        result
+    }
+    fn get(
+        &self,
+        run: &kiro_core::checkpoint::RunId,
+        id: &kiro_core::checkpoint::CheckpointId,
+    ) -> kiro_core::Result<kiro_core::checkpoint::Checkpoint> {
+        self.inner.get(run, id)
+    }
+    fn list(
+        &self,
+        run: &kiro_core::checkpoint::RunId,
+    ) -> kiro_core::Result<Vec<kiro_core::checkpoint::Checkpoint>> {
+        self.inner.list(run)
+    }
+    fn runs(&self) -> kiro_core::Result<Vec<kiro_core::checkpoint::RunId>> {
+        self.inner.runs()
+    }
+    fn put_blob(&self, bytes: &[u8]) -> kiro_core::Result<kiro_core::checkpoint::BlobId> {
+        self.inner.put_blob(bytes)
+    }
+    fn get_blob(&self, id: &kiro_core::checkpoint::BlobId) -> kiro_core::Result<Vec<u8>> {
+        self.inner.get_blob(id)
+    }
+}
+
+/// A slow checkpoint sync runs off the async worker: on a single-threaded
+/// runtime, a task that is ready and running beside it goes on and ends
+/// while the sync still blocks. Were the sync on the worker thread, the
+/// task could only start after it (it would end 50 ms after the sync).
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_checkpoint_sync_does_not_delay_a_running_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let commits = Arc::new(Mutex::new(Vec::new()));
+    let store = SlowStore {
+        inner: Arc::new(FileCheckpointStore::new(dir.path())),
+        commit_delay: Duration::from_millis(1500),
+        commits: commits.clone(),
+    };
+    // Task 1 ends at once and its checkpoint takes 1.5 s to commit; task 2,
+    // independent, was started beside it and needs 50 ms.
+    let ex = TestExecutor::with(&[("1", Act::Sleep(0)), ("2", Act::Sleep(50))]);
+    let summary = Pipeline::builder()
+        .executor(ex.clone())
+        .store(store)
+        .external_changes(false)
+        .order(TaskOrder::Declared)
+        .jobs(2)
+        .build()
+        .run(
+            RunOptions::in_memory(
+                workspace(dir.path()),
+                spec_with_tasks("- [ ] 1. One\n- [ ] 2. Two\n"),
+            )
+            .until(Phase::Execute),
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.status, RunStatus::Completed);
+    let spans = ex.spans();
+    let commits = commits.lock().unwrap().clone();
+    // The commit of task 1's checkpoint: the first one that starts after
+    // task 1 ended (the tasks phase committed before either started).
+    let (commit_start, commit_end) = commits
+        .iter()
+        .copied()
+        .find(|(start, _)| *start >= spans["1"].1)
+        .unwrap();
+    let task_two = spans["2"];
+    assert!(
+        task_two.1 < commit_end,
+        "task 2 ended {:?} after task 1's commit began, which took {:?}",
+        task_two.1 - commit_start,
+        commit_end - commit_start
+    );
+}
+
+/// The durability budget with the file store and `Durability::PowerLoss`:
+/// one `fdatasync` of the run log per chain node, one per batch in a
+/// fan-out, counted by the store itself. The difference between two run
+/// sizes cancels the per-run syncs (run directory, log creation).
+#[tokio::test]
+async fn durable_checkpoints_cost_one_sync_per_chain_node_and_one_per_batch() {
+    async fn syncs(order: TaskOrder, tasks: usize) -> (u64, usize) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(FileCheckpointStore::new(dir.path()));
+        let md: String = (1..=tasks)
+            .map(|i| format!("- [ ] {i}. Task {i}\n"))
+            .collect();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let summary = Pipeline::builder()
+            .executor(TestExecutor::default())
+            .shared_store(store.clone())
+            .external_changes(false)
+            .order(order)
+            .jobs(4)
+            .build()
+            .run(
+                RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(&md))
+                    .until(Phase::Execute)
+                    .events(EventSink::new(tx)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(summary.status, RunStatus::Completed);
+        let mut checkpoints = 0;
+        while let Ok(event) = rx.try_recv() {
+            if matches!(event, PipelineEvent::CheckpointWritten { .. }) {
+                checkpoints += 1;
+            }
+        }
+        (store.syncs_issued(), checkpoints)
+    }
+    // A chain: every node is its own batch.
+    let (small, small_checkpoints) = syncs(TaskOrder::Document, 10).await;
+    let (large, large_checkpoints) = syncs(TaskOrder::Document, 30).await;
+    assert_eq!(large_checkpoints - small_checkpoints, 20);
+    assert_eq!(large - small, 20, "syncs for 20 more chain nodes");
+    // A fan-out of no-op tasks: they finish in batches of up to `jobs`,
+    // and a batch is one sync.
+    let (small, _) = syncs(TaskOrder::Declared, 10).await;
+    let (large, large_checkpoints) = syncs(TaskOrder::Declared, 30).await;
+    assert!(
+        large - small <= 20,
+        "{} syncs for 20 more fan-out nodes",
+        large - small
+    );
+    assert!(
+        large < large_checkpoints as u64,
+        "{large} syncs for {large_checkpoints} checkpoints"
+    );
+}
+
+/// Panics in its task, at once or after its first await.
+struct Panics {
+    after_await: bool,
+}
+
+#[async_trait]
+impl Executor for Panics {
+    async fn execute(
+        &self,
+        _task: &Task,
+        _spec: &Spec,
+        _cx: &StageContext,
+    ) -> Result<TaskOutcome, StageError> {
+        if self.after_await {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("executor bug");
+    }
+}
+
+/// A panicking executor stops the run with `Error::StagePanicked`, whether
+/// the task panics in the poll that starts it (run in place) or later (on
+/// its own tokio task).
+#[tokio::test]
+async fn a_panicking_executor_stops_the_run_with_an_error() {
+    for after_await in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let result = Pipeline::builder()
+            .executor(Panics { after_await })
+            .build()
+            .run(
+                RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(FLAT))
+                    .until(Phase::Execute),
+            )
+            .await;
+        assert!(
+            matches!(result, Err(Error::StagePanicked { .. })),
+            "after_await {after_await}: {result:?}"
+        );
+    }
+}

@@ -59,6 +59,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{check_id, BlobId, Checkpoint, CheckpointId, CheckpointStore, RollbackIntent, RunId};
@@ -99,6 +100,8 @@ pub struct FileCheckpointStore {
     durability: Durability,
     pretty_copies: bool,
     redactor: Redactor,
+    /// File and directory syncs issued, for [`syncs_issued`](Self::syncs_issued).
+    sync_count: AtomicU64,
 }
 
 /// The open log of a run this store writes, and the ids already in it.
@@ -123,7 +126,27 @@ impl FileCheckpointStore {
             durability: Durability::PowerLoss,
             pretty_copies: false,
             redactor: Redactor::from_env(),
+            sync_count: AtomicU64::new(0),
         }
+    }
+
+    /// How many `fsync`/`fdatasync` calls (on files and directories) this
+    /// store has issued since it was made: what durability costs, counted
+    /// so that tests and benchmarks can hold the engine to its budget (one
+    /// log sync per group commit, none for a blob already stored).
+    pub fn syncs_issued(&self) -> u64 {
+        self.sync_count.load(Ordering::Relaxed)
+    }
+
+    /// Notes one sync about to be issued.
+    fn count_sync(&self) {
+        self.sync_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Syncs a directory, counted.
+    fn sync_dir(&self, dir: &Path) -> Result<()> {
+        self.count_sync();
+        sync_dir(dir)
     }
 
     /// Replaces secrets with `redactor` instead of the process
@@ -227,7 +250,7 @@ impl FileCheckpointStore {
         let run_dir = self.run_dir(run)?;
         if !run_dir.is_dir() {
             fs::create_dir_all(&run_dir).map_err(io_err(&run_dir))?;
-            sync_dir(&self.dir)?;
+            self.sync_dir(&self.dir)?;
         }
         let path = run_dir.join(LOG_FILE);
         let existed = path.exists();
@@ -241,14 +264,17 @@ impl FileCheckpointStore {
         if existed {
             restrict_mode(&log, &path)?;
         } else {
-            sync_dir(&run_dir)?;
+            self.sync_dir(&run_dir)?;
         }
         let mut bytes = Vec::new();
         log.read_to_end(&mut bytes).map_err(io_err(&path))?;
         let committed = committed_len(&bytes);
         if committed < bytes.len() {
             log.set_len(u64::try_from(committed).unwrap_or(u64::MAX))
-                .and_then(|()| log.sync_data())
+                .and_then(|()| {
+                    self.count_sync();
+                    log.sync_data()
+                })
                 .map_err(io_err(&path))?;
         }
         remove_stale_temp_files(&run_dir);
@@ -370,7 +396,7 @@ impl CheckpointStore for FileCheckpointStore {
             // took the same id, which makes ids unique without any lock.
             match fs::create_dir(&dir) {
                 Ok(()) => {
-                    sync_dir(&self.dir)?;
+                    self.sync_dir(&self.dir)?;
                     return Ok(run);
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => last_err = Some(e),
@@ -472,6 +498,7 @@ impl CheckpointStore for FileCheckpointStore {
             let sync = self.syncs();
             let written = writer.log.write_all(&bytes).and_then(|()| {
                 if sync {
+                    self.count_sync();
                     writer.log.sync_data()
                 } else {
                     Ok(())
@@ -576,9 +603,9 @@ impl CheckpointStore for FileCheckpointStore {
             fs::create_dir_all(&shard).map_err(io_err(&shard))?;
             if sync {
                 if let Some(blobs) = shard.parent() {
-                    sync_dir(blobs)?;
+                    self.sync_dir(blobs)?;
                 }
-                sync_dir(&self.dir)?;
+                self.sync_dir(&self.dir)?;
             }
         }
         let mut tmp = tempfile::Builder::new()
@@ -588,6 +615,7 @@ impl CheckpointStore for FileCheckpointStore {
         tmp.write_all(bytes)
             .and_then(|()| {
                 if sync {
+                    self.count_sync();
                     tmp.as_file().sync_data()
                 } else {
                     Ok(())
@@ -599,7 +627,7 @@ impl CheckpointStore for FileCheckpointStore {
             source: e.error,
         })?;
         if sync {
-            sync_dir(&shard)?;
+            self.sync_dir(&shard)?;
         }
         Ok(id)
     }
@@ -625,13 +653,16 @@ impl CheckpointStore for FileCheckpointStore {
             .tempfile_in(&dir)
             .map_err(io_err(&path))?;
         tmp.write_all(&bytes)
-            .and_then(|()| tmp.as_file().sync_all())
+            .and_then(|()| {
+                self.count_sync();
+                tmp.as_file().sync_all()
+            })
             .map_err(io_err(&path))?;
         tmp.persist(&path).map_err(|e| Error::Io {
             path: path.clone(),
             source: e.error,
         })?;
-        sync_dir(&dir)
+        self.sync_dir(&dir)
     }
 
     fn intents(&self) -> Result<Vec<RollbackIntent>> {
@@ -664,7 +695,7 @@ impl CheckpointStore for FileCheckpointStore {
             Err(source) => return Err(Error::Io { path, source }),
         }
         if self.syncs() {
-            sync_dir(&dir)?;
+            self.sync_dir(&dir)?;
         }
         Ok(())
     }

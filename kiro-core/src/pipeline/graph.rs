@@ -12,7 +12,7 @@
 //! or under a cc-sdd group heading (`## 2. Title`). Parsing nests all three
 //! the same way, so the graph sees one shape.
 
-pub use crate::plan::{TaskGraph, TaskKind, TaskNode};
+pub use crate::plan::{TaskGraph, TaskIndex, TaskKind, TaskNode};
 
 #[cfg(test)]
 mod tests {
@@ -38,18 +38,12 @@ mod tests {
     fn shape(list: &TaskList) -> (Vec<String>, Vec<String>) {
         let g = TaskGraph::build(list, TaskOrder::Document).unwrap();
         let nodes = g
-            .order
-            .iter()
-            .map(|n| {
-                let t = &g.graph[*n];
-                format!("{} {:?} {:?}", t.id, t.kind, t.path)
-            })
+            .nodes()
+            .map(|(_, t)| format!("{} {:?} {:?}", t.id, t.kind, t.path))
             .collect();
         let mut edges: Vec<String> = g
-            .graph
-            .edge_indices()
-            .filter_map(|e| g.graph.edge_endpoints(e))
-            .map(|(a, b)| format!("{} -> {}", g.graph[a].id, g.graph[b].id))
+            .edges()
+            .map(|(a, b, _)| format!("{} -> {}", g[a].id, g[b].id))
             .collect();
         edges.sort();
         (nodes, edges)

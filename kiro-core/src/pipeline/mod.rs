@@ -39,7 +39,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod event;
 mod graph;
 mod record;
 mod run;
@@ -60,17 +59,19 @@ use crate::error::Result;
 use crate::format::parse_tasks;
 use crate::memory::{MemoryRecall, NoMemory};
 use crate::plan::Plan;
-use crate::spec::Spec;
+use crate::spec::{Spec, TaskList};
 use crate::stage::{
-    Approver, Artifacts, AutoApprove, Designer, EventSink, Executor, Gate, Node, Phase,
+    Approver, Artifacts, AutoApprove, Designer, EventSink, Executor, Gate, Node, NodeId, Phase,
     RequirementsInput, RequirementsParser, TaskPlanner, Verifier,
 };
 use crate::stages::{StandardRequirementsParser, TemplateDesigner, TracePlanner};
 use crate::store::DocKind;
 use crate::workspace::Workspace;
 
-pub use event::{NodeStatus, PipelineEvent};
-pub use graph::{TaskGraph, TaskKind, TaskNode};
+/// Re-exported from [`crate::stage`], where the events live so that stages
+/// can send them without importing the engine.
+pub use crate::stage::{NodeStatus, PipelineEvent};
+pub use graph::{TaskGraph, TaskIndex, TaskKind, TaskNode};
 
 /// How often and how long a node may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,8 +189,11 @@ impl Pipeline {
     /// planner or a custom node) is checked the same way before its tasks
     /// start.
     pub async fn run(&self, options: RunOptions) -> Result<RunSummary> {
-        options.check_plan(self.config.pipeline.order)?;
-        run::Run::start(self, options).await?.finish().await
+        let checked = options.check_plan(self.config.pipeline.order)?;
+        run::Run::start(self, options, checked)
+            .await?
+            .finish()
+            .await
     }
 }
 
@@ -355,30 +359,42 @@ impl RunOptions {
         }
     }
 
-    /// Refuses an ambiguous plan that this run would execute as it stands.
-    fn check_plan(&self, order: TaskOrder) -> Result<()> {
+    /// Refuses an ambiguous plan that this run would execute as it stands;
+    /// returns the plan it checked and its graph, which the execute phase
+    /// reuses when the tasks are still these.
+    fn check_plan(&self, order: TaskOrder) -> Result<Option<CheckedPlan>> {
         if self.until < Phase::Execute || self.regenerate.contains(&Phase::Tasks) {
-            return Ok(());
+            return Ok(None);
         }
         match (&self.spec_dir, &self.spec) {
             (Some(dir), _) => {
                 // An unreadable file is left to the run's own loading, which
                 // reports it with the spec's other documents.
                 let Ok(text) = std::fs::read_to_string(dir.join(DocKind::Tasks.file_name())) else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 let parsed = parse_tasks(&text);
-                Plan::new(&parsed.value, order)
-                    .into_graph(Some(&parsed.source_map))
-                    .map(drop)
+                let graph = Plan::new(&parsed.value, order).into_graph(Some(&parsed.source_map))?;
+                Ok(Some(CheckedPlan {
+                    tasks: parsed.value,
+                    order,
+                    graph,
+                }))
             }
             (
                 None,
                 Some(Spec {
                     tasks: Some(list), ..
                 }),
-            ) => Plan::new(list, order).into_graph(None).map(drop),
-            _ => Ok(()),
+            ) => {
+                let graph = Plan::new(list, order).into_graph(None)?;
+                Ok(Some(CheckedPlan {
+                    tasks: list.clone(),
+                    order,
+                    graph,
+                }))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -455,6 +471,21 @@ impl RunOptions {
     pub fn memory_budget(mut self, tokens: u32) -> Self {
         self.memory_budget = tokens;
         self
+    }
+}
+
+/// A plan checked before a run started, with its graph.
+#[derive(Debug)]
+struct CheckedPlan {
+    tasks: TaskList,
+    order: TaskOrder,
+    graph: TaskGraph,
+}
+
+impl CheckedPlan {
+    /// The graph, when it is that of `tasks` in `order`.
+    fn graph_of(self, tasks: &TaskList, order: TaskOrder) -> Option<TaskGraph> {
+        (self.order == order && self.tasks == *tasks).then_some(self.graph)
     }
 }
 
@@ -537,11 +568,13 @@ pub fn run_spec<S: CheckpointStore + ?Sized>(store: &S, run: &RunId) -> Result<O
     record::run_spec(store, run)
 }
 
-/// The artifacts and completed nodes at a checkpoint.
+/// The artifacts and completed nodes at a checkpoint, the nodes named as
+/// in checkpoint logs ([`NodeId`]'s text) and sorted as text.
 pub fn state_at<S: CheckpointStore + ?Sized>(
     store: &S,
     at: &CheckpointRef,
 ) -> Result<(Artifacts, BTreeSet<String>)> {
-    let s = record::state_at(store, at)?;
-    Ok((s.artifacts, s.completed.into_iter().collect()))
+    let state = record::state_at(store, at)?;
+    let completed = state.completed.iter().map(NodeId::to_string).collect();
+    Ok((state.artifacts, completed))
 }

@@ -12,7 +12,7 @@ use crate::checkpoint::{
     RollbackPlan, RollbackReport, RunId, Tree,
 };
 use crate::error::{Error, Result};
-use crate::stage::{Artifacts, OutcomeStatus, TaskOutcome};
+use crate::stage::{Artifacts, NodeId, OutcomeStatus, TaskOutcome};
 use crate::workspace::{FileStat, Snapshot, Workspace};
 
 /// The artifacts part of a checkpoint. Phases store the whole [`Artifacts`];
@@ -36,9 +36,12 @@ pub(crate) enum Recorded {
 }
 
 impl Recorded {
-    pub(crate) fn to_value(&self) -> Result<serde_json::Value> {
-        serde_json::to_value(self).map_err(|e| Error::Pipeline {
-            message: format!("cannot encode checkpoint artifacts: {e}"),
+    /// The record as a checkpoint's `artifacts`, for `node` of `run`.
+    pub(crate) fn to_value(&self, run: &RunId, node: &str) -> Result<serde_json::Value> {
+        serde_json::to_value(self).map_err(|e| Error::CheckpointEncode {
+            run: run.to_string(),
+            node: node.to_owned(),
+            message: e.to_string(),
         })
     }
 }
@@ -48,8 +51,9 @@ impl Recorded {
 pub(crate) struct RunState {
     /// The artifacts: the last full ones with later outcomes applied.
     pub artifacts: Artifacts,
-    /// Every node that completed along the checkpoint's chain.
-    pub completed: HashSet<String>,
+    /// Every node that completed along the checkpoint's chain (a node
+    /// name kiro does not know, from a newer version, is left out).
+    pub completed: HashSet<NodeId>,
 }
 
 /// Reads the state at a checkpoint by walking its parent chain back to the
@@ -74,13 +78,15 @@ pub(crate) fn state_at<S: CheckpointStore + ?Sized>(
         let first = seen.insert(cp.node.as_str());
         let complete = match &rec {
             Recorded::Outcome { outcome } => outcome.status == OutcomeStatus::Done,
-            Recorded::Full { artifacts } if cp.node == "verify" => {
+            Recorded::Full { artifacts } if NodeId::Verify == *cp.node => {
                 artifacts.report.as_ref().is_none_or(|r| r.is_success())
             }
             _ => true,
         };
         if first && complete {
-            state.completed.insert(cp.node.clone());
+            if let Ok(node) = cp.node.parse::<NodeId>() {
+                state.completed.insert(node);
+            }
         }
         if found_full {
             continue;
@@ -104,11 +110,10 @@ pub(crate) fn state_at<S: CheckpointStore + ?Sized>(
 }
 
 fn decode(cp: &Checkpoint) -> Result<Recorded> {
-    serde_json::from_value(cp.artifacts.clone()).map_err(|e| Error::Pipeline {
-        message: format!(
-            "checkpoint {}@{} was not written by a kiro pipeline: {e}",
-            cp.run_id, cp.id
-        ),
+    serde_json::from_value(cp.artifacts.clone()).map_err(|e| Error::ForeignCheckpoint {
+        run: cp.run_id.to_string(),
+        checkpoint: cp.id.to_string(),
+        message: e.to_string(),
     })
 }
 
@@ -644,16 +649,17 @@ pub(crate) fn rollback<S: CheckpointStore + ?Sized>(
     let (wanted, exact) = wanted_states(store, ws, &latest.reference(), to, spec.as_deref())?;
     let plan = RollbackPlan::new(store, wanted, &roots)?;
     let state = state_at(store, to)?;
+    let node = NodeId::RollbackTo(to.id.clone()).to_string();
     let mut cp = Checkpoint::new(
         to.run_id.clone(),
         CheckpointId::from_seq(next_id(store, &to.run_id)?),
-        format!("rollback to {}", to.id),
+        node.as_str(),
     );
     cp.parent = Some(to.clone());
     cp.artifacts = Recorded::Full {
         artifacts: Box::new(state.artifacts),
     }
-    .to_value()?;
+    .to_value(&to.run_id, &node)?;
     if exact {
         cp.files = plan.steps().to_vec();
     }
@@ -685,12 +691,13 @@ pub(crate) fn fork<S: CheckpointStore + ?Sized>(
     let plan = RollbackPlan::new(store, wanted, &roots)?;
     let state = state_at(store, from)?;
     let run = store.create_run()?;
-    let mut cp = Checkpoint::new(run, CheckpointId::from_seq(1), "fork");
+    let node = NodeId::Fork.to_string();
+    let mut cp = Checkpoint::new(run.clone(), CheckpointId::from_seq(1), node.as_str());
     cp.parent = Some(from.clone());
     cp.artifacts = Recorded::Full {
         artifacts: Box::new(state.artifacts),
     }
-    .to_value()?;
+    .to_value(&run, &node)?;
     if exact {
         cp.files = plan.steps().to_vec();
     }

@@ -2,7 +2,6 @@
 //! that a front end shows what a run would do without touching the
 //! engine's graph type.
 
-use petgraph::Direction;
 
 use super::{Project, ProjectError, Result};
 use crate::config::TaskOrder;
@@ -58,15 +57,12 @@ impl Project {
         let order = self.config.pipeline.order;
         let graph = Plan::new(tasks, order).into_graph(lines)?;
         let nodes = graph
-            .order
-            .iter()
-            .map(|&n| {
-                let node = &graph.graph[n];
+            .nodes()
+            .map(|(n, node)| {
                 // An edge `a -> b` means that `b` waits for `a`.
                 let mut waits_for: Vec<String> = graph
-                    .graph
-                    .neighbors_directed(n, Direction::Incoming)
-                    .map(|d| graph.graph[d].id.to_string())
+                    .dependencies(n)
+                    .map(|d| graph[d].id.to_string())
                     .collect();
                 waits_for.sort_by_key(|id| natural(id));
                 waits_for.dedup();

@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+use super::PipelineEvent;
 use super::{StageError, TaskOutcome};
 use crate::checkpoint::RunId;
 use crate::config::Config;
 use crate::memory::{recall_within, MemoryRecall, NoMemory, RecallRequest, Recalled};
-use crate::pipeline::PipelineEvent;
 use crate::spec::{Spec, Task};
 use crate::verify::VerificationReport;
 use crate::workspace::Workspace;

@@ -17,6 +17,8 @@
 //! for `&T`, `Box<T>` and `Arc<T>` of an implementation.
 
 mod context;
+mod event;
+mod node;
 
 use std::fmt;
 use std::str::FromStr;
@@ -31,6 +33,8 @@ use crate::spec::{DesignDoc, RequirementsDoc, Spec, Task, TaskId, TaskList};
 use crate::verify::VerificationReport;
 
 pub use context::{Artifacts, EventSink, StageContext, StageContextBuilder};
+pub use event::{NodeStatus, PipelineEvent};
+pub use node::{NodeId, SkipReason};
 
 #[allow(unused_imports, reason = "linked from the module docs")]
 use crate::{config::Config, workspace::Workspace};

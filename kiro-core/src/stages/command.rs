@@ -14,7 +14,6 @@ use crate::config::ExecutorConfig;
 use crate::error::Error;
 use crate::format::format_id_list;
 use crate::format::markdown::indent_rest;
-use crate::pipeline::PipelineEvent;
 use crate::process::{Command, Output};
 use crate::sandbox::cgroup::TaskCgroup;
 use crate::sandbox::{
@@ -22,6 +21,7 @@ use crate::sandbox::{
     SandboxReport, Support, WritableRoot, NOTICE_PREFIX,
 };
 use crate::spec::{AcceptanceCriterion, CorrectnessProperty, Section, Spec, SpecKind, Task};
+use crate::stage::PipelineEvent;
 use crate::stage::{Executor, StageContext, StageError, TaskOutcome};
 
 /// How many characters of the last output line a done outcome's summary keeps.

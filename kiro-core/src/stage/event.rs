@@ -1,10 +1,14 @@
 //! Progress events a run streams while it works.
+//!
+//! They live with the stage contracts, below the engine, because stages
+//! send them too (through [`EventSink`](super::EventSink)); the engine
+//! re-exports them as `pipeline::PipelineEvent`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::{Approval, Gate, Phase};
 use crate::checkpoint::CheckpointRef;
-use crate::stage::{Approval, Gate, Phase};
 
 /// How a node ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
