@@ -903,6 +903,14 @@ async fn the_audit_log_records_gates_phases_and_verdicts() {
     let last = log.entries().unwrap().pop().unwrap();
     assert_eq!(last.kind, AuditKind::Verification);
     assert_eq!(last.data["untested"], 2);
+    // The one payload shape of a verification entry, whoever writes it.
+    assert_eq!(last.data["source"], "pipeline");
+    assert_eq!(last.data["criteria"], 2);
+    assert_eq!(last.data["untested_criteria"].as_array().unwrap().len(), 2);
+    assert!(matches!(
+        last.event().unwrap(),
+        kiro_core::audit::AuditEvent::Verification(_)
+    ));
     assert!(log.verify().unwrap().is_intact());
 }
 

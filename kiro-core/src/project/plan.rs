@@ -2,7 +2,6 @@
 //! that a front end shows what a run would do without touching the
 //! engine's graph type.
 
-
 use super::{Project, ProjectError, Result};
 use crate::config::TaskOrder;
 use crate::pipeline::TaskKind;

@@ -23,10 +23,10 @@ use crate::report::Matrix;
 use crate::spec::Spec;
 use crate::stage::{StageContext, StageError, Verifier};
 use crate::stages::CommandVerifier;
+use crate::trace::build_report;
 use crate::trace::{LinkLock, TraceGraph};
 use crate::verify::annotations::{scan_dir, Annotation, Scope};
 use crate::verify::junit::parse_junit;
-use crate::trace::build_report;
 use crate::verify::{RunInfo, VerificationReport};
 
 /// Where stored reports live, relative to the workspace root.

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::retry::{guarded, retrying};
 use super::scheduler::Scheduler;
 use super::{gate_node, proceed, Flow, Run};
-use crate::audit::AuditKind;
+use crate::audit::{AuditKind, VerificationAudit};
 use crate::error::{Error, Result};
 use crate::pipeline::record::Recorded;
 use crate::pipeline::{Placement, RunStatus, TaskGraph, TaskKind};
@@ -291,24 +291,11 @@ impl Run<'_> {
             .iter()
             .filter(|c| c.status == CriterionStatus::Failed)
             .count();
-        let (passed, failed_n, untested) = report.counts();
-        self.audit(
-            AuditKind::Verification,
-            serde_json::json!({
-                "passed": passed,
-                "failed": failed_n,
-                "untested": untested,
-                "failed_criteria": report
-                    .criteria
-                    .iter()
-                    .filter(|c| c.status == CriterionStatus::Failed)
-                    .map(|c| c.criterion.as_str())
-                    .collect::<Vec<_>>(),
-                "command": report.command,
-                "exit_code": report.exit_code,
-            }),
-        )
-        .await?;
+        // One payload shape for every producer of a verification entry
+        // (`kiro verify` writes the same through `project`).
+        let data = serde_json::to_value(VerificationAudit::from_report(&report, "pipeline"))
+            .map_err(|e| Error::Backend(Box::new(e)))?;
+        self.audit(AuditKind::Verification, data).await?;
         self.artifacts.report = Some(report);
         self.finished(&id, status, format!("{failed} criteria failed"), started);
         let rec = self.full();
