@@ -13,9 +13,13 @@ use std::path::{Path, PathBuf};
 use kiro_core::spec::{Dialect, SpecKind};
 use kiro_core::store::{load_spec, DocKind};
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 fn fixture_specs() -> Option<Vec<PathBuf>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/kiro-specs");
     let Ok(entries) = fs::read_dir(&dir) else {
+        fixtures::missing(&dir);
         eprintln!(
             "skipped: Kiro fixture corpus not found at {} (check out ../shared beside the repo)",
             dir.display()

@@ -20,6 +20,9 @@ use kiro_core::spec::{
 };
 use kiro_core::stages::template::{is_testable, template_design, trace_plan};
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 /// The lint rules the generated documents must never trigger.
 const CLEAN_CODES: &[&str] = &[
     "K0006", "K0007", "K0009", "K0010", "K0011", "K0012", "K0013", "K0014", "K0016",
@@ -29,6 +32,7 @@ const CLEAN_CODES: &[&str] = &[
 fn fixture_requirements() -> Option<Vec<(String, String)>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/kiro-specs");
     let Ok(entries) = fs::read_dir(&dir) else {
+        fixtures::missing(&dir);
         eprintln!(
             "skipped: Kiro fixture corpus not found at {} (check out ../shared beside the repo)",
             dir.display()

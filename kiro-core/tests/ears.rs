@@ -8,6 +8,9 @@
 use kiro_core::ears::requirements_from_text;
 use kiro_core::spec::{ClauseKeyword, ClauseKeyword::*, Ears, EarsPattern, EarsPattern::*};
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 /// Asserts the full EARS reading of `input`.
 #[track_caller]
 fn check(
@@ -1001,6 +1004,7 @@ fn fixture_criteria_read_as_ears() {
         "/../../shared/fixtures/kiro-specs"
     ));
     let Ok(entries) = std::fs::read_dir(dir) else {
+        fixtures::missing(&dir);
         eprintln!("skipped: fixtures not found at {}", dir.display());
         return;
     };

@@ -13,6 +13,9 @@ use kiro_core::format::{parse_bugfix, render_bugfix, Locator, Position};
 use kiro_core::spec::{Anchor, BehaviorKind, BugfixDoc, Ears};
 use proptest::prelude::*;
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 fn parse(src: &str) -> BugfixDoc {
     parse_bugfix(src).value
 }
@@ -383,6 +386,7 @@ fn count_by_lines(src: &str) -> (usize, usize) {
 #[test]
 fn fixtures_round_trip() {
     let Ok(entries) = std::fs::read_dir(fixtures_root()) else {
+        fixtures::missing(&fixtures_root());
         eprintln!("skipped: no fixtures at {}", fixtures_root().display());
         return;
     };

@@ -16,6 +16,9 @@ use std::path::Path;
 use kiro_core::format::{parse_design, render_design, Locator, Position};
 use kiro_core::spec::{CorrectnessProperty, CriterionId, DesignDoc, PropertyId, Section};
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 /// Renders `input` and checks it against `expected`; the rendering must parse
 /// back to the same model and render again unchanged.
 fn check(input: &str, expected: &str) {
@@ -458,6 +461,7 @@ fn strict_mode_reports_the_first_diagnostic() {
 fn fixture_designs() -> Option<Vec<(String, String)>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/kiro-specs");
     let Ok(entries) = std::fs::read_dir(&dir) else {
+        fixtures::missing(&dir);
         eprintln!(
             "skipped: Kiro fixture corpus not found at {} (check out ../shared beside the repo)",
             dir.display()

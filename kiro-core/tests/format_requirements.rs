@@ -17,6 +17,9 @@ use kiro_core::format::{parse_requirements, render_requirements, Locator, Positi
 use kiro_core::spec::{Anchor, Ears, RequirementsDoc};
 use proptest::prelude::*;
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
@@ -739,6 +742,7 @@ const BYTE_IDENTICAL: &[&str] = &[
 fn fixtures_round_trip() {
     let files = fixture_files("requirements.md");
     if files.is_empty() {
+        fixtures::missing(&fixtures_root());
         eprintln!("skipped: no fixtures at {}", fixtures_root().display());
         return;
     }
@@ -834,6 +838,7 @@ fn fixtures_round_trip() {
 fn fixture_details() {
     let files = fixture_files("requirements.md");
     if files.is_empty() {
+        fixtures::missing(&fixtures_root());
         eprintln!("skipped: no fixtures at {}", fixtures_root().display());
         return;
     }

@@ -17,6 +17,9 @@ use kiro_core::format::{parse_tasks, render_tasks, set_task_status, Locator};
 use kiro_core::spec::{PropertyId, Task, TaskForm, TaskList, TaskStatus};
 use kiro_core::Error;
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 // ---------------------------------------------------------------------------
 // Rendering: `check(input, expected)` parses `input`, renders it and compares
 // with `expected` (`None`: the input is canonical and must come back byte for
@@ -654,6 +657,7 @@ fn status_edits_change_only_the_mark() {
 fn fixture_tasks() -> Option<Vec<(String, String)>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/kiro-specs");
     let Ok(entries) = std::fs::read_dir(&dir) else {
+        fixtures::missing(&dir);
         eprintln!(
             "skipped: Kiro fixture corpus not found at {} (check out ../shared beside the repo)",
             dir.display()

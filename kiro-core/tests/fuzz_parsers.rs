@@ -14,6 +14,9 @@ use kiro_core::format::{
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 /// Asserts that a second render equals the first, naming the first line
 /// that differs so that a failure is readable.
 fn assert_stable(kind: &str, src: &str, first: &str, second: &str) {
@@ -85,15 +88,22 @@ fn load_corpus() -> Vec<String> {
                             .take_while(|i| *i <= 6000)
                             .last()
                             .unwrap_or(0);
-                        docs.push(if text.len() > 6000 { text[..cut].to_owned() } else { text });
+                        docs.push(if text.len() > 6000 {
+                            text[..cut].to_owned()
+                        } else {
+                            text
+                        });
                     }
                 }
             }
         }
-        Err(_) => eprintln!(
-            "skipped: fixture corpus for mutation fuzzing ({} not found); using built-in seeds only",
-            dir.display()
-        ),
+        Err(_) => {
+            fixtures::missing(&dir);
+            eprintln!(
+                "skipped: fixture corpus for mutation fuzzing ({} not found); using built-in seeds only",
+                dir.display()
+            )
+        }
     }
     docs
 }

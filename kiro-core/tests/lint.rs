@@ -16,6 +16,9 @@ use kiro_core::lint::{
 };
 use kiro_core::store::{load_spec, LoadedSpec};
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 /// Writes a fixture into a temporary spec folder and loads it.
 fn load(fixture: &str) -> (tempfile::TempDir, LoadedSpec) {
     let dir = tempfile::tempdir().unwrap();
@@ -968,6 +971,7 @@ fn corpus_lints_without_panics_and_with_sane_positions() {
         "/../../shared/fixtures/kiro-specs"
     ));
     let Ok(entries) = std::fs::read_dir(dir) else {
+        fixtures::missing(&dir);
         eprintln!("skipped: fixtures not found at {}", dir.display());
         return;
     };

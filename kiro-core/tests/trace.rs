@@ -25,6 +25,9 @@ use kiro_core::trace::{
 use kiro_core::verify::annotations::{scan_dir, scan_file, Annotation};
 use kiro_core::verify::{CriterionStatus, RunInfo, TestResult, TestStatus};
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 const REQUIREMENTS: &str = "# Requirements Document
 
 ## Requirements
@@ -625,6 +628,7 @@ fn fixture_specs_build_graphs() {
         "/../../shared/fixtures/kiro-specs"
     ));
     let Ok(entries) = fs::read_dir(dir) else {
+        fixtures::missing(&dir);
         eprintln!("skipped: fixtures not found at {}", dir.display());
         return;
     };
