@@ -1004,7 +1004,7 @@ fn fixture_criteria_read_as_ears() {
         "/../../shared/fixtures/kiro-specs"
     ));
     let Ok(entries) = std::fs::read_dir(dir) else {
-        fixtures::missing(&dir);
+        fixtures::missing(dir);
         eprintln!("skipped: fixtures not found at {}", dir.display());
         return;
     };

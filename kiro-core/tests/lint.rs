@@ -971,7 +971,7 @@ fn corpus_lints_without_panics_and_with_sane_positions() {
         "/../../shared/fixtures/kiro-specs"
     ));
     let Ok(entries) = std::fs::read_dir(dir) else {
-        fixtures::missing(&dir);
+        fixtures::missing(dir);
         eprintln!("skipped: fixtures not found at {}", dir.display());
         return;
     };

@@ -628,7 +628,7 @@ fn fixture_specs_build_graphs() {
         "/../../shared/fixtures/kiro-specs"
     ));
     let Ok(entries) = fs::read_dir(dir) else {
-        fixtures::missing(&dir);
+        fixtures::missing(dir);
         eprintln!("skipped: fixtures not found at {}", dir.display());
         return;
     };
