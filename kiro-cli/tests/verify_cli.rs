@@ -755,7 +755,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 // `rollback` and `fork` print and record, over a copy of the demo
 // workspace. The expected texts were captured from the CLI before these
 // use cases moved into `kiro_core::project`; run ids and times are
-// normalised. `KIRO_UPDATE_GOLDEN=1` rewrites them (review the diff).
+// normalised. `KIRO_BLESS=1` rewrites them (review the diff).
 // The files are in `tests/data/project-golden/`.
 // ---------------------------------------------------------------------------
 
@@ -880,20 +880,20 @@ mod project_layer {
     }
 
     /// Compares `actual` (normalised) with `tests/data/project-golden/<name>`, or
-    /// rewrites that file under `KIRO_UPDATE_GOLDEN=1`.
+    /// rewrites that file under `KIRO_BLESS=1`.
     #[track_caller]
     fn golden(name: &str, actual: &str) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/data/project-golden")
             .join(name);
         let actual = normalise(actual);
-        if std::env::var_os("KIRO_UPDATE_GOLDEN").is_some() {
+        if std::env::var_os("KIRO_BLESS").is_some() {
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(&path, &actual).unwrap();
             return;
         }
         let expected = fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (KIRO_UPDATE_GOLDEN=1 writes it)", path.display()));
+            .unwrap_or_else(|e| panic!("{}: {e} (KIRO_BLESS=1 writes it)", path.display()));
         assert!(
             expected == actual,
             "{name} differs from {}:\n--- expected\n{expected}\n--- actual\n{actual}",
