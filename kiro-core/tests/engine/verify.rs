@@ -63,8 +63,7 @@ fn check_scan(path: &str, src: &str, expected: &[Expect<'_>]) {
 
 use AnnotationKind::{Property, Requirements, Validates};
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use crate::fixtures;
 use TestDeclKind::{Case, Function, Suite};
 
 #[test]

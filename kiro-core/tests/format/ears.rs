@@ -8,8 +8,7 @@
 use kiro_core::ears::requirements_from_text;
 use kiro_core::spec::{ClauseKeyword, ClauseKeyword::*, Ears, EarsPattern, EarsPattern::*};
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use crate::fixtures;
 
 /// Asserts the full EARS reading of `input`.
 #[track_caller]

@@ -16,8 +16,7 @@ use kiro_core::lint::{
 };
 use kiro_core::store::{load_spec, LoadedSpec};
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use crate::fixtures;
 
 /// Writes a fixture into a temporary spec folder and loads it.
 fn load(fixture: &str) -> (tempfile::TempDir, LoadedSpec) {

@@ -563,7 +563,7 @@ fn concurrent_processes_never_fork_the_chain() {
         let name = format!("process-{p}");
         children.push(
             Command::new(&exe)
-                .args(["--exact", "audit_writer_child", "--nocapture"])
+                .args(["--exact", "audit::audit_writer_child", "--nocapture"])
                 .env(CHILD_LOG_ENV, log.path())
                 .env(CHILD_NAME_ENV, &name)
                 .stdout(Stdio::null())

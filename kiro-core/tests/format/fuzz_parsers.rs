@@ -14,8 +14,7 @@ use kiro_core::format::{
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use crate::fixtures;
 
 /// Asserts that a second render equals the first, naming the first line
 /// that differs so that a failure is readable.

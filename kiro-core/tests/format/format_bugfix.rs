@@ -13,8 +13,7 @@ use kiro_core::format::{parse_bugfix, render_bugfix, Locator, Position};
 use kiro_core::spec::{Anchor, BehaviorKind, BugfixDoc, Ears};
 use proptest::prelude::*;
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use crate::fixtures;
 
 fn parse(src: &str) -> BugfixDoc {
     parse_bugfix(src).value

@@ -25,8 +25,7 @@ use kiro_core::trace::{
 use kiro_core::verify::annotations::{scan_dir, scan_file, Annotation};
 use kiro_core::verify::{CriterionStatus, RunInfo, TestResult, TestStatus};
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use crate::fixtures;
 
 const REQUIREMENTS: &str = "# Requirements Document
 

@@ -20,8 +20,7 @@ use kiro_core::spec::{
 };
 use kiro_core::stages::template::{is_testable, template_design, trace_plan};
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use crate::fixtures;
 
 /// The lint rules the generated documents must never trigger.
 const CLEAN_CODES: &[&str] = &[

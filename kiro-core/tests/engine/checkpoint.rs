@@ -15,8 +15,7 @@ use kiro_core::checkpoint::{
 };
 use kiro_core::Error;
 
-#[path = "support/tree.rs"]
-mod tree;
+use crate::whole_tree as tree;
 
 fn present(store: &FileCheckpointStore, bytes: &[u8]) -> FileState {
     FileState::present(store.put_blob(bytes).unwrap(), 0o644)
@@ -665,7 +664,7 @@ fn sigkill_at_random_points_leaves_the_store_readable() {
     for round in 0..KILLS {
         let mut child = Command::new(&exe)
             .args([
-                "crash_writer_child",
+                "checkpoint::crash_writer_child",
                 "--exact",
                 "--nocapture",
                 "--test-threads=1",

@@ -17,8 +17,7 @@ use kiro_core::format::{parse_tasks, render_tasks, set_task_status, Locator};
 use kiro_core::spec::{PropertyId, Task, TaskForm, TaskList, TaskStatus};
 use kiro_core::Error;
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use crate::fixtures;
 
 // ---------------------------------------------------------------------------
 // Rendering: `check(input, expected)` parses `input`, renders it and compares

@@ -667,7 +667,7 @@ use kiro_core::sandbox::{
 };
 
 /// The name of the test that turns this test binary into the launcher.
-const LAUNCHER_ENTRY: &str = "sandbox_launcher_entry";
+const LAUNCHER_ENTRY: &str = "command_executor::sandbox_launcher_entry";
 
 /// Not a test: when this binary is started as [`test_launcher`] says, it is
 /// the sandbox launcher (as `kiro __sandbox` is for the CLI). libtest takes

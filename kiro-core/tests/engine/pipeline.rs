@@ -26,8 +26,7 @@ use kiro_core::workspace::{Policy, Workspace};
 use kiro_core::Error;
 use tokio_util::sync::CancellationToken;
 
-#[path = "support/tree.rs"]
-mod whole_tree;
+use crate::whole_tree;
 
 /// What the test executor does for one task id.
 #[derive(Clone, Debug)]

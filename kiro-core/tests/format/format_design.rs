@@ -16,8 +16,7 @@ use std::path::Path;
 use kiro_core::format::{parse_design, render_design, Locator, Position};
 use kiro_core::spec::{CorrectnessProperty, CriterionId, DesignDoc, PropertyId, Section};
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use crate::fixtures;
 
 /// Renders `input` and checks it against `expected`; the rendering must parse
 /// back to the same model and render again unchanged.

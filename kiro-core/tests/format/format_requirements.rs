@@ -17,8 +17,7 @@ use kiro_core::format::{parse_requirements, render_requirements, Locator, Positi
 use kiro_core::spec::{Anchor, Ears, RequirementsDoc};
 use proptest::prelude::*;
 
-#[path = "support/fixtures.rs"]
-mod fixtures;
+use crate::fixtures;
 
 // ---------------------------------------------------------------------------
 // Helpers
