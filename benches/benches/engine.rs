@@ -39,28 +39,17 @@ use kiro_core::config::TaskOrder;
 use kiro_core::pipeline::{Pipeline, RunOptions, RunStatus};
 use kiro_core::spec::{Spec, Task};
 use kiro_core::stage::{Executor, Phase, StageContext, StageError, TaskOutcome};
-use kiro_core::workspace::{Policy, Workspace};
+use kiro_core::workspace::Workspace;
 use tokio::runtime::Runtime;
+
+#[path = "support/engine.rs"]
+mod support;
+use support::{spec, workspace, Noop};
 
 /// Tasks per run in the overhead benchmark (the shape).
 const NODES: usize = 1000;
 /// Files per folder in the generated workspaces.
 const PER_DIR: usize = 100;
-
-/// Does nothing: what is measured is the engine around it.
-struct Noop;
-
-#[async_trait]
-impl Executor for Noop {
-    async fn execute(
-        &self,
-        task: &Task,
-        _spec: &Spec,
-        _cx: &StageContext,
-    ) -> Result<TaskOutcome, StageError> {
-        Ok(TaskOutcome::done(task.id.clone().unwrap(), "ok"))
-    }
-}
 
 /// Writes one small file per task through the workspace, with contents that
 /// differ on every call so that each checkpoint really has a changed file.
@@ -93,31 +82,6 @@ fn runtime() -> Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// A spec holding only a task list of `n` flat tasks.
-fn spec(n: usize) -> Spec {
-    let mut md = String::from("# Implementation Plan\n\n");
-    for i in 1..=n {
-        md.push_str(&format!("- [ ] {i}. Task {i}\n"));
-    }
-    let tasks = kiro_core::format::parse_tasks(&md).value;
-    assert_eq!(tasks.tasks.len(), n);
-    Spec {
-        name: "bench".into(),
-        tasks: Some(tasks),
-        ..Spec::default()
-    }
-}
-
-fn workspace(dir: &Path) -> Arc<Workspace> {
-    Arc::new(
-        Workspace::builder()
-            .repo("main", dir)
-            .policy(Policy::permissive())
-            .build()
-            .unwrap(),
-    )
 }
 
 /// Runs the spec's tasks once and returns the wall time of the whole run.

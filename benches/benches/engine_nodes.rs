@@ -15,54 +15,20 @@
 #![allow(missing_docs)] // A benchmark binary, not an API.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // A broken setup should stop the benchmark loudly.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use kiro_core::checkpoint::FileCheckpointStore;
 use kiro_core::config::TaskOrder;
 use kiro_core::pipeline::{Pipeline, RunOptions, RunStatus};
-use kiro_core::spec::{Spec, Task};
-use kiro_core::stage::{Executor, Phase, StageContext, StageError, TaskOutcome};
-use kiro_core::workspace::{Policy, Workspace};
+use kiro_core::stage::Phase;
+
+#[path = "support/engine.rs"]
+mod support;
+use support::{spec, workspace, Noop};
 
 /// Whole runs measured per case (after one warm-up run).
 const RUNS: usize = 15;
-
-/// Does nothing: what is measured is the engine around it.
-struct Noop;
-
-#[async_trait]
-impl Executor for Noop {
-    async fn execute(
-        &self,
-        task: &Task,
-        _spec: &Spec,
-        _cx: &StageContext,
-    ) -> Result<TaskOutcome, StageError> {
-        Ok(TaskOutcome::done(task.id.clone().unwrap(), "ok"))
-    }
-}
-
-fn spec(n: usize) -> Spec {
-    let md: String = (1..=n).map(|i| format!("- [ ] {i}. Task {i}\n")).collect();
-    Spec {
-        name: "bench".into(),
-        tasks: Some(kiro_core::format::parse_tasks(&md).value),
-        ..Spec::default()
-    }
-}
-
-fn workspace(dir: &Path) -> Arc<Workspace> {
-    Arc::new(
-        Workspace::builder()
-            .repo("main", dir)
-            .policy(Policy::permissive())
-            .build()
-            .unwrap(),
-    )
-}
 
 fn main() {
     // `cargo bench` passes `--bench`; the first number is N.
