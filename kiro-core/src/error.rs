@@ -227,20 +227,6 @@ pub enum Error {
         /// What the JSON parser said.
         message: String,
     },
-    /// A task's `_Depends` names a task that does not exist.
-    #[error("task {task} depends on task {dependency}, which does not exist")]
-    UnknownDependency {
-        /// The task with the dependency.
-        task: String,
-        /// The missing task.
-        dependency: String,
-    },
-    /// Task dependencies form a cycle; `cycle` is a closed path of task ids.
-    #[error("task dependencies form a cycle: {} (each task waits for the one before it)", cycle.join(" -> "))]
-    TaskCycle {
-        /// The tasks, first and last equal (`2.1 -> 3 -> 2.1`).
-        cycle: Vec<String>,
-    },
     /// The task plan is ambiguous: lint errors that change what would run
     /// or in which order (a duplicate task id, a `_Depends:` value that
     /// names no task, a dependency on a missing task, a cycle). The run
