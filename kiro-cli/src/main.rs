@@ -17,7 +17,6 @@ mod cli;
 mod commands;
 mod engine;
 mod output;
-mod results;
 mod workspace;
 
 use std::process::ExitCode;
