@@ -926,3 +926,66 @@ impl Spec {
         out
     }
 }
+
+/// A phase of the pipeline, in the order they run.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Requirements text or markdown becomes a [`RequirementsDoc`].
+    Requirements,
+    /// The requirements become a [`DesignDoc`].
+    Design,
+    /// Requirements and design become a [`TaskList`].
+    Tasks,
+    /// Each task runs through the executor (`stage::Executor`).
+    Execute,
+    /// The verifier (`stage::Verifier`) checks every acceptance criterion.
+    Verify,
+}
+
+impl Phase {
+    /// Every phase, in order.
+    pub const ALL: [Phase; 5] = [
+        Phase::Requirements,
+        Phase::Design,
+        Phase::Tasks,
+        Phase::Execute,
+        Phase::Verify,
+    ];
+
+    /// The lower-case name used in the CLI and in checkpoints (`design`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Requirements => "requirements",
+            Phase::Design => "design",
+            Phase::Tasks => "tasks",
+            Phase::Execute => "execute",
+            Phase::Verify => "verify",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Phase {
+    type Err = UnknownPhase;
+
+    /// Reads a phase name, in any case (`design`, `Design`).
+    fn from_str(s: &str) -> Result<Phase, UnknownPhase> {
+        Phase::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownPhase(s.to_owned()))
+    }
+}
+
+/// Text that names no [`Phase`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown phase {0:?} (expected requirements, design, tasks, execute or verify)")]
+pub struct UnknownPhase(pub String);

@@ -43,6 +43,7 @@
 
 mod file;
 mod lock;
+mod node;
 mod rollback;
 
 use std::collections::{BTreeMap, HashMap};
@@ -57,6 +58,7 @@ use crate::error::{Error, Result};
 
 pub use file::{Durability, FileCheckpointStore};
 pub use lock::SpecLock;
+pub use node::NodeId;
 pub(crate) use rollback::mode_of;
 pub use rollback::{
     apply_intent, complete_intents, rollback_files, RollbackHooks, RollbackIntent, RollbackPlan,

@@ -21,7 +21,6 @@ mod event;
 mod node;
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,73 +31,14 @@ use serde::{Deserialize, Serialize};
 use crate::spec::{DesignDoc, RequirementsDoc, Spec, Task, TaskId, TaskList};
 use crate::verify::VerificationReport;
 
+pub use crate::checkpoint::NodeId;
+pub use crate::spec::{Phase, UnknownPhase};
 pub use context::{Artifacts, EventSink, StageContext, StageContextBuilder};
 pub use event::{NodeStatus, PipelineEvent};
-pub use node::{NodeId, SkipReason};
+pub use node::SkipReason;
 
 #[allow(unused_imports, reason = "linked from the module docs")]
 use crate::{config::Config, workspace::Workspace};
-
-/// A phase of the pipeline, in the order they run.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// Requirements text or markdown becomes a [`RequirementsDoc`].
-    Requirements,
-    /// The requirements become a [`DesignDoc`].
-    Design,
-    /// Requirements and design become a [`TaskList`].
-    Tasks,
-    /// Each task runs through the [`Executor`].
-    Execute,
-    /// The [`Verifier`] checks every acceptance criterion.
-    Verify,
-}
-
-impl Phase {
-    /// Every phase, in order.
-    pub const ALL: [Phase; 5] = [
-        Phase::Requirements,
-        Phase::Design,
-        Phase::Tasks,
-        Phase::Execute,
-        Phase::Verify,
-    ];
-
-    /// The lower-case name used in the CLI and in checkpoints (`design`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Requirements => "requirements",
-            Phase::Design => "design",
-            Phase::Tasks => "tasks",
-            Phase::Execute => "execute",
-            Phase::Verify => "verify",
-        }
-    }
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Phase {
-    type Err = StageError;
-
-    fn from_str(s: &str) -> Result<Phase, StageError> {
-        Phase::ALL
-            .into_iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                StageError::invalid(format!(
-                    "unknown phase {s:?} (expected requirements, design, tasks, execute or verify)"
-                ))
-            })
-    }
-}
 
 /// Why a stage did not produce its result.
 ///

@@ -14,6 +14,7 @@ use crate::config::ExecutorConfig;
 use crate::error::Error;
 use crate::format::format_id_list;
 use crate::format::markdown::indent_rest;
+use crate::links::SpecLinks;
 use crate::process::{Command, Output};
 use crate::sandbox::cgroup::TaskCgroup;
 use crate::sandbox::{
@@ -691,26 +692,36 @@ pub fn task_brief(task: &Task, spec: &Spec) -> String {
         }
     }
 
-    let links = Links::new(task);
+    // Links resolve as everywhere else (`links::SpecLinks`): a
+    // requirement-level id (`6`) names every criterion of requirement 6.
+    let spec_links = SpecLinks::new(spec);
+    let linked: BTreeSet<usize> = spec_links
+        .resolve_all(&task.requirements)
+        .into_iter()
+        .collect();
+    let linked_criteria: BTreeSet<&str> = linked
+        .iter()
+        .filter_map(|&i| spec_links.criteria().get(i))
+        .map(|c| c.id.as_str())
+        .collect();
+    let names_requirement = |r: &str| {
+        task.requirements
+            .iter()
+            .any(|c| c.is_requirement_level() && c.as_str() == r)
+    };
     let groups = criterion_groups(spec);
-    let mut matched: BTreeSet<&str> = BTreeSet::new();
     let mut linked_ids: Vec<&str> = Vec::new();
     let mut linked_reqs: Vec<(&str, &str)> = Vec::new();
     let mut reqs_text = String::new();
     for group in &groups {
-        let whole = group
-            .requirement
-            .is_some_and(|r| links.names_requirement(r));
+        let whole = group.requirement.is_some_and(names_requirement);
         let picked: Vec<&AcceptanceCriterion> = group
             .criteria
             .iter()
-            .filter(|c| whole || links.names_criterion(c.id.as_str()))
+            .filter(|c| linked_criteria.contains(c.id.as_str()))
             .collect();
         if !whole && picked.is_empty() {
             continue;
-        }
-        if let Some(r) = group.requirement.filter(|_| whole) {
-            matched.insert(r);
         }
         if let Some(r) = group.requirement {
             linked_reqs.push((r, group.title));
@@ -723,22 +734,21 @@ pub fn task_brief(task: &Task, spec: &Spec) -> String {
             reqs_text.push('\n');
         }
         for c in picked {
-            matched.insert(c.id.as_str());
             linked_ids.push(c.id.as_str());
             reqs_text.push_str(&format!("- {}: {}\n", c.id, indent_rest(c.text.trim(), 2)));
         }
     }
-    // A requirement-level link also counts as matched when one of its
-    // criteria was found (a bugfix spec has no requirement headings).
+    // A link is defined when it names a criterion, or a requirement
+    // (even one without criteria yet).
     let unresolved: Vec<&str> = task
         .requirements
         .iter()
-        .map(|c| c.as_str())
-        .filter(|l| {
-            let through_criteria =
-                is_requirement_level(l) && linked_ids.iter().any(|c| requirement_of(c) == *l);
-            !matched.contains(l) && !through_criteria
+        .filter(|c| {
+            spec_links.resolve(c).is_empty()
+                && !(c.is_requirement_level()
+                    && groups.iter().any(|g| g.requirement == Some(c.as_str())))
         })
+        .map(|c| c.as_str())
         .collect();
     if !reqs_text.is_empty() || !unresolved.is_empty() {
         out.push_str("\n## Requirements\n");
@@ -757,9 +767,10 @@ pub fn task_brief(task: &Task, spec: &Spec) -> String {
             .iter()
             .filter(|p| {
                 task.properties.contains(&p.id)
-                    || p.validates
-                        .iter()
-                        .any(|v| validates_link(v.as_str(), &links, &linked_ids))
+                    || p.validates.iter().any(|v| {
+                        spec_links.resolve(v).iter().any(|i| linked.contains(i))
+                            || (v.is_requirement_level() && names_requirement(v.as_str()))
+                    })
             })
             .collect();
         if !props.is_empty() {
@@ -797,53 +808,6 @@ pub fn task_brief(task: &Task, spec: &Spec) -> String {
         }
     }
     out
-}
-
-/// A task's `_Requirements` links, split into whole requirements and criteria.
-struct Links<'a> {
-    requirements: Vec<&'a str>,
-    criteria: Vec<&'a str>,
-}
-
-impl<'a> Links<'a> {
-    fn new(task: &'a Task) -> Links<'a> {
-        let (requirements, criteria) = task
-            .requirements
-            .iter()
-            .map(|c| c.as_str())
-            .partition(|l| is_requirement_level(l));
-        Links {
-            requirements,
-            criteria,
-        }
-    }
-
-    fn names_requirement(&self, req: &str) -> bool {
-        self.requirements.contains(&req)
-    }
-
-    /// Named directly, or through its whole requirement.
-    fn names_criterion(&self, id: &str) -> bool {
-        self.criteria.contains(&id) || self.names_requirement(requirement_of(id))
-    }
-}
-
-fn is_requirement_level(id: &str) -> bool {
-    !id.contains('.')
-}
-
-/// The part of a criterion id before its last dot (the id itself without one).
-fn requirement_of(id: &str) -> &str {
-    id.rsplit_once('.').map_or(id, |(r, _)| r)
-}
-
-/// Whether a property's validates entry concerns what the task links.
-fn validates_link(v: &str, links: &Links<'_>, linked: &[&str]) -> bool {
-    if linked.contains(&v) || links.names_requirement(v) {
-        return true;
-    }
-    // A property validating a whole requirement concerns each of its criteria.
-    is_requirement_level(v) && linked.iter().any(|c| requirement_of(c) == v)
 }
 
 /// Requirement-like groups of criteria: requirements of a feature spec,

@@ -70,7 +70,7 @@ use petgraph::Direction;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{ancestry, Checkpoint, CheckpointStore, FileKey, RunId, RunLogs};
+use crate::checkpoint::{ancestry, Checkpoint, CheckpointStore, FileKey, NodeId, RunId, RunLogs};
 use crate::error::Result;
 use crate::links::{SpecLinks, UnknownLink};
 use crate::spec::{CriterionId, EarsPattern, PropertyId, RequirementId, Spec, TaskId};
@@ -122,7 +122,7 @@ impl TraceTest {
 /// A node of the trace graph.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "node", rename_all = "snake_case")]
-pub enum TraceNode {
+pub(crate) enum TraceNode {
     /// A requirement (or a bugfix behaviour group's number).
     Requirement {
         /// Its number.
@@ -167,7 +167,7 @@ pub enum TraceNode {
 /// An edge of the trace graph; see the table in the [module docs](self).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum TraceEdge {
+pub(crate) enum TraceEdge {
     /// Requirement → criterion.
     HasCriterion,
     /// Criterion → property that validates it.
@@ -336,11 +336,6 @@ impl TraceGraph {
         &self.spec
     }
 
-    /// The underlying petgraph graph, for traversals the queries do not cover.
-    pub fn inner(&self) -> &DiGraph<TraceNode, TraceEdge> {
-        &self.graph
-    }
-
     /// References to ids the spec does not define, in the order found
     /// (tasks first, then tests).
     pub fn unknown_refs(&self) -> &[UnknownRef] {
@@ -354,8 +349,13 @@ impl TraceGraph {
         &self.unattributed
     }
 
+    /// Whether the spec defines a criterion.
+    pub fn has_criterion(&self, id: &CriterionId) -> bool {
+        self.criteria.contains_key(id)
+    }
+
     /// The node of a criterion.
-    pub fn criterion(&self, id: &CriterionId) -> Option<NodeIndex> {
+    fn criterion(&self, id: &CriterionId) -> Option<NodeIndex> {
         self.criteria.get(id).copied()
     }
 
@@ -902,10 +902,9 @@ pub fn task_files_from_checkpoints(
     let chain = ancestry(store, &latest, known)?;
     let mut seen: HashSet<(TaskId, FileKey)> = HashSet::new();
     for cp in chain.iter().rev() {
-        let Some(task) = cp.node.strip_prefix("task ") else {
+        let Ok(NodeId::Task(task)) = cp.node.parse::<NodeId>() else {
             continue;
         };
-        let task = TaskId::new(task.trim());
         for change in &cp.files {
             let key: FileKey = (change.repo.clone(), change.path.clone());
             if seen.insert((task.clone(), key.clone())) {

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::time::Instant;
 
 use kiro_core::checkpoint::{
     Checkpoint, CheckpointId, CheckpointStore, FileChange, FileCheckpointStore, FileState,
@@ -704,57 +703,18 @@ fn synthetic(requirements: usize, per: usize, files: usize) -> (Spec, Vec<Annota
 }
 
 #[test]
-fn large_workload_is_linear() {
+fn a_large_workload_resolves_every_link() {
     let (spec, anns) = synthetic(200, 10, 5_000);
     let results: Vec<TestResult> = (0..5_000)
         .map(|i| result(&format!("f{i}::t{i}"), TestStatus::Passed))
         .collect();
-    let start = Instant::now();
     let graph = TraceGraph::build(&spec, &anns, &results, &BTreeMap::new());
     let findings = Coverage::compute(&spec, &graph, None, None);
     let matrix = Matrix::from_graph(&graph);
-    let took = start.elapsed();
     assert_eq!(matrix.rows.len(), 2000);
     assert!(kinds_for(&findings, FindingKind::CriterionWithoutTest).is_empty());
     assert_eq!(graph.status_of(&c("1.1")), CriterionStatus::Passed);
-    // A quarter of the benchmark's size, with a bound generous enough for
-    // unoptimised builds on a busy machine: an O(criteria x tests) loop
-    // would still blow it. The full workload in release takes well under
-    // a second (see `generated_workload_timing`).
-    assert!(took.as_secs_f64() < 10.0, "trace took {took:?}");
-}
-
-/// Times the trace over `gen_trace_workload.py`'s output, named by
-/// `KIRO_TRACE_WORKLOAD`. Run with
-/// `KIRO_TRACE_WORKLOAD=/tmp/trace-wl cargo test --release --test trace -- --ignored --nocapture`.
-#[test]
-#[ignore = "needs a generated workload"]
-fn generated_workload_timing() {
-    let Ok(root) = std::env::var("KIRO_TRACE_WORKLOAD") else {
-        eprintln!("skipped: KIRO_TRACE_WORKLOAD is not set");
-        return;
-    };
-    let root = Path::new(&root);
-    let spec = load_spec(&root.join(".kiro/specs/big")).unwrap().spec;
-    let t0 = Instant::now();
-    let anns = scan_dir(root).unwrap();
-    let scan = t0.elapsed();
-    let t1 = Instant::now();
-    let graph = TraceGraph::build(&spec, &anns, &[], &BTreeMap::new());
-    let build = t1.elapsed();
-    let t2 = Instant::now();
-    let findings = Coverage::compute(&spec, &graph, None, None);
-    let cov = t2.elapsed();
-    let t3 = Instant::now();
-    let matrix = Matrix::from_graph(&graph);
-    let mat = t3.elapsed();
-    eprintln!(
-        "annotations {} criteria {} tests {} findings {} | scan {scan:?} build {build:?} coverage {cov:?} matrix {mat:?}",
-        anns.len(),
-        matrix.rows.len(),
-        graph.tests().count(),
-        findings.len()
-    );
+    // Its speed is the `trace` benchmark's business (benches/benches/trace.rs).
 }
 
 // ------------------------------------------------------------ spec scoping

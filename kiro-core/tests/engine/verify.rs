@@ -914,9 +914,9 @@ fn scan_dir_fixtures() {
 }
 
 #[test]
-fn scan_dir_is_fast() {
-    // A scaled-down version of the 20,000 file target: 2,000 files of 4 KB,
-    // one in ten annotated.
+fn scan_dir_finds_the_annotated_files_among_many() {
+    // 2,000 files of 4 KB in 50 directories, one in ten annotated (the
+    // scan's speed is measured by the `trace` benchmark's `scan`).
     let dir = tempfile::tempdir().unwrap();
     let filler = "let x = compute(1, 2, 3); // some ordinary code\n".repeat(80);
     for i in 0..2000 {
@@ -928,13 +928,14 @@ fn scan_dir_is_fast() {
         }
         std::fs::write(sub.join(format!("f{i}.rs")), text).unwrap();
     }
-    let start = std::time::Instant::now();
     let found = scan_dir(dir.path()).unwrap();
-    let took = start.elapsed();
     assert_eq!(found.len(), 200);
-    // Generous bound for slow CI machines; the real target is 10x this
-    // volume in well under a second.
-    assert!(took.as_secs_f64() < 2.0, "scan took {took:?}");
+    // Files 0, 10, 20, ...: each in directory d<i % 50>, with its line.
+    let mut files: Vec<&str> = found.iter().map(|a| a.file.as_str()).collect();
+    files.sort_unstable();
+    assert_eq!(files[0], "d0/f0.rs");
+    assert!(files.contains(&"d10/f1010.rs"), "{files:?}");
+    assert!(found.iter().all(|a| a.line == 81));
 }
 
 // ---------------------------------------------------------------- JUnit

@@ -49,10 +49,9 @@ use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use petgraph::algo::kosaraju_scc;
-use petgraph::stable_graph::{NodeIndex as GraphIndex, StableDiGraph};
-use petgraph::visit::{EdgeRef, IntoEdgeReferences};
-use petgraph::Direction;
+mod dag;
+
+use dag::Dag;
 
 use crate::error::{Error, Result};
 use crate::format::{parse_tasks, render_tasks, Locator, SourceMap, TaskPath};
@@ -88,12 +87,12 @@ pub struct TaskNode {
 /// `n` tasks numbers them `0..n` in document order, so [`index`](Self::index)
 /// can index a vector of per-task state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskIndex(GraphIndex);
+pub struct TaskIndex(usize);
 
 impl TaskIndex {
     /// The position of the task in document order, from 0.
     pub fn index(self) -> usize {
-        self.0.index()
+        self.0
     }
 }
 
@@ -135,7 +134,7 @@ impl Edge {
 /// (`graph[index]`). The graph library behind it is not part of the API.
 #[derive(Clone, Debug, Default)]
 pub struct TaskGraph {
-    dag: StableDiGraph<TaskNode, Edge>,
+    dag: Dag,
     order: Vec<TaskIndex>,
 }
 
@@ -143,7 +142,7 @@ impl std::ops::Index<TaskIndex> for TaskGraph {
     type Output = TaskNode;
 
     fn index(&self, index: TaskIndex) -> &TaskNode {
-        &self.dag[index.0]
+        self.dag.node(index)
     }
 }
 
@@ -183,43 +182,35 @@ impl TaskGraph {
 
     /// Every edge `(a, b, why)`: `b` waits for `a`.
     pub fn edges(&self) -> impl Iterator<Item = (TaskIndex, TaskIndex, Edge)> + '_ {
-        self.dag
-            .edge_references()
-            .map(|e| (TaskIndex(e.source()), TaskIndex(e.target()), *e.weight()))
+        self.dag.edges()
     }
 
     /// The nodes a node waits for.
     pub fn dependencies(&self, n: TaskIndex) -> impl Iterator<Item = TaskIndex> + '_ {
-        self.dag
-            .edges_directed(n.0, Direction::Incoming)
-            .map(|e| TaskIndex(e.source()))
+        self.dag.incoming(n).map(|(a, _)| a)
     }
 
     /// The nodes waiting for a node.
     pub fn dependents(&self, n: TaskIndex) -> impl Iterator<Item = TaskIndex> + '_ {
-        self.dag
-            .edges_directed(n.0, Direction::Outgoing)
-            .map(|e| TaskIndex(e.target()))
+        self.dag.outgoing(n).map(|(b, _)| b)
     }
 
     /// The sub-tasks of a parent node (none for a leaf or gate).
     pub fn subtasks(&self, n: TaskIndex) -> impl Iterator<Item = TaskIndex> + '_ {
         self.dag
-            .edges_directed(n.0, Direction::Incoming)
-            .filter(|e| *e.weight() == Edge::SubTask)
-            .map(|e| TaskIndex(e.source()))
+            .incoming(n)
+            .filter(|(_, e)| *e == Edge::SubTask)
+            .map(|(a, _)| a)
     }
 
     /// The strongly connected groups of two or more nodes, each as one
     /// closed path through its first node in document order (a shortest
     /// cycle, following the edges), in document order of those nodes.
     fn cycles(&self) -> Vec<Vec<TaskIndex>> {
-        // Kosaraju's algorithm in petgraph walks with an explicit stack; its
-        // Tarjan recurses once per node of a chain, and a plan in document
-        // order is one long chain.
-        let mut out: Vec<Vec<TaskIndex>> = kosaraju_scc(&self.dag)
+        let mut out: Vec<Vec<TaskIndex>> = self
+            .dag
+            .components()
             .into_iter()
-            .map(|scc| scc.into_iter().map(TaskIndex).collect::<Vec<_>>())
             .filter(|scc| scc.len() > 1)
             .filter_map(|scc| {
                 let start = scc.iter().copied().min()?;
@@ -372,7 +363,7 @@ impl<'a> Plan<'a> {
 
         for (parent, children) in &parents {
             for child in children {
-                g.dag.add_edge(child.0, parent.0, Edge::SubTask);
+                g.dag.add_edge(*child, *parent, Edge::SubTask);
             }
         }
 
@@ -419,7 +410,7 @@ impl<'a> Plan<'a> {
                         edges: vec![edge],
                     });
                 } else {
-                    g.dag.add_edge(d.0, node.0, edge);
+                    g.dag.add_edge(d, node, edge);
                 }
             }
             previous = Some(node);
@@ -430,10 +421,7 @@ impl<'a> Plan<'a> {
         for path in g.cycles() {
             let edges = path
                 .windows(2)
-                .filter_map(|w| {
-                    let e = g.dag.find_edge(w[0].0, w[1].0)?;
-                    g.dag.edge_weight(e).copied()
-                })
+                .filter_map(|w| g.dag.edge(w[0], w[1]))
                 .collect();
             issues.push(PlanIssue::Cycle { path, edges });
         }
@@ -727,12 +715,12 @@ impl Builder {
         } else {
             TaskKind::Leaf
         };
-        let node = TaskIndex(self.g.dag.add_node(TaskNode {
+        let node = self.g.dag.add_node(TaskNode {
             id: id.clone(),
             path: path.clone(),
             kind,
             task: without_subtasks(task),
-        }));
+        });
         self.g.order.push(node);
         // A written id wins over a position that happens to read the same
         // (`3`, the third task, unnumbered), so `_Depends: 3` names task 3.
