@@ -669,17 +669,192 @@ pub struct CorrectnessProperty {
     pub formal: Option<PropertySpec>,
 }
 
-/// The machine-checkable form of a correctness property.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+/// The machine-checkable form of a correctness property: what `kiro-proptest`
+/// generates and runs.
+///
+/// In `design.md` it is a fenced block with the info string
+/// `json kiro-property` after the property's statement:
+///
+/// ````markdown
+/// ```json kiro-property
+/// {"kind": "round-trip", "ops": ["encode", "decode"],
+///  "input": {"type": "string", "maxLength": 200},
+///  "target": {"process": ["python3", "codec.py"]}}
+/// ```
+/// ````
+///
+/// The block's JSON is this type (unknown fields are refused, so a typo is
+/// reported rather than ignored); `kind` decides which other fields a
+/// property needs ([`PropertyKind::ops_needed`]).
+///
+/// ```
+/// use kiro_core::spec::{PropertyKind, PropertySpec, PropertyTarget};
+///
+/// let spec: PropertySpec = serde_json::from_str(
+///     r#"{"kind": "idempotent", "ops": ["normalize"], "input": {"type": "string"},
+///         "target": {"http": "http://127.0.0.1:8080"}}"#,
+/// )?;
+/// assert_eq!(spec.kind, PropertyKind::Idempotent);
+/// assert_eq!(spec.target, Some(PropertyTarget::Http("http://127.0.0.1:8080".into())));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct PropertySpec {
-    /// Property kind, e.g. `"round_trip"`, `"invariant"`.
-    pub kind: String,
-    /// JSON Schema of the generated inputs.
-    #[serde(default)]
+    /// What the property asserts.
+    pub kind: PropertyKind,
+    /// The operations it calls, by name: `[f, g]` for a round trip
+    /// (`g(f(x)) == x`), `[f]` for the other kinds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ops: Vec<String>,
+    /// JSON Schema (draft 7 or 2020-12) of the generated inputs; `true`
+    /// (any JSON value) when absent.
+    #[serde(default = "any_value")]
     pub input: serde_json::Value,
-    /// What is tested (a function path, command or URL).
+    /// For [`PropertyKind::Invariant`]: JSON Schema every output of `f`
+    /// validates against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
+    pub output: Option<serde_json::Value>,
+    /// What is tested. `None` leaves it to the program that runs the
+    /// property (a Rust closure, a target given on the command line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<PropertyTarget>,
+    /// For [`PropertyKind::Oracle`]: the reference implementation whose
+    /// answers `f` must equal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<PropertyReference>,
+    /// Rust names for generated tests (`kiro pbt gen --lang rust`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rust: Option<RustBinding>,
+    /// Number of cases, when the property wants other than the runner's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cases: Option<u32>,
+}
+
+fn any_value() -> serde_json::Value {
+    serde_json::Value::Bool(true)
+}
+
+/// The kinds of executable correctness property.
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum PropertyKind {
+    /// `g(f(x)) == x` (ops `[f, g]`).
+    RoundTrip,
+    /// `f(f(x)) == f(x)`.
+    Idempotent,
+    /// Every output of `f` validates against the `output` schema.
+    Invariant,
+    /// `f(x) == reference(x)`, the reference another target.
+    Oracle,
+    /// `f(x) == f(shuffle(x))` for array inputs.
+    PermutationInvariant,
+    /// `f` returns a value, never an error, for every valid input.
+    NoError,
+    /// `f` returns an error for every input generated from the negated
+    /// input schema.
+    RejectsInvalid,
+}
+
+impl PropertyKind {
+    /// Every kind, in the order above.
+    pub const ALL: [PropertyKind; 7] = [
+        PropertyKind::RoundTrip,
+        PropertyKind::Idempotent,
+        PropertyKind::Invariant,
+        PropertyKind::Oracle,
+        PropertyKind::PermutationInvariant,
+        PropertyKind::NoError,
+        PropertyKind::RejectsInvalid,
+    ];
+
+    /// The name written in a `kiro-property` block (`round-trip`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PropertyKind::RoundTrip => "round-trip",
+            PropertyKind::Idempotent => "idempotent",
+            PropertyKind::Invariant => "invariant",
+            PropertyKind::Oracle => "oracle",
+            PropertyKind::PermutationInvariant => "permutation-invariant",
+            PropertyKind::NoError => "no-error",
+            PropertyKind::RejectsInvalid => "rejects-invalid",
+        }
+    }
+
+    /// How many `ops` the kind calls: 2 for a round trip, 1 otherwise.
+    pub fn ops_needed(self) -> usize {
+        match self {
+            PropertyKind::RoundTrip => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl fmt::Display for PropertyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the operations of a property run.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum PropertyTarget {
+    /// A program speaking JSON lines on stdin/stdout (`argv`, run in the
+    /// workspace root): `{"op": .., "input": ..}` in, `{"ok": ..}` or
+    /// `{"error": ".."}` out.
+    Process(Vec<String>),
+    /// An HTTP endpoint: `POST <base>/<op>` with the input as JSON body.
+    Http(String),
+}
+
+/// The reference implementation of an oracle property: the operation to
+/// call and where (exactly one of `process` and `http`).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PropertyReference {
+    /// The operation's name on the reference target.
+    pub op: String,
+    /// A program speaking JSON lines (as [`PropertyTarget::Process`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<Vec<String>>,
+    /// An HTTP endpoint (as [`PropertyTarget::Http`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+}
+
+impl PropertyReference {
+    /// The reference as a target; `None` unless exactly one of `process`
+    /// and `http` is given.
+    pub fn target(&self) -> Option<PropertyTarget> {
+        match (&self.process, &self.http) {
+            (Some(argv), None) => Some(PropertyTarget::Process(argv.clone())),
+            (None, Some(url)) => Some(PropertyTarget::Http(url.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// Rust names a generated test uses instead of the schema-driven strategy
+/// and a target: `{"input_type": "Vec<u8>", "f": "crate::codec::encode",
+/// "g": "crate::codec::decode"}`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RustBinding {
+    /// The input's Rust type, generated with `proptest::arbitrary::any`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_type: Option<String>,
+    /// The path of the function the first op names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub f: Option<String>,
+    /// The path of the second function (round trip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g: Option<String>,
+    /// The path of the reference function (oracle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// `tasks.md`.
