@@ -342,7 +342,8 @@ mod tests {
             ("```kiro-property", false),
             ("```json kiro-property extra", false),
             ("```json kiro-property`", false),
-            ("~~~json kiro-property`", true),
+            ("~~~ json  kiro-property ", true),
+            ("~~~json kiro-property`", false),
         ] {
             assert_eq!(opens_block(line), opens, "{line:?}");
         }

@@ -719,9 +719,8 @@ fn property_block_fences_are_read_in_every_form() {
         format!("```   JSON   Kiro-Property\n{json}\n```"),
         format!("  ```json kiro-property\n  {json}\n  ```"),
         format!("```json kiro-property\n{json}\n`````"),
-        format!(
-            "```json kiro-property\n{{\n  \"ops\": [\"parse\"],\n  \"kind\": \"no-error\"\n}}\n```"
-        ),
+        "```json kiro-property\n{\n  \"ops\": [\"parse\"],\n  \"kind\": \"no-error\"\n}\n```"
+            .to_owned(),
     ] {
         let src = with_body(&format!("{STATEMENT}\n\n{block}\n\n{VALIDATES}"));
         check(&src, &src);
