@@ -72,6 +72,52 @@
 //! editing the typed fields wins. Ids must be numbers for a property to read
 //! back as one.
 //!
+//! # Executable properties
+//!
+//! A property becomes executable with a fenced code block whose info string
+//! is `json kiro-property` (any case and spacing; backticks or tildes, any
+//! fence length, indented up to three spaces), anywhere in its body at the
+//! top level: after the statement, after the validates line, or further
+//! into the notes. The first such block is read with serde into
+//! `formal` ([`crate::spec::PropertySpec`]); a second one stays in the text
+//! and is reported, as is a block outside every property. Only structure
+//! decides: a block inside a list item or a quote, or with another info
+//! string, is ordinary text.
+//!
+//! The block is kept exactly as written. Right after the statement
+//! ([`FormalPlace::AfterStatement`]) or right after the validates line
+//! ([`FormalPlace::AfterValidates`]), laid out as the renderer lays out
+//! parts (a blank line around it), it is lifted out of the text: the
+//! statement and notes hold prose only, `formal_place` says where it stood,
+//! and `formal_source` keeps its text when that is not the canonical block
+//! of `formal`. Anywhere else ([`FormalPlace::InText`]) the statement or
+//! notes keep it where it is. Either way the document renders byte for byte
+//! as it would without the block being read. JSON that does not read as a
+//! property leaves `formal` empty and stays in `formal_source` (or the
+//! text), rendered as written; lint says what is wrong with it.
+//!
+//! When a program sets, changes or clears `formal`, the renderer writes the
+//! canonical block (pretty JSON, see [`super::formal_block`]) where the old
+//! block stood, after the statement when there was none, or removes it.
+//!
+//! ```
+//! use kiro_core::format::{parse_design, render_design};
+//! use kiro_core::spec::{FormalPlace, PropertyKind};
+//!
+//! let src = "# Design\n\n## Correctness Properties\n\n### Property 1: Codec round trip\n\n*For any* string, decode(encode(s)) SHALL equal s.\n\n**Validates: Requirements 1.1**\n\n```json kiro-property\n{\"kind\": \"round-trip\", \"ops\": [\"encode\", \"decode\"],\n \"target\": {\"process\": [\"python3\", \"codec.py\"]}}\n```\n";
+//! let mut doc = parse_design(src).value;
+//! let p = &doc.properties[0];
+//! assert_eq!(p.formal.as_ref().map(|f| f.kind), Some(PropertyKind::RoundTrip));
+//! assert_eq!(p.formal_place, FormalPlace::AfterValidates);
+//! assert!(p.notes.is_empty());
+//! assert_eq!(render_design(&doc), src);
+//!
+//! // A program changes the property: the block is rewritten in place.
+//! doc.properties[0].formal.as_mut().unwrap().cases = Some(500);
+//! let out = render_design(&doc);
+//! assert!(out.ends_with("**Validates: Requirements 1.1**\n\n```json kiro-property\n{\n  \"kind\": \"round-trip\",\n  \"ops\": [\n    \"encode\",\n    \"decode\"\n  ],\n  \"input\": true,\n  \"target\": {\n    \"process\": [\n      \"python3\",\n      \"codec.py\"\n    ]\n  },\n  \"cases\": 500\n}\n```\n"));
+//! ```
+//!
 //! For a model built in code, two rules make the round trip consistent: when
 //! `properties_after` is `None` (or out of range) but properties exist, they
 //! render at the end under a new `## Correctness Properties` section, which
@@ -82,11 +128,14 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use super::formal::{self, FormalBlock, Layout};
 use super::markdown::{blocks, finish, trim_blank_lines, Block, BlockKind, Blocks, LineCursor};
 use super::refs::{format_id_list, is_formatted_id_list, parse_id_list_into};
 use super::requirements::is_numbered_title;
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
-use crate::spec::{CorrectnessProperty, CriterionId, DesignDoc, PropertyId, Section, TextStyle};
+use crate::spec::{
+    CorrectnessProperty, CriterionId, DesignDoc, FormalPlace, PropertyId, Section, TextStyle,
+};
 
 use crate::lexicon::{
     DEFAULT_PROPERTIES_HEADING, PROPERTIES_SECTION_WORDS, PROPERTY_WORDS, VALIDATES_LABELS,
@@ -210,6 +259,32 @@ impl Reader<'_> {
             events.get(r.first).map_or(text.len(), |e| e.range.start)..r.end.min(text.len())
         });
 
+        // Top-level blocks that open like a `kiro-property` block: inside
+        // the property run, their property reads them; elsewhere no
+        // property would run them, which is worth saying.
+        let mut block_starts: Vec<usize> = Vec::new();
+        for b in rest {
+            if !matches!(b.kind, BlockKind::Other) {
+                continue;
+            }
+            let first_line = text
+                .get(b.range.clone())
+                .and_then(|t| t.split('\n').next())
+                .unwrap_or("");
+            if !formal::opens_block(first_line) {
+                continue;
+            }
+            if run.contains(&b.range.start) {
+                block_starts.push(b.range.start);
+            } else {
+                self.report(
+                    b.range.start,
+                    "kiro-property block outside a correctness property is not read",
+                    "the block after a property's statement",
+                );
+            }
+        }
+
         // Sections: every heading outside the property run. The section
         // before the run ends where the run starts.
         let heads: Vec<&Ev> = events
@@ -250,6 +325,7 @@ impl Reader<'_> {
         // properties come in document order, so the split points are walked
         // once instead of searched for every property.
         let mut split_cursor = 0;
+        let mut block_cursor = 0;
         for (index, at) in region.starts.iter().enumerate() {
             let end = region
                 .starts
@@ -278,7 +354,16 @@ impl Reader<'_> {
                     split_cursor = hi;
                     splits.get(lo..hi).unwrap_or(&[])
                 });
-            if let Some(p) = self.read_property(index, start, end, owner_level, known) {
+            // A property reads its block only when a top-level block in
+            // its range opens like one: most properties have none.
+            while block_starts
+                .get(block_cursor)
+                .is_some_and(|at| *at < start.range.end)
+            {
+                block_cursor += 1;
+            }
+            let has_block = block_starts.get(block_cursor).is_some_and(|at| *at < end);
+            if let Some(p) = self.read_property(index, start, end, owner_level, known, has_block) {
                 doc.properties.push(p);
             }
         }
@@ -293,6 +378,7 @@ impl Reader<'_> {
         end: usize,
         owner_level: u8,
         known: Option<&[SplitPoint]>,
+        has_block: bool,
     ) -> Option<CorrectnessProperty> {
         let text = self.text;
         let info = match start.kind {
@@ -322,23 +408,47 @@ impl Reader<'_> {
             Some(points) => marker_in(text, base, points),
             None => find_marker(content),
         };
+        // The statement runs to the validates line (or through an inline
+        // fragment, or to the end), the notes from after it.
+        let (statement_end, notes_start) = match &found {
+            None => (content.len(), content.len()),
+            Some(m) if m.inline => (m.range.end, m.range.end),
+            Some(m) => (m.range.start, m.range.end),
+        };
+        let block = if has_block {
+            self.read_formal(&mut property, base, content, statement_end..notes_start)
+        } else {
+            None
+        };
+        let block_start = block.as_ref().map(|b| b.start);
         let Some(marker) = found else {
-            property.statement = slice(content, 0, content.len());
+            self.record_formal(index, block_start);
+            let statement = block.and_then(|b| b.statement);
+            property.statement = statement.unwrap_or_else(|| slice(content, 0, content.len()));
             return Some(property);
         };
         let line = content.get(marker.range.clone()).unwrap_or("");
         let offset = base + marker.range.start + (line.len() - line.trim_start().len());
-        self.source_map
-            .insert(Locator::PropertyValidates { index }, self.position(offset));
-        property.notes = slice(content, marker.range.end, content.len());
+        // Positions are recorded in document order.
+        if block_start.is_some_and(|at| at > offset) {
+            self.source_map
+                .insert(Locator::PropertyValidates { index }, self.position(offset));
+            self.record_formal(index, block_start);
+        } else {
+            self.record_formal(index, block_start);
+            self.source_map
+                .insert(Locator::PropertyValidates { index }, self.position(offset));
+        }
+        let (statement, notes) = block.map_or((None, None), |b| (b.statement, b.notes));
+        property.notes = notes.unwrap_or_else(|| slice(content, marker.range.end, content.len()));
         let no_ids = marker.ids.is_empty();
         if marker.inline {
             // The fragment stays in the statement it ends.
-            property.statement = slice(content, 0, marker.range.end);
+            property.statement = statement.unwrap_or_else(|| slice(content, 0, marker.range.end));
             property.validates = marker.ids;
             return Some(property);
         }
-        property.statement = slice(content, 0, marker.range.start);
+        property.statement = statement.unwrap_or_else(|| slice(content, 0, marker.range.start));
         let line = line.trim();
         if !is_canonical_validates(line, &marker.ids) {
             property.validates_source = Some(line.to_owned());
@@ -352,6 +462,97 @@ impl Reader<'_> {
             );
         }
         Some(property)
+    }
+
+    /// Reads the property's `kiro-property` block, the first top-level one
+    /// of `content` (a later one stays in the text and is reported), into
+    /// `formal`. The block is lifted out of the statement (or the notes)
+    /// when it ends the statement (or opens the notes) with the layout the
+    /// renderer writes, so that lifting it changes no byte of the
+    /// rendering; elsewhere it stays in the text ([`FormalPlace::InText`]).
+    /// `parts` is where the statement ends and the notes start in `content`,
+    /// which starts at byte `base` of the text.
+    fn read_formal(
+        &mut self,
+        property: &mut CorrectnessProperty,
+        base: usize,
+        content: &str,
+        parts: Range<usize>,
+    ) -> Option<Lift> {
+        let blocks = formal::find_blocks(content);
+        let (first, later) = blocks.split_first()?;
+        let written = content.get(first.clone())?;
+        let indent = |block: &str| block.len() - block.trim_start_matches(' ').len();
+        for extra in later {
+            let at = content.get(extra.clone()).map_or(0, indent);
+            self.report(
+                base + extra.start + at,
+                "second kiro-property block of a property is not read",
+                "one ```json kiro-property block per property",
+            );
+        }
+        let read = FormalBlock::new(Cow::Borrowed(written)).read().ok();
+        let mut lift = Lift {
+            start: base + first.start + indent(written),
+            statement: None,
+            notes: None,
+        };
+        let place = if first.end <= parts.start {
+            let before = slice(content, 0, first.start);
+            let lifted = joined(&before, written) == slice(content, 0, parts.start);
+            lifted.then(|| {
+                lift.statement = Some(before);
+                FormalPlace::AfterStatement
+            })
+        } else if first.start >= parts.end {
+            let after = slice(content, first.end, content.len());
+            let lifted = joined(written, &after) == slice(content, parts.end, content.len());
+            lifted.then(|| {
+                lift.notes = Some(after);
+                FormalPlace::AfterValidates
+            })
+        } else {
+            None
+        };
+        match place {
+            Some(place) => {
+                property.formal_place = place;
+                let canonical = read
+                    .as_ref()
+                    .is_some_and(|spec| formal::is_canonical(written, spec));
+                property.formal_source = (!canonical).then(|| written.to_owned());
+            }
+            None => property.formal_place = FormalPlace::InText,
+        }
+        property.formal = read;
+        Some(lift)
+    }
+
+    /// Records where a property's block opens, if it has one.
+    fn record_formal(&mut self, index: usize, start: Option<usize>) {
+        if let Some(at) = start {
+            let position = self.position(at);
+            self.source_map
+                .insert(Locator::PropertyFormal { index }, position);
+        }
+    }
+}
+
+/// A property's block as [`Reader::read_formal`] found it: where its fence
+/// opens, and the statement or notes without it when it was lifted out.
+struct Lift {
+    start: usize,
+    statement: Option<String>,
+    notes: Option<String>,
+}
+
+/// Two rendered parts as the renderer joins them: a blank line between
+/// them, and an empty one left out.
+fn joined(first: &str, second: &str) -> String {
+    match (first.is_empty(), second.is_empty()) {
+        (true, _) => second.to_owned(),
+        (_, true) => first.to_owned(),
+        _ => format!("{first}\n\n{second}"),
     }
 }
 
@@ -407,6 +608,33 @@ fn render_properties(parts: &mut Vec<String>, properties: &[CorrectnessProperty]
     let level = property_level(owner_level);
     for p in properties {
         let ids = &p.validates;
+        // The property's block: on its own after the statement or the
+        // validates line, or inside the statement or notes.
+        let mut statement = Cow::Borrowed(p.statement.as_str());
+        let mut notes = Cow::Borrowed(p.notes.as_str());
+        let mut after_statement = None;
+        let mut after_validates = None;
+        match formal::layout(p) {
+            Layout::InText { keep: true, .. } => {}
+            Layout::InText {
+                text,
+                range,
+                in_notes,
+                ..
+            } => {
+                let block = p.formal.as_ref().map(formal::canonical_text);
+                let text = Cow::Owned(replace_block(text, range, block.as_deref()));
+                if in_notes {
+                    notes = text;
+                } else {
+                    statement = text;
+                }
+            }
+            Layout::Lifted { block, place } => match place {
+                FormalPlace::AfterValidates => after_validates = block,
+                _ => after_statement = block,
+            },
+        }
         let heading = p
             .heading_source
             .as_deref()
@@ -416,25 +644,42 @@ fn render_properties(parts: &mut Vec<String>, properties: &[CorrectnessProperty]
                 str::to_owned,
             );
         parts.push(heading);
-        push_text(parts, &p.statement);
+        push_text(parts, &statement);
+        if let Some(block) = &after_statement {
+            push_text(parts, block.text());
+        }
         let source = p
             .validates_source
             .as_deref()
             .filter(|v| !v.contains('\n') && validates_line(v).is_some_and(|got| got == *ids));
         if let Some(line) = source {
             parts.push(line.trim().to_owned());
-        } else if !ids.is_empty() && !inline_validates_holds(p, ids) {
+        } else if !ids.is_empty() && !inline_validates_holds(&statement, &notes, ids) {
             parts.push(canonical_validates(ids));
         }
-        push_text(parts, &p.notes);
+        if let Some(block) = &after_validates {
+            push_text(parts, block.text());
+        }
+        push_text(parts, &notes);
+    }
+}
+
+/// `text` with the block at `range` replaced by `block`, or removed (with
+/// the blank lines around it) when `block` is `None`.
+fn replace_block(text: &str, range: Range<usize>, block: Option<&str>) -> String {
+    let before = text.get(..range.start).unwrap_or("");
+    let after = text.get(range.end..).unwrap_or("");
+    match block {
+        Some(block) => format!("{before}{block}{after}"),
+        None => joined(before.trim_end(), trim_blank_lines(after)),
     }
 }
 
 /// `true` when the statement's last line carries the property's validates
 /// fragment and a reader would find it again: no earlier fragment and no
 /// validates line anywhere in the property could be read first.
-fn inline_validates_holds(p: &CorrectnessProperty, ids: &[CriterionId]) -> bool {
-    let statement = trim_blank_lines(&p.statement);
+fn inline_validates_holds(statement: &str, notes: &str, ids: &[CriterionId]) -> bool {
+    let statement = trim_blank_lines(statement);
     let mut lines: Vec<&str> = statement.split('\n').collect();
     let Some(last) = lines.pop() else {
         return false;
@@ -443,7 +688,7 @@ fn inline_validates_holds(p: &CorrectnessProperty, ids: &[CriterionId]) -> bool 
     let earlier_fragment = lines.iter().any(|l| inline_validates(l).is_some());
     let any_line = statement
         .split('\n')
-        .chain(p.notes.split('\n'))
+        .chain(notes.split('\n'))
         .any(|l| validates_line(l).is_some());
     last_matches && !earlier_fragment && !any_line
 }
