@@ -3,22 +3,26 @@
 //!
 //! [`Runner::check`] runs one property: first every stored counterexample
 //! of it (see [`crate::regressions`]), then `cases` generated inputs from a
-//! seeded proptest `TestRunner`; the first failing case is shrunk (bounded
-//! by [`Runner::max_shrink_time`]) to a minimal counterexample, stored, and
-//! reported with the answers of each call ([`PropertyReport`]).
+//! seeded proptest `TestRunner`; the first failing case is shrunk by
+//! proptest, then by a deletion pass over the JSON value that makes it
+//! 1-minimal whatever the generator (no element, character or key can go,
+//! no number can move toward zero), both bounded together by
+//! [`Runner::max_shrink_time`]; the counterexample is stored and reported
+//! with the answers of each call ([`PropertyReport`]).
 //!
 //! [`SpecProperties`] loads a spec's executable properties and their
 //! targets, for programs and `#[test]`s that check a spec without the CLI;
 //! [`spec_tests!`](crate::spec_tests) turns them into one test each.
 
 mod check;
+mod minimize;
 mod suite;
 
 use std::cell::{Cell, RefCell};
 use std::hash::{BuildHasher, RandomState};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use kiro_core::spec::PropertyKind;
 use proptest::prelude::*;
@@ -33,6 +37,7 @@ use crate::target::Target;
 pub use suite::{SpecProperties, SuiteError};
 
 use check::{Case, Checker, Failure};
+use minimize::{minimize, Domain};
 
 /// Cases per property unless the property or the caller says otherwise.
 pub const DEFAULT_CASES: u32 = 100;
@@ -197,6 +202,7 @@ impl Runner {
         let cases = Cell::new(0u32);
         let shrink_steps = Cell::new(0u32);
         let last_failure: RefCell<Option<(Case, Failure)>> = RefCell::new(None);
+        let failed_at = Cell::new(None);
         let result = runner.run(&strategy, |case| {
             let counter = if last_failure.borrow().is_some() {
                 &shrink_steps
@@ -207,6 +213,9 @@ impl Runner {
             match checker.evaluate(&case) {
                 Ok(()) => Ok(()),
                 Err(failure) => {
+                    if failed_at.get().is_none() {
+                        failed_at.set(Some(Instant::now()));
+                    }
                     let reason = failure.message.clone();
                     *last_failure.borrow_mut() = Some((case, failure));
                     Err(TestCaseError::fail(reason))
@@ -230,11 +239,25 @@ impl Runner {
                 // Shrinking ends on the smallest failing case, normally
                 // the last that failed; otherwise ask again.
                 let failure = match last_failure.into_inner() {
-                    Some((last, failure)) if last == case => failure,
-                    _ => checker.evaluate(&case).err().unwrap_or_else(|| Failure {
-                        calls: Vec::new(),
-                        message: format!("{reason} (did not fail again when repeated)"),
-                    }),
+                    Some((last, failure)) if last == case => Some(failure),
+                    _ => checker.evaluate(&case).err(),
+                };
+                let (case, failure) = match failure {
+                    Some(failure) => {
+                        let started = failed_at.get().unwrap_or_else(Instant::now);
+                        let (case, failure, steps) =
+                            self.minimize(property, &checker, case, failure, started);
+                        report.shrink_steps = report.shrink_steps.saturating_add(steps);
+                        (case, failure)
+                    }
+                    None => {
+                        let message = format!("{reason} (did not fail again when repeated)");
+                        let failure = Failure {
+                            calls: Vec::new(),
+                            message,
+                        };
+                        (case, failure)
+                    }
                 };
                 self.store(property, &case, &failure, &mut report);
                 report.outcome = Outcome::Failed(Box::new(Counterexample {
@@ -246,6 +269,32 @@ impl Runner {
             }
         }
         report
+    }
+
+    /// The second shrinking pass ([`minimize`]), within what is left of
+    /// the shrink time counted from the first failure.
+    fn minimize<T: Target + ?Sized>(
+        &self,
+        property: &Property,
+        checker: &Checker<'_, T>,
+        case: Case,
+        failure: Failure,
+        first_failure: Instant,
+    ) -> (Case, Failure, u32) {
+        let Ok(validator) = compile(&property.input) else {
+            return (case, failure, 0);
+        };
+        let domain = Domain {
+            validator,
+            valid: property.kind != PropertyKind::RejectsInvalid,
+        };
+        minimize(
+            checker,
+            &domain,
+            case,
+            failure,
+            first_failure + self.max_shrink_time,
+        )
     }
 
     /// Runs the stored counterexamples; the outcome of the first that still

@@ -31,9 +31,11 @@ const ANSWER_QUOTE: usize = 200;
 /// stream can no longer be trusted) is a [`TargetError`] quoting the end of
 /// its stderr. Dropping the target kills the program.
 ///
-/// The first call after a start may also take [`startup_timeout`]
-/// (interpreters and JITs start slowly on a loaded machine; that is not the
-/// operation's time).
+/// Calls to the first instance may also take [`startup_timeout`] until it
+/// answers (a cold start of an interpreter or a JIT on a loaded machine is
+/// not the operation's time); restarts are warm and get the plain timeout,
+/// so a program that hangs on some input costs one timeout per case while
+/// a failure shrinks.
 ///
 /// [`startup_timeout`]: ProcessTarget::startup_timeout
 ///
@@ -63,6 +65,9 @@ pub struct ProcessTarget {
 struct State {
     running: Option<Running>,
     starts: u64,
+    /// Whether the start-up allowance is over: the first instance
+    /// answered, or a later one started.
+    warm: bool,
 }
 
 /// One live instance of the program.
@@ -74,8 +79,6 @@ struct Running {
     stderr: Arc<Mutex<VecDeque<u8>>>,
     /// Disconnects when the stderr reader reached end of file.
     stderr_done: Receiver<()>,
-    /// Whether the program answered once since it started.
-    answered: bool,
 }
 
 impl ProcessTarget {
@@ -116,7 +119,7 @@ impl ProcessTarget {
         self
     }
 
-    /// Extra time the first call after a start may take.
+    /// Extra time calls to the first instance may take until it answers.
     pub fn startup_timeout(mut self, timeout: Duration) -> ProcessTarget {
         self.startup_timeout = timeout;
         self
@@ -205,7 +208,6 @@ impl ProcessTarget {
             lines,
             stderr: tail,
             stderr_done,
-            answered: false,
         })
     }
 }
@@ -263,6 +265,7 @@ impl Target for ProcessTarget {
             None => {
                 let running = self.spawn()?;
                 state.starts += 1;
+                state.warm |= state.starts > 1;
                 running
             }
         };
@@ -280,7 +283,7 @@ impl Target for ProcessTarget {
             return Err(running.exited());
         }
 
-        let budget = if running.answered {
+        let budget = if state.warm {
             self.timeout
         } else {
             self.timeout + self.startup_timeout
@@ -293,7 +296,7 @@ impl Target for ProcessTarget {
                 Ok(Ok(line)) => {
                     return match parse_answer(&line) {
                         Ok(reply) => {
-                            running.answered = true;
+                            state.warm = true;
                             state.running = Some(running);
                             Ok(reply)
                         }
