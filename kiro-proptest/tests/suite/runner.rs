@@ -277,7 +277,7 @@ fn a_process_target_classifies_answers_and_failures() {
         &|r| matches!(r, Err(TargetError::Timeout { ref op, .. }) if op == "sleep"),
     );
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );
