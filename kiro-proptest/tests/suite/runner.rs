@@ -454,6 +454,8 @@ fn ints() -> Value {
     json!({"type": "array", "maxItems": 8, "items": {"type": "integer", "minimum": -50, "maximum": 50}})
 }
 
+type RustFn = dyn Fn(&str, &Value) -> Result<Value, String>;
+
 #[test]
 fn each_kind_passes_a_correct_target_and_fails_a_broken_one() {
     let sorted = |xs: &Value| {
@@ -468,8 +470,8 @@ fn each_kind_passes_a_correct_target_and_fails_a_broken_one() {
     };
     struct Case {
         property: Property,
-        good: Box<dyn Fn(&str, &Value) -> Result<Value, String>>,
-        bad: Box<dyn Fn(&str, &Value) -> Result<Value, String>>,
+        good: Box<RustFn>,
+        bad: Box<RustFn>,
     }
     let reference = from_fn(move |_op: &str, xs: &Value| Ok(sorted(xs)));
     let cases = vec![
