@@ -47,6 +47,7 @@ pub(super) fn strategy(options: &Generator, schema: &Value) -> Result<Gen, Schem
         None
     } else {
         let prepared = jsonschema::Registry::new()
+            .draft(js_draft)
             .extend(
                 options
                     .resources
@@ -539,7 +540,9 @@ impl Builder<'_> {
         view: ArrayView,
         node: &CanonicalSchema,
     ) -> Result<Option<Gen>, SchemaError> {
-        let extra = self.options.max_items;
+        // Fewer items with each level of recursion, so recursive arrays
+        // (trees) stay small on average.
+        let extra = self.options.max_items >> self.recursion();
         let min = count(view.min_items.as_ref()).unwrap_or(0);
         let mut max = count(view.max_items.as_ref());
         let mut prefix = Vec::new();
@@ -852,8 +855,7 @@ impl Builder<'_> {
             0
         } else {
             let room = max.map_or(usize::MAX, |m| m - req);
-            self.options
-                .max_extra_properties
+            (self.options.max_extra_properties >> self.recursion())
                 .max(extras_lo)
                 .min(room)
                 .max(extras_lo)
@@ -866,6 +868,11 @@ impl Builder<'_> {
         } else {
             0.5
         };
+        // About four optional properties at most on average, fewer with each
+        // level of recursion, so a recursive schema with many optional
+        // properties (a meta-schema) makes values of bounded expected size.
+        let cap = if opt > 0 { 4.0 / opt as f64 } else { 0.5 };
+        let presence = presence.min(cap) / (1 + self.recursion()) as f64;
         let optional: Vec<BoxedStrategy<Option<(String, Value)>>> = optional
             .into_iter()
             .map(|e| proptest::option::weighted(presence, e).boxed())
@@ -1118,6 +1125,13 @@ impl Builder<'_> {
         let built = built?;
         self.memo.insert(key, built.clone());
         Ok(built)
+    }
+
+    /// How many references on the way here repeat an earlier one: the depth
+    /// of recursion, which scales collection sizes down.
+    fn recursion(&self) -> usize {
+        let distinct: BTreeSet<&String> = self.stack.iter().collect();
+        self.stack.len() - distinct.len()
     }
 
     /// A validator for `node` on its own (its reachable definitions
