@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use jsonschema::canonical::{
     ArrayView, CanonicalSchema, CanonicalView, Distinctness, IntegerView, NumberView, ObjectView,
-    ObjectViolationView, StringView, TypedGroupView,
+    ObjectViolationView, RawReason, RawView, StringView, TypedGroupView,
 };
 use jsonschema::{JsonType, Validator};
 use proptest::collection::{btree_map, vec};
@@ -37,7 +37,7 @@ const PROBE_TRIES: usize = 200;
 const PROBE_NEEDED: usize = 4;
 
 pub(super) fn strategy(options: &Generator, schema: &Value) -> Result<Gen, SchemaError> {
-    let draft = vocabulary::draft_of(schema, options.draft)?;
+    let draft = vocabulary::draft_of(schema, options.draft, &options.resources)?;
     vocabulary::check(schema, draft)?;
     let js_draft = match draft {
         Draft::Draft7 => jsonschema::Draft::Draft7,
@@ -74,6 +74,7 @@ pub(super) fn strategy(options: &Generator, schema: &Value) -> Result<Gen, Schem
     let mut builder = Builder {
         options,
         draft: js_draft,
+        registry: registry.as_ref(),
         source: schema,
         memo: HashMap::new(),
         stack: Vec::new(),
@@ -191,6 +192,7 @@ fn union(parts: Vec<Gen>) -> Option<Gen> {
 struct Builder<'a> {
     options: &'a Generator,
     draft: jsonschema::Draft,
+    registry: Option<&'a jsonschema::Registry<'a>>,
     source: &'a Value,
     /// Strategies per reference and reference stack (as counts per
     /// reference), so a reference used many times in one context is built
@@ -204,7 +206,7 @@ struct Builder<'a> {
     any: Option<Gen>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     fn node(&mut self, node: &CanonicalSchema) -> Result<Option<Gen>, SchemaError> {
         match node.view() {
             CanonicalView::True => Ok(Some(self.any())),
@@ -225,7 +227,8 @@ impl Builder<'_> {
             CanonicalView::Not(inner) => {
                 let validator = self.validator(&inner)?;
                 let any = self.any();
-                self.filtered(any, move |v| !validator.is_valid(v), "not").map(Some)
+                self.filtered(any, move |v| !validator.is_valid(v), "not")
+                    .map(Some)
             }
             CanonicalView::AllOf(branches) => self.all_of(&branches),
             CanonicalView::AnyOf(branches) => {
@@ -237,14 +240,105 @@ impl Builder<'_> {
             }
             CanonicalView::OneOf(branches) => self.one_of(&branches),
             CanonicalView::Reference(uri) => self.reference(uri, node),
-            CanonicalView::Raw(raw) => Err(SchemaError::Unsupported {
-                keyword: "schema".into(),
-                pointer: raw.pointer.unwrap_or_default(),
-                reason: format!(
-                    "the canonical form cannot model this schema ({}), so no value can be constructed for it",
-                    raw.reason.as_str().replace('_', " ")
-                ),
-            }),
+            CanonicalView::Raw(raw) => self.raw(raw),
+        }
+    }
+
+    /// A schema the canonical form keeps verbatim. Two cases have a way
+    /// out: `unevaluatedItems`/`unevaluatedProperties` interplay it cannot
+    /// model (with `contains` or `$dynamicRef`), and a custom meta-schema
+    /// (vocabularies). Values then come from a relaxed reading — the schema
+    /// without `unevaluated*`, a superset, or read as plain draft, which
+    /// only asserts more than a dialect with fewer vocabularies — and are
+    /// checked against the schema as written. Anything else is refused.
+    fn raw(&mut self, raw: RawView) -> Result<Option<Gen>, SchemaError> {
+        let refusal = SchemaError::Unsupported {
+            keyword: "schema".into(),
+            pointer: raw.pointer.clone().unwrap_or_default(),
+            reason: format!(
+                "the canonical form cannot model this schema ({}), so no value can be constructed for it",
+                raw.reason.as_str().replace('_', " ")
+            ),
+        };
+        let mut relaxed = raw.schema.clone();
+        let mut keyword = "unevaluatedItems";
+        let mut relaxed_any = false;
+        if let Some(map) = relaxed.as_object_mut() {
+            let custom = map
+                .get("$schema")
+                .and_then(Value::as_str)
+                .is_some_and(|uri| {
+                    vocabulary::draft_of(&serde_json::json!({"$schema": uri}), None, &[]).is_err()
+                });
+            if custom {
+                map.insert("$schema".into(), Value::String(self.draft_uri().into()));
+                keyword = "$schema";
+                relaxed_any = true;
+            }
+        }
+        if raw.reason == RawReason::Unmodeled {
+            if raw.schema.to_string().contains("\"unevaluatedProperties\"") {
+                keyword = "unevaluatedProperties";
+            }
+            relaxed_any |= vocabulary::strip(
+                &mut relaxed,
+                &["unevaluatedItems", "unevaluatedProperties"],
+                self.draft_name(),
+            );
+        }
+        if !relaxed_any {
+            return Err(refusal);
+        }
+        let canonical = self
+            .canonical_options()
+            .canonicalize(&relaxed)
+            .map_err(|e| canonical_error(self.source, e))?;
+        if matches!(canonical.view(), CanonicalView::Raw(_)) {
+            return Err(refusal);
+        }
+        let Some(values) = self.node(&canonical)? else {
+            return Ok(None);
+        };
+        let mut options = jsonschema::options()
+            .with_draft(self.draft)
+            .should_validate_formats(true);
+        if let Some(registry) = self.registry {
+            options = options.with_registry(registry);
+        }
+        let validator = options
+            .build(&raw.schema)
+            .map_err(|e| SchemaError::Invalid {
+                pointer: String::new(),
+                message: e.to_string(),
+            })?;
+        self.filtered(values, move |v| validator.is_valid(v), keyword)
+            .map(Some)
+    }
+
+    fn draft_uri(&self) -> &'static str {
+        if self.draft == jsonschema::Draft::Draft7 {
+            "http://json-schema.org/draft-07/schema#"
+        } else {
+            "https://json-schema.org/draft/2020-12/schema"
+        }
+    }
+
+    fn draft_name(&self) -> Draft {
+        if self.draft == jsonschema::Draft::Draft7 {
+            Draft::Draft7
+        } else {
+            Draft::Draft202012
+        }
+    }
+
+    fn canonical_options(&self) -> jsonschema::canonical::CanonicalizeOptions<'a> {
+        let options = jsonschema::canonical::options()
+            .with_draft(self.draft)
+            .should_validate_formats(true)
+            .offline();
+        match self.registry {
+            Some(registry) => options.with_registry(registry),
+            None => options,
         }
     }
 

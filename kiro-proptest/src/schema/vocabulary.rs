@@ -100,9 +100,14 @@ pub(super) const FORMATS: &[&str] = &[
     "regex",
 ];
 
-/// The draft `schema` is read as: `forced` if given, else its `$schema`,
-/// else 2020-12.
-pub(super) fn draft_of(schema: &Value, forced: Option<Draft>) -> Result<Draft, SchemaError> {
+/// The draft `schema` is read as: `forced` if given, else its `$schema`
+/// (a custom meta-schema registered in `resources` counts as the draft it is
+/// written in, its vocabularies left to the canonicaliser), else 2020-12.
+pub(super) fn draft_of(
+    schema: &Value,
+    forced: Option<Draft>,
+    resources: &[(String, Value)],
+) -> Result<Draft, SchemaError> {
     if let Some(draft) = forced {
         return Ok(draft);
     }
@@ -115,14 +120,26 @@ pub(super) fn draft_of(schema: &Value, forced: Option<Draft>) -> Result<Draft, S
             message: format!("`$schema` must be a URI string, found {uri}"),
         });
     };
+    if let Some(draft) = known_draft(text) {
+        return Ok(draft);
+    }
     let bare = text.trim_end_matches('#');
+    resources
+        .iter()
+        .find(|(u, _)| u.trim_end_matches('#') == bare)
+        .and_then(|(_, meta)| meta.get("$schema")?.as_str().and_then(known_draft))
+        .ok_or_else(|| SchemaError::UnsupportedDraft { uri: text.into() })
+}
+
+fn known_draft(uri: &str) -> Option<Draft> {
+    let bare = uri.trim_end_matches('#');
     let bare = bare
         .strip_prefix("https://")
         .or_else(|| bare.strip_prefix("http://"));
     match bare {
-        Some("json-schema.org/draft-07/schema") => Ok(Draft::Draft7),
-        Some("json-schema.org/draft/2020-12/schema") => Ok(Draft::Draft202012),
-        _ => Err(SchemaError::UnsupportedDraft { uri: text.into() }),
+        Some("json-schema.org/draft-07/schema") => Some(Draft::Draft7),
+        Some("json-schema.org/draft/2020-12/schema") => Some(Draft::Draft202012),
+        _ => None,
     }
 }
 
@@ -303,6 +320,36 @@ pub(super) fn locate(schema: &Value, keyword: &str, value: &Value) -> Option<Str
     go(schema, keyword, value, &mut pointer).then_some(pointer)
 }
 
+/// Removes `keywords` from every schema object of `schema` (data such as
+/// `const` and `enum` untouched); whether any was removed.
+pub(super) fn strip(schema: &mut Value, keywords: &[&str], draft: Draft) -> bool {
+    let Value::Object(map) = schema else {
+        return false;
+    };
+    let mut removed = false;
+    for keyword in keywords {
+        removed |= map.remove(*keyword).is_some();
+    }
+    for (keyword, value) in map.iter_mut() {
+        let children: Vec<&mut Value> = match (shape(keyword, draft), value) {
+            (Some(Shape::Schema), v) => vec![v],
+            (Some(Shape::Schemas | Shape::SchemaOrSchemas), Value::Array(items)) => {
+                items.iter_mut().collect()
+            }
+            (Some(Shape::SchemaOrSchemas), v) => vec![v],
+            (
+                Some(Shape::SchemaMap | Shape::PatternMap | Shape::Dependencies),
+                Value::Object(m),
+            ) => m.values_mut().collect(),
+            _ => Vec::new(),
+        };
+        for child in children {
+            removed |= strip(child, keywords, draft);
+        }
+    }
+    removed
+}
+
 /// The pointer of the first schema object in `schema` that has `keyword`.
 pub(super) fn locate_keyword(schema: &Value, keyword: &str) -> Option<String> {
     fn go(node: &Value, keyword: &str, pointer: &mut String) -> bool {
@@ -409,7 +456,7 @@ mod tests {
 
     #[test]
     fn the_draft_comes_from_schema_then_defaults_to_2020_12() {
-        let draft = |v: Value| draft_of(&v, None).map_err(|e| e.to_string());
+        let draft = |v: Value| draft_of(&v, None, &[]).map_err(|e| e.to_string());
         assert_eq!(
             draft(json!({"$schema": "http://json-schema.org/draft-07/schema#"})),
             Ok(Draft::Draft7)
@@ -431,10 +478,43 @@ mod tests {
         assert_eq!(
             draft_of(
                 &json!({"$schema": "http://json-schema.org/draft-04/schema#"}),
-                Some(Draft::Draft7)
+                Some(Draft::Draft7),
+                &[]
             ),
             Ok(Draft::Draft7)
         );
+    }
+
+    #[test]
+    fn strip_removes_keywords_from_schemas_only() {
+        let mut schema = json!({
+            "unevaluatedItems": false,
+            "allOf": [{"unevaluatedItems": {"type": "string"}, "minItems": 1}],
+            "const": {"unevaluatedItems": 1}
+        });
+        assert!(strip(
+            &mut schema,
+            &["unevaluatedItems"],
+            Draft::Draft202012
+        ));
+        assert_eq!(
+            schema,
+            json!({"allOf": [{"minItems": 1}], "const": {"unevaluatedItems": 1}})
+        );
+        assert!(!strip(
+            &mut schema,
+            &["unevaluatedItems"],
+            Draft::Draft202012
+        ));
+    }
+
+    #[test]
+    fn a_registered_meta_schema_counts_as_its_own_draft() {
+        let meta = json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "http://example.com/meta"});
+        let resources = [("http://example.com/meta".to_owned(), meta)];
+        let schema = json!({"$schema": "http://example.com/meta#"});
+        assert_eq!(draft_of(&schema, None, &resources), Ok(Draft::Draft202012));
+        assert!(draft_of(&schema, None, &[]).is_err());
     }
 
     #[test]
