@@ -432,43 +432,59 @@ impl<'a> Builder<'a> {
             return Ok(None);
         }
         let budget = self.options.max_length;
-        let mut exact = view.patterns.len() <= 1
+        let plain = view.patterns.len() <= 1
             && view.formats.len() <= 1
             && view.excluded_patterns.is_empty()
             && view.excluded_formats.is_empty()
             && view.excluded.is_empty();
-        let strings = if let Some(pattern) = view.patterns.first() {
+        // Candidate constructions, most specific first: from the pattern,
+        // from the format, or free text; each with whether it meets the
+        // whole leaf by itself.
+        let mut candidates: Vec<(BoxedStrategy<String>, bool)> = Vec::new();
+        if let Some(pattern) = view.patterns.first() {
             let parsed =
                 Pattern::parse(pattern).map_err(|e| self.pattern_error("pattern", pattern, e))?;
             let Some((strings, fits)) = parsed.strategy(min, max, budget) else {
                 return Ok(None);
             };
-            exact &= fits && view.formats.is_empty();
-            strings
-        } else if let Some(name) = view.formats.first() {
+            candidates.push((strings, plain && fits && view.formats.is_empty()));
+        }
+        if let Some(name) = view.formats.first() {
             let strings = format::strategy(name).ok_or_else(|| SchemaError::Unsupported {
                 keyword: "format".into(),
                 pointer: vocabulary::locate(self.source, "format", &Value::String(name.clone()))
                     .unwrap_or_default(),
                 reason: format!("unknown format `{name}`"),
             })?;
-            exact &= min == 0 && max.is_none();
-            strings
-        } else {
-            let hi = max.map_or(min + budget, |m| m.min(min + budget));
-            scalar::text(min, hi)
-        };
-        let strings = strings.prop_map(Value::String).boxed();
-        if exact {
-            return Ok(Some(strings));
+            candidates.push((
+                strings,
+                plain && view.patterns.is_empty() && min == 0 && max.is_none(),
+            ));
         }
-        let validator = self.validator(node)?;
-        self.filtered(
-            strings,
-            move |v| validator.is_valid(v),
-            self.string_keyword(view),
-        )
-        .map(Some)
+        if candidates.is_empty() {
+            let hi = max.map_or(min + budget, |m| m.min(min + budget));
+            candidates.push((scalar::text(min, hi), plain));
+        }
+        let mut refusal = None;
+        for (strings, exact) in candidates {
+            let strings = strings.prop_map(Value::String).boxed();
+            if exact {
+                return Ok(Some(strings));
+            }
+            let validator = self.validator(node)?;
+            match self.filtered(
+                strings,
+                move |v| validator.is_valid(v),
+                self.string_keyword(view),
+            ) {
+                Ok(strings) => return Ok(Some(strings)),
+                Err(error) => refusal = Some(error),
+            }
+        }
+        Err(refusal.unwrap_or_else(|| SchemaError::Unsatisfiable {
+            pointer: String::new(),
+            reason: "no string construction applies".into(),
+        }))
     }
 
     /// The keyword a string filter stands for, for its error.

@@ -262,3 +262,196 @@ fn generated_values_validate_across_the_test_suite() {
         failures.join("\n")
     );
 }
+
+/// Checks that `schema` is refused with an error containing `expected`.
+fn check_refused(schema: Value, expected: &str) {
+    match kiro_proptest::schema::strategy_for(&schema) {
+        Ok(_) => panic!("{schema}: expected a refusal containing {expected:?}"),
+        Err(error) => {
+            let message = error.to_string();
+            assert!(
+                message.contains(expected),
+                "{schema}: {message:?} lacks {expected:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn refusals_name_the_keyword_and_where_it_is() {
+    use serde_json::json;
+    check_refused(
+        json!({"type": "string", "maxLenght": 3}),
+        "unknown keyword `maxLenght` at #",
+    );
+    check_refused(
+        json!({"properties": {"a": {"type": "string", "format": "phone"}}}),
+        "`format` at #/properties/a: unknown format `phone`",
+    );
+    check_refused(
+        json!({"properties": {"a": {"pattern": "x(?=y)"}}}),
+        "`pattern` at #/properties/a: `x(?=y)`: lookarounds and backreferences",
+    );
+    check_refused(
+        json!({"type": "string", "pattern": "(unclosed"}),
+        "invalid schema at #",
+    );
+    check_refused(
+        json!({"$schema": "http://json-schema.org/draft-04/schema#"}),
+        "unsupported `$schema`",
+    );
+    check_refused(
+        json!({"$ref": "http://example.com/x.json"}),
+        "unresolved reference",
+    );
+    check_refused(json!(false), "no value satisfies the schema");
+    check_refused(
+        json!({"type": "integer", "minimum": 5, "maximum": 3}),
+        "no value satisfies the schema",
+    );
+    check_refused(
+        json!({"type": "object", "required": ["a"], "properties": {"a": false}}),
+        "no value satisfies the schema",
+    );
+    check_refused(
+        json!({"type": "array", "items": {"enum": [0, 1, 2]}, "uniqueItems": true, "minItems": 4}),
+        "no value satisfies the schema",
+    );
+    // Only an infinitely nested value would do.
+    check_refused(
+        json!({"$defs": {"n": {"type": "object", "required": ["a"], "properties": {"a": {"$ref": "#/$defs/n"}}}}, "$ref": "#/$defs/n"}),
+        "no value satisfies the schema",
+    );
+}
+
+/// Every value of `schema` (and every shrink step of the first ten)
+/// validates with formats asserted; returns the values.
+fn check_valid(schema: &Value, count: usize) -> Vec<Value> {
+    let strategy =
+        kiro_proptest::schema::strategy_for(schema).unwrap_or_else(|e| panic!("{schema}: {e}"));
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .expect("test schema compiles");
+    let mut runner = runner();
+    let mut values = Vec::new();
+    for i in 0..count {
+        let mut tree = strategy.new_tree(&mut runner).expect("a value");
+        let value = tree.current();
+        assert!(
+            validator.is_valid(&value),
+            "{schema}: invalid value {value}"
+        );
+        if i < 10 {
+            while tree.simplify() {
+                let step = tree.current();
+                assert!(
+                    validator.is_valid(&step),
+                    "{schema}: invalid shrink step {step}"
+                );
+            }
+        }
+        values.push(value);
+    }
+    values
+}
+
+#[test]
+fn realistic_schemas_make_valid_values_with_formats_asserted() {
+    use serde_json::json;
+    let invoice = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["number", "issued", "lines", "contact"],
+        "properties": {
+            "number": {"type": "string", "pattern": "^INV-[0-9]{6}$"},
+            "issued": {"type": "string", "format": "date-time"},
+            "due": {"type": "string", "format": "date"},
+            "contact": {
+                "type": "object",
+                "required": ["email"],
+                "properties": {
+                    "email": {"type": "string", "format": "email"},
+                    "site": {"type": "string", "format": "uri"},
+                    "host": {"type": "string", "format": "hostname"},
+                    "ip": {"type": "string", "format": "ipv4"}
+                },
+                "additionalProperties": false
+            },
+            "lines": {
+                "type": "array", "minItems": 1, "maxItems": 5,
+                "items": {
+                    "type": "object",
+                    "required": ["id", "qty", "price"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "qty": {"type": "integer", "minimum": 1, "maximum": 99},
+                        "price": {"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.01},
+                        "note": {"type": "string", "maxLength": 40}
+                    },
+                    "additionalProperties": false
+                }
+            },
+            "labels": {"type": "array", "items": {"enum": ["paid", "late", "disputed"]}, "uniqueItems": true},
+            "ref": {"type": ["string", "null"], "pattern": "^[A-Z0-9]{4,8}$"}
+        },
+        "additionalProperties": false
+    });
+    let values = check_valid(&invoice, 300);
+    assert!(
+        values.iter().any(|v| v.get("due").is_some())
+            && values.iter().any(|v| v.get("due").is_none())
+    );
+    let draft7 = json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "definitions": {"node": {
+            "type": "object", "required": ["name"],
+            "properties": {"name": {"type": "string", "minLength": 1}, "kids": {"type": "array", "items": {"$ref": "#/definitions/node"}}},
+            "additionalProperties": false}},
+        "type": "array",
+        "items": [{"$ref": "#/definitions/node"}, {"type": "integer"}],
+        "additionalItems": false
+    });
+    check_valid(&draft7, 300);
+    let mixed = json!({
+        "type": "object",
+        "properties": {"kind": {"enum": ["a", "b"]}},
+        "required": ["kind"],
+        "if": {"properties": {"kind": {"const": "a"}}},
+        "then": {"required": ["alpha"], "properties": {"alpha": {"type": "integer", "multipleOf": 7}}},
+        "else": {"required": ["beta"], "properties": {"beta": {"type": "string", "minLength": 2, "maxLength": 2}}},
+        "patternProperties": {"^x-": {"type": "boolean"}},
+        "dependentRequired": {"alpha": ["kind"]},
+        "unevaluatedProperties": false
+    });
+    check_valid(&mixed, 300);
+}
+
+#[test]
+fn shrinking_ends_at_a_minimal_valid_value() {
+    use proptest::test_runner::TestError;
+    use serde_json::json;
+    let schema = json!({
+        "type": "object",
+        "required": ["id", "items"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{4}$"},
+            "items": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 10}},
+            "note": {"type": "string"}
+        },
+        "additionalProperties": false
+    });
+    let strategy = kiro_proptest::schema::strategy_for(&schema).expect("schema");
+    let mut runner = runner();
+    // A property every value fails: shrinking must end at the smallest value.
+    let outcome = runner.run(&strategy, |_| {
+        Err(proptest::test_runner::TestCaseError::fail("always"))
+    });
+    let Err(TestError::Fail(_, minimal)) = outcome else {
+        panic!("expected a failure, got {outcome:?}")
+    };
+    assert!(jsonschema::is_valid(&schema, &minimal), "{minimal}");
+    assert_eq!(minimal["items"], json!([10]), "{minimal}");
+    assert!(minimal.get("note").is_none(), "{minimal}");
+    assert_eq!(minimal.as_object().map(|o| o.len()), Some(2), "{minimal}");
+}
