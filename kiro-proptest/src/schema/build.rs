@@ -30,6 +30,9 @@ use super::{format, vocabulary, Draft, Generator, SchemaError};
 
 type Gen = BoxedStrategy<Value>;
 
+/// A reference and the references on the way to it, as counts per reference.
+type MemoKey = (String, Vec<(String, usize)>);
+
 /// Candidates a probe draws before giving up on a filter.
 const PROBE_TRIES: usize = 200;
 /// Candidates a filter must pass in a probe: about 2% acceptance, below
@@ -197,7 +200,7 @@ struct Builder<'a> {
     /// Strategies per reference and reference stack (as counts per
     /// reference), so a reference used many times in one context is built
     /// once and a result cut by depth is never reused in a shallower context.
-    memo: HashMap<(String, Vec<(String, usize)>), Option<Gen>>,
+    memo: HashMap<MemoKey, Option<Gen>>,
     stack: Vec<String>,
     /// The first reference cut at the depth bound, for the error when no
     /// value could be made at all.
