@@ -20,7 +20,7 @@ use jsonschema::{JsonType, Validator};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::strategy::Union;
+use proptest::strategy::{Union, ValueTree};
 use proptest::test_runner::TestRunner;
 use serde_json::{Map, Number, Value};
 
@@ -112,11 +112,96 @@ pub(super) fn strategy(options: &Generator, schema: &Value) -> Result<Gen, Schem
             pointer: e.instance_path().as_str().to_owned(),
             message: e.to_string(),
         })?;
-    Ok(strategy
-        .prop_filter("value fails the schema", move |value| {
-            validator.is_valid(value)
-        })
-        .boxed())
+    Ok(Verified {
+        values: strategy,
+        validator: Arc::new(validator),
+    }
+    .boxed())
+}
+
+/// Values checked against the whole schema: a filter that keeps the value
+/// it checked, so a checked value is not built a second time for
+/// `current` (proptest's `prop_filter` builds it once to check and again to
+/// return it).
+#[derive(Clone)]
+struct Verified {
+    values: Gen,
+    validator: Arc<Validator>,
+}
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("values", &self.values)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Strategy for Verified {
+    type Tree = VerifiedTree;
+    type Value = Value;
+
+    fn new_tree(&self, runner: &mut TestRunner) -> proptest::strategy::NewTree<Self> {
+        loop {
+            let tree = self.values.new_tree(runner)?;
+            let current = tree.current();
+            if self.validator.is_valid(&current) {
+                return Ok(VerifiedTree {
+                    tree,
+                    current,
+                    validator: self.validator.clone(),
+                });
+            }
+            runner.reject_local("value fails the schema")?;
+        }
+    }
+}
+
+struct VerifiedTree {
+    tree: Box<dyn ValueTree<Value = Value>>,
+    current: Value,
+    validator: Arc<Validator>,
+}
+
+impl std::fmt::Debug for VerifiedTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedTree")
+            .field("current", &self.current)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifiedTree {
+    /// Moves back toward the last checked value until the tree is valid
+    /// again, as proptest's filter does; false if it cannot.
+    fn settle(&mut self) -> bool {
+        loop {
+            let candidate = self.tree.current();
+            if self.validator.is_valid(&candidate) {
+                self.current = candidate;
+                return true;
+            }
+            if !self.tree.complicate() {
+                return false;
+            }
+        }
+    }
+}
+
+impl ValueTree for VerifiedTree {
+    type Value = Value;
+
+    fn current(&self) -> Value {
+        self.current.clone()
+    }
+
+    fn simplify(&mut self) -> bool {
+        self.tree.simplify() && self.settle()
+    }
+
+    fn complicate(&mut self) -> bool {
+        self.tree.complicate() && self.settle()
+    }
 }
 
 fn canonical_error(schema: &Value, error: jsonschema::CanonicalizationError) -> SchemaError {
@@ -814,11 +899,19 @@ impl<'a> Builder<'a> {
                 }
                 values
             })
-            .prop_filter("array length out of bounds", move |values| {
-                length.contains(&values.len())
-            })
-            .prop_map(Value::Array)
             .boxed();
+        // Without deduplication or `contains` parts the length is in bounds
+        // by construction.
+        let arrays = if unique || !facets.is_empty() {
+            arrays
+                .prop_filter("array length out of bounds", move |values| {
+                    length.contains(&values.len())
+                })
+                .boxed()
+        } else {
+            arrays
+        };
+        let arrays = arrays.prop_map(Value::Array).boxed();
         // Arrays shorter than the prefix, when the bounds allow them.
         let arrays = if p > 0 && min < p && !prefix.is_empty() && facets.is_empty() {
             let short = (prefix, min..=p.saturating_sub(1).min(hi))
@@ -1008,11 +1101,20 @@ impl<'a> Builder<'a> {
                 }
                 map
             })
-            .prop_filter("property count out of bounds", move |map| {
-                bounds.contains(&map.len())
-            })
-            .prop_map(Value::Object)
             .boxed();
+        // The count is only in doubt when extra names may collide (below the
+        // minimum) or optional and extra properties may overshoot.
+        let counted = min > req || max.is_some_and(|m| req + opt + extras_hi > m);
+        let objects = if counted {
+            objects
+                .prop_filter("property count out of bounds", move |map| {
+                    bounds.contains(&map.len())
+                })
+                .boxed()
+        } else {
+            objects
+        };
+        let objects = objects.prop_map(Value::Object).boxed();
         if exact {
             return Ok(Some(objects));
         }

@@ -2,61 +2,171 @@
 //! inside their bounds, and numbers (integers, short decimals, arbitrary
 //! floats and the bounds themselves).
 
-use std::borrow::Cow;
 use std::ops::RangeInclusive;
 
-use proptest::char::CharStrategy;
-use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::strategy::Union;
+use proptest::strategy::{NewTree, Union, ValueTree};
+use proptest::test_runner::{TestRng, TestRunner};
 use serde_json::{Number, Value};
 
-/// Characters of generated text: mostly ASCII letters and digits, with
-/// punctuation, the characters that break escaping (quotes, backslash,
-/// control characters, line separators) and non-ASCII ones mixed in, since
-/// those are what finds encoding bugs.
-pub(super) fn text_char() -> Union<CharStrategy<'static>> {
-    const NO_CHARS: &[char] = &[];
-    const NO_RANGES: &[RangeInclusive<char>] = &[];
-    const ALNUM: &[RangeInclusive<char>] = &['a'..='z', 'a'..='z', 'A'..='Z', '0'..='9'];
-    const PUNCT: &[RangeInclusive<char>] = &[' '..='/', ':'..='@', '['..='`', '{'..='~'];
-    const TRICKY: &[RangeInclusive<char>] = &[
-        '"'..='"',
-        '\\'..='\\',
-        '\n'..='\n',
-        '\t'..='\t',
-        '\u{0}'..='\u{1f}',
-        '\u{7f}'..='\u{7f}',
-        '\u{2028}'..='\u{2029}',
-    ];
-    const WIDE: &[RangeInclusive<char>] = &[
-        '\u{a0}'..='\u{ff}',
-        '\u{100}'..='\u{17f}',
-        '\u{391}'..='\u{3c9}',
-        '\u{4e00}'..='\u{4eff}',
-        '\u{1f600}'..='\u{1f64f}',
-    ];
-    let class = |ranges: &'static [RangeInclusive<char>]| {
-        CharStrategy::new(
-            Cow::Borrowed(NO_CHARS),
-            Cow::Borrowed(NO_RANGES),
-            Cow::Borrowed(ranges),
-        )
-    };
-    Union::new_weighted(vec![
-        (80, class(ALNUM)),
-        (8, class(PUNCT)),
-        (4, class(TRICKY)),
-        (8, class(WIDE)),
-    ])
+/// Character classes of generated text with their weights (out of 100):
+/// mostly ASCII letters and digits, with punctuation, the characters that
+/// break escaping (quotes, backslash, control characters, line separators)
+/// and non-ASCII ones mixed in, since those are what finds encoding bugs.
+const CLASSES: &[(u32, &[RangeInclusive<char>])] = &[
+    (80, &['a'..='z', 'a'..='z', 'A'..='Z', '0'..='9']),
+    (8, &[' '..='/', ':'..='@', '['..='`', '{'..='~']),
+    (
+        4,
+        &[
+            '"'..='"',
+            '\\'..='\\',
+            '\n'..='\n',
+            '\t'..='\t',
+            '\u{0}'..='\u{1f}',
+            '\u{7f}'..='\u{7f}',
+            '\u{2028}'..='\u{2029}',
+        ],
+    ),
+    (
+        8,
+        &[
+            '\u{a0}'..='\u{ff}',
+            '\u{100}'..='\u{17f}',
+            '\u{391}'..='\u{3c9}',
+            '\u{4e00}'..='\u{4eff}',
+            '\u{1f600}'..='\u{1f64f}',
+        ],
+    ),
+];
+
+fn text_char(rng: &mut TestRng) -> char {
+    let mut pick = rng.random_range(0..100_u32);
+    for (weight, ranges) in CLASSES {
+        if pick < *weight {
+            let Some(range) = ranges.get(rng.random_range(0..ranges.len())) else {
+                return 'a';
+            };
+            let code = rng.random_range(u32::from(*range.start())..=u32::from(*range.end()));
+            return char::from_u32(code).unwrap_or('a');
+        }
+        pick -= weight;
+    }
+    'a'
 }
 
 /// Text of `min..=max` characters (Unicode scalar values, which is what
 /// `minLength`/`maxLength` count).
+///
+/// One strategy with its own value tree rather than a vector of character
+/// strategies: text is most of what a JSON value is made of, and a tree per
+/// character costs an allocation each.
 pub(super) fn text(min: usize, max: usize) -> BoxedStrategy<String> {
-    vec(text_char(), min..=max.max(min))
-        .prop_map(|chars| chars.into_iter().collect::<String>())
-        .boxed()
+    Text {
+        min,
+        max: max.max(min),
+    }
+    .boxed()
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Text {
+    min: usize,
+    max: usize,
+}
+
+impl Strategy for Text {
+    type Tree = TextTree;
+    type Value = String;
+
+    fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
+        let rng = runner.rng();
+        let len = rng.random_range(self.min..=self.max);
+        let chars = (0..len).map(|_| text_char(rng)).collect();
+        Ok(TextTree {
+            chars,
+            min: self.min,
+            phase: Phase::Remove,
+            next: 0,
+            undo: None,
+        })
+    }
+}
+
+/// Shrinks by dropping characters (front to back, down to the minimum
+/// length), then by turning each remaining character into `a`.
+#[derive(Debug, Clone)]
+struct TextTree {
+    chars: Vec<char>,
+    min: usize,
+    phase: Phase,
+    /// The position the next simplification tries.
+    next: usize,
+    /// How to undo the last simplification.
+    undo: Option<Undo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Remove,
+    Simplify,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Undo {
+    Removed(usize, char),
+    Replaced(usize, char),
+}
+
+impl ValueTree for TextTree {
+    type Value = String;
+
+    fn current(&self) -> String {
+        self.chars.iter().collect()
+    }
+
+    fn simplify(&mut self) -> bool {
+        if self.phase == Phase::Remove {
+            if self.chars.len() > self.min && self.next < self.chars.len() {
+                let removed = self.chars.remove(self.next);
+                self.undo = Some(Undo::Removed(self.next, removed));
+                return true;
+            }
+            self.phase = Phase::Simplify;
+            self.next = 0;
+        }
+        while let Some(&c) = self.chars.get(self.next) {
+            let at = self.next;
+            self.next += 1;
+            if c != 'a' {
+                if let Some(slot) = self.chars.get_mut(at) {
+                    *slot = 'a';
+                }
+                self.undo = Some(Undo::Replaced(at, c));
+                return true;
+            }
+        }
+        self.undo = None;
+        false
+    }
+
+    fn complicate(&mut self) -> bool {
+        match self.undo.take() {
+            Some(Undo::Removed(at, c)) => {
+                // The character is needed: put it back and move past it.
+                self.chars.insert(at, c);
+                self.next = at + 1;
+                true
+            }
+            Some(Undo::Replaced(at, c)) => {
+                if let Some(slot) = self.chars.get_mut(at) {
+                    *slot = c;
+                }
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// A decimal number `mantissa × 10^exponent`, read exactly from a JSON
@@ -502,6 +612,37 @@ mod tests {
             }),
         };
         assert!(numbers(empty, None).is_none());
+    }
+
+    #[test]
+    fn text_shrinks_to_its_minimum_length_of_a() {
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..50 {
+            let mut tree = text(2, 9).new_tree(&mut runner).unwrap();
+            while tree.simplify() {
+                let n = tree.current().chars().count();
+                assert!((2..=9).contains(&n));
+            }
+            assert_eq!(tree.current(), "aa");
+        }
+        // A failing test that needs a `z` keeps it while the rest shrinks.
+        let mut tree = text(0, 20).new_tree(&mut runner).unwrap();
+        let mut value = tree.current();
+        while !value.contains('z') {
+            tree = text(0, 20).new_tree(&mut runner).unwrap();
+            value = tree.current();
+        }
+        let mut steps = 0;
+        while steps < 1000
+            && if tree.current().contains('z') {
+                tree.simplify()
+            } else {
+                tree.complicate()
+            }
+        {
+            steps += 1;
+        }
+        assert_eq!(tree.current(), "z");
     }
 
     #[test]
