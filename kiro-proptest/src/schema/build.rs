@@ -435,20 +435,29 @@ impl<'a> Builder<'a> {
         if let Some(any) = &self.any {
             return any.clone();
         }
-        let scalar = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            scalar::multiples(-1000, 1000).prop_map(|n| Value::from(i64::try_from(n).unwrap_or(0))),
-            (-1e6_f64..1e6)
-                .prop_filter_map("not finite", Number::from_f64)
-                .prop_map(Value::Number),
-            scalar::text(0, 8).prop_map(Value::String),
-        ]
-        .boxed();
-        let array = vec(scalar.clone(), 0..=3).prop_map(Value::Array);
+        let scalar = scalar::pick(vec![
+            (1, Just(Value::Null).boxed()),
+            (1, any::<bool>().prop_map(Value::Bool).boxed()),
+            (
+                1,
+                scalar::multiples(-1000, 1000)
+                    .prop_map(|n| Value::from(i64::try_from(n).unwrap_or(0)))
+                    .boxed(),
+            ),
+            (
+                1,
+                (-1e6_f64..1e6)
+                    .prop_filter_map("not finite", Number::from_f64)
+                    .prop_map(Value::Number)
+                    .boxed(),
+            ),
+            (1, scalar::text(0, 8).prop_map(Value::String).boxed()),
+        ]);
+        let array = vec(scalar.clone(), 0..=3).prop_map(Value::Array).boxed();
         let object = btree_map(scalar::text(1, 6), scalar.clone(), 0..=3)
-            .prop_map(|map| Value::Object(map.into_iter().collect()));
-        let any = prop_oneof![4 => scalar, 1 => array, 1 => object].boxed();
+            .prop_map(|map| Value::Object(map.into_iter().collect()))
+            .boxed();
+        let any = scalar::pick(vec![(4, scalar), (1, array), (1, object)]);
         self.any = Some(any.clone());
         any
     }
@@ -920,7 +929,7 @@ impl<'a> Builder<'a> {
                     Value::Array(values)
                 })
                 .boxed();
-            prop_oneof![1 => short, 3 => arrays].boxed()
+            scalar::pick(vec![(1, short), (3, arrays)])
         } else {
             arrays
         };
@@ -1081,12 +1090,16 @@ impl<'a> Builder<'a> {
         let presence = presence.min(cap) / (1 + self.recursion()) as f64;
         let optional: Vec<BoxedStrategy<Option<(String, Value)>>> = optional
             .into_iter()
-            .map(|e| proptest::option::weighted(presence, e).boxed())
+            .map(|e| scalar::maybe(presence, e))
             .collect();
         let extras = if sources.is_empty() {
             Just(Vec::new()).boxed()
         } else {
-            vec(Union::new(sources), extras_lo..=extras_hi).boxed()
+            vec(
+                scalar::pick(sources.into_iter().map(|s| (1, s)).collect()),
+                extras_lo..=extras_hi,
+            )
+            .boxed()
         };
         let bounds = min..=max.unwrap_or(usize::MAX);
         let objects = (required, forced, optional, extras)

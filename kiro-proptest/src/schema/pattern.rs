@@ -13,10 +13,9 @@
 //! refused.
 
 use proptest::prelude::*;
-use proptest::strategy::Union;
 use regex_syntax::hir::{Hir, HirKind, Look, Repetition};
 
-use super::scalar::text;
+use super::scalar::{pick, text};
 
 /// Why a pattern cannot be generated from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +146,7 @@ impl Pattern {
         if parts.is_empty() {
             return None;
         }
-        Some((Union::new(parts).boxed(), exact))
+        Some((pick(parts.into_iter().map(|p| (1, p)).collect()), exact))
     }
 }
 
