@@ -452,8 +452,10 @@ where
         .check(property, &from_fn(f))
 }
 
+/// Small integers, so that arrays of a few of them often repeat one (the
+/// dedup bug of the invariant case needs a repeated value to show).
 fn ints() -> Value {
-    json!({"type": "array", "maxItems": 8, "items": {"type": "integer", "minimum": -50, "maximum": 50}})
+    json!({"type": "array", "maxItems": 8, "items": {"type": "integer", "minimum": -5, "maximum": 5}})
 }
 
 type RustFn = dyn Fn(&str, &Value) -> Result<Value, String>;
