@@ -22,9 +22,10 @@
 //! });
 //! let strategy = kiro_proptest::schema::strategy_for(&schema)?;
 //! let mut runner = TestRunner::deterministic();
-//! let value = strategy.new_tree(&mut runner).map_err(|e| e.to_string()).unwrap_or_default().current();
+//! let value = strategy.new_tree(&mut runner).map_err(|e| e.to_string())?.current();
 //! assert!(value["id"].as_str().is_some_and(|id| id.len() == 8));
-//! # Ok::<(), kiro_proptest::schema::SchemaError>(())
+//! assert!(value["tags"].is_array());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # How values are made
@@ -313,11 +314,11 @@ impl Generator {
 /// let strategy = kiro_proptest::schema::strategy_for(&json!({"type": "integer", "minimum": 3, "multipleOf": 5}))?;
 /// let mut runner = TestRunner::deterministic();
 /// for _ in 0..20 {
-///     let value = strategy.new_tree(&mut runner).map_err(|e| e.to_string()).unwrap_or_default().current();
+///     let value = strategy.new_tree(&mut runner).map_err(|e| e.to_string())?.current();
 ///     assert!(value.as_i64().is_some_and(|n| n >= 3 && n % 5 == 0));
 /// }
 /// assert!(kiro_proptest::schema::strategy_for(&json!({"type": "string", "maxLenght": 3})).is_err());
-/// # Ok::<(), kiro_proptest::schema::SchemaError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
