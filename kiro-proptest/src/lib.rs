@@ -8,4 +8,7 @@
 //!
 //! - [`schema`]: JSON Schema (drafts 7 and 2020-12) to proptest strategies
 //!   whose every value validates against the schema.
+//! - [`codegen`]: a spec's executable properties as a Rust test file, one
+//!   `proptest!` test per property, annotated so `kiro trace` links it.
+pub mod codegen;
 pub mod schema;
