@@ -63,7 +63,7 @@ macro_rules! outcome {
         use $crate::codegen::runtime::{
             FromDebugError as _, FromDisplayError as _, FromValue as _,
         };
-        (&&$crate::codegen::runtime::Outcome::new($call)).into_outcome()
+        (&&$crate::codegen::runtime::Outcome::new($call)).take_outcome()
     }};
 }
 
@@ -88,12 +88,12 @@ pub trait FromDisplayError {
     /// The success type.
     type Value;
     /// `Ok` as is, the error as its message.
-    fn into_outcome(&self) -> Result<Self::Value, String>;
+    fn take_outcome(&self) -> Result<Self::Value, String>;
 }
 
 impl<T, E: fmt::Display> FromDisplayError for &Outcome<Result<T, E>> {
     type Value = T;
-    fn into_outcome(&self) -> Result<T, String> {
+    fn take_outcome(&self) -> Result<T, String> {
         self.take()?.map_err(|e| e.to_string())
     }
 }
@@ -103,12 +103,12 @@ pub trait FromDebugError {
     /// The success type.
     type Value;
     /// `Ok` as is, the error as its `Debug` form.
-    fn into_outcome(&self) -> Result<Self::Value, String>;
+    fn take_outcome(&self) -> Result<Self::Value, String>;
 }
 
 impl<T, E: fmt::Debug> FromDebugError for &&Outcome<Result<T, E>> {
     type Value = T;
-    fn into_outcome(&self) -> Result<T, String> {
+    fn take_outcome(&self) -> Result<T, String> {
         self.take()?.map_err(|e| format!("{e:?}"))
     }
 }
@@ -118,12 +118,12 @@ pub trait FromValue {
     /// The value's type.
     type Value;
     /// Always `Ok`.
-    fn into_outcome(&self) -> Result<Self::Value, String>;
+    fn take_outcome(&self) -> Result<Self::Value, String>;
 }
 
 impl<T> FromValue for Outcome<T> {
     type Value = T;
-    fn into_outcome(&self) -> Result<T, String> {
+    fn take_outcome(&self) -> Result<T, String> {
         self.take()
     }
 }
