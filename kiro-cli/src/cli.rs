@@ -21,7 +21,9 @@ Exit status:
        log behind a recorded head (truncated, emptied, lines appended)
   2    usage error, unknown spec, no workspace, an I/O or parse error, an
        input over the size limit, a spec already locked by another run,
-       or a plan lint refuses (duplicate ids, unreadable dependencies, cycles)
+       a plan lint refuses (duplicate ids, unreadable dependencies, cycles),
+       or `pbt gen` cannot write a test for a property (none executable,
+       an unknown one, a block that lacks what its kind needs)
   3    `run` stopped at a gate that was not approved (resume it later)
   130  `run` was interrupted (Ctrl-C); finished tasks are checkpointed";
 
@@ -74,6 +76,54 @@ pub(crate) enum Command {
     /// Inspect the hash-chained audit log `.kiro/audit.jsonl`.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Property-based tests from a spec's executable correctness properties
+    /// (the ```json kiro-property blocks of its design.md).
+    #[command(subcommand)]
+    Pbt(PbtCommand),
+}
+
+/// `kiro pbt ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PbtCommand {
+    /// Write a test file with one property-based test per executable
+    /// property, annotated (`Feature: <spec>, Property N`, `Validates:
+    /// Requirements ...`) so that `kiro trace` and `kiro verify` link it.
+    /// Properties without a block are named in the file's header. Exit 2
+    /// when the spec has no executable property, a --property is unknown or
+    /// has no block, or a block lacks what its kind needs.
+    Gen(PbtGenArgs),
+}
+
+/// The language of `kiro pbt gen`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PbtLang {
+    /// A Rust integration test or test module: `proptest!` tests, typed
+    /// strategies for properties with a `rust` binding, the schema-driven
+    /// strategy of kiro-proptest and its process and HTTP targets otherwise.
+    #[default]
+    Rust,
+}
+
+/// `kiro pbt gen`.
+#[derive(Debug, Args)]
+pub(crate) struct PbtGenArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`) or path to a spec folder.
+    pub(crate) spec: String,
+    /// The language of the tests.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) lang: PbtLang,
+    /// Write the file here (atomically; parent folders are created) instead
+    /// of printing it, and print what it holds.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Only this property (repeatable); default: every executable one.
+    #[arg(long = "property", value_name = "ID")]
+    pub(crate) properties: Vec<String>,
+    /// The file is an integration test (`tests/*.rs`) of this library
+    /// crate (its Rust name, `my_codec`): binding paths starting with
+    /// `crate::` name it instead.
+    #[arg(long = "crate", value_name = "NAME")]
+    pub(crate) crate_name: Option<String>,
 }
 
 /// Output format of `verify` and `trace`.

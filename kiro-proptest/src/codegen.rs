@@ -217,6 +217,38 @@ impl<'a> RustTests<'a> {
     ///   [`CodegenError::RustName`], [`CodegenError::NoCases`] when a test
     ///   cannot be written for what the spec says.
     pub fn render(&self) -> Result<String, CodegenError> {
+        self.generate().map(|file| file.code)
+    }
+
+    /// The test file with what it holds: the test written for each
+    /// property, and the properties left out for want of a block.
+    ///
+    /// # Errors
+    /// As [`render`](Self::render).
+    pub fn generate(&self) -> Result<TestFile, CodegenError> {
         emit::render(self)
     }
+}
+
+/// A generated test file and what it holds; see [`RustTests::generate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TestFile {
+    /// The Rust source.
+    pub code: String,
+    /// One test per property, in the file's order.
+    pub tests: Vec<GeneratedTest>,
+    /// The properties of the design that have no `json kiro-property`
+    /// block, in document order (the file's header names them).
+    pub skipped: Vec<PropertyId>,
+}
+
+/// One generated test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GeneratedTest {
+    /// The property it checks.
+    pub property: PropertyId,
+    /// The test function's name (what `cargo test` reports).
+    pub name: String,
 }

@@ -7,7 +7,7 @@ use kiro_core::escape::escape_control;
 use kiro_core::spec::{CorrectnessProperty, PropertyKind, PropertySpec, PropertyTarget};
 
 use super::names::{self, Idents};
-use super::{CodegenError, RustTests};
+use super::{CodegenError, GeneratedTest, RustTests, TestFile};
 
 /// One property, checked, with everything its test needs.
 struct Test<'a> {
@@ -78,12 +78,20 @@ fn target_fn(index: usize) -> String {
     format!("target_{}", index + 1)
 }
 
-pub(super) fn render(options: &RustTests<'_>) -> Result<String, CodegenError> {
+pub(super) fn render(options: &RustTests<'_>) -> Result<TestFile, CodegenError> {
     let spec = options.spec;
     let properties: &[CorrectnessProperty] = spec
         .design
         .as_ref()
         .map_or(&[], |d| d.properties.as_slice());
+    // The options first: they are wrong whatever the spec says.
+    if let Some(krate) = &options.crate_name {
+        if !names::is_ident(krate) {
+            return Err(CodegenError::CrateName {
+                name: escape_control(krate).into_owned(),
+            });
+        }
+    }
     let selected = select(options, properties)?;
     if !spec
         .name
@@ -95,24 +103,27 @@ pub(super) fn render(options: &RustTests<'_>) -> Result<String, CodegenError> {
             spec: escape_control(&spec.name).into_owned(),
         });
     }
-    if let Some(krate) = &options.crate_name {
-        if !names::is_ident(krate) {
-            return Err(CodegenError::CrateName {
-                name: escape_control(krate).into_owned(),
-            });
-        }
-    }
     let mut idents = Idents::default();
     let mut targets: Vec<PropertyTarget> = Vec::new();
     let mut tests = Vec::with_capacity(selected.len());
     for (property, formal) in &selected {
         tests.push(plan(options, property, formal, &mut idents, &mut targets)?);
     }
-    let skipped: Vec<&CorrectnessProperty> = properties
-        .iter()
-        .filter(|p| !selected.iter().any(|(s, _)| std::ptr::eq(*s, *p)))
-        .collect();
-    Ok(write_file(&spec.name, &tests, &targets, &skipped))
+    // The properties the design leaves unexecutable; those left out by
+    // asking for others are not mentioned.
+    let skipped: Vec<&CorrectnessProperty> =
+        properties.iter().filter(|p| p.formal.is_none()).collect();
+    Ok(TestFile {
+        code: write_file(&spec.name, &tests, &targets, &skipped),
+        tests: tests
+            .iter()
+            .map(|t| GeneratedTest {
+                property: t.property.id.clone(),
+                name: t.name.clone(),
+            })
+            .collect(),
+        skipped: skipped.iter().map(|p| p.id.clone()).collect(),
+    })
 }
 
 /// The properties to generate, in document order, with their blocks.

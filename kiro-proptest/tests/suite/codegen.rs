@@ -194,6 +194,29 @@ fn the_file_for_every_kind_matches_the_golden_copy() {
         .render()
         .unwrap();
     golden("every_kind.rs.golden", &code);
+    let file = RustTests::new(&every_kind()).generate().unwrap();
+    let tests: Vec<(&str, &str)> = file
+        .tests
+        .iter()
+        .map(|t| (t.property.as_str(), t.name.as_str()))
+        .collect();
+    assert_eq!(
+        tests,
+        [
+            ("1", "property_1_hex_round_trip"),
+            (
+                "2",
+                "property_2_normalise_validates_nothing_quoted_second_line"
+            ),
+            ("3", "property_3_encoded_text_is_lower_case_hex"),
+            ("4", "property_4_sorting_agrees_with_the_reference"),
+            ("5", "property_5_order_does_not_matter"),
+            ("6", "property_6_valid_hex_always_decodes"),
+            ("7", "property_7_bad_hex_is_refused"),
+            ("9", "property_9_sorted_twice"),
+        ]
+    );
+    assert_eq!(file.skipped, [PropertyId::new("8")]);
     // Rendering is a function of the spec: a second rendering is the same.
     let again = RustTests::new(&every_kind())
         .crate_name("codec_crate")
@@ -215,6 +238,9 @@ fn only_the_properties_asked_for_are_generated_in_design_order() {
         .filter_map(|l| l.split('(').next())
         .collect();
     assert_eq!(tests, ["1_hex_round_trip", "5_order_does_not_matter"]);
+    // Property 8 has no block: named as not generated, whatever was asked.
+    assert!(code.contains("//! Not generated: property 8 (Decoding is fast)"));
+    assert!(!code.contains("property 2"), "{code}");
     assert_eq!(code.matches("ProptestConfig::with_cases(32)").count(), 2);
     // Without `crate_name`, paths are written as the spec gives them.
     assert!(code.contains("crate::hex::encode(&input)"));
