@@ -582,6 +582,34 @@ pub mod stats {
     }
 }
 
+pub mod json {
+    use serde_json::Value;
+
+    /// The number of values in `value`, itself included.
+    pub fn count(value: &Value) -> usize {
+        1 + match value {
+            Value::Array(items) => items.iter().map(count).sum(),
+            Value::Object(map) => map.values().map(count).sum(),
+            _ => 0,
+        }
+    }
+
+    /// [`count`] with an explicit stack.
+    pub fn count_iterative(value: &Value) -> usize {
+        let mut stack = vec![value];
+        let mut n = 0;
+        while let Some(v) = stack.pop() {
+            n += 1;
+            match v {
+                Value::Array(items) => stack.extend(items),
+                Value::Object(map) => stack.extend(map.values()),
+                _ => {}
+            }
+        }
+        n
+    }
+}
+
 /// Sorted distinct bytes (seeded bug: `dedup` runs before `sort`).
 pub fn normalize(bytes: &[u8]) -> Vec<u8> {
     let mut out = bytes.to_vec();
@@ -659,6 +687,72 @@ fn fixture_spec() -> Spec {
     )
 }
 
+/// A JSON-lines program for the properties on a process target: a hex
+/// codec over arrays of bytes, sorting and sums, all correct.
+const CODEC_PY: &str = r#"import json, re, sys
+
+HEX = re.compile(r"(?:[0-9a-f]{2})*")
+
+
+def encode(value):
+    if not isinstance(value, list) or not all(type(b) is int and 0 <= b <= 255 for b in value):
+        raise ValueError("expected an array of bytes")
+    return "".join("%02x" % b for b in value)
+
+
+def decode(text):
+    if not isinstance(text, str) or not HEX.fullmatch(text):
+        raise ValueError("expected lower-case hex")
+    return list(bytes.fromhex(text))
+
+
+OPS = {
+    "encode": encode,
+    "decode": decode,
+    "sort": lambda v: sorted(v),
+    "sorted": lambda v: [x for _, x in sorted((x, x) for x in v)],
+    "sum": lambda v: sum(v),
+}
+
+for line in sys.stdin:
+    request = json.loads(line)
+    try:
+        answer = {"ok": OPS[request["op"]](request["input"])}
+    except Exception as e:
+        answer = {"error": str(e)}
+    print(json.dumps(answer), flush=True)
+"#;
+
+/// Properties whose inputs come from schemas and whose ops run on the
+/// process above (or a Rust function over JSON), all passing.
+fn target_properties() -> Vec<CorrectnessProperty> {
+    const TARGET: &str = r#""target": {"process": ["python3", "codec.py"]}"#;
+    const BYTES: &str = r#"{"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}, "maxItems": 16}"#;
+    const HEX: &str = r#"{"type": "string", "pattern": "^([0-9a-f]{2}){0,8}$"}"#;
+    [
+        ("7", "Process round trip", format!(r#"{{"kind": "round-trip", "ops": ["encode", "decode"], "input": {BYTES}, {TARGET}}}"#)),
+        ("8", "Process output is hex", format!(r#"{{"kind": "invariant", "ops": ["encode"], "input": {BYTES}, "output": {HEX}, {TARGET}}}"#)),
+        ("9", "Process decodes valid hex", format!(r#"{{"kind": "no-error", "ops": ["decode"], "input": {HEX}, {TARGET}}}"#)),
+        ("10", "Process refuses bad hex", format!(r#"{{"kind": "rejects-invalid", "ops": ["decode"], "input": {HEX}, {TARGET}, "cases": 50}}"#)),
+        ("11", "Process sort agrees", format!(r#"{{"kind": "oracle", "ops": ["sort"], "input": {BYTES}, {TARGET}, "reference": {{"op": "sorted", "process": ["python3", "codec.py"]}}}}"#)),
+        ("12", "Process sum ignores order", format!(r#"{{"kind": "permutation-invariant", "ops": ["sum"], "input": {BYTES}, {TARGET}}}"#)),
+        ("13", "JSON count agrees", r#"{"kind": "oracle", "input": {"type": "array", "maxItems": 4}, "rust": {"f": "crate::json::count", "reference": "crate::json::count_iterative"}}"#.to_owned()),
+    ]
+    .into_iter()
+    .map(|(id, title, block)| property(id, title, "", &["3.1"], Some(&block)))
+    .collect()
+}
+
+/// Whether this crate has the schema strategies and targets the
+/// schema-driven tests call (they are written in parallel with codegen;
+/// once merged, they always are).
+fn runtime_present() -> bool {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    src.join("target.rs").exists()
+        && fs::read_to_string(src.join("schema.rs"))
+            .is_ok_and(|s| s.contains("pub fn strategy_for"))
+}
+
 /// The workspace root (the folder holding `Cargo.lock`).
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -669,23 +763,42 @@ fn workspace_root() -> PathBuf {
 
 #[test]
 fn a_generated_file_compiles_and_its_tests_pass_or_fail_with_a_shrunk_counterexample() {
-    let code = RustTests::new(&fixture_spec())
+    let mut spec = fixture_spec();
+    let with_targets = runtime_present();
+    if with_targets {
+        spec.design
+            .as_mut()
+            .unwrap()
+            .properties
+            .extend(target_properties());
+    } else {
+        eprintln!(
+            "kiro_proptest::schema::strategy_for or kiro_proptest::target is missing: \
+             only the properties with Rust types are compiled"
+        );
+    }
+    let code = RustTests::new(&spec)
         .crate_name("pbt_fixture")
         .render()
         .unwrap();
+    // A kiro workspace with the crate one folder down: process targets run
+    // in the workspace root, where `codec.py` is.
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
+    fs::create_dir_all(dir.path().join(".kiro")).unwrap();
+    fs::write(dir.path().join("codec.py"), CODEC_PY).unwrap();
+    let root = &dir.path().join("fixture");
     let manifest = format!(
         "[package]\nname = \"pbt_fixture\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+         [dependencies]\nserde_json = \"1\"\n\n\
          [dev-dependencies]\nkiro-proptest = {{ path = {:?} }}\nproptest = \"1\"\n\n[workspace]\n",
         Path::new(env!("CARGO_MANIFEST_DIR")).display().to_string()
     );
+    fs::create_dir_all(root.join("src")).unwrap();
+    fs::create_dir_all(root.join("tests")).unwrap();
     fs::write(root.join("Cargo.toml"), manifest).unwrap();
     // The workspace's lock file pins the versions the workspace already
     // built and downloaded, so the build works offline.
     fs::copy(workspace_root().join("Cargo.lock"), root.join("Cargo.lock")).unwrap();
-    fs::create_dir_all(root.join("src")).unwrap();
-    fs::create_dir_all(root.join("tests")).unwrap();
     fs::write(root.join("src/lib.rs"), FIXTURE_LIB).unwrap();
     fs::write(root.join("tests/properties.rs"), &code).unwrap();
 
@@ -727,7 +840,11 @@ fn a_generated_file_compiles_and_its_tests_pass_or_fail_with_a_shrunk_counterexa
             "{passing} failed:\n{shown}"
         );
     }
-    assert!(stdout.contains("5 passed; 1 failed"), "{shown}");
+    let passed = if with_targets { 12 } else { 5 };
+    assert!(
+        stdout.contains(&format!("{passed} passed; 1 failed")),
+        "{shown}"
+    );
     assert!(
         stdout.contains("---- property_2_normalising_twice_changes_nothing stdout ----"),
         "{shown}"
