@@ -501,12 +501,12 @@ fn what_cannot_become_a_test_is_refused_with_a_message_naming_it() {
     check_refused(
         block(r#"{"kind": "round-trip", "rust": {"input_type": "u8", "f": "enc"}}"#),
         as_is,
-        "with `rust.f`, a round-trip property needs `rust.g`",
+        "property 1 (round-trip): with `rust.f`, kind `round-trip` needs `rust.g`",
     );
     check_refused(
         block(r#"{"kind": "oracle", "rust": {"f": "fast"}}"#),
         as_is,
-        "with `rust.f`, a oracle property needs `rust.reference`",
+        "with `rust.f`, kind `oracle` needs `rust.reference`",
     );
     check_refused(
         block(r#"{"kind": "no-error", "ops": ["f"], "rust": {"input_type": "u8"}}"#),
