@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use super::verify::ResultsSource;
 use super::{Project, Result};
 use crate::audit::file_label;
 use crate::report::Matrix;
 use crate::spec::Spec;
 use crate::trace::{task_files_from_checkpoints, Coverage, Finding, LinkLock, TraceGraph};
+use crate::verify::properties::PropertyResults;
 
 /// The trace of one spec: `kiro trace --format json` prints it (see
 /// [`TraceReport::to_json`]) and `kiro schema trace` its schema.
@@ -45,10 +47,17 @@ impl Project {
     /// changed, and the coverage findings (stale links from the link lock
     /// included).
     pub fn trace(&self, spec: &Spec) -> Result<TraceReport> {
-        let annotations = self.annotations()?;
+        let mut annotations = self.annotations()?;
         let found = self.latest_results(&spec.name)?;
         let report = found.as_ref().map(|(report, _)| report);
-        let test_results = report.map(|r| r.tests.as_slice()).unwrap_or_default();
+        let mut test_results = report.map(|r| r.tests.clone()).unwrap_or_default();
+        // The latest `kiro pbt run` replaces the property results the
+        // report holds.
+        let properties = PropertyResults::load(&self.root, &spec.name)?;
+        if let Some(p) = &properties {
+            p.add_to(&mut annotations, &mut test_results);
+        }
+        let test_results = test_results.as_slice();
         let task_files = match self.latest_run(&spec.name)? {
             Some(run) => task_files_from_checkpoints(self.store.as_ref(), &run)?,
             None => BTreeMap::new(),
@@ -58,7 +67,9 @@ impl Project {
         let findings = Coverage::compute(spec, &graph, report, Some(&lock));
         Ok(TraceReport {
             matrix: Matrix::from_graph(&graph),
-            results: found.map(|(_, source)| source.to_string()),
+            results: found
+                .map(|(_, source)| source.to_string())
+                .or_else(|| properties.map(|_| ResultsSource::Properties.to_string())),
             task_files: task_files
                 .iter()
                 .map(|(task, files)| (task.to_string(), files.iter().map(file_label).collect()))

@@ -23,10 +23,11 @@ use crate::report::Matrix;
 use crate::spec::Spec;
 use crate::stage::{StageContext, StageError, Verifier};
 use crate::stages::CommandVerifier;
-use crate::trace::build_report;
+use crate::trace::{build_report, with_property_results};
 use crate::trace::{LinkLock, TraceGraph};
 use crate::verify::annotations::{scan_dir, Annotation, Scope};
 use crate::verify::junit::parse_junit;
+use crate::verify::properties::PropertyResults;
 use crate::verify::{RunInfo, VerificationReport};
 
 /// Where stored reports live, relative to the workspace root.
@@ -54,6 +55,8 @@ pub enum ResultsSource {
     Stored,
     /// The report at a run's last checkpoint (`run <RUN@ID>`).
     Checkpoint(String),
+    /// Only the spec's executable properties ran (`kiro pbt run`).
+    Properties,
 }
 
 impl fmt::Display for ResultsSource {
@@ -63,6 +66,7 @@ impl fmt::Display for ResultsSource {
             ResultsSource::Junit(path) => write!(f, "junit {}", path.display()),
             ResultsSource::Stored => f.write_str("kiro verify"),
             ResultsSource::Checkpoint(at) => write!(f, "run {at}"),
+            ResultsSource::Properties => f.write_str("kiro pbt run"),
         }
     }
 }
@@ -171,6 +175,22 @@ impl Project {
     /// exists, else the latest stored or run report
     /// ([`latest_results`](Project::latest_results)).
     pub fn existing_results(&self, spec: &Spec) -> Result<(VerificationReport, ResultsSource)> {
+        let (report, source) = self.existing_test_results(spec)?;
+        // Properties that ran since (`kiro pbt run`) count with their
+        // latest results.
+        match PropertyResults::load(&self.root, &spec.name)? {
+            Some(properties) => {
+                let annotations = self.annotations()?;
+                let report = with_property_results(spec, &report, &annotations, &properties);
+                Ok((report, source))
+            }
+            None => Ok((report, source)),
+        }
+    }
+
+    /// [`existing_results`](Project::existing_results) before the stored
+    /// property results are added.
+    fn existing_test_results(&self, spec: &Spec) -> Result<(VerificationReport, ResultsSource)> {
         if let Some(rel) = &self.config.verifier.junit {
             let path = self.root.join(rel);
             if path.is_file() {
@@ -179,11 +199,25 @@ impl Project {
                 return Ok((report, ResultsSource::Junit(rel.clone())));
             }
         }
-        self.latest_results(&spec.name)?
-            .ok_or_else(|| ProjectError::NoResults {
-                spec: spec.name.clone(),
-                junit: self.config.verifier.junit.clone(),
-            })
+        if let Some(found) = self.latest_results(&spec.name)? {
+            return Ok(found);
+        }
+        // Only properties ran: their results are the report.
+        if PropertyResults::load(&self.root, &spec.name)?.is_some() {
+            let info = RunInfo {
+                command: String::new(),
+                exit_code: None,
+                per_test_results: true,
+            };
+            return Ok((
+                build_report(spec, &[], &[], info),
+                ResultsSource::Properties,
+            ));
+        }
+        Err(ProjectError::NoResults {
+            spec: spec.name.clone(),
+            junit: self.config.verifier.junit.clone(),
+        })
     }
 
     /// The most recent report of the spec named `spec`: the one the last

@@ -15,6 +15,7 @@ use crate::trace::build_report;
 use crate::verify::annotations::{attribute, scan_dir};
 use crate::verify::cargo_test::parse_cargo_test;
 use crate::verify::junit::parse_junit;
+use crate::verify::properties::PropertyResults;
 use crate::verify::{RunInfo, TestResult, VerificationReport};
 
 /// Runs the configured test command (argv, no shell) in a workspace
@@ -182,6 +183,11 @@ impl Verifier for CommandVerifier {
         specs.sort();
         specs.dedup();
         attribute(&mut annotations, &specs);
+        // The spec's executable properties (`kiro pbt run`) are tests too.
+        let mut results = results;
+        if let Some(properties) = PropertyResults::load(&root, &spec.name)? {
+            properties.add_to(&mut annotations, &mut results);
+        }
         let info = RunInfo {
             command: self.argv.join(" "),
             exit_code: out.code,

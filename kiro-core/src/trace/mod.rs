@@ -78,7 +78,7 @@ use crate::verify::annotations::{Annotation, AnnotationKind, Scope, TestDeclKind
 use crate::verify::{CriterionStatus, TestResult, TestStatus};
 
 pub use coverage::{Coverage, Finding, FindingKind, LinkLock, Location, Severity};
-pub use verdict::build_report;
+pub use verdict::{build_report, with_property_results};
 
 /// Where a test sits: its file (relative to the scanned root, `/`
 /// separators) and the 1-based line of its declaration, or of its first

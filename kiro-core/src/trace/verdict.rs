@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use super::{TraceGraph, TraceTest};
 use crate::spec::{CriterionId, Spec};
 use crate::verify::annotations::Annotation;
+use crate::verify::properties::PropertyResults;
 use crate::verify::{
     bound, CriterionResult, CriterionStatus, Evidence, RunInfo, TestResult, TestStatus,
     VerificationReport,
@@ -75,6 +76,29 @@ pub fn build_report(
         criteria,
         tests: results.to_vec(),
     }
+}
+
+/// `report` with the property results of `properties` in place of those
+/// it held (from an earlier `kiro pbt run`, or none): its tests are judged
+/// again with the properties' annotations added to `annotations`. A report
+/// whose run gave no per-test results keeps its exit code for every test
+/// other than the properties only when it had no property results; with
+/// them, every test needs a result of its own.
+pub fn with_property_results(
+    spec: &Spec,
+    report: &VerificationReport,
+    annotations: &[Annotation],
+    properties: &PropertyResults,
+) -> VerificationReport {
+    let mut annotations = annotations.to_vec();
+    let mut tests = report.tests.clone();
+    properties.add_to(&mut annotations, &mut tests);
+    let run = RunInfo {
+        command: report.command.clone(),
+        exit_code: report.exit_code,
+        per_test_results: !tests.is_empty(),
+    };
+    build_report(spec, &annotations, &tests, run)
 }
 
 fn judge(graph: &TraceGraph, criterion: &CriterionId, run: &RunInfo) -> CriterionResult {

@@ -27,6 +27,7 @@
 pub mod annotations;
 pub mod cargo_test;
 pub mod junit;
+pub mod properties;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -1676,3 +1676,148 @@ fn a_comment_block_on_no_test_is_one_test_named_by_its_first_line() {
     let keys: Vec<String> = graph.tests().map(|t| t.lock_key()).collect();
     assert_eq!(keys, ["tests/test_header.py:1"]);
 }
+
+// ------------------------------------------------- executable properties
+
+/// A spec whose property 1 validates criterion 1.1; 1.2 has no property.
+fn property_workspace(verifier: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_dir = dir.path().join(".kiro/specs/codec");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    std::fs::write(
+        spec_dir.join("requirements.md"),
+        "# Requirements Document\n\n## Requirements\n\n### Requirement 1: Codec\n\n#### Acceptance Criteria\n\n\
+         1. WHEN text is encoded and decoded, THE Codec SHALL return the text\n\
+         2. THE Codec SHALL reject bytes that are not UTF-8\n",
+    )
+    .unwrap();
+    std::fs::write(
+        spec_dir.join("design.md"),
+        "# Design Document\n\n## Correctness Properties\n\n### Property 1: Round trip\n\n\
+         *For any* text, decoding its encoding SHALL give the text.\n\n**Validates: Requirements 1.1**\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join(".kiro/config.toml"),
+        format!("[verifier]\ncommand = {verifier}\n"),
+    )
+    .unwrap();
+    (dir, spec_dir)
+}
+
+fn property_results(status: TestStatus) -> kiro_core::verify::properties::PropertyResults {
+    use kiro_core::spec::PropertyId;
+    use kiro_core::verify::properties::{PropertyResult, PropertyResults};
+    PropertyResults {
+        spec: "codec".into(),
+        ran_at: "2026-12-07T10:00:00.000Z".into(),
+        results: vec![PropertyResult {
+            property: PropertyId::new("1"),
+            title: "Round trip".into(),
+            validates: vec![kiro_core::spec::CriterionId::new("1.1")],
+            status,
+            cases: 17,
+            seed: Some(42),
+            message: (status == TestStatus::Failed).then(|| "g(f(x)) != x".to_owned()),
+            counterexample: (status == TestStatus::Failed).then(|| serde_json::json!("\\")),
+            output: (status == TestStatus::Failed).then(|| serde_json::json!("")),
+            duration_ms: Some(5),
+        }],
+    }
+}
+
+#[tokio::test]
+async fn property_results_are_evidence_for_the_criteria_their_property_validates() {
+    use kiro_core::project::{Project, VerifyOptions};
+    use kiro_core::verify::properties::PropertyResults;
+
+    // A test command that reports no test of its own and succeeds.
+    let (dir, spec_dir) = property_workspace(r#"["sh", "-c", "exit 0"]"#);
+    let path = property_results(TestStatus::Failed)
+        .save(dir.path())
+        .unwrap();
+    assert!(path.ends_with(".kiro/pbt/codec.json"));
+    assert_eq!(
+        PropertyResults::load(dir.path(), "codec").unwrap(),
+        Some(property_results(TestStatus::Failed))
+    );
+
+    let project = Project::open(dir.path()).unwrap();
+    let spec = project.load_spec(&spec_dir).unwrap().spec;
+
+    // `kiro trace`: no verification yet, the properties alone.
+    let trace = project.trace(&spec).unwrap();
+    assert_eq!(trace.results.as_deref(), Some("kiro pbt run"));
+    let row = &trace.matrix.rows[0];
+    assert_eq!(row.status, CriterionStatus::Failed, "{row:?}");
+    assert_eq!(row.tests.len(), 1);
+    assert!(
+        row.tests[0].test.starts_with("kiro_pbt__codec__property_1"),
+        "{row:?}"
+    );
+    assert_eq!(row.tests[0].status, Some(TestStatus::Failed));
+    assert_eq!(trace.matrix.rows[1].status, CriterionStatus::Untested);
+
+    // `kiro verify`: the command passes, the property still fails 1.1.
+    let run = project
+        .verify(&spec_dir, &spec, VerifyOptions::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let verdict = |id: &str| {
+        run.report
+            .criteria
+            .iter()
+            .find(|c| c.criterion.as_str() == id)
+            .unwrap()
+            .status
+    };
+    assert_eq!(verdict("1.1"), CriterionStatus::Failed);
+    assert_eq!(verdict("1.2"), CriterionStatus::Untested);
+    // The shrunk counterexample is the evidence.
+    let excerpt = run.report.criteria[0].evidence[0]
+        .excerpt
+        .as_deref()
+        .unwrap();
+    assert!(excerpt.contains("g(f(x)) != x"), "{excerpt}");
+    assert!(
+        excerpt.contains(r#"minimal failing input: "\\""#),
+        "{excerpt}"
+    );
+
+    // A later `kiro pbt run` that passes replaces the failure, for
+    // `verify --no-run` and `trace` alike.
+    property_results(TestStatus::Passed)
+        .save(dir.path())
+        .unwrap();
+    let again = project
+        .verify(
+            &spec_dir,
+            &spec,
+            VerifyOptions {
+                no_run: true,
+                ..VerifyOptions::default()
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let c11 = &again.report.criteria[0];
+    assert_eq!(c11.status, CriterionStatus::Passed, "{c11:?}");
+    assert_eq!(c11.evidence.len(), 1, "the old failure is gone: {c11:?}");
+    let trace = project.trace(&spec).unwrap();
+    assert_eq!(trace.matrix.rows[0].status, CriterionStatus::Passed);
+}
+
+#[test]
+fn a_corrupt_property_results_file_is_an_error_naming_it() {
+    use kiro_core::verify::properties::PropertyResults;
+    let (dir, _) = property_workspace(r#"["true"]"#);
+    let path = dir.path().join(".kiro/pbt/codec.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "{\"spec\": \"codec\",\n \"results\": 3}").unwrap();
+    let err = PropertyResults::load(dir.path(), "codec").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("codec.json:2:"), "{text}");
+    assert!(PropertyResults::load(dir.path(), "../x").is_err());
+}
