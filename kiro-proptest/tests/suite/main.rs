@@ -1,4 +1,5 @@
-//! kiro-proptest's integration tests: one binary, one module per part.
+//! kiro-proptest's integration tests, in one binary (a test binary compiles
+//! the whole crate, so there is only one), one module per part.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,3 +8,4 @@
 )]
 
 mod codegen;
+mod conformance;
