@@ -664,9 +664,52 @@ pub struct CorrectnessProperty {
     /// Markdown after the validates line, kept verbatim.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
-    /// The machine-checkable form that `kiro-proptest` runs.
+    /// The machine-checkable form that `kiro-proptest` runs: the JSON of
+    /// the property's ```` ```json kiro-property ```` block (see
+    /// [`PropertySpec`]). `None` when the property has no block, or when its
+    /// block does not read as a `PropertySpec` (then `formal_source` keeps
+    /// it and lint says why).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub formal: Option<PropertySpec>,
+    /// The `kiro-property` block as written, fence lines included, when it
+    /// is not the block the renderer writes for `formal` (other spacing,
+    /// key order or fence), or when its JSON does not read as a
+    /// [`PropertySpec`] (`formal` is then `None`). It is written back while
+    /// it still reads as `formal` (or, invalid, while `formal` is `None`),
+    /// so editing `formal` wins. Empty for a block in the statement or
+    /// notes ([`FormalPlace::InText`]), which keep it themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formal_source: Option<String>,
+    /// Where the `kiro-property` block stands in the property.
+    #[serde(default, skip_serializing_if = "FormalPlace::is_default")]
+    pub formal_place: FormalPlace,
+}
+
+/// Where a property's `kiro-property` block stands in `design.md`.
+///
+/// The parser lifts a block out of the property's text when it sits at one
+/// of the two usual places with the layout the renderer writes, and leaves
+/// it in the statement or notes otherwise, so that a document renders byte
+/// for byte either way.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FormalPlace {
+    /// Right after the statement, before the validates line: where the
+    /// renderer writes a block set in code.
+    #[default]
+    AfterStatement,
+    /// Right after the validates line, before the notes.
+    AfterValidates,
+    /// Elsewhere in the statement or the notes, which keep it verbatim;
+    /// `formal` is read from there and a changed `formal` replaces it there.
+    InText,
+}
+
+impl FormalPlace {
+    /// `true` for the default place (serde skips it).
+    pub fn is_default(&self) -> bool {
+        *self == FormalPlace::AfterStatement
+    }
 }
 
 /// The machine-checkable form of a correctness property: what `kiro-proptest`

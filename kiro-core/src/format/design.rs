@@ -82,11 +82,14 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use super::formal::{self, FormalBlock, Layout};
 use super::markdown::{blocks, finish, trim_blank_lines, Block, BlockKind, Blocks, LineCursor};
 use super::refs::{format_id_list, is_formatted_id_list, parse_id_list_into};
 use super::requirements::is_numbered_title;
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap};
-use crate::spec::{CorrectnessProperty, CriterionId, DesignDoc, PropertyId, Section, TextStyle};
+use crate::spec::{
+    CorrectnessProperty, CriterionId, DesignDoc, FormalPlace, PropertyId, Section, TextStyle,
+};
 
 use crate::lexicon::{
     DEFAULT_PROPERTIES_HEADING, PROPERTIES_SECTION_WORDS, PROPERTY_WORDS, VALIDATES_LABELS,
@@ -210,6 +213,32 @@ impl Reader<'_> {
             events.get(r.first).map_or(text.len(), |e| e.range.start)..r.end.min(text.len())
         });
 
+        // Top-level blocks that open like a `kiro-property` block: inside
+        // the property run, their property reads them; elsewhere no
+        // property would run them, which is worth saying.
+        let mut block_starts: Vec<usize> = Vec::new();
+        for b in rest {
+            if !matches!(b.kind, BlockKind::Other) {
+                continue;
+            }
+            let first_line = text
+                .get(b.range.clone())
+                .and_then(|t| t.split('\n').next())
+                .unwrap_or("");
+            if !formal::opens_block(first_line) {
+                continue;
+            }
+            if run.contains(&b.range.start) {
+                block_starts.push(b.range.start);
+            } else {
+                self.report(
+                    b.range.start,
+                    "kiro-property block outside a correctness property is not read",
+                    "the block after a property's statement",
+                );
+            }
+        }
+
         // Sections: every heading outside the property run. The section
         // before the run ends where the run starts.
         let heads: Vec<&Ev> = events
@@ -250,6 +279,7 @@ impl Reader<'_> {
         // properties come in document order, so the split points are walked
         // once instead of searched for every property.
         let mut split_cursor = 0;
+        let mut block_cursor = 0;
         for (index, at) in region.starts.iter().enumerate() {
             let end = region
                 .starts
@@ -278,7 +308,16 @@ impl Reader<'_> {
                     split_cursor = hi;
                     splits.get(lo..hi).unwrap_or(&[])
                 });
-            if let Some(p) = self.read_property(index, start, end, owner_level, known) {
+            // A property reads its block only when a top-level block in
+            // its range opens like one: most properties have none.
+            while block_starts
+                .get(block_cursor)
+                .is_some_and(|at| *at < start.range.end)
+            {
+                block_cursor += 1;
+            }
+            let has_block = block_starts.get(block_cursor).is_some_and(|at| *at < end);
+            if let Some(p) = self.read_property(index, start, end, owner_level, known, has_block) {
                 doc.properties.push(p);
             }
         }
@@ -293,6 +332,7 @@ impl Reader<'_> {
         end: usize,
         owner_level: u8,
         known: Option<&[SplitPoint]>,
+        has_block: bool,
     ) -> Option<CorrectnessProperty> {
         let text = self.text;
         let info = match start.kind {
@@ -322,23 +362,47 @@ impl Reader<'_> {
             Some(points) => marker_in(text, base, points),
             None => find_marker(content),
         };
+        // The statement runs to the validates line (or through an inline
+        // fragment, or to the end), the notes from after it.
+        let (statement_end, notes_start) = match &found {
+            None => (content.len(), content.len()),
+            Some(m) if m.inline => (m.range.end, m.range.end),
+            Some(m) => (m.range.start, m.range.end),
+        };
+        let block = if has_block {
+            self.read_formal(&mut property, base, content, statement_end..notes_start)
+        } else {
+            None
+        };
+        let block_start = block.as_ref().map(|b| b.start);
         let Some(marker) = found else {
-            property.statement = slice(content, 0, content.len());
+            self.record_formal(index, block_start);
+            let statement = block.and_then(|b| b.statement);
+            property.statement = statement.unwrap_or_else(|| slice(content, 0, content.len()));
             return Some(property);
         };
         let line = content.get(marker.range.clone()).unwrap_or("");
         let offset = base + marker.range.start + (line.len() - line.trim_start().len());
-        self.source_map
-            .insert(Locator::PropertyValidates { index }, self.position(offset));
-        property.notes = slice(content, marker.range.end, content.len());
+        // Positions are recorded in document order.
+        if block_start.is_some_and(|at| at > offset) {
+            self.source_map
+                .insert(Locator::PropertyValidates { index }, self.position(offset));
+            self.record_formal(index, block_start);
+        } else {
+            self.record_formal(index, block_start);
+            self.source_map
+                .insert(Locator::PropertyValidates { index }, self.position(offset));
+        }
+        let (statement, notes) = block.map_or((None, None), |b| (b.statement, b.notes));
+        property.notes = notes.unwrap_or_else(|| slice(content, marker.range.end, content.len()));
         let no_ids = marker.ids.is_empty();
         if marker.inline {
             // The fragment stays in the statement it ends.
-            property.statement = slice(content, 0, marker.range.end);
+            property.statement = statement.unwrap_or_else(|| slice(content, 0, marker.range.end));
             property.validates = marker.ids;
             return Some(property);
         }
-        property.statement = slice(content, 0, marker.range.start);
+        property.statement = statement.unwrap_or_else(|| slice(content, 0, marker.range.start));
         let line = line.trim();
         if !is_canonical_validates(line, &marker.ids) {
             property.validates_source = Some(line.to_owned());
@@ -352,6 +416,97 @@ impl Reader<'_> {
             );
         }
         Some(property)
+    }
+
+    /// Reads the property's `kiro-property` block, the first top-level one
+    /// of `content` (a later one stays in the text and is reported), into
+    /// `formal`. The block is lifted out of the statement (or the notes)
+    /// when it ends the statement (or opens the notes) with the layout the
+    /// renderer writes, so that lifting it changes no byte of the
+    /// rendering; elsewhere it stays in the text ([`FormalPlace::InText`]).
+    /// `parts` is where the statement ends and the notes start in `content`,
+    /// which starts at byte `base` of the text.
+    fn read_formal(
+        &mut self,
+        property: &mut CorrectnessProperty,
+        base: usize,
+        content: &str,
+        parts: Range<usize>,
+    ) -> Option<Lift> {
+        let blocks = formal::find_blocks(content);
+        let (first, later) = blocks.split_first()?;
+        let written = content.get(first.clone())?;
+        let indent = |block: &str| block.len() - block.trim_start_matches(' ').len();
+        for extra in later {
+            let at = content.get(extra.clone()).map_or(0, indent);
+            self.report(
+                base + extra.start + at,
+                "second kiro-property block of a property is not read",
+                "one ```json kiro-property block per property",
+            );
+        }
+        let read = FormalBlock::new(Cow::Borrowed(written)).read().ok();
+        let mut lift = Lift {
+            start: base + first.start + indent(written),
+            statement: None,
+            notes: None,
+        };
+        let place = if first.end <= parts.start {
+            let before = slice(content, 0, first.start);
+            let lifted = joined(&before, written) == slice(content, 0, parts.start);
+            lifted.then(|| {
+                lift.statement = Some(before);
+                FormalPlace::AfterStatement
+            })
+        } else if first.start >= parts.end {
+            let after = slice(content, first.end, content.len());
+            let lifted = joined(written, &after) == slice(content, parts.end, content.len());
+            lifted.then(|| {
+                lift.notes = Some(after);
+                FormalPlace::AfterValidates
+            })
+        } else {
+            None
+        };
+        match place {
+            Some(place) => {
+                property.formal_place = place;
+                let canonical = read
+                    .as_ref()
+                    .is_some_and(|spec| formal::canonical_text(spec) == written);
+                property.formal_source = (!canonical).then(|| written.to_owned());
+            }
+            None => property.formal_place = FormalPlace::InText,
+        }
+        property.formal = read;
+        Some(lift)
+    }
+
+    /// Records where a property's block opens, if it has one.
+    fn record_formal(&mut self, index: usize, start: Option<usize>) {
+        if let Some(at) = start {
+            let position = self.position(at);
+            self.source_map
+                .insert(Locator::PropertyFormal { index }, position);
+        }
+    }
+}
+
+/// A property's block as [`Reader::read_formal`] found it: where its fence
+/// opens, and the statement or notes without it when it was lifted out.
+struct Lift {
+    start: usize,
+    statement: Option<String>,
+    notes: Option<String>,
+}
+
+/// Two rendered parts as the renderer joins them: a blank line between
+/// them, and an empty one left out.
+fn joined(first: &str, second: &str) -> String {
+    match (first.is_empty(), second.is_empty()) {
+        (true, _) => second.to_owned(),
+        (_, true) => first.to_owned(),
+        _ => format!("{first}\n\n{second}"),
     }
 }
 
@@ -407,6 +562,33 @@ fn render_properties(parts: &mut Vec<String>, properties: &[CorrectnessProperty]
     let level = property_level(owner_level);
     for p in properties {
         let ids = &p.validates;
+        // The property's block: on its own after the statement or the
+        // validates line, or inside the statement or notes.
+        let mut statement = Cow::Borrowed(p.statement.as_str());
+        let mut notes = Cow::Borrowed(p.notes.as_str());
+        let mut after_statement = None;
+        let mut after_validates = None;
+        match formal::layout(p) {
+            Layout::InText { keep: true, .. } => {}
+            Layout::InText {
+                text,
+                range,
+                in_notes,
+                ..
+            } => {
+                let block = p.formal.as_ref().map(formal::canonical_text);
+                let text = Cow::Owned(replace_block(text, range, block.as_deref()));
+                if in_notes {
+                    notes = text;
+                } else {
+                    statement = text;
+                }
+            }
+            Layout::Lifted { block, place } => match place {
+                FormalPlace::AfterValidates => after_validates = block,
+                _ => after_statement = block,
+            },
+        }
         let heading = p
             .heading_source
             .as_deref()
@@ -416,25 +598,42 @@ fn render_properties(parts: &mut Vec<String>, properties: &[CorrectnessProperty]
                 str::to_owned,
             );
         parts.push(heading);
-        push_text(parts, &p.statement);
+        push_text(parts, &statement);
+        if let Some(block) = &after_statement {
+            push_text(parts, block.text());
+        }
         let source = p
             .validates_source
             .as_deref()
             .filter(|v| !v.contains('\n') && validates_line(v).is_some_and(|got| got == *ids));
         if let Some(line) = source {
             parts.push(line.trim().to_owned());
-        } else if !ids.is_empty() && !inline_validates_holds(p, ids) {
+        } else if !ids.is_empty() && !inline_validates_holds(&statement, &notes, ids) {
             parts.push(canonical_validates(ids));
         }
-        push_text(parts, &p.notes);
+        if let Some(block) = &after_validates {
+            push_text(parts, block.text());
+        }
+        push_text(parts, &notes);
+    }
+}
+
+/// `text` with the block at `range` replaced by `block`, or removed (with
+/// the blank lines around it) when `block` is `None`.
+fn replace_block(text: &str, range: Range<usize>, block: Option<&str>) -> String {
+    let before = text.get(..range.start).unwrap_or("");
+    let after = text.get(range.end..).unwrap_or("");
+    match block {
+        Some(block) => format!("{before}{block}{after}"),
+        None => joined(before.trim_end(), trim_blank_lines(after)),
     }
 }
 
 /// `true` when the statement's last line carries the property's validates
 /// fragment and a reader would find it again: no earlier fragment and no
 /// validates line anywhere in the property could be read first.
-fn inline_validates_holds(p: &CorrectnessProperty, ids: &[CriterionId]) -> bool {
-    let statement = trim_blank_lines(&p.statement);
+fn inline_validates_holds(statement: &str, notes: &str, ids: &[CriterionId]) -> bool {
+    let statement = trim_blank_lines(statement);
     let mut lines: Vec<&str> = statement.split('\n').collect();
     let Some(last) = lines.pop() else {
         return false;
@@ -443,7 +642,7 @@ fn inline_validates_holds(p: &CorrectnessProperty, ids: &[CriterionId]) -> bool 
     let earlier_fragment = lines.iter().any(|l| inline_validates(l).is_some());
     let any_line = statement
         .split('\n')
-        .chain(p.notes.split('\n'))
+        .chain(notes.split('\n'))
         .any(|l| validates_line(l).is_some());
     last_matches && !earlier_fragment && !any_line
 }

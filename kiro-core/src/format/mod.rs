@@ -24,6 +24,7 @@
 
 mod bugfix;
 mod design;
+mod formal;
 pub(crate) mod markdown;
 pub(crate) mod refs;
 mod requirements;
@@ -42,6 +43,7 @@ use crate::Error;
 
 pub use bugfix::{parse_bugfix, render_bugfix};
 pub use design::{parse_design, render_design};
+pub use formal::{formal_block, FormalBlock};
 pub use refs::{format_id_list, parse_id_list};
 pub use requirements::{parse_requirements, render_requirements};
 pub use tasks::{parse_tasks, render_tasks, set_task_status};
@@ -95,6 +97,12 @@ pub enum Locator {
     },
     /// A property's `Validates:` line.
     PropertyValidates {
+        /// Index in `DesignDoc::properties`.
+        index: usize,
+    },
+    /// The opening fence of a property's `kiro-property` block; the block's
+    /// JSON starts on the next line.
+    PropertyFormal {
         /// Index in `DesignDoc::properties`.
         index: usize,
     },

@@ -59,6 +59,10 @@ pub const DEFAULT_PROPERTY: &str = "Property";
 pub const DEFAULT_VALIDATES: &str = "Validates";
 /// The heading of the correctness-properties section kiro writes.
 pub const DEFAULT_PROPERTIES_HEADING: &str = "Correctness Properties";
+/// The info string of a property's executable block (```` ```json
+/// kiro-property ````), as kiro writes it; read as these words in any case
+/// and spacing. Not a human word, but one a parser knows, so it lives here.
+pub const PROPERTY_BLOCK_INFO: &str = "json kiro-property";
 /// The heading of a bugfix document's introduction kiro writes.
 pub const DEFAULT_BUG_INTRODUCTION: &str = "Introduction";
 /// The heading of a bugfix document's analysis section kiro writes.

@@ -489,6 +489,7 @@ fn design(spec: &Spec, index: &Index<'_>, terms: &Terms, out: &mut Vec<Finding>)
             terms,
             out,
         );
+        super::property::check(pi, p, out);
     }
 }
 

@@ -33,6 +33,19 @@
 //! | K0016 | `undefined-property` | error | a task tests a property that design.md does not define |
 //! | K0017 | `unreadable-metadata` | note | part of `.config.kiro` or `spec.json` could not be read (the spec still loads) |
 //! | K0018 | `unreadable-depends` | error | an item of a `_Depends:` line names no task (`_Depends: task one_`) |
+//! | K0019 | `property-block-json` | error | a property's `kiro-property` block is not JSON (at the line and column of the error), not an object, or does not read as a property for a reason no rule below names |
+//! | K0020 | `property-kind` | error | the block has no `kind`, or one that is not a kind ([`crate::spec::PropertyKind`]; the help lists them) |
+//! | K0021 | `property-field` | error | the block, its `target`, `reference` or `rust` has an unknown field, or `rust` or `cases` a value of the wrong type |
+//! | K0022 | `property-ops` | error | `ops` is not an array of names, or not as many as the kind calls (two for `round-trip`, one otherwise) |
+//! | K0023 | `property-target` | error | `target` or `reference` is malformed (both or neither of `process` and `http`, an empty argv, a URL not starting with `http://` or `https://`, a reference without `op`), or an `oracle` has no reference (nor `rust.reference`) |
+//! | K0024 | `property-output` | error | an `invariant` has no `output` schema |
+//! | K0025 | `property-schema` | error | a schema in `input` or `output` is neither an object nor a boolean, has a `type` that is no JSON type, a known keyword with a value of the wrong JSON type (`"minLength": "3"`, `required` not an array of strings, `properties` not an object), bounds that leave no value (`minLength` above `maxLength`), or a local `$ref` that points at nothing |
+//!
+//! The property rules (K0019 to K0025) check the block each correctness
+//! property renders ([`crate::format::formal_block`]). They walk its JSON
+//! value by value, so that every problem is reported, each at the line (and
+//! column) of the member that is wrong inside the block; the JSON Schemas
+//! are checked for what needs no JSON Schema library.
 //!
 //! Criteria are the acceptance criteria of `requirements.md` and, in a
 //! bugfix spec, the clauses of the *Expected* and *Unchanged* behaviour
@@ -79,6 +92,7 @@
 mod checks;
 mod metadata;
 mod plan;
+mod property;
 mod render;
 mod terms;
 
@@ -286,6 +300,48 @@ pub const RULES: &[Rule] = &[
         severity: Severity::Error,
         summary: "An item of a `_Depends:` line names no task, so the order of the plan is unknown.",
     },
+    Rule {
+        code: "K0019",
+        name: "property-block-json",
+        severity: Severity::Error,
+        summary: "A property's `kiro-property` block is not a JSON object of a property.",
+    },
+    Rule {
+        code: "K0020",
+        name: "property-kind",
+        severity: Severity::Error,
+        summary: "A property's `kiro-property` block has no kind or an unknown one.",
+    },
+    Rule {
+        code: "K0021",
+        name: "property-field",
+        severity: Severity::Error,
+        summary: "A property's `kiro-property` block has an unknown field or a field of the wrong type.",
+    },
+    Rule {
+        code: "K0022",
+        name: "property-ops",
+        severity: Severity::Error,
+        summary: "A property's `ops` are malformed or not as many as its kind calls.",
+    },
+    Rule {
+        code: "K0023",
+        name: "property-target",
+        severity: Severity::Error,
+        summary: "A property's `target` or `reference` is malformed, or an oracle has no reference.",
+    },
+    Rule {
+        code: "K0024",
+        name: "property-output",
+        severity: Severity::Error,
+        summary: "An invariant property has no `output` schema.",
+    },
+    Rule {
+        code: "K0025",
+        name: "property-schema",
+        severity: Severity::Error,
+        summary: "A property's `input` or `output` JSON Schema is malformed or admits no value.",
+    },
 ];
 
 /// The rule with this code.
@@ -353,6 +409,14 @@ pub(crate) enum Needle {
     Id(String),
     /// Text as written (an unreadable `_Depends:` item): its first occurrence.
     Text(String),
+    /// A known place: `line` lines below the element's line (which must be
+    /// the first locator's), the bytes `bytes` of that line.
+    At {
+        /// Lines below the element's line.
+        line: usize,
+        /// Byte range in that line.
+        bytes: Range<usize>,
+    },
 }
 
 /// Where a finding belongs: a document and the elements to look up in its
@@ -526,11 +590,20 @@ fn place(finding: &Finding, spec: &LoadedSpec) -> Diagnostic {
         return d;
     };
     d.file = Some(file.path.clone());
-    let Some(position) = at.locators.iter().find_map(|l| file.source_map.get(l)) else {
+    let Some((which, position)) = at
+        .locators
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| file.source_map.get(l).map(|p| (i, p)))
+    else {
         return d;
     };
     d.line = position.line;
     d.column = position.column;
+    if which > 0 && matches!(finding.needle, Needle::At { .. }) {
+        // The place is relative to the first element, which is not there.
+        return d;
+    }
     if let Some((line, column, end)) = locate(file, position.line, at.lines, &finding.needle) {
         d.line = line;
         d.column = column;
@@ -602,6 +675,17 @@ fn locate(
             }
             None
         }
+        Needle::At { line: below, bytes } => {
+            let number = start + 1 + below;
+            let line = file.line(number)?;
+            let from = floor_boundary(line, bytes.start);
+            let to = floor_boundary(line, bytes.end).max(from);
+            Some((
+                number as u32,
+                char_column(line, from),
+                char_column(line, to),
+            ))
+        }
         Needle::Text(text) => {
             for (offset, line) in window.iter().enumerate() {
                 if let Some(at) = line.find(text.as_str()).filter(|_| !text.is_empty()) {
@@ -611,6 +695,15 @@ fn locate(
             None
         }
     }
+}
+
+/// `at` moved back to a char boundary of `line` (and into it).
+fn floor_boundary(line: &str, at: usize) -> usize {
+    let mut at = at.min(line.len());
+    while !line.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// The first occurrence of `id` in `line` that is not part of a longer id

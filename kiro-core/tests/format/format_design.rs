@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use kiro_core::format::{parse_design, render_design, Locator, Position};
-use kiro_core::spec::{CorrectnessProperty, CriterionId, DesignDoc, PropertyId, Section};
+use kiro_core::spec::{
+    CorrectnessProperty, CriterionId, DesignDoc, FormalPlace, PropertyId, PropertySpec, Section,
+};
 
 use crate::fixtures;
 
@@ -603,4 +605,356 @@ fn fixture_corpus_round_trips_and_keeps_everything() {
         ));
     }
     eprintln!("{}", rows.join("\n"));
+}
+
+// ---------------------------------------------------------------------------
+// The `kiro-property` block.
+// ---------------------------------------------------------------------------
+
+/// A design with one property whose body (after the heading) is `body`.
+fn with_body(body: &str) -> String {
+    format!("# Design\n\n## Correctness Properties\n\n### Property 1: Codec round trip\n\n{body}\n")
+}
+
+const STATEMENT: &str = "*For any* string, decode(encode(s)) SHALL equal s.";
+const VALIDATES: &str = "**Validates: Requirements 1.1**";
+const BLOCK: &str = "```json kiro-property\n{\"kind\": \"round-trip\", \"ops\": [\"encode\", \"decode\"],\n \"input\": {\"type\": \"string\", \"maxLength\": 200},\n \"target\": {\"process\": [\"python3\", \"codec.py\"]}}\n```";
+
+/// The property's block as the model holds it: `formal` (its kind and ops,
+/// or `-`), `formal_source` (`=` when it is the text written, `-` when
+/// none) and `formal_place`, plus where the statement and notes are.
+fn formal_summary(p: &CorrectnessProperty, written: &str) -> String {
+    let formal = p.formal.as_ref().map_or("-".to_owned(), |f| {
+        format!("{} {}", f.kind, f.ops.join(","))
+    });
+    let source = match p.formal_source.as_deref() {
+        None => "-",
+        Some(s) if s == written => "=",
+        Some(_) => "other",
+    };
+    format!(
+        "{formal}|{source}|{:?}|statement {}|notes {}",
+        p.formal_place,
+        p.statement.len(),
+        p.notes.len()
+    )
+}
+
+/// Documents with a block that render byte for byte, with what the model
+/// holds: the block is lifted out of the text after the statement or after
+/// the validates line, and stays in the text elsewhere.
+#[test]
+fn property_blocks_render_byte_for_byte() {
+    let s = STATEMENT.len();
+    let in_text = |text: &str| text.len();
+    let notes = "Notes on the encoding.";
+    for (body, expected) in [
+        // After the statement, before the validates line.
+        (
+            format!("{STATEMENT}\n\n{BLOCK}\n\n{VALIDATES}"),
+            format!("round-trip encode,decode|=|AfterStatement|statement {s}|notes 0"),
+        ),
+        // After the validates line, then notes.
+        (
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{BLOCK}\n\n{notes}"),
+            format!(
+                "round-trip encode,decode|=|AfterValidates|statement {s}|notes {}",
+                notes.len()
+            ),
+        ),
+        // In the notes, after other text: the notes keep it.
+        (
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{notes}\n\n{BLOCK}"),
+            format!(
+                "round-trip encode,decode|-|InText|statement {s}|notes {}",
+                in_text(&format!("{notes}\n\n{BLOCK}"))
+            ),
+        ),
+        // Inside the statement.
+        (
+            format!("{STATEMENT}\n\n{BLOCK}\n\nMore statement.\n\n{VALIDATES}"),
+            format!(
+                "round-trip encode,decode|-|InText|statement {}|notes 0",
+                in_text(&format!("{STATEMENT}\n\n{BLOCK}\n\nMore statement."))
+            ),
+        ),
+        // No validates line: the block ends the statement.
+        (
+            format!("{STATEMENT}\n\n{BLOCK}"),
+            format!("round-trip encode,decode|=|AfterStatement|statement {s}|notes 0"),
+        ),
+        // Only a block.
+        (
+            BLOCK.to_owned(),
+            "round-trip encode,decode|=|AfterStatement|statement 0|notes 0".to_owned(),
+        ),
+        // A fence that interrupts the statement's paragraph stays in it.
+        (
+            format!("{STATEMENT}\n{BLOCK}\n\n{VALIDATES}"),
+            format!(
+                "round-trip encode,decode|-|InText|statement {}|notes 0",
+                s + 1 + BLOCK.len()
+            ),
+        ),
+    ] {
+        let src = with_body(&body);
+        check(&src, &src);
+        let doc = parse_design(&src).value;
+        assert_eq!(doc.properties.len(), 1, "{src}");
+        let p = &doc.properties[0];
+        assert_eq!(formal_summary(p, BLOCK), expected, "{src}");
+        assert_eq!(p.validates.len(), usize::from(body.contains(VALIDATES)));
+    }
+}
+
+/// Fences and info strings in every form CommonMark and the rule allow are
+/// read; the block is kept exactly as written.
+#[test]
+fn property_block_fences_are_read_in_every_form() {
+    let json = "{\"kind\": \"no-error\", \"ops\": [\"parse\"]}";
+    for block in [
+        format!("```json kiro-property\n{json}\n```"),
+        format!("````json kiro-property\n{json}\n````"),
+        format!("~~~json kiro-property\n{json}\n~~~"),
+        format!("```   JSON   Kiro-Property\n{json}\n```"),
+        format!("  ```json kiro-property\n  {json}\n  ```"),
+        format!("```json kiro-property\n{json}\n`````"),
+        "```json kiro-property\n{\n  \"ops\": [\"parse\"],\n  \"kind\": \"no-error\"\n}\n```"
+            .to_owned(),
+    ] {
+        let src = with_body(&format!("{STATEMENT}\n\n{block}\n\n{VALIDATES}"));
+        check(&src, &src);
+        let p = &parse_design(&src).value.properties[0];
+        assert_eq!(
+            formal_summary(p, &block),
+            format!(
+                "no-error parse|=|AfterStatement|statement {}|notes 0",
+                STATEMENT.len()
+            ),
+            "{block}"
+        );
+    }
+    // Not a `kiro-property` block: other info strings, a code block inside
+    // a list item, an indented code block. The text keeps them, unread.
+    for block in [
+        format!("```json\n{json}\n```"),
+        format!("```json kiro-property extra\n{json}\n```"),
+        format!("- item\n\n  ```json kiro-property\n  {json}\n  ```"),
+        format!("    ```json kiro-property\n    {json}\n    ```"),
+    ] {
+        let src = with_body(&format!("{STATEMENT}\n\n{block}\n\n{VALIDATES}"));
+        check(&src, &src);
+        let p = &parse_design(&src).value.properties[0];
+        assert_eq!(
+            formal_summary(p, &block),
+            format!(
+                "-|-|AfterStatement|statement {}|notes 0",
+                STATEMENT.len() + 2 + block.len()
+            ),
+            "{block}"
+        );
+    }
+}
+
+/// A block whose JSON does not read as a property is kept verbatim in
+/// `formal_source` (with `formal` empty) and renders as written.
+#[test]
+fn invalid_property_blocks_are_kept() {
+    for json in [
+        "{\"kind\": \"round-trip\", \"ops\": [\"a\", \"b\"],}",
+        "{\"kind\": \"roundtrip\"}",
+        "{\"kind\": \"oracle\", \"opps\": [\"f\"]}",
+        "not json",
+        "",
+    ] {
+        let block = format!("```json kiro-property\n{json}\n```");
+        for body in [
+            format!("{STATEMENT}\n\n{block}\n\n{VALIDATES}"),
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{block}"),
+        ] {
+            let src = with_body(&body);
+            check(&src, &src);
+            let p = &parse_design(&src).value.properties[0];
+            assert_eq!(p.formal, None, "{src}");
+            assert_eq!(p.formal_source.as_deref(), Some(block.as_str()), "{src}");
+        }
+    }
+    // An unclosed fence runs to the end of the document.
+    let src = with_body(&format!("{STATEMENT}\n\n{VALIDATES}\n\n```json kiro-property\n{{\"kind\": \"no-error\", \"ops\": [\"f\"]}}"));
+    check(&src, &src);
+    let p = &parse_design(&src).value.properties[0];
+    assert_eq!(
+        p.formal.as_ref().map(|f| f.ops.clone()),
+        Some(vec!["f".to_owned()])
+    );
+}
+
+/// Blocks in other documents shapes: bold property lines in one
+/// paragraph, CRLF line endings, several properties.
+#[test]
+fn property_blocks_in_paragraph_properties_and_crlf() {
+    let block = "```json kiro-property\n{\"kind\": \"idempotent\", \"ops\": [\"normalize\"]}\n```";
+    let statement = "*For any* path, normalize(normalize(p)) SHALL equal normalize(p).";
+    let src = format!("# Design\n\n## Correctness Properties\n\n**Property 1: Normalise is idempotent**\n{statement}\n**Validates: Requirements 2.1**\n\n{block}\n\n**Property 2: Other**\n*For any* x, f SHALL hold.\n**Validates: Requirements 2.2**\n");
+    let doc = parse_design(&src).value;
+    assert_eq!(doc.properties.len(), 2);
+    assert_eq!(
+        formal_summary(&doc.properties[0], block),
+        format!(
+            "idempotent normalize|=|AfterValidates|statement {}|notes 0",
+            statement.len()
+        )
+    );
+    assert_eq!(doc.properties[1].formal, None);
+    let out = render_design(&doc);
+    assert!(
+        out.contains(&format!(
+            "**Validates: Requirements 2.1**\n\n{block}\n\n**Property 2"
+        )),
+        "{out}"
+    );
+    check(&out, &out);
+
+    let crlf = with_body(&format!("{STATEMENT}\n\n{BLOCK}\n\n{VALIDATES}")).replace('\n', "\r\n");
+    check(&crlf, &crlf);
+    let p = &parse_design(&crlf).value.properties[0];
+    assert_eq!(
+        formal_summary(p, BLOCK),
+        format!(
+            "round-trip encode,decode|=|AfterStatement|statement {}|notes 0",
+            STATEMENT.len()
+        )
+    );
+}
+
+fn spec(json: serde_json::Value) -> PropertySpec {
+    serde_json::from_value(json).unwrap()
+}
+
+/// A program that sets, changes or clears `formal` gets the canonical block
+/// where the old one stood (after the statement when there was none), and
+/// a second round trip changes nothing.
+#[test]
+fn changing_formal_writes_the_canonical_block_in_place() {
+    let new = spec(
+        serde_json::json!({"kind": "idempotent", "ops": ["trim"], "input": {"type": "string", "maxLength": 3}}),
+    );
+    let canonical = "```json kiro-property\n{\n  \"kind\": \"idempotent\",\n  \"ops\": [\n    \"trim\"\n  ],\n  \"input\": {\n    \"maxLength\": 3,\n    \"type\": \"string\"\n  }\n}\n```";
+    let notes = "Notes.";
+    let invalid = "```json kiro-property\n{\"kind\": \"nope\"}\n```";
+    for (body, set, cleared) in [
+        // No block yet: it goes after the statement.
+        (
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{notes}"),
+            format!("{STATEMENT}\n\n{canonical}\n\n{VALIDATES}\n\n{notes}"),
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{notes}"),
+        ),
+        (
+            format!("{STATEMENT}\n\n{BLOCK}\n\n{VALIDATES}\n\n{notes}"),
+            format!("{STATEMENT}\n\n{canonical}\n\n{VALIDATES}\n\n{notes}"),
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{notes}"),
+        ),
+        (
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{BLOCK}\n\n{notes}"),
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{canonical}\n\n{notes}"),
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{notes}"),
+        ),
+        (
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{notes}\n\n{BLOCK}\n\nLast."),
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{notes}\n\n{canonical}\n\nLast."),
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{notes}\n\nLast."),
+        ),
+        (
+            format!("{STATEMENT}\n\n{BLOCK}\n\nMore.\n\n{VALIDATES}"),
+            format!("{STATEMENT}\n\n{canonical}\n\nMore.\n\n{VALIDATES}"),
+            format!("{STATEMENT}\n\nMore.\n\n{VALIDATES}"),
+        ),
+        // An invalid block is replaced by the one a program sets; clearing
+        // `formal` keeps it (it never was `formal`).
+        (
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{invalid}"),
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{canonical}"),
+            format!("{STATEMENT}\n\n{VALIDATES}\n\n{invalid}"),
+        ),
+    ] {
+        let src = with_body(&body);
+        let mut doc = parse_design(&src).value;
+        doc.properties[0].formal = Some(new.clone());
+        let out = render_design(&doc);
+        assert_eq!(out, with_body(&set), "setting formal in {src}");
+        check(&out, &out);
+        let again = parse_design(&out).value;
+        assert_eq!(again.properties[0].formal.as_ref(), Some(&new));
+        // A canonical block on its own needs no source.
+        if again.properties[0].formal_place != FormalPlace::InText {
+            assert_eq!(again.properties[0].formal_source, None, "{out}");
+        }
+
+        doc.properties[0].formal = None;
+        let out = render_design(&doc);
+        assert_eq!(out, with_body(&cleared), "clearing formal in {src}");
+        check(&out, &out);
+    }
+}
+
+/// A model built in code renders its block after the statement and reads
+/// back as the same model.
+#[test]
+fn formal_set_in_code_round_trips() {
+    let doc = DesignDoc {
+        title: "Design".into(),
+        properties: vec![CorrectnessProperty {
+            id: PropertyId::new("1"),
+            title: "Sorted".into(),
+            statement: "*For any* list, sort SHALL return it ordered.".into(),
+            validates: vec![CriterionId::new("1.1")],
+            formal: Some(spec(serde_json::json!({
+                "kind": "invariant",
+                "ops": ["sort"],
+                "input": {"type": "array", "items": {"type": "integer"}},
+                "output": {"type": "array"},
+                "target": {"http": "http://127.0.0.1:8080"},
+                "cases": 50
+            }))),
+            ..CorrectnessProperty::default()
+        }],
+        ..DesignDoc::default()
+    };
+    let out = render_design(&doc);
+    assert!(
+        out.contains("ordered.\n\n```json kiro-property\n{\n  \"kind\": \"invariant\",\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n  \"cases\": 50\n}\n```\n\n**Validates: Requirements 1.1**\n"),
+        "{out}"
+    );
+    let mut again = parse_design(&out).value;
+    assert_eq!(again.properties_after, Some(0));
+    again.properties_after = None;
+    again.sections.clear();
+    assert_eq!(again, doc);
+}
+
+/// Where each block opens is in the source map; blocks no property reads
+/// are reported.
+#[test]
+fn property_block_positions_and_diagnostics() {
+    let src = format!(
+        "# Design\n\n```json kiro-property\n{{}}\n```\n\n## Correctness Properties\n\n### Property 1: A\n\nS.\n\n  ```json kiro-property\n{{\"kind\": \"no-error\", \"ops\": [\"f\"]}}\n  ```\n\n{VALIDATES}\n\n```json kiro-property\n{{}}\n```\n\n### Property 2: B\n\nS.\n\n{VALIDATES}\n\n~~~json kiro-property\n{{}}\n~~~\n"
+    );
+    let parsed = parse_design(&src);
+    let at = |l| parsed.source_map.get(&l);
+    let p = |line, column| Some(Position { line, column });
+    assert_eq!(at(Locator::PropertyFormal { index: 0 }), p(13, 3));
+    assert_eq!(at(Locator::PropertyValidates { index: 0 }), p(17, 1));
+    assert_eq!(at(Locator::PropertyFormal { index: 1 }), p(29, 1));
+    check_diagnostics(
+        &src,
+        &[
+            "3:1 kiro-property block outside a correctness property is not read",
+            "19:1 second kiro-property block of a property is not read",
+        ],
+    );
+    check(&src, &src);
 }

@@ -60,6 +60,7 @@ const SEEDS: &[&str] = &[
     "# Design Document\n\n## Overview\n\nText.\n\n## Correctness Properties\n\n### Property 1: Round trip\n\n*For any* value, save then load SHALL return it.\n\n**Validates: Requirements 1.1, 1.2**\n\n## Testing\n\nMore.\n",
     "# Implementation Plan\n\n- [ ] 1. Build it\n  - Detail\n  - _Requirements: 1.1_\n\n  - [x]* 1.1 Test it\n    - **Property 1: Round trip**\n    - _Depends: 1_\n\n- [-] 2. Ship (P)\n",
     "# Implementation Plan\n\n## 1. Foundation (P)\n\n_Boundary: core_\n_Requirements: 1.1_\n\n- [ ] 1.1 (P) Setup\n  - Detail\n\n- [x] 1.2 Tooling\n\n- [ ] 2. Build\n- [ ] 2.1 First part\n- [ ] 2.1.1 Deeper\n\n- [ ] 2.2 Second part\n",
+    "# Design Document\n\n## Correctness Properties\n\n### Property 1: Round trip\n\n*For any* string, decode(encode(s)) SHALL equal s.\n\n```json kiro-property\n{\"kind\": \"round-trip\", \"ops\": [\"encode\", \"decode\"],\n \"input\": {\"type\": \"string\", \"maxLength\": 200}}\n```\n\n**Validates: Requirements 1.1**\n\n### Property 2: Idempotent\n\n*For any* path, normalize SHALL be idempotent.\n\n**Validates: Requirements 1.2**\n\n~~~json kiro-property\n{\"kind\": \"idempotent\", \"ops\": [\"normalize\"]}\n~~~\n\nNotes.\n\n```json kiro-property\n{\"kind\": \"nope\",}\n```\n",
     "# Bugfix Requirements Document\n\n## Introduction\n\nBug.\n\n## Bug Analysis\n\n### Current Behavior (Defect)\n\n1.1 WHEN x THEN the system crashes\n\n### Expected Behavior (Correct)\n\n2.1 WHEN x THEN the system SHALL not crash\n\n### Unchanged Behavior (Regression Prevention)\n\n3.1 WHEN y THEN the system SHALL CONTINUE TO work\n",
 ];
 
@@ -210,8 +211,65 @@ fn fuzz_config() -> ProptestConfig {
     }
 }
 
+/// Lines a design with `kiro-property` blocks is made of: fences of every
+/// form, JSON, property starts, statements, validates lines, list items and
+/// indentation, so that blocks land in every place a property has.
+const BLOCK_LINES: &[&str] = &[
+    "",
+    "",
+    "```json kiro-property",
+    "~~~json kiro-property",
+    "  ```JSON  kiro-property",
+    "````json kiro-property",
+    "```",
+    "~~~",
+    "````",
+    "```json",
+    "{\"kind\": \"no-error\", \"ops\": [\"f\"]}",
+    "{\"kind\": \"round-trip\",",
+    " \"ops\": [\"f\", \"g\"]}",
+    "{\"kind\": \"oops\"}",
+    "### Property 1: A",
+    "### Property 2: B",
+    "**Property 3: C**",
+    "## Correctness Properties",
+    "## Testing",
+    "*For any* x, f SHALL hold.",
+    "**Validates: Requirements 1.1**",
+    "More text. **Validates: Requirements 1.2**",
+    "- item",
+    "  continued",
+    "    indented",
+    "> quote",
+];
+
+/// A document of [`BLOCK_LINES`] under a correctness-properties section.
+fn block_document() -> impl Strategy<Value = String> {
+    proptest::collection::vec(proptest::sample::select(BLOCK_LINES), 0..40).prop_map(|lines| {
+        format!(
+            "# Design\n\n## Correctness Properties\n\n### Property 1: Start\n\n{}\n",
+            lines.join("\n")
+        )
+    })
+}
+
 proptest! {
     #![proptest_config(fuzz_config())]
+
+    /// Blocks anywhere in and around properties: rendering is stable after
+    /// one round trip, and a document whose properties' blocks are all read
+    /// keeps every one of them (`formal` or `formal_source` after a second
+    /// reading equals the first).
+    #[test]
+    fn property_blocks_anywhere_are_stable(src in block_document()) {
+        check_all(&src);
+        let first = parse_design(&src).value;
+        let again = parse_design(&render_design(&first)).value;
+        let blocks = |doc: &kiro_core::spec::DesignDoc| -> Vec<_> {
+            doc.properties.iter().map(|p| (p.formal.clone(), p.formal_source.clone(), p.formal_place)).collect()
+        };
+        prop_assert_eq!(blocks(&again), blocks(&first), "{}", src);
+    }
 
     #[test]
     fn arbitrary_text_never_panics(src in any::<String>()) {

@@ -1451,3 +1451,266 @@ fn load_errors_are_diagnostics_results_and_notifications() {
     );
     assert!(human.ends_with("1 error, 0 warnings\n"), "{human}");
 }
+
+// ---------------------------------------------------------------------------
+// The `kiro-property` block (K0019 to K0025).
+// ---------------------------------------------------------------------------
+
+/// A spec whose design has one property with `json` as its block, after
+/// the statement: the block's first JSON line is line 10 of design.md.
+fn with_block(json: &str) -> String {
+    format!(
+        "{}//- design.md\n# Design\n\n## Correctness Properties\n\n### Property 1: Codec\n\n*For any* s, decode(encode(s)) SHALL equal s.\n\n```json kiro-property\n{json}\n```\n\n**Validates: Requirements 1.1**\n",
+        req(GOOD)
+    )
+}
+
+/// The block rules' diagnostics on `with_block(json)`, as
+/// `code line:column-end message`.
+#[track_caller]
+fn check_block(json: &str, expected: &[&str]) {
+    let found = diagnostics(&with_block(json));
+    let got: Vec<String> = found
+        .iter()
+        .filter(|d| ("K0019"..="K0025").contains(&d.code.as_str()))
+        .map(|d| {
+            format!(
+                "{} {}:{}-{} {}",
+                d.code,
+                d.line,
+                d.column,
+                d.end_column.unwrap_or(0),
+                d.message
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        expected,
+        "block rules on\n{json}\nall:\n{}",
+        show(&found)
+    );
+    for d in found
+        .iter()
+        .filter(|d| ("K0019"..="K0025").contains(&d.code.as_str()))
+    {
+        assert_eq!(d.severity, Severity::Error);
+        if d.code == "K0020" || d.code == "K0024" {
+            assert!(d.help.is_some(), "{d:?}");
+        }
+    }
+}
+
+/// Valid blocks of every kind draw no block diagnostic.
+#[test]
+fn valid_property_blocks_are_clean() {
+    for json in [
+        r##"{"kind": "round-trip", "ops": ["encode", "decode"], "input": {"type": "string", "maxLength": 200}, "target": {"process": ["python3", "codec.py"]}}"##,
+        r##"{"kind": "idempotent", "ops": ["normalize"], "target": {"http": "https://localhost:8080"}}"##,
+        r##"{"kind": "invariant", "ops": ["sort"], "input": {"type": "array", "items": {"type": "integer"}}, "output": {"type": "array", "minItems": 0}}"##,
+        r##"{"kind": "oracle", "ops": ["sqrt"], "input": {"type": "number", "minimum": 0, "exclusiveMaximum": 1e9}, "reference": {"op": "sqrt", "process": ["python3", "ref.py"]}}"##,
+        r##"{"kind": "oracle", "ops": ["sqrt"], "rust": {"f": "crate::sqrt", "reference": "f64::sqrt"}}"##,
+        r##"{"kind": "permutation-invariant", "ops": ["sum"], "input": {"type": "array", "items": [{"type": "integer"}], "additionalItems": false}, "cases": 500}"##,
+        r##"{"kind": "no-error", "ops": ["parse"], "input": {"$defs": {"node": {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}}}}, "$ref": "#/$defs/node"}}"##,
+        r##"{"kind": "rejects-invalid", "ops": ["parse"], "input": {"type": ["string", "null"], "pattern": "^a", "format": "email", "x-note": 3}}"##,
+    ] {
+        check_block(json, &[]);
+    }
+}
+
+#[test]
+fn k0019_property_block_json() {
+    check_block(
+        "{\"kind\": \"no-error\",\n \"ops\": [\"f\"],}",
+        &["K0019 11:15-16 property 1: kiro-property block is not JSON: trailing comma"],
+    );
+    // Columns count characters, also after a non-ASCII one.
+    check_block(
+        "{\"kind\": \"über\",,}",
+        &["K0019 10:17-18 property 1: kiro-property block is not JSON: key must be a string"],
+    );
+    check_block(
+        "not json",
+        &["K0019 10:2-3 property 1: kiro-property block is not JSON: expected ident"],
+    );
+    check_block(
+        "[\"round-trip\"]",
+        &["K0019 10:1-2 property 1: kiro-property block is not a JSON object: [\"round-trip\"]"],
+    );
+}
+
+#[test]
+fn k0020_property_kind() {
+    check_block(
+        "{\"kind\": \"roundtrip\", \"ops\": [\"f\"]}",
+        &["K0020 10:2-8 property 1: unknown kind \"roundtrip\""],
+    );
+    check_block(
+        "{\"ops\": [\"f\"]}",
+        &["K0020 10:1-2 property 1: kiro-property block has no kind"],
+    );
+    check_block(
+        "{\"kind\": 3, \"ops\": [\"f\"]}",
+        &["K0020 10:2-8 property 1: kind must be a string, found 3"],
+    );
+    let found = diagnostics(&with_block("{\"kind\": \"roundtrip\", \"ops\": [\"f\"]}"));
+    let help = found
+        .iter()
+        .find(|d| d.code == "K0020")
+        .and_then(|d| d.help.clone());
+    assert_eq!(
+        help.as_deref(),
+        Some("the kinds are round-trip, idempotent, invariant, oracle, permutation-invariant, no-error, rejects-invalid")
+    );
+}
+
+#[test]
+fn k0021_property_field() {
+    check_block(
+        "{\"kind\": \"no-error\",\n \"opps\": [\"f\"], \"ops\": [\"f\"]}",
+        &["K0021 11:2-8 property 1: unknown field \"opps\" in the kiro-property block"],
+    );
+    check_block(
+        "{\"kind\": \"no-error\", \"ops\": [\"f\"],\n \"target\": {\"process\": [\"x\"], \"timeout\": 5},\n \"rust\": {\"f\": 3, \"h\": \"x\"},\n \"cases\": 0}",
+        &[
+            "K0021 11:31-40 property 1: unknown field \"timeout\" in the target",
+            "K0021 12:11-14 property 1: rust.f must be a string, found 3",
+            "K0021 12:19-22 property 1: unknown field \"h\" in the rust binding",
+            "K0021 13:2-9 property 1: cases must be a whole number from 1 to 4294967295, found 0",
+        ],
+    );
+}
+
+#[test]
+fn k0022_property_ops() {
+    check_block(
+        "{\"kind\": \"round-trip\",\n \"ops\": [\"encode\"]}",
+        &["K0022 11:2-7 property 1: round-trip property needs 2 ops, found 1"],
+    );
+    check_block(
+        "{\"kind\": \"idempotent\"}",
+        &["K0022 10:1-2 property 1: idempotent property needs 1 op, found 0"],
+    );
+    check_block(
+        "{\"kind\": \"idempotent\", \"ops\": \"trim\"}",
+        &["K0022 10:24-29 property 1: ops must be an array of operation names, found \"trim\""],
+    );
+    check_block(
+        "{\"kind\": \"round-trip\", \"ops\": [\"a\", \"\"]}",
+        &["K0022 10:37-39 property 1: op 2 must be a non-empty name, found \"\""],
+    );
+}
+
+#[test]
+fn k0023_property_target() {
+    check_block(
+        "{\"kind\": \"oracle\", \"ops\": [\"f\"]}",
+        &["K0023 10:1-2 property 1: oracle property has no reference"],
+    );
+    check_block(
+        "{\"kind\": \"oracle\", \"ops\": [\"f\"],\n \"reference\": {\"op\": \"f\", \"process\": [\"a\"], \"http\": \"http://x\"}}",
+        &["K0023 11:2-13 property 1: reference names both process and http"],
+    );
+    check_block(
+        "{\"kind\": \"oracle\", \"ops\": [\"f\"],\n \"reference\": {\"process\": [\"a\"]}}",
+        &["K0023 11:2-13 property 1: reference has no op"],
+    );
+    check_block(
+        "{\"kind\": \"no-error\", \"ops\": [\"f\"],\n \"target\": {\"process\": []}}",
+        &["K0023 11:13-22 property 1: target process has no program to run"],
+    );
+    check_block(
+        "{\"kind\": \"no-error\", \"ops\": [\"f\"],\n \"target\": {\"http\": \"ftp://host/api\"}}",
+        &["K0023 11:13-19 property 1: target url \"ftp://host/api\" does not start with http:// or https://"],
+    );
+    check_block(
+        "{\"kind\": \"no-error\", \"ops\": [\"f\"],\n \"target\": {}}",
+        &["K0023 11:2-10 property 1: target names neither process nor http"],
+    );
+    check_block(
+        "{\"kind\": \"no-error\", \"ops\": [\"f\"],\n \"target\": [\"python3\"]}",
+        &["K0023 11:2-10 property 1: target must be an object, found [\"python3\"]"],
+    );
+}
+
+#[test]
+fn k0024_property_output() {
+    check_block(
+        "{\"kind\": \"invariant\", \"ops\": [\"sort\"]}",
+        &["K0024 10:1-2 property 1: invariant property has no output schema"],
+    );
+    check_block(
+        "{\"kind\": \"invariant\", \"ops\": [\"sort\"], \"output\": null}",
+        &["K0024 10:1-2 property 1: invariant property has no output schema"],
+    );
+}
+
+#[test]
+fn k0025_property_schema() {
+    check_block(
+        "{\"kind\": \"no-error\", \"ops\": [\"f\"],\n \"input\": 3}",
+        &["K0025 11:2-9 property 1: input schema: a schema must be an object or a boolean, found 3"],
+    );
+    check_block(
+        "{\"kind\": \"no-error\", \"ops\": [\"f\"], \"input\": {\n  \"type\": \"strng\",\n  \"minLength\": \"3\",\n  \"required\": \"id\",\n  \"properties\": [],\n  \"items\": {\"type\": [\"integer\", \"float\"]},\n  \"anyOf\": []\n}}",
+        &[
+            "K0025 11:3-9 property 1: input schema: type \"strng\" is not a JSON type",
+            "K0025 12:3-14 property 1: input schema: minLength must be a non-negative integer, found \"3\"",
+            "K0025 13:3-13 property 1: input schema: required must be an array of property names, found \"id\"",
+            "K0025 14:3-15 property 1: input schema: properties must be an object of schemas, found []",
+            "K0025 15:33-40 property 1: input schema at /items: type \"float\" is not a JSON type",
+            "K0025 16:3-10 property 1: input schema: anyOf must be a non-empty array of schemas, found []",
+        ],
+    );
+    check_block(
+        "{\"kind\": \"invariant\", \"ops\": [\"f\"],\n \"input\": {\"minLength\": 5, \"maxLength\": 3},\n \"output\": {\"properties\": {\"n\": {\"exclusiveMinimum\": 2, \"exclusiveMaximum\": 2}, \"m\": {\"$ref\": \"#/$defs/none\"}}}}",
+        &[
+            "K0025 11:12-23 property 1: input schema: minLength 5 and maxLength 3 leave no value",
+            "K0025 12:34-52 property 1: output schema at /properties/n: exclusiveMinimum 2 and exclusiveMaximum 2 leave no value",
+            "K0025 12:87-93 property 1: output schema at /properties/m: $ref \"#/$defs/none\" points at nothing in the schema",
+        ],
+    );
+}
+
+/// Every problem of a block is reported, also without positions, and a
+/// block in the notes or outside the canonical places is checked too.
+#[test]
+fn property_blocks_report_every_problem_wherever_they_stand() {
+    let json = "{\"kind\": \"round-trip\", \"ops\": [\"f\"], \"extra\": 1, \"input\": {\"type\": \"text\"}}";
+    let (_dir, spec) = load(&with_block(json));
+    let mut codes: Vec<String> = lint_spec(&spec.spec).into_iter().map(|d| d.code).collect();
+    codes.retain(|c| ("K0019"..="K0025").contains(&c.as_str()));
+    assert_eq!(codes, ["K0021", "K0022", "K0025"]);
+
+    let in_notes = format!(
+        "{}//- design.md\n# Design\n\n## Correctness Properties\n\n### Property 1: Codec\n\nS.\n\n**Validates: Requirements 1.1**\n\nNotes.\n\n~~~json kiro-property\n{{\"kind\": \"sorted\"}}\n~~~\n",
+        req(GOOD)
+    );
+    check_at(
+        &in_notes,
+        "K0020",
+        "property 1: unknown kind \"sorted\"",
+        14,
+        2,
+        Some(8),
+    );
+}
+
+/// The snippet under a block diagnostic is the JSON line at fault.
+#[test]
+fn property_block_diagnostics_show_the_json_line() {
+    let (dir, spec) = load(&with_block(
+        "{\"kind\": \"no-error\",\n \"ops\": [\"f\"], \"cases\": -1}",
+    ));
+    let found: Vec<Diagnostic> = lint(&spec)
+        .into_iter()
+        .filter(|d| d.code == "K0021")
+        .collect();
+    let text = render_human(
+        &relative(found, dir.path()),
+        &|p: &Path| std::fs::read_to_string(dir.path().join(p)).ok(),
+        false,
+    );
+    assert!(text.contains(" \"ops\": [\"f\"], \"cases\": -1}"), "{text}");
+    assert!(text.contains("demo/design.md:11:16"), "{text}");
+}

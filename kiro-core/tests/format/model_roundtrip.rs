@@ -9,9 +9,10 @@ use kiro_core::format::{
     parse_design, parse_requirements, parse_tasks, render_design, render_requirements, render_tasks,
 };
 use kiro_core::spec::{
-    AcceptanceCriterion, CorrectnessProperty, CriterionId, DesignDoc, Ears, GlossaryEntry,
-    PropertyId, Requirement, RequirementGroup, RequirementId, RequirementsDoc, Section, Spec, Task,
-    TaskForm, TaskId, TaskList, TaskStatus, TextStyle, UserStory,
+    AcceptanceCriterion, CorrectnessProperty, CriterionId, DesignDoc, Ears, FormalPlace,
+    GlossaryEntry, PropertyId, PropertyKind, PropertyReference, PropertySpec, PropertyTarget,
+    Requirement, RequirementGroup, RequirementId, RequirementsDoc, RustBinding, Section, Spec,
+    Task, TaskForm, TaskId, TaskList, TaskStatus, TextStyle, UserStory,
 };
 use proptest::prelude::*;
 
@@ -137,11 +138,95 @@ fn requirements_doc() -> impl Strategy<Value = RequirementsDoc> {
         })
 }
 
+const OPS: &[&str] = &["encode", "decode", "normalize", "sort", "parse"];
+
+/// JSON Schemas for a property's input and output.
+fn schema() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::json;
+    prop_oneof![
+        Just(json!(true)),
+        (0u64..300).prop_map(|n| json!({"type": "string", "maxLength": n})),
+        Just(
+            json!({"type": "array", "items": {"type": "integer", "minimum": -5}, "uniqueItems": true})
+        ),
+        Just(
+            json!({"type": "object", "properties": {"id": {"type": "string", "pattern": "^[a-z]+$"}}, "required": ["id"]})
+        ),
+        Just(json!({"enum": ["a", 1, null]})),
+    ]
+}
+
+fn argv() -> impl Strategy<Value = Vec<String>> {
+    proptest::collection::vec(
+        proptest::sample::select(&["python3", "codec.py", "--json", "./bin/tool"][..]),
+        1..3,
+    )
+    .prop_map(|v| v.into_iter().map(str::to_owned).collect())
+}
+
+fn target() -> impl Strategy<Value = PropertyTarget> {
+    prop_oneof![
+        argv().prop_map(PropertyTarget::Process),
+        (1024u16..9000).prop_map(|port| PropertyTarget::Http(format!("http://127.0.0.1:{port}"))),
+    ]
+}
+
+/// An executable property: every kind, with the ops, output and reference
+/// it needs, and the optional fields sometimes.
+fn property_spec() -> impl Strategy<Value = PropertySpec> {
+    (
+        proptest::sample::select(&PropertyKind::ALL[..]),
+        proptest::collection::vec(proptest::sample::select(OPS), 2),
+        schema(),
+        schema(),
+        proptest::option::of(target()),
+        target(),
+        proptest::option::of("[a-z]{1,8}"),
+        proptest::option::of(1u32..1000),
+    )
+        .prop_map(
+            |(kind, ops, input, output, target, reference, rust, cases)| PropertySpec {
+                kind,
+                ops: ops[..kind.ops_needed()]
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+                input,
+                output: (kind == PropertyKind::Invariant).then_some(output),
+                target,
+                reference: (kind == PropertyKind::Oracle).then(|| {
+                    let (process, http) = match reference {
+                        PropertyTarget::Process(argv) => (Some(argv), None),
+                        PropertyTarget::Http(url) => (None, Some(url)),
+                    };
+                    PropertyReference {
+                        op: "reference".into(),
+                        process,
+                        http,
+                    }
+                }),
+                rust: rust.map(|name| RustBinding {
+                    input_type: Some("String".into()),
+                    f: Some(format!("crate::{name}")),
+                    ..RustBinding::default()
+                }),
+                cases,
+            },
+        )
+}
+
+/// A property's block: the spec, whether it stands after the validates
+/// line, and whether it is written compactly (kept in `formal_source`)
+/// rather than in the canonical layout.
+fn formal() -> impl Strategy<Value = Option<(PropertySpec, bool, bool)>> {
+    proptest::option::of((property_spec(), any::<bool>(), any::<bool>()))
+}
+
 fn design_doc(criteria: Vec<CriterionId>) -> impl Strategy<Value = DesignDoc> {
     let validates = proptest::sample::subsequence(criteria.clone(), 0..=criteria.len().min(3));
     (
         sentence(10),
-        proptest::collection::vec((sentence(4), sentence(8), validates), 0..4),
+        proptest::collection::vec((sentence(4), sentence(8), validates, formal()), 0..4),
         any::<bool>(),
     )
         .prop_map(|(overview, props, crlf)| {
@@ -166,12 +251,28 @@ fn design_doc(criteria: Vec<CriterionId>) -> impl Strategy<Value = DesignDoc> {
                 properties: props
                     .into_iter()
                     .enumerate()
-                    .map(|(i, (title, statement, validates))| CorrectnessProperty {
-                        id: PropertyId::new((i + 1).to_string()),
-                        title,
-                        statement: format!("*For any* {statement}, the system SHALL hold."),
-                        validates,
-                        ..CorrectnessProperty::default()
+                    .map(|(i, (title, statement, validates, formal))| {
+                        let mut p = CorrectnessProperty {
+                            id: PropertyId::new((i + 1).to_string()),
+                            title,
+                            statement: format!("*For any* {statement}, the system SHALL hold."),
+                            validates,
+                            ..CorrectnessProperty::default()
+                        };
+                        if let Some((spec, after_validates, compact)) = formal {
+                            // Without a validates line, a block after it
+                            // is a block after the statement.
+                            if after_validates && !p.validates.is_empty() {
+                                p.formal_place = FormalPlace::AfterValidates;
+                            }
+                            if compact {
+                                let json = serde_json::to_string(&spec).unwrap();
+                                p.formal_source =
+                                    Some(format!("```json kiro-property\n{json}\n```"));
+                            }
+                            p.formal = Some(spec);
+                        }
+                        p
                     })
                     .collect(),
                 properties_after,
@@ -331,6 +432,16 @@ proptest! {
         prop_assert_eq!(&parse_tasks(&md).value, tasks, "tasks.md:\n{}", md);
     }
 
+    /// The model's JSON, executable properties included, is described by
+    /// the JSON Schema `kiro schema spec` prints.
+    #[test]
+    fn generated_specs_validate_against_the_model_schema(spec in spec()) {
+        let json = serde_json::to_value(&spec).unwrap();
+        let errors: Vec<String> = spec_schema().iter_errors(&json).map(|e| e.to_string()).collect();
+        prop_assert!(errors.is_empty(), "{:?}\n{}", errors, json);
+        prop_assert_eq!(serde_json::from_value::<Spec>(json).unwrap(), spec);
+    }
+
     #[test]
     fn generated_specs_round_trip_through_disk(spec in spec()) {
         let dir = tempfile::tempdir().unwrap();
@@ -338,4 +449,13 @@ proptest! {
         spec.save(&target).unwrap();
         prop_assert_eq!(Spec::load(&target).unwrap(), spec);
     }
+}
+
+/// The validator of `schema_for!(Spec)`, built once per test binary.
+fn spec_schema() -> &'static jsonschema::Validator {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let schema = serde_json::to_value(schemars::schema_for!(Spec)).unwrap();
+        jsonschema::validator_for(&schema).unwrap()
+    })
 }
