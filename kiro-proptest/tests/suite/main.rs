@@ -9,3 +9,4 @@
 
 mod codegen;
 mod conformance;
+mod runner;
