@@ -661,7 +661,7 @@ fn properties_that_cannot_run_are_refused_when_built() {
         (
             Property::builder("5", PropertyKind::NoError)
                 .ops(["f"])
-                .input(json!({"type": "string", "x-unknown-keyword": 1})),
+                .input(json!({"type": "string", "maxLenght": 1})),
             |e| matches!(e, PropertyError::Input { .. }),
         ),
         (
