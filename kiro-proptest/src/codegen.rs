@@ -18,7 +18,7 @@
 //!   without `input_type`, the input is a `serde_json::Value` from the
 //!   input schema;
 //! - otherwise, generates `serde_json::Value` inputs from the property's
-//!   input schema with `kiro_proptest::schema::strategy_for` and
+//!   input schema with [`strategy_for`](crate::schema::strategy_for) and
 //!   calls its ops on the property's target (a JSON-lines process, run in
 //!   the workspace root, or an HTTP endpoint) through this crate's targets.
 //!

@@ -69,6 +69,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             let ws = Workspace::locate(cli.workspace.as_deref())?;
             match command {
                 PbtCommand::Gen(args) => pbt::gen(&ws, &args),
+                PbtCommand::Run(args) => pbt::run(&ws, &args),
             }
         }
     }

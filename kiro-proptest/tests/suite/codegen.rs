@@ -743,16 +743,6 @@ fn target_properties() -> Vec<CorrectnessProperty> {
     .collect()
 }
 
-/// Whether this crate has the schema strategies and targets the
-/// schema-driven tests call (they are written in parallel with codegen;
-/// once merged, they always are).
-fn runtime_present() -> bool {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    src.join("target.rs").exists()
-        && fs::read_to_string(src.join("schema.rs"))
-            .is_ok_and(|s| s.contains("pub fn strategy_for"))
-}
-
 /// The workspace root (the folder holding `Cargo.lock`).
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -764,19 +754,11 @@ fn workspace_root() -> PathBuf {
 #[test]
 fn a_generated_file_compiles_and_its_tests_pass_or_fail_with_a_shrunk_counterexample() {
     let mut spec = fixture_spec();
-    let with_targets = runtime_present();
-    if with_targets {
-        spec.design
-            .as_mut()
-            .unwrap()
-            .properties
-            .extend(target_properties());
-    } else {
-        eprintln!(
-            "kiro_proptest::schema::strategy_for or kiro_proptest::target is missing: \
-             only the properties with Rust types are compiled"
-        );
-    }
+    spec.design
+        .as_mut()
+        .unwrap()
+        .properties
+        .extend(target_properties());
     let code = RustTests::new(&spec)
         .crate_name("pbt_fixture")
         .render()
@@ -840,11 +822,7 @@ fn a_generated_file_compiles_and_its_tests_pass_or_fail_with_a_shrunk_counterexa
             "{passing} failed:\n{shown}"
         );
     }
-    let passed = if with_targets { 12 } else { 5 };
-    assert!(
-        stdout.contains(&format!("{passed} passed; 1 failed")),
-        "{shown}"
-    );
+    assert!(stdout.contains("12 passed; 1 failed"), "{shown}");
     assert!(
         stdout.contains("---- property_2_normalising_twice_changes_nothing stdout ----"),
         "{shown}"
