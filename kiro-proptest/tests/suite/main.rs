@@ -9,4 +9,5 @@
 
 mod codegen;
 mod conformance;
+mod results;
 mod runner;
