@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kiro_core::spec::{PropertyId, PropertyTarget, Spec};
+use kiro_core::spec::{CriterionId, PropertyId, PropertyKind, PropertyTarget, Spec};
 
 use super::Runner;
 use crate::property::Property;
@@ -63,6 +63,8 @@ pub struct SpecProperties {
 struct Entry {
     id: PropertyId,
     title: String,
+    kind: PropertyKind,
+    validates: Vec<CriterionId>,
     property: Result<Property, String>,
     target: Option<PropertyTarget>,
 }
@@ -111,6 +113,8 @@ impl SpecProperties {
             suite.entries.push(Entry {
                 id: written.id.clone(),
                 title: written.title.clone(),
+                kind: formal.kind,
+                validates: written.validates.clone(),
                 property,
                 target: formal.target.clone(),
             });
@@ -167,15 +171,8 @@ impl SpecProperties {
             spec: Some(self.spec.clone()),
             property: entry.id.clone(),
             title: entry.title.clone(),
-            kind: match &entry.property {
-                Ok(p) => p.kind,
-                Err(_) => kiro_core::spec::PropertyKind::NoError,
-            },
-            validates: entry
-                .property
-                .as_ref()
-                .map(|p| p.validates.clone())
-                .unwrap_or_default(),
+            kind: entry.kind,
+            validates: entry.validates.clone(),
             seed: runner.seed_value(),
             replayed: 0,
             cases: 0,
@@ -218,11 +215,18 @@ impl std::fmt::Debug for SpecProperties {
 /// One `#[test]` per property of a spec: each checks its property with the
 /// suite's [`runner`](SpecProperties::runner) and fails with the report.
 ///
-/// ```ignore
-/// fn suite() -> kiro_proptest::runner::SpecProperties {
-///     kiro_proptest::runner::SpecProperties::load(env!("CARGO_MANIFEST_DIR"), "codec")
+/// ```
+/// use kiro_proptest::runner::SpecProperties;
+/// use kiro_proptest::target::from_fn;
+///
+/// /// The spec's properties, with the Rust functions they call.
+/// fn suite() -> SpecProperties {
+///     SpecProperties::load(env!("CARGO_MANIFEST_DIR"), "codec")
 ///         .expect("the codec spec loads")
-///         .target(my_codec_target())
+///         .target(from_fn(|op: &str, input: &serde_json::Value| match op {
+///             "encode" => Ok(input.clone()),
+///             _ => Ok(input.clone()),
+///         }))
 /// }
 ///
 /// kiro_proptest::spec_tests!(suite();

@@ -44,9 +44,11 @@ fn textkit_spec() -> Spec {
         "the fixture has ten properties"
     );
     for property in &mut design.properties {
-        if property.formal.is_none() {
-            let block = &blocks[property.id.as_str()];
-            property.formal = Some(serde_json::from_str::<PropertySpec>(block).unwrap());
+        let block: PropertySpec = serde_json::from_str(&blocks[property.id.as_str()]).unwrap();
+        match &property.formal {
+            // The parser read it: it must read what is written.
+            Some(formal) => assert_eq!(formal, &block, "property {}", property.id),
+            None => property.formal = Some(block),
         }
     }
     spec
@@ -454,6 +456,8 @@ fn ints() -> Value {
     json!({"type": "array", "maxItems": 8, "items": {"type": "integer", "minimum": -50, "maximum": 50}})
 }
 
+type RustFn = dyn Fn(&str, &Value) -> Result<Value, String>;
+
 #[test]
 fn each_kind_passes_a_correct_target_and_fails_a_broken_one() {
     let sorted = |xs: &Value| {
@@ -468,8 +472,8 @@ fn each_kind_passes_a_correct_target_and_fails_a_broken_one() {
     };
     struct Case {
         property: Property,
-        good: Box<dyn Fn(&str, &Value) -> Result<Value, String>>,
-        bad: Box<dyn Fn(&str, &Value) -> Result<Value, String>>,
+        good: Box<RustFn>,
+        bad: Box<RustFn>,
     }
     let reference = from_fn(move |_op: &str, xs: &Value| Ok(sorted(xs)));
     let cases = vec![
@@ -661,7 +665,7 @@ fn properties_that_cannot_run_are_refused_when_built() {
         (
             Property::builder("5", PropertyKind::NoError)
                 .ops(["f"])
-                .input(json!({"type": "string", "maxLenght": 1})),
+                .input(json!({"type": "integer", "minimum": 5, "maximum": 1})),
             |e| matches!(e, PropertyError::Input { .. }),
         ),
         (
