@@ -20,7 +20,7 @@ use jsonschema::{JsonType, Validator};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::strategy::Union;
+use proptest::strategy::{Union, ValueTree};
 use proptest::test_runner::TestRunner;
 use serde_json::{Map, Number, Value};
 
@@ -112,11 +112,96 @@ pub(super) fn strategy(options: &Generator, schema: &Value) -> Result<Gen, Schem
             pointer: e.instance_path().as_str().to_owned(),
             message: e.to_string(),
         })?;
-    Ok(strategy
-        .prop_filter("value fails the schema", move |value| {
-            validator.is_valid(value)
-        })
-        .boxed())
+    Ok(Verified {
+        values: strategy,
+        validator: Arc::new(validator),
+    }
+    .boxed())
+}
+
+/// Values checked against the whole schema: a filter that keeps the value
+/// it checked, so a checked value is not built a second time for
+/// `current` (proptest's `prop_filter` builds it once to check and again to
+/// return it).
+#[derive(Clone)]
+struct Verified {
+    values: Gen,
+    validator: Arc<Validator>,
+}
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("values", &self.values)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Strategy for Verified {
+    type Tree = VerifiedTree;
+    type Value = Value;
+
+    fn new_tree(&self, runner: &mut TestRunner) -> proptest::strategy::NewTree<Self> {
+        loop {
+            let tree = self.values.new_tree(runner)?;
+            let current = tree.current();
+            if self.validator.is_valid(&current) {
+                return Ok(VerifiedTree {
+                    tree,
+                    current,
+                    validator: self.validator.clone(),
+                });
+            }
+            runner.reject_local("value fails the schema")?;
+        }
+    }
+}
+
+struct VerifiedTree {
+    tree: Box<dyn ValueTree<Value = Value>>,
+    current: Value,
+    validator: Arc<Validator>,
+}
+
+impl std::fmt::Debug for VerifiedTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedTree")
+            .field("current", &self.current)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifiedTree {
+    /// Moves back toward the last checked value until the tree is valid
+    /// again, as proptest's filter does; false if it cannot.
+    fn settle(&mut self) -> bool {
+        loop {
+            let candidate = self.tree.current();
+            if self.validator.is_valid(&candidate) {
+                self.current = candidate;
+                return true;
+            }
+            if !self.tree.complicate() {
+                return false;
+            }
+        }
+    }
+}
+
+impl ValueTree for VerifiedTree {
+    type Value = Value;
+
+    fn current(&self) -> Value {
+        self.current.clone()
+    }
+
+    fn simplify(&mut self) -> bool {
+        self.tree.simplify() && self.settle()
+    }
+
+    fn complicate(&mut self) -> bool {
+        self.tree.complicate() && self.settle()
+    }
 }
 
 fn canonical_error(schema: &Value, error: jsonschema::CanonicalizationError) -> SchemaError {
@@ -350,20 +435,29 @@ impl<'a> Builder<'a> {
         if let Some(any) = &self.any {
             return any.clone();
         }
-        let scalar = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            scalar::multiples(-1000, 1000).prop_map(|n| Value::from(i64::try_from(n).unwrap_or(0))),
-            (-1e6_f64..1e6)
-                .prop_filter_map("not finite", Number::from_f64)
-                .prop_map(Value::Number),
-            scalar::text(0, 8).prop_map(Value::String),
-        ]
-        .boxed();
-        let array = vec(scalar.clone(), 0..=3).prop_map(Value::Array);
+        let scalar = scalar::pick(vec![
+            (1, Just(Value::Null).boxed()),
+            (1, any::<bool>().prop_map(Value::Bool).boxed()),
+            (
+                1,
+                scalar::multiples(-1000, 1000)
+                    .prop_map(|n| Value::from(i64::try_from(n).unwrap_or(0)))
+                    .boxed(),
+            ),
+            (
+                1,
+                (-1e6_f64..1e6)
+                    .prop_filter_map("not finite", Number::from_f64)
+                    .prop_map(Value::Number)
+                    .boxed(),
+            ),
+            (1, scalar::text(0, 8).prop_map(Value::String).boxed()),
+        ]);
+        let array = vec(scalar.clone(), 0..=3).prop_map(Value::Array).boxed();
         let object = btree_map(scalar::text(1, 6), scalar.clone(), 0..=3)
-            .prop_map(|map| Value::Object(map.into_iter().collect()));
-        let any = prop_oneof![4 => scalar, 1 => array, 1 => object].boxed();
+            .prop_map(|map| Value::Object(map.into_iter().collect()))
+            .boxed();
+        let any = scalar::pick(vec![(4, scalar), (1, array), (1, object)]);
         self.any = Some(any.clone());
         any
     }
@@ -814,11 +908,19 @@ impl<'a> Builder<'a> {
                 }
                 values
             })
-            .prop_filter("array length out of bounds", move |values| {
-                length.contains(&values.len())
-            })
-            .prop_map(Value::Array)
             .boxed();
+        // Without deduplication or `contains` parts the length is in bounds
+        // by construction.
+        let arrays = if unique || !facets.is_empty() {
+            arrays
+                .prop_filter("array length out of bounds", move |values| {
+                    length.contains(&values.len())
+                })
+                .boxed()
+        } else {
+            arrays
+        };
+        let arrays = arrays.prop_map(Value::Array).boxed();
         // Arrays shorter than the prefix, when the bounds allow them.
         let arrays = if p > 0 && min < p && !prefix.is_empty() && facets.is_empty() {
             let short = (prefix, min..=p.saturating_sub(1).min(hi))
@@ -827,7 +929,7 @@ impl<'a> Builder<'a> {
                     Value::Array(values)
                 })
                 .boxed();
-            prop_oneof![1 => short, 3 => arrays].boxed()
+            scalar::pick(vec![(1, short), (3, arrays)])
         } else {
             arrays
         };
@@ -988,12 +1090,16 @@ impl<'a> Builder<'a> {
         let presence = presence.min(cap) / (1 + self.recursion()) as f64;
         let optional: Vec<BoxedStrategy<Option<(String, Value)>>> = optional
             .into_iter()
-            .map(|e| proptest::option::weighted(presence, e).boxed())
+            .map(|e| scalar::maybe(presence, e))
             .collect();
         let extras = if sources.is_empty() {
             Just(Vec::new()).boxed()
         } else {
-            vec(Union::new(sources), extras_lo..=extras_hi).boxed()
+            vec(
+                scalar::pick(sources.into_iter().map(|s| (1, s)).collect()),
+                extras_lo..=extras_hi,
+            )
+            .boxed()
         };
         let bounds = min..=max.unwrap_or(usize::MAX);
         let objects = (required, forced, optional, extras)
@@ -1008,11 +1114,20 @@ impl<'a> Builder<'a> {
                 }
                 map
             })
-            .prop_filter("property count out of bounds", move |map| {
-                bounds.contains(&map.len())
-            })
-            .prop_map(Value::Object)
             .boxed();
+        // The count is only in doubt when extra names may collide (below the
+        // minimum) or optional and extra properties may overshoot.
+        let counted = min > req || max.is_some_and(|m| req + opt + extras_hi > m);
+        let objects = if counted {
+            objects
+                .prop_filter("property count out of bounds", move |map| {
+                    bounds.contains(&map.len())
+                })
+                .boxed()
+        } else {
+            objects
+        };
+        let objects = objects.prop_map(Value::Object).boxed();
         if exact {
             return Ok(Some(objects));
         }

@@ -7,6 +7,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 
+use super::scalar::{maybe, pick, text_in, Alphabet};
+
 /// The strategy for a format named in [`super::vocabulary::FORMATS`];
 /// `None` for any other name.
 pub(super) fn strategy(format: &str) -> Option<BoxedStrategy<String>> {
@@ -21,18 +23,23 @@ pub(super) fn strategy(format: &str) -> Option<BoxedStrategy<String>> {
             .prop_map(|(l, h)| format!("{l}@{h}"))
             .boxed(),
         "hostname" | "idn-hostname" => hostname(1),
-        "ipv4" => ipv4().boxed(),
+        "ipv4" => any::<[u8; 4]>()
+            .prop_map(|[a, b, c, d]| format!("{a}.{b}.{c}.{d}"))
+            .boxed(),
         "ipv6" => any::<u128>()
             .prop_map(|bits| std::net::Ipv6Addr::from(bits).to_string())
             .boxed(),
         "uri" | "iri" => uri(),
-        "uri-reference" | "iri-reference" => prop_oneof![3 => uri(), 1 => path()].boxed(),
+        "uri-reference" | "iri-reference" => pick(vec![(3, uri()), (1, path())]),
         "uri-template" => (uri(), select(&["id", "name", "page"][..]))
             .prop_map(|(u, var)| format!("{u}/{{{var}}}"))
             .boxed(),
         "uuid" => any::<u128>().prop_map(uuid).boxed(),
         "json-pointer" => json_pointer(),
-        "relative-json-pointer" => (0_u8..10, prop_oneof![Just("#".to_owned()), json_pointer()])
+        "relative-json-pointer" => (
+            0_u8..10,
+            pick(vec![(1, Just("#".to_owned()).boxed()), (1, json_pointer())]),
+        )
             .prop_map(|(up, rest)| format!("{up}{rest}"))
             .boxed(),
         "regex" => select(
@@ -50,6 +57,10 @@ pub(super) fn strategy(format: &str) -> Option<BoxedStrategy<String>> {
         _ => return None,
     })
 }
+
+const LETTERS: Alphabet = &[(1, &['a'..='z'])];
+const LETTERS_DIGITS: Alphabet = &[(1, &['a'..='z', '0'..='9'])];
+const SEGMENT: Alphabet = &[(1, &['a'..='z', '0'..='9', '-'..='.', '_'..='_'])];
 
 fn days_in(year: u32, month: u32) -> u32 {
     match month {
@@ -72,12 +83,28 @@ fn date() -> impl Strategy<Value = String> {
 }
 
 fn time() -> impl Strategy<Value = String> {
-    let offset = prop_oneof![
-        3 => Just("Z".to_owned()),
-        1 => (any::<bool>(), 0_u32..14, select(&[0_u32, 30, 45][..]))
-            .prop_map(|(plus, h, m)| format!("{}{h:02}:{m:02}", if plus { '+' } else { '-' })),
-    ];
-    let fraction = prop_oneof![3 => Just(String::new()), 1 => (0_u32..1000).prop_map(|ms| format!(".{ms:03}"))];
+    // Offsets: `Z` (0), or ±hh:mm with the sign, hour and minute from one
+    // number; fractions: none (0) or milliseconds.
+    let offset = (
+        0_u32..4,
+        any::<bool>(),
+        0_u32..14,
+        select(&[0_u32, 30, 45][..]),
+    )
+        .prop_map(|(kind, plus, h, m)| {
+            if kind < 3 {
+                "Z".to_owned()
+            } else {
+                format!("{}{h:02}:{m:02}", if plus { '+' } else { '-' })
+            }
+        });
+    let fraction = (0_u32..4, 0_u32..1000).prop_map(|(kind, ms)| {
+        if kind < 3 {
+            String::new()
+        } else {
+            format!(".{ms:03}")
+        }
+    });
     (0_u32..24, 0_u32..60, 0_u32..60, fraction, offset)
         .prop_map(|(h, m, s, f, o)| format!("{h:02}:{m:02}:{s:02}{f}{o}"))
 }
@@ -110,37 +137,36 @@ fn duration() -> BoxedStrategy<String> {
                 .collect::<String>()
         })
     };
-    prop_oneof![
-        2 => run(DATE_RUNS).prop_map(|d| format!("P{d}")),
-        2 => run(TIME_RUNS).prop_map(|t| format!("PT{t}")),
-        2 => (run(DATE_RUNS), run(TIME_RUNS)).prop_map(|(d, t)| format!("P{d}T{t}")),
-        1 => (0_u32..60).prop_map(|w| format!("P{w}W")),
-    ]
-    .boxed()
+    pick(vec![
+        (2, run(DATE_RUNS).prop_map(|d| format!("P{d}")).boxed()),
+        (2, run(TIME_RUNS).prop_map(|t| format!("PT{t}")).boxed()),
+        (
+            2,
+            (run(DATE_RUNS), run(TIME_RUNS))
+                .prop_map(|(d, t)| format!("P{d}T{t}"))
+                .boxed(),
+        ),
+        (1, (0_u32..60).prop_map(|w| format!("P{w}W")).boxed()),
+    ])
 }
 
 /// A host-name label: a letter, then letters and digits with at most one
 /// inner hyphen (never `--` in positions 3–4, which would claim punycode).
-fn label() -> impl Strategy<Value = String> {
+fn label() -> BoxedStrategy<String> {
     (
-        proptest::char::range('a', 'z'),
-        vec(
-            proptest::char::ranges(vec!['a'..='z', '0'..='9'].into()),
-            0..6,
-        ),
-        proptest::option::of(vec(
-            proptest::char::ranges(vec!['a'..='z', '0'..='9'].into()),
-            1..4,
-        )),
+        text_in(LETTERS, 1, 1),
+        text_in(LETTERS_DIGITS, 0, 6),
+        maybe(0.3, text_in(LETTERS_DIGITS, 1, 3)),
     )
-        .prop_map(|(first, rest, tail)| {
-            let mut label: String = std::iter::once(first).chain(rest).collect();
+        .prop_map(|(mut label, rest, tail)| {
+            label.push_str(&rest);
             if let Some(tail) = tail {
                 label.push('-');
-                label.extend(tail);
+                label.push_str(&tail);
             }
             label
         })
+        .boxed()
 }
 
 fn hostname(min_labels: usize) -> BoxedStrategy<String> {
@@ -162,7 +188,7 @@ fn hostname(min_labels: usize) -> BoxedStrategy<String> {
 fn local_part() -> impl Strategy<Value = String> {
     (
         label(),
-        proptest::option::of((select(&['.', '_', '+'][..]), label())),
+        maybe(0.3, (select(&['.', '_', '+'][..]), label()).boxed()),
     )
         .prop_map(|(a, b)| match b {
             Some((sep, b)) => format!("{a}{sep}{b}"),
@@ -170,16 +196,8 @@ fn local_part() -> impl Strategy<Value = String> {
         })
 }
 
-fn ipv4() -> impl Strategy<Value = String> {
-    any::<[u8; 4]>().prop_map(|[a, b, c, d]| format!("{a}.{b}.{c}.{d}"))
-}
-
-fn segment() -> impl Strategy<Value = String> {
-    vec(
-        proptest::char::ranges(vec!['a'..='z', '0'..='9', '-'..='.', '_'..='_'].into()),
-        1..8,
-    )
-    .prop_map(|chars| chars.into_iter().collect())
+fn segment() -> BoxedStrategy<String> {
+    text_in(SEGMENT, 1, 7)
 }
 
 fn path() -> BoxedStrategy<String> {
@@ -193,8 +211,8 @@ fn uri() -> BoxedStrategy<String> {
         select(&["https", "http", "urn", "ftp"][..]),
         hostname(1),
         path(),
-        proptest::option::of((segment(), segment())),
-        proptest::option::of(segment()),
+        maybe(0.3, (segment(), segment()).boxed()),
+        maybe(0.3, segment()),
     )
         .prop_map(|(scheme, host, path, query, fragment)| {
             let mut uri = if scheme == "urn" {
@@ -227,15 +245,15 @@ fn uuid(bits: u128) -> String {
 }
 
 fn json_pointer() -> BoxedStrategy<String> {
-    let token = vec(
-        prop_oneof![
-            8 => proptest::char::range('a', 'z').prop_map(String::from),
-            1 => Just("~0".to_owned()),
-            1 => Just("~1".to_owned()),
-        ],
-        0..5,
-    )
-    .prop_map(|parts| parts.concat());
+    // Tokens of letters with the two escapes (`~0` for `~`, `~1` for `/`).
+    let token = (text_in(LETTERS, 0, 4), 0_u32..6).prop_map(|(mut token, escape)| {
+        match escape {
+            0 => token.push_str("~0"),
+            1 => token.push_str("~1"),
+            _ => {}
+        }
+        token
+    });
     vec(token, 0..4)
         .prop_map(|tokens| tokens.iter().map(|t| format!("/{t}")).collect())
         .boxed()

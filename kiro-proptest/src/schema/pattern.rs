@@ -13,10 +13,9 @@
 //! refused.
 
 use proptest::prelude::*;
-use proptest::strategy::Union;
 use regex_syntax::hir::{Hir, HirKind, Look, Repetition};
 
-use super::scalar::text;
+use super::scalar::{pick, text};
 
 /// Why a pattern cannot be generated from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,10 +88,13 @@ impl Pattern {
         let mut parts = Vec::new();
         let mut exact = true;
         for branch in &self.branches {
-            let repeat = max
-                .map_or(budget.max(min), |m| m.min(budget.max(min)))
-                .min(64);
-            let body = bound(&branch.body, u32::try_from(repeat).unwrap_or(64));
+            let body = fit(
+                &branch.body,
+                min,
+                max,
+                budget,
+                branch.anchored_start && branch.anchored_end,
+            );
             let Some((body_min, body_max)) = lengths(&body) else {
                 continue;
             };
@@ -144,7 +146,7 @@ impl Pattern {
         if parts.is_empty() {
             return None;
         }
-        Some((Union::new(parts).boxed(), exact))
+        Some((pick(parts.into_iter().map(|p| (1, p)).collect()), exact))
     }
 }
 
@@ -229,20 +231,74 @@ fn split(alternative: Hir, branches: &mut Vec<Branch>) -> Result<(), PatternErro
     Ok(())
 }
 
-/// The expression with every unbounded repetition `x{n,}` bounded to
-/// `x{n,n+extra}`.
-fn bound(hir: &Hir, extra: u32) -> Hir {
+/// The expression with its unbounded repetitions bounded so matches fit
+/// `min..=max` characters where they can: each may grow by what `max` leaves
+/// above the expression's shortest match (or by `budget` without a
+/// maximum), and when the match is the whole string and one unbounded
+/// repetition of a fixed-width part is all that varies freely, its minimum
+/// is raised to reach `min` (`^[a-z][a-z0-9_]*$` in 3..=12 characters
+/// becomes `[a-z][a-z0-9_]{2,11}`).
+fn fit(hir: &Hir, min: usize, max: Option<usize>, budget: usize, whole: bool) -> Hir {
+    let shortest = lengths(hir).map_or(0, |(shortest, _)| shortest);
+    let grow = max
+        .map_or(budget.max(min), |m| m.saturating_sub(shortest))
+        .min(64);
+    let grow = u32::try_from(grow).unwrap_or(64);
+    let mut raise = if whole && unbounded(hir) == 1 {
+        min.saturating_sub(shortest)
+    } else {
+        0
+    };
+    raise_and_bound(hir, grow, &mut raise)
+}
+
+/// How many unbounded repetitions the expression has.
+fn unbounded(hir: &Hir) -> usize {
     match hir.kind() {
+        HirKind::Repetition(rep) => usize::from(rep.max.is_none()) + unbounded(&rep.sub),
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => subs.iter().map(unbounded).sum(),
+        HirKind::Capture(capture) => unbounded(&capture.sub),
+        _ => 0,
+    }
+}
+
+fn raise_and_bound(hir: &Hir, grow: u32, raise: &mut usize) -> Hir {
+    match hir.kind() {
+        HirKind::Repetition(rep) if rep.max.is_none() => {
+            let width = match lengths(&rep.sub) {
+                Some((w, Some(w2))) if w == w2 && w > 0 => Some(w),
+                _ => None,
+            };
+            let mut lo = rep.min;
+            if let (Some(width), true) = (width, *raise > 0) {
+                let extra = u32::try_from(raise.div_ceil(width)).unwrap_or(u32::MAX);
+                lo = lo.saturating_add(extra.min(grow));
+                *raise = 0;
+            }
+            let width = u32::try_from(width.unwrap_or(1)).unwrap_or(1);
+            Hir::repetition(Repetition {
+                min: lo,
+                max: Some(rep.min.saturating_add(grow / width).max(lo)),
+                greedy: rep.greedy,
+                sub: Box::new(raise_and_bound(&rep.sub, grow, raise)),
+            })
+        }
         HirKind::Repetition(rep) => Hir::repetition(Repetition {
             min: rep.min,
-            max: Some(rep.max.unwrap_or_else(|| rep.min.saturating_add(extra))),
+            max: rep.max,
             greedy: rep.greedy,
-            sub: Box::new(bound(&rep.sub, extra)),
+            sub: Box::new(raise_and_bound(&rep.sub, grow, raise)),
         }),
-        HirKind::Concat(subs) => Hir::concat(subs.iter().map(|s| bound(s, extra)).collect()),
-        HirKind::Alternation(subs) => {
-            Hir::alternation(subs.iter().map(|s| bound(s, extra)).collect())
-        }
+        HirKind::Concat(subs) => Hir::concat(
+            subs.iter()
+                .map(|s| raise_and_bound(s, grow, raise))
+                .collect(),
+        ),
+        HirKind::Alternation(subs) => Hir::alternation(
+            subs.iter()
+                .map(|s| raise_and_bound(s, grow, raise))
+                .collect(),
+        ),
         _ => hir.clone(),
     }
 }
@@ -369,6 +425,37 @@ mod tests {
             refused("(unclosed"),
             Some(PatternError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn repetitions_are_fitted_to_the_length_window() {
+        let fitted = |p: &str, min, max| {
+            let parsed = Pattern::parse(p).unwrap();
+            let branch = &parsed.branches[0];
+            let body = fit(
+                &branch.body,
+                min,
+                max,
+                16,
+                branch.anchored_start && branch.anchored_end,
+            );
+            (
+                lengths(&body),
+                parsed.strategy(min, max, 16).map(|(_, exact)| exact),
+            )
+        };
+        assert_eq!(
+            fitted("^[a-z][a-z0-9_]*$", 3, Some(12)),
+            (Some((3, Some(12))), Some(true))
+        );
+        assert_eq!(
+            fitted("^a+b*$", 0, Some(5)).0.map(|(_, hi)| hi <= Some(10)),
+            Some(true)
+        );
+        assert_eq!(
+            fitted("^(ab)*$", 4, Some(8)),
+            (Some((4, Some(8))), Some(true))
+        );
     }
 
     #[test]

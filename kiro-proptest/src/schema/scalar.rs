@@ -2,61 +2,194 @@
 //! inside their bounds, and numbers (integers, short decimals, arbitrary
 //! floats and the bounds themselves).
 
-use std::borrow::Cow;
 use std::ops::RangeInclusive;
 
-use proptest::char::CharStrategy;
-use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::strategy::Union;
+use proptest::strategy::{NewTree, ValueTree};
+use proptest::test_runner::{TestRng, TestRunner};
 use serde_json::{Number, Value};
 
-/// Characters of generated text: mostly ASCII letters and digits, with
-/// punctuation, the characters that break escaping (quotes, backslash,
-/// control characters, line separators) and non-ASCII ones mixed in, since
-/// those are what finds encoding bugs.
-pub(super) fn text_char() -> Union<CharStrategy<'static>> {
-    const NO_CHARS: &[char] = &[];
-    const NO_RANGES: &[RangeInclusive<char>] = &[];
-    const ALNUM: &[RangeInclusive<char>] = &['a'..='z', 'a'..='z', 'A'..='Z', '0'..='9'];
-    const PUNCT: &[RangeInclusive<char>] = &[' '..='/', ':'..='@', '['..='`', '{'..='~'];
-    const TRICKY: &[RangeInclusive<char>] = &[
-        '"'..='"',
-        '\\'..='\\',
-        '\n'..='\n',
-        '\t'..='\t',
-        '\u{0}'..='\u{1f}',
-        '\u{7f}'..='\u{7f}',
-        '\u{2028}'..='\u{2029}',
-    ];
-    const WIDE: &[RangeInclusive<char>] = &[
-        '\u{a0}'..='\u{ff}',
-        '\u{100}'..='\u{17f}',
-        '\u{391}'..='\u{3c9}',
-        '\u{4e00}'..='\u{4eff}',
-        '\u{1f600}'..='\u{1f64f}',
-    ];
-    let class = |ranges: &'static [RangeInclusive<char>]| {
-        CharStrategy::new(
-            Cow::Borrowed(NO_CHARS),
-            Cow::Borrowed(NO_RANGES),
-            Cow::Borrowed(ranges),
-        )
-    };
-    Union::new_weighted(vec![
-        (80, class(ALNUM)),
-        (8, class(PUNCT)),
-        (4, class(TRICKY)),
-        (8, class(WIDE)),
-    ])
+/// Character classes of generated text with their weights (out of 100):
+/// mostly ASCII letters and digits, with punctuation, the characters that
+/// break escaping (quotes, backslash, control characters, line separators)
+/// and non-ASCII ones mixed in, since those are what finds encoding bugs.
+pub(super) type Alphabet = &'static [(u32, &'static [RangeInclusive<char>])];
+
+const CLASSES: Alphabet = &[
+    (80, &['a'..='z', 'a'..='z', 'A'..='Z', '0'..='9']),
+    (8, &[' '..='/', ':'..='@', '['..='`', '{'..='~']),
+    (
+        4,
+        &[
+            '"'..='"',
+            '\\'..='\\',
+            '\n'..='\n',
+            '\t'..='\t',
+            '\u{0}'..='\u{1f}',
+            '\u{7f}'..='\u{7f}',
+            '\u{2028}'..='\u{2029}',
+        ],
+    ),
+    (
+        8,
+        &[
+            '\u{a0}'..='\u{ff}',
+            '\u{100}'..='\u{17f}',
+            '\u{391}'..='\u{3c9}',
+            '\u{4e00}'..='\u{4eff}',
+            '\u{1f600}'..='\u{1f64f}',
+        ],
+    ),
+];
+
+fn text_char(rng: &mut TestRng, alphabet: Alphabet, total: u32) -> char {
+    let mut pick = rng.random_range(0..total.max(1));
+    for (weight, ranges) in alphabet {
+        if pick < *weight {
+            let Some(range) = ranges.get(rng.random_range(0..ranges.len())) else {
+                return 'a';
+            };
+            let code = rng.random_range(u32::from(*range.start())..=u32::from(*range.end()));
+            return char::from_u32(code).unwrap_or('a');
+        }
+        pick -= weight;
+    }
+    'a'
 }
 
 /// Text of `min..=max` characters (Unicode scalar values, which is what
 /// `minLength`/`maxLength` count).
+///
+/// One strategy with its own value tree rather than a vector of character
+/// strategies: text is most of what a JSON value is made of, and a tree per
+/// character costs an allocation each.
 pub(super) fn text(min: usize, max: usize) -> BoxedStrategy<String> {
-    vec(text_char(), min..=max.max(min))
-        .prop_map(|chars| chars.into_iter().collect::<String>())
-        .boxed()
+    text_in(CLASSES, min, max)
+}
+
+/// Text of `min..=max` characters from `alphabet` (weighted classes of
+/// ranges); shrinking turns characters into the alphabet's first one.
+pub(super) fn text_in(alphabet: Alphabet, min: usize, max: usize) -> BoxedStrategy<String> {
+    let simplest = alphabet
+        .first()
+        .and_then(|(_, ranges)| ranges.first())
+        .map_or('a', |r| *r.start());
+    let total = alphabet.iter().map(|(w, _)| *w).sum();
+    Text {
+        min,
+        max: max.max(min),
+        alphabet,
+        total,
+        simplest,
+    }
+    .boxed()
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Text {
+    min: usize,
+    max: usize,
+    alphabet: Alphabet,
+    total: u32,
+    simplest: char,
+}
+
+impl Strategy for Text {
+    type Tree = TextTree;
+    type Value = String;
+
+    fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
+        let rng = runner.rng();
+        let len = rng.random_range(self.min..=self.max);
+        let chars = (0..len)
+            .map(|_| text_char(rng, self.alphabet, self.total))
+            .collect();
+        Ok(TextTree {
+            chars,
+            min: self.min,
+            simplest: self.simplest,
+            phase: Phase::Remove,
+            next: 0,
+            undo: None,
+        })
+    }
+}
+
+/// Shrinks by dropping characters (front to back, down to the minimum
+/// length), then by turning each remaining character into the simplest.
+#[derive(Debug, Clone)]
+struct TextTree {
+    chars: Vec<char>,
+    min: usize,
+    simplest: char,
+    phase: Phase,
+    /// The position the next simplification tries.
+    next: usize,
+    /// How to undo the last simplification.
+    undo: Option<Undo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Remove,
+    Simplify,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Undo {
+    Removed(usize, char),
+    Replaced(usize, char),
+}
+
+impl ValueTree for TextTree {
+    type Value = String;
+
+    fn current(&self) -> String {
+        self.chars.iter().collect()
+    }
+
+    fn simplify(&mut self) -> bool {
+        if self.phase == Phase::Remove {
+            if self.chars.len() > self.min && self.next < self.chars.len() {
+                let removed = self.chars.remove(self.next);
+                self.undo = Some(Undo::Removed(self.next, removed));
+                return true;
+            }
+            self.phase = Phase::Simplify;
+            self.next = 0;
+        }
+        while let Some(&c) = self.chars.get(self.next) {
+            let at = self.next;
+            self.next += 1;
+            if c != self.simplest {
+                if let Some(slot) = self.chars.get_mut(at) {
+                    *slot = self.simplest;
+                }
+                self.undo = Some(Undo::Replaced(at, c));
+                return true;
+            }
+        }
+        self.undo = None;
+        false
+    }
+
+    fn complicate(&mut self) -> bool {
+        match self.undo.take() {
+            Some(Undo::Removed(at, c)) => {
+                // The character is needed: put it back and move past it.
+                self.chars.insert(at, c);
+                self.next = at + 1;
+                true
+            }
+            Some(Undo::Replaced(at, c)) => {
+                if let Some(slot) = self.chars.get_mut(at) {
+                    *slot = c;
+                }
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// A decimal number `mantissa × 10^exponent`, read exactly from a JSON
@@ -164,31 +297,210 @@ pub(super) fn decimal_step(divisors: &[Number]) -> Option<Decimal> {
     )
 }
 
-/// Integers `k × step` for `k` in `lo..=hi`, mostly small, sometimes from
-/// the whole range, sometimes exactly at a bound.
+/// Integers in `lo..=hi`: mostly within 100 of zero (or of the bound
+/// nearest to it), sometimes from the whole range (64-bit at most),
+/// sometimes exactly a bound; shrinking moves toward the member nearest to
+/// zero.
 pub(super) fn multiples(lo: i128, hi: i128) -> BoxedStrategy<i128> {
-    let near = |centre: i128| {
-        (
-            centre.saturating_sub(100).max(lo),
-            centre.saturating_add(100).min(hi),
-        )
-    };
-    let (small_lo, small_hi) = if lo <= 0 && hi >= 0 {
-        near(0)
-    } else if lo > 0 {
-        near(lo)
-    } else {
-        near(hi)
-    };
-    let full_lo = lo.max(i128::from(i64::MIN));
-    let full_hi = hi.min(i128::from(i64::MAX));
-    prop_oneof![
-        6 => small_lo..=small_hi,
-        2 => full_lo..=full_hi,
-        1 => Just(lo),
-        1 => Just(hi),
-    ]
+    Multiples { lo, hi }.boxed()
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Multiples {
+    lo: i128,
+    hi: i128,
+}
+
+impl Strategy for Multiples {
+    type Tree = Towards;
+    type Value = i128;
+
+    fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
+        let (lo, hi) = (self.lo, self.hi);
+        let target = 0_i128.clamp(lo, hi);
+        let rng = runner.rng();
+        let start = match rng.random_range(0..10_u32) {
+            0..=5 => rng.random_range(
+                target.saturating_sub(100).max(lo)..=target.saturating_add(100).min(hi),
+            ),
+            6 | 7 => rng.random_range(lo.max(i128::from(i64::MIN))..=hi.min(i128::from(i64::MAX))),
+            8 => lo,
+            _ => hi,
+        };
+        Ok(Towards {
+            lo: target,
+            curr: start,
+            hi: start,
+        })
+    }
+}
+
+/// Binary search from a start value toward a target, as proptest's integer
+/// trees do toward zero, but toward any target (here: the member of the
+/// range nearest to zero), so every step stays in range.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Towards {
+    lo: i128,
+    curr: i128,
+    hi: i128,
+}
+
+impl Towards {
+    fn reposition(&mut self) -> bool {
+        let mid = self.lo + (self.hi - self.lo) / 2;
+        if mid == self.curr {
+            false
+        } else {
+            self.curr = mid;
+            true
+        }
+    }
+}
+
+impl ValueTree for Towards {
+    type Value = i128;
+
+    fn current(&self) -> i128 {
+        self.curr
+    }
+
+    fn simplify(&mut self) -> bool {
+        if self.lo == self.hi {
+            return false;
+        }
+        self.hi = self.curr;
+        self.reposition()
+    }
+
+    fn complicate(&mut self) -> bool {
+        if self.lo == self.hi || self.curr == self.hi {
+            return false;
+        }
+        self.lo = self.curr + (self.hi - self.curr).signum();
+        self.reposition()
+    }
+}
+
+/// One of `options`, chosen by weight. Unlike proptest's `Union`, the
+/// options not chosen are not prepared for shrinking to switch to them
+/// (each costs a copy of the random generator), so shrinking stays within
+/// the chosen one: for alternatives that are all equally valid, as here.
+pub(super) fn pick<T: std::fmt::Debug + 'static>(
+    options: Vec<(u32, BoxedStrategy<T>)>,
+) -> BoxedStrategy<T> {
+    let total = options.iter().map(|(w, _)| *w).sum();
+    Pick {
+        options: std::sync::Arc::new(options),
+        total,
+    }
     .boxed()
+}
+
+#[derive(Debug)]
+struct Pick<T> {
+    options: std::sync::Arc<Vec<(u32, BoxedStrategy<T>)>>,
+    total: u32,
+}
+
+impl<T: std::fmt::Debug + 'static> Strategy for Pick<T> {
+    type Tree = Box<dyn ValueTree<Value = T>>;
+    type Value = T;
+
+    fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
+        let mut at = runner.rng().random_range(0..self.total.max(1));
+        for (weight, option) in self.options.iter() {
+            if at < *weight {
+                return option.new_tree(runner);
+            }
+            at -= weight;
+        }
+        Err("no option to pick from".into())
+    }
+}
+
+/// `Some` value of `values` with probability `presence`, else `None`;
+/// shrinking tries `None` first. (proptest's `option::weighted` prepares
+/// its `None` branch with a copy of the random generator on every draw.)
+pub(super) fn maybe<T: std::fmt::Debug + 'static>(
+    presence: f64,
+    values: BoxedStrategy<T>,
+) -> BoxedStrategy<Option<T>> {
+    Maybe { presence, values }.boxed()
+}
+
+#[derive(Debug)]
+struct Maybe<T> {
+    presence: f64,
+    values: BoxedStrategy<T>,
+}
+
+impl<T: std::fmt::Debug + 'static> Strategy for Maybe<T> {
+    type Tree = MaybeTree<T>;
+    type Value = Option<T>;
+
+    fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
+        let present = runner.rng().random_bool(self.presence.clamp(0.0, 1.0));
+        let tree = if present {
+            Some(self.values.new_tree(runner)?)
+        } else {
+            None
+        };
+        Ok(MaybeTree {
+            tree,
+            dropped: false,
+            tried_none: false,
+        })
+    }
+}
+
+pub(super) struct MaybeTree<T> {
+    tree: Option<Box<dyn ValueTree<Value = T>>>,
+    /// The last simplification hid the value.
+    dropped: bool,
+    tried_none: bool,
+}
+
+impl<T> std::fmt::Debug for MaybeTree<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaybeTree")
+            .field("present", &self.tree.is_some())
+            .field("dropped", &self.dropped)
+            .finish()
+    }
+}
+
+impl<T: std::fmt::Debug> ValueTree for MaybeTree<T> {
+    type Value = Option<T>;
+
+    fn current(&self) -> Option<T> {
+        if self.dropped {
+            return None;
+        }
+        self.tree.as_ref().map(|t| t.current())
+    }
+
+    fn simplify(&mut self) -> bool {
+        let Some(tree) = self.tree.as_mut() else {
+            return false;
+        };
+        if !self.tried_none {
+            self.tried_none = true;
+            self.dropped = true;
+            return true;
+        }
+        if self.dropped {
+            return false;
+        }
+        tree.simplify()
+    }
+
+    fn complicate(&mut self) -> bool {
+        if self.dropped {
+            self.dropped = false;
+            return true;
+        }
+        self.tree.as_mut().is_some_and(|t| t.complicate())
+    }
 }
 
 /// Integer values in `[lo, hi]` that are multiples of `step`, as JSON
@@ -343,7 +655,7 @@ pub(super) fn numbers(interval: Interval, step: Option<Decimal>) -> Option<Boxed
         .collect();
     parts.push((1, proptest::sample::select(edges).boxed()));
     Some(
-        Union::new_weighted(parts)
+        pick(parts)
             .prop_filter("number outside its bounds", move |v| {
                 v.as_f64().is_some_and(|x| interval.contains(x))
             })
@@ -461,6 +773,49 @@ mod tests {
     }
 
     #[test]
+    fn integers_shrink_within_bounds_toward_the_member_nearest_zero() {
+        let mut runner = TestRunner::deterministic();
+        for (lo, hi, target) in [(-50, 1_000_000, 0), (7, 99, 7), (-99, -7, -7)] {
+            for _ in 0..100 {
+                let mut tree = multiples(lo, hi).new_tree(&mut runner).unwrap();
+                while tree.simplify() {
+                    assert!((lo..=hi).contains(&tree.current()));
+                }
+                assert_eq!(tree.current(), target);
+            }
+        }
+        // A failing test needing at least 40 shrinks to exactly 40.
+        let mut tree = Towards {
+            lo: 0,
+            curr: 1000,
+            hi: 1000,
+        };
+        while if tree.current() >= 40 {
+            tree.simplify()
+        } else {
+            tree.complicate()
+        } {}
+        assert_eq!(tree.current(), 40);
+    }
+
+    #[test]
+    fn maybe_shrinks_to_none_first() {
+        let mut runner = TestRunner::deterministic();
+        let strategy = maybe(1.0, Just(5).boxed());
+        let mut tree = strategy.new_tree(&mut runner).unwrap();
+        assert_eq!(tree.current(), Some(5));
+        assert!(tree.simplify());
+        assert_eq!(tree.current(), None);
+        assert!(tree.complicate());
+        assert_eq!(tree.current(), Some(5));
+        assert!(maybe(0.0, Just(5).boxed())
+            .new_tree(&mut runner)
+            .unwrap()
+            .current()
+            .is_none());
+    }
+
+    #[test]
     fn numbers_stay_in_open_and_closed_bounds() {
         let interval = Interval {
             lo: Some(Bound {
@@ -502,6 +857,37 @@ mod tests {
             }),
         };
         assert!(numbers(empty, None).is_none());
+    }
+
+    #[test]
+    fn text_shrinks_to_its_minimum_length_of_a() {
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..50 {
+            let mut tree = text(2, 9).new_tree(&mut runner).unwrap();
+            while tree.simplify() {
+                let n = tree.current().chars().count();
+                assert!((2..=9).contains(&n));
+            }
+            assert_eq!(tree.current(), "aa");
+        }
+        // A failing test that needs a `z` keeps it while the rest shrinks.
+        let mut tree = text(0, 20).new_tree(&mut runner).unwrap();
+        let mut value = tree.current();
+        while !value.contains('z') {
+            tree = text(0, 20).new_tree(&mut runner).unwrap();
+            value = tree.current();
+        }
+        let mut steps = 0;
+        while steps < 1000
+            && if tree.current().contains('z') {
+                tree.simplify()
+            } else {
+                tree.complicate()
+            }
+        {
+            steps += 1;
+        }
+        assert_eq!(tree.current(), "z");
     }
 
     #[test]
