@@ -72,6 +72,52 @@
 //! editing the typed fields wins. Ids must be numbers for a property to read
 //! back as one.
 //!
+//! # Executable properties
+//!
+//! A property becomes executable with a fenced code block whose info string
+//! is `json kiro-property` (any case and spacing; backticks or tildes, any
+//! fence length, indented up to three spaces), anywhere in its body at the
+//! top level: after the statement, after the validates line, or further
+//! into the notes. The first such block is read with serde into
+//! `formal` ([`crate::spec::PropertySpec`]); a second one stays in the text
+//! and is reported, as is a block outside every property. Only structure
+//! decides: a block inside a list item or a quote, or with another info
+//! string, is ordinary text.
+//!
+//! The block is kept exactly as written. Right after the statement
+//! ([`FormalPlace::AfterStatement`]) or right after the validates line
+//! ([`FormalPlace::AfterValidates`]), laid out as the renderer lays out
+//! parts (a blank line around it), it is lifted out of the text: the
+//! statement and notes hold prose only, `formal_place` says where it stood,
+//! and `formal_source` keeps its text when that is not the canonical block
+//! of `formal`. Anywhere else ([`FormalPlace::InText`]) the statement or
+//! notes keep it where it is. Either way the document renders byte for byte
+//! as it would without the block being read. JSON that does not read as a
+//! property leaves `formal` empty and stays in `formal_source` (or the
+//! text), rendered as written; lint says what is wrong with it.
+//!
+//! When a program sets, changes or clears `formal`, the renderer writes the
+//! canonical block (pretty JSON, see [`super::formal_block`]) where the old
+//! block stood, after the statement when there was none, or removes it.
+//!
+//! ```
+//! use kiro_core::format::{parse_design, render_design};
+//! use kiro_core::spec::{FormalPlace, PropertyKind};
+//!
+//! let src = "# Design\n\n## Correctness Properties\n\n### Property 1: Codec round trip\n\n*For any* string, decode(encode(s)) SHALL equal s.\n\n**Validates: Requirements 1.1**\n\n```json kiro-property\n{\"kind\": \"round-trip\", \"ops\": [\"encode\", \"decode\"],\n \"target\": {\"process\": [\"python3\", \"codec.py\"]}}\n```\n";
+//! let mut doc = parse_design(src).value;
+//! let p = &doc.properties[0];
+//! assert_eq!(p.formal.as_ref().map(|f| f.kind), Some(PropertyKind::RoundTrip));
+//! assert_eq!(p.formal_place, FormalPlace::AfterValidates);
+//! assert!(p.notes.is_empty());
+//! assert_eq!(render_design(&doc), src);
+//!
+//! // A program changes the property: the block is rewritten in place.
+//! doc.properties[0].formal.as_mut().unwrap().cases = Some(500);
+//! let out = render_design(&doc);
+//! assert!(out.ends_with("**Validates: Requirements 1.1**\n\n```json kiro-property\n{\n  \"kind\": \"round-trip\",\n  \"ops\": [\n    \"encode\",\n    \"decode\"\n  ],\n  \"input\": true,\n  \"target\": {\n    \"process\": [\n      \"python3\",\n      \"codec.py\"\n    ]\n  },\n  \"cases\": 500\n}\n```\n"));
+//! ```
+//!
 //! For a model built in code, two rules make the round trip consistent: when
 //! `properties_after` is `None` (or out of range) but properties exist, they
 //! render at the end under a new `## Correctness Properties` section, which
@@ -473,7 +519,7 @@ impl Reader<'_> {
                 property.formal_place = place;
                 let canonical = read
                     .as_ref()
-                    .is_some_and(|spec| formal::canonical_text(spec) == written);
+                    .is_some_and(|spec| formal::is_canonical(written, spec));
                 property.formal_source = (!canonical).then(|| written.to_owned());
             }
             None => property.formal_place = FormalPlace::InText,

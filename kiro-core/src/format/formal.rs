@@ -196,6 +196,17 @@ pub(crate) fn canonical(spec: &PropertySpec) -> FormalBlock<'static> {
     FormalBlock::new(Cow::Owned(canonical_text(spec)))
 }
 
+/// `true` when `written` is the canonical block of `spec`. Hand-written
+/// blocks rarely start as the canonical one does, which settles most
+/// without rendering `spec`.
+pub(crate) fn is_canonical(written: &str, spec: &PropertySpec) -> bool {
+    let head = written
+        .strip_prefix("```")
+        .and_then(|rest| rest.strip_prefix(PROPERTY_BLOCK_INFO))
+        .is_some_and(|rest| rest.starts_with("\n{\n  \"kind\": \""));
+    head && canonical_text(spec) == written
+}
+
 /// The text of [`canonical`].
 pub(crate) fn canonical_text(spec: &PropertySpec) -> String {
     // Sorted keys make the block the same whether or not serde_json keeps

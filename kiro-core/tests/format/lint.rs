@@ -1533,6 +1533,11 @@ fn k0019_property_block_json() {
         "not json",
         &["K0019 10:2-3 property 1: kiro-property block is not JSON: expected ident"],
     );
+    // What the walk does not look for, serde still refuses: its words.
+    check_block(
+        "{\"kind\": \"no-error\", \"kind\": \"no-error\", \"ops\": [\"f\"]}",
+        &["K0019 10:1-2 property 1: kiro-property block does not read as a property: duplicate field `kind`"],
+    );
     check_block(
         "[\"round-trip\"]",
         &["K0019 10:1-2 property 1: kiro-property block is not a JSON object: [\"round-trip\"]"],
