@@ -338,14 +338,7 @@ impl SpecRun {
                 Some(reason) => aborted(spec, property, seed, reason),
                 // Every selected property has a block, so the suite knows it.
                 None => match suite.check(&runner, property.id.as_str()) {
-                    Ok(mut report) => {
-                        // A block the runner could not build a property
-                        // from still validates what the design says.
-                        if report.validates.is_empty() {
-                            report.validates.clone_from(&property.validates);
-                        }
-                        report
-                    }
+                    Ok(report) => report,
                     Err(e) => aborted(spec, property, seed, e.to_string()),
                 },
             };
