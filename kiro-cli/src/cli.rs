@@ -60,6 +60,8 @@ pub(crate) enum Command {
     Schema(SchemaArgs),
     /// Run a spec through the pipeline: requirements, design, tasks, execute,
     /// verify, with a checkpoint after every step (under `.kiro/runs/`).
+    /// Verify runs the spec's executable properties (as `pbt run` does),
+    /// then the configured test command, and judges every criterion.
     Run(RunArgs),
     /// Show a spec's tasks and progress, and the outcomes of its latest run.
     Status(StatusArgs),
