@@ -11,6 +11,7 @@ Exit status:
        for `spec fmt --check`: every file already canonical;
        for `spec list`: every folder is a spec or an incomplete one;
        for `run`: the run completed; for `verify`: no criterion failed;
+       for `pbt run`: every property passed;
        for `audit verify`: the chain is intact)
   1    `spec lint` found a problem at or above the --deny level,
        `spec fmt --check` found a file that is not canonical,
@@ -18,10 +19,15 @@ Exit status:
        still listed), `run` ended with a failed task, stage or criterion,
        `verify` found a failed criterion (or, with --require-coverage,
        an untested one), or `audit verify` found the chain broken or the
-       log behind a recorded head (truncated, emptied, lines appended)
+       log behind a recorded head (truncated, emptied, lines appended),
+       or `pbt run` found a property failing
   2    usage error, unknown spec, no workspace, an I/O or parse error, an
        input over the size limit, a spec already locked by another run,
-       or a plan lint refuses (duplicate ids, unreadable dependencies, cycles)
+       a plan lint refuses (duplicate ids, unreadable dependencies, cycles),
+       `pbt gen` cannot write a test for a property (none executable,
+       an unknown one, a block that lacks what its kind needs), or
+       `pbt run` could not check a property and none failed, or the spec
+       has nothing it can run
   3    `run` stopped at a gate that was not approved (resume it later)
   130  `run` was interrupted (Ctrl-C); finished tasks are checkpointed";
 
@@ -54,6 +60,8 @@ pub(crate) enum Command {
     Schema(SchemaArgs),
     /// Run a spec through the pipeline: requirements, design, tasks, execute,
     /// verify, with a checkpoint after every step (under `.kiro/runs/`).
+    /// Verify runs the spec's executable properties (as `pbt run` does),
+    /// then the configured test command, and judges every criterion.
     Run(RunArgs),
     /// Show a spec's tasks and progress, and the outcomes of its latest run.
     Status(StatusArgs),
@@ -74,6 +82,89 @@ pub(crate) enum Command {
     /// Inspect the hash-chained audit log `.kiro/audit.jsonl`.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Property-based tests from a spec's executable correctness properties
+    /// (the ```json kiro-property blocks of its design.md).
+    #[command(subcommand)]
+    Pbt(PbtCommand),
+}
+
+/// `kiro pbt ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PbtCommand {
+    /// Write a test file with one property-based test per executable
+    /// property, annotated (`Feature: <spec>, Property N`, `Validates:
+    /// Requirements ...`) so that `kiro trace` and `kiro verify` link it.
+    /// Properties without a block are named in the file's header. Exit 2
+    /// when the spec has no executable property, a --property is unknown or
+    /// has no block, or a block lacks what its kind needs.
+    Gen(PbtGenArgs),
+    /// Run the spec's executable properties (those whose block names a
+    /// `process` or `http` target; a block with only a Rust binding is
+    /// checked by the test `pbt gen` writes) and store their results in
+    /// `.kiro/pbt/<SPEC>.json`, where `verify` and `trace` read them: a
+    /// failing property fails the criteria it validates, with its shrunk
+    /// counterexample as evidence. Counterexamples found are stored under
+    /// `.kiro/pbt-regressions/<SPEC>/` and replayed first on every run.
+    /// Exit 0 when every property passed, 1 when one failed (a crash or
+    /// timeout of the target is a failure), 2 when none failed and one
+    /// could not be checked (an input schema kiro cannot generate from, a
+    /// block lacking what its kind needs), and 2 for an unknown spec or
+    /// property, a property without a target, or a spec with nothing to run.
+    Run(PbtRunArgs),
+}
+
+/// `kiro pbt run`.
+#[derive(Debug, Args)]
+pub(crate) struct PbtRunArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`) or path to a spec folder.
+    pub(crate) spec: String,
+    /// Only this property (repeatable); default: every one with a target.
+    /// The results of the others stay as stored.
+    #[arg(long = "property", value_name = "ID")]
+    pub(crate) properties: Vec<String>,
+    /// Cases per property (default: the property's `cases`, else 100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) cases: Option<u32>,
+    /// Generate from this seed (default: a random one, printed) to repeat
+    /// a run.
+    #[arg(long, value_name = "S")]
+    pub(crate) seed: Option<u64>,
+    /// `text`: a line per property, and for a failure the counterexample,
+    /// the target's answers and the seed; `json`: see `kiro schema pbt`.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// The language of `kiro pbt gen`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PbtLang {
+    /// A Rust integration test or test module: `proptest!` tests, typed
+    /// strategies for properties with a `rust` binding, the schema-driven
+    /// strategy of kiro-proptest and its process and HTTP targets otherwise.
+    #[default]
+    Rust,
+}
+
+/// `kiro pbt gen`.
+#[derive(Debug, Args)]
+pub(crate) struct PbtGenArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`) or path to a spec folder.
+    pub(crate) spec: String,
+    /// The language of the tests.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) lang: PbtLang,
+    /// Write the file here (atomically; parent folders are created) instead
+    /// of printing it, and print what it holds.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Only this property (repeatable); default: every executable one.
+    #[arg(long = "property", value_name = "ID")]
+    pub(crate) properties: Vec<String>,
+    /// The file is an integration test (`tests/*.rs`) of this library
+    /// crate (its Rust name, `my_codec`): binding paths starting with
+    /// `crate::` name it instead.
+    #[arg(long = "crate", value_name = "NAME")]
+    pub(crate) crate_name: Option<String>,
 }
 
 /// Output format of `verify` and `trace`.
@@ -390,6 +481,8 @@ pub(crate) enum SchemaKind {
     Verify,
     /// The output of `checkpoint list --format json`.
     Checkpoints,
+    /// The output of `pbt run --format json`.
+    Pbt,
 }
 
 /// `kiro schema`.

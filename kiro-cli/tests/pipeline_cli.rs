@@ -1476,3 +1476,87 @@ fn checkpoint_list_and_show_escape_control_characters_in_paths() {
     let shown = stdout(&kiro(ws.path(), &["checkpoint", "show", &at]));
     assert!(shown.contains("out/a\\u{1b}[2Jb"), "{shown}");
 }
+
+/// The criteria of the report stored with the last checkpoint of `verify`
+/// in `run`: criterion id → (status, first evidence excerpt).
+fn run_report(dir: &Path, run: &str) -> BTreeMap<String, (String, String)> {
+    let runs = checkpoint_list(dir);
+    let checkpoints = runs.iter().find(|r| r["run_id"] == run).unwrap()["checkpoints"]
+        .as_array()
+        .unwrap();
+    let verify = checkpoints.iter().rev().find(|c| c["node"] == "verify");
+    let at = verify.unwrap()["reference"].as_str().unwrap();
+    let out = kiro(dir, &["checkpoint", "show", at, "--format", "json"]);
+    expect_code(&out, 0);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    json["artifacts"]["artifacts"]["report"]["criteria"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let excerpt = c["evidence"][0]["excerpt"].as_str().unwrap_or_default();
+            (
+                c["criterion"].as_str().unwrap().to_owned(),
+                (c["status"].as_str().unwrap().to_owned(), excerpt.to_owned()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_verify_phase_runs_the_spec_executable_properties() {
+    // No test command: the properties alone decide the criteria they
+    // validate. The seeded bug fails the round trip.
+    let ws = workspace(MARKER_SCRIPT);
+    let root = ws.path();
+    common::lists::write_spec(root, true);
+    common::lists::write_list_codec(root, true);
+    let out = kiro(root, &["run", "lists", "--yes"]);
+    expect_code(&out, 1);
+    let progress = stderr(&out);
+    for expected in [
+        "verify: property 1 (Round trip) FAILED: counterexample [-1]; ",
+        "verify: property 2 (Encoding never fails) passed after 100 cases",
+        "criteria failed verification: 1.1",
+    ] {
+        assert!(
+            progress.contains(expected),
+            "{expected:?} not in\n{progress}"
+        );
+    }
+    let run = run_id(&out);
+    let report = run_report(root, &run);
+    assert_eq!(report["1.1"].0, "failed");
+    assert!(
+        report["1.1"].1.contains("minimal failing input: [-1]"),
+        "{:?}",
+        report["1.1"]
+    );
+    assert_eq!(report["1.2"].0, "passed");
+    assert_eq!(report["1.3"].0, "untested");
+    let stored = fs::read_to_string(root.join(".kiro/pbt/lists.json")).unwrap();
+    assert!(stored.contains("\"status\": \"failed\""), "{stored}");
+
+    // Fixed, with a test command configured: resuming verifies again, the
+    // properties run again (the stored counterexample first) and the test
+    // command's report includes them.
+    common::lists::write_list_codec(root, false);
+    let config = root.join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str("\n[verifier]\ncommand = [\"sh\", \"-c\", \"exit 0\"]\n");
+    fs::write(&config, text).unwrap();
+    let out = kiro(root, &["run", "lists", "--resume", "--yes"]);
+    expect_code(&out, 0);
+    assert!(
+        stderr(&out).contains("verify: property 1 (Round trip) passed after 100 cases"),
+        "{}",
+        stderr(&out)
+    );
+    let report = run_report(root, &run);
+    assert_eq!(report["1.1"].0, "passed");
+    assert_eq!(report["1.2"].0, "passed");
+    let status = kiro(root, &["status", "lists", "--format", "json"]);
+    let status: Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert_eq!(status["run"]["verification"]["passed"], 2);
+    assert_eq!(status["run"]["verification"]["failed"], 0);
+}

@@ -1306,3 +1306,488 @@ fn verify_and_trace_outputs_match_the_golden_files() {
     expect_code(&out, 0);
     golden("matrix.schema.json", &stdout(&out));
 }
+
+// ---------------------------------------------------------------------------
+// `kiro pbt gen`: a spec's executable properties as a Rust test file whose
+// tests `kiro trace` links and whose results `kiro verify` reads.
+// ---------------------------------------------------------------------------
+
+const CODEC_REQUIREMENTS: &str = "\
+# Requirements Document
+
+## Requirements
+
+### Requirement 1: Hex codec
+
+#### Acceptance Criteria
+
+1. THE codec SHALL decode what it encodes
+2. WHEN the input is valid hex, THE codec SHALL decode it
+3. THE codec SHALL decode in linear time
+";
+
+/// Property 1 with a Rust binding, property 2 on a process target,
+/// property 3 without a block.
+const CODEC_DESIGN: &str = "\
+# Design Document
+
+## Overview
+
+A hex codec.
+
+## Correctness Properties
+
+### Property 1: Hex round trip
+
+*For any* bytes, decoding their encoding SHALL return them.
+
+```json kiro-property
+{\"kind\": \"round-trip\", \"ops\": [\"encode\", \"decode\"],
+ \"rust\": {\"input_type\": \"Vec<u8>\", \"f\": \"crate::hex::encode\", \"g\": \"crate::hex::decode\"}}
+```
+
+**Validates: Requirements 1.1**
+
+### Property 2: Valid hex decodes
+
+*For any* valid hex text, decoding SHALL succeed.
+
+```json kiro-property
+{\"kind\": \"no-error\", \"ops\": [\"decode\"],
+ \"input\": {\"type\": \"string\", \"pattern\": \"^([0-9a-f]{2})*$\"},
+ \"target\": {\"process\": [\"python3\", \"codec.py\"]}}
+```
+
+**Validates: Requirements 1.2**
+
+### Property 3: Linear time
+
+*For any* input, decoding SHALL take linear time.
+
+**Validates: Requirements 1.3**
+";
+
+/// A workspace with spec `codec` and a verifier whose JUnit report has
+/// property 1's test passing and property 2's failing.
+fn codec_workspace() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    expect_code(&kiro(dir.path(), &["init"]), 0);
+    let spec = dir.path().join(".kiro/specs/codec");
+    fs::create_dir_all(&spec).unwrap();
+    fs::write(spec.join("requirements.md"), CODEC_REQUIREMENTS).unwrap();
+    fs::write(spec.join("design.md"), CODEC_DESIGN).unwrap();
+    set_verifier(
+        dir.path(),
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+  <testsuite name="codec_properties" tests="2" failures="1">
+    <testcase name="property_1_hex_round_trip" classname="codec_properties"/>
+    <testcase name="property_2_valid_hex_decodes" classname="codec_properties">
+      <failure message="Test failed">minimal failing input: input = "0g"</failure>
+    </testcase>
+  </testsuite>
+</testsuites>"#,
+    );
+    dir
+}
+
+#[test]
+fn pbt_gen_refuses_unknown_and_unexecutable_properties_and_specs() {
+    let ws = codec_workspace();
+    let root = ws.path();
+    for (args, message) in [
+        (
+            &["pbt", "gen", "codec", "--property", "9"][..],
+            "error: spec `codec` has no correctness property 9 (it has: 1, 2, 3)",
+        ),
+        (
+            &["pbt", "gen", "codec", "--property", "3"],
+            "error: property 3 of spec `codec` is not executable: it has no ```json kiro-property block",
+        ),
+        (&["pbt", "gen", "nope"], "error: unknown spec `nope`"),
+        (
+            &["pbt", "gen", "codec", "--crate", "my-codec"],
+            "is not a Rust identifier",
+        ),
+        (&["pbt", "gen", "codec", "--lang", "cobol"], "invalid value 'cobol'"),
+    ] {
+        let out = kiro(root, args);
+        expect_code(&out, 2);
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    }
+    // A spec whose properties have no block has nothing to generate.
+    fs::write(
+        root.join(".kiro/specs/codec/design.md"),
+        "# Design Document\n\n## Correctness Properties\n\n### Property 1: Linear time\n\n\
+         *For any* input, decoding SHALL take linear time.\n\n**Validates: Requirements 1.3**\n",
+    )
+    .unwrap();
+    let out = kiro(
+        root,
+        &["pbt", "gen", "codec", "--out", "tests/codec_properties.rs"],
+    );
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("error: spec `codec` has no executable correctness property"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !root.join("tests").exists(),
+        "nothing is written on an error"
+    );
+}
+
+#[test]
+fn pbt_gen_writes_tests_that_trace_and_verify_link_to_the_criteria() {
+    let ws = codec_workspace();
+    let root = ws.path();
+
+    // Standard output: the file, and nothing else.
+    let printed = kiro(
+        root,
+        &["pbt", "gen", "codec", "--lang", "rust", "--crate", "codec"],
+    );
+    expect_code(&printed, 0);
+    let code = stdout(&printed);
+    for expected in [
+        "/// **Feature: codec, Property 1: Hex round trip**",
+        "/// **Validates: Requirements 1.1**",
+        "fn property_1_hex_round_trip(input in any::<Vec<u8>>())",
+        "codec::hex::decode(&output)",
+        "/// **Feature: codec, Property 2: Valid hex decodes**",
+        "ProcessTarget::new([\"python3\", \"codec.py\"])",
+        "//! Not generated: property 3 (Linear time)",
+    ] {
+        assert!(code.contains(expected), "{expected:?} not in\n{code}");
+    }
+
+    // --out: the same bytes, written atomically (no temporary file left),
+    // replacing an older file, with a summary on standard output.
+    fs::create_dir_all(root.join("tests")).unwrap();
+    fs::write(root.join("tests/codec_properties.rs"), "// old\n").unwrap();
+    let out = kiro(
+        root,
+        &[
+            "pbt",
+            "gen",
+            "codec",
+            "--crate",
+            "codec",
+            "--out",
+            "tests/codec_properties.rs",
+        ],
+    );
+    expect_code(&out, 0);
+    assert_eq!(
+        stdout(&out),
+        "tests/codec_properties.rs: 2 tests for spec `codec` (properties 1, 2); \
+         without a kiro-property block: 3\n"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("tests/codec_properties.rs")).unwrap(),
+        code
+    );
+    let entries: Vec<_> = fs::read_dir(root.join("tests"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(entries, ["codec_properties.rs"]);
+
+    // `kiro trace` links each test to the criteria its property validates.
+    let out = kiro(root, &["trace", "codec", "--format", "json"]);
+    expect_code(&out, 0);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let tests_of = |json: &Value, criterion: &str| -> Vec<String> {
+        json["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["criterion"] == criterion)
+            .unwrap()["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let matrix = &json["matrix"];
+    assert_eq!(tests_of(matrix, "1.1"), ["property_1_hex_round_trip"]);
+    assert_eq!(tests_of(matrix, "1.2"), ["property_2_valid_hex_decodes"]);
+    assert!(tests_of(matrix, "1.3").is_empty());
+
+    // `kiro verify` reads their results: a passing property passes its
+    // criterion, a failing one fails it, one without a test leaves it untested.
+    let out = kiro(root, &["verify", "codec", "--format", "json"]);
+    expect_code(&out, 1);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let expected: BTreeMap<String, String> =
+        [("1.1", "passed"), ("1.2", "failed"), ("1.3", "untested")]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect();
+    assert_eq!(statuses(&json), expected);
+}
+
+// ---------------------------------------------------------------------------
+// `kiro pbt run`: a spec's executable properties run on their process
+// target; their results are what `kiro verify` and `kiro trace` show.
+// ---------------------------------------------------------------------------
+
+/// A workspace after `kiro init` with spec `lists` and its `codec.py`.
+fn lists_workspace(buggy: bool) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    expect_code(&kiro(dir.path(), &["init"]), 0);
+    common::lists::write_spec(dir.path(), false);
+    common::lists::write_list_codec(dir.path(), buggy);
+    dir
+}
+
+/// The seed in the summary line `spec `lists`, seed N: ...`.
+fn summary_seed(text: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("spec `lists`, seed "))
+        .unwrap_or_else(|| panic!("no summary line in\n{text}"));
+    line["spec `lists`, seed ".len()..]
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Asserts that `instance` is valid against the JSON Schema `schema`.
+fn assert_valid(schema: &Value, instance: &Value) {
+    let validator = jsonschema::validator_for(schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{instance:#}");
+}
+
+#[test]
+fn pbt_run_fails_the_criterion_with_the_counterexample_until_the_bug_is_fixed() {
+    let ws = lists_workspace(true);
+    let root = ws.path();
+
+    // The seeded bug (decode loses the sign) breaks the round trip; the
+    // failure is shrunk to the smallest list and told with its calls.
+    let out = kiro(root, &["pbt", "run", "lists"]);
+    expect_code(&out, 1);
+    let text = stdout(&out);
+    let seed = summary_seed(&text);
+    for expected in [
+        "property 1 Round trip: FAILED (".to_owned(),
+        "; validates 1.1)\n  counterexample: [-1] (shrunk in ".to_owned(),
+        "  encode([-1]) -> ok \"-1\"\n  decode(\"-1\") -> ok [1]\n".to_owned(),
+        format!("  reproduce: kiro pbt run lists --property 1 --seed {seed} "),
+        "property 2 Encoding never fails: passed (100 cases; validates 1.2)\n".to_owned(),
+        "property 3 Rust decoder agrees: skipped (no target, only a Rust binding".to_owned(),
+        format!(
+            "spec `lists`, seed {seed}: 1 passed, 1 failed, 0 errored; \
+             results in .kiro/pbt/lists.json\n"
+        ),
+    ] {
+        assert!(text.contains(&expected), "{expected:?} not in\n{text}");
+    }
+    assert!(root.join(".kiro/pbt-regressions/lists/1.json").is_file());
+
+    // `kiro verify --no-run` reads the results: 1.1 fails with the
+    // counterexample as evidence, 1.2 passes, 1.3 (Rust only) is untested.
+    let out = kiro(root, &["verify", "lists", "--no-run", "--format", "json"]);
+    expect_code(&out, 1);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let expected: BTreeMap<String, String> =
+        [("1.1", "failed"), ("1.2", "passed"), ("1.3", "untested")]
+            .into_iter()
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .collect();
+    assert_eq!(statuses(&json), expected);
+    let evidence = &json["rows"][0]["tests"][0];
+    assert_eq!(evidence["name"], "kiro_pbt__lists__property_1");
+    assert_eq!(evidence["status"], "failed");
+    let excerpt = evidence["excerpt"].as_str().unwrap();
+    assert!(
+        excerpt.contains("minimal failing input: [-1]")
+            && excerpt.contains(&format!("seed: {seed}")),
+        "{excerpt}"
+    );
+    // `kiro trace` links the result to the property and its criterion.
+    let out = kiro(root, &["trace", "lists", "--format", "json"]);
+    expect_code(&out, 0);
+    let trace: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(trace["results"], "kiro pbt run");
+    assert_eq!(statuses(&trace["matrix"]), expected);
+
+    // The same seed generates the same cases: without the stored
+    // counterexample, the same failure is found again. The JSON report is
+    // what `kiro schema pbt` describes.
+    fs::remove_dir_all(root.join(".kiro/pbt-regressions")).unwrap();
+    let seed_arg = seed.to_string();
+    let args = [
+        "pbt",
+        "run",
+        "lists",
+        "--property",
+        "1",
+        "--seed",
+        &seed_arg,
+        "--format",
+        "json",
+    ];
+    let out = kiro(root, &args);
+    expect_code(&out, 1);
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let schema: Value = serde_json::from_str(&stdout(&kiro(root, &["schema", "pbt"]))).unwrap();
+    assert_valid(&schema, &report);
+    assert_eq!(report["seed"], seed);
+    assert_eq!(report["totals"]["failed"], 1);
+    let result = &report["results"][0];
+    assert_eq!(
+        (
+            &result["property"],
+            &result["status"],
+            &result["counterexample"]
+        ),
+        (
+            &Value::from("1"),
+            &Value::from("failed"),
+            &serde_json::json!([-1])
+        )
+    );
+    assert_eq!(result["output"][1]["result"]["ok"], serde_json::json!([1]));
+    assert_eq!(result["validates"], serde_json::json!(["1.1"]));
+    // Property 2's earlier result is kept beside the new one.
+    let stored: Value =
+        serde_json::from_str(&fs::read_to_string(root.join(".kiro/pbt/lists.json")).unwrap())
+            .unwrap();
+    let stored_ids: Vec<&str> = stored["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["property"].as_str().unwrap())
+        .collect();
+    assert_eq!(stored_ids, ["1", "2"]);
+
+    // Fixed: the stored counterexample is replayed first and passes, the
+    // generated cases too; the criterion passes.
+    common::lists::write_list_codec(root, false);
+    let out = kiro(root, &["pbt", "run", "lists"]);
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("property 1 Round trip: passed (100 cases + 1 stored; validates 1.1)\n"),
+        "{text}"
+    );
+    let out = kiro(root, &["verify", "lists", "--no-run", "--format", "json"]);
+    expect_code(&out, 0);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(statuses(&json)["1.1"], "passed");
+    assert_valid(
+        &schema,
+        &serde_json::from_str(&stdout(&kiro(
+            root,
+            &["pbt", "run", "lists", "--cases", "5", "--format", "json"],
+        )))
+        .unwrap(),
+    );
+}
+
+#[test]
+fn pbt_run_refuses_what_it_cannot_run_and_errors_what_it_cannot_check() {
+    let ws = lists_workspace(false);
+    let root = ws.path();
+    for (args, message) in [
+        (
+            &["pbt", "run", "lists", "--property", "9"][..],
+            "error: spec `lists` has no correctness property 9 (it has: 1, 2, 3)",
+        ),
+        (
+            &["pbt", "run", "lists", "--property", "3"],
+            "error: property 3 of spec `lists` has no target kiro can call, only a Rust binding",
+        ),
+        (&["pbt", "run", "nope"], "error: unknown spec `nope`"),
+        (&["pbt", "run", "lists", "--cases", "0"], "--cases"),
+    ] {
+        let out = kiro(root, args);
+        expect_code(&out, 2);
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    }
+    assert!(
+        !root.join(".kiro/pbt").exists(),
+        "nothing ran, nothing stored"
+    );
+
+    // An input schema kiro cannot generate from: that property errors
+    // (exit 2), the others still run, and every result is stored.
+    let design = root.join(".kiro/specs/lists/design.md");
+    let text = fs::read_to_string(&design).unwrap();
+    let misspelt = text.replacen("\"maxItems\": 8", "\"maxItem\": 8", 1);
+    fs::write(&design, &misspelt).unwrap();
+    let out = kiro(root, &["pbt", "run", "lists"]);
+    expect_code(&out, 2);
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("property 1 Round trip: errored (0 cases; validates 1.1)\n")
+            && shown.contains("`maxItem`")
+            && shown.contains("property 2 Encoding never fails: passed"),
+        "{shown}"
+    );
+    let out = kiro(root, &["verify", "lists", "--no-run", "--format", "json"]);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        statuses(&json)["1.1"],
+        "failed",
+        "an errored property fails"
+    );
+    fs::write(&design, &text).unwrap();
+
+    // A target that crashes fails the property (exit 1), with its stderr.
+    fs::write(
+        root.join("codec.py"),
+        "import sys\nsys.exit('codec: broken')\n",
+    )
+    .unwrap();
+    let out = kiro(root, &["pbt", "run", "lists", "--property", "2"]);
+    expect_code(&out, 1);
+    assert!(
+        stdout(&out).contains("property 2 Encoding never fails: FAILED")
+            && stdout(&out).contains("codec: broken"),
+        "{}",
+        stdout(&out)
+    );
+    common::lists::write_list_codec(root, false);
+
+    // The workspace's command policy applies: a target it does not allow
+    // is not started.
+    let config = root.join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str("\n[policy]\ncommands = [\"sh\"]\n");
+    fs::write(&config, text).unwrap();
+    let out = kiro(root, &["pbt", "run", "lists", "--property", "2"]);
+    expect_code(&out, 2);
+    assert!(
+        stdout(&out).contains("not run: ") && stdout(&out).contains("python3 codec.py"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Without any block there is nothing to run.
+    fs::write(
+        &design,
+        "# Design Document\n\n## Correctness Properties\n\n### Property 1: Round trip\n\n\
+         *For any* list, decoding its encoding SHALL return it.\n\n**Validates: Requirements 1.1**\n",
+    )
+    .unwrap();
+    let out = kiro(root, &["pbt", "run", "lists"]);
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("error: spec `lists` has no executable correctness property"),
+        "{}",
+        stderr(&out)
+    );
+}

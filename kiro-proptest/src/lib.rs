@@ -34,15 +34,26 @@
 //!   first) and [`SpecProperties`] / [`spec_tests!`] for a whole spec.
 //! - [`report`]: [`PropertyReport`], the typed verdict.
 //! - [`regressions`]: stored counterexamples under `.kiro/pbt-regressions/`.
+//! - [`codegen`]: a spec's executable properties as a Rust test file, one
+//!   `proptest!` test per property, annotated so `kiro trace` links it.
+//! - `results` (feature `engine`): a spec's properties run as `kiro pbt
+//!   run` runs them, their results stored for `kiro verify` and `kiro trace`.
+//! - `verifier` (feature `engine`): the pipeline's verify phase running the
+//!   spec's properties before the verifier it wraps.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod codegen;
 pub mod property;
 pub mod regressions;
 pub mod report;
+#[cfg(feature = "engine")]
+pub mod results;
 pub mod runner;
 pub mod schema;
 pub mod target;
+#[cfg(feature = "engine")]
+pub mod verifier;
 
 pub use property::Property;
 pub use report::PropertyReport;

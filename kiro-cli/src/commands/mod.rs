@@ -8,6 +8,7 @@ mod init;
 mod lint;
 mod list;
 mod new;
+mod pbt;
 mod run;
 mod schema;
 mod show;
@@ -19,7 +20,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{AuditCommand, CheckpointCommand, Cli, Command, SpecCommand};
+use crate::cli::{AuditCommand, CheckpointCommand, Cli, Command, PbtCommand, SpecCommand};
 use crate::workspace::Workspace;
 
 /// Exit status for findings: lint problems at the deny level, unformatted files.
@@ -62,6 +63,13 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
             match command {
                 AuditCommand::Verify(args) => audit::verify(&ws, &args),
                 AuditCommand::List(args) => audit::list(&ws, &args),
+            }
+        }
+        Command::Pbt(command) => {
+            let ws = Workspace::locate(cli.workspace.as_deref())?;
+            match command {
+                PbtCommand::Gen(args) => pbt::gen(&ws, &args),
+                PbtCommand::Run(args) => pbt::run(&ws, &args),
             }
         }
     }

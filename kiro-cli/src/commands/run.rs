@@ -19,6 +19,7 @@ use kiro_core::stage::{
     Approval, Approver, Artifacts, EventSink, Gate, OutcomeStatus, Phase, RequirementsInput,
     StageError,
 };
+use kiro_proptest::verifier::{StoredProperties, WithProperties};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
@@ -63,6 +64,12 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
     if let Some(launcher) = engine::launcher() {
         setup = setup.launcher(launcher);
     }
+    // The verify phase runs the spec's executable properties and stores
+    // their results before the configured test command (if any) reads them.
+    setup = match project.verifier() {
+        Some(tests) => setup.verifier(WithProperties::new(tests)),
+        None => setup.verifier(WithProperties::new(StoredProperties)),
+    };
     let bar: SharedBar = Arc::default();
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     setup = if args.yes {

@@ -1,6 +1,7 @@
 //! `kiro schema`: JSON Schemas of the documents, of lint output, of the
 //! verification matrix, and of the JSON of `status`, `trace`, `verify` and
-//! `checkpoint list` (the output types of `kiro_core::project`).
+//! `checkpoint list` (the output types of `kiro_core::project`) and of `pbt
+//! run` (`kiro_proptest::results::PbtRun`).
 
 use std::process::ExitCode;
 
@@ -25,6 +26,7 @@ pub(super) fn run(kind: SchemaKind) -> Result<ExitCode> {
         SchemaKind::Status => schema_for!(StatusReport),
         SchemaKind::Trace => schema_for!(TraceReport),
         SchemaKind::Checkpoints => schema_for!(CheckpointList),
+        SchemaKind::Pbt => schema_for!(kiro_proptest::results::PbtRun),
     };
     output::println(&serde_json::to_string_pretty(&schema)?)?;
     Ok(ExitCode::SUCCESS)

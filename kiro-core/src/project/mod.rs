@@ -61,7 +61,7 @@ use crate::error::Error;
 use crate::pipeline::{self, Pipeline, RunOptions, RunSummary};
 use crate::redact::Redactor;
 use crate::sandbox::Launcher;
-use crate::stage::{Approver, AutoApprove, Executor, Phase};
+use crate::stage::{Approver, AutoApprove, Executor, Phase, Verifier};
 use crate::stages::{CommandExecutor, CommandVerifier};
 use crate::store::{self, LoadOptions, LoadedSpec};
 use crate::workspace::{Policy, Workspace, DEFAULT_REPO};
@@ -393,10 +393,18 @@ impl Project {
         )?)
     }
 
+    /// The verifier `[verifier]` configures (its test command), if any: the
+    /// one a run uses unless its [`RunSetup::verifier`] replaces it, for a
+    /// front end that wraps it (`kiro run` adds the spec's executable
+    /// properties, which kiro-core cannot run itself).
+    pub fn verifier(&self) -> Option<CommandVerifier> {
+        CommandVerifier::from_config(&self.config.verifier)
+    }
+
     /// Prepares a run of a spec as configured: the run to resume (checked
     /// to exist and to work on this spec), the spec's lock, and the
-    /// pipeline with the configured store, audit log, executor (or the one
-    /// `setup` gives), verifier and policy.
+    /// pipeline with the configured store, audit log, executor and verifier
+    /// (or those `setup` gives) and policy.
     pub fn prepare_run(&self, setup: RunSetup) -> Result<PreparedRun> {
         let name = spec_name(&setup.spec_dir);
         let (resume, resume_missing) = match setup.resume {
@@ -448,8 +456,10 @@ impl Project {
             (None, None) => {}
         }
         // Without a verifier the engine reports every criterion untested.
-        if let Some(verifier) = CommandVerifier::from_config(&self.config.verifier) {
-            builder = builder.verifier(verifier);
+        match (setup.verifier, self.verifier()) {
+            (Some(verifier), _) => builder = builder.verifier(verifier),
+            (None, Some(verifier)) => builder = builder.verifier(verifier),
+            (None, None) => {}
         }
         if let Some(approver) = setup.approver {
             builder = builder.approver(approver);
@@ -497,6 +507,7 @@ pub struct RunSetup {
     jobs: Option<usize>,
     launcher: Option<Launcher>,
     executor: Option<Arc<dyn Executor>>,
+    verifier: Option<Arc<dyn Verifier>>,
     approver: Option<Arc<dyn Approver>>,
 }
 
@@ -508,6 +519,7 @@ impl std::fmt::Debug for RunSetup {
             .field("resume", &self.resume)
             .field("jobs", &self.jobs)
             .field("executor", &self.executor.is_some())
+            .field("verifier", &self.verifier.is_some())
             .field("approver", &self.approver.is_some())
             .finish_non_exhaustive()
     }
@@ -524,6 +536,7 @@ impl RunSetup {
             jobs: None,
             launcher: None,
             executor: None,
+            verifier: None,
             approver: None,
         }
     }
@@ -556,6 +569,13 @@ impl RunSetup {
     /// Runs tasks with `executor` instead of the configured `[executor]`.
     pub fn executor(mut self, executor: impl Executor + 'static) -> RunSetup {
         self.executor = Some(Arc::new(executor));
+        self
+    }
+
+    /// Verifies with `verifier` instead of the configured `[verifier]`
+    /// ([`Project::verifier`], which a wrapper may hold).
+    pub fn verifier(mut self, verifier: impl Verifier + 'static) -> RunSetup {
+        self.verifier = Some(Arc::new(verifier));
         self
     }
 

@@ -7,5 +7,7 @@
     reason = "tests fail by panicking"
 )]
 
+mod codegen;
 mod conformance;
+mod results;
 mod runner;
