@@ -113,6 +113,12 @@ pub struct ExecutorConfig {
     /// task brief on standard input; `None` when no executor is configured.
     #[serde(deserialize_with = "non_empty_argv")]
     pub command: Option<Vec<String>>,
+    /// A coding-agent CLI kiro knows how to run non-interactively, instead
+    /// of `command` (the file may set one of the two, not both); `None` when
+    /// no preset is chosen. See [`AgentPreset`] and
+    /// [`stages::preset`](crate::stages::preset) for the command line each
+    /// expands to.
+    pub preset: Option<AgentPreset>,
     /// Seconds before a task is stopped and counted as failed (default 1800).
     pub timeout_secs: u64,
     /// Directories outside the workspace the agent keeps its own state in
@@ -128,9 +134,59 @@ impl Default for ExecutorConfig {
     fn default() -> Self {
         ExecutorConfig {
             command: None,
+            preset: None,
             timeout_secs: 1800,
             state_dirs: Vec::new(),
         }
+    }
+}
+
+/// A coding-agent CLI that `[executor] preset` names, written in the
+/// config file by its kebab-case name (`preset = "claude-code"`).
+///
+/// This type only names the tool; the command line each one expands to, and
+/// where it reads the task brief, are documented and built in
+/// [`stages::preset`](crate::stages::preset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentPreset {
+    /// Anthropic's Claude Code (`claude`).
+    ClaudeCode,
+    /// OpenAI's Codex CLI (`codex`).
+    Codex,
+    /// Google's Gemini CLI (`gemini`).
+    Gemini,
+    /// Aider (`aider`).
+    Aider,
+    /// Kiro CLI (`kiro-cli`).
+    KiroCli,
+}
+
+impl AgentPreset {
+    /// Every preset, in the order the documentation lists them.
+    pub const ALL: [AgentPreset; 5] = [
+        AgentPreset::ClaudeCode,
+        AgentPreset::Codex,
+        AgentPreset::Gemini,
+        AgentPreset::Aider,
+        AgentPreset::KiroCli,
+    ];
+
+    /// The name `preset = "..."` uses (`claude-code`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentPreset::ClaudeCode => "claude-code",
+            AgentPreset::Codex => "codex",
+            AgentPreset::Gemini => "gemini",
+            AgentPreset::Aider => "aider",
+            AgentPreset::KiroCli => "kiro-cli",
+        }
+    }
+}
+
+impl std::fmt::Display for AgentPreset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -304,7 +360,12 @@ impl Config {
 
     /// Parses the text of a config file; `path` only names the file in errors.
     pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<Config> {
-        toml::from_str(text).map_err(|e| config_error(text, path.as_ref(), &e))
+        let config: Config =
+            toml::from_str(text).map_err(|e| config_error(text, path.as_ref(), &e))?;
+        if config.executor.command.is_some() && config.executor.preset.is_some() {
+            return Err(command_and_preset(text, path.as_ref()));
+        }
+        Ok(config)
     }
 
     /// Renders the configuration as TOML (every key, defaults included).
@@ -353,6 +414,42 @@ fn config_error(text: &str, path: &Path, e: &toml::de::Error) -> Error {
         column,
         message: message.replace('\n', "; "),
         expected,
+    }
+}
+
+/// Where `[executor]`'s `command` and `preset` values start in the text:
+/// read again only to place the error when both are set, because serde's
+/// derive sees one field at a time and cannot say where a pair conflicts.
+#[derive(Deserialize)]
+struct ExecutorSpans {
+    #[serde(default)]
+    executor: Option<ExecutorKeySpans>,
+}
+
+#[derive(Deserialize)]
+struct ExecutorKeySpans {
+    command: Option<toml::Spanned<toml::Value>>,
+    preset: Option<toml::Spanned<toml::Value>>,
+}
+
+/// [`Error::Config`] for an `[executor]` that sets both `command` and
+/// `preset`, at whichever of the two the file writes last (the one that
+/// contradicts what was already said).
+fn command_and_preset(text: &str, path: &Path) -> Error {
+    let offset = toml::from_str::<ExecutorSpans>(text)
+        .ok()
+        .and_then(|s| s.executor)
+        .map_or(0, |e| {
+            let start = |v: Option<toml::Spanned<toml::Value>>| v.map_or(0, |v| v.span().start);
+            start(e.command).max(start(e.preset))
+        });
+    let (line, column) = line_col(text, offset);
+    Error::Config {
+        path: path.to_owned(),
+        line,
+        column,
+        message: "`[executor]` sets both `command` and `preset`".to_owned(),
+        expected: Some("one of the two: a preset expands to its own command line".to_owned()),
     }
 }
 

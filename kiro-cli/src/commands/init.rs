@@ -31,6 +31,7 @@ const CONFIG_TEMPLATE: &str = r#"# kiro workspace configuration.
 # # Command run once per task, in the workspace root, with the task brief on
 # # standard input. This is how an external coding agent is plugged in.
 # command = ["my-agent", "--task", "-"]
+# # Or instead a known agent CLI: preset = "claude-code" | "codex" | "gemini" | "aider" | "kiro-cli"
 # # Seconds before a task is stopped and counted as failed.
 # timeout_secs = 1800
 # # Directories outside the workspace the agent keeps its own state in, which

@@ -31,13 +31,33 @@ const SUMMARY_CHARS: usize = 200;
 /// How many bytes of output a failed outcome keeps as evidence (the end).
 const EVIDENCE_BYTES: usize = 16 * 1024;
 
+/// The longest brief passed as one command-line argument, in bytes. Linux
+/// refuses a single argument of 32 pages (128 KiB, `MAX_ARG_STRLEN`) or
+/// more with `E2BIG`; checking first turns that into an error naming the
+/// task and the limit instead of a failed spawn.
+pub const MAX_BRIEF_ARGUMENT_BYTES: usize = 128 * 1024 - 1;
+
+/// Where a command reads the [`task_brief`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BriefInput {
+    /// On standard input (the default): the brief has no size limit and
+    /// stays out of the process list.
+    #[default]
+    Stdin,
+    /// As one more argument at the end of the command line, for a tool that
+    /// takes its prompt only as an argument; standard input is then empty.
+    /// A brief longer than [`MAX_BRIEF_ARGUMENT_BYTES`] fails the task with
+    /// [`StageError::Invalid`] before anything runs.
+    Argument,
+}
+
 /// Runs a configured command once per task: how any coding-agent CLI is
 /// plugged in.
 ///
 /// For each task the command (no shell) runs in the root of a workspace
 /// repository (the first one unless [`CommandExecutor::repo`] names
-/// another), with the [`task_brief`] on standard input and these
-/// environment variables:
+/// another), with the [`task_brief`] on standard input (or as its last
+/// argument, [`BriefInput::Argument`]) and these environment variables:
 ///
 /// | Variable | Value |
 /// |---|---|
@@ -113,6 +133,7 @@ pub struct CommandExecutor {
     sandbox: Option<SandboxMode>,
     support: Option<Support>,
     state_dirs: Vec<PathBuf>,
+    brief: BriefInput,
     /// The next task cgroup's number; shared by clones, so that their
     /// cgroups get distinct names.
     cgroups: Arc<AtomicU64>,
@@ -135,15 +156,25 @@ impl CommandExecutor {
             sandbox: None,
             support: None,
             state_dirs: Vec::new(),
+            brief: BriefInput::Stdin,
             cgroups: Arc::new(AtomicU64::new(1)),
         }
     }
 
     /// The executor `[executor]` of `.kiro/config.toml` describes, with its
-    /// `timeout_secs` (0 means no limit); `None` when no command is configured.
+    /// `timeout_secs` (0 means no limit): its `command`, else the command
+    /// line of its `preset` ([`CommandExecutor::preset`]); `None` when it
+    /// names neither. (A config file cannot set both; a value built in code
+    /// that does runs the explicit `command`.)
     pub fn from_config(cfg: &ExecutorConfig) -> Option<CommandExecutor> {
-        let argv = cfg.command.as_ref().filter(|argv| !argv.is_empty())?;
-        let mut exec = CommandExecutor::new(argv);
+        let mut exec = match (
+            cfg.command.as_ref().filter(|argv| !argv.is_empty()),
+            cfg.preset,
+        ) {
+            (Some(argv), _) => CommandExecutor::new(argv),
+            (None, Some(preset)) => CommandExecutor::preset(preset),
+            (None, None) => return None,
+        };
         for dir in &cfg.state_dirs {
             exec = exec.state_dir(expand_home(dir));
         }
@@ -208,9 +239,21 @@ impl CommandExecutor {
         self
     }
 
-    /// The command line.
+    /// Where the command reads the task brief (default
+    /// [`BriefInput::Stdin`]).
+    pub fn brief_input(mut self, input: BriefInput) -> Self {
+        self.brief = input;
+        self
+    }
+
+    /// The command line (without the brief, when it goes at the end).
     pub fn argv(&self) -> &[String] {
         &self.argv
+    }
+
+    /// Where the command reads the task brief.
+    pub fn brief(&self) -> BriefInput {
+        self.brief
     }
 }
 
@@ -350,7 +393,25 @@ impl Executor for CommandExecutor {
             StageError::invalid(format!("task {:?} has no id", task.title.trim()))
         })?;
         let ws = cx.workspace();
+        // The policy sees the configured command line: the brief is data,
+        // and a denial should not quote a whole brief back.
         ws.check_command(&self.argv)?;
+        let brief = task_brief(task, spec);
+        let (argv, stdin) = match self.brief {
+            BriefInput::Stdin => (self.argv.clone(), Some(brief.into_bytes())),
+            BriefInput::Argument if brief.len() > MAX_BRIEF_ARGUMENT_BYTES => {
+                return Err(StageError::invalid(format!(
+                    "the brief of task {id} is {} bytes, more than the {MAX_BRIEF_ARGUMENT_BYTES} \
+                     one command-line argument may hold; use an agent that reads it on standard input",
+                    brief.len()
+                )));
+            }
+            BriefInput::Argument => {
+                let mut argv = self.argv.clone();
+                argv.push(brief);
+                (argv, None)
+            }
+        };
         let repo = super::repo_or_first(ws, self.repo.as_ref())?;
         let root = ws.root(&repo)?.to_path_buf();
         let spec_name = if spec.name.is_empty() {
@@ -386,16 +447,19 @@ impl Executor for CommandExecutor {
         };
         let mut cmd = match (&self.launcher, &confinement) {
             (Some(launcher), Some(c)) => {
-                let mut cmd = Command::new(launcher.command_line(&c.plan, &self.argv))
-                    .preamble(NOTICE_PREFIX);
+                let mut cmd =
+                    Command::new(launcher.command_line(&c.plan, &argv)).preamble(NOTICE_PREFIX);
                 if let Ok(cg) = &c.cgroup {
                     cmd = cmd.cgroup(cg.dir());
                 }
                 cmd
             }
-            _ => Command::new(&self.argv),
+            _ => Command::new(&argv),
         };
-        cmd = cmd.cwd(&root).stdin(task_brief(task, spec).into_bytes());
+        cmd = cmd.cwd(&root);
+        if let Some(bytes) = stdin {
+            cmd = cmd.stdin(bytes);
+        }
         for (k, v) in &self.env {
             cmd = cmd.env(k, v);
         }

@@ -7,10 +7,11 @@
 //! | [`StandardRequirementsParser`] | [`RequirementsParser`] | either of the two, by input kind |
 //! | [`TemplateDesigner`] | [`Designer`] | design skeleton, one property per testable criterion |
 //! | [`TracePlanner`] | [`TaskPlanner`] | tasks per requirement, a test task per property |
-//! | [`CommandExecutor`] | [`Executor`](crate::stage::Executor) | runs a configured command per task |
+//! | [`CommandExecutor`] | [`Executor`](crate::stage::Executor) | runs a configured command per task, or a known agent CLI ([`preset`]) |
 //! | [`CommandVerifier`] | [`Verifier`](crate::stage::Verifier) | runs the test command and maps results to criteria |
 
 pub mod command;
+pub mod preset;
 pub mod template;
 mod verifier;
 
@@ -23,7 +24,8 @@ use crate::stage::{
     Designer, RequirementsInput, RequirementsParser, StageContext, StageError, TaskPlanner,
 };
 
-pub use command::{task_brief, CommandExecutor};
+pub use command::{task_brief, BriefInput, CommandExecutor, MAX_BRIEF_ARGUMENT_BYTES};
+pub use preset::{preset_command, PresetCommand, PRESET_INSTRUCTION};
 pub use template::{is_testable, template_design, trace_plan};
 pub use verifier::CommandVerifier;
 

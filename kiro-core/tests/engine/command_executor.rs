@@ -7,11 +7,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kiro_core::checkpoint::RunId;
-use kiro_core::config::ExecutorConfig;
+use kiro_core::config::{AgentPreset, ExecutorConfig};
 use kiro_core::format::{parse_bugfix, parse_design, parse_requirements, parse_tasks};
 use kiro_core::spec::{Spec, SpecKind, Task, TaskId};
 use kiro_core::stage::{Executor, OutcomeStatus, StageContext, StageError, TaskOutcome};
-use kiro_core::stages::{task_brief, CommandExecutor};
+use kiro_core::stages::{task_brief, BriefInput, CommandExecutor, PRESET_INSTRUCTION};
 use kiro_core::workspace::{Policy, Workspace};
 use kiro_core::Error;
 use tokio_util::sync::CancellationToken;
@@ -452,6 +452,7 @@ fn from_config_reads_command_and_timeout() {
     assert!(CommandExecutor::from_config(&ExecutorConfig::default()).is_none());
     let cfg = ExecutorConfig {
         command: Some(vec!["my-agent".into(), "-".into()]),
+        preset: None,
         timeout_secs: 42,
         state_dirs: vec!["~/.agent".into(), "/var/cache/agent".into()],
     };
@@ -1008,4 +1009,220 @@ async fn processes_that_leave_the_group_are_stopped_with_the_task() {
         !dir.path().join("escaped").exists(),
         "a process that left the task's group outlived the task"
     );
+}
+
+// `[executor] preset`: each agent CLI run through the real executor, as a
+// stand-in script of the same name placed first on `PATH`.
+
+/// The arguments each preset's program must receive (after its name) and
+/// where the brief goes: written out here rather than read from the preset
+/// table, so that changing a documented flag is a deliberate edit of both.
+fn documented_preset(preset: AgentPreset) -> (&'static str, Vec<&'static str>, BriefInput) {
+    match preset {
+        AgentPreset::ClaudeCode => (
+            "claude",
+            vec![
+                "-p",
+                "--permission-mode",
+                "bypassPermissions",
+                "--output-format",
+                "text",
+                PRESET_INSTRUCTION,
+            ],
+            BriefInput::Stdin,
+        ),
+        AgentPreset::Codex => (
+            "codex",
+            vec![
+                "exec",
+                "--sandbox",
+                "workspace-write",
+                "--skip-git-repo-check",
+                "--color",
+                "never",
+                "-",
+            ],
+            BriefInput::Stdin,
+        ),
+        AgentPreset::Gemini => (
+            "gemini",
+            vec![
+                "--yolo",
+                "--output-format",
+                "text",
+                "-p",
+                PRESET_INSTRUCTION,
+            ],
+            BriefInput::Stdin,
+        ),
+        AgentPreset::Aider => (
+            "aider",
+            vec![
+                "--yes-always",
+                "--no-auto-commits",
+                "--no-dirty-commits",
+                "--no-gitignore",
+                "--no-pretty",
+                "--no-check-update",
+                "--chat-history-file",
+                "/dev/null",
+                "--input-history-file",
+                "/dev/null",
+                "--message",
+            ],
+            BriefInput::Argument,
+        ),
+        AgentPreset::KiroCli => (
+            "kiro-cli",
+            vec!["chat", "--no-interactive", "--trust-all-tools"],
+            BriefInput::Stdin,
+        ),
+    }
+}
+
+/// Writes `<bin>/<program>`, a stand-in agent that records its arguments
+/// (NUL-separated) and standard input under `agent/`, appends a line to
+/// `src/lib.rs`, tries to write outside the writable paths, and prints a
+/// summary line.
+fn stand_in(bin: &Path, program: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = format!(
+        "#!/bin/sh\n\
+         out=\"$KIRO_WORKSPACE/agent\"\n\
+         : > \"$out/argv\"\n\
+         for a in \"$@\"; do printf '%s\\0' \"$a\" >> \"$out/argv\"; done\n\
+         cat > \"$out/stdin\"\n\
+         echo '// {program} did task '\"$KIRO_TASK_ID\" >> \"$KIRO_WORKSPACE/src/lib.rs\"\n\
+         {{ echo x > \"$KIRO_WORKSPACE/outside.txt\"; }} 2>/dev/null\n\
+         echo \"{program}: done task $KIRO_TASK_ID\"\n"
+    );
+    let path = bin.join(program);
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `bin` first, then the test's own `PATH`.
+fn path_with(bin: &Path) -> String {
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+fn preset_workspace(root: &Path, program: &str) -> Workspace {
+    Workspace::builder()
+        .repo("main", root)
+        .policy(Policy {
+            writable: vec!["src/**".into(), "agent/**".into()],
+            commands: vec![program.into()],
+        })
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_preset_runs_its_agent_with_the_documented_command_line_and_brief() {
+    let spec = spec();
+    let t = find_task(&spec, "1.2");
+    let brief = task_brief(t, &spec);
+    for preset in AgentPreset::ALL {
+        let (program, args, input) = documented_preset(preset);
+        let bin = tempfile::tempdir().unwrap();
+        stand_in(bin.path(), program);
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(repo.path().join("agent")).unwrap();
+        std::fs::create_dir_all(repo.path().join("src")).unwrap();
+        std::fs::write(repo.path().join("src/lib.rs"), "// lib\n").unwrap();
+
+        // Through the configuration, as `kiro run` builds it, and confined
+        // as the CLI confines agents.
+        let config = ExecutorConfig {
+            preset: Some(preset),
+            ..ExecutorConfig::default()
+        };
+        let exec = CommandExecutor::from_config(&config)
+            .unwrap()
+            .env("PATH", path_with(bin.path()))
+            .launcher(test_launcher());
+        assert_eq!(exec.brief(), input, "{preset}");
+        let cx = StageContext::builder(preset_workspace(repo.path(), program)).build();
+        let outcome = run(&exec, t, &spec, &cx).await.unwrap();
+
+        assert_eq!(outcome.status, OutcomeStatus::Done, "{preset}: {outcome:?}");
+        assert_eq!(outcome.summary, format!("{program}: done task 1.2"));
+        let recorded = std::fs::read(repo.path().join("agent/argv")).unwrap();
+        let mut got: Vec<String> = recorded
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8(a.to_vec()).unwrap())
+            .collect();
+        assert_eq!(got.pop().as_deref(), Some(""), "NUL-terminated");
+        let stdin = std::fs::read_to_string(repo.path().join("agent/stdin")).unwrap();
+        let mut want: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        match input {
+            BriefInput::Stdin => assert_eq!(stdin, brief, "{preset}: the brief on stdin"),
+            BriefInput::Argument => {
+                want.push(brief.clone());
+                assert_eq!(stdin, "", "{preset}: stdin is empty");
+            }
+        }
+        assert_eq!(got, want, "{preset}");
+        assert_eq!(
+            std::fs::read_to_string(repo.path().join("src/lib.rs")).unwrap(),
+            format!("// lib\n// {program} did task 1.2\n")
+        );
+        let report = outcome.sandbox.unwrap();
+        if report.landlock.is_enforced() {
+            assert!(!repo.path().join("outside.txt").exists(), "{preset}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_brief_too_long_for_an_argument_fails_before_the_agent_runs() {
+    let bin = tempfile::tempdir().unwrap();
+    stand_in(bin.path(), "aider");
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(repo.path().join("agent")).unwrap();
+    let cx = StageContext::builder(preset_workspace(repo.path(), "aider")).build();
+    let exec = CommandExecutor::preset(AgentPreset::Aider).env("PATH", path_with(bin.path()));
+    let huge = Task {
+        details: vec!["word ".repeat(30_000)],
+        ..task("7", "Write a lot")
+    };
+    let err = run(&exec, &huge, &Spec::default(), &cx).await.unwrap_err();
+    let StageError::Invalid(why) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(why.contains("task 7") && why.contains("131071"), "{why}");
+    assert!(!repo.path().join("agent/argv").exists(), "nothing ran");
+
+    // The same task through a preset that reads standard input runs.
+    stand_in(bin.path(), "codex");
+    let cx = StageContext::builder(preset_workspace(repo.path(), "codex")).build();
+    std::fs::create_dir_all(repo.path().join("src")).unwrap();
+    let exec = CommandExecutor::preset(AgentPreset::Codex).env("PATH", path_with(bin.path()));
+    let outcome = run(&exec, &huge, &Spec::default(), &cx).await.unwrap();
+    assert_eq!(outcome.summary, "codex: done task 7");
+    let stdin = std::fs::read_to_string(repo.path().join("agent/stdin")).unwrap();
+    assert!(stdin.len() > 150_000, "{}", stdin.len());
+}
+
+#[tokio::test]
+async fn a_preset_the_policy_does_not_allow_does_not_run_and_the_denial_omits_the_brief() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = StageContext::builder(workspace(dir.path(), &["claude"])).build();
+    let err = run(
+        &CommandExecutor::preset(AgentPreset::Aider),
+        &task("1", "Secret plan"),
+        &Spec::default(),
+        &cx,
+    )
+    .await
+    .unwrap_err();
+    let StageError::Core(Error::CommandDenied { command }) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(command.starts_with("aider --yes-always "), "{command}");
+    assert!(!command.contains("Secret plan"), "{command}");
 }

@@ -2,7 +2,7 @@
 // Test helpers outside `#[test]` functions assert by unwrapping too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use kiro_core::config::{Config, ExecutorConfig, PipelineConfig, TaskOrder};
+use kiro_core::config::{AgentPreset, Config, ExecutorConfig, PipelineConfig, TaskOrder};
 use kiro_core::Error;
 
 /// The `CONFIG_TEMPLATE` constant of `kiro init`, read from its source so that
@@ -104,6 +104,7 @@ fn uncommented_init_template_parses_every_setting() {
         config.executor,
         ExecutorConfig {
             command: Some(vec!["my-agent".into(), "--task".into(), "-".into()]),
+            preset: None,
             timeout_secs: 1800,
             state_dirs: vec!["~/.cache/my-agent".into()],
         }
@@ -321,5 +322,99 @@ fn schema_names_every_table() {
         "writable",
     ] {
         assert!(text.contains(key), "schema lacks {key}");
+    }
+}
+
+// `[executor] preset`: a known agent CLI instead of a command line.
+
+#[test]
+fn a_preset_is_read_by_its_name_and_round_trips() {
+    for preset in AgentPreset::ALL {
+        let text = format!("[executor]\npreset = \"{}\"\n", preset.name());
+        let config = Config::parse(&text, "c.toml").unwrap();
+        assert_eq!(config.executor.preset, Some(preset), "{text}");
+        assert_eq!(config.executor.command, None);
+        let again = Config::parse(&config.to_toml().unwrap(), "c.toml").unwrap();
+        assert_eq!(again, config);
+    }
+    let names: Vec<String> = AgentPreset::ALL.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        names,
+        ["claude-code", "codex", "gemini", "aider", "kiro-cli"]
+    );
+}
+
+#[test]
+fn an_unknown_preset_is_an_error_at_its_line_listing_the_valid_ones() {
+    let text = "[executor]\ntimeout_secs = 60\npreset = \"cursor\"\n";
+    let err = Config::parse(text, ".kiro/config.toml").unwrap_err();
+    let Error::Config {
+        line,
+        column,
+        ref message,
+        ref expected,
+        ..
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!((line, column), (3, 10), "{err}");
+    assert!(message.contains("cursor"), "{message}");
+    let expected = expected.as_deref().unwrap_or_default();
+    for preset in AgentPreset::ALL {
+        assert!(expected.contains(&format!("`{preset}`")), "{expected}");
+    }
+    // A preset is a name, not a command line.
+    let err = Config::parse("[executor]\npreset = [\"claude\"]\n", "c.toml").unwrap_err();
+    assert!(matches!(err, Error::Config { line: 2, .. }), "{err}");
+}
+
+#[test]
+fn a_command_and_a_preset_together_are_an_error_at_the_later_one() {
+    for (text, line, column) in [
+        (
+            "[executor]\ncommand = [\"my-agent\"]\ntimeout_secs = 5\npreset = \"codex\"\n",
+            4,
+            10,
+        ),
+        (
+            "[executor]\npreset = \"gemini\"\n\n  command = [\"my-agent\", \"-\"]\n",
+            4,
+            13,
+        ),
+        (
+            "executor = { preset = \"aider\", command = [\"a\"] }\n",
+            1,
+            42,
+        ),
+    ] {
+        let err = Config::parse(text, ".kiro/config.toml").unwrap_err();
+        assert!(
+            matches!(err, Error::Config { line: l, column: c, .. } if (l, c) == (line, column)),
+            "{text:?}: {err:?}"
+        );
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!(
+                ".kiro/config.toml:{line}:{column}: `[executor]` sets both `command` and `preset`"
+            )),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
+fn the_init_template_names_every_preset() {
+    let template = init_template();
+    let line = template
+        .lines()
+        .find(|l| l.contains("preset = "))
+        .expect("a commented line naming the presets");
+    assert!(
+        line.starts_with("# # "),
+        "a comment even uncommented: {line}"
+    );
+    for preset in AgentPreset::ALL {
+        assert!(line.contains(&format!("\"{preset}\"")), "{line}");
     }
 }
