@@ -21,7 +21,7 @@ pub type ChatStream = Pin<Box<dyn Stream<Item = Result<ChatChunk>> + Send>>;
 /// `Send + Sync` (one client serves a whole run, shared between tasks), hold
 /// no API key in its `Debug` output, and report failures as
 /// [`LlmError`](crate::LlmError): [`LlmError::is_retryable`](crate::LlmError::is_retryable)
-/// tells the [`Reliable`](crate::Reliable) layer whether to try again.
+/// tells the `Reliable` layer whether to try again.
 /// `stream` must end with an error, never silently, when the provider's
 /// stream breaks off before its end marker.
 ///

@@ -17,14 +17,14 @@
 //! ```
 //!
 //! Modules:
-//! - [`chat`]: the neutral request, response and stream chunk types;
-//! - [`client`]: the [`LlmClient`] trait and stream helpers;
-//! - [`config`]: [`LlmConfig`] from `[llm]` and the environment, [`Secret`];
-//! - [`openai`]: the OpenAI-compatible chat completions provider (OpenAI,
+//! - [`chat`] — the neutral request, response and stream chunk types;
+//! - [`client`] — the [`LlmClient`] trait and stream helpers;
+//! - `config` — `LlmConfig` from `[llm]` and the environment, `Secret`;
+//! - `openai` — the OpenAI-compatible chat completions provider (OpenAI,
 //!   Ollama, vLLM, llama.cpp server, LM Studio);
-//! - [`reliability`]: [`Reliable`], the retry / concurrency / timeout /
-//!   budget layer, and the shareable [`UsageMeter`];
-//! - [`error`]: [`LlmError`].
+//! - `reliability` — `Reliable`, the retry / concurrency / timeout /
+//!   budget layer, and the shareable `UsageMeter`;
+//! - [`error`] — [`LlmError`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
