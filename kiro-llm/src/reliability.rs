@@ -103,6 +103,11 @@ impl Clock for TokioClock {
 /// Tokens used by a run, shared by every client and task of it (clones
 /// share the count), with an optional budget.
 ///
+/// The budget is checked before each request and usage is known only after
+/// it, so requests already in flight when the budget runs out still finish:
+/// a run may exceed its budget by at most the replies of its concurrent
+/// requests, never by a request sent afterwards.
+///
 /// ```
 /// use kiro_llm::{Usage, UsageMeter};
 ///
