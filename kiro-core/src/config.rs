@@ -49,6 +49,83 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `[checkpoints]`: where the checkpoint store lives.
     pub checkpoints: CheckpointsConfig,
+    /// `[llm]`: which model the LLM-backed stages use (read by `kiro-llm`).
+    pub llm: LlmSection,
+}
+
+/// `[llm]`: the model behind the LLM-backed stages. kiro-core only reads
+/// and checks it; the `kiro-llm` crate resolves it (environment overrides
+/// `KIRO_LLM_PROVIDER`, `KIRO_LLM_MODEL`, `KIRO_LLM_BASE_URL`, the API key
+/// from the environment) and talks to the provider. Every key is optional.
+/// API keys are never written here: `api_key_env` names the variable that
+/// holds one.
+///
+/// ```
+/// use kiro_core::config::{Config, LlmProvider};
+///
+/// let text = "[llm]\nprovider = \"ollama\"\nmodel = \"qwen3\"\nmax_concurrency = 2\n";
+/// let config = Config::parse(text, ".kiro/config.toml")?;
+/// assert_eq!(config.llm.provider, Some(LlmProvider::Ollama));
+/// assert_eq!(config.llm.max_concurrency, Some(2));
+/// assert!(Config::parse("[llm]\napi_key = \"sk-...\"\n", ".kiro/config.toml").is_err());
+/// # Ok::<(), kiro_core::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmSection {
+    /// The provider; `None` when the file does not choose one.
+    pub provider: Option<LlmProvider>,
+    /// The model name as the provider spells it (`gpt-4o-mini`,
+    /// `claude-sonnet-4-5`, a Bedrock model id).
+    pub model: Option<String>,
+    /// The provider's address; `None` for the provider's own (an
+    /// OpenAI-style base ends in `/v1`, Anthropic's is the host root).
+    pub base_url: Option<String>,
+    /// The environment variable holding the API key, instead of the
+    /// provider's usual one (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`).
+    pub api_key_env: Option<String>,
+    /// How many requests may be in flight at once (at least 1).
+    #[serde(deserialize_with = "optional_at_least_one")]
+    #[schemars(range(min = 1))]
+    pub max_concurrency: Option<usize>,
+    /// Seconds before one request is abandoned (at least 1).
+    #[serde(deserialize_with = "optional_at_least_one_u64")]
+    #[schemars(range(min = 1))]
+    pub timeout_secs: Option<u64>,
+}
+
+/// A provider named in `[llm] provider`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmProvider {
+    /// OpenAI's chat completions, or any server speaking them.
+    Openai,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// AWS Bedrock's Converse API.
+    Bedrock,
+    /// A local Ollama server through its OpenAI-compatible API.
+    Ollama,
+}
+
+impl LlmProvider {
+    /// Every provider, in the order the documentation lists them.
+    pub const ALL: [LlmProvider; 4] = [
+        LlmProvider::Openai,
+        LlmProvider::Anthropic,
+        LlmProvider::Bedrock,
+        LlmProvider::Ollama,
+    ];
+
+    /// The name written in the config file and in `KIRO_LLM_PROVIDER`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LlmProvider::Openai => "openai",
+            LlmProvider::Anthropic => "anthropic",
+            LlmProvider::Bedrock => "bedrock",
+            LlmProvider::Ollama => "ollama",
+        }
+    }
 }
 
 /// `[checkpoints]`.
@@ -327,6 +404,27 @@ fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<usize, D
     Ok(n)
 }
 
+/// Rejects `max_concurrency = 0`, which would never send a request.
+fn optional_at_least_one<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<usize>, D::Error> {
+    at_least_one(d).map(Some)
+}
+
+/// Rejects `timeout_secs = 0`, which would abandon every request.
+fn optional_at_least_one_u64<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<u64>, D::Error> {
+    let n = u64::deserialize(d)?;
+    if n == 0 {
+        return Err(serde::de::Error::invalid_value(
+            serde::de::Unexpected::Unsigned(0),
+            &"a number of seconds of at least 1",
+        ));
+    }
+    Ok(Some(n))
+}
+
 /// Rejects `command = []`, which names no program to run.
 fn non_empty_argv<'de, D: Deserializer<'de>>(
     d: D,
@@ -484,6 +582,40 @@ mod limits_tests {
             "max_bytes = 5",
         ] {
             let err = Config::parse(&format!("[limits]\n{bad}\n"), "c.toml").unwrap_err();
+            assert!(matches!(err, Error::Config { line: 2, .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn llm_section() {
+        let text = "[llm]\nprovider = \"anthropic\"\nmodel = \"m\"\nbase_url = \"http://h\"\napi_key_env = \"MY_KEY\"\nmax_concurrency = 3\ntimeout_secs = 30\n";
+        let config = Config::parse(text, "c.toml").unwrap();
+        assert_eq!(
+            config.llm,
+            LlmSection {
+                provider: Some(LlmProvider::Anthropic),
+                model: Some("m".into()),
+                base_url: Some("http://h".into()),
+                api_key_env: Some("MY_KEY".into()),
+                max_concurrency: Some(3),
+                timeout_secs: Some(30),
+            }
+        );
+        assert_eq!(Config::default().llm, LlmSection::default());
+        for provider in LlmProvider::ALL {
+            let text = format!("[llm]\nprovider = \"{}\"\n", provider.as_str());
+            assert_eq!(
+                Config::parse(&text, "c.toml").unwrap().llm.provider,
+                Some(provider)
+            );
+        }
+        for bad in [
+            "provider = \"gemini\"",
+            "max_concurrency = 0",
+            "timeout_secs = 0",
+            "api_key = \"sk-secret\"",
+        ] {
+            let err = Config::parse(&format!("[llm]\n{bad}\n"), "c.toml").unwrap_err();
             assert!(matches!(err, Error::Config { line: 2, .. }), "{bad}: {err}");
         }
     }

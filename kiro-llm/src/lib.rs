@@ -1,0 +1,98 @@
+//! LLM clients for kiro: one provider-neutral chat API over the providers
+//! kiro speaks, with retries, a concurrency limit, timeouts and a token
+//! budget as a layer any provider gets.
+//!
+//! ```no_run
+//! use kiro_llm::{ChatRequest, LlmClient, LlmConfig, ProcessEnv};
+//!
+//! # async fn run() -> kiro_llm::Result<()> {
+//! // `[llm]` of .kiro/config.toml, overridden by KIRO_LLM_* variables; the
+//! // key comes from the environment only.
+//! let config = LlmConfig::load_workspace(".", &ProcessEnv)?;
+//! let client = kiro_llm::connect(&config)?;
+//! let reply = client.complete(ChatRequest::user("Say hi").max_tokens(16)).await?;
+//! println!("{} ({} tokens)", reply.content, reply.usage.total());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Modules:
+//! - [`chat`] — the neutral request, response and stream chunk types;
+//! - [`client`] — the [`LlmClient`] trait and stream helpers;
+//! - [`config`] — [`LlmConfig`] from `[llm]` and the environment, [`Secret`];
+//! - [`openai`] — the OpenAI-compatible chat completions provider (OpenAI,
+//!   Ollama, vLLM, llama.cpp server, LM Studio);
+//! - [`reliability`] — [`Reliable`], the retry / concurrency / timeout /
+//!   budget layer, and the shareable [`UsageMeter`];
+//! - [`error`] — [`LlmError`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod chat;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod openai;
+pub mod reliability;
+
+use std::sync::Arc;
+
+pub use chat::{
+    ChatChunk, ChatRequest, ChatResponse, ChunkCollector, FinishReason, Message, ResponseSchema,
+    ToolCall, ToolChoice, ToolResult, ToolSpec, Usage,
+};
+pub use client::{collect_stream, stream_from_complete, ChatStream, LlmClient};
+pub use config::{EnvSource, LlmConfig, LlmConfigBuilder, ProcessEnv, Provider, Secret};
+pub use error::{LlmError, Result, RetryAfter};
+pub use openai::OpenAiCompatible;
+pub use reliability::{Clock, Reliable, RetryPolicy, TokioClock, UsageMeter};
+
+/// The client `config` describes, wrapped in [`Reliable`] with its
+/// concurrency limit, timeout, retry policy and a fresh [`UsageMeter`]
+/// (with the config's token budget). Use [`connect_with_meter`] to share
+/// one meter between clients.
+///
+/// # Errors
+///
+/// [`LlmError::UnsupportedProvider`] for a provider this build has no
+/// client for; [`LlmError::Config`] when the client cannot be built.
+pub fn connect(config: &LlmConfig) -> Result<Arc<dyn LlmClient>> {
+    let meter = match config.token_budget {
+        Some(tokens) => UsageMeter::with_budget(tokens),
+        None => UsageMeter::new(),
+    };
+    connect_with_meter(config, meter)
+}
+
+/// [`connect`], counting usage into `meter` (whose budget applies instead
+/// of the config's).
+///
+/// # Errors
+///
+/// As [`connect`].
+pub fn connect_with_meter(config: &LlmConfig, meter: UsageMeter) -> Result<Arc<dyn LlmClient>> {
+    let provider = config.provider;
+    let client = match provider {
+        Provider::Openai | Provider::Ollama => {
+            let mut client =
+                OpenAiCompatible::new(&config.base_url, &config.model)?.name(provider.as_str());
+            if let Some(key) = &config.api_key {
+                client = client.api_key(key.clone());
+            }
+            client
+        }
+        Provider::Anthropic | Provider::Bedrock => {
+            return Err(LlmError::UnsupportedProvider {
+                provider: provider.as_str().to_owned(),
+            })
+        }
+    };
+    Ok(Arc::new(
+        Reliable::new(client)
+            .provider(provider.as_str())
+            .max_concurrency(config.max_concurrency)
+            .timeout(config.timeout)
+            .retry(config.retry.clone())
+            .meter(meter),
+    ))
+}
