@@ -34,6 +34,15 @@ pub enum LlmError {
         /// The provider.
         provider: String,
     },
+    /// The provider cannot do what was asked (Bedrock's streaming, for
+    /// now); not retryable.
+    #[error("{provider} does not support {operation} in this build of kiro-llm")]
+    Unsupported {
+        /// The provider.
+        provider: String,
+        /// What was asked.
+        operation: String,
+    },
     /// The server answered with an error status.
     #[error("{provider} answered {status}: {message}")]
     Status {

@@ -17,6 +17,8 @@
 //! ```
 //!
 //! Modules:
+//! - [`anthropic`] — the Anthropic Messages provider;
+//! - [`bedrock`] — the Amazon Bedrock Converse provider (SigV4);
 //! - [`chat`] — the neutral request, response and stream chunk types;
 //! - [`client`] — the [`LlmClient`] trait and stream helpers;
 //! - [`config`] — [`LlmConfig`] from `[llm]` and the environment, [`Secret`];
@@ -28,15 +30,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod anthropic;
+pub mod bedrock;
 pub mod chat;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod openai;
 pub mod reliability;
+mod sse;
 
 use std::sync::Arc;
 
+pub use anthropic::Anthropic;
+pub use bedrock::{AwsCredentials, Bedrock};
 pub use chat::{
     ChatChunk, ChatRequest, ChatResponse, ChunkCollector, FinishReason, Message, ResponseSchema,
     ToolCall, ToolChoice, ToolResult, ToolSpec, Usage,
@@ -72,20 +79,32 @@ pub fn connect(config: &LlmConfig) -> Result<Arc<dyn LlmClient>> {
 /// As [`connect`].
 pub fn connect_with_meter(config: &LlmConfig, meter: UsageMeter) -> Result<Arc<dyn LlmClient>> {
     let provider = config.provider;
-    let client = match provider {
+    let client: Box<dyn LlmClient> = match provider {
         Provider::Openai | Provider::Ollama => {
             let mut client =
                 OpenAiCompatible::new(&config.base_url, &config.model)?.name(provider.as_str());
             if let Some(key) = &config.api_key {
                 client = client.api_key(key.clone());
             }
-            client
+            Box::new(client)
         }
-        Provider::Anthropic | Provider::Bedrock => {
-            return Err(LlmError::UnsupportedProvider {
-                provider: provider.as_str().to_owned(),
-            })
+        Provider::Anthropic => {
+            let key = config
+                .api_key
+                .clone()
+                .ok_or_else(|| LlmError::MissingApiKey {
+                    provider: provider.as_str().to_owned(),
+                    variable: config::ANTHROPIC_KEY_ENV.to_owned(),
+                })?;
+            Box::new(Anthropic::new(&config.base_url, &config.model, key)?)
         }
+        // Credentials and region come from the AWS variables, which
+        // LlmConfig does not carry.
+        Provider::Bedrock => Box::new(Bedrock::from_env(
+            &config.base_url,
+            &config.model,
+            &ProcessEnv,
+        )?),
     };
     Ok(Arc::new(
         Reliable::new(client)

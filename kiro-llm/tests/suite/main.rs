@@ -4,6 +4,8 @@
 // a failure there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod anthropic;
+mod bedrock;
 mod config;
 mod openai;
 mod reliability;

@@ -19,6 +19,8 @@ pub struct Recorded {
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Value,
+    /// The body's bytes as sent (a SigV4 signature covers them).
+    pub raw: Vec<u8>,
 }
 
 impl Recorded {
@@ -211,12 +213,14 @@ async fn read_request(socket: &mut TcpStream) -> Option<Recorded> {
         }
         buffer.extend_from_slice(&chunk[..n]);
     }
-    let body = serde_json::from_slice(&buffer[head_end..head_end + length]).unwrap_or(Value::Null);
+    let raw = buffer[head_end..head_end + length].to_vec();
+    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     Some(Recorded {
         method,
         path,
         headers,
         body,
+        raw,
     })
 }
 
