@@ -40,7 +40,8 @@ pub(crate) fn explain(e: ProjectError) -> anyhow::Error {
         ProjectError::NoExecutor { .. } => anyhow!(
             "no executor configured: set `[executor] command = [\"program\", \"arg\"]` in \
              .kiro/config.toml (it runs once per task with the task brief on standard input), \
-             or stop before execution with `--until tasks`"
+             or `[executor] preset = \"claude-code\"` (or codex, gemini, aider, kiro-cli) to run \
+             an agent CLI you have, or stop before execution with `--until tasks`"
         ),
         ProjectError::NoVerifier { spec } => anyhow!(
             "no test command configured: set `[verifier] command = [\"program\", \"arg\"]` \
