@@ -24,6 +24,9 @@
 //!   Ollama, vLLM, llama.cpp server, LM Studio);
 //! - [`reliability`] — [`Reliable`], the retry / concurrency / timeout /
 //!   budget layer, and the shareable [`UsageMeter`];
+//! - [`structured`] — typed replies: a schema from `schemars`, native
+//!   schema mode or a forced tool call, validation and repair
+//!   ([`StructuredExt`]);
 //! - [`error`] — [`LlmError`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -34,6 +37,7 @@ pub mod config;
 pub mod error;
 pub mod openai;
 pub mod reliability;
+pub mod structured;
 
 use std::sync::Arc;
 
@@ -46,6 +50,7 @@ pub use config::{EnvSource, LlmConfig, LlmConfigBuilder, ProcessEnv, Provider, S
 pub use error::{LlmError, Result, RetryAfter};
 pub use openai::OpenAiCompatible;
 pub use reliability::{Clock, Reliable, RetryPolicy, TokioClock, UsageMeter};
+pub use structured::{SchemaMode, Structured, StructuredExt, StructuredOptions};
 
 /// The client `config` describes, wrapped in [`Reliable`] with its
 /// concurrency limit, timeout, retry policy and a fresh [`UsageMeter`]

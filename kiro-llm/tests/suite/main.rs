@@ -8,3 +8,4 @@ mod config;
 mod openai;
 mod reliability;
 mod server;
+mod structured;
