@@ -27,10 +27,13 @@
 //! - [`structured`] — typed replies: a schema from `schemars`, native
 //!   schema mode or a forced tool call, validation and repair
 //!   ([`StructuredExt`]);
+//! - [`cache`] — [`CachedClient`], the on-disk response cache that records
+//!   and replays sessions;
 //! - [`error`] — [`LlmError`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod chat;
 pub mod client;
 pub mod config;
@@ -41,6 +44,7 @@ pub mod structured;
 
 use std::sync::Arc;
 
+pub use cache::{CacheConfig, CacheMode, CachedClient};
 pub use chat::{
     ChatChunk, ChatRequest, ChatResponse, ChunkCollector, FinishReason, Message, ResponseSchema,
     ToolCall, ToolChoice, ToolResult, ToolSpec, Usage,
