@@ -92,6 +92,45 @@ pub struct LlmSection {
     #[serde(deserialize_with = "optional_at_least_one_u64")]
     #[schemars(range(min = 1))]
     pub timeout_secs: Option<u64>,
+    /// The response cache: `off`, `read-write` (record) or `replay-only`
+    /// (offline; a request not recorded is an error); `None` for off.
+    pub cache: Option<LlmCacheMode>,
+    /// The response cache's folder, relative to the workspace root;
+    /// `None` for `.kiro/llm-cache`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// `[llm] cache`: whether replies are recorded and replayed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LlmCacheMode {
+    /// Every request goes to the provider; nothing is stored.
+    #[default]
+    Off,
+    /// A recorded reply is replayed; any other request goes to the
+    /// provider and its reply is recorded.
+    ReadWrite,
+    /// Only recorded replies; a request not recorded is an error and
+    /// nothing reaches the provider (offline CI).
+    ReplayOnly,
+}
+
+impl LlmCacheMode {
+    /// Every mode.
+    pub const ALL: [LlmCacheMode; 3] = [
+        LlmCacheMode::Off,
+        LlmCacheMode::ReadWrite,
+        LlmCacheMode::ReplayOnly,
+    ];
+
+    /// The name written in the config file and in `KIRO_LLM_CACHE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LlmCacheMode::Off => "off",
+            LlmCacheMode::ReadWrite => "read-write",
+            LlmCacheMode::ReplayOnly => "replay-only",
+        }
+    }
 }
 
 /// A provider named in `[llm] provider`.
@@ -599,8 +638,21 @@ mod limits_tests {
                 api_key_env: Some("MY_KEY".into()),
                 max_concurrency: Some(3),
                 timeout_secs: Some(30),
+                cache: None,
+                cache_dir: None,
             }
         );
+        let text = "[llm]\ncache = \"replay-only\"\ncache_dir = \"rec\"\n";
+        let llm = Config::parse(text, "c.toml").unwrap().llm;
+        assert_eq!(llm.cache, Some(LlmCacheMode::ReplayOnly));
+        assert_eq!(llm.cache_dir, Some(PathBuf::from("rec")));
+        for mode in LlmCacheMode::ALL {
+            let text = format!("[llm]\ncache = \"{}\"\n", mode.as_str());
+            assert_eq!(
+                Config::parse(&text, "c.toml").unwrap().llm.cache,
+                Some(mode)
+            );
+        }
         assert_eq!(Config::default().llm, LlmSection::default());
         for provider in LlmProvider::ALL {
             let text = format!("[llm]\nprovider = \"{}\"\n", provider.as_str());
@@ -614,6 +666,7 @@ mod limits_tests {
             "max_concurrency = 0",
             "timeout_secs = 0",
             "api_key = \"sk-secret\"",
+            "cache = \"replay\"",
         ] {
             let err = Config::parse(&format!("[llm]\n{bad}\n"), "c.toml").unwrap_err();
             assert!(matches!(err, Error::Config { line: 2, .. }), "{bad}: {err}");

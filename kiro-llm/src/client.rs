@@ -57,6 +57,14 @@ pub trait LlmClient: Send + Sync {
     /// before the first chunk (refused request, bad status) are returned
     /// here; later ones arrive as stream items.
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream>;
+
+    /// Whether the provider holds a reply to
+    /// [`ChatRequest::response_schema`] natively (OpenAI's `json_schema`
+    /// response format). When `false`, [`crate::structured`] asks for a
+    /// forced tool call instead. Layers forward their inner client's answer.
+    fn supports_response_schema(&self) -> bool {
+        false
+    }
 }
 
 /// A stream made from a complete reply (text, tool calls, usage, finish),
@@ -113,6 +121,10 @@ impl<T: LlmClient + ?Sized> LlmClient for &T {
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream> {
         (**self).stream(request).await
     }
+
+    fn supports_response_schema(&self) -> bool {
+        (**self).supports_response_schema()
+    }
 }
 
 #[async_trait]
@@ -124,6 +136,10 @@ impl<T: LlmClient + ?Sized> LlmClient for Box<T> {
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream> {
         (**self).stream(request).await
     }
+
+    fn supports_response_schema(&self) -> bool {
+        (**self).supports_response_schema()
+    }
 }
 
 #[async_trait]
@@ -134,5 +150,9 @@ impl<T: LlmClient + ?Sized> LlmClient for Arc<T> {
 
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream> {
         (**self).stream(request).await
+    }
+
+    fn supports_response_schema(&self) -> bool {
+        (**self).supports_response_schema()
     }
 }

@@ -113,6 +113,38 @@ pub enum LlmError {
     /// An integrator's client failed.
     #[error(transparent)]
     Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// The model's reply never matched the requested schema, after every
+    /// repair attempt; `raw` is its last output and `errors` what was wrong
+    /// with it.
+    #[error("{target}: no valid output after {attempts} attempts; last errors: {}", errors.join("; "))]
+    InvalidOutput {
+        /// The Rust type asked for.
+        target: String,
+        /// How many requests were sent (the first and the repairs).
+        attempts: u32,
+        /// The last reply's JSON text (content, or tool-call arguments).
+        raw: String,
+        /// What was wrong with it: the JSON syntax error, each schema
+        /// violation (with its JSON pointer), or the deserialisation error.
+        errors: Vec<String>,
+    },
+    /// The response cache is in `replay-only` mode and holds no entry for
+    /// this request.
+    #[error("no recorded response for request {hash} ({summary}) in replay-only mode")]
+    CacheMiss {
+        /// The request's hash (the entry's file name without `.json`).
+        hash: String,
+        /// A short description of the request (model, last message).
+        summary: String,
+    },
+    /// A cache entry could not be read or written, or is not a valid entry.
+    #[error("llm cache entry {}: {message}", path.display())]
+    Cache {
+        /// The entry's file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl LlmError {

@@ -26,12 +26,18 @@
 //!   Ollama, vLLM, llama.cpp server, LM Studio);
 //! - [`reliability`] — [`Reliable`], the retry / concurrency / timeout /
 //!   budget layer, and the shareable [`UsageMeter`];
+//! - [`structured`] — typed replies: a schema from `schemars`, native
+//!   schema mode or a forced tool call, validation and repair
+//!   ([`StructuredExt`]);
+//! - [`cache`] — [`CachedClient`], the on-disk response cache that records
+//!   and replays sessions;
 //! - [`error`] — [`LlmError`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod anthropic;
 pub mod bedrock;
+pub mod cache;
 pub mod chat;
 pub mod client;
 pub mod config;
@@ -39,11 +45,13 @@ pub mod error;
 pub mod openai;
 pub mod reliability;
 mod sse;
+pub mod structured;
 
 use std::sync::Arc;
 
 pub use anthropic::Anthropic;
 pub use bedrock::{AwsCredentials, Bedrock};
+pub use cache::{CacheConfig, CacheMode, CachedClient};
 pub use chat::{
     ChatChunk, ChatRequest, ChatResponse, ChunkCollector, FinishReason, Message, ResponseSchema,
     ToolCall, ToolChoice, ToolResult, ToolSpec, Usage,
@@ -53,6 +61,7 @@ pub use config::{EnvSource, LlmConfig, LlmConfigBuilder, ProcessEnv, Provider, S
 pub use error::{LlmError, Result, RetryAfter};
 pub use openai::OpenAiCompatible;
 pub use reliability::{Clock, Reliable, RetryPolicy, TokioClock, UsageMeter};
+pub use structured::{SchemaMode, Structured, StructuredExt, StructuredOptions};
 
 /// The client `config` describes, wrapped in [`Reliable`] with its
 /// concurrency limit, timeout, retry policy and a fresh [`UsageMeter`]

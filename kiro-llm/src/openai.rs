@@ -327,6 +327,12 @@ impl LlmClient for OpenAiCompatible {
         };
         Ok(Box::pin(futures_util::stream::unfold(state, next_chunk)))
     }
+
+    /// `response_format: json_schema` (OpenAI, vLLM, llama.cpp server,
+    /// LM Studio and Ollama all accept it).
+    fn supports_response_schema(&self) -> bool {
+        true
+    }
 }
 
 type ByteStream =

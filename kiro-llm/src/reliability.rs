@@ -449,4 +449,8 @@ impl<C: LlmClient + 'static> LlmClient for Reliable<C> {
             });
         Ok(Box::pin(stream))
     }
+
+    fn supports_response_schema(&self) -> bool {
+        self.inner.supports_response_schema()
+    }
 }

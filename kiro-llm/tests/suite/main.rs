@@ -6,7 +6,9 @@
 
 mod anthropic;
 mod bedrock;
+mod cache;
 mod config;
 mod openai;
 mod reliability;
 mod server;
+mod structured;
