@@ -86,6 +86,27 @@ pub(crate) enum Command {
     /// (the ```json kiro-property blocks of its design.md).
     #[command(subcommand)]
     Pbt(PbtCommand),
+    /// The language model configured under `[llm]` in `.kiro/config.toml`.
+    #[command(subcommand)]
+    Llm(LlmCommand),
+}
+
+/// `kiro llm ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum LlmCommand {
+    /// Send one tiny request to the configured model and print the
+    /// provider, model, address, latency, token usage and reply. Exit 0 when
+    /// the model answered, 1 when the request failed (the error says why;
+    /// the API key is never printed), 2 when `[llm]` cannot be read.
+    Check(LlmCheckArgs),
+}
+
+/// `kiro llm check`.
+#[derive(Debug, Args)]
+pub(crate) struct LlmCheckArgs {
+    /// `text`: one line. `json`: one object with the same fields.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
 }
 
 /// `kiro pbt ...`.

@@ -1223,3 +1223,150 @@ fn byte_order_marks_are_not_text() {
     expect_code(&kiro(ws.path(), &["spec", "fmt"]), 0);
     assert_eq!(fs::read_to_string(dir.join("tasks.md")).unwrap(), canonical);
 }
+
+// ---------------------------------------------------------------- llm check
+
+/// A local HTTP server answering every request with `status` and `body`;
+/// returns its base URL and the requests it received (head and body).
+fn llm_server(
+    status: &'static str,
+    body: &'static str,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut request_body = vec![0; length];
+            reader.read_exact(&mut request_body).unwrap();
+            log.lock().unwrap().push(format!(
+                "{head}\n{}",
+                String::from_utf8_lossy(&request_body)
+            ));
+            let reply = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(reply.as_bytes()).unwrap();
+        }
+    });
+    (base, seen)
+}
+
+fn llm_workspace(base: &str) -> TempDir {
+    let dir = workspace();
+    let config = dir.path().join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[llm]\nprovider = \"openai\"\nmodel = \"tiny-1\"\nbase_url = \"{base}\"\napi_key_env = \"KIRO_TEST_LLM_KEY\"\n"
+    ));
+    fs::write(&config, text).unwrap();
+    dir
+}
+
+const LLM_KEY: &str = "sk-test-4f9a1c0de5";
+
+#[test]
+fn llm_check_sends_one_request_and_prints_the_answer_without_the_key() {
+    let (base, seen) = llm_server(
+        "200 OK",
+        r#"{"id":"c1","object":"chat.completion","created":1,"model":"tiny-1","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":1,"total_tokens":13}}"#,
+    );
+    let dir = llm_workspace(&base);
+    let out = kiro_cmd(dir.path(), &["llm", "check"])
+        .env("KIRO_TEST_LLM_KEY", LLM_KEY)
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("openai tiny-1 at {base}: answered in ")),
+        "{text}"
+    );
+    assert!(
+        text.contains("12 input + 1 output tokens: \"ok\""),
+        "{text}"
+    );
+    assert!(!text.contains(LLM_KEY) && !stderr(&out).contains(LLM_KEY));
+    {
+        // Released before the next request: the server thread logs into it.
+        let requests = seen.lock().unwrap();
+        assert_eq!(requests.len(), 1);
+        assert!(
+            requests[0].starts_with("POST /v1/chat/completions "),
+            "{}",
+            requests[0]
+        );
+        assert!(
+            requests[0]
+                .to_ascii_lowercase()
+                .contains(&format!("authorization: bearer {LLM_KEY}").to_ascii_lowercase()),
+            "{}",
+            requests[0]
+        );
+        assert!(
+            requests[0].contains("\"model\":\"tiny-1\""),
+            "{}",
+            requests[0]
+        );
+    }
+
+    let out = kiro_cmd(dir.path(), &["llm", "check", "--format", "json"])
+        .env("KIRO_TEST_LLM_KEY", LLM_KEY)
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let v = json(&out);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["model"], "tiny-1");
+    assert_eq!(v["input_tokens"], 12);
+    assert_eq!(v["reply"], "ok");
+}
+
+#[test]
+fn llm_check_reports_a_refused_key_and_a_missing_one() {
+    let (base, _seen) = llm_server(
+        "401 Unauthorized",
+        r#"{"error":{"message":"Incorrect API key provided: sk-test-4f9a1c0de5","type":"invalid_request_error"}}"#,
+    );
+    let dir = llm_workspace(&base);
+    let out = kiro_cmd(dir.path(), &["llm", "check"])
+        .env("KIRO_TEST_LLM_KEY", LLM_KEY)
+        .output()
+        .unwrap();
+    expect_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("openai tiny-1") && err.contains("401"),
+        "{err}"
+    );
+    assert!(!err.contains(LLM_KEY), "the echoed key is scrubbed: {err}");
+
+    // Without the variable: a configuration error naming it, exit 2.
+    let out = kiro_cmd(dir.path(), &["llm", "check"])
+        .env_remove("KIRO_TEST_LLM_KEY")
+        .output()
+        .unwrap();
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("KIRO_TEST_LLM_KEY"),
+        "{}",
+        stderr(&out)
+    );
+}

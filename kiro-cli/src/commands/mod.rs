@@ -7,6 +7,7 @@ mod fmt;
 mod init;
 mod lint;
 mod list;
+mod llm;
 mod new;
 mod pbt;
 mod run;
@@ -20,7 +21,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{AuditCommand, CheckpointCommand, Cli, Command, PbtCommand, SpecCommand};
+use crate::cli::{
+    AuditCommand, CheckpointCommand, Cli, Command, LlmCommand, PbtCommand, SpecCommand,
+};
 use crate::workspace::Workspace;
 
 /// Exit status for findings: lint problems at the deny level, unformatted files.
@@ -71,6 +74,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
                 PbtCommand::Gen(args) => pbt::gen(&ws, &args),
                 PbtCommand::Run(args) => pbt::run(&ws, &args),
             }
+        }
+        Command::Llm(LlmCommand::Check(args)) => {
+            llm::check(&Workspace::locate(cli.workspace.as_deref())?, &args)
         }
     }
 }
