@@ -37,6 +37,9 @@ use kiro_core::config::LlmSection;
 
 use crate::error::{LlmError, Result};
 use crate::reliability::RetryPolicy;
+// The defaults belong to the reliability layer they parameterise; kept
+// reachable here, where a reader of the configuration looks for them.
+pub use crate::reliability::{DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT_SECS};
 
 /// Overrides `[llm] provider`.
 pub const PROVIDER_ENV: &str = "KIRO_LLM_PROVIDER";
@@ -48,11 +51,6 @@ pub const BASE_URL_ENV: &str = "KIRO_LLM_BASE_URL";
 pub const OPENAI_KEY_ENV: &str = "OPENAI_API_KEY";
 /// Anthropic's API key variable.
 pub const ANTHROPIC_KEY_ENV: &str = "ANTHROPIC_API_KEY";
-
-/// Requests in flight at once when the config does not say.
-pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
-/// Seconds before a request is abandoned when the config does not say.
-pub const DEFAULT_TIMEOUT_SECS: u64 = 120;
 
 /// Where environment variables come from.
 pub trait EnvSource {

@@ -30,6 +30,11 @@ use crate::chat::{ChatChunk, ChatRequest, ChatResponse, Usage};
 use crate::client::{ChatStream, LlmClient};
 use crate::error::{LlmError, Result};
 
+/// Requests in flight at once when the config does not say.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
+/// Seconds before a request is abandoned when the config does not say.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 120;
+
 /// How failed requests are retried.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -264,9 +269,9 @@ impl<C: LlmClient> Reliable<C> {
         Reliable {
             inner: Arc::new(inner),
             provider: "llm".to_owned(),
-            permits: Arc::new(Semaphore::new(crate::config::DEFAULT_MAX_CONCURRENCY)),
-            limit: crate::config::DEFAULT_MAX_CONCURRENCY,
-            timeout: Duration::from_secs(crate::config::DEFAULT_TIMEOUT_SECS),
+            permits: Arc::new(Semaphore::new(DEFAULT_MAX_CONCURRENCY)),
+            limit: DEFAULT_MAX_CONCURRENCY,
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
             retry: RetryPolicy::default(),
             meter: UsageMeter::new(),
             clock: Arc::new(TokioClock),
