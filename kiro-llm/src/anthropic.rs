@@ -39,7 +39,7 @@ use crate::chat::{
 use crate::client::{ChatStream, LlmClient};
 use crate::config::Secret;
 use crate::error::{LlmError, Result, RetryAfter};
-use crate::sse::{error_chain, excerpt, sse_stream, EventHandler, SseEvent};
+use crate::sse::{error_chain, excerpt, http_client, sse_stream, EventHandler, SseEvent};
 
 /// The `anthropic-version` header sent with every request.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -89,18 +89,7 @@ impl Anthropic {
     /// [`LlmError::Config`] when the URL is not `http(s)://` or the HTTP
     /// client cannot be built.
     pub fn new(base_url: &str, model: impl Into<String>, api_key: Secret) -> Result<Anthropic> {
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(LlmError::Config {
-                setting: "base_url".to_owned(),
-                message: format!("{base_url:?} is not an http:// or https:// URL"),
-            });
-        }
-        let http = reqwest::Client::builder()
-            .build()
-            .map_err(|e| LlmError::Config {
-                setting: "http client".to_owned(),
-                message: e.to_string(),
-            })?;
+        let http = http_client(Some(base_url))?;
         Ok(Anthropic {
             http,
             url: format!("{}/v1/messages", base_url.trim_end_matches('/')),
@@ -214,12 +203,7 @@ impl Anthropic {
 
     /// Removes the key from text a server sent back.
     fn redact(&self, text: &str) -> String {
-        let key = self.api_key.expose();
-        if key.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(key, "[redacted]")
-        }
+        self.api_key.scrub(text)
     }
 
     fn read_message(&self, body: &Value, structured: Option<&str>) -> Result<ChatResponse> {

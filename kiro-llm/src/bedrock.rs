@@ -39,7 +39,7 @@ use crate::client::{ChatStream, LlmClient};
 use crate::config::{EnvSource, Secret};
 use crate::error::{LlmError, Result, RetryAfter};
 use crate::reliability::{Clock, TokioClock};
-use crate::sse::{error_chain, excerpt};
+use crate::sse::{error_chain, excerpt, http_client};
 
 /// The access key variable.
 pub const ACCESS_KEY_ENV: &str = "AWS_ACCESS_KEY_ID";
@@ -180,12 +180,7 @@ impl Bedrock {
                 message: format!("{region:?} is not an AWS region"),
             });
         }
-        let http = reqwest::Client::builder()
-            .build()
-            .map_err(|e| LlmError::Config {
-                setting: "http client".to_owned(),
-                message: e.to_string(),
-            })?;
+        let http = http_client(None)?;
         Ok(Bedrock {
             http,
             endpoint: format!("https://bedrock-runtime.{region}.amazonaws.com"),

@@ -110,6 +110,16 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// `text` with every occurrence of the value replaced by `[redacted]`
+    /// (a server may echo a key back in an error message).
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        if self.0.is_empty() {
+            text.to_owned()
+        } else {
+            text.replace(self.0.as_str(), "[redacted]")
+        }
+    }
 }
 
 impl fmt::Debug for Secret {

@@ -24,9 +24,7 @@ use crate::chat::{
 use crate::client::{ChatStream, LlmClient};
 use crate::config::Secret;
 use crate::error::{LlmError, Result, RetryAfter};
-
-/// How much of an unreadable or error body an error quotes.
-const BODY_EXCERPT: usize = 512;
+use crate::sse::{error_chain, excerpt, http_client};
 
 /// A client of an OpenAI-compatible chat completions server. Cheap to
 /// clone (the connection pool is shared); `Debug` shows no key.
@@ -69,18 +67,7 @@ impl OpenAiCompatible {
     /// [`LlmError::Config`] when the HTTP client cannot be built (no TLS
     /// roots) or the URL is not `http(s)://`.
     pub fn new(base_url: &str, model: impl Into<String>) -> Result<OpenAiCompatible> {
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(LlmError::Config {
-                setting: "base_url".to_owned(),
-                message: format!("{base_url:?} is not an http:// or https:// URL"),
-            });
-        }
-        let http = reqwest::Client::builder()
-            .build()
-            .map_err(|e| LlmError::Config {
-                setting: "http client".to_owned(),
-                message: e.to_string(),
-            })?;
+        let http = http_client(Some(base_url))?;
         Ok(OpenAiCompatible {
             http,
             url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
@@ -248,8 +235,8 @@ impl OpenAiCompatible {
     /// Removes the key from text a server sent back.
     fn redact(&self, text: &str) -> String {
         match &self.api_key {
-            Some(key) if !key.expose().is_empty() => text.replace(key.expose(), "[redacted]"),
-            _ => text.to_owned(),
+            Some(key) => key.scrub(text),
+            None => text.to_owned(),
         }
     }
 
@@ -586,31 +573,4 @@ fn read_usage(usage: &Value) -> Usage {
         input_tokens: n("prompt_tokens"),
         output_tokens: n("completion_tokens"),
     }
-}
-
-/// The start of a body, for error messages.
-fn excerpt(text: &str) -> String {
-    let mut end = text.len().min(BODY_EXCERPT);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let cut = text.get(..end).unwrap_or_default();
-    if end < text.len() {
-        format!("{cut}…")
-    } else {
-        cut.to_owned()
-    }
-}
-
-/// An error with its sources (reqwest's own message is often just "error
-/// sending request").
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -4,6 +4,9 @@
 //! loop that turns a response body into [`ChatChunk`]s through a
 //! provider's [`EventHandler`].
 //!
+//! It also holds what every provider's HTTP code shares: the client
+//! constructor, body excerpts and error chains for messages.
+//!
 //! A stream ends well only when the handler says the provider's end marker
 //! arrived; a body that ends before it is reported by the handler as a
 //! dropped stream, never as a silently short reply.
@@ -215,6 +218,25 @@ pub(crate) fn excerpt(text: &str) -> String {
     } else {
         cut.to_owned()
     }
+}
+
+/// The HTTP client of a provider; `base_url`, when the provider takes one,
+/// must be `http://` or `https://`.
+pub(crate) fn http_client(base_url: Option<&str>) -> Result<reqwest::Client> {
+    if let Some(url) = base_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(LlmError::Config {
+                setting: "base_url".to_owned(),
+                message: format!("{url:?} is not an http:// or https:// URL"),
+            });
+        }
+    }
+    reqwest::Client::builder()
+        .build()
+        .map_err(|e| LlmError::Config {
+            setting: "http client".to_owned(),
+            message: e.to_string(),
+        })
 }
 
 /// An error with its sources (reqwest's own message is often just "error
