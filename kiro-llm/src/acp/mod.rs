@@ -317,10 +317,23 @@ impl From<AcpError> for Stop {
 #[derive(Debug, Default)]
 struct Updates {
     message: String,
-    /// Tool calls in order: id, title, kind, status.
-    tool_calls: Vec<(String, String, String, String)>,
+    /// Tool calls in the order the agent announced them.
+    tool_calls: Vec<ToolCallSeen>,
     plan: Vec<String>,
 }
+
+/// A tool call as `tool_call` announced it and `tool_call_update`s changed it.
+#[derive(Debug)]
+struct ToolCallSeen {
+    id: String,
+    title: String,
+    kind: String,
+    status: String,
+}
+
+/// How many tool calls and plan entries the evidence keeps: an agent
+/// announcing millions must not grow the task's memory without bound.
+const MAX_LISTED: usize = 1000;
 
 /// How the turn ended.
 struct Turn {
@@ -558,34 +571,35 @@ impl Connection {
             Some("agent_message_chunk") => {
                 let content = update.get("content").unwrap_or(&Value::Null);
                 if content.get("type").and_then(Value::as_str) == Some("text") {
-                    let chunk = text(content, "text");
-                    if self.updates.message.len() < self.message_limit {
-                        self.updates.message.push_str(&chunk);
+                    let room = self
+                        .message_limit
+                        .saturating_sub(self.updates.message.len());
+                    if room > 0 {
+                        let chunk = text(content, "text");
+                        self.updates.message.push_str(&rpc::excerpt(&chunk, room));
                     }
                 }
             }
-            Some("tool_call") => {
-                if self.updates.tool_calls.len() < 1000 {
-                    self.updates.tool_calls.push((
-                        text(update, "toolCallId"),
-                        text(update, "title"),
-                        text(update, "kind"),
-                        update
-                            .get("status")
-                            .and_then(Value::as_str)
-                            .unwrap_or("pending")
-                            .to_owned(),
-                    ));
-                }
+            Some("tool_call") if self.updates.tool_calls.len() < MAX_LISTED => {
+                self.updates.tool_calls.push(ToolCallSeen {
+                    id: text(update, "toolCallId"),
+                    title: text(update, "title"),
+                    kind: text(update, "kind"),
+                    status: update
+                        .get("status")
+                        .and_then(Value::as_str)
+                        .unwrap_or("pending")
+                        .to_owned(),
+                });
             }
             Some("tool_call_update") => {
                 let id = text(update, "toolCallId");
-                if let Some(call) = self.updates.tool_calls.iter_mut().find(|c| c.0 == id) {
+                if let Some(call) = self.updates.tool_calls.iter_mut().find(|c| c.id == id) {
                     if let Some(title) = update.get("title").and_then(Value::as_str) {
-                        call.1 = title.to_owned();
+                        call.title = title.to_owned();
                     }
                     if let Some(status) = update.get("status").and_then(Value::as_str) {
-                        call.3 = status.to_owned();
+                        call.status = status.to_owned();
                     }
                 }
             }
@@ -594,7 +608,7 @@ impl Connection {
                 self.updates.plan = entries
                     .into_iter()
                     .flatten()
-                    .take(100)
+                    .take(MAX_LISTED)
                     .map(|e| format!("[{}] {}", text(e, "status"), text(e, "content")))
                     .collect();
             }
@@ -759,7 +773,7 @@ impl AcpExecutor {
         let calls: Vec<String> = updates
             .tool_calls
             .iter()
-            .map(|(id, title, kind, status)| format!("{title} ({kind}, {status}) [{id}]"))
+            .map(|c| format!("{} ({}, {}) [{}]", c.title, c.kind, c.status, c.id))
             .collect();
         list(&mut out, "tool calls", &calls);
         list(&mut out, "plan", &updates.plan);
@@ -846,10 +860,10 @@ impl Executor for AcpExecutor {
                 .find(|l| !l.is_empty())
                 .map(|l| rpc::excerpt(l, 200));
             let summary = format!(
-                "{} ({} written, {} commands, {} refused)",
+                "{} ({} written, {}, {} refused)",
                 said.unwrap_or_else(|| "the agent ended its turn".into()),
                 plural(activity.written.len(), "file"),
-                activity.commands.len(),
+                plural(activity.commands.len(), "command"),
                 activity.denied.len(),
             );
             TaskOutcome {
