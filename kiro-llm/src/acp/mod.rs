@@ -378,6 +378,8 @@ fn tail_text(tail: &SharedTail) -> String {
 /// One agent process and its connection.
 struct Connection {
     child: Child,
+    /// The agent's process group (its pid), on unix.
+    group: Option<u32>,
     stdin: Option<ChildStdin>,
     lines: LineReader<BufReader<ChildStdout>>,
     next_id: u64,
@@ -392,12 +394,27 @@ struct Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        // The child is killed by `kill_on_drop`; its terminals and the
-        // stderr reader go with it.
+        // The child itself is killed by `kill_on_drop`; what it started in
+        // its group, its terminals and the stderr reader go with it.
+        kill_group(self.group);
         self.state.release_all();
         self.stderr_task.abort();
     }
 }
+
+/// Kills the agent's process group: an agent such as `claude-code-acp`
+/// runs helpers (a model client, shells) that would outlive it otherwise.
+#[cfg(unix)]
+fn kill_group(group: Option<u32>) {
+    use nix::sys::signal::{killpg, Signal};
+    if let Some(pgid) = group.and_then(|g| i32::try_from(g).ok()) {
+        // ESRCH (the group is already empty) is the common case.
+        let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(_: Option<u32>) {}
 
 impl Connection {
     fn start(
@@ -413,6 +430,10 @@ impl Connection {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
+        // A group of its own, so that stopping the agent stops everything
+        // it started (see `kill_group`).
+        #[cfg(unix)]
+        cmd.process_group(0);
         let mut child = cmd.spawn().map_err(|source| AcpError::Spawn {
             program: exec.program.clone(),
             source,
@@ -444,8 +465,10 @@ impl Connection {
                 }
             }
         });
+        let group = if cfg!(unix) { child.id() } else { None };
         Ok(Connection {
             child,
+            group,
             stdin: Some(stdin),
             lines: LineReader::new(BufReader::new(stdout), exec.max_message_bytes),
             next_id: 0,
@@ -617,14 +640,13 @@ impl Connection {
     }
 
     /// Ends the process: closes its standard input, gives it `grace` to
-    /// exit, then kills it and waits for it.
+    /// exit, then kills it and what is left of its group, and waits for it.
     async fn stop(&mut self, grace: Duration) {
         self.stdin = None;
         self.state.release_all();
-        if tokio::time::timeout(grace, self.child.wait())
-            .await
-            .is_err()
-        {
+        let exited = tokio::time::timeout(grace, self.child.wait()).await;
+        kill_group(self.group);
+        if exited.is_err() {
             let _ = self.child.kill().await;
         }
     }

@@ -22,13 +22,15 @@ The scenario comes from the ACP_SCENARIO environment variable:
   malformed            write a line that is not JSON in the middle of the turn
   big-read             read README.md whole; report the error it gets
   flood                write 100000 bytes without a line break, then wait
-  hang                 never end the turn, ignoring session/cancel; writes its
-                       process id to ACP_PID_FILE first, and every message it
+  hang                 start `sleep 300`, then never end the turn, ignoring
+                       session/cancel; writes its own and the helper's process
+                       ids to ACP_PID_FILE first, and every message it
                        receives after the prompt to ACP_PID_FILE.received
 """
 
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -206,9 +208,12 @@ def flood(session, cwd):
 
 def hang(session, cwd):
     pid_file = os.environ.get("ACP_PID_FILE")
+    # A helper of its own, as real agents have, which must not outlive it.
+    helper = subprocess.Popen(["sleep", "300"])
     if pid_file:
-        with open(pid_file, "w") as f:
-            f.write(str(os.getpid()))
+        with open(pid_file + ".tmp", "w") as f:
+            f.write("%d %d" % (os.getpid(), helper.pid))
+        os.rename(pid_file + ".tmp", pid_file)
     say(session, "Thinking for a long time.\n")
     while True:
         # session/cancel arrives here; a stubborn agent notes it and goes on.

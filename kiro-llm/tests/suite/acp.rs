@@ -281,21 +281,23 @@ async fn gone(pid: u32) -> bool {
     false
 }
 
-async fn pid_of(file: &Path) -> u32 {
+/// The process ids of the agent and of its helper.
+async fn pids_of(file: &Path) -> Vec<u32> {
     for _ in 0..100 {
         if let Ok(text) = std::fs::read_to_string(file) {
-            if let Ok(pid) = text.trim().parse() {
-                return pid;
-            }
+            return text
+                .split_whitespace()
+                .map(|p| p.parse().unwrap())
+                .collect();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the agent never wrote its pid");
+    panic!("the agent never wrote its process ids");
 }
 
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn cancellation_sends_session_cancel_then_kills_the_agent() {
+async fn cancellation_sends_session_cancel_then_kills_the_agent_and_its_helpers() {
     let repo = Repo::new();
     let pid_file = repo.parent.path().join("agent.pid");
     let cancel = CancellationToken::new();
@@ -304,20 +306,23 @@ async fn cancellation_sends_session_cancel_then_kills_the_agent() {
         .env("ACP_PID_FILE", pid_file.to_str().unwrap())
         .cancel_grace(Duration::from_millis(300));
     let task = tokio::spawn(async move { run(&exec, &cx).await });
-    let pid = pid_of(&pid_file).await;
+    let pids = pids_of(&pid_file).await;
+    assert_eq!(pids.len(), 2);
     let started = Instant::now();
     cancel.cancel();
     let err = task.await.unwrap().unwrap_err();
     assert!(matches!(err, StageError::Cancelled), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(gone(pid).await, "agent {pid} still running");
+    for pid in pids {
+        assert!(gone(pid).await, "process {pid} still running");
+    }
     let received = std::fs::read_to_string(pid_file.with_extension("pid.received")).unwrap();
     assert_eq!(received, "session/cancel {\"sessionId\": \"sess-1\"}\n");
 }
 
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn an_agent_past_the_timeout_is_killed() {
+async fn an_agent_past_the_timeout_is_killed_with_its_helpers() {
     let repo = Repo::new();
     let pid_file = repo.parent.path().join("agent.pid");
     let cx = repo.cx(CancellationToken::new());
@@ -331,5 +336,7 @@ async fn an_agent_past_the_timeout_is_killed() {
         "{err:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(6));
-    assert!(gone(pid_of(&pid_file).await).await, "agent still running");
+    for pid in pids_of(&pid_file).await {
+        assert!(gone(pid).await, "process {pid} still running");
+    }
 }
