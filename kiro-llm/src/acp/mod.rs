@@ -38,7 +38,7 @@
 //! # The agent's requests
 //!
 //! Every request is answered through the run's [`Workspace`] and its
-//! policy (see [`client`](self) internals): `fs/read_text_file` (with
+//! policy: `fs/read_text_file` (with
 //! `line`/`limit`, files up to [`AcpExecutor::read_limit`]),
 //! `fs/write_text_file` through [`Workspace::write`] (policy-checked,
 //! journaled), `terminal/create` only for an argv
@@ -649,6 +649,9 @@ impl Connection {
         if exited.is_err() {
             let _ = self.child.kill().await;
         }
+        // Reaped and its group emptied: the id may now be reused by an
+        // unrelated process, which `Drop` must not signal.
+        self.group = None;
     }
 }
 
