@@ -79,7 +79,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use kiro_core::spec::{Spec, Task};
-use kiro_core::stage::{Executor, StageContext, StageError, TaskOutcome};
+use kiro_core::stage::{Executor, StageContext, StageError, TaskOutcome, TokenUsage};
 use kiro_core::stages::task_brief;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, BufReader};
@@ -279,28 +279,6 @@ impl AcpExecutor {
     }
 }
 
-/// Token usage an agent reported for its turn (ACP agents may add a
-/// `usage` object to the prompt's answer; most report none).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Usage {
-    input_tokens: u64,
-    output_tokens: u64,
-    requests: u64,
-}
-
-/// Records the task's token usage with the engine.
-///
-/// The `StageContext::record_usage` seam is not on this branch yet: this is
-/// the one place that will call it.
-fn record_usage(_cx: &StageContext, usage: Usage) {
-    tracing::debug!(
-        input_tokens = usage.input_tokens,
-        output_tokens = usage.output_tokens,
-        requests = usage.requests,
-        "ACP agent usage"
-    );
-}
-
 /// Why the session loop stopped early.
 enum Stop {
     Cancelled,
@@ -338,7 +316,10 @@ const MAX_LISTED: usize = 1000;
 /// How the turn ended.
 struct Turn {
     stop_reason: String,
-    usage: Usage,
+    /// What the agent reported spending on its model: ACP v1 has no usage
+    /// report, and an agent that adds a `usage` object to its answer to
+    /// `session/prompt` (`inputTokens`, `outputTokens`) is counted.
+    usage: TokenUsage,
 }
 
 /// The last bytes of a stream.
@@ -748,9 +729,9 @@ impl AcpExecutor {
                 "session/prompt answered without a stopReason".into(),
             )));
         };
-        let usage = answer.get("usage").map_or_else(Usage::default, |u| {
+        let usage = answer.get("usage").map_or_else(TokenUsage::default, |u| {
             let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
-            Usage {
+            TokenUsage {
                 input_tokens: n("inputTokens"),
                 output_tokens: n("outputTokens"),
                 requests: 1,
@@ -862,11 +843,12 @@ impl Executor for AcpExecutor {
             Err(_) => {
                 conn.stop(Duration::ZERO).await;
                 tracing::warn!(program = %self.program, timeout = ?self.timeout, "ACP agent timed out; killed");
-                record_usage(cx, Usage::default());
+                cx.record_usage(TokenUsage::default());
                 return Err(StageError::Timeout(self.timeout));
             }
         };
-        record_usage(cx, turn.as_ref().map(|t| t.usage).unwrap_or_default());
+        let usage = turn.as_ref().map(|t| t.usage).unwrap_or_default();
+        cx.record_usage(usage);
         let turn = match turn {
             Ok(turn) => turn,
             Err(Stop::Cancelled) => return Err(StageError::Cancelled),

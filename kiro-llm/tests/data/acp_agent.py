@@ -6,7 +6,8 @@ line on stdin/stdout; initialize, session/new, session/prompt, session/update,
 fs/*, terminal/*, session/request_permission, session/cancel), not from kiro's
 implementation, so the tests check kiro against the protocol.
 
-The scenario comes from the ACP_SCENARIO environment variable:
+With ACP_USAGE=input,output the answer to session/prompt carries a usage
+report. The scenario comes from the ACP_SCENARIO environment variable:
 
   done                 read README.md (line 2), ask permission to edit, write
                        src/out.txt, run `echo` in a terminal, stream chunks,
@@ -280,7 +281,14 @@ def main():
             except Surprise as surprise:
                 say(session, "UNEXPECTED: %s\n" % surprise)
                 stop = "refusal"
-            send({"jsonrpc": "2.0", "id": message["id"], "result": {"stopReason": stop}})
+            result = {"stopReason": stop}
+            if os.environ.get("ACP_USAGE"):
+                # An optional usage report ("input,output" tokens), as newer
+                # agents add to their answer.
+                tokens = [int(n) for n in os.environ["ACP_USAGE"].split(",")]
+                result["usage"] = {"inputTokens": tokens[0], "outputTokens": tokens[1],
+                                   "totalTokens": sum(tokens)}
+            send({"jsonrpc": "2.0", "id": message["id"], "result": result})
         else:
             send({"jsonrpc": "2.0", "id": message["id"],
                   "error": {"code": -32601, "message": "method not found: %s" % method}})

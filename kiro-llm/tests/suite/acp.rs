@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use kiro_core::format::parse_tasks;
 use kiro_core::spec::Spec;
-use kiro_core::stage::{Executor, OutcomeStatus, StageContext, StageError, TaskOutcome};
+use kiro_core::stage::{
+    Executor, OutcomeStatus, StageContext, StageError, TaskOutcome, TokenUsage,
+};
 use kiro_core::workspace::{Policy, Workspace};
 use kiro_llm::acp::{AcpError, AcpExecutor};
 use tokio_util::sync::CancellationToken;
@@ -86,7 +88,9 @@ fn assert_contains(text: &str, wanted: &[&str]) {
 async fn a_task_runs_end_to_end_through_the_workspace() {
     let repo = Repo::new();
     let cx = repo.cx(CancellationToken::new());
-    let out = run(&agent("done"), &cx).await.unwrap();
+    let out = run(&agent("done").env("ACP_USAGE", "120,30"), &cx)
+        .await
+        .unwrap();
     assert_eq!(out.status, OutcomeStatus::Done, "{out:#?}");
     assert_eq!(out.task.as_str(), "1");
     assert_eq!(
@@ -114,6 +118,14 @@ async fn a_task_runs_end_to_end_through_the_workspace() {
         ],
     );
     assert!(!out.evidence.contains("refused:"), "{}", out.evidence);
+    assert_eq!(
+        cx.usage(),
+        TokenUsage {
+            input_tokens: 120,
+            output_tokens: 30,
+            requests: 1
+        }
+    );
 }
 
 #[tokio::test]
@@ -190,7 +202,10 @@ async fn permission_requests_are_decided_by_the_policy() {
 #[tokio::test]
 async fn a_refusal_fails_the_task_with_the_reason() {
     let repo = Repo::new();
-    let out = outcome("refusal", &repo).await;
+    let cx = repo.cx(CancellationToken::new());
+    let out = run(&agent("refusal"), &cx).await.unwrap();
+    // An agent that reports no usage counts nothing.
+    assert_eq!(cx.usage(), TokenUsage::default());
     assert_eq!(out.status, OutcomeStatus::Failed);
     assert_eq!(
         out.summary,
