@@ -55,14 +55,22 @@
 //! # Failures
 //!
 //! Cancellation ([`StageContext::cancel`]) sends `session/cancel`, waits
-//! [`AcpExecutor::cancel_grace`] for the turn to end, then kills the
-//! process and returns [`StageError::Cancelled`]. Past
-//! [`AcpExecutor::timeout`] the process is killed and the task fails with
-//! [`StageError::Timeout`]. An agent that exits mid-turn, writes a line
+//! [`AcpExecutor::cancel_grace`] for the turn to end (answering permission
+//! requests `cancelled` meanwhile), then kills the agent and returns
+//! [`StageError::Cancelled`]. Past [`AcpExecutor::timeout`] the agent is
+//! killed and the task fails with [`StageError::Timeout`]. The agent runs
+//! in a process group of its own (on unix), and killing it kills the group:
+//! the helpers it started do not outlive the task. An agent that exits mid-turn, writes a line
 //! that is not JSON-RPC or a line longer than
 //! [`AcpExecutor::max_message_bytes`], or answers kiro's own request with
 //! an error, fails the task with [`StageError::Backend`] holding an
-//! [`AcpError`]. The process is killed when its future is dropped too.
+//! [`AcpError`]. The agent is killed when the task's future is dropped too.
+//! Every path records the agent's reported token usage (if any) with
+//! [`StageContext::record_usage`] once.
+//!
+//! `terminal/output` reports a command's output once the command has ended
+//! (kiro's process runner, which stops the command's whole process group,
+//! hands output over at the end); while it runs the output is empty.
 //!
 //! kiro speaks ACP directly (JSON-RPC 2.0, one message per line, serde
 //! types for the messages it reads) instead of through the

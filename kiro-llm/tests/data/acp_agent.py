@@ -23,6 +23,9 @@ report. The scenario comes from the ACP_SCENARIO environment variable:
   malformed            write a line that is not JSON in the middle of the turn
   big-read             read README.md whole; report the error it gets
   flood                write 100000 bytes without a line break, then wait
+  cooperative          wait for session/cancel, then ask a permission (writing
+                       the answer to ACP_PID_FILE.received) and end the turn
+                       with "cancelled"
   hang                 start `sleep 300`, then never end the turn, ignoring
                        session/cancel; writes its own and the helper's process
                        ids to ACP_PID_FILE first, and every message it
@@ -224,6 +227,27 @@ def hang(session, cwd):
                 f.write("%s %s\n" % (message.get("method"), json.dumps(message.get("params"))))
 
 
+def cooperative(session, cwd):
+    pid_file = os.environ["ACP_PID_FILE"]
+    with open(pid_file + ".tmp", "w") as f:
+        f.write("%d" % os.getpid())
+    os.rename(pid_file + ".tmp", pid_file)
+    say(session, "Waiting to be cancelled.\n")
+    while receive().get("method") != "session/cancel":
+        pass
+    # Still asking after the cancel: the protocol says the answer must be
+    # "cancelled".
+    answer = call("session/request_permission", {
+        "sessionId": session,
+        "toolCall": {"toolCallId": "call-1", "title": "Write src/late.txt", "kind": "edit",
+                     "locations": [{"path": os.path.join(cwd, "src", "late.txt")}]},
+        "options": [{"optionId": "allow", "name": "Allow", "kind": "allow_once"}],
+    })
+    with open(pid_file + ".received", "w") as f:
+        f.write(json.dumps(answer.get("result")))
+    return "cancelled"
+
+
 SCENARIOS = {
     "done": done,
     "escape": escape,
@@ -235,6 +259,7 @@ SCENARIOS = {
     "big-read": big_read,
     "flood": flood,
     "hang": hang,
+    "cooperative": cooperative,
 }
 
 

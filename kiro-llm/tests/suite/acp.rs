@@ -337,6 +337,29 @@ async fn cancellation_sends_session_cancel_then_kills_the_agent_and_its_helpers(
 
 #[cfg(target_os = "linux")]
 #[tokio::test]
+async fn a_cancelled_agent_that_ends_its_turn_is_not_waited_for_and_gets_no_permission() {
+    let repo = Repo::new();
+    let pid_file = repo.parent.path().join("agent.pid");
+    let cancel = CancellationToken::new();
+    let cx = repo.cx(cancel.clone());
+    let exec = agent("cooperative")
+        .env("ACP_PID_FILE", pid_file.to_str().unwrap())
+        .cancel_grace(Duration::from_secs(20));
+    let task = tokio::spawn(async move { run(&exec, &cx).await });
+    let pids = pids_of(&pid_file).await;
+    let started = Instant::now();
+    cancel.cancel();
+    let err = task.await.unwrap().unwrap_err();
+    assert!(matches!(err, StageError::Cancelled), "{err:?}");
+    // The turn ended well inside the grace period.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let answer = std::fs::read_to_string(pid_file.with_extension("pid.received")).unwrap();
+    assert_eq!(answer, r#"{"outcome": {"outcome": "cancelled"}}"#);
+    assert!(gone(pids[0]).await);
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
 async fn an_agent_past_the_timeout_is_killed_with_its_helpers() {
     let repo = Repo::new();
     let pid_file = repo.parent.path().join("agent.pid");
