@@ -68,6 +68,23 @@ pub(crate) struct Activity {
     pub commands: Vec<String>,
     /// Permission decisions, one line each.
     pub permissions: Vec<String>,
+    /// Entries not kept once a list held [`MAX_NOTED`].
+    pub omitted: usize,
+}
+
+/// How many entries each list of [`Activity`] keeps: an agent sending a
+/// million refused requests must not grow the task's memory without bound.
+pub(crate) const MAX_NOTED: usize = 1000;
+
+impl Activity {
+    fn note<T>(&mut self, list: impl FnOnce(&mut Activity) -> &mut Vec<T>, item: T) {
+        let list = list(self);
+        if list.len() < MAX_NOTED {
+            list.push(item);
+        } else {
+            self.omitted += 1;
+        }
+    }
 }
 
 /// The state the request handlers share; one per agent process.
@@ -141,9 +158,9 @@ impl ClientState {
         if let Err(e) = &result {
             if e.code == rpc::POLICY_DENIED || e.code == rpc::INVALID_PARAMS {
                 tracing::warn!(method = %method, reason = %e.message, "refused an ACP agent request");
-                lock(&self.activity)
-                    .denied
-                    .push(format!("{method}: {}", e.message));
+                let mut activity = lock(&self.activity);
+                let line = format!("{method}: {}", e.message);
+                activity.note(|a| &mut a.denied, line);
             }
         }
         result
@@ -269,7 +286,7 @@ impl ClientState {
         self.ws
             .write(&self.repo, &rel, p.content.as_bytes())
             .map_err(|e| RpcError::denied(e.to_string()))?;
-        lock(&self.activity).written.push(rel);
+        lock(&self.activity).note(|a| &mut a.written, rel);
         Ok(json!({}))
     }
 
@@ -296,7 +313,7 @@ impl ClientState {
         if verdict.is_err() {
             tracing::warn!(tool_call = %title, decision = %line, "refused an ACP permission request");
         }
-        lock(&self.activity).permissions.push(line);
+        lock(&self.activity).note(|a| &mut a.permissions, line);
         match option {
             Some(o) => json!({"outcome": {"outcome": "selected", "optionId": o.option_id}}),
             // No matching option: cancelling is the one answer that grants
@@ -435,7 +452,7 @@ impl ClientState {
                 limit,
             },
         );
-        lock(&self.activity).commands.push(argv.join(" "));
+        lock(&self.activity).note(|a| &mut a.commands, argv.join(" "));
         Ok(json!({ "terminalId": id }))
     }
 

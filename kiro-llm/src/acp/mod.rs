@@ -317,6 +317,10 @@ struct ToolCallSeen {
     status: String,
 }
 
+/// How many of the agent's requests kiro works on at once; more are
+/// refused, so that an agent cannot make it read many large files at once.
+const MAX_IN_FLIGHT: usize = 16;
+
 /// How many tool calls and plan entries the evidence keeps: an agent
 /// announcing millions must not grow the task's memory without bound.
 const MAX_LISTED: usize = 1000;
@@ -536,6 +540,13 @@ impl Connection {
                         }
                         Incoming::Response { id: rid, .. } => {
                             tracing::warn!(id = %rid, "an ACP agent answered a request kiro did not send");
+                        }
+                        Incoming::Request { id: rid, method, params: _ } if self.handlers.len() >= MAX_IN_FLIGHT => {
+                            tracing::warn!(method = %method, "an ACP agent sent too many requests at once");
+                            let busy = RpcError::denied(format!(
+                                "more than {MAX_IN_FLIGHT} requests in flight; wait for the answers"
+                            ));
+                            self.write(&rpc::response(&rid, &Err(busy))).await?;
                         }
                         Incoming::Request { id: rid, method, params } => {
                             let state = Arc::clone(&self.state);
@@ -791,6 +802,12 @@ impl AcpExecutor {
             .collect();
         list(&mut out, "tool calls", &calls);
         list(&mut out, "plan", &updates.plan);
+        if activity.omitted > 0 {
+            out.push_str(&format!(
+                "({} more requests not listed)\n",
+                activity.omitted
+            ));
+        }
         if !updates.message.trim().is_empty() {
             out.push_str("agent:\n");
             out.push_str(&rpc::excerpt(updates.message.trim(), part));

@@ -23,6 +23,8 @@ report. The scenario comes from the ACP_SCENARIO environment variable:
   malformed            write a line that is not JSON in the middle of the turn
   big-read             read README.md whole; report the error it gets
   flood                write 100000 bytes without a line break, then wait
+  many-requests        run `sleep 3` and send 20 terminal/wait_for_exit at once;
+                       report how many got the exit and how many were refused
   cooperative          wait for session/cancel, then ask a permission (writing
                        the answer to ACP_PID_FILE.received) and end the turn
                        with "cancelled"
@@ -227,6 +229,25 @@ def hang(session, cwd):
                 f.write("%s %s\n" % (message.get("method"), json.dumps(message.get("params"))))
 
 
+def many_requests(session, cwd):
+    created = call("terminal/create", {"sessionId": session, "command": "sleep", "args": ["3"]})
+    expect("result" in created, "terminal/create failed: " + error_of(created))
+    terminal = created["result"]["terminalId"]
+    ids = ["wait-%d" % i for i in range(20)]
+    for request_id in ids:
+        send({"jsonrpc": "2.0", "id": request_id, "method": "terminal/wait_for_exit",
+              "params": {"sessionId": session, "terminalId": terminal}})
+    answers = {}
+    while len(answers) < len(ids):
+        message = receive()
+        if message.get("id") in ids:
+            answers[message["id"]] = message
+    exited = sum(1 for a in answers.values() if a.get("result", {}).get("exitCode") == 0)
+    busy = sum(1 for a in answers.values() if "in flight" in error_of(a))
+    say(session, "exited: %d, busy: %d\n" % (exited, busy))
+    return "end_turn"
+
+
 def cooperative(session, cwd):
     pid_file = os.environ["ACP_PID_FILE"]
     with open(pid_file + ".tmp", "w") as f:
@@ -260,6 +281,7 @@ SCENARIOS = {
     "flood": flood,
     "hang": hang,
     "cooperative": cooperative,
+    "many-requests": many_requests,
 }
 
 

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 const AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/acp_agent.py");
 
-/// A repository whose `src/` is writable and where `echo` may run, inside
+/// A repository whose `src/` is writable and where `echo` and `sleep` may run, inside
 /// a parent folder the agent must not reach.
 struct Repo {
     parent: tempfile::TempDir,
@@ -42,7 +42,7 @@ impl Repo {
             .repo("main", self.root())
             .policy(Policy {
                 writable: vec!["src/**".into()],
-                commands: vec!["echo".into()],
+                commands: vec!["echo".into(), "sleep".into()],
             })
             .build()
             .unwrap();
@@ -272,6 +272,13 @@ async fn a_message_longer_than_the_limit_is_a_typed_error_not_a_hang() {
         matches!(acp_error(err), AcpError::LineTooLong { limit: 4096 }),
         "wrong error"
     );
+}
+
+#[tokio::test]
+async fn requests_beyond_the_in_flight_limit_are_refused_not_queued() {
+    let repo = Repo::new();
+    let out = outcome("many-requests", &repo).await;
+    assert_contains(&out.evidence, &["exited: 16, busy: 4\n"]);
 }
 
 #[tokio::test]
