@@ -104,8 +104,9 @@ pub(crate) struct ClientState {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A handler that panicked cannot leave these maps half-updated in a way
-    // that matters more than losing the whole task's answers.
+    // A poisoned lock means a handler panicked mid-update; the data stays
+    // usable (at worst an entry is missing), which beats failing every
+    // later request of the task.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -265,7 +266,12 @@ impl ClientState {
             .resolve(&self.repo, &rel)
             .map_err(|e| RpcError::denied(e.to_string()))?;
         let not_found = |e: std::io::Error| {
-            RpcError::new(rpc::INTERNAL_ERROR, format!("{}: {e}", rel.display()))
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                rpc::RESOURCE_NOT_FOUND
+            } else {
+                rpc::INTERNAL_ERROR
+            };
+            RpcError::new(code, format!("{}: {e}", rel.display()))
         };
         let size = std::fs::metadata(&abs).map_err(not_found)?.len();
         let limit = self.limits.read_bytes;

@@ -18,10 +18,13 @@ pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
 pub(crate) const INVALID_PARAMS: i64 = -32602;
 /// JSON-RPC "internal error".
 pub(crate) const INTERNAL_ERROR: i64 = -32603;
+/// ACP's "resource not found" (a file the agent asked to read is missing).
+pub(crate) const RESOURCE_NOT_FOUND: i64 = -32002;
 /// The code kiro answers a request refused by the workspace policy with. ACP
 /// reserves no code for "forbidden"; -32000..-32099 is JSON-RPC's range for
-/// implementation-defined server errors, and ACP uses -32000 itself only for
-/// `auth_required`, so a policy refusal takes the next one.
+/// implementation-defined server errors, of which ACP uses -32000
+/// (`auth_required`) and -32002 (`resource_not_found`), so a policy refusal
+/// takes -32001.
 pub(crate) const POLICY_DENIED: i64 = -32001;
 
 /// A JSON-RPC error object, as kiro sends it back to the agent.
