@@ -17,6 +17,8 @@
 //! ```
 //!
 //! Modules:
+//! - [`acp`] — [`AcpExecutor`], kiro's executor driving a coding agent
+//!   over the Agent Client Protocol;
 //! - [`anthropic`] — the Anthropic Messages provider;
 //! - [`bedrock`] — the Amazon Bedrock Converse provider (SigV4);
 //! - [`chat`] — the neutral request, response and stream chunk types;
@@ -35,6 +37,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod acp;
 pub mod anthropic;
 pub mod bedrock;
 pub mod cache;
@@ -49,6 +52,7 @@ pub mod structured;
 
 use std::sync::Arc;
 
+pub use acp::{AcpError, AcpExecutor};
 pub use anthropic::Anthropic;
 pub use bedrock::{AwsCredentials, Bedrock};
 pub use cache::{CacheConfig, CacheMode, CachedClient};
