@@ -5,12 +5,14 @@
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use kiro_core::config::Config;
 use kiro_core::project::RunSetup;
 use kiro_core::stage::{RunUsage, TokenUsage};
 use kiro_core::stages::CommandExecutor;
+use kiro_llm::acp::AcpExecutor;
 use kiro_llm::agent::AgentExecutor;
 use kiro_llm::stages::{LlmDesigner, LlmRequirementsParser, LlmTaskPlanner};
 use kiro_llm::{CacheConfig, LlmClient, LlmConfig, ProcessEnv};
@@ -52,11 +54,22 @@ pub(crate) fn with_stages(setup: RunSetup, model: &Model, file: &Config) -> RunS
         .requirements(LlmRequirementsParser::new(client.clone()))
         .designer(LlmDesigner::new(client.clone()))
         .planner(LlmTaskPlanner::new(client.clone()));
-    if CommandExecutor::from_config(&file.executor).is_some() {
+    if CommandExecutor::from_config(&file.executor).is_some() || file.executor.acp.is_some() {
         setup
     } else {
         setup.executor(AgentExecutor::new(client.clone()))
     }
+}
+
+/// The Agent Client Protocol agent `[executor] acp` names, if any, with the
+/// executor's timeout (0: none).
+pub(crate) fn acp_executor(file: &Config) -> Option<AcpExecutor> {
+    let (program, args) = file.executor.acp.as_ref()?.split_first()?;
+    let executor = AcpExecutor::new(program.clone()).args(args.iter().cloned());
+    Some(match file.executor.timeout_secs {
+        0 => executor,
+        secs => executor.timeout(Duration::from_secs(secs)),
+    })
 }
 
 /// The usage report printed after a run: a total line (with the cost when
@@ -88,7 +101,12 @@ pub(crate) fn usage_report(usage: &RunUsage) -> String {
         .phases
         .iter()
         .map(|(phase, u)| part(phase, u))
-        .chain(usage.tasks.iter().map(|(id, u)| part(&format!("task {id}"), u)))
+        .chain(
+            usage
+                .tasks
+                .iter()
+                .map(|(id, u)| part(&format!("task {id}"), u)),
+        )
         .collect();
     if !parts.is_empty() {
         let _ = writeln!(out, "  {}", parts.join(" · "));

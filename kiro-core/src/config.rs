@@ -287,6 +287,14 @@ pub struct ExecutorConfig {
     /// [`stages::preset`](crate::stages::preset) for the command line each
     /// expands to.
     pub preset: Option<AgentPreset>,
+    /// A coding agent that speaks the Agent Client Protocol over standard
+    /// input and output (`["gemini", "--experimental-acp"]`,
+    /// `["claude-code-acp"]`), run once per task instead of `command`: kiro
+    /// answers its file, terminal and permission requests through the
+    /// workspace policy (kiro-llm's `AcpExecutor`, which `kiro run` uses).
+    /// The file may set only one of `command`, `preset` and `acp`.
+    #[serde(deserialize_with = "non_empty_argv")]
+    pub acp: Option<Vec<String>>,
     /// Seconds before a task is stopped and counted as failed (default 1800).
     pub timeout_secs: u64,
     /// Directories outside the workspace the agent keeps its own state in
@@ -303,6 +311,7 @@ impl Default for ExecutorConfig {
         ExecutorConfig {
             command: None,
             preset: None,
+            acp: None,
             timeout_secs: 1800,
             state_dirs: Vec::new(),
         }
@@ -551,7 +560,13 @@ impl Config {
     pub fn parse(text: &str, path: impl AsRef<Path>) -> Result<Config> {
         let config: Config =
             toml::from_str(text).map_err(|e| config_error(text, path.as_ref(), &e))?;
-        if config.executor.command.is_some() && config.executor.preset.is_some() {
+        let e = &config.executor;
+        if [e.command.is_some(), e.preset.is_some(), e.acp.is_some()]
+            .iter()
+            .filter(|set| **set)
+            .count()
+            > 1
+        {
             return Err(command_and_preset(text, path.as_ref()));
         }
         Ok(config)
@@ -619,26 +634,39 @@ struct ExecutorSpans {
 struct ExecutorKeySpans {
     command: Option<toml::Spanned<toml::Value>>,
     preset: Option<toml::Spanned<toml::Value>>,
+    acp: Option<toml::Spanned<toml::Value>>,
 }
 
-/// [`Error::Config`] for an `[executor]` that sets both `command` and
-/// `preset`, at whichever of the two the file writes last (the one that
-/// contradicts what was already said).
+/// [`Error::Config`] for an `[executor]` that sets more than one of
+/// `command`, `preset` and `acp`, at whichever the file writes last (the
+/// one that contradicts what was already said), naming the first two set.
 fn command_and_preset(text: &str, path: &Path) -> Error {
-    let offset = toml::from_str::<ExecutorSpans>(text)
+    let mut set: Vec<(&str, usize)> = toml::from_str::<ExecutorSpans>(text)
         .ok()
         .and_then(|s| s.executor)
-        .map_or(0, |e| {
-            let start = |v: Option<toml::Spanned<toml::Value>>| v.map_or(0, |v| v.span().start);
-            start(e.command).max(start(e.preset))
-        });
+        .map(|e| {
+            [("command", e.command), ("preset", e.preset), ("acp", e.acp)]
+                .into_iter()
+                .filter_map(|(key, v)| v.map(|v| (key, v.span().start)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let offset = set.iter().map(|(_, at)| *at).max().unwrap_or(0);
+    set.sort_by_key(|(key, _)| ["command", "preset", "acp"].iter().position(|k| k == key));
+    let (first, second) = match set.as_slice() {
+        [(a, _), (b, _), ..] => (*a, *b),
+        _ => ("command", "preset"),
+    };
     let (line, column) = line_col(text, offset);
     Error::Config {
         path: path.to_owned(),
         line,
         column,
-        message: "`[executor]` sets both `command` and `preset`".to_owned(),
-        expected: Some("one of the two: a preset expands to its own command line".to_owned()),
+        message: format!("`[executor]` sets both `{first}` and `{second}`"),
+        expected: Some(
+            "one of `command`, `preset` and `acp`: each is a whole way of running the agent"
+                .to_owned(),
+        ),
     }
 }
 

@@ -79,6 +79,10 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    // An ACP agent runs the tasks when the workspace names one.
+    if let Some(acp) = models::acp_executor(&file) {
+        setup = setup.executor(acp);
+    }
     if let Some(model) = &model {
         setup = models::with_stages(setup, model, &file);
     }

@@ -453,6 +453,7 @@ fn from_config_reads_command_and_timeout() {
     let cfg = ExecutorConfig {
         command: Some(vec!["my-agent".into(), "-".into()]),
         preset: None,
+        acp: None,
         timeout_secs: 42,
         state_dirs: vec!["~/.agent".into(), "/var/cache/agent".into()],
     };

@@ -105,10 +105,13 @@ fn uncommented_init_template_parses_every_setting() {
         ExecutorConfig {
             command: Some(vec!["my-agent".into(), "--task".into(), "-".into()]),
             preset: None,
+            acp: None,
             timeout_secs: 1800,
             state_dirs: vec!["~/.cache/my-agent".into()],
         }
     );
+    assert_eq!(config.llm.model.as_deref(), Some("gpt-4o-mini"));
+    assert_eq!(config.llm.prices["gpt-4o-mini"].output, 0.6);
     assert_eq!(
         config.checkpoints.dir.as_deref(),
         Some(std::path::Path::new("~/.local/state/kiro/my-project"))
@@ -401,6 +404,46 @@ fn a_command_and_a_preset_together_are_an_error_at_the_later_one() {
             "{shown}"
         );
     }
+}
+
+#[test]
+fn an_acp_agent_is_a_third_way_to_run_tasks_and_excludes_the_others() {
+    let config = Config::parse(
+        "[executor]\nacp = [\"gemini\", \"--experimental-acp\"]\n",
+        ".kiro/config.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        config.executor.acp,
+        Some(vec!["gemini".to_owned(), "--experimental-acp".to_owned()])
+    );
+    // Not a command kiro runs with the brief on standard input.
+    assert!(kiro_core::stages::CommandExecutor::from_config(&config.executor).is_none());
+    // At the value the file writes last.
+    for (text, first, second, at) in [
+        (
+            "[executor]\ncommand = [\"a\"]\nacp = [\"b\"]\n",
+            "command",
+            "acp",
+            "3:7",
+        ),
+        (
+            "[executor]\nacp = [\"b\"]\npreset = \"codex\"\n",
+            "preset",
+            "acp",
+            "3:10",
+        ),
+    ] {
+        let err = Config::parse(text, ".kiro/config.toml").unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!(
+                ".kiro/config.toml:{at}: `[executor]` sets both `{first}` and `{second}`"
+            )),
+            "{shown}"
+        );
+    }
+    assert!(Config::parse("[executor]\nacp = []\n", "c.toml").is_err());
 }
 
 #[test]
