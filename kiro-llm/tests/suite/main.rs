@@ -4,6 +4,7 @@
 // a failure there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod agent;
 mod anthropic;
 mod bedrock;
 mod cache;
