@@ -14,9 +14,10 @@ use kiro_core::workspace::{JournalEntry, Workspace};
 
 use super::tools::{clip, ToolError};
 
-/// Paths the agent may not read, list or search: the repository's git
-/// internals (remote URLs can hold credentials) and kiro's own records of
-/// runs, which the workspace's snapshots skip for the same reason.
+/// Paths the agent may not read, list, search or write, whatever the
+/// policy: the repository's git internals (remote URLs can hold
+/// credentials, a hook written there runs at the next commit) and kiro's
+/// own records of runs, which the workspace's snapshots skip too.
 const PROTECTED: [&str; 4] = [".git", ".kiro/runs", ".kiro/trace", ".kiro/audit.jsonl"];
 
 /// How many bytes `read_file` reads at most looking for its window, so a
@@ -78,8 +79,10 @@ fn io_error(path: &str, e: &std::io::Error) -> ToolError {
     }
 }
 
-/// Refuses a path the policy does not let the agent write, before any work.
+/// Refuses a path the policy does not let the agent write, or a protected
+/// one, before any work.
 pub(super) fn check_writable(ws: &Workspace, repo: &str, path: &str) -> Result<(), ToolError> {
+    locate(ws, repo, path)?;
     if ws.is_writable(repo, path)? {
         Ok(())
     } else {
@@ -105,6 +108,13 @@ pub(super) fn read(
         return Err(ToolError::WrongKind {
             path: path.to_owned(),
             what: "is a folder; use list_dir",
+        });
+    }
+    // Opening a named pipe or a device could block for ever.
+    if !meta.is_file() {
+        return Err(ToolError::WrongKind {
+            path: path.to_owned(),
+            what: "is not a regular file",
         });
     }
     let file = File::open(&at.abs).map_err(|e| io_error(path, &e))?;
@@ -420,10 +430,10 @@ pub(super) fn edit(
         });
     }
     let meta = fs::metadata(&at.abs).map_err(|e| io_error(path, &e))?;
-    if meta.is_dir() {
+    if !meta.is_file() {
         return Err(ToolError::WrongKind {
             path: path.to_owned(),
-            what: "is a folder, not a file",
+            what: "is not a regular file",
         });
     }
     if meta.len() > MAX_EDIT_BYTES {

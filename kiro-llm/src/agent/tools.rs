@@ -182,8 +182,9 @@ pub(super) enum ToolError {
         /// What it is and what was expected.
         what: &'static str,
     },
-    /// The path is one of kiro's own records, which agents may not read.
-    #[error("{path}: kiro's own records (.git, .kiro/runs, .kiro/trace, .kiro/audit.jsonl) are not accessible to the agent")]
+    /// The path is the repository's git internals or kiro's own records,
+    /// which the agent may neither read nor write.
+    #[error("{path}: git internals and kiro's run records (.git, .kiro/runs, .kiro/trace, .kiro/audit.jsonl) are off limits to the agent")]
     Protected {
         /// The path as the model gave it.
         path: String,
