@@ -310,6 +310,14 @@ pub(crate) struct RunArgs {
     /// without running anything.
     #[arg(long, conflicts_with_all = ["resume", "from", "regenerate", "yes"])]
     pub(crate) plan: bool,
+    /// Use the LLM-backed stages (the model of `[llm]` or `KIRO_LLM_*`)
+    /// even when `[llm]` names no provider; an `[executor]` you configured
+    /// still runs the tasks, else kiro's own agent does.
+    #[arg(long, conflicts_with = "no_llm")]
+    pub(crate) llm: bool,
+    /// Use the deterministic stages even when `[llm]` is configured.
+    #[arg(long)]
+    pub(crate) no_llm: bool,
 }
 
 /// `kiro status`.
@@ -415,6 +423,11 @@ pub(crate) struct NewArgs {
     /// lines (`-` reads standard input). Without it, a one-requirement template.
     #[arg(long, value_name = "FILE")]
     pub(crate) from: Option<PathBuf>,
+    /// Have the configured model (`[llm]`, `KIRO_LLM_*`) write the
+    /// requirements from the `--from` text: user stories with EARS
+    /// criteria, linted before they are written.
+    #[arg(long, requires = "from")]
+    pub(crate) llm: bool,
 }
 
 /// `kiro spec show`.

@@ -165,6 +165,15 @@ fn init_creates_layout_and_never_overwrites_config() {
         config.lines().all(|l| l.is_empty() || l.starts_with('#')),
         "{config}"
     );
+    // Uncommented, every setting it shows is one the config accepts.
+    let opted_in: String = config
+        .lines()
+        .filter(|l| !l.starts_with("# #") && l.starts_with("# "))
+        .map(|l| format!("{}\n", &l[2..]))
+        .collect();
+    let parsed = kiro_core::config::Config::parse(&opted_in, ".kiro/config.toml")
+        .unwrap_or_else(|e| panic!("{e}\n{opted_in}"));
+    assert_eq!(parsed.llm.prices["gpt-4o-mini"].output, 0.6);
 
     fs::write(&config_path, "[pipeline]\njobs = 8\n").unwrap();
     let second = kiro(dir.path(), &["init"]);

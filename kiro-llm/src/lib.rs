@@ -125,3 +125,33 @@ pub fn connect_with_meter(config: &LlmConfig, meter: UsageMeter) -> Result<Arc<d
             .meter(meter),
     ))
 }
+
+/// [`connect`] with the response cache `cache` in front (nothing in front
+/// when its mode is off): what `kiro run` uses, so that a session recorded
+/// once replays offline with `replay-only`. The cache sits outside the
+/// retry layer, so a replayed reply takes no concurrency permit and no
+/// budget.
+///
+/// ```no_run
+/// use kiro_llm::{CacheConfig, LlmConfig, ProcessEnv};
+///
+/// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let file = kiro_core::config::Config::load_workspace(".")?;
+/// let config = LlmConfig::resolve(&file.llm, &ProcessEnv)?;
+/// let cache = CacheConfig::resolve(&file.llm, std::path::Path::new("."), &ProcessEnv)?;
+/// let client = kiro_llm::connect_cached(&config, cache)?;
+/// # let _ = client;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// As [`connect`].
+pub fn connect_cached(config: &LlmConfig, cache: CacheConfig) -> Result<Arc<dyn LlmClient>> {
+    let client = connect(config)?;
+    if cache.mode == CacheMode::Off {
+        return Ok(client);
+    }
+    Ok(Arc::new(CachedClient::for_config(client, config, cache)))
+}

@@ -55,6 +55,24 @@ const CONFIG_TEMPLATE: &str = r#"# kiro workspace configuration.
 # # the kernel allows, "off" never does.
 # sandbox = "best-effort"
 
+# [llm]
+# # The model behind the LLM-backed stages: with a provider set, `kiro run`
+# # has it write requirements, design and tasks, and run tasks through kiro's
+# # agent unless [executor] names one. KIRO_LLM_PROVIDER, KIRO_LLM_MODEL and
+# # KIRO_LLM_BASE_URL override these. "openai" | "anthropic" | "bedrock" | "ollama"
+# provider = "openai"
+# model = "gpt-4o-mini"
+# # The key is read from this variable (default OPENAI_API_KEY / ANTHROPIC_API_KEY).
+# api_key_env = "OPENAI_API_KEY"
+# max_concurrency = 4
+# timeout_secs = 120
+# # "off", "read-write" (record replies) or "replay-only" (offline CI).
+# cache = "off"
+# # Dollars per million tokens, for the cost estimate after a run.
+# [llm.prices."gpt-4o-mini"]
+# input = 0.15
+# output = 0.6
+
 # [checkpoints]
 # # Where the checkpoint store, run locks and audit heads live (default
 # # .kiro/runs). A directory outside the workspace keeps the run history out of

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use kiro_core::format;
 use kiro_core::spec::{RequirementsDoc, Spec};
+use kiro_core::stage::{RequirementsInput, RequirementsParser, RunUsage, StageContext};
 use kiro_core::store;
+use kiro_llm::stages::LlmRequirementsParser;
 
 use crate::cli::NewArgs;
 use crate::output;
@@ -23,6 +25,7 @@ pub(super) fn run(ws: &Workspace, args: &NewArgs) -> Result<ExitCode> {
         );
     }
     let requirements = match &args.from {
+        Some(path) if args.llm => from_model(ws, name, super::read_input(ws, path)?)?,
         Some(path) => kiro_core::ears::requirements_from_text(name, &super::read_input(ws, path)?),
         None => template(name),
     };
@@ -36,6 +39,33 @@ pub(super) fn run(ws: &Workspace, args: &NewArgs) -> Result<ExitCode> {
     let file = dir.join(store::DocKind::Requirements.file_name());
     output::println(&ws.display(&file).display().to_string())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The requirements the configured model writes from `text` (through
+/// kiro-llm's parser, which lints them and has the model correct what
+/// fails); prints what the model cost.
+fn from_model(ws: &Workspace, name: &str, text: String) -> Result<RequirementsDoc> {
+    let project = crate::engine::project(ws)?;
+    let file = project.config().clone();
+    let model = crate::models::connect(ws.root(), &file)?;
+    let cx = StageContext::builder(project.workspace()?)
+        .config(file.clone())
+        .spec_name(name)
+        .build();
+    let parser = LlmRequirementsParser::new(model.client.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let doc = runtime
+        .block_on(parser.parse(&RequirementsInput::Text(text), &cx))
+        .with_context(|| format!("the model could not write the requirements of `{name}`"))?;
+    let mut usage = RunUsage::default();
+    usage.phases.insert("requirements".to_owned(), cx.usage());
+    usage.total = cx.usage();
+    let usage = usage.priced(Some(&model.config.model), &file.llm.prices);
+    eprint!("{}", crate::models::usage_report(&usage));
+    Ok(doc)
 }
 
 /// A one-requirement skeleton in Kiro's layout, with an EARS criterion to

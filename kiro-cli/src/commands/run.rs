@@ -17,7 +17,7 @@ use kiro_core::project::{ProjectError, Resume, RunSetup};
 use kiro_core::redact::Redactor;
 use kiro_core::stage::{
     Approval, Approver, Artifacts, EventSink, Gate, OutcomeStatus, Phase, RequirementsInput,
-    StageError,
+    RunUsage, StageError,
 };
 use kiro_proptest::verifier::{StoredProperties, WithProperties};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::engine;
+use crate::models;
 use crate::output;
 use crate::workspace::Workspace;
 
@@ -70,6 +71,17 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
         Some(tests) => setup.verifier(WithProperties::new(tests)),
         None => setup.verifier(WithProperties::new(StoredProperties)),
     };
+    // The model writes the documents and runs the tasks when the
+    // workspace or the flags ask for it.
+    let file = project.config().clone();
+    let model = if models::wanted(&file, args.llm, args.no_llm) {
+        Some(models::connect(ws.root(), &file)?)
+    } else {
+        None
+    };
+    if let Some(model) = &model {
+        setup = models::with_stages(setup, model, &file);
+    }
     let bar: SharedBar = Arc::default();
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     setup = if args.yes {
@@ -131,6 +143,14 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
         }
     }
     let summary = result.with_context(|| format!("cannot run spec `{name}`"))?;
+    let usage = RunUsage::of(&summary.artifacts).priced(
+        model.as_ref().map(|m| m.config.model.as_str()),
+        &file.llm.prices,
+    );
+    let report = models::usage_report(&usage);
+    if !report.is_empty() {
+        output::print(&report)?;
+    }
     conclude(&summary, &args.spec)
 }
 

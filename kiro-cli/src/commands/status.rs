@@ -150,6 +150,9 @@ fn text(s: &StatusReport, redactor: &Redactor) -> String {
                     v.passed, v.failed, v.untested
                 );
             }
+            if let Some(usage) = &r.usage {
+                out.push_str(&crate::models::usage_report(usage));
+            }
         }
     }
     out

@@ -61,7 +61,9 @@ use crate::error::Error;
 use crate::pipeline::{self, Pipeline, RunOptions, RunSummary};
 use crate::redact::Redactor;
 use crate::sandbox::Launcher;
-use crate::stage::{Approver, AutoApprove, Executor, Phase, Verifier};
+use crate::stage::{
+    Approver, AutoApprove, Designer, Executor, Phase, RequirementsParser, TaskPlanner, Verifier,
+};
 use crate::stages::{CommandExecutor, CommandVerifier};
 use crate::store::{self, LoadOptions, LoadedSpec};
 use crate::workspace::{Policy, Workspace, DEFAULT_REPO};
@@ -439,6 +441,15 @@ impl Project {
         if let Some(jobs) = setup.jobs {
             builder = builder.jobs(jobs);
         }
+        if let Some(parser) = setup.requirements {
+            builder = builder.requirements(parser);
+        }
+        if let Some(designer) = setup.designer {
+            builder = builder.designer(designer);
+        }
+        if let Some(planner) = setup.planner {
+            builder = builder.planner(planner);
+        }
         match (
             setup.executor,
             CommandExecutor::from_config(&self.config.executor),
@@ -506,6 +517,9 @@ pub struct RunSetup {
     resume: Resume,
     jobs: Option<usize>,
     launcher: Option<Launcher>,
+    requirements: Option<Arc<dyn RequirementsParser>>,
+    designer: Option<Arc<dyn Designer>>,
+    planner: Option<Arc<dyn TaskPlanner>>,
     executor: Option<Arc<dyn Executor>>,
     verifier: Option<Arc<dyn Verifier>>,
     approver: Option<Arc<dyn Approver>>,
@@ -518,6 +532,9 @@ impl std::fmt::Debug for RunSetup {
             .field("until", &self.until)
             .field("resume", &self.resume)
             .field("jobs", &self.jobs)
+            .field("requirements", &self.requirements.is_some())
+            .field("designer", &self.designer.is_some())
+            .field("planner", &self.planner.is_some())
             .field("executor", &self.executor.is_some())
             .field("verifier", &self.verifier.is_some())
             .field("approver", &self.approver.is_some())
@@ -535,6 +552,9 @@ impl RunSetup {
             resume: Resume::New,
             jobs: None,
             launcher: None,
+            requirements: None,
+            designer: None,
+            planner: None,
             executor: None,
             verifier: None,
             approver: None,
@@ -563,6 +583,28 @@ impl RunSetup {
     /// sandbox launcher (the CLI passes itself).
     pub fn launcher(mut self, launcher: Launcher) -> RunSetup {
         self.launcher = Some(launcher);
+        self
+    }
+
+    /// Writes requirements with `parser` instead of the deterministic
+    /// [`StandardRequirementsParser`](crate::stages::StandardRequirementsParser)
+    /// (an LLM-backed one from `kiro-llm`, say).
+    pub fn requirements(mut self, parser: impl RequirementsParser + 'static) -> RunSetup {
+        self.requirements = Some(Arc::new(parser));
+        self
+    }
+
+    /// Designs with `designer` instead of the deterministic
+    /// [`TemplateDesigner`](crate::stages::TemplateDesigner).
+    pub fn designer(mut self, designer: impl Designer + 'static) -> RunSetup {
+        self.designer = Some(Arc::new(designer));
+        self
+    }
+
+    /// Plans tasks with `planner` instead of the deterministic
+    /// [`TracePlanner`](crate::stages::TracePlanner).
+    pub fn planner(mut self, planner: impl TaskPlanner + 'static) -> RunSetup {
+        self.planner = Some(Arc::new(planner));
         self
     }
 
