@@ -88,7 +88,12 @@ pub(crate) fn usage_report(usage: &RunUsage) -> String {
         .phases
         .iter()
         .map(|(phase, u)| part(phase, u))
-        .chain(usage.tasks.iter().map(|(id, u)| part(&format!("task {id}"), u)))
+        .chain(
+            usage
+                .tasks
+                .iter()
+                .map(|(id, u)| part(&format!("task {id}"), u)),
+        )
         .collect();
     if !parts.is_empty() {
         let _ = writeln!(out, "  {}", parts.join(" · "));

@@ -30,7 +30,9 @@
 //! The first turn without tool calls ends the task: its first line is the
 //! outcome's summary, and the evidence lists the tool calls and the files
 //! written. Running out of turns fails the task; cancellation stops the
-//! model request or the command in flight.
+//! model request or the command in flight. Whatever the ending, the tokens
+//! of every reply received are reported once with
+//! [`StageContext::record_usage`].
 //!
 //! [`Workspace`]: kiro_core::workspace::Workspace
 //! [`Policy`]: kiro_core::workspace::Policy
@@ -45,7 +47,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kiro_core::spec::{Spec, Task, TaskId};
-use kiro_core::stage::{Executor, StageContext, StageError, TaskOutcome};
+use kiro_core::stage::{Executor, StageContext, StageError, TaskOutcome, TokenUsage};
 use kiro_core::stages::command::task_brief;
 use kiro_core::workspace::JournalEntry;
 
@@ -93,6 +95,8 @@ const MAX_EVIDENCE_BYTES: usize = 16 * 1024;
 /// [`LlmError::is_retryable`] says so, or when the client gave up after
 /// retries), [`StageError::Invalid`] for a task without an id, and
 /// [`StageError::Core`] when the workspace has no repository to work in.
+/// In every case the tokens of the replies received so far are recorded
+/// with [`StageContext::record_usage`] before `execute` returns.
 #[derive(Clone)]
 pub struct AgentExecutor {
     client: Arc<dyn LlmClient>,
@@ -292,11 +296,14 @@ fn guidance(cx: &StageContext) -> String {
     out
 }
 
-/// Reports the tokens the task's requests used to the engine.
+/// Reports the tokens the task's requests used to the engine, which keeps
+/// them with the task's outcome in the checkpoints.
 fn record_usage(cx: &StageContext, usage: Usage, requests: u64) {
-    // Until kiro-core's `StageContext::record_usage` lands, the totals stay
-    // in the outcome's evidence only.
-    let _ = (cx, usage, requests);
+    cx.record_usage(TokenUsage {
+        input_tokens: usage.input_tokens,
+        output_tokens: usage.output_tokens,
+        requests,
+    });
 }
 
 /// The model request failed: retryable when trying again may help.

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use kiro_core::memory::{Memory, RecallReason, Recalled};
 use kiro_core::spec::{Spec, Task, TaskId};
-use kiro_core::stage::{Executor, OutcomeStatus, StageContext, StageError, TaskOutcome};
+use kiro_core::stage::{
+    Executor, OutcomeStatus, StageContext, StageError, TaskOutcome, TokenUsage,
+};
 use kiro_core::workspace::{Policy, Workspace};
 use kiro_llm::agent::AgentExecutor;
 use kiro_llm::{
@@ -106,6 +108,14 @@ fn text(content: &str) -> ChatResponse {
     }
 }
 
+fn usage(input_tokens: u64, output_tokens: u64, requests: u64) -> TokenUsage {
+    TokenUsage {
+        input_tokens,
+        output_tokens,
+        requests,
+    }
+}
+
 /// A repository with `src/lib.rs`, writable `src/**`, and `test`, `ls` and
 /// `sleep` allowed.
 struct Repo {
@@ -195,9 +205,11 @@ async fn writes_edits_runs_a_command_and_finishes() {
         Turn::Reply(text("Added the greeting file.\nChecked it exists.")),
     ]);
     let agent = AgentExecutor::new(model.clone());
-    let outcome = repo.run(&agent).await.unwrap();
+    let cx = repo.context();
+    let outcome = agent.execute(&task(), &Spec::default(), &cx).await.unwrap();
 
     assert_eq!(outcome.status, OutcomeStatus::Done, "{outcome:?}");
+    assert_eq!(cx.usage(), usage(350, 70, 4));
     assert_eq!(outcome.summary, "Added the greeting file.");
     assert_eq!(
         std::fs::read_to_string(repo.path("src/greet.txt")).unwrap(),
@@ -603,6 +615,8 @@ async fn cancel_stops_a_waiting_model_request() {
     assert!(matches!(result, Err(StageError::Cancelled)), "{result:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(model.requests().len(), 2);
+    // The reply that came before the cancellation still counts.
+    assert_eq!(cx.usage(), usage(100, 20, 1));
 }
 
 #[tokio::test]
@@ -673,14 +687,23 @@ async fn model_errors_fail_the_stage_retryably_or_not() {
     let repo = Repo::new();
     for (error, retryable) in cases {
         let shown = error.to_string();
-        let model = Scripted::new(vec![Turn::Fail(error)]);
-        match repo.run(&AgentExecutor::new(model)).await {
+        let model = Scripted::new(vec![
+            tools(vec![call("list_dir", json!({"path": "."}))]),
+            Turn::Fail(error),
+        ]);
+        let cx = repo.context();
+        let result = AgentExecutor::new(model)
+            .execute(&task(), &Spec::default(), &cx)
+            .await;
+        match result {
             Err(e @ StageError::Failed { .. }) => {
                 assert_eq!(e.is_retryable(), retryable, "{shown}");
                 assert!(e.to_string().contains(&shown), "{e}");
             }
             other => panic!("{shown}: {other:?}"),
         }
+        // The failure still reports what the first turn used.
+        assert_eq!(cx.usage(), usage(100, 20, 1), "{shown}");
     }
 }
 
