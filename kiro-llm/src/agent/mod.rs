@@ -27,6 +27,7 @@
 //! not allow, arguments that do not match the tool's schema, an unknown
 //! tool, an edit whose `old` text occurs 0 or several times) is a result
 //! marked as an error for the model to read, never a failure of the task.
+//! At most 32 calls of one turn run; the rest are answered with an error.
 //! The first turn without tool calls ends the task: its first line is the
 //! outcome's summary, and the evidence lists the tool calls and the files
 //! written. Running out of turns fails the task; cancellation stops the
@@ -74,6 +75,10 @@ pub const DEFAULT_MAX_READ_BYTES: usize = 64 * 1024;
 /// search hits) go back to the model unless
 /// [`AgentExecutor::max_output_bytes`] says otherwise.
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 16 * 1024;
+
+/// How many tool calls of one model turn run; the rest are answered with
+/// an error, so a runaway turn cannot flood the workspace or the prompt.
+const MAX_CALLS_PER_TURN: usize = 32;
 
 /// The longest summary an outcome gets, in bytes.
 const MAX_SUMMARY_BYTES: usize = 200;
@@ -228,8 +233,19 @@ impl AgentExecutor {
                 return Ok(finish(id, &response, record));
             }
             request.messages.push(Message::from_response(&response));
-            for call in &response.tool_calls {
-                let ran = toolbox.run(call, cx.cancel()).await;
+            for (n, call) in response.tool_calls.iter().enumerate() {
+                // Every call needs a result (providers refuse a conversation
+                // with an unanswered call), but only so many run per turn.
+                let ran = if n < MAX_CALLS_PER_TURN {
+                    toolbox.run(call, cx.cancel()).await
+                } else {
+                    Ran::refused(
+                        call,
+                        ToolError::TooManyCalls {
+                            limit: MAX_CALLS_PER_TURN,
+                        },
+                    )
+                };
                 if matches!(ran.result, Err(ToolError::Cancelled)) || cx.cancel().is_cancelled() {
                     return Err(StageError::Cancelled);
                 }

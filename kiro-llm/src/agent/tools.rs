@@ -244,6 +244,12 @@ pub(super) enum ToolError {
         /// The I/O error.
         message: String,
     },
+    /// The model called more tools in one turn than run.
+    #[error("not run: at most {limit} tool calls run per turn; call the rest in the next turn")]
+    TooManyCalls {
+        /// How many run per turn.
+        limit: usize,
+    },
     /// The run was cancelled while the tool ran.
     #[error("cancelled")]
     Cancelled,
@@ -291,6 +297,22 @@ pub(super) struct Ran {
     pub(super) status: String,
 }
 
+impl Ran {
+    /// A call that did not run, described from its raw name and arguments.
+    pub(super) fn refused(call: &ToolCall, error: ToolError) -> Ran {
+        Ran {
+            short: format!(
+                "{} {}",
+                clip(&call.name, 40),
+                clip(&call.arguments.to_string(), 60)
+            ),
+            result: Err(error),
+            written: None,
+            status: String::new(),
+        }
+    }
+}
+
 /// The tools over one repository of a workspace.
 #[derive(Clone, Debug)]
 pub(super) struct Toolbox {
@@ -312,18 +334,7 @@ impl Toolbox {
     pub(super) async fn run(&self, call: &ToolCall, cancel: &CancellationToken) -> Ran {
         let parsed = match parse(call) {
             Ok(parsed) => parsed,
-            Err(e) => {
-                return Ran {
-                    short: format!(
-                        "{} {}",
-                        clip(&call.name, 40),
-                        clip(&call.arguments.to_string(), 60)
-                    ),
-                    result: Err(e),
-                    written: None,
-                    status: String::new(),
-                }
-            }
+            Err(e) => return Ran::refused(call, e),
         };
         let short = describe(&parsed);
         if let Call::Run(args) = &parsed {

@@ -570,6 +570,31 @@ async fn lists_and_searches_within_the_repository() {
 }
 
 #[tokio::test]
+async fn a_turn_runs_at_most_32_calls_and_answers_every_one() {
+    let repo = Repo::new();
+    let calls = (0..40)
+        .map(|n| ToolCall {
+            id: format!("call_{n}"),
+            ..call(
+                "write_file",
+                json!({"path": format!("src/f{n}.txt"), "content": "x"}),
+            )
+        })
+        .collect();
+    let model = Scripted::new(vec![tools(calls)]);
+    repo.run(&AgentExecutor::new(model.clone())).await.unwrap();
+    let got = results(&model.requests()[1]);
+    assert_eq!(got.len(), 40);
+    assert!(got[..32].iter().all(|r| !r.is_error));
+    assert!(got[32..].iter().all(|r| r.is_error
+        && r.content
+            .starts_with("not run: at most 32 tool calls run per turn")));
+    assert_eq!(got[39].call_id, "call_39");
+    assert_eq!(repo.workspace.journal().len(), 32);
+    assert!(!repo.path("src/f32.txt").exists());
+}
+
+#[tokio::test]
 async fn the_step_limit_fails_the_task() {
     let repo = Repo::new();
     let looping = ChatResponse {
