@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod acp;
+pub mod agent;
 pub mod anthropic;
 pub mod bedrock;
 pub mod cache;

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod acp;
+mod agent;
 mod anthropic;
 mod bedrock;
 mod cache;
