@@ -83,6 +83,8 @@ pub struct Command {
     argv: Vec<OsString>,
     cwd: Option<PathBuf>,
     env: Vec<(OsString, OsString)>,
+    // Inherited variables the program must not see.
+    hidden_secrets: bool,
     stdin: Option<Vec<u8>>,
     timeout: Option<Duration>,
     capture_limit: usize,
@@ -103,6 +105,7 @@ impl Command {
             argv: argv.into_iter().map(Into::into).collect(),
             cwd: None,
             env: Vec::new(),
+            hidden_secrets: false,
             stdin: None,
             timeout: None,
             capture_limit: DEFAULT_CAPTURE_LIMIT,
@@ -121,6 +124,25 @@ impl Command {
     /// Sets an environment variable for the program.
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs the program without the inherited variables that hold secrets
+    /// (names [`is_secret_name`](crate::redact::is_secret_name) recognises:
+    /// `*_KEY`, `*_TOKEN`, `*_SECRET`, `*PASSWORD*`, the AWS credentials), for
+    /// commands a model chose: kiro's own API key must not be one `env`
+    /// away from an agent. Variables set with [`Command::env`] are kept.
+    ///
+    /// ```
+    /// use kiro_core::process::Command;
+    ///
+    /// // A command a model asked for: it sees no API key, whatever kiro's
+    /// // own environment holds.
+    /// let command = Command::new(["cargo", "test"]).without_secrets();
+    /// # let _ = command;
+    /// ```
+    pub fn without_secrets(mut self) -> Self {
+        self.hidden_secrets = true;
         self
     }
 
@@ -209,6 +231,13 @@ impl Command {
             .stderr(Stdio::piped());
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
+        }
+        if self.hidden_secrets {
+            for (k, _) in std::env::vars_os() {
+                if k.to_str().is_some_and(crate::redact::is_secret_name) {
+                    cmd.env_remove(&k);
+                }
+            }
         }
         for (k, v) in &self.env {
             cmd.env(k, v);

@@ -472,3 +472,18 @@ async fn the_task_cgroups_of_a_dead_kiro_are_killed_and_removed() {
     );
     drop(next);
 }
+
+#[tokio::test]
+async fn without_secrets_hides_inherited_keys_and_keeps_the_rest() {
+    // Set once for this test binary; the name is used nowhere else.
+    std::env::set_var("KIRO_PROCESS_TEST_API_KEY", "sk-inherited-123456");
+    std::env::set_var("KIRO_PROCESS_TEST_PLAIN", "visible");
+    let script = "echo \"${KIRO_PROCESS_TEST_API_KEY:-none} ${KIRO_PROCESS_TEST_PLAIN:-none} ${GIVEN_TOKEN:-none}\"";
+    let shown = sh(script, None, |c| c).await;
+    assert_eq!(shown.stdout.trim(), "sk-inherited-123456 visible none");
+    let hidden = sh(script, None, |c| {
+        c.without_secrets().env("GIVEN_TOKEN", "explicit")
+    })
+    .await;
+    assert_eq!(hidden.stdout.trim(), "none visible explicit");
+}

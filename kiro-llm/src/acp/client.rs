@@ -422,7 +422,10 @@ impl ClientState {
                 self.limits.terminals
             )));
         }
+        // The agent chose this command: it gets no API key from kiro's
+        // environment (the agent itself keeps its own).
         let mut cmd = Command::new(&argv)
+            .without_secrets()
             .cwd(cwd)
             .timeout(self.limits.command_timeout)
             .capture_limit(limit);

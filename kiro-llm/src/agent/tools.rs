@@ -427,7 +427,9 @@ impl Toolbox {
         }
         self.workspace.check_command(argv)?;
         let root = self.workspace.root(&self.repo)?.to_path_buf();
+        // The model chose this command: it gets no API key of kiro's.
         let output = Command::new(argv)
+            .without_secrets()
             .cwd(root)
             .timeout(self.limits.command_timeout)
             .capture_limit(self.limits.max_output_bytes)
