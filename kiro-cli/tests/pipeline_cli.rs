@@ -1560,3 +1560,238 @@ fn the_verify_phase_runs_the_spec_executable_properties() {
     assert_eq!(status["run"]["verification"]["passed"], 2);
     assert_eq!(status["run"]["verification"]["failed"], 0);
 }
+
+// ------------------------------------------------- the model end to end
+
+use common::model::{completion, text, tool_calls, ModelServer};
+use serde_json::json;
+
+/// What the scripted model answers: the three planning stages by the name
+/// of the schema they ask for, and kiro's agent by the task in its brief and
+/// how many tool results it has seen.
+fn scripted_model(request: &Value) -> Value {
+    let schema = request
+        .pointer("/response_format/json_schema/name")
+        .and_then(Value::as_str);
+    let reply = match schema {
+        Some("requirements") => json!({
+            "introduction": "A notes app keeps short notes for one user.",
+            "glossary": [{ "term": "Notes_App", "definition": "the notes application" }],
+            "requirements": [
+                {
+                    "title": "Save notes",
+                    "role": "user",
+                    "capability": "to save a note",
+                    "benefit": "I can read it later",
+                    "acceptance_criteria": ["WHEN a user saves a note, THE Notes_App SHALL store the note"]
+                },
+                {
+                    "title": "List notes",
+                    "role": "user",
+                    "capability": "to list my notes",
+                    "benefit": "I can find one",
+                    "acceptance_criteria": ["THE Notes_App SHALL list notes by date"]
+                }
+            ]
+        }),
+        Some("design") => json!({
+            "overview": "A module `src/notes.rs` with save and list.",
+            "architecture": "One module, no storage backend.",
+            "components_and_interfaces": "`save(text)` and `list()`.",
+            "data_models": "A note is its text and a date.",
+            "error_handling": "Saving an empty note is refused.",
+            "testing_strategy": "Unit tests named after the criteria.",
+            "properties": [{
+                "title": "Saved notes are listed",
+                "statement": "For any note saved, the listing contains it",
+                "validates": ["1.1", "2.1"]
+            }]
+        }),
+        Some("plan") => json!({
+            "tasks": [
+                {
+                    "title": "Implement note storage in `src/notes.rs`",
+                    "details": ["save(text) stores the note"],
+                    "requirements": ["1.1"],
+                    "depends_on": [],
+                    "optional": false,
+                    "subtasks": []
+                },
+                {
+                    "title": "Implement the note listing",
+                    "details": ["list() returns notes by date"],
+                    "requirements": ["2.1"],
+                    "depends_on": ["1"],
+                    "optional": false,
+                    "subtasks": []
+                }
+            ]
+        }),
+        Some(other) => panic!("unexpected schema {other}"),
+        None => return agent_step(request),
+    };
+    completion(text(&reply.to_string()), 400, 150)
+}
+
+/// One turn of the agent's tool loop.
+fn agent_step(request: &Value) -> Value {
+    let messages = request["messages"].as_array().unwrap();
+    let brief = messages
+        .iter()
+        .find(|m| m["role"] == "user")
+        .and_then(|m| m["content"].as_str())
+        .unwrap();
+    let step = messages.iter().filter(|m| m["role"] == "assistant").count();
+    let storage = brief.contains("note storage");
+    let message = match (storage, step) {
+        (true, 0) => tool_calls(&[
+            (
+                "call_1",
+                "write_file",
+                json!({ "path": "src/notes.rs", "content": "pub fn save(text: &str) -> bool { !text.is_empty() }\n// list\n" }),
+            ),
+            (
+                "call_2",
+                "write_file",
+                json!({ "path": "tests/store.rs", "content": "/// Validates: Requirements 1.1\n#[test]\nfn stores_a_saved_note() {}\n" }),
+            ),
+        ]),
+        (true, 1) => tool_calls(&[(
+            "call_3",
+            "run_command",
+            json!({ "argv": ["test", "-f", "src/notes.rs"] }),
+        )]),
+        (false, 0) => tool_calls(&[
+            (
+                "call_4",
+                "edit_file",
+                json!({ "path": "src/notes.rs", "old": "// list", "new": "pub fn list() -> Vec<String> { Vec::new() }" }),
+            ),
+            (
+                "call_5",
+                "write_file",
+                json!({ "path": "tests/list.rs", "content": "/// Validates: Requirements 2.1\n#[test]\nfn lists_notes_by_date() {}\n" }),
+            ),
+        ]),
+        (true, _) => text("Stored notes in src/notes.rs."),
+        (false, _) => text("Listed notes by date."),
+    };
+    completion(message, 900, 60)
+}
+
+/// Everything a run leaves that a user would compare: the spec documents,
+/// the code the agent wrote, and the verdicts and usage `kiro status`
+/// reports.
+fn run_result(dir: &Path) -> (BTreeMap<String, String>, Value) {
+    let mut files = BTreeMap::new();
+    for rel in [
+        ".kiro/specs/notes/requirements.md",
+        ".kiro/specs/notes/design.md",
+        ".kiro/specs/notes/tasks.md",
+        "src/notes.rs",
+        "tests/store.rs",
+        "tests/list.rs",
+    ] {
+        let text = fs::read_to_string(dir.join(rel))
+            .unwrap_or_else(|e| panic!("{rel} after the run: {e}"));
+        files.insert(rel.to_owned(), text);
+    }
+    let out = kiro(dir, &["status", "notes", "--format", "json"]);
+    expect_code(&out, 0);
+    let status: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let run = &status["run"];
+    (
+        files,
+        json!({ "verification": run["verification"], "usage": run["usage"], "outcomes": run["outcomes"].as_array().map(|o| o.iter().map(|o| json!([o["task"], o["status"], o["summary"]])).collect::<Vec<_>>()) }),
+    )
+}
+
+#[test]
+fn a_model_writes_the_spec_and_the_code_and_a_recorded_run_replays_offline() {
+    let server = ModelServer::start(scripted_model);
+    let ws = tempfile::tempdir().unwrap();
+    let dir = ws.path();
+    expect_code(&kiro(dir, &["init"]), 0);
+    let config = dir.join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[verifier]\ncommand = [\"sh\", \"-c\", \"test -f src/notes.rs && grep -q 'pub fn list' src/notes.rs\"]\n\
+         \n[llm]\nprovider = \"openai\"\nmodel = \"e2e-model\"\nbase_url = \"{}\"\ncache = \"read-write\"\n\
+         [llm.prices.\"e2e-model\"]\ninput = 1.0\noutput = 2.0\n",
+        server.base
+    ));
+    fs::write(&config, text).unwrap();
+    fs::write(
+        dir.join("req.txt"),
+        "A notes app: a user saves short notes and lists them by date.\n",
+    )
+    .unwrap();
+
+    let out = kiro(dir, &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&out, 0);
+    let printed = stdout(&out);
+    assert!(printed.contains(" completed: 2 tasks done"), "{printed}");
+    assert!(printed.contains("model usage (e2e-model): "), "{printed}");
+    assert!(printed.contains("estimated $"), "{printed}");
+
+    // Three planning requests, then the agent's turns: 3 for the first
+    // task (write, run, finish) and 2 for the second (edit, finish).
+    let requests = server.requests();
+    assert_eq!(requests.len(), 8, "{requests:#?}");
+    // The second agent turn carried the tool results of the first, and
+    // the command really ran.
+    let results: Vec<&Value> = requests
+        .iter()
+        .flat_map(|r| r["messages"].as_array().unwrap())
+        .filter(|m| m["role"] == "tool")
+        .collect();
+    assert!(results.iter().any(|m| m["tool_call_id"] == "call_3"));
+
+    let (files, status) = run_result(dir);
+    assert!(files["src/notes.rs"].contains("pub fn list() -> Vec<String>"));
+    assert!(files[".kiro/specs/notes/requirements.md"]
+        .contains("WHEN a user saves a note, THE Notes_App SHALL store the note"));
+    assert!(files[".kiro/specs/notes/design.md"].contains("Saved notes are listed"));
+    assert!(files[".kiro/specs/notes/tasks.md"].contains("- [x] 1. Implement note storage"));
+    assert_eq!(status["verification"]["passed"], 2, "{status:#}");
+    assert_eq!(status["verification"]["failed"], 0, "{status:#}");
+    let usage = &status["usage"];
+    for phase in ["requirements", "design", "tasks"] {
+        assert_eq!(usage["phases"][phase]["requests"], 1, "{usage:#}");
+        assert_eq!(usage["phases"][phase]["input_tokens"], 400, "{usage:#}");
+    }
+    assert_eq!(usage["tasks"]["1"]["requests"], 3, "{usage:#}");
+    assert_eq!(usage["tasks"]["2"]["requests"], 2, "{usage:#}");
+    let (input, output) = (3 * 400 + 5 * 900, 3 * 150 + 5 * 60);
+    assert_eq!(usage["total"]["input_tokens"], input, "{usage:#}");
+    assert_eq!(usage["total"]["output_tokens"], output, "{usage:#}");
+    let cost = usage["cost_usd"].as_f64().unwrap();
+    assert!((cost - f64::from(input + 2 * output) / 1e6).abs() < 1e-4, "{cost}");
+
+    // The same run again, from the same starting point, with the model
+    // gone: every reply comes from the recording.
+    server.stop();
+    for generated in [".kiro/specs/notes", "src", "tests", ".kiro/runs"] {
+        fs::remove_dir_all(dir.join(generated)).unwrap();
+    }
+    let replay = kiro_cmd(dir, &["run", "notes", "--from", "req.txt", "--yes"])
+        .env("KIRO_LLM_CACHE", "replay-only")
+        .output()
+        .unwrap();
+    expect_code(&replay, 0);
+    let (replayed_files, replayed_status) = run_result(dir);
+    assert_eq!(replayed_files, files);
+    assert_eq!(replayed_status, status);
+
+    // Without the recording, replay-only refuses instead of calling out.
+    fs::remove_dir_all(dir.join(".kiro/llm-cache")).unwrap();
+    for generated in [".kiro/specs/notes", "src", "tests", ".kiro/runs"] {
+        fs::remove_dir_all(dir.join(generated)).unwrap();
+    }
+    let miss = kiro_cmd(dir, &["run", "notes", "--from", "req.txt", "--yes"])
+        .env("KIRO_LLM_CACHE", "replay-only")
+        .output()
+        .unwrap();
+    expect_code(&miss, 1);
+    assert!(stderr(&miss).contains("replay"), "{}", stderr(&miss));
+}

@@ -19,6 +19,8 @@
 //! Modules:
 //! - [`acp`] — [`AcpExecutor`], kiro's executor driving a coding agent
 //!   over the Agent Client Protocol;
+//! - [`agent`] — [`AgentExecutor`], kiro's own coding agent: a tool loop
+//!   (read, list, search, write, edit, run) through the workspace policy;
 //! - [`anthropic`] — the Anthropic Messages provider;
 //! - [`bedrock`] — the Amazon Bedrock Converse provider (SigV4);
 //! - [`chat`] — the neutral request, response and stream chunk types;
@@ -54,6 +56,7 @@ pub mod structured;
 use std::sync::Arc;
 
 pub use acp::{AcpError, AcpExecutor};
+pub use agent::AgentExecutor;
 pub use anthropic::Anthropic;
 pub use bedrock::{AwsCredentials, Bedrock};
 pub use cache::{CacheConfig, CacheMode, CachedClient};

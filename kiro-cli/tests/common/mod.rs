@@ -44,6 +44,8 @@ pub fn expect_code(out: &Output, expected: i32) {
     );
 }
 
+pub mod model;
+
 /// Spec `lists` for the `kiro pbt run` tests: a list codec whose design has
 /// a round trip (criterion 1.1) and a no-error property (1.2) on the
 /// JSON-lines program `codec.py` (see [`write_list_codec`]), and a property
