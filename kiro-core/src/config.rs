@@ -22,6 +22,7 @@
 //! # Ok::<(), kiro_core::Error>(())
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
@@ -34,7 +35,8 @@ use crate::sandbox::SandboxMode;
 pub const CONFIG_PATH: &str = ".kiro/config.toml";
 
 /// The whole `.kiro/config.toml`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+// Not `Eq`: `[llm.prices]` holds decimal prices.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// `[pipeline]`: how the engine schedules nodes.
@@ -70,7 +72,7 @@ pub struct Config {
 /// assert!(Config::parse("[llm]\napi_key = \"sk-...\"\n", ".kiro/config.toml").is_err());
 /// # Ok::<(), kiro_core::Error>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LlmSection {
     /// The provider; `None` when the file does not choose one.
@@ -98,6 +100,56 @@ pub struct LlmSection {
     /// The response cache's folder, relative to the workspace root;
     /// `None` for `.kiro/llm-cache`.
     pub cache_dir: Option<PathBuf>,
+    /// What each model costs, by model name as `model` spells it
+    /// (`[llm.prices."gpt-4o-mini"] input = 0.15, output = 0.6`): the run's
+    /// cost estimate multiplies its token usage by the row of the model
+    /// that ran. kiro ships no prices of its own, because they change.
+    pub prices: BTreeMap<String, ModelPrice>,
+}
+
+/// `[llm.prices."<model>"]`: a model's price in US dollars per million
+/// tokens.
+///
+/// ```
+/// use kiro_core::config::ModelPrice;
+/// use kiro_core::stage::TokenUsage;
+///
+/// let price = ModelPrice { input: 3.0, output: 15.0 };
+/// let usage = TokenUsage { input_tokens: 200_000, output_tokens: 10_000, requests: 4 };
+/// assert!((price.cost(&usage) - 0.75).abs() < 1e-9);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    /// Dollars per million input (prompt) tokens.
+    #[serde(deserialize_with = "non_negative")]
+    #[schemars(range(min = 0))]
+    pub input: f64,
+    /// Dollars per million output (generated) tokens.
+    #[serde(deserialize_with = "non_negative")]
+    #[schemars(range(min = 0))]
+    pub output: f64,
+}
+
+impl ModelPrice {
+    /// The price of `usage` in US dollars.
+    pub fn cost(&self, usage: &crate::spec::TokenUsage) -> f64 {
+        // Token counts stay far below 2^52, where f64 is exact.
+        #[allow(clippy::cast_precision_loss)]
+        let (input, output) = (usage.input_tokens as f64, usage.output_tokens as f64);
+        (input * self.input + output * self.output) / 1_000_000.0
+    }
+}
+
+fn non_negative<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    let n = f64::deserialize(d)?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(serde::de::Error::invalid_value(
+            serde::de::Unexpected::Float(n),
+            &"a price of at least 0 dollars per million tokens",
+        ));
+    }
+    Ok(n)
 }
 
 /// `[llm] cache`: whether replies are recorded and replayed.
@@ -640,8 +692,25 @@ mod limits_tests {
                 timeout_secs: Some(30),
                 cache: None,
                 cache_dir: None,
+                prices: BTreeMap::new(),
             }
         );
+        let text = "[llm]\nmodel = \"m\"\n[llm.prices.m]\ninput = 0.15\noutput = 0.6\n";
+        let llm = Config::parse(text, "c.toml").unwrap().llm;
+        assert_eq!(
+            llm.prices.get("m"),
+            Some(&ModelPrice {
+                input: 0.15,
+                output: 0.6
+            })
+        );
+        for bad in [
+            "[llm.prices.m]\ninput = -1.0\noutput = 1.0\n",
+            "[llm.prices.m]\ninput = 1.0\n",
+            "[llm.prices.m]\ninput = 1.0\noutput = 1.0\ncurrency = \"eur\"\n",
+        ] {
+            assert!(Config::parse(bad, "c.toml").is_err(), "{bad}");
+        }
         let text = "[llm]\ncache = \"replay-only\"\ncache_dir = \"rec\"\n";
         let llm = Config::parse(text, "c.toml").unwrap().llm;
         assert_eq!(llm.cache, Some(LlmCacheMode::ReplayOnly));

@@ -1207,3 +1207,62 @@ impl std::str::FromStr for Phase {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown phase {0:?} (expected requirements, design, tasks, execute or verify)")]
 pub struct UnknownPhase(pub String);
+
+/// Tokens and requests a node spent on a model.
+///
+/// ```
+/// use kiro_core::stage::TokenUsage;
+///
+/// let a = TokenUsage { input_tokens: 120, output_tokens: 30, requests: 1 };
+/// let total = a + TokenUsage { input_tokens: 80, output_tokens: 20, requests: 1 };
+/// assert_eq!(total.total_tokens(), 250);
+/// assert!(TokenUsage::default().is_empty());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct TokenUsage {
+    /// Prompt tokens, summed over every request.
+    #[serde(default)]
+    pub input_tokens: u64,
+    /// Generated tokens, summed over every request.
+    #[serde(default)]
+    pub output_tokens: u64,
+    /// How many requests reached the model (replayed ones included).
+    #[serde(default)]
+    pub requests: u64,
+}
+
+impl TokenUsage {
+    /// Input and output tokens together.
+    pub fn total_tokens(&self) -> u64 {
+        self.input_tokens.saturating_add(self.output_tokens)
+    }
+
+    /// Whether nothing was spent.
+    pub fn is_empty(&self) -> bool {
+        *self == TokenUsage::default()
+    }
+}
+
+impl std::ops::Add for TokenUsage {
+    type Output = TokenUsage;
+
+    fn add(self, other: TokenUsage) -> TokenUsage {
+        TokenUsage {
+            input_tokens: self.input_tokens.saturating_add(other.input_tokens),
+            output_tokens: self.output_tokens.saturating_add(other.output_tokens),
+            requests: self.requests.saturating_add(other.requests),
+        }
+    }
+}
+
+impl std::ops::AddAssign for TokenUsage {
+    fn add_assign(&mut self, other: TokenUsage) {
+        *self = *self + other;
+    }
+}
+
+impl std::iter::Sum for TokenUsage {
+    fn sum<I: Iterator<Item = TokenUsage>>(iter: I) -> TokenUsage {
+        iter.fold(TokenUsage::default(), std::ops::Add::add)
+    }
+}

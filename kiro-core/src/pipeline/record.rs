@@ -28,8 +28,8 @@ pub(crate) enum Recorded {
     },
     /// One task's outcome, to be applied to the last full artifacts.
     Outcome {
-        /// The outcome.
-        outcome: TaskOutcome,
+        /// The outcome (boxed: it is much larger than a gate).
+        outcome: Box<TaskOutcome>,
     },
     /// An approved gate.
     Gate,
@@ -96,7 +96,7 @@ pub(crate) fn state_at<S: CheckpointStore + ?Sized>(
                 state.artifacts = *artifacts;
                 found_full = true;
             }
-            Recorded::Outcome { outcome } => outcomes.push(outcome),
+            Recorded::Outcome { outcome } => outcomes.push(*outcome),
             Recorded::Gate => {}
         }
     }

@@ -8,7 +8,7 @@ use crate::checkpoint::CheckpointStore;
 use crate::pipeline;
 use crate::redact::Redactor;
 use crate::spec::{Task, TaskStatus};
-use crate::stage::{OutcomeStatus, TaskOutcome};
+use crate::stage::{OutcomeStatus, RunUsage, TaskOutcome};
 use crate::store::{DocKind, LoadedSpec};
 
 /// The status of one spec: `kiro status --format json` prints it (see
@@ -91,6 +91,10 @@ pub struct RunState {
     pub outcomes: Vec<TaskOutcome>,
     /// Verification counts, once the verify phase ran.
     pub verification: Option<VerificationCounts>,
+    /// Tokens the run spent on models per phase and task, priced by
+    /// `[llm.prices]` for `[llm] model`; absent when it spent none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<RunUsage>,
 }
 
 /// Verdict counts of [`RunState::verification`].
@@ -127,6 +131,10 @@ impl Project {
             Some(id) => match store.latest(&id)? {
                 Some(last) => {
                     let (artifacts, completed) = pipeline::state_at(store, &last.reference())?;
+                    let usage = RunUsage::of(&artifacts);
+                    let usage = (!usage.is_empty()).then(|| {
+                        usage.priced(self.config.llm.model.as_deref(), &self.config.llm.prices)
+                    });
                     Some(RunState {
                         id: id.to_string(),
                         checkpoint: last.reference().to_string(),
@@ -135,6 +143,7 @@ impl Project {
                         checkpoints: store.list(&id)?.len(),
                         completed: completed.into_iter().collect(),
                         outcomes: artifacts.outcomes.into_values().collect(),
+                        usage,
                         verification: artifacts.report.map(|r| {
                             let (passed, failed, untested) = r.counts();
                             VerificationCounts {

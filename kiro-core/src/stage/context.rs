@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use super::PipelineEvent;
-use super::{StageError, TaskOutcome};
+use super::{StageError, TaskOutcome, TokenUsage, UsageCell};
 use crate::checkpoint::RunId;
 use crate::config::Config;
 use crate::memory::{recall_within, MemoryRecall, NoMemory, RecallRequest, Recalled};
@@ -33,6 +33,11 @@ pub struct Artifacts {
     /// Values that custom [`Node`](super::Node)s keep for each other, by name.
     #[serde(default)]
     pub extra: BTreeMap<String, serde_json::Value>,
+    /// Tokens the phases (and custom nodes) spent on a model, by node name
+    /// (`requirements`, `design`, `tasks`, `verify`); a task's own usage is
+    /// in its [`TaskOutcome::usage`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub usage: BTreeMap<String, TokenUsage>,
 }
 
 impl Artifacts {
@@ -62,6 +67,13 @@ impl Artifacts {
             .map_err(|e| StageError::invalid(format!("artifact {key:?}: {e}")))?;
         self.extra.insert(key.to_owned(), v);
         Ok(())
+    }
+
+    /// What the run spent on models so far: every phase's and every task's
+    /// usage together.
+    pub fn total_usage(&self) -> TokenUsage {
+        let phases: TokenUsage = self.usage.values().copied().sum();
+        phases + self.outcomes.values().filter_map(|o| o.usage).sum()
     }
 }
 
@@ -121,6 +133,8 @@ pub struct StageContext {
     // What `memory` recalled for the running task; empty outside tasks.
     recalled: Arc<[Recalled]>,
     memory_budget: u32,
+    // What the running node spent on a model; fresh per node and attempt.
+    usage: UsageCell,
     events: EventSink,
     cancel: CancellationToken,
     // Shared, so that the per-node copy the engine makes allocates nothing.
@@ -142,6 +156,7 @@ impl StageContext {
                 memory: Arc::new(NoMemory),
                 recalled: Arc::from(Vec::new()),
                 memory_budget: crate::memory::DEFAULT_BUDGET_TOKENS,
+                usage: UsageCell::default(),
                 events: EventSink::none(),
                 cancel: CancellationToken::new(),
                 run_id: None,
@@ -195,6 +210,33 @@ impl StageContext {
         })
     }
 
+    /// Adds tokens this node spent on a model to its total, which the engine
+    /// stores with the node's result in the run's checkpoints (a phase's in
+    /// [`Artifacts::usage`], a task's in [`TaskOutcome::usage`], summed over
+    /// its attempts). LLM-backed stages call it for every reply, repairs and
+    /// failed attempts included, so that the run's cost is complete.
+    ///
+    /// ```
+    /// use kiro_core::stage::{StageContext, TokenUsage};
+    /// use kiro_core::workspace::Workspace;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let cx = StageContext::builder(Workspace::single(dir.path())?).build();
+    /// cx.record_usage(TokenUsage { input_tokens: 10, output_tokens: 5, requests: 1 });
+    /// cx.clone().record_usage(TokenUsage { input_tokens: 1, output_tokens: 1, requests: 1 });
+    /// assert_eq!(cx.usage().total_tokens(), 17);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record_usage(&self, usage: TokenUsage) {
+        self.usage.add(usage);
+    }
+
+    /// What this node recorded so far with
+    /// [`record_usage`](StageContext::record_usage).
+    pub fn usage(&self) -> TokenUsage {
+        self.usage.get()
+    }
+
     /// Where progress events go.
     pub fn events(&self) -> &EventSink {
         &self.events
@@ -242,6 +284,7 @@ impl StageContext {
             node,
             attempt,
             artifacts,
+            usage: UsageCell::default(),
             ..self.clone()
         }
     }

@@ -19,6 +19,7 @@
 mod context;
 mod event;
 mod node;
+mod usage;
 
 use std::fmt;
 use std::sync::Arc;
@@ -32,10 +33,13 @@ use crate::spec::{DesignDoc, RequirementsDoc, Spec, Task, TaskId, TaskList};
 use crate::verify::VerificationReport;
 
 pub use crate::checkpoint::NodeId;
+pub use crate::spec::TokenUsage;
 pub use crate::spec::{Phase, UnknownPhase};
 pub use context::{Artifacts, EventSink, StageContext, StageContextBuilder};
 pub use event::{NodeStatus, PipelineEvent};
 pub use node::SkipReason;
+pub use usage::RunUsage;
+pub(crate) use usage::UsageCell;
 
 #[allow(unused_imports, reason = "linked from the module docs")]
 use crate::{config::Config, workspace::Workspace};
@@ -168,6 +172,10 @@ pub struct TaskOutcome {
     /// parent-death signal), when an executor that runs one reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<crate::sandbox::SandboxReport>,
+    /// Tokens the task spent on a model over all its attempts, when the
+    /// executor is LLM-backed (see [`StageContext::record_usage`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<TokenUsage>,
 }
 
 impl TaskOutcome {
@@ -181,6 +189,7 @@ impl TaskOutcome {
             attempts: 1,
             duration_ms: 0,
             sandbox: None,
+            usage: None,
         }
     }
 
@@ -198,6 +207,7 @@ impl TaskOutcome {
             attempts: 1,
             duration_ms: 0,
             sandbox: None,
+            usage: None,
         }
     }
 
@@ -211,6 +221,7 @@ impl TaskOutcome {
             attempts: 0,
             duration_ms: 0,
             sandbox: None,
+            usage: None,
         }
     }
 }

@@ -20,7 +20,7 @@ use kiro_core::pipeline::{
 use kiro_core::spec::{Spec, Task};
 use kiro_core::stage::{
     Approval, Approver, Artifacts, EventSink, Executor, Gate, Node, OutcomeStatus, Phase,
-    RequirementsInput, StageContext, StageError, TaskOutcome,
+    RequirementsInput, StageContext, StageError, TaskOutcome, TokenUsage,
 };
 use kiro_core::workspace::{Policy, Workspace};
 use kiro_core::Error;
@@ -2326,4 +2326,112 @@ async fn a_panicking_executor_stops_the_run_with_an_error() {
             "after_await {after_await}: {result:?}"
         );
     }
+}
+
+/// The template designer, spending tokens as a model would.
+struct MeteredDesigner;
+
+#[async_trait]
+impl kiro_core::stage::Designer for MeteredDesigner {
+    async fn design(
+        &self,
+        reqs: &kiro_core::spec::RequirementsDoc,
+        cx: &StageContext,
+    ) -> Result<kiro_core::spec::DesignDoc, StageError> {
+        cx.record_usage(TokenUsage {
+            input_tokens: 100,
+            output_tokens: 40,
+            requests: 1,
+        });
+        kiro_core::stages::TemplateDesigner.design(reqs, cx).await
+    }
+}
+
+/// Spends tokens on every attempt; fails retryably on a task's first.
+struct MeteredExecutor {
+    tried: Mutex<std::collections::BTreeSet<String>>,
+}
+
+#[async_trait]
+impl Executor for MeteredExecutor {
+    async fn execute(
+        &self,
+        task: &Task,
+        _spec: &Spec,
+        cx: &StageContext,
+    ) -> Result<TaskOutcome, StageError> {
+        cx.record_usage(TokenUsage {
+            input_tokens: 10,
+            output_tokens: 5,
+            requests: 1,
+        });
+        let id = task.id.clone().unwrap();
+        let first = self.tried.lock().unwrap().insert(id.to_string());
+        if first {
+            return Err(StageError::transient("rate limited"));
+        }
+        Ok(TaskOutcome::done(id, "ok"))
+    }
+}
+
+#[tokio::test]
+async fn model_usage_is_kept_per_phase_and_per_task_over_attempts_in_the_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileCheckpointStore::new(dir.path().join("store")));
+    let p = Pipeline::builder()
+        .designer(MeteredDesigner)
+        .executor(MeteredExecutor {
+            tried: Mutex::default(),
+        })
+        .task_policy(NodePolicy {
+            retries: 1,
+            backoff: Duration::ZERO,
+            ..NodePolicy::default()
+        })
+        .shared_store(store.clone())
+        .build();
+    let s = p
+        .run(
+            RunOptions::new(workspace(dir.path()), dir.path().join("spec"))
+                .input(RequirementsInput::Text(TEXT.into()))
+                .until(Phase::Execute),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.status, RunStatus::Completed);
+    let design = TokenUsage {
+        input_tokens: 100,
+        output_tokens: 40,
+        requests: 1,
+    };
+    assert_eq!(s.artifacts.usage.get("design"), Some(&design));
+    // The deterministic stages spent nothing and are not listed.
+    assert_eq!(s.artifacts.usage.len(), 1);
+    // Parents settle without the executor and spend nothing.
+    let ran: Vec<_> = s
+        .artifacts
+        .outcomes
+        .values()
+        .filter(|o| o.summary == "ok")
+        .collect();
+    assert!(!ran.is_empty());
+    for outcome in &ran {
+        assert_eq!(outcome.attempts, 2);
+        assert_eq!(
+            outcome.usage,
+            Some(TokenUsage {
+                input_tokens: 20,
+                output_tokens: 10,
+                requests: 2
+            })
+        );
+    }
+    let tasks = ran.len() as u64;
+    assert_eq!(s.artifacts.total_usage().total_tokens(), 140 + 30 * tasks);
+    // What the last checkpoint holds is what a resumed run and `kiro status`
+    // read back.
+    let (stored, _) =
+        kiro_core::pipeline::state_at(store.as_ref(), &s.checkpoint.unwrap()).unwrap();
+    assert_eq!(stored.usage, s.artifacts.usage);
+    assert_eq!(stored.total_usage(), s.artifacts.total_usage());
 }

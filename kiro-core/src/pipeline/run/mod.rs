@@ -318,6 +318,14 @@ impl<'p> Run<'p> {
         });
     }
 
+    /// Adds what a phase or custom node spent on a model to the artifacts
+    /// (which its checkpoint stores).
+    fn add_usage(&mut self, node: &str, usage: crate::stage::TokenUsage) {
+        if !usage.is_empty() {
+            *self.artifacts.usage.entry(node.to_owned()).or_default() += usage;
+        }
+    }
+
     /// Ends the run after a phase, verification or custom node failed.
     fn stage_failed(&self, node: &NodeId, error: &StageError, started: Instant) -> Flow {
         if matches!(error, StageError::Cancelled) {

@@ -103,6 +103,7 @@ impl Run<'_> {
             match result {
                 Ok(()) => {
                     self.artifacts = artifacts;
+                    self.add_usage(&name, cx.usage());
                     self.finished(&id, NodeStatus::Done, "done".into(), started);
                     self.save_spec()?;
                     let rec = self.full();
@@ -196,6 +197,7 @@ impl Run<'_> {
                 .map(|doc| self.artifacts.spec.tasks = Some(doc))
             }
         };
+        self.add_usage(&name, cx.usage());
         if let Err(e) = result {
             if !matches!(e, StageError::Cancelled) {
                 self.audit(
@@ -247,15 +249,16 @@ impl Run<'_> {
                 );
                 let spec = self.artifacts.spec.clone();
                 let v = v.clone();
-                match retrying(
+                let report = retrying(
                     self.pipeline.phase_policy,
                     &self.cancel,
                     &self.options.events,
                     &name,
                     || v.verify(&spec, &outcomes, &cx),
                 )
-                .await
-                {
+                .await;
+                self.add_usage(&name, cx.usage());
+                match report {
                     Ok(r) => r,
                     Err(e) => return Ok(self.stage_failed(&id, &e, started)),
                 }

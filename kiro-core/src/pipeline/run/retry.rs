@@ -12,6 +12,7 @@ use crate::pipeline::NodePolicy;
 use crate::spec::Task;
 use crate::stage::{
     Artifacts, EventSink, Executor, PipelineEvent, StageContext, StageError, TaskOutcome,
+    TokenUsage,
 };
 
 /// Runs one attempt under the policy's timeout and the run's cancellation.
@@ -80,8 +81,9 @@ async fn retry_later(
 
 /// What running one task through the executor gave.
 pub(super) enum TaskEnd {
-    /// Done or failed, with its attempts and the last attempt's duration.
-    Outcome(TaskOutcome),
+    /// Done or failed, with its attempts and the last attempt's duration
+    /// (boxed: it is much larger than an interruption).
+    Outcome(Box<TaskOutcome>),
     /// Stopped by cancellation: neither done nor failed, run again on resume.
     Interrupted,
 }
@@ -111,14 +113,16 @@ impl TaskRun {
         let base = match self.context.recall_for(&self.task).await {
             Ok(context) => context,
             Err(e) => {
-                return TaskEnd::Outcome(TaskOutcome::failed(
+                return TaskEnd::Outcome(Box::new(TaskOutcome::failed(
                     id,
                     format!("memory recall: {e}"),
                     String::new(),
-                ))
+                )))
             }
         };
         let mut attempt = 1;
+        // Every attempt's model usage counts, the failed ones too.
+        let mut usage = TokenUsage::default();
         loop {
             if self.events.is_active() {
                 self.events.send(PipelineEvent::NodeStarted {
@@ -135,6 +139,7 @@ impl TaskRun {
                     .execute(&self.task, &self.artifacts.spec, &context),
             )
             .await;
+            usage += context.usage();
             let elapsed = millis(started.elapsed());
             let mut outcome = match result {
                 Ok(outcome) => outcome,
@@ -154,7 +159,10 @@ impl TaskRun {
             };
             outcome.attempts = attempt;
             outcome.duration_ms = elapsed;
-            return TaskEnd::Outcome(outcome);
+            if !usage.is_empty() {
+                outcome.usage = Some(usage);
+            }
+            return TaskEnd::Outcome(Box::new(outcome));
         }
     }
 }

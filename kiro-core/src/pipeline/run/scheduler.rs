@@ -451,6 +451,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
     async fn on_finish(&mut self, n: TaskIndex, finish: Finish) -> Result<()> {
         match finish {
             Finish::Task(TaskEnd::Outcome(outcome)) => {
+                let outcome = *outcome;
                 let failed = outcome.status == OutcomeStatus::Failed;
                 let settlement = match outcome.status {
                     OutcomeStatus::Done => Settlement::Done(Some(outcome)),
@@ -572,7 +573,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             self.run.stage(
                 NodeId::Task(id.clone()),
                 &Recorded::Outcome {
-                    outcome: outcome.clone(),
+                    outcome: Box::new(outcome.clone()),
                 },
             )?;
         }
