@@ -42,11 +42,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kiro_core::stage::{StageContext, StageError};
+use kiro_core::stage::{StageContext, StageError, TokenUsage};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
-use crate::chat::{ChatRequest, ChatResponse, Message, ToolResult, Usage};
+use crate::chat::{ChatRequest, ChatResponse, Message, ToolResult};
 use crate::client::{ChatStream, LlmClient};
 use crate::error::LlmError;
 use crate::structured::{StructuredExt, StructuredOptions};
@@ -277,17 +277,8 @@ fn llm_error(stage: &str, error: LlmError) -> StageError {
 
 /// Hands the stage's token usage to the engine, which stores it with the
 /// node in the run's checkpoints.
-fn record_usage(cx: &StageContext, usage: RecordedUsage) {
-    // kiro-core's `StageContext::record_usage` lands with the usage seam;
-    // until then the count is only kept here.
-    let _ = (cx, usage);
-}
-
-/// Tokens and requests of one stage run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct RecordedUsage {
-    usage: Usage,
-    requests: u64,
+fn record_usage(cx: &StageContext, usage: TokenUsage) {
+    cx.record_usage(usage);
 }
 
 /// Counts the usage of every response that passes through it, including
@@ -310,12 +301,10 @@ impl<'a> Metered<'a> {
         }
     }
 
-    fn usage(&self) -> RecordedUsage {
-        RecordedUsage {
-            usage: Usage {
-                input_tokens: self.input.load(Ordering::Relaxed),
-                output_tokens: self.output.load(Ordering::Relaxed),
-            },
+    fn usage(&self) -> TokenUsage {
+        TokenUsage {
+            input_tokens: self.input.load(Ordering::Relaxed),
+            output_tokens: self.output.load(Ordering::Relaxed),
             requests: self.requests.load(Ordering::Relaxed),
         }
     }

@@ -11,4 +11,5 @@ mod config;
 mod openai;
 mod reliability;
 mod server;
+mod stages;
 mod structured;
