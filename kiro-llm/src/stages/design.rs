@@ -84,7 +84,6 @@ impl Designer for LlmDesigner {
 /// What the model answers: the sections' markdown and the properties
 /// without ids.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct DesignDraft {
     /// Markdown: the feature, its goals and the approach.
     overview: String,
@@ -105,7 +104,6 @@ pub(crate) struct DesignDraft {
 
 /// One correctness property.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 struct PropertyDraft {
     /// A short title, a few words, no number.
     title: String,

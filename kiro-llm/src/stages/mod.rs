@@ -14,7 +14,8 @@
 //! [`structured_with`](crate::StructuredExt::structured_with), which
 //! already repairs JSON that does not match the draft's schema. The draft
 //! is then turned into kiro-core's spec types with ids kiro assigns (the
-//! model's own numbering is never trusted), its one-line fields made inert
+//! drafts have no id fields, and fields a model adds are ignored, so its
+//! own numbering is never trusted), its one-line fields made inert
 //! as markdown, rendered with kiro-core's formatter, parsed back, compared
 //! with what was built (text that still changes the document's structure
 //! is rejected), and linted with the checks `kiro lint` runs. Findings that
@@ -60,8 +61,9 @@ pub use tasks::LlmTaskPlanner;
 pub const DEFAULT_MAX_CORRECTIONS: u32 = 2;
 
 /// The most tokens a planning answer may take when the builder does not
-/// say: a large design document with a dozen properties fits.
-pub const DEFAULT_MAX_TOKENS: u32 = 16_384;
+/// say: a design document with a dozen properties fits, and every current
+/// model of the providers kiro speaks accepts it as an output limit.
+pub const DEFAULT_MAX_TOKENS: u32 = 8_192;
 
 /// The largest input a stage sends (the requirements text, or the rendered
 /// documents a later phase starts from). Larger input is refused before

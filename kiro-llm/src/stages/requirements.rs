@@ -102,7 +102,6 @@ impl RequirementsParser for LlmRequirementsParser {
 
 /// What the model answers: requirements without ids.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct RequirementsDraft {
     /// One or two paragraphs: what the feature is, for whom, and why.
     #[schemars(length(max = 4000))]
@@ -117,7 +116,6 @@ pub(crate) struct RequirementsDraft {
 
 /// A glossary entry.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 struct TermDraft {
     /// The term, as the criteria spell it.
     term: String,
@@ -127,7 +125,6 @@ struct TermDraft {
 
 /// One requirement.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 struct RequirementDraft {
     /// A short title, a few words, no number.
     title: String,

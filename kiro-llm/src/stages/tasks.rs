@@ -82,7 +82,6 @@ impl TaskPlanner for LlmTaskPlanner {
 
 /// What the model answers: tasks without ids.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct PlanDraft {
     /// The tasks in order; kiro numbers them 1, 2, ...
     #[schemars(length(min = 1, max = 60))]
@@ -91,7 +90,6 @@ pub(crate) struct PlanDraft {
 
 /// A top-level task.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 struct TaskDraft {
     /// What to do, imperative, one line, no number.
     title: String,
@@ -112,7 +110,6 @@ struct TaskDraft {
 
 /// A sub-task (no deeper nesting).
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 struct SubtaskDraft {
     /// What to do, imperative, one line, no number.
     title: String,

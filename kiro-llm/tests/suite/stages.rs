@@ -22,7 +22,8 @@ use kiro_core::stage::{
 use kiro_core::workspace::Workspace;
 use kiro_llm::stages::{LlmDesigner, LlmRequirementsParser, LlmTaskPlanner};
 use kiro_llm::{
-    ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError, Message, OpenAiCompatible, Usage,
+    ChatRequest, ChatResponse, ChatStream, FinishReason, LlmClient, LlmError, Message,
+    OpenAiCompatible, ToolCall, Usage,
 };
 use serde_json::{json, Value};
 
@@ -32,6 +33,9 @@ use crate::server::{Reply, Server};
 struct Scripted {
     replies: Mutex<VecDeque<Value>>,
     requests: Mutex<Vec<ChatRequest>>,
+    /// Answer as a call of this tool instead of as text (a provider
+    /// without a native schema mode).
+    tool: Option<String>,
 }
 
 impl Scripted {
@@ -39,6 +43,15 @@ impl Scripted {
         Arc::new(Scripted {
             replies: Mutex::new(replies.into()),
             requests: Mutex::new(Vec::new()),
+            tool: None,
+        })
+    }
+
+    fn calling(tool: &str, replies: Vec<Value>) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            replies: Mutex::new(replies.into()),
+            requests: Mutex::new(Vec::new()),
+            tool: Some(tool.to_owned()),
         })
     }
 
@@ -65,8 +78,22 @@ impl LlmClient for Scripted {
     async fn complete(&self, request: ChatRequest) -> kiro_llm::Result<ChatResponse> {
         self.requests.lock().unwrap().push(request);
         let reply = self.replies.lock().unwrap().pop_front();
-        match reply {
-            Some(value) => Ok(ChatResponse {
+        let n = self.requests.lock().unwrap().len();
+        match (reply, &self.tool) {
+            (Some(value), Some(tool)) => Ok(ChatResponse {
+                tool_calls: vec![ToolCall {
+                    id: format!("call_{n}"),
+                    name: tool.clone(),
+                    arguments: value,
+                }],
+                finish_reason: FinishReason::ToolCalls,
+                usage: Usage {
+                    input_tokens: 100,
+                    output_tokens: 40,
+                },
+                ..ChatResponse::default()
+            }),
+            (Some(value), None) => Ok(ChatResponse {
                 content: value.to_string(),
                 usage: Usage {
                     input_tokens: 100,
@@ -74,7 +101,7 @@ impl LlmClient for Scripted {
                 },
                 ..ChatResponse::default()
             }),
-            None => Err(LlmError::Backend("the script has no more replies".into())),
+            (None, _) => Err(LlmError::Backend("the script has no more replies".into())),
         }
     }
 
@@ -82,9 +109,9 @@ impl LlmClient for Scripted {
         kiro_llm::stream_from_complete(self, request).await
     }
 
-    // Native schema mode: the reply's text is the JSON value.
+    // Native schema mode unless it answers with tool calls.
     fn supports_response_schema(&self) -> bool {
-        true
+        self.tool.is_none()
     }
 }
 
@@ -706,4 +733,80 @@ async fn the_requirements_parser_works_through_the_openai_compatible_provider() 
             requests: 1
         }
     );
+}
+
+#[tokio::test]
+async fn ids_the_model_invents_are_ignored_and_oversized_fields_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = context(dir.path());
+    let mut invented = requirements_draft(&[
+        "9.9 WHEN a user submits a registered email address, THE Auth_Service SHALL send a reset link to it",
+    ]);
+    invented["requirements"][0]["id"] = json!("R9");
+    invented["requirements"][0]["number"] = json!(9);
+    let mut oversized = invented.clone();
+    oversized["requirements"][1]["title"] = json!("Expire ".repeat(2_000));
+    let model = Scripted::new(vec![oversized, invented]);
+    let doc = LlmRequirementsParser::new(model.clone())
+        .parse(&RequirementsInput::Text("x".into()), &cx)
+        .await
+        .unwrap();
+    let correction = model.last_user(1);
+    assert!(
+        correction.contains("- structure requirements.md: requirement 2's title is 13999 characters long; keep it under 120"),
+        "{correction}"
+    );
+    let ids: Vec<&str> = doc.criteria().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["1.1", "2.1"]);
+    assert_eq!(doc.requirements[0].id.as_str(), "1");
+    assert!(doc.requirements[0].criteria[0]
+        .text
+        .starts_with("WHEN a user"));
+}
+
+#[tokio::test]
+async fn a_cancelled_run_stops_the_stage_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = context(dir.path());
+    cx.cancel().cancel();
+    let model = Scripted::new(vec![design_draft(&["1.1"])]);
+    let err = LlmDesigner::new(model.clone())
+        .design(&requirements(), &cx)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StageError::Cancelled), "{err:?}");
+    assert!(model.requests().is_empty());
+    assert_eq!(cx.usage(), TokenUsage::default());
+}
+
+#[tokio::test]
+async fn with_a_forced_tool_call_the_findings_answer_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = context(dir.path());
+    let model = Scripted::calling(
+        "design",
+        vec![design_draft(&["9.9"]), design_draft(&["1.2"])],
+    );
+    let design = LlmDesigner::new(model.clone())
+        .design(&requirements(), &cx)
+        .await
+        .unwrap();
+    assert_eq!(design.properties[0].validates[0].as_str(), "1.2");
+    let requests = model.requests();
+    assert_eq!(requests[0].tools[0].name, "design");
+    let (Message::Assistant { tool_calls, .. }, Message::Tool(result)) =
+        (&requests[1].messages[1], &requests[1].messages[2])
+    else {
+        panic!("{:?}", requests[1].messages);
+    };
+    assert_eq!(tool_calls[0].id, "call_1");
+    assert_eq!(result.call_id, "call_1");
+    assert!(result.is_error);
+    assert!(
+        result.content.contains("- K0012 design.md:"),
+        "{}",
+        result.content
+    );
+    // The schema is attached once per request, not once per round.
+    assert_eq!(requests[1].tools.len(), 1);
 }
