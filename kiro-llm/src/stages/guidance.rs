@@ -101,10 +101,8 @@ pub fn steering(cx: &StageContext, text: &str, paths: &[PathBuf]) -> Result<Stri
     let Some(repo) = ws.repos().next().map(str::to_owned) else {
         return Ok(String::new());
     };
-    let dir = ws.resolve(&repo, STEERING_DIR)?;
-    if !dir.is_dir() {
-        return Ok(String::new());
-    }
+    // `list` of a folder that does not exist is empty; it skips files the
+    // repository's ignore files exclude, as every workspace scan does.
     let mut files: Vec<PathBuf> = ws
         .list(&repo, STEERING_DIR)?
         .into_iter()

@@ -105,9 +105,9 @@ impl std::fmt::Debug for Settings {
 macro_rules! stage_builder {
     ($stage:ident) => {
         impl $stage {
-            /// A stage asking `client`, with [`DEFAULT_MAX_CORRECTIONS`]
+            /// A stage asking `client`, with [`DEFAULT_MAX_CORRECTIONS`](crate::stages::DEFAULT_MAX_CORRECTIONS)
             /// correction rounds, the provider's default temperature and
-            /// at most [`DEFAULT_MAX_TOKENS`] tokens per answer.
+            /// at most [`DEFAULT_MAX_TOKENS`](crate::stages::DEFAULT_MAX_TOKENS) tokens per answer.
             pub fn new(client: std::sync::Arc<dyn $crate::client::LlmClient>) -> $stage {
                 $stage {
                     settings: $crate::stages::Settings::new(client),
