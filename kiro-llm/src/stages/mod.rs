@@ -71,6 +71,14 @@ pub const DEFAULT_MAX_TOKENS: u32 = 8_192;
 /// is far beyond any real spec.
 pub const MAX_INPUT_BYTES: usize = 512 * 1024;
 
+/// The most findings one correction message lists: a model fixes the
+/// first ones and the rest are often their consequences.
+const MAX_LISTED_FINDINGS: usize = 30;
+
+/// The most bytes of the model's last output a failure's evidence keeps:
+/// enough to read what went wrong, bounded whatever the model sent.
+const MAX_EVIDENCE_OUTPUT: usize = 64 * 1024;
+
 /// What the three stages share: the client and the builder's settings.
 #[derive(Clone)]
 struct Settings {
@@ -205,10 +213,12 @@ where
         };
         if round >= settings.max_corrections {
             let mut evidence = String::from("findings:\n");
-            for f in &findings {
-                let _ = writeln!(evidence, "{}", f.render(ask.file));
-            }
-            let _ = write!(evidence, "\nlast output:\n{}", answer.raw);
+            list_findings(&mut evidence, &findings, ask.file);
+            let _ = write!(
+                evidence,
+                "\nlast output:\n{}",
+                clip(&answer.raw, MAX_EVIDENCE_OUTPUT)
+            );
             return Err(StageError::Failed {
                 message: format!(
                     "{}: {} blocking finding(s) remain after {} correction round(s)",
@@ -234,9 +244,7 @@ fn correct(request: &mut ChatRequest, response: &ChatResponse, file: &str, findi
         "Your answer, written as {file} and checked with `kiro lint`, has {} problem(s):\n",
         findings.len()
     );
-    for f in findings {
-        let _ = writeln!(text, "{}", f.render(file));
-    }
+    list_findings(&mut text, findings, file);
     text.push_str(
         "Answer again with the corrected full answer: every field, not only the ones that change.",
     );
@@ -254,6 +262,37 @@ fn correct(request: &mut ChatRequest, response: &ChatResponse, file: &str, findi
     }
 }
 
+/// Writes the findings one per item, at most [`MAX_LISTED_FINDINGS`].
+fn list_findings(out: &mut String, findings: &[Finding], file: &str) {
+    for f in findings.iter().take(MAX_LISTED_FINDINGS) {
+        let _ = writeln!(out, "{}", f.render(file));
+    }
+    if findings.len() > MAX_LISTED_FINDINGS {
+        let _ = writeln!(
+            out,
+            "- ... and {} more",
+            findings.len() - MAX_LISTED_FINDINGS
+        );
+    }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, with a note
+/// when it was cut.
+fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!(
+        "{}\n[... {} more bytes]",
+        &text[..end],
+        text.len() - end
+    ))
+}
+
 /// A client error as the stage's: retryable when the client says so.
 fn llm_error(stage: &str, error: LlmError) -> StageError {
     match error {
@@ -266,7 +305,11 @@ fn llm_error(stage: &str, error: LlmError) -> StageError {
             message: format!(
                 "{stage}: the model's answer never matched the schema ({attempts} attempts)"
             ),
-            evidence: format!("errors:\n- {}\n\nlast output:\n{raw}", errors.join("\n- ")),
+            evidence: format!(
+                "errors:\n- {}\n\nlast output:\n{}",
+                errors.join("\n- "),
+                clip(&raw, MAX_EVIDENCE_OUTPUT)
+            ),
             retryable: false,
         },
         other => StageError::Failed {
@@ -439,4 +482,33 @@ fn link_id(findings: &mut Vec<Finding>, what: &str, raw: &str) -> Option<String>
         format!("{what} names {shown:?}, which is not an id such as 1.2"),
     ));
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_is_clipped_at_a_character_boundary() {
+        let cases = [
+            ("short", 10, "short"),
+            ("abcdef", 3, "abc\n[... 3 more bytes]"),
+            ("ééé", 3, "é\n[... 4 more bytes]"),
+        ];
+        for (text, max, expected) in cases {
+            assert_eq!(clip(text, max), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_list_of_findings_is_cut_with_a_count() {
+        let findings: Vec<Finding> = (0..MAX_LISTED_FINDINGS + 3)
+            .map(|i| Finding::new("K0009", format!("finding {i}")))
+            .collect();
+        let mut out = String::new();
+        list_findings(&mut out, &findings, "tasks.md");
+        assert_eq!(out.lines().count(), MAX_LISTED_FINDINGS + 1);
+        assert!(out.starts_with("- K0009 tasks.md: finding 0\n"), "{out}");
+        assert!(out.ends_with("- ... and 3 more\n"), "{out}");
+    }
 }
