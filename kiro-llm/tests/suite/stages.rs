@@ -810,3 +810,23 @@ async fn with_a_forced_tool_call_the_findings_answer_the_call() {
     // The schema is attached once per request, not once per round.
     assert_eq!(requests[1].tools.len(), 1);
 }
+
+#[tokio::test]
+async fn empty_or_oversized_input_is_refused_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = context(dir.path());
+    let model = Scripted::new(vec![requirements_draft(GOOD_CRITERIA)]);
+    let parser = LlmRequirementsParser::new(model.clone());
+    for (text, expected) in [
+        (" \n ".to_owned(), "invalid input: llm requirements parser: the requirements text is empty"),
+        ("x".repeat(kiro_llm::stages::MAX_INPUT_BYTES + 1), "invalid input: llm requirements parser: the requirements text is 524289 bytes; at most 524288 are sent to a model"),
+    ] {
+        let err = parser
+            .parse(&RequirementsInput::Text(text), &cx)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StageError::Invalid(_)), "{err:?}");
+        assert_eq!(err.to_string(), expected);
+    }
+    assert!(model.requests().is_empty());
+}
