@@ -30,6 +30,9 @@
 //!   Ollama, vLLM, llama.cpp server, LM Studio);
 //! - [`reliability`] — [`Reliable`], the retry / concurrency / timeout /
 //!   budget layer, and the shareable [`UsageMeter`];
+//! - [`stages`] — the planning stages on a model: [`stages::LlmRequirementsParser`],
+//!   [`stages::LlmDesigner`], [`stages::LlmTaskPlanner`], with steering and
+//!   memory in their prompts ([`stages::guidance`]);
 //! - [`structured`] — typed replies: a schema from `schemars`, native
 //!   schema mode or a forced tool call, validation and repair
 //!   ([`StructuredExt`]);
@@ -51,6 +54,7 @@ pub mod error;
 pub mod openai;
 pub mod reliability;
 mod sse;
+pub mod stages;
 pub mod structured;
 
 use std::sync::Arc;

@@ -28,6 +28,7 @@ mod formal;
 pub(crate) mod markdown;
 pub(crate) mod refs;
 mod requirements;
+mod steering;
 mod tasks;
 
 use std::collections::HashMap;
@@ -46,6 +47,7 @@ pub use design::{parse_design, render_design};
 pub use formal::{formal_block, FormalBlock};
 pub use refs::{format_id_list, parse_id_list};
 pub use requirements::{parse_requirements, render_requirements};
+pub use steering::{file_references, parse_steering, FileReference, Inclusion, SteeringDoc};
 pub use tasks::{parse_tasks, render_tasks, set_task_status};
 
 /// A 1-based position in a source file (column counted in characters).

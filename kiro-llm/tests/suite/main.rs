@@ -13,4 +13,5 @@ mod config;
 mod openai;
 mod reliability;
 mod server;
+mod stages;
 mod structured;
