@@ -97,9 +97,16 @@ pub(crate) fn usage_report(usage: &RunUsage) -> String {
         t.output_tokens,
         t.requests
     );
-    let parts: Vec<String> = usage
-        .phases
-        .iter()
+    // Phases in the order they run, then custom nodes by name.
+    let mut phases: Vec<(&String, &TokenUsage)> = usage.phases.iter().collect();
+    phases.sort_by_key(|(name, _)| {
+        let rank = ["requirements", "design", "tasks", "verify"]
+            .iter()
+            .position(|p| p == name);
+        (rank.unwrap_or(usize::MAX), name.as_str())
+    });
+    let parts: Vec<String> = phases
+        .into_iter()
         .map(|(phase, u)| part(phase, u))
         .chain(
             usage

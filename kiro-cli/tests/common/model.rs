@@ -111,17 +111,24 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Value>>, respond: &Respond) {
                     log.lock().unwrap().push(request.clone());
                     ("200 OK", respond(&request))
                 }
-                Err(e) => ("400 Bad Request", json!({ "error": { "message": e.to_string() } })),
+                Err(e) => (
+                    "400 Bad Request",
+                    json!({ "error": { "message": e.to_string() } }),
+                ),
             }
         } else {
-            ("404 Not Found", json!({ "error": { "message": request_line.trim() } }))
+            (
+                "404 Not Found",
+                json!({ "error": { "message": request_line.trim() } }),
+            )
         };
         let reply = reply.to_string();
         let head = format!(
             "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
             reply.len()
         );
-        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(reply.as_bytes()).is_err() {
+        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(reply.as_bytes()).is_err()
+        {
             return;
         }
     }

@@ -55,6 +55,7 @@ use kiro_core::workspace::JournalEntry;
 use crate::chat::{ChatRequest, ChatResponse, FinishReason, Message, ToolResult, ToolSpec, Usage};
 use crate::client::LlmClient;
 use crate::error::LlmError;
+use crate::stages::guidance;
 use tools::{clip, Limits, Ran, ToolError, Toolbox};
 
 /// The agent's system prompt.
@@ -290,26 +291,16 @@ impl Executor for AgentExecutor {
         workspace.root(&repo)?;
         let toolbox = Toolbox::new(Arc::clone(workspace), repo, self.limits.clone());
         let mut first = task_brief(task, spec);
-        first.push_str(&guidance(cx));
+        // Steering files (by their inclusion rules, matched against the
+        // paths the brief names) and the memories recalled for the task.
+        let paths = guidance::paths_in(&first);
+        let context = guidance::guidance(cx, &first, &paths).await?;
+        first.push_str(&context);
         let mut record = Record::default();
         let outcome = self.converse(&id, first, &toolbox, cx, &mut record).await;
         record_usage(cx, record.usage, record.requests);
         outcome
     }
-}
-
-/// The recalled memories, each with why it was recalled, as a section of
-/// the first message (empty when nothing was recalled).
-fn guidance(cx: &StageContext) -> String {
-    let recalled = cx.recalled();
-    if recalled.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from("\n\n## What earlier work taught\n\n");
-    for r in recalled {
-        let _ = writeln!(out, "- {} ({})", r.memory.text.trim(), r.reason);
-    }
-    out
 }
 
 /// Reports the tokens the task's requests used to the engine, which keeps

@@ -233,14 +233,12 @@ fn build(draft: RequirementsDraft, findings: &mut Vec<Finding>) -> RequirementsD
         let role = part(findings, "role", &r.role);
         let capability = part(findings, "capability", &r.capability);
         let benefit = part(findings, "benefit", &r.benefit);
-        let article = if role.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']) {
-            "an"
-        } else {
-            "a"
-        };
         let benefit = benefit.trim_end_matches('.');
         let story = UserStory {
-            text: format!("As {article} {role}, I want {capability}, so that {benefit}."),
+            text: format!(
+                "As {}, I want {capability}, so that {benefit}.",
+                with_article(&role)
+            ),
             ..UserStory::default()
         };
         let mut criteria = Vec::new();
@@ -361,6 +359,48 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(strip_number(input), expected, "{input:?}");
+        }
+    }
+}
+
+/// `role` with the indefinite article English reads before it (`a user`,
+/// `an admin`, `an hourly worker`), or as the model wrote it when it
+/// already starts with an article.
+fn with_article(role: &str) -> String {
+    let lower = role.to_lowercase();
+    if ["a ", "an ", "the "].iter().any(|a| lower.starts_with(a)) {
+        return role.to_owned();
+    }
+    // The sound decides, not the letter: "a user", "a one-time buyer",
+    // "an hour", "an SRE"... the common cases of role names, not all of
+    // English.
+    let consonant_sound = ["uni", "use", "usu", "uti", "eu", "one", "once"];
+    let silent_h = ["hour", "honest", "honor", "honour", "heir"];
+    let vowel = lower.starts_with(['a', 'e', 'i', 'o', 'u']);
+    let an = (vowel && !consonant_sound.iter().any(|p| lower.starts_with(p)))
+        || silent_h.iter().any(|p| lower.starts_with(p));
+    format!("{} {role}", if an { "an" } else { "a" })
+}
+
+#[cfg(test)]
+mod article_tests {
+    use super::with_article;
+
+    #[test]
+    fn the_article_follows_the_sound() {
+        for (role, expected) in [
+            ("user", "a user"),
+            ("admin", "an admin"),
+            ("editor", "an editor"),
+            ("unit manager", "a unit manager"),
+            ("one-time buyer", "a one-time buyer"),
+            ("hourly worker", "an hourly worker"),
+            ("hiring manager", "a hiring manager"),
+            ("European customer", "a European customer"),
+            ("an operator", "an operator"),
+            ("The owner", "The owner"),
+        ] {
+            assert_eq!(with_article(role), expected, "{role}");
         }
     }
 }

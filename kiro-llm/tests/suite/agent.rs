@@ -735,6 +735,19 @@ async fn model_errors_fail_the_stage_retryably_or_not() {
 #[tokio::test]
 async fn recalled_memory_and_settings_reach_the_model() {
     let repo = Repo::new();
+    // Steering reaches the agent as it reaches the planning stages: an
+    // `always` file, and a `fileMatch` one only for the paths the task names.
+    std::fs::create_dir_all(repo.dir.path().join(".kiro/steering")).unwrap();
+    std::fs::write(
+        repo.dir.path().join(".kiro/steering/style.md"),
+        "Keep functions short.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.dir.path().join(".kiro/steering/sql.md"),
+        "---\ninclusion: fileMatch\nfileMatchPattern: \"**/*.sql\"\n---\nQuote identifiers.\n",
+    )
+    .unwrap();
     let model = Scripted::new(Vec::new());
     let cx = StageContext::builder(Arc::clone(&repo.workspace))
         .recalled(vec![Recalled::new(
@@ -754,9 +767,13 @@ async fn recalled_memory_and_settings_reach_the_model() {
         panic!("{:?}", request.messages);
     };
     assert!(
-        content.contains("- Run the tests with `ls` first. (recorded for this spec)"),
+        content.contains(
+            "- Run the tests with `ls` first.\n  (recalled because: recorded for this spec)"
+        ),
         "{content}"
     );
+    assert!(content.contains("Keep functions short."), "{content}");
+    assert!(!content.contains("Quote identifiers."), "{content}");
 }
 
 #[tokio::test]
