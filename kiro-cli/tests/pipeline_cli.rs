@@ -1847,3 +1847,70 @@ fn spec_new_with_a_model_writes_linted_ears_requirements_and_reports_the_cost() 
         "{doc}"
     );
 }
+
+/// `[executor] acp`: `kiro run` drives an Agent Client Protocol agent (the
+/// protocol-level test agent of kiro-llm) per task, answering its file and
+/// terminal requests through the workspace policy; what it wrote is in the
+/// task's checkpoint like any executor's.
+#[test]
+fn an_acp_agent_runs_the_tasks_of_kiro_run() {
+    let agent = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../kiro-llm/tests/data/acp_agent.py"
+    );
+    let ws = tempfile::tempdir().unwrap();
+    let dir = ws.path();
+    expect_code(&kiro(dir, &["init"]), 0);
+    let config = dir.join(".kiro/config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[executor]\nacp = [\"python3\", {}]\n\n[policy]\nwritable = [\"src/**\"]\ncommands = [\"echo\"]\n",
+        serde_json::to_string(agent).unwrap()
+    ));
+    fs::write(&config, text).unwrap();
+    fs::write(dir.join("README.md"), "first\nsecond\nthird\n").unwrap();
+    fs::create_dir_all(dir.join(".kiro/specs/notes")).unwrap();
+    fs::write(
+        dir.join(".kiro/specs/notes/tasks.md"),
+        "# Implementation Plan\n\n- [ ] 1. Write the output\n",
+    )
+    .unwrap();
+    let out = kiro_cmd(dir, &["run", "notes", "--yes", "--until", "execute"])
+        .env("ACP_SCENARIO", "done")
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains(" completed: 1 tasks done"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("src/out.txt")).unwrap(),
+        "line two was second\n"
+    );
+    let tasks = fs::read_to_string(dir.join(".kiro/specs/notes/tasks.md")).unwrap();
+    assert!(tasks.contains("- [x] 1. Write the output"), "{tasks}");
+    let cps = checkpoint_list(dir);
+    let task = cps
+        .iter()
+        .flat_map(|run| run["checkpoints"].as_array().unwrap())
+        .find(|c| c["node"] == "task 1")
+        .unwrap_or_else(|| panic!("{cps:#?}"));
+    let shown = kiro(
+        dir,
+        &[
+            "checkpoint",
+            "show",
+            task["reference"].as_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    expect_code(&shown, 0);
+    assert!(
+        stdout(&shown).contains("\"src/out.txt\""),
+        "{}",
+        stdout(&shown)
+    );
+}
