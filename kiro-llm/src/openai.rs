@@ -34,6 +34,11 @@ use crate::sse::{error_chain, excerpt, http_client};
 pub struct OpenAiCompatible {
     http: reqwest::Client,
     url: String,
+    /// `url` parsed once, when it parses: reqwest would otherwise parse
+    /// the text on every request (a few percent of a request's cost on a
+    /// local server). `None` leaves the text to reqwest, whose error then
+    /// says what is wrong with it, as before.
+    parsed_url: Option<reqwest::Url>,
     model: String,
     api_key: Option<Secret>,
     name: String,
@@ -70,9 +75,11 @@ impl OpenAiCompatible {
     /// roots) or the URL is not `http(s)://`.
     pub fn new(base_url: &str, model: impl Into<String>) -> Result<OpenAiCompatible> {
         let http = http_client(Some(base_url))?;
+        let url = format!("{}/chat/completions", base_url.trim_end_matches('/'));
         Ok(OpenAiCompatible {
             http,
-            url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
+            url: url.clone(),
+            parsed_url: reqwest::Url::parse(&url).ok(),
             model: model.into(),
             api_key: None,
             name: "openai".to_owned(),
@@ -186,7 +193,11 @@ impl OpenAiCompatible {
 
     /// Sends the body; a non-2xx answer becomes [`LlmError::Status`].
     async fn send(&self, body: &Value) -> Result<reqwest::Response> {
-        let mut builder = self.http.post(&self.url).json(body);
+        let mut builder = match &self.parsed_url {
+            Some(url) => self.http.post(url.clone()),
+            None => self.http.post(&self.url),
+        }
+        .json(body);
         if let Some(key) = &self.api_key {
             builder = builder.bearer_auth(key.expose());
         }
