@@ -21,10 +21,27 @@
 //! [`ChatRequest::response_schema`] becomes a forced call of a tool named
 //! after the schema, whose input is handed back as the reply's text.
 //!
-//! Streaming (`converse-stream`, AWS's binary event-stream framing) is not
-//! implemented yet: [`Bedrock`]'s `stream` returns
-//! [`LlmError::Unsupported`].
+//! Streams come from `POST {endpoint}/model/{modelId}/converse-stream`
+//! (signed the same way, `accept: application/vnd.amazon.eventstream`),
+//! whose body is AWS's binary event-stream framing, each frame checked by
+//! its CRCs. Events map onto [`ChatChunk`]s as the other providers' do:
+//! `contentBlockDelta` text is [`ChatChunk::Text`]; `contentBlockStart`
+//! with a `toolUse` (id, name) is [`ChatChunk::ToolCallStart`] and its
+//! input fragments are [`ChatChunk::ToolCallDelta`]s, indexed by
+//! `contentBlockIndex` (the forced answer tool's fragments are text);
+//! `messageStop` is [`ChatChunk::Finish`], the end marker; `metadata`,
+//! which follows it, is [`ChatChunk::Usage`]. `messageStart`,
+//! `contentBlockStop` and unknown events make no chunk. An exception frame
+//! (`:message-type: exception`) becomes the error the same exception gets
+//! from `converse` (`throttlingException` a retryable 429,
+//! `serviceUnavailableException` 503, `modelStreamErrorException` the
+//! model's own status); when it is the stream's first frame, `stream`
+//! itself returns it, so [`crate::Reliable`] retries it. A body that ends
+//! before `messageStop`, or inside a frame, is an
+//! [`LlmError::StreamDropped`]; a frame whose CRC or length is wrong is an
+//! [`LlmError::InvalidResponse`].
 
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -34,10 +51,13 @@ use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettin
 use aws_sigv4::sign::v4;
 use serde_json::{json, Map, Value};
 
-use crate::chat::{ChatRequest, ChatResponse, FinishReason, Message, ToolCall, ToolChoice, Usage};
+use crate::chat::{
+    ChatChunk, ChatRequest, ChatResponse, FinishReason, Message, ToolCall, ToolChoice, Usage,
+};
 use crate::client::{ChatStream, LlmClient};
 use crate::config::{EnvSource, Secret};
 use crate::error::{LlmError, Result, RetryAfter};
+use crate::eventstream::{frame_stream, Frame, FrameHandler};
 use crate::reliability::{Clock, TokioClock};
 use crate::sse::{error_chain, excerpt, http_client};
 
@@ -55,6 +75,10 @@ pub const DEFAULT_REGION_ENV: &str = "AWS_DEFAULT_REGION";
 /// The SigV4 service name of the Bedrock runtime.
 const SERVICE: &str = "bedrock";
 const NAME: &str = "bedrock";
+/// The `accept` of `converse`.
+const JSON: &str = "application/json";
+/// The `accept` of `converse-stream`, and its answer's content type.
+const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
 
 /// AWS credentials. Every part prints as `[redacted]`.
 #[derive(Clone, Debug)]
@@ -292,7 +316,8 @@ impl Bedrock {
         Value::Object(body)
     }
 
-    /// The URL of `operation` (`converse`) for this model.
+    /// The URL of `operation` (`converse`, `converse-stream`) for this
+    /// model.
     fn url(&self, operation: &str) -> String {
         format!(
             "{}/model/{}/{operation}",
@@ -301,15 +326,15 @@ impl Bedrock {
         )
     }
 
-    /// Signs and sends the body; a non-2xx answer becomes
-    /// [`LlmError::Status`].
-    async fn send(&self, url: &str, body: Vec<u8>) -> Result<reqwest::Response> {
-        let headers = self.sign(url, &body)?;
+    /// Signs and sends the body, asking for `accept`; a non-2xx answer
+    /// becomes [`LlmError::Status`].
+    async fn send(&self, url: &str, body: Vec<u8>, accept: &str) -> Result<reqwest::Response> {
+        let headers = self.sign(url, &body, accept)?;
         let mut builder = self
             .http
             .post(url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json");
+            .header("content-type", JSON)
+            .header("accept", accept);
         for (name, value) in headers {
             builder = builder.header(name, value);
         }
@@ -358,8 +383,8 @@ impl Bedrock {
 
     /// The SigV4 headers (`authorization`, `x-amz-date`, and
     /// `x-amz-security-token` with temporary credentials) for a POST of
-    /// `body` to `url` with the JSON content headers `send` adds.
-    fn sign(&self, url: &str, body: &[u8]) -> Result<Vec<(String, String)>> {
+    /// `body` to `url` with the content headers `send` adds.
+    fn sign(&self, url: &str, body: &[u8], accept: &str) -> Result<Vec<(String, String)>> {
         let failed = |message: String| LlmError::Config {
             setting: "aws credentials".to_owned(),
             message,
@@ -384,10 +409,7 @@ impl Bedrock {
             .build()
             .map_err(|e| failed(e.to_string()))?
             .into();
-        let signed_headers = [
-            ("content-type", "application/json"),
-            ("accept", "application/json"),
-        ];
+        let signed_headers = [("content-type", JSON), ("accept", accept)];
         let request = SignableRequest::new(
             "POST",
             url,
@@ -435,6 +457,42 @@ impl Bedrock {
         text
     }
 
+    /// An exception frame of a stream (`:exception-type` and a payload
+    /// with `message`) as the error the same exception gets from
+    /// `converse`. A `modelStreamErrorException` carries the model's own
+    /// status (`originalStatusCode`), which says better than its 424
+    /// whether trying again may help (a model overloaded, 529, may).
+    fn exception(&self, frame: &Frame, payload: &Value) -> LlmError {
+        let kind = frame.header(":exception-type");
+        let text = |key: &str| payload.get(key).and_then(Value::as_str);
+        let message = text("message")
+            .or_else(|| text("Message"))
+            .or_else(|| text("originalMessage"))
+            .map_or_else(
+                || excerpt(&String::from_utf8_lossy(&frame.payload)),
+                str::to_owned,
+            );
+        let original = payload
+            .get("originalStatusCode")
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok())
+            .filter(|s| (400..600).contains(s));
+        let status = match kind {
+            "modelStreamErrorException" => original.or(exception_status(kind)),
+            _ => exception_status(kind),
+        };
+        let message = self.redact(&format!("{kind}: {message}"));
+        match status {
+            Some(status) => LlmError::Status {
+                provider: NAME.to_owned(),
+                status,
+                message,
+                retry_after: None,
+            },
+            None => self.invalid(&format!("exception in the stream: {message}")),
+        }
+    }
+
     fn read_output(&self, body: &Value, structured: Option<&str>) -> Result<ChatResponse> {
         let blocks = body
             .pointer("/output/message/content")
@@ -479,13 +537,7 @@ impl Bedrock {
             reason
         };
         if let Some(usage) = body.get("usage") {
-            let n = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-            response.usage = Usage {
-                input_tokens: n("inputTokens")
-                    .saturating_add(n("cacheReadInputTokens"))
-                    .saturating_add(n("cacheWriteInputTokens")),
-                output_tokens: n("outputTokens"),
-            };
+            response.usage = read_usage(usage);
         }
         Ok(response)
     }
@@ -499,7 +551,7 @@ impl LlmClient for Bedrock {
             setting: "request".to_owned(),
             message: e.to_string(),
         })?;
-        let response = self.send(&url, body).await?;
+        let response = self.send(&url, body, JSON).await?;
         let bytes = response
             .bytes()
             .await
@@ -514,14 +566,200 @@ impl LlmClient for Bedrock {
         self.read_output(&body, structured)
     }
 
-    /// Not implemented yet: [`LlmError::Unsupported`] (see the module
-    /// docs). [`crate::stream_from_complete`] gives a stream of a
-    /// complete reply instead.
-    async fn stream(&self, _request: ChatRequest) -> Result<ChatStream> {
-        Err(LlmError::Unsupported {
+    /// `converse-stream` (see the module docs). Waits for the first
+    /// chunk, so that an exception the service sends before any output
+    /// (throttling) is returned here, where [`crate::Reliable`] retries it.
+    async fn stream(&self, request: ChatRequest) -> Result<ChatStream> {
+        use futures_util::StreamExt;
+
+        let url = self.url("converse-stream");
+        let body = serde_json::to_vec(&self.body(&request)).map_err(|e| LlmError::Config {
+            setting: "request".to_owned(),
+            message: e.to_string(),
+        })?;
+        let response = self.send(&url, body, EVENT_STREAM).await?;
+        // A JSON answer (a proxy, a gateway's error page) would otherwise
+        // be reported as a checksum mismatch.
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if content_type.starts_with(JSON) {
+            let text = response.text().await.unwrap_or_default();
+            return Err(self.invalid(&format!(
+                "a JSON answer where an event stream was expected: {}",
+                excerpt(&text)
+            )));
+        }
+        let handler = StreamHandler {
+            client: self.clone(),
+            structured: request.response_schema.map(|s| s.name),
+            blocks: HashMap::new(),
+            answered: false,
+            stopped: false,
+            metered: false,
+        };
+        let mut stream = frame_stream(response, handler);
+        match stream.next().await {
+            Some(Err(error)) => Err(error),
+            Some(Ok(first)) => Ok(Box::pin(
+                futures_util::stream::iter([Ok(first)]).chain(stream),
+            )),
+            None => Ok(stream),
+        }
+    }
+}
+
+/// What a content block of a stream is (text blocks have no start event).
+enum Block {
+    Tool,
+    /// The forced answer tool: its input fragments are the reply's text.
+    Answer,
+}
+
+struct StreamHandler {
+    client: Bedrock,
+    structured: Option<String>,
+    blocks: HashMap<usize, Block>,
+    answered: bool,
+    /// `messageStop`, the end marker, has arrived.
+    stopped: bool,
+    /// `metadata`, which follows `messageStop`, has arrived.
+    metered: bool,
+}
+
+impl FrameHandler for StreamHandler {
+    fn frame(&mut self, frame: &Frame, out: &mut VecDeque<ChatChunk>) -> Result<()> {
+        let payload = || -> Result<Value> {
+            serde_json::from_slice(&frame.payload).map_err(|e| {
+                self.client.invalid(&format!(
+                    "{e} in stream event {}",
+                    excerpt(&String::from_utf8_lossy(&frame.payload))
+                ))
+            })
+        };
+        match frame.header(":message-type") {
+            "event" => {}
+            "exception" => {
+                return Err(self.client.exception(frame, &payload().unwrap_or_default()))
+            }
+            "error" => {
+                return Err(self.client.invalid(&format!(
+                    "error in the stream: {}: {}",
+                    frame.header(":error-code"),
+                    frame.header(":error-message")
+                )))
+            }
+            other => {
+                return Err(self
+                    .client
+                    .invalid(&format!("unknown event-stream message type {other:?}")))
+            }
+        }
+        let value = payload()?;
+        let index = value
+            .get("contentBlockIndex")
+            .and_then(Value::as_u64)
+            .and_then(|i| usize::try_from(i).ok())
+            .unwrap_or(0);
+        match frame.header(":event-type") {
+            "contentBlockStart" => {
+                if let Some(tool) = value.pointer("/start/toolUse") {
+                    let text =
+                        |key: &str| tool.get(key).and_then(Value::as_str).unwrap_or_default();
+                    let name = text("name");
+                    if self.structured.as_deref() == Some(name) {
+                        self.answered = true;
+                        self.blocks.insert(index, Block::Answer);
+                    } else {
+                        out.push_back(ChatChunk::ToolCallStart {
+                            index,
+                            id: text("toolUseId").to_owned(),
+                            name: name.to_owned(),
+                        });
+                        self.blocks.insert(index, Block::Tool);
+                    }
+                }
+            }
+            "contentBlockDelta" => {
+                let delta = value.get("delta").unwrap_or(&Value::Null);
+                let text = |pointer: &str| {
+                    delta
+                        .pointer(pointer)
+                        .and_then(Value::as_str)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned)
+                };
+                if let Some(text) = text("/text") {
+                    out.push_back(ChatChunk::Text { text });
+                } else if let Some(arguments) = text("/toolUse/input") {
+                    match self.blocks.get(&index) {
+                        Some(Block::Answer) => out.push_back(ChatChunk::Text { text: arguments }),
+                        // A fragment of a block that never started is
+                        // kept (the collector files it under an empty
+                        // name) rather than dropped.
+                        Some(Block::Tool) | None => {
+                            out.push_back(ChatChunk::ToolCallDelta { index, arguments });
+                        }
+                    }
+                }
+                // Reasoning deltas are not part of the answer.
+            }
+            "messageStop" => {
+                let reason = value
+                    .get("stopReason")
+                    .and_then(Value::as_str)
+                    .map(stop_reason)
+                    .unwrap_or_default();
+                let reason = match reason {
+                    FinishReason::ToolCalls if self.answered => FinishReason::Stop,
+                    other => other,
+                };
+                out.push_back(ChatChunk::Finish { reason });
+                self.stopped = true;
+            }
+            "metadata" => {
+                if let Some(usage) = value.get("usage") {
+                    out.push_back(ChatChunk::Usage {
+                        usage: read_usage(usage),
+                    });
+                }
+                self.metered = true;
+            }
+            // `messageStart`, `contentBlockStop` and event types added
+            // later.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn complete(&self) -> bool {
+        self.stopped
+    }
+
+    fn done(&self) -> bool {
+        self.stopped && self.metered
+    }
+
+    fn dropped(&self, received: usize) -> LlmError {
+        LlmError::StreamDropped {
             provider: NAME.to_owned(),
-            operation: "streaming (converse-stream)".to_owned(),
-        })
+            received,
+        }
+    }
+
+    fn invalid(&self, message: &str) -> LlmError {
+        self.client.invalid(message)
+    }
+
+    fn connection(&self, error: &reqwest::Error) -> LlmError {
+        LlmError::Connection {
+            provider: NAME.to_owned(),
+            url: self.client.url("converse-stream"),
+            message: self.client.redact(&error_chain(error)),
+        }
     }
 }
 
@@ -590,6 +828,36 @@ fn encode_path_segment(segment: &str) -> String {
         }
     }
     out
+}
+
+/// Converse's usage; cache reads and writes are prompt tokens the budget
+/// must see.
+fn read_usage(usage: &Value) -> Usage {
+    let n = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
+    Usage {
+        input_tokens: n("inputTokens")
+            .saturating_add(n("cacheReadInputTokens"))
+            .saturating_add(n("cacheWriteInputTokens")),
+        output_tokens: n("outputTokens"),
+    }
+}
+
+/// The HTTP status Bedrock gives an exception when it answers with one
+/// instead of a stream (its API reference), so that a stream's exception
+/// is retried exactly when the same failure of `converse` would be.
+fn exception_status(kind: &str) -> Option<u16> {
+    let status = match kind {
+        "throttlingException" | "modelNotReadyException" => 429,
+        "serviceUnavailableException" => 503,
+        "internalServerException" => 500,
+        "modelTimeoutException" => 408,
+        "validationException" => 400,
+        "accessDeniedException" => 403,
+        "resourceNotFoundException" => 404,
+        "modelErrorException" | "modelStreamErrorException" => 424,
+        _ => return None,
+    };
+    Some(status)
 }
 
 fn stop_reason(reason: &str) -> FinishReason {

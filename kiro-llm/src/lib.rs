@@ -51,6 +51,7 @@ pub mod chat;
 pub mod client;
 pub mod config;
 pub mod error;
+mod eventstream;
 pub mod openai;
 pub mod reliability;
 mod sse;
