@@ -34,8 +34,9 @@ pub enum LlmError {
         /// The provider.
         provider: String,
     },
-    /// The provider cannot do what was asked (Bedrock's streaming, for
-    /// now); not retryable.
+    /// The provider cannot do what was asked (for a client an integrator
+    /// writes; kiro-llm's own providers support every operation); not
+    /// retryable.
     #[error("{provider} does not support {operation} in this build of kiro-llm")]
     Unsupported {
         /// The provider.

@@ -1,6 +1,8 @@
-//! LLM clients for kiro: one provider-neutral chat API over the providers
-//! kiro speaks, with retries, a concurrency limit, timeouts and a token
-//! budget as a layer any provider gets.
+//! LLM stages, agents and clients for kiro: the planning stages and the
+//! coding agents `kiro run` uses with a model ([`stages`], [`agent`],
+//! [`acp`]), over one provider-neutral chat API with retries, a
+//! concurrency limit, timeouts, a token budget and a record/replay cache as
+//! layers any provider gets.
 //!
 //! ```no_run
 //! use kiro_llm::{ChatRequest, LlmClient, LlmConfig, ProcessEnv};
@@ -22,7 +24,8 @@
 //! - [`agent`] — [`AgentExecutor`], kiro's own coding agent: a tool loop
 //!   (read, list, search, write, edit, run) through the workspace policy;
 //! - [`anthropic`] — the Anthropic Messages provider;
-//! - [`bedrock`] — the Amazon Bedrock Converse provider (SigV4);
+//! - [`bedrock`] — the Amazon Bedrock Converse provider (SigV4, streaming
+//!   over `converse-stream`);
 //! - [`chat`] — the neutral request, response and stream chunk types;
 //! - [`client`] — the [`LlmClient`] trait and stream helpers;
 //! - [`config`] — [`LlmConfig`] from `[llm]` and the environment, [`Secret`];

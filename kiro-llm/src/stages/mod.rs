@@ -30,6 +30,29 @@
 //! Equal inputs give byte-identical requests (prompts are fixed files,
 //! steering is read in file-name order), so a recorded session replays
 //! from [`CachedClient`](crate::CachedClient).
+//!
+//! A run of the project layer with every stage backed by the model (what
+//! `kiro run` does when `[llm]` names a provider):
+//!
+//! ```no_run
+//! use kiro_core::project::{Project, RunSetup};
+//! use kiro_llm::stages::{LlmDesigner, LlmRequirementsParser, LlmTaskPlanner};
+//! use kiro_llm::{AgentExecutor, LlmConfig, ProcessEnv};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let project = Project::open(".")?;
+//! let client = kiro_llm::connect(&LlmConfig::resolve(&project.config().llm, &ProcessEnv)?)?;
+//! let setup = RunSetup::new(".kiro/specs/notes")
+//!     .requirements(LlmRequirementsParser::new(client.clone()))
+//!     .designer(LlmDesigner::new(client.clone()))
+//!     .planner(LlmTaskPlanner::new(client.clone()))
+//!     .executor(AgentExecutor::new(client))
+//!     .approve_all();
+//! let summary = project.run(setup).await?;
+//! println!("{} tokens", summary.artifacts.total_usage().total_tokens());
+//! # Ok(())
+//! # }
+//! ```
 
 mod design;
 mod escape;
