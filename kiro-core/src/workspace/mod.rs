@@ -291,6 +291,46 @@ impl Workspace {
         self.policy.check_command(argv)
     }
 
+    /// [`check_command`](Workspace::check_command) for a command an agent
+    /// chose (a model's tool call, an ACP agent's terminal): also refuses a
+    /// program given as a relative path or as a path inside a repository
+    /// of the workspace. The policy matches a program by its file name, so
+    /// without this `./src/cargo`, a file the agent may have just written,
+    /// would run as `cargo`. An installed program by name or absolute path
+    /// outside the workspace is judged by the policy alone.
+    ///
+    /// ```
+    /// use kiro_core::workspace::{Policy, Workspace};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let policy = Policy { writable: vec!["src/**".into()], commands: vec!["cargo".into()] };
+    /// let ws = Workspace::builder().repo("main", dir.path()).policy(policy).build()?;
+    /// assert!(ws.check_agent_command(&["cargo", "test"]).is_ok());
+    /// assert!(ws.check_agent_command(&["/usr/bin/cargo", "test"]).is_ok());
+    /// assert!(ws.check_agent_command(&["./src/cargo"]).is_err());
+    /// let inside = dir.path().join("src/cargo");
+    /// assert!(ws.check_agent_command(&[inside.to_str().unwrap()]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_agent_command<S: AsRef<str>>(&self, argv: &[S]) -> Result<()> {
+        if let Some(program) = argv.first().map(AsRef::as_ref) {
+            if program.contains('/') {
+                let path = Path::new(program);
+                let inside = path.is_relative()
+                    || self.repos.iter().any(|r| {
+                        path.starts_with(&r.root)
+                            || std::fs::canonicalize(path)
+                                .is_ok_and(|real| real.starts_with(&r.root))
+                    });
+                if inside {
+                    let command = argv.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ");
+                    return Err(Error::CommandDenied { command });
+                }
+            }
+        }
+        self.policy.check_command(argv)
+    }
+
     /// Every file of `repo` with size, mtime, SHA-256 and permission bits,
     /// and every symbolic link with its target (described, never followed,
     /// not hashed through), using the workspace's [`HashCache`].

@@ -279,6 +279,51 @@ fn command_policy_allows_and_denies() {
     ));
 }
 
+/// A command an agent chose may not run a program from inside the
+/// workspace under the name of an allowed one, however the path is spelt;
+/// installed programs are judged by the policy alone.
+#[test]
+fn agent_commands_never_run_a_program_from_the_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/ls"), "#!/bin/sh\n").unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let link = outside.path().join("ls");
+    std::os::unix::fs::symlink(root.join("src/ls"), &link).unwrap();
+    let ws = Workspace::builder()
+        .repo("main", &root)
+        .policy(Policy {
+            writable: vec!["src/**".into()],
+            commands: vec!["ls".into()],
+        })
+        .build()
+        .unwrap();
+    let inside = root.join("src/ls");
+    let through_dots = format!("{}/../src/ls", root.join("src").display());
+    for argv in [
+        vec!["./src/ls"],
+        vec!["src/ls"],
+        vec![inside.to_str().unwrap()],
+        vec![through_dots.as_str()],
+        vec![link.to_str().unwrap()],
+    ] {
+        assert!(
+            matches!(
+                ws.check_agent_command(&argv),
+                Err(Error::CommandDenied { .. })
+            ),
+            "{argv:?}"
+        );
+        // The configured executor's own command line is the owner's, not an
+        // agent's: the plain policy check keeps matching by file name.
+        assert!(ws.check_command(&argv).is_ok(), "{argv:?}");
+    }
+    assert!(ws.check_agent_command(&["ls", "-l"]).is_ok());
+    assert!(ws.check_agent_command(&["/bin/ls"]).is_ok());
+    assert!(ws.check_agent_command(&["cat"]).is_err());
+}
+
 #[test]
 fn journal_records_before_and_after_hashes() {
     let dir = tempfile::tempdir().unwrap();

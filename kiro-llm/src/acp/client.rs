@@ -379,7 +379,10 @@ impl ClientState {
             _ => None,
         };
         match (kind, command) {
-            (_, Some(argv)) => self.ws.check_command(&argv).map_err(|e| e.to_string()),
+            (_, Some(argv)) => self
+                .ws
+                .check_agent_command(&argv)
+                .map_err(|e| e.to_string()),
             ("execute", None) => Err("an execute names no command kiro could check".into()),
             ("fetch", None) => Err("the workspace policy grants no network access".into()),
             _ => Ok(()),
@@ -389,9 +392,8 @@ impl ClientState {
     fn create_terminal(self: &Arc<Self>, p: CreateTerminalParams) -> Result<Value, RpcError> {
         let mut argv = vec![p.command.clone()];
         argv.extend(p.args.iter().cloned());
-        check_program(&p.command, &self.root)?;
         self.ws
-            .check_command(&argv)
+            .check_agent_command(&argv)
             .map_err(|e| RpcError::denied(e.to_string()))?;
         for var in &p.env {
             // These change which program runs or what it loads, behind the
@@ -498,22 +500,6 @@ impl ClientState {
             )),
         }
     }
-}
-
-/// Refuses a program given by a relative path or by a path inside the
-/// repository: the policy matches a program by its file name, so
-/// `./src/echo` (a file the agent may have written) would pass as `echo`.
-fn check_program(program: &str, root: &Path) -> Result<(), RpcError> {
-    if !program.contains('/') {
-        return Ok(());
-    }
-    let path = Path::new(program);
-    if path.is_relative() || path.starts_with(root) {
-        return Err(RpcError::denied(format!(
-            "{program}: a program inside the workspace is not allowed; name an installed command"
-        )));
-    }
-    Ok(())
 }
 
 async fn blocking<F>(f: F) -> Result<Value, RpcError>
@@ -702,16 +688,6 @@ mod tests {
         assert_eq!(select_lines(text, Some(2), Some(1)), "b\n");
         assert_eq!(select_lines(text, None, Some(1)), "a\n");
         assert_eq!(select_lines(text, Some(9), Some(1)), "");
-    }
-
-    #[test]
-    fn refuses_programs_inside_the_workspace() {
-        let root = Path::new("/repo");
-        assert!(check_program("echo", root).is_ok());
-        assert!(check_program("/usr/bin/echo", root).is_ok());
-        assert!(check_program("./src/echo", root).is_err());
-        assert!(check_program("src/echo", root).is_err());
-        assert!(check_program("/repo/src/echo", root).is_err());
     }
 
     #[test]

@@ -425,7 +425,7 @@ impl Toolbox {
                 message: "argv must start with a program name".to_owned(),
             });
         }
-        self.workspace.check_command(argv)?;
+        self.workspace.check_agent_command(argv)?;
         let root = self.workspace.root(&self.repo)?.to_path_buf();
         // The model chose this command: it gets no API key of kiro's.
         let output = Command::new(argv)

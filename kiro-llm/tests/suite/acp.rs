@@ -176,7 +176,7 @@ async fn commands_the_policy_does_not_allow_are_refused() {
         &out.evidence,
         &[
             "command refused: command \"rm -rf src\" is not allowed by the workspace policy",
-            "command refused: ./src/echo: a program inside the workspace is not allowed",
+            "command refused: command \"./src/echo hi\" is not allowed by the workspace policy",
             "- terminal/create: command \"rm -rf src\" is not allowed",
         ],
     );

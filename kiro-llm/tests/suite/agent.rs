@@ -366,6 +366,11 @@ async fn hostile_calls_are_refused_and_fed_back() {
             "not allowed by the workspace policy",
         ),
         (
+            // `ls` is allowed, but not a file of the repository named so.
+            call("run_command", json!({"argv": ["./src/ls"]})),
+            "not allowed by the workspace policy",
+        ),
+        (
             call("run_command", json!({"argv": []})),
             "argv must start with a program name",
         ),
