@@ -55,10 +55,14 @@ pub(crate) fn with_stages(setup: RunSetup, model: &Model, file: &Config) -> RunS
         .designer(LlmDesigner::new(client.clone()))
         .planner(LlmTaskPlanner::new(client.clone()));
     if CommandExecutor::from_config(&file.executor).is_some() || file.executor.acp.is_some() {
-        setup
-    } else {
-        setup.executor(AgentExecutor::new(client.clone()))
+        return setup;
     }
+    // The agent's commands are confined as an agent CLI would be.
+    let agent = AgentExecutor::new(client.clone());
+    setup.executor(match crate::engine::launcher() {
+        Some(launcher) => agent.launcher(launcher),
+        None => agent,
+    })
 }
 
 /// The Agent Client Protocol agent `[executor] acp` names, if any, with the

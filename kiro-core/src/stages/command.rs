@@ -4,23 +4,17 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::confine::Confiner;
 use crate::config::ExecutorConfig;
-use crate::error::Error;
 use crate::format::format_id_list;
 use crate::format::markdown::indent_rest;
 use crate::links::SpecLinks;
-use crate::process::{Command, Output};
-use crate::sandbox::cgroup::TaskCgroup;
-use crate::sandbox::{
-    landlock_support, LandlockState, LaunchPlan, Launcher, Notice, SandboxError, SandboxMode,
-    SandboxReport, Support, WritableRoot, NOTICE_PREFIX,
-};
+use crate::process::Output;
+use crate::sandbox::{Launcher, SandboxMode, Support};
 use crate::spec::{AcceptanceCriterion, CorrectnessProperty, Section, Spec, SpecKind, Task};
 use crate::stage::PipelineEvent;
 use crate::stage::{Executor, StageContext, StageError, TaskOutcome};
@@ -97,8 +91,8 @@ pub enum BriefInput {
 ///
 /// In `enforce` mode, a command that cannot be confined (no launcher, no
 /// Landlock, a ruleset the kernel only partly enforces) does not run: the
-/// task fails with [`SandboxError::Refused`] (inside [`StageError::Core`] as
-/// [`Error::Backend`]) naming the reason. In `best-effort` mode it runs
+/// task fails with [`SandboxError::Refused`](crate::sandbox::SandboxError::Refused) (inside [`StageError::Core`] as
+/// [`Error::Backend`](crate::Error::Backend)) naming the reason. In `best-effort` mode it runs
 /// unconfined and the report says why; without a launcher it runs as a
 /// plain child process, as without a sandbox.
 ///
@@ -129,14 +123,10 @@ pub struct CommandExecutor {
     timeout: Option<Duration>,
     repo: Option<String>,
     env: Vec<(String, String)>,
-    launcher: Option<Launcher>,
-    sandbox: Option<SandboxMode>,
-    support: Option<Support>,
-    state_dirs: Vec<PathBuf>,
+    /// Launcher, mode override and state directories; clones share the
+    /// counter that names task cgroups.
+    confiner: Confiner,
     brief: BriefInput,
-    /// The next task cgroup's number; shared by clones, so that their
-    /// cgroups get distinct names.
-    cgroups: Arc<AtomicU64>,
 }
 
 impl CommandExecutor {
@@ -152,12 +142,8 @@ impl CommandExecutor {
             timeout: None,
             repo: None,
             env: Vec::new(),
-            launcher: None,
-            sandbox: None,
-            support: None,
-            state_dirs: Vec::new(),
+            confiner: Confiner::new(),
             brief: BriefInput::Stdin,
-            cgroups: Arc::new(AtomicU64::new(1)),
         }
     }
 
@@ -193,7 +179,7 @@ impl CommandExecutor {
     /// needs. A directory that does not exist or is not absolute is not
     /// granted (the report's `writable` list shows what was).
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.state_dirs.push(dir.into());
+        self.confiner = self.confiner.state_dir(dir);
         self
     }
 
@@ -220,22 +206,22 @@ impl CommandExecutor {
     /// before it starts (see the type's "Sandbox" section). The kiro CLI
     /// passes its own executable and hidden `__sandbox` subcommand.
     pub fn launcher(mut self, launcher: Launcher) -> Self {
-        self.launcher = Some(launcher);
+        self.confiner = self.confiner.launcher(launcher);
         self
     }
 
     /// The sandbox mode, instead of `[policy] sandbox` of the context's config.
     pub fn sandbox(mut self, mode: SandboxMode) -> Self {
-        self.sandbox = Some(mode);
+        self.confiner = self.confiner.mode(mode);
         self
     }
 
     /// Takes this as the kernel's Landlock support instead of asking the
-    /// kernel ([`landlock_support`]); the launcher is told too. Only an
+    /// kernel ([`landlock_support`](crate::sandbox::landlock_support)); the launcher is told too. Only an
     /// unavailable support changes anything: it simulates a kernel without
     /// Landlock, which is how `enforce`'s refusal is tested on one with it.
     pub fn landlock_support(mut self, support: Support) -> Self {
-        self.support = Some(support);
+        self.confiner = self.confiner.landlock_support(support);
         self
     }
 
@@ -257,95 +243,6 @@ impl CommandExecutor {
     }
 }
 
-/// A refusal of `enforce` mode, as the executor returns it.
-fn refused(reason: impl Into<String>) -> StageError {
-    StageError::Core(Error::Backend(Box::new(SandboxError::Refused {
-        reason: reason.into(),
-    })))
-}
-
-/// What the launcher gets for one task, and what is reported about it.
-struct Confinement {
-    plan: LaunchPlan,
-    /// The writable roots as reported (`src/`, `./`, `README.md`).
-    writable: Vec<String>,
-    /// The private temporary directory, removed when the task ends.
-    temp: Option<tempfile::TempDir>,
-    cgroup: Result<TaskCgroup, String>,
-}
-
-impl CommandExecutor {
-    /// The launch plan of one task in repository `root`.
-    fn confinement(
-        &self,
-        mode: SandboxMode,
-        support: &Support,
-        root: &Path,
-        roots: &[WritableRoot],
-    ) -> Result<Confinement, StageError> {
-        let mut plan = LaunchPlan::new(mode).landlock_support(support);
-        let mut writable = Vec::new();
-        let mut temp = None;
-        // Without Landlock nothing is granted, so nothing is prepared either.
-        if mode != SandboxMode::Off && support.abi.is_some() {
-            let canon_root = root.canonicalize().map_err(|source| Error::Io {
-                path: root.to_owned(),
-                source,
-            })?;
-            for r in roots {
-                match r {
-                    WritableRoot::Dir(rel) => {
-                        if let Some(dir) = grantable_dir(&canon_root, rel) {
-                            plan = plan.writable_dir(dir);
-                            writable.push(if rel.as_os_str().is_empty() {
-                                "./".to_owned()
-                            } else {
-                                format!("{}/", rel.display())
-                            });
-                        }
-                    }
-                    WritableRoot::File(rel) => {
-                        if let Some(file) = grantable_file(&canon_root, rel) {
-                            plan = plan.writable_file(file);
-                            writable.push(rel.display().to_string());
-                        }
-                    }
-                }
-            }
-            for dir in &self.state_dirs {
-                if let Some(canon) = dir
-                    .is_absolute()
-                    .then(|| dir.canonicalize().ok())
-                    .flatten()
-                    .filter(|d| d.is_dir())
-                {
-                    plan = plan.writable_dir(&canon);
-                    writable.push(format!("{}/", canon.display()));
-                }
-            }
-            let dir = tempfile::Builder::new()
-                .prefix("kiro-task-")
-                .tempdir()
-                .map_err(|source| Error::Io {
-                    path: std::env::temp_dir(),
-                    source,
-                })?;
-            plan = plan.temp_dir(dir.path());
-            temp = Some(dir);
-        }
-        let cgroup = TaskCgroup::create(self.cgroups.fetch_add(1, Ordering::Relaxed));
-        if let Ok(cg) = &cgroup {
-            plan = plan.cgroup(cg.dir());
-        }
-        Ok(Confinement {
-            plan,
-            writable,
-            temp,
-            cgroup,
-        })
-    }
-}
-
 /// `dir` with a leading `~/` replaced by the home directory (`HOME`); other
 /// paths as they are.
 fn expand_home(dir: &Path) -> PathBuf {
@@ -353,32 +250,6 @@ fn expand_home(dir: &Path) -> PathBuf {
         (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
         _ => dir.to_owned(),
     }
-}
-
-/// The absolute directory granted for `rel` (relative to the canonical
-/// repository root), created when missing; `None` when it would lie outside
-/// the repository (through a symbolic link) or is not a directory.
-fn grantable_dir(canon_root: &Path, rel: &Path) -> Option<PathBuf> {
-    let dir = canon_root.join(rel);
-    if !dir.exists() {
-        // Creating through a symbolic link that points out of the
-        // repository would create directories elsewhere: the deepest
-        // existing ancestor must resolve inside first.
-        let existing = dir.ancestors().find(|a| a.exists())?;
-        if !existing.canonicalize().ok()?.starts_with(canon_root) {
-            return None;
-        }
-        std::fs::create_dir_all(&dir).ok()?;
-    }
-    let canon = dir.canonicalize().ok()?;
-    (canon.starts_with(canon_root) && canon.is_dir()).then_some(canon)
-}
-
-/// The absolute file granted for `rel`; `None` unless it is an existing
-/// file inside the repository.
-fn grantable_file(canon_root: &Path, rel: &Path) -> Option<PathBuf> {
-    let canon = canon_root.join(rel).canonicalize().ok()?;
-    (canon.starts_with(canon_root) && canon.is_file()).then_some(canon)
 }
 
 #[async_trait]
@@ -420,43 +291,12 @@ impl Executor for CommandExecutor {
             spec.name.as_str()
         };
 
-        let mode = self.sandbox.unwrap_or(cx.config().policy.sandbox);
-        let support = match (&self.support, mode) {
-            (_, SandboxMode::Off) => Support::unavailable("sandbox is off"),
-            (Some(s), _) => s.clone(),
-            (None, _) => landlock_support(),
-        };
-        if mode == SandboxMode::Enforce {
-            if self.launcher.is_none() {
-                return Err(refused(
-                    "no launcher to confine the agent with (CommandExecutor::launcher)",
-                ));
-            }
-            if let Some(reason) = support.abi.is_none().then(|| support.reason.clone()) {
-                return Err(refused(
-                    reason.unwrap_or_else(|| "Landlock unavailable".into()),
-                ));
-            }
-        }
-
-        let confinement = match &self.launcher {
-            Some(_) => {
-                Some(self.confinement(mode, &support, &root, &ws.policy().writable_roots())?)
-            }
-            None => None,
-        };
-        let mut cmd = match (&self.launcher, &confinement) {
-            (Some(launcher), Some(c)) => {
-                let mut cmd =
-                    Command::new(launcher.command_line(&c.plan, &argv)).preamble(NOTICE_PREFIX);
-                if let Ok(cg) = &c.cgroup {
-                    cmd = cmd.cgroup(cg.dir());
-                }
-                cmd
-            }
-            _ => Command::new(&argv),
-        };
-        cmd = cmd.cwd(&root);
+        let (mut cmd, confined) = self.confiner.prepare(
+            cx.config().policy.sandbox,
+            &root,
+            &ws.policy().writable_roots(),
+            &argv,
+        )?;
         if let Some(bytes) = stdin {
             cmd = cmd.stdin(bytes);
         }
@@ -469,9 +309,11 @@ impl Executor for CommandExecutor {
             .env("KIRO_TASK_ID", id.as_str())
             .env("KIRO_TASK_TITLE", task.title.as_str())
             .env("KIRO_RUN_ID", cx.run_id().map_or("", |r| r.as_str()));
-        if let Some(temp) = confinement.as_ref().and_then(|c| c.temp.as_ref()) {
+        // The private temporary directory wins over a configured TMPDIR:
+        // under Landlock it is the only temporary place the agent may write.
+        if let Some(temp) = confined.temp_dir() {
             for var in ["TMPDIR", "TMP", "TEMP"] {
-                cmd = cmd.env(var, temp.path());
+                cmd = cmd.env(var, temp);
             }
         }
         if let Some(t) = self.timeout {
@@ -482,22 +324,7 @@ impl Executor for CommandExecutor {
         if out.cancelled {
             return Err(StageError::Cancelled);
         }
-        let report = match confinement {
-            Some(c) => self.launched(mode, c, &out)?,
-            None => SandboxReport {
-                mode,
-                landlock: match mode {
-                    SandboxMode::Off => LandlockState::Off,
-                    _ => LandlockState::Unavailable {
-                        reason: "no launcher configured".into(),
-                    },
-                },
-                writable: Vec::new(),
-                cgroup: None,
-                cgroup_unavailable: Some("no launcher configured".into()),
-                pdeathsig: false,
-            },
-        };
+        let report = confined.report(&out)?;
         cx.events().send(PipelineEvent::Message {
             node: cx.node().to_owned(),
             text: format!("sandbox: {report}"),
@@ -513,80 +340,6 @@ impl Executor for CommandExecutor {
         outcome.duration_ms = u64::try_from(out.duration.as_millis()).unwrap_or(u64::MAX);
         outcome.sandbox = Some(report);
         Ok(outcome)
-    }
-}
-
-impl CommandExecutor {
-    /// Reads what the launcher said it put in force; a refusal or a failed
-    /// `exec` is the task's error.
-    fn launched(
-        &self,
-        mode: SandboxMode,
-        c: Confinement,
-        out: &Output,
-    ) -> Result<SandboxReport, StageError> {
-        let notices: Vec<Notice> = out
-            .preamble
-            .iter()
-            .filter_map(|l| Notice::parse(l))
-            .collect();
-        let mut applied = None;
-        for notice in notices {
-            match notice {
-                Notice::Refused { reason } => return Err(refused(reason)),
-                Notice::ExecFailed { reason, not_found } => {
-                    let kind = if not_found {
-                        std::io::ErrorKind::NotFound
-                    } else {
-                        std::io::ErrorKind::PermissionDenied
-                    };
-                    return Err(StageError::Core(Error::Spawn {
-                        program: self.argv.first().cloned().unwrap_or_default(),
-                        source: std::io::Error::new(kind, reason),
-                    }));
-                }
-                Notice::Applied {
-                    landlock,
-                    pdeathsig,
-                    cgroup,
-                } => applied = Some((landlock, pdeathsig, cgroup)),
-            }
-        }
-        let Some((landlock, pdeathsig, joined)) = applied else {
-            // The launcher writes its notice before it starts the agent, so
-            // without one the agent did not start through it.
-            let reason = "the launcher did not report what it put in force";
-            if mode == SandboxMode::Enforce && !out.timed_out {
-                return Err(refused(reason));
-            }
-            return Ok(SandboxReport {
-                mode,
-                landlock: LandlockState::Unavailable {
-                    reason: reason.into(),
-                },
-                writable: Vec::new(),
-                cgroup: None,
-                cgroup_unavailable: Some(reason.into()),
-                pdeathsig: false,
-            });
-        };
-        let (cgroup, cgroup_unavailable) = match &c.cgroup {
-            Ok(cg) if joined => (Some(cg.name().to_owned()), None),
-            Ok(_) => (None, Some("the launcher could not join it".to_owned())),
-            Err(why) => (None, Some(why.clone())),
-        };
-        Ok(SandboxReport {
-            mode,
-            writable: if landlock.is_enforced() {
-                c.writable
-            } else {
-                Vec::new()
-            },
-            landlock,
-            cgroup,
-            cgroup_unavailable,
-            pdeathsig,
-        })
     }
 }
 

@@ -11,6 +11,7 @@
 //! | [`CommandVerifier`] | [`Verifier`](crate::stage::Verifier) | runs the test command and maps results to criteria |
 
 pub mod command;
+mod confine;
 pub mod preset;
 pub mod template;
 mod verifier;
@@ -25,6 +26,7 @@ use crate::stage::{
 };
 
 pub use command::{task_brief, BriefInput, CommandExecutor, MAX_BRIEF_ARGUMENT_BYTES};
+pub use confine::{Confined, Confiner};
 pub use preset::{preset_command, PresetCommand, PRESET_INSTRUCTION};
 pub use template::{is_testable, template_design, trace_plan};
 pub use verifier::CommandVerifier;

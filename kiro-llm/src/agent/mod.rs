@@ -47,9 +47,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use kiro_core::sandbox::{Launcher, SandboxMode};
 use kiro_core::spec::{Spec, Task, TaskId};
 use kiro_core::stage::{Executor, StageContext, StageError, TaskOutcome, TokenUsage};
 use kiro_core::stages::command::task_brief;
+use kiro_core::stages::Confiner;
 use kiro_core::workspace::JournalEntry;
 
 use crate::chat::{ChatRequest, ChatResponse, FinishReason, Message, ToolResult, ToolSpec, Usage};
@@ -112,6 +114,7 @@ pub struct AgentExecutor {
     repo: Option<String>,
     temperature: Option<f32>,
     max_tokens: Option<u32>,
+    confiner: Confiner,
 }
 
 impl std::fmt::Debug for AgentExecutor {
@@ -143,6 +146,7 @@ impl AgentExecutor {
             repo: None,
             temperature: None,
             max_tokens: None,
+            confiner: Confiner::new(),
         }
     }
 
@@ -196,6 +200,26 @@ impl AgentExecutor {
     #[must_use]
     pub fn max_tokens(mut self, tokens: u32) -> Self {
         self.max_tokens = Some(tokens);
+        self
+    }
+
+    /// Runs the model's commands through this launcher, which confines them
+    /// as [`CommandExecutor`](kiro_core::stages::CommandExecutor) confines
+    /// an agent CLI: with Landlock, writes only beneath the repository's
+    /// writable roots and a private temporary directory (the kiro CLI
+    /// passes itself). Without one, commands run as plain child processes,
+    /// and `[policy] sandbox = "enforce"` refuses them.
+    #[must_use]
+    pub fn launcher(mut self, launcher: Launcher) -> Self {
+        self.confiner = self.confiner.launcher(launcher);
+        self
+    }
+
+    /// The sandbox mode of the model's commands, instead of `[policy]
+    /// sandbox` of the run's config.
+    #[must_use]
+    pub fn sandbox(mut self, mode: SandboxMode) -> Self {
+        self.confiner = self.confiner.mode(mode);
         self
     }
 
@@ -289,7 +313,13 @@ impl Executor for AgentExecutor {
         // An unknown repository is a configuration error, found before the
         // first (paid) request.
         workspace.root(&repo)?;
-        let toolbox = Toolbox::new(Arc::clone(workspace), repo, self.limits.clone());
+        let toolbox = Toolbox::new(
+            Arc::clone(workspace),
+            repo,
+            self.limits.clone(),
+            self.confiner.clone(),
+            cx.config().policy.sandbox,
+        );
         let mut first = task_brief(task, spec);
         // Steering files (by their inclusion rules, matched against the
         // paths the brief names) and the memories recalled for the task.

@@ -19,7 +19,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use kiro_core::process::Command;
+use kiro_core::sandbox::SandboxMode;
+use kiro_core::stages::Confiner;
 use kiro_core::workspace::{JournalEntry, Workspace};
 
 use super::files;
@@ -319,14 +320,25 @@ pub(super) struct Toolbox {
     workspace: Arc<Workspace>,
     repo: String,
     limits: Limits,
+    /// How commands are confined, and the mode the run configured.
+    confiner: Confiner,
+    mode: SandboxMode,
 }
 
 impl Toolbox {
-    pub(super) fn new(workspace: Arc<Workspace>, repo: String, limits: Limits) -> Toolbox {
+    pub(super) fn new(
+        workspace: Arc<Workspace>,
+        repo: String,
+        limits: Limits,
+        confiner: Confiner,
+        mode: SandboxMode,
+    ) -> Toolbox {
         Toolbox {
             workspace,
             repo,
             limits,
+            confiner,
+            mode,
         }
     }
 
@@ -427,10 +439,13 @@ impl Toolbox {
         }
         self.workspace.check_agent_command(argv)?;
         let root = self.workspace.root(&self.repo)?.to_path_buf();
-        // The model chose this command: it gets no API key of kiro's.
-        let output = Command::new(argv)
+        // Confined as any agent kiro runs (Landlock to the writable roots,
+        // when a launcher is set), and without kiro's API keys: the model
+        // chose this command.
+        let roots = self.workspace.policy().writable_roots();
+        let (command, confined) = self.confiner.prepare(self.mode, &root, &roots, argv)?;
+        let output = command
             .without_secrets()
-            .cwd(root)
             .timeout(self.limits.command_timeout)
             .capture_limit(self.limits.max_output_bytes)
             .run(cancel)
@@ -438,6 +453,9 @@ impl Toolbox {
         if output.cancelled {
             return Err(ToolError::Cancelled);
         }
+        // A launcher that refused or could not start the program is the
+        // model's error to read, like a policy refusal.
+        confined.report(&output)?;
         let status = if output.timed_out {
             format!(
                 "timed out after {}s",

@@ -856,3 +856,88 @@ async fn tool_calls_round_trip_through_the_openai_provider() {
         messages[n - 1]
     );
 }
+
+// ------------------------------------------------------------- sandbox
+
+/// The name of the test that turns this test binary into the sandbox
+/// launcher (as kiro-core's executor tests do).
+const LAUNCHER_ENTRY: &str = "agent::sandbox_launcher_entry";
+
+/// Runs the launcher when this binary is started as one: the arguments
+/// after [`LAUNCHER_ENTRY`] are the launch plan and the command; run
+/// normally, it does nothing.
+#[test]
+#[ignore = "the launcher entry point of the sandbox tests, not a test"]
+fn sandbox_launcher_entry() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os()
+        .skip_while(|a| a != LAUNCHER_ENTRY)
+        .skip(1)
+        .collect();
+    if args.is_empty() {
+        return;
+    }
+    std::process::exit(i32::from(kiro_core::sandbox::launch(args)));
+}
+
+fn test_launcher() -> kiro_core::sandbox::Launcher {
+    kiro_core::sandbox::Launcher::new(
+        std::env::current_exe().unwrap(),
+        [
+            "--ignored",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "-q",
+            "--",
+            LAUNCHER_ENTRY,
+        ],
+    )
+}
+
+/// The model's commands are confined like any agent kiro runs: under
+/// Landlock a command writes beneath the writable roots only, and in
+/// `enforce` mode without a launcher it does not run at all.
+#[tokio::test]
+async fn the_models_commands_run_in_the_sandbox() {
+    let repo = Repo::with_policy(Policy {
+        writable: vec!["src/**".into()],
+        commands: vec!["touch".into()],
+    });
+    let turns = || {
+        vec![
+            tools(vec![call(
+                "run_command",
+                json!({"argv": ["touch", "src/inside.txt", "outside.txt"]}),
+            )]),
+            Turn::Reply(text("Tried.")),
+        ]
+    };
+
+    // `enforce` without a launcher: refused before anything runs.
+    let model = Scripted::new(turns());
+    let agent = AgentExecutor::new(model.clone()).sandbox(kiro_core::sandbox::SandboxMode::Enforce);
+    repo.run(&agent).await.unwrap();
+    let answer = &results(&model.requests()[1])[0];
+    assert!(answer.is_error, "{answer:?}");
+    assert!(answer.content.contains("no launcher"), "{answer:?}");
+    assert!(!repo.path("src/inside.txt").exists());
+
+    let support = kiro_core::sandbox::landlock_support();
+    if let Some(reason) = support.reason {
+        eprintln!("skipped the Landlock half: unavailable here ({reason})");
+        return;
+    }
+    // With the launcher: `touch` creates the file under `src/` and is
+    // refused the one at the root, which the policy does not let it write.
+    let model = Scripted::new(turns());
+    let agent = AgentExecutor::new(model.clone())
+        .launcher(test_launcher())
+        .sandbox(kiro_core::sandbox::SandboxMode::Enforce);
+    repo.run(&agent).await.unwrap();
+    let answer = &results(&model.requests()[1])[0];
+    assert!(!answer.is_error, "{answer:?}");
+    assert!(answer.content.starts_with("exit 1"), "{answer:?}");
+    assert!(answer.content.contains("outside.txt"), "{answer:?}");
+    assert!(repo.path("src/inside.txt").exists());
+    assert!(!repo.path("outside.txt").exists());
+}
