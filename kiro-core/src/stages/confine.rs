@@ -21,7 +21,7 @@
 //! let (command, confined) = confiner.prepare(SandboxMode::BestEffort, dir.path(), &[], &["true".to_owned()])?;
 //! let out = command.run(&tokio_util::sync::CancellationToken::new()).await?;
 //! let report = confined.report(&out)?;
-//! assert!(!report.is_enforced());
+//! assert!(!report.landlock.is_enforced());
 //! # Ok::<(), Box<dyn std::error::Error>>(()) })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
