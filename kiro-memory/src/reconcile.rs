@@ -141,9 +141,16 @@ const BOUNDARIES: &[&str] = &[
 const COMPARISONS: &[&str] = &["instead", "over", "rather"];
 
 /// A word as compared: `using`/`uses` are `use`, plurals folded.
+/// Function words (stopwords, emphasis, negations, boundaries) are kept
+/// as they are, so that `always` stays a word the lists know.
 fn normal(word: &str) -> String {
+    let function_word = is_stopword(word)
+        || EMPHASIS.contains(&word)
+        || NEGATIONS.contains(&word)
+        || BOUNDARIES.contains(&word);
     match word {
         "using" | "uses" | "used" => "use".to_owned(),
+        _ if function_word => word.to_owned(),
         other => stem(other),
     }
 }
@@ -169,16 +176,17 @@ pub fn jaccard(a: &[String], b: &[String]) -> f32 {
     common as f32 / union.len() as f32
 }
 
-/// A text's content words as a set: stopwords, emphasis and negations out.
+/// A text's content words as a set, normalised: stopwords, emphasis,
+/// negations and boundary words out.
 fn content_set(words: &[String]) -> Vec<String> {
     let mut set: Vec<String> = Vec::new();
-    for w in words {
-        let w = normal(w);
-        if !is_stopword(&w)
-            && !EMPHASIS.contains(&w.as_str())
-            && !NEGATIONS.contains(&w.as_str())
-            && !set.contains(&w)
-        {
+    for raw in words {
+        let filler = is_stopword(raw)
+            || EMPHASIS.contains(&raw.as_str())
+            || NEGATIONS.contains(&raw.as_str())
+            || BOUNDARIES.contains(&raw.as_str());
+        let w = normal(raw);
+        if !filler && !set.contains(&w) {
             set.push(w);
         }
     }

@@ -118,7 +118,7 @@ mod tests {
         );
         check(
             "NEAR(a b) OR \"x\" AND y* -z ^col:w",
-            Some("\"near\" OR \"or\" OR \"and\" OR \"col\""),
+            Some("\"near\" OR \"col\""),
         );
         check("a b c", None);
         check(
