@@ -42,6 +42,7 @@ pub mod model;
 pub mod recall;
 pub mod reconcile;
 mod schema;
+pub mod steering;
 pub mod store;
 mod text;
 
