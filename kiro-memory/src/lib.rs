@@ -44,6 +44,8 @@ pub mod reconcile;
 mod schema;
 pub mod store;
 mod text;
+pub mod ingest;
+pub mod github;
 
 pub use error::{MemoryError, Result};
 pub use model::{
