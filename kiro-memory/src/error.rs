@@ -71,6 +71,29 @@ pub enum MemoryError {
     /// No memory has this id.
     #[error("no memory with id {0}")]
     NotFound(crate::model::MemoryId),
+    /// An ingest input (GitHub JSON) could not be read.
+    #[error("{source_name}:{line}:{column}: expected {expected}: {message}")]
+    Parse {
+        /// The input's name (a file, a URL).
+        source_name: String,
+        /// The line where reading stopped (1-based).
+        line: usize,
+        /// The column where reading stopped (1-based).
+        column: usize,
+        /// What the input should have held.
+        expected: &'static str,
+        /// What the parser said.
+        message: String,
+    },
+    /// A GitHub REST API request failed.
+    #[error("GitHub API {url}: {failure}")]
+    GitHub {
+        /// The URL requested (never holds the token); empty when no
+        /// request was made.
+        url: String,
+        /// What went wrong.
+        failure: crate::github::GitHubFailure,
+    },
     /// An integrator's own error (an LLM distiller's, a remote store's).
     #[error(transparent)]
     Backend(Box<dyn std::error::Error + Send + Sync>),

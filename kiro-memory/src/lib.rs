@@ -45,6 +45,8 @@ mod schema;
 pub mod steering;
 pub mod store;
 mod text;
+pub mod ingest;
+pub mod github;
 
 pub use error::{MemoryError, Result};
 pub use model::{

@@ -2,3 +2,4 @@
 //! crate (store, recall, ingest, steering, eval). Add a module's `mod` line
 //! at the end.
 mod steering;
+mod ingest;
