@@ -38,6 +38,8 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod github;
+pub mod ingest;
 pub mod model;
 pub mod recall;
 pub mod reconcile;
@@ -45,8 +47,6 @@ mod schema;
 pub mod steering;
 pub mod store;
 mod text;
-pub mod ingest;
-pub mod github;
 
 pub use error::{MemoryError, Result};
 pub use model::{
