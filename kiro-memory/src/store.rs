@@ -415,6 +415,37 @@ impl MemoryStore {
         crate::recall::recall(&mut conn, context, budget_tokens)
     }
 
+    /// Runs SQLite's `PRAGMA integrity_check` (and the full-text index's
+    /// own check): [`MemoryError::Corrupt`] with what it found, if anything.
+    pub fn check_integrity(&self) -> Result<()> {
+        let conn = self.conn();
+        let mut problems: Vec<String> = conn
+            .prepare("PRAGMA integrity_check")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(MemoryError::sqlite("check integrity"))?;
+        problems.retain(|p| p != "ok");
+        if let Err(e) = conn.execute(
+            "INSERT INTO memories_fts(memories_fts) VALUES ('integrity-check')",
+            [],
+        ) {
+            problems.push(format!("full-text index: {e}"));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(MemoryError::Corrupt {
+                path: self
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(":memory:")),
+                problems,
+            })
+        }
+    }
+
     /// How many memories are stored, current and superseded.
     pub fn count(&self) -> Result<u64> {
         let conn = self.conn();
