@@ -5,4 +5,5 @@
 // Tests state their expectations with unwrap; a failure is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod recall;
 mod store;
