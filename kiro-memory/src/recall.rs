@@ -38,7 +38,7 @@ use rusqlite::{params_from_iter, Connection, TransactionBehavior};
 use crate::error::{MemoryError, Result};
 use crate::model::{Kind, MemoryRecord, RecallContext, RecalledMemory, Scope};
 use crate::store::{
-    compile_glob, now_ms, query_records, record_from_row, sources_of, MEMORY_COLUMNS,
+    compile_glob, now_ms, query_records_bare, record_from_row, sources_of, MEMORY_COLUMNS,
 };
 use crate::text;
 
@@ -156,7 +156,7 @@ pub(crate) fn recall(
     sql.push_str(&format!(
         ") ORDER BY m.confidence DESC, m.id LIMIT {SCOPE_CANDIDATES}"
     ));
-    for record in query_records(
+    for record in query_records_bare(
         conn,
         &sql,
         params_from_iter(&context.repositories),
@@ -176,7 +176,7 @@ pub(crate) fn recall(
              AND m.scope_kind = 'spec' AND m.scope_value = ?1 \
              ORDER BY m.confidence DESC, m.id LIMIT {SCOPE_CANDIDATES}"
         );
-        for record in query_records(conn, &sql, [spec], "recall")? {
+        for record in query_records_bare(conn, &sql, [spec], "recall")? {
             let id = record.id.0;
             candidates
                 .entry(id)
@@ -201,7 +201,7 @@ pub(crate) fn recall(
              ORDER BY m.confidence DESC, m.id LIMIT {SCOPE_CANDIDATES}",
             vec!["?"; all.len()].join(", ")
         );
-        for record in query_records(conn, &sql, params_from_iter(&all), "recall")? {
+        for record in query_records_bare(conn, &sql, params_from_iter(&all), "recall")? {
             let id = record.id.0;
             candidates
                 .entry(id)

@@ -499,3 +499,32 @@ fn a_writer_killed_mid_loop_loses_nothing_it_committed() {
     // After recovery the store takes writes again.
     store.add(NewMemory::new("after the crash")).unwrap();
 }
+
+#[test]
+fn a_batch_is_stored_whole_or_not_at_all() {
+    let store = store();
+    let outcomes = store
+        .add_batch([
+            NewMemory::new("Use anyhow in libraries").valid_from(1),
+            NewMemory::new("Use thiserror in libraries").valid_from(2),
+            NewMemory::new("always use thiserror in libraries").valid_from(3),
+        ])
+        .unwrap();
+    assert!(matches!(outcomes[0], AddOutcome::Inserted { .. }));
+    assert!(
+        matches!(outcomes[1], AddOutcome::Superseded { ref old, .. } if old == &[outcomes[0].id()])
+    );
+    assert_eq!(
+        outcomes[2],
+        AddOutcome::Merged {
+            into: outcomes[1].id(),
+            similarity: 1.0
+        }
+    );
+    // One bad memory: nothing of the batch is stored.
+    let before = store.count().unwrap();
+    assert!(store
+        .add_batch([NewMemory::new("Keep this"), NewMemory::new("")])
+        .is_err());
+    assert_eq!(store.count().unwrap(), before);
+}
