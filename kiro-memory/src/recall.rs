@@ -68,6 +68,9 @@ const SCOPE_PATH: f64 = 1.0;
 const SCOPE_SPEC: f64 = 0.8;
 const SCOPE_RULE: f64 = 0.6;
 
+/// A reason a memory was chosen, with what it adds to the score.
+type WeightedReason = (f64, RecallReason);
+
 #[derive(Debug)]
 struct Candidate {
     record: MemoryRecord,
@@ -210,7 +213,7 @@ pub(crate) fn recall(
     }
 
     // Glob matches (for text candidates too) and scope filters.
-    let mut ranked: Vec<(f64, Vec<(f64, RecallReason)>, Candidate)> = Vec::new();
+    let mut ranked: Vec<(f64, Vec<WeightedReason>, Candidate)> = Vec::new();
     for (_, mut candidate) in candidates {
         let mut text_factor = 1.0;
         match &candidate.record.scope {
@@ -246,7 +249,7 @@ pub(crate) fn recall(
             Scope::Global => {}
         }
         let record = &candidate.record;
-        let mut parts: Vec<(f64, RecallReason)> = Vec::new();
+        let mut parts: Vec<WeightedReason> = Vec::new();
         if let Some(path) = &candidate.path {
             parts.push((W_SCOPE * SCOPE_PATH, RecallReason::Path(path.clone())));
         }
