@@ -68,6 +68,14 @@ pub enum MemoryError {
         /// What globset said.
         source: globset::Error,
     },
+    /// The database failed its integrity check.
+    #[error("memory database {path} is damaged: {}", problems.join("; "))]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What `PRAGMA integrity_check` reported.
+        problems: Vec<String>,
+    },
     /// No memory has this id.
     #[error("no memory with id {0}")]
     NotFound(crate::model::MemoryId),

@@ -28,7 +28,7 @@
 //! - [`reconcile`]: when a new memory merges into a stored one or
 //!   supersedes it.
 //! - [`recall`]: how recall chooses and ranks memories.
-//! - [`error`]: [`MemoryError`].
+//! - [`error`]: the crate's error, [`MemoryError`].
 //!
 //! [`MemoryStore`] implements kiro-core's
 //! [`MemoryRecall`](kiro_core::memory::MemoryRecall), so the pipeline's

@@ -38,7 +38,7 @@ use rusqlite::{params_from_iter, Connection, TransactionBehavior};
 use crate::error::{MemoryError, Result};
 use crate::model::{Kind, MemoryRecord, RecallContext, RecalledMemory, Scope};
 use crate::store::{
-    compile_glob, now_ms, query_records, record_from_row, sources_of, MEMORY_COLUMNS,
+    compile_glob, now_ms, query_records_bare, record_from_row, sources_of, MEMORY_COLUMNS,
 };
 use crate::text;
 
@@ -67,6 +67,9 @@ pub const PATH_MISMATCH_FACTOR: f64 = 0.5;
 const SCOPE_PATH: f64 = 1.0;
 const SCOPE_SPEC: f64 = 0.8;
 const SCOPE_RULE: f64 = 0.6;
+
+/// A reason a memory was chosen, with what it adds to the score.
+type WeightedReason = (f64, RecallReason);
 
 #[derive(Debug)]
 struct Candidate {
@@ -156,7 +159,7 @@ pub(crate) fn recall(
     sql.push_str(&format!(
         ") ORDER BY m.confidence DESC, m.id LIMIT {SCOPE_CANDIDATES}"
     ));
-    for record in query_records(
+    for record in query_records_bare(
         conn,
         &sql,
         params_from_iter(&context.repositories),
@@ -176,7 +179,7 @@ pub(crate) fn recall(
              AND m.scope_kind = 'spec' AND m.scope_value = ?1 \
              ORDER BY m.confidence DESC, m.id LIMIT {SCOPE_CANDIDATES}"
         );
-        for record in query_records(conn, &sql, [spec], "recall")? {
+        for record in query_records_bare(conn, &sql, [spec], "recall")? {
             let id = record.id.0;
             candidates
                 .entry(id)
@@ -201,7 +204,7 @@ pub(crate) fn recall(
              ORDER BY m.confidence DESC, m.id LIMIT {SCOPE_CANDIDATES}",
             vec!["?"; all.len()].join(", ")
         );
-        for record in query_records(conn, &sql, params_from_iter(&all), "recall")? {
+        for record in query_records_bare(conn, &sql, params_from_iter(&all), "recall")? {
             let id = record.id.0;
             candidates
                 .entry(id)
@@ -210,7 +213,7 @@ pub(crate) fn recall(
     }
 
     // Glob matches (for text candidates too) and scope filters.
-    let mut ranked: Vec<(f64, Vec<(f64, RecallReason)>, Candidate)> = Vec::new();
+    let mut ranked: Vec<(f64, Vec<WeightedReason>, Candidate)> = Vec::new();
     for (_, mut candidate) in candidates {
         let mut text_factor = 1.0;
         match &candidate.record.scope {
@@ -246,7 +249,7 @@ pub(crate) fn recall(
             Scope::Global => {}
         }
         let record = &candidate.record;
-        let mut parts: Vec<(f64, RecallReason)> = Vec::new();
+        let mut parts: Vec<WeightedReason> = Vec::new();
         if let Some(path) = &candidate.path {
             parts.push((W_SCOPE * SCOPE_PATH, RecallReason::Path(path.clone())));
         }

@@ -192,27 +192,41 @@ impl MemoryStore {
     /// confidence that is not a number, [`MemoryError::InvalidGlob`] for a
     /// bad path scope, [`MemoryError::Sqlite`] when the write fails.
     pub fn add(&self, new: NewMemory) -> Result<AddOutcome> {
-        let content = new.content.trim();
-        if content.is_empty() {
-            return Err(MemoryError::invalid_field(
-                "new",
-                "content",
-                &new.content,
-                "some text",
-            ));
-        }
-        if !new.confidence.is_finite() {
-            return Err(MemoryError::invalid_field(
-                "new",
-                "confidence",
-                &new.confidence.to_string(),
-                "a number from 0 to 1",
-            ));
-        }
-        if let Scope::Path(glob) = &new.scope {
-            compile_glob(glob)?;
+        let mut outcomes = self.add_batch([new])?;
+        outcomes
+            .pop()
+            .ok_or_else(|| MemoryError::invalid_field("new", "batch", "", "one outcome per memory"))
+    }
+
+    /// [Adds](MemoryStore::add) memories in order, in one transaction: all
+    /// or none are stored (an invalid one fails the batch before anything
+    /// is written), and one commit serves them all, which is what makes
+    /// ingesting a pull request's comments fast. Later memories of the
+    /// batch merge into or supersede earlier ones as with separate adds.
+    pub fn add_batch<I>(&self, memories: I) -> Result<Vec<AddOutcome>>
+    where
+        I: IntoIterator<Item = NewMemory>,
+    {
+        let memories: Vec<NewMemory> = memories.into_iter().collect();
+        for new in &memories {
+            validate(new)?;
         }
         let now = now_ms();
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(MemoryError::sqlite("begin a write"))?;
+        let mut outcomes = Vec::with_capacity(memories.len());
+        for new in &memories {
+            outcomes.push(self.add_in(&tx, new, now)?);
+        }
+        tx.commit().map_err(MemoryError::sqlite("commit a write"))?;
+        Ok(outcomes)
+    }
+
+    /// One validated memory added inside a write transaction.
+    fn add_in(&self, tx: &Transaction<'_>, new: &NewMemory, now: i64) -> Result<AddOutcome> {
+        let content = new.content.trim();
         let valid_from = new.valid_from.unwrap_or(now);
         let title = if new.title.trim().is_empty() {
             default_title(content)
@@ -220,16 +234,10 @@ impl MemoryStore {
             new.title.trim().to_owned()
         };
         let confidence = new.confidence.clamp(0.0, 1.0);
-
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(MemoryError::sqlite("begin a write"))?;
-
         // Compare with the closest current memories of the same scope.
         let mut duplicate: Option<(MemoryRecord, f32)> = None;
         let mut contradicted: Vec<MemoryRecord> = Vec::new();
-        for existing in reconcile_candidates(&tx, content, &new.scope)? {
+        for existing in reconcile_candidates(tx, content, &new.scope)? {
             match reconcile::relate(content, &existing.content, self.merge_threshold) {
                 Relation::Contradicts => contradicted.push(existing),
                 Relation::Duplicate(similarity) => {
@@ -253,8 +261,8 @@ impl MemoryStore {
                 .min_by_key(|old| old.valid_from);
             if let Some(newer) = newer {
                 let id = insert(
-                    &tx,
-                    &new,
+                    tx,
+                    new,
                     &title,
                     content,
                     confidence,
@@ -264,9 +272,7 @@ impl MemoryStore {
                 )?;
                 AddOutcome::Outdated { id, by: newer.id }
             } else {
-                let id = insert(
-                    &tx, &new, &title, content, confidence, now, valid_from, None,
-                )?;
+                let id = insert(tx, new, &title, content, confidence, now, valid_from, None)?;
                 let mut old = Vec::new();
                 for record in &contradicted {
                     tx.execute(
@@ -289,9 +295,10 @@ impl MemoryStore {
                 params![f64::from(merged), now, valid_from, existing.id.0],
             )
             .map_err(MemoryError::sqlite("merge a memory"))?;
+            let known = sources_of(tx, existing.id)?;
             for source in &new.sources {
-                if !existing.sources.contains(source) {
-                    insert_source(&tx, existing.id, source)?;
+                if !known.contains(source) {
+                    insert_source(tx, existing.id, source)?;
                 }
             }
             AddOutcome::Merged {
@@ -299,12 +306,9 @@ impl MemoryStore {
                 similarity,
             }
         } else {
-            let id = insert(
-                &tx, &new, &title, content, confidence, now, valid_from, None,
-            )?;
+            let id = insert(tx, new, &title, content, confidence, now, valid_from, None)?;
             AddOutcome::Inserted { id }
         };
-        tx.commit().map_err(MemoryError::sqlite("commit a write"))?;
         Ok(outcome)
     }
 
@@ -415,12 +419,67 @@ impl MemoryStore {
         crate::recall::recall(&mut conn, context, budget_tokens)
     }
 
+    /// Runs SQLite's `PRAGMA integrity_check` (and the full-text index's
+    /// own check): [`MemoryError::Corrupt`] with what it found, if anything.
+    pub fn check_integrity(&self) -> Result<()> {
+        let conn = self.conn();
+        let mut problems: Vec<String> = conn
+            .prepare("PRAGMA integrity_check")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(MemoryError::sqlite("check integrity"))?;
+        problems.retain(|p| p != "ok");
+        if let Err(e) = conn.execute(
+            "INSERT INTO memories_fts(memories_fts) VALUES ('integrity-check')",
+            [],
+        ) {
+            problems.push(format!("full-text index: {e}"));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(MemoryError::Corrupt {
+                path: self
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(":memory:")),
+                problems,
+            })
+        }
+    }
+
     /// How many memories are stored, current and superseded.
     pub fn count(&self) -> Result<u64> {
         let conn = self.conn();
         conn.query_row("SELECT COUNT(*) FROM memories", [], |row| row.get(0))
             .map_err(MemoryError::sqlite("count memories"))
     }
+}
+
+/// Checks what [`MemoryStore::add`] refuses before anything is written.
+fn validate(new: &NewMemory) -> Result<()> {
+    if new.content.trim().is_empty() {
+        return Err(MemoryError::invalid_field(
+            "new",
+            "content",
+            &new.content,
+            "some text",
+        ));
+    }
+    if !new.confidence.is_finite() {
+        return Err(MemoryError::invalid_field(
+            "new",
+            "confidence",
+            &new.confidence.to_string(),
+            "a number from 0 to 1",
+        ));
+    }
+    if let Scope::Path(glob) = &new.scope {
+        compile_glob(glob)?;
+    }
+    Ok(())
 }
 
 /// The first line of a text, cut to 80 characters.
@@ -517,7 +576,7 @@ fn reconcile_candidates(
          WHERE memories_fts MATCH ?1 AND m.scope_kind = ?2 AND m.scope_value = ?3 \
          AND m.invalid_at IS NULL ORDER BY bm25(memories_fts) LIMIT ?4"
     );
-    query_records(
+    query_records_bare(
         conn,
         &sql,
         params![
@@ -554,6 +613,21 @@ pub(crate) fn query_records<P: rusqlite::Params>(
     args: P,
     operation: &'static str,
 ) -> Result<Vec<MemoryRecord>> {
+    let mut records = query_records_bare(conn, sql, args, operation)?;
+    for record in &mut records {
+        record.sources = sources_of(conn, record.id)?;
+    }
+    Ok(records)
+}
+
+/// Runs a query selecting [`MEMORY_COLUMNS`], sources left empty: recall
+/// reads the sources of the memories it returns only.
+pub(crate) fn query_records_bare<P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    args: P,
+    operation: &'static str,
+) -> Result<Vec<MemoryRecord>> {
     let mut stmt = conn
         .prepare_cached(sql)
         .map_err(MemoryError::sqlite(operation))?;
@@ -562,9 +636,7 @@ pub(crate) fn query_records<P: rusqlite::Params>(
         .map_err(MemoryError::sqlite(operation))?;
     let mut records = Vec::new();
     for row in rows {
-        let mut record = row.map_err(MemoryError::sqlite(operation))??;
-        record.sources = sources_of(conn, record.id)?;
-        records.push(record);
+        records.push(row.map_err(MemoryError::sqlite(operation))??);
     }
     Ok(records)
 }
