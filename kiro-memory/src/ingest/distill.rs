@@ -120,7 +120,16 @@ pub fn distill_text(body: &str) -> Vec<Lesson> {
         // follow the guidance, which leads the lesson.
         let mut context: Vec<String> = Vec::new();
         for sentence in sentences(&unit) {
-            match classify(sentence) {
+            let mut verdict = classify(sentence);
+            // Once a unit has given guidance, what follows is mostly its
+            // rationale ("Under load the pool starves."); a later sentence
+            // starts a lesson of its own only when it opens with a directive.
+            if let (Some(_), Sentence::Guidance(lesson)) = (&current, &verdict) {
+                if !opens_with_directive(sentence) {
+                    verdict = Sentence::Statement(lesson.text.clone());
+                }
+            }
+            match verdict {
                 Sentence::Guidance(mut lesson) => {
                     lessons.extend(current.take());
                     for text in context.drain(..) {
@@ -136,7 +145,8 @@ pub fn distill_text(body: &str) -> Vec<Lesson> {
                         lesson.text.push_str(&text);
                     }
                     Some(_) => {}
-                    None if context.len() < 2 => context.push(text),
+                    // A short remark ("Looks good overall.") is not context.
+                    None if context.len() < 2 && words(&text).len() >= 5 => context.push(text),
                     None => {}
                 },
                 Sentence::Chatter => {}
@@ -528,6 +538,26 @@ fn opens_imperative(text: &str) -> bool {
         && !first.ends_with("us")
         && !first.ends_with("is");
     !(participle || third_person)
+}
+
+/// Whether a sentence opens with a directive: after a label and a
+/// "please", its first word is a normative word (*never*, *always*,
+/// *don't*, *avoid*, *prefer*) or one of the verbs reviews are given in.
+fn opens_with_directive(sentence: &str) -> bool {
+    let (_, text) = strip_label(sentence.trim());
+    let all = words(text);
+    let mut rest = all.iter().map(String::as_str);
+    let mut first = rest.next();
+    while first.is_some_and(|w| matches!(w, "please" | "also" | "and" | "but" | "so" | "then")) {
+        first = rest.next();
+    }
+    let Some(first) = first else {
+        return false;
+    };
+    lexicon::contains(lexicon::OBLIGATION, first)
+        || lexicon::contains(lexicon::CHOICE, first)
+        || lexicon::contains(lexicon::DIRECTIVE_VERBS, first)
+        || (first == "do" && rest.next() == Some("not"))
 }
 
 /// The text after the lead-ins ("please", "I think we should"… keeps

@@ -145,6 +145,27 @@ fn markdown_structure_is_read() {
         "Use `Decimal` for money. Floats lose cents.",
         &[("Use `Decimal` for money. Floats lose cents.", Kind::Lesson)],
     );
+    // After guidance, a sentence that opens with a directive is a lesson
+    // of its own; anything else, even in the imperative, is rationale.
+    check(
+        "Never hold a connection across an `.await`. Under load the pool starves. Acquire, query, drop it.",
+        &[(
+            "Never hold a connection across an `.await`. Under load the pool starves. Acquire, query, drop it.",
+            Kind::Rule,
+        )],
+    );
+    check(
+        "Avoid `any` in the client. Type the responses with the generated types.",
+        &[
+            ("Avoid `any` in the client.", Kind::Rule),
+            ("Type the responses with the generated types.", Kind::Lesson),
+        ],
+    );
+    // A short remark before the guidance is not its context.
+    check(
+        "Looks good overall. We should type-hint new public functions.",
+        &[("We should type-hint new public functions.", Kind::Rule)],
+    );
     check(
         "This query runs once per customer. Use `selectinload` to fetch them at once.",
         &[(

@@ -8,3 +8,4 @@
 mod recall;
 mod store;
 mod ingest;
+mod eval;
