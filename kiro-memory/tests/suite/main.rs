@@ -9,3 +9,4 @@ mod recall;
 mod store;
 mod ingest;
 mod eval;
+mod github;
