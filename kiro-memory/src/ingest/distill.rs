@@ -565,21 +565,26 @@ fn opens_with_directive(sentence: &str) -> bool {
 fn drop_lead_ins(text: &str) -> &str {
     let mut rest = text.trim_start();
     loop {
-        let lower = rest.to_lowercase();
-        let found = lexicon::LEAD_INS.iter().find(|lead| {
-            lower.starts_with(*lead)
-                && lower[lead.len()..].starts_with([' ', ','])
-                && lower[lead.len()..]
-                    .trim_start_matches([' ', ','])
-                    .chars()
-                    .next()
-                    .is_some()
+        let found = lexicon::LEAD_INS.iter().find_map(|lead| {
+            let after = strip_prefix_ascii_ci(rest, lead)?;
+            let next = after.trim_start_matches([' ', ',']);
+            (after.starts_with([' ', ',']) && !next.is_empty()).then_some(next)
         });
         match found {
-            Some(lead) => rest = rest[lead.len()..].trim_start_matches([' ', ',']),
+            Some(next) => rest = next,
             None => return rest,
         }
     }
+}
+
+/// `text` after `prefix` (ASCII, compared without case). Slicing the
+/// original text by the prefix's length (not a lower-cased copy's) keeps
+/// every cut on a character boundary whatever the text holds.
+fn strip_prefix_ascii_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| text.get(prefix.len()..))
+        .flatten()
 }
 
 /// The imperative a suggestion question asks for: "Could we use X here?"
@@ -587,7 +592,6 @@ fn drop_lead_ins(text: &str) -> &str {
 /// nothing.
 fn rephrase_question(text: &str) -> Option<String> {
     let body = text.trim_end().trim_end_matches(['?', ' ']);
-    let lower = body.to_lowercase();
     const OPENERS: &[&str] = &[
         "could we ",
         "can we ",
@@ -604,8 +608,10 @@ fn rephrase_question(text: &str) -> Option<String> {
         "would it make sense to ",
         "does it make sense to ",
     ];
-    let opener = OPENERS.iter().find(|o| lower.starts_with(*o))?;
-    let rest = body[opener.len()..].trim_start();
+    let rest = OPENERS
+        .iter()
+        .find_map(|o| strip_prefix_ascii_ci(body, o))?
+        .trim_start();
     let rest = rest
         .strip_prefix("just ")
         .or_else(|| rest.strip_prefix("also "))
