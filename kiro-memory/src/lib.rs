@@ -38,14 +38,14 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod github;
+pub mod ingest;
 pub mod model;
 pub mod recall;
 pub mod reconcile;
 mod schema;
 pub mod store;
 mod text;
-pub mod ingest;
-pub mod github;
 
 pub use error::{MemoryError, Result};
 pub use model::{
