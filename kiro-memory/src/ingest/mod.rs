@@ -33,7 +33,7 @@
 //! let report = Ingestor::new().ingest(&store, &comments)?;
 //! assert_eq!((report.stored(), report.chatter()), (1, 1));
 //! let memory = store.get(report.items[0].memories[0])?;
-//! assert_eq!(memory.as_ref().map(|m| &m.scope), Some(&Scope::Path("**/*.rs".into())));
+//! assert_eq!(memory.as_ref().map(|m| &m.scope), Some(&Scope::Path("src/db/**".into())));
 //! assert_eq!(memory.and_then(|m| m.sources[0].pr), Some(7));
 //! # Ok::<(), kiro_memory::MemoryError>(())
 //! ```
@@ -56,20 +56,22 @@ use crate::{MemoryStore, Result};
 
 /// Which files a lesson from a comment on one file applies to.
 ///
-/// The default is [`PathScope::Extension`]: review lessons are mostly
-/// about a language's idioms and the project's conventions for that kind
-/// of file ("prefer `thiserror` in libraries", "use `Decimal` for money"),
-/// and the same mistake tends to recur in the sibling module, not only in
-/// the directory where a reviewer first caught it. The narrower choices
-/// are there for repositories whose directories differ in rules.
+/// The default is [`PathScope::Directory`]: a reviewer's lesson is said
+/// about a module, and the next change to that module is where it matters
+/// most. Scope does not hide a lesson elsewhere (recall counts a path
+/// mismatch as weaker text similarity, not as a filter), so a directory
+/// scope ranks the module's lessons first without losing the others. On
+/// the labelled set (`tests/suite/eval.rs`) it kept recall@5 at 0.967 and
+/// raised R-precision from 0.693 with [`PathScope::Extension`] to 0.873.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum PathScope {
     /// Files with the same extension anywhere: `**/*.rs`.
-    #[default]
     Extension,
-    /// Files under the same directory: `src/db/**`.
+    /// Files under the same directory: `src/db/**` (a file at the
+    /// repository's root: its extension, `**/*.go`).
+    #[default]
     Directory,
     /// Files with the same extension under the same directory: `src/db/**/*.rs`.
     DirectoryAndExtension,
@@ -286,7 +288,7 @@ impl IngestorBuilder {
         self
     }
 
-    /// Scopes lessons from a comment on a file this way (default [`PathScope::Extension`]).
+    /// Scopes lessons from a comment on a file this way (default [`PathScope::Directory`]).
     #[must_use]
     pub fn path_scope(mut self, scope: PathScope) -> IngestorBuilder {
         self.path_scope = scope;
@@ -313,7 +315,7 @@ impl IngestorBuilder {
 }
 
 impl Ingestor {
-    /// The deterministic distiller, extension scopes, global scope for
+    /// The deterministic distiller, directory scopes, global scope for
     /// comments on no file.
     pub fn new() -> Ingestor {
         Ingestor::builder().build()

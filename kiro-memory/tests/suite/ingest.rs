@@ -500,7 +500,7 @@ fn ingest_stores_scoped_sourced_lessons() {
     assert_eq!((report.stored(), report.chatter()), (2, 1));
     let lesson = store.get(report.items[0].memories[0]).unwrap().unwrap();
     assert_eq!(lesson.kind, Kind::Rule);
-    assert_eq!(lesson.scope, Scope::Path("**/*.rs".into()));
+    assert_eq!(lesson.scope, Scope::Path("src/db/**".into()));
     assert_eq!(lesson.valid_from, 1_709_647_629_000);
     assert_eq!(
         lesson.sources,
