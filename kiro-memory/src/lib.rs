@@ -31,7 +31,7 @@
 //! - [`error`]: the crate's error, [`MemoryError`].
 //!
 //! [`MemoryStore`] implements kiro-core's
-//! [`MemoryRecall`](kiro_core::memory::MemoryRecall), so the pipeline's
+//! [`MemoryRecall`], so the pipeline's
 //! stages receive what it recalls. The store is synchronous; the trait's
 //! async `recall` calls it directly (a recall takes milliseconds).
 #![forbid(unsafe_code)]

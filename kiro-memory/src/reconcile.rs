@@ -33,6 +33,8 @@
 //! The word lists below are English: guidance in another language is only
 //! ever merged (by word overlap), never superseded, which loses nothing.
 
+use std::collections::HashSet;
+
 use crate::text::{is_stopword, stem, words};
 
 /// The default content-word Jaccard similarity from which two memories of
@@ -156,29 +158,21 @@ fn normal(word: &str) -> String {
 }
 
 /// Jaccard similarity of two sets: |A ∩ B| / |A ∪ B|, 1 for two empty sets.
+/// Hash sets, so that a megabyte of distinct words costs linear time.
 pub fn jaccard(a: &[String], b: &[String]) -> f32 {
-    let union: Vec<&String> = {
-        let mut u: Vec<&String> = a.iter().collect();
-        for w in b {
-            if !u.contains(&w) {
-                u.push(w);
-            }
-        }
-        u
-    };
-    if union.is_empty() {
+    let a: HashSet<&String> = a.iter().collect();
+    let b: HashSet<&String> = b.iter().collect();
+    let union = a.union(&b).count();
+    if union == 0 {
         return 1.0;
     }
-    let common = union
-        .iter()
-        .filter(|w| a.contains(w) && b.contains(w))
-        .count();
-    common as f32 / union.len() as f32
+    a.intersection(&b).count() as f32 / union as f32
 }
 
-/// A text's content words as a set, normalised: stopwords, emphasis,
-/// negations and boundary words out.
+/// A text's content words as a set (in first-seen order), normalised:
+/// stopwords, emphasis, negations and boundary words out.
 fn content_set(words: &[String]) -> Vec<String> {
+    let mut seen: HashSet<String> = HashSet::new();
     let mut set: Vec<String> = Vec::new();
     for raw in words {
         let filler = is_stopword(raw)
@@ -186,7 +180,7 @@ fn content_set(words: &[String]) -> Vec<String> {
             || NEGATIONS.contains(&raw.as_str())
             || BOUNDARIES.contains(&raw.as_str());
         let w = normal(raw);
-        if !filler && !set.contains(&w) {
+        if !filler && seen.insert(w.clone()) {
             set.push(w);
         }
     }
@@ -231,6 +225,9 @@ fn guidance(text: &str) -> Option<Guidance> {
     let object: Vec<String> = rest[..end]
         .iter()
         .filter(|w| !is_article(w))
+        // An object is a few words; past that it is prose, and comparing
+        // two long runs word by word would cost their product.
+        .take(8)
         .cloned()
         .collect();
     if object.is_empty() {
@@ -253,6 +250,7 @@ fn guidance(text: &str) -> Option<Guidance> {
         rejected = rest[..end]
             .iter()
             .filter(|w| !is_article(w))
+            .take(8)
             .cloned()
             .collect();
         rest = &rest[end..];

@@ -528,3 +528,46 @@ fn a_batch_is_stored_whole_or_not_at_all() {
         .is_err());
     assert_eq!(store.count().unwrap(), before);
 }
+
+#[test]
+fn the_store_is_shared_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<MemoryStore>();
+    let store = std::sync::Arc::new(store());
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    store
+                        .add(NewMemory::new(unique_lesson(100 + t, i)))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(store.count().unwrap(), 100);
+}
+
+#[test]
+fn a_megabyte_of_distinct_words_is_reconciled_in_linear_time() {
+    let store = store();
+    // 150,000 distinct words: a quadratic comparison would take minutes.
+    let words =
+        |salt: u32| -> String { (0..150_000u32).map(|i| format!("w{salt}x{i} ")).collect() };
+    store
+        .add(NewMemory::new(format!("Use {}", words(1))))
+        .unwrap();
+    let started = std::time::Instant::now();
+    store
+        .add(NewMemory::new(format!("Use {}", words(2))))
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
