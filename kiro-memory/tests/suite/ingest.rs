@@ -78,6 +78,30 @@ fn guidance_is_kept_with_its_kind() {
 }
 
 #[test]
+fn the_imperative_is_read_by_shape_in_other_languages_too() {
+    check(
+        "Bitte verwende `thiserror` statt `anyhow` in Bibliotheken.",
+        &[(
+            "Bitte verwende `thiserror` statt `anyhow` in Bibliotheken.",
+            Kind::Lesson,
+        )],
+    );
+    check(
+        "Utilise `Decimal` pour les montants.",
+        &[("Utilise `Decimal` pour les montants.", Kind::Lesson)],
+    );
+    check("Merci !", &[]);
+}
+
+#[test]
+fn ingestor_and_client_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Ingestor>();
+    shared::<Screen>();
+    shared::<kiro_memory::github::GitHubClient>();
+}
+
+#[test]
 fn chatter_is_dropped() {
     for body in [
         "LGTM",
