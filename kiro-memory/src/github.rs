@@ -8,7 +8,8 @@
 //!
 //! - **Base URL**: `https://api.github.com` by default; GitHub Enterprise
 //!   Server is `https://HOST/api/v3` ([`GitHubClientBuilder::base_url`]).
-//! - **Token**: [`GitHubClient::from_env`] reads `GITHUB_TOKEN`. The token
+//! - **Token**: [`GitHubClient::from_env`] reads `GITHUB_TOKEN` (and
+//!   `GITHUB_API_URL` for the base URL when set). The token
 //!   goes only in the `Authorization` header of requests to the base URL's
 //!   origin: a `next` link to another origin is an error, not a request
 //!   that would hand the token to a stranger. [`Token`]'s `Debug` prints
@@ -280,9 +281,18 @@ impl GitHubClient {
         }
     }
 
-    /// The public API with the token in `GITHUB_TOKEN`, if set.
+    /// A client configured from the environment: the token in
+    /// `GITHUB_TOKEN`, if set, and the API at `GITHUB_API_URL` (which
+    /// GitHub Actions sets, to the Enterprise Server's API there), else the
+    /// public API.
     pub fn from_env() -> GitHubClient {
         let mut builder = GitHubClient::builder();
+        if let Some(url) = std::env::var("GITHUB_API_URL")
+            .ok()
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        {
+            builder = builder.base_url(url);
+        }
         if let Some(token) = std::env::var("GITHUB_TOKEN")
             .ok()
             .filter(|t| !t.trim().is_empty())
