@@ -38,8 +38,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::error::MemoryError;
-use crate::ingest::{parse_github, ReviewComment};
-use crate::Result;
+use crate::ingest::{parse_github, IngestReport, Ingestor, ReviewComment};
+use crate::{MemoryStore, Result};
 
 /// The public GitHub API.
 pub const DEFAULT_BASE_URL: &str = "https://api.github.com";
@@ -317,6 +317,19 @@ impl GitHubClient {
         let mut all = self.review_comments(pr)?;
         all.extend(self.reviews(pr)?);
         Ok(all)
+    }
+
+    /// Fetches the pull request's [feedback](GitHubClient::feedback) and
+    /// ingests it into `store` with `ingestor`: what
+    /// `kiro memory ingest --github OWNER/REPO#N` does.
+    pub fn ingest(
+        &self,
+        pr: &PullRequest,
+        ingestor: &Ingestor,
+        store: &MemoryStore,
+    ) -> Result<IngestReport> {
+        let feedback = self.feedback(pr)?;
+        ingestor.ingest(store, &feedback)
     }
 
     /// Every page of `/repos/{owner}/{repo}/pulls/{n}/{what}`.

@@ -52,7 +52,7 @@ pub use screen::{RejectReason, Rejection, Screen};
 use serde::Serialize;
 
 use crate::model::{AddOutcome, MemoryId, NewMemory, Scope, Source};
-use crate::{MemoryStore, Result};
+use crate::{MemoryError, MemoryStore, Result};
 
 /// Which files a lesson from a comment on one file applies to.
 ///
@@ -202,6 +202,51 @@ pub struct ItemReport {
 pub struct IngestReport {
     /// One per comment, in input order.
     pub items: Vec<ItemReport>,
+    /// Input items that were skipped, one line each (see [`Parsed`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<String>,
+}
+
+/// The formats [`Ingestor::ingest_file`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// GitHub's review-comment or review JSON ([`parse_github`]).
+    GitHub,
+    /// Plain text or markdown notes ([`note_lessons`]).
+    Text,
+}
+
+impl Format {
+    /// The format a text looks like: JSON when it opens with `[` or `{`.
+    pub fn detect(text: &str) -> Format {
+        match text
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .chars()
+            .next()
+        {
+            Some('[' | '{') => Format::GitHub,
+            _ => Format::Text,
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = MemoryError;
+
+    fn from_str(s: &str) -> Result<Format> {
+        match s {
+            "github" => Ok(Format::GitHub),
+            "text" => Ok(Format::Text),
+            other => Err(MemoryError::invalid_field(
+                "new",
+                "format",
+                other,
+                "github or text",
+            )),
+        }
+    }
 }
 
 impl IngestReport {
@@ -335,6 +380,7 @@ impl Ingestor {
     pub fn prepare(&self, comments: &[ReviewComment]) -> IngestReport {
         IngestReport {
             items: comments.iter().map(|c| self.prepare_one(c)).collect(),
+            diagnostics: Vec::new(),
         }
     }
 
@@ -358,6 +404,7 @@ impl Ingestor {
                     memories: Vec::new(),
                     added: Vec::new(),
                 }],
+                diagnostics: Vec::new(),
             };
         }
         let comment = ReviewComment::default();
@@ -385,7 +432,10 @@ impl Ingestor {
                 }
             })
             .collect();
-        IngestReport { items }
+        IngestReport {
+            items,
+            diagnostics: Vec::new(),
+        }
     }
 
     /// Prepares a note and adds its lessons to `store`.
@@ -398,6 +448,32 @@ impl Ingestor {
         let mut report = self.prepare_note(text, source);
         store_lessons(store, &mut report)?;
         Ok(report)
+    }
+
+    /// Reads `path` and ingests it into `store`: GitHub JSON (its skipped
+    /// items in the report's diagnostics) or notes, as `format` says or
+    /// else as the text looks ([`Format::detect`]). Lessons from notes get
+    /// the file's path as their source.
+    pub fn ingest_file(
+        &self,
+        store: &MemoryStore,
+        path: &std::path::Path,
+        format: Option<Format>,
+    ) -> Result<IngestReport> {
+        let text = std::fs::read_to_string(path).map_err(|source| MemoryError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let name = path.display().to_string();
+        match format.unwrap_or_else(|| Format::detect(&text)) {
+            Format::GitHub => {
+                let parsed = parse_github(&name, &text)?;
+                let mut report = self.ingest(store, &parsed.comments)?;
+                report.diagnostics = parsed.diagnostics;
+                Ok(report)
+            }
+            Format::Text => self.ingest_note(store, &text, Some(Source::url(name))),
+        }
     }
 
     fn prepare_one(&self, comment: &ReviewComment) -> ItemReport {

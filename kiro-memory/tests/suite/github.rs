@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use kiro_memory::github::{next_link, GitHubClient, GitHubFailure, PullRequest, Token};
-use kiro_memory::MemoryError;
+use kiro_memory::ingest::Ingestor;
+use kiro_memory::{ListFilter, MemoryError, MemoryStore};
 use serde_json::json;
 
 /// One request the server saw: its target and its headers (names lower-cased).
@@ -224,6 +225,33 @@ fn follows_pages_and_sends_the_api_headers() {
             .header("user-agent")
             .is_some_and(|ua| ua.starts_with("kiro-memory/")));
     }
+}
+
+#[test]
+fn a_pull_request_is_ingested_into_a_store() {
+    let (base, _) = serve(github);
+    let store = MemoryStore::open_in_memory().unwrap();
+    let ingestor = Ingestor::builder().repository("ledger").build();
+    let report = client(&base)
+        .ingest(&pr("acme/ledger#42"), &ingestor, &store)
+        .unwrap();
+    // Comments 1, 3 and 4 and review 80 teach; comment 2 is "LGTM".
+    assert_eq!((report.stored(), report.chatter()), (4, 1));
+    let scopes: Vec<String> = store
+        .list(&ListFilter::new())
+        .unwrap()
+        .into_iter()
+        .map(|m| m.scope.to_string())
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            "path:src/db/**",
+            "path:src/api/**",
+            "path:src/**",
+            "repository:ledger"
+        ]
+    );
 }
 
 #[test]

@@ -3,8 +3,8 @@
 //! GitHub JSON shapes, notes, and ingest into a store.
 
 use kiro_memory::ingest::{
-    distill_text, note_lessons, parse_github, parse_rfc3339_ms, Distiller, Ingestor, Lesson,
-    Outcome, PathScope, RejectReason, ReviewComment, Screen,
+    distill_text, note_lessons, parse_github, parse_rfc3339_ms, Distiller, Format, Ingestor,
+    Lesson, Outcome, PathScope, RejectReason, ReviewComment, Screen,
 };
 use kiro_memory::{Kind, MemoryError, MemoryStore, Scope, Source};
 
@@ -625,6 +625,44 @@ fn a_pluggable_distiller_is_screened_too() {
         Outcome::Lessons { lessons } => assert_eq!(lessons[0].content, "Use the pool."),
         other => panic!("expected a lesson, got {other:?}"),
     }
+}
+
+#[test]
+fn files_are_ingested_in_the_format_they_look_like() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("pr42.json");
+    std::fs::write(&json, COMMENTS).unwrap();
+    let notes = dir.path().join("team.md");
+    std::fs::write(
+        &notes,
+        "- Never commit `.env` files.\n- Prefer `pnpm` over `npm`.\n",
+    )
+    .unwrap();
+    let store = MemoryStore::open_in_memory().unwrap();
+    let ingestor = Ingestor::new();
+
+    let report = ingestor.ingest_file(&store, &json, None).unwrap();
+    assert_eq!((report.stored(), report.chatter()), (2, 1));
+    assert_eq!(report.diagnostics.len(), 2, "{:?}", report.diagnostics);
+
+    let report = ingestor.ingest_file(&store, &notes, None).unwrap();
+    assert_eq!(report.stored(), 2);
+    let note = store.get(report.items[0].memories[0]).unwrap().unwrap();
+    assert_eq!(
+        note.sources[0].url.as_deref(),
+        Some(notes.display().to_string().as_str())
+    );
+
+    // Told it is GitHub JSON, markdown is a parse error naming the file.
+    let err = ingestor
+        .ingest_file(&store, &notes, Some("github".parse().unwrap()))
+        .unwrap_err();
+    assert!(matches!(err, MemoryError::Parse { .. }), "{err:?}");
+    let err = ingestor
+        .ingest_file(&store, &dir.path().join("missing.json"), None)
+        .unwrap_err();
+    assert!(err.to_string().contains("missing.json"), "{err}");
+    assert!("yaml".parse::<Format>().is_err());
 }
 
 #[test]
