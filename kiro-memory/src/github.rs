@@ -3,7 +3,7 @@
 //! [`GitHubClient`] reads `GET /repos/{owner}/{repo}/pulls/{n}/comments`
 //! and `GET /repos/{owner}/{repo}/pulls/{n}/reviews`, 100 items a page,
 //! following the `Link: <…>; rel="next"` header until the last page, and
-//! parses the items with [`parse_github`](crate::ingest::parse_github). It
+//! parses the items with [`crate::ingest::parse_github`]. It
 //! is blocking (`ureq`), so the crate needs no async runtime.
 //!
 //! - **Base URL**: `https://api.github.com` by default; GitHub Enterprise

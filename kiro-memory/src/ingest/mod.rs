@@ -38,10 +38,10 @@
 //! # Ok::<(), kiro_memory::MemoryError>(())
 //! ```
 
-mod distill;
+pub mod distill;
 mod lexicon;
-mod notes;
-mod review;
+pub mod notes;
+pub mod review;
 pub mod screen;
 
 pub use distill::{distill_text, Distiller, Lesson, RuleDistiller, MAX_LESSON_CHARS};
