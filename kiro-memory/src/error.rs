@@ -79,6 +79,14 @@ pub enum MemoryError {
     /// No memory has this id.
     #[error("no memory with id {0}")]
     NotFound(crate::model::MemoryId),
+    /// A file to ingest could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
     /// An ingest input (GitHub JSON) could not be read.
     #[error("{source_name}:{line}:{column}: expected {expected}: {message}")]
     Parse {

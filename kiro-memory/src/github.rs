@@ -3,12 +3,13 @@
 //! [`GitHubClient`] reads `GET /repos/{owner}/{repo}/pulls/{n}/comments`
 //! and `GET /repos/{owner}/{repo}/pulls/{n}/reviews`, 100 items a page,
 //! following the `Link: <…>; rel="next"` header until the last page, and
-//! parses the items with [`parse_github`](crate::ingest::parse_github). It
+//! parses the items with [`crate::ingest::parse_github`]. It
 //! is blocking (`ureq`), so the crate needs no async runtime.
 //!
 //! - **Base URL**: `https://api.github.com` by default; GitHub Enterprise
 //!   Server is `https://HOST/api/v3` ([`GitHubClientBuilder::base_url`]).
-//! - **Token**: [`GitHubClient::from_env`] reads `GITHUB_TOKEN`. The token
+//! - **Token**: [`GitHubClient::from_env`] reads `GITHUB_TOKEN` (and
+//!   `GITHUB_API_URL` for the base URL when set). The token
 //!   goes only in the `Authorization` header of requests to the base URL's
 //!   origin: a `next` link to another origin is an error, not a request
 //!   that would hand the token to a stranger. [`Token`]'s `Debug` prints
@@ -37,8 +38,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::error::MemoryError;
-use crate::ingest::{parse_github, ReviewComment};
-use crate::Result;
+use crate::ingest::{parse_github, IngestReport, Ingestor, ReviewComment};
+use crate::{MemoryStore, Result};
 
 /// The public GitHub API.
 pub const DEFAULT_BASE_URL: &str = "https://api.github.com";
@@ -280,9 +281,18 @@ impl GitHubClient {
         }
     }
 
-    /// The public API with the token in `GITHUB_TOKEN`, if set.
+    /// A client configured from the environment: the token in
+    /// `GITHUB_TOKEN`, if set, and the API at `GITHUB_API_URL` (which
+    /// GitHub Actions sets, to the Enterprise Server's API there), else the
+    /// public API.
     pub fn from_env() -> GitHubClient {
         let mut builder = GitHubClient::builder();
+        if let Some(url) = std::env::var("GITHUB_API_URL")
+            .ok()
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        {
+            builder = builder.base_url(url);
+        }
         if let Some(token) = std::env::var("GITHUB_TOKEN")
             .ok()
             .filter(|t| !t.trim().is_empty())
@@ -307,6 +317,19 @@ impl GitHubClient {
         let mut all = self.review_comments(pr)?;
         all.extend(self.reviews(pr)?);
         Ok(all)
+    }
+
+    /// Fetches the pull request's [feedback](GitHubClient::feedback) and
+    /// ingests it into `store` with `ingestor`: what
+    /// `kiro memory ingest --github OWNER/REPO#N` does.
+    pub fn ingest(
+        &self,
+        pr: &PullRequest,
+        ingestor: &Ingestor,
+        store: &MemoryStore,
+    ) -> Result<IngestReport> {
+        let feedback = self.feedback(pr)?;
+        ingestor.ingest(store, &feedback)
     }
 
     /// Every page of `/repos/{owner}/{repo}/pulls/{n}/{what}`.

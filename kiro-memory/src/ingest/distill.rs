@@ -120,7 +120,16 @@ pub fn distill_text(body: &str) -> Vec<Lesson> {
         // follow the guidance, which leads the lesson.
         let mut context: Vec<String> = Vec::new();
         for sentence in sentences(&unit) {
-            match classify(sentence) {
+            let mut verdict = classify(sentence);
+            // Once a unit has given guidance, what follows is mostly its
+            // rationale ("Under load the pool starves."); a later sentence
+            // starts a lesson of its own only when it opens with a directive.
+            if let (Some(_), Sentence::Guidance(lesson)) = (&current, &verdict) {
+                if !opens_with_directive(sentence) {
+                    verdict = Sentence::Statement(lesson.text.clone());
+                }
+            }
+            match verdict {
                 Sentence::Guidance(mut lesson) => {
                     lessons.extend(current.take());
                     for text in context.drain(..) {
@@ -136,7 +145,8 @@ pub fn distill_text(body: &str) -> Vec<Lesson> {
                         lesson.text.push_str(&text);
                     }
                     Some(_) => {}
-                    None if context.len() < 2 => context.push(text),
+                    // A short remark ("Looks good overall.") is not context.
+                    None if context.len() < 2 && words(&text).len() >= 5 => context.push(text),
                     None => {}
                 },
                 Sentence::Chatter => {}
@@ -530,26 +540,51 @@ fn opens_imperative(text: &str) -> bool {
     !(participle || third_person)
 }
 
+/// Whether a sentence opens with a directive: after a label and a
+/// "please", its first word is a normative word (*never*, *always*,
+/// *don't*, *avoid*, *prefer*) or one of the verbs reviews are given in.
+fn opens_with_directive(sentence: &str) -> bool {
+    let (_, text) = strip_label(sentence.trim());
+    let all = words(text);
+    let mut rest = all.iter().map(String::as_str);
+    let mut first = rest.next();
+    while first.is_some_and(|w| matches!(w, "please" | "also" | "and" | "but" | "so" | "then")) {
+        first = rest.next();
+    }
+    let Some(first) = first else {
+        return false;
+    };
+    lexicon::contains(lexicon::OBLIGATION, first)
+        || lexicon::contains(lexicon::CHOICE, first)
+        || lexicon::contains(lexicon::DIRECTIVE_VERBS, first)
+        || (first == "do" && rest.next() == Some("not"))
+}
+
 /// The text after the lead-ins ("please", "I think we should"… keeps
 /// "should"). Lead-ins are dropped only while a word follows.
 fn drop_lead_ins(text: &str) -> &str {
     let mut rest = text.trim_start();
     loop {
-        let lower = rest.to_lowercase();
-        let found = lexicon::LEAD_INS.iter().find(|lead| {
-            lower.starts_with(*lead)
-                && lower[lead.len()..].starts_with([' ', ','])
-                && lower[lead.len()..]
-                    .trim_start_matches([' ', ','])
-                    .chars()
-                    .next()
-                    .is_some()
+        let found = lexicon::LEAD_INS.iter().find_map(|lead| {
+            let after = strip_prefix_ascii_ci(rest, lead)?;
+            let next = after.trim_start_matches([' ', ',']);
+            (after.starts_with([' ', ',']) && !next.is_empty()).then_some(next)
         });
         match found {
-            Some(lead) => rest = rest[lead.len()..].trim_start_matches([' ', ',']),
+            Some(next) => rest = next,
             None => return rest,
         }
     }
+}
+
+/// `text` after `prefix` (ASCII, compared without case). Slicing the
+/// original text by the prefix's length (not a lower-cased copy's) keeps
+/// every cut on a character boundary whatever the text holds.
+fn strip_prefix_ascii_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| text.get(prefix.len()..))
+        .flatten()
 }
 
 /// The imperative a suggestion question asks for: "Could we use X here?"
@@ -557,7 +592,6 @@ fn drop_lead_ins(text: &str) -> &str {
 /// nothing.
 fn rephrase_question(text: &str) -> Option<String> {
     let body = text.trim_end().trim_end_matches(['?', ' ']);
-    let lower = body.to_lowercase();
     const OPENERS: &[&str] = &[
         "could we ",
         "can we ",
@@ -574,8 +608,10 @@ fn rephrase_question(text: &str) -> Option<String> {
         "would it make sense to ",
         "does it make sense to ",
     ];
-    let opener = OPENERS.iter().find(|o| lower.starts_with(*o))?;
-    let rest = body[opener.len()..].trim_start();
+    let rest = OPENERS
+        .iter()
+        .find_map(|o| strip_prefix_ascii_ci(body, o))?
+        .trim_start();
     let rest = rest
         .strip_prefix("just ")
         .or_else(|| rest.strip_prefix("also "))

@@ -33,15 +33,15 @@
 //! let report = Ingestor::new().ingest(&store, &comments)?;
 //! assert_eq!((report.stored(), report.chatter()), (1, 1));
 //! let memory = store.get(report.items[0].memories[0])?;
-//! assert_eq!(memory.as_ref().map(|m| &m.scope), Some(&Scope::Path("**/*.rs".into())));
+//! assert_eq!(memory.as_ref().map(|m| &m.scope), Some(&Scope::Path("src/db/**".into())));
 //! assert_eq!(memory.and_then(|m| m.sources[0].pr), Some(7));
 //! # Ok::<(), kiro_memory::MemoryError>(())
 //! ```
 
-mod distill;
+pub mod distill;
 mod lexicon;
-mod notes;
-mod review;
+pub mod notes;
+pub mod review;
 pub mod screen;
 
 pub use distill::{distill_text, Distiller, Lesson, RuleDistiller, MAX_LESSON_CHARS};
@@ -52,24 +52,26 @@ pub use screen::{RejectReason, Rejection, Screen};
 use serde::Serialize;
 
 use crate::model::{AddOutcome, MemoryId, NewMemory, Scope, Source};
-use crate::{MemoryStore, Result};
+use crate::{MemoryError, MemoryStore, Result};
 
 /// Which files a lesson from a comment on one file applies to.
 ///
-/// The default is [`PathScope::Extension`]: review lessons are mostly
-/// about a language's idioms and the project's conventions for that kind
-/// of file ("prefer `thiserror` in libraries", "use `Decimal` for money"),
-/// and the same mistake tends to recur in the sibling module, not only in
-/// the directory where a reviewer first caught it. The narrower choices
-/// are there for repositories whose directories differ in rules.
+/// The default is [`PathScope::Directory`]: a reviewer's lesson is said
+/// about a module, and the next change to that module is where it matters
+/// most. Scope does not hide a lesson elsewhere (recall counts a path
+/// mismatch as weaker text similarity, not as a filter), so a directory
+/// scope ranks the module's lessons first without losing the others. On
+/// the labelled set (`tests/suite/eval.rs`) it kept recall@5 at 0.967 and
+/// raised R-precision from 0.693 with [`PathScope::Extension`] to 0.873.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum PathScope {
     /// Files with the same extension anywhere: `**/*.rs`.
-    #[default]
     Extension,
-    /// Files under the same directory: `src/db/**`.
+    /// Files under the same directory: `src/db/**` (a file at the
+    /// repository's root: its extension, `**/*.go`).
+    #[default]
     Directory,
     /// Files with the same extension under the same directory: `src/db/**/*.rs`.
     DirectoryAndExtension,
@@ -200,6 +202,51 @@ pub struct ItemReport {
 pub struct IngestReport {
     /// One per comment, in input order.
     pub items: Vec<ItemReport>,
+    /// Input items that were skipped, one line each (see [`Parsed`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<String>,
+}
+
+/// The formats [`Ingestor::ingest_file`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// GitHub's review-comment or review JSON ([`parse_github`]).
+    GitHub,
+    /// Plain text or markdown notes ([`note_lessons`]).
+    Text,
+}
+
+impl Format {
+    /// The format a text looks like: JSON when it opens with `[` or `{`.
+    pub fn detect(text: &str) -> Format {
+        match text
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .chars()
+            .next()
+        {
+            Some('[' | '{') => Format::GitHub,
+            _ => Format::Text,
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = MemoryError;
+
+    fn from_str(s: &str) -> Result<Format> {
+        match s {
+            "github" => Ok(Format::GitHub),
+            "text" => Ok(Format::Text),
+            other => Err(MemoryError::invalid_field(
+                "new",
+                "format",
+                other,
+                "github or text",
+            )),
+        }
+    }
 }
 
 impl IngestReport {
@@ -286,7 +333,7 @@ impl IngestorBuilder {
         self
     }
 
-    /// Scopes lessons from a comment on a file this way (default [`PathScope::Extension`]).
+    /// Scopes lessons from a comment on a file this way (default [`PathScope::Directory`]).
     #[must_use]
     pub fn path_scope(mut self, scope: PathScope) -> IngestorBuilder {
         self.path_scope = scope;
@@ -313,7 +360,7 @@ impl IngestorBuilder {
 }
 
 impl Ingestor {
-    /// The deterministic distiller, extension scopes, global scope for
+    /// The deterministic distiller, directory scopes, global scope for
     /// comments on no file.
     pub fn new() -> Ingestor {
         Ingestor::builder().build()
@@ -333,6 +380,7 @@ impl Ingestor {
     pub fn prepare(&self, comments: &[ReviewComment]) -> IngestReport {
         IngestReport {
             items: comments.iter().map(|c| self.prepare_one(c)).collect(),
+            diagnostics: Vec::new(),
         }
     }
 
@@ -356,6 +404,7 @@ impl Ingestor {
                     memories: Vec::new(),
                     added: Vec::new(),
                 }],
+                diagnostics: Vec::new(),
             };
         }
         let comment = ReviewComment::default();
@@ -383,7 +432,10 @@ impl Ingestor {
                 }
             })
             .collect();
-        IngestReport { items }
+        IngestReport {
+            items,
+            diagnostics: Vec::new(),
+        }
     }
 
     /// Prepares a note and adds its lessons to `store`.
@@ -396,6 +448,32 @@ impl Ingestor {
         let mut report = self.prepare_note(text, source);
         store_lessons(store, &mut report)?;
         Ok(report)
+    }
+
+    /// Reads `path` and ingests it into `store`: GitHub JSON (its skipped
+    /// items in the report's diagnostics) or notes, as `format` says or
+    /// else as the text looks ([`Format::detect`]). Lessons from notes get
+    /// the file's path as their source.
+    pub fn ingest_file(
+        &self,
+        store: &MemoryStore,
+        path: &std::path::Path,
+        format: Option<Format>,
+    ) -> Result<IngestReport> {
+        let text = std::fs::read_to_string(path).map_err(|source| MemoryError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let name = path.display().to_string();
+        match format.unwrap_or_else(|| Format::detect(&text)) {
+            Format::GitHub => {
+                let parsed = parse_github(&name, &text)?;
+                let mut report = self.ingest(store, &parsed.comments)?;
+                report.diagnostics = parsed.diagnostics;
+                Ok(report)
+            }
+            Format::Text => self.ingest_note(store, &text, Some(Source::url(name))),
+        }
     }
 
     fn prepare_one(&self, comment: &ReviewComment) -> ItemReport {

@@ -5,6 +5,8 @@
 // Tests state their expectations with unwrap; a failure is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod eval;
+mod github;
 mod ingest;
 mod recall;
 mod steering;
