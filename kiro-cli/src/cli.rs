@@ -192,10 +192,9 @@ pub(crate) struct MemorySearchArgs {
 }
 
 /// What `kiro memory ingest` reads.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum IngestFormat {
     /// GitHub review comments or reviews (JSON arrays, one per page).
-    #[default]
     Github,
     /// Plain text or markdown notes.
     Text,
@@ -207,9 +206,10 @@ pub(crate) struct MemoryIngestArgs {
     /// The file to read (`-` for standard input); not with --github.
     #[arg(required_unless_present = "github", conflicts_with = "github")]
     pub(crate) file: Option<PathBuf>,
-    /// What the file holds.
-    #[arg(long, value_enum, default_value_t)]
-    pub(crate) format: IngestFormat,
+    /// What the file holds (default: JSON when it opens with `[` or `{`,
+    /// else notes).
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<IngestFormat>,
     /// Fetch this pull request's review feedback: `OWNER/REPO#N`.
     #[arg(long, value_name = "OWNER/REPO#N")]
     pub(crate) github: Option<String>,

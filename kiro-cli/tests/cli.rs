@@ -1647,9 +1647,19 @@ fn memory_ingest_keeps_lessons_and_refuses_instructions() {
         1,
         "{search:#}"
     );
-    // Not JSON: an error naming the file, exit 2.
-    fs::write(root.join("notes.md"), "Prefer small functions.\n").unwrap();
-    let bad = kiro(root, &["memory", "ingest", "notes.md"]);
+    // Without --format, a file that is not JSON is read as notes; told it
+    // is GitHub JSON, it is an error naming the file, exit 2.
+    fs::write(
+        root.join("notes.md"),
+        "Prefer small functions over long ones.\n",
+    )
+    .unwrap();
+    let notes = memory_ok(root, &["memory", "ingest", "notes.md"]);
+    assert!(notes.contains("1 lessons stored"), "{notes}");
+    let bad = kiro(
+        root,
+        &["memory", "ingest", "notes.md", "--format", "github"],
+    );
     expect_code(&bad, 2);
     assert!(stderr(&bad).contains("notes.md"), "{}", stderr(&bad));
 }

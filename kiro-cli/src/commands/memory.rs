@@ -12,7 +12,7 @@ use anyhow::{anyhow, Context, Result};
 use kiro_core::escape::escape_control;
 use kiro_core::memory::RecallReason;
 use kiro_memory::github::{GitHubClient, PullRequest, Token};
-use kiro_memory::ingest::{parse_github, parse_rfc3339_ms, IngestReport, Ingestor};
+use kiro_memory::ingest::{parse_github, parse_rfc3339_ms, Format, IngestReport, Ingestor};
 use kiro_memory::steering::{self, MemoryExport, SteeringNote, SteeringOptions};
 use kiro_memory::{
     AddOutcome, Kind, ListFilter, MemoryId, MemoryRecord, MemoryStore, NewMemory, RecallContext,
@@ -328,49 +328,49 @@ pub(super) fn recall(ws: &Workspace, args: &MemoryRecallArgs) -> Result<ExitCode
 pub(super) fn ingest(ws: &Workspace, args: &MemoryIngestArgs) -> Result<ExitCode> {
     let store = open(ws)?;
     let ingestor = Ingestor::new();
-    let mut skipped: Vec<String> = Vec::new();
     let report = if let Some(pr) = &args.github {
         let pr: PullRequest = pr.parse()?;
-        let base = args
-            .github_api
-            .clone()
-            .or_else(|| std::env::var("GITHUB_API_URL").ok())
-            .filter(|u| !u.trim().is_empty());
-        let mut client = GitHubClient::builder();
-        if let Some(base) = base {
-            client = client.base_url(base);
-        }
-        if let Some(token) = std::env::var("GITHUB_TOKEN")
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-        {
-            client = client.token(Token::new(token.trim()));
-        }
-        let comments = client
-            .build()
-            .feedback(&pr)
-            .with_context(|| format!("cannot read the review feedback of {pr}"))?;
-        ingestor.ingest(&store, &comments)?
+        let client = match &args.github_api {
+            None => GitHubClient::from_env(),
+            Some(base) => {
+                let mut client = GitHubClient::builder().base_url(base.clone());
+                if let Some(token) = std::env::var("GITHUB_TOKEN")
+                    .ok()
+                    .filter(|t| !t.trim().is_empty())
+                {
+                    client = client.token(Token::new(token.trim()));
+                }
+                client.build()
+            }
+        };
+        client
+            .ingest(&pr, &ingestor, &store)
+            .with_context(|| format!("cannot ingest the review feedback of {pr}"))?
     } else {
+        // Read here rather than by `Ingestor::ingest_file`: standard input
+        // too, and never more than the workspace's input limit.
         let path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
         let text = read_text(ws, &path)?;
         let name = path.display().to_string();
-        match args.format {
-            IngestFormat::Github => {
+        let format = match args.format {
+            Some(IngestFormat::Github) => Format::GitHub,
+            Some(IngestFormat::Text) => Format::Text,
+            None => Format::detect(&text),
+        };
+        match format {
+            Format::GitHub => {
                 let parsed = parse_github(&name, &text)?;
-                skipped = parsed.diagnostics;
-                ingestor.ingest(&store, &parsed.comments)?
+                let mut report = ingestor.ingest(&store, &parsed.comments)?;
+                report.diagnostics = parsed.diagnostics;
+                report
             }
-            IngestFormat::Text => {
-                let source = (path != Path::new("-")).then(|| Source {
-                    url: Some(name.clone()),
-                    ..Source::default()
-                });
+            Format::Text => {
+                let source = (path != Path::new("-")).then(|| Source::url(name.clone()));
                 ingestor.ingest_note(&store, &text, source)?
             }
         }
     };
-    for line in &skipped {
+    for line in &report.diagnostics {
         eprintln!("skipped: {}", escape_control(line));
     }
     match args.report {
