@@ -687,6 +687,7 @@ fn schema_prints_json_for_every_kind() {
         "tasks",
         "diagnostics",
         "matrix",
+        "memory",
     ] {
         // No workspace is needed to print a schema.
         let out = kiro(dir.path(), &["schema", kind]);
@@ -1758,5 +1759,131 @@ fn memory_export_and_import_round_trip() {
     assert_eq!(
         out,
         "imported 2 memories: 0 new, 2 merged into existing ones\n"
+    );
+}
+
+/// Serves GitHub-shaped review pages on 127.0.0.1: the comments in two
+/// pages linked by `Link`, no reviews. Returns the base URL and the
+/// `authorization` headers seen.
+fn github_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (log, origin) = (seen.clone(), base.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+            let mut auth = String::new();
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap() == 0 || header.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':') {
+                    if name.eq_ignore_ascii_case("authorization") {
+                        auth = value.trim().to_owned();
+                    }
+                }
+            }
+            log.lock().unwrap().push(auth);
+            let comment = |id: u64, path: &str, body: &str| {
+                serde_json::json!({
+                    "id": id, "body": body, "path": path, "line": 4,
+                    "user": {"login": "priya-n"}, "commit_id": "0f1e2d3c",
+                    "html_url": format!("https://github.com/acme/ledger/pull/42#discussion_r{id}"),
+                    "created_at": "2024-05-02T10:00:00Z"
+                })
+            };
+            let (link, body) =
+                if target.contains("/pulls/42/comments") && !target.contains("page=2") {
+                    let next =
+                        format!("{origin}/repos/acme/ledger/pulls/42/comments?per_page=100&page=2");
+                    (
+                        format!("link: <{next}>; rel=\"next\"\r\n"),
+                        serde_json::json!([comment(
+                            1,
+                            "src/ledger.rs",
+                            "Always validate the amount before posting an entry."
+                        )]),
+                    )
+                } else if target.contains("/pulls/42/comments") {
+                    (
+                        String::new(),
+                        serde_json::json!([comment(2, "src/ledger.rs", "nit: thanks, looks good")]),
+                    )
+                } else {
+                    (String::new(), serde_json::json!([]))
+                };
+            let body = body.to_string();
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{link}\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (base, seen)
+}
+
+#[test]
+fn memory_ingest_reads_a_pull_request_through_the_api() {
+    let ws = workspace();
+    let (base, seen) = github_server();
+    let out = kiro_cmd(
+        ws.path(),
+        &[
+            "memory",
+            "ingest",
+            "--github",
+            "acme/ledger#42",
+            "--github-api",
+            &base,
+        ],
+    )
+    .env("GITHUB_TOKEN", "test-token-123")
+    .output()
+    .unwrap();
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).starts_with(
+            "2 items: 1 lessons stored, 0 merged into existing memories, 1 chatter, 0 rejected\n"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("test-token-123") && !stderr(&out).contains("test-token-123"));
+    // Both comment pages and the reviews were asked for, with the token.
+    let auth = seen.lock().unwrap().clone();
+    assert_eq!(auth.len(), 3, "{auth:?}");
+    assert!(
+        auth.iter().all(|a| a.ends_with("test-token-123")),
+        "{auth:?}"
+    );
+    let list = memory_json(ws.path(), &["memory", "list"]);
+    let memory = &list["memories"][0]["memory"];
+    assert!(
+        memory["content"]
+            .as_str()
+            .unwrap()
+            .contains("validate the amount"),
+        "{memory:#}"
+    );
+    assert_eq!(memory["sources"][0]["pr"], 42, "{memory:#}");
+
+    // A malformed pull request is a usage error, before any request.
+    let bad = kiro(ws.path(), &["memory", "ingest", "--github", "acme/ledger"]);
+    expect_code(&bad, 2);
+    // A file and --github together are refused by the parser.
+    expect_code(
+        &kiro(
+            ws.path(),
+            &["memory", "ingest", "x.json", "--github", "a/b#1"],
+        ),
+        2,
     );
 }
