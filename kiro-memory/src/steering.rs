@@ -241,8 +241,13 @@ pub fn read_steering_text(
         }
     };
     let fallback_title = doc.stem().to_owned();
-    for (title, body) in sections(&doc.body, &fallback_title) {
-        let content = resolve_references(root, name, &body, options, &mut read.notes);
+    // The lines before the body (front matter, a byte-order mark's line),
+    // so that notes name the file's own line numbers.
+    let head = text.len().saturating_sub(doc.body.len());
+    let head_lines = text.get(..head).map_or(0, |h| h.matches('\n').count());
+    for (title, body, start) in sections(&doc.body, &fallback_title) {
+        let first_line = head_lines + start + 1;
+        let content = resolve_references(root, name, &body, first_line, options, &mut read.notes);
         if content.trim().is_empty() {
             continue;
         }
@@ -321,18 +326,22 @@ fn escapable(rest: &str) -> bool {
     section_title(rest).is_some()
 }
 
-/// A body split into `(title, text)` sections at its `## ` lines; the text
-/// before the first is one more, titled by a leading `# ` heading (which is
-/// not kept in its text) or `fallback`. Escaped lines lose one backslash.
-fn sections(body: &str, fallback: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+/// A body split into `(title, text, first line)` sections at its `## `
+/// lines, the first line being the 0-based line of the body where the
+/// text starts; the text before the first section is one more, titled by
+/// a leading `# ` heading (which is not kept in its text) or `fallback`.
+/// Escaped lines lose one backslash.
+fn sections(body: &str, fallback: &str) -> Vec<(String, String, usize)> {
+    let mut out: Vec<(String, String, usize)> = Vec::new();
     let mut title = fallback.to_owned();
     let mut text = String::new();
+    let mut start = 0;
     let mut preamble = true;
-    for line in body.lines() {
+    for (number, line) in body.lines().enumerate() {
         if let Some(t) = section_title(line) {
-            out.push((std::mem::take(&mut title), std::mem::take(&mut text)));
+            out.push((std::mem::take(&mut title), std::mem::take(&mut text), start));
             title = t.to_owned();
+            start = number + 1;
             preamble = false;
             continue;
         }
@@ -340,6 +349,8 @@ fn sections(body: &str, fallback: &str) -> Vec<(String, String)> {
             if let Some(t) = file_title(line) {
                 if !t.is_empty() {
                     title = t.to_owned();
+                    text.clear();
+                    start = number + 1;
                     continue;
                 }
             }
@@ -352,8 +363,8 @@ fn sections(body: &str, fallback: &str) -> Vec<(String, String)> {
         }
         text.push('\n');
     }
-    out.push((title, text));
-    out.retain(|(_, text)| !text.trim().is_empty());
+    out.push((title, text, start));
+    out.retain(|(_, text, _)| !text.trim().is_empty());
     out
 }
 
@@ -365,6 +376,7 @@ fn resolve_references(
     root: &Path,
     name: &str,
     body: &str,
+    first_line: usize,
     options: &SteeringOptions,
     notes: &mut Vec<SteeringNote>,
 ) -> String {
@@ -380,7 +392,8 @@ fn resolve_references(
         }
         out.push_str(&body[last..reference.range.start]);
         last = reference.range.end;
-        let line = u32::try_from(body[..reference.range.start].lines().count().max(1)).ok();
+        let line =
+            u32::try_from(first_line + body[..reference.range.start].matches('\n').count()).ok();
         match reference_path(root, &reference.path)
             .and_then(|path| read_inside(root, &path, options.max_reference_bytes))
         {
@@ -742,7 +755,8 @@ mod tests {
     fn sections_split_at_level_two_headings_only() {
         let check = |body: &str, expected: &[(&str, &str)]| {
             let got = sections(body, "file");
-            let got: Vec<(&str, &str)> = got.iter().map(|(t, x)| (t.as_str(), x.trim())).collect();
+            let got: Vec<(&str, &str)> =
+                got.iter().map(|(t, x, _)| (t.as_str(), x.trim())).collect();
             assert_eq!(got, expected, "{body:?}");
         };
         check("Be terse.\n", &[("file", "Be terse.")]);

@@ -167,6 +167,13 @@ fn file_references_are_read_inside_the_workspace_only() {
     );
     assert!(noted.iter().all(|(s, _)| *s == "refs.md"));
     assert!(noted.contains(&("refs.md", Some(3))));
+
+    // Lines are the file's own: after front matter, in a later section,
+    // at a line's start.
+    let text = "---\ninclusion: always\n---\n# T\n\n## A\nx\n## B\n\n#[[file:gone.md]]\n";
+    let read = read_steering_text(ws.path(), "lines.md", text, &SteeringOptions::default());
+    let lines: Vec<Option<u32>> = read.notes.iter().map(|n| n.line).collect();
+    assert_eq!(lines, [Some(10)], "{:?}", read.notes);
 }
 
 #[test]
