@@ -89,6 +89,193 @@ pub(crate) enum Command {
     /// The language model configured under `[llm]` in `.kiro/config.toml`.
     #[command(subcommand)]
     Llm(LlmCommand),
+    /// The workspace's memory (`.kiro/memory.db`): lessons from review
+    /// feedback, notes and steering files, recalled for each task of a run.
+    #[command(subcommand)]
+    Memory(MemoryCommand),
+}
+
+/// `kiro memory ...`. Exit status: 0 on success, 2 for an unknown id, an
+/// unreadable input, a store that cannot be opened or a failed request.
+#[derive(Debug, Subcommand)]
+pub(crate) enum MemoryCommand {
+    /// Store one memory; a near-identical one of the same scope is merged
+    /// into instead, and one it contradicts is superseded.
+    Add(MemoryAddArgs),
+    /// List the current memories (with --all the superseded ones too; with
+    /// --as-of those that held at a time), oldest first.
+    List(MemoryListArgs),
+    /// Show one memory with its sources, validity and use.
+    Show(MemoryShowArgs),
+    /// Full-text search over titles and contents, best match first.
+    Search(MemorySearchArgs),
+    /// Delete a memory for good.
+    Forget(MemoryShowArgs),
+    /// Turn review feedback or notes into lessons: a file (`-` for standard
+    /// input) of GitHub pull-request review comments or reviews as the REST
+    /// API returns them, or plain text/markdown notes; or, with --github,
+    /// a pull request's review comments and reviews fetched from the API
+    /// (token from `GITHUB_TOKEN`). Chatter is dropped and text that reads
+    /// as instructions to an agent or as shell commands is rejected.
+    Ingest(MemoryIngestArgs),
+    /// What recall gives a task with this text (and these paths): the
+    /// memories, why each was chosen, and its score.
+    Recall(MemoryRecallArgs),
+    /// Write the memories as JSON (to standard output or --out) or as
+    /// steering files (one per scope, into --out, default `.kiro/steering`).
+    Export(MemoryExportArgs),
+    /// Read `.kiro/steering/*.md` (or, with --format json, a file written by
+    /// `export --format json`) into memories; importing again merges.
+    Import(MemoryImportArgs),
+}
+
+/// How a memory applies, for `kiro memory add`.
+#[derive(Debug, Args)]
+pub(crate) struct MemoryAddArgs {
+    /// The guidance (`-` reads it from standard input).
+    pub(crate) text: String,
+    /// A one-line title (default: the text's first line).
+    #[arg(long)]
+    pub(crate) title: Option<String>,
+    /// `rule`, `preference`, `fact` or `lesson`.
+    #[arg(long, default_value = "lesson")]
+    pub(crate) kind: String,
+    /// `global`, `repository:NAME`, `path:GLOB` or `spec:NAME`.
+    #[arg(long, default_value = "global")]
+    pub(crate) scope: String,
+    /// Where it came from (a URL).
+    #[arg(long)]
+    pub(crate) source: Option<String>,
+}
+
+/// `kiro memory list`.
+#[derive(Debug, Args)]
+pub(crate) struct MemoryListArgs {
+    /// Only this kind.
+    #[arg(long)]
+    pub(crate) kind: Option<String>,
+    /// Superseded memories too.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// The memories that held at this time (RFC 3339, `2026-01-31T12:00:00Z`).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) as_of: Option<String>,
+    /// At most this many.
+    #[arg(long)]
+    pub(crate) limit: Option<usize>,
+    /// `text`: one line per memory. `json`: see `kiro schema memory`.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// `kiro memory show` and `forget`.
+#[derive(Debug, Args)]
+pub(crate) struct MemoryShowArgs {
+    /// The memory's id.
+    pub(crate) id: String,
+    /// `text` or `json` (see `kiro schema memory`); `forget` prints text.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// `kiro memory search`.
+#[derive(Debug, Args)]
+pub(crate) struct MemorySearchArgs {
+    /// Words to look for (any of them; no query syntax).
+    pub(crate) query: String,
+    /// At most this many.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) limit: usize,
+    /// `text` or `json` (see `kiro schema memory`).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// What `kiro memory ingest` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum IngestFormat {
+    /// GitHub review comments or reviews (JSON arrays, one per page).
+    Github,
+    /// Plain text or markdown notes.
+    Text,
+}
+
+/// `kiro memory ingest`.
+#[derive(Debug, Args)]
+pub(crate) struct MemoryIngestArgs {
+    /// The file to read (`-` for standard input); not with --github.
+    #[arg(required_unless_present = "github", conflicts_with = "github")]
+    pub(crate) file: Option<PathBuf>,
+    /// What the file holds (default: JSON when it opens with `[` or `{`,
+    /// else notes).
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<IngestFormat>,
+    /// Fetch this pull request's review feedback: `OWNER/REPO#N`.
+    #[arg(long, value_name = "OWNER/REPO#N")]
+    pub(crate) github: Option<String>,
+    /// The API's base URL, for GitHub Enterprise Server
+    /// (`https://HOST/api/v3`); default `GITHUB_API_URL`, else
+    /// `https://api.github.com`.
+    #[arg(long, value_name = "URL")]
+    pub(crate) github_api: Option<String>,
+    /// `text`: counts and rejections. `json`: the report, item by item.
+    #[arg(long = "report", value_enum, default_value_t)]
+    pub(crate) report: TextOrJson,
+}
+
+/// `kiro memory recall`.
+#[derive(Debug, Args)]
+pub(crate) struct MemoryRecallArgs {
+    /// The task's text.
+    pub(crate) text: String,
+    /// A path the task concerns (repeatable).
+    #[arg(long = "path", value_name = "P")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// The spec the task belongs to (`#STEM` recalls a manual steering file).
+    #[arg(long)]
+    pub(crate) spec: Option<String>,
+    /// At most this many memories.
+    #[arg(long)]
+    pub(crate) limit: Option<usize>,
+    /// The token budget (default: what a run gives each task).
+    #[arg(long, default_value_t = kiro_core::memory::DEFAULT_BUDGET_TOKENS)]
+    pub(crate) budget: u32,
+    /// `text` or `json` (see `kiro schema memory`).
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// The format of `kiro memory export` and `import`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MemoryFileFormat {
+    /// Every memory, superseded ones too, as one JSON document.
+    #[default]
+    Json,
+    /// Kiro steering files, one per scope.
+    Steering,
+}
+
+/// `kiro memory export`.
+#[derive(Debug, Args)]
+pub(crate) struct MemoryExportArgs {
+    /// What to write.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: MemoryFileFormat,
+    /// The file (json) or folder (steering) to write.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// `kiro memory import`.
+#[derive(Debug, Args)]
+pub(crate) struct MemoryImportArgs {
+    /// What to read: the workspace's steering files, or a JSON export.
+    #[arg(long, value_enum, default_value_t = MemoryFileFormat::Steering)]
+    pub(crate) format: MemoryFileFormat,
+    /// The JSON export to read (`-` for standard input); with steering,
+    /// the workspace's `.kiro/steering` is read.
+    #[arg(value_name = "FILE", required_if_eq("format", "json"))]
+    pub(crate) file: Option<PathBuf>,
 }
 
 /// `kiro llm ...`.
@@ -517,6 +704,8 @@ pub(crate) enum SchemaKind {
     Checkpoints,
     /// The output of `pbt run --format json`.
     Pbt,
+    /// The output of `memory list|show|search|recall --format json`.
+    Memory,
 }
 
 /// `kiro schema`.

@@ -1914,3 +1914,68 @@ fn an_acp_agent_runs_the_tasks_of_kiro_run() {
         stdout(&shown)
     );
 }
+
+/// With a memory store in the workspace, each task's checkpoint records
+/// which memories were recalled for it, shown by `checkpoint show` and
+/// `status --format json`; without one, nothing is recorded.
+#[test]
+fn a_run_records_the_memories_recalled_for_each_task() {
+    let ws = workspace(MARKER_SCRIPT);
+    let plain = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&plain, 0);
+    let status = kiro(ws.path(), &["status", "notes", "--format", "json"]);
+    assert!(
+        !stdout(&status).contains("\"recalled\""),
+        "{}",
+        stdout(&status)
+    );
+
+    let ws = workspace(MARKER_SCRIPT);
+    let add = kiro(
+        ws.path(),
+        &[
+            "memory",
+            "add",
+            "Keep commit messages in the imperative mood",
+            "--kind",
+            "rule",
+        ],
+    );
+    expect_code(&add, 0);
+    let run = kiro(ws.path(), &["run", "notes", "--from", "req.txt", "--yes"]);
+    expect_code(&run, 0);
+    let id = run_id(&run);
+
+    let out = kiro(ws.path(), &["status", "notes", "--format", "json"]);
+    expect_code(&out, 0);
+    let status: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let ran: Vec<&Value> = status["run"]["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        // Only tasks the executor ran (its script marks them) recall:
+        // parents and checkpoints settle without it.
+        .filter(|o| {
+            let task = o["task"].as_str().unwrap();
+            ws.path().join(format!("out/{task}.txt")).is_file()
+        })
+        .collect();
+    assert!(ran.len() >= 4, "{status:#}");
+    for outcome in ran {
+        // The global rule is recalled for every task the executor ran.
+        assert_eq!(outcome["recalled"][0]["id"], "1", "{outcome:#}");
+        assert_eq!(
+            outcome["recalled"][0]["reason"], "recalled for every task",
+            "{outcome:#}"
+        );
+    }
+
+    let task = checkpoint_of(ws.path(), &id, "task 2.1");
+    let show = kiro(ws.path(), &["checkpoint", "show", &task]);
+    expect_code(&show, 0);
+    let text = stdout(&show);
+    assert!(
+        text.contains("recalled memories for task 2.1:\n  #1: recalled for every task ("),
+        "{text}"
+    );
+}

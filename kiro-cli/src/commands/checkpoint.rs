@@ -111,6 +111,14 @@ pub(super) fn show(ws: &Workspace, args: &CheckpointShowArgs) -> Result<ExitCode
         .and_then(serde_json::Value::as_str)
         .unwrap_or("unknown");
     let _ = writeln!(out, "record: {kind}");
+    // A task's record says which memories its agent was given, and why.
+    if let Some(outcome) = cp
+        .artifacts
+        .get("outcome")
+        .and_then(|v| serde_json::from_value::<kiro_core::stage::TaskOutcome>(v.clone()).ok())
+    {
+        recalled(&mut out, &outcome);
+    }
     match pipeline::state_at(&store, &at) {
         Ok((artifacts, completed)) => {
             let spec = &artifacts.spec;
@@ -154,6 +162,23 @@ pub(super) fn show(ws: &Workspace, args: &CheckpointShowArgs) -> Result<ExitCode
     }
     output::print_escaped(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The memories recalled for a task, one line each: id (or the start of
+/// its text), why, and its tokens.
+fn recalled(out: &mut String, outcome: &kiro_core::stage::TaskOutcome) {
+    if outcome.recalled.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "recalled memories for task {}:", outcome.task);
+    for r in &outcome.recalled {
+        let what = match (&r.id, &r.text) {
+            (Some(id), _) => format!("#{id}"),
+            (None, Some(text)) => format!("{:?}", text.lines().next().unwrap_or("")),
+            (None, None) => "(no id)".to_owned(),
+        };
+        let _ = writeln!(out, "  {what}: {} ({} tokens)", r.reason, r.tokens);
+    }
 }
 
 /// `kiro rollback <RUN@ID>`.

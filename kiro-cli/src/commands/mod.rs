@@ -8,6 +8,7 @@ mod init;
 mod lint;
 mod list;
 mod llm;
+mod memory;
 mod new;
 mod pbt;
 mod run;
@@ -22,7 +23,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::{
-    AuditCommand, CheckpointCommand, Cli, Command, LlmCommand, PbtCommand, SpecCommand,
+    AuditCommand, CheckpointCommand, Cli, Command, LlmCommand, MemoryCommand, PbtCommand,
+    SpecCommand,
 };
 use crate::workspace::Workspace;
 
@@ -77,6 +79,20 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Llm(LlmCommand::Check(args)) => {
             llm::check(&Workspace::locate(cli.workspace.as_deref())?, &args)
+        }
+        Command::Memory(command) => {
+            let ws = Workspace::locate(cli.workspace.as_deref())?;
+            match command {
+                MemoryCommand::Add(args) => memory::add(&ws, &args),
+                MemoryCommand::List(args) => memory::list(&ws, &args),
+                MemoryCommand::Show(args) => memory::show(&ws, &args),
+                MemoryCommand::Search(args) => memory::search(&ws, &args),
+                MemoryCommand::Forget(args) => memory::forget(&ws, &args),
+                MemoryCommand::Ingest(args) => memory::ingest(&ws, &args),
+                MemoryCommand::Recall(args) => memory::recall(&ws, &args),
+                MemoryCommand::Export(args) => memory::export(&ws, &args),
+                MemoryCommand::Import(args) => memory::import(&ws, &args),
+            }
         }
     }
 }

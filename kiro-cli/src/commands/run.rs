@@ -124,6 +124,14 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
     if let Some(path) = &args.from {
         options = options.input(requirements_input(&super::read_input(ws, path)?));
     }
+    // The workspace's memory store, once `kiro memory` made one, recalls
+    // lessons for each task; the run's checkpoints record which.
+    let memory_db = ws.root().join(kiro_memory::store::DEFAULT_DB_PATH);
+    if memory_db.is_file() {
+        let store = kiro_memory::MemoryStore::open(&memory_db)
+            .with_context(|| format!("cannot open the memory store {}", memory_db.display()))?;
+        options = options.memory(Arc::new(store));
+    }
     for phase in &args.regenerate {
         options = options.regenerate(engine::phase(*phase));
     }

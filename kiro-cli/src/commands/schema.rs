@@ -1,7 +1,7 @@
 //! `kiro schema`: JSON Schemas of the documents, of lint output, of the
 //! verification matrix, and of the JSON of `status`, `trace`, `verify` and
 //! `checkpoint list` (the output types of `kiro_core::project`) and of `pbt
-//! run` (`kiro_proptest::results::PbtRun`).
+//! run` (`kiro_proptest::results::PbtRun`) and of `memory list|show|search|recall`.
 
 use std::process::ExitCode;
 
@@ -27,6 +27,7 @@ pub(super) fn run(kind: SchemaKind) -> Result<ExitCode> {
         SchemaKind::Trace => schema_for!(TraceReport),
         SchemaKind::Checkpoints => schema_for!(CheckpointList),
         SchemaKind::Pbt => schema_for!(kiro_proptest::results::PbtRun),
+        SchemaKind::Memory => schema_for!(super::memory::MemoryListing),
     };
     output::println(&serde_json::to_string_pretty(&schema)?)?;
     Ok(ExitCode::SUCCESS)

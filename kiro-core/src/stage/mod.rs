@@ -29,6 +29,9 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+#[allow(unused_imports, reason = "linked from the docs")]
+use crate::memory::RecallReason;
+use crate::memory::Recalled;
 use crate::spec::{DesignDoc, RequirementsDoc, Spec, Task, TaskId, TaskList};
 use crate::verify::VerificationReport;
 
@@ -176,6 +179,11 @@ pub struct TaskOutcome {
     /// executor is LLM-backed (see [`StageContext::record_usage`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<TokenUsage>,
+    /// What the memory store recalled for the task and every attempt of it
+    /// saw, most relevant first: set by the engine, not the executor, so
+    /// that a reviewer can tell what the agent was told and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recalled: Vec<RecallRecord>,
 }
 
 impl TaskOutcome {
@@ -190,6 +198,7 @@ impl TaskOutcome {
             duration_ms: 0,
             sandbox: None,
             usage: None,
+            recalled: Vec::new(),
         }
     }
 
@@ -208,6 +217,7 @@ impl TaskOutcome {
             duration_ms: 0,
             sandbox: None,
             usage: None,
+            recalled: Vec::new(),
         }
     }
 
@@ -222,6 +232,69 @@ impl TaskOutcome {
             duration_ms: 0,
             sandbox: None,
             usage: None,
+            recalled: Vec::new(),
+        }
+    }
+}
+
+/// A memory recalled for a task, as the task's outcome keeps it in the
+/// run's checkpoints: which memory, why, and what it took of the budget.
+///
+/// The reason is kept in words (as [`RecallReason`] displays it) because a
+/// checkpoint is read by people and must stay readable when the reasons a
+/// store gives change; the memory itself stays in its store, cited by id.
+///
+/// ```
+/// use kiro_core::memory::{Memory, RecallReason, Recalled};
+/// use kiro_core::stage::RecallRecord;
+///
+/// let memory = Memory { id: Some("m-12".into()), ..Memory::new("Use thiserror in libraries.") };
+/// let record = RecallRecord::from(&Recalled::new(memory, RecallReason::Path("src/lib.rs".into())));
+/// assert_eq!(record.id.as_deref(), Some("m-12"));
+/// assert_eq!(record.reason, "concerns src/lib.rs");
+/// assert_eq!(record.text, None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecallRecord {
+    /// The store's id for the memory (`kiro memory show <ID>`); absent when
+    /// the store gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Why it was recalled, in words.
+    pub reason: String,
+    /// The tokens it took of the task's memory budget.
+    pub tokens: u32,
+    /// The start of the memory's text (at most [`RecallRecord::TEXT_LIMIT`]
+    /// bytes), only when it has no id to look it up by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl RecallRecord {
+    /// The most bytes of an id-less memory's text a record keeps: enough to
+    /// recognise it, bounded so that a large memory does not bloat every
+    /// checkpoint of the run.
+    pub const TEXT_LIMIT: usize = 200;
+}
+
+impl From<&Recalled> for RecallRecord {
+    fn from(recalled: &Recalled) -> RecallRecord {
+        let text = match &recalled.memory.id {
+            Some(_) => None,
+            None => {
+                let text = &recalled.memory.text;
+                let mut end = text.len().min(RecallRecord::TEXT_LIMIT);
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                Some(text[..end].to_owned())
+            }
+        };
+        RecallRecord {
+            id: recalled.memory.id.clone(),
+            reason: recalled.reason.to_string(),
+            tokens: recalled.tokens,
+            text,
         }
     }
 }

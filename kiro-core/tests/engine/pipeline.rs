@@ -2435,3 +2435,111 @@ async fn model_usage_is_kept_per_phase_and_per_task_over_attempts_in_the_checkpo
     assert_eq!(stored.usage, s.artifacts.usage);
     assert_eq!(stored.total_usage(), s.artifacts.total_usage());
 }
+
+// --- Recalled memory in the checkpoints (issue 15, item 3): which memories a
+// task was given, and why, stays with its outcome.
+
+/// Cites a lesson per path by id, and one convention without an id whose
+/// text is longer than a record keeps.
+struct CitedLessons;
+
+#[async_trait]
+impl kiro_core::memory::MemoryRecall for CitedLessons {
+    async fn recall(
+        &self,
+        request: &kiro_core::memory::RecallRequest,
+    ) -> kiro_core::Result<Vec<kiro_core::memory::Recalled>> {
+        use kiro_core::memory::{Memory, RecallReason, Recalled};
+        let mut out: Vec<Recalled> = request
+            .paths
+            .iter()
+            .map(|p| Recalled {
+                memory: Memory {
+                    id: Some(format!("m-{}", p.display())),
+                    ..Memory::new(format!("lesson on {}", p.display()))
+                },
+                reason: RecallReason::Path(p.clone()),
+                tokens: 10,
+            })
+            .collect();
+        out.push(Recalled {
+            memory: Memory::new("é".repeat(150)),
+            reason: RecallReason::Always,
+            tokens: 10,
+        });
+        Ok(out)
+    }
+}
+
+#[tokio::test]
+async fn the_memories_recalled_for_a_task_are_kept_in_its_checkpoint() {
+    use kiro_core::stage::RecallRecord;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileCheckpointStore::new(dir.path().join("store")));
+    let p = Pipeline::builder()
+        .executor(TestExecutor::with(&[("2", Act::Fail)]))
+        .order(TaskOrder::Declared)
+        .shared_store(store.clone())
+        .build();
+    let md = "# Plan\n\n- [ ] 1. Fix `src/parse.rs`\n- [ ] 2. Break `src/lex.rs`\n";
+    let s = p
+        .run(
+            RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(md))
+                .until(Phase::Execute)
+                .memory(Arc::new(CitedLessons))
+                .memory_budget(25),
+        )
+        .await
+        .unwrap();
+    let cited = |path: &str| RecallRecord {
+        id: Some(format!("m-{path}")),
+        reason: format!("concerns {path}"),
+        tokens: 10,
+        text: None,
+    };
+    // The id-less convention is kept by its text, cut on a character
+    // boundary within the limit (each `é` is two bytes).
+    let convention = RecallRecord {
+        id: None,
+        reason: "recalled for every task".into(),
+        tokens: 10,
+        text: Some("é".repeat(RecallRecord::TEXT_LIMIT / 2)),
+    };
+    // What a resumed run, `kiro status` and `kiro checkpoint show` read back
+    // is the stored chain, not the run's memory of it; a failed task keeps
+    // what it was told too.
+    let (stored, _) =
+        kiro_core::pipeline::state_at(store.as_ref(), &s.checkpoint.unwrap()).unwrap();
+    assert_eq!(stored.outcomes["1"].status, OutcomeStatus::Done);
+    assert_eq!(
+        stored.outcomes["1"].recalled,
+        [cited("src/parse.rs"), convention.clone()]
+    );
+    assert_eq!(stored.outcomes["2"].status, OutcomeStatus::Failed);
+    assert_eq!(
+        stored.outcomes["2"].recalled,
+        [cited("src/lex.rs"), convention]
+    );
+    // The checkpoint's JSON names the memory by id, for `kiro memory show`.
+    let json = serde_json::to_value(&stored.outcomes["1"]).unwrap();
+    assert_eq!(json["recalled"][0]["id"], "m-src/parse.rs");
+}
+
+#[tokio::test]
+async fn without_a_memory_store_an_outcome_records_no_recall() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Pipeline::builder()
+        .executor(TestExecutor::with(&[]))
+        .build();
+    let s = p
+        .run(
+            RunOptions::in_memory(workspace(dir.path()), spec_with_tasks(FLAT))
+                .until(Phase::Execute),
+        )
+        .await
+        .unwrap();
+    let outcome = &s.artifacts.outcomes["1"];
+    assert!(outcome.recalled.is_empty());
+    // Old checkpoints, written before the field existed, still read.
+    assert!(!serde_json::to_string(outcome).unwrap().contains("recalled"));
+}

@@ -11,8 +11,8 @@ use super::millis;
 use crate::pipeline::NodePolicy;
 use crate::spec::Task;
 use crate::stage::{
-    Artifacts, EventSink, Executor, PipelineEvent, StageContext, StageError, TaskOutcome,
-    TokenUsage,
+    Artifacts, EventSink, Executor, PipelineEvent, RecallRecord, StageContext, StageError,
+    TaskOutcome, TokenUsage,
 };
 
 /// Runs one attempt under the policy's timeout and the run's cancellation.
@@ -120,6 +120,9 @@ impl TaskRun {
                 )))
             }
         };
+        // Kept with the outcome, whatever the executor said: what the
+        // agent was told is the engine's fact, not the agent's.
+        let recalled: Vec<RecallRecord> = base.recalled().iter().map(RecallRecord::from).collect();
         let mut attempt = 1;
         // Every attempt's model usage counts, the failed ones too.
         let mut usage = TokenUsage::default();
@@ -162,6 +165,7 @@ impl TaskRun {
             if !usage.is_empty() {
                 outcome.usage = Some(usage);
             }
+            outcome.recalled = recalled;
             return TaskEnd::Outcome(Box::new(outcome));
         }
     }
