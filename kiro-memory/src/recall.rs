@@ -3,9 +3,11 @@
 //! **Candidates** come from two places, current memories only:
 //! - text: an FTS5 query for any of the task's words (its text and the
 //!   file stems of its paths; stopwords out, at most [`QUERY_TERMS`] words,
-//!   quoted so that no text can inject FTS5 syntax), the best
+//!   quoted so that no text can inject FTS5 syntax; rarest words first
+//!   while they match at most [`MAX_MATCHED`] memories together), the best
 //!   [`TEXT_CANDIDATES`] by BM25 (titles weigh twice as much as contents);
-//! - scope: global rules and preferences, rules and preferences of the
+//! - scope (the [`SCOPE_CANDIDATES`] most confident of each scope and
+//!   kind): global rules and preferences, rules and preferences of the
 //!   context's repositories, memories of the context's spec, and
 //!   path-scoped memories whose glob matches a path the task names (found
 //!   through each glob's literal directory prefix, then matched with
@@ -50,8 +52,9 @@ pub const QUERY_TERMS: usize = 32;
 pub const MAX_MATCHED: usize = 2_000;
 /// Most text candidates ranked.
 pub const TEXT_CANDIDATES: usize = 100;
-/// Most scope candidates of each kind (rules, spec, path globs) ranked.
-pub const SCOPE_CANDIDATES: usize = 200;
+/// Most scope candidates of each scope and kind (global rules, the spec's
+/// lessons, ...) and of path globs ranked.
+pub const SCOPE_CANDIDATES: usize = 50;
 /// The BM25 score at which text similarity is one half.
 pub const BM25_HALF: f64 = 4.0;
 /// Weight of text similarity.
@@ -153,12 +156,15 @@ pub(crate) fn recall(
         }
     }
     if let Some(fts) = selective_query(conn, &query_text, QUERY_TERMS, MAX_MATCHED)? {
+        // Rank inside FTS5 first (`rank` is the configured BM25), then read
+        // only the best rows: joining before the sort would read every
+        // matching memory.
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {MEMORY_COLUMNS}, bm25(memories_fts, 2.0, 1.0) AS score \
-                 FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid \
-                 WHERE memories_fts MATCH ?1 AND m.invalid_at IS NULL \
-                 ORDER BY score LIMIT {TEXT_CANDIDATES}"
+                "SELECT {MEMORY_COLUMNS}, best.score FROM \
+                 (SELECT rowid AS id, rank AS score FROM memories_fts \
+                  WHERE memories_fts MATCH ?1 ORDER BY rank LIMIT {TEXT_CANDIDATES}) AS best \
+                 JOIN memories m ON m.id = best.id WHERE m.invalid_at IS NULL"
             ))
             .map_err(MemoryError::sqlite("recall"))?;
         let rows = stmt
@@ -177,46 +183,47 @@ pub(crate) fn recall(
         }
     }
 
-    // Rules and preferences of every task, and of the context's repositories.
-    let mut sql = format!(
-        "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.invalid_at IS NULL \
-         AND m.kind IN ('rule', 'preference') AND (m.scope_kind = 'global'"
-    );
-    if !context.repositories.is_empty() {
-        sql.push_str(" OR (m.scope_kind = 'repository' AND m.scope_value IN (");
-        sql.push_str(&vec!["?"; context.repositories.len()].join(", "));
-        sql.push_str("))");
+    // The best memories of a scope and kind, read in confidence order
+    // through the `memories_scope_rank` index.
+    let by_scope = |scope_kind: &str, value: &str, kind: Kind| -> Result<Vec<MemoryRecord>> {
+        let sql = format!(
+            "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.invalid_at IS NULL \
+             AND m.scope_kind = ?1 AND m.scope_value = ?2 AND m.kind = ?3 \
+             ORDER BY m.confidence DESC LIMIT {SCOPE_CANDIDATES}"
+        );
+        query_records_bare(
+            conn,
+            &sql,
+            rusqlite::params![scope_kind, value, kind.as_str()],
+            "recall",
+        )
+    };
+    let mut rules: Vec<MemoryRecord> = Vec::new();
+    for kind in [Kind::Rule, Kind::Preference] {
+        rules.extend(by_scope("global", "", kind)?);
+        for repo in &context.repositories {
+            rules.extend(by_scope("repository", repo, kind)?);
+        }
     }
-    sql.push_str(&format!(
-        ") ORDER BY m.confidence DESC, m.id LIMIT {SCOPE_CANDIDATES}"
-    ));
-    for record in query_records_bare(
-        conn,
-        &sql,
-        params_from_iter(&context.repositories),
-        "recall",
-    )? {
+    let mut of_spec: Vec<MemoryRecord> = Vec::new();
+    if let Some(spec) = &context.spec {
+        for kind in Kind::ALL {
+            of_spec.extend(by_scope("spec", spec, kind)?);
+        }
+    }
+    for record in rules {
         let id = record.id.0;
         candidates
             .entry(id)
             .or_insert_with(|| new_candidate(record))
             .rule = true;
     }
-
-    // Memories of the spec.
-    if let Some(spec) = &context.spec {
-        let sql = format!(
-            "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.invalid_at IS NULL \
-             AND m.scope_kind = 'spec' AND m.scope_value = ?1 \
-             ORDER BY m.confidence DESC, m.id LIMIT {SCOPE_CANDIDATES}"
-        );
-        for record in query_records_bare(conn, &sql, [spec], "recall")? {
-            let id = record.id.0;
-            candidates
-                .entry(id)
-                .or_insert_with(|| new_candidate(record))
-                .spec = true;
-        }
+    for record in of_spec {
+        let id = record.id.0;
+        candidates
+            .entry(id)
+            .or_insert_with(|| new_candidate(record))
+            .spec = true;
     }
 
     // Path-scoped memories whose glob can match a path of the task.

@@ -378,10 +378,11 @@ impl MemoryStore {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {MEMORY_COLUMNS}, bm25(memories_fts, 2.0, 1.0) AS score \
-                 FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid \
-                 WHERE memories_fts MATCH ?1 AND m.invalid_at IS NULL \
-                 ORDER BY score LIMIT ?2"
+                "SELECT {MEMORY_COLUMNS}, best.score FROM \
+                 (SELECT rowid AS id, rank AS score FROM memories_fts \
+                  WHERE memories_fts MATCH ?1 ORDER BY rank) AS best \
+                 JOIN memories m ON m.id = best.id WHERE m.invalid_at IS NULL \
+                 ORDER BY best.score LIMIT ?2"
             ))
             .map_err(MemoryError::sqlite("search"))?;
         let rows = stmt
@@ -582,11 +583,17 @@ fn reconcile_candidates(
     else {
         return Ok(Vec::new());
     };
+    // Ranked inside FTS5, then filtered by scope: the best matches of any
+    // scope are few enough (at most RECONCILE_MAX_DOCS matched) to read.
     let sql = format!(
-        "SELECT {MEMORY_COLUMNS} FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid \
-         WHERE memories_fts MATCH ?1 AND m.scope_kind = ?2 AND m.scope_value = ?3 \
-         AND m.invalid_at IS NULL ORDER BY bm25(memories_fts) LIMIT ?4"
+        "SELECT {MEMORY_COLUMNS} FROM \
+         (SELECT rowid AS id, rank FROM memories_fts WHERE memories_fts MATCH ?1 \
+          ORDER BY rank LIMIT 200) AS best \
+         JOIN memories m ON m.id = best.id \
+         WHERE m.scope_kind = ?2 AND m.scope_value = ?3 AND m.invalid_at IS NULL \
+         ORDER BY best.rank LIMIT ?4"
     );
+
     query_records_bare(
         conn,
         &sql,
