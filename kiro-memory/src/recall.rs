@@ -49,7 +49,7 @@ use crate::store::{
 pub const QUERY_TERMS: usize = 32;
 /// The most memories the text query matches: its words are chosen rarest
 /// first until they match this many together (see the module's doc).
-pub const MAX_MATCHED: usize = 2_000;
+pub const MAX_MATCHED: usize = 500;
 /// Most text candidates ranked.
 pub const TEXT_CANDIDATES: usize = 100;
 /// Most scope candidates of each scope and kind (global rules, the spec's

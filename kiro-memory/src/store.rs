@@ -33,7 +33,7 @@ const RECONCILE_CANDIDATES: usize = 32;
 /// The most memories a new one's candidate query matches (see
 /// [`selective_query`]): a duplicate or a contradiction shares its rarer
 /// words, so the common ones need not be searched.
-const RECONCILE_MAX_DOCS: usize = 1_000;
+const RECONCILE_MAX_DOCS: usize = 300;
 
 /// How many words of a new memory make its candidate query.
 const RECONCILE_QUERY_TERMS: usize = 24;
