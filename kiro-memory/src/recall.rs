@@ -3,9 +3,11 @@
 //! **Candidates** come from two places, current memories only:
 //! - text: an FTS5 query for any of the task's words (its text and the
 //!   file stems of its paths; stopwords out, at most [`QUERY_TERMS`] words,
-//!   quoted so that no text can inject FTS5 syntax), the best
+//!   quoted so that no text can inject FTS5 syntax; rarest words first
+//!   while they match at most [`MAX_MATCHED`] memories together), the best
 //!   [`TEXT_CANDIDATES`] by BM25 (titles weigh twice as much as contents);
-//! - scope: global rules and preferences, rules and preferences of the
+//! - scope (the [`SCOPE_CANDIDATES`] most confident of each scope and
+//!   kind): global rules and preferences, rules and preferences of the
 //!   context's repositories, memories of the context's spec, and
 //!   path-scoped memories whose glob matches a path the task names (found
 //!   through each glob's literal directory prefix, then matched with
@@ -31,23 +33,28 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use kiro_core::memory::{estimate_tokens, RecallReason};
 use rusqlite::{params_from_iter, Connection, TransactionBehavior};
 
 use crate::error::{MemoryError, Result};
-use crate::model::{Kind, MemoryRecord, RecallContext, RecalledMemory, Scope};
+use crate::model::{Kind, MemoryId, MemoryRecord, RecallContext, RecalledMemory, Scope};
 use crate::store::{
-    compile_glob, now_ms, query_records_bare, record_from_row, sources_of, MEMORY_COLUMNS,
+    compile_glob, now_ms, query_records_bare, record_from_row, selective_query, sources_of_many,
+    MEMORY_COLUMNS,
 };
-use crate::text;
 
 /// Most words in a recall's full-text query.
 pub const QUERY_TERMS: usize = 32;
+/// The most memories the text query matches: its words are chosen rarest
+/// first until they match this many together (see the module's doc).
+pub const MAX_MATCHED: usize = 500;
 /// Most text candidates ranked.
 pub const TEXT_CANDIDATES: usize = 100;
-/// Most scope candidates of each kind (rules, spec, path globs) ranked.
-pub const SCOPE_CANDIDATES: usize = 200;
+/// Most scope candidates of each scope and kind (global rules, the spec's
+/// lessons, ...) and of path globs ranked.
+pub const SCOPE_CANDIDATES: usize = 50;
 /// The BM25 score at which text similarity is one half.
 pub const BM25_HALF: f64 = 4.0;
 /// Weight of text similarity.
@@ -67,6 +74,32 @@ pub const PATH_MISMATCH_FACTOR: f64 = 0.5;
 const SCOPE_PATH: f64 = 1.0;
 const SCOPE_SPEC: f64 = 0.8;
 const SCOPE_RULE: f64 = 0.6;
+
+/// Compiled path-scope globs, by glob text: compiling one costs more than
+/// the rest of a match, and the same globs come back every recall. Bounded:
+/// emptied when it reaches [`GlobCache::CAPACITY`] globs.
+#[derive(Debug, Default)]
+pub(crate) struct GlobCache {
+    globs: Mutex<HashMap<String, Option<globset::GlobMatcher>>>,
+}
+
+impl GlobCache {
+    const CAPACITY: usize = 4_096;
+
+    /// The first of `paths` that `glob` matches. A stored glob that does
+    /// not compile matches nothing: recall must not fail on one bad row.
+    fn first_match(&self, glob: &str, paths: &[String]) -> Option<usize> {
+        let mut globs = self.globs.lock().unwrap_or_else(PoisonError::into_inner);
+        if !globs.contains_key(glob) && globs.len() >= Self::CAPACITY {
+            globs.clear();
+        }
+        let matcher = globs
+            .entry(glob.to_owned())
+            .or_insert_with(|| compile_glob(glob).ok());
+        let matcher = matcher.as_ref()?;
+        paths.iter().position(|p| matcher.is_match(p))
+    }
+}
 
 /// A reason a memory was chosen, with what it adds to the score.
 type WeightedReason = (f64, RecallReason);
@@ -100,6 +133,7 @@ fn is_rule(kind: Kind) -> bool {
 
 pub(crate) fn recall(
     conn: &mut Connection,
+    globs: &GlobCache,
     context: &RecallContext,
     budget_tokens: u32,
 ) -> Result<Vec<RecalledMemory>> {
@@ -121,13 +155,16 @@ pub(crate) fn recall(
             query_text.push_str(&stem.to_string_lossy());
         }
     }
-    if let Some(fts) = text::fts_query(&query_text, QUERY_TERMS) {
+    if let Some(fts) = selective_query(conn, &query_text, QUERY_TERMS, MAX_MATCHED)? {
+        // Rank inside FTS5 first (`rank` is the configured BM25), then read
+        // only the best rows: joining before the sort would read every
+        // matching memory.
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {MEMORY_COLUMNS}, bm25(memories_fts, 2.0, 1.0) AS score \
-                 FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid \
-                 WHERE memories_fts MATCH ?1 AND m.invalid_at IS NULL \
-                 ORDER BY score LIMIT {TEXT_CANDIDATES}"
+                "SELECT {MEMORY_COLUMNS}, best.score FROM \
+                 (SELECT rowid AS id, rank AS score FROM memories_fts \
+                  WHERE memories_fts MATCH ?1 ORDER BY rank LIMIT {TEXT_CANDIDATES}) AS best \
+                 JOIN memories m ON m.id = best.id WHERE m.invalid_at IS NULL"
             ))
             .map_err(MemoryError::sqlite("recall"))?;
         let rows = stmt
@@ -146,46 +183,47 @@ pub(crate) fn recall(
         }
     }
 
-    // Rules and preferences of every task, and of the context's repositories.
-    let mut sql = format!(
-        "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.invalid_at IS NULL \
-         AND m.kind IN ('rule', 'preference') AND (m.scope_kind = 'global'"
-    );
-    if !context.repositories.is_empty() {
-        sql.push_str(" OR (m.scope_kind = 'repository' AND m.scope_value IN (");
-        sql.push_str(&vec!["?"; context.repositories.len()].join(", "));
-        sql.push_str("))");
+    // The best memories of a scope and kind, read in confidence order
+    // through the `memories_scope_rank` index.
+    let by_scope = |scope_kind: &str, value: &str, kind: Kind| -> Result<Vec<MemoryRecord>> {
+        let sql = format!(
+            "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.invalid_at IS NULL \
+             AND m.scope_kind = ?1 AND m.scope_value = ?2 AND m.kind = ?3 \
+             ORDER BY m.confidence DESC LIMIT {SCOPE_CANDIDATES}"
+        );
+        query_records_bare(
+            conn,
+            &sql,
+            rusqlite::params![scope_kind, value, kind.as_str()],
+            "recall",
+        )
+    };
+    let mut rules: Vec<MemoryRecord> = Vec::new();
+    for kind in [Kind::Rule, Kind::Preference] {
+        rules.extend(by_scope("global", "", kind)?);
+        for repo in &context.repositories {
+            rules.extend(by_scope("repository", repo, kind)?);
+        }
     }
-    sql.push_str(&format!(
-        ") ORDER BY m.confidence DESC, m.id LIMIT {SCOPE_CANDIDATES}"
-    ));
-    for record in query_records_bare(
-        conn,
-        &sql,
-        params_from_iter(&context.repositories),
-        "recall",
-    )? {
+    let mut of_spec: Vec<MemoryRecord> = Vec::new();
+    if let Some(spec) = &context.spec {
+        for kind in Kind::ALL {
+            of_spec.extend(by_scope("spec", spec, kind)?);
+        }
+    }
+    for record in rules {
         let id = record.id.0;
         candidates
             .entry(id)
             .or_insert_with(|| new_candidate(record))
             .rule = true;
     }
-
-    // Memories of the spec.
-    if let Some(spec) = &context.spec {
-        let sql = format!(
-            "SELECT {MEMORY_COLUMNS} FROM memories m WHERE m.invalid_at IS NULL \
-             AND m.scope_kind = 'spec' AND m.scope_value = ?1 \
-             ORDER BY m.confidence DESC, m.id LIMIT {SCOPE_CANDIDATES}"
-        );
-        for record in query_records_bare(conn, &sql, [spec], "recall")? {
-            let id = record.id.0;
-            candidates
-                .entry(id)
-                .or_insert_with(|| new_candidate(record))
-                .spec = true;
-        }
+    for record in of_spec {
+        let id = record.id.0;
+        candidates
+            .entry(id)
+            .or_insert_with(|| new_candidate(record))
+            .spec = true;
     }
 
     // Path-scoped memories whose glob can match a path of the task.
@@ -213,6 +251,11 @@ pub(crate) fn recall(
     }
 
     // Glob matches (for text candidates too) and scope filters.
+    let unix_paths: Vec<String> = context
+        .paths
+        .iter()
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .collect();
     let mut ranked: Vec<(f64, Vec<WeightedReason>, Candidate)> = Vec::new();
     for (_, mut candidate) in candidates {
         let mut text_factor = 1.0;
@@ -228,15 +271,9 @@ pub(crate) fn recall(
                 None => {}
             },
             Scope::Path(glob) => {
-                // A stored glob that no longer compiles is skipped, not
-                // fatal: recall must not fail on one bad row.
-                if let Ok(matcher) = compile_glob(glob) {
-                    candidate.path = context
-                        .paths
-                        .iter()
-                        .find(|p| matcher.is_match(p.to_string_lossy().replace('\\', "/")))
-                        .cloned();
-                }
+                candidate.path = globs
+                    .first_match(glob, &unix_paths)
+                    .and_then(|i| context.paths.get(i).cloned());
                 if candidate.path.is_none() {
                     if !context.paths.is_empty() {
                         text_factor = PATH_MISMATCH_FACTOR;
@@ -306,33 +343,33 @@ pub(crate) fn recall(
             continue;
         };
         used = total;
-        let mut memory = candidate.record;
-        memory.sources = sources_of(conn, memory.id)?;
         out.push(RecalledMemory {
-            memory,
+            memory: candidate.record,
             reasons: parts.into_iter().map(|(_, r)| r).collect(),
             score,
             tokens,
         });
     }
-
-    if !out.is_empty() {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(MemoryError::sqlite("begin a write"))?;
-        {
-            let mut bump = tx
-                .prepare_cached(
-                    "UPDATE memories SET use_count = use_count + 1, last_used = ?1 WHERE id = ?2",
-                )
-                .map_err(MemoryError::sqlite("record a recall"))?;
-            for recalled in &out {
-                bump.execute([now, recalled.memory.id.0])
-                    .map_err(MemoryError::sqlite("record a recall"))?;
-            }
-        }
-        tx.commit().map_err(MemoryError::sqlite("commit a write"))?;
+    if out.is_empty() {
+        return Ok(out);
     }
+
+    let ids: Vec<MemoryId> = out.iter().map(|r| r.memory.id).collect();
+    let mut sources = sources_of_many(conn, &ids)?;
+    for recalled in &mut out {
+        recalled.memory.sources = sources.remove(&recalled.memory.id).unwrap_or_default();
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(MemoryError::sqlite("begin a write"))?;
+    let sql = format!(
+        "UPDATE memories SET use_count = use_count + 1, last_used = ? WHERE id IN ({})",
+        vec!["?"; ids.len()].join(", ")
+    );
+    let args = std::iter::once(now).chain(ids.iter().map(|id| id.0));
+    tx.execute(&sql, params_from_iter(args))
+        .map_err(MemoryError::sqlite("record a recall"))?;
+    tx.commit().map_err(MemoryError::sqlite("commit a write"))?;
     Ok(out)
 }
 

@@ -49,9 +49,11 @@ CREATE INDEX sources_memory ON sources(memory_id);
 ";
 
 /// Version 2: the FTS5 index over title and content (external content,
-/// kept in step by triggers, Porter-stemmed), and each path glob's literal
-/// directory prefix, so that recall finds the globs that can match a path
-/// through an index instead of testing every glob.
+/// kept in step by triggers, Porter-stemmed, ranked by BM25 with titles
+/// weighing twice), each path glob's literal directory prefix (so that
+/// recall finds the globs that can match a path through an index instead
+/// of testing every glob), and an index of current memories by scope, kind
+/// and confidence (so that a scope's best memories are read in order).
 const V2: &str = "
 CREATE VIRTUAL TABLE memories_fts USING fts5(
     title, content,
@@ -71,9 +73,11 @@ CREATE TRIGGER memories_fts_update AFTER UPDATE OF title, content ON memories BE
     INSERT INTO memories_fts(rowid, title, content) VALUES (new.id, new.title, new.content);
 END;
 INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');
+INSERT INTO memories_fts(memories_fts, rank) VALUES ('rank', 'bm25(2.0, 1.0)');
 ALTER TABLE memories ADD COLUMN scope_prefix TEXT NOT NULL DEFAULT '';
-CREATE INDEX memories_scope_prefix ON memories(scope_kind, scope_prefix);
-CREATE INDEX memories_current ON memories(invalid_at);
+CREATE INDEX memories_scope_prefix ON memories(scope_kind, scope_prefix) WHERE invalid_at IS NULL;
+CREATE INDEX memories_scope_rank ON memories(scope_kind, scope_value, kind, confidence)
+    WHERE invalid_at IS NULL;
 ";
 
 /// Fills `scope_prefix` for the path-scoped memories of a version-1 database.

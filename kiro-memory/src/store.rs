@@ -4,13 +4,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::{
+    params, params_from_iter, Connection, OptionalExtension, Row, Transaction, TransactionBehavior,
+};
 
 use crate::error::{MemoryError, Result};
 use crate::model::{
     AddOutcome, Kind, ListFilter, MemoryId, MemoryRecord, NewMemory, RecallContext, RecalledMemory,
     Scope, SearchHit, Source,
 };
+use crate::recall::GlobCache;
 use crate::reconcile::{self, Relation};
 use crate::schema;
 use crate::text;
@@ -26,6 +29,11 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// the best full-text matches, since a duplicate or a contradiction shares
 /// most of its words.
 const RECONCILE_CANDIDATES: usize = 32;
+
+/// The most memories a new one's candidate query matches (see
+/// [`selective_query`]): a duplicate or a contradiction shares its rarer
+/// words, so the common ones need not be searched.
+const RECONCILE_MAX_DOCS: usize = 300;
 
 /// How many words of a new memory make its candidate query.
 const RECONCILE_QUERY_TERMS: usize = 24;
@@ -113,6 +121,7 @@ impl MemoryStoreBuilder {
         schema::migrate(&mut conn)?;
         Ok(MemoryStore {
             conn: Mutex::new(conn),
+            globs: GlobCache::default(),
             path,
             merge_threshold: self.merge_threshold,
         })
@@ -138,6 +147,7 @@ impl MemoryStoreBuilder {
 #[derive(Debug)]
 pub struct MemoryStore {
     conn: Mutex<Connection>,
+    globs: GlobCache,
     path: Option<PathBuf>,
     merge_threshold: f32,
 }
@@ -368,10 +378,11 @@ impl MemoryStore {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {MEMORY_COLUMNS}, bm25(memories_fts, 2.0, 1.0) AS score \
-                 FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid \
-                 WHERE memories_fts MATCH ?1 AND m.invalid_at IS NULL \
-                 ORDER BY score LIMIT ?2"
+                "SELECT {MEMORY_COLUMNS}, best.score FROM \
+                 (SELECT rowid AS id, rank AS score FROM memories_fts \
+                  WHERE memories_fts MATCH ?1 ORDER BY rank) AS best \
+                 JOIN memories m ON m.id = best.id WHERE m.invalid_at IS NULL \
+                 ORDER BY best.score LIMIT ?2"
             ))
             .map_err(MemoryError::sqlite("search"))?;
         let rows = stmt
@@ -416,7 +427,7 @@ impl MemoryStore {
         budget_tokens: u32,
     ) -> Result<Vec<RecalledMemory>> {
         let mut conn = self.conn();
-        crate::recall::recall(&mut conn, context, budget_tokens)
+        crate::recall::recall(&mut conn, &self.globs, context, budget_tokens)
     }
 
     /// Runs SQLite's `PRAGMA integrity_check` (and the full-text index's
@@ -568,14 +579,21 @@ fn reconcile_candidates(
     content: &str,
     scope: &Scope,
 ) -> Result<Vec<MemoryRecord>> {
-    let Some(fts) = text::fts_query(content, RECONCILE_QUERY_TERMS) else {
+    let Some(fts) = selective_query(conn, content, RECONCILE_QUERY_TERMS, RECONCILE_MAX_DOCS)?
+    else {
         return Ok(Vec::new());
     };
+    // Ranked inside FTS5, then filtered by scope: the best matches of any
+    // scope are few enough (at most RECONCILE_MAX_DOCS matched) to read.
     let sql = format!(
-        "SELECT {MEMORY_COLUMNS} FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid \
-         WHERE memories_fts MATCH ?1 AND m.scope_kind = ?2 AND m.scope_value = ?3 \
-         AND m.invalid_at IS NULL ORDER BY bm25(memories_fts) LIMIT ?4"
+        "SELECT {MEMORY_COLUMNS} FROM \
+         (SELECT rowid AS id, rank FROM memories_fts WHERE memories_fts MATCH ?1 \
+          ORDER BY rank LIMIT 200) AS best \
+         JOIN memories m ON m.id = best.id \
+         WHERE m.scope_kind = ?2 AND m.scope_value = ?3 AND m.invalid_at IS NULL \
+         ORDER BY best.rank LIMIT ?4"
     );
+
     query_records_bare(
         conn,
         &sql,
@@ -639,6 +657,90 @@ pub(crate) fn query_records_bare<P: rusqlite::Params>(
         records.push(row.map_err(MemoryError::sqlite(operation))??);
     }
     Ok(records)
+}
+
+/// An FTS5 query for any of a text's words, keeping only the words that
+/// narrow the search: words are counted (up to `max_docs + 1` matching
+/// memories each, which reads row ids only), rarest first, and kept while
+/// the memories they match together stay within `max_docs`; words no memory
+/// has are left out. The rarest word is kept whatever its count. Common
+/// words weigh little in BM25 (their IDF is low) but cost a score per
+/// matching row, so this bounds a query's work at any store size without
+/// changing which memory ranks first. `None` when no word matches.
+pub(crate) fn selective_query(
+    conn: &Connection,
+    text: &str,
+    max_terms: usize,
+    max_docs: usize,
+) -> Result<Option<String>> {
+    let mut counted: Vec<(i64, String)> = Vec::new();
+    let cap = i64::try_from(max_docs)
+        .unwrap_or(i64::MAX)
+        .saturating_add(1);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH ?1 LIMIT ?2)",
+        )
+        .map_err(MemoryError::sqlite("count matching memories"))?;
+    for term in text::query_terms(text, max_terms) {
+        let n: i64 = stmt
+            .query_row(params![text::fts_term(&term), cap], |row| row.get(0))
+            .map_err(MemoryError::sqlite("count matching memories"))?;
+        if n > 0 {
+            counted.push((n, term));
+        }
+    }
+    counted.sort_by_key(|(n, _)| *n);
+    let mut kept: Vec<String> = Vec::new();
+    let mut total: i64 = 0;
+    for (n, term) in counted {
+        if !kept.is_empty() && total.saturating_add(n) >= cap {
+            break;
+        }
+        total = total.saturating_add(n);
+        kept.push(term);
+    }
+    Ok(text::fts_any(&kept))
+}
+
+/// The sources of several memories, each memory's in the order they were added.
+pub(crate) fn sources_of_many(
+    conn: &Connection,
+    ids: &[MemoryId],
+) -> Result<std::collections::HashMap<MemoryId, Vec<Source>>> {
+    let mut out: std::collections::HashMap<MemoryId, Vec<Source>> =
+        std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT memory_id, url, author, commit_sha, pr FROM sources WHERE memory_id IN ({}) \
+         ORDER BY rowid",
+        vec!["?"; ids.len()].join(", ")
+    );
+    let mut stmt = conn
+        .prepare(&sql)
+        .map_err(MemoryError::sqlite("read sources"))?;
+    let rows = stmt
+        .query_map(params_from_iter(ids.iter().map(|id| id.0)), |row| {
+            Ok((
+                MemoryId(row.get(0)?),
+                Source {
+                    url: row.get(1)?,
+                    author: row.get(2)?,
+                    commit: row.get(3)?,
+                    pr: row
+                        .get::<_, Option<i64>>(4)?
+                        .and_then(|pr| u64::try_from(pr).ok()),
+                },
+            ))
+        })
+        .map_err(MemoryError::sqlite("read sources"))?;
+    for row in rows {
+        let (id, source) = row.map_err(MemoryError::sqlite("read sources"))?;
+        out.entry(id).or_default().push(source);
+    }
+    Ok(out)
 }
 
 /// The sources of a memory, in the order they were added.

@@ -54,12 +54,10 @@ pub(crate) fn stem(word: &str) -> String {
     word.to_owned()
 }
 
-/// An FTS5 query matching any of a text's words (`"w1" OR "w2" ...`):
-/// stopwords and one-letter words left out, each word once, at most
-/// `max_terms` of them (a megabyte of text makes the same small query as
-/// its first paragraph). Words are letters and digits only and quoted, so
-/// no text can inject FTS5 syntax. `None` when no word is left.
-pub(crate) fn fts_query(text: &str, max_terms: usize) -> Option<String> {
+/// The words of a text worth searching for: stopwords and one-letter
+/// words left out, each word once, at most `max_terms` of them (a megabyte
+/// of text yields as many as its first paragraph).
+pub(crate) fn query_terms(text: &str, max_terms: usize) -> Vec<String> {
     let mut seen: Vec<String> = Vec::new();
     for word in words(text) {
         if seen.len() >= max_terms {
@@ -70,11 +68,27 @@ pub(crate) fn fts_query(text: &str, max_terms: usize) -> Option<String> {
         }
         seen.push(word);
     }
-    if seen.is_empty() {
+    seen
+}
+
+/// One word as an FTS5 string. Words are letters and digits only (see
+/// [`words`]) and quoted, so no text can inject FTS5 syntax.
+pub(crate) fn fts_term(word: &str) -> String {
+    format!("\"{}\"", word.replace('"', "\"\""))
+}
+
+/// An FTS5 query matching any of `terms`; `None` for no terms.
+pub(crate) fn fts_any(terms: &[String]) -> Option<String> {
+    if terms.is_empty() {
         return None;
     }
-    let quoted: Vec<String> = seen.iter().map(|w| format!("\"{w}\"")).collect();
+    let quoted: Vec<String> = terms.iter().map(|w| fts_term(w)).collect();
     Some(quoted.join(" OR "))
+}
+
+/// An FTS5 query matching any of a text's [query terms](query_terms).
+pub(crate) fn fts_query(text: &str, max_terms: usize) -> Option<String> {
+    fts_any(&query_terms(text, max_terms))
 }
 
 #[cfg(test)]
