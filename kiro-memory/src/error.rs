@@ -1,5 +1,6 @@
 //! The crate's one error type.
 
+use std::fmt;
 use std::path::PathBuf;
 
 /// What failed in a memory store, with the file, record or field it concerns.
@@ -78,7 +79,7 @@ pub enum MemoryError {
     },
     /// No memory has this id.
     #[error("no memory with id {0}")]
-    NotFound(crate::model::MemoryId),
+    NotFound(i64),
     /// A file to ingest could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -108,7 +109,7 @@ pub enum MemoryError {
         /// request was made.
         url: String,
         /// What went wrong.
-        failure: crate::github::GitHubFailure,
+        failure: GitHubFailure,
     },
     /// An integrator's own error (an LLM distiller's, a remote store's).
     #[error(transparent)]
@@ -140,3 +141,72 @@ impl MemoryError {
 
 /// A result whose error is a [`MemoryError`].
 pub type Result<T, E = MemoryError> = std::result::Result<T, E>;
+
+/// Why a GitHub request failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GitHubFailure {
+    /// The rate limit is spent; `reset` is when it refills (unix seconds,
+    /// from `x-ratelimit-reset`), `retry_after` how long to wait (seconds).
+    RateLimited {
+        /// `x-ratelimit-reset`, when given.
+        reset: Option<u64>,
+        /// `retry-after`, when given.
+        retry_after: Option<u64>,
+    },
+    /// 401 or 403: no token, a bad one, or one without access.
+    Forbidden {
+        /// The status.
+        status: u16,
+        /// GitHub's `message`, cut short.
+        message: String,
+    },
+    /// 404: no such pull request, or a private repository the token cannot see.
+    NotFound,
+    /// Another unexpected status.
+    Status {
+        /// The status.
+        status: u16,
+        /// GitHub's `message` or the body, cut short.
+        message: String,
+    },
+    /// The request did not get an answer (connection, TLS, timeout).
+    Transport(String),
+    /// A page was not the JSON array GitHub sends.
+    Body(String),
+    /// A `next` link pointed elsewhere than the API's origin, or pages
+    /// looped or went on past [`MAX_PAGES`].
+    Pagination(String),
+    /// Not `OWNER/REPO#N`.
+    InvalidPullRequest(String),
+}
+
+impl fmt::Display for GitHubFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GitHubFailure::RateLimited { reset, retry_after } => {
+                f.write_str("rate limited")?;
+                if let Some(seconds) = retry_after {
+                    write!(f, ", retry after {seconds} s")?;
+                }
+                if let Some(reset) = reset {
+                    write!(f, ", the limit resets at unix time {reset}")?;
+                }
+                Ok(())
+            }
+            GitHubFailure::Forbidden { status, message } => {
+                write!(f, "access denied ({status}): {message}; is GITHUB_TOKEN set and allowed to read pull requests?")
+            }
+            GitHubFailure::NotFound => {
+                f.write_str("not found (404): no such pull request, or a private repository the token cannot read")
+            }
+            GitHubFailure::Status { status, message } => write!(f, "unexpected status {status}: {message}"),
+            GitHubFailure::Transport(message) => write!(f, "no answer: {message}"),
+            GitHubFailure::Body(message) => write!(f, "unreadable page: {message}"),
+            GitHubFailure::Pagination(message) => write!(f, "bad pagination: {message}"),
+            GitHubFailure::InvalidPullRequest(text) => {
+                write!(f, "{text:?} is not a pull request, expected OWNER/REPO#NUMBER")
+            }
+        }
+    }
+}

@@ -43,6 +43,7 @@ pub mod ingest;
 pub mod model;
 pub mod recall;
 pub mod reconcile;
+mod rows;
 mod schema;
 pub mod steering;
 pub mod store;

@@ -33,15 +33,14 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
 
 use kiro_core::memory::{estimate_tokens, RecallReason};
 use rusqlite::{params_from_iter, Connection, TransactionBehavior};
 
 use crate::error::{MemoryError, Result};
 use crate::model::{Kind, MemoryId, MemoryRecord, RecallContext, RecalledMemory, Scope};
-use crate::store::{
-    compile_glob, now_ms, query_records_bare, record_from_row, selective_query, sources_of_many,
+use crate::rows::{
+    now_ms, query_records_bare, record_from_row, selective_query, sources_of_many, GlobCache,
     MEMORY_COLUMNS,
 };
 
@@ -74,32 +73,6 @@ pub const PATH_MISMATCH_FACTOR: f64 = 0.5;
 const SCOPE_PATH: f64 = 1.0;
 const SCOPE_SPEC: f64 = 0.8;
 const SCOPE_RULE: f64 = 0.6;
-
-/// Compiled path-scope globs, by glob text: compiling one costs more than
-/// the rest of a match, and the same globs come back every recall. Bounded:
-/// emptied when it reaches [`GlobCache::CAPACITY`] globs.
-#[derive(Debug, Default)]
-pub(crate) struct GlobCache {
-    globs: Mutex<HashMap<String, Option<globset::GlobMatcher>>>,
-}
-
-impl GlobCache {
-    const CAPACITY: usize = 4_096;
-
-    /// The first of `paths` that `glob` matches. A stored glob that does
-    /// not compile matches nothing: recall must not fail on one bad row.
-    fn first_match(&self, glob: &str, paths: &[String]) -> Option<usize> {
-        let mut globs = self.globs.lock().unwrap_or_else(PoisonError::into_inner);
-        if !globs.contains_key(glob) && globs.len() >= Self::CAPACITY {
-            globs.clear();
-        }
-        let matcher = globs
-            .entry(glob.to_owned())
-            .or_insert_with(|| compile_glob(glob).ok());
-        let matcher = matcher.as_ref()?;
-        paths.iter().position(|p| matcher.is_match(p))
-    }
-}
 
 /// A reason a memory was chosen, with what it adds to the score.
 type WeightedReason = (f64, RecallReason);
