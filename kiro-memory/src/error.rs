@@ -175,7 +175,7 @@ pub enum GitHubFailure {
     /// A page was not the JSON array GitHub sends.
     Body(String),
     /// A `next` link pointed elsewhere than the API's origin, or pages
-    /// looped or went on past [`MAX_PAGES`].
+    /// looped or went on past [`MAX_PAGES`](crate::github::MAX_PAGES).
     Pagination(String),
     /// Not `OWNER/REPO#N`.
     InvalidPullRequest(String),

@@ -28,6 +28,12 @@
 //! - [`reconcile`]: when a new memory merges into a stored one or
 //!   supersedes it.
 //! - [`recall`]: how recall chooses and ranks memories.
+//! - [`ingest`]: review comments (GitHub's JSON) and notes turned into
+//!   lessons: the [`Distiller`](ingest::Distiller) trait, its deterministic
+//!   default, and the screen against agent-addressed content.
+//! - [`github`]: a pull request's review comments and reviews from the
+//!   GitHub REST API (paginated, blocking).
+//! - [`steering`]: `.kiro/steering/*.md` and JSON to and from memories.
 //! - [`error`]: the crate's error, [`MemoryError`].
 //!
 //! [`MemoryStore`] implements kiro-core's
