@@ -27,7 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 pub use policy::{Policy, WritableSet};
-pub use scan::{sha256_hex, Changes, FileStat, HashCache, Mtime, Snapshot};
+pub use scan::{is_kiro_record, sha256_hex, Changes, FileStat, HashCache, Mtime, Snapshot};
 
 use crate::error::{Error, Result};
 use crate::store::write_atomic;

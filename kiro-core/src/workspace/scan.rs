@@ -37,6 +37,25 @@ const TRACE_DIR: &str = ".kiro/trace";
 /// The audit log: append-only, so a rollback must never restore an older copy.
 const AUDIT_FILE: &str = ".kiro/audit.jsonl";
 
+/// Whether `rel` (relative to a repository root) is one of kiro's own
+/// records (the run store, the trace folder, the audit log), which
+/// snapshots skip and rollbacks never rewind, and which no agent may read
+/// or write.
+///
+/// ```
+/// use std::path::Path;
+/// use kiro_core::workspace::is_kiro_record;
+///
+/// assert!(is_kiro_record(Path::new(".kiro/runs/r1/log.jsonl")));
+/// assert!(is_kiro_record(Path::new(".kiro/audit.jsonl")));
+/// assert!(!is_kiro_record(Path::new(".kiro/specs/a/tasks.md")));
+/// ```
+pub fn is_kiro_record(rel: &Path) -> bool {
+    [RUNS_DIR, TRACE_DIR, AUDIT_FILE]
+        .iter()
+        .any(|record| rel.starts_with(record))
+}
+
 /// Files modified this close to the scan are hashed but not cached: a later
 /// write within the file system's timestamp granularity could keep size and
 /// mtime unchanged (git's "racily clean" problem). Two seconds covers FAT.

@@ -18,7 +18,9 @@ use super::tools::{clip, ToolError};
 /// policy: the repository's git internals (remote URLs can hold
 /// credentials, a hook written there runs at the next commit) and kiro's
 /// own records of runs, which the workspace's snapshots skip too.
-const PROTECTED: [&str; 4] = [".git", ".kiro/runs", ".kiro/trace", ".kiro/audit.jsonl"];
+fn is_protected(rel: &Path) -> bool {
+    rel.starts_with(".git") || kiro_core::workspace::is_kiro_record(rel)
+}
 
 /// How many bytes `read_file` reads at most looking for its window, so a
 /// request for line 10 million of a huge file ends in bounded time.
@@ -60,10 +62,6 @@ fn locate(ws: &Workspace, repo: &str, path: &str) -> Result<Located, ToolError> 
         });
     }
     Ok(Located { abs, rel, root })
-}
-
-fn is_protected(rel: &Path) -> bool {
-    PROTECTED.iter().any(|p| rel.starts_with(p))
 }
 
 fn io_error(path: &str, e: &std::io::Error) -> ToolError {

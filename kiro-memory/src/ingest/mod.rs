@@ -450,7 +450,9 @@ impl Ingestor {
         Ok(report)
     }
 
-    /// Reads `path` and ingests it into `store`: GitHub JSON (its skipped
+    /// Reads `path` (at most kiro's input limit,
+    /// [`DEFAULT_MAX_INPUT_BYTES`](kiro_core::store::DEFAULT_MAX_INPUT_BYTES),
+    /// as UTF-8) and ingests it into `store`: GitHub JSON (its skipped
     /// items in the report's diagnostics) or notes, as `format` says or
     /// else as the text looks ([`Format::detect`]). Lessons from notes get
     /// the file's path as their source.
@@ -460,10 +462,15 @@ impl Ingestor {
         path: &std::path::Path,
         format: Option<Format>,
     ) -> Result<IngestReport> {
-        let text = std::fs::read_to_string(path).map_err(|source| MemoryError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        // Bounded like every input kiro reads: a hostile or mistaken path
+        // (a device, a log of gigabytes) ends with an error, not all memory.
+        let text =
+            kiro_core::store::read_text_file(path, kiro_core::store::DEFAULT_MAX_INPUT_BYTES)
+                .map_err(|e| MemoryError::Backend(Box::new(e)))?
+                .ok_or_else(|| MemoryError::Read {
+                    path: path.to_owned(),
+                    source: std::io::ErrorKind::NotFound.into(),
+                })?;
         let name = path.display().to_string();
         match format.unwrap_or_else(|| Format::detect(&text)) {
             Format::GitHub => {

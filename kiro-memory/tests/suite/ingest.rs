@@ -663,6 +663,15 @@ fn files_are_ingested_in_the_format_they_look_like() {
         .unwrap_err();
     assert!(err.to_string().contains("missing.json"), "{err}");
     assert!("yaml".parse::<Format>().is_err());
+
+    // A file past kiro's input limit is refused, not read into memory
+    // (sparse: it takes no disk).
+    let huge = dir.path().join("huge.json");
+    let file = std::fs::File::create(&huge).unwrap();
+    file.set_len(kiro_core::store::DEFAULT_MAX_INPUT_BYTES + 1)
+        .unwrap();
+    let err = ingestor.ingest_file(&store, &huge, None).unwrap_err();
+    assert!(err.to_string().contains("huge.json"), "{err}");
 }
 
 #[test]
