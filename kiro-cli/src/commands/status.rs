@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use kiro_core::project::StatusReport;
+use kiro_core::project::{RepoStatus, StatusReport};
 use kiro_core::redact::Redactor;
 use kiro_core::stage::OutcomeStatus;
 use kiro_core::store::DocKind;
@@ -155,5 +155,45 @@ fn text(s: &StatusReport, redactor: &Redactor) -> String {
             }
         }
     }
+    for repo in &s.repos {
+        out.push_str(&repo_line(repo, redactor));
+    }
     out
+}
+
+/// One line per repository: `repo api (default): /src/api; branch kiro/x at
+/// 1a2b3c4; 2 run commits; 1 dirty file`.
+fn repo_line(repo: &RepoStatus, redactor: &Redactor) -> String {
+    let shown = |text: &str| redactor.for_terminal(text);
+    let mut line = format!(
+        "repo {}{}: {}",
+        shown(&repo.name),
+        if repo.default { " (default)" } else { "" },
+        shown(&repo.root)
+    );
+    let head = repo.head.as_deref().map(|h| h.get(..7).unwrap_or(h));
+    match (&repo.branch, head) {
+        (None, None) => {
+            line.push_str("; not a git work tree\n");
+            return line;
+        }
+        (Some(branch), None) => {
+            let _ = write!(line, "; branch {} (no commit yet)", shown(branch));
+        }
+        (Some(branch), Some(head)) => {
+            let _ = write!(line, "; branch {} at {}", shown(branch), shown(head));
+        }
+        (None, Some(head)) => {
+            let _ = write!(line, "; detached at {}", shown(head));
+        }
+    }
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let _ = writeln!(
+        line,
+        "; {}; {}",
+        plural(repo.run_commits.len(), "run commit", "run commits"),
+        plural(repo.dirty.len(), "dirty file", "dirty files")
+    );
+    line
 }

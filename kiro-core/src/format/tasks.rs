@@ -1980,13 +1980,14 @@ fn repos_value(line: &str) -> Option<Vec<String>> {
 
 /// The repositories line to write in place of `source`: the source while it
 /// still names `repos`, the source's label with the new names otherwise,
-/// none when the repositories were removed.
+/// none when the names it had were removed.
 fn repos_line(source: &str, repos: &[String]) -> Option<String> {
-    if repos.is_empty() {
-        return None;
-    }
+    // An empty line (`_Repos:_`) read as no repositories stays as written.
     if repos_value(source).as_deref() == Some(repos) {
         return Some(source.to_owned());
+    }
+    if repos.is_empty() {
+        return None;
     }
     let label = link_parts(source).map_or(DEFAULT_REPOS_LINK, |(l, _)| l);
     Some(format!("_{label}: {}_", repos.join(", ")))

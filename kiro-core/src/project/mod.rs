@@ -48,7 +48,7 @@ pub use checkpoints::{
     CheckpointList, CheckpointRow, ForkOutcome, RollbackOutcome, RunCheckpoints,
 };
 pub use plan::{PlanNode, PlanView};
-pub use status::{Progress, RunState, StatusReport, TaskRow, VerificationCounts};
+pub use status::{Progress, RepoStatus, RunState, StatusReport, TaskRow, VerificationCounts};
 pub use trace::TraceReport;
 pub use verify::{
     ResultsSource, StaleLink, StoredReport, Verification, VerifyOptions, STORED_REPORT_DIR,

@@ -383,6 +383,72 @@ fn boundaries_are_typed_and_edits_render() {
     assert_eq!(render_tasks(&again), out);
 }
 
+/// A task's repositories (`_Repos: api, web_`, issue 16) are a typed field
+/// like the boundary: read in every spelling, the line kept byte for byte
+/// where it stands, and an edit of the field rewrites, adds or drops it.
+#[test]
+fn repos_are_typed_and_round_trip() {
+    for (line, expected) in [
+        ("_Repos: api, web_", &["api", "web"][..]),
+        ("_Repos: api_", &["api"]),
+        ("_repositories: `api`; web_", &["api", "web"]),
+        ("_Repo: api web_", &["api", "web"]),
+        ("_Repos:_", &[]),
+    ] {
+        let src = format!(
+            "# Plan\n\n- [ ] 1. A\n  - Edit the code\n  - {line}\n  - _Requirements: 1.1_\n"
+        );
+        let list = parse_tasks(&src).value;
+        assert_eq!(list.tasks[0].repos, expected, "{line}");
+        assert_eq!(
+            render_tasks(&list),
+            src,
+            "{line}: the line is kept as written"
+        );
+    }
+    // Under a group heading, as its own line; the sub-task's stands apart.
+    let src = "# Plan\n\n## 1. Cross-repo (P)\n\n_Repos: api, web_\n_Requirements: 1.1_\n\n- [ ] 1.1 Schema\n  - _Repos: api_\n";
+    check(src, None);
+    let mut list = parse_tasks(src).value;
+    assert_eq!(list.tasks[0].repos, ["api", "web"]);
+    assert_eq!(list.tasks[0].subtasks[0].repos, ["api"]);
+    assert!(list.tasks[0]
+        .details
+        .contains(&"_Repos: api, web_".to_owned()));
+
+    // Edits: rewritten with the label as written, dropped, added.
+    list.tasks[0].repos = vec!["web".into()];
+    list.tasks[0].subtasks[0].repos.clear();
+    let out = render_tasks(&list);
+    assert!(out.contains("\n_Repos: web_\n"), "{out}");
+    assert!(!out.contains("_Repos: api"), "{out}");
+    let again = parse_tasks(&out).value;
+    assert_eq!(again.tasks[0].repos, ["web"]);
+    assert!(again.tasks[0].subtasks[0].repos.is_empty());
+    assert_eq!(render_tasks(&again), out);
+
+    let mut list = parse_tasks("# Plan\n\n- [ ] 1. A\n  - _Repositories: api_\n- [ ] 2. B\n").value;
+    list.tasks[0].repos = vec!["api".into(), "web".into()];
+    list.tasks[1].repos = vec!["web".into()];
+    let out = render_tasks(&list);
+    assert_eq!(
+        out,
+        "# Plan\n\n- [ ] 1. A\n  - _Repositories: api, web_\n\n- [ ] 2. B\n  - _Repos: web_\n"
+    );
+    let again = parse_tasks(&out).value;
+    assert_eq!(again.tasks[0].repos, ["api", "web"]);
+    assert_eq!(again.tasks[1].repos, ["web"]);
+    assert_eq!(render_tasks(&again), out);
+
+    // The JSON model leaves the field out when empty and reads it back.
+    let json = serde_json::to_value(&again.tasks[1]).unwrap();
+    assert_eq!(json["repos"], serde_json::json!(["web"]));
+    assert!(serde_json::to_value(&Task::default())
+        .unwrap()
+        .get("repos")
+        .is_none());
+}
+
 #[test]
 fn flat_sub_tasks_are_sub_tasks_by_their_numbers() {
     // At the same indentation, `2.1` after `2` is a sub-task of `2`, and
