@@ -268,10 +268,13 @@ fn git_state(root: &Path, spec: &str) -> GitState {
             .map(|out| out.trim().to_owned())
             .filter(|out| !out.is_empty())
     };
-    let branch_ref = format!("refs/heads/{}", run_branch(spec));
+    let branch = run_branch(spec);
+    let branch_ref = format!("refs/heads/{branch}");
     let run_commits = match line(&["rev-parse", "-q", "--verify", &branch_ref]) {
         Some(_) => {
-            let exclude = format!("--exclude={branch_ref}");
+            // `--exclude` before `--branches` takes the name without
+            // `refs/heads/`: every other branch is the base.
+            let exclude = format!("--exclude={branch}");
             git(
                 root,
                 &[
