@@ -20,5 +20,6 @@ mod workspace;
 // Helpers shared by the modules above.
 #[path = "../support/fixtures.rs"]
 mod fixtures;
+mod git_runs;
 #[path = "../support/tree.rs"]
 mod whole_tree;
