@@ -113,6 +113,17 @@ pub enum Error {
         /// The name that was looked up.
         repo: String,
     },
+    /// A task's `_Repos:` line (or its parent's) names a repository the
+    /// workspace does not have; the run stops before any task runs.
+    #[error("task {task}: unknown repository {repo:?} (the workspace's repositories: {})", known.join(", "))]
+    UnknownTaskRepo {
+        /// The task's id.
+        task: String,
+        /// The name the task gave.
+        repo: String,
+        /// The workspace's repository names.
+        known: Vec<String>,
+    },
     /// A path given to a workspace would lead outside its repository root.
     #[error("{repo}: {}: path outside the repository: {reason}", path.display())]
     PathEscape {

@@ -41,6 +41,7 @@
 
 mod graph;
 mod record;
+mod repos;
 mod run;
 
 use std::collections::BTreeSet;
@@ -72,6 +73,7 @@ use crate::workspace::Workspace;
 /// can send them without importing the engine.
 pub use crate::stage::{NodeStatus, PipelineEvent};
 pub use graph::{TaskGraph, TaskIndex, TaskKind, TaskNode};
+pub use repos::{infer_repos, task_paths};
 
 /// How often and how long a node may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -320,6 +320,9 @@ impl Run<'_> {
             Some(graph) => graph,
             None => TaskGraph::build(&list, order)?,
         };
+        // Every task's repositories are settled (and unknown names refused)
+        // before the first task starts.
+        let repos = crate::pipeline::repos::assign(&graph, &self.options.workspace)?;
         let executor = match &self.pipeline.executor {
             Some(executor) => Some(executor.clone()),
             None => {
@@ -343,6 +346,6 @@ impl Run<'_> {
                 None
             }
         };
-        Scheduler::new(self, graph, executor).run().await
+        Scheduler::new(self, graph, repos, executor).run().await
     }
 }

@@ -48,6 +48,9 @@ pub(super) struct Scheduler<'r, 'p> {
     /// built once so that spawning a task clones two pointers.
     names: Vec<Arc<str>>,
     tasks: Vec<Arc<Task>>,
+    /// Per node: the repositories it works in, its executor's first
+    /// (`StageContext::task_repos`).
+    repos: Vec<Arc<[String]>>,
     /// Set when the run is to stop (fail-fast, cancellation, a rejected
     /// checkpoint gate): nothing new starts.
     stop: Option<RunStatus>,
@@ -86,6 +89,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
     pub(super) fn new(
         run: &'r mut Run<'p>,
         graph: TaskGraph,
+        repos: Vec<Arc<[String]>>,
         executor: Option<Arc<dyn Executor>>,
     ) -> Self {
         // Indices are dense and in document order: position i is index i.
@@ -116,6 +120,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             started: vec![None; count],
             names,
             tasks,
+            repos,
             stop: None,
             batch: Vec::new(),
             finished_inline: Vec::new(),
@@ -395,7 +400,10 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             policy: self.run.pipeline.task_policy,
             cancel: self.run.cancel.clone(),
             events: self.run.options.events.clone(),
-            context: self.run.context.clone(),
+            context: match self.repos.get(n.index()) {
+                Some(repos) => self.run.context.with_task_repos(repos.clone()),
+                None => self.run.context.clone(),
+            },
         };
         let mut attempts = Box::pin(task.attempts());
         let waker = std::task::Waker::noop();
