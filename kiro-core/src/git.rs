@@ -282,18 +282,27 @@ impl GitRepo {
         if rev == "HEAD" && self.head()?.is_none() {
             return Ok(Vec::new());
         }
+        self.log(rev, &[])
+    }
+
+    /// At most `max` of the commits [`GitRepo::commits`] lists, after
+    /// skipping the `skip` newest: reads a long history a page at a time.
+    pub fn commits_page(&self, rev: &str, skip: usize, max: usize) -> Result<Vec<CommitInfo>> {
+        check_rev(rev)?;
+        let (skip, max) = (format!("--skip={skip}"), format!("--max-count={max}"));
+        self.log(rev, &[&skip, &max])
+    }
+
+    fn log(&self, rev: &str, options: &[&str]) -> Result<Vec<CommitInfo>> {
         // One record per commit (RS-terminated), fields separated by NUL;
         // trailers as git parses them, one `Key: value` per line.
-        let text = self.run(
-            &[
-                "log",
-                "--format=%H%x00%s%x00%(trailers:only=true,unfold=true)%x1e",
-                "--end-of-options",
-                rev,
-                "--",
-            ],
-            None,
-        )?;
+        let mut args = vec![
+            "log",
+            "--format=%H%x00%s%x00%(trailers:only=true,unfold=true)%x1e",
+        ];
+        args.extend_from_slice(options);
+        args.extend_from_slice(&["--end-of-options", rev, "--"]);
+        let text = self.run(&args, None)?;
         Ok(parse_log(&text))
     }
 
@@ -403,6 +412,17 @@ impl GitRepo {
     /// follows (`git reset --mixed`): the work tree is left as it is, for
     /// kiro's rollback to restore.
     pub fn reset_branch(&self, name: &str, commit: Option<&str>) -> Result<()> {
+        self.move_branch(name, commit, "--mixed")
+    }
+
+    /// [`GitRepo::reset_branch`] that keeps the index (`git reset --soft`):
+    /// what the commits after `commit` changed stays staged, for the next
+    /// commit to take.
+    pub fn reset_branch_soft(&self, name: &str, commit: Option<&str>) -> Result<()> {
+        self.move_branch(name, commit, "--soft")
+    }
+
+    fn move_branch(&self, name: &str, commit: Option<&str>, mode: &str) -> Result<()> {
         check_rev(name)?;
         let refname = format!("refs/heads/{name}");
         let current = self.current_branch()?.as_deref() == Some(name);
@@ -411,7 +431,7 @@ impl GitRepo {
                 check_rev(commit)?;
                 if current {
                     self.run(
-                        &["reset", "-q", "--mixed", "--end-of-options", commit, "--"],
+                        &["reset", "-q", mode, "--end-of-options", commit, "--"],
                         None,
                     )?;
                 } else {
@@ -422,7 +442,7 @@ impl GitRepo {
                 if self.resolve(&refname)?.is_some() {
                     self.run(&["update-ref", "-d", "--end-of-options", &refname], None)?;
                 }
-                if current {
+                if current && mode == "--mixed" {
                     self.run(&["read-tree", "--empty"], None)?;
                 }
             }
