@@ -375,6 +375,41 @@ pub enum Error {
         /// Why it is rejected.
         reason: String,
     },
+    /// A directory is not inside a git work tree.
+    #[error("{}: not a git work tree", path.display())]
+    NotAGitRepo {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The `git` program could not be started (not installed or not on `PATH`).
+    #[error("cannot run git: {source}; install git or turn per-task commits off with `commits = false` under `[git]` in .kiro/config.toml")]
+    GitMissing {
+        /// Why it could not be started.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A git command failed.
+    #[error("{}: git {args} failed{}: {stderr}", repo.display(), status.map(|s| format!(" (exit {s})")).unwrap_or_default())]
+    Git {
+        /// The work tree it ran in.
+        repo: PathBuf,
+        /// Its arguments (after kiro's fixed `-c` options).
+        args: String,
+        /// Its exit code; `None` when a signal ended it.
+        status: Option<i32>,
+        /// The start of its standard error.
+        stderr: String,
+    },
+    /// A repository a run commits to has changes the run did not make.
+    #[error("repository {repo} ({}) has uncommitted changes kiro did not make: {}; commit or stash them first", root.display(), paths.join(", "))]
+    DirtyRepo {
+        /// The workspace's name of the repository.
+        repo: String,
+        /// Its work tree.
+        root: PathBuf,
+        /// The dirty paths (at most a few, then `...`).
+        paths: Vec<String>,
+    },
     /// An integrator's error.
     #[error(transparent)]
     Backend(Box<dyn std::error::Error + Send + Sync>),

@@ -39,6 +39,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod branches;
 mod graph;
 mod record;
 mod repos;
@@ -123,6 +124,8 @@ pub struct Pipeline {
     phase_policy: NodePolicy,
     external_changes: bool,
     audit: Option<AuditLog>,
+    /// Per-task commits: `None` follows `[git] commits` of the config.
+    git: Option<bool>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -167,6 +170,7 @@ impl Pipeline {
                 phase_policy: NodePolicy::default(),
                 external_changes: true,
                 audit: None,
+                git: None,
             },
         }
     }
@@ -316,6 +320,16 @@ impl PipelineBuilder {
     /// this audit log (see [`crate::audit`]).
     pub fn audit(mut self, log: AuditLog) -> Self {
         self.p.audit = Some(log);
+        self
+    }
+
+    /// Commits each finished task on the branch `kiro/<spec>` of every git
+    /// work tree the run uses (`true`), or never touches git (`false`).
+    /// Unset, `[git] commits` of the config decides, and without it every
+    /// repository that is a git work tree gets commits. See
+    /// [`crate::git`] and the README's "Git per task".
+    pub fn git(mut self, commits: bool) -> Self {
+        self.p.git = Some(commits);
         self
     }
 

@@ -323,6 +323,9 @@ impl Run<'_> {
         // Every task's repositories are settled (and unknown names refused)
         // before the first task starts.
         let repos = crate::pipeline::repos::assign(&graph, &self.options.workspace)?;
+        // Branches are switched (and, on resume, moved back to the last
+        // checkpoint's commits) before any task changes a file.
+        self.start_git(&repos).await?;
         let executor = match &self.pipeline.executor {
             Some(executor) => Some(executor.clone()),
             None => {

@@ -538,8 +538,21 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         // that it shows the tree as it was at this node's mark.
         let blocks = match settlement {
             Settlement::Done(None) => None,
-            Settlement::Done(Some(outcome)) => {
-                self.record(id.clone(), outcome)?;
+            Settlement::Done(Some(mut outcome)) => {
+                if self.run.commits_tasks() {
+                    // The commit point is the checkpoint: the commit stages
+                    // exactly the changes the checkpoint takes, and its id
+                    // goes into the outcome that checkpoint records.
+                    let files = self.run.take_changes()?;
+                    let assigned = self.repos.get(i).cloned().unwrap_or_else(|| Arc::from([]));
+                    outcome.commits = self
+                        .run
+                        .commit_task(&self.tasks[i], &assigned, files.as_deref())
+                        .await?;
+                    self.record_with(id.clone(), outcome, files.unwrap_or_default())?;
+                } else {
+                    self.record(id.clone(), outcome)?;
+                }
                 None
             }
             Settlement::Failed(outcome) => {
@@ -571,6 +584,27 @@ impl<'r, 'p> Scheduler<'r, 'p> {
                 self.ready.push_back(dependent);
             }
         }
+        Ok(())
+    }
+
+    /// [`record`](Self::record) with the checkpoint's changes already
+    /// taken (they were committed to git first).
+    fn record_with(
+        &mut self,
+        id: crate::spec::TaskId,
+        outcome: TaskOutcome,
+        files: Vec<crate::checkpoint::FileChange>,
+    ) -> Result<()> {
+        if self.run.pipeline.store.is_some() {
+            self.run.stage_with(
+                NodeId::Task(id.clone()),
+                &Recorded::Outcome {
+                    outcome: Box::new(outcome.clone()),
+                },
+                files,
+            )?;
+        }
+        self.run.artifacts.outcomes.insert(id.to_string(), outcome);
         Ok(())
     }
 
