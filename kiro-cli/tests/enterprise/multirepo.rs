@@ -1,7 +1,8 @@
 //! `kiro status` on a multi-repository workspace (`.kiro/workspace.toml`):
 //! one line (and one JSON object) per repository with its branch, head, the
-//! spec's run commits on `kiro/<spec>` and its dirty files, read from three
-//! git repositories the test creates.
+//! spec's run commits on `kiro/<spec>` (those with its `Kiro-Spec:` trailer)
+//! and its dirty files, read from two git repositories the test creates and
+//! a project folder outside git.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -72,7 +73,15 @@ fn layout() -> (tempfile::TempDir, PathBuf) {
     git(&api, &["checkout", "-q", "-b", "kiro/cross"]);
     fs::write(api.join("routes.rs"), "fn route() {}\n").unwrap();
     git(&api, &["add", "routes.rs"]);
-    git(&api, &["commit", "-q", "-m", "1 API endpoint"]);
+    git(
+        &api,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "1 API endpoint\n\nKiro-Spec: cross\nKiro-Task: 1",
+        ],
+    );
     let web = base.join("web");
     fs::write(web.join("README.md"), "# web, edited\n").unwrap();
     fs::write(web.join("notes.txt"), "new\n").unwrap();

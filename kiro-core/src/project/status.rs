@@ -7,11 +7,13 @@ use serde::Serialize;
 
 use super::{Project, Result};
 use crate::checkpoint::CheckpointStore;
+use crate::git::{branch_name, GitRepo};
 use crate::pipeline;
 use crate::redact::Redactor;
 use crate::spec::{Task, TaskStatus};
 use crate::stage::{OutcomeStatus, RunUsage, TaskOutcome};
 use crate::store::{DocKind, LoadedSpec};
+use crate::workspace::is_kiro_record;
 
 /// The status of one spec: `kiro status --format json` prints it (see
 /// [`StatusReport::to_json`]) and `kiro schema status` its schema.
@@ -50,8 +52,9 @@ pub struct RepoStatus {
     /// The commit checked out (full id); `null` before the first commit or
     /// outside git.
     pub head: Option<String>,
-    /// The commits of the spec's run branch `kiro/<spec>` that no other
-    /// branch has, newest first, each `<short id> <subject>`; empty
+    /// The commits kiro made for the spec on its run branch `kiro/<spec>`
+    /// (those with the `Kiro-Spec: <spec>` trailer, down to the first
+    /// without it), newest first, each `<short id> <subject>`; empty
     /// without that branch.
     pub run_commits: Vec<String>,
     /// Files git reports changed or untracked under the repository's
@@ -241,135 +244,6 @@ impl Project {
     }
 }
 
-/// The branch a run of `spec` commits to in each repository it touches
-/// (issue 16's `kiro/<spec>`, created by the per-task commits).
-fn run_branch(spec: &str) -> String {
-    format!("kiro/{spec}")
-}
-
-/// What git says about a repository folder.
-#[derive(Default)]
-struct GitState {
-    branch: Option<String>,
-    head: Option<String>,
-    run_commits: Vec<String>,
-    dirty: Vec<String>,
-}
-
-/// Branch, head, run commits and dirty files of the work tree holding
-/// `root`; all empty when `root` is in none.
-fn git_state(root: &Path, spec: &str) -> GitState {
-    let inside = git(root, &["rev-parse", "--is-inside-work-tree"]);
-    if inside.as_deref().map(str::trim) != Some("true") {
-        return GitState::default();
-    }
-    let line = |args: &[&str]| {
-        git(root, args)
-            .map(|out| out.trim().to_owned())
-            .filter(|out| !out.is_empty())
-    };
-    let branch = run_branch(spec);
-    let branch_ref = format!("refs/heads/{branch}");
-    let run_commits = match line(&["rev-parse", "-q", "--verify", &branch_ref]) {
-        Some(_) => {
-            // `--exclude` before `--branches` takes the name without
-            // `refs/heads/`: every other branch is the base.
-            let exclude = format!("--exclude={branch}");
-            git(
-                root,
-                &[
-                    "log",
-                    "--format=%h %s",
-                    &branch_ref,
-                    "--not",
-                    &exclude,
-                    "--branches",
-                ],
-            )
-            .map(|out| out.lines().map(str::to_owned).collect())
-            .unwrap_or_default()
-        }
-        None => Vec::new(),
-    };
-    let mut dirty: Vec<String> = git(
-        root,
-        &[
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=all",
-            "--",
-            ".",
-        ],
-    )
-    .map(|out| porcelain_paths(&out))
-    .unwrap_or_default();
-    // Porcelain paths are relative to the work tree's top, which may be
-    // above the repository's folder.
-    if let Some(prefix) = line(&["rev-parse", "--show-prefix"]) {
-        dirty = dirty
-            .into_iter()
-            .filter_map(|p| p.strip_prefix(prefix.as_str()).map(str::to_owned))
-            .collect();
-    }
-    dirty.retain(|p| !crate::workspace::is_kiro_record(Path::new(p)));
-    dirty.sort();
-    dirty.dedup();
-    GitState {
-        branch: line(&["symbolic-ref", "-q", "--short", "HEAD"]),
-        head: line(&["rev-parse", "-q", "--verify", "HEAD"]),
-        run_commits,
-        dirty,
-    }
-}
-
-/// The paths of `git status --porcelain=v1 -z`: entries `XY path` ended by
-/// NUL, a rename or copy followed by its source path, which is skipped.
-fn porcelain_paths(out: &str) -> Vec<String> {
-    let mut paths = Vec::new();
-    let mut entries = out.split('\0');
-    while let Some(entry) = entries.next() {
-        let (Some(code), Some(path)) = (entry.get(..2), entry.get(3..)) else {
-            continue;
-        };
-        paths.push(path.to_owned());
-        if code.contains('R') || code.contains('C') {
-            entries.next();
-        }
-    }
-    paths
-}
-
-/// Runs `git -C root <args>` and returns its standard output when it
-/// succeeds. User configuration that would change what is read (hooks do
-/// not run for these read-only commands; an fsmonitor would) is overridden,
-/// status takes no index lock, and `GIT_*` variables that would point git
-/// at another repository are cleared.
-fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let mut cmd = std::process::Command::new("git");
-    cmd.arg("-C")
-        .arg(root)
-        .args([
-            "--no-optional-locks",
-            "-c",
-            "core.fsmonitor=false",
-            "-c",
-            "core.quotePath=false",
-        ])
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("GIT_") {
-            cmd.env_remove(key);
-        }
-    }
-    let out = cmd.output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 fn push_rows(out: &mut Vec<TaskRow>, task: &Task, depth: usize, run: Option<&RunState>) {
     let id = task.id.as_ref().map(ToString::to_string);
     let outcome = id.as_deref().and_then(|id| {
@@ -389,24 +263,76 @@ fn push_rows(out: &mut Vec<TaskRow>, task: &Task, depth: usize, run: Option<&Run
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// How many commits of `kiro/<spec>` status reads per `git log` call, and
+/// at most in all: a run branch is as long as the run's tasks, and status
+/// must stay quick on a branch someone grew by hand.
+const LOG_PAGE: usize = 200;
+const MAX_RUN_COMMITS: usize = 10_000;
 
-    #[test]
-    fn porcelain() {
-        for (out, expected) in [
-            ("", &[][..]),
-            (
-                " M src/lib.rs\0?? new file.txt\0",
-                &["src/lib.rs", "new file.txt"][..],
-            ),
-            (
-                "R  new.rs\0old.rs\0 D gone.rs\0",
-                &["new.rs", "gone.rs"][..],
-            ),
-        ] {
-            assert_eq!(porcelain_paths(out), expected, "{out:?}");
+/// What git says about a repository folder.
+#[derive(Default)]
+struct GitState {
+    branch: Option<String>,
+    head: Option<String>,
+    run_commits: Vec<String>,
+    dirty: Vec<String>,
+}
+
+/// Branch, head, run commits and dirty files of the work tree holding
+/// `root`; all empty when `root` is in none (or git cannot run, or fails:
+/// status is a report, and a field it cannot fill stays empty).
+fn git_state(root: &Path, spec: &str) -> GitState {
+    let Some(git) = GitRepo::discover(root) else {
+        return GitState::default();
+    };
+    // Paths git reports are relative to the work tree's top, which may be
+    // above the repository's folder.
+    let prefix = match root.strip_prefix(git.root()) {
+        Ok(rel) if !rel.as_os_str().is_empty() => format!("{}/", rel.to_string_lossy()),
+        _ => String::new(),
+    };
+    let mut dirty: Vec<String> = git
+        .status_porcelain()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| p.strip_prefix(prefix.as_str()).map(str::to_owned))
+        .filter(|p| !is_kiro_record(Path::new(p)))
+        .collect();
+    dirty.sort();
+    dirty.dedup();
+    GitState {
+        branch: git.current_branch().ok().flatten(),
+        head: git.head().ok().flatten(),
+        run_commits: run_commits(&git, spec),
+        dirty,
+    }
+}
+
+/// The commits of the run branch `kiro/<spec>` made for the spec, newest
+/// first, as `<short id> <subject>`: the branch's commits down to the first
+/// one without the `Kiro-Spec: <spec>` trailer every per-task commit
+/// carries, which is where the branch left its base.
+fn run_commits(git: &GitRepo, spec: &str) -> Vec<String> {
+    let branch = branch_name(spec);
+    if !matches!(git.resolve(&branch), Ok(Some(_))) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    while out.len() < MAX_RUN_COMMITS {
+        let Ok(page) = git.commits_page(&branch, out.len(), LOG_PAGE) else {
+            break;
+        };
+        let full = page.len() == LOG_PAGE;
+        for commit in page {
+            if commit.trailer("Kiro-Spec") != Some(spec) {
+                return out;
+            }
+            let short = commit.id.get(..7).unwrap_or(&commit.id);
+            out.push(format!("{short} {}", commit.subject));
+        }
+        if !full {
+            break;
         }
     }
+    out
 }

@@ -20,7 +20,7 @@ mod workspace;
 // Helpers shared by the modules above.
 #[path = "../support/fixtures.rs"]
 mod fixtures;
-#[path = "../support/tree.rs"]
-mod whole_tree;
 mod git_runs;
 mod multirepo;
+#[path = "../support/tree.rs"]
+mod whole_tree;
