@@ -443,7 +443,7 @@ fn repos_are_typed_and_round_trip() {
     // The JSON model leaves the field out when empty and reads it back.
     let json = serde_json::to_value(&again.tasks[1]).unwrap();
     assert_eq!(json["repos"], serde_json::json!(["web"]));
-    assert!(serde_json::to_value(&Task::default())
+    assert!(serde_json::to_value(Task::default())
         .unwrap()
         .get("repos")
         .is_none());
