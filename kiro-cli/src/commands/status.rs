@@ -161,7 +161,7 @@ fn text(s: &StatusReport, redactor: &Redactor) -> String {
     out
 }
 
-/// One line per repository: `repo api (default): /src/api; branch kiro/x at
+/// One line per repository: `repo api (default): ../api; branch kiro/x at
 /// 1a2b3c4; 2 run commits; 1 dirty file`.
 fn repo_line(repo: &RepoStatus, redactor: &Redactor) -> String {
     let shown = |text: &str| redactor.for_terminal(text);

@@ -43,7 +43,8 @@ pub struct StatusReport {
 pub struct RepoStatus {
     /// The repository's name (`[repos.<name>]`; `main` for the root).
     pub name: String,
-    /// Its folder, absolute.
+    /// Its folder as `.kiro/workspace.toml` gives it: relative to the
+    /// project root (`.` for the root itself, `../api`) or absolute.
     pub root: String,
     /// Whether tasks that name no repository run here.
     pub default: bool,
@@ -232,7 +233,7 @@ impl Project {
                 let git = git_state(&repo.root, spec);
                 RepoStatus {
                     name: repo.name.clone(),
-                    root: repo.root.display().to_string(),
+                    root: repo.path.clone(),
                     default: repo.name == default,
                     branch: git.branch,
                     head: git.head,
