@@ -337,3 +337,53 @@ fn a_project_with_a_bad_manifest_does_not_open() {
     let shown = err.to_string();
     assert!(shown.contains("workspace.toml:2:8"), "{shown}");
 }
+
+/// Outside the engine, an executor follows the context's task repositories;
+/// `CommandExecutor::repo` still wins, and `KIRO_REPOS` lists the one the
+/// command runs in first.
+#[tokio::test]
+async fn the_command_executor_follows_the_task_repositories_of_its_context() {
+    use kiro_core::spec::{Spec, Task, TaskId};
+    use kiro_core::stage::{Executor, StageContext};
+    use kiro_core::stages::CommandExecutor;
+    use kiro_core::workspace::{Policy, Workspace};
+
+    let layout = Layout::new();
+    let ws = Workspace::builder()
+        .repo("api", layout.repo("api"))
+        .repo("web", layout.repo("web"))
+        .default_repo("web")
+        .policy(Policy {
+            commands: vec!["sh".into()],
+            ..Policy::default()
+        })
+        .build()
+        .unwrap();
+    let task = Task {
+        id: Some(TaskId::new("1")),
+        title: "X".into(),
+        ..Task::default()
+    };
+    let script = "printf '%s %s' \"$(pwd -P)\" \"$KIRO_REPOS\"";
+    let ws = std::sync::Arc::new(ws);
+    for (repos, pinned, expected) in [
+        (&[][..], None, ("web", "web")),
+        (&["api", "web"][..], None, ("api", "api,web")),
+        (&["api", "web"][..], Some("web"), ("web", "web,api")),
+    ] {
+        let cx = StageContext::builder(ws.clone())
+            .task_repos(repos.iter().copied())
+            .build();
+        let mut exec = CommandExecutor::new(["sh", "-c", script]);
+        if let Some(repo) = pinned {
+            exec = exec.repo(repo);
+        }
+        let outcome = exec.execute(&task, &Spec::default(), &cx).await.unwrap();
+        let (repo, list) = expected;
+        assert_eq!(
+            outcome.summary,
+            format!("{} {list}", layout.repo(repo).display()),
+            "{repos:?} {pinned:?}"
+        );
+    }
+}
