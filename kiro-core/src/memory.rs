@@ -80,7 +80,9 @@ pub struct RecallRequest {
     /// to a repository as written.
     #[serde(default)]
     pub paths: Vec<PathBuf>,
-    /// The workspace's repository names; the first is the default one.
+    /// The workspace's repository names; the first is the one the task
+    /// runs in (the engine puts the task's repositories first), or the
+    /// default one.
     #[serde(default)]
     pub repositories: Vec<String>,
     /// The most tokens the recalled memories may take together (see

@@ -204,8 +204,18 @@ impl StageContext {
     /// once per task, before its first attempt). A store's error is the
     /// task's: see [`MemoryRecall`].
     pub(crate) async fn recall_for(&self, task: &Task) -> crate::Result<StageContext> {
+        // The task's repository first (where the request's "first is the
+        // default" applies), then the rest of the workspace's.
+        let first = self.task_repo().to_owned();
+        let mut repos = vec![first.clone()];
+        repos.extend(self.task_repos.iter().filter(|r| **r != first).cloned());
+        for r in self.workspace.repos() {
+            if !repos.iter().any(|known| known == r) {
+                repos.push(r.to_owned());
+            }
+        }
         let request = RecallRequest::for_task(self.spec_name.as_ref(), task)
-            .repositories(self.workspace.repos())
+            .repositories(repos)
             .budget_tokens(self.memory_budget);
         let recalled = recall_within(self.memory.as_ref(), &request).await?;
         Ok(StageContext {
@@ -424,5 +434,53 @@ impl StageContextBuilder {
     /// The context.
     pub fn build(self) -> StageContext {
         self.cx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+
+    /// Keeps the repositories of every request it is asked.
+    #[derive(Default)]
+    struct Asked(Mutex<Vec<Vec<String>>>);
+
+    #[async_trait]
+    impl MemoryRecall for Asked {
+        async fn recall(&self, request: &RecallRequest) -> crate::Result<Vec<Recalled>> {
+            if let Ok(mut asked) = self.0.lock() {
+                asked.push(request.repositories.clone());
+            }
+            Ok(Vec::new())
+        }
+    }
+
+    /// Memory is asked with the task's repository first, then the rest of
+    /// the workspace's; without task repositories, the default one first.
+    #[tokio::test]
+    async fn recall_names_the_task_repository_first() {
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        let ws = Workspace::builder()
+            .repo("a", dirs[0].path())
+            .repo("b", dirs[1].path())
+            .repo("c", dirs[2].path())
+            .default_repo("b")
+            .build()
+            .unwrap();
+        let asked = Arc::new(Asked::default());
+        let base = StageContext::builder(ws).memory(asked.clone()).build();
+        for (task_repos, expected) in [
+            (&[][..], ["b", "a", "c"]),
+            (&["c", "a"][..], ["c", "a", "b"]),
+        ] {
+            let cx = base.with_task_repos(task_repos.iter().map(|r| (*r).to_owned()).collect());
+            cx.recall_for(&Task::default()).await.unwrap();
+            let last = asked.0.lock().unwrap().last().cloned().unwrap();
+            assert_eq!(last, expected, "{task_repos:?}");
+        }
     }
 }
