@@ -20,5 +20,8 @@ mod workspace;
 // Helpers shared by the modules above.
 #[path = "../support/fixtures.rs"]
 mod fixtures;
+mod identity;
+#[path = "../support/oidc.rs"]
+mod oidc;
 #[path = "../support/tree.rs"]
 mod whole_tree;
