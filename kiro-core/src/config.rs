@@ -53,6 +53,27 @@ pub struct Config {
     pub checkpoints: CheckpointsConfig,
     /// `[llm]`: which model the LLM-backed stages use (read by `kiro-llm`).
     pub llm: LlmSection,
+    /// `[git]`: per-task commits on `kiro/<spec>` branches.
+    pub git: GitConfig,
+}
+
+/// `[git]`: whether a run commits each finished task on the branch
+/// `kiro/<spec>` of every git work tree it uses (see [`crate::git`]).
+///
+/// ```
+/// use kiro_core::config::Config;
+///
+/// let config = Config::parse("[git]\ncommits = false\n", ".kiro/config.toml")?;
+/// assert_eq!(config.git.commits, Some(false));
+/// assert_eq!(Config::default().git.commits, None);
+/// # Ok::<(), kiro_core::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct GitConfig {
+    /// `true`: commit each finished task; `false`: never touch git; unset
+    /// (the default): commit in the repositories that are git work trees.
+    pub commits: Option<bool>,
 }
 
 /// `[llm]`: the model behind the LLM-backed stages. kiro-core only reads
@@ -598,7 +619,7 @@ impl From<&Config> for crate::lint::LintOptions {
 }
 
 /// Turns a TOML error into [`Error::Config`], locating its span in `text`.
-fn config_error(text: &str, path: &Path, e: &toml::de::Error) -> Error {
+pub(crate) fn config_error(text: &str, path: &Path, e: &toml::de::Error) -> Error {
     let offset = e.span().map_or(0, |span| span.start);
     let (line, column) = line_col(text, offset);
     // The toml crate joins "what was found" and "what was expected" in one
@@ -671,7 +692,7 @@ fn command_and_preset(text: &str, path: &Path) -> Error {
 }
 
 /// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut end = offset.min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;

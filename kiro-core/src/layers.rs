@@ -42,6 +42,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "checkpoint",
             "workspace",
             "identity",
+            "git",
         ],
     ),
     // Test results, the trace resolver and its verdicts, and the report renderers.

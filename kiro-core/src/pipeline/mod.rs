@@ -39,8 +39,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod branches;
 mod graph;
 mod record;
+mod repos;
 mod run;
 
 use std::collections::BTreeSet;
@@ -72,6 +74,7 @@ use crate::workspace::Workspace;
 /// can send them without importing the engine.
 pub use crate::stage::{NodeStatus, PipelineEvent};
 pub use graph::{TaskGraph, TaskIndex, TaskKind, TaskNode};
+pub use repos::{infer_repos, task_paths};
 
 /// How often and how long a node may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +124,8 @@ pub struct Pipeline {
     phase_policy: NodePolicy,
     external_changes: bool,
     audit: Option<AuditLog>,
+    /// Per-task commits: `None` follows `[git] commits` of the config.
+    git: Option<bool>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -165,6 +170,7 @@ impl Pipeline {
                 phase_policy: NodePolicy::default(),
                 external_changes: true,
                 audit: None,
+                git: None,
             },
         }
     }
@@ -314,6 +320,16 @@ impl PipelineBuilder {
     /// this audit log (see [`crate::audit`]).
     pub fn audit(mut self, log: AuditLog) -> Self {
         self.p.audit = Some(log);
+        self
+    }
+
+    /// Commits each finished task on the branch `kiro/<spec>` of every git
+    /// work tree the run uses (`true`), or never touches git (`false`).
+    /// Unset, `[git] commits` of the config decides, and without it every
+    /// repository that is a git work tree gets commits. See
+    /// [`crate::git`] and the README's "Git per task".
+    pub fn git(mut self, commits: bool) -> Self {
+        self.p.git = Some(commits);
         self
     }
 

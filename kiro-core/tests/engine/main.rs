@@ -20,8 +20,9 @@ mod workspace;
 // Helpers shared by the modules above.
 #[path = "../support/fixtures.rs"]
 mod fixtures;
+#[path = "../support/tree.rs"]
+mod whole_tree;
+mod git_runs;
 mod identity;
 #[path = "../support/oidc.rs"]
 mod oidc;
-#[path = "../support/tree.rs"]
-mod whole_tree;
