@@ -598,7 +598,7 @@ impl From<&Config> for crate::lint::LintOptions {
 }
 
 /// Turns a TOML error into [`Error::Config`], locating its span in `text`.
-fn config_error(text: &str, path: &Path, e: &toml::de::Error) -> Error {
+pub(crate) fn config_error(text: &str, path: &Path, e: &toml::de::Error) -> Error {
     let offset = e.span().map_or(0, |span| span.start);
     let (line, column) = line_col(text, offset);
     // The toml crate joins "what was found" and "what was expected" in one
@@ -671,7 +671,7 @@ fn command_and_preset(text: &str, path: &Path) -> Error {
 }
 
 /// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut end = offset.min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;

@@ -102,6 +102,8 @@ pub mod checkpoint;
 #[cfg(feature = "engine")]
 pub mod config;
 #[cfg(feature = "engine")]
+pub mod governance;
+#[cfg(feature = "engine")]
 pub mod pipeline;
 #[cfg(feature = "engine")]
 pub mod process;
