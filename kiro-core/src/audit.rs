@@ -123,8 +123,8 @@ use crate::workspace::sha256_hex;
 mod event;
 
 pub use event::{
-    file_label, AuditEvent, ForkAudit, GateAudit, PhaseAudit, PhaseResult, RollbackAudit,
-    TaskAudit, VerificationAudit,
+    file_label, ApprovalAudit, AuditEvent, ForkAudit, GateAudit, IdentityRecord, PhaseAudit,
+    PhaseResult, RefusalAudit, RollbackAudit, TaskAudit, VerificationAudit,
 };
 
 /// Where the audit log lives, relative to the workspace root.
@@ -179,6 +179,12 @@ pub enum AuditKind {
     /// A verification verdict: a run's verify phase or `kiro verify`
     /// (payload [`VerificationAudit`]).
     Verification,
+    /// A person signed off a governed gate with `kiro approve` (payload
+    /// [`ApprovalAudit`]).
+    PolicyApproval,
+    /// `.kiro/policy.toml` refused someone's sign-off (payload
+    /// [`RefusalAudit`]).
+    PolicyRefusal,
     /// Anything else, by name.
     Other(String),
 }
@@ -194,6 +200,8 @@ impl AuditKind {
             AuditKind::Rollback => "rollback",
             AuditKind::Fork => "fork",
             AuditKind::Verification => "verification",
+            AuditKind::PolicyApproval => "policy_approval",
+            AuditKind::PolicyRefusal => "policy_refusal",
             AuditKind::Other(name) => name,
         }
     }
@@ -209,6 +217,8 @@ impl From<String> for AuditKind {
             "rollback" => AuditKind::Rollback,
             "fork" => AuditKind::Fork,
             "verification" => AuditKind::Verification,
+            "policy_approval" => AuditKind::PolicyApproval,
+            "policy_refusal" => AuditKind::PolicyRefusal,
             _ => AuditKind::Other(name),
         }
     }

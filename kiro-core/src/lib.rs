@@ -107,6 +107,8 @@ pub mod git;
 #[cfg(feature = "engine")]
 pub mod identity;
 #[cfg(feature = "engine")]
+pub mod governance;
+#[cfg(feature = "engine")]
 pub mod pipeline;
 #[cfg(feature = "engine")]
 pub mod process;

@@ -16,6 +16,7 @@ mod report;
 mod trace;
 mod verify;
 mod workspace;
+mod governance;
 
 // Helpers shared by the modules above.
 #[path = "../support/fixtures.rs"]
