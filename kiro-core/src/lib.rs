@@ -105,9 +105,9 @@ pub mod config;
 #[cfg(feature = "engine")]
 pub mod git;
 #[cfg(feature = "engine")]
-pub mod identity;
-#[cfg(feature = "engine")]
 pub mod governance;
+#[cfg(feature = "engine")]
+pub mod identity;
 #[cfg(feature = "engine")]
 pub mod pipeline;
 #[cfg(feature = "engine")]

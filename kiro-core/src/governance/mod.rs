@@ -48,8 +48,8 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use crate::audit::{ApprovalAudit, IdentityRecord, RefusalAudit};
 use crate::audit::{Actor, ActorSource, AuditEvent, AuditKind, AuditLog, NewEntry};
+pub use crate::audit::{ApprovalAudit, IdentityRecord, RefusalAudit};
 use crate::error::{Error, Result};
 use crate::store::DocKind;
 use crate::workspace::sha256_hex;
@@ -284,9 +284,13 @@ impl Governance {
         };
         let roles = self.matching_roles(&identity, &allowed);
         let refusal = refusal.or_else(|| {
-            roles
-                .is_empty()
-                .then(|| format!("{} is in none of the roles {}", identity.name, allowed.join(", ")))
+            roles.is_empty().then(|| {
+                format!(
+                    "{} is in none of the roles {}",
+                    identity.name,
+                    allowed.join(", ")
+                )
+            })
         });
         let actor = identity.actor();
         if let Some(reason) = refusal {
