@@ -53,6 +53,27 @@ pub struct Config {
     pub checkpoints: CheckpointsConfig,
     /// `[llm]`: which model the LLM-backed stages use (read by `kiro-llm`).
     pub llm: LlmSection,
+    /// `[git]`: per-task commits on `kiro/<spec>` branches.
+    pub git: GitConfig,
+}
+
+/// `[git]`: whether a run commits each finished task on the branch
+/// `kiro/<spec>` of every git work tree it uses (see [`crate::git`]).
+///
+/// ```
+/// use kiro_core::config::Config;
+///
+/// let config = Config::parse("[git]\ncommits = false\n", ".kiro/config.toml")?;
+/// assert_eq!(config.git.commits, Some(false));
+/// assert_eq!(Config::default().git.commits, None);
+/// # Ok::<(), kiro_core::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct GitConfig {
+    /// `true`: commit each finished task; `false`: never touch git; unset
+    /// (the default): commit in the repositories that are git work trees.
+    pub commits: Option<bool>,
 }
 
 /// `[llm]`: the model behind the LLM-backed stages. kiro-core only reads

@@ -113,6 +113,17 @@ pub enum Error {
         /// The name that was looked up.
         repo: String,
     },
+    /// A task's `_Repos:` line (or its parent's) names a repository the
+    /// workspace does not have; the run stops before any task runs.
+    #[error("task {task}: unknown repository {repo:?} (the workspace's repositories: {})", known.join(", "))]
+    UnknownTaskRepo {
+        /// The task's id.
+        task: String,
+        /// The name the task gave.
+        repo: String,
+        /// The workspace's repository names.
+        known: Vec<String>,
+    },
     /// A path given to a workspace would lead outside its repository root.
     #[error("{repo}: {}: path outside the repository: {reason}", path.display())]
     PathEscape {
@@ -397,6 +408,41 @@ pub enum Error {
         max: String,
         /// What the run used.
         used: String,
+    },
+    /// A directory is not inside a git work tree.
+    #[error("{}: not a git work tree", path.display())]
+    NotAGitRepo {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The `git` program could not be started (not installed or not on `PATH`).
+    #[error("cannot run git: {source}; install git or turn per-task commits off with `commits = false` under `[git]` in .kiro/config.toml")]
+    GitMissing {
+        /// Why it could not be started.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A git command failed.
+    #[error("{}: git {args} failed{}: {stderr}", repo.display(), status.map(|s| format!(" (exit {s})")).unwrap_or_default())]
+    Git {
+        /// The work tree it ran in.
+        repo: PathBuf,
+        /// Its arguments (after kiro's fixed `-c` options).
+        args: String,
+        /// Its exit code; `None` when a signal ended it.
+        status: Option<i32>,
+        /// The start of its standard error.
+        stderr: String,
+    },
+    /// A repository a run commits to has changes the run did not make.
+    #[error("repository {repo} ({}) has uncommitted changes kiro did not make: {}; commit or stash them first", root.display(), paths.join(", "))]
+    DirtyRepo {
+        /// The workspace's name of the repository.
+        repo: String,
+        /// Its work tree.
+        root: PathBuf,
+        /// The dirty paths (at most a few, then `...`).
+        paths: Vec<String>,
     },
     /// An integrator's error.
     #[error(transparent)]

@@ -35,7 +35,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     // What a run works through: configuration, sandbox, processes, checkpoints, workspace.
     (
         "runtime",
-        &["sandbox", "config", "process", "checkpoint", "workspace"],
+        &[
+            "sandbox",
+            "config",
+            "process",
+            "checkpoint",
+            "workspace",
+            "identity",
+            "git",
+        ],
     ),
     // Test results, the trace resolver and its verdicts, and the report renderers.
     ("evidence", &["verify", "trace", "report"]),

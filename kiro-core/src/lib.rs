@@ -59,6 +59,7 @@
 - [`trace`]: the requirement → criterion → property → task → file → test graph and coverage.
 - [`report`]: the traceability matrix and its renderers.
 - [`audit`]: the append-only, hash-chained audit log, with its heads kept under `.kiro/runs/`.
+- [`git`]: the git work trees of a run (branch `kiro/<spec>`, a commit per task) through the `git` program.
 - [`checkpoint`]: crash-safe checkpoints of runs, content-addressed blobs, rollback and fork.
 - [`workspace`]: sandboxed, journaled file access to named repositories, policy, change scans.
 - [`project`]: the use cases of a workspace (run, status, verify, trace, rollback, fork),
@@ -68,7 +69,7 @@
 #![cfg_attr(
     not(feature = "engine"),
     doc = r#"
-`config`, `stage`, `stages`, `pipeline`, `process`, `sandbox`, `verify`, `trace`, `report`,
+`config`, `git`, `stage`, `stages`, `pipeline`, `process`, `sandbox`, `verify`, `trace`, `report`,
 `audit`, `checkpoint`, `workspace` and `project` (not in this build).
 "#
 )]
@@ -102,7 +103,11 @@ pub mod checkpoint;
 #[cfg(feature = "engine")]
 pub mod config;
 #[cfg(feature = "engine")]
+pub mod git;
+#[cfg(feature = "engine")]
 pub mod governance;
+#[cfg(feature = "engine")]
+pub mod identity;
 #[cfg(feature = "engine")]
 pub mod pipeline;
 #[cfg(feature = "engine")]

@@ -1072,6 +1072,15 @@ pub struct Task {
     /// that line when rendering; read back, an added line is in `details`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundary: Option<String>,
+    /// The repositories of the workspace the task works in, from a
+    /// `_Repos: api, web_` line (names of `.kiro/workspace.toml`'s
+    /// `[repos.<name>]`). Like [`Task::boundary`], the line stays in
+    /// [`Task::details`] where it was written; this field is its value, and
+    /// an edit of it rewrites (or adds, or drops) that line when rendering.
+    /// Empty: the engine infers the repositories from the task's paths, its
+    /// parent's, or takes the workspace's default one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repos: Vec<String>,
 }
 
 impl Task {

@@ -17,8 +17,8 @@ use super::requirements::blocks_to_column_zero;
 use super::{FormatDiagnostic, Locator, Parsed, Position, SourceMap, TaskPath};
 use crate::lexicon::{
     is_lowercase_entry, BOUNDARY_LABELS, DEFAULT_BOUNDARY_LINK, DEFAULT_DEPENDS_LINK,
-    DEFAULT_PROPERTY, DEFAULT_REQUIREMENTS_LINK, DEPENDS_LABELS, PROPERTY_WORDS,
-    REQUIREMENT_LABELS,
+    DEFAULT_PROPERTY, DEFAULT_REPOS_LINK, DEFAULT_REQUIREMENTS_LINK, DEPENDS_LABELS,
+    PROPERTY_WORDS, REPOS_LABELS, REQUIREMENT_LABELS,
 };
 use crate::spec::{
     is_numbered_under, CriterionId, PropertyId, Task, TaskForm, TaskId, TaskList, TaskStatus,
@@ -73,6 +73,11 @@ use crate::Error;
 ///   id (`task one`, `v2`, `none`) is kept in [`Task::unreadable_depends`],
 ///   never dropped: lint reports it (K0018) and the engine refuses to run
 ///   the plan. Words around an id (`Task 1.2`, `1 (the schema)`) are notes.
+/// - A repositories line (`_Repos: api, web_`,
+///   [`crate::lexicon::REPOS_LABELS`]) and a boundary line
+///   (`_Boundary: core_`) stay details where written; their values are
+///   [`Task::repos`] and [`Task::boundary`], and rendering rewrites the line
+///   only when the value was edited.
 /// - Markdown directly inside a task item that is not a bullet list (a
 ///   paragraph, a code block, a table, a numbered list) is kept as a
 ///   detail too, in order: such a detail starts with a line break (`"\nSome
@@ -1049,6 +1054,10 @@ impl<'a> Parser<'a> {
             .and_then(|i| task.details.get(i))
             .and_then(|d| boundary_value(d))
             .map(str::to_owned);
+        task.repos = repos_index(&task.details)
+            .and_then(|i| task.details.get(i))
+            .and_then(|d| repos_value(d))
+            .unwrap_or_default();
     }
 
     /// A nested list whose items are read one by one (bullets outside a
@@ -1942,9 +1951,51 @@ fn boundary_line(source: &str, boundary: Option<&str>) -> Option<String> {
     Some(format!("_{label}: {boundary}_"))
 }
 
+/// The index in `details` of a task's repositories line (the last one).
+fn repos_index(details: &[String]) -> Option<usize> {
+    details.iter().rposition(|d| repos_value(d).is_some())
+}
+
+/// The names of a repositories line `_Repos: api, web_`: the items between
+/// commas (or `;`, `、` and their full-width forms) or spaces, code spans
+/// unwrapped. A line whose label is not a repositories label is `None`.
+fn repos_value(line: &str) -> Option<Vec<String>> {
+    if line.starts_with('\n') {
+        return None;
+    }
+    let (label, rest) = link_parts(line)?;
+    if !has_label(REPOS_LABELS, label) {
+        return None;
+    }
+    let value = line.get(rest)?;
+    Some(
+        value
+            .split(|c: char| matches!(c, ',' | ';' | '、' | '，' | '；') || c.is_whitespace())
+            .map(|item| item.trim_matches('`'))
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// The repositories line to write in place of `source`: the source while it
+/// still names `repos`, the source's label with the new names otherwise,
+/// none when the repositories were removed.
+fn repos_line(source: &str, repos: &[String]) -> Option<String> {
+    if repos.is_empty() {
+        return None;
+    }
+    if repos_value(source).as_deref() == Some(repos) {
+        return Some(source.to_owned());
+    }
+    let label = link_parts(source).map_or(DEFAULT_REPOS_LINK, |(l, _)| l);
+    Some(format!("_{label}: {}_", repos.join(", ")))
+}
+
 /// `true` when a task has no lines under its title.
 fn has_body(task: &Task) -> bool {
     task.boundary.is_some()
+        || !task.repos.is_empty()
         || !task.details.is_empty()
         || !task.subtasks.is_empty()
         || requirements_line(task).is_some()
@@ -2078,9 +2129,16 @@ fn render_task(task: &Task, column: usize) -> String {
     // The boundary line is written where it stood, rewritten when the
     // model's boundary differs from it.
     let boundary_at = boundary_index(&task.details);
+    let repos_at = repos_index(&task.details);
     for (i, d) in task.details.iter().enumerate() {
         if Some(i) == boundary_at {
             if let Some(line) = boundary_line(d, task.boundary.as_deref()) {
+                parts.push(label(&line));
+            }
+            continue;
+        }
+        if Some(i) == repos_at {
+            if let Some(line) = repos_line(d, &task.repos) {
                 parts.push(label(&line));
             }
             continue;
@@ -2094,6 +2152,10 @@ fn render_task(task: &Task, column: usize) -> String {
         if let Some(b) = &task.boundary {
             parts.push(label(&format!("_{DEFAULT_BOUNDARY_LINK}: {b}_")));
         }
+    }
+    if repos_at.is_none() && !task.repos.is_empty() {
+        let names = task.repos.join(", ");
+        parts.push(label(&format!("_{DEFAULT_REPOS_LINK}: {names}_")));
     }
     for p in unmentioned_properties(task) {
         parts.push((

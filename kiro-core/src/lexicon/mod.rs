@@ -365,6 +365,13 @@ pub const BOUNDARY_LABELS: &[&str] = &["Boundary", "Boundaries", "境界", "边�
 /// The label of a task's boundary line kiro writes.
 pub const DEFAULT_BOUNDARY_LINK: &str = "Boundary";
 
+/// Labels of a task's repositories line (`_Repos: api, web_`), naming
+/// repositories of `.kiro/workspace.toml`.
+pub const REPOS_LABELS: &[&str] = &["Repos", "Repositories", "Repo", "Repository"];
+
+/// The label of a task's repositories line kiro writes.
+pub const DEFAULT_REPOS_LINK: &str = "Repos";
+
 /// Labels of cc-sdd's dependency line (`_Depends: 1.2_`).
 pub const DEPENDS_LABELS: &[&str] = &["Depends", "Depends on", "Dependencies", "依存", "依赖"];
 

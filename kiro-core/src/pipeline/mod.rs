@@ -39,8 +39,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod branches;
 mod graph;
 mod record;
+mod repos;
 mod run;
 
 use std::collections::BTreeSet;
@@ -73,6 +75,7 @@ use crate::workspace::Workspace;
 /// can send them without importing the engine.
 pub use crate::stage::{NodeStatus, PipelineEvent};
 pub use graph::{TaskGraph, TaskIndex, TaskKind, TaskNode};
+pub use repos::{infer_repos, task_paths};
 
 /// How often and how long a node may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +126,8 @@ pub struct Pipeline {
     external_changes: bool,
     audit: Option<AuditLog>,
     governance: Option<Governance>,
+    /// Per-task commits: `None` follows `[git] commits` of the config.
+    git: Option<bool>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -169,6 +174,7 @@ impl Pipeline {
                 external_changes: true,
                 audit: None,
                 governance: None,
+                git: None,
             },
         }
     }
@@ -331,6 +337,16 @@ impl PipelineBuilder {
     /// the node that crosses a `[limits]` value.
     pub fn governance(mut self, governance: Governance) -> Self {
         self.p.governance = Some(governance);
+        self
+    }
+
+    /// Commits each finished task on the branch `kiro/<spec>` of every git
+    /// work tree the run uses (`true`), or never touches git (`false`).
+    /// Unset, `[git] commits` of the config decides, and without it every
+    /// repository that is a git work tree gets commits. See
+    /// [`crate::git`] and the README's "Git per task".
+    pub fn git(mut self, commits: bool) -> Self {
+        self.p.git = Some(commits);
         self
     }
 

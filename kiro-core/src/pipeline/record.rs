@@ -659,6 +659,14 @@ pub(crate) fn rollback<S: CheckpointStore + ?Sized>(
     let (wanted, exact) = wanted_states(store, ws, &latest.reference(), to, spec.as_deref())?;
     let plan = RollbackPlan::new(store, wanted, &roots)?;
     let state = state_at(store, to)?;
+    // The branches move before the intent is stored: each move is derived
+    // from the store alone (idempotent), so a crash before the intent
+    // leaves a rollback that running it again completes, and one after it
+    // finds the branches already where the completed intent leaves the files.
+    if let Some(spec) = &spec {
+        let recorded = super::branches::recorded_commits(&state.artifacts);
+        super::branches::sync_workspace(ws, spec, to.run_id.as_str(), &recorded)?;
+    }
     let node = NodeId::RollbackTo(to.id.clone()).to_string();
     let mut cp = Checkpoint::new(
         to.run_id.clone(),
@@ -700,6 +708,12 @@ pub(crate) fn fork<S: CheckpointStore + ?Sized>(
     let (wanted, exact) = wanted_states(store, ws, &latest.reference(), from, spec.as_deref())?;
     let plan = RollbackPlan::new(store, wanted, &roots)?;
     let state = state_at(store, from)?;
+    // The branches follow the files back to `from`, as for a rollback; the
+    // new run's commits then continue from there.
+    if let Some(spec) = &spec {
+        let recorded = super::branches::recorded_commits(&state.artifacts);
+        super::branches::sync_workspace(ws, spec, from.run_id.as_str(), &recorded)?;
+    }
     let run = store.create_run()?;
     let node = NodeId::Fork.to_string();
     let mut cp = Checkpoint::new(run.clone(), CheckpointId::from_seq(1), node.as_str());

@@ -788,6 +788,7 @@ fn without_subtasks(task: &Task) -> Task {
         before,
         form,
         boundary,
+        repos,
     } = task;
     Task {
         id: id.clone(),
@@ -806,6 +807,7 @@ fn without_subtasks(task: &Task) -> Task {
         before: before.clone(),
         form: *form,
         boundary: boundary.clone(),
+        repos: repos.clone(),
     }
 }
 

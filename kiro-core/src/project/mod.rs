@@ -67,7 +67,7 @@ use crate::stage::{
 };
 use crate::stages::{CommandExecutor, CommandVerifier};
 use crate::store::{self, LoadOptions, LoadedSpec};
-use crate::workspace::{Policy, Workspace, DEFAULT_REPO};
+use crate::workspace::{Policy, Workspace, WorkspaceManifest};
 
 /// What a use case of [`Project`] can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +192,7 @@ pub struct Project {
     actor: Option<Actor>,
     redactor: Redactor,
     load_options: LoadOptions,
+    manifest: WorkspaceManifest,
 }
 
 /// Options for [`Project::builder`]; every one has the CLI's default.
@@ -265,6 +266,18 @@ impl ProjectBuilder {
                 root: lexical_root,
             });
         }
+        let manifest = WorkspaceManifest::load(&root)?;
+        // The other repositories are scanned after every task as well.
+        if let Some(repo) = manifest
+            .repos
+            .iter()
+            .find(|r| r.root != root && lexical(&dir).starts_with(&r.root))
+        {
+            return Err(ProjectError::StoreInsideWorkspace {
+                dir,
+                root: repo.root.clone(),
+            });
+        }
         let load_options = match self.load_options {
             Some(options) => options,
             None => {
@@ -282,6 +295,7 @@ impl ProjectBuilder {
             actor: self.actor,
             redactor: self.redactor.unwrap_or_else(Redactor::from_env),
             load_options,
+            manifest,
         })
     }
 }
@@ -348,13 +362,22 @@ impl Project {
         })
     }
 
-    /// The engine's view of the workspace: one repository at the root,
-    /// under the policy `[policy]` describes.
+    /// The engine's view of the workspace: the repositories of
+    /// `.kiro/workspace.toml` (one repository, `main`, at the root without
+    /// it; see [`WorkspaceManifest`]) with its default repository, under
+    /// the policy `[policy]` describes.
     pub fn workspace(&self) -> Result<Workspace> {
-        Ok(Workspace::builder()
-            .repo(DEFAULT_REPO, &self.root)
+        Ok(self
+            .manifest
+            .builder()
             .policy(policy(&self.config.policy))
             .build()?)
+    }
+
+    /// The repositories of the project, read from `.kiro/workspace.toml`
+    /// when the project was opened.
+    pub fn manifest(&self) -> &WorkspaceManifest {
+        &self.manifest
     }
 
     /// The spec folders under `.kiro/specs/`, sorted.

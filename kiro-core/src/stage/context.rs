@@ -143,6 +143,9 @@ pub struct StageContext {
     spec_dir: Arc<Path>,
     node: Arc<str>,
     attempt: u32,
+    // The repositories the engine assigned to the running task; empty
+    // outside tasks.
+    task_repos: Arc<[String]>,
 }
 
 impl StageContext {
@@ -164,6 +167,7 @@ impl StageContext {
                 spec_dir: Arc::from(Path::new("")),
                 node: Arc::from(""),
                 attempt: 1,
+                task_repos: Arc::from(Vec::new()),
             },
         }
     }
@@ -273,6 +277,45 @@ impl StageContext {
         self.attempt
     }
 
+    /// The repositories of the workspace the running task works in, the
+    /// one it runs in first: the task's `_Repos:` line (or its parent's),
+    /// else the repositories its paths name, else the workspace's default
+    /// repository. Empty outside tasks (phases, gates) and for a context
+    /// built without [`StageContextBuilder::task_repos`]; executors then
+    /// fall back to [`Workspace::default_repo`].
+    ///
+    /// ```
+    /// use kiro_core::stage::StageContext;
+    /// use kiro_core::workspace::Workspace;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let cx = StageContext::builder(Workspace::single(dir.path())?)
+    ///     .task_repos(["main"])
+    ///     .build();
+    /// assert_eq!(cx.task_repos(), ["main"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn task_repos(&self) -> &[String] {
+        &self.task_repos
+    }
+
+    /// The repository the running task runs in: its first
+    /// [`task_repos`](StageContext::task_repos), else the workspace's
+    /// default repository.
+    pub fn task_repo(&self) -> &str {
+        self.task_repos
+            .first()
+            .map_or_else(|| self.workspace.default_repo(), String::as_str)
+    }
+
+    /// This context for a task working in `repos`.
+    pub(crate) fn with_task_repos(&self, repos: Arc<[String]>) -> StageContext {
+        StageContext {
+            task_repos: repos,
+            ..self.clone()
+        }
+    }
+
     /// This context for another node and attempt, sharing everything else.
     pub(crate) fn for_node(
         &self,
@@ -363,6 +406,18 @@ impl StageContextBuilder {
     /// Sets the node name.
     pub fn node(mut self, node: impl Into<String>) -> Self {
         self.cx.node = Arc::from(node.into());
+        self
+    }
+
+    /// Sets the repositories of the running task (see
+    /// [`StageContext::task_repos`]), for an executor called outside the
+    /// engine.
+    pub fn task_repos<I, S>(mut self, repos: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cx.task_repos = repos.into_iter().map(Into::into).collect();
         self
     }
 

@@ -186,6 +186,21 @@ pub struct TaskOutcome {
     /// that a reviewer can tell what the agent was told and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recalled: Vec<RecallRecord>,
+    /// The commits the engine made for the task on `kiro/<spec>`, one per
+    /// repository (see [`crate::git`]): set by the engine, not the executor,
+    /// after the task's mark and before its checkpoint, so that rolling
+    /// back to that checkpoint can move every branch back to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<RepoCommit>,
+}
+
+/// A commit the engine made for a task in one repository of the workspace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RepoCommit {
+    /// The workspace's name of the repository.
+    pub repo: String,
+    /// The commit id (hex).
+    pub commit: String,
 }
 
 impl TaskOutcome {
@@ -201,6 +216,7 @@ impl TaskOutcome {
             sandbox: None,
             usage: None,
             recalled: Vec::new(),
+            commits: Vec::new(),
         }
     }
 
@@ -220,6 +236,7 @@ impl TaskOutcome {
             sandbox: None,
             usage: None,
             recalled: Vec::new(),
+            commits: Vec::new(),
         }
     }
 
@@ -235,6 +252,7 @@ impl TaskOutcome {
             sandbox: None,
             usage: None,
             recalled: Vec::new(),
+            commits: Vec::new(),
         }
     }
 }

@@ -55,7 +55,8 @@ pub enum BriefInput {
 ///
 /// | Variable | Value |
 /// |---|---|
-/// | `KIRO_WORKSPACE` | the repository root |
+/// | `KIRO_WORKSPACE` | the root of the repository the command runs in (the one set with [`CommandExecutor::repo`], else the task's first) |
+/// | `KIRO_REPOS` | the task's repositories, comma-separated, the one it runs in first |
 /// | `KIRO_SPEC` | the spec's name |
 /// | `KIRO_TASK_ID` | the task's id (`2.1`) |
 /// | `KIRO_TASK_TITLE` | the task's title |
@@ -189,7 +190,9 @@ impl CommandExecutor {
         self
     }
 
-    /// Runs in the root of this workspace repository (default: the first one).
+    /// Runs in the root of this workspace repository (default: the task's
+    /// first repository, [`StageContext::task_repos`], else the workspace's
+    /// default one).
     pub fn repo(mut self, name: impl Into<String>) -> Self {
         self.repo = Some(name.into());
         self
@@ -283,7 +286,7 @@ impl Executor for CommandExecutor {
                 (argv, None)
             }
         };
-        let repo = super::repo_or_first(ws, self.repo.as_ref())?;
+        let repo = super::repo_or_first(cx, self.repo.as_ref());
         let root = ws.root(&repo)?.to_path_buf();
         let spec_name = if spec.name.is_empty() {
             cx.spec_name()
@@ -308,7 +311,8 @@ impl Executor for CommandExecutor {
             .env("KIRO_SPEC", spec_name)
             .env("KIRO_TASK_ID", id.as_str())
             .env("KIRO_TASK_TITLE", task.title.as_str())
-            .env("KIRO_RUN_ID", cx.run_id().map_or("", |r| r.as_str()));
+            .env("KIRO_RUN_ID", cx.run_id().map_or("", |r| r.as_str()))
+            .env("KIRO_REPOS", task_repos(cx, &repo));
         // The private temporary directory wins over a configured TMPDIR:
         // under Landlock it is the only temporary place the agent may write.
         if let Some(temp) = confined.temp_dir() {
@@ -344,6 +348,19 @@ impl Executor for CommandExecutor {
 }
 
 /// The last non-empty line of `stdout`, shortened to [`SUMMARY_CHARS`], or `exit 0`.
+/// `KIRO_REPOS`: the task's repositories, comma-separated, with `repo` (the
+/// one the command runs in) first.
+fn task_repos(cx: &StageContext, repo: &str) -> String {
+    let mut names = vec![repo];
+    names.extend(
+        cx.task_repos()
+            .iter()
+            .map(String::as_str)
+            .filter(|r| *r != repo),
+    );
+    names.join(",")
+}
+
 fn summary_line(stdout: &str) -> String {
     let Some(line) = stdout.lines().map(str::trim).rfind(|l| !l.is_empty()) else {
         return "exit 0".to_owned();

@@ -32,19 +32,10 @@ pub use template::{is_testable, template_design, trace_plan};
 pub use verifier::CommandVerifier;
 
 /// The repository a command stage runs in: the one it was given, else the
-/// workspace's first.
-fn repo_or_first(
-    ws: &crate::workspace::Workspace,
-    repo: Option<&String>,
-) -> Result<String, StageError> {
-    match repo {
-        Some(name) => Ok(name.clone()),
-        None => ws
-            .repos()
-            .next()
-            .map(str::to_owned)
-            .ok_or_else(|| StageError::invalid("the workspace has no repository")),
-    }
+/// running task's first repository ([`StageContext::task_repos`]), else the
+/// workspace's default one.
+fn repo_or_first(cx: &StageContext, repo: Option<&String>) -> String {
+    repo.cloned().unwrap_or_else(|| cx.task_repo().to_owned())
 }
 
 /// Fails with [`StageError::Invalid`] when a document holds no requirement.

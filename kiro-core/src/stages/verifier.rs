@@ -110,7 +110,7 @@ impl Verifier for CommandVerifier {
     ) -> Result<VerificationReport, StageError> {
         let ws = cx.workspace();
         ws.check_command(&self.argv)?;
-        let repo = super::repo_or_first(ws, self.repo.as_ref())?;
+        let repo = super::repo_or_first(cx, self.repo.as_ref());
         let root = ws.root(&repo)?.to_owned();
         let junit = match &self.junit {
             Some(rel) => {

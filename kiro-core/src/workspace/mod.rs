@@ -15,6 +15,7 @@
 //! outside what this sandbox defends against (it guards stages, not attackers
 //! with concurrent write access to the repository).
 
+mod manifest;
 mod policy;
 mod scan;
 
@@ -26,6 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+pub use manifest::{RepoEntry, WorkspaceManifest, MANIFEST_PATH};
 pub use policy::{Policy, WritableSet};
 pub use scan::{is_kiro_record, sha256_hex, Changes, FileStat, HashCache, Mtime, Snapshot};
 
@@ -84,6 +86,8 @@ struct Repo {
 #[derive(Debug)]
 pub struct Workspace {
     repos: Vec<Repo>,
+    /// The index in `repos` of the default repository, when one was named.
+    default: Option<usize>,
     policy: Policy,
     writable: WritableSet,
     journal: Mutex<Vec<JournalEntry>>,
@@ -95,6 +99,7 @@ pub struct Workspace {
 #[derive(Debug, Default)]
 pub struct WorkspaceBuilder {
     repos: Vec<(String, PathBuf)>,
+    default: Option<String>,
     policy: Policy,
     journal_file: Option<PathBuf>,
     cache: Option<Arc<HashCache>>,
@@ -104,6 +109,13 @@ impl WorkspaceBuilder {
     /// Adds a repository under `name`; its root must be an existing folder.
     pub fn repo(mut self, name: impl Into<String>, root: impl Into<PathBuf>) -> Self {
         self.repos.push((name.into(), root.into()));
+        self
+    }
+
+    /// Names the repository tasks work in when they name none (default:
+    /// the first one added); it must be one of the repositories added.
+    pub fn default_repo(mut self, name: impl Into<String>) -> Self {
+        self.default = Some(name.into());
         self
     }
 
@@ -153,9 +165,18 @@ impl WorkspaceBuilder {
                 root: canonical,
             });
         }
+        let default = match &self.default {
+            Some(name) => Some(repos.iter().position(|r| &r.name == name).ok_or_else(|| {
+                Error::InvalidWorkspace {
+                    reason: format!("default repository {name:?} is not one of the repositories"),
+                }
+            })?),
+            None => None,
+        };
         let writable = self.policy.writable_set()?;
         Ok(Workspace {
             repos,
+            default,
             policy: self.policy,
             writable,
             journal: Mutex::new(Vec::new()),
@@ -179,6 +200,16 @@ impl Workspace {
     /// The repository names, in the order they were added.
     pub fn repos(&self) -> impl Iterator<Item = &str> {
         self.repos.iter().map(|r| r.name.as_str())
+    }
+
+    /// The repository tasks work in when they name none: the one
+    /// [`WorkspaceBuilder::default_repo`] named (`default = true` in
+    /// `.kiro/workspace.toml`), else the first one added.
+    pub fn default_repo(&self) -> &str {
+        self.default
+            .and_then(|i| self.repos.get(i))
+            .or_else(|| self.repos.first())
+            .map_or(DEFAULT_REPO, |r| r.name.as_str())
     }
 
     /// The canonical root of a repository.

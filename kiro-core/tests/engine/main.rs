@@ -23,3 +23,7 @@ mod governance;
 mod fixtures;
 #[path = "../support/tree.rs"]
 mod whole_tree;
+mod git_runs;
+mod identity;
+#[path = "../support/oidc.rs"]
+mod oidc;

@@ -229,7 +229,7 @@ impl AcpExecutor {
         self
     }
 
-    /// The repository the agent works in (default: the workspace's first).
+    /// The repository the agent works in (default: the task's, [`StageContext::task_repo`]).
     pub fn repo(mut self, name: impl Into<String>) -> Self {
         self.repo = Some(name.into());
         self
@@ -836,11 +836,9 @@ impl Executor for AcpExecutor {
         let ws = Arc::clone(cx.workspace());
         let repo = match &self.repo {
             Some(r) => r.clone(),
-            None => ws
-                .repos()
-                .next()
-                .map(str::to_owned)
-                .ok_or_else(|| StageError::invalid("the workspace has no repository"))?,
+            // The repository the engine assigned to the task, else the
+            // workspace's default one.
+            None => cx.task_repo().to_owned(),
         };
         let root = ws.root(&repo)?.to_path_buf();
         let brief = task_brief(task, spec);

@@ -132,7 +132,7 @@ impl std::fmt::Debug for AgentExecutor {
 
 impl AgentExecutor {
     /// An agent over `client` with the default limits, working in the
-    /// workspace's first repository.
+    /// task's repository ([`StageContext::task_repo`]).
     pub fn new(client: Arc<dyn LlmClient>) -> AgentExecutor {
         AgentExecutor {
             client,
@@ -182,7 +182,7 @@ impl AgentExecutor {
         self
     }
 
-    /// The repository the agent works in (default: the workspace's first).
+    /// The repository the agent works in (default: the task's, [`StageContext::task_repo`]).
     #[must_use]
     pub fn repo(mut self, name: impl Into<String>) -> Self {
         self.repo = Some(name.into());
@@ -308,7 +308,9 @@ impl Executor for AgentExecutor {
         let workspace = cx.workspace();
         let repo = match &self.repo {
             Some(name) => name.clone(),
-            None => workspace.repos().next().unwrap_or_default().to_owned(),
+            // The repository the engine assigned to the task (its
+            // `_Repos:` line, the paths it names), else the default one.
+            None => cx.task_repo().to_owned(),
         };
         // An unknown repository is a configuration error, found before the
         // first (paid) request.

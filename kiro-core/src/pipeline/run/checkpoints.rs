@@ -2,7 +2,7 @@
 //! (documents, task marks) that checkpoints record.
 
 use super::{blocking, read_optional, spec_name, Run};
-use crate::checkpoint::{Checkpoint, CheckpointId};
+use crate::checkpoint::{Checkpoint, CheckpointId, FileChange};
 use crate::error::{Error, Result};
 use crate::format::set_task_status;
 use crate::pipeline::record::{ChangeTracker, Recorded};
@@ -73,14 +73,35 @@ impl Run<'_> {
     /// of their own mark. The blobs of files the engine or the journal
     /// changed are stored here, before the log line that commits them.
     pub(super) fn stage(&mut self, node: NodeId, rec: &Recorded) -> Result<()> {
+        let files = self.take_changes()?;
+        self.stage_with(node, rec, files.unwrap_or_default())
+    }
+
+    /// The changes the next checkpoint takes (see [`stage`](Self::stage)),
+    /// taken out now so that a task's commit stages exactly them; `None`
+    /// without a store.
+    pub(super) fn take_changes(&mut self) -> Result<Option<Vec<FileChange>>> {
         let Some(store) = self.pipeline.store.clone() else {
-            self.completed.insert(node);
-            return Ok(());
+            return Ok(None);
         };
-        let files = match &mut self.tracker {
+        Ok(Some(match &mut self.tracker {
             Some(tracker) => tracker.take(&self.options.workspace, store.as_ref())?,
             None => Vec::new(),
-        };
+        }))
+    }
+
+    /// [`stage`](Self::stage) with the changes already taken
+    /// ([`take_changes`](Self::take_changes)).
+    pub(super) fn stage_with(
+        &mut self,
+        node: NodeId,
+        rec: &Recorded,
+        files: Vec<FileChange>,
+    ) -> Result<()> {
+        if self.pipeline.store.is_none() {
+            self.completed.insert(node);
+            return Ok(());
+        }
         let name = node.to_string();
         let mut checkpoint = Checkpoint::new(
             self.run_id.clone(),

@@ -9,6 +9,8 @@
 //!   the retry loop around it;
 //! - [`checkpoints`]: staging and committing a node's checkpoint, the
 //!   engine's own writes (documents, task marks) that it records;
+//! - [`commits`]: git per task, the `kiro/<spec>` branches prepared and a
+//!   commit per finished task, between its mark and its checkpoint;
 //! - [`policy`]: the changes of a batch of tasks that break the workspace
 //!   policy, reverted, and the tasks failed for them.
 //!
@@ -18,6 +20,7 @@
 //! running tasks share.
 
 mod checkpoints;
+mod commits;
 mod phases;
 mod policy;
 mod retry;
@@ -110,6 +113,9 @@ pub(super) struct Run<'p> {
     /// The plan checked before the run started, whose graph the execute
     /// phase reuses when the tasks did not change since.
     checked_plan: Option<CheckedPlan>,
+    /// The git work trees finished tasks are committed to; `None` when
+    /// per-task commits are off or the tasks have not started.
+    git: Option<commits::RunGit>,
 }
 
 impl<'p> Run<'p> {
@@ -207,6 +213,7 @@ impl<'p> Run<'p> {
             tasks_text,
             cancel,
             checked_plan,
+            git: None,
         })
     }
 

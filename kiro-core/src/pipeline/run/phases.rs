@@ -326,6 +326,12 @@ impl Run<'_> {
             Some(graph) => graph,
             None => TaskGraph::build(&list, order)?,
         };
+        // Every task's repositories are settled (and unknown names refused)
+        // before the first task starts.
+        let repos = crate::pipeline::repos::assign(&graph, &self.options.workspace)?;
+        // Branches are switched (and, on resume, moved back to the last
+        // checkpoint's commits) before any task changes a file.
+        self.start_git(&repos).await?;
         let executor = match &self.pipeline.executor {
             Some(executor) => Some(executor.clone()),
             None => {
@@ -349,6 +355,6 @@ impl Run<'_> {
                 None
             }
         };
-        Scheduler::new(self, graph, executor).run().await
+        Scheduler::new(self, graph, repos, executor).run().await
     }
 }

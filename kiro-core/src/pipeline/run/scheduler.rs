@@ -48,6 +48,9 @@ pub(super) struct Scheduler<'r, 'p> {
     /// built once so that spawning a task clones two pointers.
     names: Vec<Arc<str>>,
     tasks: Vec<Arc<Task>>,
+    /// Per node: the repositories it works in, its executor's first
+    /// (`StageContext::task_repos`).
+    repos: Vec<Arc<[String]>>,
     /// Set when the run is to stop (fail-fast, cancellation, a rejected
     /// checkpoint gate): nothing new starts.
     stop: Option<RunStatus>,
@@ -88,6 +91,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
     pub(super) fn new(
         run: &'r mut Run<'p>,
         graph: TaskGraph,
+        repos: Vec<Arc<[String]>>,
         executor: Option<Arc<dyn Executor>>,
     ) -> Self {
         // Indices are dense and in document order: position i is index i.
@@ -118,6 +122,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             started: vec![None; count],
             names,
             tasks,
+            repos,
             stop: None,
             batch: Vec::new(),
             finished_inline: Vec::new(),
@@ -401,7 +406,10 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             policy: self.run.pipeline.task_policy,
             cancel: self.run.cancel.clone(),
             events: self.run.options.events.clone(),
-            context: self.run.context.clone(),
+            context: match self.repos.get(n.index()) {
+                Some(repos) => self.run.context.with_task_repos(repos.clone()),
+                None => self.run.context.clone(),
+            },
         };
         let mut attempts = Box::pin(task.attempts());
         let waker = std::task::Waker::noop();
@@ -585,8 +593,21 @@ impl<'r, 'p> Scheduler<'r, 'p> {
         // that it shows the tree as it was at this node's mark.
         let blocks = match settlement {
             Settlement::Done(None) => None,
-            Settlement::Done(Some(outcome)) => {
-                self.record(id.clone(), outcome)?;
+            Settlement::Done(Some(mut outcome)) => {
+                if self.run.commits_tasks() {
+                    // The commit point is the checkpoint: the commit stages
+                    // exactly the changes the checkpoint takes, and its id
+                    // goes into the outcome that checkpoint records.
+                    let files = self.run.take_changes()?;
+                    let assigned = self.repos.get(i).cloned().unwrap_or_else(|| Arc::from([]));
+                    outcome.commits = self
+                        .run
+                        .commit_task(&self.tasks[i], &assigned, files.as_deref())
+                        .await?;
+                    self.record_with(id.clone(), outcome, files.unwrap_or_default())?;
+                } else {
+                    self.record(id.clone(), outcome)?;
+                }
                 None
             }
             Settlement::Failed(outcome) => {
@@ -618,6 +639,27 @@ impl<'r, 'p> Scheduler<'r, 'p> {
                 self.ready.push_back(dependent);
             }
         }
+        Ok(())
+    }
+
+    /// [`record`](Self::record) with the checkpoint's changes already
+    /// taken (they were committed to git first).
+    fn record_with(
+        &mut self,
+        id: crate::spec::TaskId,
+        outcome: TaskOutcome,
+        files: Vec<crate::checkpoint::FileChange>,
+    ) -> Result<()> {
+        if self.run.pipeline.store.is_some() {
+            self.run.stage_with(
+                NodeId::Task(id.clone()),
+                &Recorded::Outcome {
+                    outcome: Box::new(outcome.clone()),
+                },
+                files,
+            )?;
+        }
+        self.run.artifacts.outcomes.insert(id.to_string(), outcome);
         Ok(())
     }
 
