@@ -1,11 +1,13 @@
 //! `kiro approve` and `kiro approvals`: signing off a gate under
 //! `.kiro/policy.toml`, and listing a spec's approvals.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use kiro_core::audit::current_actor;
-use kiro_core::governance::{ApprovalRecord, GateName, IdentityRecord};
+use kiro_core::governance::{ApprovalRecord, GateName, IdentityRecord, POLICY_PATH};
+use kiro_core::identity::{Jwks, MAX_JWKS_BYTES, MAX_TOKEN_BYTES};
 use kiro_core::project::ProjectError;
 use kiro_core::redact::Redactor;
 use kiro_core::Error;
@@ -33,13 +35,20 @@ fn gate(arg: GateArg) -> GateName {
 /// asked (no policy, unknown spec, unreadable token).
 pub(super) fn approve(ws: &Workspace, args: &ApproveArgs) -> Result<ExitCode> {
     let project = engine::project(ws)?;
-    let identity = match &args.id_token {
-        Some(path) => verified_identity(path)?,
-        None => IdentityRecord::local(&current_actor(ws.root())?),
-    };
     let gate = gate(args.gate);
     let shown = |text: &str| Redactor::from_env().for_terminal(text);
-    match project.approve(&args.spec, gate, identity, args.task.clone()) {
+    let result = match &args.id_token {
+        Some(path) => {
+            let token = read_bounded(path, MAX_TOKEN_BYTES)?;
+            let jwks = jwks(ws, &project)?;
+            project.approve_token(&args.spec, gate, &token, jwks, args.task.clone())
+        }
+        None => {
+            let identity = IdentityRecord::local(&current_actor(ws.root())?);
+            project.approve(&args.spec, gate, identity, args.task.clone())
+        }
+    };
+    match result {
         Ok(record) => {
             match args.format {
                 TextOrJson::Json => output::println(&serde_json::to_string_pretty(&record)?)?,
@@ -63,14 +72,38 @@ pub(super) fn approve(ws: &Workspace, args: &ApproveArgs) -> Result<ExitCode> {
     }
 }
 
-/// The approver an ID token names, verified against the issuer's keys.
-fn verified_identity(path: &std::path::Path) -> Result<IdentityRecord> {
-    // Read first, so that a missing file is reported as such.
-    std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    bail!(
-        "--id-token needs kiro's OIDC verifier, which this build does not include yet; \
-         approve without a token where `[identity] allow_unverified = true`"
-    )
+/// The issuer's keys `[identity]` names: `jwks_file`, relative to the
+/// workspace root.
+fn jwks(ws: &Workspace, project: &kiro_core::project::Project) -> Result<Jwks> {
+    let governance = project
+        .governance()
+        .map_err(engine::explain)?
+        .with_context(|| format!("no {POLICY_PATH}: nothing to approve"))?;
+    let identity = &governance.policy().identity;
+    let Some(file) = &identity.jwks_file else {
+        if identity.jwks_url.is_some() {
+            bail!(
+                "[identity] jwks_url is not fetched by this build; download the JWKS and \
+                 name it with `jwks_file` in {POLICY_PATH}"
+            );
+        }
+        bail!("--id-token needs the issuer's keys: set `jwks_file` under [identity] in {POLICY_PATH}");
+    };
+    let path = ws.root().join(file);
+    let text = read_bounded(&path, MAX_JWKS_BYTES)?;
+    Jwks::from_json(text.as_bytes())
+        .with_context(|| format!("{}: not a usable JWKS", ws.display(&path).display()))
+}
+
+/// A file's text, refusing one longer than `limit` bytes before reading it.
+fn read_bounded(path: &Path, limit: usize) -> Result<String> {
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    if len > u64::try_from(limit).unwrap_or(u64::MAX) {
+        bail!("{} is {len} bytes, over the limit of {limit}", path.display());
+    }
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// `kiro approvals <SPEC>`: every approval recorded for the spec, with
