@@ -87,7 +87,9 @@ fn jwks(ws: &Workspace, project: &kiro_core::project::Project) -> Result<Jwks> {
                  name it with `jwks_file` in {POLICY_PATH}"
             );
         }
-        bail!("--id-token needs the issuer's keys: set `jwks_file` under [identity] in {POLICY_PATH}");
+        bail!(
+            "--id-token needs the issuer's keys: set `jwks_file` under [identity] in {POLICY_PATH}"
+        );
     };
     let path = ws.root().join(file);
     let text = read_bounded(&path, MAX_JWKS_BYTES)?;
@@ -101,7 +103,10 @@ fn read_bounded(path: &Path, limit: usize) -> Result<String> {
         .with_context(|| format!("cannot read {}", path.display()))?
         .len();
     if len > u64::try_from(limit).unwrap_or(u64::MAX) {
-        bail!("{} is {len} bytes, over the limit of {limit}", path.display());
+        bail!(
+            "{} is {len} bytes, over the limit of {limit}",
+            path.display()
+        );
     }
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
@@ -113,10 +118,9 @@ pub(super) fn approvals(ws: &Workspace, args: &ApprovalsArgs) -> Result<ExitCode
     let records = project.approvals(&args.spec).map_err(engine::explain)?;
     match args.format {
         TextOrJson::Json => output::println(&serde_json::to_string_pretty(&records)?)?,
-        TextOrJson::Text if records.is_empty() => output::println(&format!(
-            "no approvals recorded for spec `{}`",
-            args.spec
-        ))?,
+        TextOrJson::Text if records.is_empty() => {
+            output::println(&format!("no approvals recorded for spec `{}`", args.spec))?
+        }
         TextOrJson::Text => {
             let redactor = Redactor::from_env();
             for record in &records {
@@ -130,7 +134,11 @@ pub(super) fn approvals(ws: &Workspace, args: &ApprovalsArgs) -> Result<ExitCode
 /// One approval as a line: `#12 tasks by ann (lead, local) 2026-...: valid`.
 fn line(record: &ApprovalRecord) -> String {
     let a = &record.approval;
-    let scope = a.task.as_ref().map(|t| format!(" task {t}")).unwrap_or_default();
+    let scope = a
+        .task
+        .as_ref()
+        .map(|t| format!(" task {t}"))
+        .unwrap_or_default();
     let how = if a.identity.verified {
         "verified"
     } else {

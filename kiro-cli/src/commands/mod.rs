@@ -64,7 +64,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Verify(args) => verify::run(&Workspace::locate(cli.workspace.as_deref())?, &args),
         Command::Trace(args) => trace::run(&Workspace::locate(cli.workspace.as_deref())?, &args),
-        Command::Approve(args) => approve::approve(&Workspace::locate(cli.workspace.as_deref())?, &args),
+        Command::Approve(args) => {
+            approve::approve(&Workspace::locate(cli.workspace.as_deref())?, &args)
+        }
         Command::Approvals(args) => {
             approve::approvals(&Workspace::locate(cli.workspace.as_deref())?, &args)
         }

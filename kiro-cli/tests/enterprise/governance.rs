@@ -74,7 +74,11 @@ fn approve_with_a_local_identity_is_allowed_or_refused_by_role() {
     expect_code(&approved, 0);
     assert!(stdout(&approved).contains("approved gate `tasks` of spec `notes` as ann"));
 
-    let listed = kiro_as(dir.path(), "ann", &["approvals", "notes", "--format", "json"]);
+    let listed = kiro_as(
+        dir.path(),
+        "ann",
+        &["approvals", "notes", "--format", "json"],
+    );
     expect_code(&listed, 0);
     let records: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
     assert_eq!(records.as_array().unwrap().len(), 1);
@@ -113,7 +117,10 @@ fn run_stops_at_an_unapproved_gate_with_exit_3_then_passes_after_approval() {
     let tasks = std::fs::read_to_string(dir.path().join(".kiro/specs/notes/tasks.md")).unwrap();
     assert!(tasks.contains("- [ ] 1."), "{tasks}");
 
-    expect_code(&kiro_as(dir.path(), "ann", &["approve", "notes", "tasks"]), 0);
+    expect_code(
+        &kiro_as(dir.path(), "ann", &["approve", "notes", "tasks"]),
+        0,
+    );
     let done = kiro_as(dir.path(), "ann", &args);
     expect_code(&done, 0);
     let tasks = std::fs::read_to_string(dir.path().join(".kiro/specs/notes/tasks.md")).unwrap();

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 use super::{GateName, Governance, ProtectedRule, RequiredCheck};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::lint::{LintOptions, Severity};
 use crate::links::SpecLinks;
+use crate::lint::{LintOptions, Severity};
 use crate::spec::{Spec, Task};
 use crate::stage::RunUsage;
 use crate::verify::annotations;
@@ -218,7 +218,10 @@ async fn tests_check(
     };
     let line = argv.join(" ");
     if let Err(e) = workspace.check_command(&argv) {
-        return fail(format!("required check `tests` cannot run `{line}`: {e}"), String::new());
+        return fail(
+            format!("required check `tests` cannot run `{line}`: {e}"),
+            String::new(),
+        );
     }
     let output = crate::process::Command::new(argv)
         .cwd(repo_root)
@@ -263,7 +266,10 @@ fn coverage_check(spec: &Spec, task: &Task, root: &Path) -> Result<Option<CheckF
         .filter(|a| annotations::belongs_to(a, &spec.name))
         .flat_map(|a| a.criteria.iter().map(ToString::to_string))
         .collect();
-    let missing: Vec<String> = wanted.into_iter().filter(|c| !covered.contains(c)).collect();
+    let missing: Vec<String> = wanted
+        .into_iter()
+        .filter(|c| !covered.contains(c))
+        .collect();
     Ok((!missing.is_empty()).then(|| CheckFailure {
         check: RequiredCheck::Coverage,
         message: format!(

@@ -48,8 +48,8 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use crate::audit::{ApprovalAudit, IdentityRecord, RefusalAudit};
 use crate::audit::{Actor, ActorSource, AuditEvent, AuditKind, AuditLog, NewEntry};
+pub use crate::audit::{ApprovalAudit, IdentityRecord, RefusalAudit};
 use crate::error::{Error, Result};
 use crate::identity::{Identity, IdentityError, Jwks, OidcConfig, OidcVerifier};
 use crate::store::DocKind;
@@ -309,9 +309,13 @@ impl Governance {
         };
         let roles = self.matching_roles(&identity, &allowed);
         let refusal = refusal.or_else(|| {
-            roles
-                .is_empty()
-                .then(|| format!("{} is in none of the roles {}", identity.name, allowed.join(", ")))
+            roles.is_empty().then(|| {
+                format!(
+                    "{} is in none of the roles {}",
+                    identity.name,
+                    allowed.join(", ")
+                )
+            })
         });
         if let Some(reason) = refusal {
             return self.refuse(spec, gate, &identity, reason, &allowed, task);
@@ -394,7 +398,14 @@ impl Governance {
                     ..IdentityRecord::default()
                 };
                 let allowed = self.approving_roles(gate);
-                self.refuse(spec, gate, &identity, format!("the ID token was refused: {reason}"), &allowed, task)
+                self.refuse(
+                    spec,
+                    gate,
+                    &identity,
+                    format!("the ID token was refused: {reason}"),
+                    &allowed,
+                    task,
+                )
             }
         }
     }

@@ -219,7 +219,10 @@ impl PolicyFile {
                 if !is_member_form(member.get_ref()) {
                     return Err(at(
                         member.span().start,
-                        format!("member {:?} of role `{name}` has no known form", member.get_ref()),
+                        format!(
+                            "member {:?} of role `{name}` has no known form",
+                            member.get_ref()
+                        ),
                         Some("an email, `sub:<subject>`, `group:<name>` or `user:<local name>`"),
                     ));
                 }
@@ -354,14 +357,28 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("[gates]\ntasks = [\"lead\"]\n", "2:10: unknown role `lead`"),
             (
-                &format!("{roles}[[protected]]\npaths = [\"a/**\"]\napprovers = [\"lead\", \"sec\"]\n"),
+                &format!(
+                    "{roles}[[protected]]\npaths = [\"a/**\"]\napprovers = [\"lead\", \"sec\"]\n"
+                ),
                 "5:22: unknown role `sec`",
             ),
-            (&format!("{roles}[gates]\ndeploy = [\"lead\"]\n"), "4:1: unknown variant `deploy`"),
-            ("[roles]\nlead = [\"alice\"]\n", "2:9: member \"alice\" of role `lead`"),
-            (&format!("{roles}[checks]\nrequired = [\"fuzz\"]\n"), "4:13: unknown variant `fuzz`"),
+            (
+                &format!("{roles}[gates]\ndeploy = [\"lead\"]\n"),
+                "4:1: unknown variant `deploy`",
+            ),
+            (
+                "[roles]\nlead = [\"alice\"]\n",
+                "2:9: member \"alice\" of role `lead`",
+            ),
+            (
+                &format!("{roles}[checks]\nrequired = [\"fuzz\"]\n"),
+                "4:13: unknown variant `fuzz`",
+            ),
             (&format!("{roles}[limits]\nmax_tokens = -1\n"), "4:14:"),
-            ("[identity]\nallow_unverifed = true\n", "2:1: unknown field `allow_unverifed`"),
+            (
+                "[identity]\nallow_unverifed = true\n",
+                "2:1: unknown field `allow_unverifed`",
+            ),
             (
                 &format!("{roles}[[protected]]\npaths = [\"a/[\"]\napprovers = [\"lead\"]\n"),
                 "4:10: invalid glob",
@@ -369,7 +386,10 @@ mod tests {
         ];
         for (text, expected) in cases {
             let got = error(text);
-            assert!(got.starts_with(expected), "{text:?}: got {got:?}, want {expected:?}");
+            assert!(
+                got.starts_with(expected),
+                "{text:?}: got {got:?}, want {expected:?}"
+            );
         }
     }
 
@@ -408,7 +428,11 @@ max_cost = 25.0
         assert_eq!(p.repo_commands("api"), Some(&["cargo".to_owned()][..]));
         assert_eq!(
             p.required_checks,
-            [RequiredCheck::Tests, RequiredCheck::Lint, RequiredCheck::Coverage]
+            [
+                RequiredCheck::Tests,
+                RequiredCheck::Lint,
+                RequiredCheck::Coverage
+            ]
         );
         assert_eq!(p.limits.max_tokens, Some(2_000_000));
         assert_eq!("merge".parse::<GateName>().unwrap(), GateName::Merge);

@@ -355,9 +355,8 @@ impl PipelineBuilder {
         if let Some(governance) = &self.p.governance {
             // Wrapped here, not in `governance()`, so that an approver set
             // after it cannot replace the policy's decisions.
-            self.p.approver = Arc::new(
-                PolicyApprover::new(governance.clone()).fallback(self.p.approver.clone()),
-            );
+            self.p.approver =
+                Arc::new(PolicyApprover::new(governance.clone()).fallback(self.p.approver.clone()));
         }
         self.p
     }

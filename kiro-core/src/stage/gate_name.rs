@@ -80,9 +80,6 @@ impl FromStr for GateName {
         GateName::ALL
             .into_iter()
             .find(|g| g.as_str() == s)
-            .ok_or_else(|| Error::UnknownGate {
-                name: s.to_owned(),
-            })
+            .ok_or_else(|| Error::UnknownGate { name: s.to_owned() })
     }
 }
-

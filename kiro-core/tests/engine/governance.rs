@@ -12,9 +12,7 @@ use kiro_core::governance::{GateName, IdentityRecord};
 use kiro_core::pipeline::RunStatus;
 use kiro_core::project::{Project, ProjectError, RunSetup};
 use kiro_core::spec::{Spec, Task};
-use kiro_core::stage::{
-    Executor, Gate, Phase, StageContext, StageError, TaskOutcome, TokenUsage,
-};
+use kiro_core::stage::{Executor, Gate, Phase, StageContext, StageError, TaskOutcome, TokenUsage};
 use kiro_core::Error;
 
 const REQUIREMENTS: &str = "# Requirements Document
@@ -115,7 +113,11 @@ impl Executor for Agent {
 
 /// Runs the spec to the end of its tasks with every gate "approved by the
 /// user" (`--yes`): governance must decide regardless.
-async fn run(project: &Project, spec: &Path, agent: &Agent) -> kiro_core::project::Result<RunStatus> {
+async fn run(
+    project: &Project,
+    spec: &Path,
+    agent: &Agent,
+) -> kiro_core::project::Result<RunStatus> {
     project
         .run(
             RunSetup::new(spec)
@@ -130,8 +132,16 @@ async fn run(project: &Project, spec: &Path, agent: &Agent) -> kiro_core::projec
 /// The lines of tasks 1 and 2 in `tasks.md`, with their marks.
 fn outcome(spec: &Path) -> (String, String) {
     let text = std::fs::read_to_string(spec.join("tasks.md")).unwrap();
-    let first = text.lines().find(|l| l.contains("1. Store")).unwrap().to_owned();
-    let second = text.lines().find(|l| l.contains("2. Delete")).unwrap().to_owned();
+    let first = text
+        .lines()
+        .find(|l| l.contains("1. Store"))
+        .unwrap()
+        .to_owned();
+    let second = text
+        .lines()
+        .find(|l| l.contains("2. Delete"))
+        .unwrap()
+        .to_owned();
     (first, second)
 }
 
@@ -140,7 +150,10 @@ fn a_policy_error_names_its_line() {
     let (_dir, project, _) = workspace("[gates]\ntasks = [\"lead\", \"qa\"]\n", "");
     let err = project.governance().unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("policy.toml:8:18: unknown role `qa`"), "{text}");
+    assert!(
+        text.contains("policy.toml:8:18: unknown role `qa`"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -149,7 +162,12 @@ async fn a_gate_without_approval_stops_the_run_until_the_role_approves() {
     let agent = Agent::default();
     match run(&project, &spec, &agent).await.unwrap() {
         RunStatus::Stopped { gate, reason } => {
-            assert_eq!(gate, Gate::Phase { phase: Phase::Tasks });
+            assert_eq!(
+                gate,
+                Gate::Phase {
+                    phase: Phase::Tasks
+                }
+            );
             assert!(reason.contains("lead (user:ann)"), "{reason}");
             assert!(reason.contains("kiro approve notes tasks"), "{reason}");
         }
@@ -160,7 +178,10 @@ async fn a_gate_without_approval_stops_the_run_until_the_role_approves() {
         .approve("notes", GateName::Tasks, local("ann"), None)
         .unwrap();
     assert_eq!(record.approval.roles, ["lead"]);
-    assert_eq!(run(&project, &spec, &agent).await.unwrap(), RunStatus::Completed);
+    assert_eq!(
+        run(&project, &spec, &agent).await.unwrap(),
+        RunStatus::Completed
+    );
     assert_eq!(agent.ran.lock().unwrap().len(), 2);
     // The engine's marks (`[x]`) do not invalidate the approval.
     let approvals = project.approvals("notes").unwrap();
@@ -175,7 +196,9 @@ async fn an_approval_from_a_wrong_role_is_refused_and_audited() {
             .approve("notes", GateName::Tasks, local(who), None)
             .unwrap_err();
         match &err {
-            ProjectError::Core(Error::ApprovalRefused { roles, reason: r, .. }) => {
+            ProjectError::Core(Error::ApprovalRefused {
+                roles, reason: r, ..
+            }) => {
                 assert_eq!(roles, &["lead (user:ann)"]);
                 assert!(r.contains(reason), "{r}");
             }
@@ -240,7 +263,10 @@ async fn editing_the_document_after_approval_invalidates_it() {
     let agent = Agent::default();
     match run(&project, &spec, &agent).await.unwrap() {
         RunStatus::Stopped { reason, .. } => {
-            assert!(reason.contains("approved version of tasks.md changed"), "{reason}");
+            assert!(
+                reason.contains("approved version of tasks.md changed"),
+                "{reason}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -261,7 +287,10 @@ async fn the_execution_gate_is_checked_before_the_first_task() {
     project
         .approve("notes", GateName::Execution, local("sam"), None)
         .unwrap();
-    assert_eq!(run(&project, &spec, &agent).await.unwrap(), RunStatus::Completed);
+    assert_eq!(
+        run(&project, &spec, &agent).await.unwrap(),
+        RunStatus::Completed
+    );
 }
 
 const PROTECTED: &str = "[[protected]]\npaths = [\"infra/**\"]\napprovers = [\"security\"]\n";
@@ -270,7 +299,10 @@ const PROTECTED: &str = "[[protected]]\npaths = [\"infra/**\"]\napprovers = [\"s
 async fn a_protected_path_needs_its_approval_or_the_change_is_reverted() {
     let (dir, project, spec) = workspace(PROTECTED, "");
     let agent = Agent {
-        writes: vec![("infra/main.tf", "resource\n"), ("src/notes.rs", "// notes\n")],
+        writes: vec![
+            ("infra/main.tf", "resource\n"),
+            ("src/notes.rs", "// notes\n"),
+        ],
         ..Agent::default()
     };
     let status = run(&project, &spec, &agent).await.unwrap();
@@ -295,7 +327,10 @@ async fn a_protected_path_needs_its_approval_or_the_change_is_reverted() {
     project
         .approve("notes", GateName::Execution, local("sam"), None)
         .unwrap();
-    assert_eq!(run(&project, &spec, &agent).await.unwrap(), RunStatus::Completed);
+    assert_eq!(
+        run(&project, &spec, &agent).await.unwrap(),
+        RunStatus::Completed
+    );
     assert!(dir.path().join("infra/main.tf").exists());
 }
 
@@ -307,8 +342,7 @@ async fn with_check(
     files: &[(&str, &str)],
     tasks: Option<&str>,
 ) -> (RunStatus, String) {
-    let (dir, project, spec) =
-        workspace(&format!("[checks]\nrequired = [\"{check}\"]\n"), config);
+    let (dir, project, spec) = workspace(&format!("[checks]\nrequired = [\"{check}\"]\n"), config);
     for (path, text) in files {
         let abs = dir.path().join(path);
         std::fs::create_dir_all(abs.parent().unwrap()).unwrap();
@@ -330,14 +364,50 @@ async fn each_required_check_blocks_done_until_it_passes() {
     let dangling = TASKS.replace("_Requirements: 1.2_", "_Requirements: 9.9_");
     // (check, config, files, tasks.md, failure expected in the reason)
     let cases: Vec<(&str, String, Vec<(&str, &str)>, Option<&str>, Option<&str>)> = vec![
-        ("tests", tests("1"), vec![], None, Some("required check `tests` failed")),
-        ("tests", String::new(), vec![], None, Some("no `[verifier] command`")),
+        (
+            "tests",
+            tests("1"),
+            vec![],
+            None,
+            Some("required check `tests` failed"),
+        ),
+        (
+            "tests",
+            String::new(),
+            vec![],
+            None,
+            Some("no `[verifier] command`"),
+        ),
         ("tests", tests("0"), vec![], None, None),
-        ("lint", String::new(), vec![], Some(&dangling), Some("required check `lint` failed")),
+        (
+            "lint",
+            String::new(),
+            vec![],
+            Some(&dangling),
+            Some("required check `lint` failed"),
+        ),
         ("lint", String::new(), vec![], None, None),
-        ("coverage", String::new(), vec![], None, Some("validates criteria 1.1")),
-        ("coverage", String::new(), vec![("tests/n.rs", half)], None, Some("criteria 1.2")),
-        ("coverage", String::new(), vec![("tests/n.rs", annotated)], None, None),
+        (
+            "coverage",
+            String::new(),
+            vec![],
+            None,
+            Some("validates criteria 1.1"),
+        ),
+        (
+            "coverage",
+            String::new(),
+            vec![("tests/n.rs", half)],
+            None,
+            Some("criteria 1.2"),
+        ),
+        (
+            "coverage",
+            String::new(),
+            vec![("tests/n.rs", annotated)],
+            None,
+            None,
+        ),
     ];
     for (check, config, files, tasks, failure) in cases {
         let (status, first) = with_check(check, &config, &files, tasks).await;
@@ -361,14 +431,17 @@ async fn each_required_check_blocks_done_until_it_passes() {
 
 #[tokio::test]
 async fn a_token_limit_stops_the_run_with_a_typed_error() {
-    let (_dir, project, spec) = workspace("[limits]\nmax_tokens = 1500\n", "[pipeline]\njobs = 1\n");
+    let (_dir, project, spec) =
+        workspace("[limits]\nmax_tokens = 1500\n", "[pipeline]\njobs = 1\n");
     let agent = Agent {
         tokens: 1000,
         ..Agent::default()
     };
     let err = run(&project, &spec, &agent).await.unwrap_err();
     match &err {
-        ProjectError::Core(Error::UsageLimitExceeded { limit, max, used, .. }) => {
+        ProjectError::Core(Error::UsageLimitExceeded {
+            limit, max, used, ..
+        }) => {
             assert_eq!((limit.as_str(), max.as_str()), ("max_tokens", "1500"));
             assert_eq!(used, "2000 tokens");
         }
@@ -377,7 +450,10 @@ async fn a_token_limit_stops_the_run_with_a_typed_error() {
     assert_eq!(agent.ran.lock().unwrap().len(), 2);
     // Under the limit, the run completes.
     let (_dir, project, spec) = workspace("[limits]\nmax_tokens = 5000\n", "");
-    assert_eq!(run(&project, &spec, &agent).await.unwrap(), RunStatus::Completed);
+    assert_eq!(
+        run(&project, &spec, &agent).await.unwrap(),
+        RunStatus::Completed
+    );
 }
 
 #[tokio::test]
@@ -394,4 +470,102 @@ async fn a_cost_limit_prices_usage_with_the_configured_model() {
         "{err}"
     );
     assert!(err.to_string().contains("$2.0000"), "{err}");
+}
+
+/// Approvals by ID token: members match by email, subject and groups; a
+/// forged or expired token is an audited refusal; the approval keeps the
+/// token for offline re-verification.
+#[test]
+fn id_token_approvals_match_claims_and_refuse_bad_tokens() {
+    use crate::oidc;
+    use kiro_core::identity::Jwks;
+
+    let gates = "[gates]\ntasks = [\"lead\"]\ndesign = [\"release\"]\nrequirements = [\"owner\"]\n";
+    let (dir, _project, spec) = workspace(gates, "");
+    // Roles by group and subject beside those of `ROLES`, and an identity
+    // table naming the test issuer.
+    let text = std::fs::read_to_string(dir.path().join(".kiro/policy.toml"))
+        .unwrap()
+        .replace(
+            "allow_unverified = true\n",
+            &format!(
+                "allow_unverified = false\nissuer = \"{}\"\naudience = \"{}\"\n",
+                oidc::ISSUER,
+                oidc::AUDIENCE
+            ),
+        )
+        .replace(
+            "security = [\"user:sam\"]\n",
+            "security = [\"user:sam\"]\nrelease = [\"group:release-managers\"]\nowner = [\"sub:user-42\"]\n",
+        );
+    std::fs::write(dir.path().join(".kiro/policy.toml"), text).unwrap();
+    std::fs::write(
+        spec.join("design.md"),
+        "# Design Document\n\n## Overview\n\nNotes.\n",
+    )
+    .unwrap();
+    let project = Project::open(dir.path()).unwrap();
+    let jwks = || Jwks::from_json(oidc::jwks().as_bytes()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = oidc::rs256(Some(oidc::RSA_KID), &oidc::claims(now));
+
+    for gate in [GateName::Design, GateName::Requirements] {
+        let record = project
+            .approve_token("notes", gate, &token, jwks(), None)
+            .unwrap();
+        let id = &record.approval.identity;
+        assert!(id.verified);
+        assert_eq!(id.name, "alice@example.com");
+        assert_eq!(id.token.as_deref(), Some(token.as_str()));
+    }
+    // alice is in no role of the tasks gate.
+    let err = project
+        .approve_token("notes", GateName::Tasks, &token, jwks(), None)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("in none of the roles lead"),
+        "{err}"
+    );
+
+    let mut expired = oidc::claims(now - 10_000);
+    expired["exp"] = serde_json::json!(now - 5_000);
+    let forged = oidc::es256_with(
+        oidc::other_ec_key(),
+        serde_json::json!({"alg": "ES256", "kid": oidc::EC_KID}),
+        &oidc::claims(now),
+    );
+    for bad in [
+        oidc::rs256(Some(oidc::RSA_KID), &expired),
+        forged,
+        oidc::unsigned(&oidc::claims(now)),
+    ] {
+        let err = project
+            .approve_token("notes", GateName::Design, &bad, jwks(), None)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("the ID token was refused"),
+            "{err}"
+        );
+    }
+    let entries = project.audit_log().unwrap().entries().unwrap();
+    let kinds: Vec<_> = entries.iter().map(|e| e.kind.to_string()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "policy_approval",
+            "policy_approval",
+            "policy_refusal",
+            "policy_refusal",
+            "policy_refusal",
+            "policy_refusal"
+        ]
+    );
+    // A local identity is refused where only tokens are accepted.
+    let err = project
+        .approve("notes", GateName::Design, local("alice@example.com"), None)
+        .unwrap_err();
+    assert!(err.to_string().contains("accepts only ID tokens"), "{err}");
 }

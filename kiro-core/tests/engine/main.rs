@@ -10,20 +10,20 @@ mod checkpoint;
 mod command_executor;
 mod config;
 mod default_stages;
+mod governance;
 mod pipeline;
 mod process;
 mod report;
 mod trace;
 mod verify;
 mod workspace;
-mod governance;
 
 // Helpers shared by the modules above.
 #[path = "../support/fixtures.rs"]
 mod fixtures;
-#[path = "../support/tree.rs"]
-mod whole_tree;
 mod git_runs;
 mod identity;
 #[path = "../support/oidc.rs"]
 mod oidc;
+#[path = "../support/tree.rs"]
+mod whole_tree;
