@@ -93,6 +93,62 @@ pub(crate) enum Command {
     /// feedback, notes and steering files, recalled for each task of a run.
     #[command(subcommand)]
     Memory(MemoryCommand),
+    /// Sign off a gate of a spec under `.kiro/policy.toml`: the approval,
+    /// bound to the current document, goes into the audit log. Exit 0
+    /// approved, 1 refused (naming the roles that may approve), 2 for a
+    /// usage or configuration error.
+    Approve(ApproveArgs),
+    /// List a spec's approvals and whether each still holds (the document
+    /// is unchanged and the approver still in an approving role).
+    Approvals(ApprovalsArgs),
+}
+
+/// A gate of `.kiro/policy.toml`, as named on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GateArg {
+    /// After the requirements phase (approves requirements.md).
+    Requirements,
+    /// After the design phase (approves design.md).
+    Design,
+    /// After the tasks phase (approves tasks.md).
+    Tasks,
+    /// Before the first task and at checkpoint tasks (approves tasks.md);
+    /// also the approval protected paths need.
+    Execution,
+    /// Before the run's work is merged.
+    Merge,
+}
+
+/// `kiro approve`.
+#[derive(Debug, Args)]
+pub(crate) struct ApproveArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`).
+    pub(crate) spec: String,
+    /// The gate to approve.
+    #[arg(value_enum)]
+    pub(crate) gate: GateArg,
+    /// An OIDC ID token (a file holding the compact JWT) identifying the
+    /// approver; without it, the local user (`KIRO_ACTOR`, git's
+    /// `user.email`, `USER`) approves where `[identity] allow_unverified`
+    /// allows it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) id_token: Option<PathBuf>,
+    /// Approve only this checkpoint task (an `execution` approval).
+    #[arg(long, value_name = "ID")]
+    pub(crate) task: Option<String>,
+    /// `text`: one line. `json`: the approval record.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// `kiro approvals`.
+#[derive(Debug, Args)]
+pub(crate) struct ApprovalsArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`).
+    pub(crate) spec: String,
+    /// `text`: one line per approval. `json`: the array of records.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
 }
 
 /// `kiro memory ...`. Exit status: 0 on success, 2 for an unknown id, an

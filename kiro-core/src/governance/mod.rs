@@ -51,6 +51,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{Actor, ActorSource, AuditEvent, AuditKind, AuditLog, NewEntry};
 pub use crate::audit::{ApprovalAudit, IdentityRecord, RefusalAudit};
 use crate::error::{Error, Result};
+use crate::identity::{Identity, IdentityError, Jwks, OidcConfig, OidcVerifier};
 use crate::store::DocKind;
 use crate::workspace::sha256_hex;
 pub use approver::PolicyApprover;
@@ -75,6 +76,30 @@ impl IdentityRecord {
             verified: false,
             source,
             ..IdentityRecord::default()
+        }
+    }
+
+    /// The record of an identity: a verified one keeps its claims and its
+    /// token (for offline re-verification), a local one its user and
+    /// source.
+    pub fn of(identity: &Identity) -> IdentityRecord {
+        match identity {
+            Identity::Verified(v) => IdentityRecord {
+                name: identity.display_name(),
+                verified: true,
+                source: "oidc".to_owned(),
+                issuer: Some(v.issuer.clone()),
+                subject: Some(v.subject.clone()),
+                email: v.email.clone(),
+                groups: v.groups.clone(),
+                token: Some(v.token.clone()),
+            },
+            Identity::Local(l) => IdentityRecord {
+                name: l.user.clone(),
+                verified: false,
+                source: l.source.clone(),
+                ..IdentityRecord::default()
+            },
         }
     }
 
@@ -292,29 +317,10 @@ impl Governance {
                 )
             })
         });
-        let actor = identity.actor();
         if let Some(reason) = refusal {
-            let event = AuditEvent::PolicyRefusal(RefusalAudit {
-                spec: spec.to_owned(),
-                gate,
-                identity: identity.clone(),
-                reason: reason.clone(),
-                allowed_roles: allowed.clone(),
-                task,
-            });
-            self.audit
-                .append(NewEntry::event(event).with_spec(spec).with_identity(actor))?;
-            return Err(Error::ApprovalRefused {
-                spec: spec.to_owned(),
-                gate: gate.to_string(),
-                actor: identity.name,
-                reason,
-                roles: allowed
-                    .iter()
-                    .map(|r| self.policy.describe_roles(std::slice::from_ref(r)))
-                    .collect(),
-            });
+            return self.refuse(spec, gate, &identity, reason, &allowed, task);
         }
+        let actor = identity.actor();
         let approval = ApprovalAudit {
             spec: spec.to_owned(),
             gate,
@@ -335,6 +341,107 @@ impl Governance {
             approval,
             valid: true,
             problem: None,
+        })
+    }
+
+    /// The OIDC verifier configuration `[identity]` gives, when it names
+    /// an issuer and an audience.
+    pub fn oidc_config(&self) -> Option<OidcConfig> {
+        let id = &self.policy.identity;
+        let mut config = OidcConfig::new(id.issuer.clone()?, id.audience.clone()?);
+        config.jwks_file = id.jwks_file.clone();
+        config.jwks_url = id.jwks_url.clone();
+        if let Some(leeway) = id.leeway_seconds {
+            config.leeway_seconds = leeway;
+        }
+        Some(config)
+    }
+
+    /// Signs off `gate` of `spec` as the approver an OIDC ID token names,
+    /// verified against `jwks` (the issuer's keys, read or fetched by the
+    /// caller) and `[identity]`'s issuer and audience. A token that does not
+    /// verify (forged, expired, for another audience, signed by an unknown
+    /// key...) is a refusal like any other: audited, and returned as
+    /// [`Error::ApprovalRefused`] naming why.
+    ///
+    /// # Errors
+    /// As [`approve`](Self::approve); [`Error::ApprovalRefused`] also when
+    /// `[identity]` names no issuer or audience to check the token against.
+    pub fn approve_token(
+        &self,
+        spec: &str,
+        gate: GateName,
+        token: &str,
+        jwks: Jwks,
+        task: Option<String>,
+    ) -> Result<ApprovalRecord> {
+        let verified = match self.oidc_config() {
+            Some(config) => OidcVerifier::new(&config, jwks)
+                .verify(token.trim())
+                .map_err(|e| e.to_string()),
+            None => Err(IdentityError::Malformed {
+                part: "policy",
+                reason: "`[identity]` of .kiro/policy.toml names no `issuer` and `audience`"
+                    .to_owned(),
+            }
+            .to_string()),
+        };
+        match verified {
+            Ok(v) => self.approve(spec, gate, IdentityRecord::of(&Identity::Verified(v)), task),
+            Err(reason) => {
+                // Nothing in a token that failed verification can be
+                // trusted, so no claim of it is recorded as the actor.
+                let identity = IdentityRecord {
+                    name: "unverified-token".to_owned(),
+                    verified: false,
+                    source: "oidc".to_owned(),
+                    ..IdentityRecord::default()
+                };
+                let allowed = self.approving_roles(gate);
+                self.refuse(
+                    spec,
+                    gate,
+                    &identity,
+                    format!("the ID token was refused: {reason}"),
+                    &allowed,
+                    task,
+                )
+            }
+        }
+    }
+
+    /// Records a refusal and returns it as [`Error::ApprovalRefused`].
+    fn refuse(
+        &self,
+        spec: &str,
+        gate: GateName,
+        identity: &IdentityRecord,
+        reason: String,
+        allowed: &[String],
+        task: Option<String>,
+    ) -> Result<ApprovalRecord> {
+        let event = AuditEvent::PolicyRefusal(RefusalAudit {
+            spec: spec.to_owned(),
+            gate,
+            identity: identity.clone(),
+            reason: reason.clone(),
+            allowed_roles: allowed.to_vec(),
+            task,
+        });
+        self.audit.append(
+            NewEntry::event(event)
+                .with_spec(spec)
+                .with_identity(identity.actor()),
+        )?;
+        Err(Error::ApprovalRefused {
+            spec: spec.to_owned(),
+            gate: gate.to_string(),
+            actor: identity.name.clone(),
+            reason,
+            roles: allowed
+                .iter()
+                .map(|r| self.policy.describe_roles(std::slice::from_ref(r)))
+                .collect(),
         })
     }
 

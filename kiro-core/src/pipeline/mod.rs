@@ -125,9 +125,9 @@ pub struct Pipeline {
     phase_policy: NodePolicy,
     external_changes: bool,
     audit: Option<AuditLog>,
+    governance: Option<Governance>,
     /// Per-task commits: `None` follows `[git] commits` of the config.
     git: Option<bool>,
-    governance: Option<Governance>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -173,8 +173,8 @@ impl Pipeline {
                 phase_policy: NodePolicy::default(),
                 external_changes: true,
                 audit: None,
-                git: None,
                 governance: None,
+                git: None,
             },
         }
     }
@@ -327,16 +327,6 @@ impl PipelineBuilder {
         self
     }
 
-    /// Commits each finished task on the branch `kiro/<spec>` of every git
-    /// work tree the run uses (`true`), or never touches git (`false`).
-    /// Unset, `[git] commits` of the config decides, and without it every
-    /// repository that is a git work tree gets commits. See
-    /// [`crate::git`] and the README's "Git per task".
-    pub fn git(mut self, commits: bool) -> Self {
-        self.p.git = Some(commits);
-        self
-    }
-
     /// Runs under `.kiro/policy.toml` (see [`crate::governance`]): the
     /// gates `[gates]` lists are decided by [`PolicyApprover`] whatever
     /// [`approver`](Self::approver) says (it decides only the other gates),
@@ -347,6 +337,16 @@ impl PipelineBuilder {
     /// the node that crosses a `[limits]` value.
     pub fn governance(mut self, governance: Governance) -> Self {
         self.p.governance = Some(governance);
+        self
+    }
+
+    /// Commits each finished task on the branch `kiro/<spec>` of every git
+    /// work tree the run uses (`true`), or never touches git (`false`).
+    /// Unset, `[git] commits` of the config decides, and without it every
+    /// repository that is a git work tree gets commits. See
+    /// [`crate::git`] and the README's "Git per task".
+    pub fn git(mut self, commits: bool) -> Self {
+        self.p.git = Some(commits);
         self
     }
 

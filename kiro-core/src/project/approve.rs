@@ -3,6 +3,7 @@
 
 use super::{Project, ProjectError, Result};
 use crate::governance::{ApprovalRecord, GateName, Governance, IdentityRecord, POLICY_PATH};
+use crate::identity::Jwks;
 
 impl Project {
     /// The workspace's governance (`.kiro/policy.toml`), recording in the
@@ -63,6 +64,26 @@ impl Project {
         self.spec_dir(spec)?;
         let governance = self.required_governance()?;
         Ok(governance.approve(spec, gate, identity, task)?)
+    }
+
+    /// Signs off `gate` of spec `spec` as the approver the OIDC ID token
+    /// `token` names, verified against `jwks` and `[identity]` (see
+    /// [`Governance::approve_token`]); a token that does not verify is an
+    /// audited refusal.
+    ///
+    /// # Errors
+    /// As [`approve`](Project::approve).
+    pub fn approve_token(
+        &self,
+        spec: &str,
+        gate: GateName,
+        token: &str,
+        jwks: Jwks,
+        task: Option<String>,
+    ) -> Result<ApprovalRecord> {
+        self.spec_dir(spec)?;
+        let governance = self.required_governance()?;
+        Ok(governance.approve_token(spec, gate, token, jwks, task)?)
     }
 
     /// Every approval recorded for spec `spec`, oldest first, with whether

@@ -471,3 +471,101 @@ async fn a_cost_limit_prices_usage_with_the_configured_model() {
     );
     assert!(err.to_string().contains("$2.0000"), "{err}");
 }
+
+/// Approvals by ID token: members match by email, subject and groups; a
+/// forged or expired token is an audited refusal; the approval keeps the
+/// token for offline re-verification.
+#[test]
+fn id_token_approvals_match_claims_and_refuse_bad_tokens() {
+    use crate::oidc;
+    use kiro_core::identity::Jwks;
+
+    let gates = "[gates]\ntasks = [\"lead\"]\ndesign = [\"release\"]\nrequirements = [\"owner\"]\n";
+    let (dir, _project, spec) = workspace(gates, "");
+    // Roles by group and subject beside those of `ROLES`, and an identity
+    // table naming the test issuer.
+    let text = std::fs::read_to_string(dir.path().join(".kiro/policy.toml"))
+        .unwrap()
+        .replace(
+            "allow_unverified = true\n",
+            &format!(
+                "allow_unverified = false\nissuer = \"{}\"\naudience = \"{}\"\n",
+                oidc::ISSUER,
+                oidc::AUDIENCE
+            ),
+        )
+        .replace(
+            "security = [\"user:sam\"]\n",
+            "security = [\"user:sam\"]\nrelease = [\"group:release-managers\"]\nowner = [\"sub:user-42\"]\n",
+        );
+    std::fs::write(dir.path().join(".kiro/policy.toml"), text).unwrap();
+    std::fs::write(
+        spec.join("design.md"),
+        "# Design Document\n\n## Overview\n\nNotes.\n",
+    )
+    .unwrap();
+    let project = Project::open(dir.path()).unwrap();
+    let jwks = || Jwks::from_json(oidc::jwks().as_bytes()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = oidc::rs256(Some(oidc::RSA_KID), &oidc::claims(now));
+
+    for gate in [GateName::Design, GateName::Requirements] {
+        let record = project
+            .approve_token("notes", gate, &token, jwks(), None)
+            .unwrap();
+        let id = &record.approval.identity;
+        assert!(id.verified);
+        assert_eq!(id.name, "alice@example.com");
+        assert_eq!(id.token.as_deref(), Some(token.as_str()));
+    }
+    // alice is in no role of the tasks gate.
+    let err = project
+        .approve_token("notes", GateName::Tasks, &token, jwks(), None)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("in none of the roles lead"),
+        "{err}"
+    );
+
+    let mut expired = oidc::claims(now - 10_000);
+    expired["exp"] = serde_json::json!(now - 5_000);
+    let forged = oidc::es256_with(
+        oidc::other_ec_key(),
+        serde_json::json!({"alg": "ES256", "kid": oidc::EC_KID}),
+        &oidc::claims(now),
+    );
+    for bad in [
+        oidc::rs256(Some(oidc::RSA_KID), &expired),
+        forged,
+        oidc::unsigned(&oidc::claims(now)),
+    ] {
+        let err = project
+            .approve_token("notes", GateName::Design, &bad, jwks(), None)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("the ID token was refused"),
+            "{err}"
+        );
+    }
+    let entries = project.audit_log().unwrap().entries().unwrap();
+    let kinds: Vec<_> = entries.iter().map(|e| e.kind.to_string()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "policy_approval",
+            "policy_approval",
+            "policy_refusal",
+            "policy_refusal",
+            "policy_refusal",
+            "policy_refusal"
+        ]
+    );
+    // A local identity is refused where only tokens are accepted.
+    let err = project
+        .approve("notes", GateName::Design, local("alice@example.com"), None)
+        .unwrap_err();
+    assert!(err.to_string().contains("accepts only ID tokens"), "{err}");
+}

@@ -523,11 +523,13 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             return Ok(());
         }
         let workspace = self.run.options.workspace.clone();
-        // The task's repository: the default one until tasks name theirs.
-        let Some(repo) = workspace.repos().next() else {
-            return Ok(());
+        // The tests run in the task's first repository (the one its
+        // executor ran in), else the workspace's default one.
+        let repo = match self.repos.get(n.index()).and_then(|r| r.first()) {
+            Some(repo) => repo.clone(),
+            None => workspace.default_repo().to_owned(),
         };
-        let root = workspace.root(repo)?.to_owned();
+        let root = workspace.root(&repo)?.to_owned();
         let failure = governance
             .run_checks(
                 &self.artifacts.spec,
