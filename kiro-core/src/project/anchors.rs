@@ -10,8 +10,7 @@ use crate::audit::{
     AUDIT_HEAD_TRAILER,
 };
 use crate::git::{GitRepo, BRANCH_PREFIX};
-use crate::governance::PolicyFile;
-use crate::identity::{OidcConfig, OidcVerifier, DEFAULT_LEEWAY_SECONDS};
+use crate::identity::{OidcConfig, OidcVerifier};
 
 /// How many characters of a commit id name it in an anchor's source.
 const SHORT_ID: usize = 12;
@@ -85,25 +84,13 @@ impl Project {
     }
 
     /// How ID tokens are verified: the `[identity]` table of
-    /// `.kiro/policy.toml` as an [`OidcConfig`]; `None` without a policy
+    /// `.kiro/policy.toml` as an [`OidcConfig`]
+    /// ([`crate::governance::Governance::oidc_config`]); `None` without a policy
     /// file or when the table names no issuer and audience.
     ///
     /// # Errors
     /// [`crate::Error::Config`] for a policy file that does not parse.
     pub fn oidc_config(&self) -> Result<Option<OidcConfig>> {
-        let Some(policy) = PolicyFile::load(self.root())? else {
-            return Ok(None);
-        };
-        let identity = policy.identity;
-        let (Some(issuer), Some(audience)) = (identity.issuer, identity.audience) else {
-            return Ok(None);
-        };
-        Ok(Some(OidcConfig {
-            issuer,
-            audience,
-            jwks_file: identity.jwks_file,
-            jwks_url: identity.jwks_url,
-            leeway_seconds: identity.leeway_seconds.unwrap_or(DEFAULT_LEEWAY_SECONDS),
-        }))
+        Ok(self.governance()?.and_then(|g| g.oidc_config()))
     }
 }
