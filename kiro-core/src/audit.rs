@@ -125,7 +125,7 @@ mod event;
 
 pub use anchor::{
     reverify_approvals, verify_against_anchors, Anchor, AnchorReport, TokenReport,
-    AUDIT_HEAD_TRAILER,
+    UnreadableAnchor, AUDIT_HEAD_TRAILER,
 };
 
 pub use event::{

@@ -110,12 +110,12 @@ fn chain_line(path: &str, report: &AuditReport) -> String {
 /// The lines for the check against git's anchors.
 fn git_lines(path: &str, git: &AnchorReport) -> String {
     let mut out = String::new();
-    for (source, value) in &git.unreadable {
+    for bad in &git.unreadable {
         let _ = writeln!(
             out,
             "{}: unreadable {AUDIT_HEAD_TRAILER} trailer {:?}",
-            escape_control(source),
-            escape_control(value)
+            escape_control(&bad.source),
+            escape_control(&bad.value)
         );
     }
     match (git.report.broken(), &git.contradicted) {

@@ -380,7 +380,7 @@ fn audit_verify_against_git_catches_a_log_rewritten_with_a_valid_chain() {
     let text = stdout(&out);
     let first_commit = git(root, &["rev-parse", "kiro/notes~1"]);
     assert!(
-        text.contains(&format!("audit.jsonl:2: contradicts Kiro-Audit-Head 2:")),
+        text.contains("audit.jsonl:2: contradicts Kiro-Audit-Head 2:"),
         "{text}"
     );
     assert!(
@@ -398,6 +398,9 @@ fn audit_verify_against_git_catches_a_log_rewritten_with_a_valid_chain() {
     expect_code(&out, 1);
     let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["git"]["contradicted"]["head"]["seq"], 2);
-    assert_eq!(report["git"]["report"]["problem"]["problem"], "anchor_mismatch");
+    assert_eq!(
+        report["git"]["report"]["problem"]["problem"],
+        "anchor_mismatch"
+    );
     assert_eq!(report["chain"]["status"], "intact");
 }

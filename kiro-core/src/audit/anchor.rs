@@ -48,16 +48,24 @@ impl Anchor {
     }
 }
 
+/// A `Kiro-Audit-Head` trailer that is not a head.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadableAnchor {
+    /// Where it was found (`<repo>@<commit>`).
+    pub source: String,
+    /// The trailer's value as found.
+    pub value: String,
+}
+
 /// The outcome of checking a log against anchors.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnchorReport {
     /// How many anchors the log was checked against.
     pub anchors: usize,
-    /// Anchors that could not be read (`source` and the value as found);
-    /// a forged or damaged trailer is a finding, not something to skip
-    /// silently.
+    /// Anchors that could not be read: a forged or damaged trailer is a
+    /// finding, not something to skip silently.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unreadable: Vec<(String, String)>,
+    pub unreadable: Vec<UnreadableAnchor>,
     /// The chain's verification, with every anchor as a head it must hold.
     pub report: AuditReport,
     /// The first anchor (by sequence number) the log contradicts: its

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use super::{Project, Result};
 use crate::audit::{
     reverify_approvals, verify_against_anchors, Anchor, AnchorReport, TokenReport,
-    AUDIT_HEAD_TRAILER,
+    UnreadableAnchor, AUDIT_HEAD_TRAILER,
 };
 use crate::git::{GitRepo, BRANCH_PREFIX};
 use crate::identity::{OidcConfig, OidcVerifier};
@@ -19,12 +19,11 @@ impl Project {
     /// Every `Kiro-Audit-Head` trailer on the `kiro/*` branches of every
     /// repository of the workspace (`.kiro/workspace.toml`; repositories
     /// that are not git work trees have none), as anchors named
-    /// `<repo>@<commit>`, and the trailers that are not a head
-    /// (`<source>`, value). A commit on several branches counts once.
+    /// `<repo>@<commit>`, and the trailers that are not a head. A commit on several branches counts once.
     ///
     /// # Errors
     /// The workspace's errors, and [`crate::Error::Git`] when git fails.
-    pub fn audit_anchors(&self) -> Result<(Vec<Anchor>, Vec<(String, String)>)> {
+    pub fn audit_anchors(&self) -> Result<(Vec<Anchor>, Vec<UnreadableAnchor>)> {
         let workspace = self.workspace()?;
         let mut seen_roots = BTreeSet::new();
         let mut seen_commits = BTreeSet::new();
@@ -51,7 +50,10 @@ impl Project {
                         }
                         match Anchor::parse(source.clone(), value) {
                             Some(anchor) => anchors.push(anchor),
-                            None => unreadable.push((source.clone(), value.clone())),
+                            None => unreadable.push(UnreadableAnchor {
+                                source: source.clone(),
+                                value: value.clone(),
+                            }),
                         }
                     }
                 }

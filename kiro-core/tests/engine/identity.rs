@@ -111,13 +111,16 @@ fn a_token_without_kid_uses_the_only_key_of_its_type() {
     assert_eq!(err, IdentityError::UnknownKey { kid: None });
 }
 
+/// Whether an error is the one expected.
+type Expect = fn(&IdentityError) -> bool;
+
 /// Each forgery and the variant that refuses it.
 #[test]
 fn forged_and_invalid_tokens_are_refused_with_their_variant() {
     let verifier = verifier();
     let valid = oidc::claims(NOW);
     let es = |claims: &Value| oidc::es256(Some(EC_KID), claims);
-    let cases: Vec<(&str, String, fn(&IdentityError) -> bool)> = vec![
+    let cases: Vec<(&str, String, Expect)> = vec![
         (
             "flipped signature byte (RS256)",
             oidc::flip_signature_byte(&oidc::rs256(Some(RSA_KID), &valid)),
