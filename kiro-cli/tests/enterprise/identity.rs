@@ -404,3 +404,95 @@ fn audit_verify_against_git_catches_a_log_rewritten_with_a_valid_chain() {
     );
     assert_eq!(report["chain"]["status"], "intact");
 }
+
+/// Every `audit-heads.jsonl` under `dir`.
+fn remove_recorded_heads(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            remove_recorded_heads(&path);
+        } else if path.file_name().is_some_and(|n| n == "audit-heads.jsonl") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_heads_a_run_commits_anchor_its_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let spec = root.join(".kiro/specs/notes");
+    std::fs::create_dir_all(&spec).unwrap();
+    std::fs::write(
+        spec.join("requirements.md"),
+        "# Requirements Document\n\n## Requirements\n\n### Requirement 1\n\n\
+         **User Story:** As a user, I want notes, so that I remember things.\n\n\
+         #### Acceptance Criteria\n\n\
+         1. WHEN a user saves a note, THE Notes_App SHALL store the note.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        spec.join("tasks.md"),
+        "# Implementation Plan\n\n- [ ] 1. Store notes\n  - _Requirements: 1.1_\n\
+         - [ ] 2. List notes\n  - _Requirements: 1.1_\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join(".kiro/config.toml"),
+        "[executor]\ncommand = [\"sh\", \"-c\", \"cat > /dev/null\"]\n",
+    )
+    .unwrap();
+    git(root, &["init", "-q"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "spec"]);
+    let out = kiro_cmd(root, &["run", "notes", "--yes"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Kiro Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Kiro Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .output()
+        .unwrap();
+    expect_code(&out, 0);
+    let trailers = git(
+        root,
+        &[
+            "log",
+            "--format=%(trailers:key=Kiro-Audit-Head)",
+            "kiro/notes",
+        ],
+    );
+    assert!(trailers.contains("Kiro-Audit-Head: "), "{trailers}");
+
+    let against_git = || {
+        kiro_cmd(root, &["audit", "verify", "--against-git"])
+            .output()
+            .unwrap()
+    };
+    let out = against_git();
+    expect_code(&out, 0);
+    assert!(
+        stdout(&out).contains("heads anchored in git commits"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Rewrite the whole log and drop the recorded heads beside it.
+    let log = AuditLog::open(root).unwrap();
+    let entries = log.entries().unwrap().len();
+    std::fs::remove_file(log.path()).unwrap();
+    remove_recorded_heads(&root.join(".kiro/runs"));
+    let texts: Vec<String> = (0..entries)
+        .map(|i| format!("nothing happened {i}"))
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    append(&AuditLog::open(root).unwrap(), &texts);
+    expect_code(&kiro_cmd(root, &["audit", "verify"]).output().unwrap(), 0);
+    let out = against_git();
+    expect_code(&out, 1);
+    assert!(
+        stdout(&out).contains("contradicts Kiro-Audit-Head"),
+        "{}",
+        stdout(&out)
+    );
+}
