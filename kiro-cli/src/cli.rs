@@ -93,6 +93,62 @@ pub(crate) enum Command {
     /// feedback, notes and steering files, recalled for each task of a run.
     #[command(subcommand)]
     Memory(MemoryCommand),
+    /// Sign off a gate of a spec under `.kiro/policy.toml`: the approval,
+    /// bound to the current document, goes into the audit log. Exit 0
+    /// approved, 1 refused (naming the roles that may approve), 2 for a
+    /// usage or configuration error.
+    Approve(ApproveArgs),
+    /// List a spec's approvals and whether each still holds (the document
+    /// is unchanged and the approver still in an approving role).
+    Approvals(ApprovalsArgs),
+}
+
+/// A gate of `.kiro/policy.toml`, as named on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GateArg {
+    /// After the requirements phase (approves requirements.md).
+    Requirements,
+    /// After the design phase (approves design.md).
+    Design,
+    /// After the tasks phase (approves tasks.md).
+    Tasks,
+    /// Before the first task and at checkpoint tasks (approves tasks.md);
+    /// also the approval protected paths need.
+    Execution,
+    /// Before the run's work is merged.
+    Merge,
+}
+
+/// `kiro approve`.
+#[derive(Debug, Args)]
+pub(crate) struct ApproveArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`).
+    pub(crate) spec: String,
+    /// The gate to approve.
+    #[arg(value_enum)]
+    pub(crate) gate: GateArg,
+    /// An OIDC ID token (a file holding the compact JWT) identifying the
+    /// approver; without it, the local user (`KIRO_ACTOR`, git's
+    /// `user.email`, `USER`) approves where `[identity] allow_unverified`
+    /// allows it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) id_token: Option<PathBuf>,
+    /// Approve only this checkpoint task (an `execution` approval).
+    #[arg(long, value_name = "ID")]
+    pub(crate) task: Option<String>,
+    /// `text`: one line. `json`: the approval record.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// `kiro approvals`.
+#[derive(Debug, Args)]
+pub(crate) struct ApprovalsArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`).
+    pub(crate) spec: String,
+    /// `text`: one line per approval. `json`: the array of records.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
 }
 
 /// `kiro memory ...`. Exit status: 0 on success, 2 for an unknown id, an
@@ -434,7 +490,14 @@ pub(crate) enum AuditCommand {
     /// Check the hash chain and the heads recorded under `.kiro/runs/`:
     /// exit 0 when intact, 1 naming the first broken line (or the log that
     /// falls short of, or runs past, a recorded head) otherwise.
-    Verify(AuditArgs),
+    ///
+    /// With --against-git, also check the log still holds every head the
+    /// `Kiro-Audit-Head` trailers of the `kiro/*` branches recorded (in
+    /// every repository of the workspace): a log rewritten since, even
+    /// with a valid chain, fails naming the commit. With --jwks, re-verify
+    /// offline the ID token of every approval (issuer and audience from
+    /// `[identity]` of .kiro/policy.toml).
+    Verify(AuditVerifyArgs),
     /// Print the entries of the log.
     List(AuditArgs),
 }
@@ -446,6 +509,24 @@ pub(crate) struct AuditArgs {
     /// of entries (`list`).
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: TextOrJson,
+}
+
+/// `kiro audit verify`.
+#[derive(Debug, Args)]
+pub(crate) struct AuditVerifyArgs {
+    /// `text`: readable lines. `json`: the report; with --against-git or
+    /// --jwks an object with `chain`, `git` and `tokens`.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+    /// Check the log against the `Kiro-Audit-Head` trailers of the commits
+    /// on `kiro/*` branches; fails when none is found.
+    #[arg(long)]
+    pub(crate) against_git: bool,
+    /// Re-verify the ID tokens of approvals with the keys of this JWKS
+    /// file; without a value, with the `jwks_file` or `jwks_url` of
+    /// `[identity]` in .kiro/policy.toml.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub(crate) jwks: Option<Option<PathBuf>>,
 }
 
 /// A phase of the pipeline, as named on the command line.

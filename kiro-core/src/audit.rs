@@ -120,11 +120,17 @@ use crate::redact::Redactor;
 use crate::store::sync_dir;
 use crate::workspace::sha256_hex;
 
+mod anchor;
 mod event;
 
+pub use anchor::{
+    reverify_approvals, verify_against_anchors, Anchor, AnchorReport, TokenReport,
+    UnreadableAnchor, AUDIT_HEAD_TRAILER,
+};
+
 pub use event::{
-    file_label, AuditEvent, ForkAudit, GateAudit, PhaseAudit, PhaseResult, RollbackAudit,
-    TaskAudit, VerificationAudit,
+    file_label, ApprovalAudit, AuditEvent, ForkAudit, GateAudit, IdentityRecord, PhaseAudit,
+    PhaseResult, RefusalAudit, RollbackAudit, TaskAudit, VerificationAudit,
 };
 
 /// Where the audit log lives, relative to the workspace root.
@@ -179,6 +185,12 @@ pub enum AuditKind {
     /// A verification verdict: a run's verify phase or `kiro verify`
     /// (payload [`VerificationAudit`]).
     Verification,
+    /// A person signed off a governed gate with `kiro approve` (payload
+    /// [`ApprovalAudit`]).
+    PolicyApproval,
+    /// `.kiro/policy.toml` refused someone's sign-off (payload
+    /// [`RefusalAudit`]).
+    PolicyRefusal,
     /// Anything else, by name.
     Other(String),
 }
@@ -194,6 +206,8 @@ impl AuditKind {
             AuditKind::Rollback => "rollback",
             AuditKind::Fork => "fork",
             AuditKind::Verification => "verification",
+            AuditKind::PolicyApproval => "policy_approval",
+            AuditKind::PolicyRefusal => "policy_refusal",
             AuditKind::Other(name) => name,
         }
     }
@@ -209,6 +223,8 @@ impl From<String> for AuditKind {
             "rollback" => AuditKind::Rollback,
             "fork" => AuditKind::Fork,
             "verification" => AuditKind::Verification,
+            "policy_approval" => AuditKind::PolicyApproval,
+            "policy_refusal" => AuditKind::PolicyRefusal,
             _ => AuditKind::Other(name),
         }
     }
@@ -491,6 +507,14 @@ pub enum AuditProblem {
         /// The last recorded head's sequence number.
         last_recorded_seq: u64,
     },
+    /// An approval's ID token no longer proves the identity the entry
+    /// records: its signature, issuer or audience fails offline
+    /// re-verification, it was not valid at the entry's time, or the
+    /// entry's claims differ from the token's ([`reverify_approvals`]).
+    IdentityRejected {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for AuditProblem {
@@ -521,6 +545,9 @@ impl std::fmt::Display for AuditProblem {
                 "entries after the last recorded head (entry {last_recorded_seq}): \
                  appended without kiro, or kiro could not record their head"
             ),
+            AuditProblem::IdentityRejected { reason } => {
+                write!(f, "approval identity rejected: {reason}")
+            }
         }
     }
 }

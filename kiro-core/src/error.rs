@@ -375,6 +375,40 @@ pub enum Error {
         /// Why it is rejected.
         reason: String,
     },
+    /// A gate name that governance does not know.
+    #[error("unknown gate `{name}` (expected requirements, design, tasks, execution or merge)")]
+    UnknownGate {
+        /// The name as given.
+        name: String,
+    },
+    /// `.kiro/policy.toml` does not let this identity approve this gate;
+    /// the refusal is in the audit log.
+    #[error("{actor} may not approve gate `{gate}` of spec `{spec}`: {reason}; roles that may approve it: {}", if roles.is_empty() { "none".to_owned() } else { roles.join(", ") })]
+    ApprovalRefused {
+        /// The spec.
+        spec: String,
+        /// The gate (`requirements`, `design`, `tasks`, `execution`, `merge`).
+        gate: String,
+        /// Who asked to approve.
+        actor: String,
+        /// Why they may not.
+        reason: String,
+        /// The roles that may approve the gate, with their members.
+        roles: Vec<String>,
+    },
+    /// A run used more tokens or money than `.kiro/policy.toml` `[limits]`
+    /// allows; it stopped after the node that crossed the limit.
+    #[error("run {run} stopped: {limit} is {max}, the run used {used}")]
+    UsageLimitExceeded {
+        /// The run.
+        run: String,
+        /// The limit (`max_tokens`, `max_cost`).
+        limit: String,
+        /// The limit's value.
+        max: String,
+        /// What the run used.
+        used: String,
+    },
     /// A directory is not inside a git work tree.
     #[error("{}: not a git work tree", path.display())]
     NotAGitRepo {

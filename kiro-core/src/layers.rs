@@ -41,6 +41,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "process",
             "checkpoint",
             "workspace",
+            "identity",
             "git",
         ],
     ),
@@ -49,7 +50,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The seams integrators implement: the stage traits and memory recall.
     ("contracts", &["memory", "stage"]),
     // The engine, its default stages, and the audit log it writes.
-    ("engine", &["audit", "pipeline", "stages"]),
+    ("engine", &["audit", "governance", "pipeline", "stages"]),
     // The use cases a program embedding kiro-core calls.
     ("project", &["project"]),
 ];

@@ -105,6 +105,10 @@ pub mod config;
 #[cfg(feature = "engine")]
 pub mod git;
 #[cfg(feature = "engine")]
+pub mod governance;
+#[cfg(feature = "engine")]
+pub mod identity;
+#[cfg(feature = "engine")]
 pub mod pipeline;
 #[cfg(feature = "engine")]
 pub mod process;

@@ -1,6 +1,7 @@
 //! One module per command; each returns the exit status it wants, or an
 //! error that `main` prints and turns into exit status 2.
 
+mod approve;
 mod audit;
 mod checkpoint;
 mod fmt;
@@ -63,6 +64,12 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Verify(args) => verify::run(&Workspace::locate(cli.workspace.as_deref())?, &args),
         Command::Trace(args) => trace::run(&Workspace::locate(cli.workspace.as_deref())?, &args),
+        Command::Approve(args) => {
+            approve::approve(&Workspace::locate(cli.workspace.as_deref())?, &args)
+        }
+        Command::Approvals(args) => {
+            approve::approvals(&Workspace::locate(cli.workspace.as_deref())?, &args)
+        }
         Command::Audit(command) => {
             let ws = Workspace::locate(cli.workspace.as_deref())?;
             match command {

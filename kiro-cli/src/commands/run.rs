@@ -163,12 +163,13 @@ async fn run_pipeline(ws: &Workspace, args: &RunArgs) -> Result<ExitCode> {
     if !report.is_empty() {
         output::print(&report)?;
     }
-    conclude(&summary, &args.spec)
+    let governed = ws.root().join(kiro_core::governance::POLICY_PATH).is_file();
+    conclude(&summary, &args.spec, governed)
 }
 
 /// Prints the summary line and what to do next; returns the exit status.
 /// A failure's reason may quote an agent, so it is redacted and escaped.
-fn conclude(summary: &RunSummary, spec: &str) -> Result<ExitCode> {
+fn conclude(summary: &RunSummary, spec: &str, governed: bool) -> Result<ExitCode> {
     let redactor = Redactor::from_env();
     let shown = |text: &str| redactor.for_terminal(text);
     let spec = &shown(spec);
@@ -191,10 +192,16 @@ fn conclude(summary: &RunSummary, spec: &str) -> Result<ExitCode> {
         RunStatus::Stopped { gate, reason } => {
             let gate = shown(&gate.to_string());
             eprintln!("stopped at {gate}: {}", shown(reason));
-            eprintln!(
-                "to approve it and continue, run `kiro run {spec} --resume --yes`, \
-                 or `kiro run {spec} --resume` in a terminal to be asked at each gate"
-            );
+            if governed {
+                // `--yes` cannot pass a gate `.kiro/policy.toml` governs:
+                // the reason names the `kiro approve` command.
+                eprintln!("once it is approved, continue with `kiro run {spec} --resume`");
+            } else {
+                eprintln!(
+                    "to approve it and continue, run `kiro run {spec} --resume --yes`, \
+                     or `kiro run {spec} --resume` in a terminal to be asked at each gate"
+                );
+            }
             (format!("stopped at {gate}"), ExitCode::from(EXIT_STOPPED))
         }
         RunStatus::Cancelled => {

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::{AuditKind, Entry, NewEntry};
 use crate::checkpoint::{CheckpointRef, FileKey, RollbackReport, RunId};
-use crate::stage::{Gate, OutcomeStatus, Phase};
+use crate::stage::{Gate, GateName, OutcomeStatus, Phase};
 use crate::verify::{CriterionStatus, VerificationReport};
 use crate::workspace::DEFAULT_REPO;
 
@@ -54,6 +54,10 @@ pub enum AuditEvent {
     /// A verification verdict, from a pipeline run's verify phase or from
     /// `kiro verify` ([`AuditKind::Verification`]).
     Verification(VerificationAudit),
+    /// A governed gate was signed off ([`AuditKind::PolicyApproval`]).
+    PolicyApproval(ApprovalAudit),
+    /// A sign-off was refused by the policy ([`AuditKind::PolicyRefusal`]).
+    PolicyRefusal(RefusalAudit),
     /// A kind kiro does not know ([`AuditKind::Other`]), with its data as
     /// written.
     Other {
@@ -75,6 +79,8 @@ impl AuditEvent {
             AuditEvent::Rollback(_) => AuditKind::Rollback,
             AuditEvent::Fork(_) => AuditKind::Fork,
             AuditEvent::Verification(_) => AuditKind::Verification,
+            AuditEvent::PolicyApproval(_) => AuditKind::PolicyApproval,
+            AuditEvent::PolicyRefusal(_) => AuditKind::PolicyRefusal,
             AuditEvent::Other { kind, .. } => AuditKind::from(kind.as_str()),
         }
     }
@@ -90,6 +96,8 @@ impl AuditEvent {
             AuditEvent::Rollback(p) => serde_json::to_value(p),
             AuditEvent::Fork(p) => serde_json::to_value(p),
             AuditEvent::Verification(p) => serde_json::to_value(p),
+            AuditEvent::PolicyApproval(p) => serde_json::to_value(p),
+            AuditEvent::PolicyRefusal(p) => serde_json::to_value(p),
             AuditEvent::Other { data, .. } => Ok(data.clone()),
         };
         value.unwrap_or_default()
@@ -116,6 +124,8 @@ impl AuditEvent {
                 }
                 AuditEvent::Verification(v)
             }
+            AuditKind::PolicyApproval => AuditEvent::PolicyApproval(serde_json::from_value(data)?),
+            AuditKind::PolicyRefusal => AuditEvent::PolicyRefusal(serde_json::from_value(data)?),
             AuditKind::Other(name) => AuditEvent::Other {
                 kind: name.clone(),
                 data,
@@ -330,6 +340,100 @@ impl VerificationAudit {
         self.stale_links = stale;
         self
     }
+}
+
+/// Who signed off (or tried to): the identity claims governance matched
+/// against `.kiro/policy.toml`'s members.
+///
+/// A verified identity comes from an OIDC ID token whose signature,
+/// issuer, audience and expiry were checked; `token` keeps the compact JWS
+/// so that a verifier can re-check the approval offline against the
+/// issuer's keys. A local identity is a claim (`KIRO_ACTOR`, git's
+/// `user.email`, the OS user), accepted only where the policy allows
+/// unverified approvers. `Debug` never prints the token.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IdentityRecord {
+    /// The name shown and recorded as the entry's actor (the email when
+    /// the token has one, else the subject; the local user's name).
+    pub name: String,
+    /// Whether an ID token proved it.
+    pub verified: bool,
+    /// Where it came from: `oidc` for a token; `KIRO_ACTOR`, `git` or
+    /// `USER` for a local identity.
+    pub source: String,
+    /// The token's issuer (`iss`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The token's subject (`sub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The token's `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The token's groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// The ID token itself (compact JWS), for offline re-verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for IdentityRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityRecord")
+            .field("name", &self.name)
+            .field("verified", &self.verified)
+            .field("source", &self.source)
+            .field("issuer", &self.issuer)
+            .field("subject", &self.subject)
+            .field("email", &self.email)
+            .field("groups", &self.groups)
+            .field("token", &self.token.as_ref().map(|_| "[token]"))
+            .finish()
+    }
+}
+
+/// The data of [`AuditEvent::PolicyApproval`]: a sign-off of one gate of
+/// one spec, bound to the document it approves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApprovalAudit {
+    /// The spec.
+    pub spec: String,
+    /// The gate.
+    pub gate: GateName,
+    /// The roles of `.kiro/policy.toml` the identity matched when it
+    /// approved.
+    pub roles: Vec<String>,
+    /// The file(s) approved, spec-relative (`tasks.md`).
+    pub files: Vec<String>,
+    /// SHA-256 (hex) of the approved document: an edit afterwards
+    /// invalidates the approval (task marks in `tasks.md` do not count).
+    pub document: String,
+    /// Who approved.
+    pub identity: IdentityRecord,
+    /// The checkpoint task the approval is limited to; `None` for the
+    /// whole gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+}
+
+/// The data of [`AuditEvent::PolicyRefusal`]: a sign-off the policy did
+/// not accept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RefusalAudit {
+    /// The spec.
+    pub spec: String,
+    /// The gate.
+    pub gate: GateName,
+    /// Who tried.
+    pub identity: IdentityRecord,
+    /// Why it was refused.
+    pub reason: String,
+    /// The roles that may approve the gate.
+    pub allowed_roles: Vec<String>,
+    /// The task asked for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
 }
 
 /// A file's path as the audit log (and kiro's output) names it: the path

@@ -59,6 +59,7 @@ use crate::checkpoint::{CheckpointRef, CheckpointStore, RollbackReport, RunId};
 use crate::config::{Config, TaskOrder};
 use crate::error::Result;
 use crate::format::parse_tasks;
+use crate::governance::{Governance, PolicyApprover};
 use crate::memory::{MemoryRecall, NoMemory};
 use crate::plan::Plan;
 use crate::spec::{Spec, TaskList};
@@ -124,6 +125,7 @@ pub struct Pipeline {
     phase_policy: NodePolicy,
     external_changes: bool,
     audit: Option<AuditLog>,
+    governance: Option<Governance>,
     /// Per-task commits: `None` follows `[git] commits` of the config.
     git: Option<bool>,
 }
@@ -141,6 +143,7 @@ impl std::fmt::Debug for Pipeline {
             .field("config", &self.config.pipeline)
             .field("task_policy", &self.task_policy)
             .field("audit", &self.audit.as_ref().map(AuditLog::path))
+            .field("governance", &self.governance.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -170,6 +173,7 @@ impl Pipeline {
                 phase_policy: NodePolicy::default(),
                 external_changes: true,
                 audit: None,
+                governance: None,
                 git: None,
             },
         }
@@ -323,6 +327,19 @@ impl PipelineBuilder {
         self
     }
 
+    /// Runs under `.kiro/policy.toml` (see [`crate::governance`]): the
+    /// gates `[gates]` lists are decided by [`PolicyApprover`] whatever
+    /// [`approver`](Self::approver) says (it decides only the other gates),
+    /// changes to protected paths without their approval are reverted and
+    /// fail the task, `[checks] required` run before a task is marked
+    /// done, and the run stops with
+    /// [`Error::UsageLimitExceeded`](crate::Error::UsageLimitExceeded) after
+    /// the node that crosses a `[limits]` value.
+    pub fn governance(mut self, governance: Governance) -> Self {
+        self.p.governance = Some(governance);
+        self
+    }
+
     /// Commits each finished task on the branch `kiro/<spec>` of every git
     /// work tree the run uses (`true`), or never touches git (`false`).
     /// Unset, `[git] commits` of the config decides, and without it every
@@ -334,7 +351,13 @@ impl PipelineBuilder {
     }
 
     /// The pipeline.
-    pub fn build(self) -> Pipeline {
+    pub fn build(mut self) -> Pipeline {
+        if let Some(governance) = &self.p.governance {
+            // Wrapped here, not in `governance()`, so that an approver set
+            // after it cannot replace the policy's decisions.
+            self.p.approver =
+                Arc::new(PolicyApprover::new(governance.clone()).fallback(self.p.approver.clone()));
+        }
         self.p
     }
 }

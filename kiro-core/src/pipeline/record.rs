@@ -258,10 +258,13 @@ impl ChangeTracker {
     /// itself writes (`tasks.md`, absolute) with the content it wrote: that
     /// file as the engine left it is allowed, other content of it only
     /// where the globs allow it (and a revert puts back the engine's text).
+    /// With a `protected` guard, a change it refuses (a protected path
+    /// without its approval) is a violation too.
     pub(crate) fn violations(
         &mut self,
         ws: &Workspace,
         engine: Option<(&Path, &str)>,
+        protected: Option<&crate::governance::ProtectedGuard>,
     ) -> Vec<Violation> {
         let engine: Vec<(FileKey, BlobId)> = match engine {
             Some((abs, text)) => {
@@ -302,9 +305,16 @@ impl ChangeTracker {
                         Some("outside the writable globs".to_owned())
                     }
                 }
-                _ if writable.matches(&change.path) || by_engine == Some(true) => None,
+                _ if by_engine == Some(true) => None,
+                _ if writable.matches(&change.path) => None,
                 _ => Some("outside the writable globs".to_owned()),
             };
+            let reason = reason.or_else(|| {
+                protected
+                    .filter(|_| by_engine != Some(true))
+                    .and_then(|guard| guard.check(&change.path))
+                    .map(str::to_owned)
+            });
             if let Some(reason) = reason {
                 let restore = match engine.iter().find(|(k, _)| *k == key) {
                     Some((_, blob)) => FileState::present(

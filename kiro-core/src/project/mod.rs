@@ -35,6 +35,8 @@
 //!
 //! [`Matrix`]: crate::report::Matrix
 
+mod anchors;
+mod approve;
 mod checkpoints;
 mod plan;
 mod status;
@@ -153,6 +155,13 @@ pub enum ProjectError {
         path: PathBuf,
         /// What is wrong with it.
         message: String,
+    },
+    /// A governance use case (`approve`, `approvals`) in a workspace
+    /// without `.kiro/policy.toml`.
+    #[error("no governance policy: {} does not exist", path.display())]
+    NoPolicy {
+        /// Where the policy file would be.
+        path: PathBuf,
     },
     /// A rollback or fork changed the workspace but its audit entry could
     /// not be written.
@@ -497,6 +506,11 @@ impl Project {
         }
         if let Some(approver) = setup.approver {
             builder = builder.approver(approver);
+        }
+        // With a policy, its gates are decided by the approvals in the
+        // audit log whatever approver the caller set (`--yes` included).
+        if let Some(governance) = self.governance()? {
+            builder = builder.governance(governance);
         }
         let mut options = RunOptions::new(self.workspace()?, setup.spec_dir).until(setup.until);
         if let Some(run) = &resume {

@@ -18,6 +18,7 @@
 
 mod context;
 mod event;
+mod gate_name;
 mod node;
 mod usage;
 
@@ -40,6 +41,7 @@ pub use crate::spec::TokenUsage;
 pub use crate::spec::{Phase, UnknownPhase};
 pub use context::{Artifacts, EventSink, StageContext, StageContextBuilder};
 pub use event::{NodeStatus, PipelineEvent};
+pub use gate_name::GateName;
 pub use node::SkipReason;
 pub use usage::RunUsage;
 pub(crate) use usage::UsageCell;

@@ -10,6 +10,7 @@ mod checkpoint;
 mod command_executor;
 mod config;
 mod default_stages;
+mod governance;
 mod pipeline;
 mod process;
 mod report;
@@ -22,5 +23,8 @@ mod workspace;
 mod fixtures;
 mod git_runs;
 mod multirepo;
+mod identity;
+#[path = "../support/oidc.rs"]
+mod oidc;
 #[path = "../support/tree.rs"]
 mod whole_tree;

@@ -333,6 +333,18 @@ impl<'p> Run<'p> {
         }
     }
 
+    /// The `[limits]` value of `.kiro/policy.toml` that the run's usage
+    /// so far (priced by `[llm.prices]` for `[llm] model`) goes past.
+    fn over_limit(&self) -> Option<Error> {
+        let governance = self.pipeline.governance.as_ref()?;
+        let llm = &self.pipeline.config.llm;
+        let usage =
+            crate::stage::RunUsage::of(&self.artifacts).priced(llm.model.as_deref(), &llm.prices);
+        governance
+            .check_limits(&usage)
+            .map(|limit| limit.into_error(self.run_id.as_str()))
+    }
+
     /// Ends the run after a phase, verification or custom node failed.
     fn stage_failed(&self, node: &NodeId, error: &StageError, started: Instant) -> Flow {
         if matches!(error, StageError::Cancelled) {

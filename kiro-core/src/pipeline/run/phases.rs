@@ -33,6 +33,12 @@ impl Run<'_> {
                 Phase::Verify => self.verify().await?,
             });
             proceed!(self.custom_nodes(Placement::After(phase)).await?);
+            // Phases record their usage as they end; tasks are checked as
+            // each settles (in the scheduler).
+            if let Some(limit) = self.over_limit() {
+                self.commit().await?;
+                return Err(limit);
+            }
             if phase < Phase::Execute && phase < self.options.until {
                 proceed!(self.gate(Gate::Phase { phase }).await?);
             }

@@ -1,6 +1,7 @@
 //! Policy detection after a batch of tasks: changes outside the writable
-//! globs (or symbolic links out of the workspace) are reverted, and the
-//! tasks of the batch fail naming them.
+//! globs (or symbolic links out of the workspace), and changes to paths
+//! `.kiro/policy.toml` protects without their approval, are reverted, and
+//! the tasks of the batch fail naming them.
 
 use super::{blocking, Run};
 use crate::error::Result;
@@ -25,10 +26,19 @@ impl Run<'_> {
             .as_ref()
             .map(|dir| dir.join(DocKind::Tasks.file_name()));
         let tasks_text = self.tasks_text.clone();
+        let governance = self.pipeline.governance.clone();
+        let spec = self.artifacts.spec.name.clone();
         let (tracker, found) = blocking(move || {
             tracker.rescan(&workspace, store.as_ref())?;
             let engine = tasks_file.as_deref().zip(tasks_text.as_deref());
-            let found = tracker.violations(&workspace, engine);
+            // The approvals are read per rescan: one given while the run
+            // goes on counts for the tasks that end after it.
+            let guard = match &governance {
+                Some(g) => Some(g.protected_guard(&spec)?),
+                None => None,
+            };
+            let guard = guard.filter(|g| !g.is_empty());
+            let found = tracker.violations(&workspace, engine, guard.as_ref());
             if !found.is_empty() {
                 tracker.revert(&workspace, store.as_ref(), &found, tasks_text.as_deref())?;
             }

@@ -59,6 +59,8 @@ pub(super) struct Scheduler<'r, 'p> {
     batch: Vec<Joined>,
     /// Tasks that finished in their first poll, not yet settled.
     finished_inline: Vec<Joined>,
+    /// The `[limits]` value of `.kiro/policy.toml` the run went past.
+    limit: Option<Error>,
 }
 
 /// What joining a node gives: how it ended, or why it could not be joined
@@ -124,6 +126,7 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             stop: None,
             batch: Vec::new(),
             finished_inline: Vec::new(),
+            limit: None,
             graph,
         }
     }
@@ -176,6 +179,9 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             }
         }
         self.run.commit().await?;
+        if let Some(limit) = self.limit.take() {
+            return Err(limit);
+        }
         if let Some(stop) = self.stop.take() {
             return Ok(Flow::Stop(stop));
         }
@@ -459,7 +465,10 @@ impl<'r, 'p> Scheduler<'r, 'p> {
     async fn on_finish(&mut self, n: TaskIndex, finish: Finish) -> Result<()> {
         match finish {
             Finish::Task(TaskEnd::Outcome(outcome)) => {
-                let outcome = *outcome;
+                let mut outcome = *outcome;
+                if outcome.status == OutcomeStatus::Done {
+                    self.required_checks(n, &mut outcome).await?;
+                }
                 let failed = outcome.status == OutcomeStatus::Failed;
                 let settlement = match outcome.status {
                     OutcomeStatus::Done => Settlement::Done(Some(outcome)),
@@ -467,6 +476,13 @@ impl<'r, 'p> Scheduler<'r, 'p> {
                     OutcomeStatus::Skipped => Settlement::SkippedByExecutor(outcome),
                 };
                 self.settle(n, settlement).await?;
+                if let Some(limit) = self.run.over_limit() {
+                    // Nothing new starts; what runs is stopped, and the run
+                    // ends with the error once its checkpoints are in.
+                    self.limit.get_or_insert(limit);
+                    self.stop.get_or_insert(RunStatus::Cancelled);
+                    self.run.cancel.cancel();
+                }
                 if failed && self.run.pipeline.config.pipeline.fail_fast {
                     self.stop = Some(RunStatus::Failed {
                         reason: format!("task {} failed (fail-fast)", self.graph[n].id),
@@ -492,6 +508,47 @@ impl<'r, 'p> Scheduler<'r, 'p> {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Runs `.kiro/policy.toml`'s `[checks] required` for a task that
+    /// reported done; the first that fails makes it fail, named in its
+    /// summary, with what the task reported kept in the evidence.
+    async fn required_checks(&mut self, n: TaskIndex, outcome: &mut TaskOutcome) -> Result<()> {
+        let Some(governance) = self.run.pipeline.governance.clone() else {
+            return Ok(());
+        };
+        if governance.policy().required_checks.is_empty() {
+            return Ok(());
+        }
+        let workspace = self.run.options.workspace.clone();
+        // The tests run in the task's first repository (the one its
+        // executor ran in), else the workspace's default one.
+        let repo = match self.repos.get(n.index()).and_then(|r| r.first()) {
+            Some(repo) => repo.clone(),
+            None => workspace.default_repo().to_owned(),
+        };
+        let root = workspace.root(&repo)?.to_owned();
+        let failure = governance
+            .run_checks(
+                &self.artifacts.spec,
+                &self.tasks[n.index()],
+                &workspace,
+                &root,
+                &self.run.pipeline.config,
+                &self.run.cancel,
+            )
+            .await?;
+        if let Some(failure) = failure {
+            let mut evidence = failure.evidence;
+            if !outcome.summary.is_empty() {
+                evidence.push_str("\nthe task reported: ");
+                evidence.push_str(&outcome.summary);
+            }
+            outcome.status = OutcomeStatus::Failed;
+            outcome.summary = failure.message;
+            outcome.evidence = evidence;
         }
         Ok(())
     }
