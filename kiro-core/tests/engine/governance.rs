@@ -569,3 +569,25 @@ fn id_token_approvals_match_claims_and_refuse_bad_tokens() {
         .unwrap_err();
     assert!(err.to_string().contains("accepts only ID tokens"), "{err}");
 }
+
+#[tokio::test]
+async fn repository_commands_narrow_what_the_executor_may_run() {
+    let config = "[executor]\ncommand = [\"sh\", \"-c\", \"cat > /dev/null\"]\n";
+    for (allowed, completes) in [("sh", true), ("cargo", false)] {
+        let policy = format!("[repos.main]\ncommands = [\"{allowed}\"]\n");
+        let (_dir, project, spec) = workspace(&policy, config);
+        let status = project
+            .run(RunSetup::new(&spec).until(Phase::Execute).approve_all())
+            .await
+            .unwrap()
+            .status;
+        if completes {
+            assert_eq!(status, RunStatus::Completed, "{allowed}");
+        } else {
+            let RunStatus::Failed { reason } = &status else {
+                panic!("{allowed}: {status:?}")
+            };
+            assert!(reason.contains("sh -c"), "{reason}");
+        }
+    }
+}
