@@ -60,7 +60,7 @@ impl LimitExceeded {
     pub fn into_error(self, run: &str) -> Error {
         Error::UsageLimitExceeded {
             run: run.to_owned(),
-            limit: self.limit.to_owned(),
+            limit: self.limit,
             max: self.max,
             used: self.used,
         }

@@ -363,7 +363,14 @@ async fn each_required_check_blocks_done_until_it_passes() {
     let half = "// Validates: Requirements 1.1\n#[test]\nfn notes() {}\n";
     let dangling = TASKS.replace("_Requirements: 1.2_", "_Requirements: 9.9_");
     // (check, config, files, tasks.md, failure expected in the reason)
-    let cases: Vec<(&str, String, Vec<(&str, &str)>, Option<&str>, Option<&str>)> = vec![
+    type Case<'a> = (
+        &'a str,
+        String,
+        Vec<(&'a str, &'a str)>,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case> = vec![
         (
             "tests",
             tests("1"),
@@ -442,7 +449,7 @@ async fn a_token_limit_stops_the_run_with_a_typed_error() {
         ProjectError::Core(Error::UsageLimitExceeded {
             limit, max, used, ..
         }) => {
-            assert_eq!((limit.as_str(), max.as_str()), ("max_tokens", "1500"));
+            assert_eq!((*limit, max.as_str()), ("max_tokens", "1500"));
             assert_eq!(used, "2000 tokens");
         }
         other => panic!("{other:?}"),
@@ -466,7 +473,7 @@ async fn a_cost_limit_prices_usage_with_the_configured_model() {
     };
     let err = run(&project, &spec, &agent).await.unwrap_err();
     assert!(
-        matches!(&err, ProjectError::Core(Error::UsageLimitExceeded { limit, .. }) if limit == "max_cost"),
+        matches!(&err, ProjectError::Core(Error::UsageLimitExceeded { limit, .. }) if *limit == "max_cost"),
         "{err}"
     );
     assert!(err.to_string().contains("$2.0000"), "{err}");
