@@ -598,3 +598,26 @@ async fn repository_commands_narrow_what_the_executor_may_run() {
         }
     }
 }
+
+#[test]
+fn leaving_a_role_withdraws_ones_approvals() {
+    let (dir, project, _) = workspace("[gates]\ntasks = [\"lead\"]\n", "");
+    project
+        .approve("notes", GateName::Tasks, local("ann"), None)
+        .unwrap();
+    assert!(project.approvals("notes").unwrap()[0].valid);
+    let path = dir.path().join(".kiro/policy.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("lead = [\"user:ann\"]", "lead = [\"user:zed\"]"),
+    )
+    .unwrap();
+    let after = project.approvals("notes").unwrap();
+    assert!(!after[0].valid);
+    let problem = after[0].problem.as_deref().unwrap();
+    assert!(
+        problem.contains("ann is no longer in a role that may approve"),
+        "{problem}"
+    );
+}
