@@ -490,7 +490,14 @@ pub(crate) enum AuditCommand {
     /// Check the hash chain and the heads recorded under `.kiro/runs/`:
     /// exit 0 when intact, 1 naming the first broken line (or the log that
     /// falls short of, or runs past, a recorded head) otherwise.
-    Verify(AuditArgs),
+    ///
+    /// With --against-git, also check the log still holds every head the
+    /// `Kiro-Audit-Head` trailers of the `kiro/*` branches recorded (in
+    /// every repository of the workspace): a log rewritten since, even
+    /// with a valid chain, fails naming the commit. With --jwks, re-verify
+    /// offline the ID token of every approval (issuer and audience from
+    /// `[identity]` of .kiro/policy.toml).
+    Verify(AuditVerifyArgs),
     /// Print the entries of the log.
     List(AuditArgs),
 }
@@ -502,6 +509,24 @@ pub(crate) struct AuditArgs {
     /// of entries (`list`).
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: TextOrJson,
+}
+
+/// `kiro audit verify`.
+#[derive(Debug, Args)]
+pub(crate) struct AuditVerifyArgs {
+    /// `text`: readable lines. `json`: the report; with --against-git or
+    /// --jwks an object with `chain`, `git` and `tokens`.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+    /// Check the log against the `Kiro-Audit-Head` trailers of the commits
+    /// on `kiro/*` branches; fails when none is found.
+    #[arg(long)]
+    pub(crate) against_git: bool,
+    /// Re-verify the ID tokens of approvals with the keys of this JWKS
+    /// file; without a value, with the `jwks_file` or `jwks_url` of
+    /// `[identity]` in .kiro/policy.toml.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub(crate) jwks: Option<Option<PathBuf>>,
 }
 
 /// A phase of the pipeline, as named on the command line.

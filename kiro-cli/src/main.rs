@@ -16,6 +16,7 @@
 mod cli;
 mod commands;
 mod engine;
+mod jwks;
 mod models;
 mod output;
 mod workspace;

@@ -120,7 +120,13 @@ use crate::redact::Redactor;
 use crate::store::sync_dir;
 use crate::workspace::sha256_hex;
 
+mod anchor;
 mod event;
+
+pub use anchor::{
+    reverify_approvals, verify_against_anchors, Anchor, AnchorReport, TokenReport,
+    UnreadableAnchor, AUDIT_HEAD_TRAILER,
+};
 
 pub use event::{
     file_label, ApprovalAudit, AuditEvent, ForkAudit, GateAudit, IdentityRecord, PhaseAudit,
@@ -501,6 +507,14 @@ pub enum AuditProblem {
         /// The last recorded head's sequence number.
         last_recorded_seq: u64,
     },
+    /// An approval's ID token no longer proves the identity the entry
+    /// records: its signature, issuer or audience fails offline
+    /// re-verification, it was not valid at the entry's time, or the
+    /// entry's claims differ from the token's ([`reverify_approvals`]).
+    IdentityRejected {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for AuditProblem {
@@ -531,6 +545,9 @@ impl std::fmt::Display for AuditProblem {
                 "entries after the last recorded head (entry {last_recorded_seq}): \
                  appended without kiro, or kiro could not record their head"
             ),
+            AuditProblem::IdentityRejected { reason } => {
+                write!(f, "approval identity rejected: {reason}")
+            }
         }
     }
 }

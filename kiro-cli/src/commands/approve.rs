@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use kiro_core::audit::current_actor;
 use kiro_core::governance::{ApprovalRecord, GateName, IdentityRecord, POLICY_PATH};
-use kiro_core::identity::{Jwks, MAX_JWKS_BYTES, MAX_TOKEN_BYTES};
+use kiro_core::identity::{Jwks, MAX_TOKEN_BYTES};
 use kiro_core::project::ProjectError;
 use kiro_core::redact::Redactor;
 use kiro_core::Error;
@@ -72,29 +72,19 @@ pub(super) fn approve(ws: &Workspace, args: &ApproveArgs) -> Result<ExitCode> {
     }
 }
 
-/// The issuer's keys `[identity]` names: `jwks_file`, relative to the
-/// workspace root.
+/// The issuer's keys `[identity]` names: `jwks_file` (relative to the
+/// workspace root) or `jwks_url` ([`crate::jwks::load_jwks`]).
 fn jwks(ws: &Workspace, project: &kiro_core::project::Project) -> Result<Jwks> {
     let governance = project
         .governance()
         .map_err(engine::explain)?
         .with_context(|| format!("no {POLICY_PATH}: nothing to approve"))?;
-    let identity = &governance.policy().identity;
-    let Some(file) = &identity.jwks_file else {
-        if identity.jwks_url.is_some() {
-            bail!(
-                "[identity] jwks_url is not fetched by this build; download the JWKS and \
-                 name it with `jwks_file` in {POLICY_PATH}"
-            );
-        }
+    let Some(config) = governance.oidc_config() else {
         bail!(
-            "--id-token needs the issuer's keys: set `jwks_file` under [identity] in {POLICY_PATH}"
+            "--id-token needs `issuer`, `audience` and `jwks_file` or `jwks_url` under [identity] in {POLICY_PATH}"
         );
     };
-    let path = ws.root().join(file);
-    let text = read_bounded(&path, MAX_JWKS_BYTES)?;
-    Jwks::from_json(text.as_bytes())
-        .with_context(|| format!("{}: not a usable JWKS", ws.display(&path).display()))
+    crate::jwks::load_jwks(&config, ws.root())
 }
 
 /// A file's text, refusing one longer than `limit` bytes before reading it.

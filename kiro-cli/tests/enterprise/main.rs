@@ -8,3 +8,6 @@
 mod common;
 
 mod governance;
+mod identity;
+#[path = "../../../kiro-core/tests/support/oidc.rs"]
+mod oidc;

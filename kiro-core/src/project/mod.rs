@@ -35,6 +35,7 @@
 //!
 //! [`Matrix`]: crate::report::Matrix
 
+mod anchors;
 mod approve;
 mod checkpoints;
 mod plan;

@@ -111,13 +111,16 @@ fn a_token_without_kid_uses_the_only_key_of_its_type() {
     assert_eq!(err, IdentityError::UnknownKey { kid: None });
 }
 
+/// Whether an error is the one expected.
+type Expect = fn(&IdentityError) -> bool;
+
 /// Each forgery and the variant that refuses it.
 #[test]
 fn forged_and_invalid_tokens_are_refused_with_their_variant() {
     let verifier = verifier();
     let valid = oidc::claims(NOW);
     let es = |claims: &Value| oidc::es256(Some(EC_KID), claims);
-    let cases: Vec<(&str, String, fn(&IdentityError) -> bool)> = vec![
+    let cases: Vec<(&str, String, Expect)> = vec![
         (
             "flipped signature byte (RS256)",
             oidc::flip_signature_byte(&oidc::rs256(Some(RSA_KID), &valid)),
@@ -393,4 +396,218 @@ fn oidc_config_is_the_identity_table_of_policy_toml() {
     assert_eq!(config.jwks_url.as_deref(), Some("https://idp.test/jwks"));
     let unknown = toml::from_str::<OidcConfig>("issuer = \"a\"\naudience = \"b\"\njwks = \"x\"\n");
     assert!(unknown.unwrap_err().to_string().contains("unknown field"));
+}
+
+// Audit anchoring: the log checked against heads kept outside it, and the
+// ID tokens approvals keep.
+
+mod anchoring {
+    use std::fs;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use kiro_core::audit::{
+        reverify_approvals, verify_against_anchors, Anchor, ApprovalAudit, AuditEvent, AuditKind,
+        AuditLog, AuditProblem, IdentityRecord, NewEntry,
+    };
+    use kiro_core::governance::GateName;
+    use kiro_core::identity::{Jwks, OidcConfig, OidcVerifier};
+    use serde_json::{json, Value};
+
+    use crate::oidc::{self, AUDIENCE, EC_KID, ISSUER};
+
+    fn now() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    fn append_notes(log: &AuditLog, texts: &[&str]) {
+        for text in texts {
+            log.append(
+                NewEntry::new(AuditKind::Other("note".into()))
+                    .with_actor("ci")
+                    .with_data(json!({ "text": text })),
+            )
+            .unwrap();
+        }
+    }
+
+    /// The log's head after each of `n` appends, as anchors named `c<seq>`.
+    fn anchored_log(dir: &std::path::Path, n: usize) -> (AuditLog, Vec<Anchor>) {
+        let log = AuditLog::open(dir).unwrap();
+        let mut anchors = Vec::new();
+        for i in 0..n {
+            append_notes(&log, &[&format!("step {i}")]);
+            let head = log.head().unwrap();
+            anchors.push(Anchor {
+                source: format!("api@c{}", head.seq),
+                head,
+            });
+        }
+        (log, anchors)
+    }
+
+    #[test]
+    fn an_untouched_log_holds_its_anchors() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, anchors) = anchored_log(dir.path(), 4);
+        // The log grew after the last anchor: still fine.
+        append_notes(&log, &["later"]);
+        let report = verify_against_anchors(&log, &anchors).unwrap();
+        assert!(report.holds(), "{report:?}");
+        assert_eq!(report.anchors, 4);
+        assert_eq!(report.contradicted, None);
+    }
+
+    #[test]
+    fn a_log_rewritten_with_a_valid_chain_contradicts_its_first_anchor() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, anchors) = anchored_log(dir.path(), 4);
+        // Rewrite it wholesale through kiro's own API: a valid chain and
+        // valid recorded heads, with entry 2 saying something else.
+        fs::remove_file(log.path()).unwrap();
+        fs::remove_dir_all(dir.path().join(".kiro/runs")).ok();
+        let forged = AuditLog::open(dir.path()).unwrap();
+        append_notes(
+            &forged,
+            &["step 0", "step one (edited)", "step 2", "step 3"],
+        );
+        assert!(
+            forged.verify().unwrap().is_intact(),
+            "the forgery verifies on its own"
+        );
+        // Every rewritten line differs (its time, at least); the first
+        // anchor the forgery contradicts is reported, by sequence number,
+        // whichever order the anchors were found in.
+        let mut found: Vec<Anchor> = anchors[1..].to_vec();
+        found.reverse();
+        let report = verify_against_anchors(&forged, &found).unwrap();
+        assert!(!report.holds());
+        let broken = report.report.broken().unwrap();
+        assert_eq!(broken.line, 2);
+        assert!(matches!(
+            broken.problem,
+            AuditProblem::AnchorMismatch { .. }
+        ));
+        assert_eq!(report.contradicted.unwrap().source, "api@c2");
+    }
+
+    #[test]
+    fn a_truncated_log_misses_an_anchored_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, anchors) = anchored_log(dir.path(), 4);
+        let text = fs::read_to_string(log.path()).unwrap();
+        let kept: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+        fs::write(log.path(), kept).unwrap();
+        let report = verify_against_anchors(&log, &anchors).unwrap();
+        let broken = report.report.broken().unwrap();
+        assert_eq!(broken.problem, AuditProblem::Missing { expected_seq: 4 });
+        assert_eq!(broken.line, 3);
+        // The first anchor past the end is the one named.
+        assert_eq!(report.contradicted.unwrap().source, "api@c3");
+    }
+
+    fn verifier() -> OidcVerifier {
+        OidcVerifier::new(
+            &OidcConfig::new(ISSUER, AUDIENCE),
+            Jwks::from_json(oidc::jwks().as_bytes()).unwrap(),
+        )
+    }
+
+    fn approve(log: &AuditLog, token: Option<String>, subject: &str) {
+        let identity = IdentityRecord {
+            name: "alice@example.com".into(),
+            verified: token.is_some(),
+            source: if token.is_some() {
+                "oidc"
+            } else {
+                "KIRO_ACTOR"
+            }
+            .into(),
+            issuer: token.as_ref().map(|_| ISSUER.to_owned()),
+            subject: token.as_ref().map(|_| subject.to_owned()),
+            email: token.as_ref().map(|_| "alice@example.com".to_owned()),
+            groups: Vec::new(),
+            token,
+        };
+        let approval = ApprovalAudit {
+            spec: "login".into(),
+            gate: GateName::Design,
+            roles: vec!["lead".into()],
+            files: vec!["design.md".into()],
+            document: "0".repeat(64),
+            identity,
+            task: None,
+        };
+        log.append(
+            NewEntry::event(AuditEvent::PolicyApproval(approval)).with_actor("alice@example.com"),
+        )
+        .unwrap();
+    }
+
+    fn token(claims: &Value) -> Option<String> {
+        Some(oidc::es256(Some(EC_KID), claims))
+    }
+
+    #[test]
+    fn approvals_keep_tokens_that_reverify_offline() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(dir.path()).unwrap();
+        append_notes(&log, &["start"]);
+        approve(&log, token(&oidc::claims(now())), "user-42");
+        approve(&log, None, "");
+        approve(&log, token(&oidc::claims(now())), "user-42");
+        let report = reverify_approvals(&log, &verifier()).unwrap();
+        assert!(report.report.is_intact(), "{report:?}");
+        assert_eq!(report.checked, 2);
+    }
+
+    #[test]
+    fn approvals_whose_token_does_not_prove_them_break_the_log_at_their_line() {
+        let cases: Vec<(&str, Option<String>, &str, &str)> = vec![
+            (
+                "signed by another key",
+                Some(oidc::es256_with(
+                    oidc::other_ec_key(),
+                    json!({ "kid": EC_KID }),
+                    &oidc::claims(now()),
+                )),
+                "user-42",
+                "bad signature",
+            ),
+            (
+                "expired before the approval",
+                token(&oidc::claims(now() - 7200)),
+                "user-42",
+                "expired",
+            ),
+            (
+                "entry names another subject than its token",
+                token(&oidc::claims(now())),
+                "user-7",
+                "subject",
+            ),
+        ];
+        for (name, token, subject, reason_part) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let log = AuditLog::open(dir.path()).unwrap();
+            append_notes(&log, &["start"]);
+            approve(&log, self::token(&oidc::claims(now())), "user-42");
+            approve(&log, token, subject);
+            let report = reverify_approvals(&log, &verifier()).unwrap();
+            let broken = report
+                .report
+                .broken()
+                .unwrap_or_else(|| panic!("{name}: accepted"));
+            assert_eq!(broken.line, 3, "{name}");
+            assert_eq!(report.checked, 2, "{name}");
+            match &broken.problem {
+                AuditProblem::IdentityRejected { reason } => {
+                    assert!(reason.contains(reason_part), "{name}: {reason}")
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
 }

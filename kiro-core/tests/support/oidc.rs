@@ -24,7 +24,7 @@ pub const EC_KID: &str = "ec-1";
 /// a debug build.
 pub fn rsa_key() -> &'static rsa::PrivateKey {
     static KEY: OnceLock<rsa::PrivateKey> = OnceLock::new();
-    KEY.get_or_init(|| rsa::PrivateKey::generate())
+    KEY.get_or_init(rsa::PrivateKey::generate)
 }
 
 /// The P-256 key.
