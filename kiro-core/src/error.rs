@@ -383,15 +383,13 @@ pub enum Error {
     },
     /// `.kiro/policy.toml` does not let this identity approve this gate;
     /// the refusal is in the audit log.
-    #[error("{actor} may not approve gate `{gate}` of spec `{spec}`: {reason}; roles that may approve it: {}", if roles.is_empty() { "none".to_owned() } else { roles.join(", ") })]
+    #[error("approval of gate `{gate}` of spec `{spec}` refused: {reason}; roles that may approve it: {}", if roles.is_empty() { "none".to_owned() } else { roles.join(", ") })]
     ApprovalRefused {
         /// The spec.
         spec: String,
         /// The gate (`requirements`, `design`, `tasks`, `execution`, `merge`).
-        gate: String,
-        /// Who asked to approve.
-        actor: String,
-        /// Why they may not.
+        gate: &'static str,
+        /// Why, naming who asked.
         reason: String,
         /// The roles that may approve the gate, with their members.
         roles: Vec<String>,
@@ -403,7 +401,7 @@ pub enum Error {
         /// The run.
         run: String,
         /// The limit (`max_tokens`, `max_cost`).
-        limit: String,
+        limit: &'static str,
         /// The limit's value.
         max: String,
         /// What the run used.

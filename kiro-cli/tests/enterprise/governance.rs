@@ -67,7 +67,12 @@ fn approve_with_a_local_identity_is_allowed_or_refused_by_role() {
     let refused = kiro_as(dir.path(), "bob", &["approve", "notes", "tasks"]);
     expect_code(&refused, 1);
     let err = stderr(&refused);
-    assert!(err.contains("bob may not approve gate `tasks`"), "{err}");
+    assert!(
+        err.contains(
+            "approval of gate `tasks` of spec `notes` refused: bob is in none of the roles lead"
+        ),
+        "{err}"
+    );
     assert!(err.contains("lead (user:ann)"), "{err}");
 
     let approved = kiro_as(dir.path(), "ann", &["approve", "notes", "tasks"]);

@@ -60,7 +60,7 @@ impl LimitExceeded {
     pub fn into_error(self, run: &str) -> Error {
         Error::UsageLimitExceeded {
             run: run.to_owned(),
-            limit: self.limit.to_owned(),
+            limit: self.limit,
             max: self.max,
             used: self.used,
         }
@@ -118,7 +118,8 @@ impl Governance {
     /// Runs `[checks] required` for `task` of `spec` before it is marked
     /// done, in the order the policy lists them; the first that fails is
     /// returned. `tests` runs the `[verifier] command` of `config` in
-    /// `repo_root` under the workspace's command policy; `lint` lints the
+    /// repository `repo` under the workspace's command policy for it
+    /// ([`Workspace::check_command_in`]); `lint` lints the
     /// spec folder; `coverage` scans the workspace for annotations.
     ///
     /// # Errors
@@ -129,13 +130,13 @@ impl Governance {
         spec: &Spec,
         task: &Task,
         workspace: &Workspace,
-        repo_root: &Path,
+        repo: &str,
         config: &Config,
         cancel: &CancellationToken,
     ) -> Result<Option<CheckFailure>> {
         for check in self.policy.required_checks.clone() {
             let failure = match check {
-                RequiredCheck::Tests => tests_check(workspace, repo_root, config, cancel).await,
+                RequiredCheck::Tests => tests_check(workspace, repo, config, cancel).await?,
                 RequiredCheck::Lint => {
                     let (governance, name, config) =
                         (self.clone(), spec.name.clone(), config.clone());
@@ -199,16 +200,17 @@ impl Governance {
 /// Runs the test command; a failure names it and its exit status.
 async fn tests_check(
     workspace: &Workspace,
-    repo_root: &Path,
+    repo: &str,
     config: &Config,
     cancel: &CancellationToken,
-) -> Option<CheckFailure> {
+) -> Result<Option<CheckFailure>> {
+    let repo_root = workspace.root(repo)?;
     let fail = |message: String, evidence: String| {
-        Some(CheckFailure {
+        Ok(Some(CheckFailure {
             check: RequiredCheck::Tests,
             message,
             evidence,
-        })
+        }))
     };
     let Some(argv) = config.verifier.command.clone() else {
         return fail(
@@ -217,7 +219,7 @@ async fn tests_check(
         );
     };
     let line = argv.join(" ");
-    if let Err(e) = workspace.check_command(&argv) {
+    if let Err(e) = workspace.check_command_in(repo, &argv) {
         return fail(
             format!("required check `tests` cannot run `{line}`: {e}"),
             String::new(),
@@ -230,7 +232,7 @@ async fn tests_check(
         .run(cancel)
         .await;
     match output {
-        Ok(out) if out.success() => None,
+        Ok(out) if out.success() => Ok(None),
         Ok(out) => {
             let status = match (out.code, out.timed_out, out.cancelled) {
                 (_, true, _) => "timed out".to_owned(),

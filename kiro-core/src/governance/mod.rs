@@ -435,8 +435,7 @@ impl Governance {
         )?;
         Err(Error::ApprovalRefused {
             spec: spec.to_owned(),
-            gate: gate.to_string(),
-            actor: identity.name.clone(),
+            gate: gate.as_str(),
             reason,
             roles: allowed
                 .iter()

@@ -509,10 +509,17 @@ impl Project {
         }
         // With a policy, its gates are decided by the approvals in the
         // audit log whatever approver the caller set (`--yes` included).
+        let mut workspace = self.workspace()?;
         if let Some(governance) = self.governance()? {
+            // `[repos.<name>] commands` narrows what may run there.
+            for (repo, rules) in &governance.policy().repos {
+                if let Some(commands) = &rules.commands {
+                    workspace = workspace.with_repo_commands(repo.clone(), commands.clone());
+                }
+            }
             builder = builder.governance(governance);
         }
-        let mut options = RunOptions::new(self.workspace()?, setup.spec_dir).until(setup.until);
+        let mut options = RunOptions::new(workspace, setup.spec_dir).until(setup.until);
         if let Some(run) = &resume {
             options = options.resume(run.clone());
         }

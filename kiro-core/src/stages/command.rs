@@ -267,9 +267,11 @@ impl Executor for CommandExecutor {
             StageError::invalid(format!("task {:?} has no id", task.title.trim()))
         })?;
         let ws = cx.workspace();
+        let repo = super::repo_or_first(cx, self.repo.as_ref());
         // The policy sees the configured command line: the brief is data,
-        // and a denial should not quote a whole brief back.
-        ws.check_command(&self.argv)?;
+        // and a denial should not quote a whole brief back. The task's
+        // repository may narrow the commands allowed.
+        ws.check_command_in(&repo, &self.argv)?;
         let brief = task_brief(task, spec);
         let (argv, stdin) = match self.brief {
             BriefInput::Stdin => (self.argv.clone(), Some(brief.into_bytes())),
@@ -286,7 +288,6 @@ impl Executor for CommandExecutor {
                 (argv, None)
             }
         };
-        let repo = super::repo_or_first(cx, self.repo.as_ref());
         let root = ws.root(&repo)?.to_path_buf();
         let spec_name = if spec.name.is_empty() {
             cx.spec_name()

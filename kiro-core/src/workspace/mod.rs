@@ -19,6 +19,7 @@ mod manifest;
 mod policy;
 mod scan;
 
+use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -93,6 +94,9 @@ pub struct Workspace {
     journal: Mutex<Vec<JournalEntry>>,
     journal_file: Option<PathBuf>,
     cache: Arc<HashCache>,
+    /// Per repository, the programs allowed there on top of `policy`
+    /// (`.kiro/policy.toml` `[repos.<name>] commands`).
+    repo_commands: BTreeMap<String, Policy>,
 }
 
 /// Builds a [`Workspace`]; see [`Workspace::builder`].
@@ -182,6 +186,7 @@ impl WorkspaceBuilder {
             journal: Mutex::new(Vec::new()),
             journal_file: self.journal_file,
             cache: self.cache.unwrap_or_default(),
+            repo_commands: BTreeMap::new(),
         })
     }
 }
@@ -320,6 +325,66 @@ impl Workspace {
     /// Checks a command line against the policy ([`Policy::check_command`]).
     pub fn check_command<S: AsRef<str>>(&self, argv: &[S]) -> Result<()> {
         self.policy.check_command(argv)
+    }
+
+    /// Narrows the commands allowed in repository `repo` to `commands` (in
+    /// the forms of [`Policy::commands`]): a command there must be allowed
+    /// by the workspace policy *and* by this list
+    /// ([`check_command_in`](Workspace::check_command_in)).
+    #[must_use]
+    pub fn with_repo_commands(
+        mut self,
+        repo: impl Into<String>,
+        commands: Vec<String>,
+    ) -> Workspace {
+        self.repo_commands.insert(
+            repo.into(),
+            Policy {
+                writable: Vec::new(),
+                commands,
+            },
+        );
+        self
+    }
+
+    /// [`check_command`](Workspace::check_command) for a command run in
+    /// repository `repo`: also checked against that repository's list, if
+    /// it has one ([`with_repo_commands`](Workspace::with_repo_commands)).
+    ///
+    /// ```
+    /// use kiro_core::workspace::Workspace;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let ws = Workspace::single(dir.path())?.with_repo_commands("main", vec!["cargo".into()]);
+    /// let open = Workspace::builder().repo("main", dir.path()).policy(kiro_core::workspace::Policy::permissive()).build()?;
+    /// let ws_open = open.with_repo_commands("main", vec!["cargo".into()]);
+    /// assert!(ws_open.check_command_in("main", &["cargo", "test"]).is_ok());
+    /// assert!(ws_open.check_command_in("main", &["npm", "test"]).is_err());
+    /// assert!(ws.check_command_in("main", &["cargo"]).is_err()); // the workspace policy still applies
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::CommandDenied`] when either list refuses it.
+    pub fn check_command_in<S: AsRef<str>>(&self, repo: &str, argv: &[S]) -> Result<()> {
+        self.policy.check_command(argv)?;
+        match self.repo_commands.get(repo) {
+            Some(list) => list.check_command(argv),
+            None => Ok(()),
+        }
+    }
+
+    /// [`check_agent_command`](Workspace::check_agent_command) for a
+    /// command run in repository `repo`, also checked against its list.
+    ///
+    /// # Errors
+    /// As [`check_agent_command`](Workspace::check_agent_command).
+    pub fn check_agent_command_in<S: AsRef<str>>(&self, repo: &str, argv: &[S]) -> Result<()> {
+        self.check_agent_command(argv)?;
+        match self.repo_commands.get(repo) {
+            Some(list) => list.check_command(argv),
+            None => Ok(()),
+        }
     }
 
     /// [`check_command`](Workspace::check_command) for a command an agent

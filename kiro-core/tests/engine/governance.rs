@@ -363,7 +363,14 @@ async fn each_required_check_blocks_done_until_it_passes() {
     let half = "// Validates: Requirements 1.1\n#[test]\nfn notes() {}\n";
     let dangling = TASKS.replace("_Requirements: 1.2_", "_Requirements: 9.9_");
     // (check, config, files, tasks.md, failure expected in the reason)
-    let cases: Vec<(&str, String, Vec<(&str, &str)>, Option<&str>, Option<&str>)> = vec![
+    type Case<'a> = (
+        &'a str,
+        String,
+        Vec<(&'a str, &'a str)>,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case> = vec![
         (
             "tests",
             tests("1"),
@@ -442,7 +449,7 @@ async fn a_token_limit_stops_the_run_with_a_typed_error() {
         ProjectError::Core(Error::UsageLimitExceeded {
             limit, max, used, ..
         }) => {
-            assert_eq!((limit.as_str(), max.as_str()), ("max_tokens", "1500"));
+            assert_eq!((*limit, max.as_str()), ("max_tokens", "1500"));
             assert_eq!(used, "2000 tokens");
         }
         other => panic!("{other:?}"),
@@ -466,7 +473,7 @@ async fn a_cost_limit_prices_usage_with_the_configured_model() {
     };
     let err = run(&project, &spec, &agent).await.unwrap_err();
     assert!(
-        matches!(&err, ProjectError::Core(Error::UsageLimitExceeded { limit, .. }) if limit == "max_cost"),
+        matches!(&err, ProjectError::Core(Error::UsageLimitExceeded { limit, .. }) if *limit == "max_cost"),
         "{err}"
     );
     assert!(err.to_string().contains("$2.0000"), "{err}");
@@ -568,4 +575,49 @@ fn id_token_approvals_match_claims_and_refuse_bad_tokens() {
         .approve("notes", GateName::Design, local("alice@example.com"), None)
         .unwrap_err();
     assert!(err.to_string().contains("accepts only ID tokens"), "{err}");
+}
+
+#[tokio::test]
+async fn repository_commands_narrow_what_the_executor_may_run() {
+    let config = "[executor]\ncommand = [\"sh\", \"-c\", \"cat > /dev/null\"]\n";
+    for (allowed, completes) in [("sh", true), ("cargo", false)] {
+        let policy = format!("[repos.main]\ncommands = [\"{allowed}\"]\n");
+        let (_dir, project, spec) = workspace(&policy, config);
+        let status = project
+            .run(RunSetup::new(&spec).until(Phase::Execute).approve_all())
+            .await
+            .unwrap()
+            .status;
+        if completes {
+            assert_eq!(status, RunStatus::Completed, "{allowed}");
+        } else {
+            let RunStatus::Failed { reason } = &status else {
+                panic!("{allowed}: {status:?}")
+            };
+            assert!(reason.contains("sh -c"), "{reason}");
+        }
+    }
+}
+
+#[test]
+fn leaving_a_role_withdraws_ones_approvals() {
+    let (dir, project, _) = workspace("[gates]\ntasks = [\"lead\"]\n", "");
+    project
+        .approve("notes", GateName::Tasks, local("ann"), None)
+        .unwrap();
+    assert!(project.approvals("notes").unwrap()[0].valid);
+    let path = dir.path().join(".kiro/policy.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("lead = [\"user:ann\"]", "lead = [\"user:zed\"]"),
+    )
+    .unwrap();
+    let after = project.approvals("notes").unwrap();
+    assert!(!after[0].valid);
+    let problem = after[0].problem.as_deref().unwrap();
+    assert!(
+        problem.contains("ann is no longer in a role that may approve"),
+        "{problem}"
+    );
 }

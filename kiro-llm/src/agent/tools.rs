@@ -437,7 +437,7 @@ impl Toolbox {
                 message: "argv must start with a program name".to_owned(),
             });
         }
-        self.workspace.check_agent_command(argv)?;
+        self.workspace.check_agent_command_in(&self.repo, argv)?;
         let root = self.workspace.root(&self.repo)?.to_path_buf();
         // Confined as any agent kiro runs (Landlock to the writable roots,
         // when a launcher is set), and without kiro's API keys: the model

@@ -529,13 +529,12 @@ impl<'r, 'p> Scheduler<'r, 'p> {
             Some(repo) => repo.clone(),
             None => workspace.default_repo().to_owned(),
         };
-        let root = workspace.root(&repo)?.to_owned();
         let failure = governance
             .run_checks(
                 &self.artifacts.spec,
                 &self.tasks[n.index()],
                 &workspace,
-                &root,
+                &repo,
                 &self.run.pipeline.config,
                 &self.run.cancel,
             )
