@@ -40,6 +40,7 @@
 //! ```
 
 mod graph;
+mod manual;
 mod record;
 mod run;
 
@@ -72,6 +73,7 @@ use crate::workspace::Workspace;
 /// can send them without importing the engine.
 pub use crate::stage::{NodeStatus, PipelineEvent};
 pub use graph::{TaskGraph, TaskIndex, TaskKind, TaskNode};
+pub(crate) use manual::{baseline_tree, changes_since, open_manual_run, record_manual_task};
 
 /// How often and how long a node may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

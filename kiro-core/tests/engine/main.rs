@@ -20,5 +20,6 @@ mod workspace;
 // Helpers shared by the modules above.
 #[path = "../support/fixtures.rs"]
 mod fixtures;
+mod tasks_usecase;
 #[path = "../support/tree.rs"]
 mod whole_tree;
