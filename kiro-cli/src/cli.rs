@@ -93,6 +93,80 @@ pub(crate) enum Command {
     /// feedback, notes and steering files, recalled for each task of a run.
     #[command(subcommand)]
     Memory(MemoryCommand),
+    /// Work on a spec's tasks by hand, as an agent does through `kiro mcp`:
+    /// list the ready ones, start one (`[-]`), complete it (`[x]`, with a
+    /// checkpoint `kiro rollback` can undo and an audit entry).
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// Serve the Model Context Protocol over stdio (or streamable HTTP on a
+    /// loopback address with --http) so a coding agent can work spec-first:
+    /// tools to list, show and lint specs, get the next ready tasks, start
+    /// and complete them, trace, verify and use the memory; the spec
+    /// documents as resources `kiro://specs/<name>/<file>`.
+    Mcp(McpArgs),
+}
+
+/// `kiro task ...`. Exit status: 0 on success, 2 for an unknown spec or
+/// task, a task that is not ready (the dependency it waits for is named),
+/// a task with sub-tasks, one already done, or a spec locked by a run.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TaskCommand {
+    /// List the tasks ready to work on now, with their briefs.
+    Next(TaskNextArgs),
+    /// Mark a ready task in progress (`[-]`) and record a baseline of the
+    /// workspace, so that its changes are checkpointed when it is done.
+    Start(TaskIdArgs),
+    /// Mark a task done (`[x]`, and parents whose sub-tasks are all done),
+    /// write its checkpoint and audit entry, and list the tasks ready next.
+    Done(TaskDoneArgs),
+}
+
+/// `kiro task next`.
+#[derive(Debug, Args)]
+pub(crate) struct TaskNextArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`).
+    pub(crate) spec: String,
+    /// `text` (ids, titles and briefs) or `json`.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// `kiro task start`.
+#[derive(Debug, Args)]
+pub(crate) struct TaskIdArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`).
+    pub(crate) spec: String,
+    /// The task's id (`2.1`).
+    pub(crate) task: String,
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// `kiro task done`.
+#[derive(Debug, Args)]
+pub(crate) struct TaskDoneArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`).
+    pub(crate) spec: String,
+    /// The task's id (`2.1`).
+    pub(crate) task: String,
+    /// One line on what was done (kept in the checkpoint and audit log).
+    #[arg(long, short = 'm', default_value = "done by hand")]
+    pub(crate) summary: String,
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// `kiro mcp`.
+#[derive(Debug, Args)]
+pub(crate) struct McpArgs {
+    /// Serve MCP's streamable HTTP transport at this loopback address
+    /// (`127.0.0.1:8765`; port 0 picks one, printed to standard error)
+    /// instead of stdio. Other addresses are refused: the server has no
+    /// authentication.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) http: Option<std::net::SocketAddr>,
 }
 
 /// `kiro memory ...`. Exit status: 0 on success, 2 for an unknown id, an

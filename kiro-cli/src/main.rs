@@ -16,6 +16,7 @@
 mod cli;
 mod commands;
 mod engine;
+mod mcp;
 mod models;
 mod output;
 mod workspace;
