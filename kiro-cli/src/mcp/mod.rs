@@ -259,9 +259,9 @@ async fn serve_http(server: KiroServer, addr: SocketAddr) -> Result<()> {
     // The bound address goes to standard error: with port 0 it is the only
     // way a caller learns the port.
     eprintln!("kiro mcp: listening on http://{bound}/mcp");
-    // Plain JSON answers (no SSE stream) for request/response tools.
-    let mut config = StreamableHttpServerConfig::default();
-    config.json_response = true;
+    // Sessions as MCP's streamable HTTP describes them (responses as SSE
+    // events); the default allowed hosts are the loopback names.
+    let config = StreamableHttpServerConfig::default();
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),
