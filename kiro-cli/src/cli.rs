@@ -18,7 +18,7 @@ Exit status:
        `spec list` found a folder that cannot be loaded (all others are
        still listed), `run` ended with a failed task, stage or criterion,
        `verify` found a failed criterion (or, with --require-coverage,
-       an untested one), or `audit verify` found the chain broken or the
+       an untested one; in every --format, sarif included), or `audit verify` found the chain broken or the
        log behind a recorded head (truncated, emptied, lines appended),
        or `pbt run` found a property failing
   2    usage error, unknown spec, no workspace, an I/O or parse error, an
@@ -27,9 +27,14 @@ Exit status:
        `pbt gen` cannot write a test for a property (none executable,
        an unknown one, a block that lacks what its kind needs), or
        `pbt run` could not check a property and none failed, or the spec
-       has nothing it can run
+       has nothing it can run, `task start`/`task done` refused a task
+       (unknown, not ready: the dependency it waits for is named, with
+       sub-tasks, already done), or `mcp --http` was given an address
+       that is not loopback
   3    `run` stopped at a gate that was not approved (resume it later)
-  130  `run` was interrupted (Ctrl-C); finished tasks are checkpointed";
+  130  `run` was interrupted (Ctrl-C); finished tasks are checkpointed
+When GITHUB_STEP_SUMMARY names a file (GitHub Actions), `verify` and
+`spec lint` append a markdown summary of their result to it.";
 
 /// Spec-driven development with Kiro specs (`.kiro/specs/<feature>/`).
 #[derive(Debug, Parser)]
@@ -468,6 +473,44 @@ pub(crate) enum ReportFormat {
     Html,
 }
 
+/// `kiro verify --format`: the report formats, plus SARIF.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum VerifyFormat {
+    /// An aligned table (coloured on a terminal unless `NO_COLOR` is set
+    /// or `--output` is given).
+    #[default]
+    Text,
+    /// A GitHub-flavoured markdown table.
+    Md,
+    /// JSON (shape documented in the README).
+    Json,
+    /// JUnit XML, one test case per criterion.
+    Junit,
+    /// CSV, one row per criterion.
+    Csv,
+    /// One self-contained HTML page with sorting and filters.
+    Html,
+    /// SARIF 2.1.0 for code-scanning UIs: one result per criterion on its
+    /// line in requirements.md (failed: error, untested: warning, passed:
+    /// kind pass).
+    Sarif,
+}
+
+impl VerifyFormat {
+    /// The report format, or `None` for SARIF.
+    pub(crate) fn report(self) -> Option<ReportFormat> {
+        match self {
+            VerifyFormat::Text => Some(ReportFormat::Text),
+            VerifyFormat::Md => Some(ReportFormat::Md),
+            VerifyFormat::Json => Some(ReportFormat::Json),
+            VerifyFormat::Junit => Some(ReportFormat::Junit),
+            VerifyFormat::Csv => Some(ReportFormat::Csv),
+            VerifyFormat::Html => Some(ReportFormat::Html),
+            VerifyFormat::Sarif => None,
+        }
+    }
+}
+
 /// `kiro verify`.
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
@@ -475,7 +518,7 @@ pub(crate) struct VerifyArgs {
     pub(crate) spec: String,
     /// How to print the verification matrix.
     #[arg(long, value_enum, default_value_t)]
-    pub(crate) format: ReportFormat,
+    pub(crate) format: VerifyFormat,
     /// Write the report to this file instead of standard output (a summary
     /// line still goes to standard output).
     #[arg(long, short = 'o', value_name = "FILE")]

@@ -19,6 +19,7 @@ mod engine;
 mod mcp;
 mod models;
 mod output;
+mod step_summary;
 mod workspace;
 
 use std::process::ExitCode;
