@@ -141,9 +141,10 @@ impl Readiness {
         let mut settled = vec![false; n];
         // Sub-tasks come after their parent in index order, so walking
         // backwards settles every child before its parent.
-        for i in (0..n).rev() {
-            let idx = graph.order().iter().copied().find(|t| t.index() == i);
-            let Some(idx) = idx else { continue };
+        let mut nodes: Vec<TaskIndex> = graph.nodes().map(|(idx, _)| idx).collect();
+        nodes.sort_unstable();
+        for &idx in nodes.iter().rev() {
+            let i = idx.index();
             let node = &graph[idx];
             let marked = node.task.status == TaskStatus::Done;
             match node.kind {
@@ -302,7 +303,14 @@ impl Project {
         let store = self.store.as_ref();
         let workspace = self.workspace()?;
         let (run, newly_started) = match self.latest_run(spec)? {
-            Some(run) if self.start_record(&run, id)?.is_some() => (run, false),
+            // Already started: keep its baseline. A record left behind by a
+            // task whose mark a rollback reset is replaced.
+            Some(run)
+                if readiness.graph[n].task.status == TaskStatus::InProgress
+                    && self.start_record(&run, id)?.is_some() =>
+            {
+                (run, false)
+            }
             latest => {
                 let baseline = pipeline::baseline_tree(store, &workspace)?;
                 let run = match latest {
