@@ -18,7 +18,7 @@ Exit status:
        `spec list` found a folder that cannot be loaded (all others are
        still listed), `run` ended with a failed task, stage or criterion,
        `verify` found a failed criterion (or, with --require-coverage,
-       an untested one), or `audit verify` found the chain broken or the
+       an untested one; in every --format, sarif included), or `audit verify` found the chain broken or the
        log behind a recorded head (truncated, emptied, lines appended),
        or `pbt run` found a property failing
   2    usage error, unknown spec, no workspace, an I/O or parse error, an
@@ -27,9 +27,14 @@ Exit status:
        `pbt gen` cannot write a test for a property (none executable,
        an unknown one, a block that lacks what its kind needs), or
        `pbt run` could not check a property and none failed, or the spec
-       has nothing it can run
+       has nothing it can run, `task start`/`task done` refused a task
+       (unknown, not ready: the dependency it waits for is named, with
+       sub-tasks, already done), or `mcp --http` was given an address
+       that is not loopback
   3    `run` stopped at a gate that was not approved (resume it later)
-  130  `run` was interrupted (Ctrl-C); finished tasks are checkpointed";
+  130  `run` was interrupted (Ctrl-C); finished tasks are checkpointed
+When GITHUB_STEP_SUMMARY names a file (GitHub Actions), `verify` and
+`spec lint` append a markdown summary of their result to it.";
 
 /// Spec-driven development with Kiro specs (`.kiro/specs/<feature>/`).
 #[derive(Debug, Parser)]
@@ -101,7 +106,44 @@ pub(crate) enum Command {
     /// List a spec's approvals and whether each still holds (the document
     /// is unchanged and the approver still in an approving role).
     Approvals(ApprovalsArgs),
+    /// Work on a spec's tasks by hand, as an agent does through `kiro mcp`:
+    /// list the ready ones, start one (`[-]`), complete it (`[x]`, with a
+    /// checkpoint `kiro rollback` can undo and an audit entry).
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// Serve the Model Context Protocol over stdio (or streamable HTTP on a
+    /// loopback address with --http) so a coding agent can work spec-first:
+    /// tools to list, show and lint specs, get the next ready tasks, start
+    /// and complete them, trace, verify and use the memory; the spec
+    /// documents as resources `kiro://specs/<name>/<file>`.
+    Mcp(McpArgs),
 }
+
+/// `kiro task ...`. Exit status: 0 on success, 2 for an unknown spec or
+/// task, a task that is not ready (the dependency it waits for is named),
+/// a task with sub-tasks, one already done, or a spec locked by a run.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TaskCommand {
+    /// List the tasks ready to work on now, with their briefs.
+    Next(TaskNextArgs),
+    /// Mark a ready task in progress (`[-]`) and record a baseline of the
+    /// workspace, so that its changes are checkpointed when it is done.
+    Start(TaskIdArgs),
+    /// Mark a task done (`[x]`, and parents whose sub-tasks are all done),
+    /// write its checkpoint and audit entry, and list the tasks ready next.
+    Done(TaskDoneArgs),
+}
+
+/// `kiro task next`.
+#[derive(Debug, Args)]
+pub(crate) struct TaskNextArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`).
+    pub(crate) spec: String,
+    /// `text` (ids, titles and briefs) or `json`.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
 
 /// A gate of `.kiro/policy.toml`, as named on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -149,6 +191,44 @@ pub(crate) struct ApprovalsArgs {
     /// `text`: one line per approval. `json`: the array of records.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: TextOrJson,
+}
+
+/// `kiro task start`.
+#[derive(Debug, Args)]
+pub(crate) struct TaskIdArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`).
+    pub(crate) spec: String,
+    /// The task's id (`2.1`).
+    pub(crate) task: String,
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// `kiro task done`.
+#[derive(Debug, Args)]
+pub(crate) struct TaskDoneArgs {
+    /// Spec name (`.kiro/specs/<SPEC>`).
+    pub(crate) spec: String,
+    /// The task's id (`2.1`).
+    pub(crate) task: String,
+    /// One line on what was done (kept in the checkpoint and audit log).
+    #[arg(long, short = 'm', default_value = "done by hand")]
+    pub(crate) summary: String,
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: TextOrJson,
+}
+
+/// `kiro mcp`.
+#[derive(Debug, Args)]
+pub(crate) struct McpArgs {
+    /// Serve MCP's streamable HTTP transport at this loopback address
+    /// (`127.0.0.1:8765`; port 0 picks one, printed to standard error)
+    /// instead of stdio. Other addresses are refused: the server has no
+    /// authentication.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) http: Option<std::net::SocketAddr>,
 }
 
 /// `kiro memory ...`. Exit status: 0 on success, 2 for an unknown id, an
@@ -450,6 +530,44 @@ pub(crate) enum ReportFormat {
     Html,
 }
 
+/// `kiro verify --format`: the report formats, plus SARIF.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum VerifyFormat {
+    /// An aligned table (coloured on a terminal unless `NO_COLOR` is set
+    /// or `--output` is given).
+    #[default]
+    Text,
+    /// A GitHub-flavoured markdown table.
+    Md,
+    /// JSON (shape documented in the README).
+    Json,
+    /// JUnit XML, one test case per criterion.
+    Junit,
+    /// CSV, one row per criterion.
+    Csv,
+    /// One self-contained HTML page with sorting and filters.
+    Html,
+    /// SARIF 2.1.0 for code-scanning UIs: one result per criterion on its
+    /// line in requirements.md (failed: error, untested: warning, passed:
+    /// kind pass).
+    Sarif,
+}
+
+impl VerifyFormat {
+    /// The report format, or `None` for SARIF.
+    pub(crate) fn report(self) -> Option<ReportFormat> {
+        match self {
+            VerifyFormat::Text => Some(ReportFormat::Text),
+            VerifyFormat::Md => Some(ReportFormat::Md),
+            VerifyFormat::Json => Some(ReportFormat::Json),
+            VerifyFormat::Junit => Some(ReportFormat::Junit),
+            VerifyFormat::Csv => Some(ReportFormat::Csv),
+            VerifyFormat::Html => Some(ReportFormat::Html),
+            VerifyFormat::Sarif => None,
+        }
+    }
+}
+
 /// `kiro verify`.
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
@@ -457,7 +575,7 @@ pub(crate) struct VerifyArgs {
     pub(crate) spec: String,
     /// How to print the verification matrix.
     #[arg(long, value_enum, default_value_t)]
-    pub(crate) format: ReportFormat,
+    pub(crate) format: VerifyFormat,
     /// Write the report to this file instead of standard output (a summary
     /// line still goes to standard output).
     #[arg(long, short = 'o', value_name = "FILE")]

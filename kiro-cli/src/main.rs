@@ -17,8 +17,10 @@ mod cli;
 mod commands;
 mod engine;
 mod jwks;
+mod mcp;
 mod models;
 mod output;
+mod step_summary;
 mod workspace;
 
 use std::process::ExitCode;

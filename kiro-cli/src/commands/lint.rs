@@ -79,9 +79,9 @@ pub(super) fn run(ws: &Workspace, args: &LintArgs) -> Result<ExitCode> {
         DenyLevel::Warnings => Severity::Warning,
         DenyLevel::Notes => Severity::Note,
     };
-    Ok(super::status(
-        diagnostics.iter().all(|d| d.severity < threshold),
-    ))
+    let ok = diagnostics.iter().all(|d| d.severity < threshold);
+    crate::step_summary::lint(&diagnostics, !ok);
+    Ok(super::status(ok))
 }
 
 /// Colour only for a terminal, and never when `NO_COLOR` is set to a

@@ -16,6 +16,7 @@ mod run;
 mod schema;
 mod show;
 mod status;
+mod task;
 mod trace;
 mod verify;
 
@@ -25,7 +26,7 @@ use anyhow::Result;
 
 use crate::cli::{
     AuditCommand, CheckpointCommand, Cli, Command, LlmCommand, MemoryCommand, PbtCommand,
-    SpecCommand,
+    SpecCommand, TaskCommand,
 };
 use crate::workspace::Workspace;
 
@@ -101,6 +102,15 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
                 MemoryCommand::Import(args) => memory::import(&ws, &args),
             }
         }
+        Command::Task(command) => {
+            let ws = Workspace::locate(cli.workspace.as_deref())?;
+            match command {
+                TaskCommand::Next(args) => task::next(&ws, &args),
+                TaskCommand::Start(args) => task::start(&ws, &args),
+                TaskCommand::Done(args) => task::done(&ws, &args),
+            }
+        }
+        Command::Mcp(args) => crate::mcp::run(&Workspace::locate(cli.workspace.as_deref())?, &args),
     }
 }
 

@@ -10,11 +10,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use kiro_core::project::{ProjectError, ResultsSource, VerifyOptions};
+use kiro_core::report::sarif::CriterionPlaces;
 use kiro_core::report::{self, Matrix, RenderOptions};
 use kiro_core::verify::CriterionStatus;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::VerifyArgs;
+use crate::cli::{VerifyArgs, VerifyFormat};
 use crate::engine;
 use crate::output;
 use crate::workspace::Workspace;
@@ -28,7 +29,8 @@ const EXIT_CANCELLED: u8 = 130;
 pub(super) fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
     let project = engine::project(ws)?;
     let dir = ws.spec_dir(&args.spec)?;
-    let spec = ws.load(&dir)?.spec;
+    let loaded = ws.load(&dir)?;
+    let spec = &loaded.spec;
     let name = spec.name.clone();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -47,7 +49,7 @@ pub(super) fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
                 cancel.cancel();
             }
         });
-        let result = project.verify(&dir, &spec, options).await;
+        let result = project.verify(&dir, spec, options).await;
         interrupts.abort();
         result
     });
@@ -70,16 +72,33 @@ pub(super) fn run(ws: &Workspace, args: &VerifyArgs) -> Result<ExitCode> {
     }
 
     let matrix = &verification.matrix;
-    let format = engine::report_format(args.format);
     let to_file = args.output.is_some();
-    let text = report::render(
-        matrix,
-        format,
-        RenderOptions {
-            color: format == report::Format::Terminal && output::color(to_file),
-        },
-    );
+    // SARIF is rendered like JSON: it owns standard output.
+    let format = args
+        .format
+        .report()
+        .map_or(report::Format::Json, engine::report_format);
+    let text = match args.format {
+        VerifyFormat::Sarif => {
+            let places = CriterionPlaces::of(&loaded, ws.root());
+            let mut text = serde_json::to_string_pretty(&report::sarif::sarif(
+                matrix,
+                &places,
+                env!("CARGO_PKG_VERSION"),
+            ))?;
+            text.push('\n');
+            text
+        }
+        _ => report::render(
+            matrix,
+            format,
+            RenderOptions {
+                color: format == report::Format::Terminal && output::color(to_file),
+            },
+        ),
+    };
     output::emit(args.output.as_deref(), &text)?;
+    crate::step_summary::verify(matrix, args.require_coverage);
 
     let totals = matrix.totals;
     let untested = ids_with(matrix, CriterionStatus::Untested);

@@ -41,6 +41,7 @@
 
 mod branches;
 mod graph;
+mod manual;
 mod record;
 mod repos;
 mod run;
@@ -76,6 +77,7 @@ use crate::workspace::Workspace;
 pub use crate::stage::{NodeStatus, PipelineEvent};
 pub use graph::{TaskGraph, TaskIndex, TaskKind, TaskNode};
 pub use repos::{infer_repos, task_paths};
+pub(crate) use manual::{baseline_tree, changes_since, open_manual_run, record_manual_task};
 
 /// How often and how long a node may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

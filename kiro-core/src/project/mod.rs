@@ -40,6 +40,7 @@ mod approve;
 mod checkpoints;
 mod plan;
 mod status;
+mod tasks;
 mod trace;
 mod verify;
 
@@ -51,6 +52,7 @@ pub use checkpoints::{
 };
 pub use plan::{PlanNode, PlanView};
 pub use status::{Progress, RepoStatus, RunState, StatusReport, TaskRow, VerificationCounts};
+pub use tasks::{CompletedTask, CriterionText, ReadyKind, ReadyTask, StartedTask};
 pub use trace::TraceReport;
 pub use verify::{
     ResultsSource, StaleLink, StoredReport, Verification, VerifyOptions, STORED_REPORT_DIR,
@@ -162,6 +164,40 @@ pub enum ProjectError {
     NoPolicy {
         /// Where the policy file would be.
         path: PathBuf,
+    },
+    /// No task of that id in the spec's plan.
+    #[error("spec `{spec}` has no task {task}")]
+    UnknownTask {
+        /// The spec.
+        spec: String,
+        /// The task id asked for.
+        task: String,
+    },
+    /// The task waits for another that is not done.
+    #[error("task {task} of spec `{spec}` is not ready: it waits for task {waiting_for}")]
+    TaskNotReady {
+        /// The spec.
+        spec: String,
+        /// The task.
+        task: String,
+        /// The first dependency that is not done.
+        waiting_for: String,
+    },
+    /// The task has sub-tasks: it is done when they are.
+    #[error("task {task} of spec `{spec}` has sub-tasks: start and complete those instead")]
+    ParentTask {
+        /// The spec.
+        spec: String,
+        /// The task.
+        task: String,
+    },
+    /// The task is already `[x]`.
+    #[error("task {task} of spec `{spec}` is already done")]
+    TaskAlreadyDone {
+        /// The spec.
+        spec: String,
+        /// The task.
+        task: String,
     },
     /// A rollback or fork changed the workspace but its audit entry could
     /// not be written.

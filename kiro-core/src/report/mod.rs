@@ -42,6 +42,7 @@ mod csv;
 mod html;
 mod junit;
 mod markdown;
+pub mod sarif;
 mod terminal;
 pub(crate) mod text;
 

@@ -26,5 +26,6 @@ mod multirepo;
 mod identity;
 #[path = "../support/oidc.rs"]
 mod oidc;
+mod tasks_usecase;
 #[path = "../support/tree.rs"]
 mod whole_tree;

@@ -920,3 +920,121 @@ fn chromium_sorts_criteria_naturally() {
     let order: Vec<String> = page_rows(&dom).into_iter().map(|r| r.0).collect();
     assert_eq!(order, ["1.2", "1.9", "1.10"]);
 }
+
+// ---------------------------------------------------------------- SARIF
+
+/// The vendored SARIF 2.1.0 schema, with the published `language` pattern's
+/// stray `]` fixed (see schemas/README.md).
+fn sarif_validator() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/sarif-2.1.0.json"
+    ))
+    .unwrap();
+    let stray = r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#;
+    assert!(text.contains(stray));
+    let text = text.replace(stray, r#""^[a-zA-Z]{2}(-[a-zA-Z]{2})?$""#);
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    jsonschema::draft7::new(&schema).unwrap()
+}
+
+#[test]
+fn sarif_has_one_result_per_criterion_on_its_line_and_validates() {
+    use kiro_core::report::sarif::{sarif, CriterionPlaces};
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec_dir = dir.path().join(".kiro/specs/auth");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    std::fs::write(spec_dir.join("requirements.md"), REQUIREMENTS).unwrap();
+    let loaded = kiro_core::store::load_spec(&spec_dir).unwrap();
+    let places = CriterionPlaces::of(&loaded, dir.path());
+    let log = sarif(&matrix(), &places, "1.2.3");
+
+    let validator = sarif_validator();
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+
+    let line_of = |start: &str| {
+        REQUIREMENTS
+            .lines()
+            .position(|l| l.starts_with(start))
+            .unwrap()
+            + 1
+    };
+    // (criterion, rule, level, kind, line)
+    let want = [
+        (
+            "1.1",
+            "kiro/criterion-passed",
+            "none",
+            Some("pass"),
+            line_of("1. WHEN a user"),
+        ),
+        (
+            "1.2",
+            "kiro/criterion-failed",
+            "error",
+            None,
+            line_of("2. IF the password"),
+        ),
+        (
+            "2.1",
+            "kiro/criterion-untested",
+            "warning",
+            None,
+            line_of("1. THE Auth_Service"),
+        ),
+        (
+            "2.2",
+            "kiro/criterion-passed",
+            "none",
+            Some("pass"),
+            line_of("2. WHILE"),
+        ),
+    ];
+    let run = &log["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), want.len());
+    for (result, (criterion, rule, level, kind, line)) in results.iter().zip(want) {
+        assert_eq!(result["ruleId"], rule, "{result}");
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], rule);
+        assert_eq!(result["level"], level, "{result}");
+        assert_eq!(result["kind"].as_str(), kind, "{result}");
+        assert_eq!(result["properties"]["criterion"], criterion);
+        assert_eq!(
+            result["partialFingerprints"]["kiroCriterion/v1"],
+            format!("auth/{criterion}")
+        );
+        let location = &result["locations"][0]["physicalLocation"];
+        assert_eq!(
+            location["artifactLocation"]["uri"],
+            ".kiro/specs/auth/requirements.md"
+        );
+        assert_eq!(location["region"]["startLine"], line, "{criterion}");
+    }
+    // The failing test is named in the failed criterion's message.
+    let message = results[1]["message"]["text"].as_str().unwrap();
+    assert!(
+        message.contains("wrong_password_rejected<&> (failed)"),
+        "{message}"
+    );
+
+    // A criterion without a known line still gets a location (the
+    // document), as code-scanning UIs require.
+    let mut placeless = places.clone();
+    placeless.places.clear();
+    let log = sarif(&matrix(), &placeless, "1.2.3");
+    let first = &log["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
+    assert_eq!(first["region"]["startLine"], 1);
+    assert!(validator.is_valid(&log));
+
+    // A broken log is rejected, so the validation above means something.
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]["level"] = serde_json::json!("fatal");
+    assert!(!validator.is_valid(&broken));
+}
