@@ -404,7 +404,7 @@ async fn git_runs_commit_each_task_once_with_trailers_in_every_repository() {
     assert_eq!(files("web", &web[0].id), ["task-3.txt"]);
     let api = repos.run_commits("api");
     let tasks_md = format!(".kiro/specs/{SPEC}/tasks.md");
-    assert_eq!(files("api", &api[0].id), [tasks_md.clone()]);
+    assert_eq!(files("api", &api[0].id), std::slice::from_ref(&tasks_md));
     assert_eq!(
         files("api", &api[1].id),
         [tasks_md.clone(), "task-2.txt".into()]
