@@ -66,11 +66,15 @@ fn git_wrapper_reads_head_branches_log_and_status() {
     dirty.sort();
     assert_eq!(dirty, ["new file.txt", "src/lib.rs", "untouched.txt"]);
 
-    // Stage exactly the given paths; a path neither on disk nor in the index is ignored.
+    // Stage exactly the given paths; a path neither on disk nor in the
+    // index is skipped, an untracked one the ignore rules match left out.
+    std::fs::write(dir.join(".git/info/exclude"), "*.log\n").unwrap();
+    std::fs::write(dir.join("debug.log"), "noise\n").unwrap();
     repo.stage(&[
         "src/lib.rs".into(),
         "new file.txt".into(),
         "gone.txt".into(),
+        "debug.log".into(),
     ])
     .unwrap();
     let message = CommitMessage {
@@ -83,6 +87,9 @@ fn git_wrapper_reads_head_branches_log_and_status() {
     let id = repo.commit(&message).unwrap();
     assert_eq!(repo.head().unwrap().as_deref(), Some(id.as_str()));
     assert_eq!(repo.status_porcelain().unwrap(), ["untouched.txt"]);
+
+    let in_commit = git(&dir, &["show", "--format=", "--name-only", &id]);
+    assert_eq!(in_commit, "new file.txt\nsrc/lib.rs\n");
 
     let log = repo.commits("kiro/auth").unwrap();
     assert_eq!(log.len(), 2);
