@@ -363,7 +363,8 @@ impl GitRepo {
 
     /// Stages exactly `paths` (relative to [`GitRepo::root`]): added and
     /// modified files are added, missing ones removed from the index, paths
-    /// neither on disk nor in the index ignored.
+    /// neither on disk nor in the index skipped, and untracked paths the
+    /// repository's ignore rules match left out (as `git add` would).
     pub fn stage(&self, paths: &[String]) -> Result<()> {
         if paths.is_empty() {
             return Ok(());
@@ -372,6 +373,31 @@ impl GitRepo {
         for path in paths {
             input.extend_from_slice(path.as_bytes());
             input.push(0);
+        }
+        // `check-ignore` names the untracked paths the ignore rules match;
+        // exit 1 means none is.
+        let out = self.output(&["check-ignore", "-z", "--stdin"], Some(&input))?;
+        let ignored: Vec<&str> = match out.status.code() {
+            Some(0) => std::str::from_utf8(&out.stdout)
+                .unwrap_or_default()
+                .split('\0')
+                .filter(|p| !p.is_empty())
+                .collect(),
+            Some(1) => Vec::new(),
+            status => {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                return Err(self.error(&["check-ignore"], status, &stderr));
+            }
+        };
+        if !ignored.is_empty() {
+            input.clear();
+            for path in paths.iter().filter(|p| !ignored.contains(&p.as_str())) {
+                input.extend_from_slice(path.as_bytes());
+                input.push(0);
+            }
+            if input.is_empty() {
+                return Ok(());
+            }
         }
         self.run(
             &[

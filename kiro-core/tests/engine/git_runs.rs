@@ -66,11 +66,15 @@ fn git_wrapper_reads_head_branches_log_and_status() {
     dirty.sort();
     assert_eq!(dirty, ["new file.txt", "src/lib.rs", "untouched.txt"]);
 
-    // Stage exactly the given paths; a path neither on disk nor in the index is ignored.
+    // Stage exactly the given paths; a path neither on disk nor in the
+    // index is skipped, an untracked one the ignore rules match left out.
+    std::fs::write(dir.join(".git/info/exclude"), "*.log\n").unwrap();
+    std::fs::write(dir.join("debug.log"), "noise\n").unwrap();
     repo.stage(&[
         "src/lib.rs".into(),
         "new file.txt".into(),
         "gone.txt".into(),
+        "debug.log".into(),
     ])
     .unwrap();
     let message = CommitMessage {
@@ -83,6 +87,9 @@ fn git_wrapper_reads_head_branches_log_and_status() {
     let id = repo.commit(&message).unwrap();
     assert_eq!(repo.head().unwrap().as_deref(), Some(id.as_str()));
     assert_eq!(repo.status_porcelain().unwrap(), ["untouched.txt"]);
+
+    let in_commit = git(&dir, &["show", "--format=", "--name-only", &id]);
+    assert_eq!(in_commit, "new file.txt\nsrc/lib.rs\n");
 
     let log = repo.commits("kiro/auth").unwrap();
     assert_eq!(log.len(), 2);
@@ -404,7 +411,7 @@ async fn git_runs_commit_each_task_once_with_trailers_in_every_repository() {
     assert_eq!(files("web", &web[0].id), ["task-3.txt"]);
     let api = repos.run_commits("api");
     let tasks_md = format!(".kiro/specs/{SPEC}/tasks.md");
-    assert_eq!(files("api", &api[0].id), [tasks_md.clone()]);
+    assert_eq!(files("api", &api[0].id), std::slice::from_ref(&tasks_md));
     assert_eq!(
         files("api", &api[1].id),
         [tasks_md.clone(), "task-2.txt".into()]
