@@ -144,7 +144,6 @@ pub(crate) struct TaskNextArgs {
     pub(crate) format: TextOrJson,
 }
 
-
 /// A gate of `.kiro/policy.toml`, as named on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum GateArg {

@@ -76,8 +76,8 @@ use crate::workspace::Workspace;
 /// can send them without importing the engine.
 pub use crate::stage::{NodeStatus, PipelineEvent};
 pub use graph::{TaskGraph, TaskIndex, TaskKind, TaskNode};
-pub use repos::{infer_repos, task_paths};
 pub(crate) use manual::{baseline_tree, changes_since, open_manual_run, record_manual_task};
+pub use repos::{infer_repos, task_paths};
 
 /// How often and how long a node may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

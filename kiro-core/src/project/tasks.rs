@@ -51,6 +51,11 @@ pub struct ReadyTask {
     pub criteria: Vec<CriterionText>,
     /// The correctness properties it names.
     pub properties: Vec<String>,
+    /// The repositories the task names (`_Repos: api, web_`); empty when
+    /// it names none (a run then infers them from its brief, else uses
+    /// the default repository).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repos: Vec<String>,
 }
 
 /// What kind of work a [`ReadyTask`] is.
@@ -259,6 +264,7 @@ impl Readiness {
             optional: node.task.optional,
             brief: task_brief(&node.task, spec),
             criteria,
+            repos: node.task.repos.clone(),
             properties: node
                 .task
                 .properties

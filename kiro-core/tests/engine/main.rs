@@ -22,8 +22,8 @@ mod workspace;
 #[path = "../support/fixtures.rs"]
 mod fixtures;
 mod git_runs;
-mod multirepo;
 mod identity;
+mod multirepo;
 #[path = "../support/oidc.rs"]
 mod oidc;
 mod tasks_usecase;
