@@ -407,6 +407,17 @@ pub enum Error {
         /// What the run used.
         used: String,
     },
+    /// A repository's git configuration (or its `.git` link) changed after
+    /// kiro opened it: kiro runs no further git command there, since a
+    /// filter or fsmonitor command planted in it would run outside the
+    /// agent's sandbox.
+    #[error("{}: the git configuration {} changed since kiro opened the repository; kiro runs no git command in it (a command set there would run outside the sandbox): check the file, then run again", repo.display(), path.display())]
+    GitConfigChanged {
+        /// The work tree.
+        repo: PathBuf,
+        /// The file that changed (or appeared, or went).
+        path: PathBuf,
+    },
     /// A directory is not inside a git work tree.
     #[error("{}: not a git work tree", path.display())]
     NotAGitRepo {

@@ -71,6 +71,11 @@ const FIXED_CONFIG: &[&str] = &[
     "commit.gpgsign=false",
     "tag.gpgsign=false",
     "core.pager=cat",
+    // A monitor command in the repository's configuration would run on
+    // every status; automatic maintenance would run `gc` in a commit.
+    "core.fsmonitor=false",
+    "gc.auto=0",
+    "maintenance.auto=false",
     "core.quotePath=false",
     "advice.detachedHead=false",
 ];
@@ -172,6 +177,11 @@ pub fn one_line(text: &str) -> String {
 }
 
 /// A git work tree, driven through the `git` program.
+///
+/// Opening it captures the repository's `.git` link and `config` files;
+/// every later call first checks they are unchanged and otherwise fails
+/// with [`Error::GitConfigChanged`], so a command configured there after
+/// kiro opened the repository (a filter driver an agent planted) never runs.
 #[derive(Clone, Debug)]
 pub struct GitRepo {
     /// The top-level directory of the work tree.
@@ -179,6 +189,84 @@ pub struct GitRepo {
     /// Whether commits need kiro's fallback identity (`user.name` or
     /// `user.email` is not configured).
     needs_identity: bool,
+    /// The repository's configuration files as they were when it was
+    /// opened; every later command first checks they are unchanged.
+    guard: ConfigGuard,
+}
+
+/// The bytes of the files that decide which programs git runs (the `.git`
+/// link of a linked work tree, `config`, `config.worktree`), captured when
+/// a [`GitRepo`] is opened. Hooks, pagers and fsmonitor are off for every
+/// call, but a filter driver (`filter.<name>.clean`) defined in the
+/// repository's configuration would still run when files are staged: an
+/// agent allowed to write the whole work tree could plant one, and kiro's
+/// own `git` would run it outside the sandbox. So a change of these files
+/// stops kiro's git work in that repository ([`Error::GitConfigChanged`]).
+#[derive(Clone, Default)]
+struct ConfigGuard {
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
+}
+
+/// Names the guarded files only: a configuration can hold credentials
+/// (`http.extraHeader`), which must not reach a log.
+impl std::fmt::Debug for ConfigGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.files.iter().map(|(path, _)| path))
+            .finish()
+    }
+}
+
+impl ConfigGuard {
+    /// Reads the guarded files of the work tree at `root`, whose git
+    /// directory and common directory git reported.
+    fn capture(root: &Path, git_dir: &Path, common_dir: &Path) -> ConfigGuard {
+        let mut paths = vec![
+            root.join(".git"),
+            git_dir.join("config"),
+            git_dir.join("config.worktree"),
+        ];
+        if common_dir != git_dir {
+            paths.push(common_dir.join("config"));
+            paths.push(common_dir.join("config.worktree"));
+        }
+        ConfigGuard {
+            files: paths
+                .into_iter()
+                .map(|path| {
+                    let bytes = guarded_bytes(&path);
+                    (path, bytes)
+                })
+                .collect(),
+        }
+    }
+
+    /// The first guarded file whose bytes differ from the captured ones.
+    fn changed(&self) -> Option<&Path> {
+        self.files
+            .iter()
+            .find(|(path, bytes)| guarded_bytes(path) != *bytes)
+            .map(|(path, _)| path.as_path())
+    }
+}
+
+/// A guarded file's bytes: `None` when absent, a marker for a directory
+/// (the usual `.git`), the contents otherwise (a link file or a config).
+fn guarded_bytes(path: &Path) -> Option<Vec<u8>> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if meta.is_dir() {
+        return Some(b"<dir>".to_vec());
+    }
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(path).ok()?;
+        return Some(format!("<link>{}", target.display()).into_bytes());
+    }
+    // A config file larger than this is not one git wrote; its length and
+    // time stand for it rather than reading it whole.
+    if meta.len() > 1 << 20 {
+        return Some(format!("<large>{}:{:?}", meta.len(), meta.modified().ok()).into_bytes());
+    }
+    std::fs::read(path).ok()
 }
 
 impl GitRepo {
@@ -208,9 +296,28 @@ impl GitRepo {
                 })
             }
         };
+        let dirs = raw(
+            &root,
+            &[
+                "rev-parse",
+                "--path-format=absolute",
+                "--git-dir",
+                "--git-common-dir",
+            ],
+            None,
+        )?;
+        let dirs_text = String::from_utf8_lossy(&dirs.stdout);
+        let mut dir_lines = dirs_text.lines();
+        let (Some(git_dir), Some(common_dir)) = (dir_lines.next(), dir_lines.next()) else {
+            return Err(Error::NotAGitRepo {
+                path: dir.to_owned(),
+            });
+        };
+        let guard = ConfigGuard::capture(&root, Path::new(git_dir), Path::new(common_dir));
         let mut repo = GitRepo {
             root,
             needs_identity: false,
+            guard,
         };
         repo.needs_identity =
             repo.config("user.name")?.is_none() || repo.config("user.email")?.is_none();
@@ -498,6 +605,12 @@ impl GitRepo {
 
     /// Runs git in the work tree, with the fallback identity when needed.
     fn output(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<std::process::Output> {
+        if let Some(path) = self.guard.changed() {
+            return Err(Error::GitConfigChanged {
+                repo: self.root.clone(),
+                path: path.to_owned(),
+            });
+        }
         if self.needs_identity {
             let mut all = vec!["-c", "user.name=kiro", "-c", "user.email=kiro@localhost"];
             all.extend_from_slice(args);

@@ -198,6 +198,10 @@ enum Act {
     Write,
     /// Fails without writing.
     Fail,
+    /// Writes its file, then plants a filter driver the way an agent allowed
+    /// to write the whole work tree could: `.gitattributes` mapping every
+    /// file to it and its command in the repository's `.git/config`.
+    PlantFilter,
     /// Captures every repository (tree and `git log`), then writes: the
     /// state of the previous task's checkpoint.
     CaptureThenWrite,
@@ -228,6 +232,24 @@ impl Executor for Writer {
         }
         if act == Act::CaptureThenWrite {
             *self.captured.lock().unwrap() = Some(capture_all(&self.roots));
+        }
+        if act == Act::PlantFilter {
+            let repo = cx.task_repos()[0].clone();
+            let root = &self.roots[&repo];
+            let marker = root.parent().unwrap().join("filter-ran");
+            let mut config = std::fs::OpenOptions::new()
+                .append(true)
+                .open(root.join(".git/config"))
+                .unwrap();
+            use std::io::Write as _;
+            writeln!(
+                config,
+                "[filter \"evil\"]\n\tclean = sh -c 'touch {}; cat'",
+                marker.display()
+            )
+            .unwrap();
+            cx.workspace()
+                .write(&repo, ".gitattributes", b"* filter=evil\n")?;
         }
         for repo in cx.task_repos() {
             let text = format!("task {id}\n");
@@ -577,4 +599,31 @@ async fn git_runs_refuse_a_dirty_repository_and_can_be_turned_off() {
         assert_eq!(git.current_branch().unwrap().as_deref(), Some("main"));
         assert!(git.branches("kiro/").unwrap().is_empty());
     }
+}
+
+#[tokio::test]
+async fn git_runs_never_run_a_filter_a_task_planted_in_the_git_configuration() {
+    let repos = Repos::new();
+    let writer = repos.writer(&[("1", Act::PlantFilter)]);
+    let options = RunOptions::new(repos.ws.clone(), &repos.spec_dir).until(Phase::Execute);
+    let result = repos.pipeline(&writer).run(options).await;
+    let marker = repos.roots["api"].parent().unwrap().join("filter-ran");
+    assert!(
+        !marker.exists(),
+        "kiro's git ran the filter command a task planted"
+    );
+    // The run does not go on committing in that repository: it stops with
+    // the error naming the configuration file.
+    let message = match result {
+        Err(e) => e.to_string(),
+        Ok(summary) => format!("{:?}", summary.status),
+    };
+    assert!(
+        message.contains(".git/config") && message.contains("changed"),
+        "{message}"
+    );
+    // Task 1 planted the filter in `db`; the run stopped there, so the
+    // later tasks never ran or committed anywhere.
+    assert!(repos.tasks_of("web").is_empty());
+    assert!(!repos.roots["web"].join("task-3.txt").exists());
 }
