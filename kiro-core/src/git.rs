@@ -76,6 +76,10 @@ const FIXED_CONFIG: &[&str] = &[
     "core.fsmonitor=false",
     "gc.auto=0",
     "maintenance.auto=false",
+    // `kiro/<spec>` tracks nothing; with `branch.autoSetupMerge=always` a
+    // new branch would write its upstream into `.git/config`, which the
+    // configuration guard would then take for a planted change.
+    "branch.autoSetupMerge=false",
     "core.quotePath=false",
     "advice.detachedHead=false",
 ];
